@@ -1,0 +1,188 @@
+// Picks the fastest TensorFlow.js backend available: native GPU -> native CPU -> wasm -> plain JS cpu.
+import * as tf from '@tensorflow/tfjs';
+// Importing the wasm package registers the 'wasm' backend as a side effect.
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+export interface BackendChoice {
+  name: BackendName;
+  /** The name tfjs knows the backend by (both native packages register 'tensorflow'). */
+  tfBackend: string;
+  /** Backends tried before the chosen one, with why each was skipped. */
+  tried: Array<{ name: string; reason: string }>;
+}
+
+export interface SelectBackendOptions {
+  /** Force one backend; wins over ADAPTERS_BACKEND (an explicit flag beats the environment). */
+  prefer?: string;
+  env?: Record<string, string | undefined>;
+  /** Receives exactly one line naming the chosen backend. Default: silent. */
+  log?: (line: string) => void;
+  /** Loads the optional native packages; defaults to Node's require. Tests inject fakes here. */
+  requireModule?: (id: string) => unknown;
+}
+
+export class BackendUnavailableError extends Error {
+  /** What was asked for, as given (e.g. 'node'); undefined when auto-selection found nothing. */
+  readonly requested?: string;
+
+  constructor(message: string, requested?: string) {
+    super(message);
+    this.name = 'BackendUnavailableError';
+    if (requested !== undefined) this.requested = requested;
+  }
+}
+
+export const ENV_VAR = 'ADAPTERS_BACKEND';
+
+/** Accepted spellings, in the order shown to users. */
+const ALIASES: Readonly<Record<string, BackendName>> = {
+  gpu: 'tensorflow-gpu',
+  'tensorflow-gpu': 'tensorflow-gpu',
+  node: 'tensorflow',
+  tensorflow: 'tensorflow',
+  wasm: 'wasm',
+  cpu: 'cpu',
+};
+export const VALID_BACKEND_NAMES: readonly string[] = Object.keys(ALIASES);
+
+interface Candidate {
+  name: BackendName;
+  tfBackend: string;
+  /** npm package that must be loaded to register the backend. */
+  pkg?: string;
+  remedy: string;
+}
+
+const CANDIDATES: readonly Candidate[] = [
+  { name: 'tensorflow-gpu', tfBackend: 'tensorflow', pkg: '@tensorflow/tfjs-node-gpu', remedy: 'install @tensorflow/tfjs-node-gpu (needs CUDA)' },
+  { name: 'tensorflow', tfBackend: 'tensorflow', pkg: '@tensorflow/tfjs-node', remedy: 'install @tensorflow/tfjs-node' },
+  { name: 'wasm', tfBackend: 'wasm', remedy: 'reinstall @tensorflow/tfjs-backend-wasm (its .wasm files must be readable)' },
+  { name: 'cpu', tfBackend: 'cpu', remedy: 'reinstall @tensorflow/tfjs' },
+];
+
+/** Which native package provided the current 'tensorflow' backend, for describeBackend(). */
+let nativePackage: string | undefined;
+
+const firstLine = (e: unknown): string => String(e instanceof Error ? e.message : e).split('\n')[0]!.trim();
+
+function isMissingModule(e: unknown, pkg: string): boolean {
+  // Only "this package is missing" counts; a missing transitive dependency is a load failure.
+  return (e as { code?: unknown })?.code === 'MODULE_NOT_FOUND' && firstLine(e).includes(`'${pkg}'`);
+}
+
+/** Tries to make `c` the active backend. Returns why it failed, or undefined on success. */
+async function activate(c: Candidate, load: (id: string) => unknown): Promise<string | undefined> {
+  if (c.pkg !== undefined) {
+    try {
+      load(c.pkg);
+    } catch (e) {
+      return isMissingModule(e, c.pkg) ? `${c.pkg} is not installed` : `${c.pkg} failed to load: ${firstLine(e)}`;
+    }
+  }
+  if (tf.findBackendFactory(c.tfBackend) == null) {
+    return c.pkg !== undefined
+      ? `${c.pkg} loaded but did not register the '${c.tfBackend}' backend with this copy of @tensorflow/tfjs`
+      : `the '${c.tfBackend}' backend is not registered`;
+  }
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(c.tfBackend);
+  } catch (e) {
+    return `tf.setBackend('${c.tfBackend}') threw: ${firstLine(e)}`;
+  }
+  // setBackend reports init failure only via `false`; tfjs then silently falls back on the next use.
+  if (!ok) return `tf.setBackend('${c.tfBackend}') returned false (initialisation failed)`;
+  await tf.ready();
+  const active = tf.getBackend();
+  if (active !== c.tfBackend) return `tfjs fell back to '${active}' after setBackend('${c.tfBackend}')`;
+  nativePackage = c.pkg ?? nativePackage;
+  return undefined;
+}
+
+function parseRequest(options: SelectBackendOptions): { raw: string; via: 'prefer' | 'env' } | undefined {
+  const prefer = options.prefer?.trim();
+  if (prefer) return { raw: prefer, via: 'prefer' };
+  const fromEnv = (options.env ?? process.env)[ENV_VAR]?.trim();
+  if (fromEnv) return { raw: fromEnv, via: 'env' };
+  return undefined;
+}
+
+/**
+ * Activates the best available backend (or the forced one) and reports what happened.
+ * Safe to call repeatedly: re-selecting an initialised backend is cheap.
+ */
+export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendChoice> {
+  // A plain require with a variable id: TypeScript needs no typings for optional peers that may be absent.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const load = options.requireModule ?? ((id: string) => require(id) as unknown);
+  const request = parseRequest(options);
+
+  if (request !== undefined) {
+    const origin = request.via === 'env' ? `${ENV_VAR}=${request.raw}` : `prefer: '${request.raw}'`;
+    const undo = request.via === 'env' ? `unset ${ENV_VAR}` : 'choose another backend';
+    const name = ALIASES[request.raw.toLowerCase()];
+    if (name === undefined) {
+      throw new BackendUnavailableError(
+        `unknown backend '${request.raw}' (from ${origin}); valid names: ${VALID_BACKEND_NAMES.join(', ')}`,
+        request.raw,
+      );
+    }
+    const c = CANDIDATES.find((x) => x.name === name)!;
+    const previous = tf.getBackend() as string | null; // null until some backend was initialised
+    const reason = await activate(c, load);
+    if (reason !== undefined) {
+      // Don't leave tfjs pointing at a half-initialised backend.
+      if (previous && tf.getBackend() !== previous) await tf.setBackend(previous).catch(() => false);
+      throw new BackendUnavailableError(
+        `backend '${name}' requested by ${origin} is unavailable: ${reason}; ${c.remedy}, or ${undo}`,
+        request.raw,
+      );
+    }
+    options.log?.(`backend: ${describeBackend()} (forced by ${origin})`);
+    return { name, tfBackend: c.tfBackend, tried: [] };
+  }
+
+  const tried: BackendChoice['tried'] = [];
+  for (const c of CANDIDATES) {
+    const reason = await activate(c, load);
+    if (reason === undefined) {
+      const skipped = tried.map((t) => `${t.name} (${t.reason})`).join(', ');
+      options.log?.(`backend: ${describeBackend()}${skipped ? `; skipped ${skipped}` : ''}`);
+      return { name: c.name, tfBackend: c.tfBackend, tried };
+    }
+    tried.push({ name: c.name, reason });
+  }
+  throw new BackendUnavailableError(
+    `no TensorFlow.js backend could be initialised: ${tried.map((t) => `${t.name}: ${t.reason}`).join('; ')}`,
+  );
+}
+
+/** Reads an already-evaluated tfjs flag without forcing async evaluation (which would throw). */
+function evaluatedFlag(name: string): unknown {
+  try {
+    return tf.env().getFlags()[name];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Human-readable summary of the active backend, e.g. "wasm (SIMD, 1 thread)" or "cpu". */
+export function describeBackend(): string {
+  const name = tf.getBackend() as string | null;
+  if (!name) return 'none';
+  if (name === 'tensorflow') return nativePackage ? `tensorflow (${nativePackage})` : 'tensorflow';
+  if (name !== 'wasm') return name;
+  const parts: string[] = [];
+  const simd = evaluatedFlag('WASM_HAS_SIMD_SUPPORT');
+  if (typeof simd === 'boolean') parts.push(simd ? 'SIMD' : 'no SIMD');
+  let threads: number | undefined;
+  try {
+    threads = getThreadsCount(); // the count actually in use; throws before wasm is initialised
+  } catch {
+    if (evaluatedFlag('WASM_HAS_MULTITHREAD_SUPPORT') === false) threads = 1;
+  }
+  if (threads !== undefined) parts.push(`${threads} thread${threads === 1 ? '' : 's'}`);
+  return parts.length > 0 ? `wasm (${parts.join(', ')})` : 'wasm';
+}

@@ -1,0 +1,100 @@
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ASSETS_DIR } from '../data/assets';
+import { ensureModel } from '../data/model-cache';
+import { loadTokenizer } from '../data/tokenizer';
+import { Executor } from '../exec/executor';
+import { WeightStore } from '../exec/weights';
+import { encodeSafetensors } from '../io/safetensors';
+import { buildEncoder } from '../model/encoder';
+import { exportToCheckpoint } from './hf-keys';
+import { loadPretrained, readHfConfig } from './load-pretrained';
+
+const tiny = { vocab_size: 20, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 12, type_vocab_size: 2, model_type: 'bert', hidden_act: 'gelu' };
+
+async function tinyModelDir(edit?: (t: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }>) => void): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'pretrained-'));
+  await writeFile(join(dir, 'config.json'), JSON.stringify(tiny));
+  const graph = buildEncoder({ vocabSize: 20, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 16, maxPositions: 12 });
+  const store = WeightStore.create(graph, 5);
+  const tensors: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }> = {};
+  for (const [k, t] of exportToCheckpoint(graph, store)) tensors[k] = { dtype: 'F32', shape: t.shape, values: t.values };
+  store.dispose();
+  edit?.(tensors);
+  await writeFile(join(dir, 'model.safetensors'), encodeSafetensors(tensors));
+  return dir;
+}
+
+describe('loadPretrained', () => {
+  test('round trip through a checkpoint directory reproduces the weights', async () => {
+    const dir = await tinyModelDir();
+    const { graph, store } = await loadPretrained(dir);
+    const original = WeightStore.create(graph, 5);
+    for (const k of graph.params.keys()) expect(store.get(k).dataSync()).toEqual(original.get(k).dataSync());
+    store.dispose();
+    original.dispose();
+  });
+
+  test('a corrupted config.json is a clear error naming the file', async () => {
+    const dir = await tinyModelDir();
+    await writeFile(join(dir, 'config.json'), '{ "model_type": "bert", ');
+    await expect(readHfConfig(dir)).rejects.toThrow(/config\.json: is not valid JSON/);
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ ...tiny, model_type: 'gpt2' }));
+    await expect(loadPretrained(dir)).rejects.toThrow(/model_type: unsupported architecture "gpt2"/);
+  });
+
+  test('a missing key or a wrong shape names the key and both shapes', async () => {
+    const missing = await tinyModelDir((t) => delete t['bert.encoder.layer.0.output.dense.weight']);
+    await expect(loadPretrained(missing)).rejects.toThrow(/missing tensor 'bert\.encoder\.layer\.0\.output\.dense\.weight'.*\[16, 8\]/);
+    const wrong = await tinyModelDir((t) => {
+      t['bert.embeddings.word_embeddings.weight'] = { dtype: 'F32', shape: [21, 8], values: new Float32Array(168) };
+    });
+    await expect(loadPretrained(wrong)).rejects.toThrow(/'bert\.embeddings\.word_embeddings\.weight' has shape \[21, 8\], the model expects \[20, 8\]/);
+  });
+
+  test('a truncated model.safetensors is a clear error naming the file', async () => {
+    const dir = await tinyModelDir();
+    const bytes = await readFile(join(dir, 'model.safetensors'));
+    await writeFile(join(dir, 'model.safetensors'), bytes.subarray(0, bytes.length - 10));
+    await expect(loadPretrained(dir)).rejects.toThrow(/model\.safetensors/);
+  });
+});
+
+describe('all-MiniLM-L6-v2 (real checkpoint)', () => {
+  let dir: string | undefined;
+  beforeAll(async () => {
+    try {
+      dir = await ensureModel('all-MiniLM-L6-v2');
+    } catch (e) {
+      console.log(`skipping the MiniLM checks: the model can't be obtained (${(e as Error).message})`);
+    }
+  });
+
+  test('sentence embeddings match the recorded sentence-transformers reference', async () => {
+    if (!dir) return;
+    const ref = JSON.parse(await readFile(join(ASSETS_DIR, 'minilm-reference.json'), 'utf8')) as { sentences: string[]; embeddings: number[][]; last_hidden_state_first_token_first8: number[] };
+    const { graph, store } = await loadPretrained(dir);
+    const tok = await loadTokenizer(dir);
+    const batch = tok.encodeBatch(ref.sentences.map((text) => ({ text })), { padTo: 'longest' });
+    const ex = new Executor(graph, store);
+    const out = ex.run({ input_ids: batch.inputIds, attention_mask: batch.attentionMask, token_type_ids: batch.tokenTypeIds });
+    const hidden = out['last_hidden_state'] as tf.Tensor3D;
+    const pooled = tf.tidy(() => {
+      const m = tf.expandDims(tf.tensor2d(batch.attentionMask), -1);
+      const mean = tf.div(tf.sum(tf.mul(hidden, m), 1), tf.sum(m, 1));
+      return tf.div(mean, tf.norm(mean, 2, 1, true)).arraySync() as number[][];
+    });
+    const first8 = Array.from(hidden.slice([0, 0, 0], [1, 1, 8]).dataSync());
+    // Reference values were rounded to 7 digits and computed in float32 by PyTorch: 1e-4 absolute.
+    first8.forEach((v, i) => expect(Math.abs(v - (ref.last_hidden_state_first_token_first8[i] as number))).toBeLessThan(1e-4));
+    pooled.forEach((row, s) => row.forEach((v, i) => expect(Math.abs(v - (ref.embeddings[s]?.[i] as number))).toBeLessThan(1e-4)));
+    const cos = (a: number[], b: number[]) => a.reduce((n, x, i) => n + x * (b[i] as number), 0);
+    expect(cos(pooled[0] as number[], pooled[1] as number[])).toBeGreaterThan(cos(pooled[0] as number[], pooled[2] as number[]));
+    Object.values(out).forEach((t) => t.dispose());
+    store.dispose();
+    expect(existsSync(dir)).toBe(true);
+  });
+});

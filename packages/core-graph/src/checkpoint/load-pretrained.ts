@@ -1,0 +1,111 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError } from '../errors';
+import { WeightStore } from '../exec/weights';
+import type { Graph } from '../graph/graph';
+import type { EncoderConfig } from '../model/config';
+import { encoderConfig } from '../model/config';
+import { buildEncoder } from '../model/encoder';
+import type { HeadSpec } from '../model/heads';
+import { addHead } from '../model/heads';
+import type { DecodedTensor } from '../io/safetensors';
+import { readSafetensorsFile } from '../io/safetensors';
+import type { CheckpointTensor } from './hf-keys';
+import { hfKeyOf, stageFromCheckpoint } from './hf-keys';
+
+const ACTIVATIONS: Record<string, EncoderConfig['hiddenAct']> = { gelu: 'gelu', gelu_new: 'gelu_new', gelu_pytorch_tanh: 'gelu_new', relu: 'relu' };
+
+/** Maps a Hugging Face config.json onto EncoderConfig; unsupported architectures and fields are errors naming the file. */
+export function parseHfConfig(json: unknown, file = 'config.json'): EncoderConfig {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ConfigError(file, 'must be a JSON object');
+  const c = json as Record<string, unknown>;
+  const type = c['model_type'];
+  if (type !== 'bert' && type !== 'roberta') throw new ConfigError(`${file}: model_type`, `unsupported architecture ${JSON.stringify(type)} (supported: bert, roberta)`);
+  if (c['position_embedding_type'] !== undefined && c['position_embedding_type'] !== 'absolute') {
+    throw new ConfigError(`${file}: position_embedding_type`, `only 'absolute' is supported, got ${JSON.stringify(c['position_embedding_type'])}`);
+  }
+  const act = ACTIVATIONS[String(c['hidden_act'] ?? 'gelu')];
+  if (!act) throw new ConfigError(`${file}: hidden_act`, `unsupported activation ${JSON.stringify(c['hidden_act'])}`);
+  const num = (k: string, fallback?: number): number => {
+    const v = c[k] ?? fallback;
+    if (typeof v !== 'number') throw new ConfigError(`${file}: ${k}`, `must be a number, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  try {
+    return encoderConfig({
+      architecture: type,
+      vocabSize: num('vocab_size'),
+      hiddenSize: num('hidden_size'),
+      numLayers: num('num_hidden_layers'),
+      numHeads: num('num_attention_heads'),
+      intermediateSize: num('intermediate_size'),
+      maxPositions: num('max_position_embeddings'),
+      typeVocabSize: num('type_vocab_size', 2),
+      layerNormEps: num('layer_norm_eps', 1e-12),
+      hiddenAct: act,
+      hiddenDropout: num('hidden_dropout_prob', 0.1),
+      attentionDropout: num('attention_probs_dropout_prob', 0.1),
+      padTokenId: num('pad_token_id', type === 'roberta' ? 1 : 0),
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`${file}: ${e.path}`, e.message.slice(e.path.length + 2));
+    throw e;
+  }
+}
+
+export async function readHfConfig(dir: string): Promise<EncoderConfig> {
+  const file = join(dir, 'config.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, `cannot read: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(file, `is not valid JSON: ${(e as Error).message}`);
+  }
+  return parseHfConfig(json, file);
+}
+
+export interface Pretrained {
+  readonly graph: Graph;
+  readonly store: WeightStore;
+  readonly config: EncoderConfig;
+  readonly dir: string;
+}
+
+/** A lookup over checkpoint tensors that accepts keys with or without the model prefix. */
+export function checkpointLookup(tensors: ReadonlyMap<string, DecodedTensor>, prefix: string): (key: string) => CheckpointTensor | undefined {
+  return (key) => {
+    const bare = key.startsWith(`${prefix}.`) ? key.slice(prefix.length + 1) : key;
+    const t = tensors.get(key) ?? tensors.get(bare) ?? tensors.get(`${prefix}.${bare}`);
+    return t ? { shape: t.shape, values: t.values } : undefined;
+  };
+}
+
+/**
+ * Loads a Hugging Face model directory (config.json + model.safetensors) into a new graph and store.
+ * Heads are added with fresh weights unless the checkpoint has them. Missing keys or wrong shapes are
+ * errors naming the key and both shapes.
+ */
+export async function loadPretrained(dir: string, options: { heads?: readonly HeadSpec[]; seed?: number } = {}): Promise<Pretrained> {
+  const config = await readHfConfig(dir);
+  let graph = buildEncoder(config);
+  for (const h of options.heads ?? []) graph = addHead(graph, h);
+  const file = join(dir, 'model.safetensors');
+  const { tensors } = await readSafetensorsFile(file);
+  const lookup = checkpointLookup(tensors, config.architecture);
+  const base = [...graph.params.values()].filter((p) => p.owner === 'base').map((p) => p.key);
+  const staged = stageFromCheckpoint(graph, lookup, { keys: base, source: file });
+  // Heads come from the checkpoint only when it has all of their tensors (e.g. a fine-tuned classifier).
+  const headKeys = [...graph.params.values()].filter((p) => p.owner.startsWith('head:')).map((p) => p.key);
+  if (headKeys.length > 0 && headKeys.every((k) => lookup(hfKeyOf(graph, k)) !== undefined)) {
+    for (const [k, v] of stageFromCheckpoint(graph, lookup, { keys: headKeys, source: file })) staged.set(k, v);
+  }
+  const store = new WeightStore();
+  store.sync(graph, options.seed ?? 0, (spec) => staged.get(spec.key)?.values);
+  return { graph, store, config, dir };
+}

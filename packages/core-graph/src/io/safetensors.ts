@@ -1,0 +1,300 @@
+// Reader/writer for the safetensors format:
+//   u64 little-endian header length N | N bytes of UTF-8 JSON header | raw little-endian data.
+// Everything read from a file is treated as untrusted: every field is validated before use
+// and every failure is a SafetensorsError naming the source and (when known) the tensor.
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-write';
+import { f16BitsToNumber, numberToF16Bits } from './float16';
+
+export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+
+/** A tensor as stored: `data` is the exact little-endian bytes (a view into the input, not a copy). */
+export interface RawTensor {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  data: Uint8Array;
+}
+
+export interface DecodedTensor {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  values: Float32Array | Int32Array | Float64Array | Uint8Array;
+}
+
+export type EncodableDtype = 'F32' | 'I32' | 'F64' | 'I64' | 'U8' | 'F16';
+
+export interface EncodableTensor {
+  dtype: EncodableDtype;
+  shape: number[];
+  values: ArrayLike<number>;
+}
+
+export interface SafetensorsContents<T> {
+  tensors: Map<string, T>;
+  metadata: Record<string, string>;
+}
+
+export class SafetensorsError extends Error {
+  readonly source: string;
+  readonly tensor?: string;
+
+  constructor(source: string, problem: string, tensor?: string, options?: { cause?: unknown }) {
+    super(`${source}: ${tensor === undefined ? '' : `tensor ${JSON.stringify(tensor)}: `}${problem}`, options);
+    this.name = 'SafetensorsError';
+    this.source = source;
+    if (tensor !== undefined) this.tensor = tensor;
+  }
+}
+
+export const ITEM_SIZE: Readonly<Record<SafetensorsDtype, number>> = {
+  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+};
+
+/** Header sizes above this are refused outright so a corrupt length can't trigger a huge allocation. */
+export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+
+const METADATA_KEY = '__metadata__';
+const BUFFER_SOURCE = '<buffer>';
+const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function isDtype(v: unknown): v is SafetensorsDtype {
+  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(ITEM_SIZE, v);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const isIndex = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** JSON for error messages, cut short so a hostile header can't produce a megabyte-long message. */
+function show(v: unknown): string {
+  const text = String(JSON.stringify(v));
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function product(shape: readonly number[]): number {
+  return shape.reduce((p, d) => p * d, 1);
+}
+
+/** Converts between file order (little-endian) and host order, in place; a no-op on LE hosts. */
+function swapIfBigEndian(bytes: Uint8Array, itemSize: number): Uint8Array {
+  if (!HOST_IS_LITTLE_ENDIAN && itemSize > 1) {
+    for (let i = 0; i < bytes.length; i += itemSize) bytes.subarray(i, i + itemSize).reverse();
+  }
+  return bytes;
+}
+
+/** Parses and validates the header; returns raw byte views of every tensor. */
+export function decodeSafetensorsRaw(bytes: Uint8Array, source: string = BUFFER_SOURCE): SafetensorsContents<RawTensor> {
+  const fail = (problem: string, tensor?: string): never => {
+    throw new SafetensorsError(source, problem, tensor);
+  };
+  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
+  const headerLen = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
+  if (headerLen > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  const n = Number(headerLen);
+  if (8 + n > bytes.length) fail(`header length ${n} goes beyond the end of the file (${bytes.length} bytes)`);
+
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+  } catch (e) {
+    fail(`header is not valid UTF-8 JSON (${(e as Error).message})`);
+  }
+  if (!isPlainObject(header)) fail('header is not a JSON object');
+  const entries = Object.entries(header as Record<string, unknown>);
+
+  const metadata = parseMetadata(entries.find(([k]) => k === METADATA_KEY)?.[1], fail);
+  const data = bytes.subarray(8 + n);
+  const spans: Array<{ name: string; begin: number; end: number }> = [];
+  const tensors = new Map<string, RawTensor>();
+
+  for (const [name, info] of entries) {
+    if (name === METADATA_KEY) continue;
+    if (!isPlainObject(info)) fail('entry is not an object', name);
+    const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
+    if (!isDtype(dtype)) fail(`unknown dtype ${show(dtype)}`, name);
+    if (!Array.isArray(shape) || !shape.every(isIndex)) {
+      fail(`shape ${show(shape)} is not an array of non-negative integers`, name);
+    }
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) {
+      fail(`data_offsets ${show(offsets)} is not [begin, end] with non-negative integers`, name);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (end < begin) fail(`data_offsets end ${end} is before begin ${begin}`, name);
+    if (end > data.length) fail(`data_offsets [${begin}, ${end}] are outside the ${data.length}-byte data buffer`, name);
+    const dims = shape as number[];
+    const expected = product(dims) * ITEM_SIZE[dtype as SafetensorsDtype];
+    if (end - begin !== expected) {
+      fail(`byte length ${end - begin} does not match shape [${dims.join(', ')}] x ${dtype} (${expected} bytes)`, name);
+    }
+    tensors.set(name, { dtype: dtype as SafetensorsDtype, shape: [...dims], data: data.subarray(begin, end) });
+    if (end > begin) spans.push({ name, begin, end });
+  }
+
+  // Overlap check: after sorting by start, each non-empty span must start after the previous ends.
+  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  for (let i = 1; i < spans.length; i++) {
+    const prev = spans[i - 1]!;
+    const cur = spans[i]!;
+    if (cur.begin < prev.end) {
+      fail(`data [${cur.begin}, ${cur.end}] overlaps tensor ${show(prev.name)} [${prev.begin}, ${prev.end}]`, cur.name);
+    }
+  }
+  return { tensors, metadata };
+}
+
+function parseMetadata(raw: unknown, fail: (problem: string) => never): Record<string, string> {
+  if (raw === undefined) return {};
+  if (!isPlainObject(raw)) fail(`${METADATA_KEY} is not an object`);
+  const entries = Object.entries(raw as Record<string, unknown>);
+  for (const [k, v] of entries) {
+    if (typeof v !== 'string') fail(`${METADATA_KEY} value for ${show(k)} is not a string`);
+  }
+  // fromEntries defines own properties, so a "__proto__" key can't change the prototype.
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
+/** Converts one raw tensor into JS typed-array values (see DecodedTensor for the dtype mapping). */
+export function decodeTensorValues(name: string, raw: RawTensor, source: string = BUFFER_SOURCE): DecodedTensor {
+  // Copy first: the input may sit at any byte offset, and typed views need alignment.
+  const bytes = swapIfBigEndian(new Uint8Array(raw.data), ITEM_SIZE[raw.dtype]);
+  const buf = bytes.buffer;
+  let values: DecodedTensor['values'];
+  switch (raw.dtype) {
+    case 'F64': values = new Float64Array(buf); break;
+    case 'F32': values = new Float32Array(buf); break;
+    case 'I32': values = new Int32Array(buf); break;
+    case 'I16': values = Int32Array.from(new Int16Array(buf)); break;
+    case 'I8': values = Int32Array.from(new Int8Array(buf)); break;
+    case 'U8':
+    case 'BOOL': values = bytes; break;
+    case 'F16': values = Float32Array.from(new Uint16Array(buf), f16BitsToNumber); break;
+    case 'BF16': {
+      // bfloat16 is the top half of a float32: shifting the bits up is exact.
+      const bits = Uint32Array.from(new Uint16Array(buf), (h) => h << 16);
+      values = new Float32Array(bits.buffer);
+      break;
+    }
+    case 'I64': {
+      const wide = new BigInt64Array(buf);
+      values = new Int32Array(wide.length);
+      for (let i = 0; i < wide.length; i++) {
+        const v = wide[i]!;
+        if (v < -2147483648n || v > 2147483647n) {
+          throw new SafetensorsError(source, `I64 value ${v} at index ${i} is outside the int32 range`, name);
+        }
+        values[i] = Number(v);
+      }
+      break;
+    }
+  }
+  return { name, dtype: raw.dtype, shape: [...raw.shape], values };
+}
+
+export function decodeSafetensors(bytes: Uint8Array, source: string = BUFFER_SOURCE): SafetensorsContents<DecodedTensor> {
+  const raw = decodeSafetensorsRaw(bytes, source);
+  const tensors = new Map<string, DecodedTensor>();
+  for (const [name, t] of raw.tensors) tensors.set(name, decodeTensorValues(name, t, source));
+  return { tensors, metadata: raw.metadata };
+}
+
+/** Turns `values` into little-endian bytes for `dtype`, rejecting values the dtype can't hold. */
+function encodeValues(name: string, t: EncodableTensor, source: string): Uint8Array {
+  const fail = (problem: string): never => {
+    throw new SafetensorsError(source, problem, name);
+  };
+  const checkInts = (min: number, max: number): void => {
+    for (let i = 0; i < t.values.length; i++) {
+      const v = t.values[i]!;
+      if (!Number.isInteger(v) || v < min || v > max) fail(`${t.dtype} value ${v} at index ${i} is not an integer in [${min}, ${max}]`);
+    }
+  };
+  let arr: Float32Array | Float64Array | Int32Array | Uint8Array | Uint16Array | BigInt64Array;
+  switch (t.dtype) {
+    // TypedArray#set from a same-typed array copies bytes, so F32 NaN payloads survive.
+    case 'F32': arr = new Float32Array(t.values.length); arr.set(t.values); break;
+    case 'F64': arr = new Float64Array(t.values.length); arr.set(t.values); break;
+    case 'I32': checkInts(-(2 ** 31), 2 ** 31 - 1); arr = Int32Array.from(t.values); break;
+    case 'U8': checkInts(0, 255); arr = Uint8Array.from(t.values); break;
+    case 'I64':
+      checkInts(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      arr = BigInt64Array.from(Array.from(t.values, (v) => BigInt(v)));
+      break;
+    case 'F16': arr = Uint16Array.from(t.values, numberToF16Bits); break;
+    default: return fail(`cannot encode dtype ${JSON.stringify(t.dtype)} (supported: F32, I32, F64, I64, U8, F16)`);
+  }
+  return swapIfBigEndian(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength), ITEM_SIZE[t.dtype]);
+}
+
+/**
+ * Serialises tensors deterministically: names sorted, data packed in that order, and the header
+ * padded with spaces so the data starts at a multiple of 8 (lets readers map it aligned).
+ */
+export function encodeSafetensors(tensors: Record<string, EncodableTensor>, metadata?: Record<string, string>): Uint8Array {
+  return encode(tensors, metadata, BUFFER_SOURCE);
+}
+
+function encode(tensors: Record<string, EncodableTensor>, metadata: Record<string, string> | undefined, source: string): Uint8Array {
+  const names = Object.keys(tensors).sort();
+  const header: Array<[string, unknown]> = [];
+  if (metadata !== undefined && Object.keys(metadata).length > 0) {
+    const meta = Object.keys(metadata).sort().map((k): [string, string] => {
+      const v = metadata[k];
+      if (typeof v !== 'string') throw new SafetensorsError(source, `metadata value for ${JSON.stringify(k)} is not a string`);
+      return [k, v];
+    });
+    header.push([METADATA_KEY, Object.fromEntries(meta)]);
+  }
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const name of names) {
+    if (name === METADATA_KEY) throw new SafetensorsError(source, `${METADATA_KEY} is reserved and cannot be a tensor name`);
+    const t = tensors[name]!;
+    if (!Array.isArray(t.shape) || !t.shape.every(isIndex)) {
+      throw new SafetensorsError(source, `shape ${JSON.stringify(t.shape)} is not an array of non-negative integers`, name);
+    }
+    const count = product(t.shape);
+    if (t.values.length !== count) {
+      throw new SafetensorsError(source, `has ${t.values.length} values but shape [${t.shape.join(', ')}] needs ${count}`, name);
+    }
+    const bytes = encodeValues(name, t, source);
+    header.push([name, { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.length] }]);
+    chunks.push(bytes);
+    offset += bytes.length;
+  }
+
+  const json = new TextEncoder().encode(JSON.stringify(Object.fromEntries(header)));
+  const headerLen = Math.ceil(json.length / 8) * 8; // 8 + headerLen is then a multiple of 8
+  const out = new Uint8Array(8 + headerLen + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLen), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLen);
+  let pos = 8 + headerLen;
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.length;
+  }
+  return out;
+}
+
+export async function readSafetensorsFile(path: string): Promise<SafetensorsContents<DecodedTensor>> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new SafetensorsError(path, `cannot read file (${(e as Error).message})`, undefined, { cause: e });
+  }
+  return decodeSafetensors(bytes, path);
+}
+
+/** Encodes then writes atomically, so readers never see a half-written file. */
+export async function writeSafetensorsFile(
+  path: string,
+  tensors: Record<string, EncodableTensor>,
+  metadata?: Record<string, string>,
+): Promise<void> {
+  await writeFileAtomic(path, encode(tensors, metadata, path));
+}

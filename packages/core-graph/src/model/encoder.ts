@@ -1,0 +1,72 @@
+import type { Scope } from '../graph/builder';
+import { GraphBuilder } from '../graph/builder';
+import type { Graph } from '../graph/graph';
+import type { Init } from '../graph/types';
+import type { EncoderConfig } from './config';
+import { encoderConfig } from './config';
+
+const WEIGHT_INIT: Init = { kind: 'normal', std: 0.02 };
+
+/**
+ * Builds a BERT/RoBERTa post-LN encoder. Node ids follow Hugging Face module names (without the
+ * `bert.`/`roberta.` prefix), so parameter keys map one-to-one onto checkpoint keys.
+ * Sites: `embeddings`, `layer.{i}.attention`, `layer.{i}.ffn`, `layer.{i}.output`, `encoder.output`.
+ */
+export function buildEncoder(partial: Partial<EncoderConfig> = {}): Graph {
+  return encoderBuilder(partial).build();
+}
+
+/** Same as buildEncoder, but returns the builder so heads can be added before freezing. */
+export function encoderBuilder(partial: Partial<EncoderConfig> = {}): GraphBuilder {
+  const config = encoderConfig(partial);
+  const b = new GraphBuilder({ architecture: config.architecture, prefix: config.architecture, config });
+  const ids = b.input('input_ids', ['batch', 'seq'], 'int32');
+  const mask = b.input('attention_mask', ['batch', 'seq'], 'float32', 'ones');
+  const types = b.input('token_type_ids', ['batch', 'seq'], 'int32', 'zeros');
+  const s = (prefix: string) => b.scope(prefix, 'base');
+
+  const emb = s('embeddings');
+  const word = emb.op('embedding', 'word_embeddings', [ids], { params: { weight: { shape: [config.vocabSize, config.hiddenSize], init: WEIGHT_INIT, kind: 'embedding' } } });
+  const isRoberta = config.architecture === 'roberta';
+  const positionIds = emb.op('positions', 'position_ids', isRoberta ? [ids, mask] : [ids], {
+    attrs: isRoberta ? { style: 'roberta', offset: config.padTokenId + 1 } : { style: 'absolute', offset: 0 },
+  });
+  const pos = emb.op('embedding', 'position_embeddings', [positionIds], { params: { weight: { shape: [config.maxPositions, config.hiddenSize], init: WEIGHT_INIT, kind: 'embedding' } } });
+  const typ = emb.op('embedding', 'token_type_embeddings', [types], { params: { weight: { shape: [config.typeVocabSize, config.hiddenSize], init: WEIGHT_INIT, kind: 'embedding' } } });
+  const summed = emb.op('sum', 'sum', [word, pos, typ]);
+  const embNorm = emb.layerNorm('LayerNorm', summed, config.layerNormEps);
+  let hidden = emb.dropout('dropout', embNorm, config.hiddenDropout);
+  b.site({ name: 'embeddings', kind: 'embeddings', entry: word, exit: hidden });
+
+  const embeddingsOut = hidden;
+  for (let i = 0; i < config.numLayers; i++) hidden = buildLayer(b, config, i, hidden, mask);
+  b.site({ name: 'encoder.output', kind: 'encoder.output', entry: embeddingsOut, exit: hidden });
+  b.output('last_hidden_state', hidden);
+  return b;
+}
+
+function buildLayer(b: GraphBuilder, c: EncoderConfig, i: number, x: string, mask: string): string {
+  const layer = (sub: string): Scope => b.scope(`encoder.layer.${i}.${sub}`, 'base', i);
+  const dense = (sc: Scope, local: string, input: string, out: number) => sc.dense(local, input, out, { init: WEIGHT_INIT });
+
+  const self = layer('attention.self');
+  const q = dense(self, 'query', x, c.hiddenSize);
+  const k = dense(self, 'key', x, c.hiddenSize);
+  const v = dense(self, 'value', x, c.hiddenSize);
+  const context = self.op('attention', 'context', [q, k, v, mask], { attrs: { heads: c.numHeads, dropout: c.attentionDropout } });
+  const attnOut = layer('attention.output');
+  const attnProj = attnOut.dropout('dropout', dense(attnOut, 'dense', context, c.hiddenSize), c.hiddenDropout);
+  const attnAdd = attnOut.add('residual', attnProj, x);
+  const attnNorm = attnOut.layerNorm('LayerNorm', attnAdd, c.layerNormEps);
+  b.site({ name: `layer.${i}.attention`, kind: 'attention', layer: i, entry: x, exit: attnProj, residual: { add: attnAdd, norm: attnNorm } });
+
+  const inter = layer('intermediate');
+  const act = inter.act(c.hiddenAct, 'act', dense(inter, 'dense', attnNorm, c.intermediateSize));
+  const out = layer('output');
+  const ffnProj = out.dropout('dropout', dense(out, 'dense', act, c.hiddenSize), c.hiddenDropout);
+  const ffnAdd = out.add('residual', ffnProj, attnNorm);
+  const ffnNorm = out.layerNorm('LayerNorm', ffnAdd, c.layerNormEps);
+  b.site({ name: `layer.${i}.ffn`, kind: 'ffn', layer: i, entry: attnNorm, exit: ffnProj, residual: { add: ffnAdd, norm: ffnNorm } });
+  b.site({ name: `layer.${i}.output`, kind: 'output', layer: i, entry: x, exit: ffnNorm });
+  return ffnNorm;
+}

@@ -1,0 +1,57 @@
+import * as tf from '@tensorflow/tfjs';
+import { defineOp, input, numAttr, shapeError } from './op-def';
+
+/** Additive bias for padded keys; exp() of it is exactly 0 in float32, as with Hugging Face's dtype minimum. */
+export const MASKED_SCORE = -1e9;
+
+/**
+ * Multi-head scaled dot-product attention (a composite op): inputs q, k, v [batch, seq, hidden] and an
+ * optional attention mask [batch, seq] (1 = attend, 0 = padding); attrs `heads` and `dropout` (on the probabilities).
+ */
+export const attentionOp = defineOp({
+  name: 'attention',
+  arity: [3, 4],
+  inferType(args) {
+    const q = input(args, 0);
+    const heads = numAttr(args.attrs, 'heads');
+    for (const i of [1, 2]) {
+      const t = input(args, i);
+      if (t.shape.length !== 3 || t.shape.some((d, j) => d !== q.shape[j])) {
+        throw shapeError(args, `q, k and v must have equal [batch, seq, hidden] shapes`);
+      }
+    }
+    const hidden = q.shape[2];
+    if (typeof hidden !== 'number' || hidden % heads !== 0) {
+      throw shapeError(args, `hidden size ${String(hidden)} is not divisible by ${heads} heads`);
+    }
+    if (args.inputs.length === 4) {
+      const m = input(args, 3);
+      if (m.shape.length !== 2) throw shapeError(args, `attention mask must be [batch, seq]`);
+    }
+    return q;
+  },
+  run(inputs, _p, attrs, ctx) {
+    const [q, k, v, mask] = inputs as tf.Tensor3D[];
+    const heads = numAttr(attrs, 'heads');
+    const [b, s, h] = (q as tf.Tensor3D).shape;
+    const dh = h / heads;
+    const split = (t: tf.Tensor3D) => tf.transpose(tf.reshape(t, [b, s, heads, dh]), [0, 2, 1, 3]);
+    let scores = tf.mul(tf.matMul(split(q as tf.Tensor3D), split(k as tf.Tensor3D), false, true), 1 / Math.sqrt(dh));
+    if (mask) {
+      const bias = tf.mul(tf.sub(1, tf.cast(mask, 'float32')), MASKED_SCORE);
+      scores = tf.add(scores, tf.reshape(bias, [b, 1, 1, s]));
+    }
+    let probs = tf.softmax(scores, -1);
+    const rate = numAttr(attrs, 'dropout', 0);
+    if (ctx.training && rate > 0) probs = tf.dropout(probs, rate, undefined, ctx.nextSeed());
+    const context = tf.matMul(probs, split(v as tf.Tensor3D));
+    return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, s, h]);
+  },
+});
+
+export const softmaxOp = defineOp({
+  name: 'softmax',
+  arity: 1,
+  inferType: (args) => input(args, 0),
+  run: ([x], _p, attrs) => tf.softmax(x as tf.Tensor, numAttr(attrs, 'axis', -1)),
+});

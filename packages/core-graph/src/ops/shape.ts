@@ -1,0 +1,181 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Dim } from '../graph/types';
+import type { InferArgs } from './op-def';
+import { defineOp, input, numAttr, shapeError } from './op-def';
+
+function dimsAttr(args: InferArgs, name: string): Dim[] {
+  const v = args.attrs[name];
+  if (!Array.isArray(v) || !v.every((d) => typeof d === 'number' || d === 'batch' || d === 'seq')) {
+    throw shapeError(args, `attribute '${name}' must be a list of dims`);
+  }
+  return v as Dim[];
+}
+
+const axisOf = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
+
+/** Reshape; target dims may be symbolic ('batch', 'seq') and resolve against the input's runtime shape. */
+export const reshapeOp = defineOp({
+  name: 'reshape',
+  arity: 1,
+  inferType(args) {
+    const x = input(args, 0);
+    const shape = dimsAttr(args, 'shape');
+    const fixed = (dims: readonly Dim[]) => dims.filter((d): d is number => typeof d === 'number').reduce((a, b) => a * b, 1);
+    const sym = (dims: readonly Dim[]) => dims.filter((d) => typeof d === 'string').sort().join(',');
+    if (fixed(x.shape) !== fixed(shape) || sym(x.shape) !== sym(shape)) {
+      throw shapeError(args, `cannot reshape [${x.shape.join(', ')}] to [${shape.join(', ')}]`);
+    }
+    return { shape, dtype: x.dtype };
+  },
+  run([x], _p, attrs) {
+    const xs = x as tf.Tensor;
+    const target = attrs['shape'] as Dim[];
+    // Symbolic dims: batch is the input's first dim, seq its second (the convention every model input follows).
+    const resolved = target.map((d) => (d === 'batch' ? xs.shape[0] : d === 'seq' ? xs.shape[1] : d) as number);
+    return tf.reshape(xs, resolved);
+  },
+});
+
+export const transposeOp = defineOp({
+  name: 'transpose',
+  arity: 1,
+  inferType(args) {
+    const x = input(args, 0);
+    const perm = args.attrs['perm'];
+    if (!Array.isArray(perm) || perm.length !== x.shape.length || [...perm].sort().some((p, i) => p !== i)) {
+      throw shapeError(args, `perm ${JSON.stringify(perm)} is not a permutation of rank ${x.shape.length}`);
+    }
+    return { shape: (perm as number[]).map((p) => x.shape[p] as Dim), dtype: x.dtype };
+  },
+  run: ([x], _p, attrs) => tf.transpose(x as tf.Tensor, attrs['perm'] as number[]),
+});
+
+export const concatOp = defineOp({
+  name: 'concat',
+  arity: [1, 64],
+  inferType(args) {
+    const first = input(args, 0);
+    const axis = axisOf(numAttr(args.attrs, 'axis'), first.shape.length);
+    let size: Dim = 0;
+    args.inputs.forEach((t, i) => {
+      if (t.shape.length !== first.shape.length || t.shape.some((d, j) => j !== axis && d !== first.shape[j])) {
+        throw shapeError(args, `input ${i} [${t.shape.join(', ')}] does not match input 0 outside axis ${axis}`);
+      }
+      const d = t.shape[axis] as Dim;
+      size = typeof size === 'number' && typeof d === 'number' ? size + d : typeof d === 'string' ? d : size;
+    });
+    return { shape: first.shape.map((d, j) => (j === axis ? size : d)), dtype: first.dtype };
+  },
+  run: (inputs, _p, attrs) => tf.concat(inputs as tf.Tensor[], numAttr(attrs, 'axis')),
+});
+
+/** Slice `size` entries from `begin` along `axis` (size -1 = to the end). Sub-batches keep the symbolic dim. */
+export const sliceOp = defineOp({
+  name: 'slice',
+  arity: 1,
+  inferType(args) {
+    const x = input(args, 0);
+    const axis = axisOf(numAttr(args.attrs, 'axis'), x.shape.length);
+    const begin = numAttr(args.attrs, 'begin');
+    const size = numAttr(args.attrs, 'size');
+    const d = x.shape[axis];
+    if (d === undefined) throw shapeError(args, `axis ${axis} out of range`);
+    if (typeof d === 'number' && (begin < 0 || (size >= 0 && begin + size > d))) {
+      throw shapeError(args, `slice [${begin}, ${begin + size}) out of range for dim ${d}`);
+    }
+    const out: Dim = typeof d === 'number' ? (size < 0 ? d - begin : size) : d;
+    return { shape: x.shape.map((e, j) => (j === axis ? out : e)), dtype: x.dtype };
+  },
+  run([x], _p, attrs) {
+    const xs = x as tf.Tensor;
+    const axis = axisOf(numAttr(attrs, 'axis'), xs.rank);
+    const begin = xs.shape.map((_d, j) => (j === axis ? numAttr(attrs, 'begin') : 0));
+    const size = xs.shape.map((_d, j) => (j === axis ? numAttr(attrs, 'size') : -1));
+    return tf.slice(xs, begin, size);
+  },
+});
+
+/** Repeat the batch `times` times (Parallel composition feeds each branch its own copy). */
+export const repeatBatchOp = defineOp({
+  name: 'repeatBatch',
+  arity: 1,
+  inferType: (args) => {
+    numAttr(args.attrs, 'times');
+    return input(args, 0);
+  },
+  run: ([x], _p, attrs) => {
+    const xs = x as tf.Tensor;
+    return tf.tile(xs, xs.shape.map((_d, j) => (j === 0 ? numAttr(attrs, 'times') : 1)));
+  },
+});
+
+/** Picks one position along the sequence axis: [batch, seq, hidden] → [batch, hidden] (CLS pooling). */
+export const tokenOp = defineOp({
+  name: 'token',
+  arity: 1,
+  inferType(args) {
+    const x = input(args, 0);
+    if (x.shape.length !== 3) throw shapeError(args, `expected [batch, seq, hidden]`);
+    return { shape: [x.shape[0] as Dim, x.shape[2] as Dim], dtype: x.dtype };
+  },
+  run([x], _p, attrs) {
+    const xs = x as tf.Tensor3D;
+    const [b, , h] = xs.shape;
+    return tf.reshape(tf.slice(xs, [0, numAttr(attrs, 'index', 0), 0], [b, 1, h]), [b, h]);
+  },
+});
+
+/** Mean over non-padded positions: ([batch, seq, hidden], [batch, seq]) → [batch, hidden]. */
+export const maskedMeanOp = defineOp({
+  name: 'maskedMean',
+  arity: 2,
+  inferType(args) {
+    const x = input(args, 0);
+    if (x.shape.length !== 3 || input(args, 1).shape.length !== 2) throw shapeError(args, `expected [batch, seq, hidden] and [batch, seq]`);
+    return { shape: [x.shape[0] as Dim, x.shape[2] as Dim], dtype: 'float32' };
+  },
+  run([x, mask]) {
+    const m = tf.expandDims(tf.cast(mask as tf.Tensor, 'float32'), -1);
+    return tf.div(tf.sum(tf.mul(x as tf.Tensor, m), 1), tf.maximum(tf.sum(m, 1), 1e-9));
+  },
+});
+
+/** Position ids [batch, seq]: 0..seq-1 + offset, or RoBERTa's cumulative count of non-padding tokens. */
+export const positionsOp = defineOp({
+  name: 'positions',
+  arity: [1, 2],
+  inferType(args) {
+    const ids = input(args, 0);
+    if (ids.shape.length !== 2) throw shapeError(args, `expected [batch, seq] ids`);
+    return { shape: ids.shape, dtype: 'int32' };
+  },
+  run([ids, mask], _p, attrs) {
+    const idt = ids as tf.Tensor2D;
+    const offset = numAttr(attrs, 'offset', 0);
+    if (attrs['style'] === 'roberta' && mask) {
+      const m = tf.cast(mask as tf.Tensor, 'int32');
+      return tf.add(tf.mul(tf.cumsum(m, 1), m), tf.scalar(offset - 1, 'int32'));
+    }
+    const [b, s] = idt.shape;
+    return tf.tile(tf.reshape(tf.add(tf.range(0, s, 1, 'int32'), tf.scalar(offset, 'int32')), [1, s]), [b, 1]);
+  },
+});
+
+/** Chunk `index` of `parts` equal pieces along the batch axis (Parallel composition's per-branch slice). */
+export const chunkOp = defineOp({
+  name: 'chunk',
+  arity: 1,
+  inferType: (args) => {
+    const parts = numAttr(args.attrs, 'parts');
+    const index = numAttr(args.attrs, 'index');
+    if (!(index >= 0 && index < parts)) throw shapeError(args, `chunk ${index} of ${parts} does not exist`);
+    return input(args, 0);
+  },
+  run([x], _p, attrs) {
+    const xs = x as tf.Tensor;
+    const parts = numAttr(attrs, 'parts');
+    const size = (xs.shape[0] as number) / parts;
+    if (!Number.isInteger(size)) throw new RangeError(`batch of ${xs.shape[0]} does not split into ${parts} equal parts`);
+    return tf.slice(xs, xs.shape.map((_d, j) => (j === 0 ? numAttr(attrs, 'index') * size : 0)), xs.shape.map((d, j) => (j === 0 ? size : d)));
+  },
+});

@@ -1,0 +1,99 @@
+import type { GraphBuilder, Scope } from '../graph/builder';
+import type { Graph } from '../graph/graph';
+import type { Site } from '../graph/types';
+import type { SiteSelector } from '../rewrite/selector';
+import type { JsonSchema } from './schema';
+
+/**
+ * How an adapter joins a site's span:
+ * - after:    exit' = A(exit)
+ * - before:   the span reads A(entry) instead of entry
+ * - parallel: exit' = exit + A(entry)
+ * - wrap:     the adapter receives the span (its output, its residual input and its LayerNorm) and
+ *             replaces the span's add & norm (AdapterHub's bottleneck protocol)
+ * - tap:      reads the exits of all selected sites and adds new graph outputs; the model path is untouched
+ */
+export type SpliceMode = 'after' | 'before' | 'parallel' | 'wrap' | 'tap';
+export const SPLICE_MODES: readonly SpliceMode[] = ['after', 'before', 'parallel', 'wrap', 'tap'];
+
+/** The original LayerNorm that closes a wrapped span. */
+export interface SpanNorm {
+  readonly weight: string;
+  readonly bias: string;
+  readonly eps: number;
+}
+
+export interface BuildContext<C> {
+  readonly name: string;
+  readonly config: C;
+  readonly mode: SpliceMode;
+  /** The site being adapted (for tap: the first tapped site). */
+  readonly site: Site;
+  readonly layer: number | undefined;
+  readonly numLayers: number;
+  /** Names nodes `${site}.adapters.${name}.${local}` and makes the adapter own their parameters. */
+  readonly scope: Scope;
+  /** For model-level parameters shared across sites (declare with `builder.sharedParam`). */
+  readonly builder: GraphBuilder;
+  /** What the adapter transforms: after/wrap: the current span output; before/parallel: the span input. */
+  readonly input: string;
+  /** wrap: the sublayer's residual input (the span entry). */
+  readonly residual?: string;
+  /** wrap: the original LayerNorm after the residual add, when the span has one. */
+  readonly norm?: SpanNorm;
+  /** tap: the exits of every selected site, in graph order. */
+  readonly taps?: readonly string[];
+  /** The model's hidden size at this site. */
+  readonly width: number;
+}
+
+export interface BuildResult {
+  /** The transformed state (for wrap: before the span is closed). */
+  readonly output: string;
+  /** The adapter's up-projection output before any residual, for fusion. */
+  readonly up?: string;
+  /** tap: named outputs to add to the graph (published as `${adapterName}.${key}`). */
+  readonly outputs?: Readonly<Record<string, string>>;
+}
+
+export interface CloseContext<C> extends BuildContext<C> {
+  /** The composed state to close. */
+  readonly hidden: string;
+  /** The span's original output, before any adapter. */
+  readonly spanOutput: string;
+}
+
+/** Where an adapter goes by default: what `addAdapter` uses when the user gives no placement rule. */
+export interface DefaultPlacement {
+  readonly select: SiteSelector;
+  readonly mode: SpliceMode;
+}
+
+export interface AdapterPlugin<C extends object = Record<string, unknown>> {
+  /** The plugin's name, e.g. `bottleneck`; a config may choose a variant within it. */
+  readonly name: string;
+  readonly description: string;
+  readonly modes: readonly SpliceMode[];
+  readonly defaults: C;
+  /** JSON schema of the config: unknown fields and wrong types are errors naming the field. */
+  readonly schema: JsonSchema;
+  /** Turns user input into a full config (presets, shorthands); defaults to `{ ...defaults, ...input }`. */
+  resolve?(input: Readonly<Record<string, unknown>>): Record<string, unknown>;
+  /** Checks beyond the schema; throw ConfigError with a path under `path`. */
+  validate?(config: C, path: string): void;
+  defaultPlacement?(config: C, graph: Graph): DefaultPlacement;
+  build(ctx: BuildContext<C>): BuildResult;
+  /** wrap mode: closes the span after composition (default: LayerNorm(hidden + residual)). */
+  close?(ctx: CloseContext<C>): string;
+  /** Parameters one placement adds at a site of the given width (for inspect and tests). */
+  paramCount?(config: C, width: number, layer: number | undefined): number;
+  /** True when this config starts as an exact identity (outputs equal the base model's). */
+  isIdentityAtInit?(config: C): boolean;
+}
+
+/** Makes an adapter plugin; a plain object, so plugins are easy to write, compose and test. */
+export function defineAdapter<C extends object>(plugin: AdapterPlugin<C>): AdapterPlugin<C> {
+  if (!/^[a-z][a-z0-9_-]*$/.test(plugin.name)) throw new Error(`adapter plugin name '${plugin.name}' must be lower-case letters, digits, _ or -`);
+  if (plugin.modes.length === 0) throw new Error(`adapter plugin '${plugin.name}' declares no splice modes`);
+  return Object.freeze({ ...plugin });
+}

@@ -1,0 +1,249 @@
+import { ConfigError, PlacementError } from '../errors';
+import { GraphBuilder } from '../graph/builder';
+import type { Graph } from '../graph/graph';
+import type { Site } from '../graph/types';
+import type { BuildContext, SpanNorm, SpliceMode } from '../plugin/define-adapter';
+import type { AdapterRegistry, AnyAdapterPlugin } from '../plugin/registry';
+import { resolveConfig } from '../plugin/resolve-config';
+import type { BlockContext, ComposeState } from './blocks';
+import { compositionRegistry } from './blocks';
+import type { AdapterTree, AdapterUse } from './composition';
+import { describeTree, leaves, validateTree } from './composition';
+import type { SiteSelector } from './selector';
+import { describeSelector, numLayersOf, selectSites } from './selector';
+
+/** Where and how to splice an adapter (or a composition of adapters) into the graph. */
+export interface PlacementRule {
+  readonly adapter: AdapterTree;
+  /** Sites to adapt; defaults to the plugin's own placement for the config. */
+  readonly select?: SiteSelector;
+  readonly mode?: SpliceMode;
+}
+
+export interface PlacementEntry {
+  readonly rule: number;
+  readonly site: string;
+  readonly layer?: number;
+  readonly mode: SpliceMode;
+  readonly composition: string;
+  /** Parameters this splice declared. */
+  readonly params: number;
+}
+
+export interface PlacementResult {
+  readonly graph: Graph;
+  readonly report: readonly PlacementEntry[];
+}
+
+/** Adapter name → plugin and resolved config, kept in graph meta for saving and inspection. */
+export type AdapterCatalog = Readonly<Record<string, { readonly plugin: string; readonly config: Readonly<Record<string, unknown>> }>>;
+
+interface ResolvedLeaf {
+  readonly use: AdapterUse;
+  readonly plugin: AnyAdapterPlugin;
+  readonly config: Record<string, unknown>;
+}
+
+/**
+ * Applies placement rules in order and returns a new graph plus a report of every splice.
+ * The input graph is never changed. A rule selecting nothing, an unsupported mode, an invalid
+ * config or an invalid composition is an error.
+ */
+export function applyPlacements(graph: Graph, rules: readonly PlacementRule[], registry: AdapterRegistry): PlacementResult {
+  let current = graph;
+  const report: PlacementEntry[] = [];
+  rules.forEach((rule, index) => {
+    current = applyRule(current, rule, index, registry, report);
+  });
+  return { graph: current, report };
+}
+
+function applyRule(graph: Graph, rule: PlacementRule, index: number, registry: AdapterRegistry, report: PlacementEntry[]): Graph {
+  validateTree(rule.adapter, compositionRegistry.has);
+  const resolved = leaves(rule.adapter).map((use): ResolvedLeaf => {
+    const plugin = typeof use.plugin === 'string' ? registry.get(use.plugin) : use.plugin;
+    if (!/^[A-Za-z0-9_-]+$/.test(use.name)) throw new ConfigError(`rules[${index}].adapter.name`, `'${use.name}' may use only letters, digits, _ and -`);
+    return { use, plugin, config: resolveConfig(plugin, use.config ?? {}, `${use.name}.config`) };
+  });
+  const catalog = { ...((graph.meta['adapters'] as AdapterCatalog | undefined) ?? {}) };
+  for (const leaf of resolved) {
+    const known = catalog[leaf.use.name];
+    if (known && (known.plugin !== leaf.plugin.name || JSON.stringify(known.config) !== JSON.stringify(leaf.config))) {
+      throw new PlacementError(`adapter '${leaf.use.name}' already exists with a different plugin or config`);
+    }
+    catalog[leaf.use.name] = { plugin: leaf.plugin.name, config: leaf.config };
+  }
+  const { select, mode } = placementOf(rule, resolved, graph);
+  for (const leaf of resolved) {
+    if (!leaf.plugin.modes.includes(mode)) {
+      throw new PlacementError(`adapter '${leaf.use.name}' (${leaf.plugin.name}) does not support mode '${mode}' (supports: ${leaf.plugin.modes.join(', ')})`);
+    }
+  }
+  const sites = selectSites(graph, select);
+  const b = GraphBuilder.from(graph);
+  const numLayers = numLayersOf(graph);
+  if (mode === 'tap') {
+    tap(b, rule, resolved, sites, numLayers, index, report);
+  } else {
+    for (const site of sites) splice(b, graph, site.name, mode, rule.adapter, resolved, numLayers, index, report);
+  }
+  b.setMeta('adapters', catalog);
+  return b.build();
+}
+
+function placementOf(rule: PlacementRule, resolved: readonly ResolvedLeaf[], graph: Graph): { select: SiteSelector; mode: SpliceMode } {
+  if (rule.select && rule.mode) return { select: rule.select, mode: rule.mode };
+  const defaults = resolved.map((l) => ({ name: l.use.name, p: l.plugin.defaultPlacement?.(l.config, graph) }));
+  const first = defaults[0]?.p;
+  if (!first) throw new PlacementError(`adapter '${defaults[0]?.name}' has no default placement: give the rule 'select' and 'mode'`);
+  for (const d of defaults) {
+    if (!d.p || d.p.mode !== first.mode || describeSelector(d.p.select) !== describeSelector(first.select)) {
+      throw new PlacementError(`adapters '${defaults[0]?.name}' and '${d.name}' are placed differently; all adapters in ${describeTree(rule.adapter)} must share placement`);
+    }
+  }
+  return { select: rule.select ?? first.select, mode: rule.mode ?? first.mode };
+}
+
+function widthAt(b: GraphBuilder, id: string): number {
+  const d = b.typeOf(id).shape.at(-1);
+  if (typeof d !== 'number') throw new PlacementError(`node '${id}' has no fixed feature width`);
+  return d;
+}
+
+function spanNorm(b: GraphBuilder, site: Site): SpanNorm | undefined {
+  if (!site.residual) return undefined;
+  const n = b.node(site.residual.norm);
+  const weight = n.params['weight'];
+  const bias = n.params['bias'];
+  if (n.op !== 'layerNorm' || !weight || !bias) return undefined;
+  return { weight, bias, eps: n.attrs['eps'] as number };
+}
+
+function splice(
+  b: GraphBuilder, source: Graph, siteName: string, mode: SpliceMode, tree: AdapterTree, resolved: readonly ResolvedLeaf[],
+  numLayers: number, ruleIndex: number, report: PlacementEntry[],
+): void {
+  const site = b.getSite(siteName);
+  const previous = b.spliceList().filter((s) => s.site === site.name);
+  if (mode === 'wrap') {
+    if (!site.residual) throw new PlacementError(`site '${site.name}' has no residual add & norm to wrap; use mode 'after'`);
+    if (previous.some((s) => s.mode === 'wrap')) {
+      throw new PlacementError(`site '${site.name}' is already wrapped by ${previous.map((s) => s.composition).join(', ')}; combine adapters with a composition block (Stack, Fuse, ...)`);
+    }
+  }
+  const tag = `${site.name}.splice${previous.length === 0 ? '' : previous.length}`;
+  const nodesBefore = b.nodeIds();
+  const paramsBefore = b.paramKeys();
+  const width = widthAt(b, site.exit);
+  const norm = mode === 'wrap' ? spanNorm(b, site) : undefined;
+  let blockCount = 0;
+  const env: BlockContext = {
+    builder: b,
+    site,
+    mode,
+    width,
+    // A later splice at the same site numbers its blocks apart (`composition1.0`), as its tag does (`splice1`).
+    blockScope: (owner = 'composition') => b.scope(`${site.name}.composition${previous.length === 0 ? '' : previous.length}.${blockCount++}`, owner, site.layer),
+    replicateInputs: (copies) => replicateInputs(b, copies),
+  };
+  const byName = new Map(resolved.map((l) => [l.use.name, l]));
+  const compose = (node: AdapterTree, state: ComposeState): ComposeState => {
+    if (node.kind === 'block') return compositionRegistry.get(node.type).compose(env, node, state, compose);
+    const leaf = byName.get(node.name) as ResolvedLeaf;
+    const ctx: BuildContext<object> = {
+      name: node.name,
+      config: leaf.config,
+      mode,
+      site,
+      layer: site.layer,
+      numLayers,
+      scope: b.scope(`${site.name}.adapters.${node.name}`, `adapter:${node.name}`, site.layer),
+      builder: b,
+      input: state.hidden,
+      ...(state.residual === undefined ? {} : { residual: state.residual }),
+      ...(norm === undefined ? {} : { norm }),
+      width,
+    };
+    const result = leaf.plugin.build(ctx);
+    return { hidden: result.output, ...(state.residual === undefined ? {} : { residual: state.residual }), ...(result.up ? { up: result.up } : {}), last: { plugin: leaf.plugin, ctx } };
+  };
+
+  const start: ComposeState = mode === 'wrap' ? { hidden: site.exit, residual: site.entry } : { hidden: mode === 'after' ? site.exit : site.entry };
+  const state = compose(tree, start);
+  const glue = b.scope(tag, 'base', site.layer);
+  let adapted: string;
+  let bypass: string;
+  switch (mode) {
+    case 'after':
+      [adapted, bypass] = [state.hidden, site.exit];
+      break;
+    case 'parallel':
+      [adapted, bypass] = [glue.add('sum', site.exit, state.hidden), site.exit];
+      break;
+    case 'before':
+      [adapted, bypass] = [state.hidden, site.entry];
+      break;
+    default: {
+      const residual = site.residual as NonNullable<Site['residual']>;
+      const last = state.last;
+      if (last?.plugin.close) adapted = last.plugin.close({ ...last.ctx, hidden: state.hidden, spanOutput: site.exit });
+      else {
+        const sum = glue.add('residual', state.hidden, site.entry);
+        adapted = norm ? glue.layerNorm('LayerNorm', sum, norm.eps, { weight: norm.weight, bias: norm.bias }) : sum;
+      }
+      bypass = residual.norm;
+    }
+  }
+  const switchNode = b.add('switch', `${tag}.switch`, [adapted, bypass]);
+  const created = new Set([...b.nodeIds()].filter((id) => !nodesBefore.has(id)));
+  if (mode === 'before') {
+    const inSpan = source.spanNodes(source.site(site.name)).filter((id) => b.node(id).inputs.includes(site.entry));
+    b.rewireOnly(site.entry, switchNode, inSpan);
+  } else {
+    b.rewire(bypass, switchNode, created);
+    b.retargetSites(bypass, switchNode);
+  }
+  const names = leaves(tree).map((l) => l.name);
+  const composition = describeTree(tree);
+  b.recordSplice({ site: site.name, ...(site.layer === undefined ? {} : { layer: site.layer }), mode, adapters: names, composition, switchNode });
+  const params = [...b.paramKeys()].filter((k) => !paramsBefore.has(k)).reduce((n, k) => n + b.param(k).shape.reduce((x, y) => x * y, 1), 0);
+  report.push({ rule: ruleIndex, site: site.name, ...(site.layer === undefined ? {} : { layer: site.layer }), mode, composition, params });
+}
+
+/** Parallel composition: every graph input is repeated `copies` times along the batch, once per graph. */
+function replicateInputs(b: GraphBuilder, copies: number): void {
+  const existing = b.getMeta('parallelCopies');
+  if (existing === copies) return;
+  if (existing !== undefined) throw new PlacementError(`Parallel with ${copies} branches conflicts with an existing Parallel of ${String(existing)}`);
+  const graph = b.build();
+  for (const input of graph.inputs) {
+    const repeated = b.add('repeatBatch', `${input.node}.repeat`, [input.node], { attrs: { times: copies } });
+    b.rewire(input.node, repeated, new Set([repeated]));
+  }
+  b.setMeta('parallelCopies', copies);
+}
+
+function tap(b: GraphBuilder, rule: PlacementRule, resolved: readonly ResolvedLeaf[], sites: readonly Site[], numLayers: number, ruleIndex: number, report: PlacementEntry[]): void {
+  const leaf = resolved[0];
+  if (rule.adapter.kind !== 'adapter' || !leaf) throw new PlacementError(`mode 'tap' takes a single adapter, not ${describeTree(rule.adapter)}`);
+  const first = sites[0] as Site;
+  const paramsBefore = b.paramKeys();
+  const name = leaf.use.name;
+  const result = leaf.plugin.build({
+    name,
+    config: leaf.config,
+    mode: 'tap',
+    site: first,
+    layer: undefined,
+    numLayers,
+    scope: b.scope(`taps.adapters.${name}`, `adapter:${name}`),
+    builder: b,
+    input: first.exit,
+    taps: sites.map((s) => s.exit),
+    width: widthAt(b, first.exit),
+  });
+  const outputs = result.outputs ?? { output: result.output };
+  for (const [key, id] of Object.entries(outputs)) b.output(`${name}.${key}`, id);
+  const params = [...b.paramKeys()].filter((k) => !paramsBefore.has(k)).reduce((n, k) => n + b.param(k).shape.reduce((x, y) => x * y, 1), 0);
+  report.push({ rule: ruleIndex, site: sites.map((s) => s.name).join(' + '), mode: 'tap', composition: name, params });
+}

@@ -1,0 +1,122 @@
+import { PlacementError } from '../errors';
+import type { GraphBuilder, Scope } from '../graph/builder';
+import type { Site } from '../graph/types';
+import type { BuildContext, SpliceMode } from '../plugin/define-adapter';
+import type { AnyAdapterPlugin } from '../plugin/registry';
+import type { AdapterTree, CompositionBlock } from './composition';
+import { allowChildren } from './composition';
+
+/** State threaded through a composition: the current hidden state, the span's residual input (wrap), the last up-projection. */
+export interface ComposeState {
+  readonly hidden: string;
+  readonly residual?: string;
+  readonly up?: string;
+  /** The leaf that produced `hidden`, whose plugin closes a wrapped span. */
+  readonly last?: { readonly plugin: AnyAdapterPlugin; readonly ctx: BuildContext<object> };
+}
+
+export interface BlockContext {
+  readonly builder: GraphBuilder;
+  readonly site: Site;
+  readonly mode: SpliceMode;
+  readonly width: number;
+  /** A fresh scope for nodes the block itself adds (splits, sums, fusion layers...). */
+  blockScope(owner?: string): Scope;
+  /** Makes the whole model run on `copies` stacked copies of its inputs (Parallel). */
+  replicateInputs(copies: number): void;
+}
+
+export type ComposeChild = (child: AdapterTree, state: ComposeState) => ComposeState;
+
+/** How a composition block combines its children; plugins register more (Fuse). */
+export interface BlockDef {
+  readonly type: string;
+  /** Child types it accepts ('adapter' for a single adapter). */
+  readonly allowedChildren: readonly string[];
+  compose(ctx: BlockContext, block: CompositionBlock, state: ComposeState, composeChild: ComposeChild): ComposeState;
+}
+
+const splitState = (s: ComposeState, f: (id: string, tag: string) => string): ComposeState => ({
+  hidden: f(s.hidden, 'hidden'),
+  ...(s.residual === undefined ? {} : { residual: f(s.residual, 'residual') }),
+});
+
+const stack: BlockDef = {
+  type: 'Stack',
+  allowedChildren: ['adapter', 'Parallel', 'BatchSplit', 'Average', 'Fuse'],
+  compose: (_ctx, block, state, child) => block.children.reduce((s, c) => child(c, s), state),
+};
+
+/** Concatenates the children's hidden states along the batch; keeps the last child's closer. */
+function concatBatch(ctx: BlockContext, results: ComposeState[], original: ComposeState): ComposeState {
+  const sc = ctx.blockScope();
+  const hidden = sc.op('concat', 'hidden', results.map((r) => r.hidden), { attrs: { axis: 0 } });
+  const last = results[results.length - 1]?.last;
+  return { hidden, ...(original.residual === undefined ? {} : { residual: original.residual }), ...(last ? { last } : {}) };
+}
+
+const parallel: BlockDef = {
+  type: 'Parallel',
+  allowedChildren: ['adapter', 'Stack', 'BatchSplit', 'Average'],
+  compose(ctx, block, state, child) {
+    const parts = block.children.length;
+    ctx.replicateInputs(parts);
+    const results = block.children.map((c, index) => {
+      const sc = ctx.blockScope();
+      return child(c, splitState(state, (id, tag) => sc.op('chunk', tag, [id], { attrs: { parts, index } })));
+    });
+    return concatBatch(ctx, results, state);
+  },
+};
+
+const batchSplit: BlockDef = {
+  type: 'BatchSplit',
+  allowedChildren: ['adapter', 'Stack', 'BatchSplit', 'Average'],
+  compose(ctx, block, state, child) {
+    const sizes = block.options?.['sizes'] as number[];
+    let begin = 0;
+    const results = block.children.map((c, i) => {
+      const sc = ctx.blockScope();
+      const size = sizes[i] as number;
+      const part = splitState(state, (id, tag) => sc.op('slice', tag, [id], { attrs: { axis: 0, begin, size } }));
+      begin += size;
+      return child(c, part);
+    });
+    return concatBatch(ctx, results, state);
+  },
+};
+
+const average: BlockDef = {
+  type: 'Average',
+  allowedChildren: ['adapter', 'Stack', 'BatchSplit'],
+  compose(ctx, block, state, child) {
+    const n = block.children.length;
+    const weights = (block.options?.['weights'] as number[] | undefined) ?? Array.from({ length: n }, () => 1 / n);
+    const results = block.children.map((c) => child(c, state));
+    const sc = ctx.blockScope();
+    const scaled = results.map((r, i) => sc.op('scale', `w${i}`, [r.hidden], { attrs: { factor: weights[i] as number } }));
+    const hidden = sc.op('sum', 'hidden', scaled);
+    const last = results[n - 1]?.last;
+    return { hidden, ...(state.residual === undefined ? {} : { residual: state.residual }), ...(last ? { last } : {}) };
+  },
+};
+
+const blocks = new Map<string, BlockDef>();
+
+/** Composition block types; the hook through which a plugin (adapter-fusion) adds Fuse. */
+export const compositionRegistry = {
+  get(type: string): BlockDef {
+    const def = blocks.get(type);
+    if (!def) throw new PlacementError(`unknown composition block '${type}'`);
+    return def;
+  },
+  has: (type: string): boolean => blocks.has(type),
+  register(def: BlockDef): void {
+    const existing = blocks.get(def.type);
+    if (existing && existing !== def) throw new PlacementError(`composition block '${def.type}' is already registered`);
+    blocks.set(def.type, def);
+    allowChildren(def.type, def.allowedChildren);
+  },
+};
+
+for (const def of [stack, parallel, batchSplit, average]) compositionRegistry.register(def);

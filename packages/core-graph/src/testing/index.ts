@@ -1,0 +1,10 @@
+// `@adapters/core-graph/testing`: independent float64 references and gradient checks for tests of
+// core-graph and of adapter plugins (plain TypeScript loops, no tfjs), plus a toy adapter plugin and
+// fast-check arbitraries for property tests (these need fast-check, a dev dependency).
+export * from './reference-bert';
+export { compareGradients, numericGradient } from './finite-differences';
+export type { GradientComparison } from './finite-differences';
+export { toyAdapter, toyAdapterWithModes, toyZeroAdapter } from './toy-adapter';
+export type { ToyAdapterConfig } from './toy-adapter';
+export { encoderSiteNames, ruleSetArb, siteSelectorArb, smallEncoderConfigArb, tokenIdsArb } from './arbitraries';
+export type { CompositionKind, RuleSetOptions, SmallEncoderOptions } from './arbitraries';

@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs';
+
+export interface AdamWOptions {
+  readonly beta1?: number;
+  readonly beta2?: number;
+  readonly epsilon?: number;
+  readonly weightDecay?: number;
+}
+
+/**
+ * AdamW with decoupled weight decay (Loshchilov & Hutter), as PyTorch's torch.optim.AdamW:
+ * p ← p − lr·wd·p, then the bias-corrected Adam step. Decay applies only to the keys in `decayKeys`
+ * (no decay on biases and LayerNorm parameters).
+ */
+export class AdamW {
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+  private step = 0;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly weightDecay: number;
+
+  constructor(
+    private readonly decayKeys: ReadonlySet<string>,
+    options: AdamWOptions = {},
+  ) {
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.epsilon = options.epsilon ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0.01;
+  }
+
+  get steps(): number {
+    return this.step;
+  }
+
+  /** Applies one update; `grads` maps weight keys to gradients of the variables in `params`. */
+  apply(params: ReadonlyMap<string, tf.Variable>, grads: Readonly<Record<string, tf.Tensor>>, lr: number): void {
+    this.step += 1;
+    const c1 = 1 - this.beta1 ** this.step;
+    const c2 = 1 - this.beta2 ** this.step;
+    tf.tidy(() => {
+      for (const [key, p] of params) {
+        const g = grads[key];
+        if (!g) continue;
+        const m = this.slot(this.m, key, p);
+        const v = this.slot(this.v, key, p);
+        m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
+        v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
+        const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), this.epsilon));
+        const decayed = this.decayKeys.has(key) && this.weightDecay > 0 ? tf.mul(p, 1 - lr * this.weightDecay) : p;
+        p.assign(tf.sub(decayed, tf.mul(update, lr)));
+      }
+    });
+  }
+
+  private slot(slots: Map<string, tf.Variable>, key: string, p: tf.Variable): tf.Variable {
+    let s = slots.get(key);
+    if (!s) {
+      s = tf.variable(tf.zerosLike(p), false);
+      slots.set(key, s);
+    }
+    return s;
+  }
+
+  dispose(): void {
+    for (const s of [...this.m.values(), ...this.v.values()]) s.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}
+
+/** Linear warm-up from 0 to `peak` over `warmup` steps, then linear decay to 0 at `total`. */
+export function linearSchedule(peak: number, warmup: number, total: number): (step: number) => number {
+  return (step) => {
+    if (warmup > 0 && step < warmup) return (peak * (step + 1)) / warmup;
+    const rest = Math.max(1, total - warmup);
+    return peak * Math.max(0, (total - step) / rest);
+  };
+}
+
+/** Scales gradients so their global L2 norm is at most `maxNorm`; returns the norm before clipping. */
+export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): number {
+  const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))).dataSync()[0] as number);
+  if (Number.isFinite(maxNorm) && maxNorm > 0 && norm > maxNorm) {
+    const scale = maxNorm / (norm + 1e-6);
+    for (const [k, g] of Object.entries(grads)) {
+      grads[k] = tf.mul(g, scale);
+      g.dispose();
+    }
+  }
+  return norm;
+}

@@ -1,0 +1,46 @@
+import * as tf from '@tensorflow/tfjs';
+import { accuracy, f1Binary, f1Macro, matthewsCorrelation } from '../data/metrics';
+import type { Executor } from '../exec/executor';
+import type { TrainExample } from './batches';
+import { IGNORE_LABEL, disposeBatch, makeBatch } from './batches';
+import { crossEntropy } from './loss';
+
+export interface EvalResult {
+  readonly loss: number;
+  readonly accuracy: number;
+  /** Binary F1 (positive = 1) for two classes, macro F1 otherwise. */
+  readonly f1: number;
+  readonly mcc: number;
+  readonly count: number;
+}
+
+/** Loss and metrics of `output` over labelled examples, in batches, without dropout. */
+export function evaluate(executor: Executor, output: string, examples: readonly TrainExample[], options: { batchSize?: number; padId?: number; skipLayers?: number } = {}): EvalResult {
+  const batchSize = options.batchSize ?? 32;
+  const preds: number[] = [];
+  const golds: number[] = [];
+  let lossSum = 0;
+  let classes = 2;
+  for (let i = 0; i < examples.length; i += batchSize) {
+    const batch = makeBatch(examples.slice(i, i + batchSize), options.padId ?? 0);
+    const [loss, p, g] = tf.tidy(() => {
+      const logits = executor.forward(batch.feeds, { outputs: [output], ...(options.skipLayers ? { skipLayers: options.skipLayers } : {}) })[output] as tf.Tensor;
+      classes = logits.shape[logits.shape.length - 1] as number;
+      return [crossEntropy(logits, batch.labels).dataSync()[0] as number, tf.argMax(logits, -1).dataSync(), batch.labels.dataSync()];
+    });
+    lossSum += loss * batch.size;
+    for (let j = 0; j < g.length; j++) {
+      if (g[j] === IGNORE_LABEL) continue;
+      preds.push(p[j] as number);
+      golds.push(g[j] as number);
+    }
+    disposeBatch(batch);
+  }
+  return {
+    loss: lossSum / Math.max(1, examples.length),
+    accuracy: accuracy(preds, golds),
+    f1: classes === 2 ? f1Binary(preds, golds, 1) : f1Macro(preds, golds),
+    mcc: matthewsCorrelation(preds, golds),
+    count: golds.length,
+  };
+}

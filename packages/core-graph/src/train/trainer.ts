@@ -1,0 +1,155 @@
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../errors';
+import { Executor } from '../exec/executor';
+import type { TrainPolicy } from '../exec/policy';
+import { adapterPolicy, decays } from '../exec/policy';
+import { hashSeed } from '../exec/random';
+import type { WeightStore } from '../exec/weights';
+import type { Graph } from '../graph/graph';
+import { AdamW, clipByGlobalNorm, linearSchedule } from './adamw';
+import type { TrainExample } from './batches';
+import { disposeBatch, epochBatches, makeBatch } from './batches';
+import type { EvalResult } from './evaluate';
+import { evaluate } from './evaluate';
+import { crossEntropy } from './loss';
+
+export type SelectMetric = 'accuracy' | 'f1' | 'mcc' | 'loss';
+
+export interface TrainOptions {
+  readonly graph: Graph;
+  readonly store: WeightStore;
+  /** Graph output holding the logits, e.g. `sst2.logits`. */
+  readonly output: string;
+  readonly train: readonly TrainExample[];
+  readonly eval?: readonly TrainExample[];
+  /** Which parameters train; Houlsby's policy (adapters, LayerNorms, heads) by default. */
+  readonly policy?: TrainPolicy;
+  readonly epochs?: number;
+  /** Stops after this many steps even mid-epoch. */
+  readonly maxSteps?: number;
+  readonly batchSize?: number;
+  readonly learningRate?: number;
+  readonly warmupRatio?: number;
+  readonly weightDecay?: number;
+  /** Global gradient-norm clip; 0 or Infinity disables. */
+  readonly clipNorm?: number;
+  /** Evaluate every N steps (and at the end) when `eval` is given. */
+  readonly evalEvery?: number;
+  /** Stop after this many evaluations without improvement. */
+  readonly patience?: number;
+  readonly selectMetric?: SelectMetric;
+  /** Restore the best evaluated weights at the end (default true). */
+  readonly restoreBest?: boolean;
+  readonly seed?: number;
+  readonly padId?: number;
+  /** AdapterDrop: layers below n(step) run without adapters in that step. */
+  readonly skipLayers?: (step: number) => number;
+  /** Extra loss terms (e.g. fusion's value regularisation), computed inside the gradient tape. */
+  readonly extraLoss?: () => tf.Scalar;
+  /** Called after every step and evaluation with a JSON-able record (metrics JSONL, progress). */
+  readonly onRecord?: (record: TrainRecord) => void;
+}
+
+export type TrainRecord =
+  | { readonly type: 'step'; readonly step: number; readonly totalSteps: number; readonly epoch: number; readonly loss: number; readonly lr: number; readonly gradNorm: number; readonly seconds: number }
+  | ({ readonly type: 'eval'; readonly step: number; readonly seconds: number } & EvalResult);
+
+export interface TrainResult {
+  readonly steps: number;
+  readonly seconds: number;
+  readonly trainableKeys: readonly string[];
+  readonly best?: { readonly step: number; readonly metric: number; readonly eval: EvalResult };
+  readonly history: readonly TrainRecord[];
+}
+
+const better = (metric: SelectMetric, a: number, b: number) => (metric === 'loss' ? a < b : a > b);
+
+/**
+ * Trains the policy's parameters with AdamW (no decay on biases and LayerNorms), linear warm-up and
+ * decay, global-norm clipping, periodic evaluation, best-checkpoint keeping and early stopping.
+ * Same seed, data and backend → bit-identical weights.
+ */
+export function train(options: TrainOptions): TrainResult {
+  const { graph, store, output } = options;
+  if (!(output in graph.outputs)) throw new ConfigError('output', `graph has no output '${output}' (outputs: ${Object.keys(graph.outputs).join(', ')})`);
+  if (options.train.length === 0) throw new ConfigError('train', 'no training examples');
+  const batchSize = options.batchSize ?? 16;
+  const epochs = options.epochs ?? 1;
+  const seed = options.seed ?? 0;
+  const padId = options.padId ?? 0;
+  const metric = options.selectMetric ?? 'accuracy';
+  const stepsPerEpoch = Math.ceil(options.train.length / batchSize);
+  const totalSteps = Math.min(options.maxSteps ?? Infinity, epochs * stepsPerEpoch);
+  const lr = linearSchedule(options.learningRate ?? 1e-4, Math.round((options.warmupRatio ?? 0.1) * totalSteps), totalSteps);
+  const executor = new Executor(graph, store);
+  const trainableKeys = store.applyPolicy(graph, options.policy ?? adapterPolicy);
+  if (trainableKeys.length === 0) throw new ConfigError('policy', 'no parameter is trainable under this policy');
+  const params = new Map(trainableKeys.map((k) => [k, store.get(k)]));
+  const keyByVarName = new Map(trainableKeys.map((k) => [store.get(k).name, k]));
+  const optimizer = new AdamW(new Set(trainableKeys.filter((k) => decays(graph.param(k)))), { weightDecay: options.weightDecay ?? 0.01 });
+  const history: TrainRecord[] = [];
+  const record = (r: TrainRecord) => {
+    history.push(r);
+    options.onRecord?.(r);
+  };
+  const started = Date.now();
+  let best: TrainResult['best'];
+  let bestWeights: Map<string, Float32Array | Int32Array> | undefined;
+  let sinceBest = 0;
+  let step = 0;
+
+  const runEval = (): boolean => {
+    if (!options.eval || options.eval.length === 0) return false;
+    const result = evaluate(executor, output, options.eval, { batchSize: Math.max(batchSize, 32), padId });
+    record({ type: 'eval', step, seconds: (Date.now() - started) / 1000, ...result });
+    const value = result[metric];
+    if (!best || better(metric, value, best.metric)) {
+      best = { step, metric: value, eval: result };
+      bestWeights = store.snapshot(trainableKeys);
+      sinceBest = 0;
+    } else sinceBest += 1;
+    return options.patience !== undefined && sinceBest >= options.patience;
+  };
+
+  try {
+    outer: for (let epoch = 0; epoch < epochs; epoch++) {
+      for (const indices of epochBatches(options.train.length, batchSize, hashSeed(seed, `epoch${epoch}`))) {
+        if (step >= totalSteps) break outer;
+        const batch = makeBatch(indices.map((i) => options.train[i] as TrainExample), padId);
+        const skip = options.skipLayers?.(step) ?? 0;
+        const stepSeed = hashSeed(seed, `step${step}`);
+        const { value, grads } = tf.variableGrads(() => {
+          const logits = executor.forward(batch.feeds, { outputs: [output], training: true, seed: stepSeed, ...(skip > 0 ? { skipLayers: skip } : {}) })[output] as tf.Tensor;
+          const loss = crossEntropy(logits, batch.labels);
+          return options.extraLoss ? tf.add(loss, options.extraLoss()) : loss;
+        }, [...params.values()]);
+        const byKey: Record<string, tf.Tensor> = {};
+        for (const [name, g] of Object.entries(grads)) {
+          const key = keyByVarName.get(name);
+          if (key && g) byKey[key] = g;
+        }
+        const gradNorm = clipByGlobalNorm(byKey, options.clipNorm ?? 1.0);
+        const rate = lr(step);
+        optimizer.apply(params, byKey, rate);
+        const loss = value.dataSync()[0] as number;
+        tf.dispose([value, ...Object.values(byKey), ...Object.values(grads)]);
+        disposeBatch(batch);
+        step += 1;
+        record({ type: 'step', step, totalSteps, epoch, loss, lr: rate, gradNorm, seconds: (Date.now() - started) / 1000 });
+        if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step}: loss is ${loss}; lower the learning rate`);
+        if (options.evalEvery && step % options.evalEvery === 0 && step < totalSteps && runEval()) break outer;
+      }
+    }
+    if (!history.some((r) => r.type === 'eval' && r.step === step)) runEval();
+    if (bestWeights && options.restoreBest !== false) {
+      for (const [key, values] of bestWeights) {
+        const t = tf.tensor(values, store.get(key).shape, store.get(key).dtype);
+        store.assign(key, t);
+        t.dispose();
+      }
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return { steps: step, seconds: (Date.now() - started) / 1000, trainableKeys, ...(best ? { best } : {}), history };
+}
