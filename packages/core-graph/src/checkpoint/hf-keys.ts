@@ -38,6 +38,8 @@ export interface AssignOptions {
   readonly keys?: Iterable<string>;
   /** Where the tensors come from, for error messages. */
   readonly source?: string;
+  /** Checkpoint key of a parameter (Hugging Face naming by default). */
+  readonly keyOf?: (key: string) => string;
 }
 
 /**
@@ -58,7 +60,7 @@ export function stageFromCheckpoint(graph: Graph, lookup: (hfKey: string) => Che
   const staged = new Map<string, { shape: number[]; values: Float32Array }>();
   for (const key of options.keys ?? graph.params.keys()) {
     const spec = graph.param(key);
-    const hf = hfKeyOf(graph, key);
+    const hf = options.keyOf ? options.keyOf(key) : hfKeyOf(graph, key);
     const t = lookup(hf);
     if (!t) throw new GraphError(`${source}: missing tensor '${hf}' for parameter '${key}' [${spec.shape.join(', ')}]`);
     const expected = isTransposedInCheckpoint(spec) ? [...spec.shape].reverse() : spec.shape;

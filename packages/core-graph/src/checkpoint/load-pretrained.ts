@@ -93,11 +93,12 @@ export function checkpointLookup(tensors: ReadonlyMap<string, DecodedTensor>, pr
  */
 export async function loadPretrained(dir: string, options: { heads?: readonly HeadSpec[]; seed?: number } = {}): Promise<Pretrained> {
   const config = await readHfConfig(dir);
-  let graph = buildEncoder(config);
-  for (const h of options.heads ?? []) graph = addHead(graph, h);
   const file = join(dir, 'model.safetensors');
   const { tensors } = await readSafetensorsFile(file);
   const lookup = checkpointLookup(tensors, config.architecture);
+  // Build the pooler only when the checkpoint has one (MLM-only checkpoints often don't).
+  let graph = buildEncoder(config, { pooler: lookup(`${config.architecture}.pooler.dense.weight`) !== undefined });
+  for (const h of options.heads ?? []) graph = addHead(graph, h);
   const base = [...graph.params.values()].filter((p) => p.owner === 'base').map((p) => p.key);
   const staged = stageFromCheckpoint(graph, lookup, { keys: base, source: file });
   // Heads come from the checkpoint only when it has all of their tensors (e.g. a fine-tuned classifier).

@@ -343,6 +343,11 @@ export class Scope {
     return this.op('layerNorm', local, [x], { params, attrs: { eps } });
   }
 
+  /** Declares (or reuses) a model-level parameter owned by this scope's owner, e.g. shared rule matrices. */
+  sharedParam(key: string, decl: ParamDecl): string {
+    return this.builder.withOwner(this.owner, undefined, () => this.builder.sharedParam(key, decl));
+  }
+
   act(activation: Activation, local: string, x: string): string {
     return this.op(activation, local, [x]);
   }

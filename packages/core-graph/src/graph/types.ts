@@ -71,6 +71,8 @@ export interface Site {
   readonly entry: string;
   readonly exit: string;
   readonly residual?: SiteResidual;
+  /** The Hugging Face module that holds this site's adapters (AdapterHub keys: `${module}.adapters.NAME...`). */
+  readonly module?: string;
 }
 
 export interface GraphInput {

@@ -12,12 +12,17 @@ const WEIGHT_INIT: Init = { kind: 'normal', std: 0.02 };
  * `bert.`/`roberta.` prefix), so parameter keys map one-to-one onto checkpoint keys.
  * Sites: `embeddings`, `layer.{i}.attention`, `layer.{i}.ffn`, `layer.{i}.output`, `encoder.output`.
  */
-export function buildEncoder(partial: Partial<EncoderConfig> = {}): Graph {
-  return encoderBuilder(partial).build();
+export function buildEncoder(partial: Partial<EncoderConfig> = {}, options: EncoderOptions = {}): Graph {
+  return encoderBuilder(partial, options).build();
+}
+
+export interface EncoderOptions {
+  /** BERT's pooler (dense + tanh on [CLS], output `pooler_output`); default true for BERT, absent for RoBERTa. */
+  readonly pooler?: boolean;
 }
 
 /** Same as buildEncoder, but returns the builder so heads can be added before freezing. */
-export function encoderBuilder(partial: Partial<EncoderConfig> = {}): GraphBuilder {
+export function encoderBuilder(partial: Partial<EncoderConfig> = {}, options: EncoderOptions = {}): GraphBuilder {
   const config = encoderConfig(partial);
   const b = new GraphBuilder({ architecture: config.architecture, prefix: config.architecture, config });
   const ids = b.input('input_ids', ['batch', 'seq'], 'int32');
@@ -36,12 +41,18 @@ export function encoderBuilder(partial: Partial<EncoderConfig> = {}): GraphBuild
   const summed = emb.op('sum', 'sum', [word, pos, typ]);
   const embNorm = emb.layerNorm('LayerNorm', summed, config.layerNormEps);
   let hidden = emb.dropout('dropout', embNorm, config.hiddenDropout);
-  b.site({ name: 'embeddings', kind: 'embeddings', entry: word, exit: hidden });
+  b.site({ name: 'embeddings', kind: 'embeddings', entry: word, exit: hidden, module: 'embeddings' });
 
   const embeddingsOut = hidden;
   for (let i = 0; i < config.numLayers; i++) hidden = buildLayer(b, config, i, hidden, mask);
   b.site({ name: 'encoder.output', kind: 'encoder.output', entry: embeddingsOut, exit: hidden });
   b.output('last_hidden_state', hidden);
+  if (options.pooler ?? config.architecture === 'bert') {
+    // Part of the pre-trained base (bert.pooler.dense): evaluated only when a head or caller asks for it.
+    const p = b.scope('pooler', 'base');
+    const cls = p.op('token', 'cls', [hidden], { attrs: { index: 0 } });
+    b.output('pooler_output', p.act('tanh', 'act', p.dense('dense', cls, config.hiddenSize, { init: WEIGHT_INIT })));
+  }
   return b;
 }
 
@@ -58,7 +69,7 @@ function buildLayer(b: GraphBuilder, c: EncoderConfig, i: number, x: string, mas
   const attnProj = attnOut.dropout('dropout', dense(attnOut, 'dense', context, c.hiddenSize), c.hiddenDropout);
   const attnAdd = attnOut.add('residual', attnProj, x);
   const attnNorm = attnOut.layerNorm('LayerNorm', attnAdd, c.layerNormEps);
-  b.site({ name: `layer.${i}.attention`, kind: 'attention', layer: i, entry: x, exit: attnProj, residual: { add: attnAdd, norm: attnNorm } });
+  b.site({ name: `layer.${i}.attention`, kind: 'attention', layer: i, entry: x, exit: attnProj, residual: { add: attnAdd, norm: attnNorm }, module: `encoder.layer.${i}.attention.output` });
 
   const inter = layer('intermediate');
   const act = inter.act(c.hiddenAct, 'act', dense(inter, 'dense', attnNorm, c.intermediateSize));
@@ -66,7 +77,7 @@ function buildLayer(b: GraphBuilder, c: EncoderConfig, i: number, x: string, mas
   const ffnProj = out.dropout('dropout', dense(out, 'dense', act, c.hiddenSize), c.hiddenDropout);
   const ffnAdd = out.add('residual', ffnProj, attnNorm);
   const ffnNorm = out.layerNorm('LayerNorm', ffnAdd, c.layerNormEps);
-  b.site({ name: `layer.${i}.ffn`, kind: 'ffn', layer: i, entry: attnNorm, exit: ffnProj, residual: { add: ffnAdd, norm: ffnNorm } });
-  b.site({ name: `layer.${i}.output`, kind: 'output', layer: i, entry: x, exit: ffnNorm });
+  b.site({ name: `layer.${i}.ffn`, kind: 'ffn', layer: i, entry: attnNorm, exit: ffnProj, residual: { add: ffnAdd, norm: ffnNorm }, module: `encoder.layer.${i}.output` });
+  b.site({ name: `layer.${i}.output`, kind: 'output', layer: i, entry: x, exit: ffnNorm, module: `encoder.layer.${i}.output` });
   return ffnNorm;
 }

@@ -68,12 +68,6 @@ function pool(b: GraphBuilder, c: EncoderConfig, hidden: string, pooling: 'poole
   if (pooling === 'cls') return h.op('token', 'cls', [hidden], { attrs: { index: 0 } });
   if (pooling === 'mean') return h.op('maskedMean', 'mean', [hidden, 'inputs.attention_mask']);
   if (c.architecture !== 'bert') throw new ConfigError('head.pooling', `'pooler' exists only for BERT; use 'cls'`);
-  if (!b.has('pooler.act')) {
-    // The pooler is part of the pre-trained base model (bert.pooler.dense), shared by every head.
-    const p = b.scope('pooler', 'base');
-    const cls = p.op('token', 'cls', [hidden], { attrs: { index: 0 } });
-    const dense = p.dense('dense', cls, c.hiddenSize, { init: { kind: 'normal', std: 0.02 } });
-    b.output('pooler_output', p.act('tanh', 'act', dense));
-  }
+  if (!b.has('pooler.act')) throw new ConfigError('head.pooling', `the encoder was built without a pooler; use pooling 'cls' or 'mean'`);
   return 'pooler.act';
 }

@@ -74,6 +74,8 @@ export interface AdapterPlugin<C extends object = Record<string, unknown>> {
   readonly name: string;
   readonly description: string;
   readonly modes: readonly SpliceMode[];
+  /** Named configurations this plugin accepts as `{ config: NAME }` (e.g. `seq_bn`), so CLIs can find the plugin by preset. */
+  readonly presets?: readonly string[];
   readonly defaults: C;
   /** JSON schema of the config: unknown fields and wrong types are errors naming the field. */
   readonly schema: JsonSchema;
@@ -89,6 +91,10 @@ export interface AdapterPlugin<C extends object = Record<string, unknown>> {
   paramCount?(config: C, width: number, layer: number | undefined): number;
   /** True when this config starts as an exact identity (outputs equal the base model's). */
   isIdentityAtInit?(config: C): boolean;
+  /** The `config` object written to AdapterHub's adapter_config.json (default: the config plus `architecture: name`). */
+  toHubConfig?(config: C): Record<string, unknown>;
+  /** Reads an AdapterHub config back as input for this plugin, or undefined when the config is not this plugin's. */
+  fromHubConfig?(hub: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined;
 }
 
 /** Makes an adapter plugin; a plain object, so plugins are easy to write, compose and test. */

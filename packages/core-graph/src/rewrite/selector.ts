@@ -47,7 +47,8 @@ function matches(site: Site, sel: SiteSelector, numLayers: number): boolean {
   }
   if (sel.glob !== undefined && !globMatch(sel.glob.split('.'), site.name.split('.'))) return false;
   if (sel.regex !== undefined) {
-    const re = typeof sel.regex === 'string' ? new RegExp(`^(?:${sel.regex})$`) : sel.regex;
+    // RegExp objects get the same whole-name semantics as strings (and lose g/y, whose lastIndex makes test() stateful).
+    const re = typeof sel.regex === 'string' ? new RegExp(`^(?:${sel.regex})$`) : new RegExp(`^(?:${sel.regex.source})$`, sel.regex.flags.replace(/[gy]/g, ''));
     if (!re.test(site.name)) return false;
   }
   if (sel.kinds !== undefined && !sel.kinds.includes(site.kind)) return false;

@@ -1,0 +1,12 @@
+// The public API of @adapters/adapter-bottleneck.
+export {
+  BOTTLENECK_PRESETS, BOTTLENECK_SCHEMA, DEFAULT_PRESET, INIT_WEIGHTS, NON_LINEARITIES, PRESET_ALIASES, PRESET_NAMES,
+  bottleneckConfig, bottleneckParamCount, bottleneckSize, isLeftOut, pyFloorDiv, reductionFactorAt, resolveBottleneck, validateBottleneck,
+} from './config';
+export type { BottleneckConfig, BottleneckPresetName, InitWeights, NonLinearity, ReductionFactor } from './config';
+export { ADAPTER_LN_EPS, bottleneck, bottleneckRule, initsOf } from './plugin';
+export type { BottleneckPlacement } from './plugin';
+export { adapterDropSchedule, computeFrozenPrefix, disposeConstants, frozenBoundary } from './adapter-drop';
+export type { AdapterDropMode, AdapterDropSchedule, AdapterDropScheduleOptions } from './adapter-drop';
+export { pruneAdapterLayers, pruneAdapterLayersDetailed } from './prune';
+export type { PruneResult } from './prune';

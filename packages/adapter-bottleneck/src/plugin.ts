@@ -1,0 +1,180 @@
+// The `bottleneck` adapter plugin: AdapterHub's bottleneck protocol (pre_forward → adapter → post_forward)
+// on core-graph's splice modes. Formulas (h = sublayer output, x = sublayer input, f = up ∘ act ∘ down):
+//   sequential, wrap:  a, r = pre_forward(h, x);  out = r + s·f(a);  y = LN(out + x)  (original_ln_after)
+//   parallel, wrap:    out = s·f(x);              y = LN(out + h + x)
+//   parallel mode:     the core adds s·f(x) to h; the span's own add & LN follow
+//   after / before:    y = z + s·f(z)  on the site's exit (after) or entry (before)
+import type {
+  AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, Init, PlacementRule, Scope, SiteSelector, SpliceMode,
+} from '@adapters/core-graph';
+import { adapter, ConfigError, defineAdapter, PlacementError } from '@adapters/core-graph';
+import type { BottleneckConfig } from './config';
+import { BOTTLENECK_PRESETS, BOTTLENECK_SCHEMA, bottleneckParamCount, bottleneckSize, DEFAULT_PRESET, isLeftOut, resolveBottleneck, validateBottleneck } from './config';
+
+/** eps of the LayerNorms an adapter adds (ln_before, ln_after): PyTorch's nn.LayerNorm default, as AdapterHub. */
+export const ADAPTER_LN_EPS = 1e-5;
+
+interface Inits {
+  readonly down: Init;
+  readonly downBias: Init;
+  readonly up: Init;
+  readonly upBias: Init;
+}
+
+/** AdapterHub's init_weights: bert N(0, 0.02); houlsby truncated N(0, 0.01²) within ±2σ; mam_adapter Kaiming-uniform down, zero up. Biases 0. */
+export function initsOf(init: BottleneckConfig['init_weights']): Inits {
+  const zeros: Init = { kind: 'zeros' };
+  switch (init) {
+    case 'bert':
+      return { down: { kind: 'normal', std: 0.02 }, downBias: zeros, up: { kind: 'normal', std: 0.02 }, upBias: zeros };
+    case 'houlsby':
+      return { down: { kind: 'truncatedNormal', std: 0.01, bound: 2 }, downBias: zeros, up: { kind: 'truncatedNormal', std: 0.01, bound: 2 }, upBias: zeros };
+    case 'mam_adapter':
+      return { down: { kind: 'kaimingUniform', a: Math.sqrt(5) }, downBias: zeros, up: zeros, upBias: zeros };
+  }
+}
+
+/** s·f(LN_before(v)) with dropout; returns the up-projection (before scaling, for fusion) and the scaled branch. */
+function branch(sc: Scope, c: BottleneckConfig, v: string, width: number, layer: number | undefined, path: string): { up: string; scaled: string } {
+  const inits = initsOf(c.init_weights);
+  const m = bottleneckSize(c, width, layer, path);
+  const input = c.ln_before ? sc.layerNorm('adapter_norm_before', v, ADAPTER_LN_EPS) : v;
+  const down = sc.dense('adapter_down', input, m, { init: inits.down, biasInit: inits.downBias });
+  const up = sc.dense('adapter_up', sc.act(c.non_linearity, 'act', down), width, { init: inits.up, biasInit: inits.upBias });
+  let scaled = up;
+  if (c.scaling === 'learned' || c.scaling === 'channel') {
+    const shape = c.scaling === 'learned' ? [1] : [width];
+    scaled = sc.op('scaleByParam', 'scaling', [up], { params: { scale: { shape, init: { kind: 'ones' }, kind: 'scalar' } } });
+  } else if (c.scaling !== 1) {
+    scaled = sc.op('scale', 'scaling', [up], { attrs: { factor: c.scaling } });
+  }
+  if (c.dropout > 0) scaled = sc.dropout('dropout', scaled, c.dropout);
+  return { up, scaled };
+}
+
+/** Adapter.forward: residual r around the bottleneck, with the optional new LayerNorm after it. */
+function sequentialForward(sc: Scope, c: BottleneckConfig, a: string, r: string, width: number, layer: number | undefined, path: string): BuildResult {
+  const { up, scaled } = branch(sc, c, a, width, layer, path);
+  let out = scaled;
+  if (c.adapter_residual_before_ln) out = sc.add('residual', out, r);
+  if (c.ln_after) out = sc.layerNorm('adapter_norm_after', out, ADAPTER_LN_EPS);
+  if (!c.adapter_residual_before_ln) out = sc.add('residual', out, r);
+  return { output: out, up };
+}
+
+function checkMode(ctx: BuildContext<BottleneckConfig>, path: string): void {
+  const c = ctx.config;
+  const { mode } = ctx;
+  if (mode === 'tap') throw new PlacementError(`bottleneck adapter '${ctx.name}' does not support mode 'tap'`);
+  if (c.is_parallel && mode !== 'parallel' && mode !== 'wrap') {
+    throw new ConfigError(`${path}.is_parallel`, `a parallel adapter needs mode 'parallel' or 'wrap', the rule places it with '${mode}' at '${ctx.site.name}'`);
+  }
+  if (!c.is_parallel && mode === 'parallel') {
+    throw new ConfigError(`${path}.is_parallel`, `is false, but the rule places the adapter in mode 'parallel' at '${ctx.site.name}' (use config 'par_bn' or is_parallel: true)`);
+  }
+  if (mode !== 'wrap' && c.original_ln_before) {
+    throw new ConfigError(`${path}.original_ln_before`, `needs mode 'wrap' (the span's LayerNorm); the rule places the adapter with '${mode}' at '${ctx.site.name}'`);
+  }
+  if (mode === 'parallel' && !c.original_ln_after) {
+    throw new ConfigError(`${path}.original_ln_after`, `false needs mode 'wrap': in mode 'parallel' the span's own add & LayerNorm stay in place`);
+  }
+}
+
+function build(ctx: BuildContext<BottleneckConfig>): BuildResult {
+  const c = ctx.config;
+  const sc = ctx.scope;
+  const path = `${ctx.name}.config`;
+  checkMode(ctx, path);
+  if (isLeftOut(c, ctx.layer)) {
+    // An explicit selector reached a layer in leave_out: splice an exact identity with no parameters.
+    if (ctx.mode === 'parallel') return { output: sc.op('scale', 'left_out', [ctx.input], { attrs: { factor: 0 } }) };
+    return { output: ctx.input };
+  }
+  const width = ctx.width;
+  switch (ctx.mode) {
+    case 'wrap': {
+      const x = ctx.residual;
+      if (x === undefined) throw new PlacementError(`site '${ctx.site.name}' gave the wrapped adapter '${ctx.name}' no residual input`);
+      if (c.is_parallel) {
+        // ParallelAdapter: reads the sublayer input; post_forward (close) adds h and x.
+        const { up, scaled } = branch(sc, c, x, width, ctx.layer, path);
+        return { output: c.ln_after ? sc.layerNorm('adapter_norm_after', scaled, ADAPTER_LN_EPS) : scaled, up };
+      }
+      // Adapter.pre_forward
+      const h = ctx.input;
+      let a = h;
+      let r: string | undefined = c.residual_before_ln === true ? h : undefined;
+      if (c.original_ln_before) {
+        const sum = sc.add('pre_residual', h, x);
+        if (c.residual_before_ln === 'post_add') r = sum;
+        a = ctx.norm ? sc.layerNorm('pre_LayerNorm', sum, ctx.norm.eps, { weight: ctx.norm.weight, bias: ctx.norm.bias }) : sum;
+      }
+      if (c.residual_before_ln === false) r = a;
+      return sequentialForward(sc, c, a, r ?? a, width, ctx.layer, path);
+    }
+    case 'parallel': {
+      const { up, scaled } = branch(sc, c, ctx.input, width, ctx.layer, path);
+      return { output: c.ln_after ? sc.layerNorm('adapter_norm_after', scaled, ADAPTER_LN_EPS) : scaled, up };
+    }
+    default:
+      return sequentialForward(sc, c, ctx.input, ctx.input, width, ctx.layer, path);
+  }
+}
+
+/** Adapter.post_forward: y = LN(out + x) with the layer's LayerNorm (parallel: LN(out + h + x)). */
+function close(ctx: CloseContext<BottleneckConfig>): string {
+  const c = ctx.config;
+  const sc = ctx.scope;
+  const x = ctx.residual as string;
+  const leftOut = isLeftOut(c, ctx.layer);
+  let hidden = ctx.hidden;
+  if (!leftOut && c.is_parallel) hidden = sc.add('post_sublayer', hidden, ctx.spanOutput);
+  if (!leftOut && !c.original_ln_after) return hidden;
+  const sum = sc.add('post_residual', hidden, x);
+  return ctx.norm ? sc.layerNorm('post_LayerNorm', sum, ctx.norm.eps, { weight: ctx.norm.weight, bias: ctx.norm.bias }) : sum;
+}
+
+/** Where the config puts the adapter: attention/ffn sites (mh_adapter/output_adapter) or layer outputs (layer_adapter), minus leave_out. */
+function defaultPlacement(c: BottleneckConfig): DefaultPlacement {
+  const kinds = c.layer_adapter ? ['output'] : [...(c.mh_adapter ? ['attention'] : []), ...(c.output_adapter ? ['ffn'] : [])];
+  const mode: SpliceMode = c.layer_adapter ? 'after' : c.is_parallel ? 'parallel' : 'wrap';
+  const select: SiteSelector = c.leave_out.length > 0 ? { kinds, exclude: { layers: [...c.leave_out] } } : { kinds };
+  return { select, mode };
+}
+
+/** With a zero up-projection (mam_adapter) the adapter adds exactly 0, and these configs then reproduce the base layer bit for bit. */
+function isIdentityAtInit(c: BottleneckConfig): boolean {
+  if (c.init_weights !== 'mam_adapter' || c.ln_after) return false;
+  if (c.is_parallel) return c.original_ln_after;
+  if (c.layer_adapter) return true;
+  return c.original_ln_after && c.residual_before_ln === true;
+}
+
+/** Bottleneck adapters: Houlsby (double_seq_bn), Pfeiffer (seq_bn), He et al. (par_bn, scaled_par_bn), Bapna & Firat (bapna_firat). */
+export const bottleneck: AdapterPlugin<BottleneckConfig> = defineAdapter<BottleneckConfig>({
+  name: 'bottleneck',
+  description: 'bottleneck adapters (AdapterHub BnConfig): double_seq_bn, seq_bn, par_bn, scaled_par_bn, bapna_firat',
+  modes: ['wrap', 'parallel', 'after', 'before'],
+  defaults: BOTTLENECK_PRESETS[DEFAULT_PRESET],
+  schema: BOTTLENECK_SCHEMA,
+  resolve: resolveBottleneck,
+  validate: validateBottleneck,
+  defaultPlacement,
+  build,
+  close,
+  paramCount: bottleneckParamCount,
+  isIdentityAtInit,
+});
+
+export interface BottleneckPlacement {
+  readonly select?: SiteSelector;
+  readonly mode?: SpliceMode;
+}
+
+/**
+ * A placement rule for one bottleneck adapter: `bottleneckRule('sst2', 'double_seq_bn', { reduction_factor: 12 })`.
+ * Without `placement` the config's own placement is used (mh_adapter/output_adapter/layer_adapter, is_parallel, leave_out).
+ */
+export function bottleneckRule(name: string, preset: string = DEFAULT_PRESET, overrides: Readonly<Record<string, unknown>> = {}, placement: BottleneckPlacement = {}): PlacementRule {
+  return { adapter: adapter(bottleneck, name, { config: preset, ...overrides }), ...placement };
+}
