@@ -72,8 +72,9 @@ const FIELD_ORDER: readonly (keyof BottleneckConfig)[] = [
   'ln_before', 'ln_after', 'init_weights', 'is_parallel', 'scaling', 'leave_out', 'dropout',
 ];
 
-const ordered = (c: Omit<BottleneckConfig, never>): BottleneckConfig =>
-  Object.fromEntries(FIELD_ORDER.map((k) => [k, c[k]])) as unknown as BottleneckConfig;
+/** A preset: its fields in canonical order, frozen (arrays too) so the shared table cannot be changed. */
+const ordered = (c: BottleneckConfig): BottleneckConfig =>
+  Object.freeze(Object.fromEntries(FIELD_ORDER.map((k) => [k, Array.isArray(c[k]) ? Object.freeze([...(c[k] as number[])]) : c[k]]))) as unknown as BottleneckConfig;
 
 /** The presets, by AdapterHub name (and `bapna_firat`, ours). */
 export const BOTTLENECK_PRESETS = {

@@ -24,6 +24,7 @@ export { MASKED_SCORE } from './ops/attention';
 export { BERT_BASE, MINILM_L6, encoderConfig } from './model/config';
 export type { Architecture, EncoderConfig } from './model/config';
 export { buildEncoder, encoderBuilder } from './model/encoder';
+export type { EncoderOptions } from './model/encoder';
 export { addHead, headPrefix } from './model/heads';
 export type { HeadSpec } from './model/heads';
 
@@ -58,7 +59,7 @@ export type { BackendChoice, BackendName, SelectBackendOptions } from './backend
 export { decodeSafetensors, encodeSafetensors, readSafetensorsFile, SafetensorsError, writeSafetensorsFile } from './io/safetensors';
 export type { DecodedTensor, EncodableTensor, SafetensorsContents, SafetensorsDtype } from './io/safetensors';
 export { writeFileAtomic, writeJsonAtomic } from './io/atomic-write';
-export { assignFromCheckpoint, exportToCheckpoint, hfKeyOf, isTransposedInCheckpoint } from './checkpoint/hf-keys';
+export { assignFromCheckpoint, exportToCheckpoint, hfKeyOf, isTransposedInCheckpoint, stageFromCheckpoint } from './checkpoint/hf-keys';
 export type { AssignOptions, CheckpointTensor } from './checkpoint/hf-keys';
 
 // Data: model files, tokenization, datasets and metrics
@@ -77,3 +78,21 @@ export { parseDelimited, stripBom } from './data/table';
 export type { TableRecord } from './data/table';
 export { parseVocabTxt, WordPieceTokenizer } from './data/wordpiece';
 export type { WordPieceOptions } from './data/wordpiece';
+
+// Training
+export { AdamW, clipByGlobalNorm, linearSchedule } from './train/adamw';
+export type { AdamWOptions } from './train/adamw';
+export { disposeBatch, epochBatches, IGNORE_LABEL, makeBatch } from './train/batches';
+export type { Batch, TrainExample } from './train/batches';
+export { crossEntropy, predictions } from './train/loss';
+export { evaluate } from './train/evaluate';
+export type { EvalResult } from './train/evaluate';
+export { train } from './train/trainer';
+export type { SelectMetric, TrainOptions, TrainRecord, TrainResult } from './train/trainer';
+export { maskExamples, maskTokens } from './train/mlm';
+export type { MaskingOptions } from './train/mlm';
+
+// Checkpoints and adapter files
+export { checkpointLookup, loadPretrained, parseHfConfig, readHfConfig } from './checkpoint/load-pretrained';
+export type { Pretrained } from './checkpoint/load-pretrained';
+export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterHubKey, FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, loadAdapter, saveAdapter } from './checkpoint/adapterhub';

@@ -30,7 +30,7 @@ export const FEEDS = { input_ids: IDS, attention_mask: MASK };
 
 /** A store for `graph` with the base weights from randomRefWeights(seed) (HF layout, through assignFromCheckpoint). */
 export function baseStore(graph: Graph, seed = 7): { store: WeightStore; ref: RefWeights } {
-  const ref = randomRefWeights(refConfigOf(graph), seed, { pooler: false });
+  const ref = randomRefWeights(refConfigOf(graph), seed, { pooler: graph.params.has('pooler.dense.weight') });
   const store = WeightStore.create(graph, 1);
   const baseKeys = [...graph.params.values()].filter((p) => p.owner === 'base').map((p) => p.key);
   assignFromCheckpoint(graph, store, (hf) => ref[hf.replace(/^bert\./, '')], { keys: baseKeys });

@@ -69,6 +69,22 @@ describe.each(Object.entries(graphs))('no tensor leaks (%s)', (_name, graph) => 
   });
 });
 
+it('WeightStore.assign of a tensor with another dtype does not leak the cast (regression)', () => {
+  const store = WeightStore.create(base, 4);
+  try {
+    const value = tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8], 'int32');
+    const before = tf.memory().numTensors;
+    store.assign('embeddings.LayerNorm.weight', value);
+    expect(tf.memory().numTensors).toBe(before);
+    value.dispose();
+    // The variable keeps its new value after the caller disposes the input.
+    expect(Array.from(store.get('embeddings.LayerNorm.weight').dataSync())).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(store.get('embeddings.LayerNorm.weight').dtype).toBe('float32');
+  } finally {
+    store.dispose();
+  }
+});
+
 it('the leak check can fail: an undisposed output is counted', () => {
   const store = WeightStore.create(base, 4);
   try {

@@ -32,7 +32,10 @@ export class WeightStore {
         continue;
       }
       const values = provided?.(spec) ?? initialValues(spec, seed);
-      this.vars.set(spec.key, tf.variable(tf.tensor(values, [...spec.shape], spec.dtype), false, uniqueVarName(spec.key)));
+      // The variable shares the initial tensor's data (ref-counted); dispose our handle or it outlives the store.
+      const initial = tf.tensor(values, [...spec.shape], spec.dtype);
+      this.vars.set(spec.key, tf.variable(initial, false, uniqueVarName(spec.key)));
+      initial.dispose();
       created.push(spec.key);
     }
     return created;
@@ -58,7 +61,14 @@ export class WeightStore {
     if (v.shape.join() !== value.shape.join()) {
       throw new GraphError(`weight '${key}': expected shape [${v.shape.join(', ')}], got [${value.shape.join(', ')}]`);
     }
-    v.assign(value.dtype === v.dtype ? value : tf.tidy(() => tf.cast(value, v.dtype)));
+    if (value.dtype === v.dtype) {
+      v.assign(value);
+      return;
+    }
+    // The variable shares the cast tensor's data (ref-counted), so dropping our handle frees nothing it needs.
+    const cast = tf.cast(value, v.dtype);
+    v.assign(cast);
+    cast.dispose();
   }
 
   /**

@@ -89,6 +89,12 @@ export const sliceOp = defineOp({
   run([x], _p, attrs) {
     const xs = x as tf.Tensor;
     const axis = axisOf(numAttr(attrs, 'axis'), xs.rank);
+    // Symbolic dims are only known now: check them (tf.slice does not), and `total` when a split gives it.
+    const dim = xs.shape[axis] as number;
+    const [from, count] = [numAttr(attrs, 'begin'), numAttr(attrs, 'size')];
+    const total = attrs['total'];
+    if (typeof total === 'number' && dim !== total) throw new RangeError(`dim ${axis} has ${dim} entries, but the split sizes sum to ${total}`);
+    if (from < 0 || from > dim || (count >= 0 && from + count > dim)) throw new RangeError(`slice [${from}, ${from + count}) out of range for dim ${axis} of size ${dim}`);
     const begin = xs.shape.map((_d, j) => (j === axis ? numAttr(attrs, 'begin') : 0));
     const size = xs.shape.map((_d, j) => (j === axis ? numAttr(attrs, 'size') : -1));
     return tf.slice(xs, begin, size);

@@ -75,10 +75,12 @@ const batchSplit: BlockDef = {
   compose(ctx, block, state, child) {
     const sizes = block.options?.['sizes'] as number[];
     let begin = 0;
+    // `total` makes the slices check at run time that the batch has exactly sum(sizes) rows.
+    const total = sizes.reduce((a, b) => a + b, 0);
     const results = block.children.map((c, i) => {
       const sc = ctx.blockScope();
       const size = sizes[i] as number;
-      const part = splitState(state, (id, tag) => sc.op('slice', tag, [id], { attrs: { axis: 0, begin, size } }));
+      const part = splitState(state, (id, tag) => sc.op('slice', tag, [id], { attrs: { axis: 0, begin, size, total } }));
       begin += size;
       return child(c, part);
     });

@@ -1,0 +1,34 @@
+// @adapters/adapter-kadapter: K-Adapter (Wang et al. 2021) knowledge adapters beside a frozen model.
+import type { AnyAdapterPlugin } from '@adapters/core-graph';
+import { registerKAdapterOps } from './ops';
+import { kadapter } from './plugin';
+
+registerKAdapterOps();
+
+export { kadapter } from './plugin';
+export type { KAdapterActivation, KAdapterConfig } from './config';
+export { defaultAdapterList, KADAPTER_DEFAULTS, KADAPTER_PRESETS, KADAPTER_SCHEMA, kadapterParamCount, resolveAdapterList } from './config';
+export { chainOutputOf, combinedOutputName, combineKnowledgeAdapters } from './combine';
+export type { CombinedInfo, CombineMode, CombineOptions } from './combine';
+export { addKnowledgeHead, DEFAULT_HEAD_INPUT, knowledgeHeads } from './heads';
+export type { KnowledgeHeadSpec } from './heads';
+export { markerPoolOp, pairScoresOp, registerKAdapterOps } from './ops';
+export {
+  KADAPTER_CONFIG_FILE, KADAPTER_FORMAT_VERSION, KADAPTER_HEAD_CONFIG_FILE, KADAPTER_HEAD_WEIGHTS_FILE, KADAPTER_WEIGHTS_FILE, kadapterEntry, loadKAdapter, saveKAdapter,
+} from './io';
+export type { LoadKAdapterOptions } from './io';
+export { encoderConfigFromHf, loadPretrainedEncoder } from './pretrained';
+export type { PretrainedEncoder } from './pretrained';
+export { evaluateKnowledge, frozenBasePolicy, IGNORE_INDEX, makeBatch, maskedCrossEntropy, trainKnowledge } from './train';
+export type { KEvalResult, KTrainExample, KTrainOptions, KTrainRecord, KTrainResult } from './train';
+export {
+  DEFAULT_MARKER_TOKENS, encodeRelationInstance, entityMarkers, parseFewRel, readFewRel, relationExamples, splitFewRel,
+} from './data/fewrel';
+export type { EntityMarkers, FewRelData, FewRelEntity, FewRelInstance, FewRelSplit, FewRelSplitOptions } from './data/fewrel';
+export { dependencyExample, dependencyExamples } from './data/ud';
+export type { DependencyExampleOptions } from './data/ud';
+export { attachKnowledgeAdapters, pretrainFactualAdapter, pretrainLinguisticAdapter } from './recipes';
+export type { Downstream, DownstreamOptions, FactualRecipeOptions, LinguisticRecipeOptions, RecipeOptions, RecipeResult } from './recipes';
+
+/** Every adapter package exports its plugins. */
+export const plugins: readonly AnyAdapterPlugin[] = [kadapter];

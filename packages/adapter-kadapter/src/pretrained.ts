@@ -1,0 +1,75 @@
+// Loads a Hugging Face BERT/RoBERTa folder (config.json + model.safetensors) into a graph and store with
+// core-graph's public building blocks. core-graph has `loadPretrained(dir)` for this, but its public entry
+// point does not export it yet; this is the same procedure restricted to the encoder (no heads).
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CheckpointTensor, EncoderConfig, Graph } from '@adapters/core-graph';
+import { assignFromCheckpoint, buildEncoder, ConfigError, encoderConfig, readSafetensorsFile, WeightStore } from '@adapters/core-graph';
+
+export interface PretrainedEncoder {
+  readonly graph: Graph;
+  readonly store: WeightStore;
+  readonly config: EncoderConfig;
+  readonly dir: string;
+}
+
+const ACTS: Record<string, EncoderConfig['hiddenAct']> = { gelu: 'gelu', gelu_new: 'gelu_new', gelu_pytorch_tanh: 'gelu_new', relu: 'relu' };
+
+/** Maps a Hugging Face config.json onto EncoderConfig (errors name the file and field). */
+export function encoderConfigFromHf(json: unknown, file = 'config.json'): EncoderConfig {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ConfigError(file, 'must be a JSON object');
+  const c = json as Record<string, unknown>;
+  const type = c['model_type'];
+  if (type !== 'bert' && type !== 'roberta') throw new ConfigError(`${file}: model_type`, `unsupported architecture ${JSON.stringify(type)} (bert, roberta)`);
+  const act = ACTS[String(c['hidden_act'] ?? 'gelu')];
+  if (!act) throw new ConfigError(`${file}: hidden_act`, `unsupported activation ${JSON.stringify(c['hidden_act'])}`);
+  const num = (k: string, fallback?: number): number => {
+    const v = c[k] ?? fallback;
+    if (typeof v !== 'number') throw new ConfigError(`${file}: ${k}`, `must be a number, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  return encoderConfig({
+    architecture: type,
+    vocabSize: num('vocab_size'),
+    hiddenSize: num('hidden_size'),
+    numLayers: num('num_hidden_layers'),
+    numHeads: num('num_attention_heads'),
+    intermediateSize: num('intermediate_size'),
+    maxPositions: num('max_position_embeddings'),
+    typeVocabSize: num('type_vocab_size', 2),
+    layerNormEps: num('layer_norm_eps', 1e-12),
+    hiddenAct: act,
+    hiddenDropout: num('hidden_dropout_prob', 0.1),
+    attentionDropout: num('attention_probs_dropout_prob', 0.1),
+    padTokenId: num('pad_token_id', type === 'roberta' ? 1 : 0),
+  });
+}
+
+/** Reads config.json and model.safetensors from `dir`; missing tensors or wrong shapes are errors naming the key. */
+export async function loadPretrainedEncoder(dir: string, options: { seed?: number } = {}): Promise<PretrainedEncoder> {
+  const configFile = join(dir, 'config.json');
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(configFile, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(configFile, `cannot read: ${(e as Error).message}`);
+  }
+  const config = encoderConfigFromHf(json, configFile);
+  const file = join(dir, 'model.safetensors');
+  const { tensors } = await readSafetensorsFile(file);
+  const prefix = config.architecture;
+  const lookup = (key: string): CheckpointTensor | undefined => {
+    const bare = key.startsWith(`${prefix}.`) ? key.slice(prefix.length + 1) : key;
+    const t = tensors.get(key) ?? tensors.get(bare) ?? tensors.get(`${prefix}.${bare}`);
+    return t ? { shape: t.shape, values: t.values } : undefined;
+  };
+  const graph = buildEncoder(config, { pooler: lookup(`${prefix}.pooler.dense.weight`) !== undefined });
+  const store = WeightStore.create(graph, options.seed ?? 0);
+  try {
+    assignFromCheckpoint(graph, store, lookup, { source: file });
+  } catch (e) {
+    store.dispose();
+    throw e;
+  }
+  return { graph, store, config, dir };
+}

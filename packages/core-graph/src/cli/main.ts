@@ -1,0 +1,221 @@
+// Entry point of the `adapters` command: dispatches subcommands and turns errors into one line.
+import { readFileSync } from 'fs';
+import * as path from 'path';
+import type { CommandSpec, OptionSpec, ParsedArgs } from './args';
+import { commandHelp, parseArgs, suggest, UsageError } from './args';
+import type { CliContext } from './commands';
+import { DEMO_DEFAULTS, demoCommand, evalCommand, inspectCommand, listCommand, predictCommand, trainCommand } from './commands';
+
+const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm), fetched once into the cache' };
+const COLUMNS: OptionSpec[] = [
+  { name: 'text-column', type: 'string', metavar: 'COL', help: 'column holding the text', defaultText: 'sentence, text, sentence1, ... whichever exists' },
+  { name: 'pair-column', type: 'string', metavar: 'COL', help: 'column holding the second text of a pair', defaultText: 'sentence2 / hypothesis if present' },
+  { name: 'label-column', type: 'string', metavar: 'COL', help: 'column holding the label', defaultText: 'label' },
+];
+const ADAPTER_DIR: OptionSpec = { name: 'adapter-dir', type: 'string', metavar: 'DIR', help: "adapter saved by 'adapters train' (its --out dir or the adapter/ inside it)" };
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'train',
+    summary: 'Train an adapter and a classification head on a labelled text file; writes the adapter (AdapterHub layout), metrics.jsonl, curves.svg/png, labels.json and summary.json to --out.',
+    usage: '--model DIR|NAME --data FILE [--eval FILE] --adapter SPEC --out DIR [options]',
+    options: [
+      MODEL,
+      { name: 'data', type: 'string', metavar: 'FILE', help: 'training examples (.tsv, .csv or .jsonl with a header / keys)' },
+      { name: 'eval', type: 'string', metavar: 'FILE', help: 'evaluation examples, same columns' },
+      { name: 'adapter', type: 'string', metavar: 'SPEC', help: 'a preset or plugin name with options, e.g. seq_bn or seq_bn:reduction_factor=16,non_linearity=gelu' },
+      { name: 'name', type: 'string', metavar: 'NAME', help: 'name of the adapter and its head', defaultText: 'task' },
+      { name: 'placement', type: 'string', metavar: 'RULES.json', help: 'where to put the adapter: [{ "select": { "kinds": ["ffn"], "layers": [3,4,5] }, "mode": "wrap" }]', defaultText: "the plugin's placement for the config" },
+      { name: 'full-finetune', type: 'boolean', help: 'train the base model too (also saves it to OUT/model)' },
+      { name: 'epochs', type: 'int', min: 1, metavar: 'N', help: 'passes over the training data', defaultText: '3' },
+      { name: 'max-steps', type: 'int', min: 1, metavar: 'N', help: 'stop after N steps' },
+      { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per step', defaultText: '16' },
+      { name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'peak learning rate (linear warm-up and decay)', defaultText: '1e-3; 2e-5 with --full-finetune' },
+      { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example, including special tokens', defaultText: '128' },
+      { name: 'pooling', type: 'string', metavar: 'mean|cls|pooler', help: 'how the head reads the sequence', defaultText: 'mean' },
+      ...COLUMNS,
+      { name: 'train-limit', type: 'int', min: 1, metavar: 'N', help: 'use a seeded sample of N training examples' },
+      { name: 'eval-every', type: 'int', min: 1, metavar: 'N', help: 'evaluate every N steps', defaultText: 'about 4 times per run' },
+      { name: 'eval-subset', type: 'int', min: 1, metavar: 'N', help: 'evaluations during training use N eval examples; the final one uses all' },
+      { name: 'patience', type: 'int', min: 1, metavar: 'N', help: 'stop after N evaluations without improvement' },
+      { name: 'seed', type: 'int', metavar: 'N', help: 'random seed (same seed, data and backend = same weights)', defaultText: '42' },
+      { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory' },
+    ],
+    examples: [
+      'adapters train --model minilm --data train.tsv --eval dev.tsv --adapter seq_bn --out runs/sst2',
+      'adapters train --model ./my-bert --data train.jsonl --adapter seq_bn:reduction_factor=32 --placement top3.json --out runs/x',
+    ],
+  },
+  {
+    name: 'eval',
+    summary: 'Evaluate a saved adapter and head on a labelled file: accuracy, F1, MCC and loss.',
+    usage: '--adapter-dir DIR --data FILE [--model DIR|NAME] [options]',
+    options: [
+      ADAPTER_DIR,
+      MODEL,
+      { name: 'data', type: 'string', metavar: 'FILE', help: 'labelled examples (.tsv, .csv or .jsonl)' },
+      ...COLUMNS,
+      { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
+      { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
+    ],
+  },
+  {
+    name: 'predict',
+    summary: 'Classify texts with a saved adapter and head; prints label, probability and text per line.',
+    usage: '--adapter-dir DIR (--text "..." | --data FILE) [--model DIR|NAME] [options]',
+    options: [
+      ADAPTER_DIR,
+      MODEL,
+      { name: 'text', type: 'string', metavar: 'TEXT', repeat: true, help: 'a text to classify' },
+      { name: 'data', type: 'string', metavar: 'FILE', help: 'texts to classify (.tsv, .csv or .jsonl)' },
+      COLUMNS[0] as OptionSpec,
+      COLUMNS[1] as OptionSpec,
+      { name: 'json', type: 'boolean', help: 'print one JSON object per line with all class probabilities' },
+      { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
+      { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
+    ],
+  },
+  {
+    name: 'inspect',
+    summary: "Show the backend, the model's adapter sites, where an adapter goes and the parameter table with % of base.",
+    usage: '--model DIR|NAME [--adapter SPEC [--placement RULES.json] | --adapter-dir DIR] [--nodes]',
+    options: [
+      MODEL,
+      { name: 'adapter', type: 'string', metavar: 'SPEC', help: 'place this adapter (fresh weights), e.g. seq_bn:reduction_factor=16' },
+      { name: 'name', type: 'string', metavar: 'NAME', help: 'adapter name', defaultText: 'the spec name' },
+      { name: 'placement', type: 'string', metavar: 'RULES.json', help: 'placement rules for --adapter' },
+      ADAPTER_DIR,
+      { name: 'full-finetune', type: 'boolean', help: 'count every parameter as trainable' },
+      { name: 'nodes', type: 'boolean', help: 'also print every graph node' },
+    ],
+  },
+  {
+    name: 'list',
+    summary: 'List installed adapter plugin packages (@adapters/adapter-*) with their presets and splice modes.',
+    usage: '',
+    options: [],
+  },
+  {
+    name: 'demo',
+    summary: `The built-in job: fetch ${DEMO_DEFAULTS.model}, train a ${DEMO_DEFAULTS.adapter} adapter + classification head on ${DEMO_DEFAULTS.trainLimit} shipped sentiment sentences, evaluate on the shipped dev set, save the adapter and plot the curves.`,
+    usage: '[--out DIR] [options]',
+    options: [
+      { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory', defaultText: `./${DEMO_DEFAULTS.out}` },
+      { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model', defaultText: DEMO_DEFAULTS.model },
+      { name: 'adapter', type: 'string', metavar: 'SPEC', help: 'adapter spec', defaultText: DEMO_DEFAULTS.adapter },
+      { name: 'train-limit', type: 'int', min: 1, metavar: 'N', help: 'training sentences', defaultText: String(DEMO_DEFAULTS.trainLimit) },
+      { name: 'epochs', type: 'int', min: 1, metavar: 'N', help: 'passes over them', defaultText: String(DEMO_DEFAULTS.epochs) },
+      { name: 'max-steps', type: 'int', min: 1, metavar: 'N', help: 'stop after N steps' },
+      { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per step', defaultText: String(DEMO_DEFAULTS.batchSize) },
+      { name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'peak learning rate', defaultText: String(DEMO_DEFAULTS.learningRate) },
+      { name: 'seed', type: 'int', metavar: 'N', help: 'random seed', defaultText: String(DEMO_DEFAULTS.seed) },
+    ],
+  },
+];
+
+const HANDLERS: Readonly<Record<string, (args: ParsedArgs, ctx: CliContext) => Promise<void> | void>> = {
+  train: trainCommand,
+  eval: evalCommand,
+  predict: predictCommand,
+  inspect: inspectCommand,
+  list: listCommand,
+  demo: demoCommand,
+};
+
+function version(): string {
+  try {
+    return String((JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string }).version ?? '?');
+  } catch {
+    return '?';
+  }
+}
+
+export function generalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return [
+    'usage: adapters <command> [options]',
+    '',
+    'Train, evaluate and use composable adapters on TensorFlow.js.',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary.split('; ')[0]?.split(': ')[0]}`),
+    '',
+    "run 'adapters <command> --help' for its options; --verbose shows stack traces.",
+  ].join('\n');
+}
+
+/** Every error becomes one line (no stack unless --verbose): exit 2 for usage errors, 1 for failures. */
+function report(e: unknown, ctx: CliContext, verbose: boolean, command: string | undefined): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const oneLine = err.message.replace(/\s*\n\s*/g, ' ').trim() || err.name;
+  if (err instanceof UsageError) {
+    const cmd = err.command ?? command;
+    ctx.stderr.write(`adapters: error: ${oneLine} (see 'adapters ${cmd ? `${cmd} ` : ''}--help')\n`);
+    if (verbose && err.stack) ctx.stderr.write(`${err.stack}\n`);
+    return 2;
+  }
+  const known = ['AdapterGraphError', 'ConfigError', 'PlacementError', 'GraphError', 'ModelFetchError', 'BackendUnavailableError', 'SafetensorsError'];
+  const expected = known.includes(err.name) || known.includes(err.constructor.name) || (err as NodeJS.ErrnoException).code !== undefined;
+  ctx.stderr.write(`adapters: error: ${oneLine}${!verbose && !expected ? ' (run again with --verbose for the stack trace)' : ''}\n`);
+  if (verbose && err.stack) ctx.stderr.write(`${err.stack}\n`);
+  return 1;
+}
+
+export function defaultContext(): CliContext {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    cwd: process.cwd(),
+    env: process.env,
+    // Plugins installed beside the CLI (the workspace / global install) and in the user's project.
+    pluginSearchPaths: [__dirname, process.cwd()],
+  };
+}
+
+/** Runs `adapters ARGV...`; returns the exit code (0 ok, 1 failure, 2 usage error). Never throws. */
+export async function main(argv: readonly string[], context: Partial<CliContext> = {}): Promise<number> {
+  const ctx: CliContext = { ...defaultContext(), ...context };
+  const verbose = argv.includes('--verbose');
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      const topic = command === 'help' ? rest[0] : undefined;
+      const spec = COMMANDS.find((c) => c.name === topic);
+      if (topic !== undefined && !spec) throw new UsageError(`unknown command '${topic}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
+      (command === undefined ? ctx.stderr : ctx.stdout).write(`${spec ? commandHelp(spec) : generalHelp()}\n`);
+      return command === undefined ? 2 : 0;
+    }
+    if (command === '--version' || command === '-V') {
+      ctx.stdout.write(`${version()}\n`);
+      return 0;
+    }
+    const spec = COMMANDS.find((c) => c.name === command);
+    const handler = HANDLERS[command];
+    if (!spec || !handler) {
+      const hint = command.startsWith('-') ? undefined : suggest(command, COMMANDS.map((c) => c.name));
+      throw new UsageError(`unknown command '${command}'${hint ? `; did you mean '${hint}'?` : ''} (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
+    }
+    const args = parseArgs(rest, spec);
+    if (args.flag('help')) {
+      ctx.stdout.write(`${commandHelp(spec)}\n`);
+      return 0;
+    }
+    await handler(args, ctx);
+    return 0;
+  } catch (e) {
+    return report(e, ctx, verbose, COMMANDS.some((c) => c.name === command) ? command : undefined);
+  }
+}
+
+/** Called by bin/adapters.js. */
+export function run(): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`adapters: error: ${String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,162 @@
+// Finds installed adapter plugin packages (`@adapters/adapter-*`) without a fixed list: every such
+// package exports `plugins` (an array of AdapterPlugin), so installing one makes its adapters usable.
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'fs';
+import * as path from 'path';
+import type { AnyAdapterPlugin } from '../plugin/registry';
+import { resolveConfig } from '../plugin/resolve-config';
+import { UsageError } from './args';
+
+export const PLUGIN_SCOPE = '@adapters';
+export const PLUGIN_PREFIX = 'adapter-';
+
+export interface PluginPackage {
+  /** e.g. `@adapters/adapter-bottleneck` */
+  readonly name: string;
+  readonly version: string | undefined;
+  readonly dir: string;
+  readonly plugins: readonly AnyAdapterPlugin[];
+  /** Why the package could not be used; then `plugins` is empty. */
+  readonly error?: string;
+}
+
+const isPlugin = (v: unknown): v is AnyAdapterPlugin =>
+  v !== null && typeof v === 'object' && typeof (v as AnyAdapterPlugin).name === 'string' && Array.isArray((v as AnyAdapterPlugin).modes) && typeof (v as AnyAdapterPlugin).build === 'function';
+
+/** `node_modules/@adapters/adapter-*` folders at `start` and every directory above it. */
+function candidateDirs(start: string): string[] {
+  const out: string[] = [];
+  let dir = path.resolve(start);
+  for (;;) {
+    const scope = path.join(dir, 'node_modules', PLUGIN_SCOPE);
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(scope);
+    } catch {
+      // no such folder here
+    }
+    for (const e of entries.sort()) if (e.startsWith(PLUGIN_PREFIX)) out.push(path.join(scope, e));
+    const parent = path.dirname(dir);
+    if (parent === dir) return out;
+    dir = parent;
+  }
+}
+
+function readPackageJson(dir: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The file to load: the built entry point, or (in a source checkout) src/index.ts when TypeScript can be loaded. */
+function entryOf(dir: string, pkg: Record<string, unknown>): string | undefined {
+  const main = typeof pkg['main'] === 'string' ? pkg['main'] : 'index.js';
+  const candidates = [path.join(dir, main), `${path.join(dir, main)}.js`, path.join(dir, main, 'index.js')];
+  const built = candidates.find((f) => existsSync(f) && !f.endsWith(path.sep));
+  if (built) return built;
+  const source = path.join(dir, 'src', 'index.ts');
+  return existsSync(source) ? source : undefined;
+}
+
+/** Loads one plugin package and takes its `plugins` export (or, failing that, every exported plugin object). */
+export function loadPluginPackage(dir: string, load: (file: string) => unknown = require): PluginPackage {
+  const pkg = readPackageJson(dir) ?? {};
+  const name = typeof pkg['name'] === 'string' ? pkg['name'] : path.basename(dir);
+  const version = typeof pkg['version'] === 'string' ? pkg['version'] : undefined;
+  const fail = (error: string): PluginPackage => ({ name, version, dir, plugins: [], error });
+  const entry = entryOf(dir, pkg);
+  if (!entry) return fail(`no entry point (${String(pkg['main'] ?? 'index.js')} is missing): build it with 'npm run build'`);
+  let mod: unknown;
+  try {
+    mod = load(entry);
+  } catch (e) {
+    const first = String((e as Error)?.message ?? e).split('\n')[0];
+    const hint = entry.endsWith('.ts') ? ": it is not built; run 'npm run build' (or run the CLI from source, which loads TypeScript)" : '';
+    return fail(`failed to load ${path.relative(dir, entry)}: ${first}${hint}`);
+  }
+  const exports = (mod ?? {}) as Record<string, unknown>;
+  const declared = exports['plugins'];
+  let plugins: AnyAdapterPlugin[];
+  if (declared !== undefined) {
+    if (!Array.isArray(declared) || !declared.every(isPlugin)) return fail(`its 'plugins' export must be an array of adapter plugins`);
+    plugins = declared;
+  } else {
+    // Convention not followed (yet): accept exported plugin objects so the package still works.
+    plugins = [...new Set(Object.values(exports).filter(isPlugin))];
+    if (plugins.length === 0) return fail(`exports no 'plugins' array`);
+  }
+  return { name, version, dir, plugins };
+}
+
+/**
+ * Installed adapter plugin packages, searched from each start directory upwards (typically the CLI's own
+ * location and the working directory). A package found twice (e.g. through a symlink) is loaded once.
+ */
+export function discoverPlugins(searchFrom: readonly string[], load?: (file: string) => unknown): PluginPackage[] {
+  const seenDirs = new Set<string>();
+  const seenNames = new Set<string>();
+  const out: PluginPackage[] = [];
+  for (const start of searchFrom) {
+    for (const dir of candidateDirs(start)) {
+      let real: string;
+      try {
+        real = realpathSync(dir);
+      } catch {
+        continue;
+      }
+      if (seenDirs.has(real)) continue;
+      seenDirs.add(real);
+      const pkg = loadPluginPackage(real, load);
+      if (seenNames.has(pkg.name)) continue; // a nearer copy of the same package wins
+      seenNames.add(pkg.name);
+      out.push(pkg);
+    }
+  }
+  return out;
+}
+
+/** All usable plugins, first package first; a plugin name claimed twice keeps the first. */
+export function allPlugins(packages: readonly PluginPackage[]): AnyAdapterPlugin[] {
+  const byName = new Map<string, AnyAdapterPlugin>();
+  for (const p of packages) for (const plugin of p.plugins) if (!byName.has(plugin.name)) byName.set(plugin.name, plugin);
+  return [...byName.values()];
+}
+
+export interface PluginChoice {
+  readonly plugin: AnyAdapterPlugin;
+  /** The config input for the plugin: `{ config: PRESET, ...overrides }` for a preset, the overrides for a plugin name. */
+  readonly input: Record<string, unknown>;
+  readonly via: 'preset' | 'name';
+}
+
+/** Does the plugin accept `{ config: preset }` although it does not list presets? (Probe for older plugins.) */
+function acceptsPreset(plugin: AnyAdapterPlugin, preset: string): boolean {
+  if (plugin.presets !== undefined || !('config' in (plugin.defaults as object))) return false;
+  try {
+    resolveConfig(plugin, { config: preset }, 'probe');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Picks the plugin whose `presets` include `name`, or whose `name` is `name`. */
+export function choosePlugin(packages: readonly PluginPackage[], name: string, overrides: Readonly<Record<string, unknown>>): PluginChoice {
+  const plugins = allPlugins(packages);
+  const byPreset = plugins.filter((p) => p.presets?.includes(name));
+  const pick = (plugin: AnyAdapterPlugin, via: PluginChoice['via']): PluginChoice => ({ plugin, via, input: via === 'preset' ? { config: name, ...overrides } : { ...overrides } });
+  if (byPreset.length > 1) throw new UsageError(`adapter '${name}' is a preset of several plugins (${byPreset.map((p) => p.name).join(', ')}); name the plugin instead, e.g. --adapter ${byPreset[0]?.name}:config=${name}`);
+  if (byPreset[0]) return pick(byPreset[0], 'preset');
+  const byName = plugins.find((p) => p.name === name);
+  if (byName) return pick(byName, 'name');
+  const probed = plugins.filter((p) => acceptsPreset(p, name));
+  if (probed.length === 1 && probed[0]) return pick(probed[0], 'preset');
+  const known = plugins.map((p) => (p.presets && p.presets.length > 0 ? `${p.name} (${p.presets.join(', ')})` : p.name));
+  const broken = packages.filter((p) => p.error !== undefined).map((p) => `${p.name}: ${p.error}`);
+  throw new UsageError(
+    `no installed adapter plugin provides '${name}' (installed: ${known.join('; ') || 'none'})` +
+      (broken.length > 0 ? `; unusable packages: ${broken.join('; ')}` : `; install one, e.g. npm install @adapters/adapter-bottleneck`),
+  );
+}
