@@ -5,6 +5,9 @@ export {
 } from './config';
 export type { BottleneckConfig, BottleneckPresetName, InitWeights, NonLinearity, ReductionFactor } from './config';
 export { ADAPTER_LN_EPS, bottleneck, bottleneckRule, initsOf } from './plugin';
+import { bottleneck } from './plugin';
+/** Every adapter package exports its plugins, so tools and the CLI can discover them. */
+export const plugins = [bottleneck];
 export type { BottleneckPlacement } from './plugin';
 export { adapterDropSchedule, computeFrozenPrefix, disposeConstants, frozenBoundary } from './adapter-drop';
 export type { AdapterDropMode, AdapterDropSchedule, AdapterDropScheduleOptions } from './adapter-drop';

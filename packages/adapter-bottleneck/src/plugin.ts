@@ -9,7 +9,7 @@ import type {
 } from '@adapters/core-graph';
 import { adapter, ConfigError, defineAdapter, PlacementError } from '@adapters/core-graph';
 import type { BottleneckConfig } from './config';
-import { BOTTLENECK_PRESETS, BOTTLENECK_SCHEMA, bottleneckParamCount, bottleneckSize, DEFAULT_PRESET, isLeftOut, resolveBottleneck, validateBottleneck } from './config';
+import { BOTTLENECK_PRESETS, BOTTLENECK_SCHEMA, bottleneckParamCount, bottleneckSize, DEFAULT_PRESET, isLeftOut, PRESET_NAMES, resolveBottleneck, validateBottleneck } from './config';
 
 /** eps of the LayerNorms an adapter adds (ln_before, ln_after): PyTorch's nn.LayerNorm default, as AdapterHub. */
 export const ADAPTER_LN_EPS = 1e-5;
@@ -39,7 +39,8 @@ function branch(sc: Scope, c: BottleneckConfig, v: string, width: number, layer:
   const inits = initsOf(c.init_weights);
   const m = bottleneckSize(c, width, layer, path);
   const input = c.ln_before ? sc.layerNorm('adapter_norm_before', v, ADAPTER_LN_EPS) : v;
-  const down = sc.dense('adapter_down', input, m, { init: inits.down, biasInit: inits.downBias });
+  // Named like AdapterHub's modules so adapter files use its keys: adapter_down = Sequential([LN,] Linear, act).
+  const down = sc.dense(c.ln_before ? 'adapter_down.1' : 'adapter_down.0', input, m, { init: inits.down, biasInit: inits.downBias });
   const up = sc.dense('adapter_up', sc.act(c.non_linearity, 'act', down), width, { init: inits.up, biasInit: inits.upBias });
   let scaled = up;
   if (c.scaling === 'learned' || c.scaling === 'channel') {
@@ -155,6 +156,7 @@ export const bottleneck: AdapterPlugin<BottleneckConfig> = defineAdapter<Bottlen
   name: 'bottleneck',
   description: 'bottleneck adapters (AdapterHub BnConfig): double_seq_bn, seq_bn, par_bn, scaled_par_bn, bapna_firat',
   modes: ['wrap', 'parallel', 'after', 'before'],
+  presets: PRESET_NAMES,
   defaults: BOTTLENECK_PRESETS[DEFAULT_PRESET],
   schema: BOTTLENECK_SCHEMA,
   resolve: resolveBottleneck,

@@ -29,7 +29,7 @@ describe('init_weights', () => {
     const plain = run(base, store);
     expect(bitEqual(withAdapters, plain)).toBe(true);
     // The adapters are really there, with non-zero down-projections.
-    const downs = [...graph.params.keys()].filter((k) => k.endsWith('adapter_down.weight'));
+    const downs = [...graph.params.keys()].filter((k) => /adapter_down\.[01]\.weight$/.test(k) && !k.includes('norm'));
     expect(downs.length).toBeGreaterThan(0);
     for (const k of downs) expect(Math.max(...Array.from(store.get(k).dataSync(), Math.abs))).toBeGreaterThan(0);
     store.dispose();
@@ -62,7 +62,7 @@ describe('init_weights', () => {
       const graph = adapted(big, [bottleneckRule('a', 'seq_bn', config)]);
       const p = 'layer.0.ffn.adapters.a';
       const get = (k: string) => Array.from(initialValues(graph.param(`${p}.${k}`), 1));
-      return { down: get('adapter_down.weight'), up: get('adapter_up.weight'), biases: [...get('adapter_down.bias'), ...get('adapter_up.bias')] };
+      return { down: get('adapter_down.0.weight'), up: get('adapter_up.weight'), biases: [...get('adapter_down.0.bias'), ...get('adapter_up.bias')] };
     };
     const std = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0) / v.length);
     const maxAbs = (v: number[]) => Math.max(...v.map(Math.abs));

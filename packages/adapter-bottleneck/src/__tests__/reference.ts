@@ -65,11 +65,13 @@ function transpose(k: F64, inDim: number, outDim: number): F64 {
 
 /** f(v) = W_up·act(W_down·v + b_down) + b_up with the weights of the adapter under `prefix`. */
 export function refBottleneck(store: WeightStore, prefix: string, act: string, d: number): (v: F64) => F64 {
-  const down = weight64(store, `${prefix}.adapter_down.weight`);
+  // adapter_down is Sequential([LN,] Linear, act): the Linear is index 1 when ln_before adds a LayerNorm.
+  const linear = store.has(`${prefix}.adapter_down.0.weight`) ? 'adapter_down.0' : 'adapter_down.1';
+  const down = weight64(store, `${prefix}.${linear}.weight`);
   const m = down.length / d;
   const downT = transpose(down, d, m);
   const upT = transpose(weight64(store, `${prefix}.adapter_up.weight`), m, d);
-  const bDown = weight64(store, `${prefix}.adapter_down.bias`);
+  const bDown = weight64(store, `${prefix}.${linear}.bias`);
   const bUp = weight64(store, `${prefix}.adapter_up.bias`);
   const fn = ACTS[act] as (x: number) => number;
   return (v) => refLinear(refLinear(v, d, m, downT, bDown).map(fn), m, d, upT, bUp);

@@ -19,7 +19,8 @@ async function failure(check: Promise<void>): Promise<string> {
     await check;
   } catch (e) {
     const parts: string[] = [];
-    for (let x: unknown = e; x instanceof Error; x = x.cause) parts.push(x.message);
+    // Not `instanceof Error`: node:assert's errors come from another realm than jest's globals.
+    for (let x = e as { message?: unknown; cause?: unknown } | undefined; x && typeof x === 'object'; x = x.cause as typeof x) parts.push(String(x.message));
     return parts.join('\n');
   }
   throw new Error('the check passed on a broken plugin');

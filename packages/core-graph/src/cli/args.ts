@@ -33,6 +33,8 @@ export interface OptionSpec {
 export interface CommandSpec {
   readonly name: string;
   readonly summary: string;
+  /** One line for the command list. */
+  readonly brief: string;
   /** Usage line(s) after `adapters NAME`. */
   readonly usage: string;
   readonly options: readonly OptionSpec[];

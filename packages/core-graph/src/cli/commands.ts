@@ -14,7 +14,7 @@ import type { TextTokenizer } from '../data/tokenizer';
 import { ConfigError, PlacementError } from '../errors';
 import { Executor } from '../exec/executor';
 import type { TrainPolicy } from '../exec/policy';
-import { adapterPolicy, fullFineTunePolicy } from '../exec/policy';
+import { adaptersOnlyPolicy, fullFineTunePolicy } from '../exec/policy';
 import type { WeightStore } from '../exec/weights';
 import { describeGraph, parameterSummary } from '../graph/describe';
 import type { Graph } from '../graph/graph';
@@ -261,10 +261,10 @@ async function saveFullModel(dir: string, modelDir: string, graph: Graph, store:
 /** Trains an adapter and head as the job says and writes everything to job.out. */
 export async function runTrainJob(job: TrainJob, args: ParsedArgs, ctx: CliContext): Promise<TrainSummary> {
   const wallStart = Date.now();
+  const spec: AdapterSpec = parseAdapterSpec(job.adapterSpec);
   const backend = await backendBanner(args, ctx);
 
-  // Everything that can be checked without the model is checked first.
-  const spec: AdapterSpec = parseAdapterSpec(job.adapterSpec);
+  // Everything that can be checked without the model is checked next.
   const { packages, registry } = plugins(ctx);
   const choice: PluginChoice = choosePlugin(packages, spec.name, spec.config);
   let config: Record<string, unknown>;
@@ -316,7 +316,9 @@ export async function runTrainJob(job: TrainJob, args: ParsedArgs, ctx: CliConte
     throw new UsageError(`--placement: the rules use different modes (${placed.modes.join(', ')}) for one adapter; the saved adapter can be re-applied with one mode only: train one adapter per mode`);
   }
   pre.store.sync(graph, job.seed);
-  const policy: TrainPolicy = job.fullFinetune ? fullFineTunePolicy : adapterPolicy;
+  // Only what saveAdapter writes may train (adapter + head, as AdapterHub's train_adapter): a trained base
+  // LayerNorm would be lost on saving and the reloaded adapter would score differently.
+  const policy: TrainPolicy = job.fullFinetune ? fullFineTunePolicy : adaptersOnlyPolicy;
   const params = parameterSummary(graph, policy);
   const adapterParams = params.owners.find((o) => o.owner === `adapter:${job.name}`)?.params ?? 0;
   const stepsPerEpoch = Math.ceil(trainSet.length / job.batchSize);
@@ -585,7 +587,7 @@ export async function inspectCommand(args: ParsedArgs, ctx: CliContext): Promise
   let graph: Graph;
   let store: WeightStore;
   let title: string;
-  let policy: TrainPolicy = args.flag('full-finetune') ? fullFineTunePolicy : adapterPolicy;
+  let policy: TrainPolicy = args.flag('full-finetune') ? fullFineTunePolicy : adaptersOnlyPolicy;
   if (args.has('adapter-dir')) {
     const t = await loadTrained(args, ctx);
     ({ graph, store } = t);
@@ -640,6 +642,7 @@ export function listCommand(_args: ParsedArgs, ctx: CliContext): void {
       out(ctx, `  unusable: ${p.error}`);
       continue;
     }
+    if (p.plugins.length === 0) out(ctx, '  (exports no adapter plugins)');
     for (const plugin of p.plugins) {
       out(ctx, `  ${plugin.name}: ${plugin.description}`);
       out(ctx, `    presets: ${plugin.presets && plugin.presets.length > 0 ? plugin.presets.join(', ') : '(none; use --adapter ' + plugin.name + ')'}`);

@@ -17,6 +17,7 @@ const ADAPTER_DIR: OptionSpec = { name: 'adapter-dir', type: 'string', metavar: 
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'train',
+    brief: 'train an adapter + classification head on a labelled file',
     summary: 'Train an adapter and a classification head on a labelled text file; writes the adapter (AdapterHub layout), metrics.jsonl, curves.svg/png, labels.json and summary.json to --out.',
     usage: '--model DIR|NAME --data FILE [--eval FILE] --adapter SPEC --out DIR [options]',
     options: [
@@ -48,6 +49,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'eval',
+    brief: 'evaluate a saved adapter + head on a labelled file',
     summary: 'Evaluate a saved adapter and head on a labelled file: accuracy, F1, MCC and loss.',
     usage: '--adapter-dir DIR --data FILE [--model DIR|NAME] [options]',
     options: [
@@ -61,6 +63,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'predict',
+    brief: 'classify texts with a saved adapter + head',
     summary: 'Classify texts with a saved adapter and head; prints label, probability and text per line.',
     usage: '--adapter-dir DIR (--text "..." | --data FILE) [--model DIR|NAME] [options]',
     options: [
@@ -77,6 +80,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'inspect',
+    brief: 'show sites, adapter placement and parameter counts',
     summary: "Show the backend, the model's adapter sites, where an adapter goes and the parameter table with % of base.",
     usage: '--model DIR|NAME [--adapter SPEC [--placement RULES.json] | --adapter-dir DIR] [--nodes]',
     options: [
@@ -91,12 +95,14 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'list',
+    brief: 'list installed adapter plugins, presets and modes',
     summary: 'List installed adapter plugin packages (@adapters/adapter-*) with their presets and splice modes.',
     usage: '',
     options: [],
   },
   {
     name: 'demo',
+    brief: 'the built-in job: seq_bn sentiment adapter on all-MiniLM-L6-v2',
     summary: `The built-in job: fetch ${DEMO_DEFAULTS.model}, train a ${DEMO_DEFAULTS.adapter} adapter + classification head on ${DEMO_DEFAULTS.trainLimit} shipped sentiment sentences, evaluate on the shipped dev set, save the adapter and plot the curves.`,
     usage: '[--out DIR] [options]',
     options: [
@@ -138,7 +144,7 @@ export function generalHelp(): string {
     'Train, evaluate and use composable adapters on TensorFlow.js.',
     '',
     'commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary.split('; ')[0]?.split(': ')[0]}`),
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.brief}`),
     '',
     "run 'adapters <command> --help' for its options; --verbose shows stack traces.",
   ].join('\n');

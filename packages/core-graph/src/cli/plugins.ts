@@ -84,8 +84,8 @@ export function loadPluginPackage(dir: string, load: (file: string) => unknown =
     plugins = declared;
   } else {
     // Convention not followed (yet): accept exported plugin objects so the package still works.
+    // A package without plugins (e.g. a test harness) is listed but not an error.
     plugins = [...new Set(Object.values(exports).filter(isPlugin))];
-    if (plugins.length === 0) return fail(`exports no 'plugins' array`);
   }
   return { name, version, dir, plugins };
 }

@@ -4,6 +4,7 @@ import type { Graph, SpliceRecord } from '../graph/graph';
 import type { GraphNode } from '../graph/types';
 import type { RunContext } from '../ops/op-def';
 import { opRegistry } from '../ops/registry';
+import { hashSeed } from './random';
 import type { WeightStore } from './weights';
 
 export type Feeds = Readonly<Record<string, tf.Tensor | number[][] | number[]>>;
@@ -13,7 +14,7 @@ export interface RunOptions {
   readonly outputs?: readonly string[];
   /** Enables dropout. */
   readonly training?: boolean;
-  /** Seed for dropout masks; equal seeds give equal masks. */
+  /** Seed for dropout masks; each node's masks derive from (seed, node id), so they don't depend on evaluation order. */
   readonly seed?: number;
   /** AdapterDrop: bypass every adapter splice in layers below n (a number) or in the listed layers. */
   readonly skipLayers?: number | readonly number[];
@@ -21,6 +22,16 @@ export interface RunOptions {
   readonly skipAdapters?: readonly string[];
   /** Precomputed node values (e.g. frozen lower layers computed outside the gradient tape). */
   readonly constants?: ReadonlyMap<string, tf.Tensor>;
+  /** Also return these nodes' values, keyed by node id (e.g. a layer boundary to cache). */
+  readonly nodes?: readonly string[];
+}
+
+/** Dropout seeds per node: hash(run seed, node id, k) for the node's k-th draw, independent of evaluation order. */
+function contextFor(training: boolean, seed: number): (id: string) => RunContext {
+  return (id) => {
+    let k = 0;
+    return { training, nextSeed: () => hashSeed(seed, `${id}#${k++}`) };
+  };
 }
 
 /**
@@ -47,8 +58,7 @@ export class Executor {
   forward(feeds: Feeds, options: RunOptions = {}): Record<string, tf.Tensor> {
     const values = new Map<string, tf.Tensor>(options.constants ?? []);
     this.feed(values, feeds);
-    let seed = options.seed ?? 0;
-    const ctx: RunContext = { training: options.training ?? false, nextSeed: () => (seed = (seed * 1103515245 + 12345) % 2147483647) };
+    const ctx = contextFor(options.training ?? false, options.seed ?? 0);
     const skip = this.skipPredicate(options);
     const names = options.outputs ?? Object.keys(this.graph.outputs);
     const out: Record<string, tf.Tensor> = {};
@@ -56,6 +66,10 @@ export class Executor {
       const id = this.graph.outputs[name];
       if (id === undefined) throw new GraphError(`no output '${name}' (outputs: ${Object.keys(this.graph.outputs).join(', ')})`);
       out[name] = this.evaluate(id, values, ctx, skip);
+    }
+    for (const id of options.nodes ?? []) {
+      this.graph.node(id);
+      out[id] = this.evaluate(id, values, ctx, skip);
     }
     return out;
   }
@@ -66,7 +80,7 @@ export class Executor {
     tf.tidy(() => {
       const values = new Map<string, tf.Tensor>();
       this.feed(values, feeds);
-      const ctx: RunContext = { training: false, nextSeed: () => 1 };
+      const ctx = contextFor(false, 0);
       const skip = this.skipPredicate(options);
       for (const id of Object.values(this.graph.outputs)) this.evaluate(id, values, ctx, skip);
       for (const [id, t] of values) shapes.set(id, t.shape);
@@ -114,7 +128,7 @@ export class Executor {
     }
   }
 
-  private evaluate(id: string, values: Map<string, tf.Tensor>, ctx: RunContext, skip: (s: SpliceRecord) => boolean): tf.Tensor {
+  private evaluate(id: string, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean): tf.Tensor {
     const known = values.get(id);
     if (known) return known;
     const node = this.graph.node(id);
@@ -128,7 +142,7 @@ export class Executor {
       const params: Record<string, tf.Tensor> = {};
       for (const [local, key] of Object.entries(node.params)) params[local] = this.weights.get(key);
       try {
-        result = opRegistry.get(node.op, id).run(inputs, params, node.attrs, ctx);
+        result = opRegistry.get(node.op, id).run(inputs, params, node.attrs, ctx(id));
       } catch (e) {
         if (e instanceof GraphError) throw e;
         throw new GraphError(`node '${id}' (${node.op}) failed: ${(e as Error).message}`);

@@ -1,0 +1,229 @@
+// End-to-end tests of the `adapters` command, in-process: a tiny randomly initialised BERT written as a
+// Hugging Face model directory, a toy adapter plugin installed as a package, and the real train/eval/predict path.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { exportToCheckpoint } from '../checkpoint/hf-keys';
+import { WeightStore } from '../exec/weights';
+import { encodeSafetensors } from '../io/safetensors';
+import { buildEncoder } from '../model/encoder';
+import { readMetrics } from '../report/progress';
+import { main } from './main';
+import { discoverPlugins } from './plugins';
+
+const POSITIVE = ['good', 'great', 'fun', 'lovely', 'superb', 'charming'];
+const NEGATIVE = ['bad', 'awful', 'boring', 'dull', 'poor', 'tedious'];
+const FILLER = ['the', 'movie', 'film', 'was', 'is', 'a', 'very', 'plot', 'and', 'acting'];
+const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...POSITIVE, ...NEGATIVE, ...FILLER];
+
+/** Writes config.json, model.safetensors and vocab.txt (so loadTokenizer uses the WordPiece fallback). */
+function writeTinyModel(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const config = { vocabSize: VOCAB.length, hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 32 };
+  const graph = buildEncoder(config);
+  const store = WeightStore.create(graph, 5);
+  const tensors: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }> = {};
+  for (const [k, t] of exportToCheckpoint(graph, store)) tensors[k] = { dtype: 'F32', shape: t.shape, values: t.values };
+  store.dispose();
+  writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(tensors));
+  writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({
+      model_type: 'bert',
+      vocab_size: config.vocabSize,
+      hidden_size: config.hiddenSize,
+      num_hidden_layers: config.numLayers,
+      num_attention_heads: config.numHeads,
+      intermediate_size: config.intermediateSize,
+      max_position_embeddings: config.maxPositions,
+      type_vocab_size: 2,
+      hidden_act: 'gelu',
+    }),
+  );
+  writeFileSync(path.join(dir, 'vocab.txt'), `${VOCAB.join('\n')}\n`);
+}
+
+/** Label = whether the sentence has a positive word; deterministic. */
+function writeData(file: string, count: number, offset: number): void {
+  const rows = ['sentence\tlabel'];
+  for (let i = 0; i < count; i++) {
+    const positive = (i + offset) % 2 === 0;
+    const words = positive ? POSITIVE : NEGATIVE;
+    rows.push(`${FILLER[(i * 3 + offset) % FILLER.length]} ${FILLER[(i + 1) % FILLER.length]} ${words[(i + offset) % words.length]}\t${positive ? 'pos' : 'neg'}`);
+  }
+  writeFileSync(file, `${rows.join('\n')}\n`);
+}
+
+/** A plain-JS adapter plugin package (node_modules/@adapters/adapter-toyjs): a linear bottleneck with a preset `toy_bn`. */
+const TOY_PLUGIN_JS = `
+const plugin = {
+  name: 'toyjs',
+  description: 'toy bottleneck for CLI tests',
+  modes: ['wrap', 'after'],
+  presets: ['toy_bn'],
+  defaults: { size: 4 },
+  schema: { type: 'object', properties: { config: { type: 'string', enum: ['toy_bn'] }, size: { type: 'integer', minimum: 1 } }, additionalProperties: false },
+  resolve(input) { const { config, ...rest } = input; return { size: 4, ...rest }; },
+  defaultPlacement: () => ({ select: { kinds: ['ffn'] }, mode: 'wrap' }),
+  build(ctx) {
+    const down = ctx.scope.dense('down', ctx.input, ctx.config.size);
+    const up = ctx.scope.dense('up', ctx.scope.act('relu', 'act', down), ctx.width, { init: { kind: 'zeros' }, biasInit: { kind: 'zeros' } });
+    return { output: ctx.scope.add('residual', up, ctx.input), up };
+  },
+};
+module.exports = { plugins: [plugin] };
+`;
+
+function installPackage(root: string, name: string, files: Record<string, string>): string {
+  const dir = path.join(root, 'node_modules', '@adapters', name);
+  mkdirSync(dir, { recursive: true });
+  for (const [f, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    writeFileSync(path.join(dir, f), text);
+  }
+  return dir;
+}
+
+function streams(cwd: string, searchRoot: string) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    ctx: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s), isTTY: false }, cwd, env: {}, pluginSearchPaths: [searchRoot] },
+    out: () => out.join(''),
+    err: () => err.join(''),
+  };
+}
+
+describe('adapters CLI', () => {
+  let tmp: string;
+  beforeAll(() => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'adapters-cli-'));
+    writeTinyModel(path.join(tmp, 'tiny-bert'));
+    writeData(path.join(tmp, 'train.tsv'), 48, 0);
+    writeData(path.join(tmp, 'dev.tsv'), 16, 1);
+    installPackage(tmp, 'adapter-toyjs', { 'package.json': JSON.stringify({ name: '@adapters/adapter-toyjs', version: '1.2.3', main: 'index.js' }), 'index.js': TOY_PLUGIN_JS });
+  });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  test('list shows installed plugin packages with presets and modes; broken and plugin-less packages are reported, not fatal', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'adapters-list-'));
+    try {
+      installPackage(root, 'adapter-toyjs', { 'package.json': JSON.stringify({ name: '@adapters/adapter-toyjs', version: '1.2.3', main: 'index.js' }), 'index.js': TOY_PLUGIN_JS });
+      installPackage(root, 'adapter-unbuilt', { 'package.json': JSON.stringify({ name: '@adapters/adapter-unbuilt', version: '0.1.0', main: 'dist/index.js' }) });
+      installPackage(root, 'adapter-harness', { 'package.json': JSON.stringify({ name: '@adapters/adapter-harness', main: 'index.js' }), 'index.js': 'module.exports = { check() {} };' });
+      installPackage(root, 'not-an-adapter', { 'package.json': JSON.stringify({ name: '@adapters/not-an-adapter', main: 'index.js' }), 'index.js': 'throw new Error("must not be loaded")' });
+      const nested = path.join(root, 'project', 'sub');
+      mkdirSync(nested, { recursive: true });
+      const s = streams(nested, nested);
+      expect(await main(['list'], s.ctx)).toBe(0);
+      const text = s.out();
+      expect(text).toContain('@adapters/adapter-toyjs@1.2.3');
+      expect(text).toContain('  toyjs: toy bottleneck for CLI tests\n    presets: toy_bn\n    modes:   wrap, after\n');
+      expect(text).toMatch(/@adapters\/adapter-unbuilt@0\.1\.0 .*\n {2}unusable: no entry point \(dist\/index\.js is missing\): build it with 'npm run build'/);
+      expect(text).toContain('@adapters/adapter-harness');
+      expect(text).toContain('(exports no adapter plugins)');
+      expect(text).not.toContain('not-an-adapter');
+      // A package reachable from two search paths is listed once.
+      expect(discoverPlugins([nested, root]).filter((p) => p.name === '@adapters/adapter-toyjs')).toHaveLength(1);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('list with no plugin packages says how to install one', async () => {
+    const empty = mkdtempSync(path.join(os.tmpdir(), 'adapters-empty-'));
+    try {
+      const s = streams(empty, empty);
+      expect(await main(['list'], s.ctx)).toBe(0);
+      expect(s.out()).toMatch(/^no adapter plugins installed .*npm install @adapters\/adapter-bottleneck\n$/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  test('train writes metrics.jsonl, curves, the adapter with its head, labels.json and summary.json; eval, predict and inspect use them', async () => {
+    const out = path.join(tmp, 'run');
+    const s = streams(tmp, tmp);
+    const code = await main(
+      ['train', '--model', 'tiny-bert', '--data', 'train.tsv', '--eval', 'dev.tsv', '--adapter', 'toy_bn:size=3', '--name', 'senti', '--epochs', '2', '--batch-size', '8', '--lr', '0.01', '--max-length', '16', '--eval-every', '4', '--seed', '3', '--out', 'run'],
+      s.ctx,
+    );
+    expect({ code, err: code === 0 ? '' : s.err() }).toEqual({ code: 0, err: '' });
+    expect(s.err().split('\n')[0]).toMatch(/^backend: /);
+    for (const f of ['metrics.jsonl', 'curves.svg', 'curves.png', 'labels.json', 'summary.json', 'adapter/adapter_config.json', 'adapter/adapter.safetensors', 'adapter/head_config.json', 'adapter/model_head.safetensors', 'adapter/labels.json']) {
+      expect({ f, exists: existsSync(path.join(out, f)) }).toEqual({ f, exists: true });
+    }
+    const records = readMetrics(path.join(out, 'metrics.jsonl'));
+    const steps = records.filter((r) => r['type'] === 'step');
+    expect(steps.map((r) => r['step'])).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(steps.every((r) => typeof r['loss'] === 'number' && Number.isFinite(r['loss']))).toBe(true);
+    expect(records.filter((r) => r['type'] === 'eval').map((r) => r['step'])).toEqual([4, 8, 12]);
+    expect(records.filter((r) => r['type'] === 'final')).toHaveLength(1);
+    expect(readFileSync(path.join(out, 'curves.png')).subarray(1, 4).toString()).toBe('PNG');
+    expect(readFileSync(path.join(out, 'curves.svg'), 'utf8')).toContain('<path');
+
+    const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as Record<string, unknown>;
+    expect(summary).toMatchObject({ adapter: 'senti', plugin: 'toyjs', adapterSpec: 'toy_bn:size=3', config: { size: 3 }, trainExamples: 48, evalExamples: 16, steps: 12, sites: 2, fullFinetune: false });
+    // toy adapter at 2 ffn sites of width 16: (16*3 + 3 + 3*16 + 16) * 2
+    expect(summary['adapterParams']).toBe(230);
+    expect(summary['trainableParams']).toBeGreaterThan(230);
+    expect(summary['trainablePercentOfBase']).toBeGreaterThan(0);
+    expect(typeof summary['accuracy']).toBe('number');
+    expect(typeof summary['seconds']).toBe('number');
+    expect(typeof summary['backend']).toBe('string');
+    const labels = JSON.parse(readFileSync(path.join(out, 'labels.json'), 'utf8')) as Record<string, unknown>;
+    expect(labels).toMatchObject({ labels: ['neg', 'pos'], adapter: 'senti', head: 'senti', placement: { sites: ['layer.0.ffn', 'layer.1.ffn'], mode: 'wrap' } });
+    expect(s.out()).toMatch(/^accuracy: \d\.\d{4} {2}F1: \d\.\d{4} {2}\(16 eval examples; majority-class baseline 0\.5000\)\ntrainable parameters: .*\(\d+\.\d+% of base [\d,]+\); adapter alone: 230 .*\nwall time: .*\nsaved: run\/adapter/);
+    const accuracy = summary['accuracy'] as number;
+
+    // eval reproduces the final accuracy from the saved files (the model name comes from labels.json).
+    const e = streams(tmp, tmp);
+    expect(await main(['eval', '--adapter-dir', 'run', '--data', 'dev.tsv'], e.ctx)).toBe(0);
+    expect(e.out()).toContain(`accuracy: ${accuracy.toFixed(4)}`);
+
+    const p = streams(tmp, tmp);
+    expect(await main(['predict', '--adapter-dir', 'run/adapter', '--model', 'tiny-bert', '--text', 'a great film', '--text', 'the plot was dull'], p.ctx)).toBe(0);
+    const lines = p.out().trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^(pos|neg)\t(0\.[5-9]\d{3}|1\.0000)\ta great film$/);
+    const j = streams(tmp, tmp);
+    expect(await main(['predict', '--adapter-dir', 'run', '--data', 'dev.tsv', '--json'], j.ctx)).toBe(0);
+    const preds = j.out().trim().split('\n').map((l) => JSON.parse(l) as { label: string; probabilities: Record<string, number> });
+    expect(preds).toHaveLength(16);
+    expect(preds.every((x) => Math.abs((x.probabilities['neg'] ?? 0) + (x.probabilities['pos'] ?? 0) - 1) < 1e-5)).toBe(true);
+
+    const i = streams(tmp, tmp);
+    expect(await main(['inspect', '--adapter-dir', 'run'], i.ctx)).toBe(0);
+    expect(i.out()).toMatch(/adapters:\n {2}layer\.0\.ffn: wrap senti\n {2}layer\.1\.ffn: wrap senti/);
+    expect(i.out()).toContain('adapter:senti');
+    expect(i.out()).toContain('% of base');
+  });
+
+  test('train with a placement file puts the adapter only where the rules say', async () => {
+    writeFileSync(path.join(tmp, 'top.json'), JSON.stringify([{ select: { kinds: ['ffn'], layers: [1] }, mode: 'wrap' }]));
+    const s = streams(tmp, tmp);
+    const code = await main(['train', '--model', path.join(tmp, 'tiny-bert'), '--data', 'train.tsv', '--adapter', 'toyjs', '--placement', 'top.json', '--max-steps', '2', '--batch-size', '8', '--out', 'run-top'], s.ctx);
+    expect({ code, err: code === 0 ? '' : s.err() }).toEqual({ code: 0, err: '' });
+    const labels = JSON.parse(readFileSync(path.join(tmp, 'run-top', 'labels.json'), 'utf8')) as { placement: unknown };
+    expect(labels.placement).toEqual({ sites: ['layer.1.ffn'], mode: 'wrap' });
+    expect(s.out()).toContain('accuracy: n/a');
+    const summary = JSON.parse(readFileSync(path.join(tmp, 'run-top', 'summary.json'), 'utf8')) as Record<string, unknown>;
+    expect(summary).toMatchObject({ steps: 2, sites: 1, adapterParams: 16 * 4 + 4 + 4 * 16 + 16, accuracy: null });
+  });
+
+  test.each([
+    [['--adapter', 'nope_bn'], 2, /^adapters: error: no installed adapter plugin provides 'nope_bn' \(installed: toyjs \(toy_bn\)\); install one, e\.g\. npm install @adapters\/adapter-bottleneck \(see 'adapters train --help'\)$/],
+    [['--adapter', 'toy_bn:size=0'], 2, /^adapters: error: --adapter toy_bn:size=0: config\.size: .*\(see 'adapters train --help'\)$/],
+    [['--adapter', 'toy_bn', '--placement', 'bad.json'], 2, /^adapters: error: --placement .*bad\.json: rules\[0\]\.select\.kind is not a selector field \(fields: names, suffix, glob, regex, kinds, layers, exclude\) \(see 'adapters train --help'\)$/],
+    [['--adapter', 'toy_bn', '--placement', 'none.json'], 2, /^adapters: error: --placement .*none\.json: .*matches no site.*$/],
+    [['--adapter', 'toy_bn', '--text-column', 'review'], 2, /^adapters: error: .*train\.tsv: no column 'review' \(columns: 'sentence', 'label'\) \(see 'adapters train --help'\)$/],
+  ])('train usage error %j → exit %d, one line', async (extra, exit, pattern) => {
+    writeFileSync(path.join(tmp, 'bad.json'), JSON.stringify([{ select: { kind: ['ffn'] } }]));
+    writeFileSync(path.join(tmp, 'none.json'), JSON.stringify([{ select: { layers: [7] }, mode: 'wrap' }]));
+    const s = streams(tmp, tmp);
+    expect(await main(['train', '--model', 'tiny-bert', '--data', 'train.tsv', '--out', 'run-bad', '--max-steps', '1', ...extra], s.ctx)).toBe(exit);
+    const lines = s.err().trim().split('\n').filter((l) => !l.startsWith('backend:') && !/^(model|data|adapter|trainable|training):/.test(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(pattern);
+  });
+});
