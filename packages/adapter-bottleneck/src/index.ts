@@ -4,11 +4,11 @@ export {
   bottleneckConfig, bottleneckParamCount, bottleneckSize, isLeftOut, pyFloorDiv, reductionFactorAt, resolveBottleneck, validateBottleneck,
 } from './config';
 export type { BottleneckConfig, BottleneckPresetName, InitWeights, NonLinearity, ReductionFactor } from './config';
-export { ADAPTER_LN_EPS, bottleneck, bottleneckRule, initsOf } from './plugin';
+export { ADAPTER_LN_EPS, bottleneck, bottleneckDefaultPlacement, bottleneckRule, createBottleneckPlugin, denseProjection, initsOf } from './plugin';
 import { bottleneck } from './plugin';
 /** Every adapter package exports its plugins, so tools and the CLI can discover them. */
 export const plugins = [bottleneck];
-export type { BottleneckPlacement } from './plugin';
+export type { BottleneckPlacement, BottleneckPluginOptions, Projection, ProjectionContext } from './plugin';
 export { adapterDropSchedule, computeFrozenPrefix, disposeConstants, frozenBoundary } from './adapter-drop';
 export type { AdapterDropMode, AdapterDropSchedule, AdapterDropScheduleOptions } from './adapter-drop';
 export { pruneAdapterLayers, pruneAdapterLayersDetailed } from './prune';

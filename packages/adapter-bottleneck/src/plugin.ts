@@ -4,8 +4,9 @@
 //   parallel, wrap:    out = s·f(x);              y = LN(out + h + x)
 //   parallel mode:     the core adds s·f(x) to h; the span's own add & LN follow
 //   after / before:    y = z + s·f(z)  on the site's exit (after) or entry (before)
+// `createBottleneckPlugin` builds plugins with this placement and protocol and other projection layers (f's down/up).
 import type {
-  AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, Init, PlacementRule, Scope, SiteSelector, SpliceMode,
+  AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, Init, JsonSchema, PlacementRule, Scope, SiteSelector, SpliceMode,
 } from '@adapters/core-graph';
 import { adapter, ConfigError, defineAdapter, PlacementError } from '@adapters/core-graph';
 import type { BottleneckConfig } from './config';
@@ -34,14 +35,45 @@ export function initsOf(init: BottleneckConfig['init_weights']): Inits {
   }
 }
 
+/** What a projection layer gets besides its input: the adapter's config and where the layer sits. */
+export interface ProjectionContext<C extends BottleneckConfig = BottleneckConfig> {
+  readonly config: C;
+  /** `down` (d → m, AdapterHub's `adapter_down`) or `up` (m → d, `adapter_up`). */
+  readonly position: 'down' | 'up';
+  /** The weight and bias inits `init_weights` asks for (what a dense projection uses). */
+  readonly init: Init;
+  readonly biasInit: Init;
+  /** The adapter's name (e.g. for model-level parameters: `scope.sharedParam(\`shared.adapters.${name}.x\`, ...)`). */
+  readonly name: string;
+  readonly layer: number | undefined;
+  /** Config path for errors, `NAME.config`. */
+  readonly path: string;
+  /** The splice being built (site, mode, builder, ...). */
+  readonly build: BuildContext<C>;
+}
+
+/**
+ * A projection layer of the bottleneck: adds the nodes computing `input` [.., inDim] → [.., outDim] under
+ * `scope` with the local node name `local` (`adapter_down.0`, `adapter_down.1` or `adapter_up`) and returns the output node.
+ */
+export type Projection<C extends BottleneckConfig = BottleneckConfig> = (
+  scope: Scope, local: string, input: string, inDim: number, outDim: number, ctx: ProjectionContext<C>,
+) => string;
+
+/** The bottleneck's default projection: a dense layer (nn.Linear), weight [in, out] and bias. */
+export const denseProjection: Projection = (scope, local, input, _inDim, outDim, ctx) => scope.dense(local, input, outDim, { init: ctx.init, biasInit: ctx.biasInit });
+
 /** s·f(LN_before(v)) with dropout; returns the up-projection (before scaling, for fusion) and the scaled branch. */
-function branch(sc: Scope, c: BottleneckConfig, v: string, width: number, layer: number | undefined, path: string): { up: string; scaled: string } {
+function branch<C extends BottleneckConfig>(sc: Scope, ctx: BuildContext<C>, projection: Projection<C>, v: string, width: number, path: string): { up: string; scaled: string } {
+  const c = ctx.config;
+  const layer = ctx.layer;
   const inits = initsOf(c.init_weights);
   const m = bottleneckSize(c, width, layer, path);
   const input = c.ln_before ? sc.layerNorm('adapter_norm_before', v, ADAPTER_LN_EPS) : v;
+  const common = { config: c, name: ctx.name, layer, path, build: ctx };
   // Named like AdapterHub's modules so adapter files use its keys: adapter_down = Sequential([LN,] Linear, act).
-  const down = sc.dense(c.ln_before ? 'adapter_down.1' : 'adapter_down.0', input, m, { init: inits.down, biasInit: inits.downBias });
-  const up = sc.dense('adapter_up', sc.act(c.non_linearity, 'act', down), width, { init: inits.up, biasInit: inits.upBias });
+  const down = projection(sc, c.ln_before ? 'adapter_down.1' : 'adapter_down.0', input, width, m, { ...common, position: 'down', init: inits.down, biasInit: inits.downBias });
+  const up = projection(sc, 'adapter_up', sc.act(c.non_linearity, 'act', down), m, width, { ...common, position: 'up', init: inits.up, biasInit: inits.upBias });
   let scaled = up;
   if (c.scaling === 'learned' || c.scaling === 'channel') {
     const shape = c.scaling === 'learned' ? [1] : [width];
@@ -54,8 +86,9 @@ function branch(sc: Scope, c: BottleneckConfig, v: string, width: number, layer:
 }
 
 /** Adapter.forward: residual r around the bottleneck, with the optional new LayerNorm after it. */
-function sequentialForward(sc: Scope, c: BottleneckConfig, a: string, r: string, width: number, layer: number | undefined, path: string): BuildResult {
-  const { up, scaled } = branch(sc, c, a, width, layer, path);
+function sequentialForward<C extends BottleneckConfig>(sc: Scope, ctx: BuildContext<C>, projection: Projection<C>, a: string, r: string, width: number, path: string): BuildResult {
+  const c = ctx.config;
+  const { up, scaled } = branch(sc, ctx, projection, a, width, path);
   let out = scaled;
   if (c.adapter_residual_before_ln) out = sc.add('residual', out, r);
   if (c.ln_after) out = sc.layerNorm('adapter_norm_after', out, ADAPTER_LN_EPS);
@@ -63,10 +96,10 @@ function sequentialForward(sc: Scope, c: BottleneckConfig, a: string, r: string,
   return { output: out, up };
 }
 
-function checkMode(ctx: BuildContext<BottleneckConfig>, path: string): void {
+function checkMode(ctx: BuildContext<BottleneckConfig>, path: string, pluginName: string): void {
   const c = ctx.config;
   const { mode } = ctx;
-  if (mode === 'tap') throw new PlacementError(`bottleneck adapter '${ctx.name}' does not support mode 'tap'`);
+  if (mode === 'tap') throw new PlacementError(`${pluginName} adapter '${ctx.name}' does not support mode 'tap'`);
   if (c.is_parallel && mode !== 'parallel' && mode !== 'wrap') {
     throw new ConfigError(`${path}.is_parallel`, `a parallel adapter needs mode 'parallel' or 'wrap', the rule places it with '${mode}' at '${ctx.site.name}'`);
   }
@@ -81,11 +114,11 @@ function checkMode(ctx: BuildContext<BottleneckConfig>, path: string): void {
   }
 }
 
-function build(ctx: BuildContext<BottleneckConfig>): BuildResult {
+function buildWith<C extends BottleneckConfig>(ctx: BuildContext<C>, projection: Projection<C>, pluginName: string): BuildResult {
   const c = ctx.config;
   const sc = ctx.scope;
   const path = `${ctx.name}.config`;
-  checkMode(ctx, path);
+  checkMode(ctx, path, pluginName);
   if (isLeftOut(c, ctx.layer)) {
     // An explicit selector reached a layer in leave_out: splice an exact identity with no parameters.
     if (ctx.mode === 'parallel') return { output: sc.op('scale', 'left_out', [ctx.input], { attrs: { factor: 0 } }) };
@@ -98,7 +131,7 @@ function build(ctx: BuildContext<BottleneckConfig>): BuildResult {
       if (x === undefined) throw new PlacementError(`site '${ctx.site.name}' gave the wrapped adapter '${ctx.name}' no residual input`);
       if (c.is_parallel) {
         // ParallelAdapter: reads the sublayer input; post_forward (close) adds h and x.
-        const { up, scaled } = branch(sc, c, x, width, ctx.layer, path);
+        const { up, scaled } = branch(sc, ctx, projection, x, width, path);
         return { output: c.ln_after ? sc.layerNorm('adapter_norm_after', scaled, ADAPTER_LN_EPS) : scaled, up };
       }
       // Adapter.pre_forward
@@ -111,14 +144,14 @@ function build(ctx: BuildContext<BottleneckConfig>): BuildResult {
         a = ctx.norm ? sc.layerNorm('pre_LayerNorm', sum, ctx.norm.eps, { weight: ctx.norm.weight, bias: ctx.norm.bias }) : sum;
       }
       if (c.residual_before_ln === false) r = a;
-      return sequentialForward(sc, c, a, r ?? a, width, ctx.layer, path);
+      return sequentialForward(sc, ctx, projection, a, r ?? a, width, path);
     }
     case 'parallel': {
-      const { up, scaled } = branch(sc, c, ctx.input, width, ctx.layer, path);
+      const { up, scaled } = branch(sc, ctx, projection, ctx.input, width, path);
       return { output: c.ln_after ? sc.layerNorm('adapter_norm_after', scaled, ADAPTER_LN_EPS) : scaled, up };
     }
     default:
-      return sequentialForward(sc, c, ctx.input, ctx.input, width, ctx.layer, path);
+      return sequentialForward(sc, ctx, projection, ctx.input, ctx.input, width, path);
   }
 }
 
@@ -136,7 +169,7 @@ function close(ctx: CloseContext<BottleneckConfig>): string {
 }
 
 /** Where the config puts the adapter: attention/ffn sites (mh_adapter/output_adapter) or layer outputs (layer_adapter), minus leave_out. */
-function defaultPlacement(c: BottleneckConfig): DefaultPlacement {
+export function bottleneckDefaultPlacement(c: BottleneckConfig): DefaultPlacement {
   const kinds = c.layer_adapter ? ['output'] : [...(c.mh_adapter ? ['attention'] : []), ...(c.output_adapter ? ['ffn'] : [])];
   const mode: SpliceMode = c.layer_adapter ? 'after' : c.is_parallel ? 'parallel' : 'wrap';
   const select: SiteSelector = c.leave_out.length > 0 ? { kinds, exclude: { layers: [...c.leave_out] } } : { kinds };
@@ -151,21 +184,63 @@ function isIdentityAtInit(c: BottleneckConfig): boolean {
   return c.original_ln_after && c.residual_before_ln === true;
 }
 
+/** What `createBottleneckPlugin` needs: the plugin's identity and config handling, and its projection layers. */
+export interface BottleneckPluginOptions<C extends BottleneckConfig> {
+  readonly name: string;
+  readonly description: string;
+  readonly presets: readonly string[];
+  readonly defaults: C;
+  readonly schema: JsonSchema;
+  readonly resolve: (input: Readonly<Record<string, unknown>>) => Record<string, unknown>;
+  /** Checks beyond the schema (default: `validateBottleneck`). */
+  readonly validate?: (config: C, path: string) => void;
+  /** Builds the down and up projections (default: `denseProjection`). */
+  readonly projection: Projection<C>;
+  /** Parameters one placement adds (AdapterPlugin.paramCount). */
+  readonly paramCount: (config: C, width: number, layer: number | undefined) => number;
+  /** Default: true for the configs whose up-projection starts at exactly zero (`mam_adapter`), as `bottleneck`. */
+  readonly isIdentityAtInit?: (config: C) => boolean;
+  readonly toHubConfig?: (config: C) => Record<string, unknown>;
+  readonly fromHubConfig?: (hub: Readonly<Record<string, unknown>>) => Record<string, unknown> | undefined;
+}
+
+/**
+ * A plugin with the bottleneck's placement (mh_adapter/output_adapter/layer_adapter, is_parallel, leave_out) and
+ * AdapterHub's protocol (pre_forward → adapter → post_forward, in every splice mode), with its own projection layers:
+ * `bottleneck` itself is `createBottleneckPlugin({ ..., projection: denseProjection })`.
+ */
+export function createBottleneckPlugin<C extends BottleneckConfig>(options: BottleneckPluginOptions<C>): AdapterPlugin<C> {
+  const { name, projection } = options;
+  return defineAdapter<C>({
+    name,
+    description: options.description,
+    modes: ['wrap', 'parallel', 'after', 'before'],
+    presets: options.presets,
+    defaults: options.defaults,
+    schema: options.schema,
+    resolve: options.resolve,
+    validate: options.validate ?? validateBottleneck,
+    defaultPlacement: bottleneckDefaultPlacement,
+    build: (ctx) => buildWith(ctx, projection, name),
+    close,
+    paramCount: options.paramCount,
+    isIdentityAtInit: options.isIdentityAtInit ?? isIdentityAtInit,
+    ...(options.toHubConfig ? { toHubConfig: options.toHubConfig } : {}),
+    ...(options.fromHubConfig ? { fromHubConfig: options.fromHubConfig } : {}),
+  });
+}
+
 /** Bottleneck adapters: Houlsby (double_seq_bn), Pfeiffer (seq_bn), He et al. (par_bn, scaled_par_bn), Bapna & Firat (bapna_firat). */
-export const bottleneck: AdapterPlugin<BottleneckConfig> = defineAdapter<BottleneckConfig>({
+export const bottleneck: AdapterPlugin<BottleneckConfig> = createBottleneckPlugin<BottleneckConfig>({
   name: 'bottleneck',
   description: 'bottleneck adapters (AdapterHub BnConfig): double_seq_bn, seq_bn, par_bn, scaled_par_bn, bapna_firat',
-  modes: ['wrap', 'parallel', 'after', 'before'],
   presets: PRESET_NAMES,
   defaults: BOTTLENECK_PRESETS[DEFAULT_PRESET],
   schema: BOTTLENECK_SCHEMA,
   resolve: resolveBottleneck,
   validate: validateBottleneck,
-  defaultPlacement,
-  build,
-  close,
+  projection: denseProjection,
   paramCount: bottleneckParamCount,
-  isIdentityAtInit,
 });
 
 export interface BottleneckPlacement {

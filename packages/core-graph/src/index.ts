@@ -59,6 +59,8 @@ export type { BackendChoice, BackendName, SelectBackendOptions } from './backend
 export { decodeSafetensors, encodeSafetensors, readSafetensorsFile, SafetensorsError, writeSafetensorsFile } from './io/safetensors';
 export type { DecodedTensor, EncodableTensor, SafetensorsContents, SafetensorsDtype } from './io/safetensors';
 export { writeFileAtomic, writeJsonAtomic } from './io/atomic-write';
+export { readJsonObject } from './io/read-json';
+export { hashSeed, mulberry32, normalSampler } from './exec/random';
 export { assignFromCheckpoint, exportToCheckpoint, hfKeyOf, isTransposedInCheckpoint, stageFromCheckpoint } from './checkpoint/hf-keys';
 export type { AssignOptions, CheckpointTensor } from './checkpoint/hf-keys';
 

@@ -1,10 +1,11 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, GraphError } from '../errors';
 import type { WeightStore } from '../exec/weights';
 import type { Graph } from '../graph/graph';
 import type { ParamSpec } from '../graph/types';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic-write';
+import { readJsonObject } from '../io/read-json';
 import { encodeSafetensors, readSafetensorsFile } from '../io/safetensors';
 import type { EncoderConfig } from '../model/config';
 import type { HeadSpec } from '../model/heads';
@@ -96,22 +97,6 @@ export async function saveAdapter(dir: string, graph: Graph, store: WeightStore,
   }
 }
 
-async function readJson(file: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(file, `cannot read: ${(e as Error).message}`);
-  }
-  try {
-    const v: unknown = JSON.parse(text);
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw new ConfigError(file, `is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
 function findPlugin(registry: AdapterRegistry, saved: Record<string, unknown>, file: string): { plugin: AnyAdapterPlugin; config: Record<string, unknown> } {
   const hub = saved['config'];
   if (hub === null || typeof hub !== 'object' || Array.isArray(hub)) throw new ConfigError(`${file}: config`, 'must be an object');
@@ -131,7 +116,7 @@ function findPlugin(registry: AdapterRegistry, saved: Record<string, unknown>, f
  */
 export async function loadAdapter(dir: string, graph: Graph, store: WeightStore, registry: AdapterRegistry, options: { as?: string; rule?: Partial<PlacementRule>; loadHead?: boolean } = {}): Promise<{ graph: Graph; name: string; head?: string }> {
   const configFile = join(dir, ADAPTER_CONFIG_FILE);
-  const saved = await readJson(configFile);
+  const saved = await readJsonObject(configFile);
   const savedName = saved['name'];
   if (typeof savedName !== 'string') throw new ConfigError(`${configFile}: name`, 'must be a string');
   const { plugin, config } = findPlugin(registry, saved, configFile);
@@ -148,9 +133,9 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
   let head: string | undefined;
   if (options.loadHead !== false) {
     const headConfigFile = join(dir, HEAD_CONFIG_FILE);
-    const hasHead = await readFile(headConfigFile).then(() => true, () => false);
+    const hasHead = await access(headConfigFile).then(() => true, () => false);
     if (hasHead) {
-      const headSaved = await readJson(headConfigFile);
+      const headSaved = await readJsonObject(headConfigFile);
       const spec = headSaved['config'] as HeadSpec;
       next = addHead(next, spec);
       const headFile = join(dir, HEAD_WEIGHTS_FILE);

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { WeightStore } from '../exec/weights';
@@ -9,6 +8,7 @@ import { buildEncoder } from '../model/encoder';
 import type { HeadSpec } from '../model/heads';
 import { addHead } from '../model/heads';
 import type { DecodedTensor } from '../io/safetensors';
+import { readJsonObject } from '../io/read-json';
 import { readSafetensorsFile } from '../io/safetensors';
 import type { CheckpointTensor } from './hf-keys';
 import { hfKeyOf, stageFromCheckpoint } from './hf-keys';
@@ -55,19 +55,7 @@ export function parseHfConfig(json: unknown, file = 'config.json'): EncoderConfi
 
 export async function readHfConfig(dir: string): Promise<EncoderConfig> {
   const file = join(dir, 'config.json');
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(file, `cannot read: ${(e as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(file, `is not valid JSON: ${(e as Error).message}`);
-  }
-  return parseHfConfig(json, file);
+  return parseHfConfig(await readJsonObject(file), file);
 }
 
 export interface Pretrained {

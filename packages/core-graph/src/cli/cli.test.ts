@@ -211,6 +211,19 @@ describe('adapters CLI', () => {
     expect(summary).toMatchObject({ steps: 2, sites: 1, adapterParams: 16 * 4 + 4 + 4 * 16 + 16, accuracy: null });
   });
 
+  test('--full-finetune also saves the changed base model, and eval with it reproduces the final accuracy', async () => {
+    const s = streams(tmp, tmp);
+    const code = await main(['train', '--model', 'tiny-bert', '--data', 'train.tsv', '--eval', 'dev.tsv', '--adapter', 'toy_bn', '--full-finetune', '--lr', '0.01', '--max-steps', '3', '--batch-size', '8', '--out', 'run-full'], s.ctx);
+    expect({ code, err: code === 0 ? '' : s.err() }).toEqual({ code: 0, err: '' });
+    const summary = JSON.parse(readFileSync(path.join(tmp, 'run-full', 'summary.json'), 'utf8')) as Record<string, number | boolean>;
+    expect(summary['fullFinetune']).toBe(true);
+    expect(summary['trainablePercentOfBase']).toBeGreaterThan(100);
+    for (const f of ['config.json', 'vocab.txt', 'model.safetensors']) expect(existsSync(path.join(tmp, 'run-full', 'model', f))).toBe(true);
+    const e = streams(tmp, tmp);
+    expect(await main(['eval', '--model', 'run-full/model', '--adapter-dir', 'run-full', '--data', 'dev.tsv'], e.ctx)).toBe(0);
+    expect(e.out()).toContain(`accuracy: ${(summary['accuracy'] as number).toFixed(4)}`);
+  });
+
   test.each([
     [['--adapter', 'nope_bn'], 2, /^adapters: error: no installed adapter plugin provides 'nope_bn' \(installed: toyjs \(toy_bn\)\); install one, e\.g\. npm install @adapters\/adapter-bottleneck \(see 'adapters train --help'\)$/],
     [['--adapter', 'toy_bn:size=0'], 2, /^adapters: error: --adapter toy_bn:size=0: config\.size: .*\(see 'adapters train --help'\)$/],

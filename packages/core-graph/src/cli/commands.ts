@@ -40,7 +40,7 @@ import type { TrainRecord } from '../train/trainer';
 import { train } from '../train/trainer';
 import type { AdapterSpec, ParsedArgs } from './args';
 import { parseAdapterSpec, UsageError } from './args';
-import type { Columns, LabelsFile } from './data';
+import type { LabelsFile } from './data';
 import { detectColumns, encodeExamples, majorityShare, readColumns, readLabelsFile, resolveAdapterDir, resolveModel, sample } from './data';
 import type { PluginChoice, PluginPackage } from './plugins';
 import { allPlugins, choosePlugin, discoverPlugins } from './plugins';
@@ -154,6 +154,8 @@ export interface TrainJob {
   readonly evalSubset?: number;
   readonly patience?: number;
   readonly title?: string;
+  /** Printed right after the backend banner. */
+  readonly intro?: string;
 }
 
 export interface TrainSummary {
@@ -263,6 +265,7 @@ export async function runTrainJob(job: TrainJob, args: ParsedArgs, ctx: CliConte
   const wallStart = Date.now();
   const spec: AdapterSpec = parseAdapterSpec(job.adapterSpec);
   const backend = await backendBanner(args, ctx);
+  if (job.intro !== undefined) info(ctx, job.intro);
 
   // Everything that can be checked without the model is checked next.
   const { packages, registry } = plugins(ctx);
@@ -461,11 +464,13 @@ export async function demoCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
   const files = demoSentimentFiles();
   const d = DEMO_DEFAULTS;
   const trainLimit = args.number('train-limit') ?? d.trainLimit;
+  const model = args.string('model') ?? d.model;
+  const adapterSpec = args.string('adapter') ?? d.adapter;
   const job: TrainJob = {
-    model: args.string('model') ?? d.model,
+    model,
     data: files.train,
     eval: files.dev,
-    adapterSpec: args.string('adapter') ?? d.adapter,
+    adapterSpec,
     name: d.name,
     fullFinetune: false,
     epochs: args.number('epochs') ?? d.epochs,
@@ -480,9 +485,9 @@ export async function demoCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
     trainLimit,
     evalEvery: d.evalEvery,
     evalSubset: d.evalSubset,
-    title: 'demo: seq_bn adapter on all-MiniLM-L6-v2, sentiment',
+    title: `demo: ${adapterSpec} adapter on ${model}, sentiment`,
+    intro: `adapters demo: train a ${adapterSpec} adapter + classification head on ${trainLimit} shipped sentiment sentences, evaluate on the shipped dev set`,
   };
-  info(ctx, `adapters demo: train a ${job.adapterSpec} adapter + classification head on ${trainLimit} shipped sentiment sentences, evaluate on the 1000-sentence dev set`);
   await runTrainJob(job, args, ctx);
 }
 

@@ -14,6 +14,8 @@ export const headPrefix = (name: string): string => `heads.${name}`;
 /**
  * Adds a prediction head reading `last_hidden_state`; its logits become output `${name}.logits`.
  * Head parameters are owned by `head:NAME` so training policies can tell them from the base.
+ * A masked-LM head declares the site `heads.NAME.decoder_input` (kind `lm_decoder_input`): entry is the head's
+ * input, exit the transform's output that the tied decoder reads.
  */
 export function addHead(graph: Graph, spec: HeadSpec): Graph {
   const config = graph.meta['config'] as EncoderConfig | undefined;
@@ -52,6 +54,9 @@ export function addHead(graph: Graph, spec: HeadSpec): Graph {
       const transform = roberta ? 'lm_head' : 'cls.predictions.transform';
       const t = h.act(roberta ? 'gelu' : config.hiddenAct, `${transform}.act`, h.dense(`${transform}.dense`, hidden, config.hiddenSize, { init }));
       const normed = h.layerNorm(roberta ? `${transform}.layer_norm` : `${transform}.LayerNorm`, t, eps);
+      // The transform as a site whose exit is the decoder's input: an adapter spliced there in mode 'after'
+      // runs right before the tied output layer (e.g. the inverse of an invertible embedding adapter, MAD-X).
+      b.site({ name: `${headPrefix(spec.name)}.decoder_input`, kind: 'lm_decoder_input', entry: hidden, exit: normed });
       // The decoder is tied to the word embeddings: it reads the [vocab, hidden] table transposed.
       logits = h.dense(`${base}.decoder`, normed, config.vocabSize, { weightRef: 'embeddings.word_embeddings.weight', transposeWeight: true });
       break;
