@@ -30,6 +30,9 @@ function typeText(type: Type, at: Node, alias = false): string {
   return clean(type.getText(at, alias ? FLAGS | ts.TypeFormatFlags.InTypeAlias : FLAGS));
 }
 
+/** An optional member's or parameter's type without the `| undefined` that `?` already says. */
+const optionalType = (text: string): string => text.replace(/ \| undefined$/, '');
+
 function signatureText(sig: Signature, at: Node): string {
   const checker = at.getProject().getTypeChecker().compilerObject;
   return clean(checker.signatureToString(sig.compilerSignature, at.compilerNode, FLAGS));
@@ -58,7 +61,8 @@ function symbolLine(sym: MorphSymbol, at: Node, prefix: string): string[] {
   const readonly = (Node.isPropertyDeclaration(decl) || Node.isPropertySignature(decl) || Node.isParameterDeclaration(decl)) && decl.isReadonly() ? 'readonly ' : '';
   const getterOnly = Node.isGetAccessorDeclaration(decl) && !sym.getDeclarations().some((d) => Node.isSetAccessorDeclaration(d)) ? 'readonly ' : '';
   const optional = sym.isOptional() ? '?' : '';
-  return [`${prefix}${readonly || getterOnly}${name}${optional}: ${typeText(type, at)};`];
+  const text = typeText(type, at);
+  return [`${prefix}${readonly || getterOnly}${name}${optional}: ${optional ? optionalType(text) : text};`];
 }
 
 function classBody(node: ClassDeclaration): string[] {
@@ -67,7 +71,11 @@ function classBody(node: ClassDeclaration): string[] {
   const ctorDecls = ctors.length > 1 ? ctors.filter((c) => !c.isImplementation()) : ctors;
   for (const c of ctorDecls) {
     if (c.hasModifier(ts.SyntaxKind.PrivateKeyword)) continue;
-    const params = c.getParameters().map((p) => `${p.isRestParameter() ? '...' : ''}${p.getName()}${p.isOptional() && !p.isRestParameter() ? '?' : ''}: ${typeText(p.getType(), c)}`);
+    const params = c.getParameters().map((p) => {
+      const optional = p.isOptional() && !p.isRestParameter();
+      const text = typeText(p.getType(), c);
+      return `${p.isRestParameter() ? '...' : ''}${p.getName()}${optional ? '?' : ''}: ${optional ? optionalType(text) : text}`;
+    });
     lines.push(`${c.hasModifier(ts.SyntaxKind.ProtectedKeyword) ? 'protected ' : ''}constructor(${params.join(', ')});`);
   }
   const seen = new Set<string>();
@@ -210,9 +218,18 @@ export function lineDiff(before: string, after: string, limit = 40): string[] {
   let i = 0;
   let j = 0;
   while (i < n || j < m) {
-    if (i < n && j < m && a[i] === b[j]) ops.push({ op: ' ', line: a[i++] as string, at: j++ + 1 });
-    else if (j < m && (i >= n || (lcs[i]?.[j + 1] as number) >= (lcs[i + 1]?.[j] as number))) ops.push({ op: '+', line: b[j++] as string, at: j });
-    else ops.push({ op: '-', line: a[i++] as string, at: j + 1 });
+    // `at`: the line number in the checked-in text for ' ' and '-', in the current text for '+'.
+    if (i < n && j < m && a[i] === b[j]) {
+      ops.push({ op: ' ', line: a[i] as string, at: i + 1 });
+      i += 1;
+      j += 1;
+    } else if (i < n && (j >= m || (lcs[i + 1]?.[j] as number) >= (lcs[i]?.[j + 1] as number))) {
+      ops.push({ op: '-', line: a[i] as string, at: i + 1 });
+      i += 1;
+    } else {
+      ops.push({ op: '+', line: b[j] as string, at: j + 1 });
+      j += 1;
+    }
   }
   const keep = ops.map((o, k) => o.op !== ' ' || ops[k - 1]?.op === '-' || ops[k - 1]?.op === '+' || ops[k + 1]?.op === '-' || ops[k + 1]?.op === '+');
   const out: string[] = [];

@@ -8,18 +8,19 @@
 //   undeclared-dependency  a package used but not declared in the package's package.json
 //                          (test code may also use devDependencies of the package or of the workspace root)
 //   package-cycle          packages that import each other in a cycle
-// Warnings: file-cycle (runtime import cycles between files of one package; type-only imports do not count).
+// Warnings: file-cycle (runtime import cycles between files of one package; type-only imports do not count),
+//   unregistered-entry (an entry point without its `paths` entry in tsconfig.base.json: typecheck cannot resolve it).
 import { builtinModules } from 'node:module';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { SourceFile } from 'ts-morph';
-import { Node, Project, SyntaxKind } from 'ts-morph';
+import { Node, Project, SyntaxKind, ts } from 'ts-morph';
 import type { PackageJson, WorkspacePackage } from './workspace';
 import { entryPoints, listPackages, listTsFiles, readJson, toPosix } from './workspace';
 
 export type Severity = 'error' | 'warning';
 
-export type Rule = 'deep-import' | 'testing-entry' | 'relative-escape' | 'self-import' | 'undeclared-dependency' | 'package-cycle' | 'file-cycle';
+export type Rule = 'deep-import' | 'testing-entry' | 'relative-escape' | 'self-import' | 'undeclared-dependency' | 'package-cycle' | 'file-cycle' | 'unregistered-entry';
 
 export interface Finding {
   readonly severity: Severity;
@@ -264,6 +265,21 @@ export function checkBoundaries(root: string): BoundaryReport {
   }
   for (const cycle of cyclesOf([...pkgEdges.keys()], pkgEdges)) {
     findings.push({ severity: 'error', rule: 'package-cycle', package: cycle[0] as string, message: `packages import each other in a cycle: ${cycle.join(' → ')}` });
+  }
+
+  const tsconfigFile = join(root, 'tsconfig.base.json');
+  if (existsSync(tsconfigFile)) {
+    const parsed = ts.parseConfigFileTextToJson(tsconfigFile, readFileSync(tsconfigFile, 'utf8'));
+    const paths = ((parsed.config as { compilerOptions?: { paths?: Record<string, unknown> } } | undefined)?.compilerOptions?.paths ?? {}) as Record<string, unknown>;
+    for (const pkg of packages) {
+      for (const entry of entryPoints(pkg)) {
+        if (paths[entry.specifier] !== undefined) continue;
+        findings.push({
+          severity: 'warning', rule: 'unregistered-entry', package: pkg.name,
+          message: `tsconfig.base.json has no paths entry for '${entry.specifier}' (add "${entry.specifier}": ["${rel(entry.file)}"])`,
+        });
+      }
+    }
   }
 
   const api: PackageApi[] = [];

@@ -8,7 +8,7 @@ export { ADAPTER_LN_EPS, bottleneck, bottleneckDefaultPlacement, bottleneckRule,
 import { bottleneck } from './plugin';
 /** Every adapter package exports its plugins, so tools and the CLI can discover them. */
 export const plugins = [bottleneck];
-export type { BottleneckPlacement, BottleneckPluginOptions, Projection, ProjectionContext } from './plugin';
+export type { BottleneckLike, BottleneckPlacement, BottleneckPluginOptions, Projection, ProjectionContext } from './plugin';
 export { adapterDropSchedule, computeFrozenPrefix, disposeConstants, frozenBoundary } from './adapter-drop';
 export type { AdapterDropMode, AdapterDropSchedule, AdapterDropScheduleOptions } from './adapter-drop';
 export { pruneAdapterLayers, pruneAdapterLayersDetailed } from './prune';

@@ -35,8 +35,11 @@ export function initsOf(init: BottleneckConfig['init_weights']): Inits {
   }
 }
 
+/** The config fields the protocol and placement read: a BottleneckConfig whose preset name may be another plugin's. */
+export type BottleneckLike = Omit<BottleneckConfig, 'config'> & { readonly config: string };
+
 /** What a projection layer gets besides its input: the adapter's config and where the layer sits. */
-export interface ProjectionContext<C extends BottleneckConfig = BottleneckConfig> {
+export interface ProjectionContext<C extends BottleneckLike = BottleneckConfig> {
   readonly config: C;
   /** `down` (d → m, AdapterHub's `adapter_down`) or `up` (m → d, `adapter_up`). */
   readonly position: 'down' | 'up';
@@ -56,7 +59,7 @@ export interface ProjectionContext<C extends BottleneckConfig = BottleneckConfig
  * A projection layer of the bottleneck: adds the nodes computing `input` [.., inDim] → [.., outDim] under
  * `scope` with the local node name `local` (`adapter_down.0`, `adapter_down.1` or `adapter_up`) and returns the output node.
  */
-export type Projection<C extends BottleneckConfig = BottleneckConfig> = (
+export type Projection<C extends BottleneckLike = BottleneckConfig> = (
   scope: Scope, local: string, input: string, inDim: number, outDim: number, ctx: ProjectionContext<C>,
 ) => string;
 
@@ -64,7 +67,7 @@ export type Projection<C extends BottleneckConfig = BottleneckConfig> = (
 export const denseProjection: Projection = (scope, local, input, _inDim, outDim, ctx) => scope.dense(local, input, outDim, { init: ctx.init, biasInit: ctx.biasInit });
 
 /** s·f(LN_before(v)) with dropout; returns the up-projection (before scaling, for fusion) and the scaled branch. */
-function branch<C extends BottleneckConfig>(sc: Scope, ctx: BuildContext<C>, projection: Projection<C>, v: string, width: number, path: string): { up: string; scaled: string } {
+function branch<C extends BottleneckLike>(sc: Scope, ctx: BuildContext<C>, projection: Projection<C>, v: string, width: number, path: string): { up: string; scaled: string } {
   const c = ctx.config;
   const layer = ctx.layer;
   const inits = initsOf(c.init_weights);
@@ -86,7 +89,7 @@ function branch<C extends BottleneckConfig>(sc: Scope, ctx: BuildContext<C>, pro
 }
 
 /** Adapter.forward: residual r around the bottleneck, with the optional new LayerNorm after it. */
-function sequentialForward<C extends BottleneckConfig>(sc: Scope, ctx: BuildContext<C>, projection: Projection<C>, a: string, r: string, width: number, path: string): BuildResult {
+function sequentialForward<C extends BottleneckLike>(sc: Scope, ctx: BuildContext<C>, projection: Projection<C>, a: string, r: string, width: number, path: string): BuildResult {
   const c = ctx.config;
   const { up, scaled } = branch(sc, ctx, projection, a, width, path);
   let out = scaled;
@@ -96,7 +99,7 @@ function sequentialForward<C extends BottleneckConfig>(sc: Scope, ctx: BuildCont
   return { output: out, up };
 }
 
-function checkMode(ctx: BuildContext<BottleneckConfig>, path: string, pluginName: string): void {
+function checkMode(ctx: BuildContext<BottleneckLike>, path: string, pluginName: string): void {
   const c = ctx.config;
   const { mode } = ctx;
   if (mode === 'tap') throw new PlacementError(`${pluginName} adapter '${ctx.name}' does not support mode 'tap'`);
@@ -114,7 +117,7 @@ function checkMode(ctx: BuildContext<BottleneckConfig>, path: string, pluginName
   }
 }
 
-function buildWith<C extends BottleneckConfig>(ctx: BuildContext<C>, projection: Projection<C>, pluginName: string): BuildResult {
+function buildWith<C extends BottleneckLike>(ctx: BuildContext<C>, projection: Projection<C>, pluginName: string): BuildResult {
   const c = ctx.config;
   const sc = ctx.scope;
   const path = `${ctx.name}.config`;
@@ -156,7 +159,7 @@ function buildWith<C extends BottleneckConfig>(ctx: BuildContext<C>, projection:
 }
 
 /** Adapter.post_forward: y = LN(out + x) with the layer's LayerNorm (parallel: LN(out + h + x)). */
-function close(ctx: CloseContext<BottleneckConfig>): string {
+function close(ctx: CloseContext<BottleneckLike>): string {
   const c = ctx.config;
   const sc = ctx.scope;
   const x = ctx.residual as string;
@@ -169,7 +172,7 @@ function close(ctx: CloseContext<BottleneckConfig>): string {
 }
 
 /** Where the config puts the adapter: attention/ffn sites (mh_adapter/output_adapter) or layer outputs (layer_adapter), minus leave_out. */
-export function bottleneckDefaultPlacement(c: BottleneckConfig): DefaultPlacement {
+export function bottleneckDefaultPlacement(c: BottleneckLike): DefaultPlacement {
   const kinds = c.layer_adapter ? ['output'] : [...(c.mh_adapter ? ['attention'] : []), ...(c.output_adapter ? ['ffn'] : [])];
   const mode: SpliceMode = c.layer_adapter ? 'after' : c.is_parallel ? 'parallel' : 'wrap';
   const select: SiteSelector = c.leave_out.length > 0 ? { kinds, exclude: { layers: [...c.leave_out] } } : { kinds };
@@ -177,7 +180,7 @@ export function bottleneckDefaultPlacement(c: BottleneckConfig): DefaultPlacemen
 }
 
 /** With a zero up-projection (mam_adapter) the adapter adds exactly 0, and these configs then reproduce the base layer bit for bit. */
-function isIdentityAtInit(c: BottleneckConfig): boolean {
+function isIdentityAtInit(c: BottleneckLike): boolean {
   if (c.init_weights !== 'mam_adapter' || c.ln_after) return false;
   if (c.is_parallel) return c.original_ln_after;
   if (c.layer_adapter) return true;
@@ -185,14 +188,14 @@ function isIdentityAtInit(c: BottleneckConfig): boolean {
 }
 
 /** What `createBottleneckPlugin` needs: the plugin's identity and config handling, and its projection layers. */
-export interface BottleneckPluginOptions<C extends BottleneckConfig> {
+export interface BottleneckPluginOptions<C extends BottleneckLike> {
   readonly name: string;
   readonly description: string;
   readonly presets: readonly string[];
   readonly defaults: C;
   readonly schema: JsonSchema;
   readonly resolve: (input: Readonly<Record<string, unknown>>) => Record<string, unknown>;
-  /** Checks beyond the schema (default: `validateBottleneck`). */
+  /** Checks beyond the schema (default: `validateBottleneck`, which checks only the bottleneck fields). */
   readonly validate?: (config: C, path: string) => void;
   /** Builds the down and up projections (default: `denseProjection`). */
   readonly projection: Projection<C>;
@@ -209,7 +212,7 @@ export interface BottleneckPluginOptions<C extends BottleneckConfig> {
  * AdapterHub's protocol (pre_forward → adapter → post_forward, in every splice mode), with its own projection layers:
  * `bottleneck` itself is `createBottleneckPlugin({ ..., projection: denseProjection })`.
  */
-export function createBottleneckPlugin<C extends BottleneckConfig>(options: BottleneckPluginOptions<C>): AdapterPlugin<C> {
+export function createBottleneckPlugin<C extends BottleneckLike>(options: BottleneckPluginOptions<C>): AdapterPlugin<C> {
   const { name, projection } = options;
   return defineAdapter<C>({
     name,
@@ -219,7 +222,7 @@ export function createBottleneckPlugin<C extends BottleneckConfig>(options: Bott
     defaults: options.defaults,
     schema: options.schema,
     resolve: options.resolve,
-    validate: options.validate ?? validateBottleneck,
+    validate: options.validate ?? ((c, path) => validateBottleneck(c as unknown as BottleneckConfig, path)),
     defaultPlacement: bottleneckDefaultPlacement,
     build: (ctx) => buildWith(ctx, projection, name),
     close,

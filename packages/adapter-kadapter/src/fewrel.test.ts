@@ -35,6 +35,7 @@ describe('factual adapter on FewRel (real MiniLM, frozen base)', () => {
       config: { config: 'kadapter_small', adapter_transformer_layers: 1, dropout: 0 , attention_dropout: 0 },
       maxLength: 64,
       epochs: 8,
+      evalEvery: 40,
       batchSize: 16,
       learningRate: 1e-3,
       seed: 0,

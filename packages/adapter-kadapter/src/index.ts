@@ -19,7 +19,7 @@ export {
 export type { LoadKAdapterOptions } from './io';
 export { encoderConfigFromHf, loadPretrainedEncoder } from './pretrained';
 export type { PretrainedEncoder } from './pretrained';
-export { evaluateKnowledge, frozenBasePolicy, IGNORE_INDEX, makeBatch, maskedCrossEntropy, trainKnowledge } from './train';
+export { evaluateKnowledge, FrozenFeatureCache, frozenBasePolicy, IGNORE_INDEX, makeBatch, maskedCrossEntropy, trainKnowledge } from './train';
 export type { KEvalResult, KTrainExample, KTrainOptions, KTrainRecord, KTrainResult } from './train';
 export {
   DEFAULT_MARKER_TOKENS, encodeRelationInstance, entityMarkers, parseFewRel, readFewRel, relationExamples, splitFewRel,

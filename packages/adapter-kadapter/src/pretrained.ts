@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckpointTensor, EncoderConfig, Graph } from '@adapters/core-graph';
-import { assignFromCheckpoint, buildEncoder, ConfigError, encoderConfig, readSafetensorsFile, WeightStore } from '@adapters/core-graph';
+import { buildEncoder, ConfigError, encoderConfig, GraphError, hfKeyOf, isTransposedInCheckpoint, readSafetensorsFile, WeightStore } from '@adapters/core-graph';
 
 export interface PretrainedEncoder {
   readonly graph: Graph;
@@ -64,12 +64,26 @@ export async function loadPretrainedEncoder(dir: string, options: { seed?: numbe
     return t ? { shape: t.shape, values: t.values } : undefined;
   };
   const graph = buildEncoder(config, { pooler: lookup(`${prefix}.pooler.dense.weight`) !== undefined });
-  const store = WeightStore.create(graph, options.seed ?? 0);
-  try {
-    assignFromCheckpoint(graph, store, lookup, { source: file });
-  } catch (e) {
-    store.dispose();
-    throw e;
+  // Check and convert every tensor first, then create the store from them (no random init of 20M+ values).
+  const staged = new Map<string, Float32Array>();
+  for (const spec of graph.params.values()) {
+    const hf = hfKeyOf(graph, spec.key);
+    const t = lookup(hf);
+    if (!t) throw new GraphError(`${file}: missing tensor '${hf}' for parameter '${spec.key}' [${spec.shape.join(', ')}]`);
+    const transposed = isTransposedInCheckpoint(spec);
+    const expected = transposed ? [...spec.shape].reverse() : [...spec.shape];
+    if (t.shape.join() !== expected.join()) throw new GraphError(`${file}: tensor '${hf}' has shape [${t.shape.join(', ')}], the model expects [${expected.join(', ')}]`);
+    const values = t.values instanceof Float32Array ? t.values : Float32Array.from(t.values);
+    if (!transposed) {
+      staged.set(spec.key, values);
+      continue;
+    }
+    const [rows, cols] = t.shape as [number, number];
+    const out = new Float32Array(values.length);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c] as number;
+    staged.set(spec.key, out);
   }
+  const store = new WeightStore();
+  store.sync(graph, options.seed ?? 0, (spec) => staged.get(spec.key));
   return { graph, store, config, dir };
 }

@@ -36,6 +36,8 @@ export interface RecipeOptions {
   /** Save the adapter and its pre-training head here (AdapterHub layout). */
   readonly outDir?: string;
   readonly onRecord?: (record: KTrainRecord) => void;
+  /** Run the frozen base once per example instead of every step (default true; see trainKnowledge). */
+  readonly cacheFrozen?: boolean;
 }
 
 export interface RecipeResult {
@@ -75,8 +77,10 @@ function runRecipe(
     ...(options.evalEvery === undefined ? {} : { evalEvery: options.evalEvery }),
     ...(options.onRecord ? { onRecord: options.onRecord } : {}),
     seed: options.seed ?? 0,
+    cacheFrozen: options.cacheFrozen ?? true,
   });
-  const evalResult = evaluateKnowledge(graph, model.store, output, evalSet);
+  // The trainer restores the best evaluated weights: their evaluation is the result.
+  const evalResult = result.best?.eval ?? evaluateKnowledge(graph, model.store, output, evalSet, { batchSize: 32 });
   return { graph, result, evalResult };
 }
 

@@ -3,7 +3,7 @@
 // output name, policy) so switching to core-graph's trainer is a one-line change.
 import * as tf from '@tensorflow/tfjs';
 import type { Graph, ParamSpec, WeightStore } from '@adapters/core-graph';
-import { ConfigError, decays, Executor } from '@adapters/core-graph';
+import { ConfigError, decays, Executor, GraphBuilder } from '@adapters/core-graph';
 
 /** One tokenised example (same shape as core-graph's TrainExample): a class id, or one id per token (-100 = ignored). */
 export interface KTrainExample {
@@ -38,6 +38,11 @@ export interface KTrainOptions {
   /** Evaluate every N steps (and at the end) when `eval` is given; the best evaluation's weights are restored. */
   readonly evalEvery?: number;
   readonly onRecord?: (record: KTrainRecord) => void;
+  /**
+   * Compute the frozen part of the graph once per example and feed it as constants: the base runs once
+   * instead of every step (exact for a frozen base without dropout; the base's own dropout is then off).
+   */
+  readonly cacheFrozen?: boolean;
 }
 
 export type KTrainRecord =
@@ -109,8 +114,105 @@ export function maskedCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Sca
   });
 }
 
+
+const probeName = (id: string): string => `__frozen__.${id}`;
+
+/**
+ * Values of the graph's frozen frontier (nodes that depend on no trainable parameter but feed one that does),
+ * computed once per example; a batch gets them back as `constants`, so the frozen base never reruns.
+ */
+export class FrozenFeatureCache {
+  /** Frontier node ids and whether their axis 1 is the sequence axis. */
+  readonly nodes: readonly { readonly id: string; readonly seqAxis: boolean; readonly shape: readonly (number | string)[] }[];
+  private readonly values = new Map<KTrainExample, Float32Array[]>();
+  private readonly probe: Graph;
+
+  constructor(readonly graph: Graph, trainable: (key: string) => boolean, output: string) {
+    const depends = new Set<string>();
+    for (const n of graph.nodes) {
+      if (Object.values(n.params).some(trainable) || n.inputs.some((i) => depends.has(i))) depends.add(n.id);
+    }
+    const needed = new Set<string>();
+    const target = graph.outputs[output];
+    // Only the frontier below the requested output matters.
+    const stack = target === undefined ? [] : [target];
+    const seen = new Set<string>();
+    while (stack.length > 0) {
+      const id = stack.pop() as string;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const n = graph.node(id);
+      if (!depends.has(id)) {
+        if (n.op !== 'input') needed.add(id);
+        continue;
+      }
+      stack.push(...n.inputs);
+    }
+    this.nodes = [...needed].sort().map((id) => {
+      const shape = graph.node(id).type.shape;
+      if (shape[0] !== 'batch') throw new ConfigError('cacheFrozen', `frozen node '${id}' [${shape.join(', ')}] has no batch axis; train without cacheFrozen`);
+      return { id, seqAxis: shape[1] === 'seq', shape };
+    });
+    // A copy of the graph that publishes the frontier nodes as outputs, to read them in one run.
+    const b = GraphBuilder.from(graph);
+    for (const n of this.nodes) b.output(probeName(n.id), n.id);
+    this.probe = b.build();
+  }
+
+  /** Runs the frozen part for examples not cached yet (sorted by length, in batches). */
+  fill(store: WeightStore, examples: readonly KTrainExample[], options: { batchSize?: number; padId?: number } = {}): void {
+    const todo = [...new Set(examples)].filter((e) => !this.values.has(e)).sort((a, b) => a.inputIds.length - b.inputIds.length);
+    if (todo.length === 0 || this.nodes.length === 0) {
+      for (const e of todo) this.values.set(e, []);
+      return;
+    }
+    const executor = new Executor(this.probe, store);
+    const batchSize = options.batchSize ?? 32;
+    const ids = this.nodes.map((n) => n.id);
+    for (let i = 0; i < todo.length; i += batchSize) {
+      const slice = todo.slice(i, i + batchSize);
+      const batch = makeBatch(slice.map((e) => ({ ...e, label: 0 })), options.padId ?? 0);
+      const got = executor.run(batch.feeds, { outputs: ids.map(probeName) });
+      const values = ids.map((id) => got[probeName(id)] as tf.Tensor);
+      const arrays = values.map((t) => ({ data: t.dataSync() as Float32Array, shape: t.shape }));
+      tf.dispose([...new Set(values)]);
+      slice.forEach((e, b) => {
+        this.values.set(e, this.nodes.map((n, k) => {
+          const { data, shape } = arrays[k] as { data: Float32Array; shape: number[] };
+          const rowSize = shape.slice(1).reduce((x, y) => x * y, 1);
+          const row = data.subarray(b * rowSize, (b + 1) * rowSize);
+          if (!n.seqAxis) return Float32Array.from(row);
+          const inner = shape.slice(2).reduce((x, y) => x * y, 1);
+          return Float32Array.from(row.subarray(0, e.inputIds.length * inner));
+        }));
+      });
+      disposeBatch(batch);
+    }
+  }
+
+  /** The cached frontier for these examples, padded to `seq` along the sequence axis; the caller disposes. */
+  constants(examples: readonly KTrainExample[], seq: number): Map<string, tf.Tensor> {
+    const out = new Map<string, tf.Tensor>();
+    this.nodes.forEach((n, k) => {
+      const inner = n.shape.slice(n.seqAxis ? 2 : 1).map((d) => d as number);
+      const innerSize = inner.reduce((x, y) => x * y, 1);
+      const rowSize = (n.seqAxis ? seq : 1) * innerSize;
+      const buf = new Float32Array(examples.length * rowSize);
+      examples.forEach((e, b) => {
+        const v = this.values.get(e);
+        if (!v) throw new Error('FrozenFeatureCache: example not cached (call fill first)');
+        buf.set(v[k] as Float32Array, b * rowSize);
+      });
+      out.set(n.id, tf.tensor(buf, [examples.length, ...(n.seqAxis ? [seq] : []), ...inner]));
+    });
+    return out;
+  }
+}
+
 /** Loss and accuracy of `output` over labelled examples, without dropout. */
-export function evaluateKnowledge(graph: Graph, store: WeightStore, output: string, examples: readonly KTrainExample[], options: { batchSize?: number; padId?: number } = {}): KEvalResult {
+export function evaluateKnowledge(
+  graph: Graph, store: WeightStore, output: string, examples: readonly KTrainExample[], options: { batchSize?: number; padId?: number; cache?: FrozenFeatureCache } = {},
+): KEvalResult {
   const executor = new Executor(graph, store);
   const batchSize = options.batchSize ?? 32;
   let lossSum = 0;
@@ -119,10 +221,13 @@ export function evaluateKnowledge(graph: Graph, store: WeightStore, output: stri
   for (let i = 0; i < examples.length; i += batchSize) {
     const slice = examples.slice(i, i + batchSize);
     const batch = makeBatch(slice, options.padId ?? 0);
+    options.cache?.fill(store, slice, { padId: options.padId ?? 0 });
+    const constants = options.cache?.constants(slice, batch.feeds['input_ids']?.shape[1] as number);
     const [loss, preds, golds] = tf.tidy(() => {
-      const logits = executor.forward(batch.feeds, { outputs: [output] })[output] as tf.Tensor;
+      const logits = executor.forward(batch.feeds, { outputs: [output], ...(constants ? { constants } : {}) })[output] as tf.Tensor;
       return [maskedCrossEntropy(logits, batch.labels).dataSync()[0] as number, tf.argMax(logits, -1).dataSync(), batch.labels.dataSync()];
     });
+    if (constants) tf.dispose([...constants.values()]);
     lossSum += loss * slice.length;
     for (let j = 0; j < golds.length; j++) {
       if (golds[j] === IGNORE_INDEX) continue;
@@ -178,6 +283,9 @@ export function trainKnowledge(options: KTrainOptions): KTrainResult {
   const v = new Map<string, tf.Tensor>(trainableKeys.map((k) => [k, tf.zerosLike(store.get(k))]));
   const [beta1, beta2, eps, wd] = [0.9, 0.999, 1e-8, options.weightDecay ?? 0.01];
   const executor = new Executor(graph, store);
+  const trainableSet = new Set(trainableKeys);
+  const cache = options.cacheFrozen ? new FrozenFeatureCache(graph, (k) => trainableSet.has(k), output) : undefined;
+  cache?.fill(store, [...options.train, ...(options.eval ?? [])], { padId: options.padId ?? 0 });
   const rand = seededRandom(options.seed ?? 0);
   const history: KTrainRecord[] = [];
   const record = (r: KTrainRecord): void => {
@@ -189,7 +297,7 @@ export function trainKnowledge(options: KTrainOptions): KTrainResult {
   let final: KEvalResult | undefined;
   const runEval = (step: number): void => {
     if (!options.eval || options.eval.length === 0) return;
-    const result = evaluateKnowledge(graph, store, output, options.eval, { batchSize: Math.max(32, batchSize), padId: options.padId ?? 0 });
+    const result = evaluateKnowledge(graph, store, output, options.eval, { batchSize: Math.max(32, batchSize), padId: options.padId ?? 0, ...(cache ? { cache } : {}) });
     record({ type: 'eval', step, ...result });
     final = result;
     if (!best || result.accuracy > best.eval.accuracy) {
@@ -202,10 +310,12 @@ export function trainKnowledge(options: KTrainOptions): KTrainResult {
     while (step < totalSteps) {
       const order = shuffled(options.train.map((_e, i) => i), rand);
       for (let i = 0; i < order.length && step < totalSteps; i += batchSize) {
-        const batch = makeBatch(order.slice(i, i + batchSize).map((j) => options.train[j] as KTrainExample), options.padId ?? 0);
+        const examples = order.slice(i, i + batchSize).map((j) => options.train[j] as KTrainExample);
+        const batch = makeBatch(examples, options.padId ?? 0);
+        const constants = cache?.constants(examples, batch.feeds['input_ids']?.shape[1] as number);
         const stepSeed = Math.floor(rand() * 2147483646) + 1;
         const { value, grads } = tf.variableGrads(() => {
-          const logits = executor.forward(batch.feeds, { outputs: [output], training: true, seed: stepSeed })[output] as tf.Tensor;
+          const logits = executor.forward(batch.feeds, { outputs: [output], training: true, seed: stepSeed, ...(constants ? { constants } : {}) })[output] as tf.Tensor;
           return maskedCrossEntropy(logits, batch.labels);
         }, vars);
         const lr = lrAt(step);
@@ -239,6 +349,7 @@ export function trainKnowledge(options: KTrainOptions): KTrainResult {
         const loss = value.dataSync()[0] as number;
         tf.dispose([value, ...Object.values(grads)]);
         disposeBatch(batch);
+        if (constants) tf.dispose([...constants.values()]);
         step += 1;
         record({ type: 'step', step, totalSteps, loss, lr });
         if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step}: loss is ${loss}; lower the learning rate`);

@@ -77,7 +77,9 @@ export async function checkConfigValidation(ctx: SuiteContext): Promise<void> {
     }
   }
   // The user-facing route reports the same path.
-  const base = buildEncoder({ vocabSize: 20, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 8, maxPositions: 8 });
+  // One encoder for the placement route: the first value of the suite's encoder arbitrary, or a tiny default.
+  const encoder = ctx.options.encoders ? fc.sample(ctx.options.encoders, { numRuns: 1, seed: 0 })[0] : undefined;
+  const base = buildEncoder(encoder ?? { vocabSize: 20, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 8, maxPositions: 8 });
   const firstMode = ctx.modes[0] as SpliceMode;
   const selectFor = (mode: SpliceMode): SiteSelector => selectorsFor(ctx, mode)[0] as SiteSelector;
   expectConfigError(

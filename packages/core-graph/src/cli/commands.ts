@@ -244,6 +244,12 @@ function sitesText(sites: readonly string[]): string {
   return [...parts, ...rest].join(', ');
 }
 
+/** A path relative to the working directory when it is inside it, else absolute. */
+function shortPath(cwd: string, p: string): string {
+  const rel = path.relative(cwd, p);
+  return rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
+}
+
 async function copyIfPresent(from: string, to: string): Promise<void> {
   await fs.copyFile(from, to).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'ENOENT') throw e;
@@ -436,7 +442,7 @@ export async function runTrainJob(job: TrainJob, args: ParsedArgs, ctx: CliConte
   }
   out(ctx, `trainable parameters: ${fmtInt(summary.trainableParams)} (${pct(summary.trainablePercentOfBase)} of base ${fmtInt(summary.baseParams)}); adapter alone: ${fmtInt(adapterParams)} (${pct(summary.adapterPercentOfBase)})`);
   out(ctx, `wall time: ${formatDuration(summary.seconds)} (training ${formatDuration(summary.trainSeconds)}, ${summary.steps} steps) on ${backend}`);
-  out(ctx, `saved: ${path.relative(ctx.cwd, adapterDir) || '.'} (AdapterHub layout), metrics.jsonl, curves.png, summary.json in ${path.relative(ctx.cwd, job.out) || '.'}`);
+  out(ctx, `saved: ${shortPath(ctx.cwd, adapterDir)} (AdapterHub layout); metrics.jsonl, curves.png, summary.json in ${shortPath(ctx.cwd, job.out)}`);
   return summary;
 }
 

@@ -1,0 +1,14 @@
+// The public API of @adapters/adapter-compacter.
+export {
+  checkPhmDivisible, COMPACTER_PRESET_NAMES, COMPACTER_PRESETS, COMPACTER_SCHEMA, compacterConfig, compacterParamCount, compacterSharedParamCount,
+  compacterSizes, compacterTotalParamCount, DEFAULT_COMPACTER_PRESET, HYPERCOMPLEX_INITS, PHM_STRATEGIES, phmLayerParamCount, resolveCompacter, validateCompacter,
+} from './config';
+export type { CompacterConfig, CompacterPresetName, HypercomplexInit, PhmStrategy } from './config';
+export { kroneckerSum, PHM_OP, phmForward, phmOp, registerPhmOp } from './phm-op';
+export type { PhmShapes } from './phm-op';
+export {
+  compacter, compacterFromHubConfig, compacterHubKey, compacterPolicy, compacterRule, compacterToHubConfig, phmProjection, sharedKey, sharedParamKeys, sharedPrefix,
+} from './plugin';
+import { compacter } from './plugin';
+/** Every adapter package exports its plugins, so tools and the CLI can discover them. */
+export const plugins = [compacter];

@@ -1,0 +1,190 @@
+// The `compacter` adapter plugin (Karimi Mahabadi et al. 2021): the bottleneck's placement and AdapterHub's protocol
+// (createBottleneckPlugin) with PHM layers as the down and up projections. Presets `compacter` (Houlsby placement,
+// double_seq_bn protocol) and `compacter++` (Pfeiffer placement, seq_bn protocol).
+import type { BottleneckPlacement, Projection } from '@adapters/adapter-bottleneck';
+import { createBottleneckPlugin } from '@adapters/adapter-bottleneck';
+import type { AdapterCatalog, AdapterPlugin, Graph, Init, ParamArg, ParamDecl, PlacementRule, TrainPolicy } from '@adapters/core-graph';
+import { adapter, adapterHubKey, adapterPolicy, ConfigError, GraphError } from '@adapters/core-graph';
+import type { CompacterConfig } from './config';
+import {
+  checkPhmDivisible, COMPACTER_PRESET_NAMES, COMPACTER_PRESETS, COMPACTER_SCHEMA, compacterParamCount, DEFAULT_COMPACTER_PRESET, resolveCompacter, validateCompacter,
+} from './config';
+import { PHM_OP, registerPhmOp } from './phm-op';
+
+registerPhmOp();
+
+/** Prefix of an adapter's model-level (shared) parameters: `shared.adapters.NAME.` (owner `adapter:NAME`, no layer). */
+export const sharedPrefix = (name: string): string => `shared.adapters.${name}.`;
+
+/** The key of a shared parameter, e.g. `sharedKey('sst2', 'phm_rule')` = `shared.adapters.sst2.phm_rule`. */
+export const sharedKey = (name: string, param: string): string => `${sharedPrefix(name)}${param}`;
+
+/** Rule matrices shared by all layers: N(0, phm_init_range²) or U(-1, 1) (AdapterHub's init_shared_parameters). */
+function sharedRuleInit(c: CompacterConfig): Init {
+  return c.phm_c_init === 'normal' ? { kind: 'normal', std: c.phm_init_range } : { kind: 'uniform', low: -1, high: 1 };
+}
+
+/** Per-layer rule matrices: N(0, 0.01²) or U(-0.01, 0.01) (AdapterHub's PHMLayer.reset_parameters; phm_init_range is not used there). */
+function layerRuleInit(c: CompacterConfig): Init {
+  return c.phm_c_init === 'normal' ? { kind: 'normal', std: 0.01 } : { kind: 'uniform', low: -0.01, high: 0.01 };
+}
+
+/**
+ * Init of a W tensor [n, rows, cols], drawn per slice W[i] as AdapterHub's init_W: Glorot with fan_in + fan_out =
+ * rows + cols of one slice (not of the 3-D tensor), or N(0, phm_init_range²) for `normal`. `phm` is drawn as
+ * `glorot-normal`, which is what AdapterHub does for every value (its `if config["hypercomplex_nonlinearity"]` is always true).
+ */
+function wInit(c: CompacterConfig, rows: number, cols: number): Init {
+  switch (c.hypercomplex_nonlinearity) {
+    case 'glorot-uniform': {
+      const limit = Math.sqrt(6 / (rows + cols));
+      return { kind: 'uniform', low: -limit, high: limit };
+    }
+    case 'glorot-normal':
+    case 'phm':
+      return { kind: 'normal', std: Math.sqrt(2 / (rows + cols)) };
+    case 'normal':
+      return { kind: 'normal', std: c.phm_init_range };
+  }
+}
+
+const ZEROS: Init = { kind: 'zeros' };
+
+/** A PHM projection k → d under `local` (`adapter_down.0`, `adapter_down.1` or `adapter_up`), with AdapterHub's parameter names. */
+export const phmProjection: Projection<CompacterConfig> = (scope, local, input, inDim, outDim, ctx) => {
+  const c = ctx.config;
+  const n = c.phm_dim;
+  checkPhmDivisible(n, inDim, outDim, ctx.path, `the ${ctx.position}-projection ${inDim} → ${outDim}`);
+  const a = inDim / n;
+  const b = outDim / n;
+  const r = c.phm_rank;
+  const shared = (param: string, decl: ParamDecl): ParamArg => ({ ref: scope.sharedParam(sharedKey(ctx.name, param), decl) });
+  const params: Record<string, ParamArg> = {};
+  // Rule matrices A_i.
+  if (c.shared_phm_rule) {
+    const init = sharedRuleInit(c);
+    if (c.factorized_phm_rule) {
+      params['phm_rule_left'] = shared('phm_rule_left', { shape: [n, n, 1], init, kind: 'other' });
+      params['phm_rule_right'] = shared('phm_rule_right', { shape: [n, 1, n], init, kind: 'other' });
+    } else {
+      params['phm_rule'] = shared('phm_rule', { shape: [n, n, n], init, kind: 'other' });
+    }
+  } else {
+    const init = layerRuleInit(c);
+    if (c.factorized_phm_rule) {
+      params['phm_rule_left'] = { shape: [n, n, 1], init, kind: 'other' };
+      params['phm_rule_right'] = { shape: [n, 1, n], init, kind: 'other' };
+    } else {
+      params['phm_rule'] = { shape: [n, n, n], init, kind: 'other' };
+    }
+  }
+  // W (B_i or its factors). init_weights 'mam_adapter' (ours): the up-projection's right factor (or W) starts at 0.
+  const zeroUp = ctx.position === 'up' && c.init_weights === 'mam_adapter';
+  const decl = (shape: [number, number, number], zero = false): ParamDecl => ({ shape, init: zero ? ZEROS : wInit(c, shape[1], shape[2]), kind: 'other' });
+  if (c.factorized_phm_W) {
+    const left = decl([n, a, r]);
+    const right = decl([n, r, b], zeroUp);
+    params['W_left'] = c.shared_W_phm ? shared(`W_${ctx.position}_left`, left) : left;
+    params['W_right'] = c.shared_W_phm ? shared(`W_${ctx.position}_right`, right) : right;
+  } else {
+    const w = decl([n, a, b], zeroUp);
+    params['W'] = c.shared_W_phm ? shared(`W_${ctx.position}`, w) : w;
+  }
+  if (c.phm_bias) params['b'] = { shape: [outDim], init: ZEROS, kind: 'bias' };
+  return scope.op(PHM_OP, local, [input], { params, attrs: { strategy: c.phm_strategy } });
+};
+
+/** AdapterHub BnConfig fields this package does not implement, with the only value it accepts. */
+const UNSUPPORTED_AT_DEFAULT: Readonly<Record<string, unknown>> = {
+  init_weights_seed: null,
+  use_gating: false,
+  inv_adapter: null,
+  inv_adapter_reduction_factor: null,
+  cross_adapter: false,
+  stochastic_depth: 0,
+};
+
+/** Our fields AdapterHub does not have; written only when they differ from the default. */
+const OURS: Readonly<Record<string, unknown>> = { layer_adapter: false, phm_strategy: 'kron' };
+
+/**
+ * AdapterHub's adapter_config.json `config` for a Compacter: its BnConfig dict (`architecture: null`, `phm_layer: true`,
+ * our values for every field), so AdapterHub's `AdapterConfig.load` reads it as a CompacterConfig-equivalent BnConfig.
+ */
+export function compacterToHubConfig(c: CompacterConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = { architecture: null };
+  for (const [k, v] of Object.entries(c)) {
+    if (k === 'config') continue;
+    if (k in OURS && OURS[k] === v) continue;
+    out[k] = Array.isArray(v) ? [...(v as unknown[])] : v;
+  }
+  return { ...out, ...UNSUPPORTED_AT_DEFAULT };
+}
+
+/** Reads an AdapterHub config with `phm_layer: true` (architecture null or absent) back as input for `compacter`. */
+export function compacterFromHubConfig(hub: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined {
+  if (hub['phm_layer'] !== true) return undefined;
+  if (hub['architecture'] !== undefined && hub['architecture'] !== null && hub['architecture'] !== 'compacter') return undefined;
+  for (const [k, accepted] of Object.entries(UNSUPPORTED_AT_DEFAULT)) {
+    const v = hub[k];
+    if (v !== undefined && v !== accepted && !(accepted === 0 && v === 0)) {
+      throw new ConfigError(`config.${k}`, `${JSON.stringify(v)} is not supported by the compacter plugin (only ${JSON.stringify(accepted)})`);
+    }
+  }
+  const input: Record<string, unknown> = { config: hub['mh_adapter'] === true ? 'compacter' : 'compacter++' };
+  for (const [k, v] of Object.entries(hub)) {
+    if (k === 'architecture' || k === 'config' || k in UNSUPPORTED_AT_DEFAULT) continue;
+    // Unknown fields are passed on, so the schema check names them.
+    input[k] = v;
+  }
+  return input;
+}
+
+/** Compacter (Houlsby placement) and Compacter++ (Pfeiffer placement) with PHM projections; AdapterHub's CompacterConfig / CompacterPlusPlusConfig. */
+export const compacter: AdapterPlugin<CompacterConfig> = createBottleneckPlugin<CompacterConfig>({
+  name: 'compacter',
+  description: 'Compacter adapters (PHM projections, shared rule matrices): compacter, compacter++',
+  presets: COMPACTER_PRESET_NAMES,
+  defaults: COMPACTER_PRESETS[DEFAULT_COMPACTER_PRESET],
+  schema: COMPACTER_SCHEMA,
+  resolve: resolveCompacter,
+  validate: validateCompacter,
+  projection: phmProjection,
+  paramCount: compacterParamCount,
+  toHubConfig: compacterToHubConfig,
+  fromHubConfig: compacterFromHubConfig,
+});
+
+/** A placement rule for one Compacter: `compacterRule('sst2', 'compacter++', { phm_dim: 8 })`. */
+export function compacterRule(name: string, preset: string = DEFAULT_COMPACTER_PRESET, overrides: Readonly<Record<string, unknown>> = {}, placement: BottleneckPlacement = {}): PlacementRule {
+  return { adapter: adapter(compacter, name, { config: preset, ...overrides }), ...placement };
+}
+
+/**
+ * AdapterHub's key for a Compacter parameter: shared parameters `shared.adapters.NAME.x` map to
+ * `${prefix}.shared_parameters.NAME.x` (AdapterHub's `base_model.shared_parameters[NAME]`), the rest as `adapterHubKey`.
+ */
+export function compacterHubKey(graph: Graph, key: string, name: string, as = name): string {
+  const shared = sharedPrefix(name);
+  if (!key.startsWith(shared)) return adapterHubKey(graph, key, name, as);
+  const prefix = String(graph.meta['prefix'] ?? '');
+  return `${prefix ? `${prefix}.` : ''}shared_parameters.${as}.${key.slice(shared.length)}`;
+}
+
+const RULE_KEY = /\.phm_rule(_left|_right)?$/;
+
+/**
+ * `base` (default adapterPolicy) with the rule matrices of every Compacter whose config has `learn_phm: false`
+ * frozen. Core-graph policies see only a parameter's owner and kind, so `learn_phm` needs this wrapper.
+ */
+export function compacterPolicy(graph: Graph, base: TrainPolicy = adapterPolicy): TrainPolicy {
+  const catalog = (graph.meta['adapters'] as AdapterCatalog | undefined) ?? {};
+  const frozen = new Set(Object.entries(catalog).filter(([, e]) => e.plugin === compacter.name && e.config['learn_phm'] === false).map(([n]) => `adapter:${n}`));
+  return (p) => base(p) && !(frozen.has(p.owner) && RULE_KEY.test(p.key));
+}
+
+/** The keys of an adapter's shared (model-level) parameters in `graph`. */
+export function sharedParamKeys(graph: Graph, name: string): string[] {
+  if (![...graph.params.values()].some((p) => p.owner === `adapter:${name}`)) throw new GraphError(`the graph has no parameters of adapter '${name}'`);
+  return [...graph.params.keys()].filter((k) => k.startsWith(sharedPrefix(name)));
+}

@@ -1,0 +1,19 @@
+// The public API of @adapters/adapter-fusion. Importing the package registers the fusion ops and the `Fuse`
+// composition block with @adapters/core-graph.
+export { DEFAULT_FUSION_PRESET, FUSION_FIELDS, FUSION_PRESETS, fusionParamCount, resolveFusionConfig, TEMPERATURE_END, TEMPERATURE_START, TEMPERATURE_STEP, toHubFusionConfig } from './config';
+export type { FusionConfig, FusionConfigInput, FusionPresetName } from './config';
+export { FUSION_OPS, fusionExpandOp, fusionMixOp, fusionProbsOp, fusionStackOp, fusionTemperature, registerFusionOps } from './ops';
+export { checkFusionName, defaultFusionName, Fuse, fuse, fuseBlock, fusionCatalog, FUSIONS_META, registerFusion } from './fuse';
+export type { FuseOptions, FusionCatalog, FusionRecord, FusionSiteRecord } from './fuse';
+export { adapterUses, applyFusion, fusionNameOf, fusionRules, sharedPlacement } from './model';
+export type { FusionSpec } from './model';
+export {
+  adapterOf, evaluateOutput, fusionGraph, fusionRegularization, fusionValueKeys, headOf, taskGraph, trainFusion, trainMultiTaskAdapters, trainSingleTaskAdapters,
+} from './train';
+export type { FusionTask, FusionTrainOptions, MultiTaskOptions, MultiTaskResult, StageOneResult, StageTrainSettings } from './train';
+export { fusionAttention, fusionAttentionTable, fusionHeatmapSpec, fusionHeatmapSvg, heatmapPng, writeFusionReport } from './introspect';
+export type { FusionAttention, FusionLayerAttention } from './introspect';
+export { pruneFusion, topAdapters } from './prune';
+export type { FusionPruneOptions } from './prune';
+export { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, fusionHubKeys, loadFusion, saveFusion } from './io';
+export type { LoadFusionOptions } from './io';

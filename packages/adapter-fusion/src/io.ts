@@ -1,0 +1,150 @@
+// Fusion files in AdapterHub's layout (adapters 1.x, safetensors variant of AdapterFusionLoader):
+//   adapter_fusion_config.json       { adapter_names, config: {key, query, ...}, hidden_size, model_class, model_name, model_type, name, version }
+//   model_adapter_fusion.safetensors `bert.encoder.layer.{i}.output.adapter_fusion_layer.{NAME}.{query|key|value}.{weight|bias}`
+// Kernels are written [out, in] as PyTorch's nn.Linear. Pruned fusions add `fusion_layers` (ours; AdapterHub ignores it).
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { AdapterRegistry, AdapterUse, EncoderConfig, Graph, WeightStore } from '@adapters/core-graph';
+import {
+  ConfigError, encodeSafetensors, FORMAT_VERSION, GraphError, isTransposedInCheckpoint, readSafetensorsFile, stageFromCheckpoint, writeFileAtomic, writeJsonAtomic,
+} from '@adapters/core-graph';
+import { resolveFusionConfig, toHubFusionConfig } from './config';
+import type { FusionRecord } from './fuse';
+import { checkFusionName, fusionCatalog } from './fuse';
+import type { FusionSpec } from './model';
+import { adapterUses, applyFusion } from './model';
+
+export const FUSION_CONFIG_FILE = 'adapter_fusion_config.json';
+export const FUSION_WEIGHTS_FILE = 'model_adapter_fusion.safetensors';
+
+function recordOf(graph: Graph, name: string): FusionRecord {
+  const r = fusionCatalog(graph)[name];
+  if (!r) throw new ConfigError('name', `the graph has no fusion '${name}' (fusions: ${Object.keys(fusionCatalog(graph)).join(', ') || 'none'})`);
+  return r;
+}
+
+/** Weight key → AdapterHub key for every parameter of a fusion (`as` renames the fusion in the keys). */
+export function fusionHubKeys(graph: Graph, name: string, as = name): Map<string, string> {
+  const record = recordOf(graph, name);
+  const prefix = typeof graph.meta['prefix'] === 'string' && graph.meta['prefix'] !== '' ? `${graph.meta['prefix']}.` : '';
+  const out = new Map<string, string>();
+  for (const [siteName, s] of Object.entries(record.sites)) {
+    const module = graph.sites.get(siteName)?.module ?? siteName;
+    for (const [local, key] of Object.entries(s.params)) out.set(key, `${prefix}${module}.adapter_fusion_layer.${as}.${local}`);
+  }
+  return out;
+}
+
+function checkpointValues(graph: Graph, store: WeightStore, key: string): { dtype: 'F32'; shape: number[]; values: Float32Array } {
+  const spec = graph.param(key);
+  const values = Float32Array.from(store.get(key).dataSync());
+  if (!isTransposedInCheckpoint(spec)) return { dtype: 'F32', shape: [...spec.shape], values };
+  const [rows, cols] = spec.shape as [number, number];
+  const t = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = values[r * cols + c] as number;
+  return { dtype: 'F32', shape: [cols, rows], values: t };
+}
+
+/** True when some site fuses fewer adapters than the fusion has (pruned by top-k); dropped layers are not visible here. */
+const isPruned = (r: FusionRecord): boolean => Object.values(r.sites).some((s) => s.children.length !== r.adapters.length);
+
+/** Writes a fusion's config and weights (each file atomically). The fused adapters are saved with core-graph's saveAdapter. */
+export async function saveFusion(dir: string, graph: Graph, store: WeightStore, name: string, options: { layers?: boolean } = {}): Promise<void> {
+  const record = recordOf(graph, name);
+  const model = graph.meta['config'] as EncoderConfig | undefined;
+  await mkdir(dir, { recursive: true });
+  const layers = options.layers ?? true;
+  await writeJsonAtomic(join(dir, FUSION_CONFIG_FILE), {
+    adapter_names: record.adapters,
+    config: toHubFusionConfig(record.config),
+    hidden_size: model?.hiddenSize ?? null,
+    model_class: `${model?.architecture === 'roberta' ? 'Roberta' : 'Bert'}AdapterModel`,
+    model_name: graph.meta['modelName'] ?? null,
+    model_type: model?.architecture ?? null,
+    name,
+    version: FORMAT_VERSION,
+    ...(layers ? { fusion_layers: Object.fromEntries(Object.entries(record.sites).map(([site, s]) => [site, s.children])) } : {}),
+    ...(isPruned(record) ? { pruned: true } : {}),
+  });
+  const tensors: Record<string, ReturnType<typeof checkpointValues>> = {};
+  for (const [key, hub] of fusionHubKeys(graph, name)) tensors[hub] = checkpointValues(graph, store, key);
+  await writeFileAtomic(join(dir, FUSION_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
+}
+
+async function readJsonObject(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, `cannot read: ${(e as Error).message}`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(file, `is not valid JSON: ${(e as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(file, 'must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+export interface LoadFusionOptions {
+  /** The fused adapters (plugin + config); or give `graphs` whose catalogs hold them (e.g. the graphs loadAdapter returned). */
+  readonly adapters?: readonly AdapterUse[];
+  readonly graphs?: readonly Graph[];
+  /** Load under another fusion name. */
+  readonly as?: string;
+  /** Ignore a saved `fusion_layers` (place the fusion at the adapters' default sites). */
+  readonly ignoreLayers?: boolean;
+}
+
+/**
+ * Restores a saved fusion on top of `base` (a graph without the adapters; add the target head first). The fused
+ * adapters' weights must already be in `store` (load them with core-graph's loadAdapter, into `base`, one by one).
+ * Every tensor is read and checked before the store changes. Returns the graph with the fusion.
+ */
+export async function loadFusion(dir: string, base: Graph, store: WeightStore, registry: AdapterRegistry, options: LoadFusionOptions = {}): Promise<{ graph: Graph; name: string; spec: FusionSpec }> {
+  const configFile = join(dir, FUSION_CONFIG_FILE);
+  const saved = await readJsonObject(configFile);
+  const savedName = saved['name'];
+  if (typeof savedName !== 'string') throw new ConfigError(`${configFile}: name`, 'must be a string');
+  const name = options.as ?? savedName;
+  checkFusionName(name);
+  const rawNames = saved['adapter_names'] ?? savedName;
+  const names = typeof rawNames === 'string' ? rawNames.split(',') : rawNames;
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw new ConfigError(`${configFile}: adapter_names`, 'must be a list of adapter names');
+  const hub = saved['config'];
+  if (hub === null || typeof hub !== 'object' || Array.isArray(hub)) throw new ConfigError(`${configFile}: config`, 'must be an object');
+  const config = resolveFusionConfig(hub as Record<string, unknown>, `${configFile}: config`);
+  const given = options.adapters ?? adapterUses(options.graphs ?? [], names as string[]);
+  const byName = new Map(given.map((a) => [a.name, a]));
+  const adapters = (names as string[]).map((n) => {
+    const a = byName.get(n);
+    if (!a) throw new ConfigError(`${configFile}: adapter_names`, `adapter '${n}' was not given (given: ${[...byName.keys()].join(', ') || 'none'})`);
+    return a;
+  });
+  const layers = options.ignoreLayers ? undefined : (saved['fusion_layers'] as Record<string, string[]> | undefined);
+  const spec: FusionSpec = { name, adapters, config: { ...config }, ...(layers ? { layers } : {}) };
+  const graph = applyFusion(base, spec, registry).graph;
+
+  const adapterKeys = [...graph.params.values()].filter((p) => p.owner.startsWith('adapter:') && adapters.some((a) => p.owner === `adapter:${a.name}`)).map((p) => p.key);
+  const missingAdapter = adapterKeys.find((k) => !store.has(k));
+  if (missingAdapter !== undefined) throw new GraphError(`${dir}: the store has no weight '${missingAdapter}': load the fused adapters (${names.join(', ')}) first`);
+
+  const weightsFile = join(dir, FUSION_WEIGHTS_FILE);
+  const { tensors } = await readSafetensorsFile(weightsFile);
+  const hubKeys = fusionHubKeys(graph, name, savedName);
+  const staged = stageFromCheckpoint(graph, (k) => tensors.get(k), { keys: [...hubKeys.keys()], source: weightsFile, keyOf: (k) => hubKeys.get(k) as string });
+  const expected = new Set(hubKeys.values());
+  const unexpected = [...tensors.keys()].filter((k) => !expected.has(k));
+  if (unexpected.length > 0) throw new GraphError(`${weightsFile}: unexpected tensor '${unexpected[0]}' (fusion '${savedName}' places no parameter there)`);
+  const created = new Set(store.sync(graph, 0, (spec) => staged.get(spec.key)?.values));
+  for (const [key, v] of staged) {
+    if (created.has(key)) continue;
+    const t = tf.tensor(v.values, v.shape);
+    store.assign(key, t);
+    t.dispose();
+  }
+  return { graph, name, spec };
+}

@@ -1,0 +1,274 @@
+// The two-stage AdapterFusion recipe (Pfeiffer et al. 2021) on core-graph's trainer:
+//   stage 1  ST-A: one adapter per task, base frozen (trainSingleTaskAdapters)
+//            MT-A: the task adapters trained jointly with a multi-task loss (trainMultiTaskAdapters)
+//   stage 2  base and adapters frozen; only the fusion layers and the target head train (trainFusion),
+//            with the value regularisation 0.01·Σ(I − V)² added through the trainer's `extraLoss`.
+// All stage-1 graphs and the stage-2 graph share one WeightStore: adapter weights are keyed by site and adapter
+// name, so the same keys serve a single-adapter graph and a fusion graph.
+import * as tf from '@tensorflow/tfjs';
+import type {
+  AdapterRegistry, AdapterUse, EvalResult, Graph, HeadSpec, TrainExample, TrainOptions, TrainRecord, TrainResult, WeightStore,
+} from '@adapters/core-graph';
+import {
+  AdamW, addHead, applyPlacements, clipByGlobalNorm, ConfigError, crossEntropy, decays, disposeBatch, epochBatches, evaluate, Executor,
+  linearSchedule, makeBatch, ownersPolicy, train,
+} from '@adapters/core-graph';
+import { TEMPERATURE_END, TEMPERATURE_START, TEMPERATURE_STEP } from './config';
+import { fusionCatalog } from './fuse';
+import type { FusionSpec } from './model';
+import { applyFusion, fusionNameOf } from './model';
+import { fusionTemperature } from './ops';
+
+/** One task: its adapter (stage 1), its head and its data. */
+export interface FusionTask {
+  /** Task name: the head is `head:NAME`, the logits output `NAME.logits`. */
+  readonly name: string;
+  readonly numLabels: number;
+  readonly train: readonly TrainExample[];
+  readonly eval?: readonly TrainExample[];
+  /** The task's adapter (default: a `bottleneck` `seq_bn` adapter named like the task). */
+  readonly adapter?: AdapterUse;
+  /** The task's head (default: classification with the model's default pooling). */
+  readonly head?: HeadSpec;
+}
+
+/** Trainer settings shared by the stages (see core-graph's TrainOptions). */
+export type StageTrainSettings = Partial<Pick<TrainOptions,
+  'epochs' | 'maxSteps' | 'batchSize' | 'learningRate' | 'warmupRatio' | 'weightDecay' | 'clipNorm' | 'evalEvery' | 'patience' | 'selectMetric' | 'restoreBest' | 'seed' | 'padId' | 'onRecord'>>;
+
+export const headOf = (task: FusionTask): HeadSpec => task.head ?? { type: 'classification', name: task.name, numLabels: task.numLabels };
+export const adapterOf = (task: FusionTask): AdapterUse => task.adapter ?? { kind: 'adapter', plugin: 'bottleneck', name: task.name, config: { config: 'seq_bn' } };
+
+/** `base` + the task's head + the task's adapter (its default placement). */
+export function taskGraph(base: Graph, task: FusionTask, registry: AdapterRegistry): Graph {
+  return applyPlacements(addHead(base, headOf(task)), [{ adapter: adapterOf(task) }], registry).graph;
+}
+
+export interface StageOneResult {
+  /** One graph per task (base + adapter + head), all reading the shared store. */
+  readonly graphs: Readonly<Record<string, Graph>>;
+  readonly results: Readonly<Record<string, TrainResult>>;
+  /** The trained adapters, ready for a FusionSpec. */
+  readonly adapters: readonly AdapterUse[];
+}
+
+/**
+ * Stage 1, ST-A: trains each task's adapter and head on its own data with the base frozen (only `adapter:TASK`
+ * and `head:TASK` train; the base LayerNorms stay frozen so that every adapter sees the same base model).
+ */
+export function trainSingleTaskAdapters(options: { base: Graph; store: WeightStore; registry: AdapterRegistry; tasks: readonly FusionTask[]; settings?: StageTrainSettings; onTask?: (task: string, result: TrainResult) => void }): StageOneResult {
+  const graphs: Record<string, Graph> = {};
+  const results: Record<string, TrainResult> = {};
+  const seed = options.settings?.seed ?? 0;
+  for (const task of options.tasks) {
+    const graph = taskGraph(options.base, task, options.registry);
+    options.store.sync(graph, seed);
+    const use = adapterOf(task);
+    const result = train({
+      ...options.settings,
+      graph,
+      store: options.store,
+      output: `${headOf(task).name}.logits`,
+      train: task.train,
+      ...(task.eval ? { eval: task.eval } : {}),
+      policy: ownersPolicy([`adapter:${use.name}`, `head:${headOf(task).name}`]),
+    });
+    graphs[task.name] = graph;
+    results[task.name] = result;
+    options.onTask?.(task.name, result);
+  }
+  return { graphs, results, adapters: options.tasks.map(adapterOf) };
+}
+
+export interface MultiTaskOptions {
+  readonly base: Graph;
+  readonly store: WeightStore;
+  readonly registry: AdapterRegistry;
+  readonly tasks: readonly FusionTask[];
+  /** `sum`: every step adds one batch of each task's loss; `alternate`: step i trains task i mod T. Default `sum`. */
+  readonly mix?: 'sum' | 'alternate';
+  /** Optimiser steps (default: one epoch of the largest task). */
+  readonly steps?: number;
+  readonly batchSize?: number;
+  readonly learningRate?: number;
+  readonly warmupRatio?: number;
+  readonly weightDecay?: number;
+  readonly clipNorm?: number;
+  readonly seed?: number;
+  readonly padId?: number;
+  readonly onRecord?: (record: { readonly step: number; readonly tasks: readonly string[]; readonly losses: readonly number[]; readonly lr: number; readonly gradNorm: number }) => void;
+}
+
+export interface MultiTaskResult extends StageOneResult {
+  readonly steps: number;
+  /** Final evaluation per task (tasks with eval data). */
+  readonly evals: Readonly<Record<string, EvalResult>>;
+}
+
+/**
+ * Stage 1, MT-A: all task adapters and heads train together under one AdamW, with a multi-task loss
+ * (the sum of per-task batch losses, or tasks in turn). Each task's batch runs through its own graph
+ * (its adapter, its head); the base stays frozen.
+ */
+export function trainMultiTaskAdapters(o: MultiTaskOptions): MultiTaskResult {
+  if (o.tasks.length === 0) throw new ConfigError('tasks', 'no tasks');
+  const seed = o.seed ?? 0;
+  const batchSize = o.batchSize ?? 16;
+  const padId = o.padId ?? 0;
+  const mix = o.mix ?? 'sum';
+  const graphs: Record<string, Graph> = {};
+  const executors = new Map<string, Executor>();
+  const owners: string[] = [];
+  for (const task of o.tasks) {
+    if (task.train.length === 0) throw new ConfigError(`tasks.${task.name}.train`, 'no training examples');
+    const graph = taskGraph(o.base, task, o.registry);
+    o.store.sync(graph, seed);
+    graphs[task.name] = graph;
+    executors.set(task.name, new Executor(graph, o.store));
+    owners.push(`adapter:${adapterOf(task).name}`, `head:${headOf(task).name}`);
+  }
+  const policy = ownersPolicy(owners);
+  const keysByTask = new Map<string, string[]>();
+  const allKeys: string[] = [];
+  for (const task of o.tasks) {
+    const g = graphs[task.name] as Graph;
+    const keys = o.store.applyPolicy(g, policy);
+    keysByTask.set(task.name, keys);
+    for (const k of keys) if (!allKeys.includes(k)) allKeys.push(k);
+  }
+  const decaying = new Set(allKeys.filter((k) => o.tasks.some((t) => (graphs[t.name] as Graph).params.has(k) && decays((graphs[t.name] as Graph).param(k)))));
+  const optimizer = new AdamW(decaying, { weightDecay: o.weightDecay ?? 0.01 });
+  const steps = o.steps ?? Math.max(...o.tasks.map((t) => Math.ceil(t.train.length / batchSize)));
+  const lr = linearSchedule(o.learningRate ?? 1e-4, Math.round((o.warmupRatio ?? 0.1) * steps), steps);
+  // Per-task batch streams: reshuffled (seeded) every time a task runs out of data.
+  const streams = new Map(o.tasks.map((t) => [t.name, { epoch: 0, queue: [] as number[][] }]));
+  const nextBatch = (task: FusionTask): number[] => {
+    const s = streams.get(task.name) as { epoch: number; queue: number[][] };
+    if (s.queue.length === 0) s.queue = epochBatches(task.train.length, batchSize, hashString(seed, `${task.name}#${s.epoch++}`));
+    return s.queue.shift() as number[];
+  };
+  try {
+    for (let step = 0; step < steps; step++) {
+      const active = mix === 'sum' ? o.tasks : [o.tasks[step % o.tasks.length] as FusionTask];
+      const batches = active.map((t) => makeBatch(nextBatch(t).map((i) => t.train[i] as TrainExample), padId));
+      const keys = [...new Set(active.flatMap((t) => keysByTask.get(t.name) ?? []))];
+      const vars = keys.map((k) => o.store.get(k));
+      const keyByVar = new Map(keys.map((k) => [o.store.get(k).name, k]));
+      const losses: number[] = [];
+      const { value, grads } = tf.variableGrads(() => {
+        const parts = active.map((t, i) => {
+          const b = batches[i] as ReturnType<typeof makeBatch>;
+          const output = `${headOf(t).name}.logits`;
+          const logits = (executors.get(t.name) as Executor).forward(b.feeds, { outputs: [output], training: true, seed: hashString(seed, `${t.name}@${step}`) })[output] as tf.Tensor;
+          return crossEntropy(logits, b.labels);
+        });
+        parts.forEach((p) => losses.push(p.dataSync()[0] as number));
+        return (parts.length === 1 ? parts[0] : tf.addN(parts)) as tf.Scalar;
+      }, vars);
+      const byKey: Record<string, tf.Tensor> = {};
+      for (const [name, g] of Object.entries(grads)) {
+        const key = keyByVar.get(name);
+        if (key && g) byKey[key] = g;
+      }
+      const gradNorm = clipByGlobalNorm(byKey, o.clipNorm ?? 1.0);
+      const rate = lr(step);
+      optimizer.apply(new Map(keys.map((k) => [k, o.store.get(k)])), byKey, rate);
+      tf.dispose([value, ...Object.values(byKey), ...Object.values(grads)]);
+      batches.forEach(disposeBatch);
+      if (!losses.every(Number.isFinite)) throw new Error(`multi-task training diverged at step ${step + 1}: losses ${losses.join(', ')}`);
+      o.onRecord?.({ step: step + 1, tasks: active.map((t) => t.name), losses, lr: rate, gradNorm });
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  const evals: Record<string, EvalResult> = {};
+  for (const t of o.tasks) {
+    if (t.eval && t.eval.length > 0) evals[t.name] = evaluate(executors.get(t.name) as Executor, `${headOf(t).name}.logits`, t.eval, { batchSize: Math.max(batchSize, 32), padId });
+  }
+  return { graphs, results: {}, adapters: o.tasks.map(adapterOf), steps, evals };
+}
+
+/** FNV-1a of a string mixed with a seed: stable per-task batch and dropout seeds. */
+function hashString(seed: number, s: string): number {
+  let h = (2166136261 ^ seed) >>> 0;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
+  return h;
+}
+
+/** The keys of the value matrices V of a fusion, one per site. */
+export function fusionValueKeys(graph: Graph, name: string): string[] {
+  const record = fusionCatalog(graph)[name];
+  if (!record) throw new ConfigError('fusion', `the graph has no fusion '${name}' (fusions: ${Object.keys(fusionCatalog(graph)).join(', ') || 'none'})`);
+  return Object.values(record.sites).map((s) => s.params['value.weight']).filter((k): k is string => k !== undefined);
+}
+
+/**
+ * AdapterHub's fusion regularisation: Σ over fusion layers of 0.01·Σ(I − V)², for the V matrices that currently
+ * train (as AdapterHub checks `requires_grad`). A function for the trainer's `extraLoss`; returns 0 when none trains.
+ */
+export function fusionRegularization(graph: Graph, store: WeightStore, name: string, weight = 0.01): () => tf.Scalar {
+  const keys = fusionValueKeys(graph, name);
+  return () =>
+    tf.tidy(() => {
+      const terms = keys.filter((k) => store.get(k).trainable).map((k) => {
+        const v = store.get(k);
+        const eye = tf.eye(v.shape[0] as number);
+        return tf.sum(tf.square(tf.sub(eye, v)));
+      });
+      return (terms.length === 0 ? tf.scalar(0) : tf.mul(tf.addN(terms), weight)) as tf.Scalar;
+    });
+}
+
+/** Stage-2 model: `base` + the target head + the fusion of the stage-1 adapters. */
+export function fusionGraph(base: Graph, spec: FusionSpec, head: HeadSpec, registry: AdapterRegistry): Graph {
+  return applyFusion(addHead(base, head), spec, registry).graph;
+}
+
+export interface FusionTrainOptions extends StageTrainSettings {
+  /** A graph with the fusion (and the target head), e.g. from `fusionGraph`. */
+  readonly graph: Graph;
+  readonly store: WeightStore;
+  /** The fusion to train. */
+  readonly name: string;
+  /** The target head's logits output, e.g. `rte.logits`. */
+  readonly output: string;
+  readonly train: readonly TrainExample[];
+  readonly eval?: readonly TrainExample[];
+  /** Train the head as well (default true). */
+  readonly trainHead?: boolean;
+}
+
+/**
+ * Stage 2: freezes the base model and every adapter and trains only `fusion:NAME` (and the target head), adding
+ * the value regularisation when the config asks for it. With `temperature: true` the softmax temperature starts
+ * at 50 and falls by 0.05 per step to 1.
+ */
+export function trainFusion(o: FusionTrainOptions): TrainResult {
+  const record = fusionCatalog(o.graph)[o.name];
+  if (!record) throw new ConfigError('name', `the graph has no fusion '${o.name}' (fusions: ${Object.keys(fusionCatalog(o.graph)).join(', ') || 'none'})`);
+  const head = o.output.endsWith('.logits') ? o.output.slice(0, -'.logits'.length) : o.output;
+  const owners = [`fusion:${o.name}`, ...(o.trainHead === false ? [] : [`head:${head}`])];
+  const config = record.config;
+  const regularize = config.regularization && config.value;
+  if (config.temperature) fusionTemperature.set(o.name, TEMPERATURE_START);
+  const onRecord = (r: TrainRecord): void => {
+    if (config.temperature && r.type === 'step') fusionTemperature.set(o.name, Math.max(TEMPERATURE_START - TEMPERATURE_STEP * r.step, TEMPERATURE_END));
+    o.onRecord?.(r);
+  };
+  const { graph, store, name: _name, trainHead: _trainHead, ...settings } = o;
+  return train({
+    ...settings,
+    graph,
+    store,
+    policy: ownersPolicy(owners),
+    ...(regularize ? { extraLoss: fusionRegularization(graph, store, o.name) } : {}),
+    onRecord,
+  });
+}
+
+/** Convenience for scripts: evaluate one output of a graph on examples. */
+export function evaluateOutput(graph: Graph, store: WeightStore, output: string, examples: readonly TrainExample[], batchSize = 32): EvalResult {
+  return evaluate(new Executor(graph, store), output, examples, { batchSize });
+}
+
+export { fusionNameOf };

@@ -1,0 +1,148 @@
+// `bottleneck_inv`: a bottleneck adapter with an invertible adapter, AdapterHub's SeqBnInvConfig ('seq_bn_inv',
+// 'pfeiffer+inv') and DoubleSeqBnInvConfig ('double_seq_bn_inv', 'houlsby+inv'): a BnConfig plus `inv_adapter`
+// and `inv_adapter_reduction_factor`. One adapter name owns both parts, as in AdapterHub:
+//   - at transformer sites (ffn / attention, mode 'wrap') it is the bottleneck adapter (delegated to
+//     @adapters/adapter-bottleneck, so a Stack with plain bottleneck adapters composes as AdapterHub's does);
+//   - at the `embeddings` site (mode 'after') it is the NICE block's forward pass;
+//   - at a masked-LM head's `lm_decoder_input` site (mode 'after') it is the NICE block's inverse.
+// The NICE weights are model-level parameters `invertible_adapters.NAME.{F,G}.{0,2}.{weight,bias}` owned by
+// `adapter:NAME`, shared by the forward and inverse splices.
+import type { AdapterPlugin, BuildContext, BuildResult, CloseContext, Graph, JsonSchema } from '@adapters/core-graph';
+import { ConfigError, defineAdapter, PlacementError } from '@adapters/core-graph';
+import type { BottleneckConfig, BottleneckPresetName } from '@adapters/adapter-bottleneck';
+import { BOTTLENECK_SCHEMA, bottleneck, bottleneckParamCount, resolveBottleneck, validateBottleneck } from '@adapters/adapter-bottleneck';
+import type { InvAdapterType } from './invertible';
+import { buildNiceForward, buildNiceInverse, declareNiceParams, INV_ADAPTER_TYPES, invertibleKeyPrefix, niceDims } from './invertible';
+
+export type InvPresetName = 'seq_bn_inv' | 'double_seq_bn_inv';
+
+/** A bottleneck config (AdapterHub BnConfig fields) with an invertible adapter on the embeddings. */
+export interface BottleneckInvConfig extends Omit<BottleneckConfig, 'config'> {
+  readonly config: InvPresetName;
+  /** The invertible block type (AdapterHub: 'nice' or 'glow'; this package: 'nice'). */
+  readonly inv_adapter: InvAdapterType;
+  /** Reduction factor inside F and G (hidden = int(n // rf)); AdapterHub's presets use 2. */
+  readonly inv_adapter_reduction_factor: number;
+}
+
+/** The bottleneck preset each invertible preset extends. */
+export const INV_PRESETS: Readonly<Record<InvPresetName, BottleneckPresetName>> = { seq_bn_inv: 'seq_bn', double_seq_bn_inv: 'double_seq_bn' };
+/** AdapterHub's older names for the same configs. */
+export const INV_PRESET_ALIASES: Readonly<Record<string, InvPresetName>> = { 'pfeiffer+inv': 'seq_bn_inv', 'houlsby+inv': 'double_seq_bn_inv' };
+export const INV_PRESET_NAMES: readonly string[] = [...Object.keys(INV_PRESETS), ...Object.keys(INV_PRESET_ALIASES)];
+/** AdapterHub's SeqBnInvConfig / DoubleSeqBnInvConfig defaults. */
+export const INV_DEFAULTS = { inv_adapter: 'nice', inv_adapter_reduction_factor: 2 } as const;
+
+export const BOTTLENECK_INV_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...BOTTLENECK_SCHEMA.properties,
+    config: { type: 'string', enum: INV_PRESET_NAMES, description: 'preset to start from' },
+    inv_adapter: { type: 'string', enum: INV_ADAPTER_TYPES, description: "invertible block on the embeddings ('glow' is not implemented)" },
+    inv_adapter_reduction_factor: { type: 'number', exclusiveMinimum: 0 },
+  },
+};
+
+/** `{ config: 'seq_bn_inv', ...overrides }` → full config: the bottleneck preset's values, the overrides, then the inv fields. */
+export function resolveBottleneckInv(input: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const requested = input['config'] ?? 'seq_bn_inv';
+  const name = typeof requested === 'string' ? (INV_PRESET_ALIASES[requested] ?? requested) : requested;
+  const bnPreset = INV_PRESETS[name as InvPresetName] as BottleneckPresetName | undefined;
+  if (!bnPreset) throw new ConfigError('config.config', `unknown preset ${JSON.stringify(requested)} (presets: ${INV_PRESET_NAMES.join(', ')})`);
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input)) if (k !== 'config' && k !== 'inv_adapter' && k !== 'inv_adapter_reduction_factor') rest[k] = v;
+  return {
+    ...resolveBottleneck({ ...rest, config: bnPreset }),
+    config: name,
+    inv_adapter: input['inv_adapter'] ?? INV_DEFAULTS.inv_adapter,
+    inv_adapter_reduction_factor: input['inv_adapter_reduction_factor'] ?? INV_DEFAULTS.inv_adapter_reduction_factor,
+  };
+}
+
+/** The bottleneck part of the config, as @adapters/adapter-bottleneck reads it. */
+export function bottleneckPart(c: BottleneckInvConfig): BottleneckConfig {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(c)) if (k !== 'inv_adapter' && k !== 'inv_adapter_reduction_factor') out[k] = v;
+  out['config'] = INV_PRESETS[c.config];
+  return out as unknown as BottleneckConfig;
+}
+
+function invertibleSplice(ctx: BuildContext<BottleneckInvConfig>, inverse: boolean): BuildResult {
+  if (ctx.mode !== 'after') {
+    throw new PlacementError(`the invertible part of adapter '${ctx.name}' is spliced with mode 'after' at '${ctx.site.name}', not '${ctx.mode}'`);
+  }
+  const c = ctx.config;
+  const dims = niceDims(ctx.width, c.inv_adapter_reduction_factor, `${ctx.name}.config.inv_adapter_reduction_factor`);
+  const params = declareNiceParams(ctx.scope, invertibleKeyPrefix(ctx.name), dims);
+  const build = inverse ? buildNiceInverse : buildNiceForward;
+  return { output: build(ctx.scope, ctx.input, dims, params, c.non_linearity) };
+}
+
+function build(ctx: BuildContext<BottleneckInvConfig>): BuildResult {
+  if (ctx.site.kind === 'embeddings') return invertibleSplice(ctx, false);
+  if (ctx.site.kind === 'lm_decoder_input') return invertibleSplice(ctx, true);
+  return bottleneck.build({ ...ctx, config: bottleneckPart(ctx.config) });
+}
+
+function close(ctx: CloseContext<BottleneckInvConfig>): string {
+  const closeBn = bottleneck.close;
+  if (!closeBn) throw new PlacementError(`the bottleneck plugin has no close step`);
+  return closeBn({ ...ctx, config: bottleneckPart(ctx.config) });
+}
+
+/** AdapterHub's config dict: BnConfig fields + `inv_adapter`, `inv_adapter_reduction_factor`, architecture 'bottleneck'. */
+function toHubConfig(c: BottleneckInvConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = { architecture: 'bottleneck' };
+  for (const [k, v] of Object.entries(c)) if (k !== 'config' && k !== 'layer_adapter') out[k] = v;
+  return out;
+}
+
+/** BnConfig fields AdapterHub writes that we accept only at their defaults. */
+const HUB_ONLY_DEFAULTS: Readonly<Record<string, unknown>> = {
+  use_gating: false, cross_adapter: false, phm_layer: false, stochastic_depth: 0, init_weights_seed: null,
+};
+
+function fromHubConfig(hub: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined {
+  if ((hub['architecture'] ?? 'bottleneck') !== 'bottleneck') return undefined;
+  if (typeof hub['inv_adapter'] !== 'string') return undefined;
+  const known = BOTTLENECK_INV_SCHEMA.properties ?? {};
+  const out: Record<string, unknown> = { config: hub['mh_adapter'] === true ? 'double_seq_bn_inv' : 'seq_bn_inv' };
+  for (const [k, v] of Object.entries(hub)) {
+    if (k === 'architecture' || k === 'config') continue;
+    if (k in known) out[k] = v;
+    else if (k in HUB_ONLY_DEFAULTS) {
+      if (v !== HUB_ONLY_DEFAULTS[k] && !(v === undefined)) throw new ConfigError(`config.${k}`, `${JSON.stringify(v)} is not supported (only ${JSON.stringify(HUB_ONLY_DEFAULTS[k])})`);
+    } else if (!k.startsWith('phm_') && !['factorized_phm_W', 'shared_W_phm', 'shared_phm_rule', 'factorized_phm_rule', 'learn_phm', 'hypercomplex_nonlinearity'].includes(k)) {
+      throw new ConfigError(`config.${k}`, 'is not a field this plugin knows');
+    }
+  }
+  return out;
+}
+
+/**
+ * The MAD-X language adapter: a bottleneck adapter (default `seq_bn_inv`: Pfeiffer placement) plus a NICE invertible
+ * adapter on the embeddings whose inverse feeds the tied masked-LM decoder. See `languageAdapterRules`.
+ */
+export const bottleneckInv: AdapterPlugin<BottleneckInvConfig> = defineAdapter<BottleneckInvConfig>({
+  name: 'bottleneck_inv',
+  description: 'bottleneck adapter + invertible (NICE) embedding adapter, AdapterHub seq_bn_inv / double_seq_bn_inv (MAD-X language adapters)',
+  modes: ['wrap', 'after', 'before', 'parallel'],
+  presets: INV_PRESET_NAMES,
+  defaults: resolveBottleneckInv({ config: 'seq_bn_inv' }) as unknown as BottleneckInvConfig,
+  schema: BOTTLENECK_INV_SCHEMA,
+  resolve: resolveBottleneckInv,
+  validate: (c, path) => validateBottleneck(bottleneckPart(c), path),
+  defaultPlacement: (c: BottleneckInvConfig, graph: Graph) => {
+    const place = bottleneck.defaultPlacement;
+    if (!place) throw new PlacementError('the bottleneck plugin has no default placement');
+    return place(bottleneckPart(c), graph);
+  },
+  build,
+  close,
+  /** Per transformer site (the bottleneck part); the invertible block adds `niceParamCount` once per model. */
+  paramCount: (c, width, layer) => bottleneckParamCount(bottleneckPart(c), width, layer),
+  isIdentityAtInit: () => false,
+  toHubConfig,
+  fromHubConfig,
+});
