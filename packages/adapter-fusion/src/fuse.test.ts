@@ -3,7 +3,7 @@ import * as fc from 'fast-check';
 import type { Graph, RunContext } from '@adapters/core-graph';
 import { adapter, applyPlacements, describeTree, Executor, GraphError, ownersPolicy, PlacementError, Stack, WeightStore } from '@adapters/core-graph';
 import type { FusionConfig } from './index';
-import { Fuse, fuse, fusionCatalog, fusionProbsOp, resolveFusionConfig } from './index';
+import { applyFusion, Fuse, fuse, fusionCatalog, fusionProbsOp, resolveFusionConfig } from './index';
 import { assignValues, baseGraph, bitEqual, D, fusedGraph, identity, maxAbsDiff, randomValues, registry, run, seqBn } from './__tests__/helpers';
 
 const NO_TRAIN: RunContext = { training: false, nextSeed: () => 0 };
@@ -161,6 +161,8 @@ describe('Fuse block', () => {
     const base = baseGraph();
     expect(() => fusedGraphOf(base, [seqBn('a'), adapter('bottleneck', 'h', { config: 'double_seq_bn', reduction_factor: 4 })])).toThrow(/'a' and 'h'.*placed differently/);
     expect(() => fusedGraphOf(base, [seqBn('a'), seqBn('b', { leave_out: [1] })])).toThrow(/'a' and 'b'/);
+    // One explicit rule: the adapter left out of layer 1 is refused there, by name.
+    expect(() => applyFusion(base, { adapters: [seqBn('a'), seqBn('b', { leave_out: [1] })], select: { kinds: ['ffn'] }, mode: 'wrap' }, registry)).toThrow(/at 'layer\.1\.ffn': 'b' gives no output to fuse/);
     // Same sites and mode, but a parallel adapter reads the sublayer input: refused at the site.
     const rule = { adapter: Fuse(seqBn('a'), adapter('bottleneck', 'p', { config: 'par_bn', reduction_factor: 4 })), select: { kinds: ['ffn'] }, mode: 'wrap' as const };
     expect(() => applyPlacements(base, [rule], registry)).toThrow(/'a' and 'p' are incompatible/);

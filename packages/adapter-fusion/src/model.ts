@@ -41,6 +41,8 @@ export function sharedPlacement(graph: Graph, spec: FusionSpec, registry: Adapte
     if (seen.has(a.name)) throw new ConfigError('fusion.adapters', `adapter '${a.name}' is listed twice`);
     seen.add(a.name);
   }
+  // One explicit rule places them all alike; at a site, Fuse still refuses adapters that are absent or read differently.
+  if (spec.select && spec.mode) return { select: spec.select, mode: spec.mode };
   const placements = spec.adapters.map((use) => {
     const plugin = pluginOf(use, registry);
     const config = resolveConfig(plugin, use.config ?? {}, `${use.name}.config`);
@@ -48,7 +50,7 @@ export function sharedPlacement(graph: Graph, spec: FusionSpec, registry: Adapte
   });
   const first = placements[0] as (typeof placements)[number];
   for (const q of placements) {
-    if (!q.p && !(spec.select && spec.mode)) throw new PlacementError(`adapter '${q.name}' has no default placement: give the fusion 'select' and 'mode'`);
+    if (!q.p) throw new PlacementError(`adapter '${q.name}' has no default placement: give the fusion 'select' and 'mode'`);
     if (q.p && first.p && (q.p.mode !== first.p.mode || describeSelector(q.p.select) !== describeSelector(first.p.select))) {
       throw new PlacementError(
         `adapters '${first.name}' and '${q.name}' cannot be fused: they are placed differently (${first.p.mode} at ${describeSelector(first.p.select)} vs ${q.p.mode} at ${describeSelector(q.p.select)}); all fused adapters must share placement`,

@@ -28,7 +28,9 @@ describe('two-stage recipe', () => {
     const graph = fusionGraph(base, spec, TARGET, registry);
     store.sync(graph, 1);
     const before = store.snapshot();
-    const result = trainFusion({ graph, store, name: 'ab', output: 'tgt.logits', train: toyExamples(12, 3), maxSteps: 3, batchSize: 4, learningRate: 1e-2, seed: 2 });
+    const tensorsBefore = tf.memory().numTensors;
+    const result = trainFusion({ graph, store, name: 'ab', output: 'tgt.logits', train: toyExamples(12, 3), eval: toyExamples(4, 9), maxSteps: 3, batchSize: 4, learningRate: 1e-2, seed: 2, restoreBest: false });
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
     expect(result.steps).toBe(3);
     const after = store.snapshot();
     let fusionChanged = 0;

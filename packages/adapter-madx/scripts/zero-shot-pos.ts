@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     const texts = sentenceIds(data[lang].mlm.slice(0, MLM_SENTENCES), tokenizer, MLM_MAX_LEN);
     const result = trainLanguageAdapter({
       model, store, head: 'mlm', texts, masking, trainHead: lang === 'en', ...train,
-      epochs: 100, maxSteps: MLM_STEPS, learningRate: 1e-3, onRecord: progress(`mlm[${lang}]`),
+      maxSteps: MLM_STEPS, learningRate: 1e-3, onRecord: progress(`mlm[${lang}]`),
     });
     const losses = result.history.flatMap((r) => (r.type === 'step' ? [r.loss] : []));
     const k = Math.min(20, losses.length);
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   const english = buildMadx(base, { language: 'en', task: 'pos' });
   store.sync(english.graph, SEED);
   const enTrain = uposExamples(data.en.mlm, tokenizer, MAX_LEN);
-  const tagResult = trainTaskAdapter({ model: english, store, head: 'upos', train: enTrain, ...train, epochs: 100, maxSteps: TAG_STEPS, learningRate: 1e-3, onRecord: progress('upos[en]') });
+  const tagResult = trainTaskAdapter({ model: english, store, head: 'upos', train: enTrain, ...train, maxSteps: TAG_STEPS, learningRate: 1e-3, onRecord: progress('upos[en]') });
   log(`upos[en] ${enTrain.length} sentences, ${tagResult.steps} steps, ${tagResult.seconds.toFixed(0)}s`);
 
   // Step 3: zero-shot evaluation.

@@ -18,7 +18,10 @@ export interface LanguageAdapterTraining extends StepTrainOptions {
   readonly store: WeightStore;
   /** The masked-LM head's name (its output is `${head}.logits`). */
   readonly head: string;
-  /** Tokenised unlabelled sentences (with [CLS]/[SEP]); masked with BERT's 15% / 80-10-10 collator. */
+  /**
+   * Tokenised unlabelled sentences (with [CLS]/[SEP]); masked with BERT's 15% / 80-10-10 collator, freshly for every
+   * pass over them (`epochs` passes, or as many as `maxSteps` needs).
+   */
   readonly texts: readonly (readonly number[])[];
   readonly evalTexts?: readonly (readonly number[])[];
   readonly masking: Omit<MaskingOptions, 'seed'>;
@@ -48,12 +51,19 @@ export function trainLanguageAdapter(options: LanguageAdapterTraining): TrainRes
   }
   if (!(`${head}.logits` in model.graph.outputs)) throw new ConfigError('head', `the model has no head '${head}'`);
   if ((model.spec.invertible ?? true) && !hasMaskedLmHead(model.base)) throw new ConfigError('head', 'the base graph has no masked-LM head: the invertible adapter\'s inverse has nowhere to go');
+  if (texts.length === 0) throw new ConfigError('texts', 'no training sentences');
   const seed = rest.seed ?? 0;
-  const train_ = maskExamples(texts, { ...masking, seed });
+  // Dynamic masking: every pass over the texts gets its own masks (round r uses seed + 1000·r), and the trainer
+  // runs once over all rounds; `epochs` (or enough passes for `maxSteps`) sets the number of rounds.
+  const batchSize = rest.batchSize ?? 16;
+  const needed = rest.maxSteps === undefined ? 1 : Math.ceil((rest.maxSteps * batchSize) / texts.length);
+  const rounds = Math.max(1, rest.epochs ?? (rest.maxSteps === undefined ? 1 : needed));
+  const train_ = Array.from({ length: rounds }, (_v, r) => maskExamples(texts, { ...masking, seed: seed + 1000 * r })).flat();
   const eval_ = evalTexts ? maskExamples(evalTexts, { ...masking, seed: seed + 1 }) : undefined;
   return train({
     selectMetric: 'loss',
     ...rest,
+    epochs: 1,
     graph: model.graph,
     store,
     output: `${head}.logits`,
@@ -76,7 +86,10 @@ export interface TaskAdapterTraining extends StepTrainOptions {
 export function trainTaskAdapter(options: TaskAdapterTraining): TrainResult {
   const { model, store, head, train: examples, eval: evalExamples, ...rest } = options;
   const policy = taskPolicy(model, head);
-  return train({ ...rest, graph: model.graph, store, output: `${head}.logits`, train: examples, ...(evalExamples ? { eval: evalExamples } : {}), policy });
+  // With maxSteps and no epochs, run as many epochs as the steps need.
+  const perEpoch = Math.ceil(examples.length / (rest.batchSize ?? 16));
+  const epochs = rest.epochs ?? (rest.maxSteps === undefined ? 1 : Math.max(1, Math.ceil(rest.maxSteps / Math.max(1, perEpoch))));
+  return train({ ...rest, epochs, graph: model.graph, store, output: `${head}.logits`, train: examples, ...(evalExamples ? { eval: evalExamples } : {}), policy });
 }
 
 /** Loss and metrics of the task head on labelled examples (token tasks: accuracy over labelled tokens). */

@@ -338,7 +338,7 @@ export async function runTrainJob(job: TrainJob, args: ParsedArgs, ctx: CliConte
   info(ctx, `data: ${trainSet.length} training examples from ${path.basename(job.data)}${evalSet.length > 0 ? `, ${evalSet.length} eval examples from ${path.basename(job.eval ?? '')}${evalDuring.length < evalSet.length ? ` (${evalDuring.length} during training)` : ''}` : ''}; labels: ${labels.labels.join(', ')}`);
   info(ctx, `adapter: '${job.name}' = ${choice.plugin.name}${choice.via === 'preset' ? ` preset ${spec.name}` : ''} at ${placed.sites.length} sites (${placed.modes.join(', ')}): ${sitesText(placed.sites)}`);
   info(ctx, `trainable: ${fmtInt(params.trainable)} parameters (${pct(params.trainablePercentOfBase)} of the base's ${fmtInt(params.base)}; adapter ${fmtInt(adapterParams)})${job.fullFinetune ? ' [full fine-tuning]' : ''}`);
-  info(ctx, `training: ${totalSteps} steps (batch ${job.batchSize}, lr ${job.learningRate}, max length ${job.maxLength}), evaluating every ${evalEvery} steps`);
+  info(ctx, `training: ${totalSteps} steps (batch ${job.batchSize}, lr ${job.learningRate}, max length ${job.maxLength})${evalDuring.length > 0 ? `, evaluating every ${evalEvery} steps` : ''}`);
 
   const metrics = MetricsWriter.open(path.join(job.out, 'metrics.jsonl'), { fresh: true });
   const progress = new ProgressReporter({ stream: ctx.stderr, every: Math.max(1, Math.min(10, Math.ceil(totalSteps / 20))) });

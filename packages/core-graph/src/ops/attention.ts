@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { defineOp, input, numAttr, shapeError } from './op-def';
+import { matchBatch } from './shape';
 
 /** Additive bias for padded keys; exp() of it is exactly 0 in float32, as with Hugging Face's dtype minimum. */
 export const MASKED_SCORE = -1e9;
@@ -38,7 +39,8 @@ export const attentionOp = defineOp({
     const split = (t: tf.Tensor3D) => tf.transpose(tf.reshape(t, [b, s, heads, dh]), [0, 2, 1, 3]);
     let scores = tf.mul(tf.matMul(split(q as tf.Tensor3D), split(k as tf.Tensor3D), false, true), 1 / Math.sqrt(dh));
     if (mask) {
-      const bias = tf.mul(tf.sub(1, tf.cast(mask, 'float32')), MASKED_SCORE);
+      // After a Parallel splice the batch holds stacked copies; the mask repeats to match.
+      const bias = tf.mul(tf.sub(1, tf.cast(matchBatch(mask, b), 'float32')), MASKED_SCORE);
       scores = tf.add(scores, tf.reshape(bias, [b, 1, 1, s]));
     }
     let probs = tf.softmax(scores, -1);

@@ -6,13 +6,13 @@ import { addOp, mulOp, scaleByParamOp, scaleOp, subOp, sumOp } from './elementwi
 import { dropoutOp, inputOp, matmulOp, switchOp } from './misc';
 import { layerNormOp } from './norm';
 import type { OpDef } from './op-def';
-import { chunkOp, concatOp, maskedMeanOp, positionsOp, repeatBatchOp, reshapeOp, sliceOp, tokenOp, transposeOp } from './shape';
+import { branchInputOp, concatOp, maskedMeanOp, positionsOp, reshapeOp, sliceOp, tokenOp, transposeOp } from './shape';
 
 const builtins: readonly OpDef[] = [
   inputOp, denseOp, embeddingOp, layerNormOp, attentionOp, softmaxOp, dropoutOp, switchOp, matmulOp,
   addOp, subOp, mulOp, sumOp, scaleOp, scaleByParamOp,
   geluOp, geluNewOp, reluOp, swishOp, tanhOp, sigmoidOp, identityOp,
-  reshapeOp, transposeOp, concatOp, sliceOp, chunkOp, repeatBatchOp, tokenOp, maskedMeanOp, positionsOp,
+  reshapeOp, transposeOp, concatOp, sliceOp, branchInputOp, tokenOp, maskedMeanOp, positionsOp,
 ];
 
 const ops = new Map<string, OpDef>(builtins.map((o) => [o.name, o]));

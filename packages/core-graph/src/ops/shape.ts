@@ -101,20 +101,6 @@ export const sliceOp = defineOp({
   },
 });
 
-/** Repeat the batch `times` times (Parallel composition feeds each branch its own copy). */
-export const repeatBatchOp = defineOp({
-  name: 'repeatBatch',
-  arity: 1,
-  inferType: (args) => {
-    numAttr(args.attrs, 'times');
-    return input(args, 0);
-  },
-  run: ([x], _p, attrs) => {
-    const xs = x as tf.Tensor;
-    return tf.tile(xs, xs.shape.map((_d, j) => (j === 0 ? numAttr(attrs, 'times') : 1)));
-  },
-});
-
 /** Picks one position along the sequence axis: [batch, seq, hidden] → [batch, hidden] (CLS pooling). */
 export const tokenOp = defineOp({
   name: 'token',
@@ -141,7 +127,7 @@ export const maskedMeanOp = defineOp({
     return { shape: [x.shape[0] as Dim, x.shape[2] as Dim], dtype: 'float32' };
   },
   run([x, mask]) {
-    const m = tf.expandDims(tf.cast(mask as tf.Tensor, 'float32'), -1);
+    const m = tf.expandDims(tf.cast(matchBatch(mask as tf.Tensor, (x as tf.Tensor).shape[0] as number), 'float32'), -1);
     return tf.div(tf.sum(tf.mul(x as tf.Tensor, m), 1), tf.maximum(tf.sum(m, 1), 1e-9));
   },
 });
@@ -167,21 +153,36 @@ export const positionsOp = defineOp({
   },
 });
 
-/** Chunk `index` of `parts` equal pieces along the batch axis (Parallel composition's per-branch slice). */
-export const chunkOp = defineOp({
-  name: 'chunk',
-  arity: 1,
+/**
+ * A Parallel branch's input: inputs [x, reference] where reference is a graph input with the model's batch B.
+ * When x already holds `parts` stacked copies (an earlier Parallel splice ran) it takes copy `index`;
+ * when x still has batch B (lower splices were skipped: AdapterDrop) every branch reads all of x, so the
+ * lower layers run once for all tasks.
+ */
+export const branchInputOp = defineOp({
+  name: 'branchInput',
+  arity: 2,
   inferType: (args) => {
     const parts = numAttr(args.attrs, 'parts');
     const index = numAttr(args.attrs, 'index');
-    if (!(index >= 0 && index < parts)) throw shapeError(args, `chunk ${index} of ${parts} does not exist`);
+    if (!(Number.isInteger(parts) && parts > 0 && index >= 0 && index < parts)) throw shapeError(args, `branch ${index} of ${parts} does not exist`);
     return input(args, 0);
   },
-  run([x], _p, attrs) {
+  run([x, reference], _p, attrs) {
     const xs = x as tf.Tensor;
+    const batch = (reference as tf.Tensor).shape[0] as number;
     const parts = numAttr(attrs, 'parts');
-    const size = (xs.shape[0] as number) / parts;
-    if (!Number.isInteger(size)) throw new RangeError(`batch of ${xs.shape[0]} does not split into ${parts} equal parts`);
-    return tf.slice(xs, xs.shape.map((_d, j) => (j === 0 ? numAttr(attrs, 'index') * size : 0)), xs.shape.map((d, j) => (j === 0 ? size : d)));
+    const rows = xs.shape[0] as number;
+    if (rows === batch) return tf.clone(xs);
+    if (rows !== batch * parts) throw new RangeError(`a Parallel branch got ${rows} rows; expected ${batch} or ${parts} × ${batch}`);
+    return tf.slice(xs, xs.shape.map((_d, j) => (j === 0 ? numAttr(attrs, 'index') * batch : 0)), xs.shape.map((d, j) => (j === 0 ? batch : d)));
   },
 });
+
+/** Repeats a per-example tensor (e.g. the attention mask) to match a batch of stacked Parallel copies. */
+export function matchBatch(t: tf.Tensor, rows: number): tf.Tensor {
+  const batch = t.shape[0] as number;
+  if (batch === rows) return t;
+  if (rows % batch !== 0) throw new RangeError(`cannot match a batch of ${batch} to ${rows} rows`);
+  return tf.tile(t, t.shape.map((_d, j) => (j === 0 ? rows / batch : 1)));
+}

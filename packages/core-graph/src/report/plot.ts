@@ -2,9 +2,8 @@
 // headlessly (renderer 'none' + toSVG), and resvg rasterises it using a font found on the system.
 import { existsSync } from 'fs';
 import * as path from 'path';
-import { Resvg } from '@resvg/resvg-js';
-import * as vega from 'vega';
-import * as vegaLite from 'vega-lite';
+// vega, vega-lite and resvg (a native addon) load on first use, so importing the library stays cheap
+// and works even where resvg's prebuilt binary is missing.
 import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../io/atomic-write';
 
@@ -132,6 +131,7 @@ export function curvesSpec(records: readonly CurveRecord[], options: PlotOptions
 
 /** Renders the curves to an SVG string (no browser, no canvas). */
 export async function renderCurvesSvg(records: readonly CurveRecord[], options: PlotOptions = {}): Promise<string> {
+  const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
   const compiled = vegaLite.compile(curvesSpec(records, options)).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
@@ -142,7 +142,8 @@ export async function renderCurvesSvg(records: readonly CurveRecord[], options: 
 }
 
 /** Rasterises an SVG to PNG with resvg; text needs a font, so a system font file is loaded when present. */
-export function svgToPng(svg: string, options: Pick<PlotOptions, 'scale' | 'fontFiles'> = {}): { png: Buffer; width: number; height: number } {
+export async function svgToPng(svg: string, options: Pick<PlotOptions, 'scale' | 'fontFiles'> = {}): Promise<{ png: Buffer; width: number; height: number }> {
+  const { Resvg } = await import('@resvg/resvg-js');
   const font = pickFont(options.fontFiles);
   const scale = options.scale ?? 2;
   const resvg = new Resvg(svg, {
@@ -161,7 +162,7 @@ export function svgToPng(svg: string, options: Pick<PlotOptions, 'scale' | 'font
 /** Writes `curves.svg` and `curves.png` into `outDir` (each atomically) from trainer / metrics.jsonl records. */
 export async function writeTrainingCurves(records: readonly CurveRecord[], outDir: string, options: PlotOptions = {}): Promise<CurveFiles> {
   const svg = await renderCurvesSvg(records, options);
-  const { png, width, height } = svgToPng(svg, options);
+  const { png, width, height } = await svgToPng(svg, options);
   const files = { svg: path.join(outDir, 'curves.svg'), png: path.join(outDir, 'curves.png') };
   await writeFileAtomic(files.svg, svg);
   await writeFileAtomic(files.png, png);

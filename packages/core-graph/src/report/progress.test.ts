@@ -74,6 +74,16 @@ describe('ProgressReporter', () => {
     expect(out.text).toContain('step 2/4  loss 1.3333  4.00 steps/s  elapsed 1s  ETA 1s');
   });
 
+  test('a terminal that reports 0 columns gets an 80-column bar', () => {
+    const out = new FakeStream(true, 0);
+    new ProgressReporter({ stream: out }).onRecord({ type: 'step', step: 1, totalSteps: 4, loss: 1, seconds: 1 });
+    const bar = /^\r\[(#+)(\.+)\] 1\/4 /.exec(out.text);
+    expect(bar).not.toBeNull();
+    const width = (bar?.[1]?.length ?? 0) + (bar?.[2]?.length ?? 0);
+    expect(width).toBeGreaterThan(30);
+    expect(out.text.replace('\r', '').length).toBeLessThan(80);
+  });
+
   test('formatDuration', () => {
     expect([formatDuration(0), formatDuration(59.4), formatDuration(75), formatDuration(3725), formatDuration(NaN)]).toEqual(['0s', '59s', '1m15s', '1h02m', '?']);
   });

@@ -121,7 +121,8 @@ export class ProgressReporter {
   private drawBar(r: Extract<ProgressRecord, { type: 'step' }>): void {
     const { rate, eta } = this.stats(r);
     const tail = ` ${r.step}/${r.totalSteps}  loss ${this.smoothedLoss.toFixed(4)}  ${formatRate(rate)}  ETA ${formatDuration(eta)}`;
-    const columns = this.options.stream.columns ?? 80;
+    const reported = this.options.stream.columns;
+    const columns = reported !== undefined && reported > 20 ? reported : 80; // a pty may report 0
     const barWidth = Math.max(10, Math.min(40, columns - this.prefix.length - tail.length - 3));
     const filled = Math.round((barWidth * Math.min(r.step, r.totalSteps)) / Math.max(1, r.totalSteps));
     const line = `${this.prefix}[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}]${tail}`;

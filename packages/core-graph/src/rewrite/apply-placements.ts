@@ -144,7 +144,7 @@ function splice(
     width,
     // A later splice at the same site numbers its blocks apart (`composition1.0`), as its tag does (`splice1`).
     blockScope: (owner = 'composition') => b.scope(`${site.name}.composition${previous.length === 0 ? '' : previous.length}.${blockCount++}`, owner, site.layer),
-    replicateInputs: (copies) => replicateInputs(b, copies),
+    batchReference: (source.inputs[0] ?? { node: site.entry }).node,
   };
   const byName = new Map(resolved.map((l) => [l.use.name, l]));
   const compose = (node: AdapterTree, state: ComposeState): ComposeState => {
@@ -208,19 +208,6 @@ function splice(
   b.recordSplice({ site: site.name, ...(site.layer === undefined ? {} : { layer: site.layer }), mode, adapters: names, composition, switchNode });
   const params = [...b.paramKeys()].filter((k) => !paramsBefore.has(k)).reduce((n, k) => n + b.param(k).shape.reduce((x, y) => x * y, 1), 0);
   report.push({ rule: ruleIndex, site: site.name, ...(site.layer === undefined ? {} : { layer: site.layer }), mode, composition, params });
-}
-
-/** Parallel composition: every graph input is repeated `copies` times along the batch, once per graph. */
-function replicateInputs(b: GraphBuilder, copies: number): void {
-  const existing = b.getMeta('parallelCopies');
-  if (existing === copies) return;
-  if (existing !== undefined) throw new PlacementError(`Parallel with ${copies} branches conflicts with an existing Parallel of ${String(existing)}`);
-  const graph = b.build();
-  for (const input of graph.inputs) {
-    const repeated = b.add('repeatBatch', `${input.node}.repeat`, [input.node], { attrs: { times: copies } });
-    b.rewire(input.node, repeated, new Set([repeated]));
-  }
-  b.setMeta('parallelCopies', copies);
 }
 
 function tap(b: GraphBuilder, rule: PlacementRule, resolved: readonly ResolvedLeaf[], sites: readonly Site[], numLayers: number, ruleIndex: number, report: PlacementEntry[]): void {

@@ -22,8 +22,8 @@ export interface BlockContext {
   readonly width: number;
   /** A fresh scope for nodes the block itself adds (splits, sums, fusion layers...). */
   blockScope(owner?: string): Scope;
-  /** Makes the whole model run on `copies` stacked copies of its inputs (Parallel). */
-  replicateInputs(copies: number): void;
+  /** A graph input whose batch is the model's batch (Parallel branches compare against it). */
+  readonly batchReference: string;
 }
 
 export type ComposeChild = (child: AdapterTree, state: ComposeState) => ComposeState;
@@ -47,12 +47,13 @@ const stack: BlockDef = {
   compose: (_ctx, block, state, child) => block.children.reduce((s, c) => child(c, s), state),
 };
 
-/** Concatenates the children's hidden states along the batch; keeps the last child's closer. */
-function concatBatch(ctx: BlockContext, results: ComposeState[], original: ComposeState): ComposeState {
+/** Concatenates the children's hidden states (and residual inputs) along the batch; keeps the last child's closer. */
+function concatBatch(ctx: BlockContext, results: ComposeState[], parts: ComposeState[], original: ComposeState): ComposeState {
   const sc = ctx.blockScope();
   const hidden = sc.op('concat', 'hidden', results.map((r) => r.hidden), { attrs: { axis: 0 } });
+  const residual = original.residual === undefined ? undefined : sc.op('concat', 'residual', parts.map((p) => p.residual as string), { attrs: { axis: 0 } });
   const last = results[results.length - 1]?.last;
-  return { hidden, ...(original.residual === undefined ? {} : { residual: original.residual }), ...(last ? { last } : {}) };
+  return { hidden, ...(residual === undefined ? {} : { residual }), ...(last ? { last } : {}) };
 }
 
 const parallel: BlockDef = {
@@ -60,12 +61,16 @@ const parallel: BlockDef = {
   allowedChildren: ['adapter', 'Stack', 'BatchSplit', 'Average'],
   compose(ctx, block, state, child) {
     const parts = block.children.length;
-    ctx.replicateInputs(parts);
-    const results = block.children.map((c, index) => {
+    // Stacked copies must mean the same thing everywhere: one branch count per graph.
+    const existing = ctx.builder.getMeta('parallelCopies');
+    if (existing !== undefined && existing !== parts) throw new PlacementError(`Parallel with ${parts} branches conflicts with an existing Parallel of ${String(existing)}`);
+    ctx.builder.setMeta('parallelCopies', parts);
+    const inputs = block.children.map((_c, index) => {
       const sc = ctx.blockScope();
-      return child(c, splitState(state, (id, tag) => sc.op('chunk', tag, [id], { attrs: { parts, index } })));
+      return splitState(state, (id, tag) => sc.op('branchInput', tag, [id, ctx.batchReference], { attrs: { parts, index } }));
     });
-    return concatBatch(ctx, results, state);
+    const results = block.children.map((c, i) => child(c, inputs[i] as ComposeState));
+    return concatBatch(ctx, results, inputs, state);
   },
 };
 
@@ -77,14 +82,16 @@ const batchSplit: BlockDef = {
     let begin = 0;
     // `total` makes the slices check at run time that the batch has exactly sum(sizes) rows.
     const total = sizes.reduce((a, b) => a + b, 0);
+    const parts: ComposeState[] = [];
     const results = block.children.map((c, i) => {
       const sc = ctx.blockScope();
       const size = sizes[i] as number;
       const part = splitState(state, (id, tag) => sc.op('slice', tag, [id], { attrs: { axis: 0, begin, size, total } }));
       begin += size;
+      parts.push(part);
       return child(c, part);
     });
-    return concatBatch(ctx, results, state);
+    return concatBatch(ctx, results, parts, state);
   },
 };
 

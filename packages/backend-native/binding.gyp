@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "backend_native",
+      "sources": ["native/backend_native.c"],
+      "cflags_c": ["-std=c11", "-O3", "-Wall", "-Wextra"],
+      "libraries": ["-lopenblas", "-lm"]
+    }
+  ]
+}

@@ -1,0 +1,63 @@
+// Locates and loads the N-API addon (build/Release/backend_native.node). Loading happens at most once.
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** The addon's exports; see native/backend_native.c for the exact contracts. */
+export interface NativeAddon {
+  gemm(
+    heap: ArrayBuffer, aOff: number, bOff: number, cOff: number, batch: number, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, aStride: number, bStride: number,
+    aIndex?: Int32Array | null, bIndex?: Int32Array | null,
+  ): void;
+  biasAct(heap: ArrayBuffer, cOff: number, rows: number, n: number, biasOff: number, act: number, alpha: number): void;
+  info(): { config: string; corename: string; threads: number };
+  setNumThreads(threads: number): void;
+}
+
+export type AddonLoad = { addon: NativeAddon; path: string } | { addon?: undefined; reason: string };
+
+/** Env var naming an addon file to load instead of the package's own build. */
+export const ADDON_PATH_ENV = 'ADAPTERS_NATIVE_ADDON';
+/** Set to 1 to keep the stock wasm kernels even when the addon is built. */
+export const DISABLE_ENV = 'ADAPTERS_NATIVE_KERNELS_DISABLE';
+
+const BUILD_HINT = 'npm run build:native -w @adapters/backend-native';
+
+/** The package root, from src/ (ts-jest, ts-node) or dist/ (built). */
+const packageRoot = path.resolve(__dirname, '..');
+
+export function defaultAddonPath(): string {
+  return path.join(packageRoot, 'build', 'Release', 'backend_native.node');
+}
+
+const firstLine = (e: unknown): string => String(e instanceof Error ? e.message : e).split('\n')[0]!.trim();
+
+let cached: AddonLoad | undefined;
+
+/** Loads the addon once; later calls return the same result (success or the one-line reason). */
+export function loadAddon(env: Record<string, string | undefined> = process.env): AddonLoad {
+  if (cached !== undefined) return cached;
+  cached = tryLoad(env);
+  return cached;
+}
+
+function tryLoad(env: Record<string, string | undefined>): AddonLoad {
+  if (env[DISABLE_ENV] === '1') return { reason: `disabled by ${DISABLE_ENV}=1` };
+  const file = env[ADDON_PATH_ENV] || defaultAddonPath();
+  if (!fs.existsSync(file)) {
+    return { reason: `native addon not built (${path.relative(process.cwd(), file) || file} is missing); run ${BUILD_HINT}` };
+  }
+  // process.dlopen rather than require: works the same under jest's module registry and needs no resolver.
+  const mod: { exports: Partial<NativeAddon> } = { exports: {} };
+  try {
+    process.dlopen(mod, file);
+  } catch (e) {
+    // Typically "libopenblas.so.0: cannot open shared object file" when OpenBLAS was removed after the build.
+    return { reason: `native addon failed to load: ${firstLine(e)}; install OpenBLAS and run ${BUILD_HINT}` };
+  }
+  const a = mod.exports;
+  if (typeof a.gemm !== 'function' || typeof a.biasAct !== 'function' || typeof a.info !== 'function') {
+    return { reason: `native addon at ${file} is stale (missing exports); run ${BUILD_HINT}` };
+  }
+  return { addon: a as NativeAddon, path: file };
+}

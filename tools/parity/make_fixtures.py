@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Builds the parity fixtures: reference outputs of AdapterHub's `adapters` for a tiny random BERT.
+
+Run from the repository root inside a virtual environment made from tools/parity/requirements.txt:
+
+    python3 -m venv /tmp/parity-venv
+    /tmp/parity-venv/bin/pip install -r tools/parity/requirements.txt
+    /tmp/parity-venv/bin/python tools/parity/make_fixtures.py
+
+Writes tools/parity/fixtures/:
+    base/config.json, base/model.safetensors   the tiny BERT (random weights, seed 0), shared by every method
+    inputs.safetensors                         input_ids + attention_mask (int64, row 1 padded), shared
+    <method>/adapter/...                       the adapter exactly as `model.save_adapter(..., use_safetensors=True)` wrote it
+    <method>/expected.safetensors              last_hidden_state (and logits when a head is used), float32
+    <method>/meta.json                         how the reference was computed (adapter names, active setup, ...)
+    VERSIONS.md                                library versions and the command
+
+Every adapter tensor is re-drawn after `add_adapter` with non-trivial random values (zero-initialised
+up-projections included), so an adapter that acts as the identity cannot pass the TypeScript tests.
+Nothing here is needed by CI: the fixtures are committed and the TypeScript tests only read them.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from transformers import BertConfig, BertModel
+
+import adapters
+from adapters import BertAdapterModel
+from adapters.composition import Fuse, Stack
+
+ROOT = Path(__file__).resolve().parent / "fixtures"
+SEED = 0
+
+CONFIG = dict(
+    vocab_size=100,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=64,
+    max_position_embeddings=64,
+    type_vocab_size=2,
+    hidden_act="gelu",
+    layer_norm_eps=1e-12,
+)
+
+# Batch of 2, length 9; row 1 has 3 padding positions.
+INPUT_IDS = [[2, 17, 45, 9, 88, 31, 60, 12, 3], [2, 71, 5, 38, 94, 3, 0, 0, 0]]
+ATTENTION_MASK = [[1] * 9, [1] * 6 + [0] * 3]
+
+
+def redraw(tensor: torch.Tensor, name: str, gen: torch.Generator) -> None:
+    """Non-trivial values: LayerNorm-like weights around 1, everything else N(0, 0.3²) (biases N(0, 0.1²))."""
+    with torch.no_grad():
+        noise = torch.randn(tensor.shape, generator=gen, dtype=torch.float32)
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf == "weight" and tensor.dim() == 1 and "norm" in name.lower():
+            tensor.copy_(1.0 + 0.2 * noise)
+        elif leaf == "bias":
+            tensor.copy_(0.1 * noise)
+        elif leaf == "scaling":
+            tensor.copy_(1.5 + 0.5 * noise)
+        else:
+            tensor.copy_(0.3 * noise)
+
+
+def base_model() -> BertModel:
+    torch.manual_seed(SEED)
+    model = BertModel(BertConfig(**CONFIG))
+    gen = torch.Generator().manual_seed(SEED)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=gen)
+            if "LayerNorm.weight" in name:
+                p.copy_(1.0 + 0.1 * noise)
+            elif name.endswith("bias") or "LayerNorm.bias" in name:
+                p.copy_(0.05 * noise)
+            elif "embeddings" in name:
+                p.copy_(0.5 * noise)
+            else:
+                p.copy_(0.15 * noise)
+    return model.eval()
+
+
+def adapter_model(base: BertModel) -> BertAdapterModel:
+    model = BertAdapterModel(base.config)
+    missing, unexpected = model.bert.load_state_dict(base.state_dict(), strict=False)
+    # BertAdapterModel's BertModel is the same architecture; only adapter bookkeeping may differ.
+    assert not unexpected, unexpected
+    assert not [k for k in missing if "adapter" not in k], missing
+    return model
+
+
+def redraw_matching(model: torch.nn.Module, needles: list[str], seed: int) -> list[str]:
+    gen = torch.Generator().manual_seed(seed)
+    touched = []
+    for name, p in model.named_parameters():
+        if any(n in name for n in needles):
+            redraw(p.data, name, gen)
+            touched.append(name)
+    assert touched, f"no parameter matched {needles}"
+    return touched
+
+
+def run(model: BertAdapterModel, head: str | None) -> dict[str, torch.Tensor]:
+    ids = torch.tensor(INPUT_IDS)
+    mask = torch.tensor(ATTENTION_MASK)
+    model.eval()
+    with torch.no_grad():
+        if head is None:
+            out = model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+            hidden = out.hidden_states[-1] if getattr(out, "hidden_states", None) is not None else out[0]
+            return {"last_hidden_state": hidden.float().contiguous()}
+        out = model(input_ids=ids, attention_mask=mask, head=head, output_hidden_states=True)
+        return {"last_hidden_state": out.hidden_states[-1].float().contiguous(), "logits": out.logits.float().contiguous()}
+
+
+def write_expected(dir_: Path, outputs: dict[str, torch.Tensor], meta: dict) -> None:
+    save_file(outputs, str(dir_ / "expected.safetensors"), metadata={"format": "pt"})
+    (dir_ / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def fresh(method: str) -> Path:
+    d = ROOT / method
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    return d
+
+
+def single(base: BertModel, method: str, config, seed: int, *, head: dict | None = None, skip_layers=None, note: str = "") -> None:
+    """One adapter named `method`-ish: add, re-draw, activate, run, save."""
+    d = fresh(method)
+    name = "a"
+    model = adapter_model(base)
+    model.add_adapter(name, config=config)
+    redraw_matching(model, [f".adapters.{name}.", f"invertible_adapters.{name}.", f"shared_parameters.{name}."], seed)
+    head_name = None
+    if head is not None:
+        head_name = "cls"
+        model.add_classification_head(head_name, **head)
+        redraw_matching(model, [f"heads.{head_name}."], seed + 1000)
+    model.set_active_adapters(name, skip_layers=skip_layers)
+    if head_name:
+        model.active_head = head_name
+    outputs = run(model, head_name)
+    # The adapter must change the output, or an identity adapter could pass.
+    model.set_active_adapters(None)
+    plain = run(model, head_name)["last_hidden_state"]
+    delta = (plain - outputs["last_hidden_state"]).abs().max().item()
+    assert delta > 1e-2, f"{method}: adapter barely changes the output ({delta})"
+    model.set_active_adapters(name, skip_layers=skip_layers)
+    model.save_adapter(str(d / "adapter"), name, with_head=head_name is not None, use_safetensors=True)
+    meta = {"adapters": [name], "active": name, "skip_layers": skip_layers, "head": head_name, "max_abs_change_vs_base": delta, "note": note}
+    write_expected(d, outputs, meta)
+
+
+def fusion(base: BertModel, seed: int) -> None:
+    d = fresh("fuse")
+    model = adapter_model(base)
+    for i, name in enumerate(["a", "b"]):
+        model.add_adapter(name, config="seq_bn")
+    model.add_adapter_fusion(Fuse("a", "b"), "dynamic")
+    redraw_matching(model, [".adapters.a.", ".adapters.b.", "adapter_fusion_layer"], seed)
+    model.set_active_adapters(Fuse("a", "b"))
+    outputs = run(model, None)
+    for name in ["a", "b"]:
+        model.save_adapter(str(d / name), name, use_safetensors=True)
+    model.save_adapter_fusion(str(d / "fusion"), "a,b", use_safetensors=True)
+    write_expected(d, outputs, {"adapters": ["a", "b"], "active": "Fuse(a, b)", "fusion_config": "dynamic", "head": None})
+
+
+def stack(base: BertModel, seed: int) -> None:
+    d = fresh("stack")
+    model = adapter_model(base)
+    model.add_adapter("lang", config="seq_bn")
+    model.add_adapter("task", config="seq_bn")
+    redraw_matching(model, [".adapters.lang.", ".adapters.task."], seed)
+    model.set_active_adapters(Stack("lang", "task"))
+    outputs = run(model, None)
+    for name in ["lang", "task"]:
+        model.save_adapter(str(d / name), name, use_safetensors=True)
+    write_expected(d, outputs, {"adapters": ["lang", "task"], "active": "Stack(lang, task)", "head": None})
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    ROOT.mkdir(parents=True, exist_ok=True)
+    base = base_model()
+    if (ROOT / "base").exists():
+        shutil.rmtree(ROOT / "base")
+    base.save_pretrained(str(ROOT / "base"), safe_serialization=True)
+    save_file({"input_ids": torch.tensor(INPUT_IDS), "attention_mask": torch.tensor(ATTENTION_MASK)}, str(ROOT / "inputs.safetensors"), metadata={"format": "pt"})
+
+    from adapters import CompacterConfig, CompacterPlusPlusConfig, DoubleSeqBnConfig, ParBnConfig, SeqBnConfig, SeqBnInvConfig
+
+    single(base, "seq_bn", SeqBnConfig(reduction_factor=4), 1, head=dict(num_labels=3, layers=1, use_pooler=True))
+    single(base, "double_seq_bn", DoubleSeqBnConfig(reduction_factor=4), 2)
+    single(base, "par_bn", ParBnConfig(reduction_factor=4), 3)
+    single(base, "scaled_par_bn", ParBnConfig(reduction_factor=4, scaling="learned"), 4)
+    single(base, "leave_out", SeqBnConfig(reduction_factor=4, leave_out=[0]), 5)
+    single(base, "skip_layers", SeqBnConfig(reduction_factor=4), 6, skip_layers=[0],
+           note="AdapterDrop: model.set_active_adapters(name, skip_layers=[0]) (ModelAdaptersConfig.skip_layers); the adapter file has both layers")
+    single(base, "compacter", CompacterConfig(reduction_factor=4, phm_dim=4), 7)
+    single(base, "compacter++", CompacterPlusPlusConfig(reduction_factor=4, phm_dim=4), 8)
+    single(base, "seq_bn_inv", SeqBnInvConfig(reduction_factor=4), 9)
+    fusion(base, 10)
+    stack(base, 11)
+
+    versions = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": __import__("transformers").__version__,
+        "adapters": adapters.__version__,
+        "peft": __import__("peft").__version__,
+        "safetensors": __import__("safetensors").__version__,
+    }
+    lines = [
+        "# Versions the fixtures were generated with",
+        "",
+        "| package | version |",
+        "| --- | --- |",
+        *[f"| {k} | {v} |" for k, v in versions.items()],
+        "",
+        "Command (from the repository root):",
+        "",
+        "```sh",
+        "python3 -m venv /tmp/parity-venv",
+        "/tmp/parity-venv/bin/pip install -r tools/parity/requirements.txt",
+        "/tmp/parity-venv/bin/python tools/parity/make_fixtures.py",
+        "```",
+        "",
+        f"Seed {SEED}; torch threads 1; CPU, float32.",
+        "",
+    ]
+    (ROOT / "VERSIONS.md").write_text("\n".join(lines))
+    print(json.dumps(versions))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
