@@ -37,11 +37,12 @@ let cached: AddonLoad | undefined;
 /** Loads the addon once; later calls return the same result (success or the one-line reason). */
 export function loadAddon(env: Record<string, string | undefined> = process.env): AddonLoad {
   if (cached !== undefined) return cached;
-  cached = tryLoad(env);
+  cached = probeAddon(env);
   return cached;
 }
 
-function tryLoad(env: Record<string, string | undefined>): AddonLoad {
+/** Tries to load the addon now (uncached); loadAddon() is the cached entry point. */
+export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   if (env[DISABLE_ENV] === '1') return { reason: `disabled by ${DISABLE_ENV}=1` };
   const file = env[ADDON_PATH_ENV] || defaultAddonPath();
   if (!fs.existsSync(file)) {

@@ -104,8 +104,9 @@ function gemmInto(
   // Allocate first: _malloc may grow wasm memory, which detaches the previous ArrayBuffer.
   const out = backend.makeOutput(g.outShape, 'float32');
   const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
-  let { batch, m } = g;
   const p = g.plan;
+  let batch = p.batch;
+  let m = g.m;
   // [batch, m, k]·[k, n] with one shared B is a single [batch*m, k]·[k, n] product.
   if (!transposeA && p.bStride === 0 && p.bIndex === null && p.aStride === 1 && p.aIndex === null) {
     m *= batch;

@@ -28,11 +28,8 @@ export const FORMAT_VERSION = 'adapters-ts.0.1.0';
 const hubConfigOf = (plugin: AnyAdapterPlugin, config: Record<string, unknown>): Record<string, unknown> =>
   plugin.toHubConfig ? plugin.toHubConfig(config) : { architecture: plugin.name, ...config };
 
-/**
- * The AdapterHub key of an adapter parameter: `${prefix}.${site module}.adapters.NAME.${rest}`
- * (e.g. `bert.encoder.layer.0.output.adapters.sst2.adapter_down.0.weight`); `as` renames the adapter.
- */
-export function adapterHubKey(graph: Graph, key: string, name: string, as = name): string {
+/** Splits an adapter parameter key into AdapterHub's module path (`bert.encoder.layer.0.output`) and the local key. */
+function splitAdapterKey(graph: Graph, key: string, name: string): { module: string; local: string } {
   const prefix = String(graph.meta['prefix'] ?? '');
   const marker = `.adapters.${name}.`;
   const at = key.indexOf(marker);
@@ -40,7 +37,25 @@ export function adapterHubKey(graph: Graph, key: string, name: string, as = name
   const siteName = key.slice(0, at);
   const site = graph.sites.get(siteName);
   const module = site?.module ?? siteName;
-  return `${prefix ? `${prefix}.` : ''}${module}.adapters.${as}.${key.slice(at + marker.length)}`;
+  return { module: `${prefix ? `${prefix}.` : ''}${module}`, local: key.slice(at + marker.length) };
+}
+
+/**
+ * The AdapterHub key of an adapter parameter: `${prefix}.${site module}.adapters.NAME.${rest}`
+ * (e.g. `bert.encoder.layer.0.output.adapters.sst2.adapter_down.0.weight`); `as` renames the adapter.
+ * Plugins whose parameters AdapterHub names differently declare `hubKeys` (see `adapterHubKeys`).
+ */
+export function adapterHubKey(graph: Graph, key: string, name: string, as = name): string {
+  const { module, local } = splitAdapterKey(graph, key, name);
+  return `${module}.adapters.${as}.${local}`;
+}
+
+/** Every AdapterHub name of an adapter parameter: the plugin's `hubKeys` of the local key (default: the local key). */
+function adapterHubKeys(graph: Graph, key: string, name: string, as: string, plugin: AnyAdapterPlugin | undefined, config: Record<string, unknown>): string[] {
+  const { module, local } = splitAdapterKey(graph, key, name);
+  const locals = plugin?.hubKeys ? plugin.hubKeys(local, config) : [local];
+  if (locals.length === 0) throw new GraphError(`plugin '${plugin?.name ?? '?'}' maps parameter '${key}' to no AdapterHub key`);
+  return locals.map((l) => `${module}.adapters.${as}.${l}`);
 }
 
 const adapterParams = (graph: Graph, name: string): ParamSpec[] => [...graph.params.values()].filter((p) => p.owner === `adapter:${name}`);
@@ -83,7 +98,10 @@ export async function saveAdapter(dir: string, graph: Graph, store: WeightStore,
     plugin: entry.plugin,
     version: FORMAT_VERSION,
   });
-  const tensors = toTensorRecord(params.map((p) => [adapterHubKey(graph, p.key, name), checkpointValues(p, store)]));
+  const tensors = toTensorRecord(params.flatMap((p) => {
+    const values = checkpointValues(p, store);
+    return adapterHubKeys(graph, p.key, name, name, plugin, entry.config).map((k): [string, typeof values] => [k, values]);
+  }));
   await writeFileAtomic(join(dir, ADAPTER_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
   if (options.head !== undefined) {
     const heads = (graph.meta['heads'] as HeadSpec[] | undefined) ?? [];

@@ -32,13 +32,43 @@ export const denseOp = defineOp({
     const transposed = attrs['transposeWeight'] === true;
     const inDim = xs.shape[xs.shape.length - 1] as number;
     const flat = xs.rank === 2 ? (xs as tf.Tensor2D) : tf.reshape(xs, [-1, inDim]) as tf.Tensor2D;
-    let y: tf.Tensor = tf.matMul(flat, w, false, transposed);
+    let y: tf.Tensor = linear(flat, w, transposed);
     const b = p['bias'];
     if (b) y = tf.add(y, b);
     const outDim = y.shape[1] as number;
     return xs.rank === 2 ? y : tf.reshape(y, [...xs.shape.slice(0, -1), outDim]);
   },
 });
+
+const isTrainable = (t: tf.Tensor): boolean => t instanceof tf.Variable && t.trainable;
+
+/**
+ * x·W (or x·Wᵀ) with hand-written gradients whose matmuls are all untransposed: tfjs's own BatchMatMul
+ * gradient multiplies by transposed operands, which wasm runs in a slow scalar loop. A frozen W is closed
+ * over rather than passed in, so no weight gradient is ever computed for it.
+ */
+function linear(x: tf.Tensor2D, w: tf.Tensor2D, transposed: boolean): tf.Tensor2D {
+  const dx = (dy: tf.Tensor2D) => tf.matMul(dy, transposed ? w : tf.transpose(w));
+  if (!isTrainable(w)) {
+    return tf.customGrad((xs) => ({
+      value: tf.matMul(xs as tf.Tensor2D, w, false, transposed),
+      gradFunc: (dy) => dx(dy as tf.Tensor2D),
+    }))(x) as tf.Tensor2D;
+  }
+  return tf.customGrad((xs, ws, save) => {
+    // The forward runs in its own tidy: x must be saved explicitly to survive until the backward pass.
+    (save as tf.GradSaveFunc)([xs as tf.Tensor]);
+    return {
+      value: tf.matMul(xs as tf.Tensor2D, ws as tf.Tensor2D, false, transposed),
+      gradFunc: (dy, saved) => {
+        const g = dy as tf.Tensor2D;
+        const xSaved = saved[0] as tf.Tensor2D;
+        const dw = transposed ? tf.matMul(tf.transpose(g), xSaved) : tf.matMul(tf.transpose(xSaved), g);
+        return [dx(g), dw];
+      },
+    };
+  })(x, w) as tf.Tensor2D;
+}
 
 /** Builds dense's gradient-safe embedding lookup; see embeddingOp. */
 function scatterAddRows(dy: tf.Tensor, ids: Int32Array, rows: number, width: number): tf.Tensor {

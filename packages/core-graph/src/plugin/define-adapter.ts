@@ -95,6 +95,13 @@ export interface AdapterPlugin<C extends object = Record<string, unknown>> {
   toHubConfig?(config: C): Record<string, unknown>;
   /** Reads an AdapterHub config back as input for this plugin, or undefined when the config is not this plugin's. */
   fromHubConfig?(hub: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined;
+  /**
+   * AdapterHub's names for one of this adapter's parameters, given its local key (what follows `adapters.NAME.`,
+   * e.g. `scaling.scale`) — relative to the same module, e.g. `['scaling']`. Default: `[local]`. `saveAdapter`
+   * writes the tensor under every name (AdapterHub's state dict lists a module shared by two parents under both);
+   * `loadAdapter` reads the first name the file has, accepts the others, and checks that copies agree.
+   */
+  hubKeys?(local: string, config: C): readonly string[];
 }
 
 /** Makes an adapter plugin; a plain object, so plugins are easy to write, compose and test. */

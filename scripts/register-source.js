@@ -1,0 +1,23 @@
+// `node -r ./scripts/register-source.js file.ts`: runs workspace TypeScript without a build. Compiles with
+// ts-node (transpile-only) and resolves `@adapters/<pkg>` (and `/testing`) to packages/<pkg>/src/index.ts.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const Module = require('module');
+
+const repo = path.resolve(__dirname, '..');
+require('ts-node').register({
+  transpileOnly: true,
+  project: path.join(repo, 'tsconfig.base.json'),
+  compilerOptions: { rootDir: repo, sourceMap: true },
+});
+
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, parent, ...rest) {
+  const m = /^@adapters\/([a-z0-9-]+)(\/testing)?$/.exec(request);
+  if (m) {
+    const source = path.join(repo, 'packages', m[1], 'src', m[2] ? 'testing' : '', 'index.ts');
+    if (fs.existsSync(source)) return source;
+  }
+  return resolve.call(this, request, parent, ...rest);
+};
