@@ -90,7 +90,8 @@ def base_model() -> BertModel:
 
 
 def adapter_model(base: BertModel) -> BertAdapterModel:
-    model = BertAdapterModel(base.config)
+    # A fresh copy of the config: AdapterHub records adapters and heads in the model config it is given.
+    model = BertAdapterModel(BertConfig(**CONFIG))
     missing, unexpected = model.bert.load_state_dict(base.state_dict(), strict=False)
     # BertAdapterModel's BertModel is the same architecture; only adapter bookkeeping may differ.
     assert not unexpected, unexpected
@@ -162,6 +163,15 @@ def single(base: BertModel, method: str, config, seed: int, *, head: dict | None
     write_expected(d, outputs, meta)
 
 
+def assert_changes(method: str, model: BertAdapterModel, outputs: dict[str, torch.Tensor]) -> None:
+    """The active setup must change the output (then re-activate it: callers set it before)."""
+    active = model.active_adapters
+    model.set_active_adapters(None)
+    delta = (run(model, None)["last_hidden_state"] - outputs["last_hidden_state"]).abs().max().item()
+    model.set_active_adapters(active)
+    assert delta > 1e-2, f"{method}: the adapters barely change the output ({delta})"
+
+
 def fusion(base: BertModel, seed: int) -> None:
     d = fresh("fuse")
     model = adapter_model(base)
@@ -171,6 +181,7 @@ def fusion(base: BertModel, seed: int) -> None:
     redraw_matching(model, [".adapters.a.", ".adapters.b.", "adapter_fusion_layer"], seed)
     model.set_active_adapters(Fuse("a", "b"))
     outputs = run(model, None)
+    assert_changes("fuse", model, outputs)
     for name in ["a", "b"]:
         model.save_adapter(str(d / name), name, use_safetensors=True)
     model.save_adapter_fusion(str(d / "fusion"), "a,b", use_safetensors=True)
@@ -185,6 +196,7 @@ def stack(base: BertModel, seed: int) -> None:
     redraw_matching(model, [".adapters.lang.", ".adapters.task."], seed)
     model.set_active_adapters(Stack("lang", "task"))
     outputs = run(model, None)
+    assert_changes("stack", model, outputs)
     for name in ["lang", "task"]:
         model.save_adapter(str(d / name), name, use_safetensors=True)
     write_expected(d, outputs, {"adapters": ["lang", "task"], "active": "Stack(lang, task)", "head": None})

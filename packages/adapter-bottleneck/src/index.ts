@@ -5,6 +5,7 @@ export {
 } from './config';
 export type { BottleneckConfig, BottleneckPresetName, InitWeights, NonLinearity, ReductionFactor } from './config';
 export { ADAPTER_LN_EPS, bottleneck, bottleneckDefaultPlacement, bottleneckRule, createBottleneckPlugin, denseProjection, initsOf } from './plugin';
+export { bottleneckFromHubConfig, bottleneckHubKeys, bottleneckToHubConfig } from './hub';
 import { bottleneck } from './plugin';
 /** Every adapter package exports its plugins, so tools and the CLI can discover them. */
 export const plugins = [bottleneck];

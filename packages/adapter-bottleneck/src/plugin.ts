@@ -11,6 +11,7 @@ import type {
 import { adapter, ConfigError, defineAdapter, PlacementError } from '@adapters/core-graph';
 import type { BottleneckConfig } from './config';
 import { BOTTLENECK_PRESETS, BOTTLENECK_SCHEMA, bottleneckParamCount, bottleneckSize, DEFAULT_PRESET, isLeftOut, PRESET_NAMES, resolveBottleneck, validateBottleneck } from './config';
+import { bottleneckFromHubConfig, bottleneckHubKeys, bottleneckToHubConfig } from './hub';
 
 /** eps of the LayerNorms an adapter adds (ln_before, ln_after): PyTorch's nn.LayerNorm default, as AdapterHub. */
 export const ADAPTER_LN_EPS = 1e-5;
@@ -205,6 +206,8 @@ export interface BottleneckPluginOptions<C extends BottleneckLike> {
   readonly isIdentityAtInit?: (config: C) => boolean;
   readonly toHubConfig?: (config: C) => Record<string, unknown>;
   readonly fromHubConfig?: (hub: Readonly<Record<string, unknown>>) => Record<string, unknown> | undefined;
+  /** AdapterHub's names of a parameter (AdapterPlugin.hubKeys); default: the protocol's (`bottleneckHubKeys`: bare `scaling`, ...). */
+  readonly hubKeys?: (local: string, config: C) => readonly string[];
 }
 
 /**
@@ -230,6 +233,7 @@ export function createBottleneckPlugin<C extends BottleneckLike>(options: Bottle
     isIdentityAtInit: options.isIdentityAtInit ?? isIdentityAtInit,
     ...(options.toHubConfig ? { toHubConfig: options.toHubConfig } : {}),
     ...(options.fromHubConfig ? { fromHubConfig: options.fromHubConfig } : {}),
+    hubKeys: options.hubKeys ?? bottleneckHubKeys,
   });
 }
 
@@ -244,6 +248,8 @@ export const bottleneck: AdapterPlugin<BottleneckConfig> = createBottleneckPlugi
   validate: validateBottleneck,
   projection: denseProjection,
   paramCount: bottleneckParamCount,
+  toHubConfig: bottleneckToHubConfig,
+  fromHubConfig: bottleneckFromHubConfig,
 });
 
 export interface BottleneckPlacement {

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TextTokenizer } from '@adapters/core-graph';
 import { ConfigError, parseConllu, readConllu } from '@adapters/core-graph';
+import type { FewRelInstance } from './data/fewrel';
 import { encodeRelationInstance, entityMarkers, parseFewRel, readFewRel, splitFewRel } from './data/fewrel';
 import { dependencyExample } from './data/ud';
 
@@ -41,7 +42,7 @@ describe('FewRel', () => {
     expect(splitFewRel(data, { trainPerRelation: 6, evalPerRelation: 3, seed: 1 })).toEqual(split);
     const tok = fakeTokenizer();
     const markers = entityMarkers(tok);
-    const p2 = (data.get('P2') as never[])[0] as Parameters<typeof encodeRelationInstance>[1];
+    const p2 = data.get('P2')?.[0] as FewRelInstance;
     // Head (subject) = London at word 5, tail (object) = "river Thames" at words 1-2.
     const ids = encodeRelationInstance(tok, p2, markers);
     expect(ids[0]).toBe(2);

@@ -26,6 +26,7 @@ describe('factual adapter on FewRel (real MiniLM, frozen base)', () => {
     const dir = await modelDir();
     if (dir === undefined) return;
     const log: string[] = [];
+    const started = Date.now();
     const result = await pretrainFactualAdapter({
       modelDir: dir,
       fewrelFile: FEWREL,
@@ -34,13 +35,13 @@ describe('factual adapter on FewRel (real MiniLM, frozen base)', () => {
       evalPerRelation: 20,
       config: { config: 'kadapter_small', adapter_transformer_layers: 1, dropout: 0 , attention_dropout: 0 },
       maxLength: 64,
-      epochs: 8,
-      evalEvery: 40,
+      epochs: 6,
+      evalEvery: 38,
       batchSize: 16,
       learningRate: 1e-3,
       seed: 0,
       onRecord: (r) => {
-        if (r.type === 'eval') log.push(`eval@${r.step}: acc ${r.accuracy.toFixed(3)} loss ${r.loss.toFixed(3)}`);
+        if (r.type === 'eval') log.push(`eval@${r.step} (${((Date.now() - started) / 1000).toFixed(0)} s): acc ${r.accuracy.toFixed(3)} loss ${r.loss.toFixed(3)}`);
       },
     });
     const { eval: ev, chance, labels, train } = result;

@@ -15,6 +15,10 @@
  *   biasAct(heap, cOff, rows, n, biasOff|-1, act, alpha)
  *     In place on C[rows,n]: C += bias (broadcast over rows) then activation
  *     (0 linear, 1 relu, 2 relu6, 4 leakyrelu(alpha), 5 sigmoid, 6 elu), tfjs-wasm's FusableActivation codes.
+ *   reduceSum(heap, xOff, outOff, outer, reduce, inner)
+ *     out[o,j] = Σ_r x[o,r,j] over a float32 [outer, reduce, inner] block, accumulated in double.
+ *   transpose32(heap, xOff, outOff, batch, rows, cols)
+ *     [batch, rows, cols] -> [batch, cols, rows] for 4-byte elements (float32/int32), cache-tiled.
  *   info() -> { config, corename, threads }
  *   setNumThreads(n)
  *
@@ -250,6 +254,88 @@ static napi_value bias_act(napi_env env, napi_callback_info info) {
   return undef;
 }
 
+/* reduceSum(heap, xOff, outOff, outer, reduce, inner): out[o,j] = Σ_r x[o,r,j], float32 in, double accumulation. */
+static napi_value reduce_sum(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) return throw_range(env, "backend-native: reduceSum expects 6 arguments");
+  uint8_t *heap;
+  size_t len;
+  int64_t x_off, out_off, outer, reduce, inner;
+  if (!get_heap(env, argv[0], &heap, &len)) return NULL;
+  if (!get_int(env, argv[1], 0, (int64_t)len, &x_off, "xOff") || !get_int(env, argv[2], 0, (int64_t)len, &out_off, "outOff") ||
+      !get_int(env, argv[3], 0, INT_LIMIT, &outer, "outer") || !get_int(env, argv[4], 0, INT_LIMIT, &reduce, "reduce") ||
+      !get_int(env, argv[5], 0, INT_LIMIT, &inner, "inner")) {
+    return NULL;
+  }
+  if (!in_heap(out_off, outer * inner, len) || !in_heap(x_off, outer * reduce * inner, len)) {
+    return throw_range(env, "backend-native: reduceSum operand lies outside the wasm heap (or is misaligned)");
+  }
+  const float *x = (const float *)(heap + x_off);
+  float *out = (float *)(heap + out_off);
+  enum { BLOCK = 512 };
+  double acc[BLOCK];
+  for (int64_t o = 0; o < outer; o++) {
+    const float *xo = x + o * reduce * inner;
+    if (inner == 1) {
+      double s = 0.0;
+      for (int64_t r = 0; r < reduce; r++) s += xo[r];
+      out[o] = (float)s;
+      continue;
+    }
+    for (int64_t j0 = 0; j0 < inner; j0 += BLOCK) {
+      const int64_t bl = inner - j0 < BLOCK ? inner - j0 : BLOCK;
+      for (int64_t j = 0; j < bl; j++) acc[j] = 0.0;
+      for (int64_t r = 0; r < reduce; r++) {
+        const float *row = xo + r * inner + j0;
+        for (int64_t j = 0; j < bl; j++) acc[j] += row[j];
+      }
+      for (int64_t j = 0; j < bl; j++) out[o * inner + j0 + j] = (float)acc[j];
+    }
+  }
+  napi_value undef;
+  CHECK(env, napi_get_undefined(env, &undef));
+  return undef;
+}
+
+/* transpose32(heap, xOff, outOff, batch, rows, cols): out[b][c][r] = x[b][r][c] for 4-byte elements, 32×32 tiles. */
+static napi_value transpose32(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) return throw_range(env, "backend-native: transpose32 expects 6 arguments");
+  uint8_t *heap;
+  size_t len;
+  int64_t x_off, out_off, batch, rows, cols;
+  if (!get_heap(env, argv[0], &heap, &len)) return NULL;
+  if (!get_int(env, argv[1], 0, (int64_t)len, &x_off, "xOff") || !get_int(env, argv[2], 0, (int64_t)len, &out_off, "outOff") ||
+      !get_int(env, argv[3], 0, INT_LIMIT, &batch, "batch") || !get_int(env, argv[4], 0, INT_LIMIT, &rows, "rows") ||
+      !get_int(env, argv[5], 0, INT_LIMIT, &cols, "cols")) {
+    return NULL;
+  }
+  if (!in_heap(out_off, batch * rows * cols, len) || !in_heap(x_off, batch * rows * cols, len)) {
+    return throw_range(env, "backend-native: transpose32 operand lies outside the wasm heap (or is misaligned)");
+  }
+  enum { TILE = 32 };
+  for (int64_t b = 0; b < batch; b++) {
+    const uint32_t *x = (const uint32_t *)(heap + x_off) + b * rows * cols;
+    uint32_t *y = (uint32_t *)(heap + out_off) + b * rows * cols;
+    for (int64_t r0 = 0; r0 < rows; r0 += TILE) {
+      const int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
+      for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
+        const int64_t c1 = c0 + TILE < cols ? c0 + TILE : cols;
+        for (int64_t r = r0; r < r1; r++) {
+          for (int64_t c = c0; c < c1; c++) y[c * rows + r] = x[r * cols + c];
+        }
+      }
+    }
+  }
+  napi_value undef;
+  CHECK(env, napi_get_undefined(env, &undef));
+  return undef;
+}
+
 static napi_value info_fn(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value obj, v;
@@ -281,6 +367,8 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"gemm", NULL, gemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"biasAct", NULL, bias_act, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reduceSum", NULL, reduce_sum, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"transpose32", NULL, transpose32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

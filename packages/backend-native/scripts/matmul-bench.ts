@@ -72,10 +72,17 @@ try:
     info = np.show_config(mode='dicts')['Build Dependencies']['blas']
     cfg = f"{info.get('name')} {info.get('version', '')}".strip()
 except Exception:
-    cfg = 'blas: see numpy.show_config()'
+    libs = getattr(np.__config__, 'blas_opt_info', {}).get('libraries', [])
+    cfg = 'blas: ' + (','.join(libs) or 'see numpy.show_config()')
 print(json.dumps({'gflops': out, 'numpy': np.__version__, 'blas': cfg}))
 `;
-  const r = spawnSync('python3', ['-c', py, spec, String(reps)], { encoding: 'utf8', timeout: 600000 });
+  // $PYTHON, else the first of python3 / the system python3 (Debian's python3-numpy) that has numpy.
+  const pythons = process.env['PYTHON'] ? [process.env['PYTHON']] : ['python3', '/usr/bin/python3'];
+  let r = spawnSync(pythons[0]!, ['-c', py, spec, String(reps)], { encoding: 'utf8', timeout: 600000 });
+  for (const python of pythons.slice(1)) {
+    if (r.status === 0) break;
+    r = spawnSync(python, ['-c', py, spec, String(reps)], { encoding: 'utf8', timeout: 600000 });
+  }
   if (r.status !== 0) {
     const why = (r.stderr || r.error?.message || '').trim().split('\n').pop();
     return `numpy not measured (${why}); pip install numpy or apt-get install python3-numpy`;

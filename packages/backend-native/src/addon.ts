@@ -10,6 +10,8 @@ export interface NativeAddon {
     aIndex?: Int32Array | null, bIndex?: Int32Array | null,
   ): void;
   biasAct(heap: ArrayBuffer, cOff: number, rows: number, n: number, biasOff: number, act: number, alpha: number): void;
+  reduceSum(heap: ArrayBuffer, xOff: number, outOff: number, outer: number, reduce: number, inner: number): void;
+  transpose32(heap: ArrayBuffer, xOff: number, outOff: number, batch: number, rows: number, cols: number): void;
   info(): { config: string; corename: string; threads: number };
   setNumThreads(threads: number): void;
 }
@@ -57,7 +59,8 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
     return { reason: `native addon failed to load: ${firstLine(e)}; install OpenBLAS and run ${BUILD_HINT}` };
   }
   const a = mod.exports;
-  if (typeof a.gemm !== 'function' || typeof a.biasAct !== 'function' || typeof a.info !== 'function') {
+  const required: Array<keyof NativeAddon> = ['gemm', 'biasAct', 'reduceSum', 'transpose32', 'info', 'setNumThreads'];
+  if (required.some((name) => typeof a[name] !== 'function')) {
     return { reason: `native addon at ${file} is stale (missing exports); run ${BUILD_HINT}` };
   }
   return { addon: a as NativeAddon, path: file };

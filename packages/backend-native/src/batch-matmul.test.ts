@@ -88,7 +88,7 @@ describeNative('native BatchMatMul', () => {
 
   it('reports OpenBLAS and replaces the wasm kernels', () => {
     const status = enableNativeKernels();
-    expect(status).toEqual({ enabled: true, kernels: ['BatchMatMul', '_FusedMatMul'] });
+    expect(status).toEqual({ enabled: true, kernels: ['BatchMatMul', '_FusedMatMul', 'Sum', 'Transpose'] });
     expect(nativeInfo()!.config).toMatch(/OpenBLAS/);
     disableNativeKernels();
   });
@@ -197,7 +197,8 @@ describeNative('native BatchMatMul', () => {
         const s = tf.matMul(q, q, false, true);
         const f = tf.fused.matMul({ a: x, b: w, bias, activation: 'relu' });
         const bc = tf.matMul(tf.reshape(q, [2, 1, 4, 16, 12]), tf.ones([3, 1, 12, 5]));
-        return tf.add(tf.add(tf.sum(g[0]!), tf.sum(g[1]!)), tf.add(tf.add(tf.sum(s), tf.sum(f)), tf.sum(bc)));
+        const t = tf.sum(tf.transpose(tf.sum(bc, [0, 1]), [0, 2, 1]), 0);
+        return tf.add(tf.add(tf.sum(g[0]!), tf.sum(g[1]!)), tf.add(tf.add(tf.sum(s), tf.sum(f)), tf.sum(t)));
       });
     for (let i = 0; i < 5; i++) step().dispose(); // warm up: let the heap reach its working size
     const before = { mem: tf.memory(), heap: wb.heapBytes(), ids: wb.numDataIds() };

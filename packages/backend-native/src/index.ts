@@ -1,9 +1,10 @@
-// Optional OpenBLAS kernels for TensorFlow.js's wasm backend: enableNativeKernels() swaps them in,
-// disableNativeKernels() restores the stock ones.
+// Optional native kernels for TensorFlow.js's wasm backend: enableNativeKernels() swaps them in,
+// disableNativeKernels() restores the stock ones. BatchMatMul/_FusedMatMul run OpenBLAS sgemm; Sum and
+// Transpose are plain C loops for the layouts the stock kernels handle slowly (bias gradients, 2-D swaps).
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from './addon';
 import type { NativeAddon } from './addon';
-import { makeBatchMatMul, makeFusedMatMul } from './kernels';
+import { makeBatchMatMul, makeFusedMatMul, makeSum, makeTranspose } from './kernels';
 
 export { ADDON_PATH_ENV, DISABLE_ENV, defaultAddonPath } from './addon';
 
@@ -27,6 +28,8 @@ export const BACKEND_NAME = 'wasm';
 const FACTORIES: ReadonlyArray<[string, (addon: NativeAddon, stock: tf.KernelConfig) => tf.KernelFunc]> = [
   ['BatchMatMul', makeBatchMatMul],
   ['_FusedMatMul', makeFusedMatMul],
+  ['Sum', makeSum],
+  ['Transpose', makeTranspose],
 ];
 
 /** Stock kernel configs replaced by enableNativeKernels, by kernel name. */
@@ -42,8 +45,8 @@ function fail(reason: string, log: EnableOptions['log']): NativeKernelStatus {
 }
 
 /**
- * Replaces the wasm backend's BatchMatMul (and _FusedMatMul) with OpenBLAS kernels that compute on the
- * wasm heap in place. Never throws: when the addon is missing or cannot load, the stock kernels stay and
+ * Replaces the wasm backend's BatchMatMul, _FusedMatMul, Sum and Transpose with native kernels that compute
+ * on the wasm heap in place (each falls back to the stock kernel for inputs it does not cover). Never throws: when the addon is missing or cannot load, the stock kernels stay and
  * the status carries a one-line reason. Idempotent.
  */
 export function enableNativeKernels(options: EnableOptions = {}): NativeKernelStatus {

@@ -168,3 +168,85 @@ export function makeFusedMatMul(addon: NativeAddon, stock: tf.KernelConfig): tf.
   };
   return kernel as unknown as tf.KernelFunc;
 }
+
+/**
+ * Collapses a permutation: drops size-1 axes and merges runs of input axes that stay adjacent, e.g.
+ * [16,128,12,32] with perm [0,2,1,3] stays 4-D, while [2048,384] with [1,0] is a plain 2-D swap.
+ */
+export function collapsePermutation(shape: Shape, perm: readonly number[]): { shape: number[]; perm: number[] } {
+  const kept = perm.filter((p) => shape[p] !== 1);
+  const groups: number[][] = [];
+  for (const p of kept) {
+    const last = groups[groups.length - 1];
+    if (last !== undefined && last[last.length - 1]! + 1 === p) last.push(p);
+    else groups.push([p]);
+  }
+  // Input order of the groups gives the collapsed input shape; output order gives the collapsed perm.
+  const byInput = [...groups].sort((g, h) => g[0]! - h[0]!);
+  return {
+    shape: byInput.map((g) => g.reduce((s, p) => s * shape[p]!, 1)),
+    perm: groups.map((g) => byInput.indexOf(g)),
+  };
+}
+
+/** Native Transpose for 4-byte dtypes when the permutation is a (batched) 2-D swap; else the stock kernel. */
+export function makeTranspose(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFunc {
+  const kernel = (args: KernelArgs): tf.TensorInfo => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const perm = args.attrs['perm'] as number[];
+    const heap = args.backend.wasm.HEAPU8.buffer;
+    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || !isArrayBuffer(heap)) return stock.kernelFunc(args) as tf.TensorInfo;
+    const c = collapsePermutation(x.shape, perm);
+    let batch: number;
+    if (c.shape.length === 2 && c.perm[0] === 1) batch = 1;
+    else if (c.shape.length === 3 && c.perm[0] === 0 && c.perm[1] === 2) batch = c.shape[0]!;
+    else return stock.kernelFunc(args) as tf.TensorInfo; // identity copies and other permutations
+    const rows = c.shape[c.shape.length - 2]!;
+    const cols = c.shape[c.shape.length - 1]!;
+    const out = args.backend.makeOutput(perm.map((p) => x.shape[p]!), x.dtype);
+    try {
+      addon.transpose32(args.backend.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(args.backend, x),
+        offsetOf(args.backend, out), batch, rows, cols);
+    } catch (e) {
+      args.backend.disposeData(out.dataId);
+      throw e;
+    }
+    return out;
+  };
+  return kernel as unknown as tf.KernelFunc;
+}
+
+/**
+ * Native Sum for float32 over one contiguous run of axes (e.g. bias gradients: the leading axes), with no
+ * transpose and double accumulation; other cases go to the stock kernel.
+ */
+export function makeSum(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFunc {
+  const kernel = (args: KernelArgs): tf.TensorInfo => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const heap = args.backend.wasm.HEAPU8.buffer;
+    if (x.dtype !== 'float32' || !isArrayBuffer(heap)) return stock.kernelFunc(args) as tf.TensorInfo;
+    const axisAttr = args.attrs['axis'] as number | number[] | null | undefined;
+    const axes = axisAttr == null
+      ? x.shape.map((_, i) => i)
+      : [...new Set(tf.util.parseAxisParam(axisAttr, x.shape))].sort((p, q) => p - q);
+    const first = axes[0];
+    if (first === undefined || axes.some((a, i) => a !== first + i)) return stock.kernelFunc(args) as tf.TensorInfo;
+    const last = axes[axes.length - 1]!;
+    const outer = size(x.shape.slice(0, first));
+    const reduce = size(x.shape.slice(first, last + 1));
+    const inner = size(x.shape.slice(last + 1));
+    const outShape = args.attrs['keepDims'] === true
+      ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d))
+      : x.shape.filter((_, i) => i < first || i > last);
+    const out = args.backend.makeOutput(outShape, 'float32');
+    try {
+      addon.reduceSum(args.backend.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(args.backend, x),
+        offsetOf(args.backend, out), outer, reduce, inner);
+    } catch (e) {
+      args.backend.disposeData(out.dataId);
+      throw e;
+    }
+    return out;
+  };
+  return kernel as unknown as tf.KernelFunc;
+}

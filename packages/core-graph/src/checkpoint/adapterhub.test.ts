@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Executor } from '../exec/executor';
 import type { Graph } from '../graph/graph';
 import { WeightStore } from '../exec/weights';
-import { decodeSafetensors } from '../io/safetensors';
+import { decodeSafetensors, encodeSafetensors } from '../io/safetensors';
 import { buildEncoder } from '../model/encoder';
 import { addHead } from '../model/heads';
 import { defineAdapter } from '../plugin/define-adapter';
@@ -102,5 +102,124 @@ describe('AdapterHub layout', () => {
     expect(fresh.keys().sort()).toEqual(keysBefore);
     store.dispose();
     fresh.dispose();
+  });
+
+  // A plugin whose parameters AdapterHub names differently: a bare `scaling` parameter, and a LayerNorm that
+  // AdapterHub's state dict lists twice (`adapter_norm_before.*` and `adapter_down.0.*`, one shared module).
+  const renamed = defineAdapter<{ reduction_factor: number }>({
+    name: 'renamed',
+    description: 'test bottleneck with AdapterHub key renames',
+    modes: ['wrap'],
+    defaults: { reduction_factor: 2 },
+    schema: { type: 'object', properties: { reduction_factor: { type: 'integer', minimum: 1 } }, additionalProperties: false },
+    defaultPlacement: () => ({ select: { kinds: ['ffn'] }, mode: 'wrap' }),
+    build(ctx) {
+      const m = Math.max(1, Math.floor(ctx.width / ctx.config.reduction_factor));
+      const normed = ctx.scope.layerNorm('adapter_norm_before', ctx.input, 1e-5);
+      const down = ctx.scope.act('relu', 'act', ctx.scope.dense('adapter_down.1', normed, m));
+      const up = ctx.scope.dense('adapter_up', down, ctx.width, { init: { kind: 'normal', std: 0.1 } });
+      const scaled = ctx.scope.op('scaleByParam', 'scaling', [up], { params: { scale: { shape: [1], init: { kind: 'ones' }, kind: 'scalar' } } });
+      return { output: ctx.scope.add('residual', scaled, ctx.input), up };
+    },
+    hubKeys: (local) => {
+      if (local === 'scaling.scale') return ['scaling'];
+      const norm = /^adapter_norm_before\.(weight|bias)$/.exec(local);
+      return norm ? [local, `adapter_down.0.${norm[1] as string}`] : [local];
+    },
+  });
+  const renamedRegistry = createRegistry([renamed]);
+  const L0 = 'bert.encoder.layer.0.output.adapters.r.';
+
+  async function savedRenamed(seed: number) {
+    const dir = await mkdtemp(join(tmpdir(), 'ah-'));
+    const base = addHead(buildEncoder(config), { type: 'classification', name: 'task', numLabels: 3 });
+    const { graph } = applyPlacements(base, [{ adapter: adapter('renamed', 'r', { reduction_factor: 2 }) }], renamedRegistry);
+    const store = WeightStore.create(graph, seed);
+    // Non-trivial scale and LayerNorm, so a wrong mapping shows in the outputs.
+    for (const key of [...graph.params.keys()].filter((k) => k.includes('.adapters.r.scaling') || k.includes('.adapters.r.adapter_norm_before'))) {
+      const v = store.get(key);
+      const t = tf.randomNormal(v.shape, 1, 0.3, 'float32', seed);
+      store.assign(key, t);
+      t.dispose();
+    }
+    await saveAdapter(dir, graph, store, 'r', { head: 'task', registry: renamedRegistry });
+    return { dir, graph, store, expected: logits(graph, store) };
+  }
+
+  const rewrite = async (file: string, edit: (tensors: Map<string, { shape: number[]; values: Float32Array }>) => void) => {
+    const decoded = decodeSafetensors(await readFile(file)).tensors;
+    const tensors = new Map([...decoded].map(([k, t]) => [k, { shape: [...t.shape], values: Float32Array.from(t.values) }]));
+    edit(tensors);
+    await writeFile(file, encodeSafetensors(Object.fromEntries([...tensors].map(([k, t]) => [k, { dtype: 'F32' as const, ...t }])), { format: 'pt' }));
+  };
+
+  test('plugin hubKeys: saved under every AdapterHub name, loaded from any, copies must agree', async () => {
+    const { dir, store, expected } = await savedRenamed(3);
+    const { tensors } = decodeSafetensors(await readFile(join(dir, ADAPTER_WEIGHTS_FILE)));
+    expect(tensors.has(`${L0}scaling`)).toBe(true);
+    expect(tensors.has(`${L0}scaling.scale`)).toBe(false);
+    expect(tensors.get(`${L0}adapter_down.0.weight`)?.values).toEqual(tensors.get(`${L0}adapter_norm_before.weight`)?.values);
+    const load = async () => {
+      const base = buildEncoder(config);
+      const fresh = WeightStore.create(base, 3);
+      try {
+        const loaded = await loadAdapter(dir, base, fresh, renamedRegistry);
+        return logits(loaded.graph, fresh);
+      } finally {
+        fresh.dispose();
+      }
+    };
+    expect(Buffer.from((await load()).buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    // Only one of the two LayerNorm names, and keys without the model prefix (AdapterHub saving a bare BertModel).
+    await rewrite(join(dir, ADAPTER_WEIGHTS_FILE), (t) => {
+      for (const k of [...t.keys()]) {
+        if (k.includes('adapter_norm_before')) t.delete(k);
+        else {
+          t.set(k.replace(/^bert\./, ''), t.get(k) as { shape: number[]; values: Float32Array });
+          t.delete(k);
+        }
+      }
+    });
+    expect(Buffer.from((await load()).buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    // Two names holding different values for one parameter.
+    await rewrite(join(dir, ADAPTER_WEIGHTS_FILE), (t) => {
+      const k = 'encoder.layer.0.output.adapters.r.adapter_down.0.weight';
+      const v = t.get(k) as { shape: number[]; values: Float32Array };
+      t.set(k.replace('adapter_down.0', 'adapter_norm_before'), { shape: v.shape, values: v.values.map((x) => x + 1) });
+    });
+    await expect(load()).rejects.toThrow(/both hold parameter 'layer\.0\.ffn\.adapters\.r\.adapter_norm_before\.weight' but differ/);
+    // A tensor under no name the config expects.
+    await rewrite(join(dir, ADAPTER_WEIGHTS_FILE), (t) => {
+      t.delete('encoder.layer.0.output.adapters.r.adapter_norm_before.weight');
+      t.set('encoder.layer.0.output.adapters.r.gate.weight', { shape: [1], values: new Float32Array([1]) });
+    });
+    await expect(load()).rejects.toThrow(/unexpected tensor 'encoder\.layer\.0\.output\.adapters\.r\.gate\.weight'/);
+    store.dispose();
+  });
+
+  test("AdapterHub's one-layer classification head (heads.NAME.1.*) loads as our pooler head; deeper heads are refused", async () => {
+    const { dir, store, expected } = await savedRenamed(4);
+    // Rewrite the head as AdapterHub saves it: PredictionHead config and nn.Sequential keys (0: Dropout, 1: Linear).
+    const hubHead = { config: { activation_function: 'tanh', bias: true, dropout_prob: null, head_type: 'classification', label2id: null, layers: 1, num_labels: 3, use_pooler: true }, hidden_size: 8, model_class: 'BertAdapterModel', model_name: '', model_type: 'bert', name: 'task', version: 'adapters.1.3.0' };
+    await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify(hubHead));
+    await rewrite(join(dir, HEAD_WEIGHTS_FILE), (t) => {
+      for (const k of [...t.keys()]) {
+        t.set(k.replace('.classifier.', '.1.'), t.get(k) as { shape: number[]; values: Float32Array });
+        t.delete(k);
+      }
+    });
+    const base = buildEncoder(config);
+    const fresh = WeightStore.create(base, 4);
+    const loaded = await loadAdapter(dir, base, fresh, renamedRegistry);
+    expect(loaded.head).toBe('task');
+    expect(Buffer.from(logits(loaded.graph, fresh).buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify({ ...hubHead, config: { ...hubHead.config, layers: 2 } }));
+    await expect(loadAdapter(dir, base, fresh, renamedRegistry)).rejects.toThrow(/config\.layers: AdapterHub heads with 2 layers/);
+    await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify({ ...hubHead, config: { ...hubHead.config, head_type: 'multiple_choice' } }));
+    await expect(loadAdapter(dir, base, fresh, renamedRegistry)).rejects.toThrow(/config\.head_type: AdapterHub head type "multiple_choice"/);
+    // Loaded without the head, the adapter alone still loads.
+    expect((await loadAdapter(dir, base, fresh, renamedRegistry, { loadHead: false })).head).toBeUndefined();
+    fresh.dispose();
+    store.dispose();
   });
 });

@@ -51,7 +51,7 @@ export function adapterHubKey(graph: Graph, key: string, name: string, as = name
 }
 
 /** Every AdapterHub name of an adapter parameter: the plugin's `hubKeys` of the local key (default: the local key). */
-function adapterHubKeys(graph: Graph, key: string, name: string, as: string, plugin: AnyAdapterPlugin | undefined, config: Record<string, unknown>): string[] {
+function adapterHubKeys(graph: Graph, key: string, name: string, as: string, plugin: AnyAdapterPlugin | undefined, config: Readonly<Record<string, unknown>>): string[] {
   const { module, local } = splitAdapterKey(graph, key, name);
   const locals = plugin?.hubKeys ? plugin.hubKeys(local, config) : [local];
   if (locals.length === 0) throw new GraphError(`plugin '${plugin?.name ?? '?'}' maps parameter '${key}' to no AdapterHub key`);
@@ -124,13 +124,52 @@ function findPlugin(registry: AdapterRegistry, saved: Record<string, unknown>, f
     const input = plugin.fromHubConfig ? plugin.fromHubConfig(hubConfig) : hubConfig['architecture'] === plugin.name ? Object.fromEntries(Object.entries(hubConfig).filter(([k]) => k !== 'architecture')) : undefined;
     if (input) return { plugin, config: input };
   }
-  throw new ConfigError(`${file}: config.architecture`, `no installed plugin reads ${JSON.stringify(hubConfig['architecture'] ?? null)} adapters (installed: ${registry.list().map((p) => p.name).join(', ') || 'none'})`);
+  const arch = hubConfig['architecture'] ?? null;
+  // AdapterHub writes no architecture (or null) for its bottleneck family: plain, Compacter (phm_layer), invertible (inv_adapter).
+  const hint = arch === null ? ' (an AdapterHub bottleneck-family config: bottleneck, compacter for phm_layer: true, bottleneck_inv for inv_adapter)' : '';
+  throw new ConfigError(`${file}: config.architecture`, `no installed plugin reads ${JSON.stringify(arch)} adapters${hint} (installed: ${registry.list().map((p) => p.name).join(', ') || 'none'})`);
+}
+
+/** A head read from head_config.json: ours (`config.type`) or AdapterHub's (`config.head_type`), with its key names. */
+function headFromSaved(saved: Record<string, unknown>, file: string): { spec: HeadSpec; hubLocal: (local: string) => string } {
+  const config = saved['config'];
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new ConfigError(`${file}: config`, 'must be an object');
+  const c = config as Record<string, unknown>;
+  if (c['head_type'] === undefined) {
+    const spec = c as unknown as HeadSpec;
+    return { spec, hubLocal: (local) => local };
+  }
+  // AdapterHub's PredictionHead: nn.Sequential of [Dropout, Linear, act] * (layers - 1) + [Dropout, Linear]; with
+  // layers = 1 that is Dropout (module 0) and the output Linear (module 1), our `classifier`.
+  const name = saved['name'];
+  if (typeof name !== 'string') throw new ConfigError(`${file}: name`, 'must be a string');
+  const type = c['head_type'];
+  if (type !== 'classification' && type !== 'tagging') {
+    throw new ConfigError(`${file}: config.head_type`, `AdapterHub head type ${JSON.stringify(type)} is not supported (supported: classification, tagging); load with loadHead: false`);
+  }
+  if (c['layers'] !== 1) {
+    throw new ConfigError(`${file}: config.layers`, `AdapterHub heads with ${JSON.stringify(c['layers'])} layers (dense + activation before the output layer) are not supported, only layers: 1; load with loadHead: false`);
+  }
+  if (c['bias'] === false) throw new ConfigError(`${file}: config.bias`, 'heads without an output bias are not supported');
+  const numLabels = c['num_labels'];
+  if (typeof numLabels !== 'number') throw new ConfigError(`${file}: config.num_labels`, 'must be a number');
+  const dropout = typeof c['dropout_prob'] === 'number' ? { dropout: c['dropout_prob'] } : {};
+  const spec: HeadSpec = type === 'classification'
+    ? { type: 'classification', name, numLabels, pooling: c['use_pooler'] === true ? 'pooler' : 'cls', ...dropout }
+    : { type: 'tokenClassification', name, numLabels, ...dropout };
+  return { spec, hubLocal: (local) => (local.startsWith('classifier.') ? `1.${local.slice('classifier.'.length)}` : local) };
 }
 
 /**
  * Restores an adapter saved in AdapterHub's layout into a graph: re-applies its placement (or `rule`), then
  * loads its tensors, optionally under another name (`as`). Everything is read and checked before the store
- * changes, so a failed load leaves the model as it was. Also restores a saved head.
+ * changes, so a failed load leaves the model as it was. Also restores a saved head (ours, or AdapterHub's
+ * one-layer classification and tagging heads).
+ *
+ * Files saved by AdapterHub load as saved: a parameter is looked up under every name its plugin's `hubKeys`
+ * gives (then under our own local key), with or without the model prefix (`bert.`, absent when AdapterHub saved
+ * from a bare `BertModel`); model-level parameters `shared.adapters.NAME.x` also as AdapterHub's
+ * `shared_parameters.NAME.x`; copies under two names must agree; a tensor under no expected name is an error.
  */
 export async function loadAdapter(dir: string, graph: Graph, store: WeightStore, registry: AdapterRegistry, options: { as?: string; rule?: Partial<PlacementRule>; loadHead?: boolean } = {}): Promise<{ graph: Graph; name: string; head?: string }> {
   const configFile = join(dir, ADAPTER_CONFIG_FILE);
@@ -140,27 +179,65 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
   const { plugin, config } = findPlugin(registry, saved, configFile);
   const name = options.as ?? savedName;
   let next = applyPlacements(graph, [{ ...options.rule, adapter: adapter(plugin, name, config) }], registry).graph;
+  const resolved = ((next.meta['adapters'] as AdapterCatalog | undefined) ?? {})[name]?.config ?? config;
   const weightsFile = join(dir, ADAPTER_WEIGHTS_FILE);
   const { tensors } = await readSafetensorsFile(weightsFile);
-  const lookup = (key: string): CheckpointTensor | undefined => tensors.get(key);
+  const prefix = String(next.meta['prefix'] ?? '');
+  /** The file's key for an expected name: as is, or without the model prefix. */
+  const inFile = (key: string): string | undefined => {
+    if (tensors.has(key)) return key;
+    const bare = prefix && key.startsWith(`${prefix}.`) ? key.slice(prefix.length + 1) : undefined;
+    return bare !== undefined && tensors.has(bare) ? bare : undefined;
+  };
   const keys = adapterParams(next, name).map((p) => p.key);
-  const staged = stageFromCheckpoint(next, (k) => lookup(k), { keys, source: weightsFile, keyOf: (k) => adapterHubKey(next, k, name, savedName) });
-  const expected = new Set(keys.map((k) => adapterHubKey(next, k, name, savedName)));
-  const unexpected = [...tensors.keys()].filter((k) => !expected.has(k));
+  const names = new Map<string, string[]>();
+  for (const k of keys) {
+    const hub = adapterHubKeys(next, k, name, savedName, plugin, resolved);
+    const own = adapterHubKey(next, k, name, savedName);
+    const all = hub.includes(own) ? hub : [...hub, own];
+    // Model-level parameters (`shared.adapters.NAME.x`, no site): AdapterHub keeps them in `base_model.shared_parameters[NAME]`.
+    const shared = `shared.adapters.${name}.`;
+    if (k.startsWith(shared) && !next.sites.has('shared')) all.push(`${prefix ? `${prefix}.` : ''}shared_parameters.${savedName}.${k.slice(shared.length)}`);
+    names.set(k, all);
+  }
+  const fileKeyOf = (k: string): string => {
+    const candidates = names.get(k) as string[];
+    for (const c of candidates) {
+      const found = inFile(c);
+      if (found !== undefined) return found;
+    }
+    return candidates[0] as string;
+  };
+  const staged = stageFromCheckpoint(next, (k) => tensors.get(k), { keys, source: weightsFile, keyOf: fileKeyOf });
+  const accepted = new Set<string>();
+  for (const [k, candidates] of names) {
+    const present = candidates.map(inFile).filter((f): f is string => f !== undefined);
+    for (const f of present) accepted.add(f);
+    const first = present[0] === undefined ? undefined : tensors.get(present[0]);
+    for (const other of present.slice(1)) {
+      const t = tensors.get(other);
+      const same = first !== undefined && t !== undefined && t.shape.join() === first.shape.join() && t.values.every((v, i) => Object.is(v, first.values[i]));
+      if (!same) throw new GraphError(`${weightsFile}: tensors '${present[0] as string}' and '${other}' both hold parameter '${k}' but differ`);
+    }
+  }
+  const unexpected = [...tensors.keys()].filter((k) => !accepted.has(k));
   if (unexpected.length > 0) throw new GraphError(`${weightsFile}: unexpected tensor '${unexpected[0]}' (the adapter's config places no parameter there)`);
   let head: string | undefined;
   if (options.loadHead !== false) {
     const headConfigFile = join(dir, HEAD_CONFIG_FILE);
     const hasHead = await access(headConfigFile).then(() => true, () => false);
     if (hasHead) {
-      const headSaved = await readJsonObject(headConfigFile);
-      const spec = headSaved['config'] as HeadSpec;
+      const { spec, hubLocal } = headFromSaved(await readJsonObject(headConfigFile), headConfigFile);
       next = addHead(next, spec);
       const headFile = join(dir, HEAD_WEIGHTS_FILE);
       const headTensors = (await readSafetensorsFile(headFile)).tensors;
-      const prefix = `${headPrefix(spec.name)}.`;
+      const headPre = `${headPrefix(spec.name)}.`;
       const headKeys = [...next.params.values()].filter((p) => p.owner === `head:${spec.name}`).map((p) => p.key);
-      for (const [k, v] of stageFromCheckpoint(next, (hk) => headTensors.get(hk), { keys: headKeys, source: headFile, keyOf: (k) => `heads.${spec.name}.${k.slice(prefix.length)}` })) staged.set(k, v);
+      const headKeyOf = (k: string): string => `heads.${spec.name}.${hubLocal(k.slice(headPre.length))}`;
+      for (const [k, v] of stageFromCheckpoint(next, (hk) => headTensors.get(hk), { keys: headKeys, source: headFile, keyOf: headKeyOf })) staged.set(k, v);
+      const expectedHead = new Set(headKeys.map(headKeyOf));
+      const extra = [...headTensors.keys()].filter((k) => !expectedHead.has(k));
+      if (extra.length > 0) throw new GraphError(`${headFile}: unexpected tensor '${extra[0]}' (the head '${spec.name}' has no parameter there)`);
       head = spec.name;
     }
   }

@@ -1,0 +1,59 @@
+import type { AnyAdapterPlugin, Graph, PlacementRule, TrainPolicy } from '@adapters/core-graph';
+import { adapter, adaptersOnlyPolicy, applyPlacements, createRegistry, fullFineTunePolicy, Parallel, Stack } from '@adapters/core-graph';
+
+export interface BuiltMethod {
+  readonly graph: Graph;
+  readonly policy: TrainPolicy;
+  /** Graph output holding the logits trained on. */
+  readonly output: string;
+}
+
+export interface Method {
+  readonly name: string;
+  /** Trainable share reported by the method's paper, for the table. */
+  readonly paper: string;
+  build(base: Graph): BuiltMethod | string;
+}
+
+/** Loads an adapter package if it is installed; the bench reports methods whose plugin is missing as n/a. */
+function optionalPlugins(pkg: string): AnyAdapterPlugin[] {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require(pkg) as { plugins?: AnyAdapterPlugin[] }).plugins ?? [];
+  } catch {
+    return [];
+  }
+}
+
+const plugins = ['@adapters/adapter-bottleneck', '@adapters/adapter-compacter', '@adapters/adapter-kadapter', '@adapters/adapter-fusion', '@adapters/adapter-madx'].flatMap(optionalPlugins);
+export const registry = createRegistry(plugins);
+
+function withRules(base: Graph, rules: PlacementRule[], output = 'task.logits'): BuiltMethod | string {
+  for (const r of rules) {
+    const plugin = r.adapter.kind === 'adapter' ? r.adapter.plugin : undefined;
+    if (typeof plugin === 'string' && !registry.has(plugin)) return `plugin '${plugin}' not installed`;
+  }
+  return { graph: applyPlacements(base, rules, registry).graph, policy: adaptersOnlyPolicy, output };
+}
+
+const bn = (name: string, preset: string, extra: Record<string, unknown> = {}) => adapter('bottleneck', name, { config: preset, ...extra });
+
+export const METHODS: readonly Method[] = [
+  { name: 'full fine-tuning', paper: '100%', build: (base) => ({ graph: base, policy: fullFineTunePolicy, output: 'task.logits' }) },
+  { name: 'Houlsby (double_seq_bn)', paper: '0.5–8% (Houlsby et al.)', build: (base) => withRules(base, [{ adapter: bn('a', 'double_seq_bn') }]) },
+  { name: 'Pfeiffer (seq_bn)', paper: '~0.9% at rf 16 (Pfeiffer et al.)', build: (base) => withRules(base, [{ adapter: bn('a', 'seq_bn') }]) },
+  { name: 'parallel (par_bn)', paper: '~0.5–7% (He et al.)', build: (base) => withRules(base, [{ adapter: bn('a', 'par_bn') }]) },
+  { name: 'Compacter++', paper: '0.047% of T5-base', build: (base) => withRules(base, [{ adapter: adapter('compacter', 'a', { config: 'compacter++' }) }]) },
+  { name: 'K-Adapter', paper: '~13% (3 taps, 2 layers each)', build: (base) => withRules(base, [{ adapter: adapter('kadapter', 'a') }]) },
+  {
+    name: 'MAD-X stack (lang rf2 → task rf16)',
+    paper: '~8.3% lang + 0.5% task',
+    build: (base) => withRules(base, [{ adapter: Stack(bn('lang', 'seq_bn', { reduction_factor: 2 }), bn('task', 'seq_bn', { reduction_factor: 16 })) }]),
+  },
+];
+
+/** Parallel composition of `n` seq_bn task adapters (multi-task inference on one input). */
+export function parallelTasks(base: Graph, n: number): Graph {
+  const children = Array.from({ length: n }, (_v, i) => bn(`task${i}`, 'seq_bn'));
+  return applyPlacements(base, [{ adapter: Parallel(...children) }], registry).graph;
+}

@@ -1,0 +1,133 @@
+// `nx run bench:run` (or `npm run run -w @adapters/bench`): measures in one process and prints markdown tables,
+// writing the same numbers to bench/results/. Options: --quick (small batch), --reps N, --only SECTION[,SECTION].
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { Graph, TrainExample } from '@adapters/core-graph';
+import { addHead, adaptersOnlyPolicy, buildEncoder, describeBackend, Executor, MINILM_L6, parameterSummary, selectBackend, train, WeightStore } from '@adapters/core-graph';
+import { benchMatmul } from './matmul';
+import type { BuiltMethod } from './methods';
+import { METHODS, parallelTasks } from './methods';
+import { pct, ratio, timeMedian } from './timing';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const flag = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const reps = Number(flag('--reps') ?? (quick ? 2 : 3));
+const only = flag('--only')?.split(',');
+const want = (section: string) => !only || only.includes(section);
+const [batch, seq] = quick ? [4, 32] : [16, 128];
+
+function syntheticBatch(count: number): TrainExample[] {
+  return Array.from({ length: count }, (_v, i) => ({
+    inputIds: [101, ...Array.from({ length: seq - 2 }, (_w, j) => 1000 + ((i * 7919 + j * 104729) % 28000)), 102],
+    label: i % 2,
+  }));
+}
+
+/** Median seconds per training step after one warm-up step (the trainer's own loop, so what users get). */
+function stepSeconds(m: BuiltMethod, examples: TrainExample[], skip?: number, policy = m.policy): number {
+  const store = WeightStore.create(m.graph, 1);
+  const result = train({ graph: m.graph, store, output: m.output, train: examples, maxSteps: reps + 1, batchSize: batch, policy, ...(skip ? { skipLayers: () => skip } : {}) });
+  store.dispose();
+  const t = result.history.filter((r) => r.type === 'step').map((r) => r.seconds);
+  const deltas = t.slice(1).map((s, i) => s - (t[i] as number)).sort((a, b) => a - b);
+  return deltas[Math.floor(deltas.length / 2)] as number;
+}
+
+function inferenceMs(graph: Graph, output: string, skipLayers?: number): number {
+  const store = WeightStore.create(graph, 1);
+  const ex = new Executor(graph, store);
+  const ids = syntheticBatch(batch).map((e) => [...e.inputIds]);
+  const ms = timeMedian(() => {
+    const out = ex.run({ input_ids: ids }, { outputs: [output], ...(skipLayers ? { skipLayers } : {}) });
+    (out[output] as tf.Tensor).dataSync();
+    tf.dispose(Object.values(out));
+  }, reps);
+  store.dispose();
+  return ms;
+}
+
+const table = (head: string[], rows: (string | number)[][]): string =>
+  [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => (typeof c === 'number' ? (Number.isFinite(c) ? c.toFixed(c < 10 ? 2 : 1) : 'n/a') : c)).join(' | ')} |`)].join('\n');
+
+async function main(): Promise<void> {
+  const backend = await selectBackend({ log: (l) => console.error(l) });
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version.tfjs}, backend ${describeBackend()}`;
+  console.log(`# Benchmarks\n\n${machine}; batch ${batch} × ${seq} tokens, MiniLM-sized encoder (6 layers, hidden 384, 12 heads, FFN 1536); median of ${reps}.\n`);
+  const results: Record<string, unknown> = { machine, backend: backend.name, batch, seq, reps, date: new Date().toISOString() };
+
+  if (want('matmul')) {
+    const rows = benchMatmul(Math.max(reps, 3));
+    results['matmul'] = rows;
+    console.log('## Matmul throughput (GFLOP/s)\n');
+    console.log(table(['product', 'tfjs', 'numpy/OpenBLAS', 'tfjs / numpy'], rows.map((r) => [r.shape, r.gflops, r.numpyGflops ?? NaN, r.numpyGflops ? `${(100 * r.gflops / r.numpyGflops).toFixed(1)}%` : 'n/a'])));
+    console.log();
+  }
+
+  const base = addHead(buildEncoder(MINILM_L6), { type: 'classification', name: 'task', numLabels: 2, pooling: 'cls' });
+  const examples = syntheticBatch(batch * (reps + 2));
+  if (want('methods')) {
+    const rows: (string | number)[][] = [];
+    const json: unknown[] = [];
+    let fullStep = NaN;
+    let baseInfer = NaN;
+    for (const method of METHODS) {
+      const built = method.build(base);
+      if (typeof built === 'string') {
+        rows.push([method.name, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', method.paper, built]);
+        continue;
+      }
+      const summary = parameterSummary(built.graph, built.policy);
+      const step = stepSeconds(built, examples);
+      const infer = inferenceMs(built.graph, built.output);
+      if (method.name === 'full fine-tuning') [fullStep, baseInfer] = [step, infer];
+      rows.push([method.name, step, ratio(step, fullStep), infer, pct(infer, baseInfer), `${summary.trainablePercentOfBase.toFixed(3)}%`, method.paper, '']);
+      json.push({ method: method.name, stepSeconds: step, stepRatioToFull: ratio(step, fullStep), inferenceMs: infer, inferenceOverheadPct: pct(infer, baseInfer), trainablePercentOfBase: summary.trainablePercentOfBase, paper: method.paper });
+    }
+    results['methods'] = json;
+    console.log('## Training step and inference per method\n');
+    console.log(table(['method', 'train step (s)', '× full FT', 'inference (ms)', 'overhead vs base', 'trainable (% of base)', 'paper', 'note'], rows));
+    console.log('\nThe inference baseline is the base model with its head (the full fine-tuning row).\n');
+  }
+
+  if (want('adapterdrop')) {
+    const pfeiffer = METHODS.find((m) => m.name.startsWith('Pfeiffer'))?.build(base);
+    if (typeof pfeiffer !== 'string' && pfeiffer) {
+      const rows: (string | number)[][] = [];
+      const json: unknown[] = [];
+      const parallel = parallelTasks(base, 8);
+      let step0 = NaN;
+      let infer0 = NaN;
+      for (let n = 0; n <= 5; n++) {
+        // Dropped layers are frozen entirely, so backpropagation stops at layer n.
+        const policy = (p: Parameters<typeof adaptersOnlyPolicy>[0]) => adaptersOnlyPolicy(p) && !(p.layer !== undefined && p.layer < n);
+        const step = stepSeconds(pfeiffer, examples, n, policy);
+        const infer = inferenceMs(parallel, 'task.logits', n);
+        if (n === 0) [step0, infer0] = [step, infer];
+        rows.push([n, step, pct(step, step0), infer, pct(infer, infer0)]);
+        json.push({ droppedLayers: n, stepSeconds: step, inferenceMs8Tasks: infer });
+      }
+      results['adapterDrop'] = json;
+      console.log('## AdapterDrop (Pfeiffer adapters; inference: 8 task adapters in Parallel on one input)\n');
+      console.log(table(['dropped layers n', 'train step (s)', 'vs n = 0', '8-task inference (ms)', 'vs n = 0'], rows));
+      console.log();
+    }
+  }
+
+  const dir = join(__dirname, '..', 'results');
+  mkdirSync(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  writeFileSync(join(dir, `bench-${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`results written to bench/results/bench-${stamp}.json`);
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench: error: ${(e as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+import * as tf from '@tensorflow/tfjs';
+import fc from 'fast-check';
+import { disableNativeKernels, enableNativeKernels } from './index';
+import { collapsePermutation } from './kernels';
+import { describeNative, randomArray } from './test-util';
+
+const shapeArb = fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 });
+
+function withKernels<T>(native: boolean, f: () => T): T {
+  if (native) enableNativeKernels();
+  else disableNativeKernels();
+  return f();
+}
+
+describe('collapsePermutation', () => {
+  it('merges axes that stay adjacent and drops size-1 axes', () => {
+    expect(collapsePermutation([2048, 384], [1, 0])).toEqual({ shape: [2048, 384], perm: [1, 0] });
+    expect(collapsePermutation([4, 5, 6], [2, 0, 1])).toEqual({ shape: [20, 6], perm: [1, 0] });
+    expect(collapsePermutation([3, 4, 5, 6], [0, 1, 3, 2])).toEqual({ shape: [12, 5, 6], perm: [0, 2, 1] });
+    expect(collapsePermutation([16, 128, 12, 32], [0, 2, 1, 3])).toEqual({ shape: [16, 128, 12, 32], perm: [0, 2, 1, 3] });
+    expect(collapsePermutation([1, 7, 1, 3], [3, 2, 1, 0])).toEqual({ shape: [7, 3], perm: [1, 0] });
+  });
+});
+
+describeNative('native Sum and Transpose', () => {
+  afterAll(() => disableNativeKernels());
+
+  it('Sum matches the stock kernel on every axis set, with and without keepDims', () => {
+    fc.assert(
+      fc.property(shapeArb, fc.integer({ min: 0, max: 15 }), fc.boolean(), fc.integer({ min: 1, max: 1 << 30 }),
+        (shape, mask, keepDims, seed) => {
+          const axes = shape.map((_, i) => i).filter((i) => (mask >> i) & 1);
+          const axis = axes.length === shape.length && mask % 2 === 1 ? undefined : axes; // undefined = all
+          const data = randomArray(shape.reduce((p, d) => p * d, 1), seed);
+          const run = (native: boolean) => withKernels(native, () => tf.tidy(() => {
+            const y = tf.sum(tf.tensor(data, shape), axis, keepDims);
+            return { shape: y.shape, data: y.dataSync() as Float32Array };
+          }));
+          const stock = run(false);
+          const native = run(true);
+          expect(native.shape).toEqual(stock.shape);
+          // Entries in [-1, 1): each sum of n terms has Σ|x| <= n; the stock kernel accumulates in float32,
+          // the native one in double, so they differ by the stock rounding, ~u·√n·Σ|x| (see test-util).
+          const n = Math.max(1, data.length / Math.max(1, stock.data.length));
+          for (let i = 0; i < stock.data.length; i++) {
+            expect(Math.abs(native.data[i]! - stock.data[i]!)).toBeLessThanOrEqual(1e-5 * Math.sqrt(n) * n + 1e-30);
+          }
+        }),
+      { numRuns: 300, seed: 5 },
+    );
+  });
+
+  it('Transpose is bit-identical to the stock kernel for every permutation (float32 and int32)', () => {
+    const perms = (n: number): number[][] =>
+      n === 0 ? [[]] : perms(n - 1).flatMap((p) => Array.from({ length: n }, (_, i) => [...p.slice(0, i), n - 1, ...p.slice(i)]));
+    fc.assert(
+      fc.property(shapeArb, fc.nat(), fc.boolean(), fc.integer({ min: 1, max: 1 << 30 }), (shape, pick, int, seed) => {
+        const all = perms(shape.length);
+        const perm = all[pick % all.length]!;
+        const data = randomArray(shape.reduce((p, d) => p * d, 1), seed);
+        const run = (native: boolean) => withKernels(native, () => tf.tidy(() => {
+          const x = int ? tf.tensor(Int32Array.from(data, (v) => Math.round(v * 1000)), shape, 'int32') : tf.tensor(data, shape);
+          const y = tf.transpose(x, perm);
+          return { shape: y.shape, data: Array.from(y.dataSync()) };
+        }));
+        expect(run(true)).toEqual(run(false));
+      }),
+      { numRuns: 300, seed: 6 },
+    );
+    // A size the tiles do not divide, as in the bias gradients of a [2048, 1536] activation.
+    const big = (native: boolean) => withKernels(native, () => tf.tidy(() =>
+      tf.transpose(tf.tensor(randomArray(333 * 517, 3), [333, 517])).dataSync()));
+    expect(big(true)).toEqual(big(false));
+  });
+});

@@ -1,0 +1,69 @@
+// Parity with AdapterHub `adapters` 1.3.0 for compositions: Stack(lang, task) of two seq_bn adapters, Fuse(a, b)
+// with the dynamic AdapterFusion config, and the invertible language adapter (seq_bn_inv). Every file is read as
+// AdapterHub saved it.
+import { join } from 'node:path';
+import type { Graph, WeightStore } from '@adapters/core-graph';
+import { adapter, applyPlacements, createRegistry, loadAdapter, loadPretrained, Stack } from '@adapters/core-graph';
+import { bottleneck } from '@adapters/adapter-bottleneck';
+import { loadFusion } from '@adapters/adapter-fusion';
+import { loadLanguageAdapter } from '@adapters/adapter-madx';
+import { BASE_DIR, compare, FIXTURES, maxRelErr, referenceOutputs, run, TOLERANCE, useBackend } from './harness';
+
+const errors: Record<string, Record<string, number>> = {};
+beforeAll(useBackend);
+afterAll(() => {
+  for (const [method, e] of Object.entries(errors)) console.log(`parity ${method}: ${Object.entries(e).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
+});
+
+async function check(method: string, graph: Graph, store: WeightStore, base: Graph): Promise<void> {
+  const got = await run(graph, store, ['last_hidden_state']);
+  const ref = await referenceOutputs(method);
+  errors[method] = compare(got, ref, { last_hidden_state: 'last_hidden_state' });
+  for (const e of Object.values(errors[method])) expect(e).toBeLessThanOrEqual(TOLERANCE);
+  // The adapters matter: the base model alone is far from the reference.
+  const plain = await run(base, store, ['last_hidden_state']);
+  expect(maxRelErr(plain['last_hidden_state'] as Float32Array, ref.get('last_hidden_state')?.values ?? [])).toBeGreaterThan(1e-2);
+}
+
+const catalogOf = (g: Graph) => g.meta['adapters'] as Record<string, { plugin: string; config: Record<string, unknown> }>;
+
+describe('composition parity with AdapterHub adapters 1.3.0', () => {
+  test('stack (Stack(lang, task), two seq_bn adapters)', async () => {
+    const pre = await loadPretrained(BASE_DIR);
+    try {
+      const registry = createRegistry([bottleneck]);
+      // Each adapter's weights into the store (the graphs place them alone), then the Stack over the same keys.
+      const lang = await loadAdapter(join(FIXTURES, 'stack', 'lang'), pre.graph, pre.store, registry);
+      const task = await loadAdapter(join(FIXTURES, 'stack', 'task'), pre.graph, pre.store, registry);
+      const langConfig = catalogOf(lang.graph)['lang']?.config ?? {};
+      const taskConfig = catalogOf(task.graph)['task']?.config ?? {};
+      const { graph } = applyPlacements(pre.graph, [{ adapter: Stack(adapter(bottleneck, 'lang', langConfig), adapter(bottleneck, 'task', taskConfig)) }], registry);
+      await check('stack', graph, pre.store, pre.graph);
+    } finally {
+      pre.store.dispose();
+    }
+  });
+
+  test('fuse (Fuse(a, b), dynamic fusion config, save_adapter_fusion)', async () => {
+    const pre = await loadPretrained(BASE_DIR);
+    try {
+      const registry = createRegistry([bottleneck]);
+      const a = await loadAdapter(join(FIXTURES, 'fuse', 'a'), pre.graph, pre.store, registry);
+      const b = await loadAdapter(join(FIXTURES, 'fuse', 'b'), pre.graph, pre.store, registry);
+      const { graph } = await loadFusion(join(FIXTURES, 'fuse', 'fusion'), pre.graph, pre.store, registry, { graphs: [a.graph, b.graph] });
+      await check('fuse', graph, pre.store, pre.graph);
+    } finally {
+      pre.store.dispose();
+    }
+  });
+
+  test('seq_bn_inv (SeqBnInvConfig: NICE invertible adapter on the embeddings + seq_bn)', async () => {
+    const pre = await loadPretrained(BASE_DIR);
+    try {
+      const model = await loadLanguageAdapter(join(FIXTURES, 'seq_bn_inv', 'adapter'), pre.graph, pre.store);
+      await check('seq_bn_inv', model.graph, pre.store, pre.graph);
+    } finally {
+      pre.store.dispose();
+    }
+  });
+});

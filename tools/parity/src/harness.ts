@@ -1,0 +1,80 @@
+// Shared helpers of the parity tests: fixture paths, the reference inputs and outputs, the backend, the error measure.
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { join } from 'node:path';
+import type { Graph, RunOptions, WeightStore } from '@adapters/core-graph';
+import { Executor, readSafetensorsFile } from '@adapters/core-graph';
+
+export const FIXTURES = join(__dirname, '..', 'fixtures');
+export const BASE_DIR = join(FIXTURES, 'base');
+/** The tolerance the parity tests hold every method to (relative, see `maxRelErr`). */
+export const TOLERANCE = 1e-5;
+
+/** The tools' jest config has no tfjs setup file: these tests pick the backend themselves (wasm, as users get). */
+export async function useBackend(): Promise<void> {
+  const wanted = process.env['ADAPTERS_BACKEND'] || 'wasm';
+  const ok = await tf.setBackend(wanted);
+  await tf.ready();
+  if (!ok || tf.getBackend() !== wanted) throw new Error(`parity: backend '${wanted}' is unavailable (got '${tf.getBackend()}')`);
+}
+
+const rows = (values: ArrayLike<number>, shape: readonly number[]): number[][] => {
+  const [b, s] = shape as [number, number];
+  return Array.from({ length: b }, (_, i) => Array.from({ length: s }, (_, j) => values[i * s + j] as number));
+};
+
+/** The fixed batch every reference was computed on (int64 in the file). */
+export async function referenceInputs(): Promise<{ input_ids: number[][]; attention_mask: number[][] }> {
+  const { tensors } = await readSafetensorsFile(join(FIXTURES, 'inputs.safetensors'));
+  const ids = tensors.get('input_ids');
+  const mask = tensors.get('attention_mask');
+  if (!ids || !mask) throw new Error('inputs.safetensors lacks input_ids or attention_mask');
+  return { input_ids: rows(ids.values, ids.shape), attention_mask: rows(mask.values, mask.shape) };
+}
+
+/** AdapterHub's outputs for a method: `last_hidden_state` [2, 9, 32] and, with a head, `logits`. */
+export async function referenceOutputs(method: string): Promise<Map<string, { shape: number[]; values: Float32Array }>> {
+  const { tensors } = await readSafetensorsFile(join(FIXTURES, method, 'expected.safetensors'));
+  const out = new Map<string, { shape: number[]; values: Float32Array }>();
+  for (const [k, t] of tensors) out.set(k, { shape: [...t.shape], values: Float32Array.from(t.values) });
+  return out;
+}
+
+/** Largest |got − ref| / max(1, |ref|): relative for entries of magnitude ≥ 1, absolute below (outputs are O(1) after LayerNorm). */
+export function maxRelErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  if (got.length !== ref.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs((got[i] as number) - (ref[i] as number)) / Math.max(1, Math.abs(ref[i] as number));
+    if (Number.isNaN(d)) return Infinity;
+    m = Math.max(m, d);
+  }
+  return m;
+}
+
+/** Runs the graph on the reference inputs and returns the requested outputs as Float32Arrays. */
+export async function run(graph: Graph, store: WeightStore, outputs: readonly string[], options: Omit<RunOptions, 'outputs'> = {}): Promise<Record<string, Float32Array>> {
+  const feeds = await referenceInputs();
+  const result = new Executor(graph, store).run(feeds, { ...options, outputs });
+  const values: Record<string, Float32Array> = {};
+  for (const name of outputs) {
+    const t = result[name];
+    if (!t) throw new Error(`no output '${name}'`);
+    values[name] = Float32Array.from(t.dataSync());
+  }
+  tf.dispose(Object.values(result));
+  return values;
+}
+
+/** Compares outputs with the reference; returns the error per output (for the log) and checks the shape. */
+export function compare(got: Record<string, Float32Array>, ref: Map<string, { shape: number[]; values: Float32Array }>, names: Readonly<Record<string, string>>): Record<string, number> {
+  const errors: Record<string, number> = {};
+  for (const [ours, theirs] of Object.entries(names)) {
+    const r = ref.get(theirs);
+    const g = got[ours];
+    if (!r || !g) throw new Error(`missing output ${ours} / reference ${theirs}`);
+    if (g.length !== r.values.length) throw new Error(`${ours}: ${g.length} values, the reference ${theirs} [${r.shape.join(', ')}] has ${r.values.length}`);
+    errors[theirs] = maxRelErr(g, r.values);
+  }
+  return errors;
+}
