@@ -1,5 +1,5 @@
-import type { AnyAdapterPlugin, Graph, PlacementRule, TrainPolicy } from '@adapters/core-graph';
-import { adapter, adaptersOnlyPolicy, applyPlacements, createRegistry, fullFineTunePolicy, Parallel, Stack } from '@adapters/core-graph';
+import type { AdapterTree, AnyAdapterPlugin, CompositionBlock, Graph, PlacementRule, TrainPolicy } from '@adapters/core-graph';
+import { adapter, adaptersOnlyPolicy, applyPlacements, createRegistry, fullFineTunePolicy, ownersPolicy, Parallel, Stack } from '@adapters/core-graph';
 
 export interface BuiltMethod {
   readonly graph: Graph;
@@ -50,7 +50,27 @@ export const METHODS: readonly Method[] = [
     paper: '~8.3% lang + 0.5% task',
     build: (base) => withRules(base, [{ adapter: Stack(bn('lang', 'seq_bn', { reduction_factor: 2 }), bn('task', 'seq_bn', { reduction_factor: 16 })) }]),
   },
+  { name: 'AdapterFusion of 8 (stage 2)', paper: 'fusion layers only', build: (base) => fusionOf(base, 8) },
 ];
+
+type FuseFn = (children: readonly AdapterTree[], options?: { name?: string }) => CompositionBlock;
+function optionalFuse(): FuseFn | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('@adapters/adapter-fusion') as { fuse?: FuseFn }).fuse;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fusion of `n` seq_bn adapters (AdapterFusion stage 2: only the fusion layers and the head train). */
+export function fusionOf(base: Graph, n: number): BuiltMethod | string {
+  const fuse = optionalFuse();
+  if (!fuse) return `plugin '@adapters/adapter-fusion' not installed`;
+  const children = Array.from({ length: n }, (_v, i) => bn(`src${i}`, 'seq_bn'));
+  const graph = applyPlacements(base, [{ adapter: fuse(children, { name: 'f' }) }], registry).graph;
+  return { graph, policy: ownersPolicy(['fusion:f', 'head:task']), output: 'task.logits' };
+}
 
 /** Parallel composition of `n` seq_bn task adapters (multi-task inference on one input). */
 export function parallelTasks(base: Graph, n: number): Graph {

@@ -8,7 +8,7 @@ import type { Graph, TrainExample } from '@adapters/core-graph';
 import { addHead, adaptersOnlyPolicy, buildEncoder, describeBackend, Executor, MINILM_L6, parameterSummary, selectBackend, train, WeightStore } from '@adapters/core-graph';
 import { benchMatmul } from './matmul';
 import type { BuiltMethod } from './methods';
-import { METHODS, parallelTasks } from './methods';
+import { fusionOf, METHODS, parallelTasks } from './methods';
 import { pct, ratio, timeMedian } from './timing';
 
 const args = process.argv.slice(2);
@@ -116,6 +116,19 @@ async function main(): Promise<void> {
       console.log('## AdapterDrop (Pfeiffer adapters; inference: 8 task adapters in Parallel on one input)\n');
       console.log(table(['dropped layers n', 'train step (s)', 'vs n = 0', '8-task inference (ms)', 'vs n = 0'], rows));
       console.log();
+    }
+  }
+
+  if (want('fusion')) {
+    const f8 = fusionOf(base, 8);
+    const f2 = fusionOf(base, 2);
+    if (typeof f8 !== 'string' && typeof f2 !== 'string') {
+      const baseMs = inferenceMs(base, 'task.logits');
+      const [ms8, ms2] = [inferenceMs(f8.graph, 'task.logits'), inferenceMs(f2.graph, 'task.logits')];
+      results['fusionPruning'] = { baseMs, fusion8Ms: ms8, fusion2Ms: ms2 };
+      console.log('## AdapterFusion inference: 8 adapters vs pruned to 2 per layer\n');
+      console.log(table(['model', 'inference (ms)', 'vs base'], [['base', baseMs, 0], ['fusion of 8', ms8, pct(ms8, baseMs)], ['pruned to 2', ms2, pct(ms2, baseMs)]]));
+      console.log(`\nPruning 8 → 2 speeds fusion inference up by ${pct(ms8, ms2).toFixed(1)}% (ms8 / ms2 − 1).\n`);
     }
   }
 

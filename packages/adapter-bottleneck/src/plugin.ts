@@ -234,6 +234,8 @@ export function createBottleneckPlugin<C extends BottleneckLike>(options: Bottle
     ...(options.toHubConfig ? { toHubConfig: options.toHubConfig } : {}),
     ...(options.fromHubConfig ? { fromHubConfig: options.fromHubConfig } : {}),
     hubKeys: options.hubKeys ?? bottleneckHubKeys,
+    // BnConfig's float fields, written as AdapterHub writes them (its Adapter takes a numeric scaling only as a float).
+    hubFloats: ['scaling', 'dropout', 'stochastic_depth', 'phm_init_range', 'inv_adapter_reduction_factor'],
   });
 }
 

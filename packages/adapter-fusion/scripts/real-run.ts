@@ -26,9 +26,9 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 const OUT = process.argv.includes('--out') ? (process.argv[process.argv.indexOf('--out') + 1] as string) : join(tmpdir(), 'adapter-fusion-real-run');
-const STEPS = arg('steps', 20);
+const STEPS = arg('steps', 10);
 const BATCH = arg('batch', 16);
-const MAX_LEN = arg('max-len', 64);
+const MAX_LEN = arg('max-len', 48);
 const SEED = arg('seed', 0);
 /** Dev examples per task (RTE: all 277 by default). */
 const DEV = arg('dev', 277);

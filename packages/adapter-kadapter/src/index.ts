@@ -17,7 +17,7 @@ export {
   KADAPTER_CONFIG_FILE, KADAPTER_FORMAT_VERSION, KADAPTER_HEAD_CONFIG_FILE, KADAPTER_HEAD_WEIGHTS_FILE, KADAPTER_WEIGHTS_FILE, kadapterEntry, loadKAdapter, saveKAdapter,
 } from './io';
 export type { LoadKAdapterOptions } from './io';
-export { encoderConfigFromHf, loadPretrainedEncoder } from './pretrained';
+export { loadPretrainedEncoder } from './pretrained';
 export type { PretrainedEncoder } from './pretrained';
 export { evaluateKnowledge, FrozenFeatureCache, frozenBasePolicy, IGNORE_INDEX, makeBatch, maskedCrossEntropy, trainKnowledge } from './train';
 export type { KEvalResult, KTrainExample, KTrainOptions, KTrainRecord, KTrainResult } from './train';

@@ -2,7 +2,8 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, decodeSafetensors, GraphError } from '@adapters/core-graph';
+import { ConfigError, createRegistry, decodeSafetensors, GraphError, loadAdapter, saveAdapter } from '@adapters/core-graph';
+import { kadapter } from './plugin';
 import { combineKnowledgeAdapters } from './combine';
 import { addKnowledgeHead } from './heads';
 import { KADAPTER_CONFIG_FILE, KADAPTER_HEAD_CONFIG_FILE, KADAPTER_WEIGHTS_FILE, loadKAdapter, saveKAdapter } from './io';
@@ -70,6 +71,35 @@ describe('saveKAdapter / loadKAdapter', () => {
     expect(s3.store.keys().length).toBe(keysBefore); // a failed load leaves the store as it was
     await expect(loadKAdapter(join(dir, 'missing'), base, s3.store)).rejects.toThrow(/cannot read/);
     for (const s of [store, s2.store, s3.store]) s.dispose();
+  });
+});
+
+describe('interoperability with core-graph saveAdapter / loadAdapter (same AdapterHub layout)', () => {
+  it('core loads what saveKAdapter wrote, and loadKAdapter loads what core wrote', async () => {
+    const base = tinyBase();
+    const graph = withKAdapter(base, 'fac', { ...SMALL, adapter_list: [0, 2], adapter_skip_layers: 1 });
+    const { store } = baseStore(graph);
+    randomizeOwner(graph, store, 'adapter:fac', 9);
+    const want = runValues(graph, store, FEEDS, { outputs: ['fac.output', 'fac.chain'] });
+    const registry = createRegistry([kadapter]);
+
+    await saveKAdapter(join(dir, 'ours'), graph, store, 'fac');
+    const a = baseStore(base);
+    const viaCore = await loadAdapter(join(dir, 'ours'), base, a.store, registry);
+    const gotCore = runValues(viaCore.graph, a.store, FEEDS, { outputs: ['fac.output', 'fac.chain'] });
+
+    await saveAdapter(join(dir, 'core'), graph, store, 'fac', { registry });
+    const coreTensors = decodeSafetensors(await readFile(join(dir, 'core', KADAPTER_WEIGHTS_FILE))).tensors;
+    const ourTensors = decodeSafetensors(await readFile(join(dir, 'ours', KADAPTER_WEIGHTS_FILE))).tensors;
+    expect([...coreTensors.keys()].sort()).toEqual([...ourTensors.keys()].sort());
+    const b = baseStore(base);
+    const viaOurs = await loadKAdapter(join(dir, 'core'), base, b.store);
+    const gotOurs = runValues(viaOurs.graph, b.store, FEEDS, { outputs: ['fac.output', 'fac.chain'] });
+    for (const k of Object.keys(want)) {
+      expect(bitEqual(gotCore[k]?.values as Float32Array, want[k]?.values as Float32Array)).toBe(true);
+      expect(bitEqual(gotOurs[k]?.values as Float32Array, want[k]?.values as Float32Array)).toBe(true);
+    }
+    for (const s of [store, a.store, b.store]) s.dispose();
   });
 });
 

@@ -43,6 +43,8 @@ describe('saveLanguageAdapter / loadLanguageAdapter', () => {
       original_ln_before: true, original_ln_after: true, residual_before_ln: true, inv_adapter: 'nice', inv_adapter_reduction_factor: 2,
     });
     expect(saved.config).not.toHaveProperty('config');
+    // AdapterHub accepts a numeric `scaling` only as a Python float.
+    expect(readFileSync(join(dir, ADAPTER_CONFIG_FILE), 'utf8')).toContain('"scaling": 1.0,');
     // core-graph's saveAdapter cannot name the invertible tensors (its keys are `${module}.adapters.NAME...`).
     await expect(saveAdapter(join(dir, 'core'), model.graph, store, 'en')).rejects.toThrow(/does not belong to adapter 'en'/);
     store.dispose();

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { AdapterCatalog, CheckpointTensor, EncoderConfig, Graph, WeightStore } from '@adapters/core-graph';
 import {
   ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterHubKey, ConfigError, encodeSafetensors, exportToCheckpoint, FORMAT_VERSION, GraphError,
-  readSafetensorsFile, resolveConfig, stageFromCheckpoint, writeFileAtomic, writeJsonAtomic,
+  readSafetensorsFile, resolveConfig, stageFromCheckpoint, writeFileAtomic,
 } from '@adapters/core-graph';
 import { invertibleKeyPrefix } from './invertible';
 import type { MadxModel, MadxSpec } from './madx';
@@ -28,6 +28,18 @@ export function languageHubKey(graph: Graph, key: string, name: string, as = nam
 
 const ownedBy = (graph: Graph, name: string): string[] => [...graph.params.values()].filter((p) => p.owner === `adapter:${name}`).map((p) => p.key);
 
+/** Hub config fields AdapterHub reads as Python floats: 1.3.0 rejects a numeric `scaling` that parses as an int. */
+const FLOAT_FIELDS = ['scaling'];
+
+/** JSON (2-space indent, final newline) with the FLOAT_FIELDS of `config` written as `1.0` when integral. */
+function configJson(value: Record<string, unknown>, config: Record<string, unknown>): string {
+  const tag = 'FLOAT\u0001';
+  const text = JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
+    return this === config && FLOAT_FIELDS.includes(key) && typeof v === 'number' && Number.isInteger(v) ? `${tag}${v}` : v;
+  }, 2);
+  return `${text.replace(/"FLOAT\\u0001(-?\d+)"/g, '$1.0')}\n`;
+}
+
 /** Writes the language adapter `name` (bottleneck + invertible block) in AdapterHub's layout; files are written atomically. */
 export async function saveLanguageAdapter(dir: string, graph: Graph, store: WeightStore, name: string): Promise<void> {
   const catalog = (graph.meta['adapters'] as AdapterCatalog | undefined) ?? {};
@@ -38,8 +50,9 @@ export async function saveLanguageAdapter(dir: string, graph: Graph, store: Weig
   if (!toHub) throw new Error('bottleneck_inv has no toHubConfig');
   const config = graph.meta['config'] as EncoderConfig | undefined;
   await mkdir(dir, { recursive: true });
-  await writeJsonAtomic(join(dir, ADAPTER_CONFIG_FILE), {
-    config: toHub(entry.config as never),
+  const hubConfig = toHub(entry.config as never);
+  await writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), configJson({
+    config: hubConfig,
     hidden_size: config?.hiddenSize ?? null,
     model_class: `${config?.architecture === 'roberta' ? 'Roberta' : 'Bert'}AdapterModel`,
     model_name: graph.meta['modelName'] ?? null,
@@ -47,7 +60,7 @@ export async function saveLanguageAdapter(dir: string, graph: Graph, store: Weig
     name,
     plugin: bottleneckInv.name,
     version: FORMAT_VERSION,
-  });
+  }, hubConfig));
   const values = exportToCheckpoint(graph, store, ownedBy(graph, name));
   const tensors: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }> = {};
   for (const key of ownedBy(graph, name)) {

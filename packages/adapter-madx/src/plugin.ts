@@ -12,7 +12,7 @@ import { ConfigError, defineAdapter, PlacementError } from '@adapters/core-graph
 import type { BottleneckConfig, BottleneckPresetName } from '@adapters/adapter-bottleneck';
 import { BOTTLENECK_SCHEMA, bottleneck, bottleneckParamCount, resolveBottleneck, validateBottleneck } from '@adapters/adapter-bottleneck';
 import type { InvAdapterType } from './invertible';
-import { buildNiceForward, buildNiceInverse, declareNiceParams, INV_ADAPTER_TYPES, invertibleKeyPrefix, niceDims } from './invertible';
+import { buildNiceForward, buildNiceInverse, declareNiceParams, INV_ADAPTER_TYPES, invertibleKeyPrefix, niceDims, niceParamCount } from './invertible';
 
 export type InvPresetName = 'seq_bn_inv' | 'double_seq_bn_inv';
 
@@ -140,8 +140,11 @@ export const bottleneckInv: AdapterPlugin<BottleneckInvConfig> = defineAdapter<B
   },
   build,
   close,
-  /** Per transformer site (the bottleneck part); the invertible block adds `niceParamCount` once per model. */
-  paramCount: (c, width, layer) => bottleneckParamCount(bottleneckPart(c), width, layer),
+  /**
+   * At a transformer layer's site, the bottleneck part; at a site outside the layers (the embeddings), the NICE block
+   * (declared once: the inverse before a masked-LM decoder reuses it and adds nothing).
+   */
+  paramCount: (c, width, layer) => (layer === undefined ? niceParamCount(niceDims(width, c.inv_adapter_reduction_factor)) : bottleneckParamCount(bottleneckPart(c), width, layer)),
   isIdentityAtInit: () => false,
   toHubConfig,
   fromHubConfig,

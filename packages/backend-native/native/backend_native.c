@@ -317,16 +317,24 @@ static napi_value transpose32(napi_env env, napi_callback_info info) {
   if (!in_heap(out_off, batch * rows * cols, len) || !in_heap(x_off, batch * rows * cols, len)) {
     return throw_range(env, "backend-native: transpose32 operand lies outside the wasm heap (or is misaligned)");
   }
+  /* Each tile is read row by row into an L1-resident buffer and written out row by row, so both sides stream
+   * whole cache lines; transposing straight from x to y thrashes when rows*4 is a large power of two. */
   enum { TILE = 32 };
+  uint32_t tile[TILE][TILE + 1];
   for (int64_t b = 0; b < batch; b++) {
     const uint32_t *x = (const uint32_t *)(heap + x_off) + b * rows * cols;
     uint32_t *y = (uint32_t *)(heap + out_off) + b * rows * cols;
     for (int64_t r0 = 0; r0 < rows; r0 += TILE) {
-      const int64_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
+      const int64_t nr = rows - r0 < TILE ? rows - r0 : TILE;
       for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
-        const int64_t c1 = c0 + TILE < cols ? c0 + TILE : cols;
-        for (int64_t r = r0; r < r1; r++) {
-          for (int64_t c = c0; c < c1; c++) y[c * rows + r] = x[r * cols + c];
+        const int64_t nc = cols - c0 < TILE ? cols - c0 : TILE;
+        for (int64_t r = 0; r < nr; r++) {
+          const uint32_t *src = x + (r0 + r) * cols + c0;
+          for (int64_t c = 0; c < nc; c++) tile[c][r] = src[c];
+        }
+        for (int64_t c = 0; c < nc; c++) {
+          uint32_t *dst = y + (c0 + c) * rows + r0;
+          for (int64_t r = 0; r < nr; r++) dst[r] = tile[c][r];
         }
       }
     }

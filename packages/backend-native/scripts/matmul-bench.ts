@@ -53,7 +53,7 @@ function timeOnce(a: tf.Tensor2D, b: tf.Tensor2D, c: Case): number {
   return Number(t1 - t0) / 1e9;
 }
 
-function numpyGflops(reps: number): Array<number | undefined> | string {
+function numpyGflops(reps: number, threads: number | undefined): Array<number | undefined> | string {
   const spec = JSON.stringify(cases().map((c) => [c.a, c.b, c.tA, c.tB]));
   const py = `
 import json, sys, time
@@ -78,17 +78,21 @@ print(json.dumps({'gflops': out, 'numpy': np.__version__, 'blas': cfg}))
 `;
   // $PYTHON, else the first of python3 / the system python3 (Debian's python3-numpy) that has numpy.
   const pythons = process.env['PYTHON'] ? [process.env['PYTHON']] : ['python3', '/usr/bin/python3'];
-  let r = spawnSync(pythons[0]!, ['-c', py, spec, String(reps)], { encoding: 'utf8', timeout: 600000 });
+  // Same BLAS thread count as the native kernel, so the comparison is like for like.
+  const env = threads === undefined ? process.env
+    : { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
+  const runPy = (python: string) => spawnSync(python, ['-c', py, spec, String(reps)], { encoding: 'utf8', timeout: 600000, env });
+  let r = runPy(pythons[0]!);
   for (const python of pythons.slice(1)) {
     if (r.status === 0) break;
-    r = spawnSync(python, ['-c', py, spec, String(reps)], { encoding: 'utf8', timeout: 600000 });
+    r = runPy(python);
   }
   if (r.status !== 0) {
     const why = (r.stderr || r.error?.message || '').trim().split('\n').pop();
     return `numpy not measured (${why}); pip install numpy or apt-get install python3-numpy`;
   }
   const parsed = JSON.parse(r.stdout) as { gflops: number[]; numpy: string; blas: string };
-  console.log(`numpy ${parsed.numpy} (${parsed.blas})`);
+  console.log(`numpy ${parsed.numpy} (${parsed.blas}), OPENBLAS_NUM_THREADS=${threads ?? 'unset'}`);
   return parsed.gflops;
 }
 
@@ -124,7 +128,7 @@ async function main(): Promise<void> {
     rows.push({ name: c.name, stock: flops(c) / stock / 1e9, ...(status.enabled ? { native: flops(c) / native / 1e9 } : {}) });
   }
 
-  const np = numpyGflops(reps);
+  const np = numpyGflops(reps, info?.threads);
   if (typeof np === 'string') console.log(np);
   const fmt = (x: number | undefined, w = 8) => (x === undefined ? '-' : x.toFixed(1)).padStart(w);
   const ratio = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? '-' : `${(x / y).toFixed(2)}×`).padStart(9);

@@ -86,11 +86,16 @@ describe('planBatches', () => {
 describeNative('native BatchMatMul', () => {
   afterAll(() => disableNativeKernels());
 
-  it('reports OpenBLAS and replaces the wasm kernels', () => {
+  it('reports OpenBLAS, replaces the wasm kernels and restores the stock ones', () => {
+    disableNativeKernels();
+    const stock = tf.getKernel('BatchMatMul', 'wasm')!;
     const status = enableNativeKernels();
+    expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).not.toBe(stock.kernelFunc);
+    expect(enableNativeKernels()).toEqual(status); // idempotent
     expect(status).toEqual({ enabled: true, kernels: ['BatchMatMul', '_FusedMatMul', 'Sum', 'Transpose'] });
     expect(nativeInfo()!.config).toMatch(/OpenBLAS/);
     disableNativeKernels();
+    expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(stock);
   });
 
   it('matches the stock wasm kernel (and float64) on random shapes, transposes and broadcasts', () => {

@@ -27,7 +27,7 @@ const ACT: Record<Activation, (x: number) => number> = {
   elu: (x) => (x < 0 ? Math.expm1(x) : x),
 };
 
-const shapes = (c: FusedCase) => ({
+const shapes = (c: FusedCase): { a: [number, number, number]; b: [number, number, number] } => ({
   a: c.tA ? [c.batch, c.k, c.m] : [c.batch, c.m, c.k],
   b: c.tB ? [c.batch, c.n, c.k] : [c.batch, c.k, c.n],
 });

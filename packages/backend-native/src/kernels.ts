@@ -87,6 +87,9 @@ export function matMulGeometry(aShape: Shape, bShape: Shape, transposeA: boolean
 
 const isArrayBuffer = (x: unknown): x is ArrayBuffer => Object.prototype.toString.call(x) === '[object ArrayBuffer]';
 
+/** The current wasm memory buffer. Re-read after every allocation: growing the memory detaches the old one. */
+const heapOf = (backend: BackendWasm): ArrayBufferLike => (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer;
+
 function offsetOf(backend: BackendWasm, t: tf.TensorInfo): number {
   return backend.dataIdMap.get(t.dataId)!.memoryOffset;
 }
@@ -99,11 +102,11 @@ function gemmInto(
   addon: NativeAddon, backend: BackendWasm, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean,
   transposeB: boolean,
 ): { out: tf.TensorInfo; rows: number; n: number; heap: ArrayBuffer } | undefined {
-  if (!isArrayBuffer(backend.wasm.HEAPU8.buffer)) return undefined;
+  if (!isArrayBuffer(heapOf(backend))) return undefined;
   const g = matMulGeometry(a.shape, b.shape, transposeA, transposeB);
   // Allocate first: _malloc may grow wasm memory, which detaches the previous ArrayBuffer.
   const out = backend.makeOutput(g.outShape, 'float32');
-  const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+  const heap = heapOf(backend) as ArrayBuffer;
   const p = g.plan;
   let batch = p.batch;
   let m = g.m;
@@ -194,7 +197,7 @@ export function makeTranspose(addon: NativeAddon, stock: tf.KernelConfig): tf.Ke
   const kernel = (args: KernelArgs): tf.TensorInfo => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const perm = args.attrs['perm'] as number[];
-    const heap = args.backend.wasm.HEAPU8.buffer;
+    const heap = heapOf(args.backend);
     if ((x.dtype !== 'float32' && x.dtype !== 'int32') || !isArrayBuffer(heap)) return stock.kernelFunc(args) as tf.TensorInfo;
     const c = collapsePermutation(x.shape, perm);
     let batch: number;
@@ -205,7 +208,7 @@ export function makeTranspose(addon: NativeAddon, stock: tf.KernelConfig): tf.Ke
     const cols = c.shape[c.shape.length - 1]!;
     const out = args.backend.makeOutput(perm.map((p) => x.shape[p]!), x.dtype);
     try {
-      addon.transpose32(args.backend.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(args.backend, x),
+      addon.transpose32(heapOf(args.backend) as ArrayBuffer, offsetOf(args.backend, x),
         offsetOf(args.backend, out), batch, rows, cols);
     } catch (e) {
       args.backend.disposeData(out.dataId);
@@ -223,7 +226,7 @@ export function makeTranspose(addon: NativeAddon, stock: tf.KernelConfig): tf.Ke
 export function makeSum(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFunc {
   const kernel = (args: KernelArgs): tf.TensorInfo => {
     const { x } = args.inputs as { x: tf.TensorInfo };
-    const heap = args.backend.wasm.HEAPU8.buffer;
+    const heap = heapOf(args.backend);
     if (x.dtype !== 'float32' || !isArrayBuffer(heap)) return stock.kernelFunc(args) as tf.TensorInfo;
     const axisAttr = args.attrs['axis'] as number | number[] | null | undefined;
     const axes = axisAttr == null
@@ -240,7 +243,7 @@ export function makeSum(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFu
       : x.shape.filter((_, i) => i < first || i > last);
     const out = args.backend.makeOutput(outShape, 'float32');
     try {
-      addon.reduceSum(args.backend.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(args.backend, x),
+      addon.reduceSum(heapOf(args.backend) as ArrayBuffer, offsetOf(args.backend, x),
         offsetOf(args.backend, out), outer, reduce, inner);
     } catch (e) {
       args.backend.disposeData(out.dataId);

@@ -6,7 +6,6 @@ import { loadAddon } from './addon';
 export function describeNative(name: string, body: () => void): void {
   const loaded = loadAddon();
   if (loaded.addon === undefined) {
-    // eslint-disable-next-line no-console
     console.warn(`skipping "${name}": ${loaded.reason}`);
     describe.skip(name, body);
   } else {

@@ -98,3 +98,14 @@ export type { MaskingOptions } from './train/mlm';
 export { checkpointLookup, loadPretrained, parseHfConfig, readHfConfig } from './checkpoint/load-pretrained';
 export type { Pretrained } from './checkpoint/load-pretrained';
 export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterHubKey, FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, loadAdapter, saveAdapter } from './checkpoint/adapterhub';
+
+// Reports and the CLI
+export { curvesSpec, renderCurvesSvg, svgToPng, writeTrainingCurves } from './report/plot';
+export type { CurveFiles, CurveRecord, PlotOptions } from './report/plot';
+export { formatDuration, MetricsWriter, ProgressReporter, readMetrics } from './report/progress';
+export type { ProgressOptions, ProgressRecord, ProgressStream } from './report/progress';
+export { main as runCli } from './cli/main';
+export { parseAdapterSpec, UsageError } from './cli/args';
+export type { AdapterSpec } from './cli/args';
+export { choosePlugin, discoverPlugins } from './cli/plugins';
+export type { PluginChoice, PluginPackage } from './cli/plugins';

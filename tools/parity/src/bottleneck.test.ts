@@ -1,11 +1,13 @@
 // Parity with AdapterHub `adapters` 1.3.0 for the bottleneck plugin: the base model is read with our loadPretrained,
 // the adapter with our loadAdapter from the files AdapterHub's save_adapter wrote (fixtures/<method>/adapter, not a
 // converted copy), and the forward pass must match AdapterHub's outputs within TOLERANCE.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunOptions } from '@adapters/core-graph';
-import { createRegistry, loadAdapter, loadPretrained } from '@adapters/core-graph';
+import { createRegistry, loadAdapter, loadPretrained, saveAdapter } from '@adapters/core-graph';
 import { bottleneck } from '@adapters/adapter-bottleneck';
-import { BASE_DIR, compare, FIXTURES, maxRelErr, referenceOutputs, run, TOLERANCE, useBackend } from './harness';
+import { BASE_DIR, compare, expectSameFiles, exportDir, FIXTURES, maxRelErr, referenceOutputs, run, TOLERANCE, useBackend } from './harness';
 
 interface Case {
   readonly method: string;
@@ -51,6 +53,22 @@ describe('bottleneck parity with AdapterHub adapters 1.3.0', () => {
       expect(maxRelErr(plain['last_hidden_state'] as Float32Array, ref.get('last_hidden_state')?.values ?? [])).toBeGreaterThan(1e-2);
     } finally {
       pre.store.dispose();
+    }
+  });
+
+  // The other direction: what our saveAdapter writes for the loaded adapter is what AdapterHub wrote (tensor names
+  // and bits, every BnConfig field, floats as floats), so AdapterHub's load_adapter reads it back.
+  test.each(CASES.map((c) => c.method))('%s: saveAdapter writes what AdapterHub wrote', async (method) => {
+    const pre = await loadPretrained(BASE_DIR);
+    const dir = exportDir(method) ?? (await mkdtemp(join(tmpdir(), 'parity-')));
+    try {
+      const registry = createRegistry([bottleneck]);
+      const loaded = await loadAdapter(join(FIXTURES, method, 'adapter'), pre.graph, pre.store, registry);
+      await saveAdapter(dir, loaded.graph, pre.store, 'a', { registry });
+      await expectSameFiles(dir, join(FIXTURES, method, 'adapter'));
+    } finally {
+      pre.store.dispose();
+      if (exportDir(method) === undefined) await rm(dir, { recursive: true, force: true });
     }
   });
 });

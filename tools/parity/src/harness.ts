@@ -7,6 +7,11 @@ import { Executor, readSafetensorsFile } from '@adapters/core-graph';
 
 export const FIXTURES = join(__dirname, '..', 'fixtures');
 export const BASE_DIR = join(FIXTURES, 'base');
+/** With PARITY_EXPORT_DIR set, the save tests keep what saveAdapter wrote in `$PARITY_EXPORT_DIR/<method>` (for check_ts_saved.py). */
+export const exportDir = (method: string): string | undefined => {
+  const root = process.env['PARITY_EXPORT_DIR'];
+  return root ? join(root, method) : undefined;
+};
 /** The tolerance the parity tests hold every method to (relative, see `maxRelErr`). */
 export const TOLERANCE = 1e-5;
 
@@ -77,4 +82,28 @@ export function compare(got: Record<string, Float32Array>, ref: Map<string, { sh
     errors[theirs] = maxRelErr(g, r.values);
   }
   return errors;
+}
+
+/**
+ * Checks a folder our saveAdapter wrote against the one AdapterHub wrote: every AdapterHub tensor with the same
+ * bits (ours may add names matching `extra`), and every field of AdapterHub's adapter_config.json `config` equal,
+ * with numbers AdapterHub wrote as floats (`1.0`) written as floats too.
+ */
+export async function expectSameFiles(ours: string, hub: string, extra?: RegExp): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  const a = (await readSafetensorsFile(join(ours, 'adapter.safetensors'))).tensors;
+  const b = (await readSafetensorsFile(join(hub, 'adapter.safetensors'))).tensors;
+  for (const [k, t] of b) {
+    const mine = a.get(k);
+    expect([k, mine?.shape]).toEqual([k, t.shape]);
+    expect(Buffer.from(Float32Array.from(mine?.values ?? []).buffer).equals(Buffer.from(Float32Array.from(t.values).buffer))).toBe(true);
+  }
+  const added = [...a.keys()].filter((k) => !b.has(k));
+  expect(added.filter((k) => !extra || !extra.test(k))).toEqual([]);
+  const ourText = await readFile(join(ours, 'adapter_config.json'), 'utf8');
+  const hubText = await readFile(join(hub, 'adapter_config.json'), 'utf8');
+  const ourConfig = (JSON.parse(ourText) as { config: Record<string, unknown> }).config;
+  const hubConfig = (JSON.parse(hubText) as { config: Record<string, unknown> }).config;
+  for (const [k, v] of Object.entries(hubConfig)) expect([k, ourConfig[k]]).toEqual([k, v]);
+  for (const m of hubText.matchAll(/"(\w+)": (-?\d+\.\d+)/g)) expect(ourText).toMatch(new RegExp(`"${m[1] as string}": -?\\d+\\.\\d+`));
 }

@@ -14,7 +14,6 @@ import type { AnyAdapterPlugin, AdapterRegistry } from '../plugin/registry';
 import type { AdapterCatalog, PlacementRule } from '../rewrite/apply-placements';
 import { applyPlacements } from '../rewrite/apply-placements';
 import { adapter } from '../rewrite/composition';
-import type { CheckpointTensor } from './hf-keys';
 import { isTransposedInCheckpoint, stageFromCheckpoint } from './hf-keys';
 
 /** AdapterHub's file names (adapters 1.x, safetensors variant). */
@@ -28,8 +27,18 @@ export const FORMAT_VERSION = 'adapters-ts.0.1.0';
 const hubConfigOf = (plugin: AnyAdapterPlugin, config: Record<string, unknown>): Record<string, unknown> =>
   plugin.toHubConfig ? plugin.toHubConfig(config) : { architecture: plugin.name, ...config };
 
+/** JSON text (2-space indent, final newline) where the `floats` fields of `config` holding integers are written as `1.0`. */
+function hubConfigJson(value: Record<string, unknown>, config: unknown, floats: readonly string[]): string {
+  const marker = '\u0000float:';
+  const text = JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
+    if (this === config && floats.includes(key) && typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < 1e15) return `${marker}${v}`;
+    return v;
+  }, 2);
+  return `${text.replace(/"\\u0000float:(-?\d+)"/g, '$1.0')}\n`;
+}
+
 /** Splits an adapter parameter key into AdapterHub's module path (`bert.encoder.layer.0.output`) and the local key. */
-function splitAdapterKey(graph: Graph, key: string, name: string): { module: string; local: string } {
+function splitAdapterKey(graph: Graph, key: string, name: string): { module: string; local: string; shared: boolean } {
   const prefix = String(graph.meta['prefix'] ?? '');
   const marker = `.adapters.${name}.`;
   const at = key.indexOf(marker);
@@ -37,7 +46,7 @@ function splitAdapterKey(graph: Graph, key: string, name: string): { module: str
   const siteName = key.slice(0, at);
   const site = graph.sites.get(siteName);
   const module = site?.module ?? siteName;
-  return { module: `${prefix ? `${prefix}.` : ''}${module}`, local: key.slice(at + marker.length) };
+  return { module: `${prefix ? `${prefix}.` : ''}${module}`, local: key.slice(at + marker.length), shared: siteName === 'shared' && !site };
 }
 
 /**
@@ -50,12 +59,19 @@ export function adapterHubKey(graph: Graph, key: string, name: string, as = name
   return `${module}.adapters.${as}.${local}`;
 }
 
-/** Every AdapterHub name of an adapter parameter: the plugin's `hubKeys` of the local key (default: the local key). */
+/**
+ * Every AdapterHub name of an adapter parameter: the plugin's `hubKeys` of the local key (default: the local key).
+ * Model-level parameters (`shared.adapters.NAME.x`, no site) also get AdapterHub's `${prefix}.shared_parameters.NAME.x`
+ * (its `base_model.shared_parameters[NAME]`, e.g. Compacter's shared rule matrices).
+ */
 function adapterHubKeys(graph: Graph, key: string, name: string, as: string, plugin: AnyAdapterPlugin | undefined, config: Readonly<Record<string, unknown>>): string[] {
-  const { module, local } = splitAdapterKey(graph, key, name);
+  const { module, local, shared } = splitAdapterKey(graph, key, name);
   const locals = plugin?.hubKeys ? plugin.hubKeys(local, config) : [local];
   if (locals.length === 0) throw new GraphError(`plugin '${plugin?.name ?? '?'}' maps parameter '${key}' to no AdapterHub key`);
-  return locals.map((l) => `${module}.adapters.${as}.${l}`);
+  const names = locals.map((l) => `${module}.adapters.${as}.${l}`);
+  if (!shared) return names;
+  const prefix = String(graph.meta['prefix'] ?? '');
+  return [...names, ...locals.map((l) => `${prefix ? `${prefix}.` : ''}shared_parameters.${as}.${l}`)];
 }
 
 const adapterParams = (graph: Graph, name: string): ParamSpec[] => [...graph.params.values()].filter((p) => p.owner === `adapter:${name}`);
@@ -88,8 +104,9 @@ export async function saveAdapter(dir: string, graph: Graph, store: WeightStore,
   const plugin = options.registry?.has(entry.plugin) ? options.registry.get(entry.plugin) : undefined;
   const config = graph.meta['config'] as EncoderConfig | undefined;
   await mkdir(dir, { recursive: true });
-  await writeJsonAtomic(join(dir, ADAPTER_CONFIG_FILE), {
-    config: plugin ? hubConfigOf(plugin, { ...entry.config }) : { architecture: entry.plugin, ...entry.config },
+  const hubConfig = plugin ? hubConfigOf(plugin, { ...entry.config }) : { architecture: entry.plugin, ...entry.config };
+  await writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), hubConfigJson({
+    config: hubConfig,
     hidden_size: config?.hiddenSize ?? null,
     model_class: `${config?.architecture === 'roberta' ? 'Roberta' : 'Bert'}AdapterModel`,
     model_name: graph.meta['modelName'] ?? null,
@@ -97,7 +114,7 @@ export async function saveAdapter(dir: string, graph: Graph, store: WeightStore,
     name,
     plugin: entry.plugin,
     version: FORMAT_VERSION,
-  });
+  }, hubConfig, plugin?.hubFloats ?? []));
   const tensors = toTensorRecord(params.flatMap((p) => {
     const values = checkpointValues(p, store);
     return adapterHubKeys(graph, p.key, name, name, plugin, entry.config).map((k): [string, typeof values] => [k, values]);
@@ -194,11 +211,7 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
   for (const k of keys) {
     const hub = adapterHubKeys(next, k, name, savedName, plugin, resolved);
     const own = adapterHubKey(next, k, name, savedName);
-    const all = hub.includes(own) ? hub : [...hub, own];
-    // Model-level parameters (`shared.adapters.NAME.x`, no site): AdapterHub keeps them in `base_model.shared_parameters[NAME]`.
-    const shared = `shared.adapters.${name}.`;
-    if (k.startsWith(shared) && !next.sites.has('shared')) all.push(`${prefix ? `${prefix}.` : ''}shared_parameters.${savedName}.${k.slice(shared.length)}`);
-    names.set(k, all);
+    names.set(k, hub.includes(own) ? hub : [...hub, own]);
   }
   const fileKeyOf = (k: string): string => {
     const candidates = names.get(k) as string[];

@@ -102,6 +102,11 @@ export interface AdapterPlugin<C extends object = Record<string, unknown>> {
    * `loadAdapter` reads the first name the file has, accepts the others, and checks that copies agree.
    */
   hubKeys?(local: string, config: C): readonly string[];
+  /**
+   * Fields of the hub config whose integral values `saveAdapter` writes as JSON floats (`1.0`, not `1`), for readers
+   * that tell them apart: AdapterHub 1.3.0 accepts a numeric `scaling` only when Python parses it as a float.
+   */
+  readonly hubFloats?: readonly string[];
 }
 
 /** Makes an adapter plugin; a plain object, so plugins are easy to write, compose and test. */

@@ -1,0 +1,28 @@
+// The shared invariant suite for adapter plugins, on bottleneck_inv: its bottleneck part in the layers (wrap) and
+// its invertible part on the embeddings (after).
+import { runAdapterSuite } from '@adapters/adapter-tester';
+import { bottleneck } from '@adapters/adapter-bottleneck';
+import { bottleneckInv } from './plugin';
+
+runAdapterSuite({
+  plugin: bottleneckInv,
+  plugins: [bottleneck],
+  modes: ['wrap'],
+  select: { wrap: { kinds: ['ffn'] } },
+  cases: [{ name: 'seq_bn_inv in the layers', config: { config: 'seq_bn_inv', reduction_factor: 2 } }],
+  invalidConfigs: [
+    { name: 'glow', config: { inv_adapter: 'glow' }, path: 'inv_adapter' },
+    { name: 'zero reduction', config: { inv_adapter_reduction_factor: 0 }, path: 'inv_adapter_reduction_factor' },
+  ],
+});
+
+// core-graph's saveAdapter cannot name the invertible tensors (`invertible_adapters.NAME...`); saveLanguageAdapter
+// does, and io.test.ts checks its round trip.
+runAdapterSuite({
+  plugin: bottleneckInv,
+  plugins: [bottleneck],
+  modes: ['after'],
+  select: { after: { kinds: ['embeddings'] } },
+  cases: [{ name: 'seq_bn_inv: the invertible block on the embeddings', config: { config: 'seq_bn_inv' } }],
+  skip: ['save-load-round-trip'],
+});
