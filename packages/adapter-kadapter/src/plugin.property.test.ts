@@ -162,6 +162,24 @@ describe('K-Adapter properties (fast-check, tiny models)', () => {
     expect(preset.report[0]?.site).toBe('layer.0.output + layer.2.output + layer.3.output');
   });
 
+  it('initialises projections N(0, 0.0002) with zero biases, inner layers N(0, 0.02), LayerNorms 1/0', () => {
+    const base = buildEncoder({ vocabSize: 20, hiddenSize: 8, numHeads: 2, intermediateSize: 8, maxPositions: 16, numLayers: 3 });
+    const g = withKAdapter(base, 'k', { adapter_size: 4, adapter_heads: 1, adapter_intermediate_size: 4 });
+    const params = [...g.params.values()].filter((p) => p.owner === 'adapter:k');
+    const projections = params.filter((p) => /(down|up)_project\.weight$/.test(p.key));
+    expect(projections).toHaveLength(6); // three taps: layers 0, 1, 2
+    for (const p of projections) expect(p.init).toEqual({ kind: 'normal', std: 0.0002 });
+    for (const p of params.filter((q) => q.kind === 'bias')) expect(p.init).toEqual({ kind: 'zeros' });
+    for (const p of params.filter((q) => q.key.includes('.encoder.layer.') && q.kind === 'kernel')) expect(p.init).toEqual({ kind: 'normal', std: 0.02 });
+    for (const p of params.filter((q) => q.kind === 'norm')) expect(p.init).toEqual({ kind: p.key.endsWith('.weight') ? 'ones' : 'zeros' });
+    const store = WeightStore.create(g, 0);
+    const down = Array.from(store.get('taps.adapters.k.adapter.0.down_project.weight').dataSync() as Float32Array);
+    const std = Math.sqrt(down.reduce((a, v) => a + v * v, 0) / down.length);
+    expect(std).toBeGreaterThan(0.00005);
+    expect(std).toBeLessThan(0.0006);
+    store.dispose();
+  });
+
   it('combineKnowledgeAdapters validates its arguments', () => {
     const base = buildEncoder({ vocabSize: 20, hiddenSize: 8, numHeads: 2, intermediateSize: 8, maxPositions: 16, numLayers: 2 });
     const g = withKAdapter(base, 'fac', { adapter_size: 4, adapter_heads: 1, adapter_intermediate_size: 4 });

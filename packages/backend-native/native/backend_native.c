@@ -19,6 +19,8 @@
  *     out[o,j] = Σ_r x[o,r,j] over a float32 [outer, reduce, inner] block, accumulated in double.
  *   transpose32(heap, xOff, outOff, batch, rows, cols)
  *     [batch, rows, cols] -> [batch, cols, rows] for 4-byte elements (float32/int32), cache-tiled.
+ *   gather32(heap, xOff, idxOff, outOff, outer, n, inner, count)
+ *     out[o,i,:] = x[o,idx[i],:] (GatherV2 with batchDims 0) for 4-byte elements; throws on an index outside [0, n).
  *   info() -> { config, corename, threads }
  *   setNumThreads(n)
  *
@@ -344,6 +346,48 @@ static napi_value transpose32(napi_env env, napi_callback_info info) {
   return undef;
 }
 
+/* gather32(heap, xOff, idxOff, outOff, outer, n, inner, count): out[o,i,:] = x[o,idx[i],:], 4-byte elements. */
+static napi_value gather32(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 8) return throw_range(env, "backend-native: gather32 expects 8 arguments");
+  uint8_t *heap;
+  size_t len;
+  int64_t x_off, idx_off, out_off, outer, n, inner, count;
+  if (!get_heap(env, argv[0], &heap, &len)) return NULL;
+  if (!get_int(env, argv[1], 0, (int64_t)len, &x_off, "xOff") || !get_int(env, argv[2], 0, (int64_t)len, &idx_off, "idxOff") ||
+      !get_int(env, argv[3], 0, (int64_t)len, &out_off, "outOff") || !get_int(env, argv[4], 0, INT_LIMIT, &outer, "outer") ||
+      !get_int(env, argv[5], 0, INT_LIMIT, &n, "n") || !get_int(env, argv[6], 0, INT_LIMIT, &inner, "inner") ||
+      !get_int(env, argv[7], 0, INT_LIMIT, &count, "count")) {
+    return NULL;
+  }
+  if (!in_heap(x_off, outer * n * inner, len) || !in_heap(idx_off, count, len) ||
+      !in_heap(out_off, outer * count * inner, len)) {
+    return throw_range(env, "backend-native: gather32 operand lies outside the wasm heap (or is misaligned)");
+  }
+  const int32_t *idx = (const int32_t *)(heap + idx_off);
+  for (int64_t i = 0; i < count; i++) {
+    if (idx[i] < 0 || idx[i] >= n) { /* same check and wording as tfjs-wasm's GatherV2 */
+      char msg[128];
+      snprintf(msg, sizeof msg, "GatherV2: the index value %d is not in [0, %lld]", (int)idx[i], (long long)(n - 1));
+      napi_throw_error(env, NULL, msg);
+      return NULL;
+    }
+  }
+  const uint32_t *x = (const uint32_t *)(heap + x_off);
+  uint32_t *out = (uint32_t *)(heap + out_off);
+  const size_t row_bytes = (size_t)inner * 4u;
+  for (int64_t o = 0; o < outer; o++) {
+    for (int64_t i = 0; i < count; i++) {
+      memcpy(out + (o * count + i) * inner, x + (o * n + idx[i]) * inner, row_bytes);
+    }
+  }
+  napi_value undef;
+  CHECK(env, napi_get_undefined(env, &undef));
+  return undef;
+}
+
 static napi_value info_fn(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value obj, v;
@@ -377,6 +421,7 @@ NAPI_MODULE_INIT() {
       {"biasAct", NULL, bias_act, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reduceSum", NULL, reduce_sum, NULL, NULL, NULL, napi_enumerable, NULL},
       {"transpose32", NULL, transpose32, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gather32", NULL, gather32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

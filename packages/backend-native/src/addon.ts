@@ -12,6 +12,9 @@ export interface NativeAddon {
   biasAct(heap: ArrayBuffer, cOff: number, rows: number, n: number, biasOff: number, act: number, alpha: number): void;
   reduceSum(heap: ArrayBuffer, xOff: number, outOff: number, outer: number, reduce: number, inner: number): void;
   transpose32(heap: ArrayBuffer, xOff: number, outOff: number, batch: number, rows: number, cols: number): void;
+  gather32(
+    heap: ArrayBuffer, xOff: number, idxOff: number, outOff: number, outer: number, n: number, inner: number, count: number,
+  ): void;
   info(): { config: string; corename: string; threads: number };
   setNumThreads(threads: number): void;
 }
@@ -48,7 +51,9 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   if (env[DISABLE_ENV] === '1') return { reason: `disabled by ${DISABLE_ENV}=1` };
   const file = env[ADDON_PATH_ENV] || defaultAddonPath();
   if (!fs.existsSync(file)) {
-    return { reason: `native addon not built (${path.relative(process.cwd(), file) || file} is missing); run ${BUILD_HINT}` };
+    const rel = path.relative(process.cwd(), file);
+    const shown = rel === '' || rel.startsWith('..') ? file : rel;
+    return { reason: `native addon not built (${shown} is missing); run ${BUILD_HINT}` };
   }
   // process.dlopen rather than require: works the same under jest's module registry and needs no resolver.
   const mod: { exports: Partial<NativeAddon> } = { exports: {} };
@@ -59,7 +64,7 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
     return { reason: `native addon failed to load: ${firstLine(e)}; install OpenBLAS and run ${BUILD_HINT}` };
   }
   const a = mod.exports;
-  const required: Array<keyof NativeAddon> = ['gemm', 'biasAct', 'reduceSum', 'transpose32', 'info', 'setNumThreads'];
+  const required: Array<keyof NativeAddon> = ['gemm', 'biasAct', 'reduceSum', 'transpose32', 'gather32', 'info', 'setNumThreads'];
   if (required.some((name) => typeof a[name] !== 'function')) {
     return { reason: `native addon at ${file} is stale (missing exports); run ${BUILD_HINT}` };
   }

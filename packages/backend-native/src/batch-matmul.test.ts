@@ -92,7 +92,7 @@ describeNative('native BatchMatMul', () => {
     const status = enableNativeKernels();
     expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).not.toBe(stock.kernelFunc);
     expect(enableNativeKernels()).toEqual(status); // idempotent
-    expect(status).toEqual({ enabled: true, kernels: ['BatchMatMul', '_FusedMatMul', 'Sum', 'Transpose'] });
+    expect(status).toEqual({ enabled: true, kernels: ['BatchMatMul', '_FusedMatMul', 'Sum', 'Transpose', 'GatherV2'] });
     expect(nativeInfo()!.config).toMatch(/OpenBLAS/);
     disableNativeKernels();
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(stock);
@@ -202,7 +202,7 @@ describeNative('native BatchMatMul', () => {
         const s = tf.matMul(q, q, false, true);
         const f = tf.fused.matMul({ a: x, b: w, bias, activation: 'relu' });
         const bc = tf.matMul(tf.reshape(q, [2, 1, 4, 16, 12]), tf.ones([3, 1, 12, 5]));
-        const t = tf.sum(tf.transpose(tf.sum(bc, [0, 1]), [0, 2, 1]), 0);
+        const t = tf.sum(tf.gather(tf.transpose(tf.sum(bc, [0, 1]), [0, 2, 1]), tf.tensor1d([3, 0, 3], 'int32'), 1), 0);
         return tf.add(tf.add(tf.sum(g[0]!), tf.sum(g[1]!)), tf.add(tf.add(tf.sum(s), tf.sum(f)), tf.sum(t)));
       });
     for (let i = 0; i < 5; i++) step().dispose(); // warm up: let the heap reach its working size

@@ -1,10 +1,11 @@
 // Optional native kernels for TensorFlow.js's wasm backend: enableNativeKernels() swaps them in,
-// disableNativeKernels() restores the stock ones. BatchMatMul/_FusedMatMul run OpenBLAS sgemm; Sum and
-// Transpose are plain C loops for the layouts the stock kernels handle slowly (bias gradients, 2-D swaps).
+// disableNativeKernels() restores the stock ones. BatchMatMul/_FusedMatMul run OpenBLAS sgemm; Sum,
+// Transpose and GatherV2 are plain C loops for the cases the stock kernels handle slowly (bias gradients,
+// 2-D swaps, embedding lookups).
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from './addon';
 import type { NativeAddon } from './addon';
-import { makeBatchMatMul, makeFusedMatMul, makeSum, makeTranspose } from './kernels';
+import { makeBatchMatMul, makeFusedMatMul, makeGatherV2, makeSum, makeTranspose } from './kernels';
 
 export { ADDON_PATH_ENV, DISABLE_ENV, defaultAddonPath } from './addon';
 
@@ -30,6 +31,7 @@ const FACTORIES: ReadonlyArray<[string, (addon: NativeAddon, stock: tf.KernelCon
   ['_FusedMatMul', makeFusedMatMul],
   ['Sum', makeSum],
   ['Transpose', makeTranspose],
+  ['GatherV2', makeGatherV2],
 ];
 
 /** Stock kernel configs replaced by enableNativeKernels, by kernel name. */
@@ -45,7 +47,7 @@ function fail(reason: string, log: EnableOptions['log']): NativeKernelStatus {
 }
 
 /**
- * Replaces the wasm backend's BatchMatMul, _FusedMatMul, Sum and Transpose with native kernels that compute
+ * Replaces the wasm backend's BatchMatMul, _FusedMatMul, Sum, Transpose and GatherV2 with native kernels that compute
  * on the wasm heap in place (each falls back to the stock kernel for inputs it does not cover). Never throws: when the addon is missing or cannot load, the stock kernels stay and
  * the status carries a one-line reason. Idempotent.
  */

@@ -253,3 +253,28 @@ export function makeSum(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFu
   };
   return kernel as unknown as tf.KernelFunc;
 }
+
+/** Native GatherV2 (batchDims 0) for float32/int32 tables and int32 indices: one memcpy per gathered slice. */
+export function makeGatherV2(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFunc {
+  const kernel = (args: KernelArgs): tf.TensorInfo => {
+    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const batchDims = Number(args.attrs['batchDims'] ?? 0);
+    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || indices.dtype !== 'int32' || batchDims !== 0 ||
+      size(x.shape) === 0 || !isArrayBuffer(heapOf(args.backend))) {
+      return stock.kernelFunc(args) as tf.TensorInfo;
+    }
+    const axis = tf.util.parseAxisParam(args.attrs['axis'] as number, x.shape)[0]!;
+    const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+    const out = args.backend.makeOutput(outShape, x.dtype);
+    try {
+      addon.gather32(heapOf(args.backend) as ArrayBuffer, offsetOf(args.backend, x), offsetOf(args.backend, indices),
+        offsetOf(args.backend, out), size(x.shape.slice(0, axis)), x.shape[axis]!, size(x.shape.slice(axis + 1)),
+        size(indices.shape));
+    } catch (e) {
+      args.backend.disposeData(out.dataId);
+      throw e;
+    }
+    return out;
+  };
+  return kernel as unknown as tf.KernelFunc;
+}

@@ -56,6 +56,9 @@ describe('bottleneck parity with AdapterHub adapters 1.3.0', () => {
     }
   });
 
+  test.todo('ln_before: adapters 1.3.0 cannot save it with use_safetensors=True (safetensors refuses the LayerNorm shared by adapter_norm_before and adapter_down.0), so there is no as-saved reference; the two names are covered by hub.test.ts and adapterhub.test.ts');
+  test.todo('AdapterHub classification heads with layers: 2 on BERT (Linear + activation on CLS before the output layer): core-graph has no such HeadSpec yet, loadAdapter refuses them');
+
   // The other direction: what our saveAdapter writes for the loaded adapter is what AdapterHub wrote (tensor names
   // and bits, every BnConfig field, floats as floats), so AdapterHub's load_adapter reads it back.
   test.each(CASES.map((c) => c.method))('%s: saveAdapter writes what AdapterHub wrote', async (method) => {

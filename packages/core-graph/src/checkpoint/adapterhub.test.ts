@@ -222,4 +222,30 @@ describe('AdapterHub layout', () => {
     fresh.dispose();
     store.dispose();
   });
+
+  test("AdapterHub's two-layer tanh classification head (heads.NAME.1.*, heads.NAME.4.*) loads as RoBERTa's", async () => {
+    const rconfig = { ...config, architecture: 'roberta' as const };
+    const base = addHead(buildEncoder(rconfig), { type: 'classification', name: 'task', numLabels: 3 });
+    const { graph } = applyPlacements(base, [{ adapter: adapter('mini', 'sent', { reduction_factor: 2 }) }], registry);
+    const store = WeightStore.create(graph, 9);
+    const dir = await mkdtemp(join(tmpdir(), 'ah-'));
+    await saveAdapter(dir, graph, store, 'sent', { head: 'task', registry });
+    const expected = logits(graph, store);
+    const hubHead = { config: { activation_function: 'tanh', bias: true, dropout_prob: null, head_type: 'classification', label2id: null, layers: 2, num_labels: 3, use_pooler: false }, name: 'task', model_type: 'roberta', version: 'adapters.1.3.0' };
+    await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify(hubHead));
+    await rewrite(join(dir, HEAD_WEIGHTS_FILE), (t) => {
+      for (const k of [...t.keys()]) {
+        t.set(k.replace('.classifier.dense.', '.1.').replace('.classifier.out_proj.', '.4.'), t.get(k) as { shape: number[]; values: Float32Array });
+        t.delete(k);
+      }
+    });
+    const fresh = buildEncoder(rconfig);
+    const freshStore = WeightStore.create(fresh, 9);
+    const loaded = await loadAdapter(dir, fresh, freshStore, registry);
+    expect(Buffer.from(logits(loaded.graph, freshStore).buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify({ ...hubHead, config: { ...hubHead.config, activation_function: 'gelu' } }));
+    await expect(loadAdapter(dir, fresh, freshStore, registry)).rejects.toThrow(/activation_function 'tanh'/);
+    store.dispose();
+    freshStore.dispose();
+  });
 });

@@ -147,8 +147,13 @@ function findPlugin(registry: AdapterRegistry, saved: Record<string, unknown>, f
   throw new ConfigError(`${file}: config.architecture`, `no installed plugin reads ${JSON.stringify(arch)} adapters${hint} (installed: ${registry.list().map((p) => p.name).join(', ') || 'none'})`);
 }
 
-/** A head read from head_config.json: ours (`config.type`) or AdapterHub's (`config.head_type`), with its key names. */
-function headFromSaved(saved: Record<string, unknown>, file: string): { spec: HeadSpec; hubLocal: (local: string) => string } {
+/**
+ * A head read from head_config.json: ours (`config.type`) or AdapterHub's (`config.head_type`), with the file's name
+ * for each of our local head keys. AdapterHub's PredictionHead is an nn.Sequential of
+ * `[Dropout, Linear, act] × (layers − 1) + [Dropout, Linear]`: with one layer, module 1 is the output Linear (our BERT
+ * `classifier`); with two and tanh, modules 1 and 4 are RoBERTa's `classifier.dense` and `classifier.out_proj`.
+ */
+function headFromSaved(saved: Record<string, unknown>, file: string, architecture: string | undefined): { spec: HeadSpec; hubLocal: (local: string) => string } {
   const config = saved['config'];
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new ConfigError(`${file}: config`, 'must be an object');
   const c = config as Record<string, unknown>;
@@ -156,16 +161,20 @@ function headFromSaved(saved: Record<string, unknown>, file: string): { spec: He
     const spec = c as unknown as HeadSpec;
     return { spec, hubLocal: (local) => local };
   }
-  // AdapterHub's PredictionHead: nn.Sequential of [Dropout, Linear, act] * (layers - 1) + [Dropout, Linear]; with
-  // layers = 1 that is Dropout (module 0) and the output Linear (module 1), our `classifier`.
   const name = saved['name'];
   if (typeof name !== 'string') throw new ConfigError(`${file}: name`, 'must be a string');
   const type = c['head_type'];
   if (type !== 'classification' && type !== 'tagging') {
     throw new ConfigError(`${file}: config.head_type`, `AdapterHub head type ${JSON.stringify(type)} is not supported (supported: classification, tagging); load with loadHead: false`);
   }
-  if (c['layers'] !== 1) {
-    throw new ConfigError(`${file}: config.layers`, `AdapterHub heads with ${JSON.stringify(c['layers'])} layers (dense + activation before the output layer) are not supported, only layers: 1; load with loadHead: false`);
+  // Our heads: BERT classification / tagging = one output Linear; RoBERTa classification = dense + tanh + out_proj on <s>.
+  const roberta = architecture === 'roberta' && type === 'classification';
+  const layers = roberta ? 2 : 1;
+  if (c['layers'] !== layers) {
+    throw new ConfigError(`${file}: config.layers`, `AdapterHub heads with ${JSON.stringify(c['layers'])} layers are not supported here, only layers: ${layers} for a ${architecture ?? 'bert'} ${type} head; load with loadHead: false`);
+  }
+  if (roberta && (c['activation_function'] !== 'tanh' || c['use_pooler'] === true)) {
+    throw new ConfigError(`${file}: config`, `a two-layer AdapterHub head loads as RoBERTa's classification head only with activation_function 'tanh' on <s> (use_pooler: false)`);
   }
   if (c['bias'] === false) throw new ConfigError(`${file}: config.bias`, 'heads without an output bias are not supported');
   const numLabels = c['num_labels'];
@@ -174,14 +183,21 @@ function headFromSaved(saved: Record<string, unknown>, file: string): { spec: He
   const spec: HeadSpec = type === 'classification'
     ? { type: 'classification', name, numLabels, pooling: c['use_pooler'] === true ? 'pooler' : 'cls', ...dropout }
     : { type: 'tokenClassification', name, numLabels, ...dropout };
-  return { spec, hubLocal: (local) => (local.startsWith('classifier.') ? `1.${local.slice('classifier.'.length)}` : local) };
+  const modules: ReadonlyArray<[string, string]> = roberta ? [['classifier.dense.', '1.'], ['classifier.out_proj.', '4.']] : [['classifier.', '1.']];
+  return {
+    spec,
+    hubLocal: (local) => {
+      const m = modules.find(([ours]) => local.startsWith(ours));
+      return m ? `${m[1]}${local.slice(m[0].length)}` : local;
+    },
+  };
 }
 
 /**
  * Restores an adapter saved in AdapterHub's layout into a graph: re-applies its placement (or `rule`), then
  * loads its tensors, optionally under another name (`as`). Everything is read and checked before the store
  * changes, so a failed load leaves the model as it was. Also restores a saved head (ours, or AdapterHub's
- * one-layer classification and tagging heads).
+ * classification and tagging heads that have our layout: see `headFromSaved`).
  *
  * Files saved by AdapterHub load as saved: a parameter is looked up under every name its plugin's `hubKeys`
  * gives (then under our own local key), with or without the model prefix (`bert.`, absent when AdapterHub saved
@@ -240,7 +256,7 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
     const headConfigFile = join(dir, HEAD_CONFIG_FILE);
     const hasHead = await access(headConfigFile).then(() => true, () => false);
     if (hasHead) {
-      const { spec, hubLocal } = headFromSaved(await readJsonObject(headConfigFile), headConfigFile);
+      const { spec, hubLocal } = headFromSaved(await readJsonObject(headConfigFile), headConfigFile, (next.meta['config'] as EncoderConfig | undefined)?.architecture);
       next = addHead(next, spec);
       const headFile = join(dir, HEAD_WEIGHTS_FILE);
       const headTensors = (await readSafetensorsFile(headFile)).tensors;

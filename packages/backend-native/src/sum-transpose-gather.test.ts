@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { disableNativeKernels, enableNativeKernels } from './index';
 import { collapsePermutation } from './kernels';
-import { describeNative, randomArray } from './test-util';
+import { describeNative, randomArray, wasmBackend } from './test-util';
 
 const shapeArb = fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 });
 
@@ -22,7 +22,7 @@ describe('collapsePermutation', () => {
   });
 });
 
-describeNative('native Sum and Transpose', () => {
+describeNative('native Sum, Transpose and GatherV2', () => {
   afterAll(() => disableNativeKernels());
 
   it('Sum matches the stock kernel on every axis set, with and without keepDims', () => {
@@ -71,5 +71,37 @@ describeNative('native Sum and Transpose', () => {
     const big = (native: boolean) => withKernels(native, () => tf.tidy(() =>
       tf.transpose(tf.tensor(randomArray(333 * 517, 3), [333, 517])).dataSync()));
     expect(big(true)).toEqual(big(false));
+  });
+
+  it('GatherV2 is bit-identical to the stock kernel on every axis (float32 and int32) and rejects bad indices', () => {
+    fc.assert(
+      fc.property(shapeArb, fc.nat(), fc.array(fc.nat(), { maxLength: 12 }), fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }),
+        fc.boolean(), fc.integer({ min: 1, max: 1 << 30 }), (shape, axisPick, picks, idxShapeHead, int, seed) => {
+          const axis = axisPick % shape.length;
+          const dim = shape[axis]!;
+          const count = idxShapeHead.reduce((p, d) => p * d, 1) * Math.max(1, picks.length);
+          const ids = Int32Array.from({ length: count }, (_, i) => (picks[i % Math.max(1, picks.length)] ?? i) % dim);
+          const idxShape = [...idxShapeHead, Math.max(1, picks.length)];
+          const data = randomArray(shape.reduce((p, d) => p * d, 1), seed);
+          const run = (native: boolean) => withKernels(native, () => tf.tidy(() => {
+            const x = int ? tf.tensor(Int32Array.from(data, (v) => Math.round(v * 1000)), shape, 'int32') : tf.tensor(data, shape);
+            const y = tf.gather(x, tf.tensor(ids, idxShape, 'int32'), axis - shape.length); // negative axis too
+            return { shape: y.shape, data: Array.from(y.dataSync()) };
+          }));
+          expect(run(true)).toEqual(run(false));
+        }),
+      { numRuns: 300, seed: 7 },
+    );
+    // A rejected index frees the output it had allocated.
+    enableNativeKernels();
+    const wb = wasmBackend();
+    const table = tf.ones([4, 3]);
+    const bad = [tf.tensor1d([1, 4], 'int32'), tf.tensor1d([-1], 'int32')];
+    const before = { tensors: tf.memory().numTensors, ids: wb.numDataIds() };
+    expect(() => tf.gather(table, bad[0]!)).toThrow('GatherV2: the index value 4 is not in [0, 3]');
+    expect(() => tf.gather(table, bad[1]!)).toThrow(/index value -1/);
+    expect(tf.memory().numTensors).toBe(before.tensors);
+    expect(wb.numDataIds()).toBe(before.ids);
+    tf.dispose([table, ...bad]);
   });
 });
