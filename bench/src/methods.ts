@@ -1,5 +1,5 @@
 import type { AdapterTree, AnyAdapterPlugin, CompositionBlock, Graph, PlacementRule, TrainPolicy } from '@adapters/core-graph';
-import { adapter, adaptersOnlyPolicy, applyPlacements, createRegistry, fullFineTunePolicy, ownersPolicy, Parallel, Stack } from '@adapters/core-graph';
+import { addHead, adapter, adaptersOnlyPolicy, applyPlacements, createRegistry, fullFineTunePolicy, ownersPolicy, Parallel, Stack } from '@adapters/core-graph';
 
 export interface BuiltMethod {
   readonly graph: Graph;
@@ -36,6 +36,13 @@ function withRules(base: Graph, rules: PlacementRule[], output = 'task.logits'):
   return { graph: applyPlacements(base, rules, registry).graph, policy: adaptersOnlyPolicy, output };
 }
 
+/** The base encoder without its task head (heads are graph meta + nodes under `heads.`). */
+let encoderOnly: Graph | undefined;
+export function setEncoder(g: Graph): void {
+  encoderOnly = g;
+}
+const encoderOf = (base: Graph): Graph => encoderOnly ?? base;
+
 const bn = (name: string, preset: string, extra: Record<string, unknown> = {}) => adapter('bottleneck', name, { config: preset, ...extra });
 
 export const METHODS: readonly Method[] = [
@@ -44,7 +51,16 @@ export const METHODS: readonly Method[] = [
   { name: 'Pfeiffer (seq_bn)', paper: '~0.9% at rf 16 (Pfeiffer et al.)', build: (base) => withRules(base, [{ adapter: bn('a', 'seq_bn') }]) },
   { name: 'parallel (par_bn)', paper: '~0.5–7% (He et al.)', build: (base) => withRules(base, [{ adapter: bn('a', 'par_bn') }]) },
   { name: 'Compacter++', paper: '0.047% of T5-base', build: (base) => withRules(base, [{ adapter: adapter('compacter', 'a', { config: 'compacter++' }) }]) },
-  { name: 'K-Adapter', paper: '~13% (3 taps, 2 layers each)', build: (base) => withRules(base, [{ adapter: adapter('kadapter', 'a') }]) },
+  {
+    name: 'K-Adapter (3 taps)',
+    paper: '~13% (RoBERTa-large, 3 taps)',
+    build: (base) => {
+      // The knowledge adapter sits beside the frozen model; the task head reads its combined output.
+      const built = withRules(encoderOf(base), [{ adapter: adapter('kadapter', 'a') }]);
+      if (typeof built === 'string') return built;
+      return { ...built, graph: addHead(built.graph, { type: 'classification', name: 'task', numLabels: 2, pooling: 'cls', input: 'a.output' }) };
+    },
+  },
   {
     name: 'MAD-X stack (lang rf2 → task rf16)',
     paper: '~8.3% lang + 0.5% task',

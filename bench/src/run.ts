@@ -8,7 +8,7 @@ import type { Graph, TrainExample } from '@adapters/core-graph';
 import { addHead, adaptersOnlyPolicy, buildEncoder, describeBackend, Executor, MINILM_L6, parameterSummary, selectBackend, train, WeightStore } from '@adapters/core-graph';
 import { benchMatmul } from './matmul';
 import type { BuiltMethod } from './methods';
-import { fusionOf, METHODS, parallelTasks } from './methods';
+import { fusionOf, METHODS, parallelTasks, setEncoder } from './methods';
 import { pct, ratio, timeMedian } from './timing';
 
 const args = process.argv.slice(2);
@@ -69,7 +69,9 @@ async function main(): Promise<void> {
     console.log();
   }
 
-  const base = addHead(buildEncoder(MINILM_L6), { type: 'classification', name: 'task', numLabels: 2, pooling: 'cls' });
+  const encoder = buildEncoder(MINILM_L6);
+  setEncoder(encoder);
+  const base = addHead(encoder, { type: 'classification', name: 'task', numLabels: 2, pooling: 'cls' });
   const examples = syntheticBatch(batch * (reps + 2));
   if (want('methods')) {
     const rows: (string | number)[][] = [];

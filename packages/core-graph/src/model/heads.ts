@@ -3,10 +3,11 @@ import { GraphBuilder } from '../graph/builder';
 import type { Graph } from '../graph/graph';
 import type { EncoderConfig } from './config';
 
+/** `input` names the graph output a head reads (default `last_hidden_state`, e.g. `kadapter.combined`). */
 export type HeadSpec =
-  | { readonly type: 'classification'; readonly name: string; readonly numLabels: number; readonly pooling?: 'pooler' | 'cls' | 'mean'; readonly dropout?: number }
-  | { readonly type: 'tokenClassification'; readonly name: string; readonly numLabels: number; readonly dropout?: number }
-  | { readonly type: 'maskedLM'; readonly name: string };
+  | { readonly type: 'classification'; readonly name: string; readonly numLabels: number; readonly pooling?: 'pooler' | 'cls' | 'mean'; readonly dropout?: number; readonly input?: string }
+  | { readonly type: 'tokenClassification'; readonly name: string; readonly numLabels: number; readonly dropout?: number; readonly input?: string }
+  | { readonly type: 'maskedLM'; readonly name: string; readonly input?: string };
 
 /** Prefix of a head's node ids; what follows it is the Hugging Face module name (e.g. `classifier`). */
 export const headPrefix = (name: string): string => `heads.${name}`;
@@ -26,15 +27,19 @@ export function addHead(graph: Graph, spec: HeadSpec): Graph {
     throw new ConfigError('head.numLabels', `must be a positive integer, got ${JSON.stringify(spec.numLabels)}`);
   }
   const b = GraphBuilder.from(graph);
-  const hidden = graph.outputs['last_hidden_state'];
-  if (!hidden) throw new ConfigError('graph.outputs', `no 'last_hidden_state' output to attach a head to`);
+  const inputName = spec.input ?? 'last_hidden_state';
+  const hidden = graph.outputs[inputName];
+  if (!hidden) throw new ConfigError('head.input', `the graph has no output '${inputName}' to attach a head to (outputs: ${Object.keys(graph.outputs).join(', ')})`);
+  if (spec.type === 'classification' && spec.pooling === 'pooler' && spec.input !== undefined && spec.input !== 'last_hidden_state') {
+    throw new ConfigError('head.pooling', `'pooler' reads last_hidden_state; use 'cls' or 'mean' for input '${spec.input}'`);
+  }
   const h = b.scope(headPrefix(spec.name), `head:${spec.name}`);
   const init = { kind: 'normal', std: 0.02 } as const;
   const eps = config.layerNormEps;
   let logits: string;
   switch (spec.type) {
     case 'classification': {
-      const pooled = pool(b, config, hidden, spec.pooling ?? (config.architecture === 'bert' ? 'pooler' : 'cls'), spec.name);
+      const pooled = pool(b, config, hidden, spec.pooling ?? (config.architecture === 'bert' && spec.input === undefined ? 'pooler' : 'cls'), spec.name);
       const dropout = spec.dropout ?? config.hiddenDropout;
       if (config.architecture === 'roberta') {
         // RoBERTa's head: dense + tanh on <s>, then out_proj.
