@@ -12,7 +12,8 @@ export interface Method {
   readonly name: string;
   /** Trainable share reported by the method's paper, for the table. */
   readonly paper: string;
-  build(base: Graph): BuiltMethod | string;
+  /** `base` is the encoder with the task head; `encoder` the same encoder without it. */
+  build(base: Graph, encoder: Graph): BuiltMethod | string;
 }
 
 /** Loads an adapter package if it is installed; the bench reports methods whose plugin is missing as n/a. */
@@ -36,13 +37,6 @@ function withRules(base: Graph, rules: PlacementRule[], output = 'task.logits'):
   return { graph: applyPlacements(base, rules, registry).graph, policy: adaptersOnlyPolicy, output };
 }
 
-/** The base encoder without its task head (heads are graph meta + nodes under `heads.`). */
-let encoderOnly: Graph | undefined;
-export function setEncoder(g: Graph): void {
-  encoderOnly = g;
-}
-const encoderOf = (base: Graph): Graph => encoderOnly ?? base;
-
 const bn = (name: string, preset: string, extra: Record<string, unknown> = {}) => adapter('bottleneck', name, { config: preset, ...extra });
 
 export const METHODS: readonly Method[] = [
@@ -54,9 +48,9 @@ export const METHODS: readonly Method[] = [
   {
     name: 'K-Adapter (3 taps)',
     paper: '~13% (RoBERTa-large, 3 taps)',
-    build: (base) => {
+    build: (_base, encoder) => {
       // The knowledge adapter sits beside the frozen model; the task head reads its combined output.
-      const built = withRules(encoderOf(base), [{ adapter: adapter('kadapter', 'a') }]);
+      const built = withRules(encoder, [{ adapter: adapter('kadapter', 'a') }]);
       if (typeof built === 'string') return built;
       return { ...built, graph: addHead(built.graph, { type: 'classification', name: 'task', numLabels: 2, pooling: 'cls', input: 'a.output' }) };
     },

@@ -8,7 +8,7 @@ import type { Graph, TrainExample } from '@adapters/core-graph';
 import { addHead, adaptersOnlyPolicy, buildEncoder, describeBackend, Executor, MINILM_L6, parameterSummary, selectBackend, train, WeightStore } from '@adapters/core-graph';
 import { benchMatmul } from './matmul';
 import type { BuiltMethod } from './methods';
-import { fusionOf, METHODS, parallelTasks, setEncoder } from './methods';
+import { fusionOf, METHODS, parallelTasks } from './methods';
 import { pct, ratio, timeMedian } from './timing';
 
 const args = process.argv.slice(2);
@@ -70,7 +70,6 @@ async function main(): Promise<void> {
   }
 
   const encoder = buildEncoder(MINILM_L6);
-  setEncoder(encoder);
   const base = addHead(encoder, { type: 'classification', name: 'task', numLabels: 2, pooling: 'cls' });
   const examples = syntheticBatch(batch * (reps + 2));
   if (want('methods')) {
@@ -79,7 +78,7 @@ async function main(): Promise<void> {
     let fullStep = NaN;
     let baseInfer = NaN;
     for (const method of METHODS) {
-      const built = method.build(base);
+      const built = method.build(base, encoder);
       if (typeof built === 'string') {
         rows.push([method.name, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', method.paper, built]);
         continue;
@@ -98,7 +97,7 @@ async function main(): Promise<void> {
   }
 
   if (want('adapterdrop')) {
-    const pfeiffer = METHODS.find((m) => m.name.startsWith('Pfeiffer'))?.build(base);
+    const pfeiffer = METHODS.find((m) => m.name.startsWith('Pfeiffer'))?.build(base, encoder);
     if (typeof pfeiffer !== 'string' && pfeiffer) {
       const rows: (string | number)[][] = [];
       const json: unknown[] = [];
