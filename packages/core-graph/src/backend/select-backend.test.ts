@@ -211,6 +211,19 @@ describe('forcing a backend', () => {
 describe('describeBackend', () => {
   it('reports SIMD and thread count for wasm', async () => {
     await selectBackend({ prefer: 'wasm', env: {} });
-    expect(describeBackend()).toMatch(/^wasm \((no )?SIMD, \d+ threads?\)$/);
+    expect(describeBackend()).toMatch(/^wasm \((no )?SIMD, \d+ threads?(, (OpenBLAS|stock) kernels: [^)]*)?\)$/);
+  });
+
+  it('turns on @adapters/backend-native on wasm when it loads, and says why not when it does not', async () => {
+    const status = { enabled: true, kernels: ['BatchMatMul'] };
+    // The node packages stay absent; only the native-kernel package is faked.
+    const absent = (id: string) => Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
+    const withNative = await selectBackend({ prefer: 'wasm', env: {}, requireModule: (id) => { if (id === '@adapters/backend-native') return { enableNativeKernels: () => status }; throw absent(id); } });
+    expect(withNative.nativeKernels).toBe(status);
+    expect(describeBackend()).toContain('OpenBLAS kernels: BatchMatMul');
+    const without = await selectBackend({ prefer: 'wasm', env: {}, requireModule: (id) => { throw absent(id); } });
+    expect(without.nativeKernels).toEqual({ enabled: false, reason: '@adapters/backend-native is not installed', kernels: [] });
+    const off = await selectBackend({ prefer: 'wasm', env: { ADAPTERS_NATIVE_KERNELS_DISABLE: '1' } });
+    expect(off.nativeKernels).toBeUndefined();
   });
 });

@@ -11,6 +11,8 @@ export interface BackendChoice {
   tfBackend: string;
   /** Backends tried before the chosen one, with why each was skipped. */
   tried: Array<{ name: string; reason: string }>;
+  /** On wasm: whether @adapters/backend-native's OpenBLAS kernels replaced the stock ones. */
+  nativeKernels?: NativeKernelStatus;
 }
 
 export interface SelectBackendOptions {
@@ -21,6 +23,8 @@ export interface SelectBackendOptions {
   log?: (line: string) => void;
   /** Loads the optional native packages; defaults to Node's require. Tests inject fakes here. */
   requireModule?: (id: string) => unknown;
+  /** Use @adapters/backend-native's kernels on wasm when installed (default true; ADAPTERS_NATIVE_KERNELS_DISABLE=1 turns them off). */
+  nativeKernels?: boolean;
 }
 
 export class BackendUnavailableError extends Error {
@@ -113,6 +117,32 @@ function parseRequest(options: SelectBackendOptions): { raw: string; via: 'prefe
  * Activates the best available backend (or the forced one) and reports what happened.
  * Safe to call repeatedly: re-selecting an initialised backend is cheap.
  */
+/** What the optional OpenBLAS kernels (@adapters/backend-native) did on the wasm backend. */
+export interface NativeKernelStatus {
+  readonly enabled: boolean;
+  readonly reason?: string;
+  readonly kernels: readonly string[];
+}
+
+let nativeStatus: NativeKernelStatus | undefined;
+
+/** Registers @adapters/backend-native's kernels on wasm when that package is installed and its addon built. */
+function enableNative(load: (id: string) => unknown, options: SelectBackendOptions): NativeKernelStatus | undefined {
+  const env = options.env ?? process.env;
+  if (options.nativeKernels === false || env['ADAPTERS_NATIVE_KERNELS_DISABLE'] === '1') return undefined;
+  let mod: { enableNativeKernels?: () => NativeKernelStatus };
+  try {
+    mod = load(NATIVE_PACKAGE) as typeof mod;
+  } catch (e) {
+    nativeStatus = { enabled: false, reason: isMissingModule(e, NATIVE_PACKAGE) ? `${NATIVE_PACKAGE} is not installed` : `${NATIVE_PACKAGE} failed to load: ${firstLine(e)}`, kernels: [] };
+    return nativeStatus;
+  }
+  nativeStatus = mod.enableNativeKernels?.() ?? { enabled: false, reason: `${NATIVE_PACKAGE} has no enableNativeKernels()`, kernels: [] };
+  return nativeStatus;
+}
+
+const NATIVE_PACKAGE = '@adapters/backend-native';
+
 export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendChoice> {
   // A plain require with a variable id: TypeScript needs no typings for optional peers that may be absent.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -140,17 +170,19 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
         request.raw,
       );
     }
+    const native = name === 'wasm' ? enableNative(load, options) : undefined;
     options.log?.(`backend: ${describeBackend()} (forced by ${origin})`);
-    return { name, tfBackend: c.tfBackend, tried: [] };
+    return { name, tfBackend: c.tfBackend, tried: [], ...(native ? { nativeKernels: native } : {}) };
   }
 
   const tried: BackendChoice['tried'] = [];
   for (const c of CANDIDATES) {
     const reason = await activate(c, load);
     if (reason === undefined) {
+      const native = c.name === 'wasm' ? enableNative(load, options) : undefined;
       const skipped = tried.map((t) => `${t.name} (${t.reason})`).join(', ');
       options.log?.(`backend: ${describeBackend()}${skipped ? `; skipped ${skipped}` : ''}`);
-      return { name: c.name, tfBackend: c.tfBackend, tried };
+      return { name: c.name, tfBackend: c.tfBackend, tried, ...(native ? { nativeKernels: native } : {}) };
     }
     tried.push({ name: c.name, reason });
   }
@@ -184,5 +216,6 @@ export function describeBackend(): string {
     if (evaluatedFlag('WASM_HAS_MULTITHREAD_SUPPORT') === false) threads = 1;
   }
   if (threads !== undefined) parts.push(`${threads} thread${threads === 1 ? '' : 's'}`);
+  if (nativeStatus) parts.push(nativeStatus.enabled ? `OpenBLAS kernels: ${nativeStatus.kernels.join(', ')}` : `stock kernels: ${nativeStatus.reason ?? 'native kernels off'}`);
   return parts.length > 0 ? `wasm (${parts.join(', ')})` : 'wasm';
 }
