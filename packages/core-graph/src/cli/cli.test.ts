@@ -71,7 +71,15 @@ const plugin = {
     return { output: ctx.scope.add('residual', up, ctx.input), up };
   },
 };
-module.exports = { plugins: [plugin] };
+// A plugin package may add subcommands: \`adapters toy-recipe --steps N\`.
+const command = {
+  spec: { name: 'toy-recipe', brief: 'a recipe from a plugin package', summary: 'Prints its steps.', usage: '--steps N', options: [{ name: 'steps', type: 'int', min: 1, metavar: 'N', help: 'steps' }] },
+  run(args, ctx) {
+    if (args.number('steps') === undefined) throw new Error('toy-recipe needs --steps');
+    ctx.stdout.write('recipe ran ' + args.number('steps') + ' steps\\n');
+  },
+};
+module.exports = { plugins: [plugin], commands: [command] };
 `;
 
 function installPackage(root: string, name: string, files: Record<string, string>): string {
@@ -104,6 +112,24 @@ describe('adapters CLI', () => {
     installPackage(tmp, 'adapter-toyjs', { 'package.json': JSON.stringify({ name: '@adapters/adapter-toyjs', version: '1.2.3', main: 'index.js' }), 'index.js': TOY_PLUGIN_JS });
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  test('plugin packages add subcommands: dispatched, listed in help and list, with one-line errors', async () => {
+    const ok = streams(tmp, tmp);
+    expect(await main(['toy-recipe', '--steps', '3'], ok.ctx)).toBe(0);
+    expect(ok.out()).toBe('recipe ran 3 steps\n');
+    const help = streams(tmp, tmp);
+    expect(await main(['--help'], help.ctx)).toBe(0);
+    expect(help.out()).toMatch(/commands from installed plugin packages:\n {2}toy-recipe +a recipe from a plugin package/);
+    const list = streams(tmp, tmp);
+    expect(await main(['list'], list.ctx)).toBe(0);
+    expect(list.out()).toContain('  command: adapters toy-recipe — a recipe from a plugin package');
+    const bad = streams(tmp, tmp);
+    expect(await main(['toy-recipe', '--steps', 'x'], bad.ctx)).toBe(2);
+    expect(bad.err().trim().split('\n')).toHaveLength(1);
+    const failing = streams(tmp, tmp);
+    expect(await main(['toy-recipe'], failing.ctx)).toBe(1);
+    expect(failing.err()).toContain('adapters: error: toy-recipe needs --steps');
+  });
 
   test('list shows installed plugin packages with presets and modes; broken and plugin-less packages are reported, not fatal', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'adapters-list-'));

@@ -67,7 +67,7 @@ const fmtInt = (n: number) => n.toLocaleString('en-US');
 const pct = (x: number) => `${x < 1 ? x.toFixed(2) : x.toFixed(1)}%`;
 
 /** Selects the backend and prints the one-line banner (the first thing every model command prints). */
-async function backendBanner(args: ParsedArgs, ctx: CliContext): Promise<string> {
+export async function backendBanner(args: ParsedArgs, ctx: CliContext): Promise<string> {
   const prefer = args.string('backend');
   await selectBackend({ ...(prefer !== undefined ? { prefer } : {}), env: ctx.env, log: (line) => info(ctx, line) });
   return describeBackend();
@@ -659,5 +659,6 @@ export function listCommand(_args: ParsedArgs, ctx: CliContext): void {
       out(ctx, `    presets: ${plugin.presets && plugin.presets.length > 0 ? plugin.presets.join(', ') : '(none; use --adapter ' + plugin.name + ')'}`);
       out(ctx, `    modes:   ${plugin.modes.join(', ')}`);
     }
+    for (const c of p.commands) out(ctx, `  command: adapters ${c.spec.name} — ${c.spec.brief}`);
   }
 }

@@ -4,6 +4,8 @@ import * as path from 'path';
 import type { CommandSpec, OptionSpec, ParsedArgs } from './args';
 import { commandHelp, parseArgs, suggest, UsageError } from './args';
 import type { CliContext } from './commands';
+import type { CliCommand } from './plugins';
+import { discoverPlugins } from './plugins';
 import { DEMO_DEFAULTS, demoCommand, evalCommand, inspectCommand, listCommand, predictCommand, trainCommand } from './commands';
 
 const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm), fetched once into the cache' };
@@ -136,8 +138,9 @@ function version(): string {
   }
 }
 
-export function generalHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+export function generalHelp(extra: readonly CommandSpec[] = []): string {
+  const all = [...COMMANDS, ...extra];
+  const width = Math.max(...all.map((c) => c.name.length)) + 2;
   return [
     'usage: adapters <command> [options]',
     '',
@@ -145,6 +148,7 @@ export function generalHelp(): string {
     '',
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.brief}`),
+    ...(extra.length > 0 ? ['', 'commands from installed plugin packages:', ...extra.map((c) => `  ${c.name.padEnd(width)}${c.brief}`)] : []),
     '',
     "run 'adapters <command> --help' for its options; --verbose shows stack traces.",
   ].join('\n');
@@ -183,23 +187,30 @@ export async function main(argv: readonly string[], context: Partial<CliContext>
   const ctx: CliContext = { ...defaultContext(), ...context };
   const verbose = argv.includes('--verbose');
   const [command, ...rest] = argv;
+  // Plugin packages may add subcommands (their `commands` export); built-in names win.
+  let pluginCommands: CliCommand[] | undefined;
+  const extraCommands = (): CliCommand[] =>
+    (pluginCommands ??= discoverPlugins(ctx.pluginSearchPaths).flatMap((p) => p.commands).filter((c) => !COMMANDS.some((b) => b.name === c.spec.name)));
+  const allNames = () => [...COMMANDS.map((c) => c.name), ...extraCommands().map((c) => c.spec.name)];
   try {
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       const topic = command === 'help' ? rest[0] : undefined;
-      const spec = COMMANDS.find((c) => c.name === topic);
-      if (topic !== undefined && !spec) throw new UsageError(`unknown command '${topic}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
-      (command === undefined ? ctx.stderr : ctx.stdout).write(`${spec ? commandHelp(spec) : generalHelp()}\n`);
+      const spec = [...COMMANDS, ...extraCommands().map((c) => c.spec)].find((c) => c.name === topic);
+      if (topic !== undefined && !spec) throw new UsageError(`unknown command '${topic}' (commands: ${allNames().join(', ')})`);
+      (command === undefined ? ctx.stderr : ctx.stdout).write(`${spec ? commandHelp(spec) : generalHelp(extraCommands().map((c) => c.spec))}\n`);
       return command === undefined ? 2 : 0;
     }
     if (command === '--version' || command === '-V') {
       ctx.stdout.write(`${version()}\n`);
       return 0;
     }
-    const spec = COMMANDS.find((c) => c.name === command);
-    const handler = HANDLERS[command];
+    const builtIn = COMMANDS.find((c) => c.name === command);
+    const plugin = builtIn ? undefined : extraCommands().find((c) => c.spec.name === command);
+    const spec = builtIn ?? plugin?.spec;
+    const handler = builtIn ? HANDLERS[command] : plugin ? (a: ParsedArgs, c: CliContext) => plugin.run(a, c) : undefined;
     if (!spec || !handler) {
-      const hint = command.startsWith('-') ? undefined : suggest(command, COMMANDS.map((c) => c.name));
-      throw new UsageError(`unknown command '${command}'${hint ? `; did you mean '${hint}'?` : ''} (commands: ${COMMANDS.map((c) => c.name).join(', ')})`);
+      const hint = command.startsWith('-') ? undefined : suggest(command, allNames());
+      throw new UsageError(`unknown command '${command}'${hint ? `; did you mean '${hint}'?` : ''} (commands: ${allNames().join(', ')})`);
     }
     const args = parseArgs(rest, spec);
     if (args.flag('help')) {
@@ -209,7 +220,7 @@ export async function main(argv: readonly string[], context: Partial<CliContext>
     await handler(args, ctx);
     return 0;
   } catch (e) {
-    return report(e, ctx, verbose, COMMANDS.some((c) => c.name === command) ? command : undefined);
+    return report(e, ctx, verbose, command !== undefined && (COMMANDS.some((c) => c.name === command) || (pluginCommands ?? []).some((c) => c.spec.name === command)) ? command : undefined);
   }
 }
 

@@ -4,7 +4,9 @@ import { existsSync, readdirSync, readFileSync, realpathSync } from 'fs';
 import * as path from 'path';
 import type { AnyAdapterPlugin } from '../plugin/registry';
 import { resolveConfig } from '../plugin/resolve-config';
+import type { CommandSpec, ParsedArgs } from './args';
 import { UsageError } from './args';
+import type { CliContext } from './commands';
 
 export const PLUGIN_SCOPE = '@adapters';
 export const PLUGIN_PREFIX = 'adapter-';
@@ -15,9 +17,23 @@ export interface PluginPackage {
   readonly version: string | undefined;
   readonly dir: string;
   readonly plugins: readonly AnyAdapterPlugin[];
+  /** Subcommands the package adds to the `adapters` CLI (its `commands` export). */
+  readonly commands: readonly CliCommand[];
   /** Why the package could not be used; then `plugins` is empty. */
   readonly error?: string;
 }
+
+/**
+ * A subcommand contributed by a plugin package (export `commands: CliCommand[]`), e.g. the fusion recipe.
+ * `spec` drives parsing and help exactly like the built-in commands.
+ */
+export interface CliCommand {
+  readonly spec: CommandSpec;
+  run(args: ParsedArgs, ctx: CliContext): Promise<void> | void;
+}
+
+const isCommand = (v: unknown): v is CliCommand =>
+  v !== null && typeof v === 'object' && typeof (v as CliCommand).run === 'function' && typeof (v as CliCommand).spec?.name === 'string';
 
 const isPlugin = (v: unknown): v is AnyAdapterPlugin =>
   v !== null && typeof v === 'object' && typeof (v as AnyAdapterPlugin).name === 'string' && Array.isArray((v as AnyAdapterPlugin).modes) && typeof (v as AnyAdapterPlugin).build === 'function';
@@ -65,7 +81,7 @@ export function loadPluginPackage(dir: string, load: (file: string) => unknown =
   const pkg = readPackageJson(dir) ?? {};
   const name = typeof pkg['name'] === 'string' ? pkg['name'] : path.basename(dir);
   const version = typeof pkg['version'] === 'string' ? pkg['version'] : undefined;
-  const fail = (error: string): PluginPackage => ({ name, version, dir, plugins: [], error });
+  const fail = (error: string): PluginPackage => ({ name, version, dir, plugins: [], commands: [], error });
   const entry = entryOf(dir, pkg);
   if (!entry) return fail(`no entry point (${String(pkg['main'] ?? 'index.js')} is missing): build it with 'npm run build'`);
   let mod: unknown;
@@ -87,7 +103,9 @@ export function loadPluginPackage(dir: string, load: (file: string) => unknown =
     // A package without plugins (e.g. a test harness) is listed but not an error.
     plugins = [...new Set(Object.values(exports).filter(isPlugin))];
   }
-  return { name, version, dir, plugins };
+  const commands = exports['commands'];
+  if (commands !== undefined && (!Array.isArray(commands) || !commands.every(isCommand))) return fail(`its 'commands' export must be an array of { spec, run } CLI commands`);
+  return { name, version, dir, plugins, commands: (commands as CliCommand[] | undefined) ?? [] };
 }
 
 /**
