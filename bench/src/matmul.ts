@@ -20,7 +20,9 @@ export const MATMUL_SHAPES: readonly [number, number, number][] = [
 function tfjsGflops(m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, reps: number): number {
   const a = tf.randomNormal(transposeA ? [k, m] : [m, k]);
   const b = tf.randomNormal(transposeB ? [n, k] : [k, n]);
-  const ms = timeMedian(() => tf.tidy(() => tf.matMul(a, b, transposeA, transposeB).dataSync()), reps);
+  // wasm kernels run synchronously, so the call's duration is the product's. (Returning dataSync()'s
+  // typed array from tf.tidy would make tidy walk millions of elements: seconds, not the matmul.)
+  const ms = timeMedian(() => tf.matMul(a, b, transposeA, transposeB).dispose(), reps);
   tf.dispose([a, b]);
   return (2 * m * k * n) / (ms * 1e6);
 }

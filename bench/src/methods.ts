@@ -44,7 +44,8 @@ export const METHODS: readonly Method[] = [
   { name: 'Houlsby (double_seq_bn)', paper: '0.5–8% (Houlsby et al.)', build: (base) => withRules(base, [{ adapter: bn('a', 'double_seq_bn') }]) },
   { name: 'Pfeiffer (seq_bn)', paper: '~0.9% at rf 16 (Pfeiffer et al.)', build: (base) => withRules(base, [{ adapter: bn('a', 'seq_bn') }]) },
   { name: 'parallel (par_bn)', paper: '~0.5–7% (He et al.)', build: (base) => withRules(base, [{ adapter: bn('a', 'par_bn') }]) },
-  { name: 'Compacter++', paper: '0.047% of T5-base', build: (base) => withRules(base, [{ adapter: adapter('compacter', 'a', { config: 'compacter++' }) }]) },
+  { name: 'Compacter++ (H built once: kron)', paper: '0.047% of T5-base', build: (base) => withRules(base, [{ adapter: adapter('compacter', 'a', { config: 'compacter++', phm_strategy: 'kron' }) }]) },
+  { name: 'Compacter++ (through the factors)', paper: '0.047% of T5-base', build: (base) => withRules(base, [{ adapter: adapter('compacter', 'a', { config: 'compacter++', phm_strategy: 'factors' }) }]) },
   {
     name: 'K-Adapter (3 taps)',
     paper: '~13% (RoBERTa-large, 3 taps)',

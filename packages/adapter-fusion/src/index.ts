@@ -17,3 +17,5 @@ export { pruneFusion, topAdapters } from './prune';
 export type { FusionPruneOptions } from './prune';
 export { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, fusionHubKeys, loadFusion, saveFusion } from './io';
 export type { LoadFusionOptions } from './io';
+// Subcommands for the `adapters` CLI (fusion-stage1, fusion-stage2, fusion-inspect, fusion-prune), found by plugin discovery.
+export { commands } from './cli';

@@ -1,0 +1,664 @@
+// `adapters fusion-*` subcommands: the two-stage AdapterFusion recipe (stage 1 ST-A or MT-A, stage 2 fusion),
+// fusion introspection and pruning, on core-graph's CLI (exported as `commands`, found by plugin discovery).
+import { mkdir, readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import type {
+  AdapterRegistry, AdapterSpec, AnyAdapterPlugin, CliCommand, CliContext, CommandSpec, EncoderConfig, EvalResult, Graph, HeadSpec, OptionSpec, ParsedArgs,
+  PluginPackage, TextTokenizer, TrainExample, TrainRecord, WeightStore,
+} from '@adapters/core-graph';
+import {
+  addHead, adapter, applyPlacements, backendBanner, choosePlugin, ConfigError, createRegistry, discoverPlugins, encodeSafetensors, evaluate, Executor, formatDuration,
+  FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, headPrefix, isTransposedInCheckpoint, LabelVocab, loadAdapter, loadPretrained, loadTokenizer, MetricsWriter,
+  ownersPolicy, parameterSummary, parseAdapterSpec, PlacementError, ProgressReporter, readJsonObject, readSafetensorsFile, resolveConfig, resolveModel, saveAdapter,
+  stageFromCheckpoint, UsageError, writeFileAtomic, writeJsonAtomic, writeTrainingCurves,
+} from '@adapters/core-graph';
+import { bottleneck } from '@adapters/adapter-bottleneck';
+import type { Columns } from './cli-data';
+import { COLUMN_OPTIONS, detectColumns, encodeExamples, givenColumns, majorityShare, readColumns, resolveAdapterDir, shortPath } from './cli-data';
+import type { FusionConfigInput } from './config';
+import { resolveFusionConfig } from './config';
+import { fusionAttention, fusionAttentionTable, writeFusionReport } from './introspect';
+import type { FusionAttention } from './introspect';
+import { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, loadFusion, saveFusion } from './io';
+import type { FusionSpec } from './model';
+import { adapterUses, applyFusion } from './model';
+import { pruneFusion } from './prune';
+import type { FusionTask } from './train';
+import { fusionGraph, trainFusion, trainMultiTaskAdapters, trainSingleTaskAdapters } from './train';
+
+/** What fusion-stage2 writes beside the fusion files, so that fusion-inspect / fusion-prune can rebuild the model. */
+export const FUSION_RUN_FILE = 'fusion_run.json';
+
+export interface FusionRunFile {
+  /** The --model given (a directory or a known name). */
+  readonly model: string;
+  readonly fusion: string;
+  readonly head: string;
+  readonly labels: readonly string[];
+  readonly maxLength: number;
+  readonly columns: Columns;
+  /** The fused adapters, saved under `adapters/NAME` of the fusion directory. */
+  readonly adapters: ReadonlyArray<{ readonly name: string; readonly dir: string }>;
+  readonly pruned?: { readonly topK: number | null; readonly dropFirst: number; readonly from: string };
+}
+
+const out = (ctx: CliContext, line = '') => ctx.stdout.write(`${line}\n`);
+const info = (ctx: CliContext, line = '') => ctx.stderr.write(`${line}\n`);
+const fmt = (x: number | undefined) => (x === undefined ? 'n/a' : x.toFixed(4));
+const NAME_RE = /^[A-Za-z0-9_-]+$/;
+
+const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm)' };
+const TRAINING: readonly OptionSpec[] = [
+  { name: 'epochs', type: 'int', min: 1, metavar: 'N', help: 'passes over the training data', defaultText: '3' },
+  { name: 'max-steps', type: 'int', min: 1, metavar: 'N', help: 'stop after N steps' },
+  { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per step', defaultText: '16' },
+  { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example, including special tokens', defaultText: '128' },
+  { name: 'pooling', type: 'string', metavar: 'mean|cls|pooler', help: 'how the classification heads read the sequence', defaultText: 'mean' },
+  { name: 'eval-every', type: 'int', min: 1, metavar: 'N', help: 'evaluate every N steps (best weights are kept)', defaultText: 'at the end' },
+  { name: 'seed', type: 'int', metavar: 'N', help: 'random seed', defaultText: '42' },
+];
+const LR = (defaultText: string): OptionSpec => ({ name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'peak learning rate (linear warm-up and decay)', defaultText });
+
+export const STAGE1_SPEC: CommandSpec = {
+  name: 'fusion-stage1',
+  brief: 'AdapterFusion stage 1: one adapter + head per task (ST-A), or jointly (--mta)',
+  summary:
+    'AdapterFusion stage 1. ST-A (default): trains one adapter and classification head per task on its own data with the base frozen. ' +
+    'MT-A (--mta): trains all task adapters and heads together with a multi-task loss. Each task is saved to OUT/NAME in AdapterHub layout ' +
+    "(adapter, head, labels.json: usable with 'adapters eval/predict --adapter-dir OUT/NAME'), with metrics.jsonl; OUT/stage1.json summarises.",
+  usage: '--model DIR|NAME --task NAME=TRAIN[,EVAL] [--task ...] [--adapter SPEC] [--mta] --out DIR [options]',
+  options: [
+    MODEL,
+    { name: 'task', type: 'string', repeat: true, metavar: 'NAME=TRAIN[,EVAL]', help: 'a task: its name (letters, digits, _ -), its training file and optionally an eval file (.tsv, .csv, .jsonl)' },
+    { name: 'adapter', type: 'string', metavar: 'SPEC', help: 'adapter for every task, e.g. seq_bn or seq_bn:reduction_factor=16,leave_out=[0,1]', defaultText: 'seq_bn' },
+    { name: 'mta', type: 'boolean', help: 'MT-A: train all adapters jointly (multi-task loss) instead of one by one' },
+    { name: 'mix', type: 'string', metavar: 'sum|alternate', help: 'MT-A loss: sum one batch of every task per step, or tasks in turn', defaultText: 'sum' },
+    ...TRAINING,
+    LR('1e-3'),
+    ...COLUMN_OPTIONS,
+    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory (one sub-directory per task)' },
+  ],
+  examples: [
+    'adapters fusion-stage1 --model minilm --task sst2=sst2/train.tsv,sst2/dev.tsv --task mrpc=mrpc/train.tsv,mrpc/dev.tsv --adapter seq_bn --out runs/stage1',
+    'adapters fusion-stage1 --model minilm --task sst2=sst2/train.tsv --task mrpc=mrpc/train.tsv --mta --max-steps 500 --out runs/stage1-mta',
+  ],
+};
+
+export const STAGE2_SPEC: CommandSpec = {
+  name: 'fusion-stage2',
+  brief: 'AdapterFusion stage 2: fuse trained adapters, train only the fusion + target head',
+  summary:
+    'AdapterFusion stage 2: loads the stage-1 adapters, freezes the base model and the adapters, and trains only the fusion layers and a new target head ' +
+    '(with the value regularisation of dynamic fusion). Writes adapter_fusion_config.json, model_adapter_fusion.safetensors, head_config.json, ' +
+    'model_head.safetensors, the fused adapters (adapters/NAME), fusion_run.json, metrics.jsonl, curves.svg/png and summary.json to --out.',
+  usage: '--model DIR|NAME --adapters DIR1,DIR2,... --data FILE [--eval FILE] --out DIR [options]',
+  options: [
+    MODEL,
+    { name: 'adapters', type: 'string', repeat: true, metavar: 'DIR,DIR,...', help: "adapters to fuse: stage-1 task directories or 'adapters train' outputs (comma-separated or repeated)" },
+    { name: 'data', type: 'string', metavar: 'FILE', help: 'target-task training examples (.tsv, .csv or .jsonl)' },
+    { name: 'eval', type: 'string', metavar: 'FILE', help: 'target-task evaluation examples, same columns' },
+    { name: 'name', type: 'string', metavar: 'NAME', help: 'name of the target head', defaultText: 'target' },
+    { name: 'fusion-name', type: 'string', metavar: 'NAME', help: 'name of the fusion', defaultText: 'the adapter names joined by commas (AdapterHub)' },
+    { name: 'fusion-config', type: 'string', metavar: 'SPEC', help: 'dynamic or static, with overrides, e.g. dynamic:temperature=true', defaultText: 'dynamic' },
+    ...TRAINING,
+    LR('5e-5 (Pfeiffer et al. 2021)'),
+    ...COLUMN_OPTIONS,
+    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory' },
+  ],
+  examples: ['adapters fusion-stage2 --model minilm --adapters runs/stage1/sst2,runs/stage1/mrpc,runs/stage1/rte --data rte/train.tsv --eval rte/dev.tsv --lr 1e-4 --out runs/fusion-rte'],
+};
+
+export const INSPECT_SPEC: CommandSpec = {
+  name: 'fusion-inspect',
+  brief: 'per-layer mean fusion attention over a data file: table + heat map',
+  summary: 'Runs a saved fusion (fusion-stage2 or fusion-prune output) over a data file and prints, per fusion layer, the mean softmax weight each adapter receives over the real tokens; writes fusion-attention.md, .svg, .png and .json.',
+  usage: '--fusion DIR --data FILE [--model DIR|NAME] [--out DIR] [options]',
+  options: [
+    { name: 'fusion', type: 'string', metavar: 'DIR', help: 'directory written by fusion-stage2 or fusion-prune' },
+    { name: 'data', type: 'string', metavar: 'FILE', help: 'texts to average over (.tsv, .csv or .jsonl; labels not needed)' },
+    { ...MODEL, defaultText: 'the model recorded in fusion_run.json' },
+    { name: 'limit', type: 'int', min: 1, metavar: 'N', help: 'use the first N examples' },
+    { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
+    { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
+    COLUMN_OPTIONS[0] as OptionSpec,
+    COLUMN_OPTIONS[1] as OptionSpec,
+    { name: 'out', type: 'string', metavar: 'DIR', help: 'where to write the report files', defaultText: 'the --fusion directory' },
+  ],
+  examples: ['adapters fusion-inspect --fusion runs/fusion-rte --data rte/dev.tsv'],
+};
+
+export const PRUNE_SPEC: CommandSpec = {
+  name: 'fusion-prune',
+  brief: 'prune a fusion by measured attention: top-k adapters per layer, drop the first layers',
+  summary:
+    'Measures the fusion attention on a data file, keeps the --top-k most attended adapters per layer and drops the fusion (and its adapters) from the first --drop-first layers ' +
+    '(AdapterDrop); no retraining. Writes the pruned fusion in the fusion-stage2 layout plus prune.json; with labels in --data, prints accuracy before and after.',
+  usage: '--fusion DIR (--top-k K | --drop-first N) --data FILE --out DIR [options]',
+  options: [
+    { name: 'fusion', type: 'string', metavar: 'DIR', help: 'directory written by fusion-stage2' },
+    { name: 'top-k', type: 'int', min: 1, metavar: 'K', help: 'adapters to keep per layer', defaultText: 'all' },
+    { name: 'drop-first', type: 'int', min: 0, metavar: 'N', help: 'remove the fusion from layers 0..N-1', defaultText: '0' },
+    { name: 'data', type: 'string', metavar: 'FILE', help: 'examples to measure attention on (and evaluate, when labelled)' },
+    { ...MODEL, defaultText: 'the model recorded in fusion_run.json' },
+    { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
+    { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
+    ...COLUMN_OPTIONS,
+    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory for the pruned fusion' },
+  ],
+  examples: ['adapters fusion-prune --fusion runs/fusion-rte --top-k 1 --drop-first 2 --data rte/dev.tsv --out runs/fusion-rte-top1'],
+};
+
+// ---------------------------------------------------------------------------------------------
+// Shared pieces
+
+/** Installed plugin packages, plus this package's own dependency (bottleneck) when it was not discovered. */
+function plugins(ctx: CliContext): { packages: PluginPackage[]; registry: AdapterRegistry } {
+  const discovered = discoverPlugins(ctx.pluginSearchPaths);
+  const packages: PluginPackage[] = [...discovered, { name: '@adapters/adapter-bottleneck', version: undefined, dir: '', plugins: [bottleneck], commands: [] }];
+  const byName = new Map<string, AnyAdapterPlugin>();
+  for (const p of packages) for (const plugin of p.plugins) if (!byName.has(plugin.name)) byName.set(plugin.name, plugin);
+  return { packages, registry: createRegistry([...byName.values()]) };
+}
+
+function pooling(args: ParsedArgs): 'mean' | 'cls' | 'pooler' {
+  const p = args.string('pooling') ?? 'mean';
+  if (p !== 'mean' && p !== 'cls' && p !== 'pooler') throw new UsageError(`--pooling must be mean, cls or pooler, got '${p}'`, args.command);
+  return p;
+}
+
+function settingsOf(args: ParsedArgs, defaultLr: number, padId: number, hasEval: boolean) {
+  const maxSteps = args.number('max-steps');
+  const evalEvery = args.number('eval-every');
+  return {
+    epochs: args.number('epochs') ?? 3,
+    ...(maxSteps !== undefined ? { maxSteps } : {}),
+    batchSize: args.number('batch-size') ?? 16,
+    learningRate: args.number('lr') ?? defaultLr,
+    seed: args.number('seed') ?? 42,
+    padId,
+    ...(hasEval && evalEvery !== undefined ? { evalEvery } : {}),
+  };
+}
+
+function labelsOf(examples: Parameters<typeof LabelVocab.fromExamples>[0], file: string): LabelVocab {
+  let labels: LabelVocab;
+  try {
+    labels = LabelVocab.fromExamples(examples);
+  } catch (e) {
+    throw new UsageError(`${file}: ${(e as Error).message}`);
+  }
+  if (labels.size < 2) throw new UsageError(`${file}: the training data has only one label ('${labels.labels[0]}'); a classifier needs at least two`);
+  return labels;
+}
+
+/** The model as recorded: the directory when a directory was given, else the known name. */
+const modelRecord = (given: string, model: { dir: string; name: string }, cwd: string) => (model.dir === path.resolve(cwd, given) ? model.dir : model.name);
+
+/** Sites and mode where an adapter goes by default (for labels.json, so core's eval/predict re-place it exactly). */
+function placementOf(base: Graph, use: ReturnType<typeof adapter>, registry: AdapterRegistry, option: string): { sites: string[]; mode: string } {
+  let report;
+  try {
+    report = applyPlacements(base, [{ adapter: use }], registry).report;
+  } catch (e) {
+    if (e instanceof PlacementError || e instanceof ConfigError) throw new UsageError(`${option}: ${e.message}`);
+    throw e;
+  }
+  const modes = [...new Set(report.map((r) => r.mode))];
+  if (modes.length !== 1) throw new UsageError(`${option}: the adapter is placed with several modes (${modes.join(', ')}); fusion needs one`);
+  return { sites: [...new Set(report.map((r) => r.site))], mode: modes[0] as string };
+}
+
+/** A parameter's values in checkpoint layout (kernels [out, in]). */
+function checkpointValues(graph: Graph, store: WeightStore, key: string): { dtype: 'F32'; shape: number[]; values: Float32Array } {
+  const spec = graph.param(key);
+  const values = Float32Array.from(store.get(key).dataSync());
+  if (!isTransposedInCheckpoint(spec)) return { dtype: 'F32', shape: [...spec.shape], values };
+  const [rows, cols] = spec.shape as [number, number];
+  const t = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = values[r * cols + c] as number;
+  return { dtype: 'F32', shape: [cols, rows], values: t };
+}
+
+/** Writes a head as core-graph's saveAdapter does (head_config.json + model_head.safetensors, keys `heads.NAME.…`). */
+export async function saveHead(dir: string, graph: Graph, store: WeightStore, name: string): Promise<void> {
+  const spec = ((graph.meta['heads'] as HeadSpec[] | undefined) ?? []).find((h) => h.name === name);
+  if (!spec) throw new ConfigError('head', `the graph has no head '${name}'`);
+  const config = graph.meta['config'] as EncoderConfig | undefined;
+  await writeJsonAtomic(path.join(dir, HEAD_CONFIG_FILE), { config: spec, hidden_size: config?.hiddenSize ?? null, model_type: config?.architecture ?? null, name, version: FORMAT_VERSION });
+  const prefix = `${headPrefix(name)}.`;
+  const tensors: Record<string, ReturnType<typeof checkpointValues>> = {};
+  for (const p of graph.params.values()) if (p.owner === `head:${name}`) tensors[`heads.${name}.${p.key.slice(prefix.length)}`] = checkpointValues(graph, store, p.key);
+  await writeFileAtomic(path.join(dir, HEAD_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
+}
+
+/** Adds the head saved by saveHead to `base` and loads its weights into `store` (checked before the store changes). */
+export async function loadHead(dir: string, base: Graph, store: WeightStore): Promise<{ graph: Graph; spec: HeadSpec }> {
+  const saved = await readJsonObject(path.join(dir, HEAD_CONFIG_FILE));
+  const spec = saved['config'] as HeadSpec;
+  const graph = addHead(base, spec);
+  const file = path.join(dir, HEAD_WEIGHTS_FILE);
+  const { tensors } = await readSafetensorsFile(file);
+  const prefix = `${headPrefix(spec.name)}.`;
+  const keys = [...graph.params.values()].filter((p) => p.owner === `head:${spec.name}`).map((p) => p.key);
+  const staged = stageFromCheckpoint(graph, (k) => tensors.get(k), { keys, source: file, keyOf: (k) => `heads.${spec.name}.${k.slice(prefix.length)}` });
+  store.sync(graph, 0, (p) => staged.get(p.key)?.values);
+  return { graph, spec };
+}
+
+interface LoadedRun {
+  readonly run: FusionRunFile;
+  readonly dir: string;
+  readonly model: { dir: string; name: string };
+  readonly tokenizer: TextTokenizer;
+  readonly store: WeightStore;
+  readonly registry: AdapterRegistry;
+  /** Base + target head (no adapters). */
+  readonly headed: Graph;
+  /** One graph per fused adapter (base + that adapter). */
+  readonly adapterGraphs: readonly Graph[];
+  readonly graph: Graph;
+  readonly spec: FusionSpec;
+  readonly output: string;
+}
+
+/** Rebuilds a fusion-stage2 / fusion-prune output: base, fused adapters, head and fusion. */
+async function loadRun(args: ParsedArgs, ctx: CliContext): Promise<LoadedRun> {
+  const given = args.requireString('fusion', 'the directory fusion-stage2 wrote');
+  const dir = path.resolve(ctx.cwd, given);
+  let run: FusionRunFile;
+  try {
+    run = JSON.parse(await readFile(path.join(dir, FUSION_RUN_FILE), 'utf8')) as FusionRunFile;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`--fusion ${given}: ${code === 'ENOENT' ? `no ${FUSION_RUN_FILE} there; pass the directory 'adapters fusion-stage2 --out' wrote` : `${FUSION_RUN_FILE} is not valid JSON`}`, args.command);
+  }
+  const model = await resolveModel(args.string('model') ?? run.model, ctx.cwd, (line) => info(ctx, line));
+  const { registry } = plugins(ctx);
+  const pre = await loadPretrained(model.dir);
+  const adapterGraphs: Graph[] = [];
+  for (const a of run.adapters) adapterGraphs.push((await loadAdapter(path.join(dir, a.dir), pre.graph, pre.store, registry, { loadHead: false })).graph);
+  const { graph: headed, spec: head } = await loadHead(dir, pre.graph, pre.store);
+  const loaded = await loadFusion(dir, headed, pre.store, registry, { graphs: adapterGraphs });
+  info(ctx, `loaded fusion '${loaded.name}' of ${run.adapters.map((a) => a.name).join(', ')} with head '${head.name}' (${run.labels.join(', ')}) on ${model.name}`);
+  return { run, dir, model, tokenizer: await loadTokenizer(model.dir), store: pre.store, registry, headed, adapterGraphs, graph: loaded.graph, spec: loaded.spec, output: `${head.name}.logits` };
+}
+
+/** Saves the fusion, its head, the fused adapters and fusion_run.json into `dir` (the fusion-stage2 layout). */
+async function saveRun(dir: string, graph: Graph, store: WeightStore, fusion: string, adapterGraphs: readonly Graph[], registry: AdapterRegistry, run: Omit<FusionRunFile, 'adapters' | 'fusion'>): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await saveFusion(dir, graph, store, fusion);
+  await saveHead(dir, graph, store, run.head);
+  const adapters: Array<{ name: string; dir: string }> = [];
+  for (const g of adapterGraphs) {
+    const names = Object.keys((g.meta['adapters'] as Record<string, unknown> | undefined) ?? {});
+    for (const name of names) {
+      const rel = path.join('adapters', name);
+      await saveAdapter(path.join(dir, rel), g, store, name, { registry });
+      adapters.push({ name, dir: rel });
+    }
+  }
+  const file: FusionRunFile = { ...run, fusion, adapters };
+  await writeJsonAtomic(path.join(dir, FUSION_RUN_FILE), file);
+}
+
+async function examplesFor(args: ParsedArgs, ctx: CliContext, run: FusionRunFile, tokenizer: TextTokenizer, needLabel: boolean): Promise<{ file: string; examples: TrainExample[]; labelled: boolean }> {
+  const file = path.resolve(ctx.cwd, args.requireString('data', 'a .tsv, .csv or .jsonl file'));
+  const { label: _l, ...textColumns } = run.columns;
+  const columns = await detectColumns(file, givenColumns(args, needLabel ? { ...run.columns } : textColumns), needLabel);
+  let raw = await readColumns(file, columns);
+  const limit = args.has('limit') ? args.number('limit') : undefined;
+  if (limit !== undefined) raw = raw.slice(0, limit);
+  if (raw.length === 0) throw new UsageError(`${file}: no examples`, args.command);
+  const labelled = columns.label !== undefined && raw.every((e) => e.label !== undefined);
+  const examples = encodeExamples(raw, tokenizer, labelled ? new LabelVocab(run.labels) : undefined, args.number('max-length') ?? run.maxLength, file);
+  return { file, examples, labelled };
+}
+
+// ---------------------------------------------------------------------------------------------
+// fusion-stage1
+
+interface TaskArg {
+  readonly name: string;
+  readonly train: string;
+  readonly eval?: string;
+}
+
+function parseTasks(args: ParsedArgs, cwd: string): TaskArg[] {
+  const raw = args.strings('task');
+  if (raw.length === 0) throw new UsageError('give at least one --task NAME=TRAIN[,EVAL]', args.command);
+  const tasks = raw.map((t): TaskArg => {
+    const eq = t.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--task ${t}: expected NAME=TRAIN[,EVAL], e.g. --task sst2=train.tsv,dev.tsv`, args.command);
+    const name = t.slice(0, eq);
+    if (!NAME_RE.test(name)) throw new UsageError(`--task ${t}: the name '${name}' may use only letters, digits, _ and -`, args.command);
+    const files = t.slice(eq + 1).split(',');
+    if (files.length > 2 || files.some((f) => f === '')) throw new UsageError(`--task ${t}: expected NAME=TRAIN[,EVAL] (one training file, optionally one eval file)`, args.command);
+    return { name, train: path.resolve(cwd, files[0] as string), ...(files[1] !== undefined ? { eval: path.resolve(cwd, files[1]) } : {}) };
+  });
+  const seen = new Set<string>();
+  for (const t of tasks) {
+    if (seen.has(t.name)) throw new UsageError(`--task ${t.name} is given twice`, args.command);
+    seen.add(t.name);
+  }
+  return tasks;
+}
+
+export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<void> {
+  const started = Date.now();
+  const tasksGiven = parseTasks(args, ctx.cwd);
+  const modelSpec = args.requireString('model', 'a model directory or all-MiniLM-L6-v2');
+  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const specText = args.string('adapter') ?? 'seq_bn';
+  const spec: AdapterSpec = parseAdapterSpec(specText);
+  const mta = args.flag('mta');
+  const mix = args.string('mix') ?? 'sum';
+  if (mix !== 'sum' && mix !== 'alternate') throw new UsageError(`--mix must be sum or alternate, got '${mix}'`, args.command);
+  if (args.has('mix') && !mta) throw new UsageError('--mix applies to MT-A only: add --mta', args.command);
+  const pool = pooling(args);
+  const maxLength = args.number('max-length') ?? 128;
+  const backend = await backendBanner(args, ctx);
+
+  const { packages, registry } = plugins(ctx);
+  const choice = choosePlugin(packages, spec.name, spec.config);
+  let config: Record<string, unknown>;
+  try {
+    config = resolveConfig(choice.plugin, choice.input, 'config');
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`--adapter ${specText}: ${e.message}`, args.command);
+    throw e;
+  }
+  const columns = new Map<string, { train: Columns; eval?: Columns }>();
+  for (const t of tasksGiven) {
+    const train = await detectColumns(t.train, givenColumns(args), true);
+    columns.set(t.name, { train, ...(t.eval !== undefined ? { eval: await detectColumns(t.eval, givenColumns(args, { ...train }), true) } : {}) });
+  }
+  await mkdir(outDir, { recursive: true });
+  const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
+  const tokenizer = await loadTokenizer(model.dir);
+  const seed = args.number('seed') ?? 42;
+  const pre = await loadPretrained(model.dir, { seed });
+
+  const tasks: Array<FusionTask & { labels: LabelVocab; columns: Columns; placement: { sites: string[]; mode: string } }> = [];
+  for (const t of tasksGiven) {
+    const cols = columns.get(t.name) as { train: Columns; eval?: Columns };
+    const trainRaw = await readColumns(t.train, cols.train);
+    const labels = labelsOf(trainRaw, t.train);
+    const train = encodeExamples(trainRaw, tokenizer, labels, maxLength, t.train);
+    const evalSet = t.eval !== undefined && cols.eval ? encodeExamples(await readColumns(t.eval, cols.eval), tokenizer, labels, maxLength, t.eval) : [];
+    const use = adapter(choice.plugin, t.name, config);
+    tasks.push({
+      name: t.name, numLabels: labels.size, train, ...(evalSet.length > 0 ? { eval: evalSet } : {}), adapter: use,
+      head: { type: 'classification', name: t.name, numLabels: labels.size, pooling: pool }, labels, columns: cols.train, placement: placementOf(pre.graph, use, registry, `--adapter ${specText}`),
+    });
+    info(ctx, `task ${t.name}: ${train.length} training examples${evalSet.length > 0 ? `, ${evalSet.length} eval examples` : ''}; labels: ${labels.labels.join(', ')}`);
+  }
+  info(ctx, `adapter: ${choice.plugin.name}${choice.via === 'preset' ? ` preset ${spec.name}` : ''} per task; ${mta ? `MT-A (joint, ${mix})` : 'ST-A (one task at a time)'}; base frozen`);
+
+  const settings = settingsOf(args, 1e-3, tokenizer.padId, true);
+  const graphs: Record<string, Graph> = {};
+  const finals: Record<string, { eval?: EvalResult; steps: number }> = {};
+  if (!mta) {
+    for (const task of tasks) {
+      await mkdir(path.join(outDir, task.name), { recursive: true });
+      const metrics = MetricsWriter.open(path.join(outDir, task.name, 'metrics.jsonl'), { fresh: true });
+      const progress = new ProgressReporter({ stream: ctx.stderr, every: 10 });
+      info(ctx, `stage 1 (ST-A): training '${task.name}'`);
+      let result;
+      try {
+        result = trainSingleTaskAdapters({
+          base: pre.graph, store: pre.store, registry, tasks: [task],
+          settings: { ...settings, onRecord: (r: TrainRecord) => { metrics.write(r); progress.onRecord(r); } },
+        });
+      } finally {
+        progress.finish();
+      }
+      const graph = result.graphs[task.name] as Graph;
+      graphs[task.name] = graph;
+      const r = result.results[task.name];
+      const final = task.eval ? (r?.best?.eval ?? evaluate(new Executor(graph, pre.store), `${task.name}.logits`, task.eval, { batchSize: 32, padId: tokenizer.padId })) : undefined;
+      if (final) metrics.write({ type: 'final', step: r?.best?.step ?? r?.steps ?? 0, ...final });
+      finals[task.name] = { ...(final ? { eval: final } : {}), steps: r?.steps ?? 0 };
+    }
+  } else {
+    const batchSize = settings.batchSize;
+    const steps = settings.maxSteps ?? settings.epochs * Math.max(...tasks.map((t) => Math.ceil(t.train.length / batchSize)));
+    const metrics = MetricsWriter.open(path.join(outDir, 'metrics.jsonl'), { fresh: true });
+    const progress = new ProgressReporter({ stream: ctx.stderr, every: 10 });
+    info(ctx, `stage 1 (MT-A): training ${tasks.map((t) => t.name).join(', ')} jointly for ${steps} steps`);
+    const t0 = Date.now();
+    let result;
+    try {
+      result = trainMultiTaskAdapters({
+        base: pre.graph, store: pre.store, registry, tasks, mix, steps, batchSize, learningRate: settings.learningRate, seed, padId: tokenizer.padId,
+        onRecord: (r) => {
+          const loss = r.losses.reduce((a, b) => a + b, 0);
+          metrics.write({ type: 'step', step: r.step, totalSteps: steps, loss, losses: Object.fromEntries(r.tasks.map((t, i) => [t, r.losses[i]])), lr: r.lr, gradNorm: r.gradNorm });
+          progress.onRecord({ type: 'step', step: r.step, totalSteps: steps, loss, seconds: (Date.now() - t0) / 1000 });
+        },
+      });
+    } finally {
+      progress.finish();
+    }
+    for (const task of tasks) {
+      graphs[task.name] = result.graphs[task.name] as Graph;
+      const e = result.evals[task.name];
+      if (e) metrics.write({ type: 'final', task: task.name, step: steps, ...e });
+      finals[task.name] = { ...(e ? { eval: e } : {}), steps };
+    }
+  }
+
+  const summary = [];
+  for (const task of tasks) {
+    const dir = path.join(outDir, task.name);
+    await saveAdapter(dir, graphs[task.name] as Graph, pre.store, task.name, { head: task.name, registry });
+    // The same labels.json as `adapters train`, so `adapters eval/predict --adapter-dir OUT/NAME` work on stage-1 adapters.
+    await writeJsonAtomic(path.join(dir, 'labels.json'), {
+      labels: task.labels.labels, adapter: task.name, head: task.name, plugin: choice.plugin.name, spec: specText,
+      model: modelRecord(modelSpec, model, ctx.cwd), maxLength, columns: task.columns, placement: task.placement,
+    });
+    const f = finals[task.name];
+    summary.push({
+      name: task.name, dir: task.name, labels: task.labels.labels, trainExamples: task.train.length, evalExamples: task.eval?.length ?? 0, steps: f?.steps ?? 0,
+      accuracy: f?.eval?.accuracy ?? null, f1: f?.eval?.f1 ?? null, evalLoss: f?.eval?.loss ?? null, majorityBaseline: task.eval ? majorityShare(task.eval) : null,
+    });
+    out(ctx, `${task.name}: accuracy ${fmt(f?.eval?.accuracy)}  F1 ${fmt(f?.eval?.f1)}  (${task.eval?.length ?? 0} eval examples; ${f?.steps ?? 0} steps)  saved: ${shortPath(ctx.cwd, dir)}`);
+  }
+  const params = parameterSummary(Object.values(graphs)[0] as Graph, (p) => p.owner.startsWith('adapter:'));
+  await writeJsonAtomic(path.join(outDir, 'stage1.json'), {
+    variant: mta ? 'mt-a' : 'st-a', ...(mta ? { mix } : {}), model: model.name, backend, adapterSpec: specText, plugin: choice.plugin.name, config,
+    adapterParams: params.trainable, baseParams: params.base, tasks: summary, seconds: (Date.now() - started) / 1000,
+  });
+  pre.store.dispose();
+  out(ctx, `wall time: ${formatDuration((Date.now() - started) / 1000)} on ${backend}; next: adapters fusion-stage2 --model ${modelSpec} --adapters ${tasks.map((t) => shortPath(ctx.cwd, path.join(outDir, t.name))).join(',')} --data TARGET_TRAIN --out DIR`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// fusion-stage2
+
+function fusionConfigOf(args: ParsedArgs): FusionConfigInput {
+  const text = args.string('fusion-config') ?? 'dynamic';
+  const spec = parseAdapterSpec(text);
+  const input = { config: spec.name, ...spec.config };
+  try {
+    resolveFusionConfig(input, 'fusion-config');
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`--fusion-config ${text}: ${e.message}`, args.command);
+    throw e;
+  }
+  return input;
+}
+
+export async function stage2Command(args: ParsedArgs, ctx: CliContext): Promise<void> {
+  const started = Date.now();
+  const modelSpec = args.requireString('model', 'a model directory or all-MiniLM-L6-v2');
+  const dirsGiven = args.strings('adapters').flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  if (dirsGiven.length === 0) throw new UsageError('missing required option --adapters (the stage-1 adapter directories, comma-separated)', args.command);
+  const data = path.resolve(ctx.cwd, args.requireString('data', 'the target-task training file'));
+  const evalGiven = args.string('eval');
+  const evalFile = evalGiven !== undefined ? path.resolve(ctx.cwd, evalGiven) : undefined;
+  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const head = args.string('name') ?? 'target';
+  if (!NAME_RE.test(head)) throw new UsageError(`--name '${head}' may use only letters, digits, _ and -`, args.command);
+  const fusionConfig = fusionConfigOf(args);
+  const pool = pooling(args);
+  const maxLength = args.number('max-length') ?? 128;
+  const adapterDirs: string[] = [];
+  for (const d of dirsGiven) adapterDirs.push(await resolveAdapterDir(d, ctx.cwd, '--adapters'));
+  const backend = await backendBanner(args, ctx);
+
+  const { registry } = plugins(ctx);
+  const trainColumns = await detectColumns(data, givenColumns(args), true);
+  const evalColumns = evalFile !== undefined ? await detectColumns(evalFile, givenColumns(args, { ...trainColumns }), true) : undefined;
+  await mkdir(outDir, { recursive: true });
+  const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
+  const tokenizer = await loadTokenizer(model.dir);
+  const trainRaw = await readColumns(data, trainColumns);
+  const labels = labelsOf(trainRaw, data);
+  const trainSet = encodeExamples(trainRaw, tokenizer, labels, maxLength, data);
+  const evalSet = evalFile !== undefined && evalColumns ? encodeExamples(await readColumns(evalFile, evalColumns), tokenizer, labels, maxLength, evalFile) : [];
+  const seed = args.number('seed') ?? 42;
+  const pre = await loadPretrained(model.dir, { seed });
+
+  const adapterGraphs: Graph[] = [];
+  const names: string[] = [];
+  for (const dir of adapterDirs) {
+    const loaded = await loadAdapter(dir, pre.graph, pre.store, registry, { loadHead: false });
+    if (names.includes(loaded.name)) throw new UsageError(`--adapters: two adapters are named '${loaded.name}' (${shortPath(ctx.cwd, dir)}); fuse adapters with distinct names`, args.command);
+    adapterGraphs.push(loaded.graph);
+    names.push(loaded.name);
+  }
+  const fusionName = args.string('fusion-name') ?? names.join(',');
+  const spec: FusionSpec = { name: fusionName, adapters: adapterUses(adapterGraphs, names), config: fusionConfig };
+  const headSpec: HeadSpec = { type: 'classification', name: head, numLabels: labels.size, pooling: pool };
+  let graph: Graph;
+  try {
+    graph = fusionGraph(pre.graph, spec, headSpec, registry);
+  } catch (e) {
+    if (e instanceof PlacementError || e instanceof ConfigError) throw new UsageError(`--adapters: ${e.message}`, args.command);
+    throw e;
+  }
+  pre.store.sync(graph, seed);
+  const adapterKeys = [...graph.params.values()].filter((p) => p.owner.startsWith('adapter:')).map((p) => p.key);
+  const before = pre.store.snapshot(adapterKeys);
+  const params = parameterSummary(graph, ownersPolicy([`fusion:${fusionName}`, `head:${head}`]));
+  const fusionParams = params.owners.find((o) => o.owner === `fusion:${fusionName}`)?.params ?? 0;
+  const settings = settingsOf(args, 5e-5, tokenizer.padId, evalSet.length > 0);
+  info(ctx, `model: ${model.name} (${model.dir}), tokenizer: ${tokenizer.kind}`);
+  info(ctx, `data: ${trainSet.length} training examples${evalSet.length > 0 ? `, ${evalSet.length} eval examples` : ''}; labels: ${labels.labels.join(', ')}`);
+  info(ctx, `stage 2: fusion '${fusionName}' of ${names.join(', ')}; base and adapters frozen; training fusion (${fusionParams} parameters) + head '${head}' (${params.trainable} trainable in all)`);
+
+  const metrics = MetricsWriter.open(path.join(outDir, 'metrics.jsonl'), { fresh: true });
+  const progress = new ProgressReporter({ stream: ctx.stderr, every: 10 });
+  const output = `${head}.logits`;
+  let result;
+  try {
+    result = trainFusion({
+      ...settings, graph, store: pre.store, name: fusionName, output, train: trainSet, ...(evalSet.length > 0 ? { eval: evalSet } : {}),
+      onRecord: (r: TrainRecord) => {
+        metrics.write(r);
+        progress.onRecord(r);
+      },
+    });
+  } finally {
+    progress.finish();
+  }
+  const final = evalSet.length > 0 ? (result.best?.eval ?? evaluate(new Executor(graph, pre.store), output, evalSet, { batchSize: 32, padId: tokenizer.padId })) : undefined;
+  if (final) metrics.write({ type: 'final', step: result.best?.step ?? result.steps, ...final });
+  const after = pre.store.snapshot(adapterKeys);
+  const adaptersUnchanged = [...before].every(([k, v]) => {
+    const now = after.get(k);
+    return now !== undefined && v.every((x, i) => Object.is(x, now[i]));
+  });
+
+  await saveRun(outDir, graph, pre.store, fusionName, adapterGraphs, registry, { model: modelRecord(modelSpec, model, ctx.cwd), head, labels: labels.labels, maxLength, columns: trainColumns });
+  try {
+    await writeTrainingCurves(result.history, outDir, { title: `fusion '${fusionName}' → ${head} on ${model.name}` });
+  } catch (e) {
+    info(ctx, `adapters: warning: could not draw curves.png (${(e as Error).message.split('\n')[0]}); metrics.jsonl has the numbers`);
+  }
+  await writeJsonAtomic(path.join(outDir, 'summary.json'), {
+    fusion: fusionName, adapters: names, head, model: model.name, backend, fusionConfig, trainExamples: trainSet.length, evalExamples: evalSet.length, steps: result.steps,
+    learningRate: settings.learningRate, batchSize: settings.batchSize, seed, maxLength,
+    accuracy: final?.accuracy ?? null, f1: final?.f1 ?? null, mcc: final?.mcc ?? null, evalLoss: final?.loss ?? null, majorityBaseline: evalSet.length > 0 ? majorityShare(evalSet) : null,
+    bestStep: result.best?.step ?? null, trainableParams: params.trainable, fusionParams, baseParams: params.base, trainedTensors: result.trainableKeys.length, adaptersUnchanged,
+    trainSeconds: result.seconds, seconds: (Date.now() - started) / 1000,
+  });
+  pre.store.dispose();
+  out(ctx, final ? `accuracy: ${final.accuracy.toFixed(4)}  F1: ${final.f1.toFixed(4)}  (${final.count} eval examples; majority-class baseline ${majorityShare(evalSet).toFixed(4)})` : 'accuracy: n/a (no --eval file given)');
+  out(ctx, `trained: fusion '${fusionName}' (${fusionParams} parameters) + head '${head}'; adapters unchanged: ${adaptersUnchanged}`);
+  out(ctx, `wall time: ${formatDuration((Date.now() - started) / 1000)} (training ${formatDuration(result.seconds)}, ${result.steps} steps) on ${backend}`);
+  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (${FUSION_CONFIG_FILE}, ${FUSION_WEIGHTS_FILE}, ${HEAD_CONFIG_FILE}, adapters/, ${FUSION_RUN_FILE}, metrics.jsonl, curves.png, summary.json)`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// fusion-inspect / fusion-prune
+
+export async function inspectCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
+  args.requireString('fusion', 'the directory fusion-stage2 wrote');
+  args.requireString('data', 'a .tsv, .csv or .jsonl file');
+  await backendBanner(args, ctx);
+  const r = await loadRun(args, ctx);
+  const { file, examples } = await examplesFor(args, ctx, r.run, r.tokenizer, false);
+  const name = r.spec.name as string;
+  const attention: FusionAttention = fusionAttention(r.graph, r.store, name, examples, { batchSize: args.number('batch-size') ?? 32, padId: r.tokenizer.padId });
+  const outDir = path.resolve(ctx.cwd, args.string('out') ?? r.dir);
+  await mkdir(outDir, { recursive: true });
+  const files = await writeFusionReport(attention, outDir, { title: `AdapterFusion '${name}' on ${path.basename(file)}: mean attention` });
+  await writeJsonAtomic(path.join(outDir, 'fusion-attention.json'), { ...attention, data: file, examples: examples.length });
+  r.store.dispose();
+  out(ctx, `fusion '${name}': mean attention per layer over ${attention.tokens} tokens of ${examples.length} examples`);
+  ctx.stdout.write(fusionAttentionTable(attention));
+  out(ctx, `saved: ${[files.table, files.svg, files.png].map((f) => shortPath(ctx.cwd, f)).join(', ')}, ${shortPath(ctx.cwd, path.join(outDir, 'fusion-attention.json'))}`);
+}
+
+export async function pruneCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
+  args.requireString('fusion', 'the directory fusion-stage2 wrote');
+  args.requireString('data', 'a .tsv, .csv or .jsonl file');
+  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const topK = args.number('top-k');
+  const dropFirst = args.number('drop-first') ?? 0;
+  if (topK === undefined && dropFirst === 0) throw new UsageError('give --top-k K and/or --drop-first N', args.command);
+  await backendBanner(args, ctx);
+  const r = await loadRun(args, ctx);
+  if (path.resolve(outDir) === path.resolve(r.dir)) throw new UsageError('--out must differ from --fusion (the pruned fusion is written beside the original)', args.command);
+  const { examples, labelled } = await examplesFor(args, ctx, r.run, r.tokenizer, false);
+  const name = r.spec.name as string;
+  const batchSize = args.number('batch-size') ?? 32;
+  const attention = fusionAttention(r.graph, r.store, name, examples, { batchSize, padId: r.tokenizer.padId });
+  let pruned: FusionSpec;
+  try {
+    pruned = pruneFusion(r.spec, attention, { ...(topK !== undefined ? { topK } : {}), dropFirst });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`${e.message.includes('dropFirst') ? '--drop-first' : '--top-k'}: ${e.message}`, args.command);
+    throw e;
+  }
+  const graph = applyFusion(r.headed, pruned, r.registry).graph;
+  r.store.sync(graph, 0);
+  const evalOf = (g: Graph) => (labelled ? evaluate(new Executor(g, r.store), r.output, examples, { batchSize, padId: r.tokenizer.padId }) : undefined);
+  const before = evalOf(r.graph);
+  const afterEval = evalOf(graph);
+  const count = (g: Graph) => parameterSummary(g, (p) => p.owner === `fusion:${name}`).trainable;
+  const adaptersCount = (g: Graph) => parameterSummary(g, (p) => p.owner.startsWith('adapter:')).trainable;
+  await saveRun(outDir, graph, r.store, name, r.adapterGraphs, r.registry, {
+    model: r.run.model, head: r.run.head, labels: r.run.labels, maxLength: r.run.maxLength, columns: r.run.columns, pruned: { topK: topK ?? null, dropFirst, from: r.dir },
+  });
+  const layers = pruned.layers ?? {};
+  await writeJsonAtomic(path.join(outDir, 'prune.json'), {
+    fusion: name, from: r.dir, topK: topK ?? null, dropFirst, layers, attention: attention.layers, tokens: attention.tokens,
+    fusionParamsBefore: count(r.graph), fusionParamsAfter: count(graph), adapterParamsBefore: adaptersCount(r.graph), adapterParamsAfter: adaptersCount(graph),
+    accuracyBefore: before?.accuracy ?? null, accuracyAfter: afterEval?.accuracy ?? null, examples: examples.length,
+  });
+  r.store.dispose();
+  out(ctx, `fusion '${name}' pruned (${topK !== undefined ? `top-${topK} per layer` : 'all adapters'}${dropFirst > 0 ? `, no fusion in layers 0..${dropFirst - 1}` : ''}):`);
+  for (const l of attention.layers) out(ctx, `  ${l.site}: ${layers[l.site] ? layers[l.site]?.join(', ') : '(dropped)'}`);
+  out(ctx, labelled ? `accuracy: ${fmt(before?.accuracy)} before, ${fmt(afterEval?.accuracy)} after (${examples.length} examples, no retraining)` : 'accuracy: n/a (--data has no labels)');
+  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (usable with fusion-inspect / fusion-prune --fusion)`);
+}
+
+/** The subcommands this package adds to the `adapters` CLI. */
+export const commands: CliCommand[] = [
+  { spec: STAGE1_SPEC, run: stage1Command },
+  { spec: STAGE2_SPEC, run: stage2Command },
+  { spec: INSPECT_SPEC, run: inspectCommand },
+  { spec: PRUNE_SPEC, run: pruneCommand },
+];

@@ -1,0 +1,180 @@
+// End-to-end tests of the kadapter-* commands through core-graph's `adapters` entry point (runCli), in-process:
+// a tiny random BERT as a Hugging Face model directory (vocab.txt → WordPiece tokenizer), a tiny FewRel JSON,
+// a tiny CoNLL-U file and tiny TSVs; this package is found by plugin discovery (symlinked into a temp dir).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildEncoder, encodeSafetensors, exportToCheckpoint, readMetrics, readSafetensorsFile, runCli, WeightStore } from '@adapters/core-graph';
+
+const WORDS = ['the', 'movie', 'film', 'was', 'is', 'a', 'very', 'good', 'bad', 'paris', 'france', 'in', 'born', 'capital', 'of', 'he', 'she', 'city', '.'];
+const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '[unused0]', '[unused1]', '[unused2]', '[unused3]', ...WORDS];
+const SMALL = 'kadapter_small:adapter_size=8,adapter_heads=2,adapter_intermediate_size=16,adapter_transformer_layers=1';
+
+function writeTinyModel(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const config = { vocabSize: VOCAB.length, hiddenSize: 16, numLayers: 3, numHeads: 2, intermediateSize: 32, maxPositions: 32 };
+  const graph = buildEncoder(config);
+  const store = WeightStore.create(graph, 5);
+  const tensors: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }> = {};
+  for (const [k, t] of exportToCheckpoint(graph, store)) tensors[k] = { dtype: 'F32', shape: t.shape, values: t.values };
+  store.dispose();
+  writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(tensors));
+  writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({
+      model_type: 'bert', vocab_size: config.vocabSize, hidden_size: config.hiddenSize, num_hidden_layers: config.numLayers, num_attention_heads: config.numHeads,
+      intermediate_size: config.intermediateSize, max_position_embeddings: config.maxPositions, type_vocab_size: 2, hidden_act: 'gelu',
+    }),
+  );
+  writeFileSync(path.join(dir, 'vocab.txt'), `${VOCAB.join('\n')}\n`);
+}
+
+/** FewRel 1.0 format: {relation: [{tokens, h: [name, id, [[positions]]], t: [...]}]}; 3 relations × 4 instances. */
+function writeFewRel(file: string): void {
+  const sentences = [['paris', 'is', 'the', 'capital', 'of', 'france'], ['he', 'was', 'born', 'in', 'paris', '.'], ['the', 'movie', 'is', 'a', 'film', '.']];
+  const entity = (tokens: string[], i: number) => [tokens[i], `Q${i}`, [[i]]];
+  const data: Record<string, unknown[]> = {};
+  const pairs: Array<[number, number]> = [[0, 5], [0, 4], [1, 4]];
+  ['P1376', 'P19', 'P31'].forEach((relation, r) => {
+    const tokens = sentences[r] as string[];
+    const [h, t] = pairs[r] as [number, number];
+    data[relation] = Array.from({ length: 4 }, (_v, k) => ({ tokens: k % 2 === 0 ? tokens : [...tokens.slice(0, -1), 'very', tokens[tokens.length - 1] as string], h: entity(tokens, h), t: entity(tokens, t) }));
+  });
+  writeFileSync(file, JSON.stringify(data));
+}
+
+/** Six tiny CoNLL-U sentences (ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC). */
+function writeConllu(file: string): void {
+  const sentence = (words: string[], heads: number[], id: number) =>
+    [`# sent_id = s${id}`, `# text = ${words.join(' ')}`, ...words.map((w, i) => [i + 1, w, w, 'X', '_', '_', heads[i], heads[i] === 0 ? 'root' : 'dep', '_', '_'].join('\t')), ''].join('\n');
+  const list: Array<[string[], number[]]> = [
+    [['the', 'movie', 'was', 'good'], [2, 4, 4, 0]],
+    [['the', 'film', 'is', 'bad'], [2, 4, 4, 0]],
+    [['he', 'was', 'born', 'in', 'paris'], [3, 3, 0, 5, 3]],
+    [['paris', 'is', 'a', 'city'], [4, 4, 4, 0]],
+    [['she', 'was', 'very', 'good'], [4, 4, 4, 0]],
+    [['the', 'capital', 'of', 'france'], [2, 0, 4, 2]],
+  ];
+  writeFileSync(file, `${list.map(([w, h], i) => sentence(w, h, i)).join('\n')}\n`);
+}
+
+function writeData(file: string, count: number, offset: number): void {
+  const rows = ['sentence\tlabel'];
+  for (let i = 0; i < count; i++) {
+    const positive = (i + offset) % 2 === 0;
+    rows.push(`the ${i % 3 === 0 ? 'movie' : 'film'} was ${positive ? 'very good' : 'bad'}\t${positive ? 'pos' : 'neg'}`);
+  }
+  writeFileSync(file, `${rows.join('\n')}\n`);
+}
+
+function streams(cwd: string) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    ctx: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s), isTTY: false }, cwd, env: {}, pluginSearchPaths: [cwd] },
+    out: () => out.join(''),
+    err: () => err.join(''),
+  };
+}
+
+const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+const TRAIN = ['--max-steps', '2', '--batch-size', '4', '--lr', '0.01', '--max-length', '16'];
+
+describe('adapters kadapter-* commands', () => {
+  let tmp: string;
+  const run = async (argv: string[]) => {
+    const s = streams(tmp);
+    const code = await runCli(argv, s.ctx);
+    return { code, out: s.out(), err: s.err() };
+  };
+  const ok = async (argv: string[]) => {
+    const r = await run(argv);
+    expect({ code: r.code, err: r.code === 0 ? '' : r.err }).toEqual({ code: 0, err: '' });
+    return r;
+  };
+
+  beforeAll(() => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'kadapter-cli-'));
+    writeTinyModel(path.join(tmp, 'tiny-bert'));
+    writeFewRel(path.join(tmp, 'fewrel.json'));
+    writeConllu(path.join(tmp, 'ud.conllu'));
+    writeData(path.join(tmp, 'train.tsv'), 12, 0);
+    writeData(path.join(tmp, 'dev.tsv'), 6, 1);
+    const scope = path.join(tmp, 'node_modules', '@adapters');
+    mkdirSync(scope, { recursive: true });
+    symlinkSync(path.resolve(__dirname, '..'), path.join(scope, 'adapter-kadapter'), 'dir');
+  });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  test('the commands are discovered and listed in help', async () => {
+    const r = await ok(['--help']);
+    expect(r.out).toContain('  kadapter-pretrain ');
+    expect(r.out).toContain('  kadapter-train ');
+    expect(r.out).toContain('  kadapter-eval ');
+    expect((await ok(['kadapter-pretrain', '--help'])).out).toContain('usage: adapters kadapter-pretrain --model DIR|NAME --knowledge factual|linguistic --data FILE --out DIR');
+  });
+
+  test('pre-train factual and linguistic adapters, then downstream classification with both (and with one, frozen)', async () => {
+    const fact = await ok(['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'factual', '--data', 'fewrel.json', '--relations', '3', '--per-relation', '2', '--eval-per-relation', '2', '--adapter-config', SMALL, ...TRAIN, '--out', 'factual']);
+    expect(fact.out).toMatch(/^relation accuracy over 3 relations: \d+\.\d% \(chance 33\.3%; 6 eval examples, 2 steps\)\n/);
+    const ling = await ok(['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'linguistic', '--data', 'ud.conllu', '--train-sentences', '4', '--eval-sentences', '2', '--adapter-config', SMALL, ...TRAIN, '--out', 'linguistic']);
+    expect(ling.out).toMatch(/^dependency-head accuracy \(UAS over word pieces\): \d+\.\d% \(chance \d+\.\d%; 2 eval examples, 2 steps\)\n/);
+    for (const [dir, type, head] of [['factual', 'relation', 'factual_rc'], ['linguistic', 'dependency', 'linguistic_dep']] as const) {
+      for (const f of ['adapter_config.json', 'adapter.safetensors', 'kadapter_head_config.json', 'kadapter_head.safetensors', 'metrics.jsonl', 'summary.json']) {
+        expect({ f: `${dir}/${f}`, exists: existsSync(path.join(tmp, dir, f)) }).toEqual({ f: `${dir}/${f}`, exists: true });
+      }
+      expect(readJson(path.join(tmp, dir, 'adapter_config.json'))).toMatchObject({ name: dir, plugin: 'kadapter', config: { architecture: 'kadapter', adapter_size: 8 } });
+      expect(readJson(path.join(tmp, dir, 'kadapter_head_config.json'))).toMatchObject({ config: { type, name: head } });
+      expect(readMetrics(path.join(tmp, dir, 'metrics.jsonl')).map((r) => r['type'])).toEqual(['step', 'step', 'eval']);
+      const { tensors } = await readSafetensorsFile(path.join(tmp, dir, 'adapter.safetensors'));
+      expect([...tensors.keys()].every((k) => k.startsWith(`bert.taps.adapters.${dir}.`))).toBe(true);
+    }
+    expect(readJson(path.join(tmp, 'factual', 'summary.json'))).toMatchObject({ knowledge: 'factual', adapter: 'factual', head: 'factual_rc', labels: ['P1376', 'P19', 'P31'], trainExamples: 6, evalExamples: 6, steps: 2 });
+    expect(readJson(path.join(tmp, 'linguistic', 'summary.json'))).toMatchObject({ knowledge: 'linguistic', trainExamples: 4, evalExamples: 2 });
+
+    // Downstream: both adapters, concat; the adapters fine-tune with the base frozen (the paper's setting).
+    const tr = await ok(['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'factual,linguistic', '--combine', 'concat', '--data', 'train.tsv', '--eval', 'dev.tsv', ...TRAIN, '--out', 'task']);
+    expect(tr.out).toMatch(/^accuracy: \d\.\d{4} {2}\(6 eval examples; majority-class baseline 0\.5000\)\n/);
+    for (const f of ['kadapters/factual/adapter_config.json', 'kadapters/linguistic/adapter.safetensors', 'task_config.json', 'task.safetensors', 'metrics.jsonl', 'summary.json']) {
+      expect({ f, exists: existsSync(path.join(tmp, 'task', f)) }).toEqual({ f, exists: true });
+    }
+    expect(readJson(path.join(tmp, 'task', 'task_config.json'))).toMatchObject({
+      adapters: [{ name: 'factual', dir: 'kadapters/factual' }, { name: 'linguistic', dir: 'kadapters/linguistic' }], combine: { name: 'kadapter', mode: 'concat' },
+      head: { type: 'classification', name: 'task', numLabels: 2 }, labels: ['neg', 'pos'], trained: 'adapters+combination+head',
+    });
+    const { tensors } = await readSafetensorsFile(path.join(tmp, 'task', 'task.safetensors'));
+    expect([...tensors.keys()].some((k) => k.startsWith('heads.task.'))).toBe(true);
+    expect([...tensors.keys()].some((k) => k.startsWith('combine.kadapter.'))).toBe(true);
+    expect(readJson(path.join(tmp, 'task', 'summary.json'))).toMatchObject({ adapters: ['factual', 'linguistic'], combine: 'concat', freezeAdapters: false, steps: 2, trainExamples: 12, evalExamples: 6 });
+    // kadapter-eval rebuilds the task from the saved files and reproduces the final accuracy.
+    const { accuracy, evalLoss } = readJson(path.join(tmp, 'task', 'summary.json')) as { accuracy: number; evalLoss: number };
+    const evaluated = (await ok(['kadapter-eval', '--task', 'task', '--data', 'dev.tsv'])).out;
+    expect(Math.abs(Number(/loss: (\S+)/.exec(evaluated)?.[1]) - evalLoss)).toBeLessThan(1e-3);
+    expect(evaluated).toMatch(new RegExp(`^accuracy: ${accuracy.toFixed(4).replace('.', '\\.')} {2}loss: \\d+\\.\\d{4} {2}\\(6 examples; majority-class baseline 0\\.5000\\)\\n$`));
+
+    // One adapter, sum, frozen: the saved adapter is the pre-trained one, byte for byte.
+    await ok(['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'factual', '--combine', 'sum', '--freeze-adapters', '--pooling', 'mean', '--data', 'train.tsv', ...TRAIN, '--out', 'task-sum']);
+    expect(readFileSync(path.join(tmp, 'task-sum', 'kadapters', 'factual', 'adapter.safetensors')).equals(readFileSync(path.join(tmp, 'factual', 'adapter.safetensors')))).toBe(true);
+    expect(readJson(path.join(tmp, 'task-sum', 'summary.json'))).toMatchObject({ combine: 'sum', freezeAdapters: true, accuracy: null });
+  });
+
+  test.each([
+    [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'semantic', '--data', 'fewrel.json', '--out', 'x'], /--knowledge must be factual or linguistic, got 'semantic'/],
+    [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'linguistic', '--data', 'ud.conllu', '--relations', '3', '--out', 'x'], /--relations does not apply to --knowledge linguistic/],
+    [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'factual', '--data', 'missing.json', '--out', 'x'], /--data missing\.json: no such file/],
+    [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'factual', '--data', 'fewrel.json', '--adapter-config', 'huge', '--out', 'x'], /--adapter-config huge: 'huge' is not a K-Adapter preset/],
+    [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'factual', '--data', 'fewrel.json', '--adapter-config', 'kadapter_small:adapter_heads=3', '--out', 'x'], /--adapter-config kadapter_small:adapter_heads=3: .*adapter_heads/],
+    [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'factual', '--data', 'fewrel.json', '--per-relation', '10', '--adapter-config', SMALL, '--max-steps', '1', '--out', 'x'], /--per-relation \/ --eval-per-relation: trainPerRelation: relation 'P1376' has 4 instances, 30 requested/],
+    [['kadapter-train', '--model', 'tiny-bert', '--data', 'train.tsv', '--out', 'x'], /missing required option --kadapter/],
+    [['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'nowhere', '--data', 'train.tsv', '--out', 'x'], /--kadapter nowhere: no readable adapter_config\.json there/],
+    [['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'factual', '--combine', 'avg', '--data', 'train.tsv', '--out', 'x'], /--combine must be concat or sum, got 'avg'/],
+    [['kadapter-eval', '--task', 'nowhere', '--data', 'dev.tsv'], /--task nowhere: no readable task_config\.json there/],
+  ])('usage error %j → exit 2, one line', async (argv, pattern) => {
+    const r = await run(argv);
+    expect(r.code).toBe(2);
+    const lines = r.err.trim().split('\n').filter((l) => /^adapters: /.test(l));
+    expect(lines).toHaveLength(1);
+    expect(r.err.trim().split('\n').filter((l) => !/^(backend|kadapter-pretrain):/.test(l))).toEqual(lines);
+    expect(lines[0]).toMatch(pattern);
+  });
+});
