@@ -4,17 +4,16 @@ import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type {
   AdapterRegistry, AdapterSpec, AnyAdapterPlugin, CliCommand, CliContext, CommandSpec, EncoderConfig, EvalResult, Graph, HeadSpec, OptionSpec, ParsedArgs,
-  PluginPackage, TextTokenizer, TrainExample, TrainRecord, WeightStore,
+  Columns, PluginPackage, TextTokenizer, TrainExample, TrainRecord, WeightStore,
 } from '@adapters/core-graph';
 import {
   addHead, adapter, applyPlacements, backendBanner, choosePlugin, ConfigError, createRegistry, discoverPlugins, encodeSafetensors, evaluate, Executor, formatDuration,
   FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, headPrefix, isTransposedInCheckpoint, LabelVocab, loadAdapter, loadPretrained, loadTokenizer, MetricsWriter,
   ownersPolicy, parameterSummary, parseAdapterSpec, PlacementError, ProgressReporter, readJsonObject, readSafetensorsFile, resolveConfig, resolveModel, saveAdapter,
   stageFromCheckpoint, UsageError, writeFileAtomic, writeJsonAtomic, writeTrainingCurves,
+  COLUMN_OPTIONS, detectColumns, encodeExamples, givenColumns, majorityShare, readColumns, resolveAdapterDir, shortPath,
 } from '@adapters/core-graph';
 import { bottleneck } from '@adapters/adapter-bottleneck';
-import type { Columns } from './cli-data';
-import { COLUMN_OPTIONS, detectColumns, encodeExamples, givenColumns, majorityShare, readColumns, resolveAdapterDir, shortPath } from './cli-data';
 import type { FusionConfigInput } from './config';
 import { resolveFusionConfig } from './config';
 import { fusionAttention, fusionAttentionTable, writeFusionReport } from './introspect';

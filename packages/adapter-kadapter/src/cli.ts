@@ -3,13 +3,12 @@
 // core-graph's CLI finds them by plugin discovery.
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { CliCommand, CliContext, CommandSpec, EncoderConfig, Graph, OptionSpec, ParsedArgs, WeightStore } from '@adapters/core-graph';
+import type { CliCommand, CliContext, Columns, CommandSpec, EncoderConfig, Graph, OptionSpec, ParsedArgs, WeightStore } from '@adapters/core-graph';
 import {
   assignFromCheckpoint, backendBanner, ConfigError, encodeSafetensors, formatDuration, FORMAT_VERSION, isTransposedInCheckpoint, LabelVocab, loadTokenizer, MetricsWriter, parameterSummary,
   parseAdapterSpec, ProgressReporter, readSafetensorsFile, resolveConfig, resolveModel, UsageError, writeFileAtomic, writeJsonAtomic,
+  COLUMN_OPTIONS, detectColumns, encodeExamples, givenColumns, majorityShare, readColumns, shortPath,
 } from '@adapters/core-graph';
-import type { Columns } from './cli-data';
-import { COLUMN_OPTIONS, detectColumns, encodeExamples, givenColumns, majorityShare, readColumns, shortPath } from './cli-data';
 import type { CombineMode } from './combine';
 import { KADAPTER_PRESETS } from './config';
 import type { KnowledgeHeadSpec } from './heads';

@@ -111,4 +111,5 @@ export { choosePlugin, discoverPlugins } from './cli/plugins';
 export type { CliCommand, PluginChoice, PluginPackage } from './cli/plugins';
 export { backendBanner } from './cli/commands';
 export type { CliContext } from './cli/commands';
-export { resolveModel } from './cli/data';
+export { COLUMN_OPTIONS, detectColumns, encodeExamples, givenColumns, majorityShare, readColumns, resolveAdapterDir, resolveModel, sample, shortPath } from './cli/data';
+export type { Columns, GivenColumns } from './cli/data';

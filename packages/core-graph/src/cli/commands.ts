@@ -41,7 +41,7 @@ import { train } from '../train/trainer';
 import type { AdapterSpec, ParsedArgs } from './args';
 import { parseAdapterSpec, UsageError } from './args';
 import type { LabelsFile } from './data';
-import { detectColumns, encodeExamples, majorityShare, readColumns, readLabelsFile, resolveAdapterDir, resolveModel, sample } from './data';
+import { detectColumns, encodeExamples, majorityShare, readColumns, readLabelsFile, resolveAdapterDir, resolveModel, sample, shortPath } from './data';
 import type { PluginChoice, PluginPackage } from './plugins';
 import { allPlugins, choosePlugin, discoverPlugins } from './plugins';
 
@@ -244,11 +244,6 @@ function sitesText(sites: readonly string[]): string {
   return [...parts, ...rest].join(', ');
 }
 
-/** A path relative to the working directory when it is inside it, else absolute. */
-function shortPath(cwd: string, p: string): string {
-  const rel = path.relative(cwd, p);
-  return rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
-}
 
 async function copyIfPresent(from: string, to: string): Promise<void> {
   await fs.copyFile(from, to).catch((e: NodeJS.ErrnoException) => {

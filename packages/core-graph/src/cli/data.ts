@@ -10,6 +10,7 @@ import type { TextTokenizer } from '../data/tokenizer';
 import { mulberry32 } from '../exec/random';
 import type { SpliceMode } from '../plugin/define-adapter';
 import type { TrainExample } from '../train/batches';
+import type { OptionSpec, ParsedArgs } from './args';
 import { UsageError } from './args';
 
 /** Short names accepted by --model. */
@@ -138,7 +139,7 @@ export interface LabelsFile {
 }
 
 /** `--adapter-dir` may name the adapter dir itself or a training output dir holding `adapter/`. */
-export async function resolveAdapterDir(given: string, cwd: string): Promise<string> {
+export async function resolveAdapterDir(given: string, cwd: string, option = '--adapter-dir'): Promise<string> {
   const dir = path.resolve(cwd, given);
   const has = (d: string) =>
     fs
@@ -147,7 +148,32 @@ export async function resolveAdapterDir(given: string, cwd: string): Promise<str
       .catch(() => false);
   if (await has(dir)) return dir;
   if (await has(path.join(dir, 'adapter'))) return path.join(dir, 'adapter');
-  throw new UsageError(`--adapter-dir ${given}: no adapter_config.json there (nor in ${path.join(given, 'adapter')}); pass the directory 'adapters train --out' wrote`);
+  throw new UsageError(`${option} ${given}: no adapter_config.json there (nor in ${path.join(given, 'adapter')}); pass the directory 'adapters train --out' wrote`);
+}
+
+/** A path relative to the working directory when it is inside it, else absolute. */
+export function shortPath(cwd: string, p: string): string {
+  const rel = path.relative(cwd, p);
+  return rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? p : rel;
+}
+
+export type GivenColumns = { text?: string; pair?: string; label?: string };
+
+/** The column options every data-reading command takes (plugin commands reuse them). */
+export const COLUMN_OPTIONS: readonly OptionSpec[] = [
+  { name: 'text-column', type: 'string', metavar: 'COL', help: 'column holding the text', defaultText: 'sentence, text, sentence1, ... whichever exists' },
+  { name: 'pair-column', type: 'string', metavar: 'COL', help: 'column holding the second text of a pair', defaultText: 'sentence2 / hypothesis if present' },
+  { name: 'label-column', type: 'string', metavar: 'COL', help: 'column holding the label', defaultText: 'label' },
+];
+
+/** `--text-column` etc. as given (absent ones omitted), on top of `base`. */
+export function givenColumns(args: ParsedArgs, base: GivenColumns = {}): GivenColumns {
+  const out: GivenColumns = { ...base };
+  for (const [k, opt] of [['text', 'text-column'], ['pair', 'pair-column'], ['label', 'label-column']] as const) {
+    const v = args.string(opt);
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
 }
 
 export async function readLabelsFile(adapterDir: string): Promise<LabelsFile | undefined> {

@@ -4,16 +4,13 @@ import * as path from 'path';
 import type { CommandSpec, OptionSpec, ParsedArgs } from './args';
 import { commandHelp, parseArgs, suggest, UsageError } from './args';
 import type { CliContext } from './commands';
+import { COLUMN_OPTIONS } from './data';
 import type { CliCommand } from './plugins';
 import { discoverPlugins } from './plugins';
 import { DEMO_DEFAULTS, demoCommand, evalCommand, inspectCommand, listCommand, predictCommand, trainCommand } from './commands';
 
 const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm), fetched once into the cache' };
-const COLUMNS: OptionSpec[] = [
-  { name: 'text-column', type: 'string', metavar: 'COL', help: 'column holding the text', defaultText: 'sentence, text, sentence1, ... whichever exists' },
-  { name: 'pair-column', type: 'string', metavar: 'COL', help: 'column holding the second text of a pair', defaultText: 'sentence2 / hypothesis if present' },
-  { name: 'label-column', type: 'string', metavar: 'COL', help: 'column holding the label', defaultText: 'label' },
-];
+const COLUMNS: readonly OptionSpec[] = COLUMN_OPTIONS;
 const ADAPTER_DIR: OptionSpec = { name: 'adapter-dir', type: 'string', metavar: 'DIR', help: "adapter saved by 'adapters train' (its --out dir or the adapter/ inside it)" };
 
 export const COMMANDS: readonly CommandSpec[] = [
