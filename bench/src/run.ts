@@ -1,5 +1,6 @@
 // `nx run bench:run` (or `npm run run -w @adapters/bench`): measures in one process and prints markdown tables,
 // writing the same numbers to bench/results/. Options: --quick (small batch), --reps N, --only SECTION[,SECTION].
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -57,11 +58,63 @@ function inferenceMs(graph: Graph, output: string, skipLayers?: number): number 
 const table = (head: string[], rows: (string | number)[][]): string =>
   [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => (typeof c === 'number' ? (Number.isFinite(c) ? c.toFixed(c < 10 ? 2 : 1) : 'n/a') : c)).join(' | ')} |`)].join('\n');
 
+/**
+ * Each model measurement runs in its own process: the wasm heap (2 GiB) never shrinks, so measuring many
+ * MiniLM-sized models in one process runs out of it. A child prints one JSON line.
+ */
+function isolated(task: string, index: number): Record<string, unknown> {
+  const argv = ['-r', join(__dirname, '..', '..', 'scripts', 'register-source.js'), __filename, '--task', task, '--index', String(index), '--batch', String(batch), '--seq', String(seq), '--reps', String(reps)];
+  try {
+    const stdout = execFileSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+    return JSON.parse(stdout.trim().split('\n').at(-1) as string) as Record<string, unknown>;
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    const why = (err.stderr ?? err.message).split('\n').filter((l) => l.includes('error') || l.includes('Abort')).at(-1) ?? err.message.split('\n')[0];
+    return { failed: String(why).slice(0, 160) };
+  }
+}
+
+/** One measurement, in a child process (see `isolated`). */
+function runTask(task: string, index: number): Record<string, unknown> {
+  const encoder = buildEncoder(MINILM_L6);
+  const base = addHead(encoder, { type: 'classification', name: 'task', numLabels: 2, pooling: 'cls' });
+  const examples = syntheticBatch(batch * (reps + 2));
+  switch (task) {
+    case 'method': {
+      const method = METHODS[index] as (typeof METHODS)[number];
+      const built = method.build(base, encoder);
+      if (typeof built === 'string') return { na: built };
+      const summary = parameterSummary(built.graph, built.policy);
+      return { step: stepSeconds(built, examples), infer: inferenceMs(built.graph, built.output), trainablePct: summary.trainablePercentOfBase };
+    }
+    case 'drop': {
+      const pfeiffer = METHODS.find((m) => m.name.startsWith('Pfeiffer'))?.build(base, encoder);
+      if (typeof pfeiffer === 'string' || !pfeiffer) return { na: String(pfeiffer) };
+      // Dropped layers are frozen entirely, so backpropagation stops at layer n.
+      const policy = (p: Parameters<typeof adaptersOnlyPolicy>[0]) => adaptersOnlyPolicy(p) && !(p.layer !== undefined && p.layer < index);
+      return { step: stepSeconds(pfeiffer, examples, index, policy), infer: inferenceMs(parallelTasks(base, 8), 'task.logits', index) };
+    }
+    case 'fusion': {
+      if (index === 0) return { infer: inferenceMs(base, 'task.logits') };
+      const f = fusionOf(base, index);
+      return typeof f === 'string' ? { na: f } : { infer: inferenceMs(f.graph, 'task.logits') };
+    }
+    default:
+      throw new Error(`unknown task ${task}`);
+  }
+}
+
 async function main(): Promise<void> {
-  const backend = await selectBackend({ log: (l) => console.error(l) });
+  const task = flag('--task');
+  if (task !== undefined) {
+    await selectBackend();
+    console.log(JSON.stringify(runTask(task, Number(flag('--index') ?? 0))));
+    return;
+  }
+  await selectBackend({ log: (l) => console.error(l) });
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, tfjs ${tf.version.tfjs}, backend ${describeBackend()}`;
-  console.log(`# Benchmarks\n\n${machine}; batch ${batch} × ${seq} tokens, MiniLM-sized encoder (6 layers, hidden 384, 12 heads, FFN 1536); median of ${reps}.\n`);
-  const results: Record<string, unknown> = { machine, backend: backend.name, batch, seq, reps, date: new Date().toISOString() };
+  console.log(`# Benchmarks\n\n${machine}; batch ${batch} × ${seq} tokens, MiniLM-sized encoder (6 layers, hidden 384, 12 heads, FFN 1536); median of ${reps}; each model measured in its own process.\n`);
+  const results: Record<string, unknown> = { machine, batch, seq, reps, date: new Date().toISOString() };
 
   if (want('matmul')) {
     const rows = benchMatmul(Math.max(reps, 3));
@@ -71,68 +124,55 @@ async function main(): Promise<void> {
     console.log();
   }
 
-  const encoder = buildEncoder(MINILM_L6);
-  const base = addHead(encoder, { type: 'classification', name: 'task', numLabels: 2, pooling: 'cls' });
-  const examples = syntheticBatch(batch * (reps + 2));
   if (want('methods')) {
     const rows: (string | number)[][] = [];
     const json: unknown[] = [];
     let fullStep = NaN;
     let baseInfer = NaN;
-    for (const method of METHODS) {
-      const built = method.build(base, encoder);
-      if (typeof built === 'string') {
-        rows.push([method.name, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', method.paper, built]);
-        continue;
+    METHODS.forEach((method, i) => {
+      const r = isolated('method', i);
+      if (r['na'] !== undefined || r['failed'] !== undefined) {
+        rows.push([method.name, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', method.paper, String(r['na'] ?? `failed: ${String(r['failed'])}`)]);
+        return;
       }
-      const summary = parameterSummary(built.graph, built.policy);
-      const step = stepSeconds(built, examples);
-      const infer = inferenceMs(built.graph, built.output);
-      if (method.name === 'full fine-tuning') [fullStep, baseInfer] = [step, infer];
-      rows.push([method.name, step, ratio(step, fullStep), infer, pct(infer, baseInfer), `${summary.trainablePercentOfBase.toFixed(3)}%`, method.paper, '']);
-      json.push({ method: method.name, stepSeconds: step, stepRatioToFull: ratio(step, fullStep), inferenceMs: infer, inferenceOverheadPct: pct(infer, baseInfer), trainablePercentOfBase: summary.trainablePercentOfBase, paper: method.paper });
-    }
+      const [step, infer, trainable] = [r['step'] as number, r['infer'] as number, r['trainablePct'] as number];
+      if (i === 0) [fullStep, baseInfer] = [step, infer];
+      rows.push([method.name, step, ratio(step, fullStep), infer, pct(infer, baseInfer), `${trainable.toFixed(3)}%`, method.paper, '']);
+      json.push({ method: method.name, stepSeconds: step, stepRatioToFull: ratio(step, fullStep), inferenceMs: infer, inferenceOverheadPct: pct(infer, baseInfer), trainablePercentOfBase: trainable, paper: method.paper });
+    });
     results['methods'] = json;
     console.log('## Training step and inference per method\n');
     console.log(table(['method', 'train step (s)', '× full FT', 'inference (ms)', 'overhead vs base', 'trainable (% of base)', 'paper', 'note'], rows));
-    console.log('\nThe inference baseline is the base model with its head (the full fine-tuning row).\n');
+    console.log('\nThe inference baseline is the base model with its head (the full fine-tuning row); adapter methods train only adapters and head.\n');
   }
 
   if (want('adapterdrop')) {
-    const pfeiffer = METHODS.find((m) => m.name.startsWith('Pfeiffer'))?.build(base, encoder);
-    if (typeof pfeiffer !== 'string' && pfeiffer) {
-      const rows: (string | number)[][] = [];
-      const json: unknown[] = [];
-      const parallel = parallelTasks(base, 8);
-      let step0 = NaN;
-      let infer0 = NaN;
-      for (let n = 0; n <= 5; n++) {
-        // Dropped layers are frozen entirely, so backpropagation stops at layer n.
-        const policy = (p: Parameters<typeof adaptersOnlyPolicy>[0]) => adaptersOnlyPolicy(p) && !(p.layer !== undefined && p.layer < n);
-        const step = stepSeconds(pfeiffer, examples, n, policy);
-        const infer = inferenceMs(parallel, 'task.logits', n);
-        if (n === 0) [step0, infer0] = [step, infer];
-        rows.push([n, step, pct(step, step0), infer, pct(infer, infer0)]);
-        json.push({ droppedLayers: n, stepSeconds: step, inferenceMs8Tasks: infer });
-      }
-      results['adapterDrop'] = json;
-      console.log('## AdapterDrop (Pfeiffer adapters; inference: 8 task adapters in Parallel on one input)\n');
-      console.log(table(['dropped layers n', 'train step (s)', 'vs n = 0', '8-task inference (ms)', 'vs n = 0'], rows));
-      console.log();
+    const rows: (string | number)[][] = [];
+    const json: unknown[] = [];
+    let step0 = NaN;
+    let infer0 = NaN;
+    for (let n = 0; n <= 5; n++) {
+      const r = isolated('drop', n);
+      const [step, infer] = [Number(r['step'] ?? NaN), Number(r['infer'] ?? NaN)];
+      if (n === 0) [step0, infer0] = [step, infer];
+      rows.push([n, step, pct(step, step0), infer, pct(infer, infer0)]);
+      json.push({ droppedLayers: n, stepSeconds: step, inferenceMs8Tasks: infer, ...(r['failed'] ? { failed: r['failed'] } : {}) });
     }
+    results['adapterDrop'] = json;
+    console.log('## AdapterDrop (Pfeiffer adapters; inference: 8 task adapters in Parallel on one input)\n');
+    console.log(table(['dropped layers n', 'train step (s)', 'vs n = 0', '8-task inference (ms)', 'vs n = 0'], rows));
+    console.log();
   }
 
   if (want('fusion')) {
-    const f8 = fusionOf(base, 8);
-    const f2 = fusionOf(base, 2);
-    if (typeof f8 !== 'string' && typeof f2 !== 'string') {
-      const baseMs = inferenceMs(base, 'task.logits');
-      const [ms8, ms2] = [inferenceMs(f8.graph, 'task.logits'), inferenceMs(f2.graph, 'task.logits')];
+    const [b0, f8, f2] = [isolated('fusion', 0), isolated('fusion', 8), isolated('fusion', 2)];
+    if (f8['infer'] !== undefined && f2['infer'] !== undefined) {
+      const [baseMs, ms8, ms2] = [b0['infer'] as number, f8['infer'] as number, f2['infer'] as number];
       results['fusionPruning'] = { baseMs, fusion8Ms: ms8, fusion2Ms: ms2 };
       console.log('## AdapterFusion inference: 8 adapters vs pruned to 2 per layer\n');
       console.log(table(['model', 'inference (ms)', 'vs base'], [['base', baseMs, 0], ['fusion of 8', ms8, pct(ms8, baseMs)], ['pruned to 2', ms2, pct(ms2, baseMs)]]));
-      console.log(`\nPruning 8 → 2 speeds fusion inference up by ${pct(ms8, ms2).toFixed(1)}% (ms8 / ms2 − 1).\n`);
-    }
+      console.log(`\nPruning 8 → 2 makes fusion inference ${pct(ms8, ms2).toFixed(1)}% faster (time of 8 / time of 2 − 1).\n`);
+    } else console.log(`## AdapterFusion: n/a (${String(f8['na'] ?? f8['failed'])})\n`);
   }
 
   const dir = join(__dirname, '..', 'results');

@@ -19,12 +19,12 @@ const num = (key: string, fallback: number): number => {
   const v = process.env[key];
   return v === undefined || v === '' ? fallback : Number(v);
 };
-const MLM_STEPS = num('MLM_STEPS', 60);
-const TAG_STEPS = num('TAG_STEPS', 100);
+const MLM_STEPS = num('MLM_STEPS', 300);
+const TAG_STEPS = num('TAG_STEPS', 400);
 const BATCH = num('BATCH', 8);
 const MAX_LEN = num('MAX_LEN', 64);
-const MLM_MAX_LEN = num('MLM_MAX_LEN', 32);
-const EVAL_SENTENCES = num('EVAL_SENTENCES', 250);
+const MLM_MAX_LEN = num('MLM_MAX_LEN', 64);
+const EVAL_SENTENCES = num('EVAL_SENTENCES', 1000);
 const MLM_SENTENCES = num('MLM_SENTENCES', 2000);
 const SEED = num('SEED', 1);
 const DATA = process.env['DATASETS'] ?? path.resolve(__dirname, '../../../../shared/datasets');
