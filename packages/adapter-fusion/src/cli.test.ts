@@ -4,7 +4,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildEncoder, encodeSafetensors, exportToCheckpoint, readMetrics, readSafetensorsFile, runCli, WeightStore } from '@adapters/core-graph';
+import { readMetrics, readSafetensorsFile, runCli } from '@adapters/core-graph';
+import { writeTinyModelDir } from '@adapters/core-graph/testing';
 
 const POSITIVE = ['good', 'great', 'fun', 'lovely'];
 const NEGATIVE = ['bad', 'awful', 'boring', 'dull'];
@@ -12,22 +13,7 @@ const FILLER = ['the', 'movie', 'film', 'was', 'is', 'a', 'very', 'plot'];
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...POSITIVE, ...NEGATIVE, ...FILLER];
 
 function writeTinyModel(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  const config = { vocabSize: VOCAB.length, hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 32 };
-  const graph = buildEncoder(config);
-  const store = WeightStore.create(graph, 5);
-  const tensors: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }> = {};
-  for (const [k, t] of exportToCheckpoint(graph, store)) tensors[k] = { dtype: 'F32', shape: t.shape, values: t.values };
-  store.dispose();
-  writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(tensors));
-  writeFileSync(
-    path.join(dir, 'config.json'),
-    JSON.stringify({
-      model_type: 'bert', vocab_size: config.vocabSize, hidden_size: config.hiddenSize, num_hidden_layers: config.numLayers, num_attention_heads: config.numHeads,
-      intermediate_size: config.intermediateSize, max_position_embeddings: config.maxPositions, type_vocab_size: 2, hidden_act: 'gelu',
-    }),
-  );
-  writeFileSync(path.join(dir, 'vocab.txt'), `${VOCAB.join('\n')}\n`);
+  writeTinyModelDir(dir, VOCAB);
 }
 
 /** label = sentiment word (kind 'senti') or whether 'movie' / 'film' comes first (kind 'topic'). */

@@ -4,29 +4,15 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildEncoder, encodeSafetensors, exportToCheckpoint, readMetrics, readSafetensorsFile, runCli, WeightStore } from '@adapters/core-graph';
+import { readMetrics, readSafetensorsFile, runCli } from '@adapters/core-graph';
+import { writeTinyModelDir } from '@adapters/core-graph/testing';
 
 const WORDS = ['the', 'movie', 'film', 'was', 'is', 'a', 'very', 'good', 'bad', 'paris', 'france', 'in', 'born', 'capital', 'of', 'he', 'she', 'city', '.'];
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '[unused0]', '[unused1]', '[unused2]', '[unused3]', ...WORDS];
 const SMALL = 'kadapter_small:adapter_size=8,adapter_heads=2,adapter_intermediate_size=16,adapter_transformer_layers=1';
 
 function writeTinyModel(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  const config = { vocabSize: VOCAB.length, hiddenSize: 16, numLayers: 3, numHeads: 2, intermediateSize: 32, maxPositions: 32 };
-  const graph = buildEncoder(config);
-  const store = WeightStore.create(graph, 5);
-  const tensors: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }> = {};
-  for (const [k, t] of exportToCheckpoint(graph, store)) tensors[k] = { dtype: 'F32', shape: t.shape, values: t.values };
-  store.dispose();
-  writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(tensors));
-  writeFileSync(
-    path.join(dir, 'config.json'),
-    JSON.stringify({
-      model_type: 'bert', vocab_size: config.vocabSize, hidden_size: config.hiddenSize, num_hidden_layers: config.numLayers, num_attention_heads: config.numHeads,
-      intermediate_size: config.intermediateSize, max_position_embeddings: config.maxPositions, type_vocab_size: 2, hidden_act: 'gelu',
-    }),
-  );
-  writeFileSync(path.join(dir, 'vocab.txt'), `${VOCAB.join('\n')}\n`);
+  writeTinyModelDir(dir, VOCAB);
 }
 
 /** FewRel 1.0 format: {relation: [{tokens, h: [name, id, [[positions]]], t: [...]}]}; 3 relations × 4 instances. */

@@ -1,22 +1,18 @@
 // Shared fixtures for this package's tests (excluded from the build).
 import * as tf from '@tensorflow/tfjs';
-import type { EncoderConfig, Graph, PlacementRule } from '@adapters/core-graph';
-import { applyPlacements, assignFromCheckpoint, buildEncoder, createRegistry, Executor, WeightStore } from '@adapters/core-graph';
-import type { RefBertConfig, RefWeights } from '@adapters/core-graph/testing';
-import { createRefRng, randomRefWeights } from '@adapters/core-graph/testing';
+import type { EncoderConfig, Graph, PlacementRule, WeightStore } from '@adapters/core-graph';
+import { applyPlacements, buildEncoder, createRegistry, Executor } from '@adapters/core-graph';
+import { createRefRng, refConfigOf, storeWithReferenceBase } from '@adapters/core-graph/testing';
+
+/** Base weights from the float64 reference generator (core-graph's shared fixture). */
+export const baseStore = storeWithReferenceBase;
+export { refConfigOf };
 import { bottleneck } from '../plugin';
 
 export const TINY: Partial<EncoderConfig> = { vocabSize: 40, hiddenSize: 32, numLayers: 3, numHeads: 4, intermediateSize: 64, maxPositions: 16 };
 
 export const registry = createRegistry([bottleneck]);
 
-export const refConfigOf = (graph: Graph): RefBertConfig => {
-  const c = graph.meta['config'] as EncoderConfig;
-  return {
-    vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, numHeads: c.numHeads, intermediateSize: c.intermediateSize,
-    maxPositions: c.maxPositions, typeVocabSize: c.typeVocabSize, layerNormEps: c.layerNormEps, hiddenAct: c.hiddenAct,
-  };
-};
 
 export const IDS = [
   [2, 7, 11, 5, 19, 3],
@@ -28,14 +24,6 @@ export const MASK = [
 ];
 export const FEEDS = { input_ids: IDS, attention_mask: MASK };
 
-/** A store for `graph` with the base weights from randomRefWeights(seed) (HF layout, through assignFromCheckpoint). */
-export function baseStore(graph: Graph, seed = 7): { store: WeightStore; ref: RefWeights } {
-  const ref = randomRefWeights(refConfigOf(graph), seed, { pooler: graph.params.has('pooler.dense.weight') });
-  const store = WeightStore.create(graph, 1);
-  const baseKeys = [...graph.params.values()].filter((p) => p.owner === 'base').map((p) => p.key);
-  assignFromCheckpoint(graph, store, (hf) => ref[hf.replace(/^bert\./, '')], { keys: baseKeys });
-  return { store, ref };
-}
 
 /** Random, clearly non-zero values for every parameter owned by `adapter:NAME` (so up-projections are not zero). */
 export function randomizeAdapter(graph: Graph, store: WeightStore, name: string, seed: number): void {

@@ -1,9 +1,12 @@
 // Shared fixtures for this package's tests (excluded from the build).
 import * as tf from '@tensorflow/tfjs';
-import type { EncoderConfig, Graph, PlacementRule, RunOptions } from '@adapters/core-graph';
-import { applyPlacements, assignFromCheckpoint, buildEncoder, createRegistry, Executor, WeightStore } from '@adapters/core-graph';
-import type { RefBertConfig, RefWeights } from '@adapters/core-graph/testing';
-import { createRefRng, randomRefWeights } from '@adapters/core-graph/testing';
+import type { EncoderConfig, Graph, PlacementRule, RunOptions, WeightStore } from '@adapters/core-graph';
+import { applyPlacements, buildEncoder, createRegistry, Executor } from '@adapters/core-graph';
+import { createRefRng, refConfigOf, storeWithReferenceBase } from '@adapters/core-graph/testing';
+
+/** Base weights from the float64 reference generator (core-graph's shared fixture). */
+export const baseStore = storeWithReferenceBase;
+export { refConfigOf };
 import { compacter } from '../plugin';
 
 /** Hidden 32, so phm_dim 4 with reduction_factor 4 gives m = 8 (the default reduction 32 would give m = 1). */
@@ -11,13 +14,6 @@ export const TINY: Partial<EncoderConfig> = { vocabSize: 40, hiddenSize: 32, num
 
 export const registry = createRegistry([compacter]);
 
-export const refConfigOf = (graph: Graph): RefBertConfig => {
-  const c = graph.meta['config'] as EncoderConfig;
-  return {
-    vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, numHeads: c.numHeads, intermediateSize: c.intermediateSize,
-    maxPositions: c.maxPositions, typeVocabSize: c.typeVocabSize, layerNormEps: c.layerNormEps, hiddenAct: c.hiddenAct,
-  };
-};
 
 export const IDS = [
   [2, 7, 11, 5, 19, 3],
@@ -35,14 +31,6 @@ export function adapted(base: Graph, rules: readonly PlacementRule[]): Graph {
   return applyPlacements(base, rules, registry).graph;
 }
 
-/** A store for `graph` with the base weights from randomRefWeights(seed) (HF layout, through assignFromCheckpoint). */
-export function baseStore(graph: Graph, seed = 7): { store: WeightStore; ref: RefWeights } {
-  const ref = randomRefWeights(refConfigOf(graph), seed, { pooler: graph.params.has('pooler.dense.weight') });
-  const store = WeightStore.create(graph, 1);
-  const baseKeys = [...graph.params.values()].filter((p) => p.owner === 'base').map((p) => p.key);
-  assignFromCheckpoint(graph, store, (hf) => ref[hf.replace(/^bert\./, '')], { keys: baseKeys });
-  return { store, ref };
-}
 
 /** Random, clearly non-zero values for every parameter owned by `adapter:NAME`, shared ones included. */
 export function randomizeAdapter(graph: Graph, store: WeightStore, name: string, seed: number, scale = 0.4): void {

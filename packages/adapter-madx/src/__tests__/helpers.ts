@@ -2,9 +2,12 @@
 // tagging head, base weights from core-graph's float64 reference generator, random adapter weights.
 import * as tf from '@tensorflow/tfjs';
 import type { EncoderConfig, Feeds, Graph, RunOptions, WeightStore as Store } from '@adapters/core-graph';
-import { addHead, assignFromCheckpoint, buildEncoder, Executor, WeightStore } from '@adapters/core-graph';
-import type { RefBertConfig, RefWeights } from '@adapters/core-graph/testing';
-import { createRefRng, randomRefWeights } from '@adapters/core-graph/testing';
+import { addHead, buildEncoder, Executor } from '@adapters/core-graph';
+import { createRefRng, refConfigOf, storeWithReferenceBase } from '@adapters/core-graph/testing';
+
+/** Base weights from the float64 reference generator (core-graph's shared fixture). */
+export const baseStore = storeWithReferenceBase;
+export { refConfigOf };
 
 export const TINY: Partial<EncoderConfig> = { vocabSize: 40, hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 16, hiddenDropout: 0, attentionDropout: 0 };
 
@@ -14,13 +17,6 @@ export function tinyBase(): Graph {
   return addHead(withMlm, { type: 'tokenClassification', name: 'tag', numLabels: 3, dropout: 0 });
 }
 
-export const refConfigOf = (graph: Graph): RefBertConfig => {
-  const c = graph.meta['config'] as EncoderConfig;
-  return {
-    vocabSize: c.vocabSize, hiddenSize: c.hiddenSize, numLayers: c.numLayers, numHeads: c.numHeads, intermediateSize: c.intermediateSize,
-    maxPositions: c.maxPositions, typeVocabSize: c.typeVocabSize, layerNormEps: c.layerNormEps, hiddenAct: c.hiddenAct,
-  };
-};
 
 export const IDS = [
   [2, 7, 11, 5, 19, 3],
@@ -32,14 +28,6 @@ export const MASK = [
 ];
 export const FEEDS = { input_ids: IDS, attention_mask: MASK };
 
-/** A store for `graph`: base weights from randomRefWeights(seed) (HF layout, through assignFromCheckpoint); the rest initialised. */
-export function baseStore(graph: Graph, seed = 7): { store: Store; ref: RefWeights } {
-  const ref = randomRefWeights(refConfigOf(graph), seed, { pooler: graph.params.has('pooler.dense.weight') });
-  const store = WeightStore.create(graph, 1);
-  const baseKeys = [...graph.params.values()].filter((p) => p.owner === 'base').map((p) => p.key);
-  assignFromCheckpoint(graph, store, (hf) => ref[hf.replace(/^bert\./, '')], { keys: baseKeys });
-  return { store, ref };
-}
 
 /** Random, clearly non-zero values for every parameter with this owner (e.g. `adapter:en`, `head:mlm`). */
 export function randomize(graph: Graph, store: Store, owner: string, seed: number, scale = 0.3): void {

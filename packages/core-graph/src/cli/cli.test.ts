@@ -3,11 +3,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { exportToCheckpoint } from '../checkpoint/hf-keys';
-import { WeightStore } from '../exec/weights';
-import { encodeSafetensors } from '../io/safetensors';
-import { buildEncoder } from '../model/encoder';
 import { readMetrics } from '../report/progress';
+import { writeTinyModelDir } from '../testing/fixtures';
 import { main } from './main';
 import { discoverPlugins } from './plugins';
 
@@ -18,29 +15,7 @@ const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...POSITIVE, ...NEG
 
 /** Writes config.json, model.safetensors and vocab.txt (so loadTokenizer uses the WordPiece fallback). */
 function writeTinyModel(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  const config = { vocabSize: VOCAB.length, hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositions: 32 };
-  const graph = buildEncoder(config);
-  const store = WeightStore.create(graph, 5);
-  const tensors: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }> = {};
-  for (const [k, t] of exportToCheckpoint(graph, store)) tensors[k] = { dtype: 'F32', shape: t.shape, values: t.values };
-  store.dispose();
-  writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(tensors));
-  writeFileSync(
-    path.join(dir, 'config.json'),
-    JSON.stringify({
-      model_type: 'bert',
-      vocab_size: config.vocabSize,
-      hidden_size: config.hiddenSize,
-      num_hidden_layers: config.numLayers,
-      num_attention_heads: config.numHeads,
-      intermediate_size: config.intermediateSize,
-      max_position_embeddings: config.maxPositions,
-      type_vocab_size: 2,
-      hidden_act: 'gelu',
-    }),
-  );
-  writeFileSync(path.join(dir, 'vocab.txt'), `${VOCAB.join('\n')}\n`);
+  writeTinyModelDir(dir, VOCAB, { numLayers: 3 });
 }
 
 /** Label = whether the sentence has a positive word; deterministic. */

@@ -8,3 +8,4 @@ export { toyAdapter, toyAdapterWithModes, toyZeroAdapter } from './toy-adapter';
 export type { ToyAdapterConfig } from './toy-adapter';
 export { encoderSiteNames, ruleSetArb, siteSelectorArb, smallEncoderConfigArb, tokenIdsArb } from './arbitraries';
 export type { CompositionKind, RuleSetOptions, SmallEncoderOptions } from './arbitraries';
+export { refConfigOf, storeWithReferenceBase, writeTinyModelDir } from './fixtures';
