@@ -50,8 +50,9 @@ export const METHODS: readonly Method[] = [
     name: 'K-Adapter (3 taps)',
     paper: '~13% (RoBERTa-large, 3 taps)',
     build: (_base, encoder) => {
+      // kadapter_small: the paper's 768-wide adapter layers do not fit the wasm heap next to MiniLM training.
       // The knowledge adapter sits beside the frozen model; the task head reads its combined output.
-      const built = withRules(encoder, [{ adapter: adapter('kadapter', 'a') }]);
+      const built = withRules(encoder, [{ adapter: adapter('kadapter', 'a', { config: 'kadapter_small' }) }]);
       if (typeof built === 'string') return built;
       return { ...built, graph: addHead(built.graph, { type: 'classification', name: 'task', numLabels: 2, pooling: 'cls', input: 'a.output' }) };
     },

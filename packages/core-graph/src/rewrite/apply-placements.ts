@@ -165,10 +165,11 @@ function splice(
       width,
     };
     const result = leaf.plugin.build(ctx);
-    return { hidden: result.output, ...(state.residual === undefined ? {} : { residual: state.residual }), ...(result.up ? { up: result.up } : {}), last: { plugin: leaf.plugin, ctx } };
+    const { up: _previousUp, ...carried } = state;
+    return { ...carried, hidden: result.output, ...(result.up ? { up: result.up } : {}), last: { plugin: leaf.plugin, ctx } };
   };
 
-  const start: ComposeState = mode === 'wrap' ? { hidden: site.exit, residual: site.entry } : { hidden: mode === 'after' ? site.exit : site.entry };
+  const start: ComposeState = mode === 'wrap' ? { hidden: site.exit, residual: site.entry, spanOutput: site.exit } : { hidden: mode === 'after' ? site.exit : site.entry };
   const state = compose(tree, start);
   const glue = b.scope(tag, 'base', site.layer);
   let adapted: string;
@@ -186,9 +187,12 @@ function splice(
     default: {
       const residual = site.residual as NonNullable<Site['residual']>;
       const last = state.last;
-      if (last?.plugin.close) adapted = last.plugin.close({ ...last.ctx, hidden: state.hidden, spanOutput: site.exit });
+      // Close on the composed state: inside Parallel/BatchSplit its residual and span output are re-assembled batches.
+      const residualIn = state.residual ?? site.entry;
+      const spanOutput = state.spanOutput ?? site.exit;
+      if (last?.plugin.close) adapted = last.plugin.close({ ...last.ctx, residual: residualIn, hidden: state.hidden, spanOutput });
       else {
-        const sum = glue.add('residual', state.hidden, site.entry);
+        const sum = glue.add('residual', state.hidden, residualIn);
         adapted = norm ? glue.layerNorm('LayerNorm', sum, norm.eps, { weight: norm.weight, bias: norm.bias }) : sum;
       }
       bypass = residual.norm;

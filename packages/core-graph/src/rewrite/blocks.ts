@@ -10,6 +10,8 @@ import { allowChildren } from './composition';
 export interface ComposeState {
   readonly hidden: string;
   readonly residual?: string;
+  /** wrap: the span's own output h (per batch copy inside Parallel/BatchSplit branches). */
+  readonly spanOutput?: string;
   readonly up?: string;
   /** The leaf that produced `hidden`, whose plugin closes a wrapped span. */
   readonly last?: { readonly plugin: AnyAdapterPlugin; readonly ctx: BuildContext<object> };
@@ -39,6 +41,7 @@ export interface BlockDef {
 const splitState = (s: ComposeState, f: (id: string, tag: string) => string): ComposeState => ({
   hidden: f(s.hidden, 'hidden'),
   ...(s.residual === undefined ? {} : { residual: f(s.residual, 'residual') }),
+  ...(s.spanOutput === undefined ? {} : { spanOutput: f(s.spanOutput, 'span_output') }),
 });
 
 const stack: BlockDef = {
@@ -51,9 +54,11 @@ const stack: BlockDef = {
 function concatBatch(ctx: BlockContext, results: ComposeState[], parts: ComposeState[], original: ComposeState): ComposeState {
   const sc = ctx.blockScope();
   const hidden = sc.op('concat', 'hidden', results.map((r) => r.hidden), { attrs: { axis: 0 } });
+  // Residual input and span output are re-assembled too, so a wrapped span closes on matching batches.
   const residual = original.residual === undefined ? undefined : sc.op('concat', 'residual', parts.map((p) => p.residual as string), { attrs: { axis: 0 } });
+  const spanOutput = original.spanOutput === undefined ? undefined : sc.op('concat', 'span_output', parts.map((p) => p.spanOutput as string), { attrs: { axis: 0 } });
   const last = results[results.length - 1]?.last;
-  return { hidden, ...(residual === undefined ? {} : { residual }), ...(last ? { last } : {}) };
+  return { hidden, ...(residual === undefined ? {} : { residual }), ...(spanOutput === undefined ? {} : { spanOutput }), ...(last ? { last } : {}) };
 }
 
 const parallel: BlockDef = {
@@ -106,7 +111,8 @@ const average: BlockDef = {
     const scaled = results.map((r, i) => sc.op('scale', `w${i}`, [r.hidden], { attrs: { factor: weights[i] as number } }));
     const hidden = sc.op('sum', 'hidden', scaled);
     const last = results[n - 1]?.last;
-    return { hidden, ...(state.residual === undefined ? {} : { residual: state.residual }), ...(last ? { last } : {}) };
+    const { up: _incomingUp, last: _incomingLast, ...carried } = state;
+    return { ...carried, hidden, ...(last ? { last } : {}) };
   },
 };
 

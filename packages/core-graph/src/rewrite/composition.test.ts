@@ -73,3 +73,25 @@ describe('composition blocks', () => {
     expect(maxAbsDiff(par.subarray(3 * ROW), hidden(store, at(base, b)))).toBeLessThanOrEqual(TOL);
   });
 });
+
+describe('Parallel in wrap mode with lazy replication (AdapterDrop multi-task inference)', () => {
+  // Two layers, adapters wrapping every FFN; Parallel(a, b) stacks the two tasks' copies along the batch.
+  const deep = buildEncoder({ vocabSize: 20, hiddenSize: 8, numHeads: 2, numLayers: 2, intermediateSize: 16, maxPositions: 16 }, { pooler: false });
+  const wrap = (tree: AdapterTree) => applyPlacements(deep, [{ adapter: tree, select: { kinds: ['ffn'] }, mode: 'wrap' }], registry).graph;
+  const parallel = wrap(Parallel(a, b));
+  let store: WeightStore;
+  beforeAll(() => {
+    store = WeightStore.create(parallel, 4);
+  });
+  afterAll(() => store.dispose());
+
+  it.each([0, 1])('with skipLayers %i: rows of copy i equal the model with only adapter i', (skip) => {
+    const rows = ids.slice(0, 2);
+    const out = runValues(parallel, store, { input_ids: rows }, { skipLayers: skip })['last_hidden_state'] as Float32Array;
+    const single = (leaf: typeof a) => runValues(wrap(leaf), store, { input_ids: rows }, { skipLayers: skip })['last_hidden_state'] as Float32Array;
+    const half = out.length / 2;
+    expect(out.length).toBe(2 * 2 * ROW);
+    expect(maxAbsDiff(out.slice(0, half), single(a))).toBeLessThanOrEqual(1e-6);
+    expect(maxAbsDiff(out.slice(half), single(b))).toBeLessThanOrEqual(1e-6);
+  });
+});
