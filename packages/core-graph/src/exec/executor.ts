@@ -26,6 +26,11 @@ export interface RunOptions {
   readonly nodes?: readonly string[];
 }
 
+interface Release {
+  readonly uses: Map<string, number>;
+  readonly pinned: ReadonlySet<string>;
+}
+
 /** Dropout seeds per node: hash(run seed, node id, k) for the node's k-th draw, independent of evaluation order. */
 function contextFor(training: boolean, seed: number): (id: string) => RunContext {
   return (id) => {
@@ -51,27 +56,56 @@ export class Executor {
 
   /** Forward pass inside tf.tidy: only the returned tensors survive. */
   run(feeds: Feeds, options: RunOptions = {}): Record<string, tf.Tensor> {
-    return tf.tidy(() => this.forward(feeds, options));
+    // Inference keeps no tape, so each activation is freed as soon as its last reader has run: peak memory is
+    // a few layers' activations instead of the whole graph's (matters for stacked Parallel copies).
+    return tf.tidy(() => this.forward(feeds, options, true));
   }
 
   /** Forward pass without tidy, for use inside a caller's tidy or gradient function. */
-  forward(feeds: Feeds, options: RunOptions = {}): Record<string, tf.Tensor> {
+  forward(feeds: Feeds, options: RunOptions = {}, releaseIntermediates = false): Record<string, tf.Tensor> {
     const values = new Map<string, tf.Tensor>(options.constants ?? []);
     this.feed(values, feeds);
     const ctx = contextFor(options.training ?? false, options.seed ?? 0);
     const skip = this.skipPredicate(options);
     const names = options.outputs ?? Object.keys(this.graph.outputs);
-    const out: Record<string, tf.Tensor> = {};
-    for (const name of names) {
+    const targets = names.map((name) => {
       const id = this.graph.outputs[name];
       if (id === undefined) throw new GraphError(`no output '${name}' (outputs: ${Object.keys(this.graph.outputs).join(', ')})`);
-      out[name] = this.evaluate(id, values, ctx, skip);
-    }
-    for (const id of options.nodes ?? []) {
-      this.graph.node(id);
-      out[id] = this.evaluate(id, values, ctx, skip);
-    }
+      return [name, id] as const;
+    });
+    for (const id of options.nodes ?? []) targets.push([id, this.graph.node(id).id]);
+    const release = releaseIntermediates ? this.usePlan(targets.map(([, id]) => id), values, skip) : undefined;
+    const out: Record<string, tf.Tensor> = {};
+    for (const [name, id] of targets) out[name] = this.evaluate(id, values, ctx, skip, release);
     return out;
+  }
+
+  /**
+   * How many evaluated readers each node has in this run (switches resolved), and the nodes that must survive
+   * (fed inputs, constants, requested targets). The caller's tensors are never disposed.
+   */
+  private usePlan(targets: readonly string[], values: ReadonlyMap<string, tf.Tensor>, skip: (s: SpliceRecord) => boolean): Release {
+    const uses = new Map<string, number>();
+    const seen = new Set<string>();
+    const visit = (id: string): void => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      if (values.has(id)) return;
+      for (const input of this.readsOf(id, skip)) {
+        uses.set(input, (uses.get(input) ?? 0) + 1);
+        visit(input);
+      }
+    };
+    targets.forEach(visit);
+    return { uses, pinned: new Set([...values.keys(), ...targets]) };
+  }
+
+  /** The inputs a node reads in this run: a switch reads only its chosen branch. */
+  private readsOf(id: string, skip: (s: SpliceRecord) => boolean): readonly string[] {
+    const node = this.graph.node(id);
+    if (node.op !== 'switch') return node.inputs;
+    const splice = this.spliceBySwitch.get(id);
+    return [(splice && skip(splice) ? node.inputs[1] : node.inputs[0]) as string];
   }
 
   /** Shapes of every evaluated node, for checking shape inference against reality. */
@@ -128,17 +162,19 @@ export class Executor {
     }
   }
 
-  private evaluate(id: string, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean): tf.Tensor {
+  private evaluate(id: string, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release?: Release): tf.Tensor {
     const known = values.get(id);
     if (known) return known;
     const node = this.graph.node(id);
     let result: tf.Tensor;
     if (node.op === 'switch') {
-      const splice = this.spliceBySwitch.get(id);
-      const branch = splice && skip(splice) ? node.inputs[1] : node.inputs[0];
-      result = this.evaluate(branch as string, values, ctx, skip);
+      const branch = this.readsOf(id, skip)[0] as string;
+      const chosen = this.evaluate(branch, values, ctx, skip, release);
+      // With early release the branch may be freed once read; a clone shares its data (no copy).
+      result = release ? tf.clone(chosen) : chosen;
+      if (release) this.releaseInputs([branch], values, release);
     } else {
-      const inputs = node.inputs.map((i) => this.evaluate(i, values, ctx, skip));
+      const inputs = node.inputs.map((i) => this.evaluate(i, values, ctx, skip, release));
       const params: Record<string, tf.Tensor> = {};
       for (const [local, key] of Object.entries(node.params)) params[local] = this.weights.get(key);
       try {
@@ -147,8 +183,19 @@ export class Executor {
         if (e instanceof GraphError) throw e;
         throw new GraphError(`node '${id}' (${node.op}) failed: ${(e as Error).message}`);
       }
+      if (release) this.releaseInputs(node.inputs, values, release);
     }
     values.set(id, result);
     return result;
+  }
+
+  private releaseInputs(inputs: readonly string[], values: Map<string, tf.Tensor>, release: Release): void {
+    for (const input of inputs) {
+      const left = (release.uses.get(input) ?? 0) - 1;
+      release.uses.set(input, left);
+      if (left > 0 || release.pinned.has(input)) continue;
+      values.get(input)?.dispose();
+      values.delete(input);
+    }
   }
 }
