@@ -12,7 +12,7 @@ const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '[unused0]', '[unus
 const SMALL = 'kadapter_small:adapter_size=8,adapter_heads=2,adapter_intermediate_size=16,adapter_transformer_layers=1';
 
 function writeTinyModel(dir: string): void {
-  writeTinyModelDir(dir, VOCAB);
+  writeTinyModelDir(dir, VOCAB, { numLayers: 3 });
 }
 
 /** FewRel 1.0 format: {relation: [{tokens, h: [name, id, [[positions]]], t: [...]}]}; 3 relations × 4 instances. */

@@ -265,7 +265,8 @@ export async function langCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
     rec.finish();
   }
   const losses = result.history.flatMap((r) => (r.type === 'step' ? [r.loss] : []));
-  const k = Math.min(20, losses.length);
+  // Loss windows: up to 20 steps each, at most half the run so that first and last do not overlap.
+  const k = Math.max(1, Math.min(20, Math.floor(losses.length / 2)));
   const firstLoss = mean(losses.slice(0, k));
   const lastLoss = mean(losses.slice(-k));
   await saveLanguageAdapter(outDir, madx.graph, pre.store, lang);
@@ -276,7 +277,7 @@ export async function langCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
     adapterParams: adapterParams.trainable, trainableParams: trainable, baseParams: adapterParams.base, trainSeconds: result.seconds, seconds: (Date.now() - started) / 1000,
   });
   pre.store.dispose();
-  out(ctx, `masked-LM loss: ${firstLoss.toFixed(4)} → ${lastLoss.toFixed(4)} (mean of the first / last ${k} steps; ${result.steps} steps over ${texts.length} sentences)`);
+  out(ctx, `masked-LM loss: ${firstLoss.toFixed(4)} → ${lastLoss.toFixed(4)} (mean of the first / last ${k} step${k === 1 ? '' : 's'}; ${result.steps} steps over ${texts.length} sentences)`);
   out(ctx, `language adapter '${lang}': ${adapterParams.trainable.toLocaleString('en-US')} parameters (bottleneck + invertible); wall time ${formatDuration((Date.now() - started) / 1000)} on ${backend}`);
   out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (${ADAPTER_CONFIG_FILE}, ${ADAPTER_WEIGHTS_FILE}, metrics.jsonl, curves.png, summary.json)`);
 }

@@ -15,7 +15,7 @@ const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...POSITIVE, ...NEG
 
 /** Writes config.json, model.safetensors and vocab.txt (so loadTokenizer uses the WordPiece fallback). */
 function writeTinyModel(dir: string): void {
-  writeTinyModelDir(dir, VOCAB, { numLayers: 3 });
+  writeTinyModelDir(dir, VOCAB);
 }
 
 /** Label = whether the sentence has a positive word; deterministic. */
