@@ -1,11 +1,11 @@
 // End-to-end tests of the fusion subcommands through core-graph's `adapters` entry point (runCli), in-process:
 // a tiny random BERT written as a Hugging Face model directory, tiny TSV files, and this package found by plugin
 // discovery (node_modules/@adapters/adapter-fusion and adapter-bottleneck symlinked into a temp dir).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readMetrics, readSafetensorsFile, runCli } from '@adapters/core-graph';
-import { writeTinyModelDir } from '@adapters/core-graph/testing';
+import { readMetrics, readSafetensorsFile } from '@adapters/core-graph';
+import { linkAdapterPackages, runCliIn, writeTinyModelDir } from '@adapters/core-graph/testing';
 
 const POSITIVE = ['good', 'great', 'fun', 'lovely'];
 const NEGATIVE = ['bad', 'awful', 'boring', 'dull'];
@@ -28,26 +28,12 @@ function writeData(file: string, count: number, offset: number, kind: 'senti' | 
   writeFileSync(file, `${rows.join('\n')}\n`);
 }
 
-function streams(cwd: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    ctx: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s), isTTY: false }, cwd, env: {}, pluginSearchPaths: [cwd] },
-    out: () => out.join(''),
-    err: () => err.join(''),
-  };
-}
-
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
 const TRAIN = ['--max-steps', '2', '--batch-size', '8', '--max-length', '16', '--lr', '0.01', '--seed', '1'];
 
 describe('adapters fusion-* commands', () => {
   let tmp: string;
-  const run = async (argv: string[]) => {
-    const s = streams(tmp);
-    const code = await runCli(argv, s.ctx);
-    return { code, out: s.out(), err: s.err() };
-  };
+  const run = (argv: string[]) => runCliIn(tmp, argv);
   const ok = async (argv: string[]) => {
     const r = await run(argv);
     expect({ code: r.code, err: r.code === 0 ? '' : r.err }).toEqual({ code: 0, err: '' });
@@ -62,9 +48,7 @@ describe('adapters fusion-* commands', () => {
     writeData(path.join(tmp, 'b.tsv'), 16, 0, 'topic');
     writeData(path.join(tmp, 'target.tsv'), 16, 1, 'topic');
     writeData(path.join(tmp, 'target-dev.tsv'), 8, 0, 'senti');
-    const scope = path.join(tmp, 'node_modules', '@adapters');
-    mkdirSync(scope, { recursive: true });
-    for (const pkg of ['adapter-fusion', 'adapter-bottleneck']) symlinkSync(path.resolve(__dirname, '..', '..', pkg), path.join(scope, pkg), 'dir');
+    linkAdapterPackages(tmp, ['adapter-fusion', 'adapter-bottleneck'].map((pkg) => path.resolve(__dirname, '..', '..', pkg)));
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -1,11 +1,11 @@
 // End-to-end tests of the kadapter-* commands through core-graph's `adapters` entry point (runCli), in-process:
 // a tiny random BERT as a Hugging Face model directory (vocab.txt → WordPiece tokenizer), a tiny FewRel JSON,
 // a tiny CoNLL-U file and tiny TSVs; this package is found by plugin discovery (symlinked into a temp dir).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readMetrics, readSafetensorsFile, runCli } from '@adapters/core-graph';
-import { writeTinyModelDir } from '@adapters/core-graph/testing';
+import { readMetrics, readSafetensorsFile } from '@adapters/core-graph';
+import { linkAdapterPackages, runCliIn, writeTinyModelDir } from '@adapters/core-graph/testing';
 
 const WORDS = ['the', 'movie', 'film', 'was', 'is', 'a', 'very', 'good', 'bad', 'paris', 'france', 'in', 'born', 'capital', 'of', 'he', 'she', 'city', '.'];
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '[unused0]', '[unused1]', '[unused2]', '[unused3]', ...WORDS];
@@ -53,26 +53,12 @@ function writeData(file: string, count: number, offset: number): void {
   writeFileSync(file, `${rows.join('\n')}\n`);
 }
 
-function streams(cwd: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    ctx: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s), isTTY: false }, cwd, env: {}, pluginSearchPaths: [cwd] },
-    out: () => out.join(''),
-    err: () => err.join(''),
-  };
-}
-
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
 const TRAIN = ['--max-steps', '2', '--batch-size', '4', '--lr', '0.01', '--max-length', '16'];
 
 describe('adapters kadapter-* commands', () => {
   let tmp: string;
-  const run = async (argv: string[]) => {
-    const s = streams(tmp);
-    const code = await runCli(argv, s.ctx);
-    return { code, out: s.out(), err: s.err() };
-  };
+  const run = (argv: string[]) => runCliIn(tmp, argv);
   const ok = async (argv: string[]) => {
     const r = await run(argv);
     expect({ code: r.code, err: r.code === 0 ? '' : r.err }).toEqual({ code: 0, err: '' });
@@ -86,9 +72,7 @@ describe('adapters kadapter-* commands', () => {
     writeConllu(path.join(tmp, 'ud.conllu'));
     writeData(path.join(tmp, 'train.tsv'), 12, 0);
     writeData(path.join(tmp, 'dev.tsv'), 6, 1);
-    const scope = path.join(tmp, 'node_modules', '@adapters');
-    mkdirSync(scope, { recursive: true });
-    symlinkSync(path.resolve(__dirname, '..'), path.join(scope, 'adapter-kadapter'), 'dir');
+    linkAdapterPackages(tmp, [path.resolve(__dirname, '..')]);
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -1,11 +1,11 @@
 // End-to-end tests of the madx-* commands through core-graph's `adapters` entry point (runCli), in-process: a tiny
 // random BERT as a Hugging Face model directory (vocab.txt → WordPiece tokenizer), tiny plain-text and CoNLL-U files
 // in two "languages"; this package is found by plugin discovery (symlinked into a temp node_modules/@adapters).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readMetrics, readSafetensorsFile, runCli } from '@adapters/core-graph';
-import { writeTinyModelDir } from '@adapters/core-graph/testing';
+import { readMetrics, readSafetensorsFile } from '@adapters/core-graph';
+import { linkAdapterPackages, runCliIn, writeTinyModelDir } from '@adapters/core-graph/testing';
 
 // Two toy languages sharing one tag set: [word, UPOS] pairs.
 const EN: Array<Array<[string, string]>> = [
@@ -31,27 +31,13 @@ function writeConllu(file: string, sentences: Array<Array<[string, string]>>): v
   writeFileSync(file, `${sentences.map(block).join('\n')}\n`);
 }
 
-function streams(cwd: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    ctx: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s), isTTY: false }, cwd, env: {}, pluginSearchPaths: [cwd] },
-    out: () => out.join(''),
-    err: () => err.join(''),
-  };
-}
-
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
 const TRAIN = ['--steps', '2', '--batch-size', '4', '--max-length', '16', '--lr', '0.01', '--seed', '1'];
 const ACCURACY = /^accuracy: (\d\.\d{4}) {2}loss: (\d+\.\d{4}) {2}\((\d+) words with (.+); majority-tag baseline \d\.\d{4}\)\n$/;
 
 describe('adapters madx-* commands', () => {
   let tmp: string;
-  const run = async (argv: string[]) => {
-    const s = streams(tmp);
-    const code = await runCli(argv, s.ctx);
-    return { code, out: s.out(), err: s.err() };
-  };
+  const run = (argv: string[]) => runCliIn(tmp, argv);
   const ok = async (argv: string[]) => {
     const r = await run(argv);
     expect({ code: r.code, err: r.code === 0 ? '' : r.err }).toEqual({ code: 0, err: '' });
@@ -68,9 +54,7 @@ describe('adapters madx-* commands', () => {
     writeConllu(path.join(tmp, 'en-dev.conllu'), EN.slice(3));
     writeConllu(path.join(tmp, 'de-test.conllu'), DE);
     writeConllu(path.join(tmp, 'bad-tag.conllu'), [[['the', 'DET'], ['dog', 'NOUNISH']]]);
-    const scope = path.join(tmp, 'node_modules', '@adapters');
-    mkdirSync(scope, { recursive: true });
-    symlinkSync(path.resolve(__dirname, '..'), path.join(scope, 'adapter-madx'), 'dir');
+    linkAdapterPackages(tmp, [path.resolve(__dirname, '..')]);
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

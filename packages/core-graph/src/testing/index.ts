@@ -9,3 +9,5 @@ export type { ToyAdapterConfig } from './toy-adapter';
 export { encoderSiteNames, ruleSetArb, siteSelectorArb, smallEncoderConfigArb, tokenIdsArb } from './arbitraries';
 export type { CompositionKind, RuleSetOptions, SmallEncoderOptions } from './arbitraries';
 export { refConfigOf, storeWithReferenceBase, writeTinyModelDir } from './fixtures';
+export { linkAdapterPackages, runCliIn } from './cli-harness';
+export type { CliRun } from './cli-harness';
