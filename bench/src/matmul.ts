@@ -22,10 +22,16 @@ function tfjsGflops(m: number, k: number, n: number, transposeA: boolean, transp
   const b = tf.randomNormal(transposeB ? [n, k] : [k, n]);
   // wasm kernels run synchronously, so the call's duration is the product's. (Returning dataSync()'s
   // typed array from tf.tidy would make tidy walk millions of elements: seconds, not the matmul.)
-  const ms = timeMedian(() => tf.matMul(a, b, transposeA, transposeB).dispose(), reps);
+  const ms = timeMedian(() => tf.matMul(a, b, transposeA, transposeB).dispose(), repsFor(m, k, n, reps), 3);
   tf.dispose([a, b]);
   return (2 * m * k * n) / (ms * 1e6);
 }
+
+/**
+ * Small products take well under a millisecond, where one scheduler hiccup moves the median: repeat
+ * each product until the repetitions add up to about 4 GFLOP (at least `reps` times).
+ */
+const repsFor = (m: number, k: number, n: number, reps: number): number => Math.max(reps, Math.ceil(4e9 / (2 * m * k * n)));
 
 /** numpy/OpenBLAS on the same machine in the same run: the practical limit to compare against. */
 function numpyGflops(m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, reps: number): number | undefined {
@@ -34,8 +40,8 @@ function numpyGflops(m: number, k: number, n: number, transposeA: boolean, trans
     `a = np.random.rand(${transposeA ? `${k}, ${m}` : `${m}, ${k}`}).astype(np.float32)`,
     `b = np.random.rand(${transposeB ? `${n}, ${k}` : `${k}, ${n}`}).astype(np.float32)`,
     `f = lambda: (a.T if ${transposeA ? 'True' : 'False'} else a) @ (b.T if ${transposeB ? 'True' : 'False'} else b)`,
-    'f(); ts = []',
-    `for _ in range(${reps}):`,
+    'f(); f(); f(); ts = []',
+    `for _ in range(${repsFor(m, k, n, reps)}):`,
     '    t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)',
     'ts.sort(); print(ts[len(ts) // 2])',
   ].join('\n');

@@ -1,5 +1,6 @@
 // `nx run bench:run` (or `npm run run -w @adapters/bench`): measures in one process and prints markdown tables,
-// writing the same numbers to bench/results/. Options: --quick (small batch), --reps N, --only SECTION[,SECTION].
+// writing the same numbers to bench/results/. Options: --quick (small batch), --reps N, --only SECTION[,SECTION]
+// (matmul, methods, adapterdrop, fusion, soak), --soak-steps N.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -21,9 +22,10 @@ const flag = (name: string): string | undefined => {
 const reps = Number(flag('--reps') ?? (quick ? 2 : 3));
 const only = flag('--only')?.split(',');
 const want = (section: string) => !only || only.includes(section);
-// 16 × 128 (the AdapterDrop paper's setting) exceeds the wasm heap (2 GiB) for full fine-tuning of a
-// MiniLM-sized model, so the default halves the batch; --batch overrides.
-const [batch, seq] = [Number(flag('--batch') ?? (quick ? 4 : 8)), Number(flag('--seq') ?? (quick ? 32 : 128))];
+// 16 × 128 is the AdapterDrop paper's setting; a method that runs out of the wasm heap (2 GiB) there is
+// re-measured at half the batch, beside full fine-tuning at that batch. --batch overrides.
+const [batch, seq] = [Number(flag('--batch') ?? (quick ? 4 : 16)), Number(flag('--seq') ?? (quick ? 32 : 128))];
+const multiTaskBatch = Math.max(1, Math.floor(batch / 8));
 
 function syntheticBatch(count: number): TrainExample[] {
   return Array.from({ length: count }, (_v, i) => ({
@@ -42,10 +44,10 @@ function stepSeconds(m: BuiltMethod, examples: TrainExample[], skip?: number, po
   return deltas[Math.floor(deltas.length / 2)] as number;
 }
 
-function inferenceMs(graph: Graph, output: string, skipLayers?: number): number {
+function inferenceMs(graph: Graph, output: string, skipLayers?: number, sequences = batch): number {
   const store = WeightStore.create(graph, 1);
   const ex = new Executor(graph, store);
-  const ids = syntheticBatch(batch).map((e) => [...e.inputIds]);
+  const ids = syntheticBatch(sequences).map((e) => [...e.inputIds]);
   const ms = timeMedian(() => {
     const out = ex.run({ input_ids: ids }, { outputs: [output], ...(skipLayers ? { skipLayers } : {}) });
     (out[output] as tf.Tensor).dataSync();
@@ -55,6 +57,45 @@ function inferenceMs(graph: Graph, output: string, skipLayers?: number): number 
   return ms;
 }
 
+/**
+ * Inference of `graph` and of the base model, interleaved in one process (A B B A …) so both see the same
+ * machine load; the overhead is judged from the pair, not from runs minutes apart.
+ */
+function pairedInferenceMs(base: Graph, graph: Graph, output: string, runs: number): { baseMs: number; ms: number } {
+  const ids = syntheticBatch(batch).map((e) => [...e.inputIds]);
+  const make = (g: Graph, out: string) => {
+    const store = WeightStore.create(g, 1);
+    const ex = new Executor(g, store);
+    const once = (): number => {
+      const t0 = process.hrtime.bigint();
+      const res = ex.run({ input_ids: ids }, { outputs: [out] });
+      (res[out] as tf.Tensor).dataSync();
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      tf.dispose(Object.values(res));
+      return ms;
+    };
+    return { store, once };
+  };
+  const [a, b] = [make(base, 'task.logits'), make(graph, output)];
+  a.once();
+  b.once();
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    if (i % 2 === 0) {
+      ta.push(a.once());
+      tb.push(b.once());
+    } else {
+      tb.push(b.once());
+      ta.push(a.once());
+    }
+  }
+  a.store.dispose();
+  b.store.dispose();
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
+  return { baseMs: median(ta), ms: median(tb) };
+}
+
 const table = (head: string[], rows: (string | number)[][]): string =>
   [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => (typeof c === 'number' ? (Number.isFinite(c) ? c.toFixed(c < 10 ? 2 : 1) : 'n/a') : c)).join(' | ')} |`)].join('\n');
 
@@ -62,8 +103,8 @@ const table = (head: string[], rows: (string | number)[][]): string =>
  * Each model measurement runs in its own process: the wasm heap (2 GiB) never shrinks, so measuring many
  * MiniLM-sized models in one process runs out of it. A child prints one JSON line.
  */
-function isolated(task: string, index: number): Record<string, unknown> {
-  const argv = ['-r', join(__dirname, '..', '..', 'scripts', 'register-source.js'), __filename, '--task', task, '--index', String(index), '--batch', String(batch), '--seq', String(seq), '--reps', String(reps)];
+function isolated(task: string, index: number, atBatch = batch): Record<string, unknown> {
+  const argv = ['-r', join(__dirname, '..', '..', 'scripts', 'register-source.js'), __filename, '--task', task, '--index', String(index), '--batch', String(atBatch), '--seq', String(seq), '--reps', String(reps)];
   try {
     const stdout = execFileSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
     return JSON.parse(stdout.trim().split('\n').at(-1) as string) as Record<string, unknown>;
@@ -85,19 +126,42 @@ function runTask(task: string, index: number): Record<string, unknown> {
       const built = method.build(base, encoder);
       if (typeof built === 'string') return { na: built };
       const summary = parameterSummary(built.graph, built.policy);
-      return { step: stepSeconds(built, examples), infer: inferenceMs(built.graph, built.output), trainablePct: summary.trainablePercentOfBase };
+      const paired = pairedInferenceMs(base, built.graph, built.output, Math.max(reps, 30));
+      return { step: stepSeconds(built, examples), infer: paired.ms, baseInfer: paired.baseMs, trainablePct: summary.trainablePercentOfBase };
     }
     case 'drop': {
       const pfeiffer = METHODS.find((m) => m.name.startsWith('Pfeiffer'))?.build(base, encoder);
       if (typeof pfeiffer === 'string' || !pfeiffer) return { na: String(pfeiffer) };
       // Dropped layers are frozen entirely, so backpropagation stops at layer n.
       const policy = (p: Parameters<typeof adaptersOnlyPolicy>[0]) => adaptersOnlyPolicy(p) && !(p.layer !== undefined && p.layer < index);
-      return { step: stepSeconds(pfeiffer, examples, index, policy), infer: inferenceMs(parallelTasks(base, 8), 'task.logits', index) };
+      // Parallel runs every task on a copy of the batch (8 × the sequences past the shared layers), so the
+      // multi-task inference uses an eighth of the training batch.
+      return { step: stepSeconds(pfeiffer, examples, index, policy), infer: inferenceMs(parallelTasks(base, 8), 'task.logits', index, multiTaskBatch) };
     }
     case 'fusion': {
       if (index === 0) return { infer: inferenceMs(base, 'task.logits') };
       const f = fusionOf(base, index);
       return typeof f === 'string' ? { na: f } : { infer: inferenceMs(f.graph, 'task.logits') };
+    }
+    case 'soak': {
+      // 1,000 steps at a short sequence (the leak check needs steps, not long inputs).
+      const pfeiffer = METHODS.find((m) => m.name.startsWith('Pfeiffer'))?.build(base, encoder);
+      if (typeof pfeiffer === 'string' || !pfeiffer) return { na: String(pfeiffer) };
+      const short = syntheticBatch(batch).map((e) => ({ ...e, inputIds: e.inputIds.slice(0, 32) }));
+      const store = WeightStore.create(pfeiffer.graph, 1);
+      const samples: Record<string, unknown>[] = [];
+      const wasmHeap = () => (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.buffer.byteLength ?? 0;
+      const t0 = Date.now();
+      train({
+        graph: pfeiffer.graph, store, output: pfeiffer.output, train: short, epochs: index, maxSteps: index, batchSize: batch, policy: pfeiffer.policy,
+        onRecord: (r) => {
+          if (r.type !== 'step' || (r.step !== 10 && r.step % 100 !== 0)) return;
+          const mem = process.memoryUsage();
+          samples.push({ step: r.step, tensors: tf.memory().numTensors, tfBytes: tf.memory().numBytes, wasmHeapBytes: wasmHeap(), rssBytes: mem.rss, jsHeapBytes: mem.heapUsed, externalBytes: mem.external });
+        },
+      });
+      store.dispose();
+      return { samples, seconds: (Date.now() - t0) / 1000 };
     }
     default:
       throw new Error(`unknown task ${task}`);
@@ -124,26 +188,40 @@ async function main(): Promise<void> {
     console.log();
   }
 
+  let fullStep = NaN;
   if (want('methods')) {
     const rows: (string | number)[][] = [];
     const json: unknown[] = [];
-    let fullStep = NaN;
     let baseInfer = NaN;
     METHODS.forEach((method, i) => {
-      const r = isolated('method', i);
+      let r = isolated('method', i);
+      let atBatch = batch;
+      let reference = fullStep;
+      let note = '';
+      if (r['failed'] !== undefined && batch > 1) {
+        // Out of wasm heap: measure this method and full fine-tuning again at half the batch.
+        const why = String(r['failed']);
+        atBatch = Math.floor(batch / 2);
+        r = isolated('method', i, atBatch);
+        const full = isolated('method', 0, atBatch);
+        reference = Number(full['step'] ?? NaN);
+        note = `at ${batch} × ${seq}: ${why.slice(0, 60)}; measured at ${atBatch} × ${seq}, ratio to full FT at ${atBatch} × ${seq} (${reference.toFixed(2)} s)`;
+      }
       if (r['na'] !== undefined || r['failed'] !== undefined) {
         rows.push([method.name, 'n/a', 'n/a', 'n/a', 'n/a', 'n/a', method.paper, String(r['na'] ?? `failed: ${String(r['failed'])}`)]);
         return;
       }
       const [step, infer, trainable] = [r['step'] as number, r['infer'] as number, r['trainablePct'] as number];
-      if (i === 0) [fullStep, baseInfer] = [step, infer];
-      rows.push([method.name, step, ratio(step, fullStep), infer, pct(infer, baseInfer), `${trainable.toFixed(3)}%`, method.paper, '']);
-      json.push({ method: method.name, stepSeconds: step, stepRatioToFull: ratio(step, fullStep), inferenceMs: infer, inferenceOverheadPct: pct(infer, baseInfer), trainablePercentOfBase: trainable, paper: method.paper });
+      // Each method's inference is paired with the base model's in its own process (see pairedInferenceMs).
+      baseInfer = r['baseInfer'] as number;
+      if (i === 0) [fullStep, reference] = [step, step];
+      rows.push([method.name, step, ratio(step, reference), infer, pct(infer, baseInfer), `${trainable.toFixed(3)}%`, method.paper, note]);
+      json.push({ method: method.name, batch: atBatch, stepSeconds: step, stepRatioToFull: ratio(step, reference), inferenceMs: infer, baseInferenceMs: baseInfer, inferenceOverheadPct: pct(infer, baseInfer), trainablePercentOfBase: trainable, paper: method.paper, ...(note ? { note } : {}) });
     });
     results['methods'] = json;
     console.log('## Training step and inference per method\n');
     console.log(table(['method', 'train step (s)', '× full FT', 'inference (ms)', 'overhead vs base', 'trainable (% of base)', 'paper', 'note'], rows));
-    console.log('\nThe inference baseline is the base model with its head (the full fine-tuning row); adapter methods train only adapters and head.\n');
+    console.log('\nInference: each method interleaved with the base model (encoder + head) in one process, median of ≥ 30 pairs; the full fine-tuning row is the base against itself (the noise floor). Adapter methods train only adapters and head.\n');
   }
 
   if (want('adapterdrop')) {
@@ -155,12 +233,12 @@ async function main(): Promise<void> {
       const r = isolated('drop', n);
       const [step, infer] = [Number(r['step'] ?? NaN), Number(r['infer'] ?? NaN)];
       if (n === 0) [step0, infer0] = [step, infer];
-      rows.push([n, step, pct(step, step0), infer, pct(infer, infer0)]);
-      json.push({ droppedLayers: n, stepSeconds: step, inferenceMs8Tasks: infer, ...(r['failed'] ? { failed: r['failed'] } : {}) });
+      rows.push([n, step, pct(step, step0), ratio(step, fullStep), infer, pct(infer, infer0)]);
+      json.push({ droppedLayers: n, stepSeconds: step, stepRatioToFull: ratio(step, fullStep), inferenceMs8Tasks: infer, ...(r['failed'] ? { failed: r['failed'] } : {}) });
     }
     results['adapterDrop'] = json;
-    console.log('## AdapterDrop (Pfeiffer adapters; inference: 8 task adapters in Parallel on one input)\n');
-    console.log(table(['dropped layers n', 'train step (s)', 'vs n = 0', '8-task inference (ms)', 'vs n = 0'], rows));
+    console.log(`## AdapterDrop (Pfeiffer adapters, training at ${batch} × ${seq}; inference: 8 task adapters in Parallel on ${multiTaskBatch} × ${seq})\n`);
+    console.log(table(['dropped layers n', 'train step (s)', 'vs n = 0 (%)', '× full FT', '8-task inference (ms)', 'vs n = 0 (%)'], rows));
     console.log();
   }
 
@@ -173,6 +251,18 @@ async function main(): Promise<void> {
       console.log(table(['model', 'inference (ms)', 'vs base'], [['base', baseMs, 0], ['fusion of 8', ms8, pct(ms8, baseMs)], ['pruned to 2', ms2, pct(ms2, baseMs)]]));
       console.log(`\nPruning 8 → 2 makes fusion inference ${pct(ms8, ms2).toFixed(1)}% faster (time of 8 / time of 2 − 1).\n`);
     } else console.log(`## AdapterFusion: n/a (${String(f8['na'] ?? f8['failed'])})\n`);
+  }
+
+  if (want('soak')) {
+    const steps = Number(flag('--soak-steps') ?? 1000);
+    const r = isolated('soak', steps);
+    const samples = (r['samples'] ?? []) as Record<string, number>[];
+    results['soak'] = { steps, ...r };
+    const mib = (b: number | undefined) => (b === undefined ? NaN : b / 2 ** 20);
+    console.log(`## Soak: ${steps} Pfeiffer training steps (batch ${batch} × 32), memory by step\n`);
+    if (samples.length === 0) console.log(`n/a (${String(r['na'] ?? r['failed'])})`);
+    else console.log(table(['step', 'tfjs tensors', 'tfjs MiB', 'wasm heap MiB', 'RSS MiB', 'JS heap MiB', 'external MiB'], samples.map((x) => [String(x['step']), String(x['tensors']), mib(x['tfBytes']), mib(x['wasmHeapBytes']), mib(x['rssBytes']), mib(x['jsHeapBytes']), mib(x['externalBytes'])])));
+    console.log();
   }
 
   const dir = join(__dirname, '..', 'results');

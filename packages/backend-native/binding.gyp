@@ -3,7 +3,7 @@
     {
       "target_name": "backend_native",
       "sources": ["native/backend_native.c"],
-      "cflags_c": ["-std=c11", "-O3", "-Wall", "-Wextra"],
+      "cflags_c": ["-std=c11", "-O3", "-fno-math-errno", "-Wall", "-Wextra"],
       "libraries": ["-lopenblas", "-lm"]
     }
   ]

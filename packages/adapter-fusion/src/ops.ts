@@ -5,7 +5,7 @@
 //   fusionMix     p [..., N], v [..., N, d] → [..., d]     Σ_n p_n · v_n
 import * as tf from '@tensorflow/tfjs';
 import type { Attrs, Dim, InferArgs, OpDef, TensorType } from '@adapters/core-graph';
-import { defineOp, GraphError, opRegistry } from '@adapters/core-graph';
+import { applyDropout, defineOp, GraphError, opRegistry } from '@adapters/core-graph';
 import { TEMPERATURE_START } from './config';
 
 const show = (t: TensorType): string => `[${t.shape.join(', ')}]`;
@@ -106,7 +106,7 @@ export const fusionProbsOp: OpDef = defineOp({
     const query = q as tf.Tensor;
     let scores = tf.sum(tf.mul(tf.expandDims(query, query.rank - 1), k as tf.Tensor), -1);
     const rate = (attrs['dropout'] as number | undefined) ?? 0;
-    if (ctx.training && rate > 0) scores = tf.dropout(scores, rate, undefined, ctx.nextSeed());
+    if (ctx.training && rate > 0) scores = applyDropout(scores, rate, ctx.nextSeed());
     const t = temperatureOf(attrs);
     return tf.softmax(t === 1 ? scores : tf.div(scores, tf.scalar(t)), -1);
   },

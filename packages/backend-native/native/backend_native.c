@@ -21,6 +21,15 @@
  *     [batch, rows, cols] -> [batch, cols, rows] for 4-byte elements (float32/int32), cache-tiled.
  *   gather32(heap, xOff, idxOff, outOff, outer, n, inner, count)
  *     out[o,i,:] = x[o,idx[i],:] (GatherV2 with batchDims 0) for 4-byte elements; throws on an index outside [0, n).
+ *   geluFwd(heap, xOff, yOff, count)                     y = x·Φ(x), Φ(x) = 0.5·(1 + erf(x/√2))
+ *   geluGrad(heap, dyOff, xOff, dxOff, count)            dx = dy·(Φ(x) + x·exp(-x²/2)/√(2π))
+ *   softmaxGrad(heap, dyOff, yOff, dxOff, rows, n)       dx = y·(dy - Σ_n dy·y) per row of n (double sum)
+ *   layerNorm(heap, xOff, gammaOff, betaOff, yOff, meanOff, rstdOff, rows, n, epsilon)
+ *     per row: mean, biased variance (double), rstd = 1/√(var + ε), y = (x - mean)·rstd·γ + β
+ *   layerNormGrad(heap, dyOff, xOff, gammaOff, meanOff, rstdOff, dxOff, dgammaOff, dbetaOff, rows, n)
+ *     x̂ = (x - mean)·rstd, g = dy·γ, dx = rstd·(g - mean_n(g) - x̂·mean_n(g·x̂)), dγ = Σ_rows dy·x̂, dβ = Σ_rows dy
+ *   adamW(heap, pOff, gOff, mOff, vOff, pOutOff, mOutOff, vOutOff, count, lr, beta1, beta2, epsilon, weightDecay, step)
+ *     one AdamW step into three outputs; bias corrections 1 - β^step computed in double
  *   info() -> { config, corename, threads }
  *   setNumThreads(n)
  *
@@ -33,6 +42,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
@@ -388,6 +398,477 @@ static napi_value gather32(napi_env env, napi_callback_info info) {
   return undef;
 }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * Fused element-wise kernels (float32). The per-element work lives in small static functions written so that
+ * gcc -O3 auto-vectorises them: no branches in the inner loops (selects compile to blends), exp/erf are our own
+ * branch-free approximations instead of scalar libm calls, and double reductions use 8 independent
+ * accumulators (an in-order `s += ...` chain cannot be vectorised without -fassociative-math).
+ *
+ * FUSED_FN: on x86-64 glibc builds that are not already compiled for AVX2 (e.g. the plain `cc` fallback of
+ * build-native.js) gcc emits an AVX2+FMA clone and a baseline clone, picked at load time (ifunc). fp-contract
+ * is enabled only where noted (GELU polynomials), never for AdamW, which mirrors tfjs's float32 op sequence.
+ * ------------------------------------------------------------------------------------------------------- */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__AVX2__)
+#define FUSED_FN __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define FUSED_FN
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#define CONTRACT __attribute__((optimize("fp-contract=fast")))
+#else
+#define CONTRACT
+#endif
+
+typedef union {
+  float f;
+  int32_t i;
+} f32_bits;
+
+/*
+ * exp(a) for a <= 0 (all our callers pass -x²/2), Cephes expf: a = n·ln2 + r with |r| <= ln2/2, degree-6
+ * minimax polynomial for e^r, times 2^n built from the exponent bits. Max relative error ~2 ulp (1.2e-7) on
+ * [-87, 0]; a is clamped to -87 (result ~1.6e-38, a normal float) so inputs like x = ±20 stay finite and
+ * NaN propagates. Round-to-nearest of a·log2(e) uses the 1.5·2^23 trick (exact for |v| < 2^22, vectorises
+ * without SSE4.1).
+ */
+static inline uint32_t bits_of(float f) {
+  f32_bits b;
+  b.f = f;
+  return (uint32_t)b.i;
+}
+
+static inline float float_of(uint32_t u) {
+  f32_bits b;
+  b.i = (int32_t)u;
+  return b.f;
+}
+
+/*
+ * Selects are done on the bit patterns with integer ops: a float compare-and-select (`a < c ? c : a`) is a
+ * possibly trapping operation under gcc's default -ftrapping-math, which blocks if-conversion and thus
+ * vectorisation of the whole loop. Integer min/and/or have no such problem.
+ */
+CONTRACT static inline float exp_nonpos(float a) {
+  /* max(a, -87) for a <= 0 (±0 included): as unsigned bits, a < -87 exactly when bits(a) > bits(-87). */
+  const uint32_t ua = bits_of(a), lim = 0xC2AE0000u; /* bits of -87.0f */
+  a = float_of(ua > lim ? lim : ua);
+  const float magic = 12582912.0f;
+  const float n = (a * 1.44269504088896341f + magic) - magic;
+  float r = a - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return p * float_of((uint32_t)((int32_t)n + 127) << 23);
+}
+
+/*
+ * Φ(x) = 0.5·(1 + erf(x/√2)) via Abramowitz–Stegun 7.1.26 on z = |x|/√2:
+ *   erfc(z) ≈ t·(a1 + t·(a2 + t·(a3 + t·(a4 + t·a5))))·exp(-z²),  t = 1/(1 + p·z),  |erf error| <= 1.5e-7,
+ * so |Φ error| <= 7.5e-8 (plus float32 rounding, a few 1e-8). The x < 0 side uses Φ = erfc/2 directly (no
+ * cancellation for very negative x). `e` is exp(-x²/2) = exp(-z²), shared with GeluGrad's density term.
+ */
+CONTRACT static inline float phi_from(float x, float e) {
+  const float z = fabsf(x) * 0.70710678118654752f;
+  const float t = 1.0f / (1.0f + 0.3275911f * z);
+  float q = 1.061405429f;
+  q = q * t - 1.453152027f;
+  q = q * t + 1.421413741f;
+  q = q * t - 0.284496736f;
+  q = q * t + 0.254829592f;
+  const float half_erfc = 0.5f * (q * t) * e;
+  /* x < 0 (sign bit set) ? half_erfc : 1 - half_erfc, as a bit blend. */
+  const uint32_t neg = (uint32_t)((int32_t)bits_of(x) >> 31);
+  return float_of((bits_of(half_erfc) & neg) | (bits_of(1.0f - half_erfc) & ~neg));
+}
+
+/* y = x·Φ(x) */
+FUSED_FN CONTRACT static void gelu_loop(const float *restrict x, float *restrict y, int64_t count) {
+  for (int64_t i = 0; i < count; i++) {
+    const float v = x[i];
+    const float e = exp_nonpos(-0.5f * v * v);
+    y[i] = v * phi_from(v, e);
+  }
+}
+
+/* dx = dy·(Φ(x) + x·φ(x)), φ(x) = exp(-x²/2)/√(2π) */
+FUSED_FN CONTRACT static void gelu_grad_loop(const float *restrict dy, const float *restrict x, float *restrict dx,
+                                             int64_t count) {
+  for (int64_t i = 0; i < count; i++) {
+    const float v = x[i];
+    const float e = exp_nonpos(-0.5f * v * v);
+    dx[i] = dy[i] * (phi_from(v, e) + v * e * 0.39894228040143268f);
+  }
+}
+
+/* Σ a[j]·b[j] (b may be NULL: Σ a[j]) in double, 8 independent accumulators. */
+FUSED_FN static double dot_d(const float *restrict a, const float *restrict b, int64_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  if (b) {
+    for (; j + 8 <= n; j += 8) {
+      for (int l = 0; l < 8; l++) acc[l] += (double)a[j + l] * (double)b[j + l];
+    }
+  } else {
+    for (; j + 8 <= n; j += 8) {
+      for (int l = 0; l < 8; l++) acc[l] += (double)a[j + l];
+    }
+  }
+  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; j < n; j++) s += b ? (double)a[j] * (double)b[j] : (double)a[j];
+  return s;
+}
+
+/* Σ (a[j] - c)² in double. */
+FUSED_FN static double sq_dev_d(const float *restrict a, double c, int64_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int l = 0; l < 8; l++) {
+      const double d = (double)a[j + l] - c;
+      acc[l] += d * d;
+    }
+  }
+  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; j < n; j++) {
+    const double d = (double)a[j] - c;
+    s += d * d;
+  }
+  return s;
+}
+
+FUSED_FN static void softmax_grad_loop(const float *restrict dy, const float *restrict y, float *restrict dx,
+                                       int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *dyr = dy + r * n, *yr = y + r * n;
+    float *dxr = dx + r * n;
+    const float s = (float)dot_d(dyr, yr, n);
+    for (int64_t j = 0; j < n; j++) dxr[j] = yr[j] * (dyr[j] - s);
+  }
+}
+
+FUSED_FN static void layer_norm_loop(const float *restrict x, const float *restrict gamma, const float *restrict beta,
+                                     float *restrict y, float *restrict mean, float *restrict rstd, int64_t rows,
+                                     int64_t n, double eps) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * n;
+    float *yr = y + r * n;
+    /* Two passes over the (cache-resident) row: exact-ish mean, then the biased variance around it. */
+    const double mu = dot_d(xr, NULL, n) / (double)n;
+    const double var = sq_dev_d(xr, mu, n) / (double)n;
+    const float m = (float)mu, rs = (float)(1.0 / sqrt(var + eps));
+    mean[r] = m;
+    rstd[r] = rs;
+    for (int64_t j = 0; j < n; j++) yr[j] = (xr[j] - m) * rs * gamma[j] + beta[j];
+  }
+}
+
+/* Caller-provided scratch: acc_g/acc_b double[n] for dgamma/dbeta, gs/xhs float[n] for one row's g and x̂. */
+FUSED_FN static void layer_norm_grad_loop(const float *restrict dy, const float *restrict x, const float *restrict gamma,
+                                          const float *restrict mean, const float *restrict rstd, float *restrict dx,
+                                          float *restrict dgamma, float *restrict dbeta, double *restrict acc_g,
+                                          double *restrict acc_b, float *restrict gs, float *restrict xhs, int64_t rows,
+                                          int64_t n) {
+  for (int64_t j = 0; j < n; j++) acc_g[j] = acc_b[j] = 0.0;
+  for (int64_t r = 0; r < rows; r++) {
+    const float *dyr = dy + r * n, *xr = x + r * n;
+    float *dxr = dx + r * n;
+    const float m = mean[r], rs = rstd[r];
+    for (int64_t j = 0; j < n; j++) {
+      const float xh = (xr[j] - m) * rs;
+      xhs[j] = xh;
+      gs[j] = dyr[j] * gamma[j];
+      acc_g[j] += (double)dyr[j] * (double)xh;
+      acc_b[j] += (double)dyr[j];
+    }
+    const float ma = (float)(dot_d(gs, NULL, n) / (double)n), mb = (float)(dot_d(gs, xhs, n) / (double)n);
+    for (int64_t j = 0; j < n; j++) dxr[j] = rs * ((gs[j] - ma) - xhs[j] * mb);
+  }
+  for (int64_t j = 0; j < n; j++) {
+    dgamma[j] = (float)acc_g[j];
+    dbeta[j] = (float)acc_b[j];
+  }
+}
+
+/*
+ * One AdamW step, the same float32 operations in the same order as the composed tfjs reference
+ * (m' = m·β1 + g·(1-β1); v' = v·β2 + g²·(1-β2); u = (m'/c1)/(√(v'/c2) + ε); p' = p·(1-lr·wd) - u·lr), with the
+ * scalars rounded to float32 as tfjs does; no fp-contract here, so results match it to the last bit barring
+ * sqrt/div implementation differences. The loop vectorises only with -fno-math-errno (binding.gyp): otherwise
+ * gcc keeps a scalar errno path for sqrtf of negatives (gcc ignores that flag in optimize attributes).
+ */
+FUSED_FN static void adamw_loop(const float *restrict p, const float *restrict g, const float *restrict m,
+                                const float *restrict v, float *restrict p_out, float *restrict m_out,
+                                float *restrict v_out, int64_t count, float b1, float omb1, float b2, float omb2,
+                                float c1, float c2, float eps, float decay, float lr) {
+  for (int64_t i = 0; i < count; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * b1 + gi * omb1;
+    const float vi = v[i] * b2 + (gi * gi) * omb2;
+    const float u = (mi / c1) / (sqrtf(vi / c2) + eps);
+    m_out[i] = mi;
+    v_out[i] = vi;
+    p_out[i] = p[i] * decay - u * lr;
+  }
+}
+
+/* Reads argv[first..first+count) as heap byte offsets (each in [0, len]). */
+static int get_offsets(napi_env env, napi_value *argv, size_t len, int count, int64_t *out, const char *const *names) {
+  for (int i = 0; i < count; i++) {
+    if (!get_int(env, argv[i], 0, (int64_t)len, &out[i], names[i])) return 0;
+  }
+  return 1;
+}
+
+static napi_value undefined_value(napi_env env) {
+  napi_value undef;
+  CHECK(env, napi_get_undefined(env, &undef));
+  return undef;
+}
+
+/* geluFwd(heap, xOff, yOff, count) / geluGrad(heap, dyOff, xOff, dxOff, count) */
+static napi_value gelu_common(napi_env env, napi_callback_info info, int grad) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  const int nOff = grad ? 3 : 2;
+  if (argc < (size_t)(nOff + 2)) return throw_range(env, "backend-native: gelu expects heap, offsets and count");
+  static const char *const fwd_names[] = {"xOff", "yOff"};
+  static const char *const grad_names[] = {"dyOff", "xOff", "dxOff"};
+  uint8_t *heap;
+  size_t len;
+  int64_t off[3], count;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_offsets(env, argv + 1, len, nOff, off, grad ? grad_names : fwd_names) ||
+      !get_int(env, argv[1 + nOff], 0, INT_LIMIT, &count, "count")) {
+    return NULL;
+  }
+  for (int i = 0; i < nOff; i++) {
+    if (!in_heap(off[i], count, len)) {
+      return throw_range(env, "backend-native: gelu operand lies outside the wasm heap (or is misaligned)");
+    }
+  }
+  if (grad) {
+    gelu_grad_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (float *)(heap + off[2]), count);
+  } else {
+    gelu_loop((const float *)(heap + off[0]), (float *)(heap + off[1]), count);
+  }
+  return undefined_value(env);
+}
+
+static napi_value gelu_fwd(napi_env env, napi_callback_info info) { return gelu_common(env, info, 0); }
+static napi_value gelu_grad(napi_env env, napi_callback_info info) { return gelu_common(env, info, 1); }
+
+/* softmaxGrad(heap, dyOff, yOff, dxOff, rows, n): dx = y·(dy - Σ_n dy·y) per row */
+static napi_value softmax_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) return throw_range(env, "backend-native: softmaxGrad expects 6 arguments");
+  static const char *const names[] = {"dyOff", "yOff", "dxOff"};
+  uint8_t *heap;
+  size_t len;
+  int64_t off[3], rows, n;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_offsets(env, argv + 1, len, 3, off, names) ||
+      !get_int(env, argv[4], 0, INT_LIMIT, &rows, "rows") || !get_int(env, argv[5], 0, INT_LIMIT, &n, "n")) {
+    return NULL;
+  }
+  for (int i = 0; i < 3; i++) {
+    if (!in_heap(off[i], rows * n, len)) {
+      return throw_range(env, "backend-native: softmaxGrad operand lies outside the wasm heap (or is misaligned)");
+    }
+  }
+  softmax_grad_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (float *)(heap + off[2]), rows, n);
+  return undefined_value(env);
+}
+
+/* layerNorm(heap, xOff, gammaOff, betaOff, yOff, meanOff, rstdOff, rows, n, epsilon) */
+static napi_value layer_norm(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 10) return throw_range(env, "backend-native: layerNorm expects 10 arguments");
+  static const char *const names[] = {"xOff", "gammaOff", "betaOff", "yOff", "meanOff", "rstdOff"};
+  uint8_t *heap;
+  size_t len;
+  int64_t off[6], rows, n;
+  double eps;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_offsets(env, argv + 1, len, 6, off, names) ||
+      !get_int(env, argv[7], 0, INT_LIMIT, &rows, "rows") || !get_int(env, argv[8], 0, INT_LIMIT, &n, "n")) {
+    return NULL;
+  }
+  CHECK(env, napi_get_value_double(env, argv[9], &eps));
+  const int64_t counts[6] = {rows * n, n, n, rows * n, rows, rows};
+  for (int i = 0; i < 6; i++) {
+    if (!in_heap(off[i], counts[i], len)) {
+      return throw_range(env, "backend-native: layerNorm operand lies outside the wasm heap (or is misaligned)");
+    }
+  }
+  layer_norm_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
+                  (float *)(heap + off[3]), (float *)(heap + off[4]), (float *)(heap + off[5]), rows, n, eps);
+  return undefined_value(env);
+}
+
+/* layerNormGrad(heap, dyOff, xOff, gammaOff, meanOff, rstdOff, dxOff, dgammaOff, dbetaOff, rows, n) */
+static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 11) return throw_range(env, "backend-native: layerNormGrad expects 11 arguments");
+  static const char *const names[] = {"dyOff", "xOff", "gammaOff", "meanOff", "rstdOff", "dxOff", "dgammaOff", "dbetaOff"};
+  uint8_t *heap;
+  size_t len;
+  int64_t off[8], rows, n;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_offsets(env, argv + 1, len, 8, off, names) ||
+      !get_int(env, argv[9], 0, INT_LIMIT, &rows, "rows") || !get_int(env, argv[10], 0, INT_LIMIT, &n, "n")) {
+    return NULL;
+  }
+  const int64_t counts[8] = {rows * n, rows * n, n, rows, rows, rows * n, n, n};
+  for (int i = 0; i < 8; i++) {
+    if (!in_heap(off[i], counts[i], len)) {
+      return throw_range(env, "backend-native: layerNormGrad operand lies outside the wasm heap (or is misaligned)");
+    }
+  }
+  double *scratch = (double *)malloc((size_t)(n > 0 ? n : 1) * 3 * sizeof(double)); /* 2n doubles + 2n floats */
+  if (scratch == NULL) {
+    napi_throw_error(env, NULL, "backend-native: layerNormGrad: out of memory");
+    return NULL;
+  }
+  layer_norm_grad_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
+                       (const float *)(heap + off[3]), (const float *)(heap + off[4]), (float *)(heap + off[5]),
+                       (float *)(heap + off[6]), (float *)(heap + off[7]), scratch, scratch + n, (float *)(scratch + 2 * n),
+                       (float *)(scratch + 2 * n) + n, rows, n);
+  free(scratch);
+  return undefined_value(env);
+}
+
+/* adamW(heap, pOff, gOff, mOff, vOff, pOutOff, mOutOff, vOutOff, count, lr, beta1, beta2, epsilon, weightDecay, step) */
+static napi_value adamw(napi_env env, napi_callback_info info) {
+  size_t argc = 15;
+  napi_value argv[15];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 15) return throw_range(env, "backend-native: adamW expects 15 arguments");
+  static const char *const names[] = {"pOff", "gOff", "mOff", "vOff", "pOutOff", "mOutOff", "vOutOff"};
+  uint8_t *heap;
+  size_t len;
+  int64_t off[7], count;
+  double h[6]; /* lr, beta1, beta2, epsilon, weightDecay, step */
+  if (!get_heap(env, argv[0], &heap, &len) || !get_offsets(env, argv + 1, len, 7, off, names) ||
+      !get_int(env, argv[8], 0, INT_LIMIT, &count, "count")) {
+    return NULL;
+  }
+  for (int i = 0; i < 6; i++) CHECK(env, napi_get_value_double(env, argv[9 + i], &h[i]));
+  for (int i = 0; i < 7; i++) {
+    if (!in_heap(off[i], count, len)) {
+      return throw_range(env, "backend-native: adamW operand lies outside the wasm heap (or is misaligned)");
+    }
+  }
+  const double lr = h[0], b1 = h[1], b2 = h[2], eps = h[3], wd = h[4], step = h[5];
+  const double c1 = 1.0 - pow(b1, step), c2 = 1.0 - pow(b2, step);
+  adamw_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
+             (const float *)(heap + off[3]), (float *)(heap + off[4]), (float *)(heap + off[5]), (float *)(heap + off[6]),
+             count, (float)b1, (float)(1.0 - b1), (float)b2, (float)(1.0 - b2), (float)c1, (float)c2, (float)eps,
+             (float)(1.0 - lr * wd), (float)lr);
+  return undefined_value(env);
+}
+
+/* lowbias32 (Wellons): 32-bit integer hash; unsigned arithmetic wraps exactly like Math.imul in JS. */
+static inline uint32_t lowbias32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  return x ^ (x >> 16);
+}
+
+/*
+ * Dropout mask, counter-based: out[i] = h(i) < threshold ? scale : 0 with h(i) = lowbias32(lowbias32(i ^ k1) + k2).
+ * Bit-identical to @adapters/core-graph's JS fallback (same hash, same 32-bit index), and vectorisable because
+ * no entry depends on another. The select is done with a mask so the loop has no branch.
+ */
+FUSED_FN static void dropout_mask_loop(float *restrict out, int64_t count, uint32_t k1, uint32_t k2, uint64_t threshold,
+                                       float scale) {
+  const uint32_t scale_bits = bits_of(scale);
+  if (threshold > 0xffffffffull) { /* rate 0: keep everything */
+    for (int64_t i = 0; i < count; i++) out[i] = scale;
+    return;
+  }
+  const uint32_t t = (uint32_t)threshold;
+  for (int64_t i = 0; i < count; i++) {
+    const uint32_t h = lowbias32(lowbias32((uint32_t)i ^ k1) + k2);
+    const uint32_t keep = 0u - (uint32_t)(h < t);
+    out[i] = float_of(scale_bits & keep);
+  }
+}
+
+/* dropoutMask(heap, outOff, count, k1, k2, threshold, scale) */
+static napi_value dropout_mask(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) return throw_range(env, "backend-native: dropoutMask expects 7 arguments");
+  uint8_t *heap;
+  size_t len;
+  int64_t out_off, count, k1, k2, threshold;
+  double scale;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_int(env, argv[1], 0, (int64_t)len, &out_off, "outOff") ||
+      !get_int(env, argv[2], 0, INT_LIMIT, &count, "count") || !get_int(env, argv[3], 0, 0xffffffffLL, &k1, "k1") ||
+      !get_int(env, argv[4], 0, 0xffffffffLL, &k2, "k2") || !get_int(env, argv[5], 0, 0x100000000LL, &threshold, "threshold")) {
+    return NULL;
+  }
+  CHECK(env, napi_get_value_double(env, argv[6], &scale));
+  if (!in_heap(out_off, count, len)) {
+    return throw_range(env, "backend-native: dropoutMask output lies outside the wasm heap (or is misaligned)");
+  }
+  dropout_mask_loop((float *)(heap + out_off), count, (uint32_t)k1, (uint32_t)k2, (uint64_t)threshold, (float)scale);
+  return undefined_value(env);
+}
+
+/*
+ * scatterAddRows(heap, dyOff, idsOff, outOff, count, width, rows): out[rows,width] = 0, then
+ * out[ids[i], :] += dy[i, :] for i in [0, count), in order (so sums match a sequential JS loop bit for bit).
+ * The embedding table's gradient; throws before writing anything if an id is outside [0, rows).
+ */
+static napi_value scatter_add_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) return throw_range(env, "backend-native: scatterAddRows expects 7 arguments");
+  uint8_t *heap;
+  size_t len;
+  int64_t dy_off, ids_off, out_off, count, width, rows;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_int(env, argv[1], 0, (int64_t)len, &dy_off, "dyOff") ||
+      !get_int(env, argv[2], 0, (int64_t)len, &ids_off, "idsOff") || !get_int(env, argv[3], 0, (int64_t)len, &out_off, "outOff") ||
+      !get_int(env, argv[4], 0, INT_LIMIT, &count, "count") || !get_int(env, argv[5], 0, INT_LIMIT, &width, "width") ||
+      !get_int(env, argv[6], 0, INT_LIMIT, &rows, "rows")) {
+    return NULL;
+  }
+  if (!in_heap(dy_off, count * width, len) || !in_heap(ids_off, count, len) || !in_heap(out_off, rows * width, len)) {
+    return throw_range(env, "backend-native: scatterAddRows operand lies outside the wasm heap (or is misaligned)");
+  }
+  const float *dy = (const float *)(heap + dy_off);
+  const int32_t *ids = (const int32_t *)(heap + ids_off);
+  float *out = (float *)(heap + out_off);
+  for (int64_t i = 0; i < count; i++) {
+    if (ids[i] < 0 || ids[i] >= rows) {
+      char msg[160];
+      snprintf(msg, sizeof msg, "backend-native: scatterAddRows id %d at position %lld is outside [0, %lld)", ids[i],
+               (long long)i, (long long)rows);
+      return throw_range(env, msg);
+    }
+  }
+  memset(out, 0, (size_t)(rows * width) * sizeof(float));
+  for (int64_t i = 0; i < count; i++) {
+    float *restrict dst = out + (int64_t)ids[i] * width;
+    const float *restrict src = dy + i * width;
+    for (int64_t j = 0; j < width; j++) dst[j] += src[j];
+  }
+  return undefined_value(env);
+}
+
 static napi_value info_fn(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value obj, v;
@@ -422,6 +903,14 @@ NAPI_MODULE_INIT() {
       {"reduceSum", NULL, reduce_sum, NULL, NULL, NULL, napi_enumerable, NULL},
       {"transpose32", NULL, transpose32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gather32", NULL, gather32, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"geluFwd", NULL, gelu_fwd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"geluGrad", NULL, gelu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"softmaxGrad", NULL, softmax_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adamW", NULL, adamw, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dropoutMask", NULL, dropout_mask, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"scatterAddRows", NULL, scatter_add_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

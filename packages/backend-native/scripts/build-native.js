@@ -83,7 +83,7 @@ function buildWithCc(includeDir) {
   fs.mkdirSync(outDir, { recursive: true });
   const cc = process.env.CC || 'cc';
   const split = (s) => (s || '').split(/\s+/).filter(Boolean);
-  const args = ['-std=c11', '-O3', '-fPIC', '-shared', '-Wall', '-Wextra', `-I${includeDir}`,
+  const args = ['-std=c11', '-O3', '-fno-math-errno', '-fPIC', '-shared', '-Wall', '-Wextra', `-I${includeDir}`,
     ...split(process.env.BACKEND_NATIVE_CFLAGS), source, '-o', output,
     ...split(process.env.BACKEND_NATIVE_LIBS || '-lopenblas'), '-lm'];
   if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');

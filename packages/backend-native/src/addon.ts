@@ -15,6 +15,24 @@ export interface NativeAddon {
   gather32(
     heap: ArrayBuffer, xOff: number, idxOff: number, outOff: number, outer: number, n: number, inner: number, count: number,
   ): void;
+  geluFwd(heap: ArrayBuffer, xOff: number, yOff: number, count: number): void;
+  geluGrad(heap: ArrayBuffer, dyOff: number, xOff: number, dxOff: number, count: number): void;
+  softmaxGrad(heap: ArrayBuffer, dyOff: number, yOff: number, dxOff: number, rows: number, n: number): void;
+  layerNorm(
+    heap: ArrayBuffer, xOff: number, gammaOff: number, betaOff: number, yOff: number, meanOff: number, rstdOff: number,
+    rows: number, n: number, epsilon: number,
+  ): void;
+  layerNormGrad(
+    heap: ArrayBuffer, dyOff: number, xOff: number, gammaOff: number, meanOff: number, rstdOff: number, dxOff: number,
+    dgammaOff: number, dbetaOff: number, rows: number, n: number,
+  ): void;
+  adamW(
+    heap: ArrayBuffer, pOff: number, gOff: number, mOff: number, vOff: number, pOutOff: number, mOutOff: number,
+    vOutOff: number, count: number, lr: number, beta1: number, beta2: number, epsilon: number, weightDecay: number,
+    step: number,
+  ): void;
+  dropoutMask(heap: ArrayBuffer, outOff: number, count: number, k1: number, k2: number, threshold: number, scale: number): void;
+  scatterAddRows(heap: ArrayBuffer, dyOff: number, idsOff: number, outOff: number, count: number, width: number, rows: number): void;
   info(): { config: string; corename: string; threads: number };
   setNumThreads(threads: number): void;
 }
@@ -64,7 +82,8 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
     return { reason: `native addon failed to load: ${firstLine(e)}; install OpenBLAS and run ${BUILD_HINT}` };
   }
   const a = mod.exports;
-  const required: Array<keyof NativeAddon> = ['gemm', 'biasAct', 'reduceSum', 'transpose32', 'gather32', 'info', 'setNumThreads'];
+  const required: Array<keyof NativeAddon> = ['gemm', 'biasAct', 'reduceSum', 'transpose32', 'gather32', 'geluFwd',
+    'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'info', 'setNumThreads'];
   if (required.some((name) => typeof a[name] !== 'function')) {
     return { reason: `native addon at ${file} is stale (missing exports); run ${BUILD_HINT}` };
   }

@@ -92,7 +92,11 @@ describeNative('native BatchMatMul', () => {
     const status = enableNativeKernels();
     expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).not.toBe(stock.kernelFunc);
     expect(enableNativeKernels()).toEqual(status); // idempotent
-    expect(status).toEqual({ enabled: true, kernels: ['BatchMatMul', '_FusedMatMul', 'Sum', 'Transpose', 'GatherV2'] });
+    expect(status).toEqual({
+      enabled: true,
+      kernels: ['BatchMatMul', '_FusedMatMul', 'Sum', 'Transpose', 'GatherV2', 'AdaptersGelu', 'AdaptersGeluGrad',
+        'AdaptersSoftmaxGrad', 'AdaptersLayerNorm', 'AdaptersLayerNormGrad', 'AdaptersAdamW', 'AdaptersDropoutMask', 'AdaptersScatterAddRows'],
+    });
     expect(nativeInfo()!.config).toMatch(/OpenBLAS/);
     disableNativeKernels();
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(stock);

@@ -1,11 +1,12 @@
 // Optional native kernels for TensorFlow.js's wasm backend: enableNativeKernels() swaps them in,
 // disableNativeKernels() restores the stock ones. BatchMatMul/_FusedMatMul run OpenBLAS sgemm; Sum,
 // Transpose and GatherV2 are plain C loops for the cases the stock kernels handle slowly (bias gradients,
-// 2-D swaps, embedding lookups).
+// 2-D swaps, embedding lookups). The FUSED_KERNELS (GELU, softmax gradient, LayerNorm, AdamW) are new kernel
+// names with no stock counterpart: registered by enableNativeKernels, unregistered by disableNativeKernels.
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from './addon';
 import type { NativeAddon } from './addon';
-import { makeBatchMatMul, makeFusedMatMul, makeGatherV2, makeSum, makeTranspose } from './kernels';
+import { FUSED_FACTORIES, FUSED_KERNEL_NAMES, makeBatchMatMul, makeFusedMatMul, makeGatherV2, makeSum, makeTranspose } from './kernels';
 
 export { ADDON_PATH_ENV, DISABLE_ENV, defaultAddonPath } from './addon';
 
@@ -26,6 +27,12 @@ export interface EnableOptions {
 
 export const BACKEND_NAME = 'wasm';
 
+/**
+ * Fused float32 kernels registered on the wasm backend by enableNativeKernels (see README.md for each contract).
+ * Call them with tf.engine().runKernel(name, inputs, attrs) when tf.getKernel(name, 'wasm') is defined.
+ */
+export const FUSED_KERNELS = FUSED_KERNEL_NAMES;
+
 const FACTORIES: ReadonlyArray<[string, (addon: NativeAddon, stock: tf.KernelConfig) => tf.KernelFunc]> = [
   ['BatchMatMul', makeBatchMatMul],
   ['_FusedMatMul', makeFusedMatMul],
@@ -36,6 +43,8 @@ const FACTORIES: ReadonlyArray<[string, (addon: NativeAddon, stock: tf.KernelCon
 
 /** Stock kernel configs replaced by enableNativeKernels, by kernel name. */
 const saved = new Map<string, tf.KernelConfig>();
+/** Fused kernels registered by enableNativeKernels (names with no stock kernel). */
+const added: string[] = [];
 let reported = false;
 
 function fail(reason: string, log: EnableOptions['log']): NativeKernelStatus {
@@ -48,7 +57,8 @@ function fail(reason: string, log: EnableOptions['log']): NativeKernelStatus {
 
 /**
  * Replaces the wasm backend's BatchMatMul, _FusedMatMul, Sum, Transpose and GatherV2 with native kernels that compute
- * on the wasm heap in place (each falls back to the stock kernel for inputs it does not cover). Never throws: when the addon is missing or cannot load, the stock kernels stay and
+ * on the wasm heap in place (each falls back to the stock kernel for inputs it does not cover), and registers the
+ * FUSED_KERNELS (float32 only; they throw for other dtypes). Never throws: when the addon is missing or cannot load, the stock kernels stay and
  * the status carries a one-line reason. Idempotent.
  */
 export function enableNativeKernels(options: EnableOptions = {}): NativeKernelStatus {
@@ -60,7 +70,9 @@ export function enableNativeKernels(options: EnableOptions = {}): NativeKernelSt
   for (const [name, factory] of FACTORIES) {
     const stock = tf.getKernel(name, BACKEND_NAME);
     if (stock === undefined) continue; // e.g. the wasm backend package is not loaded in this tfjs copy
-    const config: tf.KernelConfig = { ...stock, kernelFunc: factory(addon, stock) };
+    // The marker tells @adapters/core-graph that transposed operands cost nothing here (sgemm flags), so
+    // its gradients can skip explicit transposes. (A string, not an import: core-graph depends on us only optionally.)
+    const config = { ...stock, kernelFunc: factory(addon, stock), ...(name === 'BatchMatMul' ? { adaptersFastTransposes: true } : {}) } as tf.KernelConfig;
     tf.unregisterKernel(name, BACKEND_NAME);
     tf.registerKernel(config);
     saved.set(name, stock);
@@ -69,11 +81,23 @@ export function enableNativeKernels(options: EnableOptions = {}): NativeKernelSt
     return fail(`no '${BACKEND_NAME}' kernels are registered with this copy of @tensorflow/tfjs ` +
       `(import @tensorflow/tfjs-backend-wasm first)`, options.log);
   }
+  for (const name of FUSED_KERNEL_NAMES) {
+    if (tf.getKernel(name, BACKEND_NAME) !== undefined) continue; // registered by someone else: leave it alone
+    tf.registerKernel({ kernelName: name, backendName: BACKEND_NAME, kernelFunc: FUSED_FACTORIES[name](addon) });
+    added.push(name);
+  }
   return nativeKernelStatus();
 }
 
-/** Restores the stock kernel configs saved by enableNativeKernels. Safe to call when not enabled. */
+/**
+ * Restores the stock kernel configs saved by enableNativeKernels and unregisters the fused kernels it added.
+ * Safe to call when not enabled.
+ */
 export function disableNativeKernels(): void {
+  for (const name of added) {
+    if (tf.getKernel(name, BACKEND_NAME) !== undefined) tf.unregisterKernel(name, BACKEND_NAME);
+  }
+  added.length = 0;
   for (const [name, stock] of saved) {
     if (tf.getKernel(name, BACKEND_NAME) !== undefined) tf.unregisterKernel(name, BACKEND_NAME);
     tf.registerKernel(stock);
@@ -83,7 +107,7 @@ export function disableNativeKernels(): void {
 
 /** What is active now, without changing anything. */
 export function nativeKernelStatus(): NativeKernelStatus {
-  if (saved.size > 0) return { enabled: true, kernels: [...saved.keys()] };
+  if (saved.size > 0) return { enabled: true, kernels: [...saved.keys(), ...added] };
   const loaded = loadAddon();
   return { enabled: false, reason: loaded.addon === undefined ? loaded.reason : 'not enabled', kernels: [] };
 }

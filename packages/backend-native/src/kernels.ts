@@ -278,3 +278,236 @@ export function makeGatherV2(addon: NativeAddon, stock: tf.KernelConfig): tf.Ker
   };
   return kernel as unknown as tf.KernelFunc;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Fused element-wise kernels under new names (no stock kernel): float32 only, computed in one C pass each.
+
+/** Names of the fused kernels, in registration order. */
+export const FUSED_KERNEL_NAMES = [
+  'AdaptersGelu', 'AdaptersGeluGrad', 'AdaptersSoftmaxGrad', 'AdaptersLayerNorm', 'AdaptersLayerNormGrad', 'AdaptersAdamW',
+  'AdaptersDropoutMask', 'AdaptersScatterAddRows',
+] as const;
+
+export type FusedKernelName = (typeof FUSED_KERNEL_NAMES)[number];
+
+function requireFloat32(kernel: string, inputs: Record<string, tf.TensorInfo | undefined>): Record<string, tf.TensorInfo> {
+  for (const [name, t] of Object.entries(inputs)) {
+    if (t === undefined) throw new Error(`${kernel}: missing input '${name}'`);
+    if (t.dtype !== 'float32') throw new Error(`${kernel}: input '${name}' has dtype ${t.dtype}; only float32 is supported`);
+  }
+  return inputs as Record<string, tf.TensorInfo>;
+}
+
+function requireShape(kernel: string, name: string, t: tf.TensorInfo, expected: Shape): void {
+  if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
+    throw new Error(`${kernel}: input '${name}' has shape [${t.shape.join(',')}], expected [${expected.join(',')}]`);
+  }
+}
+
+function requireSize(kernel: string, name: string, t: tf.TensorInfo, expected: number, what: string): void {
+  if (size(t.shape) !== expected) {
+    throw new Error(`${kernel}: input '${name}' has shape [${t.shape.join(',')}], expected ${expected} elements (${what})`);
+  }
+}
+
+function numberAttr(kernel: string, attrs: tf.NamedAttrMap, name: string): number {
+  const v = attrs[name];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${kernel}: attr '${name}' must be a finite number`);
+  return v;
+}
+
+/**
+ * Allocates the outputs (all of them before reading the heap: each allocation may grow wasm memory and detach
+ * the previous ArrayBuffer), then runs `call` with the current heap and the outputs' byte offsets. Disposes
+ * the outputs if anything throws.
+ */
+function computeInto(
+  kernel: string, backend: BackendWasm, shapes: readonly Shape[],
+  call: (heap: ArrayBuffer, outOffsets: number[]) => void,
+): tf.TensorInfo[] {
+  if (!isArrayBuffer(heapOf(backend))) {
+    throw new Error(`${kernel}: needs the non-threaded wasm backend (the heap is a SharedArrayBuffer)`);
+  }
+  const outs: tf.TensorInfo[] = [];
+  try {
+    for (const shape of shapes) outs.push(backend.makeOutput([...shape], 'float32'));
+    call(heapOf(backend) as ArrayBuffer, outs.map((o) => offsetOf(backend, o)));
+  } catch (e) {
+    for (const o of outs) backend.disposeData(o.dataId);
+    throw e;
+  }
+  return outs;
+}
+
+type FusedKernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
+
+const asKernelFunc = (k: FusedKernel): tf.KernelFunc => k as unknown as tf.KernelFunc;
+
+function makeGeluFamily(addon: NativeAddon, grad: boolean): tf.KernelFunc {
+  const kernel = grad ? 'AdaptersGeluGrad' : 'AdaptersGelu';
+  return asKernelFunc(({ inputs, backend }) => {
+    const ins = inputs as Record<string, tf.TensorInfo | undefined>;
+    if (!grad) {
+      const { x } = requireFloat32(kernel, { x: ins['x'] }) as { x: tf.TensorInfo };
+      return computeInto(kernel, backend, [x.shape], (heap, [y]) =>
+        addon.geluFwd(heap, offsetOf(backend, x), y!, size(x.shape)))[0]!;
+    }
+    const { dy, x } = requireFloat32(kernel, { dy: ins['dy'], x: ins['x'] }) as { dy: tf.TensorInfo; x: tf.TensorInfo };
+    requireShape(kernel, 'dy', dy, x.shape);
+    return computeInto(kernel, backend, [x.shape], (heap, [dx]) =>
+      addon.geluGrad(heap, offsetOf(backend, dy), offsetOf(backend, x), dx!, size(x.shape)))[0]!;
+  });
+}
+
+/** AdaptersGelu: {x} → y = 0.5·x·(1 + erf(x/√2)). */
+export const makeGelu = (addon: NativeAddon): tf.KernelFunc => makeGeluFamily(addon, false);
+
+/** AdaptersGeluGrad: {dy, x} → dx = dy·(Φ(x) + x·φ(x)). */
+export const makeGeluGrad = (addon: NativeAddon): tf.KernelFunc => makeGeluFamily(addon, true);
+
+/** Rows and row length for an op over the last axis (a scalar counts as one row of one). */
+function lastAxis(shape: Shape): { rows: number; n: number } {
+  const n = shape.length === 0 ? 1 : shape[shape.length - 1]!;
+  return { rows: size(shape.slice(0, -1)), n };
+}
+
+/** AdaptersSoftmaxGrad: {dy, y} → dx = y·(dy − Σ_last(dy·y)). */
+export function makeSoftmaxGrad(addon: NativeAddon): tf.KernelFunc {
+  const kernel = 'AdaptersSoftmaxGrad';
+  return asKernelFunc(({ inputs, backend }) => {
+    const ins = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { dy, y } = requireFloat32(kernel, { dy: ins['dy'], y: ins['y'] }) as { dy: tf.TensorInfo; y: tf.TensorInfo };
+    requireShape(kernel, 'dy', dy, y.shape);
+    const { rows, n } = lastAxis(y.shape);
+    return computeInto(kernel, backend, [y.shape], (heap, [dx]) =>
+      addon.softmaxGrad(heap, offsetOf(backend, dy), offsetOf(backend, y), dx!, rows, n))[0]!;
+  });
+}
+
+/** Validates x [..., n] (rank >= 1) and gamma/beta-like [n] inputs; returns rows and n. */
+function layerNormGeometry(kernel: string, x: tf.TensorInfo, perFeature: Record<string, tf.TensorInfo>): { rows: number; n: number } {
+  if (x.shape.length === 0) throw new Error(`${kernel}: input 'x' must have rank >= 1`);
+  const g = lastAxis(x.shape);
+  for (const [name, t] of Object.entries(perFeature)) requireShape(kernel, name, t, [g.n]);
+  return g;
+}
+
+/** AdaptersLayerNorm: {x, gamma, beta}, {epsilon} → [y, mean [rows], rstd [rows]]. */
+export function makeLayerNorm(addon: NativeAddon): tf.KernelFunc {
+  const kernel = 'AdaptersLayerNorm';
+  return asKernelFunc(({ inputs, backend, attrs }) => {
+    const ins = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { x, gamma, beta } = requireFloat32(kernel, { x: ins['x'], gamma: ins['gamma'], beta: ins['beta'] }) as
+      { x: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+    const { rows, n } = layerNormGeometry(kernel, x, { gamma, beta });
+    const epsilon = numberAttr(kernel, attrs, 'epsilon');
+    return computeInto(kernel, backend, [x.shape, [rows], [rows]], (heap, [y, mean, rstd]) =>
+      addon.layerNorm(heap, offsetOf(backend, x), offsetOf(backend, gamma), offsetOf(backend, beta), y!, mean!, rstd!,
+        rows, n, epsilon));
+  });
+}
+
+/** AdaptersLayerNormGrad: {dy, x, gamma, mean, rstd} → [dx, dgamma [n], dbeta [n]]. */
+export function makeLayerNormGrad(addon: NativeAddon): tf.KernelFunc {
+  const kernel = 'AdaptersLayerNormGrad';
+  return asKernelFunc(({ inputs, backend }) => {
+    const ins = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { dy, x, gamma, mean, rstd } = requireFloat32(kernel,
+      { dy: ins['dy'], x: ins['x'], gamma: ins['gamma'], mean: ins['mean'], rstd: ins['rstd'] }) as
+      { dy: tf.TensorInfo; x: tf.TensorInfo; gamma: tf.TensorInfo; mean: tf.TensorInfo; rstd: tf.TensorInfo };
+    const { rows, n } = layerNormGeometry(kernel, x, { gamma });
+    requireShape(kernel, 'dy', dy, x.shape);
+    // mean/rstd as AdaptersLayerNorm returns them ([rows]), or any shape with rows elements (e.g. [..., 1]).
+    requireSize(kernel, 'mean', mean, rows, 'one per row of x');
+    requireSize(kernel, 'rstd', rstd, rows, 'one per row of x');
+    return computeInto(kernel, backend, [x.shape, [n], [n]], (heap, [dx, dgamma, dbeta]) =>
+      addon.layerNormGrad(heap, offsetOf(backend, dy), offsetOf(backend, x), offsetOf(backend, gamma),
+        offsetOf(backend, mean), offsetOf(backend, rstd), dx!, dgamma!, dbeta!, rows, n));
+  });
+}
+
+/** AdaptersAdamW: {param, grad, m, v}, {lr, beta1, beta2, epsilon, weightDecay, step} → [param', m', v']. */
+export function makeAdamW(addon: NativeAddon): tf.KernelFunc {
+  const kernel = 'AdaptersAdamW';
+  return asKernelFunc(({ inputs, backend, attrs }) => {
+    const ins = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { param, grad, m, v } = requireFloat32(kernel, { param: ins['param'], grad: ins['grad'], m: ins['m'], v: ins['v'] }) as
+      { param: tf.TensorInfo; grad: tf.TensorInfo; m: tf.TensorInfo; v: tf.TensorInfo };
+    for (const [name, t] of [['grad', grad], ['m', m], ['v', v]] as const) requireShape(kernel, name, t, param.shape);
+    const [lr, beta1, beta2, epsilon, weightDecay, step] = (['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'step'] as const)
+      .map((name) => numberAttr(kernel, attrs, name)) as [number, number, number, number, number, number];
+    if (step < 1) throw new Error(`${kernel}: attr 'step' must be >= 1, got ${step}`);
+    return computeInto(kernel, backend, [param.shape, param.shape, param.shape], (heap, [pOut, mOut, vOut]) =>
+      addon.adamW(heap, offsetOf(backend, param), offsetOf(backend, grad), offsetOf(backend, m), offsetOf(backend, v),
+        pOut!, mOut!, vOut!, size(param.shape), lr, beta1, beta2, epsilon, weightDecay, step));
+  });
+}
+
+/** splitmix32 finaliser (the same key derivation as @adapters/core-graph's dropout-mask.ts). */
+function splitmix32(x: number): number {
+  let z = (x + 0x9e3779b9) | 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/**
+ * AdaptersDropoutMask: {}, {shape, rate, seed} → float32 mask, entry i = 1/(1 − rate) when
+ * lowbias32(lowbias32(i ⊕ k1) + k2) < ⌊(1 − rate)·2³²⌋ else 0, with k1 = splitmix32(seed), k2 = splitmix32(k1).
+ * Written straight into wasm memory: no JS array, no copy.
+ */
+export function makeDropoutMask(addon: NativeAddon): tf.KernelFunc {
+  const kernel = 'AdaptersDropoutMask';
+  return asKernelFunc(({ backend, attrs }) => {
+    const shape = attrs['shape'];
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || (d as number) < 0)) {
+      throw new Error(`${kernel}: attr 'shape' must be an array of non-negative integers`);
+    }
+    const rate = numberAttr(kernel, attrs, 'rate');
+    if (!(rate >= 0 && rate < 1)) throw new Error(`${kernel}: attr 'rate' must be in [0, 1), got ${rate}`);
+    const seed = numberAttr(kernel, attrs, 'seed') >>> 0;
+    const k1 = splitmix32(seed);
+    const k2 = splitmix32(k1);
+    const threshold = Math.floor((1 - rate) * 4294967296);
+    const dims = shape as number[];
+    return computeInto(kernel, backend, [dims], (heap, [out]) =>
+      addon.dropoutMask(heap, out!, size(dims), k1, k2, threshold, Math.fround(1 / (1 - rate))))[0]!;
+  });
+}
+
+/**
+ * AdaptersScatterAddRows: {dy float32 [count, width] (any shape of that size), ids int32 [count]}, {rows, width} →
+ * [rows, width] with out[ids[i]] += dy[i] (the embedding table's gradient); ids outside [0, rows) throw.
+ */
+export function makeScatterAddRows(addon: NativeAddon): tf.KernelFunc {
+  const kernel = 'AdaptersScatterAddRows';
+  return asKernelFunc(({ inputs, backend, attrs }) => {
+    const { dy, ids } = inputs as { dy?: tf.TensorInfo; ids?: tf.TensorInfo };
+    if (!dy || !ids) throw new Error(`${kernel}: needs inputs 'dy' and 'ids'`);
+    if (dy.dtype !== 'float32') throw new Error(`${kernel}: input 'dy' has dtype ${dy.dtype}; only float32 is supported`);
+    if (ids.dtype !== 'int32') throw new Error(`${kernel}: input 'ids' has dtype ${ids.dtype}; expected int32`);
+    const rows = numberAttr(kernel, attrs, 'rows');
+    const width = numberAttr(kernel, attrs, 'width');
+    const count = size(ids.shape);
+    if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(width) || width < 0) {
+      throw new Error(`${kernel}: attrs 'rows' (${rows}) and 'width' (${width}) must be non-negative integers`);
+    }
+    if (size(dy.shape) !== count * width) {
+      throw new Error(`${kernel}: dy [${dy.shape.join(',')}] is not ${count} rows of width ${width}`);
+    }
+    return computeInto(kernel, backend, [[rows, width]], (heap, [out]) =>
+      addon.scatterAddRows(heap, offsetOf(backend, dy), offsetOf(backend, ids), out!, count, width, rows))[0]!;
+  });
+}
+
+/** Factory per fused kernel name. */
+export const FUSED_FACTORIES: Readonly<Record<FusedKernelName, (addon: NativeAddon) => tf.KernelFunc>> = {
+  AdaptersGelu: makeGelu,
+  AdaptersGeluGrad: makeGeluGrad,
+  AdaptersSoftmaxGrad: makeSoftmaxGrad,
+  AdaptersLayerNorm: makeLayerNorm,
+  AdaptersLayerNormGrad: makeLayerNormGrad,
+  AdaptersAdamW: makeAdamW,
+  AdaptersDropoutMask: makeDropoutMask,
+  AdaptersScatterAddRows: makeScatterAddRows,
+};

@@ -53,6 +53,8 @@ export { initialValues } from './exec/init';
 export { adapterPolicy, adaptersOnlyPolicy, decays, fullFineTunePolicy, ownersPolicy } from './exec/policy';
 export type { TrainPolicy } from './exec/policy';
 export { BackendUnavailableError, describeBackend, selectBackend, VALID_BACKEND_NAMES } from './backend/select-backend';
+export { applyDropout, dropoutMask } from './ops/dropout-mask';
+export { disableZeroCopyKernels, enableZeroCopyKernels, zeroCopyKernelsEnabled } from './backend/wasm-zero-copy';
 export type { BackendChoice, BackendName, SelectBackendOptions } from './backend/select-backend';
 
 // Files

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BackendUnavailableError, describeBackend, selectBackend, VALID_BACKEND_NAMES } from './select-backend';
+import { disableZeroCopyKernels, zeroCopyKernelsEnabled } from './wasm-zero-copy';
 
 const GPU = '@tensorflow/tfjs-node-gpu';
 const NODE = '@tensorflow/tfjs-node';
@@ -211,7 +212,17 @@ describe('forcing a backend', () => {
 describe('describeBackend', () => {
   it('reports SIMD and thread count for wasm', async () => {
     await selectBackend({ prefer: 'wasm', env: {} });
-    expect(describeBackend()).toMatch(/^wasm \((no )?SIMD, \d+ threads?(, (OpenBLAS|stock) kernels: [^)]*)?\)$/);
+    expect(describeBackend()).toMatch(/^wasm \((no )?SIMD, \d+ threads?, zero-copy Identity\/Cast(, (OpenBLAS|stock) kernels: [^)]*)?\)$/);
+  });
+
+  it('shares buffers in Identity/Cast on wasm unless ADAPTERS_ZERO_COPY_DISABLE=1', async () => {
+    disableZeroCopyKernels();
+    await selectBackend({ prefer: 'wasm', env: { ADAPTERS_ZERO_COPY_DISABLE: '1', ADAPTERS_NATIVE_KERNELS_DISABLE: '1' } });
+    expect(zeroCopyKernelsEnabled()).toBe(false);
+    expect(describeBackend()).not.toContain('zero-copy');
+    await selectBackend({ prefer: 'wasm', env: { ADAPTERS_NATIVE_KERNELS_DISABLE: '1' } });
+    expect(zeroCopyKernelsEnabled()).toBe(true);
+    disableZeroCopyKernels();
   });
 
   it('turns on @adapters/backend-native on wasm when it loads, and says why not when it does not', async () => {

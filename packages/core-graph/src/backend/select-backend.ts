@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 // Importing the wasm package registers the 'wasm' backend as a side effect.
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { enableZeroCopyKernels, zeroCopyKernelsEnabled } from './wasm-zero-copy';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -126,9 +127,10 @@ export interface NativeKernelStatus {
 
 let nativeStatus: NativeKernelStatus | undefined;
 
-/** Registers @adapters/backend-native's kernels on wasm when that package is installed and its addon built. */
-function enableNative(load: (id: string) => unknown, options: SelectBackendOptions): NativeKernelStatus | undefined {
+/** On wasm: shares buffers in Identity/Cast (see wasm-zero-copy) and registers @adapters/backend-native's kernels when that package is installed and its addon built. */
+function enableWasmKernels(load: (id: string) => unknown, options: SelectBackendOptions): NativeKernelStatus | undefined {
   const env = options.env ?? process.env;
+  if (env['ADAPTERS_ZERO_COPY_DISABLE'] !== '1') enableZeroCopyKernels();
   if (options.nativeKernels === false || env['ADAPTERS_NATIVE_KERNELS_DISABLE'] === '1') return undefined;
   let mod: { enableNativeKernels?: () => NativeKernelStatus };
   try {
@@ -170,7 +172,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
         request.raw,
       );
     }
-    const native = name === 'wasm' ? enableNative(load, options) : undefined;
+    const native = name === 'wasm' ? enableWasmKernels(load, options) : undefined;
     options.log?.(`backend: ${describeBackend()} (forced by ${origin})`);
     return { name, tfBackend: c.tfBackend, tried: [], ...(native ? { nativeKernels: native } : {}) };
   }
@@ -179,7 +181,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   for (const c of CANDIDATES) {
     const reason = await activate(c, load);
     if (reason === undefined) {
-      const native = c.name === 'wasm' ? enableNative(load, options) : undefined;
+      const native = c.name === 'wasm' ? enableWasmKernels(load, options) : undefined;
       const skipped = tried.map((t) => `${t.name} (${t.reason})`).join(', ');
       options.log?.(`backend: ${describeBackend()}${skipped ? `; skipped ${skipped}` : ''}`);
       return { name: c.name, tfBackend: c.tfBackend, tried, ...(native ? { nativeKernels: native } : {}) };
@@ -216,6 +218,7 @@ export function describeBackend(): string {
     if (evaluatedFlag('WASM_HAS_MULTITHREAD_SUPPORT') === false) threads = 1;
   }
   if (threads !== undefined) parts.push(`${threads} thread${threads === 1 ? '' : 's'}`);
+  if (zeroCopyKernelsEnabled()) parts.push('zero-copy Identity/Cast');
   if (nativeStatus) parts.push(nativeStatus.enabled ? `OpenBLAS kernels: ${nativeStatus.kernels.join(', ')}` : `stock kernels: ${nativeStatus.reason ?? 'native kernels off'}`);
   return parts.length > 0 ? `wasm (${parts.join(', ')})` : 'wasm';
 }

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { matmulTransposesAreFast } from '../backend/capabilities';
+import { FUSED_KERNELS, hasFusedKernel } from './fused';
 import { defineOp, input, lastDim, param, shapeError } from './op-def';
 
 /**
@@ -26,15 +28,22 @@ export const denseOp = defineOp({
     }
     return { shape: [...x.shape.slice(0, -1), outDim as number], dtype: 'float32' };
   },
-  run([x], p, attrs) {
+  run([x], p, attrs, ctx) {
     const xs = x as tf.Tensor;
     const w = p['weight'] as tf.Tensor2D;
     const transposed = attrs['transposeWeight'] === true;
     const inDim = xs.shape[xs.shape.length - 1] as number;
     const flat = xs.rank === 2 ? (xs as tf.Tensor2D) : tf.reshape(xs, [-1, inDim]) as tf.Tensor2D;
-    let y: tf.Tensor = linear(flat, w, transposed);
     const b = p['bias'];
-    if (b) y = tf.add(y, b);
+    let y: tf.Tensor;
+    // Inference: one fused kernel adds the bias while the product is still in cache. Training keeps the
+    // hand-written gradients of linear() (no weight gradient for frozen weights, no slow transposes).
+    // Not for a transposed weight: stock tfjs-wasm 4.22's _FusedMatMul returns wrong values with transposeB.
+    if (!ctx.training && b && !transposed) y = tf.fused.matMul({ a: flat, b: w, bias: b });
+    else {
+      y = linear(flat, w, transposed);
+      if (b) y = tf.add(y, b);
+    }
     const outDim = y.shape[1] as number;
     return xs.rank === 2 ? y : tf.reshape(y, [...xs.shape.slice(0, -1), outDim]);
   },
@@ -43,12 +52,14 @@ export const denseOp = defineOp({
 const isTrainable = (t: tf.Tensor): boolean => t instanceof tf.Variable && t.trainable;
 
 /**
- * x·W (or x·Wᵀ) with hand-written gradients whose matmuls are all untransposed: tfjs's own BatchMatMul
- * gradient multiplies by transposed operands, which wasm runs in a slow scalar loop. A frozen W is closed
+ * x·W (or x·Wᵀ) with hand-written gradients. Stock wasm runs transposed matmuls in a slow scalar loop, so
+ * there the gradients transpose explicitly and multiply untransposed; with fast transposes (native
+ * kernels, other backends) they pass the transpose flags instead and skip the copy. A frozen W is closed
  * over rather than passed in, so no weight gradient is ever computed for it.
  */
 function linear(x: tf.Tensor2D, w: tf.Tensor2D, transposed: boolean): tf.Tensor2D {
-  const dx = (dy: tf.Tensor2D) => tf.matMul(dy, transposed ? w : tf.transpose(w));
+  const fast = matmulTransposesAreFast();
+  const dx = (dy: tf.Tensor2D) => (fast ? tf.matMul(dy, w, false, !transposed) : tf.matMul(dy, transposed ? w : tf.transpose(w)));
   if (!isTrainable(w)) {
     return tf.customGrad((xs) => ({
       value: tf.matMul(xs as tf.Tensor2D, w, false, transposed),
@@ -63,15 +74,19 @@ function linear(x: tf.Tensor2D, w: tf.Tensor2D, transposed: boolean): tf.Tensor2
       gradFunc: (dy, saved) => {
         const g = dy as tf.Tensor2D;
         const xSaved = saved[0] as tf.Tensor2D;
-        const dw = transposed ? tf.matMul(tf.transpose(g), xSaved) : tf.matMul(tf.transpose(xSaved), g);
+        const [a, b] = transposed ? [g, xSaved] : [xSaved, g];
+        const dw = fast ? tf.matMul(a, b, true, false) : tf.matMul(tf.transpose(a), b);
         return [dx(g), dw];
       },
     };
   })(x, w) as tf.Tensor2D;
 }
 
-/** Builds dense's gradient-safe embedding lookup; see embeddingOp. */
+/** The embedding table's gradient: row i of dy added into row ids[i] (see embeddingOp). */
 function scatterAddRows(dy: tf.Tensor, ids: Int32Array, rows: number, width: number): tf.Tensor {
+  if (hasFusedKernel(FUSED_KERNELS.scatterAddRows)) {
+    return tf.tidy(() => tf.engine().runKernel(FUSED_KERNELS.scatterAddRows, { dy, ids: tf.tensor1d(ids, 'int32') }, { rows, width }) as tf.Tensor);
+  }
   const grad = new Float32Array(rows * width);
   const d = dy.dataSync() as Float32Array;
   for (let i = 0; i < ids.length; i++) {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { applyDropout } from './dropout-mask';
 import { GraphError } from '../errors';
 import { defineOp, input, numAttr, shapeError } from './op-def';
 
@@ -29,7 +30,7 @@ export const dropoutOp = defineOp({
   },
   run([x], _p, attrs, ctx) {
     const rate = numAttr(attrs, 'rate');
-    return ctx.training && rate > 0 ? tf.dropout(x as tf.Tensor, rate, undefined, ctx.nextSeed()) : tf.clone(x as tf.Tensor);
+    return ctx.training && rate > 0 ? applyDropout(x as tf.Tensor, rate, ctx.nextSeed()) : tf.clone(x as tf.Tensor);
   },
 });
 

@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { layerNorm } from './fused';
 import { defineOp, input, lastDim, numAttr, param, shapeError } from './op-def';
 
 /** LayerNorm over the last axis with biased variance and eps inside the square root (as PyTorch). */
@@ -18,10 +19,6 @@ export const layerNormOp = defineOp({
     return x;
   },
   run([x], p, attrs) {
-    const xs = x as tf.Tensor;
-    const eps = numAttr(attrs, 'eps');
-    const { mean, variance } = tf.moments(xs, -1, true);
-    const normed = tf.mul(tf.sub(xs, mean), tf.rsqrt(tf.add(variance, eps)));
-    return tf.add(tf.mul(normed, p['weight'] as tf.Tensor), p['bias'] as tf.Tensor);
+    return layerNorm(x as tf.Tensor, p['weight'] as tf.Tensor, p['bias'] as tf.Tensor, numAttr(attrs, 'eps'));
   },
 });

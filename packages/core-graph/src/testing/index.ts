@@ -8,6 +8,7 @@ export { toyAdapter, toyAdapterWithModes, toyZeroAdapter } from './toy-adapter';
 export type { ToyAdapterConfig } from './toy-adapter';
 export { encoderSiteNames, ruleSetArb, siteSelectorArb, smallEncoderConfigArb, tokenIdsArb } from './arbitraries';
 export type { CompositionKind, RuleSetOptions, SmallEncoderOptions } from './arbitraries';
+export { registerReferenceFusedKernels } from './fused-reference';
 export { refConfigOf, storeWithReferenceBase, writeTinyModelDir } from './fixtures';
 export { linkAdapterPackages, runCliIn } from './cli-harness';
 export type { CliRun } from './cli-harness';

@@ -1,0 +1,116 @@
+// Fused element-wise kernels. An engine package (e.g. @adapters/backend-native on wasm) may register these
+// kernel names on a backend; where one is registered, the ops below run it in one pass instead of a chain
+// of 4–14 tfjs kernels, and fall back to the composed tfjs ops everywhere else. The contract (float32):
+//   AdaptersGelu         {x} → y = ½·x·(1 + erf(x/√2))
+//   AdaptersGeluGrad     {dy, x} → dy·(½·(1 + erf(x/√2)) + x·φ(x)),  φ(x) = exp(−x²/2)/√(2π)
+//   AdaptersSoftmaxGrad  {dy, y} → y·(dy − Σ_last(dy·y))   (softmax over the last axis; y its output)
+//   AdaptersLayerNorm    {x[…,n], gamma[n], beta[n]}, {epsilon} → [y, mean[rows], rstd[rows]]
+//                        biased variance, rstd = 1/√(var + ε), y = (x − mean)·rstd·gamma + beta
+//   AdaptersLayerNormGrad {dy, x, gamma, mean, rstd} → [dx, dgamma, dbeta]
+//   AdaptersAdamW        {param, grad, m, v}, {lr, beta1, beta2, epsilon, weightDecay, step} → [param', m', v']
+//   AdaptersDropoutMask  {}, {shape, rate, seed} → the mask of dropout-mask.ts, bit for bit
+//   AdaptersScatterAddRows {dy[count·width], ids int32[count]}, {rows, width} → [rows, width], out[ids[i]] += dy[i]
+// `referenceFusedKernels` in ./testing implements the same contract in plain JS for tests.
+import * as tf from '@tensorflow/tfjs';
+
+export const FUSED_KERNELS = {
+  gelu: 'AdaptersGelu',
+  geluGrad: 'AdaptersGeluGrad',
+  softmaxGrad: 'AdaptersSoftmaxGrad',
+  layerNorm: 'AdaptersLayerNorm',
+  layerNormGrad: 'AdaptersLayerNormGrad',
+  adamW: 'AdaptersAdamW',
+  dropoutMask: 'AdaptersDropoutMask',
+  scatterAddRows: 'AdaptersScatterAddRows',
+} as const;
+
+export const hasFusedKernel = (name: string): boolean => {
+  const backend = tf.getBackend() as string | null;
+  return backend !== null && tf.getKernel(name, backend) !== undefined;
+};
+
+const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor | tf.Tensor[] =>
+  tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
+
+const SQRT_HALF = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+const composedGelu = (x: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1));
+
+function geluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  if (hasFusedKernel(FUSED_KERNELS.geluGrad)) return run(FUSED_KERNELS.geluGrad, { dy, x }) as tf.Tensor;
+  const cdf = tf.mul(tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1), 0.5);
+  const pdf = tf.mul(tf.exp(tf.mul(tf.square(x), -0.5)), INV_SQRT_2PI);
+  return tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)));
+}
+
+/** Exact GELU, x·Φ(x). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  if (!hasFusedKernel(FUSED_KERNELS.gelu) || x.dtype !== 'float32') return composedGelu(x);
+  return run(FUSED_KERNELS.gelu, { x }) as tf.Tensor;
+}
+
+/** Softmax over the last axis; with a fused gradient kernel, its backward pass is one kernel instead of four. */
+export function softmaxLastAxis(x: tf.Tensor): tf.Tensor {
+  if (!hasFusedKernel(FUSED_KERNELS.softmaxGrad)) return tf.softmax(x, -1);
+  return tf.customGrad((logits, save) => {
+    const y = tf.softmax(logits as tf.Tensor, -1);
+    (save as tf.GradSaveFunc)([y]);
+    return { value: y, gradFunc: (dy, saved) => run(FUSED_KERNELS.softmaxGrad, { dy: dy as tf.Tensor, y: saved[0] as tf.Tensor }) as tf.Tensor };
+  })(x);
+}
+
+/** LayerNorm over the last axis with biased variance and eps inside the square root (as PyTorch). */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
+  if (!hasFusedKernel(FUSED_KERNELS.layerNorm) || x.dtype !== 'float32') {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, epsilon)));
+    return tf.add(tf.mul(normed, gamma), beta);
+  }
+  const [y, mean, rstd] = run(FUSED_KERNELS.layerNorm, { x, gamma, beta }, { epsilon }) as tf.Tensor[];
+  // The tape keeps its own references to the saved statistics.
+  tf.dispose([mean as tf.Tensor, rstd as tf.Tensor]);
+  return y as tf.Tensor;
+}
+
+export interface AdamWStep {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  /** Already zero for tensors that take no decay. */
+  readonly weightDecay: number;
+  readonly step: number;
+}
+
+/** One fused AdamW update, or undefined when no fused kernel is registered (the optimizer then composes it). */
+export function fusedAdamW(param: tf.Tensor, grad: tf.Tensor, m: tf.Tensor, v: tf.Tensor, s: AdamWStep): [tf.Tensor, tf.Tensor, tf.Tensor] | undefined {
+  if (!hasFusedKernel(FUSED_KERNELS.adamW) || param.dtype !== 'float32') return undefined;
+  return run(FUSED_KERNELS.adamW, { param, grad, m, v }, { ...s }) as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
+/** Gradients are registered once per tfjs copy, whichever backend later provides the kernels. */
+function registerGradients(): void {
+  if (!tf.getGradient(FUSED_KERNELS.gelu)) {
+    tf.registerGradient({
+      kernelName: FUSED_KERNELS.gelu,
+      inputsToSave: ['x'],
+      gradFunc: (dy, saved) => ({ x: () => geluGrad(dy as tf.Tensor, saved[0] as tf.Tensor) }),
+    });
+  }
+  if (!tf.getGradient(FUSED_KERNELS.layerNorm)) {
+    tf.registerGradient({
+      kernelName: FUSED_KERNELS.layerNorm,
+      inputsToSave: ['x', 'gamma'],
+      outputsToSave: [false, true, true],
+      gradFunc: (dys, saved) => {
+        const [x, gamma, mean, rstd] = saved as tf.Tensor[];
+        const dy = (dys as tf.Tensor[])[0] as tf.Tensor;
+        // One kernel yields all three gradients; the tape's tidy frees the ones no input asks for.
+        const [dx, dgamma, dbeta] = run(FUSED_KERNELS.layerNormGrad, { dy, x: x as tf.Tensor, gamma: gamma as tf.Tensor, mean: mean as tf.Tensor, rstd: rstd as tf.Tensor }) as tf.Tensor[];
+        return { x: () => dx as tf.Tensor, gamma: () => dgamma as tf.Tensor, beta: () => dbeta as tf.Tensor };
+      },
+    });
+  }
+}
+registerGradients();

@@ -1,0 +1,115 @@
+// Plain-JS (float64) implementations of the fused-kernel contract in ops/fused.ts, registrable on any
+// backend. Tests use them to check the fused code paths (gradients, the optimizer) without a native build,
+// and engine packages can compare their kernels against them.
+import * as tf from '@tensorflow/tfjs';
+import { dropoutMaskValues } from '../ops/dropout-mask';
+import { FUSED_KERNELS } from '../ops/fused';
+import { refErf as erf } from './ref-erf';
+
+type Backend = tf.KernelBackend;
+const read = (b: Backend, t: tf.TensorInfo): Float32Array => b.readSync(t.dataId) as Float32Array;
+const out = (b: Backend, shape: readonly number[], values: Float32Array): tf.TensorInfo => ({ dataId: b.write(values, [...shape], 'float32'), shape: [...shape], dtype: 'float32' });
+const num = (attrs: tf.NamedAttrMap | undefined, name: string): number => Number(attrs?.[name]);
+
+const cdf = (x: number) => 0.5 * (1 + erf(x * Math.SQRT1_2));
+const pdf = (x: number) => Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+
+const KERNELS: Record<string, (inputs: tf.NamedTensorInfoMap, b: Backend, attrs?: tf.NamedAttrMap) => tf.TensorInfo | tf.TensorInfo[]> = {
+  [FUSED_KERNELS.gelu]: ({ x }, b) => out(b, x!.shape, read(b, x!).map((v) => v * cdf(v))),
+  [FUSED_KERNELS.geluGrad]: ({ dy, x }, b) => {
+    const xv = read(b, x!);
+    return out(b, x!.shape, read(b, dy!).map((d, i) => d * (cdf(xv[i]!) + xv[i]! * pdf(xv[i]!))));
+  },
+  [FUSED_KERNELS.softmaxGrad]: ({ dy, y }, b) => {
+    const [dv, yv] = [read(b, dy!), read(b, y!)];
+    const n = y!.shape[y!.shape.length - 1]!;
+    const res = new Float32Array(yv.length);
+    for (let r = 0; r < yv.length; r += n) {
+      let s = 0;
+      for (let j = r; j < r + n; j++) s += dv[j]! * yv[j]!;
+      for (let j = r; j < r + n; j++) res[j] = yv[j]! * (dv[j]! - s);
+    }
+    return out(b, y!.shape, res);
+  },
+  [FUSED_KERNELS.layerNorm]: ({ x, gamma, beta }, b, attrs) => {
+    const [xv, g, be] = [read(b, x!), read(b, gamma!), read(b, beta!)];
+    const n = g.length;
+    const rows = xv.length / n;
+    const [y, mean, rstd] = [new Float32Array(xv.length), new Float32Array(rows), new Float32Array(rows)];
+    for (let r = 0; r < rows; r++) {
+      let mu = 0;
+      for (let j = 0; j < n; j++) mu += xv[r * n + j]!;
+      mu /= n;
+      let vr = 0;
+      for (let j = 0; j < n; j++) vr += (xv[r * n + j]! - mu) ** 2;
+      const rs = 1 / Math.sqrt(vr / n + num(attrs, 'epsilon'));
+      [mean[r], rstd[r]] = [mu, rs];
+      for (let j = 0; j < n; j++) y[r * n + j] = (xv[r * n + j]! - mu) * rs * g[j]! + be[j]!;
+    }
+    return [out(b, x!.shape, y), out(b, [rows], mean), out(b, [rows], rstd)];
+  },
+  [FUSED_KERNELS.layerNormGrad]: ({ dy, x, gamma, mean, rstd }, b) => {
+    const [dv, xv, g, mu, rs] = [read(b, dy!), read(b, x!), read(b, gamma!), read(b, mean!), read(b, rstd!)];
+    const n = g.length;
+    const rows = xv.length / n;
+    const dx = new Float32Array(xv.length);
+    const [dg, db] = [new Float64Array(n), new Float64Array(n)];
+    for (let r = 0; r < rows; r++) {
+      let [sg, sgx] = [0, 0];
+      for (let j = 0; j < n; j++) {
+        const i = r * n + j;
+        const xhat = (xv[i]! - mu[r]!) * rs[r]!;
+        sg += dv[i]! * g[j]!;
+        sgx += dv[i]! * g[j]! * xhat;
+        dg[j]! += dv[i]! * xhat;
+        db[j]! += dv[i]!;
+      }
+      for (let j = 0; j < n; j++) {
+        const i = r * n + j;
+        const xhat = (xv[i]! - mu[r]!) * rs[r]!;
+        dx[i] = rs[r]! * (dv[i]! * g[j]! - sg / n - xhat * (sgx / n));
+      }
+    }
+    return [out(b, x!.shape, dx), out(b, [n], Float32Array.from(dg)), out(b, [n], Float32Array.from(db))];
+  },
+  [FUSED_KERNELS.dropoutMask]: (_inputs, b, attrs) => {
+    const shape = attrs?.['shape'] as number[];
+    return out(b, shape, dropoutMaskValues(shape.reduce((p, d) => p * d, 1), num(attrs, 'rate'), num(attrs, 'seed')));
+  },
+  [FUSED_KERNELS.scatterAddRows]: ({ dy, ids }, b, attrs) => {
+    const [d, idv] = [read(b, dy!), b.readSync(ids!.dataId) as Int32Array];
+    const [rows, width] = [num(attrs, 'rows'), num(attrs, 'width')];
+    const res = new Float32Array(rows * width);
+    for (let i = 0; i < idv.length; i++) for (let j = 0; j < width; j++) res[idv[i]! * width + j] = Math.fround(res[idv[i]! * width + j]! + d[i * width + j]!);
+    return out(b, [rows, width], res);
+  },
+  [FUSED_KERNELS.adamW]: ({ param, grad, m, v }, b, attrs) => {
+    const [p, g, mv, vv] = [read(b, param!), read(b, grad!), read(b, m!), read(b, v!)];
+    const [lr, b1, b2, eps, wd, t] = ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'step'].map((k) => num(attrs, k)) as [number, number, number, number, number, number];
+    const [c1, c2] = [1 - b1 ** t, 1 - b2 ** t];
+    const [p2, m2, v2] = [new Float32Array(p.length), new Float32Array(p.length), new Float32Array(p.length)];
+    for (let i = 0; i < p.length; i++) {
+      m2[i] = b1 * mv[i]! + (1 - b1) * g[i]!;
+      v2[i] = b2 * vv[i]! + (1 - b2) * g[i]! * g[i]!;
+      p2[i] = p[i]! * (1 - lr * wd) - lr * ((m2[i]! / c1) / (Math.sqrt(v2[i]! / c2) + eps));
+    }
+    return [out(b, param!.shape, p2), out(b, param!.shape, m2), out(b, param!.shape, v2)];
+  },
+};
+
+/**
+ * Registers the reference kernels on `backend` (default: the active one), under the names in FUSED_KERNELS
+ * (or only `names`). Returns a function that unregisters them (safe to call twice).
+ */
+export function registerReferenceFusedKernels(backend = tf.getBackend(), names: readonly string[] = Object.keys(KERNELS)): () => void {
+  const added: string[] = [];
+  for (const name of names) {
+    const impl = KERNELS[name];
+    if (!impl || tf.getKernel(name, backend)) continue;
+    tf.registerKernel({ kernelName: name, backendName: backend, kernelFunc: ({ inputs, backend: b, attrs }) => impl(inputs, b as Backend, attrs) });
+    added.push(name);
+  }
+  return () => {
+    for (const name of added.splice(0)) tf.unregisterKernel(name, backend);
+  };
+}
