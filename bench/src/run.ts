@@ -233,7 +233,7 @@ async function main(): Promise<void> {
       const r = isolated('drop', n);
       const [step, infer] = [Number(r['step'] ?? NaN), Number(r['infer'] ?? NaN)];
       if (n === 0) [step0, infer0] = [step, infer];
-      rows.push([n, step, pct(step, step0), ratio(step, fullStep), infer, pct(infer, infer0)]);
+      rows.push([String(n), step, pct(step, step0), ratio(step, fullStep), infer, pct(infer, infer0)]);
       json.push({ droppedLayers: n, stepSeconds: step, stepRatioToFull: ratio(step, fullStep), inferenceMs8Tasks: infer, ...(r['failed'] ? { failed: r['failed'] } : {}) });
     }
     results['adapterDrop'] = json;

@@ -54,6 +54,7 @@ export { adapterPolicy, adaptersOnlyPolicy, decays, fullFineTunePolicy, ownersPo
 export type { TrainPolicy } from './exec/policy';
 export { BackendUnavailableError, describeBackend, selectBackend, VALID_BACKEND_NAMES } from './backend/select-backend';
 export { applyDropout, dropoutMask } from './ops/dropout-mask';
+export { FUSED_KERNELS, hasFusedKernel } from './ops/fused';
 export { disableZeroCopyKernels, enableZeroCopyKernels, zeroCopyKernelsEnabled } from './backend/wasm-zero-copy';
 export type { BackendChoice, BackendName, SelectBackendOptions } from './backend/select-backend';
 
