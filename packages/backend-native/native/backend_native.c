@@ -568,6 +568,26 @@ FUSED_FN static void layer_norm_loop(const float *restrict x, const float *restr
 }
 
 /* Caller-provided scratch: acc_g/acc_b double[n] for dgamma/dbeta, gs/xhs float[n] for one row's g and x̂. */
+/* y = LayerNorm(a + b [+ c]) per row, the sum written into y first and normalised there (inference: no statistics out). */
+FUSED_FN static void add_layer_norm_loop(const float *restrict a, const float *restrict b, const float *restrict c,
+                                         const float *restrict gamma, const float *restrict beta, float *restrict y,
+                                         int64_t rows, int64_t n, double eps) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *ar = a + r * n, *br = b + r * n;
+    float *yr = y + r * n;
+    if (c) {
+      const float *cr = c + r * n;
+      for (int64_t j = 0; j < n; j++) yr[j] = (ar[j] + br[j]) + cr[j];
+    } else {
+      for (int64_t j = 0; j < n; j++) yr[j] = ar[j] + br[j];
+    }
+    const double mu = dot_d(yr, NULL, n) / (double)n;
+    const double var = sq_dev_d(yr, mu, n) / (double)n;
+    const float m = (float)mu, rs = (float)(1.0 / sqrt(var + eps));
+    for (int64_t j = 0; j < n; j++) yr[j] = (yr[j] - m) * rs * gamma[j] + beta[j];
+  }
+}
+
 FUSED_FN static void layer_norm_grad_loop(const float *restrict dy, const float *restrict x, const float *restrict gamma,
                                           const float *restrict mean, const float *restrict rstd, float *restrict dx,
                                           float *restrict dgamma, float *restrict dbeta, double *restrict acc_g,
@@ -869,6 +889,34 @@ static napi_value scatter_add_rows(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
+/* addLayerNorm(heap, aOff, bOff, cOff|-1, gammaOff, betaOff, yOff, rows, n, epsilon): y = LayerNorm(a + b [+ c]) */
+static napi_value add_layer_norm(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 10) return throw_range(env, "backend-native: addLayerNorm expects 10 arguments");
+  static const char *const names[] = {"aOff", "bOff"};
+  static const char *const rest[] = {"gammaOff", "betaOff", "yOff"};
+  uint8_t *heap;
+  size_t len;
+  int64_t off[2], c_off, tail[3], rows, n;
+  double eps;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_offsets(env, argv + 1, len, 2, off, names) ||
+      !get_int(env, argv[3], -1, (int64_t)len, &c_off, "cOff") || !get_offsets(env, argv + 4, len, 3, tail, rest) ||
+      !get_int(env, argv[7], 0, INT_LIMIT, &rows, "rows") || !get_int(env, argv[8], 0, INT_LIMIT, &n, "n")) {
+    return NULL;
+  }
+  CHECK(env, napi_get_value_double(env, argv[9], &eps));
+  if (!in_heap(off[0], rows * n, len) || !in_heap(off[1], rows * n, len) || (c_off >= 0 && !in_heap(c_off, rows * n, len)) ||
+      !in_heap(tail[0], n, len) || !in_heap(tail[1], n, len) || !in_heap(tail[2], rows * n, len)) {
+    return throw_range(env, "backend-native: addLayerNorm operand lies outside the wasm heap (or is misaligned)");
+  }
+  add_layer_norm_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]),
+                      c_off >= 0 ? (const float *)(heap + c_off) : NULL, (const float *)(heap + tail[0]),
+                      (const float *)(heap + tail[1]), (float *)(heap + tail[2]), rows, n, eps);
+  return undefined_value(env);
+}
+
 static napi_value info_fn(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value obj, v;
@@ -911,6 +959,7 @@ NAPI_MODULE_INIT() {
       {"adamW", NULL, adamw, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dropoutMask", NULL, dropout_mask, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scatterAddRows", NULL, scatter_add_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"addLayerNorm", NULL, add_layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -95,7 +95,7 @@ describeNative('native BatchMatMul', () => {
     expect(status).toEqual({
       enabled: true,
       kernels: ['BatchMatMul', '_FusedMatMul', 'Sum', 'Transpose', 'GatherV2', 'AdaptersGelu', 'AdaptersGeluGrad',
-        'AdaptersSoftmaxGrad', 'AdaptersLayerNorm', 'AdaptersLayerNormGrad', 'AdaptersAdamW', 'AdaptersDropoutMask', 'AdaptersScatterAddRows'],
+        'AdaptersSoftmaxGrad', 'AdaptersLayerNorm', 'AdaptersLayerNormGrad', 'AdaptersAdamW', 'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm'],
     });
     expect(nativeInfo()!.config).toMatch(/OpenBLAS/);
     disableNativeKernels();

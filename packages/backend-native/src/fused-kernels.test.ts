@@ -352,7 +352,7 @@ describeNative('fused kernels (AdaptersGelu, AdaptersGeluGrad, AdaptersSoftmaxGr
 
   it('enableNativeKernels registers them, disableNativeKernels removes them', () => {
     expect(FUSED_KERNELS).toEqual(['AdaptersGelu', 'AdaptersGeluGrad', 'AdaptersSoftmaxGrad', 'AdaptersLayerNorm',
-      'AdaptersLayerNormGrad', 'AdaptersAdamW', 'AdaptersDropoutMask', 'AdaptersScatterAddRows']);
+      'AdaptersLayerNormGrad', 'AdaptersAdamW', 'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm']);
     const on = enableNativeKernels();
     expect(on.enabled).toBe(true);
     expect(on.kernels).toEqual(expect.arrayContaining([...FUSED_KERNELS, 'BatchMatMul']));
@@ -452,5 +452,46 @@ describeNative('AdaptersScatterAddRows', () => {
     expect(() => scatter(dy, tf.tensor([0, 1], [2], 'int32'), 4, 2)).toThrow(/not 2 rows of width 2/);
     expect(() => scatter(dy, tf.tensor([0, 1], [2], 'float32'), 4, 3)).toThrow(/ids.*int32/);
     dy.dispose();
+  });
+});
+
+describeNative('AdaptersAddLayerNorm', () => {
+  beforeAll(() => enableNativeKernels());
+  afterAll(() => disableNativeKernels());
+
+  it('equals LayerNorm of the float32 sum (float64 reference), odd widths and one row included', () => {
+    for (const [rows, n] of [[1, 7], [5, 33], [64, 384]] as const) {
+      const [av, bv, gv, be] = [randomArray(rows * n, 1 + n), randomArray(rows * n, 2 + n), randomArray(n, 3 + n), randomArray(n, 4 + n)];
+      const [a, b, g, beta] = [tf.tensor(av, [rows, n]), tf.tensor(bv, [rows, n]), tf.tensor(gv), tf.tensor(be)];
+      const y = runKernel('AdaptersAddLayerNorm', { a, b, gamma: g, beta }, { epsilon: 1e-5 })[0]!;
+      const out = y.dataSync();
+      let worst = 0;
+      for (let r = 0; r < rows; r++) {
+        const s = Array.from({ length: n }, (_v, j) => Math.fround(av[r * n + j]! + bv[r * n + j]!));
+        const mu = s.reduce((p, v) => p + v, 0) / n;
+        const rs = 1 / Math.sqrt(s.reduce((p, v) => p + (v - mu) ** 2, 0) / n + 1e-5);
+        for (let j = 0; j < n; j++) worst = Math.max(worst, Math.abs(out[r * n + j]! - ((s[j]! - mu) * rs * gv[j]! + be[j]!)));
+      }
+      // Normalised values are O(1); float32 rounding of the centred value, rstd and the affine step: a few ulps.
+      expect(worst).toBeLessThan(2e-6);
+      tf.dispose([a, b, g, beta, y]);
+    }
+  });
+
+  it('with a third summand c: LayerNorm((a + b) + c), bit-identical to adding first in float32', () => {
+    const [rows, n] = [9, 40];
+    const [a, b, c] = [1, 2, 3].map((k) => tf.tensor(randomArray(rows * n, 10 + k), [rows, n]));
+    const [g, beta] = [tf.tensor(randomArray(n, 20)), tf.tensor(randomArray(n, 21))];
+    const three = runKernel('AdaptersAddLayerNorm', { a: a!, b: b!, c: c!, gamma: g, beta }, { epsilon: 1e-12 })[0]!;
+    const ab = tf.add(a!, b!);
+    const two = runKernel('AdaptersAddLayerNorm', { a: ab, b: c!, gamma: g, beta }, { epsilon: 1e-12 })[0]!;
+    expect(three.dataSync()).toEqual(two.dataSync());
+    tf.dispose([a!, b!, c!, g, beta, three, ab, two]);
+  });
+
+  it('names a shape mismatch', () => {
+    const [a, b, g] = [tf.ones([2, 4]), tf.ones([2, 3]), tf.ones([4])];
+    expect(() => runKernel('AdaptersAddLayerNorm', { a, b, gamma: g, beta: g }, { epsilon: 1e-5 })).toThrow(/AdaptersAddLayerNorm.*'b'/);
+    tf.dispose([a, b, g]);
   });
 });

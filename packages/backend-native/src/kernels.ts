@@ -285,7 +285,7 @@ export function makeGatherV2(addon: NativeAddon, stock: tf.KernelConfig): tf.Ker
 /** Names of the fused kernels, in registration order. */
 export const FUSED_KERNEL_NAMES = [
   'AdaptersGelu', 'AdaptersGeluGrad', 'AdaptersSoftmaxGrad', 'AdaptersLayerNorm', 'AdaptersLayerNormGrad', 'AdaptersAdamW',
-  'AdaptersDropoutMask', 'AdaptersScatterAddRows',
+  'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm',
 ] as const;
 
 export type FusedKernelName = (typeof FUSED_KERNEL_NAMES)[number];
@@ -500,6 +500,31 @@ export function makeScatterAddRows(addon: NativeAddon): tf.KernelFunc {
   });
 }
 
+/**
+ * AdaptersAddLayerNorm: {a, b[, c] (same shape [..., n]), gamma [n], beta [n]}, {epsilon} → LayerNorm(a + b [+ c]),
+ * the residual sums and the norm in one pass ((a + b) + c, in that order). Inference: no statistics are returned,
+ * so it has no gradient.
+ */
+export function makeAddLayerNorm(addon: NativeAddon): tf.KernelFunc {
+  const kernel = 'AdaptersAddLayerNorm';
+  return asKernelFunc(({ inputs, backend, attrs }) => {
+    const ins = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { a, b, gamma, beta } = requireFloat32(kernel, { a: ins['a'], b: ins['b'], gamma: ins['gamma'], beta: ins['beta'] }) as
+      { a: tf.TensorInfo; b: tf.TensorInfo; gamma: tf.TensorInfo; beta: tf.TensorInfo };
+    requireShape(kernel, 'b', b, a.shape);
+    const c = ins['c'];
+    if (c !== undefined) {
+      requireFloat32(kernel, { c });
+      requireShape(kernel, 'c', c, a.shape);
+    }
+    const { rows, n } = layerNormGeometry(kernel, a, { gamma, beta });
+    const epsilon = numberAttr(kernel, attrs, 'epsilon');
+    return computeInto(kernel, backend, [a.shape], (heap, [y]) =>
+      addon.addLayerNorm(heap, offsetOf(backend, a), offsetOf(backend, b), c ? offsetOf(backend, c) : -1, offsetOf(backend, gamma),
+        offsetOf(backend, beta), y!, rows, n, epsilon))[0]!;
+  });
+}
+
 /** Factory per fused kernel name. */
 export const FUSED_FACTORIES: Readonly<Record<FusedKernelName, (addon: NativeAddon) => tf.KernelFunc>> = {
   AdaptersGelu: makeGelu,
@@ -510,4 +535,5 @@ export const FUSED_FACTORIES: Readonly<Record<FusedKernelName, (addon: NativeAdd
   AdaptersAdamW: makeAdamW,
   AdaptersDropoutMask: makeDropoutMask,
   AdaptersScatterAddRows: makeScatterAddRows,
+  AdaptersAddLayerNorm: makeAddLayerNorm,
 };

@@ -3,6 +3,7 @@ import { GraphError } from '../errors';
 import type { Graph, SpliceRecord } from '../graph/graph';
 import type { GraphNode } from '../graph/types';
 import type { RunContext } from '../ops/op-def';
+import { FUSED_KERNELS, hasFusedKernel } from '../ops/fused';
 import { opRegistry } from '../ops/registry';
 import { hashSeed } from './random';
 import type { WeightStore } from './weights';
@@ -173,6 +174,8 @@ export class Executor {
       // With early release the branch may be freed once read; a clone shares its data (no copy).
       result = release ? tf.clone(chosen) : chosen;
       if (release) this.releaseInputs([branch], values, release);
+    } else if (release && node.op === 'layerNorm' && this.canFuseAddInto(node, values, ctx(id), release)) {
+      result = this.addLayerNorm(node, values, ctx, skip, release);
     } else {
       const inputs = node.inputs.map((i) => this.evaluate(i, values, ctx, skip, release));
       const params: Record<string, tf.Tensor> = {};
@@ -187,6 +190,60 @@ export class Executor {
     }
     values.set(id, result);
     return result;
+  }
+
+  /**
+   * Inference peephole: layerNorm(add(a, b)) where this layerNorm is the add's only reader becomes one
+   * AdaptersAddLayerNorm kernel when the backend has it, so the residual sum is never materialised; a
+   * single-reader add feeding that add joins as a third summand (a Pfeiffer adapter's two residual adds).
+   * Only in run() (inference with release planning): training needs each add's own gradient path.
+   */
+  private canFuseAddInto(node: GraphNode, values: ReadonlyMap<string, tf.Tensor>, ctx: RunContext, release: Release): boolean {
+    if (ctx.training || !hasFusedKernel(FUSED_KERNELS.addLayerNorm)) return false;
+    return this.isFusableAdd(node.inputs[0] as string, values, release);
+  }
+
+  /** An add of two float32 tensors that nothing else reads in this run and that is not computed yet. */
+  private isFusableAdd(id: string, values: ReadonlyMap<string, tf.Tensor>, release: Release): boolean {
+    if (values.has(id) || release.pinned.has(id) || release.uses.get(id) !== 1) return false;
+    const add = this.graph.node(id);
+    return add.op === 'add' && add.inputs.length === 2 && add.type.dtype === 'float32';
+  }
+
+  private addLayerNorm(node: GraphNode, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release: Release): tf.Tensor {
+    const add = this.graph.node(node.inputs[0] as string);
+    // (x + y) + z: with the inner add first, the kernel's summation order is the graph's (float addition
+    // commutes exactly, so an inner add in second position is reordered to the front).
+    const innerAt = add.inputs.findIndex((i) => this.isFusableAdd(i, values, release));
+    const inner = innerAt >= 0 ? this.graph.node(add.inputs[innerAt] as string) : undefined;
+    const operandIds = inner ? [...inner.inputs, add.inputs[1 - innerAt] as string] : [...add.inputs];
+    const operands = operandIds.map((i) => this.evaluate(i, values, ctx, skip, release));
+    const first = operands[0] as tf.Tensor;
+    if (!operands.every((t) => t.dtype === 'float32' && tf.util.arraysEqual(t.shape, first.shape))) {
+      // Broadcasting adds take the ordinary path.
+      let sum = tf.add(operands[0] as tf.Tensor, operands[1] as tf.Tensor);
+      if (operands[2]) sum = tf.add(sum, operands[2]);
+      const out = opRegistry.get('layerNorm', node.id).run([sum], this.paramsOf(node), node.attrs, ctx(node.id));
+      this.releaseConsumed(inner, add, values, release);
+      return out;
+    }
+    const [a, b, c] = operands as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+    const { weight: gamma, bias: beta } = this.paramsOf(node) as { weight: tf.Tensor; bias: tf.Tensor };
+    const result = tf.engine().runKernel(FUSED_KERNELS.addLayerNorm, { a, b, ...(c ? { c } : {}), gamma, beta }, { epsilon: Number(node.attrs['eps']) }) as tf.Tensor;
+    this.releaseConsumed(inner, add, values, release);
+    return result;
+  }
+
+  private paramsOf(node: GraphNode): Record<string, tf.Tensor> {
+    const params: Record<string, tf.Tensor> = {};
+    for (const [local, key] of Object.entries(node.params)) params[local] = this.weights.get(key);
+    return params;
+  }
+
+  /** Releases what the fused adds read (the adds themselves never got a value). */
+  private releaseConsumed(inner: GraphNode | undefined, add: GraphNode, values: Map<string, tf.Tensor>, release: Release): void {
+    if (inner) this.releaseInputs(inner.inputs, values, release);
+    this.releaseInputs(add.inputs.filter((i) => i !== inner?.id), values, release);
   }
 
   private releaseInputs(inputs: readonly string[], values: Map<string, tf.Tensor>, release: Release): void {

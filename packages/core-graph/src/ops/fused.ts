@@ -10,6 +10,8 @@
 //   AdaptersAdamW        {param, grad, m, v}, {lr, beta1, beta2, epsilon, weightDecay, step} → [param', m', v']
 //   AdaptersDropoutMask  {}, {shape, rate, seed} → the mask of dropout-mask.ts, bit for bit
 //   AdaptersScatterAddRows {dy[count·width], ids int32[count]}, {rows, width} → [rows, width], out[ids[i]] += dy[i]
+//   AdaptersAddLayerNorm {a, b[, c] (same shape), gamma, beta}, {epsilon} → LayerNorm((a + b) + c)  (inference: the
+//                        executor uses it for layerNorm(add(…)) when the adds have no other reader)
 // `referenceFusedKernels` in ./testing implements the same contract in plain JS for tests.
 import * as tf from '@tensorflow/tfjs';
 
@@ -22,6 +24,7 @@ export const FUSED_KERNELS = {
   adamW: 'AdaptersAdamW',
   dropoutMask: 'AdaptersDropoutMask',
   scatterAddRows: 'AdaptersScatterAddRows',
+  addLayerNorm: 'AdaptersAddLayerNorm',
 } as const;
 
 export const hasFusedKernel = (name: string): boolean => {

@@ -83,6 +83,16 @@ const KERNELS: Record<string, (inputs: tf.NamedTensorInfoMap, b: Backend, attrs?
     for (let i = 0; i < idv.length; i++) for (let j = 0; j < width; j++) res[idv[i]! * width + j] = Math.fround(res[idv[i]! * width + j]! + d[i * width + j]!);
     return out(b, [rows, width], res);
   },
+  [FUSED_KERNELS.addLayerNorm]: ({ a, b: bIn, c, gamma, beta }, b, attrs) => {
+    const [av, bv] = [read(b, a!), read(b, bIn!)];
+    const cv = c ? read(b, c) : undefined;
+    // Float32 sums in the kernel's order, (a + b) + c.
+    const summed = av.map((v, i) => (cv ? Math.fround(v + bv[i]!) + cv[i]! : v + bv[i]!));
+    const sum = { dataId: b.write(summed, [...a!.shape], 'float32'), shape: a!.shape, dtype: 'float32' as const };
+    const [y, mean, rstd] = KERNELS[FUSED_KERNELS.layerNorm]!({ x: sum, gamma, beta }, b, attrs) as tf.TensorInfo[];
+    for (const t of [sum, mean!, rstd!]) b.disposeData(t.dataId);
+    return y!;
+  },
   [FUSED_KERNELS.adamW]: ({ param, grad, m, v }, b, attrs) => {
     const [p, g, mv, vv] = [read(b, param!), read(b, grad!), read(b, m!), read(b, v!)];
     const [lr, b1, b2, eps, wd, t] = ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'step'].map((k) => num(attrs, k)) as [number, number, number, number, number, number];
