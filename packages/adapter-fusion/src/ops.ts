@@ -3,6 +3,9 @@
 //   fusionExpand  [..., d]                → [..., 1, d]   (a residual broadcast against the stack)
 //   fusionProbs   q [..., d], k [..., N, d] → [..., N]     softmax_n((q · k_n) / T), dropout on the scores
 //   fusionMix     p [..., N], v [..., N, d] → [..., d]     Σ_n p_n · v_n
+//   fusionKeyScores q [..., d], z [..., N, d], params W [d, d], b [d] → [..., N]   q · (z_n W + b), computed as
+//                 (q Wᵀ) · z_n + q · b: one [.., d]·[d, d] product instead of N (the key projection folded into the query)
+//   fusionSoftmax s [..., N] → [..., N]   softmax_n(s / T), dropout on the scores
 import * as tf from '@tensorflow/tfjs';
 import type { Attrs, Dim, InferArgs, OpDef, TensorType } from '@adapters/core-graph';
 import { applyDropout, defineOp, GraphError, opRegistry } from '@adapters/core-graph';
@@ -130,7 +133,60 @@ export const fusionMixOp: OpDef = defineOp({
   },
 });
 
-export const FUSION_OPS: readonly OpDef[] = [fusionStackOp, fusionExpandOp, fusionProbsOp, fusionMixOp];
+/**
+ * Scores of one query against N adapter outputs through the key projection, without projecting the N outputs:
+ * q · (z_n W + b) = (q Wᵀ) · z_n + q · b. Exact in real arithmetic; AdapterHub projects every z_n (N times the
+ * matmul work and an [..., N, d] activation kept for the backward pass).
+ */
+export const fusionKeyScoresOp: OpDef = defineOp({
+  name: 'fusionKeyScores',
+  arity: 2,
+  params: ['weight', 'bias'],
+  inferType(args) {
+    const q = floatInput(args, 0, 1);
+    const z = floatInput(args, 1, 2);
+    const d = q.shape[q.shape.length - 1] as Dim;
+    const lead = q.shape.slice(0, -1);
+    if (z.shape.length !== q.shape.length + 1 || !sameShape(z.shape.slice(0, lead.length), lead) || z.shape[z.shape.length - 1] !== d) {
+      throw fail(args, `adapter outputs ${show(z)} do not match the query ${show(q)}: expected [${[...lead, 'N', d].join(', ')}]`);
+    }
+    const w = args.params['weight'];
+    const b = args.params['bias'];
+    if (!w || w.shape.length !== 2 || w.shape[0] !== d || w.shape[1] !== d) throw fail(args, `key weight must be [${d}, ${d}], got ${w ? show(w as TensorType) : 'none'}`);
+    if (!b || b.shape.length !== 1 || b.shape[0] !== d) throw fail(args, `key bias must be [${d}], got ${b ? show(b as TensorType) : 'none'}`);
+    return { shape: [...lead, z.shape[z.shape.length - 2] as Dim], dtype: 'float32' };
+  },
+  run([q, z], p) {
+    const query = q as tf.Tensor;
+    const d = query.shape[query.rank - 1] as number;
+    const w = p['weight'] as tf.Tensor2D;
+    // [rows, d]·[d, d]ᵀ on a 2-D view (tfjs's 3-D × 2-D matmul gradient is broken).
+    const folded = tf.reshape(tf.matMul(tf.reshape(query, [-1, d]) as tf.Tensor2D, w, false, true), query.shape);
+    const scores = tf.sum(tf.mul(tf.expandDims(folded, query.rank - 1), z as tf.Tensor), -1);
+    return tf.add(scores, tf.sum(tf.mul(query, p['bias'] as tf.Tensor), -1, true));
+  },
+});
+
+/** softmax_n(s / T) over precomputed scores, with dropout on the scores in training runs (see fusionProbs). */
+export const fusionSoftmaxOp: OpDef = defineOp({
+  name: 'fusionSoftmax',
+  arity: 1,
+  inferType(args) {
+    const s = floatInput(args, 0, 1);
+    const rate = args.attrs['dropout'] ?? 0;
+    if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw fail(args, `dropout ${JSON.stringify(rate)} must be in [0, 1)`);
+    return s;
+  },
+  run([s], _p, attrs, ctx) {
+    let scores = s as tf.Tensor;
+    const rate = (attrs['dropout'] as number | undefined) ?? 0;
+    if (ctx.training && rate > 0) scores = applyDropout(scores, rate, ctx.nextSeed());
+    const t = temperatureOf(attrs);
+    return tf.softmax(t === 1 ? scores : tf.div(scores, tf.scalar(t)), -1);
+  },
+});
+
+export const FUSION_OPS: readonly OpDef[] = [fusionStackOp, fusionExpandOp, fusionProbsOp, fusionMixOp, fusionKeyScoresOp, fusionSoftmaxOp];
 
 /** Registers the fusion ops (idempotent: registering the same definitions again is a no-op). */
 export function registerFusionOps(): void {

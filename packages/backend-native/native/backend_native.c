@@ -917,6 +917,36 @@ static napi_value add_layer_norm(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
+/*
+ * stridedCopy32(heap, srcOff, dstOff, outer, count, srcStride, dstStride): for o in [0, outer),
+ * dst[o*dstStride .. +count) = src[o*srcStride .. +count), 4-byte elements. Pack and Unpack along a middle axis
+ * are one such copy per tensor (the stock kernels go through per-element strided slices).
+ */
+static napi_value strided_copy32(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) return throw_range(env, "backend-native: stridedCopy32 expects 7 arguments");
+  uint8_t *heap;
+  size_t len;
+  int64_t src_off, dst_off, outer, count, src_stride, dst_stride;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_int(env, argv[1], 0, (int64_t)len, &src_off, "srcOff") ||
+      !get_int(env, argv[2], 0, (int64_t)len, &dst_off, "dstOff") || !get_int(env, argv[3], 0, INT_LIMIT, &outer, "outer") ||
+      !get_int(env, argv[4], 0, INT_LIMIT, &count, "count") || !get_int(env, argv[5], 0, INT_LIMIT, &src_stride, "srcStride") ||
+      !get_int(env, argv[6], 0, INT_LIMIT, &dst_stride, "dstStride")) {
+    return NULL;
+  }
+  if (outer > 0 && count > 0) {
+    if (!in_heap(src_off, (outer - 1) * src_stride + count, len) || !in_heap(dst_off, (outer - 1) * dst_stride + count, len)) {
+      return throw_range(env, "backend-native: stridedCopy32 operand lies outside the wasm heap (or is misaligned)");
+    }
+    const uint32_t *src = (const uint32_t *)(heap + src_off);
+    uint32_t *dst = (uint32_t *)(heap + dst_off);
+    for (int64_t o = 0; o < outer; o++) memcpy(dst + o * dst_stride, src + o * src_stride, (size_t)count * 4);
+  }
+  return undefined_value(env);
+}
+
 static napi_value info_fn(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value obj, v;
@@ -960,6 +990,7 @@ NAPI_MODULE_INIT() {
       {"dropoutMask", NULL, dropout_mask, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scatterAddRows", NULL, scatter_add_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"addLayerNorm", NULL, add_layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stridedCopy32", NULL, strided_copy32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

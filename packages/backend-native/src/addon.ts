@@ -34,6 +34,7 @@ export interface NativeAddon {
   dropoutMask(heap: ArrayBuffer, outOff: number, count: number, k1: number, k2: number, threshold: number, scale: number): void;
   scatterAddRows(heap: ArrayBuffer, dyOff: number, idsOff: number, outOff: number, count: number, width: number, rows: number): void;
   addLayerNorm(heap: ArrayBuffer, aOff: number, bOff: number, cOff: number, gammaOff: number, betaOff: number, yOff: number, rows: number, n: number, epsilon: number): void;
+  stridedCopy32(heap: ArrayBuffer, srcOff: number, dstOff: number, outer: number, count: number, srcStride: number, dstStride: number): void;
   info(): { config: string; corename: string; threads: number };
   setNumThreads(threads: number): void;
 }
@@ -84,7 +85,7 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   }
   const a = mod.exports;
   const required: Array<keyof NativeAddon> = ['gemm', 'biasAct', 'reduceSum', 'transpose32', 'gather32', 'geluFwd',
-    'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'addLayerNorm', 'info', 'setNumThreads'];
+    'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'addLayerNorm', 'stridedCopy32', 'info', 'setNumThreads'];
   if (required.some((name) => typeof a[name] !== 'function')) {
     return { reason: `native addon at ${file} is stale (missing exports); run ${BUILD_HINT}` };
   }

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from './addon';
 import type { NativeAddon } from './addon';
-import { FUSED_FACTORIES, FUSED_KERNEL_NAMES, makeBatchMatMul, makeFusedMatMul, makeGatherV2, makeSum, makeTranspose } from './kernels';
+import { FUSED_FACTORIES, FUSED_KERNEL_NAMES, makeBatchMatMul, makeFusedMatMul, makeGatherV2, makePack, makeSum, makeTranspose, makeUnpack } from './kernels';
 
 export { ADDON_PATH_ENV, DISABLE_ENV, defaultAddonPath } from './addon';
 
@@ -39,6 +39,8 @@ const FACTORIES: ReadonlyArray<[string, (addon: NativeAddon, stock: tf.KernelCon
   ['Sum', makeSum],
   ['Transpose', makeTranspose],
   ['GatherV2', makeGatherV2],
+  ['Pack', makePack],
+  ['Unpack', makeUnpack],
 ];
 
 /** Stock kernel configs replaced by enableNativeKernels, by kernel name. */

@@ -254,6 +254,62 @@ export function makeSum(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFu
   return kernel as unknown as tf.KernelFunc;
 }
 
+/** Pack/Unpack geometry around `axis` of `shape`: rows before it, the axis length, contiguous elements after it. */
+function axisSplit(shape: Shape, axis: number): { outer: number; n: number; inner: number } {
+  return { outer: size(shape.slice(0, axis)), n: shape[axis]!, inner: size(shape.slice(axis + 1)) };
+}
+
+/** Native Unpack (tf.unstack, and stack's gradient) for 4-byte dtypes: one strided copy per output. */
+export function makeUnpack(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFunc {
+  const kernel = (args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] => {
+    const { value } = args.inputs as { value: tf.TensorInfo };
+    if ((value.dtype !== 'float32' && value.dtype !== 'int32') || !isArrayBuffer(heapOf(args.backend))) {
+      return stock.kernelFunc(args) as tf.TensorInfo[];
+    }
+    const axis = tf.util.parseAxisParam(args.attrs['axis'] as number, value.shape)[0]!;
+    const { outer, n, inner } = axisSplit(value.shape, axis);
+    const outShape = value.shape.filter((_, i) => i !== axis);
+    const outs: tf.TensorInfo[] = [];
+    try {
+      for (let i = 0; i < n; i++) outs.push(args.backend.makeOutput(outShape, value.dtype));
+      const heap = heapOf(args.backend) as ArrayBuffer;
+      const src = offsetOf(args.backend, value);
+      outs.forEach((o, i) => addon.stridedCopy32(heap, src + 4 * i * inner, offsetOf(args.backend, o), outer, inner, n * inner, inner));
+    } catch (e) {
+      for (const o of outs) args.backend.disposeData(o.dataId);
+      throw e;
+    }
+    return outs;
+  };
+  return kernel as unknown as tf.KernelFunc;
+}
+
+/** Native Pack (tf.stack) for 4-byte dtypes: one strided copy per input. */
+export function makePack(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFunc {
+  const kernel = (args: KernelArgs): tf.TensorInfo => {
+    const inputs = Object.values(args.inputs) as tf.TensorInfo[];
+    const first = inputs[0];
+    if (!first || inputs.length < 2 || (first.dtype !== 'float32' && first.dtype !== 'int32') || !isArrayBuffer(heapOf(args.backend)) ||
+      inputs.some((t) => t.dtype !== first.dtype || !tf.util.arraysEqual(t.shape, first.shape))) {
+      return stock.kernelFunc(args) as tf.TensorInfo; // stock also reports mismatched shapes and dtypes
+    }
+    const axis = tf.util.parseAxisParam(args.attrs['axis'] as number, [...first.shape, inputs.length])[0]!;
+    const outShape = [...first.shape.slice(0, axis), inputs.length, ...first.shape.slice(axis)];
+    const { outer, n, inner } = axisSplit(outShape, axis);
+    const out = args.backend.makeOutput(outShape, first.dtype);
+    try {
+      const heap = heapOf(args.backend) as ArrayBuffer;
+      const dst = offsetOf(args.backend, out);
+      inputs.forEach((t, i) => addon.stridedCopy32(heap, offsetOf(args.backend, t), dst + 4 * i * inner, outer, inner, inner, n * inner));
+    } catch (e) {
+      args.backend.disposeData(out.dataId);
+      throw e;
+    }
+    return out;
+  };
+  return kernel as unknown as tf.KernelFunc;
+}
+
 /** Native GatherV2 (batchDims 0) for float32/int32 tables and int32 indices: one memcpy per gathered slice. */
 export function makeGatherV2(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFunc {
   const kernel = (args: KernelArgs): tf.TensorInfo => {

@@ -5,6 +5,7 @@ import type { GraphNode } from '../graph/types';
 import type { RunContext } from '../ops/op-def';
 import { FUSED_KERNELS, hasFusedKernel } from '../ops/fused';
 import { opRegistry } from '../ops/registry';
+import { commonNodes } from './common-nodes';
 import { hashSeed } from './random';
 import type { WeightStore } from './weights';
 
@@ -46,12 +47,16 @@ function contextFor(training: boolean, seed: number): (id: string) => RunContext
  */
 export class Executor {
   private readonly spliceBySwitch: ReadonlyMap<string, SpliceRecord>;
+  /** Node → earlier node with the same value (see commonNodes); each is evaluated once per run. */
+  private readonly alias: ReadonlyMap<string, string>;
 
   constructor(
     readonly graph: Graph,
     readonly weights: WeightStore,
+    options: { readonly mergeCommonNodes?: boolean } = {},
   ) {
     this.spliceBySwitch = new Map(graph.splices.map((s) => [s.switchNode, s]));
+    this.alias = options.mergeCommonNodes === false ? new Map() : commonNodes(graph);
     for (const key of graph.usedParams()) weights.get(key);
   }
 
@@ -88,17 +93,19 @@ export class Executor {
   private usePlan(targets: readonly string[], values: ReadonlyMap<string, tf.Tensor>, skip: (s: SpliceRecord) => boolean): Release {
     const uses = new Map<string, number>();
     const seen = new Set<string>();
-    const visit = (id: string): void => {
+    const visit = (raw: string): void => {
+      const id = this.resolve(raw, values);
       if (seen.has(id)) return;
       seen.add(id);
       if (values.has(id)) return;
-      for (const input of this.readsOf(id, skip)) {
+      for (const raw of this.readsOf(id, skip)) {
+        const input = this.resolve(raw, values);
         uses.set(input, (uses.get(input) ?? 0) + 1);
         visit(input);
       }
     };
     targets.forEach(visit);
-    return { uses, pinned: new Set([...values.keys(), ...targets]) };
+    return { uses, pinned: new Set([...values.keys(), ...targets.map((t) => this.resolve(t, values))]) };
   }
 
   /** The inputs a node reads in this run: a switch reads only its chosen branch. */
@@ -163,7 +170,13 @@ export class Executor {
     }
   }
 
-  private evaluate(id: string, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release?: Release): tf.Tensor {
+  /** The node whose value stands for `id`: itself when fed or computed, else its common-subexpression alias. */
+  private resolve(id: string, values: ReadonlyMap<string, tf.Tensor>): string {
+    return values.has(id) ? id : (this.alias.get(id) ?? id);
+  }
+
+  private evaluate(raw: string, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release?: Release): tf.Tensor {
+    const id = this.resolve(raw, values);
     const known = values.get(id);
     if (known) return known;
     const node = this.graph.node(id);
@@ -204,18 +217,19 @@ export class Executor {
   }
 
   /** An add of two float32 tensors that nothing else reads in this run and that is not computed yet. */
-  private isFusableAdd(id: string, values: ReadonlyMap<string, tf.Tensor>, release: Release): boolean {
+  private isFusableAdd(raw: string, values: ReadonlyMap<string, tf.Tensor>, release: Release): boolean {
+    const id = this.resolve(raw, values);
     if (values.has(id) || release.pinned.has(id) || release.uses.get(id) !== 1) return false;
     const add = this.graph.node(id);
     return add.op === 'add' && add.inputs.length === 2 && add.type.dtype === 'float32';
   }
 
   private addLayerNorm(node: GraphNode, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release: Release): tf.Tensor {
-    const add = this.graph.node(node.inputs[0] as string);
+    const add = this.graph.node(this.resolve(node.inputs[0] as string, values));
     // (x + y) + z: with the inner add first, the kernel's summation order is the graph's (float addition
     // commutes exactly, so an inner add in second position is reordered to the front).
     const innerAt = add.inputs.findIndex((i) => this.isFusableAdd(i, values, release));
-    const inner = innerAt >= 0 ? this.graph.node(add.inputs[innerAt] as string) : undefined;
+    const inner = innerAt >= 0 ? this.graph.node(this.resolve(add.inputs[innerAt] as string, values)) : undefined;
     const operandIds = inner ? [...inner.inputs, add.inputs[1 - innerAt] as string] : [...add.inputs];
     const operands = operandIds.map((i) => this.evaluate(i, values, ctx, skip, release));
     const first = operands[0] as tf.Tensor;
@@ -224,13 +238,13 @@ export class Executor {
       let sum = tf.add(operands[0] as tf.Tensor, operands[1] as tf.Tensor);
       if (operands[2]) sum = tf.add(sum, operands[2]);
       const out = opRegistry.get('layerNorm', node.id).run([sum], this.paramsOf(node), node.attrs, ctx(node.id));
-      this.releaseConsumed(inner, add, values, release);
+      this.releaseConsumed(innerAt, inner, add, values, release);
       return out;
     }
     const [a, b, c] = operands as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
     const { weight: gamma, bias: beta } = this.paramsOf(node) as { weight: tf.Tensor; bias: tf.Tensor };
     const result = tf.engine().runKernel(FUSED_KERNELS.addLayerNorm, { a, b, ...(c ? { c } : {}), gamma, beta }, { epsilon: Number(node.attrs['eps']) }) as tf.Tensor;
-    this.releaseConsumed(inner, add, values, release);
+    this.releaseConsumed(innerAt, inner, add, values, release);
     return result;
   }
 
@@ -241,13 +255,14 @@ export class Executor {
   }
 
   /** Releases what the fused adds read (the adds themselves never got a value). */
-  private releaseConsumed(inner: GraphNode | undefined, add: GraphNode, values: Map<string, tf.Tensor>, release: Release): void {
+  private releaseConsumed(innerAt: number, inner: GraphNode | undefined, add: GraphNode, values: Map<string, tf.Tensor>, release: Release): void {
     if (inner) this.releaseInputs(inner.inputs, values, release);
-    this.releaseInputs(add.inputs.filter((i) => i !== inner?.id), values, release);
+    this.releaseInputs(add.inputs.filter((_i, k) => k !== innerAt), values, release);
   }
 
   private releaseInputs(inputs: readonly string[], values: Map<string, tf.Tensor>, release: Release): void {
-    for (const input of inputs) {
+    for (const raw of inputs) {
+      const input = this.resolve(raw, values);
       const left = (release.uses.get(input) ?? 0) - 1;
       release.uses.set(input, left);
       if (left > 0 || release.pinned.has(input)) continue;
