@@ -7,11 +7,13 @@ import type {
   Columns, PluginPackage, TextTokenizer, TrainExample, TrainRecord, WeightStore,
 } from '@adapters/core-graph';
 import {
-  addHead, adapter, applyPlacements, backendBanner, choosePlugin, ConfigError, createRegistry, discoverPlugins, encodeSafetensors, evaluate, Executor, formatDuration,
-  FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, headPrefix, isTransposedInCheckpoint, LabelVocab, loadAdapter, loadPretrained, loadTokenizer, MetricsWriter,
-  ownersPolicy, parameterSummary, parseAdapterSpec, PlacementError, ProgressReporter, readJsonObject, readSafetensorsFile, resolveConfig, resolveModel, saveAdapter,
-  stageFromCheckpoint, UsageError, writeFileAtomic, writeJsonAtomic, writeTrainingCurves,
-  COLUMN_OPTIONS, detectColumns, encodeExamples, givenColumns, majorityShare, readColumns, resolveAdapterDir, shortPath,
+  adapter, addHead, applyPlacements, backendBanner, checkpointTensor, choosePlugin, COLUMN_OPTIONS, ConfigError,
+  createRegistry, detectColumns, discoverPlugins, encodeExamples, encodeSafetensors, evaluate, Executor,
+  FORMAT_VERSION, formatDuration, givenColumns, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, headPrefix, LabelVocab,
+  loadAdapter, loadPretrained, loadTokenizer, majorityShare, MetricsWriter, ownersPolicy, parameterSummary,
+  parseAdapterSpec, PlacementError, ProgressReporter, readColumns, readJsonObject, readSafetensorsFile,
+  resolveAdapterDir, resolveConfig, resolveModel, saveAdapter, shortPath, stageFromCheckpoint, UsageError,
+  writeFileAtomic, writeJsonAtomic, writeTrainingCurves,
 } from '@adapters/core-graph';
 import { bottleneck } from '@adapters/adapter-bottleneck';
 import type { FusionConfigInput } from './config';
@@ -207,17 +209,6 @@ function placementOf(base: Graph, use: ReturnType<typeof adapter>, registry: Ada
   return { sites: [...new Set(report.map((r) => r.site))], mode: modes[0] as string };
 }
 
-/** A parameter's values in checkpoint layout (kernels [out, in]). */
-function checkpointValues(graph: Graph, store: WeightStore, key: string): { dtype: 'F32'; shape: number[]; values: Float32Array } {
-  const spec = graph.param(key);
-  const values = Float32Array.from(store.get(key).dataSync());
-  if (!isTransposedInCheckpoint(spec)) return { dtype: 'F32', shape: [...spec.shape], values };
-  const [rows, cols] = spec.shape as [number, number];
-  const t = new Float32Array(values.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = values[r * cols + c] as number;
-  return { dtype: 'F32', shape: [cols, rows], values: t };
-}
-
 /** Writes a head as core-graph's saveAdapter does (head_config.json + model_head.safetensors, keys `heads.NAME.…`). */
 export async function saveHead(dir: string, graph: Graph, store: WeightStore, name: string): Promise<void> {
   const spec = ((graph.meta['heads'] as HeadSpec[] | undefined) ?? []).find((h) => h.name === name);
@@ -225,8 +216,8 @@ export async function saveHead(dir: string, graph: Graph, store: WeightStore, na
   const config = graph.meta['config'] as EncoderConfig | undefined;
   await writeJsonAtomic(path.join(dir, HEAD_CONFIG_FILE), { config: spec, hidden_size: config?.hiddenSize ?? null, model_type: config?.architecture ?? null, name, version: FORMAT_VERSION });
   const prefix = `${headPrefix(name)}.`;
-  const tensors: Record<string, ReturnType<typeof checkpointValues>> = {};
-  for (const p of graph.params.values()) if (p.owner === `head:${name}`) tensors[`heads.${name}.${p.key.slice(prefix.length)}`] = checkpointValues(graph, store, p.key);
+  const tensors: Record<string, ReturnType<typeof checkpointTensor>> = {};
+  for (const p of graph.params.values()) if (p.owner === `head:${name}`) tensors[`heads.${name}.${p.key.slice(prefix.length)}`] = checkpointTensor(graph, store, p.key);
   await writeFileAtomic(path.join(dir, HEAD_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
 }
 

@@ -2,12 +2,13 @@
 //   adapter_fusion_config.json       { adapter_names, config: {key, query, ...}, hidden_size, model_class, model_name, model_type, name, version }
 //   model_adapter_fusion.safetensors `bert.encoder.layer.{i}.output.adapter_fusion_layer.{NAME}.{query|key|value}.{weight|bias}`
 // Kernels are written [out, in] as PyTorch's nn.Linear. Pruned fusions add `fusion_layers` (ours; AdapterHub ignores it).
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterRegistry, AdapterUse, EncoderConfig, Graph, WeightStore } from '@adapters/core-graph';
 import {
-  ConfigError, encodeSafetensors, FORMAT_VERSION, GraphError, isTransposedInCheckpoint, readSafetensorsFile, stageFromCheckpoint, writeFileAtomic, writeJsonAtomic,
+  checkpointTensor, ConfigError, encodeSafetensors, FORMAT_VERSION, GraphError, readJsonObject, readSafetensorsFile,
+  stageFromCheckpoint, writeFileAtomic, writeJsonAtomic,
 } from '@adapters/core-graph';
 import { resolveFusionConfig, toHubFusionConfig } from './config';
 import type { FusionRecord } from './fuse';
@@ -36,16 +37,6 @@ export function fusionHubKeys(graph: Graph, name: string, as = name): Map<string
   return out;
 }
 
-function checkpointValues(graph: Graph, store: WeightStore, key: string): { dtype: 'F32'; shape: number[]; values: Float32Array } {
-  const spec = graph.param(key);
-  const values = Float32Array.from(store.get(key).dataSync());
-  if (!isTransposedInCheckpoint(spec)) return { dtype: 'F32', shape: [...spec.shape], values };
-  const [rows, cols] = spec.shape as [number, number];
-  const t = new Float32Array(values.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = values[r * cols + c] as number;
-  return { dtype: 'F32', shape: [cols, rows], values: t };
-}
-
 /** True when some site fuses fewer adapters than the fusion has (pruned by top-k); dropped layers are not visible here. */
 const isPruned = (r: FusionRecord): boolean => Object.values(r.sites).some((s) => s.children.length !== r.adapters.length);
 
@@ -67,26 +58,9 @@ export async function saveFusion(dir: string, graph: Graph, store: WeightStore, 
     ...(layers ? { fusion_layers: Object.fromEntries(Object.entries(record.sites).map(([site, s]) => [site, s.children])) } : {}),
     ...(isPruned(record) ? { pruned: true } : {}),
   });
-  const tensors: Record<string, ReturnType<typeof checkpointValues>> = {};
-  for (const [key, hub] of fusionHubKeys(graph, name)) tensors[hub] = checkpointValues(graph, store, key);
+  const tensors: Record<string, ReturnType<typeof checkpointTensor>> = {};
+  for (const [key, hub] of fusionHubKeys(graph, name)) tensors[hub] = checkpointTensor(graph, store, key);
   await writeFileAtomic(join(dir, FUSION_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
-}
-
-async function readJsonObject(file: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(file, `cannot read: ${(e as Error).message}`);
-  }
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(file, `is not valid JSON: ${(e as Error).message}`);
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(file, 'must be a JSON object');
-  return v as Record<string, unknown>;
 }
 
 export interface LoadFusionOptions {

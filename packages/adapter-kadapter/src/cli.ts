@@ -3,11 +3,12 @@
 // core-graph's CLI finds them by plugin discovery.
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { CliCommand, CliContext, Columns, CommandSpec, EncoderConfig, Graph, OptionSpec, ParsedArgs, WeightStore } from '@adapters/core-graph';
+import type { CliCommand, CliContext, Columns, CommandSpec, EncoderConfig, OptionSpec, ParsedArgs } from '@adapters/core-graph';
 import {
-  assignFromCheckpoint, backendBanner, ConfigError, encodeSafetensors, formatDuration, FORMAT_VERSION, isTransposedInCheckpoint, LabelVocab, loadTokenizer, MetricsWriter, parameterSummary,
-  parseAdapterSpec, ProgressReporter, readSafetensorsFile, resolveConfig, resolveModel, UsageError, writeFileAtomic, writeJsonAtomic,
-  COLUMN_OPTIONS, detectColumns, encodeExamples, givenColumns, majorityShare, readColumns, shortPath,
+  assignFromCheckpoint, backendBanner, checkpointTensor, COLUMN_OPTIONS, ConfigError, detectColumns, encodeExamples,
+  encodeSafetensors, FORMAT_VERSION, formatDuration, givenColumns, LabelVocab, loadTokenizer, majorityShare,
+  MetricsWriter, parameterSummary, parseAdapterSpec, ProgressReporter, readColumns, readSafetensorsFile,
+  resolveConfig, resolveModel, shortPath, UsageError, writeFileAtomic, writeJsonAtomic,
 } from '@adapters/core-graph';
 import type { CombineMode } from './combine';
 import { KADAPTER_PRESETS } from './config';
@@ -170,17 +171,6 @@ function progressOf(ctx: CliContext, file: string): { onRecord: (r: KTrainRecord
   };
 }
 
-/** A parameter's values in checkpoint layout (kernels [out, in], as nn.Linear). */
-function checkpointValues(graph: Graph, store: WeightStore, key: string): { dtype: 'F32'; shape: number[]; values: Float32Array } {
-  const spec = graph.param(key);
-  const values = Float32Array.from(store.get(key).dataSync());
-  if (!isTransposedInCheckpoint(spec)) return { dtype: 'F32', shape: [...spec.shape], values };
-  const [rows, cols] = spec.shape as [number, number];
-  const t = new Float32Array(values.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = values[r * cols + c] as number;
-  return { dtype: 'F32', shape: [cols, rows], values: t };
-}
-
 // ---------------------------------------------------------------------------------------------
 // kadapter-pretrain
 
@@ -334,8 +324,8 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   }
   const combineOwner = 'combine:kadapter';
   const taskKeys = [...task.graph.params.values()].filter((p) => p.owner === combineOwner || p.owner === `head:${head}`).map((p) => p.key);
-  const tensors: Record<string, ReturnType<typeof checkpointValues>> = {};
-  for (const key of taskKeys) tensors[key] = checkpointValues(task.graph, pre.store, key);
+  const tensors: Record<string, ReturnType<typeof checkpointTensor>> = {};
+  for (const key of taskKeys) tensors[key] = checkpointTensor(task.graph, pre.store, key);
   await writeFileAtomic(path.join(outDir, KADAPTER_TASK_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
   const config = task.graph.meta['config'] as EncoderConfig | undefined;
   await writeJsonAtomic(path.join(outDir, KADAPTER_TASK_FILE), {

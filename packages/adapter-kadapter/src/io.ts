@@ -7,7 +7,10 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterCatalog, AdapterRegistry, CheckpointTensor, EncoderConfig, Graph, PlacementRule, WeightStore } from '@adapters/core-graph';
-import { adapter, applyPlacements, ConfigError, createRegistry, encodeSafetensors, exportToCheckpoint, GraphError, readSafetensorsFile, writeFileAtomic, writeJsonAtomic } from '@adapters/core-graph';
+import {
+  adapter, applyPlacements, ConfigError, createRegistry, encodeSafetensors, exportToCheckpoint, GraphError,
+  readJsonObject, readSafetensorsFile, writeFileAtomic, writeJsonAtomic,
+} from '@adapters/core-graph';
 import type { KAdapterConfig } from './config';
 import type { KnowledgeHeadSpec } from './heads';
 import { addKnowledgeHead, knowledgeHeads } from './heads';
@@ -32,23 +35,6 @@ function tensorRecord(entries: Iterable<[string, { shape: readonly number[]; val
   const out: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }> = {};
   for (const [k, t] of entries) out[k] = { dtype: 'F32', shape: [...t.shape], values: t.values };
   return out;
-}
-
-async function readJsonObject(file: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(file, `cannot read: ${(e as Error).message}`);
-  }
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(file, `is not valid JSON: ${(e as Error).message}`);
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(file, 'must be a JSON object');
-  return v as Record<string, unknown>;
 }
 
 /** The catalog entry of knowledge adapter `name` (a ConfigError when the graph has no such K-Adapter). */

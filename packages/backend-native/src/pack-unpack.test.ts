@@ -1,15 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
-import { disableNativeKernels, enableNativeKernels, nativeKernelStatus } from './index';
-import { describeNative, randomArray } from './test-util';
+import { disableNativeKernels, nativeKernelStatus } from './index';
+import { describeNative, randomArray, withKernels } from './test-util';
 
 const shapeArb = fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 4 });
-
-function withKernels<T>(native: boolean, f: () => T): T {
-  if (native) enableNativeKernels();
-  else disableNativeKernels();
-  return f();
-}
 
 describeNative('native Pack and Unpack (stack / unstack, and each other\'s gradients)', () => {
   afterAll(() => disableNativeKernels());

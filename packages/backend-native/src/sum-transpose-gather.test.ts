@@ -2,15 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { disableNativeKernels, enableNativeKernels } from './index';
 import { collapsePermutation } from './kernels';
-import { describeNative, randomArray, wasmBackend } from './test-util';
+import { describeNative, randomArray, withKernels, wasmBackend } from './test-util';
 
 const shapeArb = fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 4 });
-
-function withKernels<T>(native: boolean, f: () => T): T {
-  if (native) enableNativeKernels();
-  else disableNativeKernels();
-  return f();
-}
 
 describe('collapsePermutation', () => {
   it('merges axes that stay adjacent and drops size-1 axes', () => {

@@ -1,6 +1,7 @@
 // Shared helpers for this package's tests (not exported from the package entry point).
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from './addon';
+import { disableNativeKernels, enableNativeKernels } from './index';
 
 /** Describe block that runs only when the addon is built; otherwise prints why once and skips. */
 export function describeNative(name: string, body: () => void): void {
@@ -112,4 +113,11 @@ export function firstMismatch(
 export function wasmBackend(): { heapBytes: () => number; numDataIds: () => number } {
   const be = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array }; numDataIds(): number };
   return { heapBytes: () => be.wasm.HEAPU8.length, numDataIds: () => be.numDataIds() };
+}
+
+/** Runs `f` with the native kernels enabled, or with the stock ones (to compare against). */
+export function withKernels<T>(native: boolean, f: () => T): T {
+  if (native) enableNativeKernels();
+  else disableNativeKernels();
+  return f();
 }

@@ -64,7 +64,7 @@ export type { DecodedTensor, EncodableTensor, SafetensorsContents, SafetensorsDt
 export { writeFileAtomic, writeJsonAtomic } from './io/atomic-write';
 export { readJsonObject } from './io/read-json';
 export { hashSeed, mulberry32, normalSampler } from './exec/random';
-export { assignFromCheckpoint, exportToCheckpoint, hfKeyOf, isTransposedInCheckpoint, stageFromCheckpoint } from './checkpoint/hf-keys';
+export { assignFromCheckpoint, checkpointTensor, exportToCheckpoint, hfKeyOf, isTransposedInCheckpoint, stageFromCheckpoint } from './checkpoint/hf-keys';
 export type { AssignOptions, CheckpointTensor } from './checkpoint/hf-keys';
 
 // Data: model files, tokenization, datasets and metrics

@@ -72,18 +72,23 @@ export function stageFromCheckpoint(graph: Graph, lookup: (hfKey: string) => Che
   return staged;
 }
 
+/** One parameter's values in checkpoint layout (kernels [out, in], as nn.Linear), as a safetensors F32 entry. */
+export function checkpointTensor(graph: Graph, store: WeightStore, key: string): { dtype: 'F32'; shape: number[]; values: Float32Array } {
+  const spec = graph.param(key);
+  const values = Float32Array.from(store.get(key).dataSync());
+  if (!isTransposedInCheckpoint(spec)) return { dtype: 'F32', shape: [...spec.shape], values };
+  const [rows, cols] = spec.shape as [number, number];
+  const t = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = values[r * cols + c] as number;
+  return { dtype: 'F32', shape: [cols, rows], values: t };
+}
+
 /** The store's values in checkpoint layout, keyed by Hugging Face names. */
 export function exportToCheckpoint(graph: Graph, store: WeightStore, keys: Iterable<string> = graph.params.keys()): Map<string, { shape: number[]; values: Float32Array }> {
   const out = new Map<string, { shape: number[]; values: Float32Array }>();
   for (const key of keys) {
-    const spec = graph.param(key);
-    const values = Float32Array.from(store.get(key).dataSync());
-    if (isTransposedInCheckpoint(spec)) {
-      const [rows, cols] = spec.shape as [number, number];
-      const t = new Float32Array(values.length);
-      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = values[r * cols + c] as number;
-      out.set(hfKeyOf(graph, key), { shape: [cols, rows], values: t });
-    } else out.set(hfKeyOf(graph, key), { shape: [...spec.shape], values });
+    const { shape, values } = checkpointTensor(graph, store, key);
+    out.set(hfKeyOf(graph, key), { shape, values });
   }
   return out;
 }

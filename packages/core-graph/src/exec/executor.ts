@@ -191,10 +191,8 @@ export class Executor {
       result = this.addLayerNorm(node, values, ctx, skip, release);
     } else {
       const inputs = node.inputs.map((i) => this.evaluate(i, values, ctx, skip, release));
-      const params: Record<string, tf.Tensor> = {};
-      for (const [local, key] of Object.entries(node.params)) params[local] = this.weights.get(key);
       try {
-        result = opRegistry.get(node.op, id).run(inputs, params, node.attrs, ctx(id));
+        result = opRegistry.get(node.op, id).run(inputs, this.paramsOf(node), node.attrs, ctx(id));
       } catch (e) {
         if (e instanceof GraphError) throw e;
         throw new GraphError(`node '${id}' (${node.op}) failed: ${(e as Error).message}`);
