@@ -158,6 +158,13 @@ function runTask(task: string, index: number): Record<string, unknown> {
       const steps = pairedStepSeconds(built, fullFineTuning, examples);
       return { ...steps, infer: paired.ms, baseInfer: paired.baseMs, trainablePct: summary.trainablePercentOfBase };
     }
+    case 'inference': {
+      // Inference only (quick checks of engine changes): `--task inference --index I` for METHODS[I].
+      const built = (METHODS[index] as (typeof METHODS)[number]).build(base, encoder);
+      if (typeof built === 'string') return { na: built };
+      const paired = pairedInferenceMs(base, built.graph, built.output, Math.max(reps, 30));
+      return { infer: paired.ms, baseInfer: paired.baseMs, overheadPct: pct(paired.ms, paired.baseMs) };
+    }
     case 'drop': {
       const pfeiffer = METHODS.find((m) => m.name.startsWith('Pfeiffer'))?.build(base, encoder);
       if (typeof pfeiffer === 'string' || !pfeiffer) return { na: String(pfeiffer) };

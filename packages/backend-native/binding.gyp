@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "backend_native",
-      "sources": ["native/backend_native.c"],
-      "cflags_c": ["-std=c11", "-O3", "-fno-math-errno", "-Wall", "-Wextra"],
-      "libraries": ["-lopenblas", "-lm"]
+      "sources": ["native/backend_native.c", "native/bottleneck.c"],
+      "cflags_c": ["-std=c11", "-pthread", "-O3", "-fno-math-errno", "-Wall", "-Wextra"],
+      "libraries": ["-lopenblas", "-lm", "-lpthread"]
     }
   ]
 }

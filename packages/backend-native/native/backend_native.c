@@ -30,8 +30,11 @@
  *     x̂ = (x - mean)·rstd, g = dy·γ, dx = rstd·(g - mean_n(g) - x̂·mean_n(g·x̂)), dγ = Σ_rows dy·x̂, dβ = Σ_rows dy
  *   adamW(heap, pOff, gOff, mOff, vOff, pOutOff, mOutOff, vOutOff, count, lr, beta1, beta2, epsilon, weightDecay, step)
  *     one AdamW step into three outputs; bias corrections 1 - β^step computed in double
+ *   bottleneck(heap, hOff, xOff, wdOff, bdOff, wuOff, buOff, gammaOff, betaOff, preGammaOff|-1, preBetaOff|-1, yOff,
+ *              rows, w, m, act, scale, epsilon, preEpsilon)
+ *     the fused sequential bottleneck adapter at inference (bottleneck.h), rows split over threads
  *   info() -> { config, corename, threads }
- *   setNumThreads(n)
+ *   setNumThreads(n)   OpenBLAS's threads and the bottleneck kernel's
  *
  * OpenBLAS's prototypes are declared here rather than included: Debian ships cblas.h under several
  * alternative paths, and the ABI (row-major/trans enums as int, 32-bit blasint) is what we link against.
@@ -44,6 +47,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "bottleneck.h"
 
 enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
 extern void cblas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
@@ -398,93 +404,7 @@ static napi_value gather32(napi_env env, napi_callback_info info) {
   return undef;
 }
 
-/* ---------------------------------------------------------------------------------------------------------
- * Fused element-wise kernels (float32). The per-element work lives in small static functions written so that
- * gcc -O3 auto-vectorises them: no branches in the inner loops (selects compile to blends), exp/erf are our own
- * branch-free approximations instead of scalar libm calls, and double reductions use 8 independent
- * accumulators (an in-order `s += ...` chain cannot be vectorised without -fassociative-math).
- *
- * FUSED_FN: on x86-64 glibc builds that are not already compiled for AVX2 (e.g. the plain `cc` fallback of
- * build-native.js) gcc emits an AVX2+FMA clone and a baseline clone, picked at load time (ifunc). fp-contract
- * is enabled only where noted (GELU polynomials), never for AdamW, which mirrors tfjs's float32 op sequence.
- * ------------------------------------------------------------------------------------------------------- */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__AVX2__)
-#define FUSED_FN __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define FUSED_FN
-#endif
-#if defined(__GNUC__) && !defined(__clang__)
-#define CONTRACT __attribute__((optimize("fp-contract=fast")))
-#else
-#define CONTRACT
-#endif
-
-typedef union {
-  float f;
-  int32_t i;
-} f32_bits;
-
-/*
- * exp(a) for a <= 0 (all our callers pass -x²/2), Cephes expf: a = n·ln2 + r with |r| <= ln2/2, degree-6
- * minimax polynomial for e^r, times 2^n built from the exponent bits. Max relative error ~2 ulp (1.2e-7) on
- * [-87, 0]; a is clamped to -87 (result ~1.6e-38, a normal float) so inputs like x = ±20 stay finite and
- * NaN propagates. Round-to-nearest of a·log2(e) uses the 1.5·2^23 trick (exact for |v| < 2^22, vectorises
- * without SSE4.1).
- */
-static inline uint32_t bits_of(float f) {
-  f32_bits b;
-  b.f = f;
-  return (uint32_t)b.i;
-}
-
-static inline float float_of(uint32_t u) {
-  f32_bits b;
-  b.i = (int32_t)u;
-  return b.f;
-}
-
-/*
- * Selects are done on the bit patterns with integer ops: a float compare-and-select (`a < c ? c : a`) is a
- * possibly trapping operation under gcc's default -ftrapping-math, which blocks if-conversion and thus
- * vectorisation of the whole loop. Integer min/and/or have no such problem.
- */
-CONTRACT static inline float exp_nonpos(float a) {
-  /* max(a, -87) for a <= 0 (±0 included): as unsigned bits, a < -87 exactly when bits(a) > bits(-87). */
-  const uint32_t ua = bits_of(a), lim = 0xC2AE0000u; /* bits of -87.0f */
-  a = float_of(ua > lim ? lim : ua);
-  const float magic = 12582912.0f;
-  const float n = (a * 1.44269504088896341f + magic) - magic;
-  float r = a - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  return p * float_of((uint32_t)((int32_t)n + 127) << 23);
-}
-
-/*
- * Φ(x) = 0.5·(1 + erf(x/√2)) via Abramowitz–Stegun 7.1.26 on z = |x|/√2:
- *   erfc(z) ≈ t·(a1 + t·(a2 + t·(a3 + t·(a4 + t·a5))))·exp(-z²),  t = 1/(1 + p·z),  |erf error| <= 1.5e-7,
- * so |Φ error| <= 7.5e-8 (plus float32 rounding, a few 1e-8). The x < 0 side uses Φ = erfc/2 directly (no
- * cancellation for very negative x). `e` is exp(-x²/2) = exp(-z²), shared with GeluGrad's density term.
- */
-CONTRACT static inline float phi_from(float x, float e) {
-  const float z = fabsf(x) * 0.70710678118654752f;
-  const float t = 1.0f / (1.0f + 0.3275911f * z);
-  float q = 1.061405429f;
-  q = q * t - 1.453152027f;
-  q = q * t + 1.421413741f;
-  q = q * t - 0.284496736f;
-  q = q * t + 0.254829592f;
-  const float half_erfc = 0.5f * (q * t) * e;
-  /* x < 0 (sign bit set) ? half_erfc : 1 - half_erfc, as a bit blend. */
-  const uint32_t neg = (uint32_t)((int32_t)bits_of(x) >> 31);
-  return float_of((bits_of(half_erfc) & neg) | (bits_of(1.0f - half_erfc) & ~neg));
-}
+#include "fused_math.h"
 
 /* y = x·Φ(x) */
 FUSED_FN CONTRACT static void gelu_loop(const float *restrict x, float *restrict y, int64_t count) {
@@ -918,6 +838,52 @@ static napi_value add_layer_norm(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * bottleneck(heap, hOff, xOff, wdOff, bdOff, wuOff, buOff, gammaOff, betaOff, preGammaOff|-1, preBetaOff|-1, yOff,
+ *            rows, w, m, act, scale, epsilon, preEpsilon): the fused sequential bottleneck adapter of bottleneck.h.
+ */
+static int row_threads = 1;
+
+static napi_value bottleneck(napi_env env, napi_callback_info info) {
+  size_t argc = 19;
+  napi_value argv[19];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 19) return throw_range(env, "backend-native: bottleneck expects 19 arguments");
+  static const char *const names[] = {"hOff", "xOff", "wdOff", "bdOff", "wuOff", "buOff", "gammaOff", "betaOff"};
+  uint8_t *heap;
+  size_t len;
+  int64_t off[8], pg_off, pb_off, y_off, rows, w, m, act;
+  double scale, eps, pre_eps;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_offsets(env, argv + 1, len, 8, off, names) ||
+      !get_int(env, argv[9], -1, (int64_t)len, &pg_off, "preGammaOff") ||
+      !get_int(env, argv[10], -1, (int64_t)len, &pb_off, "preBetaOff") || !get_int(env, argv[11], 0, (int64_t)len, &y_off, "yOff") ||
+      !get_int(env, argv[12], 0, INT_LIMIT, &rows, "rows") || !get_int(env, argv[13], 1, INT_LIMIT, &w, "w") ||
+      !get_int(env, argv[14], 1, INT_LIMIT, &m, "m") || !get_int(env, argv[15], 0, 3, &act, "act")) {
+    return NULL;
+  }
+  CHECK(env, napi_get_value_double(env, argv[16], &scale));
+  CHECK(env, napi_get_value_double(env, argv[17], &eps));
+  CHECK(env, napi_get_value_double(env, argv[18], &pre_eps));
+  if ((pg_off < 0) != (pb_off < 0)) return throw_range(env, "backend-native: bottleneck needs both pre-LayerNorm offsets or neither");
+  const int64_t counts[8] = {rows * w, rows * w, w * m, m, m * w, w, w, w};
+  int inside = in_heap(y_off, rows * w, len) && (pg_off < 0 || (in_heap(pg_off, w, len) && in_heap(pb_off, w, len)));
+  for (int i = 0; i < 8; i++) inside = inside && in_heap(off[i], counts[i], len);
+  if (!inside) return throw_range(env, "backend-native: bottleneck operand lies outside the wasm heap (or is misaligned)");
+  if (rows == 0) return undefined_value(env);
+  const bottleneck_args args = {
+      (const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
+      (const float *)(heap + off[3]), (const float *)(heap + off[4]), (const float *)(heap + off[5]),
+      (const float *)(heap + off[6]), (const float *)(heap + off[7]),
+      pg_off < 0 ? NULL : (const float *)(heap + pg_off), pb_off < 0 ? NULL : (const float *)(heap + pb_off),
+      (float *)(heap + y_off), rows, w, m, eps, pre_eps, (int)act, (float)scale,
+  };
+  if (!bottleneck_run(&args, row_threads)) {
+    napi_throw_error(env, NULL, "backend-native: bottleneck could not allocate its scratch rows");
+    return NULL;
+  }
+  return undefined_value(env);
+}
+
+/*
  * stridedCopy32(heap, srcOff, dstOff, outer, count, srcStride, dstStride): for o in [0, outer),
  * dst[o*dstStride .. +count) = src[o*srcStride .. +count), 4-byte elements. Pack and Unpack along a middle axis
  * are one such copy per tensor (the stock kernels go through per-element strided slices).
@@ -969,6 +935,7 @@ static napi_value set_num_threads(napi_env env, napi_callback_info info) {
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1 || !get_int(env, argv[0], 1, 1024, &n, "threads")) return NULL;
   openblas_set_num_threads((int)n);
+  row_threads = (int)n;
   napi_value undef;
   CHECK(env, napi_get_undefined(env, &undef));
   return undef;
@@ -990,10 +957,14 @@ NAPI_MODULE_INIT() {
       {"dropoutMask", NULL, dropout_mask, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scatterAddRows", NULL, scatter_add_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"addLayerNorm", NULL, add_layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bottleneck", NULL, bottleneck, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stridedCopy32", NULL, strided_copy32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };
+  /* The bottleneck kernel's row threads: one per online CPU (setNumThreads changes it along with OpenBLAS's). */
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  row_threads = cpus > 1 ? (int)(cpus < 8 ? cpus : 8) : 1;
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;
 }

@@ -5,7 +5,7 @@
 //   node scripts/build-native.js --install  npm `install` hook: never fails the install, prints why and continues
 //
 // Works offline: node-gyp is used only with Node headers found on this machine (--nodedir, no download);
-// otherwise (or if node-gyp fails) the C file is compiled directly with $CC (default cc).
+// otherwise (or if node-gyp fails) the C files are compiled directly with $CC (default cc).
 // Environment: CC, BACKEND_NATIVE_CFLAGS (e.g. -I/opt/openblas/include), BACKEND_NATIVE_LIBS
 // (default -lopenblas; e.g. "-L/opt/homebrew/opt/openblas/lib -lopenblas"), BACKEND_NATIVE_SKIP=1 to skip.
 'use strict';
@@ -15,7 +15,7 @@ const path = require('path');
 
 const installMode = process.argv.includes('--install');
 const pkgDir = path.resolve(__dirname, '..');
-const source = path.join(pkgDir, 'native', 'backend_native.c');
+const sources = ['backend_native.c', 'bottleneck.c'].map((f) => path.join(pkgDir, 'native', f));
 const outDir = path.join(pkgDir, 'build', 'Release');
 const output = path.join(outDir, 'backend_native.node');
 const tag = '@adapters/backend-native';
@@ -84,8 +84,8 @@ function buildWithCc(includeDir) {
   const cc = process.env.CC || 'cc';
   const split = (s) => (s || '').split(/\s+/).filter(Boolean);
   const args = ['-std=c11', '-O3', '-fno-math-errno', '-fPIC', '-shared', '-Wall', '-Wextra', `-I${includeDir}`,
-    ...split(process.env.BACKEND_NATIVE_CFLAGS), source, '-o', output,
-    ...split(process.env.BACKEND_NATIVE_LIBS || '-lopenblas'), '-lm'];
+    ...split(process.env.BACKEND_NATIVE_CFLAGS), ...sources, '-o', output,
+    ...split(process.env.BACKEND_NATIVE_LIBS || '-lopenblas'), '-lm', '-pthread'];
   if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');
   return run(cc, args);
 }

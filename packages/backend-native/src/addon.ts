@@ -34,6 +34,11 @@ export interface NativeAddon {
   dropoutMask(heap: ArrayBuffer, outOff: number, count: number, k1: number, k2: number, threshold: number, scale: number): void;
   scatterAddRows(heap: ArrayBuffer, dyOff: number, idsOff: number, outOff: number, count: number, width: number, rows: number): void;
   addLayerNorm(heap: ArrayBuffer, aOff: number, bOff: number, cOff: number, gammaOff: number, betaOff: number, yOff: number, rows: number, n: number, epsilon: number): void;
+  bottleneck(
+    heap: ArrayBuffer, hOff: number, xOff: number, wdOff: number, bdOff: number, wuOff: number, buOff: number, gammaOff: number,
+    betaOff: number, preGammaOff: number, preBetaOff: number, yOff: number, rows: number, w: number, m: number, act: number,
+    scale: number, epsilon: number, preEpsilon: number,
+  ): void;
   stridedCopy32(heap: ArrayBuffer, srcOff: number, dstOff: number, outer: number, count: number, srcStride: number, dstStride: number): void;
   info(): { config: string; corename: string; threads: number };
   setNumThreads(threads: number): void;
@@ -66,6 +71,21 @@ export function loadAddon(env: Record<string, string | undefined> = process.env)
   return cached;
 }
 
+/** OpenBLAS's idle-spin setting: its workers spin 2^N cycles after a product before they sleep. */
+export const BLAS_SPIN_ENV = 'OPENBLAS_THREAD_TIMEOUT';
+/** 2^16 cycles ≈ 25 µs: back-to-back products (attention's per-head calls) still find the workers awake. */
+export const BLAS_SPIN_DEFAULT = '16';
+
+/**
+ * OpenBLAS's default lets its workers spin ~0.1 s (2^28 cycles) after every product, on the cores our own
+ * row-parallel kernels (AdaptersBottleneck) then want: measured right after an FFN-sized product, the
+ * bottleneck kernel took 1.7 ms with the default and 1.0 ms with 2^16. OpenBLAS reads the variable once, when
+ * the library loads (with this addon), so it is set here, before dlopen, unless the user set it.
+ */
+function keepBlasThreadsFromSpinning(env: Record<string, string | undefined>): void {
+  if (env === process.env && process.env[BLAS_SPIN_ENV] === undefined) process.env[BLAS_SPIN_ENV] = BLAS_SPIN_DEFAULT;
+}
+
 /** Tries to load the addon now (uncached); loadAddon() is the cached entry point. */
 export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   if (env[DISABLE_ENV] === '1') return { reason: `disabled by ${DISABLE_ENV}=1` };
@@ -75,6 +95,7 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
     const shown = rel === '' || rel.startsWith('..') ? file : rel;
     return { reason: `native addon not built (${shown} is missing); run ${BUILD_HINT}` };
   }
+  keepBlasThreadsFromSpinning(env);
   // process.dlopen rather than require: works the same under jest's module registry and needs no resolver.
   const mod: { exports: Partial<NativeAddon> } = { exports: {} };
   try {
@@ -85,7 +106,7 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   }
   const a = mod.exports;
   const required: Array<keyof NativeAddon> = ['gemm', 'biasAct', 'reduceSum', 'transpose32', 'gather32', 'geluFwd',
-    'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'addLayerNorm', 'stridedCopy32', 'info', 'setNumThreads'];
+    'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'addLayerNorm', 'bottleneck', 'stridedCopy32', 'info', 'setNumThreads'];
   if (required.some((name) => typeof a[name] !== 'function')) {
     return { reason: `native addon at ${file} is stale (missing exports); run ${BUILD_HINT}` };
   }

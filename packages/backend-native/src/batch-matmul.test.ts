@@ -95,7 +95,8 @@ describeNative('native BatchMatMul', () => {
     expect(status).toEqual({
       enabled: true,
       kernels: ['BatchMatMul', '_FusedMatMul', 'Sum', 'Transpose', 'GatherV2', 'Pack', 'Unpack', 'AdaptersGelu', 'AdaptersGeluGrad',
-        'AdaptersSoftmaxGrad', 'AdaptersLayerNorm', 'AdaptersLayerNormGrad', 'AdaptersAdamW', 'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm'],
+        'AdaptersSoftmaxGrad', 'AdaptersLayerNorm', 'AdaptersLayerNormGrad', 'AdaptersAdamW', 'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm',
+        'AdaptersBottleneck'],
     });
     expect(nativeInfo()!.config).toMatch(/OpenBLAS/);
     disableNativeKernels();

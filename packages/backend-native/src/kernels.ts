@@ -341,7 +341,7 @@ export function makeGatherV2(addon: NativeAddon, stock: tf.KernelConfig): tf.Ker
 /** Names of the fused kernels, in registration order. */
 export const FUSED_KERNEL_NAMES = [
   'AdaptersGelu', 'AdaptersGeluGrad', 'AdaptersSoftmaxGrad', 'AdaptersLayerNorm', 'AdaptersLayerNormGrad', 'AdaptersAdamW',
-  'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm',
+  'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm', 'AdaptersBottleneck',
 ] as const;
 
 export type FusedKernelName = (typeof FUSED_KERNEL_NAMES)[number];
@@ -581,6 +581,47 @@ export function makeAddLayerNorm(addon: NativeAddon): tf.KernelFunc {
   });
 }
 
+/** The bottleneck kernel's activation codes (native/bottleneck.h). */
+export const BOTTLENECK_ACTIVATIONS: Readonly<Record<string, number>> = { identity: 0, relu: 1, swish: 2, gelu: 3 };
+
+/**
+ * AdaptersBottleneck: {h, x [..., w], wDown [w, m], bDown [m], wUp [m, w], bUp [w], gamma [w], beta [w][, preGamma,
+ * preBeta [w]]}, {activation, scale, epsilon, preEpsilon} → LayerNorm(((act(a·wDown + bDown)·wUp + bUp)·scale + h) + x)
+ * with a = LayerNorm(h + x; preGamma, preBeta) when those are given, else h. Inference only (no gradient).
+ */
+export function makeBottleneck(addon: NativeAddon): tf.KernelFunc {
+  const kernel = 'AdaptersBottleneck';
+  return asKernelFunc(({ inputs, backend, attrs }) => {
+    const ins = inputs as Record<string, tf.TensorInfo | undefined>;
+    const names = ['h', 'x', 'wDown', 'bDown', 'wUp', 'bUp', 'gamma', 'beta'] as const;
+    const t = requireFloat32(kernel, Object.fromEntries(names.map((n) => [n, ins[n]]))) as Record<(typeof names)[number], tf.TensorInfo>;
+    const [preGamma, preBeta] = [ins['preGamma'], ins['preBeta']];
+    if ((preGamma === undefined) !== (preBeta === undefined)) throw new Error(`${kernel}: give both 'preGamma' and 'preBeta' or neither`);
+    requireShape(kernel, 'x', t.x, t.h.shape);
+    const { rows, n: w } = layerNormGeometry(kernel, t.h, { bUp: t.bUp, gamma: t.gamma, beta: t.beta });
+    if (preGamma && preBeta) {
+      requireFloat32(kernel, { preGamma, preBeta });
+      layerNormGeometry(kernel, t.h, { preGamma, preBeta });
+    }
+    if (t.wDown.shape.length !== 2 || t.wDown.shape[0] !== w) {
+      throw new Error(`${kernel}: input 'wDown' has shape [${t.wDown.shape.join(',')}], expected [${w}, m]`);
+    }
+    const m = t.wDown.shape[1]!;
+    requireShape(kernel, 'bDown', t.bDown, [m]);
+    requireShape(kernel, 'wUp', t.wUp, [m, w]);
+    const activation = String(attrs['activation'] ?? 'identity');
+    const act = BOTTLENECK_ACTIVATIONS[activation];
+    if (act === undefined) throw new Error(`${kernel}: attr 'activation' must be one of ${Object.keys(BOTTLENECK_ACTIVATIONS).join(', ')}, got '${activation}'`);
+    const scale = numberAttr(kernel, attrs, 'scale');
+    const epsilon = numberAttr(kernel, attrs, 'epsilon');
+    const preEpsilon = preGamma ? numberAttr(kernel, attrs, 'preEpsilon') : 0;
+    const off = (x: tf.TensorInfo): number => offsetOf(backend, x);
+    return computeInto(kernel, backend, [t.h.shape], (heap, [y]) =>
+      addon.bottleneck(heap, off(t.h), off(t.x), off(t.wDown), off(t.bDown), off(t.wUp), off(t.bUp), off(t.gamma), off(t.beta),
+        preGamma ? off(preGamma) : -1, preBeta ? off(preBeta) : -1, y!, rows, w, m, act, scale, epsilon, preEpsilon))[0]!;
+  });
+}
+
 /** Factory per fused kernel name. */
 export const FUSED_FACTORIES: Readonly<Record<FusedKernelName, (addon: NativeAddon) => tf.KernelFunc>> = {
   AdaptersGelu: makeGelu,
@@ -592,4 +633,5 @@ export const FUSED_FACTORIES: Readonly<Record<FusedKernelName, (addon: NativeAdd
   AdaptersDropoutMask: makeDropoutMask,
   AdaptersScatterAddRows: makeScatterAddRows,
   AdaptersAddLayerNorm: makeAddLayerNorm,
+  AdaptersBottleneck: makeBottleneck,
 };

@@ -5,6 +5,8 @@ import type { GraphNode } from '../graph/types';
 import type { RunContext } from '../ops/op-def';
 import { FUSED_KERNELS, hasFusedKernel } from '../ops/fused';
 import { opRegistry } from '../ops/registry';
+import type { BottleneckMatch } from './bottleneck-fusion';
+import { matchBottleneck } from './bottleneck-fusion';
 import { commonNodes } from './common-nodes';
 import { hashSeed } from './random';
 import type { WeightStore } from './weights';
@@ -187,19 +189,70 @@ export class Executor {
       // With early release the branch may be freed once read; a clone shares its data (no copy).
       result = release ? tf.clone(chosen) : chosen;
       if (release) this.releaseInputs([branch], values, release);
-    } else if (release && node.op === 'layerNorm' && this.canFuseAddInto(node, values, ctx(id), release)) {
-      result = this.addLayerNorm(node, values, ctx, skip, release);
+    } else if (release && node.op === 'layerNorm' && this.fusesAtInference(FUSED_KERNELS.bottleneck, ctx(id))) {
+      const match = matchBottleneck(node, this.matchContext(values, release));
+      result = (match && this.bottleneck(node, match, values, ctx, skip, release)) ?? this.layerNormAt(node, values, ctx, skip, release);
+    } else if (release && node.op === 'layerNorm') {
+      result = this.layerNormAt(node, values, ctx, skip, release);
     } else {
-      const inputs = node.inputs.map((i) => this.evaluate(i, values, ctx, skip, release));
-      try {
-        result = opRegistry.get(node.op, id).run(inputs, this.paramsOf(node), node.attrs, ctx(id));
-      } catch (e) {
-        if (e instanceof GraphError) throw e;
-        throw new GraphError(`node '${id}' (${node.op}) failed: ${(e as Error).message}`);
-      }
-      if (release) this.releaseInputs(node.inputs, values, release);
+      result = this.evaluateOp(node, values, ctx, skip, release);
     }
     values.set(id, result);
+    return result;
+  }
+
+  private evaluateOp(node: GraphNode, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release?: Release): tf.Tensor {
+    const inputs = node.inputs.map((i) => this.evaluate(i, values, ctx, skip, release));
+    let result: tf.Tensor;
+    try {
+      result = opRegistry.get(node.op, node.id).run(inputs, this.paramsOf(node), node.attrs, ctx(node.id));
+    } catch (e) {
+      if (e instanceof GraphError) throw e;
+      throw new GraphError(`node '${node.id}' (${node.op}) failed: ${(e as Error).message}`);
+    }
+    if (release) this.releaseInputs(node.inputs, values, release);
+    return result;
+  }
+
+  /** A LayerNorm at inference: fused with the residual adds feeding it when possible. */
+  private layerNormAt(node: GraphNode, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release: Release): tf.Tensor {
+    if (this.canFuseAddInto(node, values, ctx(node.id), release)) return this.addLayerNorm(node, values, ctx, skip, release);
+    return this.evaluateOp(node, values, ctx, skip, release);
+  }
+
+  private fusesAtInference(kernel: string, ctx: RunContext): boolean {
+    return !ctx.training && hasFusedKernel(kernel);
+  }
+
+  private matchContext(values: ReadonlyMap<string, tf.Tensor>, release: Release) {
+    return {
+      node: (id: string) => this.graph.node(id),
+      resolve: (raw: string) => this.resolve(raw, values),
+      singleUse: (id: string) => !values.has(id) && !release.pinned.has(id) && release.uses.get(id) === 1,
+    };
+  }
+
+  /**
+   * Runs a matched sequential bottleneck adapter (see bottleneck-fusion.ts) as one AdaptersBottleneck kernel.
+   * Returns undefined, having consumed nothing but h and x's values, when the operands' shapes or dtypes are not
+   * the kernel's (the caller then evaluates the nodes one by one).
+   */
+  private bottleneck(post: GraphNode, match: BottleneckMatch, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release: Release): tf.Tensor | undefined {
+    const h = this.evaluate(match.h, values, ctx, skip, release);
+    const x = this.evaluate(match.x, values, ctx, skip, release);
+    const down = this.paramsOf(match.down) as { weight: tf.Tensor; bias: tf.Tensor };
+    const up = this.paramsOf(match.up) as { weight: tf.Tensor; bias: tf.Tensor };
+    const norm = this.paramsOf(post) as { weight: tf.Tensor; bias: tf.Tensor };
+    const width = h.shape[h.rank - 1];
+    const all = [h, x, down.weight, down.bias, up.weight, up.bias, norm.weight, norm.bias];
+    if (!all.every((t) => t.dtype === 'float32') || !tf.util.arraysEqual(h.shape, x.shape) || down.weight.shape[0] !== width || up.weight.shape[1] !== width) return undefined;
+    const pre = match.preNorm ? (this.paramsOf(match.preNorm) as { weight: tf.Tensor; bias: tf.Tensor }) : undefined;
+    const inputs = { h, x, wDown: down.weight, bDown: down.bias, wUp: up.weight, bUp: up.bias, gamma: norm.weight, beta: norm.bias, ...(pre ? { preGamma: pre.weight, preBeta: pre.bias } : {}) };
+    const attrs = { activation: match.activation, scale: match.scale, epsilon: Number(post.attrs['eps']), preEpsilon: match.preNorm ? Number(match.preNorm.attrs['eps']) : 0 };
+    const result = tf.engine().runKernel(FUSED_KERNELS.bottleneck, inputs, attrs) as tf.Tensor;
+    // Each edge from a replaced node to a node outside the match is one read of that outside node.
+    const inside = new Set(match.consumed.map((n) => n.id));
+    for (const n of match.consumed) this.releaseInputs(n.inputs.filter((i) => !inside.has(this.resolve(i, values))), values, release);
     return result;
   }
 
@@ -210,7 +263,7 @@ export class Executor {
    * Only in run() (inference with release planning): training needs each add's own gradient path.
    */
   private canFuseAddInto(node: GraphNode, values: ReadonlyMap<string, tf.Tensor>, ctx: RunContext, release: Release): boolean {
-    if (ctx.training || !hasFusedKernel(FUSED_KERNELS.addLayerNorm)) return false;
+    if (!this.fusesAtInference(FUSED_KERNELS.addLayerNorm, ctx)) return false;
     return this.isFusableAdd(node.inputs[0] as string, values, release);
   }
 

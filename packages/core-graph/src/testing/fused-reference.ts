@@ -93,6 +93,7 @@ const KERNELS: Record<string, (inputs: tf.NamedTensorInfoMap, b: Backend, attrs?
     for (const t of [sum, mean!, rstd!]) b.disposeData(t.dataId);
     return y!;
   },
+  [FUSED_KERNELS.bottleneck]: (ins, b, attrs) => bottleneckReference(ins, b, attrs),
   [FUSED_KERNELS.adamW]: ({ param, grad, m, v }, b, attrs) => {
     const [p, g, mv, vv] = [read(b, param!), read(b, grad!), read(b, m!), read(b, v!)];
     const [lr, b1, b2, eps, wd, t] = ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'step'].map((k) => num(attrs, k)) as [number, number, number, number, number, number];
@@ -106,6 +107,42 @@ const KERNELS: Record<string, (inputs: tf.NamedTensorInfoMap, b: Backend, attrs?
     return [out(b, param!.shape, p2), out(b, param!.shape, m2), out(b, param!.shape, v2)];
   },
 };
+
+const ACTIVATIONS: Readonly<Record<string, (v: number) => number>> = {
+  identity: (v) => v,
+  relu: (v) => Math.max(v, 0),
+  swish: (v) => v / (1 + Math.exp(-v)),
+  gelu: (v) => v * cdf(v),
+};
+
+/** LayerNorm of one row in float64 (biased variance). */
+function normalizeRow(row: Float64Array, gamma: Float32Array, beta: Float32Array, eps: number): Float64Array {
+  const n = row.length;
+  const mu = row.reduce((s, v) => s + v, 0) / n;
+  const rs = 1 / Math.sqrt(row.reduce((s, v) => s + (v - mu) ** 2, 0) / n + eps);
+  return row.map((v, j) => (v - mu) * rs * gamma[j]! + beta[j]!);
+}
+
+/** AdaptersBottleneck in float64 throughout, row by row (see ops/fused.ts). */
+function bottleneckReference(ins: tf.NamedTensorInfoMap, b: Backend, attrs?: tf.NamedAttrMap): tf.TensorInfo {
+  const v = (name: string): Float32Array => read(b, ins[name]!);
+  const [h, x, wd, bd, wu, bu, g, be] = ['h', 'x', 'wDown', 'bDown', 'wUp', 'bUp', 'gamma', 'beta'].map(v) as Float32Array[];
+  const pre = ins['preGamma'] ? [v('preGamma'), v('preBeta')] as const : undefined;
+  const act = ACTIVATIONS[String(attrs?.['activation'])];
+  if (!act) throw new Error(`${FUSED_KERNELS.bottleneck}: unknown activation '${String(attrs?.['activation'])}'`);
+  const w = g!.length;
+  const m = bd!.length;
+  const y = new Float32Array(h!.length);
+  for (let r = 0; r < h!.length / w; r++) {
+    const hr = Float64Array.from(h!.subarray(r * w, (r + 1) * w));
+    const xr = x!.subarray(r * w, (r + 1) * w);
+    const a = pre ? normalizeRow(hr.map((hv, j) => hv + xr[j]!), pre[0], pre[1], num(attrs, 'preEpsilon')) : hr;
+    const d = new Float64Array(m).map((_z, k) => act(a.reduce((s, av, j) => s + av * wd![j * m + k]!, bd![k]!)));
+    const sum = new Float64Array(w).map((_z, j) => (d.reduce((s, dv, k) => s + dv * wu![k * w + j]!, bu![j]!) * num(attrs, 'scale') + hr[j]!) + xr[j]!);
+    y.set(normalizeRow(sum, g!, be!, num(attrs, 'epsilon')), r * w);
+  }
+  return out(b, ins['h']!.shape, y);
+}
 
 /**
  * Registers the reference kernels on `backend` (default: the active one), under the names in FUSED_KERNELS

@@ -1,0 +1,265 @@
+/*
+ * AdaptersBottleneck: see bottleneck.h. Rows are processed in blocks of BLOCK_ROWS: the pre-LayerNorm rows, the
+ * down-projection and the activation stay in a small per-thread scratch (L1/L2), the up-projection is written
+ * straight into the output rows, which then get the residuals and the final LayerNorm while still in cache.
+ * Against the composed kernels (add+LN, two matmuls, bias, activation, add+add+LN) this reads h and x once and
+ * writes y once, and runs the narrow products (m is w/16 for Pfeiffer) on register-blocked FMA loops instead of
+ * BLAS calls that are dominated by packing and memory traffic at this shape.
+ *
+ * Vectors are GNU C vector types; with target_clones gcc emits an AVX-512, an AVX2 and a baseline clone of the
+ * block routine and picks one at load time.
+ */
+#define _GNU_SOURCE
+#include "bottleneck.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fused_math.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__AVX512F__)
+#define BLOCK_FN __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define BLOCK_FN
+#endif
+#define INLINE static inline __attribute__((always_inline))
+
+/* The helpers below are always inlined, so the vector-argument ABI that -Wpsabi warns about never applies. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v8 __attribute__((vector_size(32)));
+INLINE v16 load16(const float *p) { v16 v; memcpy(&v, p, sizeof v); return v; }
+INLINE v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
+/* Macros, not functions: a vector passed by value draws a gcc ABI note even when always inlined. */
+#define store16(p, v) memcpy((p), &(v), sizeof(v16))
+#define store8(p, v) memcpy((p), &(v), sizeof(v8))
+
+#define BLOCK_ROWS 8
+
+/* Σ a[j] and Σ (a[j] - c)² in double with 8 independent accumulators (the same scheme as addLayerNorm). */
+INLINE double sum_d(const float *restrict a, int64_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) for (int l = 0; l < 8; l++) acc[l] += (double)a[j + l];
+  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; j < n; j++) s += (double)a[j];
+  return s;
+}
+
+INLINE double sq_dev_sum_d(const float *restrict a, double c, int64_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int l = 0; l < 8; l++) {
+      const double d = (double)a[j + l] - c;
+      acc[l] += d * d;
+    }
+  }
+  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; j < n; j++) {
+    const double d = (double)a[j] - c;
+    s += d * d;
+  }
+  return s;
+}
+
+/* In place: y = (y - mean)·rstd·γ + β with the biased variance. */
+INLINE void normalize_row(float *restrict y, const float *restrict gamma, const float *restrict beta, int64_t n, double eps) {
+  const double mu = sum_d(y, n) / (double)n;
+  const double var = sq_dev_sum_d(y, mu, n) / (double)n;
+  const float m = (float)mu, rs = (float)(1.0 / sqrt(var + eps));
+  for (int64_t j = 0; j < n; j++) y[j] = (y[j] - m) * rs * gamma[j] + beta[j];
+}
+
+/*
+ * d[r][j0 .. j0 + 16·n16 + 8·n8) = bd + Σ_k a[r][k]·Wd[k][j] for BLOCK_ROWS rows: up to 2 v16 + 1 v8 accumulators
+ * per row (16 + 8 registers at most), each Wd load shared by all rows. n16/n8 are constants at every call site.
+ */
+INLINE void down_columns(const float *const *a, const float *restrict wd, const float *restrict bd, float *restrict d,
+                         int64_t w, int64_t m, int64_t j0, int n16, int n8) {
+  v16 acc[BLOCK_ROWS][2];
+  v8 acc8[BLOCK_ROWS];
+  for (int r = 0; r < BLOCK_ROWS; r++) {
+    for (int c = 0; c < n16; c++) acc[r][c] = load16(bd + j0 + 16 * c);
+    if (n8) acc8[r] = load8(bd + j0 + 16 * n16);
+  }
+  for (int64_t k = 0; k < w; k++) {
+    const float *wk = wd + k * m + j0;
+    v16 wv[2];
+    v8 wv8 = {0};
+    for (int c = 0; c < n16; c++) wv[c] = load16(wk + 16 * c);
+    if (n8) wv8 = load8(wk + 16 * n16);
+    for (int r = 0; r < BLOCK_ROWS; r++) {
+      const float ak = a[r][k];
+      for (int c = 0; c < n16; c++) acc[r][c] += ak * wv[c];
+      if (n8) acc8[r] += ak * wv8;
+    }
+  }
+  for (int r = 0; r < BLOCK_ROWS; r++) {
+    for (int c = 0; c < n16; c++) store16(d + r * m + j0 + 16 * c, acc[r][c]);
+    if (n8) store8(d + r * m + j0 + 16 * n16, acc8[r]);
+  }
+}
+
+/* y0/y1[j0 .. j0 + 16·nc) = bu + Σ_k d0/d1[k]·Wu[k][j]: two rows share each Wu load. */
+INLINE void up_columns(const float *restrict d0, const float *restrict d1, const float *restrict wu, const float *restrict bu,
+                       float *restrict y0, float *restrict y1, int64_t w, int64_t m, int64_t j0, int nc) {
+  v16 a0[4], a1[4];
+  for (int c = 0; c < nc; c++) a0[c] = a1[c] = load16(bu + j0 + 16 * c);
+  for (int64_t k = 0; k < m; k++) {
+    const float *wk = wu + k * w + j0;
+    const float x0 = d0[k], x1 = d1[k];
+    for (int c = 0; c < nc; c++) {
+      const v16 wv = load16(wk + 16 * c);
+      a0[c] += x0 * wv;
+      a1[c] += x1 * wv;
+    }
+  }
+  for (int c = 0; c < nc; c++) {
+    store16(y0 + j0 + 16 * c, a0[c]);
+    store16(y1 + j0 + 16 * c, a1[c]);
+  }
+}
+
+/* x·σ(x) with σ from exp(-|x|) (no overflow): σ = 1/(1+e) for x >= 0, e/(1+e) below. */
+INLINE float swish(float v) {
+  const float e = exp_nonpos(-fabsf(v));
+  const float s = 1.0f / (1.0f + e);
+  return v * (v >= 0.0f ? s : e * s);
+}
+
+INLINE void activate(float *restrict d, int64_t count, int act) {
+  switch (act) {
+    case BN_ACT_RELU:
+      for (int64_t i = 0; i < count; i++) d[i] = d[i] > 0.0f ? d[i] : 0.0f;
+      break;
+    case BN_ACT_SWISH:
+      for (int64_t i = 0; i < count; i++) d[i] = swish(d[i]);
+      break;
+    case BN_ACT_GELU:
+      for (int64_t i = 0; i < count; i++) d[i] = d[i] * phi_from(d[i], exp_nonpos(-0.5f * d[i] * d[i]));
+      break;
+    default:
+      break;
+  }
+}
+
+/* scratch: BLOCK_ROWS·w (pre-LN rows) + BLOCK_ROWS·m (bottleneck activations) + w (an odd row's partner). */
+BLOCK_FN CONTRACT static void bottleneck_rows(const bottleneck_args *p, int64_t r0, int64_t r1, float *scratch) {
+  const int64_t w = p->w, m = p->m;
+  float *pre_rows = scratch, *d = scratch + BLOCK_ROWS * w, *spare = d + BLOCK_ROWS * m;
+  const int pre = p->pre_gamma != NULL;
+  for (int64_t rb = r0; rb < r1; rb += BLOCK_ROWS) {
+    const int nr = (int)(r1 - rb < BLOCK_ROWS ? r1 - rb : BLOCK_ROWS);
+    const float *a[BLOCK_ROWS];
+    for (int r = 0; r < BLOCK_ROWS; r++) {
+      if (r >= nr) { /* a short last block repeats its first row; those results are never stored */
+        a[r] = a[0];
+        continue;
+      }
+      const float *hr = p->h + (rb + r) * w, *xr = p->x + (rb + r) * w;
+      if (!pre) {
+        a[r] = hr;
+        continue;
+      }
+      float *ar = pre_rows + r * w;
+      for (int64_t j = 0; j < w; j++) ar[j] = hr[j] + xr[j];
+      normalize_row(ar, p->pre_gamma, p->pre_beta, w, p->pre_eps);
+      a[r] = ar;
+    }
+    int64_t j0 = 0;
+    for (; j0 + 32 <= m; j0 += 32) down_columns(a, p->wd, p->bd, d, w, m, j0, 2, 0);
+    const int64_t left = m - j0;
+    if (left >= 24) {
+      down_columns(a, p->wd, p->bd, d, w, m, j0, 1, 1);
+      j0 += 24;
+    } else if (left >= 16) {
+      down_columns(a, p->wd, p->bd, d, w, m, j0, 1, 0);
+      j0 += 16;
+    }
+    if (m - j0 >= 8) {
+      down_columns(a, p->wd, p->bd, d, w, m, j0, 0, 1);
+      j0 += 8;
+    }
+    for (; j0 < m; j0++) {
+      for (int r = 0; r < BLOCK_ROWS; r++) {
+        float s = p->bd[j0];
+        for (int64_t k = 0; k < w; k++) s += a[r][k] * p->wd[k * m + j0];
+        d[r * m + j0] = s;
+      }
+    }
+    activate(d, BLOCK_ROWS * m, p->act);
+    for (int r = 0; r < nr; r += 2) {
+      float *y0 = p->y + (rb + r) * w;
+      float *y1 = r + 1 < nr ? y0 + w : spare;
+      const float *d0 = d + r * m, *d1 = d + (r + 1) * m;
+      int64_t j = 0;
+      for (; j + 64 <= w; j += 64) up_columns(d0, d1, p->wu, p->bu, y0, y1, w, m, j, 4);
+      for (; j + 16 <= w; j += 16) up_columns(d0, d1, p->wu, p->bu, y0, y1, w, m, j, 1);
+      for (; j < w; j++) {
+        float s0 = p->bu[j], s1 = p->bu[j];
+        for (int64_t k = 0; k < m; k++) {
+          s0 += d0[k] * p->wu[k * w + j];
+          s1 += d1[k] * p->wu[k * w + j];
+        }
+        y0[j] = s0;
+        y1[j] = s1;
+      }
+      for (int q = 0; q < 2 && r + q < nr; q++) {
+        const int64_t row = rb + r + q;
+        float *yr = p->y + row * w;
+        const float *hr = p->h + row * w, *xr = p->x + row * w;
+        const float s = p->scale;
+        /* The graph's order: residual = up·s + h, then + x. */
+        for (int64_t jj = 0; jj < w; jj++) yr[jj] = (yr[jj] * s + hr[jj]) + xr[jj];
+        normalize_row(yr, p->gamma, p->beta, w, p->eps);
+      }
+    }
+  }
+}
+
+typedef struct {
+  const bottleneck_args *args;
+  int64_t r0, r1;
+  int ok;
+} row_job;
+
+static void *run_job(void *arg) {
+  row_job *job = arg;
+  const int64_t w = job->args->w, m = job->args->m;
+  float *scratch = malloc(sizeof(float) * (size_t)(BLOCK_ROWS * (w + m) + w));
+  job->ok = scratch != NULL;
+  if (scratch) bottleneck_rows(job->args, job->r0, job->r1, scratch);
+  free(scratch);
+  return NULL;
+}
+
+#define MAX_THREADS 8
+
+int bottleneck_run(const bottleneck_args *args, int threads) {
+  /* Each thread gets whole blocks; a thread is only worth its start-up (~30 µs) for a few blocks of rows. */
+  const int64_t blocks = (args->rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
+  int t = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+  if (blocks < 8 * (int64_t)t) t = (int)(blocks / 8 > 0 ? blocks / 8 : 1);
+  if (t > MAX_THREADS) t = MAX_THREADS;
+  row_job jobs[MAX_THREADS];
+  pthread_t ids[MAX_THREADS];
+  int started[MAX_THREADS] = {0};
+  for (int i = 0; i < t; i++) {
+    jobs[i] = (row_job){args, blocks * i / t * BLOCK_ROWS, blocks * (i + 1) / t * BLOCK_ROWS, 0};
+    if (jobs[i].r1 > args->rows) jobs[i].r1 = args->rows;
+  }
+  for (int i = 1; i < t; i++) started[i] = pthread_create(&ids[i], NULL, run_job, &jobs[i]) == 0;
+  run_job(&jobs[0]);
+  int ok = jobs[0].ok;
+  for (int i = 1; i < t; i++) {
+    if (started[i]) pthread_join(ids[i], NULL);
+    else run_job(&jobs[i]); /* no thread to be had: do its rows here */
+    ok = ok && jobs[i].ok;
+  }
+  return ok;
+}
