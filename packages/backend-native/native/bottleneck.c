@@ -222,18 +222,31 @@ BLOCK_FN CONTRACT static void bottleneck_rows(const bottleneck_args *p, int64_t 
   }
 }
 
+/*
+ * Rows are handed out in chunks from a shared counter rather than split in fixed halves: on a shared machine a
+ * thread may lose its core for a while, and the others then take its remaining chunks instead of waiting.
+ * Each row's result does not depend on which thread computes it (tested bit for bit).
+ */
+#define CHUNK_BLOCKS 4
+
 typedef struct {
   const bottleneck_args *args;
-  int64_t r0, r1;
-  int ok;
-} row_job;
+  int64_t blocks;
+  int64_t next_block; /* accessed with __atomic builtins */
+} shared_rows;
 
+/* Claims chunks until none are left; a worker without scratch memory claims none. */
 static void *run_job(void *arg) {
-  row_job *job = arg;
-  const int64_t w = job->args->w, m = job->args->m;
-  float *scratch = malloc(sizeof(float) * (size_t)(BLOCK_ROWS * (w + m) + w));
-  job->ok = scratch != NULL;
-  if (scratch) bottleneck_rows(job->args, job->r0, job->r1, scratch);
+  shared_rows *rows = arg;
+  const bottleneck_args *p = rows->args;
+  float *scratch = malloc(sizeof(float) * (size_t)(BLOCK_ROWS * (p->w + p->m) + p->w));
+  if (!scratch) return NULL;
+  for (;;) {
+    const int64_t b = __atomic_fetch_add(&rows->next_block, CHUNK_BLOCKS, __ATOMIC_RELAXED);
+    if (b >= rows->blocks) break;
+    const int64_t r0 = b * BLOCK_ROWS, r1 = (b + CHUNK_BLOCKS) * BLOCK_ROWS;
+    bottleneck_rows(p, r0, r1 < p->rows ? r1 : p->rows, scratch);
+  }
   free(scratch);
   return NULL;
 }
@@ -241,25 +254,18 @@ static void *run_job(void *arg) {
 #define MAX_THREADS 8
 
 int bottleneck_run(const bottleneck_args *args, int threads) {
-  /* Each thread gets whole blocks; a thread is only worth its start-up (~30 µs) for a few blocks of rows. */
-  const int64_t blocks = (args->rows + BLOCK_ROWS - 1) / BLOCK_ROWS;
+  shared_rows rows = {args, (args->rows + BLOCK_ROWS - 1) / BLOCK_ROWS, 0};
+  /* A thread costs ~30 µs to start: only worth it with several chunks for each. */
   int t = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
-  if (blocks < 8 * (int64_t)t) t = (int)(blocks / 8 > 0 ? blocks / 8 : 1);
-  if (t > MAX_THREADS) t = MAX_THREADS;
-  row_job jobs[MAX_THREADS];
+  const int64_t chunks = (rows.blocks + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
+  if (chunks < 4 * (int64_t)t) t = (int)(chunks / 4 > 1 ? chunks / 4 : 1);
   pthread_t ids[MAX_THREADS];
   int started[MAX_THREADS] = {0};
-  for (int i = 0; i < t; i++) {
-    jobs[i] = (row_job){args, blocks * i / t * BLOCK_ROWS, blocks * (i + 1) / t * BLOCK_ROWS, 0};
-    if (jobs[i].r1 > args->rows) jobs[i].r1 = args->rows;
-  }
-  for (int i = 1; i < t; i++) started[i] = pthread_create(&ids[i], NULL, run_job, &jobs[i]) == 0;
-  run_job(&jobs[0]);
-  int ok = jobs[0].ok;
+  for (int i = 1; i < t; i++) started[i] = pthread_create(&ids[i], NULL, run_job, &rows) == 0;
+  run_job(&rows);
   for (int i = 1; i < t; i++) {
     if (started[i]) pthread_join(ids[i], NULL);
-    else run_job(&jobs[i]); /* no thread to be had: do its rows here */
-    ok = ok && jobs[i].ok;
   }
-  return ok;
+  /* Every chunk was claimed by a worker that had scratch memory, unless none could allocate any. */
+  return __atomic_load_n(&rows.next_block, __ATOMIC_RELAXED) >= rows.blocks;
 }
