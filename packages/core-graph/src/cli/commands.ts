@@ -553,7 +553,7 @@ function predictBatch(t: Trained, inputs: ReadonlyArray<{ text: string; textPair
       return { inputIds: enc.inputIds, tokenTypeIds: enc.tokenTypeIds, label: 0 };
     });
     const batch = makeBatch(chunk, t.tokenizer.padId);
-    const values = tf.tidy(() => tf.softmax(executor.forward(batch.feeds, { outputs: [t.output] })[t.output] as tf.Tensor).arraySync() as number[][]);
+    const values = tf.tidy(() => tf.softmax(executor.run(batch.feeds, { outputs: [t.output] })[t.output] as tf.Tensor).arraySync() as number[][]);
     disposeBatch(batch);
     probs.push(...values);
   }

@@ -7,6 +7,7 @@ import { addHead } from '../model/heads';
 import { registerReferenceFusedKernels } from '../testing/fused-reference';
 import { FUSED_KERNELS } from '../ops/fused';
 import { GraphBuilder } from '../graph/builder';
+import { evaluate } from '../train/evaluate';
 import { Executor } from './executor';
 import { WeightStore } from './weights';
 
@@ -61,6 +62,28 @@ describe('add + LayerNorm fusion at inference', () => {
       expect(info.kernels.map((k) => k.name)).not.toContain(FUSED_KERNELS.addLayerNorm);
     } finally {
       unregister();
+    }
+  });
+});
+
+describe('evaluate()', () => {
+  it('runs the inference path (fused kernels), with the same loss and predictions', async () => {
+    const store = WeightStore.create(graph, 4);
+    const ex = new Executor(graph, store);
+    const examples = ids.map((inputIds, i) => ({ inputIds, label: i % 3 }));
+    const plain = evaluate(ex, 'task.logits', examples);
+    const unregister = registerReferenceFusedKernels(undefined, [FUSED_KERNELS.addLayerNorm]);
+    try {
+      let fused = plain;
+      const info = await tf.profile(() => {
+        fused = evaluate(ex, 'task.logits', examples);
+      });
+      expect(info.kernels.filter((k) => k.name === FUSED_KERNELS.addLayerNorm).length).toBeGreaterThanOrEqual(2 * config.numLayers);
+      expect(Math.abs(fused.loss - plain.loss)).toBeLessThan(1e-5);
+      expect(fused.accuracy).toBe(plain.accuracy);
+    } finally {
+      unregister();
+      store.dispose();
     }
   });
 });

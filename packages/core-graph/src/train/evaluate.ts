@@ -24,7 +24,9 @@ export function evaluate(executor: Executor, output: string, examples: readonly 
   for (let i = 0; i < examples.length; i += batchSize) {
     const batch = makeBatch(examples.slice(i, i + batchSize), options.padId ?? 0);
     const [loss, p, g] = tf.tidy(() => {
-      const logits = executor.forward(batch.feeds, { outputs: [output], ...(options.skipLayers ? { skipLayers: options.skipLayers } : {}) })[output] as tf.Tensor;
+      // run(), not forward(): inference frees each activation after its last reader and uses the fused
+      // inference kernels (add+LayerNorm, bottleneck adapters) when the backend has them.
+      const logits = executor.run(batch.feeds, { outputs: [output], ...(options.skipLayers ? { skipLayers: options.skipLayers } : {}) })[output] as tf.Tensor;
       classes = logits.shape[logits.shape.length - 1] as number;
       return [crossEntropy(logits, batch.labels).dataSync()[0] as number, tf.argMax(logits, -1).dataSync(), batch.labels.dataSync()];
     });
