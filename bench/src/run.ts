@@ -6,7 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Graph, TrainExample } from '@adapters/core-graph';
+import type { Graph, TrainExample, TrainOptions } from '@adapters/core-graph';
+import { frozenPrefixConstants } from '@adapters/adapter-bottleneck';
 import { addHead, adaptersOnlyPolicy, buildEncoder, describeBackend, Executor, fullFineTunePolicy, MINILM_L6, parameterSummary, selectBackend, train, WeightStore } from '@adapters/core-graph';
 import { benchMatmul } from './matmul';
 import type { BuiltMethod } from './methods';
@@ -40,11 +41,11 @@ function syntheticBatch(count: number): TrainExample[] {
  * from separate processes minutes apart moved by ±15% on this shared machine. One store holds both graphs'
  * weights, so memory placement is shared too.
  */
-function pairedStepSeconds(m: BuiltMethod, full: BuiltMethod, examples: TrainExample[], skip?: number, policy = m.policy): { step: number; fullStep: number } {
+function pairedStepSeconds(m: BuiltMethod, full: BuiltMethod, examples: TrainExample[], skip?: number, policy = m.policy, constants?: TrainOptions['constants']): { step: number; fullStep: number } {
   const store = WeightStore.create(m.graph, 1);
   store.sync(full.graph, 1);
   const once = (b: BuiltMethod, pol: BuiltMethod['policy'], sk?: number): number => {
-    const result = train({ graph: b.graph, store, output: b.output, train: examples, maxSteps: 2, batchSize: batch, policy: pol, ...(sk ? { skipLayers: () => sk } : {}) });
+    const result = train({ graph: b.graph, store, output: b.output, train: examples, maxSteps: 2, batchSize: batch, policy: pol, ...(sk ? { skipLayers: () => sk, ...(constants ? { constants } : {}) } : {}) });
     const t = result.history.filter((r) => r.type === 'step').map((r) => r.seconds);
     return (t[1] as number) - (t[0] as number);
   };
@@ -178,7 +179,8 @@ function runTask(task: string, index: number): Record<string, unknown> {
       const policy = (p: Parameters<typeof adaptersOnlyPolicy>[0]) => adaptersOnlyPolicy(p) && !(p.layer !== undefined && p.layer < index);
       // Parallel runs every task on a copy of the batch (8 × the sequences past the shared layers), so the
       // multi-task inference uses an eighth of the training batch.
-      return { ...pairedStepSeconds(pfeiffer, fullFineTuning, examples, index, policy), infer: inferenceMs(parallelTasks(base, 8), 'task.logits', index, multiTaskBatch) };
+      // The dropped layers run outside the gradient tape (adapter-bottleneck's frozen-prefix hook).
+      return { ...pairedStepSeconds(pfeiffer, fullFineTuning, examples, index, policy, frozenPrefixConstants()), infer: inferenceMs(parallelTasks(base, 8), 'task.logits', index, multiTaskBatch) };
     }
     case 'fusion': {
       if (index === 0) return { infer: inferenceMs(base, 'task.logits') };

@@ -2,8 +2,8 @@
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import type { Graph, WeightStore } from '@adapters/core-graph';
-import { ConfigError, Executor, PlacementError } from '@adapters/core-graph';
-import { adapterDropSchedule, computeFrozenPrefix, disposeConstants, frozenBoundary } from './adapter-drop';
+import { adapterPolicy, adaptersOnlyPolicy, addHead, ConfigError, Executor, PlacementError, train } from '@adapters/core-graph';
+import { adapterDropSchedule, computeFrozenPrefix, disposeConstants, frozenBoundary, frozenPrefixConstants } from './adapter-drop';
 import { bottleneckRule } from './plugin';
 import { adapted, baseStore, bitEqual, FEEDS, maxAbsDiff, randomizeAdapter, run, tinyBase } from './__tests__/helpers';
 
@@ -150,4 +150,53 @@ describe('computeFrozenPrefix', () => {
     s2.dispose();
     store.dispose();
   });
+});
+
+describe('frozenPrefixConstants (train() hook)', () => {
+  const withHead = addHead(base, { type: 'classification', name: 'cls', numLabels: 2 });
+  const examples = FEEDS.input_ids.map((ids, i) => ({ inputIds: ids, label: i % 2 }));
+  const trainOnce = (constants: boolean, policy = adaptersOnlyPolicy) => {
+    const graph = adapted(withHead, [bottleneckRule('a', 'seq_bn')]);
+    const { store } = baseStore(graph, 9);
+    randomizeAdapter(graph, store, 'a', 5);
+    const result = train({
+      graph, store, output: 'cls.logits', train: examples, maxSteps: 3, batchSize: 2, policy, seed: 7,
+      skipLayers: (step) => 1 + (step % 2), ...(constants ? { constants: frozenPrefixConstants() } : {}),
+    });
+    const weights = new Map(store.keys().map((k) => [k, Float32Array.from(store.get(k).dataSync())]));
+    store.dispose();
+    return { losses: result.history.filter((r) => r.type === 'step').map((r) => (r as { loss: number }).loss), weights };
+  };
+
+  const initialWeights = () => {
+    const graph = adapted(withHead, [bottleneckRule('a', 'seq_bn')]);
+    const { store } = baseStore(graph, 9);
+    randomizeAdapter(graph, store, 'a', 5);
+    const weights = new Map(store.keys().map((k) => [k, Float32Array.from(store.get(k).dataSync())]));
+    store.dispose();
+    return weights;
+  };
+
+  test('trains the same model as computing the lower layers under the tape (same dropout masks), without leaks', () => {
+    const slow = trainOnce(false);
+    const before = tf.memory().numTensors;
+    const fast = trainOnce(true);
+    expect(tf.memory().numTensors).toBe(before);
+    // The prefix runs through Executor.run (bias fused into the matmul, inference kernels where the backend has
+    // them): float32 rounding may differ there, nothing else does.
+    for (let i = 0; i < slow.losses.length; i++) expect(Math.abs((fast.losses[i] as number) - (slow.losses[i] as number))).toBeLessThan(1e-5);
+    let worst = 0;
+    for (const [k, w] of slow.weights) worst = Math.max(worst, maxAbsDiff(fast.weights.get(k) as Float32Array, w));
+    expect(worst).toBeLessThan(1e-5);
+    // Adapters above the cut moved; the ones below it (dropped in every step) did not.
+    const init = initialWeights();
+    const moved = (k: string) => maxAbsDiff(fast.weights.get(k) as Float32Array, init.get(k) as Float32Array) > 0;
+    expect(moved('layer.2.ffn.adapters.a.adapter_up.weight')).toBe(true);
+    expect(moved('layer.0.ffn.adapters.a.adapter_up.weight')).toBe(false);
+  });
+
+  test('refuses a prefix that reads trainable tensors (adapterPolicy trains base LayerNorms), naming one', () => {
+    expect(() => trainOnce(true, adapterPolicy)).toThrow(/cannot compute the first [12] layers outside the gradient tape: they read trainable 'encoder\.layer\.0\.[a-z.]*LayerNorm\.(weight|bias)'/);
+  });
+
 });

@@ -2,7 +2,7 @@
 // executor's `RunOptions.skipLayers`; this module adds the training schedules and the frozen-prefix
 // shortcut (layers without an active adapter are computed once, outside the gradient tape).
 import * as tf from '@tensorflow/tfjs';
-import type { Feeds, RunOptions } from '@adapters/core-graph';
+import type { Feeds, RunOptions, StepConstantsArgs } from '@adapters/core-graph';
 import { ConfigError, Executor, Graph, numLayersOf, PlacementError } from '@adapters/core-graph';
 
 export type AdapterDropMode = 'specialized' | 'robust';
@@ -103,14 +103,27 @@ function withProbe(graph: Graph, node: string): Graph {
   return probe;
 }
 
+const probeExecutors = new WeakMap<Executor, Map<string, Executor>>();
+
+/** An executor of the probe graph on the same weights (memoised: building one merges common nodes). */
+function probeExecutor(executor: Executor, node: string): Executor {
+  let byNode = probeExecutors.get(executor);
+  if (!byNode) probeExecutors.set(executor, (byNode = new Map()));
+  let probe = byNode.get(node);
+  if (!probe) byNode.set(node, (probe = new Executor(withProbe(executor.graph, node), executor.weights)));
+  return probe;
+}
+
 /**
  * AdapterDrop's training shortcut: when the lowest n layers have no active adapter (they are dropped with
- * `skipLayers: n`), compute them once under tf.tidy, outside any gradient function, and hand the result
- * to the training step as `RunOptions.constants`. Returns node id of layer n-1's output → its value
- * (n = 0: an empty map). The caller owns the tensors (see disposeConstants).
+ * `skipLayers: n`), compute them outside any gradient function (Executor.run: activations freed as soon as they
+ * are read, fused inference kernels where the backend has them) and hand the result to the training step as
+ * `RunOptions.constants`. Returns node id of layer n-1's output → its value (n = 0: an empty map). The caller
+ * owns the tensors (see disposeConstants).
  *
- * `options` should match the training step's (training, seed); with dropout active the two runs draw
- * different dropout seeds for the upper layers, since the prefix's dropouts are not evaluated again.
+ * `options` should match the training step's (training, seed): dropout masks derive from the seed and the node
+ * id, so the prefix gets the masks the step itself would draw. Nothing below the constants gets a gradient: the
+ * caller differentiates only tensors above n (frozenPrefixConstants checks this for train()).
  */
 export function computeFrozenPrefix(executor: Executor, feeds: Feeds, n: number, options: Omit<RunOptions, 'outputs' | 'constants' | 'skipLayers'> = {}): Map<string, tf.Tensor> {
   if (n === 0) return new Map();
@@ -123,12 +136,37 @@ export function computeFrozenPrefix(executor: Executor, feeds: Feeds, n: number,
       `cannot freeze the first ${n} layers: adapter splices outside any layer (${unlayered.map((s) => `${s.composition} at ${s.site}`).join(', ')}) would be frozen with them; skip them with skipAdapters`,
     );
   }
-  const probe = new Executor(withProbe(graph, node), executor.weights);
-  const value = tf.tidy(() => {
-    const out = probe.forward(feeds, { ...options, skipLayers: n, outputs: [FROZEN_OUTPUT] });
-    return out[FROZEN_OUTPUT] as tf.Tensor;
+  const probe = probeExecutor(executor, node);
+  return new Map([[node, probe.run(feeds, { ...options, skipLayers: n, outputs: [FROZEN_OUTPUT] })[FROZEN_OUTPUT] as tf.Tensor]]);
+}
+
+/** Throws when the first n layers (adapters below n skipped) read a tensor the store marks trainable. */
+function assertPrefixFrozen(executor: Executor, n: number, options: Omit<RunOptions, 'outputs' | 'constants' | 'skipLayers'>): void {
+  const node = frozenBoundary(executor.graph, n);
+  const trainable = [...probeExecutor(executor, node).paramsRead([node], { ...options, skipLayers: n })].filter((key) => {
+    const t = executor.weights.get(key);
+    return t instanceof tf.Variable && t.trainable;
   });
-  return new Map([[node, value]]);
+  if (trainable.length > 0) {
+    const shown = trainable.slice(0, 3).map((k) => `'${k}'`).join(', ');
+    throw new PlacementError(
+      `cannot compute the first ${n} layers outside the gradient tape: they read trainable ${shown}${trainable.length > 3 ? ` and ${trainable.length - 3} more` : ''} (freeze them, e.g. with adaptersOnlyPolicy, or train without the frozen prefix)`,
+    );
+  }
+}
+
+/**
+ * A `train()` constants hook: each step whose skipLayers n is > 0 gets its lowest n layers from
+ * computeFrozenPrefix (with the step's dropout seed); the trainer disposes them after the step. train()
+ * differentiates every tensor its policy marks trainable, so a prefix that reads one (e.g. base LayerNorms under
+ * adapterPolicy) is refused with a PlacementError naming it: its gradient would silently be lost.
+ */
+export function frozenPrefixConstants(): (args: StepConstantsArgs) => ReadonlyMap<string, tf.Tensor> {
+  return ({ executor, feeds, seed, skipLayers }) => {
+    if (skipLayers === 0) return new Map();
+    assertPrefixFrozen(executor, skipLayers, { training: true, seed });
+    return computeFrozenPrefix(executor, feeds, skipLayers, { training: true, seed });
+  };
 }
 
 /** Disposes the tensors of a constants map from computeFrozenPrefix. */

@@ -10,7 +10,7 @@ import { bottleneck } from './plugin';
 /** Every adapter package exports its plugins, so tools and the CLI can discover them. */
 export const plugins = [bottleneck];
 export type { BottleneckLike, BottleneckPlacement, BottleneckPluginOptions, Projection, ProjectionContext } from './plugin';
-export { adapterDropSchedule, computeFrozenPrefix, disposeConstants, frozenBoundary } from './adapter-drop';
+export { adapterDropSchedule, computeFrozenPrefix, disposeConstants, frozenBoundary, frozenPrefixConstants } from './adapter-drop';
 export type { AdapterDropMode, AdapterDropSchedule, AdapterDropScheduleOptions } from './adapter-drop';
 export { pruneAdapterLayers, pruneAdapterLayersDetailed } from './prune';
 export type { PruneResult } from './prune';

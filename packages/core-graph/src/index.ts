@@ -93,7 +93,7 @@ export { crossEntropy, predictions } from './train/loss';
 export { evaluate } from './train/evaluate';
 export type { EvalResult } from './train/evaluate';
 export { train } from './train/trainer';
-export type { SelectMetric, TrainOptions, TrainRecord, TrainResult } from './train/trainer';
+export type { SelectMetric, StepConstantsArgs, TrainOptions, TrainRecord, TrainResult } from './train/trainer';
 export { maskExamples, maskTokens } from './train/mlm';
 export type { MaskingOptions } from './train/mlm';
 

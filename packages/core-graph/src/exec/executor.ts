@@ -36,10 +36,10 @@ interface Release {
 }
 
 /** Dropout seeds per node: hash(run seed, node id, k) for the node's k-th draw, independent of evaluation order. */
-function contextFor(training: boolean, seed: number): (id: string) => RunContext {
+function contextFor(training: boolean, seed: number, gradientFree: boolean): (id: string) => RunContext {
   return (id) => {
     let k = 0;
-    return { training, nextSeed: () => hashSeed(seed, `${id}#${k++}`) };
+    return { training, gradientFree, nextSeed: () => hashSeed(seed, `${id}#${k++}`) };
   };
 }
 
@@ -62,10 +62,14 @@ export class Executor {
     for (const key of graph.usedParams()) weights.get(key);
   }
 
-  /** Forward pass inside tf.tidy: only the returned tensors survive. */
+  /**
+   * Forward pass inside tf.tidy: only the returned tensors survive. Not for use under a gradient tape: it may
+   * run kernels without gradients (fused inference kernels), also with `training: true` (dropout on), e.g. for
+   * a frozen prefix computed before a training step.
+   */
   run(feeds: Feeds, options: RunOptions = {}): Record<string, tf.Tensor> {
-    // Inference keeps no tape, so each activation is freed as soon as its last reader has run: peak memory is
-    // a few layers' activations instead of the whole graph's (matters for stacked Parallel copies).
+    // No tape, so each activation is freed as soon as its last reader has run: peak memory is a few layers'
+    // activations instead of the whole graph's (matters for stacked Parallel copies).
     return tf.tidy(() => this.forward(feeds, options, true));
   }
 
@@ -73,7 +77,7 @@ export class Executor {
   forward(feeds: Feeds, options: RunOptions = {}, releaseIntermediates = false): Record<string, tf.Tensor> {
     const values = new Map<string, tf.Tensor>(options.constants ?? []);
     this.feed(values, feeds);
-    const ctx = contextFor(options.training ?? false, options.seed ?? 0);
+    const ctx = contextFor(options.training ?? false, options.seed ?? 0, releaseIntermediates);
     const skip = this.skipPredicate(options);
     const names = options.outputs ?? Object.keys(this.graph.outputs);
     const targets = names.map((name) => {
@@ -110,6 +114,27 @@ export class Executor {
     return { uses, pinned: new Set([...values.keys(), ...targets.map((t) => this.resolve(t, values))]) };
   }
 
+  /**
+   * Parameter keys read by the nodes a run with these options evaluates for `targets` (node ids): switches
+   * resolved by skipLayers/skipAdapters, traversal stopping at `constants`. E.g. to check that values computed
+   * outside a gradient tape depend on no trainable tensor.
+   */
+  paramsRead(targets: readonly string[], options: RunOptions = {}): Set<string> {
+    const skip = this.skipPredicate(options);
+    const known = options.constants ?? new Map<string, tf.Tensor>();
+    const keys = new Set<string>();
+    const seen = new Set<string>();
+    const visit = (raw: string): void => {
+      const id = this.resolve(raw, known);
+      if (seen.has(id) || known.has(id)) return;
+      seen.add(id);
+      for (const key of Object.values(this.graph.node(id).params)) keys.add(key);
+      this.readsOf(id, skip).forEach(visit);
+    };
+    targets.forEach(visit);
+    return keys;
+  }
+
   /** The inputs a node reads in this run: a switch reads only its chosen branch. */
   private readsOf(id: string, skip: (s: SpliceRecord) => boolean): readonly string[] {
     const node = this.graph.node(id);
@@ -124,7 +149,7 @@ export class Executor {
     tf.tidy(() => {
       const values = new Map<string, tf.Tensor>();
       this.feed(values, feeds);
-      const ctx = contextFor(false, 0);
+      const ctx = contextFor(false, 0, false);
       const skip = this.skipPredicate(options);
       for (const id of Object.values(this.graph.outputs)) this.evaluate(id, values, ctx, skip);
       for (const [id, t] of values) shapes.set(id, t.shape);
@@ -221,7 +246,7 @@ export class Executor {
   }
 
   private fusesAtInference(kernel: string, ctx: RunContext): boolean {
-    return !ctx.training && hasFusedKernel(kernel);
+    return ctx.gradientFree === true && hasFusedKernel(kernel);
   }
 
   private matchContext(values: ReadonlyMap<string, tf.Tensor>, release: Release) {
@@ -260,7 +285,7 @@ export class Executor {
    * Inference peephole: layerNorm(add(a, b)) where this layerNorm is the add's only reader becomes one
    * AdaptersAddLayerNorm kernel when the backend has it, so the residual sum is never materialised; a
    * single-reader add feeding that add joins as a third summand (a Pfeiffer adapter's two residual adds).
-   * Only in run() (inference with release planning): training needs each add's own gradient path.
+   * Only in run() (no gradient tape, release planning): under a tape each add needs its own gradient path.
    */
   private canFuseAddInto(node: GraphNode, values: ReadonlyMap<string, tf.Tensor>, ctx: RunContext, release: Release): boolean {
     if (!this.fusesAtInference(FUSED_KERNELS.addLayerNorm, ctx)) return false;

@@ -36,10 +36,10 @@ export const denseOp = defineOp({
     const flat = xs.rank === 2 ? (xs as tf.Tensor2D) : tf.reshape(xs, [-1, inDim]) as tf.Tensor2D;
     const b = p['bias'];
     let y: tf.Tensor;
-    // Inference: one fused kernel adds the bias while the product is still in cache. Training keeps the
-    // hand-written gradients of linear() (no weight gradient for frozen weights, no slow transposes).
-    // Not for a transposed weight: stock tfjs-wasm 4.22's _FusedMatMul returns wrong values with transposeB.
-    if (!ctx.training && b && !transposed) y = tf.fused.matMul({ a: flat, b: w, bias: b });
+    // Without a gradient tape (Executor.run): one fused kernel adds the bias while the product is still in
+    // cache. Under a tape, the hand-written gradients of linear() (no weight gradient for frozen weights, no slow
+    // transposes). Not for a transposed weight: stock tfjs-wasm 4.22's _FusedMatMul is wrong with transposeB.
+    if ((ctx.gradientFree === true || !ctx.training) && b && !transposed) y = tf.fused.matMul({ a: flat, b: w, bias: b });
     else {
       y = linear(flat, w, transposed);
       if (b) y = tf.add(y, b);

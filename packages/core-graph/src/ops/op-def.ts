@@ -3,7 +3,13 @@ import { GraphError } from '../errors';
 import type { Attrs, Dim, ParamSpec, TensorType } from '../graph/types';
 
 export interface RunContext {
+  /** Dropout is active. */
   readonly training: boolean;
+  /**
+   * No gradient will be taken of this run (Executor.run): ops may use kernels that have no registered gradient,
+   * such as fused inference kernels. Absent or false under a gradient tape (Executor.forward).
+   */
+  readonly gradientFree?: boolean;
   /** Dropout draws a fresh seed from here, so a run is reproducible from its seed. */
   nextSeed(): number;
 }

@@ -24,6 +24,38 @@ function synthetic(count: number, seed: number): TrainExample[] {
 const graph = addHead(buildEncoder(config), { type: 'classification', name: 'task', numLabels: 2, pooling: 'cls' });
 
 describe('train', () => {
+  test('a constants hook runs before each step with its seed and skipLayers; its values feed the step and are disposed after it', () => {
+    const store = WeightStore.create(graph, 3);
+    const boundary = graph.site('layer.0.output').exit;
+    const calls: { step: number; seed: number; skipLayers: number }[] = [];
+    const made: tf.Tensor[] = [];
+    const result = train({
+      graph, store, output: 'task.logits', train: synthetic(16, 3), policy: fullFineTunePolicy, epochs: 2, maxSteps: 3, batchSize: 8, seed: 9,
+      skipLayers: (step) => step,
+      constants: ({ executor, feeds, step, seed, skipLayers }) => {
+        calls.push({ step, seed, skipLayers });
+        // Layer 0's output, computed outside the tape: the step's forward must start from it.
+        const value = executor.run(feeds, { nodes: [boundary], outputs: [], training: true, seed })[boundary] as tf.Tensor;
+        made.push(value);
+        return new Map([[boundary, value]]);
+      },
+    });
+    const after = tf.memory().numTensors;
+    expect(calls.map((c) => [c.step, c.skipLayers])).toEqual([[0, 0], [1, 1], [2, 2]]);
+    expect(new Set(calls.map((c) => c.seed)).size).toBe(3);
+    expect(made.every((t) => t.isDisposed)).toBe(true);
+    // Layer 0 fed as a constant gets no gradient: its weights never move although the policy trains them.
+    const layer0 = [...graph.params.values()].filter((p) => p.layer === 0).map((p) => p.key);
+    const init = WeightStore.create(graph, 3);
+    for (const k of layer0) expect(Array.from(store.get(k).dataSync())).toEqual(Array.from(init.get(k).dataSync()));
+    expect(result.steps).toBe(3);
+    init.dispose();
+    // Nothing the hook made (or the steps allocated) outlives train(): one more run leaves the count unchanged.
+    train({ graph, store, output: 'task.logits', train: synthetic(16, 3), policy: fullFineTunePolicy, maxSteps: 1, batchSize: 8, seed: 9, constants: ({ executor, feeds, seed }) => new Map([[boundary, executor.run(feeds, { nodes: [boundary], outputs: [], training: true, seed })[boundary] as tf.Tensor]]) });
+    expect(tf.memory().numTensors).toBe(after);
+    store.dispose();
+  });
+
   test('a tiny model learns a separable task to > 95% accuracy', () => {
     const store = WeightStore.create(graph, 3);
     const result = train({ graph, store, output: 'task.logits', train: synthetic(400, 1), eval: synthetic(200, 2), policy: fullFineTunePolicy, epochs: 8, batchSize: 16, learningRate: 3e-3, evalEvery: 50, seed: 7 });

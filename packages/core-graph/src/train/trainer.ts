@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
+import type { Feeds } from '../exec/executor';
 import { Executor } from '../exec/executor';
 import type { TrainPolicy } from '../exec/policy';
 import { adapterPolicy, decays } from '../exec/policy';
@@ -44,10 +45,27 @@ export interface TrainOptions {
   readonly padId?: number;
   /** AdapterDrop: layers below n(step) run without adapters in that step. */
   readonly skipLayers?: (step: number) => number;
+  /**
+   * Node values computed before each step, outside the gradient tape, and fed to the step's forward pass as
+   * `RunOptions.constants` (disposed after the step): e.g. AdapterDrop's frozen lower layers
+   * (adapter-bottleneck's `frozenPrefixConstants`). Nothing below them gets a gradient, so they must not read a
+   * trainable tensor.
+   */
+  readonly constants?: (args: StepConstantsArgs) => ReadonlyMap<string, tf.Tensor>;
   /** Extra loss terms (e.g. fusion's value regularisation), computed inside the gradient tape. */
   readonly extraLoss?: () => tf.Scalar;
   /** Called after every step and evaluation with a JSON-able record (metrics JSONL, progress). */
   readonly onRecord?: (record: TrainRecord) => void;
+}
+
+/** What a `constants` hook gets: the step's executor, inputs and the options its forward pass will use. */
+export interface StepConstantsArgs {
+  readonly executor: Executor;
+  readonly feeds: Feeds;
+  readonly step: number;
+  /** The step's dropout seed (masks derive from it and the node id, inside or outside the tape alike). */
+  readonly seed: number;
+  readonly skipLayers: number;
 }
 
 export type TrainRecord =
@@ -118,8 +136,9 @@ export function train(options: TrainOptions): TrainResult {
         const batch = makeBatch(indices.map((i) => options.train[i] as TrainExample), padId);
         const skip = options.skipLayers?.(step) ?? 0;
         const stepSeed = hashSeed(seed, `step${step}`);
+        const constants = options.constants?.({ executor, feeds: batch.feeds, step, seed: stepSeed, skipLayers: skip });
         const { value, grads } = tf.variableGrads(() => {
-          const logits = executor.forward(batch.feeds, { outputs: [output], training: true, seed: stepSeed, ...(skip > 0 ? { skipLayers: skip } : {}) })[output] as tf.Tensor;
+          const logits = executor.forward(batch.feeds, { outputs: [output], training: true, seed: stepSeed, ...(skip > 0 ? { skipLayers: skip } : {}), ...(constants ? { constants } : {}) })[output] as tf.Tensor;
           const loss = crossEntropy(logits, batch.labels);
           return options.extraLoss ? tf.add(loss, options.extraLoss()) : loss;
         }, [...params.values()]);
@@ -132,7 +151,7 @@ export function train(options: TrainOptions): TrainResult {
         const rate = lr(step);
         optimizer.apply(params, byKey, rate);
         const loss = value.dataSync()[0] as number;
-        tf.dispose([value, ...Object.values(byKey), ...Object.values(grads)]);
+        tf.dispose([value, ...Object.values(byKey), ...Object.values(grads), ...(constants ? [...constants.values()] : [])]);
         disposeBatch(batch);
         step += 1;
         record({ type: 'step', step, totalSteps, epoch, loss, lr: rate, gradNorm, seconds: (Date.now() - started) / 1000 });
