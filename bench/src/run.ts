@@ -83,13 +83,10 @@ function inferenceMs(graph: Graph, output: string, skipLayers?: number, sequence
 }
 
 /**
- * Inference of `graph` and of the base model, interleaved in one process (order drawn per round) so both
- * see the same machine load; the overhead is judged from the pair, not from runs minutes apart.
- */
-/**
- * Inference of `graph` against the base model, in pairs run back to back. The overhead is the median of the
- * per-pair ratios: a slow stretch of the shared machine then hits both members of a pair instead of skewing one
- * side's median (with medians of each side, one Pfeiffer run read −6.6% and another +8.4%).
+ * Inference of `graph` and of the base model in one process, in pairs run back to back (order drawn per pair),
+ * so both see the same machine load. The overhead is the median of the per-pair ratios: a slow stretch of the
+ * shared machine then hits both members of a pair instead of skewing one side's median (with medians of each
+ * side, one Pfeiffer run read −6.6% and another +8.4%).
  */
 function pairedInferenceMs(base: Graph, graph: Graph, output: string, runs: number): { baseMs: number; ms: number; overheadPct: number } {
   const ids = syntheticBatch(batch).map((e) => [...e.inputIds]);

@@ -425,42 +425,6 @@ FUSED_FN CONTRACT static void gelu_grad_loop(const float *restrict dy, const flo
   }
 }
 
-/* Σ a[j]·b[j] (b may be NULL: Σ a[j]) in double, 8 independent accumulators. */
-FUSED_FN static double dot_d(const float *restrict a, const float *restrict b, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  if (b) {
-    for (; j + 8 <= n; j += 8) {
-      for (int l = 0; l < 8; l++) acc[l] += (double)a[j + l] * (double)b[j + l];
-    }
-  } else {
-    for (; j + 8 <= n; j += 8) {
-      for (int l = 0; l < 8; l++) acc[l] += (double)a[j + l];
-    }
-  }
-  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; j < n; j++) s += b ? (double)a[j] * (double)b[j] : (double)a[j];
-  return s;
-}
-
-/* Σ (a[j] - c)² in double. */
-FUSED_FN static double sq_dev_d(const float *restrict a, double c, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    for (int l = 0; l < 8; l++) {
-      const double d = (double)a[j + l] - c;
-      acc[l] += d * d;
-    }
-  }
-  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; j < n; j++) {
-    const double d = (double)a[j] - c;
-    s += d * d;
-  }
-  return s;
-}
-
 FUSED_FN static void softmax_grad_loop(const float *restrict dy, const float *restrict y, float *restrict dx,
                                        int64_t rows, int64_t n) {
   for (int64_t r = 0; r < rows; r++) {

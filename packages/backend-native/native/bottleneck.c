@@ -40,37 +40,10 @@ INLINE v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
 
 #define BLOCK_ROWS 8
 
-/* Σ a[j] and Σ (a[j] - c)² in double with 8 independent accumulators (the same scheme as addLayerNorm). */
-INLINE double sum_d(const float *restrict a, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) for (int l = 0; l < 8; l++) acc[l] += (double)a[j + l];
-  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; j < n; j++) s += (double)a[j];
-  return s;
-}
-
-INLINE double sq_dev_sum_d(const float *restrict a, double c, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    for (int l = 0; l < 8; l++) {
-      const double d = (double)a[j + l] - c;
-      acc[l] += d * d;
-    }
-  }
-  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; j < n; j++) {
-    const double d = (double)a[j] - c;
-    s += d * d;
-  }
-  return s;
-}
-
 /* In place: y = (y - mean)·rstd·γ + β with the biased variance. */
 INLINE void normalize_row(float *restrict y, const float *restrict gamma, const float *restrict beta, int64_t n, double eps) {
-  const double mu = sum_d(y, n) / (double)n;
-  const double var = sq_dev_sum_d(y, mu, n) / (double)n;
+  const double mu = dot_d(y, NULL, n) / (double)n;
+  const double var = sq_dev_d(y, mu, n) / (double)n;
   const float m = (float)mu, rs = (float)(1.0 / sqrt(var + eps));
   for (int64_t j = 0; j < n; j++) y[j] = (y[j] - m) * rs * gamma[j] + beta[j];
 }

@@ -98,20 +98,27 @@ export class Executor {
    */
   private usePlan(targets: readonly string[], values: ReadonlyMap<string, tf.Tensor>, skip: (s: SpliceRecord) => boolean): Release {
     const uses = new Map<string, number>();
+    this.walk(targets, values, skip, (_id, reads) => {
+      for (const input of reads) uses.set(input, (uses.get(input) ?? 0) + 1);
+    });
+    return { uses, pinned: new Set([...values.keys(), ...targets.map((t) => this.resolve(t, values))]) };
+  }
+
+  /**
+   * Calls `onNode` once for each node a run evaluates for `targets`, with the (alias-resolved) inputs it reads:
+   * switches read only their chosen branch; nodes in `known` (fed or constant) are not evaluated.
+   */
+  private walk(targets: readonly string[], known: ReadonlyMap<string, tf.Tensor>, skip: (s: SpliceRecord) => boolean, onNode: (id: string, reads: readonly string[]) => void): void {
     const seen = new Set<string>();
     const visit = (raw: string): void => {
-      const id = this.resolve(raw, values);
-      if (seen.has(id)) return;
+      const id = this.resolve(raw, known);
+      if (seen.has(id) || known.has(id)) return;
       seen.add(id);
-      if (values.has(id)) return;
-      for (const raw of this.readsOf(id, skip)) {
-        const input = this.resolve(raw, values);
-        uses.set(input, (uses.get(input) ?? 0) + 1);
-        visit(input);
-      }
+      const reads = this.readsOf(id, skip).map((input) => this.resolve(input, known));
+      onNode(id, reads);
+      reads.forEach(visit);
     };
     targets.forEach(visit);
-    return { uses, pinned: new Set([...values.keys(), ...targets.map((t) => this.resolve(t, values))]) };
   }
 
   /**
@@ -120,18 +127,10 @@ export class Executor {
    * outside a gradient tape depend on no trainable tensor.
    */
   paramsRead(targets: readonly string[], options: RunOptions = {}): Set<string> {
-    const skip = this.skipPredicate(options);
-    const known = options.constants ?? new Map<string, tf.Tensor>();
     const keys = new Set<string>();
-    const seen = new Set<string>();
-    const visit = (raw: string): void => {
-      const id = this.resolve(raw, known);
-      if (seen.has(id) || known.has(id)) return;
-      seen.add(id);
+    this.walk(targets, options.constants ?? new Map(), this.skipPredicate(options), (id) => {
       for (const key of Object.values(this.graph.node(id).params)) keys.add(key);
-      this.readsOf(id, skip).forEach(visit);
-    };
-    targets.forEach(visit);
+    });
     return keys;
   }
 
