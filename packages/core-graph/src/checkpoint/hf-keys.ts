@@ -40,6 +40,14 @@ export interface AssignOptions {
   readonly source?: string;
   /** Checkpoint key of a parameter (Hugging Face naming by default). */
   readonly keyOf?: (key: string) => string;
+  /** Accept NaN / ±Infinity weights (refused by default: they make every prediction NaN). */
+  readonly allowNonFinite?: boolean;
+}
+
+/** Index of the first NaN / ±Infinity value, or -1. */
+export function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
 }
 
 /**
@@ -66,6 +74,10 @@ export function stageFromCheckpoint(graph: Graph, lookup: (hfKey: string) => Che
     const expected = isTransposedInCheckpoint(spec) ? [...spec.shape].reverse() : spec.shape;
     if (t.shape.join() !== expected.join()) {
       throw new GraphError(`${source}: tensor '${hf}' has shape [${t.shape.join(', ')}], the model expects [${expected.join(', ')}]`);
+    }
+    if (options.allowNonFinite !== true) {
+      const bad = firstNonFinite(t.values);
+      if (bad >= 0) throw new GraphError(`${source}: tensor '${hf}' holds ${t.values[bad]} at index ${bad}; non-finite weights are refused (pass allowNonFinite to load them anyway)`, 'E_NON_FINITE_WEIGHTS');
     }
     staged.set(key, toLayout(spec, t));
   }

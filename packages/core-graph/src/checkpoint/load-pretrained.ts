@@ -74,25 +74,64 @@ export function checkpointLookup(tensors: ReadonlyMap<string, DecodedTensor>, pr
   };
 }
 
+/** `encoder.layer.N.` indexes present in a checkpoint (with or without the model prefix). */
+function layerIndexes(names: Iterable<string>): Set<number> {
+  const found = new Set<number>();
+  for (const name of names) {
+    const m = /(?:^|\.)encoder\.layer\.(\d+)\./.exec(name);
+    if (m) found.add(Number(m[1]));
+  }
+  return found;
+}
+
+/**
+ * Refuses a config.json whose sizes the checkpoint does not hold, before any graph is built: a config claiming a
+ * million layers must fail in milliseconds naming the field, not exhaust the heap building layers the file lacks.
+ */
+export function checkConfigAgainstCheckpoint(config: EncoderConfig, tensors: ReadonlyMap<string, { shape: readonly number[] }>, configFile: string, weightsFile: string): void {
+  const lookup = (key: string) => tensors.get(`${config.architecture}.${key}`) ?? tensors.get(key);
+  const mismatch = (field: string, value: number, has: string): never => {
+    throw new ConfigError(`${configFile}: ${field}`, `is ${value} but ${weightsFile} ${has}`, 'E_CHECKPOINT_MISMATCH');
+  };
+  const layers = layerIndexes(tensors.keys());
+  const expected = Array.from({ length: Math.min(config.numLayers, layers.size + 1) }, (_v, i) => i);
+  if (layers.size !== config.numLayers || !expected.every((i) => layers.has(i))) {
+    mismatch('num_hidden_layers', config.numLayers, `holds ${layers.size} layers (${[...layers].sort((a, b) => a - b).slice(0, 8).join(', ')}${layers.size > 8 ? ', ...' : ''})`);
+  }
+  const rows = (key: string, field: string, value: number, width: number, widthField: string): void => {
+    const t = lookup(key);
+    if (!t) return; // a missing tensor is reported by the loader, naming the key
+    if (t.shape.length !== 2) return;
+    if (t.shape[0] !== value) mismatch(field, value, `has ${key} with ${t.shape[0]} rows`);
+    if (t.shape[1] !== width) mismatch(widthField, width, `has ${key} of width ${t.shape[1]}`);
+  };
+  rows('embeddings.word_embeddings.weight', 'vocab_size', config.vocabSize, config.hiddenSize, 'hidden_size');
+  rows('embeddings.position_embeddings.weight', 'max_position_embeddings', config.maxPositions, config.hiddenSize, 'hidden_size');
+  rows('embeddings.token_type_embeddings.weight', 'type_vocab_size', config.typeVocabSize, config.hiddenSize, 'hidden_size');
+  rows('encoder.layer.0.intermediate.dense.weight', 'intermediate_size', config.intermediateSize, config.hiddenSize, 'hidden_size');
+}
+
 /**
  * Loads a Hugging Face model directory (config.json + model.safetensors) into a new graph and store.
  * Heads are added with fresh weights unless the checkpoint has them. Missing keys or wrong shapes are
  * errors naming the key and both shapes.
  */
-export async function loadPretrained(dir: string, options: { heads?: readonly HeadSpec[]; seed?: number } = {}): Promise<Pretrained> {
+export async function loadPretrained(dir: string, options: { heads?: readonly HeadSpec[]; seed?: number; allowNonFinite?: boolean } = {}): Promise<Pretrained> {
   const config = await readHfConfig(dir);
   const file = join(dir, 'model.safetensors');
   const { tensors } = await readSafetensorsFile(file);
+  checkConfigAgainstCheckpoint(config, tensors, join(dir, 'config.json'), file);
   const lookup = checkpointLookup(tensors, config.architecture);
   // Build the pooler only when the checkpoint has one (MLM-only checkpoints often don't).
   let graph = buildEncoder(config, { pooler: lookup(`${config.architecture}.pooler.dense.weight`) !== undefined });
   for (const h of options.heads ?? []) graph = addHead(graph, h);
   const base = [...graph.params.values()].filter((p) => p.owner === 'base').map((p) => p.key);
-  const staged = stageFromCheckpoint(graph, lookup, { keys: base, source: file });
+  const nonFinite = options.allowNonFinite === true ? { allowNonFinite: true } : {};
+  const staged = stageFromCheckpoint(graph, lookup, { keys: base, source: file, ...nonFinite });
   // Heads come from the checkpoint only when it has all of their tensors (e.g. a fine-tuned classifier).
   const headKeys = [...graph.params.values()].filter((p) => p.owner.startsWith('head:')).map((p) => p.key);
   if (headKeys.length > 0 && headKeys.every((k) => lookup(hfKeyOf(graph, k)) !== undefined)) {
-    for (const [k, v] of stageFromCheckpoint(graph, lookup, { keys: headKeys, source: file })) staged.set(k, v);
+    for (const [k, v] of stageFromCheckpoint(graph, lookup, { keys: headKeys, source: file, ...nonFinite })) staged.set(k, v);
   }
   const store = new WeightStore();
   store.sync(graph, options.seed ?? 0, (spec) => staged.get(spec.key)?.values);

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, selectBackend } from '../backend/select-backend';
 import { loadAdapter, saveAdapter } from '../checkpoint/adapterhub';
 import { exportToCheckpoint } from '../checkpoint/hf-keys';
-import { loadPretrained } from '../checkpoint/load-pretrained';
+import { loadPretrained, readHfConfig } from '../checkpoint/load-pretrained';
 import type { Pretrained } from '../checkpoint/load-pretrained';
 import { demoSentimentFiles } from '../data/assets';
 import { LabelVocab } from '../data/datasets';
@@ -19,7 +19,9 @@ import type { WeightStore } from '../exec/weights';
 import { describeGraph, parameterSummary } from '../graph/describe';
 import type { Graph } from '../graph/graph';
 import { writeJsonAtomic } from '../io/atomic-write';
+import { stageRunDir } from '../io/run-dir';
 import { writeSafetensorsFile } from '../io/safetensors';
+import { maxSequenceLength } from '../model/config';
 import type { HeadSpec } from '../model/heads';
 import type { SpliceMode } from '../plugin/define-adapter';
 import { SPLICE_MODES } from '../plugin/define-adapter';
@@ -281,9 +283,9 @@ export async function runTrainJob(job: TrainJob, args: ParsedArgs, ctx: CliConte
   const placements = job.placementFile !== undefined ? await readPlacementFile(job.placementFile) : [{}];
   const trainColumns = await detectColumns(job.data, job.columns, true);
   const evalColumns = job.eval !== undefined ? await detectColumns(job.eval, { ...job.columns, ...trainColumns }, true) : undefined;
-  await fs.mkdir(job.out, { recursive: true });
 
   const model = await resolveModel(job.model, ctx.cwd, (line) => info(ctx, line));
+  await checkMaxLength(model.dir, job.maxLength);
   const tokenizer = await loadTokenizer(model.dir);
   const trainRaw = sample(await readColumns(job.data, trainColumns), job.trainLimit, job.seed);
   const evalRaw = job.eval !== undefined && evalColumns ? await readColumns(job.eval, evalColumns) : [];
@@ -335,110 +337,131 @@ export async function runTrainJob(job: TrainJob, args: ParsedArgs, ctx: CliConte
   info(ctx, `trainable: ${fmtInt(params.trainable)} parameters (${pct(params.trainablePercentOfBase)} of the base's ${fmtInt(params.base)}; adapter ${fmtInt(adapterParams)})${job.fullFinetune ? ' [full fine-tuning]' : ''}`);
   info(ctx, `training: ${totalSteps} steps (batch ${job.batchSize}, lr ${job.learningRate}, max length ${job.maxLength})${evalDuring.length > 0 ? `, evaluating every ${evalEvery} steps` : ''}`);
 
-  const metrics = MetricsWriter.open(path.join(job.out, 'metrics.jsonl'), { fresh: true });
-  const progress = new ProgressReporter({ stream: ctx.stderr, every: Math.max(1, Math.min(10, Math.ceil(totalSteps / 20))) });
-  const output = `${job.name}.logits`;
-  let result;
+  // Everything below is written into a staging directory and swapped in as a whole at the end: a rerun killed
+  // midway leaves the previous run intact, never its adapter beside this run's metrics.
+  const staged = await stageRunDir(job.out);
   try {
-    result = train({
-      graph,
-      store: pre.store,
-      output,
-      train: trainSet,
-      ...(evalDuring.length > 0 ? { eval: evalDuring, evalEvery } : {}),
-      policy,
+    const summary = await trainAndSave();
+    await staged.commit();
+    return summary;
+  } catch (e) {
+    await staged.abandon();
+    throw e;
+  }
+
+  async function trainAndSave(): Promise<TrainSummary> {
+    const runDir = staged.dir;
+    const metrics = MetricsWriter.open(path.join(runDir, 'metrics.jsonl'), { fresh: true });
+    const progress = new ProgressReporter({ stream: ctx.stderr, every: Math.max(1, Math.min(10, Math.ceil(totalSteps / 20))) });
+    const output = `${job.name}.logits`;
+    let result;
+    try {
+      result = train({
+        graph,
+        store: pre.store,
+        output,
+        train: trainSet,
+        ...(evalDuring.length > 0 ? { eval: evalDuring, evalEvery } : {}),
+        policy,
+        epochs: job.epochs,
+        ...(job.maxSteps !== undefined ? { maxSteps: job.maxSteps } : {}),
+        ...(job.patience !== undefined ? { patience: job.patience } : {}),
+        batchSize: job.batchSize,
+        learningRate: job.learningRate,
+        seed: job.seed,
+        padId: tokenizer.padId,
+        onRecord: (r: TrainRecord) => {
+          metrics.write(r);
+          progress.onRecord(r);
+        },
+      });
+    } finally {
+      progress.finish();
+    }
+
+    let final: EvalResult | undefined;
+    if (evalSet.length > 0) {
+      if (evalDuring.length === evalSet.length && result.best) final = result.best.eval;
+      else {
+        info(ctx, `evaluating on all ${evalSet.length} eval examples...`);
+        final = evaluate(new Executor(graph, pre.store), output, evalSet, { batchSize: Math.max(job.batchSize, 32), padId: tokenizer.padId });
+      }
+      metrics.write({ type: 'final', step: result.best?.step ?? result.steps, seconds: (Date.now() - wallStart) / 1000, ...final });
+    }
+
+    const adapterDir = path.join(job.out, 'adapter');
+    await saveAdapter(path.join(runDir, 'adapter'), graph, pre.store, job.name, { head: job.name, registry });
+    const labelsFile: LabelsFile = {
+      labels: labels.labels,
+      adapter: job.name,
+      head: job.name,
+      plugin: choice.plugin.name,
+      spec: job.adapterSpec,
+      model: model.dir === path.resolve(ctx.cwd, job.model) ? model.dir : model.name,
+      maxLength: job.maxLength,
+      columns: trainColumns,
+      placement: { sites: placed.sites, mode: placed.modes[0] as SpliceMode },
+    };
+    await writeJsonAtomic(path.join(runDir, 'adapter', 'labels.json'), labelsFile);
+    await writeJsonAtomic(path.join(runDir, 'labels.json'), labelsFile);
+    if (job.fullFinetune) await saveFullModel(path.join(runDir, 'model'), model.dir, graph, pre.store);
+
+    try {
+      await writeTrainingCurves(result.history, runDir, { title: job.title ?? `${job.name}: ${job.adapterSpec} on ${model.name}` });
+    } catch (e) {
+      info(ctx, `adapters: warning: could not draw curves.png (${(e as Error).message.split('\n')[0]}); metrics.jsonl has the numbers`);
+    }
+
+    const summary: TrainSummary = {
+      adapter: job.name,
+      plugin: choice.plugin.name,
+      adapterSpec: job.adapterSpec,
+      config,
+      model: model.name,
+      backend,
+      trainExamples: trainSet.length,
+      evalExamples: evalSet.length,
+      steps: result.steps,
       epochs: job.epochs,
-      ...(job.maxSteps !== undefined ? { maxSteps: job.maxSteps } : {}),
-      ...(job.patience !== undefined ? { patience: job.patience } : {}),
       batchSize: job.batchSize,
       learningRate: job.learningRate,
+      maxLength: job.maxLength,
       seed: job.seed,
-      padId: tokenizer.padId,
-      onRecord: (r: TrainRecord) => {
-        metrics.write(r);
-        progress.onRecord(r);
-      },
-    });
-  } finally {
-    progress.finish();
-  }
+      fullFinetune: job.fullFinetune,
+      accuracy: final?.accuracy ?? null,
+      f1: final?.f1 ?? null,
+      mcc: final?.mcc ?? null,
+      evalLoss: final?.loss ?? null,
+      majorityBaseline: evalSet.length > 0 ? majorityShare(evalSet) : null,
+      bestStep: result.best?.step ?? null,
+      trainableParams: params.trainable,
+      adapterParams,
+      baseParams: params.base,
+      trainablePercentOfBase: params.trainablePercentOfBase,
+      adapterPercentOfBase: params.base === 0 ? 0 : (100 * adapterParams) / params.base,
+      sites: placed.sites.length,
+      trainSeconds: result.seconds,
+      seconds: (Date.now() - wallStart) / 1000,
+    };
+    await writeJsonAtomic(path.join(runDir, 'summary.json'), summary);
+    pre.store.dispose();
 
-  let final: EvalResult | undefined;
-  if (evalSet.length > 0) {
-    if (evalDuring.length === evalSet.length && result.best) final = result.best.eval;
-    else {
-      info(ctx, `evaluating on all ${evalSet.length} eval examples...`);
-      final = evaluate(new Executor(graph, pre.store), output, evalSet, { batchSize: Math.max(job.batchSize, 32), padId: tokenizer.padId });
+    if (final) {
+      out(ctx, `accuracy: ${final.accuracy.toFixed(4)}  F1: ${final.f1.toFixed(4)}  (${final.count} eval examples; majority-class baseline ${(summary.majorityBaseline ?? 0).toFixed(4)})`);
+    } else {
+      out(ctx, 'accuracy: n/a (no --eval file given)');
     }
-    metrics.write({ type: 'final', step: result.best?.step ?? result.steps, seconds: (Date.now() - wallStart) / 1000, ...final });
+    out(ctx, `trainable parameters: ${fmtInt(summary.trainableParams)} (${pct(summary.trainablePercentOfBase)} of base ${fmtInt(summary.baseParams)}); adapter alone: ${fmtInt(adapterParams)} (${pct(summary.adapterPercentOfBase)})`);
+    out(ctx, `wall time: ${formatDuration(summary.seconds)} (training ${formatDuration(summary.trainSeconds)}, ${summary.steps} steps) on ${backend}`);
+    out(ctx, `saved: ${shortPath(ctx.cwd, adapterDir)} (AdapterHub layout); metrics.jsonl, curves.png, summary.json in ${shortPath(ctx.cwd, job.out)}`);
+    return summary;
   }
+}
 
-  const adapterDir = path.join(job.out, 'adapter');
-  await saveAdapter(adapterDir, graph, pre.store, job.name, { head: job.name, registry });
-  const labelsFile: LabelsFile = {
-    labels: labels.labels,
-    adapter: job.name,
-    head: job.name,
-    plugin: choice.plugin.name,
-    spec: job.adapterSpec,
-    model: model.dir === path.resolve(ctx.cwd, job.model) ? model.dir : model.name,
-    maxLength: job.maxLength,
-    columns: trainColumns,
-    placement: { sites: placed.sites, mode: placed.modes[0] as SpliceMode },
-  };
-  await writeJsonAtomic(path.join(adapterDir, 'labels.json'), labelsFile);
-  await writeJsonAtomic(path.join(job.out, 'labels.json'), labelsFile);
-  if (job.fullFinetune) await saveFullModel(path.join(job.out, 'model'), model.dir, graph, pre.store);
-
-  try {
-    await writeTrainingCurves(result.history, job.out, { title: job.title ?? `${job.name}: ${job.adapterSpec} on ${model.name}` });
-  } catch (e) {
-    info(ctx, `adapters: warning: could not draw curves.png (${(e as Error).message.split('\n')[0]}); metrics.jsonl has the numbers`);
-  }
-
-  const summary: TrainSummary = {
-    adapter: job.name,
-    plugin: choice.plugin.name,
-    adapterSpec: job.adapterSpec,
-    config,
-    model: model.name,
-    backend,
-    trainExamples: trainSet.length,
-    evalExamples: evalSet.length,
-    steps: result.steps,
-    epochs: job.epochs,
-    batchSize: job.batchSize,
-    learningRate: job.learningRate,
-    maxLength: job.maxLength,
-    seed: job.seed,
-    fullFinetune: job.fullFinetune,
-    accuracy: final?.accuracy ?? null,
-    f1: final?.f1 ?? null,
-    mcc: final?.mcc ?? null,
-    evalLoss: final?.loss ?? null,
-    majorityBaseline: evalSet.length > 0 ? majorityShare(evalSet) : null,
-    bestStep: result.best?.step ?? null,
-    trainableParams: params.trainable,
-    adapterParams,
-    baseParams: params.base,
-    trainablePercentOfBase: params.trainablePercentOfBase,
-    adapterPercentOfBase: params.base === 0 ? 0 : (100 * adapterParams) / params.base,
-    sites: placed.sites.length,
-    trainSeconds: result.seconds,
-    seconds: (Date.now() - wallStart) / 1000,
-  };
-  await writeJsonAtomic(path.join(job.out, 'summary.json'), summary);
-  pre.store.dispose();
-
-  if (final) {
-    out(ctx, `accuracy: ${final.accuracy.toFixed(4)}  F1: ${final.f1.toFixed(4)}  (${final.count} eval examples; majority-class baseline ${(summary.majorityBaseline ?? 0).toFixed(4)})`);
-  } else {
-    out(ctx, 'accuracy: n/a (no --eval file given)');
-  }
-  out(ctx, `trainable parameters: ${fmtInt(summary.trainableParams)} (${pct(summary.trainablePercentOfBase)} of base ${fmtInt(summary.baseParams)}); adapter alone: ${fmtInt(adapterParams)} (${pct(summary.adapterPercentOfBase)})`);
-  out(ctx, `wall time: ${formatDuration(summary.seconds)} (training ${formatDuration(summary.trainSeconds)}, ${summary.steps} steps) on ${backend}`);
-  out(ctx, `saved: ${shortPath(ctx.cwd, adapterDir)} (AdapterHub layout); metrics.jsonl, curves.png, summary.json in ${shortPath(ctx.cwd, job.out)}`);
-  return summary;
+/** Refuses a --max-length the model's position table cannot hold, before any data is tokenised. */
+async function checkMaxLength(modelDir: string, maxLength: number, option = '--max-length'): Promise<void> {
+  const limit = maxSequenceLength(await readHfConfig(modelDir));
+  if (maxLength > limit) throw new UsageError(`${option} ${maxLength} is longer than the model's ${limit} positions (max_position_embeddings in ${path.join(modelDir, 'config.json')})`);
 }
 
 export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
@@ -504,6 +527,8 @@ interface Trained {
   readonly meta: LabelsFile | undefined;
   readonly adapter: string;
   readonly modelName: string;
+  /** --max-length, else the length trained with, else 128 (capped at the model's positions). */
+  readonly maxLength: number;
 }
 
 async function loadTrained(args: ParsedArgs, ctx: CliContext): Promise<Trained> {
@@ -512,6 +537,9 @@ async function loadTrained(args: ParsedArgs, ctx: CliContext): Promise<Trained> 
   const modelSpec = args.string('model') ?? meta?.model;
   if (modelSpec === undefined) throw new UsageError(`missing required option --model (${adapterDir} has no labels.json naming it)`, args.command);
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
+  const given = args.has('max-length') ? args.number('max-length') : meta?.maxLength;
+  const maxLength = given ?? Math.min(128, maxSequenceLength(await readHfConfig(model.dir)));
+  await checkMaxLength(model.dir, maxLength, given === undefined || args.has('max-length') ? '--max-length' : `the trained max length (labels.json)`);
   const { registry } = plugins(ctx);
   const pre = await loadPretrained(model.dir);
   const rule = meta?.placement ? { select: { names: [...meta.placement.sites] }, mode: meta.placement.mode } : undefined;
@@ -522,7 +550,7 @@ async function loadTrained(args: ParsedArgs, ctx: CliContext): Promise<Trained> 
   const n = numLabels && numLabels.type !== 'maskedLM' ? numLabels.numLabels : 0;
   const labels = meta?.labels && meta.labels.length === n ? meta.labels : Array.from({ length: n }, (_v, i) => String(i));
   info(ctx, `loaded adapter '${loaded.name}' with head '${loaded.head}' (${labels.join(', ')}) on ${model.name}`);
-  return { graph: loaded.graph, store: pre.store, output, labels, tokenizer: await loadTokenizer(model.dir), meta, adapter: loaded.name, modelName: model.name };
+  return { graph: loaded.graph, store: pre.store, output, labels, tokenizer: await loadTokenizer(model.dir), meta, adapter: loaded.name, modelName: model.name, maxLength };
 }
 
 export async function evalCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
@@ -535,7 +563,7 @@ export async function evalCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
     if (v !== undefined) given[k] = v;
   }
   const columns = await detectColumns(file, given, true);
-  const examples = encodeExamples(await readColumns(file, columns), t.tokenizer, new LabelVocab(t.labels), args.number('max-length') ?? t.meta?.maxLength ?? 128, file);
+  const examples = encodeExamples(await readColumns(file, columns), t.tokenizer, new LabelVocab(t.labels), t.maxLength, file);
   if (examples.length === 0) throw new UsageError(`${file}: no examples`);
   const started = Date.now();
   const r = evaluate(new Executor(t.graph, t.store), t.output, examples, { batchSize: args.number('batch-size') ?? 32, padId: t.tokenizer.padId });
@@ -575,7 +603,7 @@ export async function predictCommand(args: ParsedArgs, ctx: CliContext): Promise
     const columns = await detectColumns(file, { ...(textColumn !== undefined ? { text: textColumn } : {}), ...(pairColumn !== undefined ? { pair: pairColumn } : {}) }, false);
     inputs = (await readColumns(file, { text: columns.text, ...(columns.pair !== undefined ? { pair: columns.pair } : {}) })).map((e) => ({ text: e.text, ...(e.textPair !== undefined ? { textPair: e.textPair } : {}) }));
   }
-  const probs = predictBatch(t, inputs, args.number('max-length') ?? t.meta?.maxLength ?? 128, args.number('batch-size') ?? 32);
+  const probs = predictBatch(t, inputs, t.maxLength, args.number('batch-size') ?? 32);
   const json = args.flag('json');
   inputs.forEach((input, i) => {
     const p = probs[i] ?? [];

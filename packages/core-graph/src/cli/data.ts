@@ -8,6 +8,7 @@ import { isModelDirComplete, KNOWN_MODELS, ensureModel } from '../data/model-cac
 import { parseDelimited, stripBom } from '../data/table';
 import type { TextTokenizer } from '../data/tokenizer';
 import { mulberry32 } from '../exec/random';
+import { readableRunPath } from '../io/run-dir';
 import type { SpliceMode } from '../plugin/define-adapter';
 import type { TrainExample } from '../train/batches';
 import type { OptionSpec, ParsedArgs } from './args';
@@ -140,7 +141,8 @@ export interface LabelsFile {
 
 /** `--adapter-dir` may name the adapter dir itself or a training output dir holding `adapter/`. */
 export async function resolveAdapterDir(given: string, cwd: string, option = '--adapter-dir'): Promise<string> {
-  const dir = path.resolve(cwd, given);
+  // A run whose swap was cut off by a kill is read from its backup (the previous complete run).
+  const dir = readableRunPath(path.resolve(cwd, given));
   const has = (d: string) =>
     fs
       .stat(path.join(d, 'adapter_config.json'))

@@ -2,7 +2,9 @@
 //   u64 little-endian header length N | N bytes of UTF-8 JSON header | raw little-endian data.
 // Everything read from a file is treated as untrusted: every field is validated before use
 // and every failure is a SafetensorsError naming the source and (when known) the tensor.
-import { readFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
+import type { ErrorCode } from '../errors';
+import { AdapterGraphError } from '../errors';
 import { writeFileAtomic } from './atomic-write';
 import { f16BitsToNumber, numberToF16Bits } from './float16';
 
@@ -35,13 +37,13 @@ export interface SafetensorsContents<T> {
   metadata: Record<string, string>;
 }
 
-export class SafetensorsError extends Error {
+/** Codes: E_SAFETENSORS_HEADER (length/JSON), _DUPLICATE_KEY, _COVERAGE (offsets vs data), _TENSOR (dtype/shape/values), E_SAFETENSORS (I/O). */
+export class SafetensorsError extends AdapterGraphError {
   readonly source: string;
   readonly tensor?: string;
 
-  constructor(source: string, problem: string, tensor?: string, options?: { cause?: unknown }) {
-    super(`${source}: ${tensor === undefined ? '' : `tensor ${JSON.stringify(tensor)}: `}${problem}`, options);
-    this.name = 'SafetensorsError';
+  constructor(source: string, problem: string, tensor?: string, options?: { cause?: unknown; code?: ErrorCode }) {
+    super(`${source}: ${tensor === undefined ? '' : `tensor ${JSON.stringify(tensor)}: `}${problem}`, options?.code ?? 'E_SAFETENSORS', options?.cause === undefined ? undefined : { cause: options.cause });
     this.source = source;
     if (tensor !== undefined) this.tensor = tensor;
   }
@@ -86,63 +88,118 @@ function swapIfBigEndian(bytes: Uint8Array, itemSize: number): Uint8Array {
   return bytes;
 }
 
-/** Parses and validates the header; returns raw byte views of every tensor. */
-export function decodeSafetensorsRaw(bytes: Uint8Array, source: string = BUFFER_SOURCE): SafetensorsContents<RawTensor> {
-  const fail = (problem: string, tensor?: string): never => {
-    throw new SafetensorsError(source, problem, tensor);
-  };
-  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
-  const headerLen = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
-  if (headerLen > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
-  const n = Number(headerLen);
-  if (8 + n > bytes.length) fail(`header length ${n} goes beyond the end of the file (${bytes.length} bytes)`);
+/** A tensor's place in the data buffer, validated against the header and the buffer's length. */
+interface TensorEntry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
 
+/**
+ * Throws when a JSON object in `text` (already valid JSON) repeats a key: JSON.parse keeps the last one silently,
+ * and the reference reader must not disagree with us about which tensor a name means.
+ */
+function checkDuplicateKeys(text: string, fail: (problem: string, tensor?: string, code?: ErrorCode) => never): void {
+  // One frame per open object/array: the keys seen so far, and whether the next string in an object is a key.
+  const stack: Array<{ keys: Set<string>; expectKey: boolean } | undefined> = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '{') stack.push({ keys: new Set(), expectKey: true });
+    else if (c === '[') stack.push(undefined);
+    else if (c === '}' || c === ']') stack.pop();
+    else if (c === ',') {
+      const top = stack[stack.length - 1];
+      if (top) top.expectKey = true;
+    } else if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (top?.expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string; // decodes escapes: "\u0061" and "a" are the same key
+        if (top.keys.has(key)) fail(`header has the key ${show(key)} twice`, undefined, 'E_SAFETENSORS_DUPLICATE_KEY');
+        top.keys.add(key);
+        top.expectKey = false;
+      }
+      i = j;
+    }
+  }
+}
+
+/**
+ * Validates a header (the JSON bytes) against the data buffer's length exactly as the safetensors spec's reference
+ * reader does: valid UTF-8 JSON object, no duplicate keys, known dtypes, byte lengths matching shape x dtype, and
+ * data_offsets that tile the data buffer from 0 to its end with no gap, overlap or trailing byte.
+ */
+function parseHeader(json: Uint8Array, dataLength: number, source: string): { entries: TensorEntry[]; metadata: Record<string, string> } {
+  const fail = (problem: string, tensor?: string, code: ErrorCode = 'E_SAFETENSORS_HEADER'): never => {
+    throw new SafetensorsError(source, problem, tensor, { code });
+  };
+  let text: string;
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(json);
+    header = JSON.parse(text);
   } catch (e) {
-    fail(`header is not valid UTF-8 JSON (${(e as Error).message})`);
+    return fail(`header is not valid UTF-8 JSON (${(e as Error).message.slice(0, 120)})`);
   }
-  if (!isPlainObject(header)) fail('header is not a JSON object');
-  const entries = Object.entries(header as Record<string, unknown>);
-
-  const metadata = parseMetadata(entries.find(([k]) => k === METADATA_KEY)?.[1], fail);
-  const data = bytes.subarray(8 + n);
-  const spans: Array<{ name: string; begin: number; end: number }> = [];
-  const tensors = new Map<string, RawTensor>();
-
-  for (const [name, info] of entries) {
+  if (!isPlainObject(header) || !text.trimStart().startsWith('{')) fail('header is not a JSON object');
+  checkDuplicateKeys(text, fail);
+  const fields = Object.entries(header as Record<string, unknown>);
+  const metadata = parseMetadata(fields.find(([k]) => k === METADATA_KEY)?.[1], fail);
+  const entries: TensorEntry[] = [];
+  for (const [name, info] of fields) {
     if (name === METADATA_KEY) continue;
-    if (!isPlainObject(info)) fail('entry is not an object', name);
+    const bad = (problem: string): never => fail(problem, name, 'E_SAFETENSORS_TENSOR');
+    if (!isPlainObject(info)) bad('entry is not an object');
     const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
-    if (!isDtype(dtype)) fail(`unknown dtype ${show(dtype)}`, name);
-    if (!Array.isArray(shape) || !shape.every(isIndex)) {
-      fail(`shape ${show(shape)} is not an array of non-negative integers`, name);
-    }
+    if (!isDtype(dtype)) bad(`unknown dtype ${show(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every(isIndex)) bad(`shape ${show(shape)} is not an array of non-negative integers`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) {
-      fail(`data_offsets ${show(offsets)} is not [begin, end] with non-negative integers`, name);
+      bad(`data_offsets ${show(offsets)} is not [begin, end] with non-negative integers`);
     }
     const [begin, end] = offsets as [number, number];
-    if (end < begin) fail(`data_offsets end ${end} is before begin ${begin}`, name);
-    if (end > data.length) fail(`data_offsets [${begin}, ${end}] are outside the ${data.length}-byte data buffer`, name);
+    if (end < begin) bad(`data_offsets end ${end} is before begin ${begin}`);
     const dims = shape as number[];
     const expected = product(dims) * ITEM_SIZE[dtype as SafetensorsDtype];
-    if (end - begin !== expected) {
-      fail(`byte length ${end - begin} does not match shape [${dims.join(', ')}] x ${dtype} (${expected} bytes)`, name);
-    }
-    tensors.set(name, { dtype: dtype as SafetensorsDtype, shape: [...dims], data: data.subarray(begin, end) });
-    if (end > begin) spans.push({ name, begin, end });
+    if (end - begin !== expected) bad(`byte length ${end - begin} does not match shape [${dims.join(', ')}] x ${dtype} (${expected} bytes)`);
+    entries.push({ name, dtype: dtype as SafetensorsDtype, shape: [...dims], begin, end });
   }
+  // Coverage: sorted by position, every tensor starts where the previous ended, the first at 0, the last at the end.
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  for (const e of sorted) {
+    if (e.begin < at) fail(`data [${e.begin}, ${e.end}] overlaps the previous tensor's data (which ends at ${at})`, e.name, 'E_SAFETENSORS_COVERAGE');
+    if (e.begin > at) fail(`data [${e.begin}, ${e.end}] leaves a gap after byte ${at} of the data buffer`, e.name, 'E_SAFETENSORS_COVERAGE');
+    at = e.end;
+  }
+  if (at !== dataLength) {
+    fail(at > dataLength ? `tensors need ${at} data bytes but the file holds ${dataLength} after the header (truncated, or a wrong header length)` : `${dataLength - at} trailing bytes after the last tensor's data (a wrong header length, or appended data)`, undefined, 'E_SAFETENSORS_COVERAGE');
+  }
+  return { entries, metadata };
+}
 
-  // Overlap check: after sorting by start, each non-empty span must start after the previous ends.
-  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 1; i < spans.length; i++) {
-    const prev = spans[i - 1]!;
-    const cur = spans[i]!;
-    if (cur.begin < prev.end) {
-      fail(`data [${cur.begin}, ${cur.end}] overlaps tensor ${show(prev.name)} [${prev.begin}, ${prev.end}]`, cur.name);
-    }
-  }
+/** The header length from the first 8 bytes, checked against the limit and the file size. */
+function headerLength(prefix: Uint8Array, fileSize: number, source: string): number {
+  const fail = (problem: string): never => {
+    throw new SafetensorsError(source, problem, undefined, { code: 'E_SAFETENSORS_HEADER' });
+  };
+  if (fileSize < 8) fail(`file is ${fileSize} bytes, shorter than the 8-byte header length`);
+  const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (n < 2n) fail(`header length ${n} is too small for a JSON object`);
+  if (8n + n > BigInt(fileSize)) fail(`header length ${n} goes beyond the end of the file (${fileSize} bytes)`);
+  return Number(n);
+}
+
+/** Parses and validates the header; returns raw byte views of every tensor. */
+export function decodeSafetensorsRaw(bytes: Uint8Array, source: string = BUFFER_SOURCE): SafetensorsContents<RawTensor> {
+  const n = headerLength(bytes, bytes.length, source);
+  const data = bytes.subarray(8 + n);
+  const { entries, metadata } = parseHeader(bytes.subarray(8, 8 + n), data.length, source);
+  const tensors = new Map<string, RawTensor>();
+  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: data.subarray(e.begin, e.end) });
   return { tensors, metadata };
 }
 
@@ -280,14 +337,55 @@ function encode(tensors: Record<string, EncodableTensor>, metadata: Record<strin
   return out;
 }
 
-export async function readSafetensorsFile(path: string): Promise<SafetensorsContents<DecodedTensor>> {
-  let bytes: Uint8Array;
+/** Files above this size are read tensor by tensor (fs ranges): one Buffer cannot hold more than 2 GiB everywhere. */
+export const RANGED_READ_BYTES = 1024 ** 3;
+
+export interface ReadSafetensorsOptions {
+  /** Read only the tensors this accepts (the whole header is still validated); default: all. */
+  readonly select?: (name: string) => boolean;
+  /** Read by ranges when the file is larger than this many bytes (default RANGED_READ_BYTES). */
+  readonly rangedAbove?: number;
+}
+
+async function readRanges(path: string, size: number, select: (name: string) => boolean): Promise<SafetensorsContents<RawTensor>> {
+  const handle = await open(path, 'r');
   try {
-    bytes = await readFile(path);
+    const readAt = async (position: number, length: number): Promise<Uint8Array> => {
+      const buf = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(buf, done, length - done, position + done);
+        if (bytesRead === 0) throw new SafetensorsError(path, `file ended at byte ${position + done} while reading (changed while being read?)`, undefined, { code: 'E_SAFETENSORS_COVERAGE' });
+        done += bytesRead;
+      }
+      return buf;
+    };
+    const n = headerLength(await readAt(0, Math.min(8, size)), size, path);
+    const { entries, metadata } = parseHeader(await readAt(8, n), size - 8 - n, path);
+    const tensors = new Map<string, RawTensor>();
+    for (const e of entries) {
+      if (select(e.name)) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: await readAt(8 + n + e.begin, e.end - e.begin) });
+    }
+    return { tensors, metadata };
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function readSafetensorsFile(path: string, options: ReadSafetensorsOptions = {}): Promise<SafetensorsContents<DecodedTensor>> {
+  const select = options.select ?? (() => true);
+  let raw: SafetensorsContents<RawTensor>;
+  try {
+    const size = (await stat(path)).size;
+    if (size > (options.rangedAbove ?? RANGED_READ_BYTES)) raw = await readRanges(path, size, select);
+    else raw = decodeSafetensorsRaw(await readFile(path), path);
   } catch (e) {
+    if (e instanceof SafetensorsError) throw e;
     throw new SafetensorsError(path, `cannot read file (${(e as Error).message})`, undefined, { cause: e });
   }
-  return decodeSafetensors(bytes, path);
+  const tensors = new Map<string, DecodedTensor>();
+  for (const [name, t] of raw.tensors) if (select(name)) tensors.set(name, decodeTensorValues(name, t, path));
+  return { tensors, metadata: raw.metadata };
 }
 
 /** Encodes then writes atomically, so readers never see a half-written file. */

@@ -57,3 +57,8 @@ export function encoderConfig(partial: Partial<EncoderConfig> = {}): EncoderConf
   if (!(c.layerNormEps > 0)) throw new ConfigError('config.layerNormEps', `must be > 0`);
   return c;
 }
+
+/** The longest input the position table allows: RoBERTa's positions start after the padding index. */
+export function maxSequenceLength(config: EncoderConfig): number {
+  return config.architecture === 'roberta' ? config.maxPositions - config.padTokenId - 1 : config.maxPositions;
+}
