@@ -17,7 +17,9 @@ export type ErrorCode =
   | 'E_DATA'
   | 'E_TRAINING_DIVERGED'
   | 'E_PLUGIN_DEFINITION'
-  | 'E_RUN_DIR';
+  | 'E_RUN_DIR'
+  | 'E_MODEL_FETCH'
+  | 'E_BACKEND';
 
 /** The longest message an AdapterGraphError carries: hostile input must not produce a megabyte-long line. */
 export const MAX_ERROR_MESSAGE = 1000;

@@ -1,5 +1,6 @@
 // Picks the fastest TensorFlow.js backend available: native GPU -> native CPU -> wasm -> plain JS cpu.
 import * as tf from '@tensorflow/tfjs';
+import { AdapterGraphError } from '../errors';
 // Importing the wasm package registers the 'wasm' backend as a side effect.
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { enableZeroCopyKernels, zeroCopyKernelsEnabled } from './wasm-zero-copy';
@@ -28,13 +29,12 @@ export interface SelectBackendOptions {
   nativeKernels?: boolean;
 }
 
-export class BackendUnavailableError extends Error {
+export class BackendUnavailableError extends AdapterGraphError {
   /** What was asked for, as given (e.g. 'node'); undefined when auto-selection found nothing. */
   readonly requested?: string;
 
   constructor(message: string, requested?: string) {
-    super(message);
-    this.name = 'BackendUnavailableError';
+    super(message, 'E_BACKEND');
     if (requested !== undefined) this.requested = requested;
   }
 }

@@ -52,7 +52,35 @@ describe('loadPretrained', () => {
     const wrong = await tinyModelDir((t) => {
       t['bert.embeddings.word_embeddings.weight'] = { dtype: 'F32', shape: [21, 8], values: new Float32Array(168) };
     });
-    await expect(loadPretrained(wrong)).rejects.toThrow(/'bert\.embeddings\.word_embeddings\.weight' has shape \[21, 8\], the model expects \[20, 8\]/);
+    await expect(loadPretrained(wrong)).rejects.toThrow(/config\.json: vocab_size: is 20 but .*model\.safetensors has embeddings\.word_embeddings\.weight with 21 rows/);
+    const wrongLayer = await tinyModelDir((t) => {
+      t['bert.encoder.layer.0.output.dense.weight'] = { dtype: 'F32', shape: [8, 15], values: new Float32Array(120) };
+    });
+    await expect(loadPretrained(wrongLayer)).rejects.toThrow(/'bert\.encoder\.layer\.0\.output\.dense\.weight' has shape \[8, 15\], the model expects \[8, 16\]/);
+  });
+
+  test('config.json sizes the checkpoint lacks are refused before the graph is built (issue 18 item 2)', async () => {
+    const dir = await tinyModelDir();
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ ...tiny, num_hidden_layers: 1000000 }));
+    const started = Date.now();
+    await expect(loadPretrained(dir)).rejects.toMatchObject({ code: 'E_CHECKPOINT_MISMATCH', path: expect.stringMatching(/config\.json: num_hidden_layers$/) });
+    expect(Date.now() - started).toBeLessThan(5000); // before the fix: heap exhaustion after ~1 minute
+    for (const [field, value] of [['max_position_embeddings', 4096], ['intermediate_size', 64], ['type_vocab_size', 3], ['hidden_size', 16]] as const) {
+      await writeFile(join(dir, 'config.json'), JSON.stringify({ ...tiny, [field]: value }));
+      await expect(loadPretrained(dir)).rejects.toMatchObject({ path: expect.stringMatching(new RegExp(`config\\.json: ${field === 'hidden_size' ? '(hidden_size|num_attention_heads)' : field}$`)) });
+    }
+  });
+
+  test('NaN / Infinity weights are refused unless allowNonFinite is passed (issue 18 item 10)', async () => {
+    const dir = await tinyModelDir((t) => {
+      const w = t['bert.encoder.layer.0.output.dense.bias']!;
+      w.values[3] = Number.NaN;
+    });
+    await expect(loadPretrained(dir)).rejects.toMatchObject({ code: 'E_NON_FINITE_WEIGHTS', message: expect.stringMatching(/'bert\.encoder\.layer\.0\.output\.dense\.bias' holds NaN at index 3/) });
+    const { store, graph } = await loadPretrained(dir, { allowNonFinite: true });
+    expect(Number.isNaN(store.get('encoder.layer.0.output.dense.bias').dataSync()[3])).toBe(true);
+    expect(graph.params.size).toBeGreaterThan(0);
+    store.dispose();
   });
 
   test('a truncated model.safetensors is a clear error naming the file', async () => {

@@ -26,6 +26,8 @@ export interface OptionSpec {
   readonly repeat?: boolean;
   /** Smallest accepted value for int/number options. */
   readonly min?: number;
+  /** Largest accepted value for int options. */
+  readonly max?: number;
   /** Shown in help. */
   readonly defaultText?: string;
 }
@@ -125,14 +127,18 @@ function convert(spec: OptionSpec, raw: string, command: string): Value {
       if (raw === 'false') return false;
       throw bad('true or false');
     case 'int': {
-      if (!/^[+-]?\d+$/.test(raw.trim())) throw bad('an integer');
+      if (!/^[+-]?\d+$/.test(raw)) throw bad('an integer');
       const n = Number(raw);
+      if (!Number.isSafeInteger(n)) throw bad(`an integer of at most ${Number.MAX_SAFE_INTEGER}`);
+      if (spec.max !== undefined && n > spec.max) throw bad(`at most ${spec.max}`);
       if (spec.min !== undefined && n < spec.min) throw bad(`at least ${spec.min}`);
       return n;
     }
     case 'number': {
+      // Decimal notation only: Number() would also take '0x10', '0b1', ' 1 ' and '' (as 0).
+      if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw)) throw bad('a decimal number');
       const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw bad('a number');
+      if (!Number.isFinite(n)) throw bad('a finite number');
       if (spec.min !== undefined && n < spec.min) throw bad(`at least ${spec.min}`);
       return n;
     }
@@ -256,7 +262,8 @@ export function parseAdapterSpec(text: string): AdapterSpec {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
     throw new UsageError(`adapter spec '${text}': '${name}' is not an adapter name (expected e.g. seq_bn or seq_bn:reduction_factor=16)`);
   }
-  const config: Record<string, unknown> = {};
+  // Built from entries: `config[key] = ...` with key `__proto__` would set the prototype instead of a field.
+  const entries: Array<[string, unknown]> = [];
   const rest = colon < 0 ? '' : text.slice(colon + 1);
   if (colon >= 0 && rest.trim() === '') throw new UsageError(`adapter spec '${text}': nothing after ':' (expected key=value pairs)`);
   if (rest.trim() !== '') {
@@ -265,9 +272,9 @@ export function parseAdapterSpec(text: string): AdapterSpec {
       if (eq < 0) throw new UsageError(`adapter spec '${text}': '${part.trim()}' is not key=value`);
       const key = part.slice(0, eq).trim();
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new UsageError(`adapter spec '${text}': '${key}' is not a valid option name`);
-      if (key in config) throw new UsageError(`adapter spec '${text}': '${key}' is given twice`);
-      config[key] = parseSpecValue(part.slice(eq + 1), `adapter spec '${text}': ${key}`);
+      if (entries.some(([k]) => k === key)) throw new UsageError(`adapter spec '${text}': '${key}' is given twice`);
+      entries.push([key, parseSpecValue(part.slice(eq + 1), `adapter spec '${text}': ${key}`)]);
     }
   }
-  return { name, config };
+  return { name, config: Object.fromEntries(entries) };
 }

@@ -1,6 +1,8 @@
 // Entry point of the `adapters` command: dispatches subcommands and turns errors into one line.
 import { readFileSync } from 'fs';
 import * as path from 'path';
+import { AdapterGraphError, printable } from '../errors';
+import { MAX_SEED } from '../exec/random';
 import type { CommandSpec, OptionSpec, ParsedArgs } from './args';
 import { commandHelp, parseArgs, suggest, UsageError } from './args';
 import type { CliContext } from './commands';
@@ -38,7 +40,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'eval-every', type: 'int', min: 1, metavar: 'N', help: 'evaluate every N steps', defaultText: 'about 4 times per run' },
       { name: 'eval-subset', type: 'int', min: 1, metavar: 'N', help: 'evaluations during training use N eval examples; the final one uses all' },
       { name: 'patience', type: 'int', min: 1, metavar: 'N', help: 'stop after N evaluations without improvement' },
-      { name: 'seed', type: 'int', metavar: 'N', help: 'random seed (same seed, data and backend = same weights)', defaultText: '42' },
+      { name: 'seed', type: 'int', min: 0, max: MAX_SEED, metavar: 'N', help: 'random seed, 0..2^32-1 (same seed, data and backend = same weights)', defaultText: '42' },
       { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory' },
     ],
     examples: [
@@ -113,7 +115,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'max-steps', type: 'int', min: 1, metavar: 'N', help: 'stop after N steps' },
       { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per step', defaultText: String(DEMO_DEFAULTS.batchSize) },
       { name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'peak learning rate', defaultText: String(DEMO_DEFAULTS.learningRate) },
-      { name: 'seed', type: 'int', metavar: 'N', help: 'random seed', defaultText: String(DEMO_DEFAULTS.seed) },
+      { name: 'seed', type: 'int', min: 0, max: MAX_SEED, metavar: 'N', help: 'random seed, 0..2^32-1', defaultText: String(DEMO_DEFAULTS.seed) },
     ],
   },
 ];
@@ -151,18 +153,21 @@ export function generalHelp(extra: readonly CommandSpec[] = []): string {
   ].join('\n');
 }
 
+/** The longest error line printed: a hostile file must not produce a megabyte of output. */
+const MAX_ERROR_LINE = 500;
+
 /** Every error becomes one line (no stack unless --verbose): exit 2 for usage errors, 1 for failures. */
 function report(e: unknown, ctx: CliContext, verbose: boolean, command: string | undefined): number {
   const err = e instanceof Error ? e : new Error(String(e));
-  const oneLine = err.message.replace(/\s*\n\s*/g, ' ').trim() || err.name;
+  const oneLine = printable(err.message.replace(/\s*\n\s*/g, ' ').trim() || err.name, MAX_ERROR_LINE);
   if (err instanceof UsageError) {
     const cmd = err.command ?? command;
     ctx.stderr.write(`adapters: error: ${oneLine} (see 'adapters ${cmd ? `${cmd} ` : ''}--help')\n`);
     if (verbose && err.stack) ctx.stderr.write(`${err.stack}\n`);
     return 2;
   }
-  const known = ['AdapterGraphError', 'ConfigError', 'PlacementError', 'GraphError', 'ModelFetchError', 'BackendUnavailableError', 'SafetensorsError'];
-  const expected = known.includes(err.name) || known.includes(err.constructor.name) || (err as NodeJS.ErrnoException).code !== undefined;
+  // Our errors (bad input, named field/file) and system errors (ENOENT, EACCES) need no stack trace; anything else is a bug.
+  const expected = err instanceof AdapterGraphError || typeof (err as NodeJS.ErrnoException).errno === 'number';
   ctx.stderr.write(`adapters: error: ${oneLine}${!verbose && !expected ? ' (run again with --verbose for the stack trace)' : ''}\n`);
   if (verbose && err.stack) ctx.stderr.write(`${err.stack}\n`);
   return 1;

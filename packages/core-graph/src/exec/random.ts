@@ -1,3 +1,14 @@
+import { ConfigError } from '../errors';
+
+/** Seeds are 32-bit: the generators below use `seed >>> 0`, so larger seeds would silently collide (1 and 2^32+1). */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/** Refuses seeds the generators would truncate, naming the field. */
+export function checkSeed(seed: number, path = 'seed'): number {
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) throw new ConfigError(path, `must be an integer in 0..${MAX_SEED} (seeds are 32-bit), got ${seed}`);
+  return seed;
+}
+
 /** Deterministic PRNG (mulberry32): weight init must not depend on backend or on tfjs's global RNG. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

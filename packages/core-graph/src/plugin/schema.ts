@@ -18,6 +18,16 @@ export interface JsonSchema {
   readonly description?: string;
 }
 
+/**
+ * Names that every JS object answers to (`toString`, `constructor`, `__proto__`, ...): as an adapter, head or field
+ * name they would read the prototype's member instead of "absent", so they are refused where names are chosen.
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/** The subschema for field `k`, only when the schema itself declares it (never an inherited Object.prototype member). */
+const propertyOf = (schema: JsonSchema, k: string): JsonSchema | undefined =>
+  schema.properties !== undefined && Object.hasOwn(schema.properties, k) ? schema.properties[k] : undefined;
+
 const typeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 function fits(schema: JsonSchema, value: unknown, path: string): string | undefined {
@@ -47,6 +57,8 @@ export function validateSchema(schema: JsonSchema, value: unknown, path: string)
     throw new ConfigError(path, `must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}`);
   }
   if (typeof value === 'number') {
+    // JSON has no Infinity, but 1e400 parses to it; no option is meaningful at ±Infinity or NaN.
+    if (!Number.isFinite(value)) throw new ConfigError(path, `must be a finite number, got ${value}`);
     if (schema.minimum !== undefined && value < schema.minimum) throw new ConfigError(path, `must be >= ${schema.minimum}, got ${value}`);
     if (schema.maximum !== undefined && value > schema.maximum) throw new ConfigError(path, `must be <= ${schema.maximum}, got ${value}`);
     if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum) throw new ConfigError(path, `must be > ${schema.exclusiveMinimum}, got ${value}`);
@@ -58,9 +70,9 @@ export function validateSchema(schema: JsonSchema, value: unknown, path: string)
   }
   if (typeOf(value) === 'object' && (schema.properties || schema.additionalProperties !== undefined)) {
     const obj = value as Record<string, unknown>;
-    for (const r of schema.required ?? []) if (!(r in obj)) throw new ConfigError(`${path}.${r}`, 'is required');
+    for (const r of schema.required ?? []) if (!Object.hasOwn(obj, r)) throw new ConfigError(`${path}.${r}`, 'is required');
     for (const [k, v] of Object.entries(obj)) {
-      const sub = schema.properties?.[k];
+      const sub = propertyOf(schema, k);
       if (sub) validateSchema(sub, v, `${path}.${k}`);
       else if (schema.additionalProperties === false || schema.additionalProperties === undefined) {
         const known = Object.keys(schema.properties ?? {}).join(', ');

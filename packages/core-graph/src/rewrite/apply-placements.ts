@@ -1,4 +1,5 @@
 import { ConfigError, PlacementError } from '../errors';
+import { RESERVED_NAMES } from '../plugin/schema';
 import { GraphBuilder } from '../graph/builder';
 import type { Graph } from '../graph/graph';
 import type { Site } from '../graph/types';
@@ -63,11 +64,12 @@ function applyRule(graph: Graph, rule: PlacementRule, index: number, registry: A
   const resolved = leaves(rule.adapter).map((use): ResolvedLeaf => {
     const plugin = typeof use.plugin === 'string' ? registry.get(use.plugin) : use.plugin;
     if (!/^[A-Za-z0-9_-]+$/.test(use.name)) throw new ConfigError(`rules[${index}].adapter.name`, `'${use.name}' may use only letters, digits, _ and -`);
+    if (RESERVED_NAMES.has(use.name)) throw new ConfigError(`rules[${index}].adapter.name`, `'${use.name}' is reserved (a JavaScript object member name); choose another name`);
     return { use, plugin, config: resolveConfig(plugin, use.config ?? {}, `${use.name}.config`) };
   });
   const catalog = { ...((graph.meta['adapters'] as AdapterCatalog | undefined) ?? {}) };
   for (const leaf of resolved) {
-    const known = catalog[leaf.use.name];
+    const known = Object.hasOwn(catalog, leaf.use.name) ? catalog[leaf.use.name] : undefined;
     if (known && (known.plugin !== leaf.plugin.name || JSON.stringify(known.config) !== JSON.stringify(leaf.config))) {
       throw new PlacementError(`adapter '${leaf.use.name}' already exists with a different plugin or config`);
     }

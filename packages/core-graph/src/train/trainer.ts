@@ -4,11 +4,13 @@ import type { Feeds } from '../exec/executor';
 import { Executor } from '../exec/executor';
 import type { TrainPolicy } from '../exec/policy';
 import { adapterPolicy, decays } from '../exec/policy';
-import { hashSeed } from '../exec/random';
+import { checkSeed, hashSeed } from '../exec/random';
 import type { WeightStore } from '../exec/weights';
 import type { Graph } from '../graph/graph';
 import { AdamW, clipByGlobalNorm, linearSchedule } from './adamw';
 import type { TrainExample } from './batches';
+import type { DivergenceOptions } from './divergence';
+import { DivergenceMonitor } from './divergence';
 import { disposeBatch, epochBatches, makeBatch } from './batches';
 import type { EvalResult } from './evaluate';
 import { evaluate } from './evaluate';
@@ -54,6 +56,8 @@ export interface TrainOptions {
   readonly constants?: (args: StepConstantsArgs) => ReadonlyMap<string, tf.Tensor>;
   /** Extra loss terms (e.g. fusion's value regularisation), computed inside the gradient tape. */
   readonly extraLoss?: () => tf.Scalar;
+  /** Stop with TrainingDivergedError when the loss or gradient norm runs away (see DivergenceMonitor); false: only at NaN. */
+  readonly divergence?: DivergenceOptions | false;
   /** Called after every step and evaluation with a JSON-able record (metrics JSONL, progress). */
   readonly onRecord?: (record: TrainRecord) => void;
 }
@@ -93,7 +97,7 @@ export function train(options: TrainOptions): TrainResult {
   if (options.train.length === 0) throw new ConfigError('train', 'no training examples');
   const batchSize = options.batchSize ?? 16;
   const epochs = options.epochs ?? 1;
-  const seed = options.seed ?? 0;
+  const seed = checkSeed(options.seed ?? 0);
   const padId = options.padId ?? 0;
   const metric = options.selectMetric ?? 'accuracy';
   const stepsPerEpoch = Math.ceil(options.train.length / batchSize);
@@ -115,6 +119,7 @@ export function train(options: TrainOptions): TrainResult {
   let bestWeights: Map<string, Float32Array | Int32Array> | undefined;
   let sinceBest = 0;
   let step = 0;
+  const divergence = new DivergenceMonitor(options.divergence === false ? { lossFactor: Infinity, gradFactor: Infinity } : options.divergence);
 
   const runEval = (): boolean => {
     if (!options.eval || options.eval.length === 0) return false;
@@ -155,7 +160,7 @@ export function train(options: TrainOptions): TrainResult {
         disposeBatch(batch);
         step += 1;
         record({ type: 'step', step, totalSteps, epoch, loss, lr: rate, gradNorm, seconds: (Date.now() - started) / 1000 });
-        if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step}: loss is ${loss}; lower the learning rate`);
+        divergence.observe(step, loss, gradNorm);
         if (options.evalEvery && step % options.evalEvery === 0 && step < totalSteps && runEval()) break outer;
       }
     }
