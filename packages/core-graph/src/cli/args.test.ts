@@ -149,3 +149,32 @@ describe('main: usage errors', () => {
     expect(c.err()).toMatch(/^adapters: error: unknown backend 'nope' \(from prefer: 'nope'\); valid names: .*\n$/);
   });
 });
+
+describe('strict values (issue 18 items 6, 10, 11)', () => {
+  const seeded: CommandSpec = { ...spec, options: [...spec.options, { name: 'seed', type: 'int', min: 0, max: 2 ** 32 - 1, help: 'seed' }] };
+
+  test('numbers are decimal only: hex, binary, blanks and Infinity are refused', () => {
+    for (const raw of ['0x10', '0b1', '0o7', ' 1', '1 ', '', 'Infinity', '1e400', '1_000']) {
+      expect(usageMessage(() => parseArgs(['--lr', raw], spec))).toMatch(/^--lr must be a (finite )?number, got/);
+    }
+    expect(parseArgs(['--lr', '1e-3'], spec).number('lr')).toBe(0.001);
+    expect(parseArgs(['--lr', '.5'], spec).number('lr')).toBe(0.5);
+    expect(usageMessage(() => parseArgs(['--epochs', ' 2'], spec))).toBe("--epochs must be an integer, got ' 2'");
+    expect(usageMessage(() => parseArgs(['--epochs', '99999999999999999999'], spec))).toMatch(/must be an integer of at most 9007199254740991/);
+  });
+
+  test('seeds beyond 32 bits are refused, not silently truncated (1 and 2^32+1 used to give the same run)', () => {
+    expect(parseArgs(['--seed', String(2 ** 32 - 1)], seeded).number('seed')).toBe(2 ** 32 - 1);
+    expect(usageMessage(() => parseArgs(['--seed', String(2 ** 32 + 1)], seeded))).toBe(`--seed must be at most ${2 ** 32 - 1}, got '${2 ** 32 + 1}'`);
+    expect(usageMessage(() => parseArgs(['--seed', '-1'], seeded))).toBe("--seed must be at least 0, got '-1'");
+  });
+
+  test('adapter specs: Object.prototype names are plain fields, never the prototype', () => {
+    const s = parseAdapterSpec('seq_bn:toString=1,__proto__=2,constructor=3');
+    expect(Object.keys(s.config)).toEqual(['toString', '__proto__', 'constructor']);
+    expect(Object.getPrototypeOf(s.config)).toBe(Object.prototype);
+    expect(s.config['toString']).toBe(1);
+    expect(usageMessage(() => parseAdapterSpec('seq_bn:toString=1,toString=2'))).toMatch(/'toString' is given twice/);
+    expect(parseAdapterSpec('seq_bn:reduction_factor=1e400').config['reduction_factor']).toBe(Infinity); // the schema refuses it
+  });
+});

@@ -136,7 +136,7 @@ function convert(spec: OptionSpec, raw: string, command: string): Value {
     }
     case 'number': {
       // Decimal notation only: Number() would also take '0x10', '0b1', ' 1 ' and '' (as 0).
-      if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw)) throw bad('a decimal number');
+      if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw)) throw bad('a number');
       const n = Number(raw);
       if (!Number.isFinite(n)) throw bad('a finite number');
       if (spec.min !== undefined && n < spec.min) throw bad(`at least ${spec.min}`);

@@ -57,7 +57,14 @@ const command = {
 module.exports = { plugins: [plugin], commands: [command] };
 `;
 
-function installPackage(root: string, name: string, files: Record<string, string>): string {
+/** Installs a package under root/node_modules and declares it in root/package.json (plugins load only when declared). */
+function installPackage(root: string, name: string, files: Record<string, string>, declare = true): string {
+  if (declare) {
+    const manifest = path.join(root, 'package.json');
+    const pkg = (existsSync(manifest) ? JSON.parse(readFileSync(manifest, 'utf8')) : { name: 'project', private: true }) as { dependencies?: Record<string, string> };
+    pkg.dependencies = { ...pkg.dependencies, [`@adapters/${name}`]: '*' };
+    writeFileSync(manifest, JSON.stringify(pkg));
+  }
   const dir = path.join(root, 'node_modules', '@adapters', name);
   mkdirSync(dir, { recursive: true });
   for (const [f, text] of Object.entries(files)) {
@@ -113,6 +120,7 @@ describe('adapters CLI', () => {
       installPackage(root, 'adapter-unbuilt', { 'package.json': JSON.stringify({ name: '@adapters/adapter-unbuilt', version: '0.1.0', main: 'dist/index.js' }) });
       installPackage(root, 'adapter-harness', { 'package.json': JSON.stringify({ name: '@adapters/adapter-harness', main: 'index.js' }), 'index.js': 'module.exports = { check() {} };' });
       installPackage(root, 'not-an-adapter', { 'package.json': JSON.stringify({ name: '@adapters/not-an-adapter', main: 'index.js' }), 'index.js': 'throw new Error("must not be loaded")' });
+      installPackage(root, 'adapter-undeclared', { 'package.json': JSON.stringify({ name: '@adapters/adapter-undeclared', main: 'index.js' }), 'index.js': 'throw new Error("must not be loaded")' }, false);
       const nested = path.join(root, 'project', 'sub');
       mkdirSync(nested, { recursive: true });
       const s = streams(nested, nested);
@@ -124,6 +132,7 @@ describe('adapters CLI', () => {
       expect(text).toContain('@adapters/adapter-harness');
       expect(text).toContain('(exports no adapter plugins)');
       expect(text).not.toContain('not-an-adapter');
+      expect(text).not.toContain('adapter-undeclared');
       // A package reachable from two search paths is listed once.
       expect(discoverPlugins([nested, root]).filter((p) => p.name === '@adapters/adapter-toyjs')).toHaveLength(1);
     } finally {
@@ -139,6 +148,28 @@ describe('adapters CLI', () => {
       expect(s.out()).toMatch(/^no adapter plugins installed .*npm install @adapters\/adapter-bottleneck\n$/);
     } finally {
       rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  test('undeclared plugin folders in the working directory or any parent are never loaded, --help included (issue 18 item 8)', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'adapters-undeclared-'));
+    try {
+      const marker = path.join(root, 'loaded');
+      const evil = `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x'); module.exports = { plugins: [] };`;
+      installPackage(root, 'adapter-evil', { 'package.json': JSON.stringify({ name: '@adapters/adapter-evil', main: 'index.js' }), 'index.js': evil }, false);
+      const project = path.join(root, 'work', 'project');
+      installPackage(project, 'adapter-toyjs', { 'package.json': JSON.stringify({ name: '@adapters/adapter-toyjs', version: '1.2.3', main: 'index.js' }), 'index.js': TOY_PLUGIN_JS });
+      installPackage(project, 'adapter-nearby', { 'package.json': JSON.stringify({ name: '@adapters/adapter-nearby', main: 'index.js' }), 'index.js': evil }, false);
+      const sub = path.join(project, 'sub');
+      mkdirSync(sub, { recursive: true });
+      for (const argv of [['--help'], ['train', '--help'], ['list']]) {
+        const s = streams(sub, sub);
+        expect(await main(argv, s.ctx)).toBe(0);
+        expect({ argv, loaded: existsSync(marker) }).toEqual({ argv, loaded: false });
+      }
+      expect(discoverPlugins([sub, path.join(root, 'work')]).map((p) => p.name)).toEqual(['@adapters/adapter-toyjs']);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 

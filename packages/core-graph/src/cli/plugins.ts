@@ -1,5 +1,7 @@
-// Finds installed adapter plugin packages (`@adapters/adapter-*`) without a fixed list: every such
-// package exports `plugins` (an array of AdapterPlugin), so installing one makes its adapters usable.
+// Finds adapter plugin packages (`@adapters/adapter-*`) without a fixed list: every such package exports `plugins`
+// (an array of AdapterPlugin), so declaring one as a dependency makes its adapters usable. Only packages the project
+// declares are loaded (never whatever sits in some node_modules folder above the working directory: loading a
+// package runs its code).
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'fs';
 import * as path from 'path';
 import type { AnyAdapterPlugin } from '../plugin/registry';
@@ -38,25 +40,6 @@ const isCommand = (v: unknown): v is CliCommand =>
 const isPlugin = (v: unknown): v is AnyAdapterPlugin =>
   v !== null && typeof v === 'object' && typeof (v as AnyAdapterPlugin).name === 'string' && Array.isArray((v as AnyAdapterPlugin).modes) && typeof (v as AnyAdapterPlugin).build === 'function';
 
-/** `node_modules/@adapters/adapter-*` folders at `start` and every directory above it. */
-function candidateDirs(start: string): string[] {
-  const out: string[] = [];
-  let dir = path.resolve(start);
-  for (;;) {
-    const scope = path.join(dir, 'node_modules', PLUGIN_SCOPE);
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(scope);
-    } catch {
-      // no such folder here
-    }
-    for (const e of entries.sort()) if (e.startsWith(PLUGIN_PREFIX)) out.push(path.join(scope, e));
-    const parent = path.dirname(dir);
-    if (parent === dir) return out;
-    dir = parent;
-  }
-}
-
 function readPackageJson(dir: string): Record<string, unknown> | undefined {
   try {
     const v: unknown = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
@@ -64,6 +47,84 @@ function readPackageJson(dir: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+const isPluginName = (name: string): boolean => name.startsWith(`${PLUGIN_SCOPE}/${PLUGIN_PREFIX}`) && /^@adapters\/adapter-[a-z0-9._-]+$/.test(name);
+
+/** The nearest directory at or above `start` satisfying `accept` with its package.json. */
+function nearestPackage(start: string, accept: (pkg: Record<string, unknown>) => boolean): { dir: string; pkg: Record<string, unknown> } | undefined {
+  let dir = path.resolve(start);
+  for (;;) {
+    const pkg = readPackageJson(dir);
+    if (pkg && accept(pkg)) return { dir, pkg };
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** Plugin package names in `dependencies` / `devDependencies` (own properties only). */
+function declaredPlugins(pkg: Record<string, unknown>): string[] {
+  const names: string[] = [];
+  for (const field of ['dependencies', 'devDependencies']) {
+    const deps = pkg[field];
+    if (deps !== null && typeof deps === 'object' && !Array.isArray(deps)) names.push(...Object.keys(deps).filter(isPluginName));
+  }
+  return [...new Set(names)].sort();
+}
+
+/** Where Node would find the declared package `name` from `projectDir` (node_modules there or above). */
+function resolveDeclared(name: string, projectDir: string): string | undefined {
+  let dir = projectDir;
+  for (;;) {
+    const candidate = path.join(dir, 'node_modules', name);
+    if (existsSync(path.join(candidate, 'package.json'))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** Plugin packages among an npm workspace root's `workspaces` (patterns `dir/*` or plain paths). */
+function workspacePlugins(root: string, pkg: Record<string, unknown>): string[] {
+  const field = pkg['workspaces'];
+  const patterns = Array.isArray(field) ? field : field !== null && typeof field === 'object' && Array.isArray((field as { packages?: unknown }).packages) ? (field as { packages: unknown[] }).packages : [];
+  const dirs: string[] = [];
+  for (const p of patterns) {
+    if (typeof p !== 'string' || p.includes('..')) continue;
+    if (p.endsWith('/*')) {
+      const base = path.join(root, p.slice(0, -2));
+      let entries: string[] = [];
+      try {
+        entries = readdirSync(base).sort();
+      } catch {
+        // pattern names no folder
+      }
+      dirs.push(...entries.map((e) => path.join(base, e)));
+    } else if (!p.includes('*')) dirs.push(path.join(root, p));
+  }
+  return dirs.filter((d) => {
+    const name = readPackageJson(d)?.['name'];
+    return typeof name === 'string' && isPluginName(name);
+  });
+}
+
+/**
+ * The plugin package folders a start directory may use: those the nearest package.json declares (resolved as Node
+ * would), plus, inside an npm workspace (this monorepo), the workspace's own plugin packages.
+ */
+export function declaredPluginDirs(start: string): string[] {
+  const out: string[] = [];
+  const project = nearestPackage(start, () => true);
+  if (project) {
+    for (const name of declaredPlugins(project.pkg)) {
+      const dir = resolveDeclared(name, project.dir);
+      if (dir !== undefined) out.push(dir);
+    }
+  }
+  const workspace = nearestPackage(start, (pkg) => pkg['workspaces'] !== undefined);
+  if (workspace) out.push(...workspacePlugins(workspace.dir, workspace.pkg));
+  return out;
 }
 
 /** The file to load: the built entry point, or (in a source checkout) src/index.ts when TypeScript can be loaded. */
@@ -109,15 +170,15 @@ export function loadPluginPackage(dir: string, load: (file: string) => unknown =
 }
 
 /**
- * Installed adapter plugin packages, searched from each start directory upwards (typically the CLI's own
- * location and the working directory). A package found twice (e.g. through a symlink) is loaded once.
+ * Adapter plugin packages declared for each start directory (typically the CLI's own location and the working
+ * directory): see `declaredPluginDirs`. A package found twice (e.g. through a symlink) is loaded once.
  */
 export function discoverPlugins(searchFrom: readonly string[], load?: (file: string) => unknown): PluginPackage[] {
   const seenDirs = new Set<string>();
   const seenNames = new Set<string>();
   const out: PluginPackage[] = [];
   for (const start of searchFrom) {
-    for (const dir of candidateDirs(start)) {
+    for (const dir of declaredPluginDirs(start)) {
       let real: string;
       try {
         real = realpathSync(dir);

@@ -74,3 +74,28 @@ describe('validateSchema', () => {
     expect(problem({ anyOf: [{ type: 'integer' }, { type: 'boolean' }] }, 'x')?.message).toMatch(/must be an integer.*; .*must be a boolean/);
   });
 });
+
+describe('own properties only; finite numbers (issue 18 items 6, 11)', () => {
+  test.each(['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf'])('%s is an unknown field, at every level', (name) => {
+    const top = problem(schema, JSON.parse(`{"${name}": 1}`));
+    expect(top?.path).toBe(`a.config.${name}`);
+    expect(top?.message).toMatch(/unknown field \(known fields: size, rate/);
+    const nested = problem(schema, JSON.parse(`{"nested": {"k": 1, "${name}": 1}}`));
+    expect(nested?.path).toBe(`a.config.nested.${name}`);
+  });
+
+  test('required fields must be own properties', () => {
+    const withRequired: JsonSchema = { type: 'object', properties: { toString: { type: 'integer' } }, required: ['toString'], additionalProperties: false };
+    expect(problem(withRequired, {})?.path).toBe('a.config.toString');
+    expect(problem(withRequired, { toString: 2 })).toBeUndefined();
+  });
+
+  test('1e400 (Infinity after JSON.parse) and NaN are refused even without bounds', () => {
+    const open: JsonSchema = { type: 'object', properties: { reduction_factor: { type: 'number' }, n: { type: 'integer' } }, additionalProperties: false };
+    expect(problem(open, JSON.parse('{"reduction_factor": 1e400}'))?.message).toBe('a.config.reduction_factor: must be a finite number, got Infinity');
+    expect(problem(open, { reduction_factor: Number.NaN })?.message).toMatch(/must be a finite number, got NaN/);
+    expect(problem(open, { n: -Infinity })?.path).toBe('a.config.n');
+    const either: JsonSchema = { anyOf: [{ type: 'number' }, { type: 'string' }] };
+    expect(problem(either, Infinity)).toBeDefined();
+  });
+});

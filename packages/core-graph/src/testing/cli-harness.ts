@@ -1,6 +1,6 @@
 // Runs the `adapters` CLI in-process for tests of plugin subcommands: captured streams, plugin discovery rooted
 // at a temp directory, and the packages under test linked into its node_modules/@adapters.
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { main } from '../cli/main';
 
@@ -10,11 +10,20 @@ export interface CliRun {
   readonly err: string;
 }
 
-/** Links package folders into `root/node_modules/@adapters/<folder name>` so only they are discovered. */
+/**
+ * Links package folders into `root/node_modules/@adapters/<folder name>` and declares them in `root/package.json`
+ * (plugin discovery loads declared packages only), so only they are discovered.
+ */
 export function linkAdapterPackages(root: string, packageDirs: readonly string[]): void {
   const scope = join(root, 'node_modules', '@adapters');
   mkdirSync(scope, { recursive: true });
-  for (const dir of packageDirs) symlinkSync(dir, join(scope, basename(dir)), 'dir');
+  const manifest = join(root, 'package.json');
+  const pkg = (existsSync(manifest) ? JSON.parse(readFileSync(manifest, 'utf8')) : { name: 'cli-test-project', private: true }) as { dependencies?: Record<string, string> };
+  for (const dir of packageDirs) {
+    symlinkSync(dir, join(scope, basename(dir)), 'dir');
+    pkg.dependencies = { ...pkg.dependencies, [`@adapters/${basename(dir)}`]: '*' };
+  }
+  writeFileSync(manifest, JSON.stringify(pkg));
 }
 
 /** `adapters ARGV...` with cwd and plugin search rooted at `cwd`; returns the exit code and both streams. */
