@@ -85,7 +85,7 @@ describe('own properties only; finite numbers (issue 18 items 6, 11)', () => {
   });
 
   test('required fields must be own properties', () => {
-    const withRequired: JsonSchema = { type: 'object', properties: { toString: { type: 'integer' } }, required: ['toString'], additionalProperties: false };
+    const withRequired = JSON.parse('{"type": "object", "properties": {"toString": {"type": "integer"}}, "required": ["toString"], "additionalProperties": false}') as JsonSchema;
     expect(problem(withRequired, {})?.path).toBe('a.config.toString');
     expect(problem(withRequired, { toString: 2 })).toBeUndefined();
   });
