@@ -12,6 +12,8 @@ import type { HeadSpec } from '../model/heads';
 import { addHead, headPrefix } from '../model/heads';
 import type { AnyAdapterPlugin, AdapterRegistry } from '../plugin/registry';
 import type { AdapterCatalog, PlacementRule } from '../rewrite/apply-placements';
+import type { JsonSchema } from '../plugin/schema';
+import { validateSchema } from '../plugin/schema';
 import { applyPlacements } from '../rewrite/apply-placements';
 import { adapter } from '../rewrite/composition';
 import { isTransposedInCheckpoint, stageFromCheckpoint } from './hf-keys';
@@ -132,6 +134,20 @@ export async function saveAdapter(dir: string, graph: Graph, store: WeightStore,
   }
 }
 
+/** An adapter trained on another base (hidden size, architecture) must not load: its weights would be meaningless here. */
+function checkBaseModel(saved: Record<string, unknown>, graph: Graph, file: string): void {
+  const base = graph.meta['config'] as EncoderConfig | undefined;
+  if (!base) return;
+  const hidden = saved['hidden_size'];
+  if (hidden !== undefined && hidden !== null && hidden !== base.hiddenSize) {
+    throw new ConfigError(`${file}: hidden_size`, `the adapter was trained on a base of hidden size ${JSON.stringify(hidden)}, this model has ${base.hiddenSize}`, 'E_CHECKPOINT_MISMATCH');
+  }
+  const type = saved['model_type'];
+  if (type !== undefined && type !== null && type !== base.architecture) {
+    throw new ConfigError(`${file}: model_type`, `the adapter was trained on ${JSON.stringify(type)}, this model is ${base.architecture}`, 'E_CHECKPOINT_MISMATCH');
+  }
+}
+
 function findPlugin(registry: AdapterRegistry, saved: Record<string, unknown>, file: string): { plugin: AnyAdapterPlugin; config: Record<string, unknown> } {
   const hub = saved['config'];
   if (hub === null || typeof hub !== 'object' || Array.isArray(hub)) throw new ConfigError(`${file}: config`, 'must be an object');
@@ -147,6 +163,26 @@ function findPlugin(registry: AdapterRegistry, saved: Record<string, unknown>, f
   throw new ConfigError(`${file}: config.architecture`, `no installed plugin reads ${JSON.stringify(arch)} adapters${hint} (installed: ${registry.list().map((p) => p.name).join(', ') || 'none'})`);
 }
 
+const LABEL_COUNT: JsonSchema = { type: 'integer', minimum: 1, maximum: 1_000_000 };
+const DROPOUT: JsonSchema = { type: 'number', minimum: 0, exclusiveMaximum: 1 };
+const HEAD_NAME: JsonSchema = { type: 'string' };
+/** Our head_config.json `config` (a HeadSpec) per head type: unknown fields, types and ranges are errors naming the field. */
+const OWN_HEAD_SCHEMAS: Readonly<Record<HeadSpec['type'], JsonSchema>> = {
+  classification: { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: { type: 'string' }, name: HEAD_NAME, numLabels: LABEL_COUNT, pooling: { type: 'string', enum: ['pooler', 'cls', 'mean'] }, dropout: DROPOUT, input: { type: 'string' } } },
+  tokenClassification: { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: { type: 'string' }, name: HEAD_NAME, numLabels: LABEL_COUNT, dropout: DROPOUT, input: { type: 'string' } } },
+  maskedLM: { type: 'object', required: ['type', 'name'], additionalProperties: false, properties: { type: { type: 'string' }, name: HEAD_NAME, input: { type: 'string' } } },
+};
+
+/** Validates our own head_config.json `config` (before, `pooling: "max"` silently used the pooler and `type: "bogus"` failed deep inside). */
+function validateOwnHead(c: Record<string, unknown>, file: string): HeadSpec {
+  const type = c['type'];
+  if (typeof type !== 'string' || !Object.hasOwn(OWN_HEAD_SCHEMAS, type)) {
+    throw new ConfigError(`${file}: config.type`, `must be one of ${Object.keys(OWN_HEAD_SCHEMAS).join(', ')} (or an AdapterHub head with head_type), got ${JSON.stringify(type)}`);
+  }
+  validateSchema(OWN_HEAD_SCHEMAS[type as HeadSpec['type']], c, `${file}: config`);
+  return c as unknown as HeadSpec;
+}
+
 /**
  * A head read from head_config.json: ours (`config.type`) or AdapterHub's (`config.head_type`), with the file's name
  * for each of our local head keys. AdapterHub's PredictionHead is an nn.Sequential of
@@ -157,10 +193,7 @@ function headFromSaved(saved: Record<string, unknown>, file: string, architectur
   const config = saved['config'];
   if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new ConfigError(`${file}: config`, 'must be an object');
   const c = config as Record<string, unknown>;
-  if (c['head_type'] === undefined) {
-    const spec = c as unknown as HeadSpec;
-    return { spec, hubLocal: (local) => local };
-  }
+  if (c['head_type'] === undefined) return { spec: validateOwnHead(c, file), hubLocal: (local) => local };
   const name = saved['name'];
   if (typeof name !== 'string') throw new ConfigError(`${file}: name`, 'must be a string');
   const type = c['head_type'];
@@ -178,8 +211,10 @@ function headFromSaved(saved: Record<string, unknown>, file: string, architectur
   }
   if (c['bias'] === false) throw new ConfigError(`${file}: config.bias`, 'heads without an output bias are not supported');
   const numLabels = c['num_labels'];
-  if (typeof numLabels !== 'number') throw new ConfigError(`${file}: config.num_labels`, 'must be a number');
+  validateSchema(LABEL_COUNT, numLabels, `${file}: config.num_labels`);
+  if (c['dropout_prob'] !== undefined && c['dropout_prob'] !== null) validateSchema(DROPOUT, c['dropout_prob'], `${file}: config.dropout_prob`);
   const dropout = typeof c['dropout_prob'] === 'number' ? { dropout: c['dropout_prob'] } : {};
+  if (!(typeof numLabels === 'number')) throw new ConfigError(`${file}: config.num_labels`, 'must be a number');
   const spec: HeadSpec = type === 'classification'
     ? { type: 'classification', name, numLabels, pooling: c['use_pooler'] === true ? 'pooler' : 'cls', ...dropout }
     : { type: 'tokenClassification', name, numLabels, ...dropout };
@@ -209,6 +244,7 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
   const saved = await readJsonObject(configFile);
   const savedName = saved['name'];
   if (typeof savedName !== 'string') throw new ConfigError(`${configFile}: name`, 'must be a string');
+  checkBaseModel(saved, graph, configFile);
   const { plugin, config } = findPlugin(registry, saved, configFile);
   const name = options.as ?? savedName;
   let next = applyPlacements(graph, [{ ...options.rule, adapter: adapter(plugin, name, config) }], registry).graph;

@@ -158,6 +158,7 @@ describe('adapters CLI', () => {
       const evil = `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x'); module.exports = { plugins: [] };`;
       installPackage(root, 'adapter-evil', { 'package.json': JSON.stringify({ name: '@adapters/adapter-evil', main: 'index.js' }), 'index.js': evil }, false);
       const project = path.join(root, 'work', 'project');
+      mkdirSync(project, { recursive: true });
       installPackage(project, 'adapter-toyjs', { 'package.json': JSON.stringify({ name: '@adapters/adapter-toyjs', version: '1.2.3', main: 'index.js' }), 'index.js': TOY_PLUGIN_JS });
       installPackage(project, 'adapter-nearby', { 'package.json': JSON.stringify({ name: '@adapters/adapter-nearby', main: 'index.js' }), 'index.js': evil }, false);
       const sub = path.join(project, 'sub');

@@ -11,7 +11,7 @@ import { demoSentimentFiles } from '../data/assets';
 import { LabelVocab } from '../data/datasets';
 import { loadTokenizer } from '../data/tokenizer';
 import type { TextTokenizer } from '../data/tokenizer';
-import { ConfigError, PlacementError } from '../errors';
+import { ConfigError, DataError, PlacementError } from '../errors';
 import { Executor } from '../exec/executor';
 import type { TrainPolicy } from '../exec/policy';
 import { adaptersOnlyPolicy, fullFineTunePolicy } from '../exec/policy';
@@ -144,6 +144,8 @@ export interface TrainJob {
   readonly batchSize: number;
   readonly learningRate: number;
   readonly maxLength: number;
+  /** false: maxLength is the default and shrinks to the model's positions; true/absent: as given, checked. */
+  readonly maxLengthGiven?: boolean;
   readonly columns: { text?: string; pair?: string; label?: string };
   readonly pooling: 'mean' | 'cls' | 'pooler';
   readonly seed: number;
@@ -214,6 +216,7 @@ export function jobFromArgs(args: ParsedArgs, cwd: string): TrainJob {
     batchSize: args.number('batch-size') ?? 16,
     learningRate: args.number('lr') ?? (fullFinetune ? 2e-5 : 1e-3),
     maxLength: args.number('max-length') ?? 128,
+    maxLengthGiven: args.has('max-length'),
     columns: { ...opt('text', args.string('text-column')), ...opt('pair', args.string('pair-column')), ...opt('label', args.string('label-column')) },
     pooling,
     seed: args.number('seed') ?? 42,
@@ -264,7 +267,8 @@ async function saveFullModel(dir: string, modelDir: string, graph: Graph, store:
 }
 
 /** Trains an adapter and head as the job says and writes everything to job.out. */
-export async function runTrainJob(job: TrainJob, args: ParsedArgs, ctx: CliContext): Promise<TrainSummary> {
+export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliContext): Promise<TrainSummary> {
+  let job = given;
   const wallStart = Date.now();
   const spec: AdapterSpec = parseAdapterSpec(job.adapterSpec);
   const backend = await backendBanner(args, ctx);
@@ -285,10 +289,12 @@ export async function runTrainJob(job: TrainJob, args: ParsedArgs, ctx: CliConte
   const evalColumns = job.eval !== undefined ? await detectColumns(job.eval, { ...job.columns, ...trainColumns }, true) : undefined;
 
   const model = await resolveModel(job.model, ctx.cwd, (line) => info(ctx, line));
+  if (job.maxLengthGiven === false) job = { ...job, maxLength: Math.min(job.maxLength, maxSequenceLength(await readHfConfig(model.dir))) };
   await checkMaxLength(model.dir, job.maxLength);
   const tokenizer = await loadTokenizer(model.dir);
   const trainRaw = sample(await readColumns(job.data, trainColumns), job.trainLimit, job.seed);
   const evalRaw = job.eval !== undefined && evalColumns ? await readColumns(job.eval, evalColumns) : [];
+  if (trainRaw.length === 0) throw new DataError(job.data, undefined, 'has no examples (a header row only?)');
   let labels: LabelVocab;
   try {
     labels = LabelVocab.fromExamples(trainRaw);
@@ -548,7 +554,10 @@ async function loadTrained(args: ParsedArgs, ctx: CliContext): Promise<Trained> 
   const output = `${loaded.head}.logits`;
   const numLabels = (loaded.graph.meta['heads'] as HeadSpec[] | undefined)?.find((h) => h.name === loaded.head);
   const n = numLabels && numLabels.type !== 'maskedLM' ? numLabels.numLabels : 0;
-  const labels = meta?.labels && meta.labels.length === n ? meta.labels : Array.from({ length: n }, (_v, i) => String(i));
+  if (meta?.labels && meta.labels.length !== n) {
+    throw new ConfigError(`${path.join(adapterDir, 'labels.json')}: labels`, `lists ${meta.labels.length} labels but the head '${loaded.head}' has ${n} outputs; the files come from different runs`, 'E_CHECKPOINT_MISMATCH');
+  }
+  const labels = meta?.labels ? meta.labels : Array.from({ length: n }, (_v, i) => String(i));
   info(ctx, `loaded adapter '${loaded.name}' with head '${loaded.head}' (${labels.join(', ')}) on ${model.name}`);
   return { graph: loaded.graph, store: pre.store, output, labels, tokenizer: await loadTokenizer(model.dir), meta, adapter: loaded.name, modelName: model.name, maxLength };
 }

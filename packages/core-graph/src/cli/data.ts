@@ -2,7 +2,8 @@
 // tokenisation into TrainExamples, and the small files the CLI keeps next to a saved adapter.
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { readExamples } from '../data/datasets';
+import { listColumns, readDataText, readExamples } from '../data/datasets';
+import { AdapterGraphError, DataError } from '../errors';
 import type { Example, LabelVocab } from '../data/datasets';
 import { isModelDirComplete, KNOWN_MODELS, ensureModel } from '../data/model-cache';
 import { parseDelimited, stripBom } from '../data/table';
@@ -48,8 +49,9 @@ const LABEL_NAMES = ['label', 'labels', 'gold_label', 'class', 'category', 'sent
 async function columnNames(file: string): Promise<string[]> {
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = await readDataText(file);
   } catch (e) {
+    if (e instanceof AdapterGraphError) throw e;
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
   const ext = path.extname(file).toLowerCase();
@@ -71,10 +73,10 @@ export async function detectColumns(file: string, given: { text?: string; pair?:
   const names = await columnNames(file);
   const find = (candidates: string[]) => candidates.find((c) => names.includes(c));
   const text = given.text ?? find(TEXT_NAMES);
-  if (text === undefined) throw new UsageError(`${file}: cannot tell which column holds the text (columns: ${names.join(', ') || 'none'}); pass --text-column`);
+  if (text === undefined) throw new UsageError(`${file}: cannot tell which column holds the text (columns: ${names.length > 0 ? listColumns(names) : 'none'}); pass --text-column`);
   const pair = given.pair ?? find(PAIR_NAMES.filter((p) => p !== text));
   const label = given.label ?? find(LABEL_NAMES);
-  if (needLabel && label === undefined) throw new UsageError(`${file}: cannot tell which column holds the label (columns: ${names.join(', ') || 'none'}); pass --label-column`);
+  if (needLabel && label === undefined) throw new UsageError(`${file}: cannot tell which column holds the label (columns: ${names.length > 0 ? listColumns(names) : 'none'}); pass --label-column`);
   return { text, ...(pair !== undefined ? { pair } : {}), ...(label !== undefined ? { label } : {}) };
 }
 
@@ -83,6 +85,8 @@ export async function readColumns(file: string, columns: Columns): Promise<Examp
     return await readExamples(file, { text: columns.text, ...(columns.pair !== undefined ? { textPair: columns.pair } : {}), ...(columns.label !== undefined ? { label: columns.label } : {}) });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`cannot read ${file}: no such file`);
+    if (e instanceof DataError && /^no column /.test(e.message.slice(file.length + 2))) throw new UsageError(e.message); // fixable with --text-column etc.
+    if (e instanceof AdapterGraphError) throw e;
     throw new UsageError((e as Error).message);
   }
 }

@@ -1,6 +1,7 @@
 // Labelled text examples from TSV / CSV / JSONL files, with column mapping, and a label vocabulary.
 import { promises as fs } from 'fs';
 import * as path from 'path';
+import { DataError, printable } from '../errors';
 import type { TableRecord } from './table';
 import { parseDelimited, stripBom } from './table';
 
@@ -35,9 +36,41 @@ function formatOf(file: string): ExampleFormat {
   throw new Error(`${file}: cannot tell the format from '${ext}'; pass format: 'tsv' | 'csv' | 'jsonl'`);
 }
 
+/** The 1-based line of byte `offset`. */
+function lineAt(bytes: Uint8Array, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) line++;
+  return line;
+}
+
+/**
+ * A data file as text: UTF-8 only, and no NUL bytes (a binary file would otherwise become one "column" megabytes
+ * long, echoed into the error message). Problems are DataErrors naming the file and line.
+ */
+export async function readDataText(file: string): Promise<string> {
+  const bytes = await fs.readFile(file);
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) throw new DataError(file, lineAt(bytes, nul), `holds a NUL byte (at byte ${nul}): this looks like a binary file, not UTF-8 text (.tsv, .csv or .jsonl)`);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // Find the first bad sequence for the message: decode growing prefixes is too slow, so scan for it.
+    const text = new TextDecoder('utf-8').decode(bytes);
+    const bad = text.indexOf('\ufffd');
+    const line = bad < 0 ? undefined : text.slice(0, bad).split('\n').length;
+    throw new DataError(file, line, 'is not valid UTF-8 text');
+  }
+}
+
+/** Column names for a message: each cut short, at most 20 of them. */
+export function listColumns(names: readonly string[]): string {
+  const shown = names.slice(0, 20).map((n) => `'${printable(n, 40)}'`);
+  return `${shown.join(', ')}${names.length > 20 ? `, ... (${names.length} in all)` : ''}`;
+}
+
 /** Reads labelled examples; errors name the file, line and missing column. */
 export async function readExamples(file: string, options: ReadExamplesOptions): Promise<Example[]> {
-  const text = await fs.readFile(file, 'utf8');
+  const text = await readDataText(file);
   const format = options.format ?? formatOf(file);
   return format === 'jsonl' ? fromJsonl(text, file, options) : fromTable(text, format, file, options);
 }
@@ -50,7 +83,7 @@ function fromTable(text: string, format: 'tsv' | 'csv', file: string, o: ReadExa
   let rows: TableRecord[];
   if (header === true) {
     const first = records[0];
-    if (first === undefined) throw new Error(`${file}: empty file, expected a header row`);
+    if (first === undefined) throw new DataError(file, undefined, 'empty file, expected a header row');
     names = first.fields;
     rows = records.slice(1);
   } else {
@@ -59,7 +92,7 @@ function fromTable(text: string, format: 'tsv' | 'csv', file: string, o: ReadExa
   }
   const index = (col: string): number => {
     const i = names.indexOf(col);
-    if (i < 0) throw new Error(`${file}: no column '${col}' (columns: ${names.map((n) => `'${n}'`).join(', ')})`);
+    if (i < 0) throw new DataError(file, undefined, `no column '${printable(col, 40)}' (columns: ${listColumns(names)})`);
     return i;
   };
   const textAt = index(o.text);
@@ -70,7 +103,7 @@ function fromTable(text: string, format: 'tsv' | 'csv', file: string, o: ReadExa
     if (fields.length !== names.length) {
       const need = [o.text, o.textPair, o.label].filter((c): c is string => c !== undefined && index(c) >= fields.length);
       const what = need.length > 0 ? `missing column '${need[0]}'` : 'extra fields';
-      throw new Error(`${file}:${line}: ${what} (row has ${fields.length} fields, expected ${names.length})`);
+      throw new DataError(file, line, `${what} (row has ${fields.length} fields, expected ${names.length})`);
     }
     return makeExample(fields[textAt] as string, pairAt < 0 ? undefined : fields[pairAt], labelAt < 0 ? undefined : fields[labelAt]);
   });
@@ -86,14 +119,14 @@ function fromJsonl(text: string, file: string, o: ReadExamplesOptions): Example[
     try {
       obj = JSON.parse(line);
     } catch (e) {
-      throw new Error(`${file}:${i + 1}: invalid JSON (${(e as Error).message})`);
+      throw new DataError(file, i + 1, `invalid JSON (${printable((e as Error).message, 120)})`);
     }
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`${file}:${i + 1}: expected a JSON object per line`);
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new DataError(file, i + 1, 'expected a JSON object per line');
     const get = (key: string): string => {
-      const v = (obj as Record<string, unknown>)[key];
+      const v = Object.hasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined;
       if (typeof v === 'string') return v;
       if (typeof v === 'number' || typeof v === 'boolean') return String(v); // labels are often 0/1
-      throw new Error(`${file}:${i + 1}: missing column '${key}'${v === undefined ? '' : ` (got ${JSON.stringify(v)})`}`);
+      throw new DataError(file, i + 1, `missing column '${printable(key, 40)}'${v === undefined ? '' : ` (got ${printable(JSON.stringify(v) ?? String(v), 80)})`}`);
     };
     out.push(makeExample(get(o.text), o.textPair === undefined ? undefined : get(o.textPair), o.label === undefined ? undefined : get(o.label)));
   });

@@ -59,13 +59,25 @@ export function applyPlacements(graph: Graph, rules: readonly PlacementRule[], r
   return { graph: current, report };
 }
 
+/** AdapterHub's `leave_out` (common to its adapter configs) must name layers the model has: [99] on 2 layers is a typo, not a no-op. */
+function checkLeaveOut(config: Readonly<Record<string, unknown>>, graph: Graph, path: string): void {
+  const leaveOut = Object.hasOwn(config, 'leave_out') ? config['leave_out'] : undefined;
+  if (!Array.isArray(leaveOut)) return;
+  const layers = numLayersOf(graph);
+  if (layers === 0) return; // a graph without layered sites (tests, custom models): nothing to compare with
+  const bad = leaveOut.find((l) => !(Number.isInteger(l) && (l as number) >= 0 && (l as number) < layers));
+  if (bad !== undefined) throw new ConfigError(path, `layer ${JSON.stringify(bad)} does not exist (the model has layers 0..${layers - 1})`);
+}
+
 function applyRule(graph: Graph, rule: PlacementRule, index: number, registry: AdapterRegistry, report: PlacementEntry[]): Graph {
   validateTree(rule.adapter, compositionRegistry.has);
   const resolved = leaves(rule.adapter).map((use): ResolvedLeaf => {
     const plugin = typeof use.plugin === 'string' ? registry.get(use.plugin) : use.plugin;
     if (!/^[A-Za-z0-9_-]+$/.test(use.name)) throw new ConfigError(`rules[${index}].adapter.name`, `'${use.name}' may use only letters, digits, _ and -`);
     if (RESERVED_NAMES.has(use.name)) throw new ConfigError(`rules[${index}].adapter.name`, `'${use.name}' is reserved (a JavaScript object member name); choose another name`);
-    return { use, plugin, config: resolveConfig(plugin, use.config ?? {}, `${use.name}.config`) };
+    const config = resolveConfig(plugin, use.config ?? {}, `${use.name}.config`);
+    checkLeaveOut(config, graph, `${use.name}.config.leave_out`);
+    return { use, plugin, config };
   });
   const catalog = { ...((graph.meta['adapters'] as AdapterCatalog | undefined) ?? {}) };
   for (const leaf of resolved) {
