@@ -6,6 +6,7 @@ import type { Graph } from '../graph/graph';
 import type { ParamSpec } from '../graph/types';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic-write';
 import { readJsonObject } from '../io/read-json';
+import { removeStaleTempFiles } from '../io/run-dir';
 import { encodeSafetensors, readSafetensorsFile } from '../io/safetensors';
 import type { EncoderConfig } from '../model/config';
 import type { HeadSpec } from '../model/heads';
@@ -106,6 +107,7 @@ export async function saveAdapter(dir: string, graph: Graph, store: WeightStore,
   const plugin = options.registry?.has(entry.plugin) ? options.registry.get(entry.plugin) : undefined;
   const config = graph.meta['config'] as EncoderConfig | undefined;
   await mkdir(dir, { recursive: true });
+  await removeStaleTempFiles(dir); // left by an earlier save that was killed
   const hubConfig = plugin ? hubConfigOf(plugin, { ...entry.config }) : { architecture: entry.plugin, ...entry.config };
   await writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), hubConfigJson({
     config: hubConfig,
