@@ -3,7 +3,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type {
-  AdapterRegistry, AdapterSpec, AnyAdapterPlugin, CliCommand, CliContext, CommandSpec, EncoderConfig, EvalResult, Graph, HeadSpec, OptionSpec, ParsedArgs,
+  AdapterRegistry, AdapterSpec, AnyAdapterPlugin, CliCommand, CliContext, CommandSpec, EncoderConfig, EvalResult, Graph, HeadSpec, JsonSchema, OptionSpec, ParsedArgs,
   Columns, PluginPackage, TextTokenizer, TrainExample, TrainRecord, WeightStore,
 } from '@adapters/core-graph';
 import {
@@ -13,7 +13,7 @@ import {
   loadAdapter, loadPretrained, loadTokenizer, majorityShare, MetricsWriter, ownersPolicy, parameterSummary,
   parseAdapterSpec, PlacementError, ProgressReporter, readColumns, readJsonObject, readSafetensorsFile,
   resolveAdapterDir, resolveConfig, resolveModel, saveAdapter, shortPath, stageFromCheckpoint, UsageError,
-  writeFileAtomic, writeJsonAtomic, writeTrainingCurves,
+  validateSchema, writeFileAtomic, writeJsonAtomic, writeTrainingCurves,
 } from '@adapters/core-graph';
 import { bottleneck } from '@adapters/adapter-bottleneck';
 import type { FusionConfigInput } from './config';
@@ -251,14 +251,57 @@ interface LoadedRun {
   readonly output: string;
 }
 
+const FUSION_RUN_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['model', 'fusion', 'head', 'labels', 'maxLength', 'columns', 'adapters'],
+  additionalProperties: false,
+  properties: {
+    model: { type: 'string' },
+    fusion: { type: 'string' },
+    head: { type: 'string' },
+    labels: { type: 'array', minItems: 1, items: { type: 'string' } },
+    maxLength: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    columns: { type: 'object', required: ['text'], additionalProperties: false, properties: { text: { type: 'string' }, pair: { type: 'string' }, label: { type: 'string' } } },
+    adapters: { type: 'array', minItems: 1, items: { type: 'object', required: ['name', 'dir'], additionalProperties: false, properties: { name: { type: 'string' }, dir: { type: 'string' } } } },
+    pruned: { type: 'object', additionalProperties: false, properties: { topK: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] }, dropFirst: { type: 'integer', minimum: 0 }, from: { type: 'string' } } },
+  },
+};
+
+/**
+ * Checks fusion_run.json by schema, and that every `adapters[].dir` stays inside the fusion directory: a relative
+ * path with no `..` segment whose resolved location is under `dir` (before, `../../../x` and `/../../etc` were read).
+ */
+export function validateFusionRun(value: unknown, file: string, dir: string): FusionRunFile {
+  try {
+    validateSchema(FUSION_RUN_SCHEMA, value, '$');
+  } catch (e) {
+    // '$.adapters[0].dir' → 'FILE: adapters[0].dir'
+    if (e instanceof ConfigError) throw new ConfigError(`${file}: ${e.path.replace(/^\$\.?/, '') || 'value'}`, e.message.slice(e.path.length + 2));
+    throw e;
+  }
+  const run = value as FusionRunFile;
+  run.adapters.forEach((a, i) => {
+    const where = `${file}: adapters[${i}].dir`;
+    if (!NAME_RE.test(a.name)) throw new ConfigError(`${file}: adapters[${i}].name`, `'${a.name}' may use only letters, digits, _ and -`);
+    if (path.isAbsolute(a.dir) || path.win32.isAbsolute(a.dir) || a.dir.split(/[\\/]/).includes('..')) {
+      throw new ConfigError(where, `must be a path inside the fusion directory without '..', got ${JSON.stringify(a.dir)}`);
+    }
+    const resolved = path.resolve(dir, a.dir);
+    const rel = path.relative(dir, resolved);
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new ConfigError(where, `resolves outside the fusion directory: ${JSON.stringify(a.dir)}`);
+  });
+  return run;
+}
+
 /** Rebuilds a fusion-stage2 / fusion-prune output: base, fused adapters, head and fusion. */
 async function loadRun(args: ParsedArgs, ctx: CliContext): Promise<LoadedRun> {
   const given = args.requireString('fusion', 'the directory fusion-stage2 wrote');
   const dir = path.resolve(ctx.cwd, given);
   let run: FusionRunFile;
   try {
-    run = JSON.parse(await readFile(path.join(dir, FUSION_RUN_FILE), 'utf8')) as FusionRunFile;
+    run = validateFusionRun(JSON.parse(await readFile(path.join(dir, FUSION_RUN_FILE), 'utf8')) as unknown, path.join(dir, FUSION_RUN_FILE), dir);
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new UsageError(`--fusion ${given}: ${code === 'ENOENT' ? `no ${FUSION_RUN_FILE} there; pass the directory 'adapters fusion-stage2 --out' wrote` : `${FUSION_RUN_FILE} is not valid JSON`}`, args.command);
   }

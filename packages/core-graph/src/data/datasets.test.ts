@@ -138,3 +138,13 @@ describe('LabelVocab', () => {
     expect(() => new LabelVocab(['a', 'a'])).toThrow(/duplicate/);
   });
 });
+
+describe('listColumns / readDataText (issue 18 item 9)', () => {
+  it('caps the list and each name, escaping control characters', async () => {
+    const { listColumns } = await import('./datasets');
+    const text = listColumns(Array.from({ length: 5000 }, (_v, i) => `col\u0000${i}`.padEnd(100, 'x')));
+    expect(text).toMatch(/\.\.\. \(5000 in all\)$/);
+    expect(text).toContain('col\\x000');
+    expect(text.length).toBeLessThan(1000);
+  });
+});

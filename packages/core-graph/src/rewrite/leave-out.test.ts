@@ -16,7 +16,7 @@ const plugin = defineAdapter<{ leave_out: number[] }>({
   build: (ctx) => ({ output: ctx.scope.op('scale', 'id', [ctx.input], { attrs: { factor: 1 } }) }),
 });
 const registry = createRegistry([plugin]);
-const place = (name: string, leaveOut: number[]) => applyPlacements(graph, [{ adapter: adapter(plugin, name, { leave_out: leaveOut }), select: { kinds: ['ffn'] } }], registry);
+const place = (name: string, leaveOut: number[]) => applyPlacements(graph, [{ adapter: adapter(plugin, name, { leave_out: leaveOut }), select: { kinds: ['ffn'] }, mode: 'after' }], registry);
 
 function configError(fn: () => unknown): ConfigError {
   try {
