@@ -3,7 +3,10 @@
 import { promises as fs } from 'fs';
 import * as path from 'path';
 import { listColumns, readDataText, readExamples } from '../data/datasets';
-import { AdapterGraphError, DataError } from '../errors';
+import { AdapterGraphError, ConfigError, DataError } from '../errors';
+import { SPLICE_MODES } from '../plugin/define-adapter';
+import type { JsonSchema } from '../plugin/schema';
+import { validateSchema } from '../plugin/schema';
 import type { Example, LabelVocab } from '../data/datasets';
 import { isModelDirComplete, KNOWN_MODELS, ensureModel } from '../data/model-cache';
 import { parseDelimited, stripBom } from '../data/table';
@@ -182,16 +185,43 @@ export function givenColumns(args: ParsedArgs, base: GivenColumns = {}): GivenCo
   return out;
 }
 
+const LABELS_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['labels'],
+  additionalProperties: false,
+  properties: {
+    labels: { type: 'array', minItems: 1, items: { type: 'string' } },
+    adapter: { type: 'string' },
+    head: { type: 'string' },
+    plugin: { type: 'string' },
+    spec: { type: 'string' },
+    model: { type: 'string' },
+    maxLength: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    columns: { type: 'object', additionalProperties: false, properties: { text: { type: 'string' }, pair: { type: 'string' }, label: { type: 'string' } } },
+    placement: {
+      anyOf: [
+        { type: 'null' },
+        { type: 'object', required: ['sites', 'mode'], additionalProperties: false, properties: { sites: { type: 'array', minItems: 1, items: { type: 'string' } }, mode: { type: 'string', enum: [...SPLICE_MODES] } } },
+      ],
+    },
+  },
+};
+
+/** labels.json beside the adapter (or the run), validated by schema; undefined when there is none. */
 export async function readLabelsFile(adapterDir: string): Promise<LabelsFile | undefined> {
   for (const file of [path.join(adapterDir, 'labels.json'), path.join(adapterDir, '..', 'labels.json')]) {
     const text = await fs.readFile(file, 'utf8').catch(() => undefined);
     if (text === undefined) continue;
+    let v: unknown;
     try {
-      const v = JSON.parse(text) as LabelsFile;
-      if (Array.isArray(v.labels)) return v;
+      v = JSON.parse(text);
     } catch {
       throw new UsageError(`${file} is not valid JSON; re-run 'adapters train' or fix the file`);
     }
+    validateSchema(LABELS_SCHEMA, v, file);
+    const labels = (v as LabelsFile).labels;
+    if (new Set(labels).size !== labels.length) throw new ConfigError(`${file}.labels`, 'lists a label twice');
+    return v as LabelsFile;
   }
   return undefined;
 }
