@@ -294,7 +294,9 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
     const headConfigFile = join(dir, HEAD_CONFIG_FILE);
     const hasHead = await access(headConfigFile).then(() => true, () => false);
     if (hasHead) {
-      const { spec, hubLocal } = headFromSaved(await readJsonObject(headConfigFile), headConfigFile, (next.meta['config'] as EncoderConfig | undefined)?.architecture);
+      const savedHead = await readJsonObject(headConfigFile);
+      checkBaseModel(savedHead, next, headConfigFile);
+      const { spec, hubLocal } = headFromSaved(savedHead, headConfigFile, (next.meta['config'] as EncoderConfig | undefined)?.architecture);
       next = addHead(next, spec);
       const headFile = join(dir, HEAD_WEIGHTS_FILE);
       const headTensors = (await readSafetensorsFile(headFile)).tensors;
