@@ -1,7 +1,8 @@
 // The public API of @adapters/core-graph. Everything a user or plugin may rely on is listed here by name;
 // the package's exports map forbids deep imports.
 
-export { AdapterGraphError, ConfigError, GraphError, PlacementError } from './errors';
+export { AdapterGraphError, ConfigError, DataError, GraphError, MAX_ERROR_MESSAGE, PlacementError, PluginDefinitionError, printable, TrainingDivergedError } from './errors';
+export type { ErrorCode } from './errors';
 
 // Graph IR
 export type { AttrValue, Attrs, Dim, DType, GraphInput, GraphNode, Init, ParamKind, ParamSpec, Site, SiteKind, SiteResidual, SymbolicDim, TensorType } from './graph/types';
@@ -21,7 +22,7 @@ export type { Activation } from './ops/activation';
 export { MASKED_SCORE } from './ops/attention';
 
 // Models
-export { BERT_BASE, MINILM_L6, encoderConfig } from './model/config';
+export { BERT_BASE, MINILM_L6, encoderConfig, maxSequenceLength } from './model/config';
 export type { Architecture, EncoderConfig } from './model/config';
 export { buildEncoder, encoderBuilder } from './model/encoder';
 export type { EncoderOptions } from './model/encoder';
@@ -33,7 +34,7 @@ export { defineAdapter, SPLICE_MODES } from './plugin/define-adapter';
 export type { AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, SpanNorm, SpliceMode } from './plugin/define-adapter';
 export { createRegistry } from './plugin/registry';
 export type { AdapterRegistry, AnyAdapterPlugin } from './plugin/registry';
-export { validateSchema } from './plugin/schema';
+export { RESERVED_NAMES, validateSchema } from './plugin/schema';
 export type { JsonSchema } from './plugin/schema';
 export { resolveConfig } from './plugin/resolve-config';
 export { describeSelector, numLayersOf, selectSites } from './rewrite/selector';
@@ -59,19 +60,21 @@ export { disableZeroCopyKernels, enableZeroCopyKernels, zeroCopyKernelsEnabled }
 export type { BackendChoice, BackendName, SelectBackendOptions } from './backend/select-backend';
 
 // Files
-export { decodeSafetensors, encodeSafetensors, readSafetensorsFile, SafetensorsError, writeSafetensorsFile } from './io/safetensors';
-export type { DecodedTensor, EncodableTensor, SafetensorsContents, SafetensorsDtype } from './io/safetensors';
+export { decodeSafetensors, encodeSafetensors, RANGED_READ_BYTES, readSafetensorsFile, SafetensorsError, writeSafetensorsFile } from './io/safetensors';
+export type { DecodedTensor, EncodableTensor, ReadSafetensorsOptions, SafetensorsContents, SafetensorsDtype } from './io/safetensors';
+export { readableRunPath, recoverRunDir, removeStaleTempFiles, RUN_MARKERS, stageRunDir, writeRunDir } from './io/run-dir';
+export type { StagedRun } from './io/run-dir';
 export { writeFileAtomic, writeJsonAtomic } from './io/atomic-write';
 export { readJsonObject } from './io/read-json';
-export { hashSeed, mulberry32, normalSampler } from './exec/random';
-export { assignFromCheckpoint, checkpointTensor, exportToCheckpoint, hfKeyOf, isTransposedInCheckpoint, stageFromCheckpoint } from './checkpoint/hf-keys';
+export { checkSeed, hashSeed, MAX_SEED, mulberry32, normalSampler } from './exec/random';
+export { assignFromCheckpoint, checkpointTensor, exportToCheckpoint, firstNonFinite, hfKeyOf, isTransposedInCheckpoint, stageFromCheckpoint } from './checkpoint/hf-keys';
 export type { AssignOptions, CheckpointTensor } from './checkpoint/hf-keys';
 
 // Data: model files, tokenization, datasets and metrics
 export { ASSETS_DIR, demoSentimentFiles } from './data/assets';
 export { parseConllu, readConllu } from './data/conllu';
 export type { ConlluToken, Sentence } from './data/conllu';
-export { LabelVocab, readExamples } from './data/datasets';
+export { LabelVocab, listColumns, readDataText, readExamples } from './data/datasets';
 export type { Example, ExampleFormat, ReadExamplesOptions } from './data/datasets';
 export { accuracy, classScores, confusionMatrix, f1Binary, f1Macro, matthewsCorrelation } from './data/metrics';
 export type { ClassScores } from './data/metrics';
@@ -93,12 +96,14 @@ export { crossEntropy, predictions } from './train/loss';
 export { evaluate } from './train/evaluate';
 export type { EvalResult } from './train/evaluate';
 export { train } from './train/trainer';
+export { DivergenceMonitor } from './train/divergence';
+export type { DivergenceOptions } from './train/divergence';
 export type { SelectMetric, StepConstantsArgs, TrainOptions, TrainRecord, TrainResult } from './train/trainer';
 export { maskExamples, maskTokens } from './train/mlm';
 export type { MaskingOptions } from './train/mlm';
 
 // Checkpoints and adapter files
-export { checkpointLookup, loadPretrained, parseHfConfig, readHfConfig } from './checkpoint/load-pretrained';
+export { checkConfigAgainstCheckpoint, checkpointLookup, loadPretrained, parseHfConfig, readHfConfig } from './checkpoint/load-pretrained';
 export type { Pretrained } from './checkpoint/load-pretrained';
 export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterHubKey, FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, loadAdapter, saveAdapter } from './checkpoint/adapterhub';
 

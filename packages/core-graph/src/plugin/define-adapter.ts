@@ -1,3 +1,4 @@
+import { PluginDefinitionError } from '../errors';
 import type { GraphBuilder, Scope } from '../graph/builder';
 import type { Graph } from '../graph/graph';
 import type { Site } from '../graph/types';
@@ -111,7 +112,10 @@ export interface AdapterPlugin<C extends object = Record<string, unknown>> {
 
 /** Makes an adapter plugin; a plain object, so plugins are easy to write, compose and test. */
 export function defineAdapter<C extends object>(plugin: AdapterPlugin<C>): AdapterPlugin<C> {
-  if (!/^[a-z][a-z0-9_-]*$/.test(plugin.name)) throw new Error(`adapter plugin name '${plugin.name}' must be lower-case letters, digits, _ or -`);
-  if (plugin.modes.length === 0) throw new Error(`adapter plugin '${plugin.name}' declares no splice modes`);
+  if (typeof plugin.name !== 'string' || !/^[a-z][a-z0-9_-]*$/.test(plugin.name)) throw new PluginDefinitionError(String(plugin.name), 'the name must be lower-case letters, digits, _ or -');
+  if (!Array.isArray(plugin.modes) || plugin.modes.length === 0) throw new PluginDefinitionError(plugin.name, 'declares no splice modes');
+  const unknownMode = plugin.modes.find((m) => !SPLICE_MODES.includes(m));
+  if (unknownMode !== undefined) throw new PluginDefinitionError(plugin.name, `unknown splice mode '${String(unknownMode)}' (modes: ${SPLICE_MODES.join(', ')})`);
+  if (typeof plugin.build !== 'function') throw new PluginDefinitionError(plugin.name, 'has no build function');
   return Object.freeze({ ...plugin });
 }

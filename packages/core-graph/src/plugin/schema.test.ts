@@ -99,3 +99,21 @@ describe('own properties only; finite numbers (issue 18 items 6, 11)', () => {
     expect(problem(either, Infinity)).toBeDefined();
   });
 });
+
+describe('defineAdapter refuses a broken plugin with PluginDefinitionError', () => {
+  test('bad name, no modes, unknown mode, no build', async () => {
+    const { defineAdapter } = await import('./define-adapter');
+    const { PluginDefinitionError } = await import('../errors');
+    const ok = { name: 'p', description: '', modes: ['after'] as const, defaults: {}, schema: {}, build: () => ({ output: 'x' }) };
+    for (const [bad, message] of [
+      [{ name: 'Bad Name' }, /the name must be lower-case/],
+      [{ modes: [] }, /declares no splice modes/],
+      [{ modes: ['sideways'] }, /unknown splice mode 'sideways'/],
+      [{ build: undefined }, /has no build function/],
+    ] as const) {
+      expect(() => defineAdapter({ ...ok, ...bad } as never)).toThrow(PluginDefinitionError);
+      expect(() => defineAdapter({ ...ok, ...bad } as never)).toThrow(message);
+    }
+    expect(() => defineAdapter({ ...ok, modes: ['after'] })).not.toThrow();
+  });
+});
