@@ -28,6 +28,12 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set(Object.getOwnProperty
 const propertyOf = (schema: JsonSchema, k: string): JsonSchema | undefined =>
   schema.properties !== undefined && Object.hasOwn(schema.properties, k) ? schema.properties[k] : undefined;
 
+/** A value for a message: non-finite numbers as themselves (JSON would say null), long values cut short. */
+function show(v: unknown): string {
+  const text = typeof v === 'number' && !Number.isFinite(v) ? String(v) : String(JSON.stringify(v));
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 const typeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 function fits(schema: JsonSchema, value: unknown, path: string): string | undefined {
@@ -44,17 +50,17 @@ export function validateSchema(schema: JsonSchema, value: unknown, path: string)
   if (schema.anyOf) {
     const problems = schema.anyOf.map((s) => fits(s, value, path));
     if (problems.every((p) => p !== undefined)) {
-      throw new ConfigError(path, `${JSON.stringify(value)} matches none of the allowed forms (${problems.join('; ')})`);
+      throw new ConfigError(path, `${show(value)} matches none of the allowed forms (${problems.join('; ')})`);
     }
     return;
   }
   if (schema.type !== undefined) {
     const t = typeOf(value);
     const ok = schema.type === 'integer' ? Number.isInteger(value) : schema.type === t;
-    if (!ok) throw new ConfigError(path, `must be ${schema.type === 'integer' ? 'an integer' : `a ${schema.type}`}, got ${JSON.stringify(value)}`);
+    if (!ok) throw new ConfigError(path, `must be ${schema.type === 'integer' ? 'an integer' : `a ${schema.type}`}, got ${show(value)}`);
   }
   if (schema.enum !== undefined && !schema.enum.includes(value as never)) {
-    throw new ConfigError(path, `must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}`);
+    throw new ConfigError(path, `must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${show(value)}`);
   }
   if (typeof value === 'number') {
     // JSON has no Infinity, but 1e400 parses to it; no option is meaningful at ±Infinity or NaN.
