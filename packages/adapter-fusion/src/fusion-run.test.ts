@@ -44,7 +44,7 @@ describe('validateFusionRun', () => {
     [{ ...valid, adapters: [{ name: 'a' }] }, 'adapters[0].dir'],
     [{ ...valid, adapters: [{ name: '../a', dir: 'adapters/a' }] }, 'adapters[0].name'],
     [{ ...valid, labels: 'neg,pos' }, 'labels'],
-    [{ ...valid, maxLength: 1e400 }, 'maxLength'],
+    [{ ...valid, maxLength: Number.POSITIVE_INFINITY }, 'maxLength'], // what JSON.parse makes of 1e400
     [{ ...valid, columns: { label: 'label' } }, 'columns.text'],
     [JSON.parse(`{"model":"m","fusion":"f","head":"h","labels":["a"],"maxLength":4,"columns":{"text":"t"},"adapters":[{"name":"a","dir":"d"}],"__proto__":{}}`), '__proto__'],
   ])('%#: a malformed file names the field (before: "run.adapters is not iterable")', (value, field) => {
