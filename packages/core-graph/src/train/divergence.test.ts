@@ -40,6 +40,10 @@ describe('DivergenceMonitor', () => {
     const early = Array.from({ length: 5 }, (_v, i) => [0.7, [1, 3, 2, 2, 1][i] as number] as const);
     expect(run([...early, [0.7, 2.9e4]])).toBe('ok'); // under 1e4 x 3
     expect(run([...early, [0.7, 3.1e4]])).toBe('grad-exploded@6');
+    // Tiny early norms (zero-initialised adapters) do not make ordinary later norms count as explosions.
+    const tiny = Array.from({ length: 5 }, () => [0.7, 1e-4] as const);
+    expect(run([...tiny, [0.7, 50]])).toBe('ok');
+    expect(run([...tiny, [0.7, 2000]])).toBe('grad-exploded@6');
   });
 
   it('options: thresholds can be tightened or turned off; nonsense is refused', () => {

@@ -9,6 +9,8 @@ export interface DivergenceOptions {
   readonly gradFactor?: number;
   /** Steps whose gradient norms set the reference (early norms vary most). Default 5. */
   readonly warmupSteps?: number;
+  /** Norms at or below this never count as exploded (zero-initialised adapters start with tiny gradients). Default 1000. */
+  readonly gradFloor?: number;
 }
 
 /**
@@ -20,6 +22,7 @@ export class DivergenceMonitor {
   private readonly lossFactor: number;
   private readonly gradFactor: number;
   private readonly warmupSteps: number;
+  private readonly gradFloor: number;
   private startLoss: number | undefined;
   private gradReference = 0;
   private seen = 0;
@@ -28,6 +31,7 @@ export class DivergenceMonitor {
     this.lossFactor = options.lossFactor ?? 20;
     this.gradFactor = options.gradFactor ?? 1e4;
     this.warmupSteps = options.warmupSteps ?? 5;
+    this.gradFloor = options.gradFloor ?? 1000;
     for (const [k, v] of [['lossFactor', this.lossFactor], ['gradFactor', this.gradFactor]] as const) {
       if (!(v > 1)) throw new RangeError(`DivergenceMonitor: ${k} must be > 1 (Infinity turns the check off), got ${v}`);
     }
@@ -48,7 +52,7 @@ export class DivergenceMonitor {
       this.gradReference = Math.max(this.gradReference, gradNorm);
       return;
     }
-    if (this.gradReference > 0 && gradNorm > this.gradFactor * this.gradReference) {
+    if (gradNorm > this.gradFloor && gradNorm > this.gradFactor * this.gradReference) {
       throw new TrainingDivergedError(step, 'grad-exploded', `the gradient norm ${gradNorm.toPrecision(4)} is over ${this.gradFactor} times its early maximum (${this.gradReference.toPrecision(4)})`);
     }
   }
