@@ -17,16 +17,17 @@ const SRC = path.resolve(__dirname, '..');
 const PRELOAD = `
 const fs = require('fs');
 const killAt = Number(process.env.KILL_AT || 0);
+const killMatch = process.env.KILL_AT_MATCH ? new RegExp(process.env.KILL_AT_MATCH) : undefined;
 let count = 0;
-function tick() {
+function tick(args) {
   count += 1;
-  if (count === killAt) process.kill(process.pid, 'SIGKILL');
+  if (count === killAt || (killMatch && killMatch.test(String(args[0])))) process.kill(process.pid, 'SIGKILL');
 }
 for (const name of ['rename', 'rm']) {
   const p = fs.promises[name];
-  fs.promises[name] = function (...args) { tick(); return p.apply(this, args); };
+  fs.promises[name] = function (...args) { tick(args); return p.apply(this, args); };
   const s = fs[name + 'Sync'];
-  fs[name + 'Sync'] = function (...args) { tick(); return s.apply(this, args); };
+  fs[name + 'Sync'] = function (...args) { tick(args); return s.apply(this, args); };
 }
 process.on('exit', () => { if (process.env.COUNT_FILE) fs.writeFileSync(process.env.COUNT_FILE, String(count)); });
 `;
@@ -66,9 +67,9 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-function child(from: string, target: string, env: Record<string, string>): Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string }> {
+function child(from: string, target: string, env: Record<string, string>, argv = [path.join(tmp, 'child.js'), from, target]): Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--require', path.join(tmp, 'kill-at-rename.js'), path.join(tmp, 'child.js'), from, target], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, ['--require', path.join(tmp, 'kill-at-rename.js'), ...argv], { cwd: tmp, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
     p.on('exit', (code, signal) => resolve({ code, signal, err }));
@@ -159,3 +160,22 @@ test('SIGKILL at every rename/rm of a save leaves exactly the old run or exactly
   expect(outcomes.some((o) => o.endsWith('new'))).toBe(true);
   expect(existsSync(target) && statSync(target).isDirectory()).toBe(true);
 });
+
+test('the real CLI killed between the two renames of its swap: eval reads the old run, the next train restores and replaces it', async () => {
+  const target = path.join(tmp, 'cli-run');
+  rmSync(target, { recursive: true, force: true });
+  cpSync(path.join(tmp, 'A'), target, { recursive: true });
+  const A = snapshot(target);
+  const evalA = (await cli(['eval', '--adapter-dir', 'A', '--data', 'data.tsv'])).out;
+  const train = ['train', '--model', 'tiny', '--data', 'data.tsv', '--eval', 'data.tsv', '--adapter', 'toy_bn', '--seed', '2', '--max-steps', '3', '--batch-size', '8', '--lr', '0.05', '--max-length', '8', '--out', 'cli-run'];
+  // Kill right before staging → target, i.e. after target → .cli-run.previous: the only moment no target exists.
+  const r = await child('', '', { KILL_AT_MATCH: '\\.cli-run\\.staging-\\d+-[0-9a-f]+$' }, [path.join(REPO, 'packages', 'core-graph', 'bin', 'adapters.js'), ...train]);
+  expect({ signal: r.signal, err: r.signal === 'SIGKILL' ? '' : r.err }).toEqual({ signal: 'SIGKILL', err: '' });
+  expect(existsSync(target)).toBe(false);
+  expect(snapshot(readableRunPath(target))).toEqual(A);
+  expect((await cli(['eval', '--adapter-dir', 'cli-run', '--data', 'data.tsv'])).out).toBe(evalA);
+  const again = await cli(train);
+  expect({ code: again.code, err: again.code === 0 ? '' : again.err }).toEqual({ code: 0, err: '' });
+  expect(snapshot(target)['summary.json']).toBeDefined();
+  expect(readdirSync(tmp).filter((f) => f.startsWith('.cli-run.'))).toEqual([]);
+}, 300_000);
