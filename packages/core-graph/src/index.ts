@@ -53,6 +53,7 @@ export { initialValues } from './exec/init';
 export { adapterPolicy, adaptersOnlyPolicy, decays, fullFineTunePolicy, ownersPolicy } from './exec/policy';
 export type { TrainPolicy } from './exec/policy';
 export { BackendUnavailableError, describeBackend, selectBackend, VALID_BACKEND_NAMES } from './backend/select-backend';
+export { BackendNotReadyError, backendReady, ensureBackend, requireBackend } from './backend/ensure-backend';
 export { applyDropout, dropoutMask } from './ops/dropout-mask';
 export { FUSED_KERNELS, hasFusedKernel } from './ops/fused';
 export { disableZeroCopyKernels, enableZeroCopyKernels, zeroCopyKernelsEnabled } from './backend/wasm-zero-copy';

@@ -12,6 +12,7 @@ import type { HeadSpec } from '../model/heads';
 import { addHead, headPrefix } from '../model/heads';
 import type { AnyAdapterPlugin, AdapterRegistry } from '../plugin/registry';
 import type { AdapterCatalog, PlacementRule } from '../rewrite/apply-placements';
+import type { SpliceMode } from '../plugin/define-adapter';
 import { applyPlacements } from '../rewrite/apply-placements';
 import { adapter } from '../rewrite/composition';
 import { isTransposedInCheckpoint, stageFromCheckpoint } from './hf-keys';
@@ -74,6 +75,40 @@ function adapterHubKeys(graph: Graph, key: string, name: string, as: string, plu
   return [...names, ...locals.map((l) => `${prefix ? `${prefix}.` : ''}shared_parameters.${as}.${l}`)];
 }
 
+/**
+ * Where an adapter sits, as saved in adapter_config.json's `placement` (our field; AdapterHub ignores it): the
+ * splice mode and the exact sites, so a reload needs no rule even when the placement was custom. Undefined when the
+ * adapter's splices mix modes or tap several sites at once (the plugin's default placement then applies on reload).
+ */
+export interface SavedPlacement {
+  readonly mode: string;
+  readonly sites: readonly string[];
+}
+
+const placementRecord = (graph: Graph, name: string): { placement?: SavedPlacement } => {
+  const placement = placementOf(graph, name);
+  return placement === undefined ? {} : { placement };
+};
+
+function placementOf(graph: Graph, name: string): SavedPlacement | undefined {
+  const splices = graph.splices.filter((s) => s.adapters.includes(name));
+  const modes = new Set(splices.map((s) => s.mode));
+  if (splices.length === 0 || modes.size !== 1 || modes.has('tap')) return undefined;
+  return { mode: splices[0]!.mode, sites: splices.map((s) => s.site) };
+}
+
+/** The rule that re-creates a saved placement, checked against the target graph's sites. */
+function ruleFromPlacement(graph: Graph, saved: unknown, file: string): Partial<PlacementRule> | undefined {
+  if (saved === undefined) return undefined;
+  const p = saved as Partial<SavedPlacement> | null;
+  if (p === null || typeof p !== 'object' || typeof p.mode !== 'string' || !Array.isArray(p.sites) || p.sites.length === 0 || !p.sites.every((x) => typeof x === 'string')) {
+    throw new ConfigError(`${file}: placement`, 'must be { "mode": string, "sites": [site names, at least one] }');
+  }
+  const missing = p.sites.find((x) => !graph.sites.has(x));
+  if (missing !== undefined) throw new ConfigError(`${file}: placement.sites`, `the model has no site '${missing}' (sites: ${[...graph.sites.keys()].slice(0, 6).join(', ')}, …)`);
+  return { select: { names: p.sites }, mode: p.mode as SpliceMode };
+}
+
 const adapterParams = (graph: Graph, name: string): ParamSpec[] => [...graph.params.values()].filter((p) => p.owner === `adapter:${name}`);
 
 function toTensorRecord(entries: Iterable<[string, { shape: readonly number[]; values: Float32Array }]>) {
@@ -112,6 +147,7 @@ export async function saveAdapter(dir: string, graph: Graph, store: WeightStore,
     model_name: graph.meta['modelName'] ?? null,
     model_type: config?.architecture ?? null,
     name,
+    ...placementRecord(graph, name),
     plugin: entry.plugin,
     version: FORMAT_VERSION,
   }, hubConfig, plugin?.hubFloats ?? []));
@@ -211,7 +247,9 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
   if (typeof savedName !== 'string') throw new ConfigError(`${configFile}: name`, 'must be a string');
   const { plugin, config } = findPlugin(registry, saved, configFile);
   const name = options.as ?? savedName;
-  let next = applyPlacements(graph, [{ ...options.rule, adapter: adapter(plugin, name, config) }], registry).graph;
+  // An explicit rule wins; else the placement the file records; else the plugin's default for the config.
+  const rule = options.rule ?? ruleFromPlacement(graph, saved['placement'], configFile);
+  let next = applyPlacements(graph, [{ ...rule, adapter: adapter(plugin, name, config) }], registry).graph;
   const resolved = ((next.meta['adapters'] as AdapterCatalog | undefined) ?? {})[name]?.config ?? config;
   const weightsFile = join(dir, ADAPTER_WEIGHTS_FILE);
   const { tensors } = await readSafetensorsFile(weightsFile);
