@@ -148,6 +148,15 @@ function main(): void {
   writeJson(join(cjs, 'tsconfig.json'), { compilerOptions: { ...CONSUMER_TSCONFIG.compilerOptions, module: 'node16', moduleResolution: 'node16' }, include: ['examples/*.ts'] });
   if (!attempt('install every package into a CommonJS project', () => (sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], cjs), ''))) return finish(work, keep);
   const compiled = attempt(`type-check and compile ${examples.length} README examples (CommonJS, skipLibCheck: false)`, () => (sh('npx', ['tsc', '-p', '.'], cjs), ''));
+  // Examples that load a model take its folder as their first argument: a tiny random BERT (no download in CI).
+  const tinyModel = join(work, 'tiny-model');
+  attempt('write a tiny BERT folder with the packed /testing entry', () => sh('node', ['-e', [
+    "const g = require('@adapters/core-graph'); const t = require('@adapters/core-graph/testing');",
+    "g.selectBackend({ prefer: 'cpu' }).then(() => {",
+    `  t.writeTinyModelDir(${JSON.stringify(tinyModel)}, ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...'a the film plot great lovely dull boring tedious witty charming gorgeous acting mess'.split(' ')], { hiddenSize: 32 });`,
+    "  console.log('written');",
+    '});',
+  ].join('\n')], cjs).trim());
   if (compiled) {
     for (const file of examples) {
       const js = join('dist', 'examples', relative(REPO_ROOT, file).replace(/[\\/]/g, '__').replace(/\.ts$/, '.js'));
@@ -158,7 +167,7 @@ function main(): void {
           return out.trim().split('\n').filter((l) => /^Tests:/.test(l)).join(' ');
         });
       } else {
-        attempt(`run ${label}`, () => sh('node', [js], cjs).trim().split('\n').slice(-1)[0] ?? '');
+        attempt(`run ${label}`, () => sh('node', [js, tinyModel], cjs).trim().split('\n').slice(-1)[0] ?? '');
       }
     }
   }

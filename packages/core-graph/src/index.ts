@@ -117,3 +117,6 @@ export { backendBanner } from './cli/commands';
 export type { CliContext } from './cli/commands';
 export { COLUMN_OPTIONS, detectColumns, encodeExamples, givenColumns, majorityShare, readColumns, resolveAdapterDir, resolveModel, sample, shortPath } from './cli/data';
 export type { Columns, GivenColumns } from './cli/data';
+export { AdapterModel } from './api/adapter-model';
+export type { FitOptions, FromPretrainedOptions, LabelledText, Placement, PredictInput, Prediction } from './api/adapter-model';
+export type { SavedPlacement } from './checkpoint/adapterhub';
