@@ -1,4 +1,6 @@
 // The public API of @adapters/adapter-bottleneck.
+import type { AdapterPlugin } from '@adapters/core-graph';
+import type { BottleneckConfig } from './config';
 export {
   BOTTLENECK_PRESETS, BOTTLENECK_SCHEMA, DEFAULT_PRESET, INIT_WEIGHTS, NON_LINEARITIES, PRESET_ALIASES, PRESET_NAMES,
   bottleneckConfig, bottleneckParamCount, bottleneckSize, isLeftOut, pyFloorDiv, reductionFactorAt, resolveBottleneck, validateBottleneck,
@@ -8,7 +10,7 @@ export { ADAPTER_LN_EPS, bottleneck, bottleneckDefaultPlacement, bottleneckRule,
 export { bottleneckFromHubConfig, bottleneckHubKeys, bottleneckToHubConfig } from './hub';
 import { bottleneck } from './plugin';
 /** Every adapter package exports its plugins, so tools and the CLI can discover them. */
-export const plugins = [bottleneck];
+export const plugins: AdapterPlugin<BottleneckConfig>[] = [bottleneck];
 export type { BottleneckLike, BottleneckPlacement, BottleneckPluginOptions, Projection, ProjectionContext } from './plugin';
 export { adapterDropSchedule, computeFrozenPrefix, disposeConstants, frozenBoundary, frozenPrefixConstants } from './adapter-drop';
 export type { AdapterDropMode, AdapterDropSchedule, AdapterDropScheduleOptions } from './adapter-drop';

@@ -1,4 +1,6 @@
 // The public API of @adapters/adapter-compacter.
+import type { AdapterPlugin } from '@adapters/core-graph';
+import type { CompacterConfig } from './config';
 export {
   checkPhmDivisible, COMPACTER_PRESET_NAMES, COMPACTER_PRESETS, COMPACTER_SCHEMA, compacterConfig, compacterParamCount, compacterSharedParamCount,
   compacterSizes, compacterTotalParamCount, DEFAULT_COMPACTER_PRESET, HYPERCOMPLEX_INITS, PHM_STRATEGIES, phmLayerParamCount, resolveCompacter, validateCompacter,
@@ -11,4 +13,4 @@ export {
 } from './plugin';
 import { compacter } from './plugin';
 /** Every adapter package exports its plugins, so tools and the CLI can discover them. */
-export const plugins = [compacter];
+export const plugins: AdapterPlugin<CompacterConfig>[] = [compacter];

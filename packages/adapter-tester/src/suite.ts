@@ -1,5 +1,5 @@
 // Registers the checks as test blocks, in the spirit of typescript-eslint's RuleTester: one call per plugin.
-import type { SpliceMode } from '@adapters/core-graph';
+import { ensureBackend, type SpliceMode } from '@adapters/core-graph';
 import {
   checkConfigValidation, checkDefaultPlacement, checkIdentityAtInit, checkParamCount, checkPlacementShapes, checkSaveLoadRoundTrip, checkTapBaseUntouched,
   checkTrainsOnlyOwnParams, hasIdentityCase,
@@ -83,8 +83,13 @@ export function runAdapterSuite(options: AdapterSuiteOptions): void {
             if (skip) skip(`${c.title} (skipped: ${c.skip})`, () => undefined);
             continue;
           }
-          if (options.timeout === undefined) api.test(c.title, () => c.run());
-          else api.test(c.title, () => c.run(), options.timeout);
+          // First use: pick a backend when the test runner's setup did not (a plain jest project has none).
+          const run = async (): Promise<void> => {
+            await ensureBackend();
+            await c.run();
+          };
+          if (options.timeout === undefined) api.test(c.title, run);
+          else api.test(c.title, run, options.timeout);
         }
       });
     }

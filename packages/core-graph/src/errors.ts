@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'E_PLUGIN_DEFINITION'
   | 'E_RUN_DIR'
   | 'E_MODEL_FETCH'
-  | 'E_BACKEND';
+  | 'E_BACKEND'
+  | 'E_BACKEND_NOT_READY';
 
 /** The longest message an AdapterGraphError carries: hostile input must not produce a megabyte-long line. */
 export const MAX_ERROR_MESSAGE = 1000;

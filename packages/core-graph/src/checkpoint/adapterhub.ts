@@ -15,6 +15,7 @@ import type { AnyAdapterPlugin, AdapterRegistry } from '../plugin/registry';
 import type { AdapterCatalog, PlacementRule } from '../rewrite/apply-placements';
 import type { JsonSchema } from '../plugin/schema';
 import { validateSchema } from '../plugin/schema';
+import type { SpliceMode } from '../plugin/define-adapter';
 import { applyPlacements } from '../rewrite/apply-placements';
 import { adapter } from '../rewrite/composition';
 import { isTransposedInCheckpoint, stageFromCheckpoint } from './hf-keys';
@@ -77,6 +78,40 @@ function adapterHubKeys(graph: Graph, key: string, name: string, as: string, plu
   return [...names, ...locals.map((l) => `${prefix ? `${prefix}.` : ''}shared_parameters.${as}.${l}`)];
 }
 
+/**
+ * Where an adapter sits, as saved in adapter_config.json's `placement` (our field; AdapterHub ignores it): the
+ * splice mode and the exact sites, so a reload needs no rule even when the placement was custom. Undefined when the
+ * adapter's splices mix modes or tap several sites at once (the plugin's default placement then applies on reload).
+ */
+export interface SavedPlacement {
+  readonly mode: string;
+  readonly sites: readonly string[];
+}
+
+const placementRecord = (graph: Graph, name: string): { placement?: SavedPlacement } => {
+  const placement = placementOf(graph, name);
+  return placement === undefined ? {} : { placement };
+};
+
+function placementOf(graph: Graph, name: string): SavedPlacement | undefined {
+  const splices = graph.splices.filter((s) => s.adapters.includes(name));
+  const modes = new Set(splices.map((s) => s.mode));
+  if (splices.length === 0 || modes.size !== 1 || modes.has('tap')) return undefined;
+  return { mode: splices[0]!.mode, sites: splices.map((s) => s.site) };
+}
+
+/** The rule that re-creates a saved placement, checked against the target graph's sites. */
+function ruleFromPlacement(graph: Graph, saved: unknown, file: string): Partial<PlacementRule> | undefined {
+  if (saved === undefined) return undefined;
+  const p = saved as Partial<SavedPlacement> | null;
+  if (p === null || typeof p !== 'object' || typeof p.mode !== 'string' || !Array.isArray(p.sites) || p.sites.length === 0 || !p.sites.every((x) => typeof x === 'string')) {
+    throw new ConfigError(`${file}: placement`, 'must be { "mode": string, "sites": [site names, at least one] }');
+  }
+  const missing = p.sites.find((x) => !graph.sites.has(x));
+  if (missing !== undefined) throw new ConfigError(`${file}: placement.sites`, `the model has no site '${missing}' (sites: ${[...graph.sites.keys()].slice(0, 6).join(', ')}, …)`);
+  return { select: { names: p.sites }, mode: p.mode as SpliceMode };
+}
+
 const adapterParams = (graph: Graph, name: string): ParamSpec[] => [...graph.params.values()].filter((p) => p.owner === `adapter:${name}`);
 
 function toTensorRecord(entries: Iterable<[string, { shape: readonly number[]; values: Float32Array }]>) {
@@ -116,6 +151,7 @@ export async function saveAdapter(dir: string, graph: Graph, store: WeightStore,
     model_name: graph.meta['modelName'] ?? null,
     model_type: config?.architecture ?? null,
     name,
+    ...placementRecord(graph, name),
     plugin: entry.plugin,
     version: FORMAT_VERSION,
   }, hubConfig, plugin?.hubFloats ?? []));
@@ -168,10 +204,12 @@ function findPlugin(registry: AdapterRegistry, saved: Record<string, unknown>, f
 const LABEL_COUNT: JsonSchema = { type: 'integer', minimum: 1, maximum: 1_000_000 };
 const DROPOUT: JsonSchema = { type: 'number', minimum: 0, exclusiveMaximum: 1 };
 const HEAD_NAME: JsonSchema = { type: 'string' };
+/** Label names (AdapterHub's field; `AdapterModel` writes and reads them: see api/head-labels.ts). */
+const LABEL2ID: JsonSchema = { type: 'object' };
 /** Our head_config.json `config` (a HeadSpec) per head type: unknown fields, types and ranges are errors naming the field. */
 const OWN_HEAD_SCHEMAS: Readonly<Record<HeadSpec['type'], JsonSchema>> = {
-  classification: { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: { type: 'string' }, name: HEAD_NAME, numLabels: LABEL_COUNT, pooling: { type: 'string', enum: ['pooler', 'cls', 'mean'] }, dropout: DROPOUT, input: { type: 'string' } } },
-  tokenClassification: { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: { type: 'string' }, name: HEAD_NAME, numLabels: LABEL_COUNT, dropout: DROPOUT, input: { type: 'string' } } },
+  classification: { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: { type: 'string' }, name: HEAD_NAME, numLabels: LABEL_COUNT, pooling: { type: 'string', enum: ['pooler', 'cls', 'mean'] }, dropout: DROPOUT, input: { type: 'string' }, label2id: LABEL2ID } },
+  tokenClassification: { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: { type: 'string' }, name: HEAD_NAME, numLabels: LABEL_COUNT, dropout: DROPOUT, input: { type: 'string' }, label2id: LABEL2ID } },
   maskedLM: { type: 'object', required: ['type', 'name'], additionalProperties: false, properties: { type: { type: 'string' }, name: HEAD_NAME, input: { type: 'string' } } },
 };
 
@@ -182,7 +220,8 @@ function validateOwnHead(c: Record<string, unknown>, file: string): HeadSpec {
     throw new ConfigError(`${file}: config.type`, `must be one of ${Object.keys(OWN_HEAD_SCHEMAS).join(', ')} (or an AdapterHub head with head_type), got ${JSON.stringify(type)}`);
   }
   validateSchema(OWN_HEAD_SCHEMAS[type as HeadSpec['type']], c, `${file}: config`);
-  return c as unknown as HeadSpec;
+  const { label2id: _labels, ...spec } = c; // label names are read by whoever needs them, not part of the graph
+  return spec as unknown as HeadSpec;
 }
 
 /**
@@ -249,7 +288,9 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
   checkBaseModel(saved, graph, configFile);
   const { plugin, config } = findPlugin(registry, saved, configFile);
   const name = options.as ?? savedName;
-  let next = applyPlacements(graph, [{ ...options.rule, adapter: adapter(plugin, name, config) }], registry).graph;
+  // An explicit rule wins; else the placement the file records; else the plugin's default for the config.
+  const rule = options.rule ?? ruleFromPlacement(graph, saved['placement'], configFile);
+  let next = applyPlacements(graph, [{ ...rule, adapter: adapter(plugin, name, config) }], registry).graph;
   const resolved = ((next.meta['adapters'] as AdapterCatalog | undefined) ?? {})[name]?.config ?? config;
   const weightsFile = join(dir, ADAPTER_WEIGHTS_FILE);
   const { tensors } = await readSafetensorsFile(weightsFile);

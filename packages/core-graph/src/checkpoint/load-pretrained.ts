@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { ensureBackend } from '../backend/ensure-backend';
 import { ConfigError } from '../errors';
 import { WeightStore } from '../exec/weights';
 import type { Graph } from '../graph/graph';
@@ -117,6 +118,7 @@ export function checkConfigAgainstCheckpoint(config: EncoderConfig, tensors: Rea
  * errors naming the key and both shapes.
  */
 export async function loadPretrained(dir: string, options: { heads?: readonly HeadSpec[]; seed?: number; allowNonFinite?: boolean } = {}): Promise<Pretrained> {
+  await ensureBackend();
   const config = await readHfConfig(dir);
   const file = join(dir, 'model.safetensors');
   const { tensors } = await readSafetensorsFile(file);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { requireBackend } from '../backend/ensure-backend';
 import { GraphError } from '../errors';
 import type { Graph, SpliceRecord } from '../graph/graph';
 import type { GraphNode } from '../graph/types';
@@ -68,6 +69,7 @@ export class Executor {
    * a frozen prefix computed before a training step.
    */
   run(feeds: Feeds, options: RunOptions = {}): Record<string, tf.Tensor> {
+    requireBackend('Executor.run');
     // No tape, so each activation is freed as soon as its last reader has run: peak memory is a few layers'
     // activations instead of the whole graph's (matters for stacked Parallel copies).
     return tf.tidy(() => this.forward(feeds, options, true));

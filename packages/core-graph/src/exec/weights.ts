@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { requireBackend } from '../backend/ensure-backend';
 import { GraphError } from '../errors';
 import type { Graph } from '../graph/graph';
 import type { ParamSpec } from '../graph/types';
@@ -13,6 +14,7 @@ export class WeightStore {
 
   /** Creates a store holding freshly initialised values for every parameter of `graph`. */
   static create(graph: Graph, seed = 0): WeightStore {
+    requireBackend('WeightStore.create');
     const store = new WeightStore();
     store.sync(graph, seed);
     return store;

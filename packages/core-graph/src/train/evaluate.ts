@@ -15,7 +15,7 @@ export interface EvalResult {
 }
 
 /** Loss and metrics of `output` over labelled examples, in batches, without dropout. */
-export function evaluate(executor: Executor, output: string, examples: readonly TrainExample[], options: { batchSize?: number; padId?: number; skipLayers?: number } = {}): EvalResult {
+export function evaluate(executor: Executor, output: string, examples: readonly TrainExample[], options: { batchSize?: number; padId?: number; skipLayers?: number; skipAdapters?: readonly string[] } = {}): EvalResult {
   const batchSize = options.batchSize ?? 32;
   const preds: number[] = [];
   const golds: number[] = [];
@@ -26,7 +26,7 @@ export function evaluate(executor: Executor, output: string, examples: readonly 
     const [loss, p, g] = tf.tidy(() => {
       // run(), not forward(): inference frees each activation after its last reader and uses the fused
       // inference kernels (add+LayerNorm, bottleneck adapters) when the backend has them.
-      const logits = executor.run(batch.feeds, { outputs: [output], ...(options.skipLayers ? { skipLayers: options.skipLayers } : {}) })[output] as tf.Tensor;
+      const logits = executor.run(batch.feeds, { outputs: [output], ...(options.skipLayers ? { skipLayers: options.skipLayers } : {}), ...(options.skipAdapters?.length ? { skipAdapters: options.skipAdapters } : {}) })[output] as tf.Tensor;
       classes = logits.shape[logits.shape.length - 1] as number;
       return [crossEntropy(logits, batch.labels).dataSync()[0] as number, tf.argMax(logits, -1).dataSync(), batch.labels.dataSync()];
     });

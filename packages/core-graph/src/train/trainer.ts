@@ -47,6 +47,8 @@ export interface TrainOptions {
   readonly padId?: number;
   /** AdapterDrop: layers below n(step) run without adapters in that step. */
   readonly skipLayers?: (step: number) => number;
+  /** Adapters bypassed in every step (e.g. the model's other adapters while one trains). */
+  readonly skipAdapters?: readonly string[];
   /**
    * Node values computed before each step, outside the gradient tape, and fed to the step's forward pass as
    * `RunOptions.constants` (disposed after the step): e.g. AdapterDrop's frozen lower layers
@@ -123,7 +125,7 @@ export function train(options: TrainOptions): TrainResult {
 
   const runEval = (): boolean => {
     if (!options.eval || options.eval.length === 0) return false;
-    const result = evaluate(executor, output, options.eval, { batchSize: Math.max(batchSize, 32), padId });
+    const result = evaluate(executor, output, options.eval, { batchSize: Math.max(batchSize, 32), padId, ...(options.skipAdapters ? { skipAdapters: options.skipAdapters } : {}) });
     record({ type: 'eval', step, seconds: (Date.now() - started) / 1000, ...result });
     const value = result[metric];
     if (!best || better(metric, value, best.metric)) {
@@ -143,7 +145,7 @@ export function train(options: TrainOptions): TrainResult {
         const stepSeed = hashSeed(seed, `step${step}`);
         const constants = options.constants?.({ executor, feeds: batch.feeds, step, seed: stepSeed, skipLayers: skip });
         const { value, grads } = tf.variableGrads(() => {
-          const logits = executor.forward(batch.feeds, { outputs: [output], training: true, seed: stepSeed, ...(skip > 0 ? { skipLayers: skip } : {}), ...(constants ? { constants } : {}) })[output] as tf.Tensor;
+          const logits = executor.forward(batch.feeds, { outputs: [output], training: true, seed: stepSeed, ...(skip > 0 ? { skipLayers: skip } : {}), ...(options.skipAdapters?.length ? { skipAdapters: options.skipAdapters } : {}), ...(constants ? { constants } : {}) })[output] as tf.Tensor;
           const loss = crossEntropy(logits, batch.labels);
           return options.extraLoss ? tf.add(loss, options.extraLoss()) : loss;
         }, [...params.values()]);
