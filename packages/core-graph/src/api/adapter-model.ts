@@ -23,6 +23,7 @@ import type { SiteSelector } from '../rewrite/selector';
 import { disposeBatch, makeBatch, type TrainExample } from '../train/batches';
 import { evaluate, type EvalResult } from '../train/evaluate';
 import { train, type TrainOptions, type TrainResult } from '../train/trainer';
+import { writeRunDir } from '../io/run-dir';
 import { readHeadLabels, writeHeadLabels } from './head-labels';
 
 /** Short names accepted by `fromPretrained` besides a directory or a `KNOWN_MODELS` name. */
@@ -222,13 +223,18 @@ export class AdapterModel {
     return out;
   }
 
-  /** Writes the adapter (with its placement) and its head (with label names) in AdapterHub's layout. */
+  /**
+   * Writes the adapter (with its placement) and its head (with label names) in AdapterHub's layout. The folder is
+   * written beside `dir` and swapped in as a whole: a reader sees the previous save or this one, never a mix.
+   */
   async saveAdapter(dir: string, name: string, options: { readonly withHead?: boolean } = {}): Promise<void> {
     this.requireAdapter(name);
     const withHead = options.withHead ?? this.heads.has(name);
-    await saveAdapterFiles(dir, this.graphValue, this.store, name, { registry: this.registry, ...(withHead ? { head: name } : {}) });
     const head = this.heads.get(name);
-    if (withHead && head) await writeHeadLabels(dir, head.labels);
+    await writeRunDir(dir, async (staging) => {
+      await saveAdapterFiles(staging, this.graphValue, this.store, name, { registry: this.registry, ...(withHead ? { head: name } : {}) });
+      if (withHead && head) await writeHeadLabels(staging, head.labels);
+    });
   }
 
   /** Loads an adapter folder (ours or AdapterHub's) where it was placed, with its head; it becomes the active adapter. */
