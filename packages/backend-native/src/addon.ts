@@ -1,6 +1,8 @@
 // Locates and loads the N-API addon (build/Release/backend_native.node). Loading happens at most once.
 import * as fs from 'fs';
 import * as path from 'path';
+import type { BlasCoreChoice } from './blas-core';
+import { chooseBlasCore, CORETYPE_ENV } from './blas-core';
 
 /** The addon's exports; see native/backend_native.c for the exact contracts. */
 export interface NativeAddon {
@@ -44,7 +46,7 @@ export interface NativeAddon {
   setNumThreads(threads: number): void;
 }
 
-export type AddonLoad = { addon: NativeAddon; path: string } | { addon?: undefined; reason: string };
+export type AddonLoad = { addon: NativeAddon; path: string; blas: BlasCoreChoice } | { addon?: undefined; reason: string; blas?: BlasCoreChoice };
 
 /** Env var naming an addon file to load instead of the package's own build. */
 export const ADDON_PATH_ENV = 'ADAPTERS_NATIVE_ADDON';
@@ -86,6 +88,17 @@ function keepBlasThreadsFromSpinning(env: Record<string, string | undefined>): v
   if (env === process.env && process.env[BLAS_SPIN_ENV] === undefined) process.env[BLAS_SPIN_ENV] = BLAS_SPIN_DEFAULT;
 }
 
+/**
+ * OpenBLAS falls back to generic SSE3 kernels on CPUs its model table does not know (a masked or newer model):
+ * ~5× slower matmuls on an AVX-512 Xeon. chooseBlasCore picks and verifies a better core type in child
+ * processes (cached); it is applied here, before dlopen, the only moment OpenBLAS reads it.
+ */
+function pickBlasKernels(file: string, env: Record<string, string | undefined>): BlasCoreChoice {
+  const choice = chooseBlasCore(file, { env });
+  if (env === process.env && choice.coretype !== undefined && choice.source !== 'user') process.env[CORETYPE_ENV] = choice.coretype;
+  return choice;
+}
+
 /** Tries to load the addon now (uncached); loadAddon() is the cached entry point. */
 export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   if (env[DISABLE_ENV] === '1') return { reason: `disabled by ${DISABLE_ENV}=1` };
@@ -96,19 +109,25 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
     return { reason: `native addon not built (${shown} is missing); run ${BUILD_HINT}` };
   }
   keepBlasThreadsFromSpinning(env);
+  const blas = pickBlasKernels(file, env);
+  if (blas.broken !== undefined) return { reason: `${blas.broken}; set ${CORETYPE_ENV} to a core type that works, or reinstall OpenBLAS`, blas };
   // process.dlopen rather than require: works the same under jest's module registry and needs no resolver.
   const mod: { exports: Partial<NativeAddon> } = { exports: {} };
   try {
     process.dlopen(mod, file);
   } catch (e) {
     // Typically "libopenblas.so.0: cannot open shared object file" when OpenBLAS was removed after the build.
-    return { reason: `native addon failed to load: ${firstLine(e)}; install OpenBLAS and run ${BUILD_HINT}` };
+    return { reason: `native addon failed to load: ${firstLine(e)}; install OpenBLAS and run ${BUILD_HINT}`, blas };
   }
   const a = mod.exports;
   const required: Array<keyof NativeAddon> = ['gemm', 'biasAct', 'reduceSum', 'transpose32', 'gather32', 'geluFwd',
     'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'addLayerNorm', 'bottleneck', 'stridedCopy32', 'info', 'setNumThreads'];
   if (required.some((name) => typeof a[name] !== 'function')) {
-    return { reason: `native addon at ${file} is stale (missing exports); run ${BUILD_HINT}` };
+    return { reason: `native addon at ${file} is stale (missing exports); run ${BUILD_HINT}`, blas };
   }
-  return { addon: a as NativeAddon, path: file };
+  const loaded = (a as NativeAddon).info().corename;
+  if (blas.coretype !== undefined && loaded.toLowerCase() !== blas.coretype.toLowerCase()) {
+    blas.note = `OpenBLAS ${loaded} (${CORETYPE_ENV}=${blas.coretype} was asked for; this OpenBLAS does not know it)`;
+  }
+  return { addon: a as NativeAddon, path: file, blas };
 }

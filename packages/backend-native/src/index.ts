@@ -6,9 +6,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from './addon';
 import type { NativeAddon } from './addon';
+import type { BlasCoreChoice } from './blas-core';
 import { FUSED_FACTORIES, FUSED_KERNEL_NAMES, makeBatchMatMul, makeFusedMatMul, makeGatherV2, makePack, makeSum, makeTranspose, makeUnpack } from './kernels';
 
 export { ADDON_PATH_ENV, DISABLE_ENV, defaultAddonPath } from './addon';
+export type { BlasCoreChoice } from './blas-core';
+export { AUTO_CORE_ENV, CORETYPE_ENV } from './blas-core';
+export type { CpuFeatures } from './cpu-features';
+export { candidateCores, readCpuFeatures } from './cpu-features';
 
 export interface NativeKernelStatus {
   enabled: boolean;
@@ -16,6 +21,8 @@ export interface NativeKernelStatus {
   reason?: string;
   /** Kernel names currently replaced on the wasm backend. */
   kernels: string[];
+  /** OpenBLAS's kernel set, one line (e.g. "OpenBLAS SkylakeX (chosen: OpenBLAS detected Prescott, …)"). */
+  blas?: string;
 }
 
 export interface EnableOptions {
@@ -109,13 +116,26 @@ export function disableNativeKernels(): void {
 
 /** What is active now, without changing anything. */
 export function nativeKernelStatus(): NativeKernelStatus {
-  if (saved.size > 0) return { enabled: true, kernels: [...saved.keys(), ...added] };
   const loaded = loadAddon();
-  return { enabled: false, reason: loaded.addon === undefined ? loaded.reason : 'not enabled', kernels: [] };
+  const blas = loaded.blas !== undefined ? { blas: loaded.blas.note } : {};
+  if (saved.size > 0) return { enabled: true, kernels: [...saved.keys(), ...added], ...blas };
+  return { enabled: false, reason: loaded.addon === undefined ? loaded.reason : 'not enabled', kernels: [], ...blas };
 }
 
-/** OpenBLAS build and thread count, or undefined when the addon is not available. */
-export function nativeInfo(): { config: string; corename: string; threads: number; path: string } | undefined {
+export interface NativeInfo {
+  /** openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64". */
+  config: string;
+  /** The kernel set OpenBLAS runs (openblas_get_corename()). */
+  corename: string;
+  threads: number;
+  /** The addon file. */
+  path: string;
+  /** How the kernel set was chosen. */
+  blas: BlasCoreChoice;
+}
+
+/** OpenBLAS build, kernel set and thread count, or undefined when the addon is not available. */
+export function nativeInfo(): NativeInfo | undefined {
   const loaded = loadAddon();
-  return loaded.addon === undefined ? undefined : { ...loaded.addon.info(), path: loaded.path };
+  return loaded.addon === undefined ? undefined : { ...loaded.addon.info(), path: loaded.path, blas: loaded.blas };
 }
