@@ -46,14 +46,37 @@ export interface NativeAddon {
   setNumThreads(threads: number): void;
 }
 
-export type AddonLoad = { addon: NativeAddon; path: string; blas: BlasCoreChoice } | { addon?: undefined; reason: string; blas?: BlasCoreChoice };
+export type AddonLoad =
+  | { addon: NativeAddon; path: string; blas: BlasCoreChoice }
+  /** `fix`: the one command that makes the addon load (absent when the user turned it off). */
+  | { addon?: undefined; reason: string; fix?: string; blas?: BlasCoreChoice };
 
 /** Env var naming an addon file to load instead of the package's own build. */
 export const ADDON_PATH_ENV = 'ADAPTERS_NATIVE_ADDON';
 /** Set to 1 to keep the stock wasm kernels even when the addon is built. */
 export const DISABLE_ENV = 'ADAPTERS_NATIVE_KERNELS_DISABLE';
 
-const BUILD_HINT = 'npm run build:native -w @adapters/backend-native';
+/** Re-runs the package's install script (scripts/build-native.js), in a project or in this monorepo. */
+export const REBUILD_COMMAND = 'npm rebuild @adapters/backend-native';
+const sudo = typeof process.getuid === 'function' && process.getuid() !== 0 ? 'sudo ' : '';
+const OPENBLAS_FIX = `${process.platform === 'darwin' ? 'brew install openblas' : `${sudo}apt-get install -y libopenblas-dev`} && ${REBUILD_COMMAND}`;
+
+/**
+ * What scripts/build-native.js recorded next to the addon (npm hides install-script output, so this is how a
+ * failed build at install reaches the user). Undefined when there is no readable record.
+ */
+function buildStatus(addonFile: string): { ok: boolean; reason?: string; fix?: string } | undefined {
+  try {
+    const json = JSON.parse(fs.readFileSync(path.join(path.dirname(addonFile), 'build-status.json'), 'utf8')) as Record<string, unknown>;
+    if (typeof json['ok'] !== 'boolean') return undefined;
+    return { ok: json['ok'], ...(typeof json['reason'] === 'string' ? { reason: json['reason'] } : {}), ...(typeof json['fix'] === 'string' ? { fix: json['fix'] } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Long compiler output cut to something a one-line banner can carry. */
+const clip = (s: string, n = 240) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 /** The package root, from src/ (ts-jest, ts-node) or dist/ (built). */
 const packageRoot = path.resolve(__dirname, '..');
@@ -106,24 +129,29 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   if (!fs.existsSync(file)) {
     const rel = path.relative(process.cwd(), file);
     const shown = rel === '' || rel.startsWith('..') ? file : rel;
-    return { reason: `native addon not built (${shown} is missing); run ${BUILD_HINT}` };
+    const status = buildStatus(file);
+    if (status?.ok === false && status.reason !== undefined) {
+      return { reason: `native addon not built: the build at install failed (${clip(status.reason)})`, fix: status.fix ?? REBUILD_COMMAND };
+    }
+    return { reason: `native addon not built (${shown} is missing)`, fix: REBUILD_COMMAND };
   }
   keepBlasThreadsFromSpinning(env);
   const blas = pickBlasKernels(file, env);
-  if (blas.broken !== undefined) return { reason: `${blas.broken}; set ${CORETYPE_ENV} to a core type that works, or reinstall OpenBLAS`, blas };
+  if (blas.broken !== undefined) return { reason: blas.broken, fix: `set ${CORETYPE_ENV} to a core type that passes, or reinstall OpenBLAS and run ${REBUILD_COMMAND}`, blas };
   // process.dlopen rather than require: works the same under jest's module registry and needs no resolver.
   const mod: { exports: Partial<NativeAddon> } = { exports: {} };
   try {
     process.dlopen(mod, file);
   } catch (e) {
     // Typically "libopenblas.so.0: cannot open shared object file" when OpenBLAS was removed after the build.
-    return { reason: `native addon failed to load: ${firstLine(e)}; install OpenBLAS and run ${BUILD_HINT}`, blas };
+    const message = firstLine(e);
+    return { reason: `native addon failed to load: ${message}`, fix: /openblas/i.test(message) ? OPENBLAS_FIX : REBUILD_COMMAND, blas };
   }
   const a = mod.exports;
   const required: Array<keyof NativeAddon> = ['gemm', 'biasAct', 'reduceSum', 'transpose32', 'gather32', 'geluFwd',
     'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'addLayerNorm', 'bottleneck', 'stridedCopy32', 'info', 'setNumThreads'];
   if (required.some((name) => typeof a[name] !== 'function')) {
-    return { reason: `native addon at ${file} is stale (missing exports); run ${BUILD_HINT}`, blas };
+    return { reason: `native addon at ${file} is stale (missing exports)`, fix: REBUILD_COMMAND, blas };
   }
   const loaded = (a as NativeAddon).info().corename;
   if (blas.coretype !== undefined && loaded.toLowerCase() !== blas.coretype.toLowerCase()) {

@@ -9,7 +9,7 @@ import type { NativeAddon } from './addon';
 import type { BlasCoreChoice } from './blas-core';
 import { FUSED_FACTORIES, FUSED_KERNEL_NAMES, makeBatchMatMul, makeFusedMatMul, makeGatherV2, makePack, makeSum, makeTranspose, makeUnpack } from './kernels';
 
-export { ADDON_PATH_ENV, DISABLE_ENV, defaultAddonPath } from './addon';
+export { ADDON_PATH_ENV, DISABLE_ENV, REBUILD_COMMAND, defaultAddonPath } from './addon';
 export type { BlasCoreChoice } from './blas-core';
 export { AUTO_CORE_ENV, CORETYPE_ENV } from './blas-core';
 export type { CpuFeatures } from './cpu-features';
@@ -19,6 +19,8 @@ export interface NativeKernelStatus {
   enabled: boolean;
   /** One line saying why the native kernels are off; absent when enabled. */
   reason?: string;
+  /** The one command that turns them on (absent when enabled or turned off on purpose). */
+  fix?: string;
   /** Kernel names currently replaced on the wasm backend. */
   kernels: string[];
   /** OpenBLAS's kernel set, one line (e.g. "OpenBLAS SkylakeX (chosen: OpenBLAS detected Prescott, …)"). */
@@ -56,12 +58,12 @@ const saved = new Map<string, tf.KernelConfig>();
 const added: string[] = [];
 let reported = false;
 
-function fail(reason: string, log: EnableOptions['log']): NativeKernelStatus {
+function fail(reason: string, log: EnableOptions['log'], fix?: string): NativeKernelStatus {
   if (!reported) {
     reported = true;
-    log?.(`native kernels off: ${reason}`);
+    log?.(`native kernels off: ${reason}${fix !== undefined ? `; fix: ${fix}` : ''}`);
   }
-  return { enabled: false, reason, kernels: [] };
+  return { enabled: false, reason, kernels: [], ...(fix !== undefined ? { fix } : {}) };
 }
 
 /**
@@ -72,7 +74,7 @@ function fail(reason: string, log: EnableOptions['log']): NativeKernelStatus {
  */
 export function enableNativeKernels(options: EnableOptions = {}): NativeKernelStatus {
   const loaded = loadAddon();
-  if (loaded.addon === undefined) return fail(loaded.reason, options.log);
+  if (loaded.addon === undefined) return fail(loaded.reason, options.log, loaded.fix);
   const addon = loaded.addon;
   if (options.threads !== undefined) addon.setNumThreads(options.threads);
   if (saved.size > 0) return nativeKernelStatus();
@@ -119,7 +121,8 @@ export function nativeKernelStatus(): NativeKernelStatus {
   const loaded = loadAddon();
   const blas = loaded.blas !== undefined ? { blas: loaded.blas.note } : {};
   if (saved.size > 0) return { enabled: true, kernels: [...saved.keys(), ...added], ...blas };
-  return { enabled: false, reason: loaded.addon === undefined ? loaded.reason : 'not enabled', kernels: [], ...blas };
+  if (loaded.addon !== undefined) return { enabled: false, reason: 'not enabled', kernels: [], ...blas };
+  return { enabled: false, reason: loaded.reason, kernels: [], ...(loaded.fix !== undefined ? { fix: loaded.fix } : {}), ...blas };
 }
 
 export interface NativeInfo {
