@@ -172,6 +172,17 @@ function runTask(task: string, index: number): Record<string, unknown> {
       const paired = pairedInferenceMs(base, built.graph, built.output, pairs);
       return { infer: paired.ms, baseInfer: paired.baseMs, overheadPct: paired.overheadPct };
     }
+    case 'unpaired': {
+      // One timed training step (the second of two) and base inference, unpaired: for backends too slow for
+      // the paired rounds (stock wasm: the slowdown the CLI quotes). `--task unpaired --index I`.
+      const built = (METHODS[index] as (typeof METHODS)[number]).build(base, encoder);
+      if (typeof built === 'string') return { na: built };
+      const store = WeightStore.create(built.graph, 1);
+      const result = train({ graph: built.graph, store, output: built.output, train: examples, maxSteps: 2, batchSize: batch, policy: built.policy });
+      const t = result.history.filter((r) => r.type === 'step').map((r) => r.seconds);
+      store.dispose();
+      return { step: (t[1] as number) - (t[0] as number), baseInfer: inferenceMs(base, 'task.logits') };
+    }
     case 'drop': {
       const pfeiffer = METHODS.find((m) => m.name.startsWith('Pfeiffer'))?.build(base, encoder);
       if (typeof pfeiffer === 'string' || !pfeiffer) return { na: String(pfeiffer) };

@@ -155,7 +155,9 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   }
   const loaded = (a as NativeAddon).info().corename;
   if (blas.coretype !== undefined && loaded.toLowerCase() !== blas.coretype.toLowerCase()) {
-    blas.note = `OpenBLAS ${loaded} (${CORETYPE_ENV}=${blas.coretype} was asked for; this OpenBLAS does not know it)`;
+    // Either this OpenBLAS does not know the name, or the variable never reached the C environment (under jest,
+    // process.env is a copy) or the library was loaded before.
+    blas.note = `OpenBLAS ${loaded} (${CORETYPE_ENV}=${blas.coretype} was not applied)`;
   }
   return { addon: a as NativeAddon, path: file, blas };
 }

@@ -40,6 +40,8 @@ export interface BlasCoreChoice {
   gflops?: { detected?: number; chosen?: number };
   /** Candidates that were tried and rejected, with why. */
   rejected?: string[];
+  /** The OpenBLAS shared library the probes loaded. */
+  library?: string;
   /** Set when OpenBLAS's own core computes wrong sgemm results (and no candidate was right either). */
   broken?: string;
   /** One line for banners and `adapters doctor`. */
@@ -190,11 +192,14 @@ export function chooseBlasCore(addonFile: string, options: ChooseOptions = {}): 
   if (key !== undefined) {
     const hit = readCache(dir)[key];
     if (hit !== undefined && libraryUnchanged(hit.library)) {
-      return hit.choice.source === 'auto' ? { ...hit.choice, source: 'cached' } : hit.choice;
+      const library = hit.library !== undefined ? { library: hit.library.path } : {};
+      return { ...hit.choice, ...library, ...(hit.choice.source === 'auto' ? { source: 'cached' as const } : {}) };
     }
   }
   const probe = options.probe ?? ((file: string, coretype: string | undefined) => probeInChild(file, coretype, env));
-  const { choice, report } = decide(addonFile, cpu, probe);
+  const decided = decide(addonFile, cpu, probe);
+  const { report } = decided;
+  const choice = report?.library !== undefined ? { ...decided.choice, library: report.library.path } : decided.choice;
   // Cache only verdicts from probes that ran to completion (a timeout on a busy machine is not a verdict).
   if (key !== undefined && report !== undefined) writeCache(dir, key, { choice, config: report.config, ...(report.library ? { library: report.library } : {}) });
   return choice;
