@@ -104,7 +104,17 @@ function verify() {
   const probe = `const m={exports:{}};process.dlopen(m,${JSON.stringify(output)});` +
     `const i=m.exports.info();console.log(i.corename+' '+i.threads+' thread(s); '+i.config.trim())`;
   const r = run(process.execPath, ['-e', probe]);
-  return r.ok ? { ok: true, text: r.text } : { ok: false, text: `built but cannot load: ${lastLines(r.text, 2)}` };
+  if (!r.ok) return { ok: false, text: `built but cannot load: ${lastLines(r.text, 2)}` };
+  // SSE-class kernels on a CPU with AVX: the loader picks and verifies a better OPENBLAS_CORETYPE at first load.
+  let flags = '';
+  try {
+    flags = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+  } catch {
+    // not Linux
+  }
+  const generic = /^(Katmai|Coppermine|Northwood|Prescott|Banias|Atom|Core2|Penryn|Dunnington|Athlon|Opteron\w*|Barcelona|Nano|Nehalem)\b/.test(r.text);
+  const note = generic && /\bavx2?\b/.test(flags) ? ' (generic kernels for this CPU: the loader tries a better OPENBLAS_CORETYPE at first load; see adapters doctor)' : '';
+  return { ok: true, text: `${r.text}${note}` };
 }
 
 function buildWithNodeGyp(nodeGyp, includeDir) {
