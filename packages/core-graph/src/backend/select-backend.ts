@@ -130,10 +130,12 @@ export interface NativeKernelStatus {
 }
 
 /**
- * How much slower the stock wasm kernels are than the native ones, measured by the bench on a 2-core Xeon
- * (AVX-512; OpenBLAS core chosen by backend-native): Pfeiffer training step 16 × 128 and base inference.
+ * How much slower the stock wasm kernels are than the native ones: `npm run run -w @adapters/bench -- --task unpaired --index 2`
+ * on a 2-core AVX-512 Xeon (OpenBLAS Cooperlake, chosen by backend-native), back to back under heavy load from
+ * other jobs: Pfeiffer training step 16 × 128 39.4 s vs 7.9 s (5.0×), base inference 16.2 s vs 3.0 s (5.4×).
+ * The load hides native's second thread, so on an idle machine the gap is wider.
  */
-export const STOCK_WASM_SLOWDOWN = '~NN×';
+export const STOCK_WASM_SLOWDOWN = '~5×';
 
 /** The one line the CLI prints when the native kernels are off for a reason the user can fix. */
 export function nativeKernelsOffLine(status: NativeKernelStatus): string | undefined {
