@@ -21,6 +21,6 @@ it('says at start, in one line, that the native kernels are off, what it costs a
   expect(lines).toHaveLength(2);
   expect(lines[0]).toMatch(/^backend: wasm \(.*stock kernels: native addon not built/);
   expect(lines[1]).toBe(`native kernels off (${choice.nativeKernels!.reason}): training and inference run ${STOCK_WASM_SLOWDOWN} slower on stock wasm; fix: npm rebuild @adapters/backend-native`);
-  expect(lines[1]).toMatch(/^native kernels off \(native addon not built \(.*backend_native\.node is missing\)\): .* ~[\d.]+× slower/);
+  expect(lines[1]).toMatch(/^native kernels off \(native addon not built \(.*backend_native\.node is missing\)\): .* ~[\d.–]+× slower/);
   expect(describeBackend()).not.toMatch(/OpenBLAS kernels/);
 });

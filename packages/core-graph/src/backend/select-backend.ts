@@ -131,11 +131,10 @@ export interface NativeKernelStatus {
 
 /**
  * How much slower the stock wasm kernels are than the native ones: `npm run run -w @adapters/bench -- --task unpaired --index 2`
- * on a 2-core AVX-512 Xeon (OpenBLAS Cooperlake, chosen by backend-native), back to back under heavy load from
- * other jobs: Pfeiffer training step 16 × 128 39.4 s vs 7.9 s (5.0×), base inference 16.2 s vs 3.0 s (5.4×).
- * The load hides native's second thread, so on an idle machine the gap is wider.
+ * on a 2-core AVX-512 Xeon (OpenBLAS Cooperlake, chosen by backend-native), back to back, two pairs on a machine
+ * shared with other jobs: Pfeiffer training step 16 × 128 5.7× and 5.0×, base inference 6.4× and 5.4×.
  */
-export const STOCK_WASM_SLOWDOWN = '~5×';
+export const STOCK_WASM_SLOWDOWN = '~5–6×';
 
 /** The one line the CLI prints when the native kernels are off for a reason the user can fix. */
 export function nativeKernelsOffLine(status: NativeKernelStatus): string | undefined {
