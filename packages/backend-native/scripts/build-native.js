@@ -8,7 +8,7 @@
 // otherwise (or if node-gyp fails) the C files are compiled directly with $CC (default cc).
 // When no system OpenBLAS links and pip is available, it fetches OpenBLAS itself: the scipy-openblas32 wheel
 // (a recent DYNAMIC_ARCH OpenBLAS, symbols prefixed scipy_) via `python3 -m pip download` (pip's configured
-// index), unpacked under build/openblas and linked with an rpath.
+// index), unpacked under openblas-wheel/ (outside build/, which node-gyp's rebuild empties) and linked with an rpath.
 // Environment: CC, BACKEND_NATIVE_CFLAGS (e.g. -I/opt/openblas/include), BACKEND_NATIVE_LIBS
 // (default -lopenblas; e.g. "-L/opt/homebrew/opt/openblas/lib -lopenblas"), BACKEND_NATIVE_SKIP=1 to skip,
 // BACKEND_NATIVE_BLAS=system|wheel|auto (default auto: system, then the wheel), PYTHON (default python3),
@@ -136,12 +136,13 @@ function buildWithCc(includeDir, blas = { cflags: split(process.env.BACKEND_NATI
 
 /**
  * Fetches the scipy-openblas32 wheel with pip (its configured index; no host named here), unpacks it under
- * build/openblas and returns the flags to link against it. Undefined (with why) when pip or the wheel is missing.
+ * openblas-wheel/ and returns the flags to link against it. Undefined (with why) when pip or the wheel is missing.
  */
 function wheelOpenBlas() {
   const pip = run(python, ['-m', 'pip', '--version']);
   if (!pip.ok) return { why: `no pip (${python} -m pip) to fetch OpenBLAS` };
-  const root = path.join(pkgDir, 'build', 'openblas');
+  // Not under build/: node-gyp's `rebuild` empties that, and the addon's rpath points here.
+  const root = path.join(pkgDir, 'openblas-wheel');
   const wheels = path.join(root, 'wheels');
   fs.mkdirSync(wheels, { recursive: true });
   const dl = run(python, ['-m', 'pip', 'download', '--disable-pip-version-check', '--quiet', '--no-deps', '--only-binary=:all:',
