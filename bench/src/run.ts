@@ -1,6 +1,7 @@
 // `nx run bench:run` (or `npm run run -w @adapters/bench`): measures in one process and prints markdown tables,
 // writing the same numbers to bench/results/. Options: --quick (small batch), --reps N, --only SECTION[,SECTION]
-// (matmul, methods, adapterdrop, fusion, soak), --soak-steps N.
+// (matmul, methods, adapterdrop, fusion, soak), --soak-steps N, --pairs N (inference pairs, default 40).
+// One measurement in this process: --task method|inference --index I (METHODS[I]) prints one JSON line.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -21,6 +22,8 @@ const flag = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const reps = Number(flag('--reps') ?? (quick ? 2 : 3));
+/** Inference pairs (model, base) per measurement; the overhead is the median of their ratios. */
+const pairs = Math.max(reps, Number(flag('--pairs') ?? 40));
 const only = flag('--only')?.split(',');
 const want = (section: string) => !only || only.includes(section);
 // 16 × 128 is the AdapterDrop paper's setting; a method that runs out of the wasm heap (2 GiB) there is
@@ -135,7 +138,7 @@ const table = (head: string[], rows: (string | number)[][]): string =>
  * MiniLM-sized models in one process runs out of it. A child prints one JSON line.
  */
 function isolated(task: string, index: number, atBatch = batch): Record<string, unknown> {
-  const argv = ['-r', join(__dirname, '..', '..', 'scripts', 'register-source.js'), __filename, '--task', task, '--index', String(index), '--batch', String(atBatch), '--seq', String(seq), '--reps', String(reps)];
+  const argv = ['-r', join(__dirname, '..', '..', 'scripts', 'register-source.js'), __filename, '--task', task, '--index', String(index), '--batch', String(atBatch), '--seq', String(seq), '--reps', String(reps), '--pairs', String(pairs)];
   try {
     const stdout = execFileSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
     return JSON.parse(stdout.trim().split('\n').at(-1) as string) as Record<string, unknown>;
@@ -158,7 +161,7 @@ function runTask(task: string, index: number): Record<string, unknown> {
       const built = method.build(base, encoder);
       if (typeof built === 'string') return { na: built };
       const summary = parameterSummary(built.graph, built.policy);
-      const paired = pairedInferenceMs(base, built.graph, built.output, Math.max(reps, 40));
+      const paired = pairedInferenceMs(base, built.graph, built.output, pairs);
       const steps = pairedStepSeconds(built, fullFineTuning, examples);
       return { ...steps, infer: paired.ms, baseInfer: paired.baseMs, overheadPct: paired.overheadPct, trainablePct: summary.trainablePercentOfBase };
     }
@@ -166,8 +169,19 @@ function runTask(task: string, index: number): Record<string, unknown> {
       // Inference only (quick checks of engine changes): `--task inference --index I` for METHODS[I].
       const built = (METHODS[index] as (typeof METHODS)[number]).build(base, encoder);
       if (typeof built === 'string') return { na: built };
-      const paired = pairedInferenceMs(base, built.graph, built.output, Math.max(reps, 40));
+      const paired = pairedInferenceMs(base, built.graph, built.output, pairs);
       return { infer: paired.ms, baseInfer: paired.baseMs, overheadPct: paired.overheadPct };
+    }
+    case 'unpaired': {
+      // One timed training step (the second of two) and base inference, unpaired: for backends too slow for
+      // the paired rounds (stock wasm: the slowdown the CLI quotes). `--task unpaired --index I`.
+      const built = (METHODS[index] as (typeof METHODS)[number]).build(base, encoder);
+      if (typeof built === 'string') return { na: built };
+      const store = WeightStore.create(built.graph, 1);
+      const result = train({ graph: built.graph, store, output: built.output, train: examples, maxSteps: 2, batchSize: batch, policy: built.policy });
+      const t = result.history.filter((r) => r.type === 'step').map((r) => r.seconds);
+      store.dispose();
+      return { step: (t[1] as number) - (t[0] as number), baseInfer: inferenceMs(base, 'task.logits') };
     }
     case 'drop': {
       const pfeiffer = METHODS.find((m) => m.name.startsWith('Pfeiffer'))?.build(base, encoder);

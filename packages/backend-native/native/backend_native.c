@@ -52,6 +52,14 @@
 #include "bottleneck.h"
 
 enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
+/* The scipy-openblas32 wheel (build-native.js's fallback when no system OpenBLAS links) prefixes every symbol. */
+#ifdef ADAPTERS_BLAS_SCIPY_PREFIX
+#define cblas_sgemm scipy_cblas_sgemm
+#define openblas_set_num_threads scipy_openblas_set_num_threads
+#define openblas_get_num_threads scipy_openblas_get_num_threads
+#define openblas_get_config scipy_openblas_get_config
+#define openblas_get_corename scipy_openblas_get_corename
+#endif
 extern void cblas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                         int lda, const float *b, int ldb, float beta, float *c, int ldc);
 extern void openblas_set_num_threads(int n);

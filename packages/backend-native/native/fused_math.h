@@ -22,89 +22,11 @@
 #define FUSED_FN __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define FUSED_FN
-/*
- * Σ a[j]·b[j] (b may be NULL: Σ a[j]) in double, 8 independent accumulators. Always inlined, so each caller's
- * target clone (and fp-contract setting) applies; the summation order is fixed by the code either way.
- */
-static inline __attribute__((always_inline)) double dot_d(const float *restrict a, const float *restrict b, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  if (b) {
-    for (; j + 8 <= n; j += 8) {
-      for (int l = 0; l < 8; l++) acc[l] += (double)a[j + l] * (double)b[j + l];
-    }
-  } else {
-    for (; j + 8 <= n; j += 8) {
-      for (int l = 0; l < 8; l++) acc[l] += (double)a[j + l];
-    }
-  }
-  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; j < n; j++) s += b ? (double)a[j] * (double)b[j] : (double)a[j];
-  return s;
-}
-
-/* Σ (a[j] - c)² in double. */
-static inline __attribute__((always_inline)) double sq_dev_d(const float *restrict a, double c, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    for (int l = 0; l < 8; l++) {
-      const double d = (double)a[j + l] - c;
-      acc[l] += d * d;
-    }
-  }
-  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; j < n; j++) {
-    const double d = (double)a[j] - c;
-    s += d * d;
-  }
-  return s;
-}
-
 #endif
 #if defined(__GNUC__) && !defined(__clang__)
 #define CONTRACT __attribute__((optimize("fp-contract=fast")))
 #else
 #define CONTRACT
-/*
- * Σ a[j]·b[j] (b may be NULL: Σ a[j]) in double, 8 independent accumulators. Always inlined, so each caller's
- * target clone (and fp-contract setting) applies; the summation order is fixed by the code either way.
- */
-static inline __attribute__((always_inline)) double dot_d(const float *restrict a, const float *restrict b, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  if (b) {
-    for (; j + 8 <= n; j += 8) {
-      for (int l = 0; l < 8; l++) acc[l] += (double)a[j + l] * (double)b[j + l];
-    }
-  } else {
-    for (; j + 8 <= n; j += 8) {
-      for (int l = 0; l < 8; l++) acc[l] += (double)a[j + l];
-    }
-  }
-  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; j < n; j++) s += b ? (double)a[j] * (double)b[j] : (double)a[j];
-  return s;
-}
-
-/* Σ (a[j] - c)² in double. */
-static inline __attribute__((always_inline)) double sq_dev_d(const float *restrict a, double c, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    for (int l = 0; l < 8; l++) {
-      const double d = (double)a[j + l] - c;
-      acc[l] += d * d;
-    }
-  }
-  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; j < n; j++) {
-    const double d = (double)a[j] - c;
-    s += d * d;
-  }
-  return s;
-}
-
 #endif
 
 typedef union {

@@ -1,6 +1,8 @@
 // Locates and loads the N-API addon (build/Release/backend_native.node). Loading happens at most once.
 import * as fs from 'fs';
 import * as path from 'path';
+import type { BlasCoreChoice } from './blas-core';
+import { chooseBlasCore, CORETYPE_ENV } from './blas-core';
 
 /** The addon's exports; see native/backend_native.c for the exact contracts. */
 export interface NativeAddon {
@@ -44,14 +46,37 @@ export interface NativeAddon {
   setNumThreads(threads: number): void;
 }
 
-export type AddonLoad = { addon: NativeAddon; path: string } | { addon?: undefined; reason: string };
+export type AddonLoad =
+  | { addon: NativeAddon; path: string; blas: BlasCoreChoice }
+  /** `fix`: the one command that makes the addon load (absent when the user turned it off). */
+  | { addon?: undefined; reason: string; fix?: string; blas?: BlasCoreChoice };
 
 /** Env var naming an addon file to load instead of the package's own build. */
 export const ADDON_PATH_ENV = 'ADAPTERS_NATIVE_ADDON';
 /** Set to 1 to keep the stock wasm kernels even when the addon is built. */
 export const DISABLE_ENV = 'ADAPTERS_NATIVE_KERNELS_DISABLE';
 
-const BUILD_HINT = 'npm run build:native -w @adapters/backend-native';
+/** Re-runs the package's install script (scripts/build-native.js), in a project or in this monorepo. */
+export const REBUILD_COMMAND = 'npm rebuild @adapters/backend-native';
+const sudo = typeof process.getuid === 'function' && process.getuid() !== 0 ? 'sudo ' : '';
+const OPENBLAS_FIX = `${process.platform === 'darwin' ? 'brew install openblas' : `${sudo}apt-get install -y libopenblas-dev`} && ${REBUILD_COMMAND}`;
+
+/**
+ * What scripts/build-native.js recorded next to the addon (npm hides install-script output, so this is how a
+ * failed build at install reaches the user). Undefined when there is no readable record.
+ */
+function buildStatus(addonFile: string): { ok: boolean; reason?: string; fix?: string } | undefined {
+  try {
+    const json = JSON.parse(fs.readFileSync(path.join(path.dirname(addonFile), 'build-status.json'), 'utf8')) as Record<string, unknown>;
+    if (typeof json['ok'] !== 'boolean') return undefined;
+    return { ok: json['ok'], ...(typeof json['reason'] === 'string' ? { reason: json['reason'] } : {}), ...(typeof json['fix'] === 'string' ? { fix: json['fix'] } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Long compiler output cut to something a one-line banner can carry. */
+const clip = (s: string, n = 240) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 /** The package root, from src/ (ts-jest, ts-node) or dist/ (built). */
 const packageRoot = path.resolve(__dirname, '..');
@@ -86,6 +111,17 @@ function keepBlasThreadsFromSpinning(env: Record<string, string | undefined>): v
   if (env === process.env && process.env[BLAS_SPIN_ENV] === undefined) process.env[BLAS_SPIN_ENV] = BLAS_SPIN_DEFAULT;
 }
 
+/**
+ * OpenBLAS falls back to generic SSE3 kernels on CPUs its model table does not know (a masked or newer model):
+ * ~5× slower matmuls on an AVX-512 Xeon. chooseBlasCore picks and verifies a better core type in child
+ * processes (cached); it is applied here, before dlopen, the only moment OpenBLAS reads it.
+ */
+function pickBlasKernels(file: string, env: Record<string, string | undefined>): BlasCoreChoice {
+  const choice = chooseBlasCore(file, { env });
+  if (env === process.env && choice.coretype !== undefined && choice.source !== 'user') process.env[CORETYPE_ENV] = choice.coretype;
+  return choice;
+}
+
 /** Tries to load the addon now (uncached); loadAddon() is the cached entry point. */
 export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   if (env[DISABLE_ENV] === '1') return { reason: `disabled by ${DISABLE_ENV}=1` };
@@ -93,22 +129,35 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   if (!fs.existsSync(file)) {
     const rel = path.relative(process.cwd(), file);
     const shown = rel === '' || rel.startsWith('..') ? file : rel;
-    return { reason: `native addon not built (${shown} is missing); run ${BUILD_HINT}` };
+    const status = buildStatus(file);
+    if (status?.ok === false && status.reason !== undefined) {
+      return { reason: `native addon not built: the build at install failed (${clip(status.reason)})`, fix: status.fix ?? REBUILD_COMMAND };
+    }
+    return { reason: `native addon not built (${shown} is missing)`, fix: REBUILD_COMMAND };
   }
   keepBlasThreadsFromSpinning(env);
+  const blas = pickBlasKernels(file, env);
+  if (blas.broken !== undefined) return { reason: blas.broken, fix: `set ${CORETYPE_ENV} to a core type that passes, or reinstall OpenBLAS and run ${REBUILD_COMMAND}`, blas };
   // process.dlopen rather than require: works the same under jest's module registry and needs no resolver.
   const mod: { exports: Partial<NativeAddon> } = { exports: {} };
   try {
     process.dlopen(mod, file);
   } catch (e) {
     // Typically "libopenblas.so.0: cannot open shared object file" when OpenBLAS was removed after the build.
-    return { reason: `native addon failed to load: ${firstLine(e)}; install OpenBLAS and run ${BUILD_HINT}` };
+    const message = firstLine(e);
+    return { reason: `native addon failed to load: ${message}`, fix: /openblas/i.test(message) ? OPENBLAS_FIX : REBUILD_COMMAND, blas };
   }
   const a = mod.exports;
   const required: Array<keyof NativeAddon> = ['gemm', 'biasAct', 'reduceSum', 'transpose32', 'gather32', 'geluFwd',
     'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'addLayerNorm', 'bottleneck', 'stridedCopy32', 'info', 'setNumThreads'];
   if (required.some((name) => typeof a[name] !== 'function')) {
-    return { reason: `native addon at ${file} is stale (missing exports); run ${BUILD_HINT}` };
+    return { reason: `native addon at ${file} is stale (missing exports)`, fix: REBUILD_COMMAND, blas };
   }
-  return { addon: a as NativeAddon, path: file };
+  const loaded = (a as NativeAddon).info().corename;
+  if (blas.coretype !== undefined && loaded.toLowerCase() !== blas.coretype.toLowerCase()) {
+    // Either this OpenBLAS does not know the name, or the variable never reached the C environment (under jest,
+    // process.env is a copy) or the library was loaded before.
+    blas.note = `OpenBLAS ${loaded} (${CORETYPE_ENV}=${blas.coretype} was not applied)`;
+  }
+  return { addon: a as NativeAddon, path: file, blas };
 }

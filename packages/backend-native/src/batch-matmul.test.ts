@@ -97,7 +97,9 @@ describeNative('native BatchMatMul', () => {
       kernels: ['BatchMatMul', '_FusedMatMul', 'Sum', 'Transpose', 'GatherV2', 'Pack', 'Unpack', 'AdaptersGelu', 'AdaptersGeluGrad',
         'AdaptersSoftmaxGrad', 'AdaptersLayerNorm', 'AdaptersLayerNormGrad', 'AdaptersAdamW', 'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm',
         'AdaptersBottleneck'],
+      blas: nativeInfo()!.blas.note,
     });
+    expect(status.blas).toMatch(/^OpenBLAS \w+/); // the kernel set, for banners
     expect(nativeInfo()!.config).toMatch(/OpenBLAS/);
     disableNativeKernels();
     expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(stock);

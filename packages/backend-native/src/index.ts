@@ -6,16 +6,25 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from './addon';
 import type { NativeAddon } from './addon';
+import type { BlasCoreChoice } from './blas-core';
 import { FUSED_FACTORIES, FUSED_KERNEL_NAMES, makeBatchMatMul, makeFusedMatMul, makeGatherV2, makePack, makeSum, makeTranspose, makeUnpack } from './kernels';
 
-export { ADDON_PATH_ENV, DISABLE_ENV, defaultAddonPath } from './addon';
+export { ADDON_PATH_ENV, DISABLE_ENV, REBUILD_COMMAND, defaultAddonPath } from './addon';
+export type { BlasCoreChoice } from './blas-core';
+export { AUTO_CORE_ENV, CORETYPE_ENV } from './blas-core';
+export type { CpuFeatures } from './cpu-features';
+export { candidateCores, readCpuFeatures } from './cpu-features';
 
 export interface NativeKernelStatus {
   enabled: boolean;
   /** One line saying why the native kernels are off; absent when enabled. */
   reason?: string;
+  /** The one command that turns them on (absent when enabled or turned off on purpose). */
+  fix?: string;
   /** Kernel names currently replaced on the wasm backend. */
   kernels: string[];
+  /** OpenBLAS's kernel set, one line (e.g. "OpenBLAS SkylakeX (chosen: OpenBLAS detected Prescott, …)"). */
+  blas?: string;
 }
 
 export interface EnableOptions {
@@ -49,12 +58,12 @@ const saved = new Map<string, tf.KernelConfig>();
 const added: string[] = [];
 let reported = false;
 
-function fail(reason: string, log: EnableOptions['log']): NativeKernelStatus {
+function fail(reason: string, log: EnableOptions['log'], fix?: string): NativeKernelStatus {
   if (!reported) {
     reported = true;
-    log?.(`native kernels off: ${reason}`);
+    log?.(`native kernels off: ${reason}${fix !== undefined ? `; fix: ${fix}` : ''}`);
   }
-  return { enabled: false, reason, kernels: [] };
+  return { enabled: false, reason, kernels: [], ...(fix !== undefined ? { fix } : {}) };
 }
 
 /**
@@ -65,7 +74,7 @@ function fail(reason: string, log: EnableOptions['log']): NativeKernelStatus {
  */
 export function enableNativeKernels(options: EnableOptions = {}): NativeKernelStatus {
   const loaded = loadAddon();
-  if (loaded.addon === undefined) return fail(loaded.reason, options.log);
+  if (loaded.addon === undefined) return fail(loaded.reason, options.log, loaded.fix);
   const addon = loaded.addon;
   if (options.threads !== undefined) addon.setNumThreads(options.threads);
   if (saved.size > 0) return nativeKernelStatus();
@@ -109,13 +118,27 @@ export function disableNativeKernels(): void {
 
 /** What is active now, without changing anything. */
 export function nativeKernelStatus(): NativeKernelStatus {
-  if (saved.size > 0) return { enabled: true, kernels: [...saved.keys(), ...added] };
   const loaded = loadAddon();
-  return { enabled: false, reason: loaded.addon === undefined ? loaded.reason : 'not enabled', kernels: [] };
+  const blas = loaded.blas !== undefined ? { blas: loaded.blas.note } : {};
+  if (saved.size > 0) return { enabled: true, kernels: [...saved.keys(), ...added], ...blas };
+  if (loaded.addon !== undefined) return { enabled: false, reason: 'not enabled', kernels: [], ...blas };
+  return { enabled: false, reason: loaded.reason, kernels: [], ...(loaded.fix !== undefined ? { fix: loaded.fix } : {}), ...blas };
 }
 
-/** OpenBLAS build and thread count, or undefined when the addon is not available. */
-export function nativeInfo(): { config: string; corename: string; threads: number; path: string } | undefined {
+export interface NativeInfo {
+  /** openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64". */
+  config: string;
+  /** The kernel set OpenBLAS runs (openblas_get_corename()). */
+  corename: string;
+  threads: number;
+  /** The addon file. */
+  path: string;
+  /** How the kernel set was chosen. */
+  blas: BlasCoreChoice;
+}
+
+/** OpenBLAS build, kernel set and thread count, or undefined when the addon is not available. */
+export function nativeInfo(): NativeInfo | undefined {
   const loaded = loadAddon();
-  return loaded.addon === undefined ? undefined : { ...loaded.addon.info(), path: loaded.path };
+  return loaded.addon === undefined ? undefined : { ...loaded.addon.info(), path: loaded.path, blas: loaded.blas };
 }

@@ -77,7 +77,9 @@ describe('automatic selection', () => {
       { name: 'tensorflow-gpu', reason: `${GPU} is not installed` },
       { name: 'tensorflow', reason: `${NODE} is not installed` },
     ]);
-    expect(lines).toHaveLength(1);
+    // A second line only when the native kernels are off (machines without OpenBLAS): their cost and fix.
+    expect(lines.slice(1).every((l) => l.startsWith('native kernels off ('))).toBe(true);
+    expect(lines.length).toBeLessThanOrEqual(2);
     expect(lines[0]).not.toContain('\n');
     expect(lines[0]).toMatch(/^backend: wasm .*; skipped tensorflow-gpu \(.*not installed\), tensorflow \(.*not installed\)$/);
   });
@@ -212,7 +214,8 @@ describe('forcing a backend', () => {
 describe('describeBackend', () => {
   it('reports SIMD and thread count for wasm', async () => {
     await selectBackend({ prefer: 'wasm', env: {} });
-    expect(describeBackend()).toMatch(/^wasm \((no )?SIMD, \d+ threads?, zero-copy Identity\/Cast(, (OpenBLAS|stock) kernels: [^)]*)?\)$/);
+    // With the native kernels: the OpenBLAS kernel set, then the replaced kernels.
+    expect(describeBackend()).toMatch(/^wasm \((no )?SIMD, \d+ threads?, zero-copy Identity\/Cast(, (OpenBLAS \w+ \(.*\), )?(OpenBLAS|stock) kernels: .*)?\)$/);
   });
 
   it('shares buffers in Identity/Cast on wasm unless ADAPTERS_ZERO_COPY_DISABLE=1', async () => {
@@ -233,7 +236,7 @@ describe('describeBackend', () => {
     expect(withNative.nativeKernels).toBe(status);
     expect(describeBackend()).toContain('OpenBLAS kernels: BatchMatMul');
     const without = await selectBackend({ prefer: 'wasm', env: {}, requireModule: (id) => { throw absent(id); } });
-    expect(without.nativeKernels).toEqual({ enabled: false, reason: '@adapters/backend-native is not installed', kernels: [] });
+    expect(without.nativeKernels).toEqual({ enabled: false, reason: '@adapters/backend-native is not installed', kernels: [], fix: 'npm install @adapters/backend-native' });
     const off = await selectBackend({ prefer: 'wasm', env: { ADAPTERS_NATIVE_KERNELS_DISABLE: '1' } });
     expect(off.nativeKernels).toBeUndefined();
   });

@@ -9,6 +9,7 @@ import type { CliContext } from './commands';
 import { COLUMN_OPTIONS } from './data';
 import type { CliCommand } from './plugins';
 import { discoverPlugins } from './plugins';
+import { DOCTOR_SPEC, doctorCommand } from './doctor';
 import { DEMO_DEFAULTS, demoCommand, evalCommand, inspectCommand, listCommand, predictCommand, trainCommand } from './commands';
 
 const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm), fetched once into the cache' };
@@ -118,6 +119,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'seed', type: 'int', min: 0, max: MAX_SEED, metavar: 'N', help: 'random seed, 0..2^32-1', defaultText: String(DEMO_DEFAULTS.seed) },
     ],
   },
+  DOCTOR_SPEC,
 ];
 
 const HANDLERS: Readonly<Record<string, (args: ParsedArgs, ctx: CliContext) => Promise<void> | void>> = {
@@ -127,6 +129,7 @@ const HANDLERS: Readonly<Record<string, (args: ParsedArgs, ctx: CliContext) => P
   inspect: inspectCommand,
   list: listCommand,
   demo: demoCommand,
+  doctor: doctorCommand,
 };
 
 function version(): string {
