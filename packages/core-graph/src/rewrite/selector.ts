@@ -75,7 +75,7 @@ export function describeSelector(sel: SiteSelector): string {
   return parts.join(' ') || '<everything>';
 }
 
-/** Sites matched by the selector, in graph order. A selector that matches nothing is an error. */
+/** Sites matched by the selector, in graph order (opt-in sites only when `kinds` names theirs). A selector that matches nothing is an error. */
 export function selectSites(graph: Graph, sel: SiteSelector): Site[] {
   if (sel.regex !== undefined && typeof sel.regex === 'string') {
     try {
@@ -85,7 +85,7 @@ export function selectSites(graph: Graph, sel: SiteSelector): Site[] {
     }
   }
   const numLayers = numLayersOf(graph);
-  const found = [...graph.sites.values()].filter((s) => matches(s, sel, numLayers));
+  const found = [...graph.sites.values()].filter((s) => (!s.optIn || (sel.kinds ?? []).includes(s.kind)) && matches(s, sel, numLayers));
   if (found.length === 0) throw new PlacementError(`selector ${describeSelector(sel)} matches no site`);
   return found;
 }
