@@ -87,11 +87,11 @@ function build(ctx: BuildContext<LoraConfig>): BuildResult {
   const sc = ctx.scope;
   const path = `${ctx.name}.config`;
   const site = ctx.site;
-  if (site.kind !== 'linear') {
-    throw new PlacementError(`adapter '${ctx.name}' (lora) adapts one dense layer: place it at a 'linear' site (select: { kinds: ['linear'], ... }), not '${site.name}' (${site.kind})`);
-  }
   if (ctx.mode !== modeOf(c)) {
     throw new ConfigError(`${path}.composition_mode`, `'${c.composition_mode}' needs splice mode '${modeOf(c)}', the rule places the adapter with '${ctx.mode}' at '${site.name}'`);
+  }
+  if (site.kind !== 'linear') {
+    throw new PlacementError(`adapter '${ctx.name}' (lora) adapts one dense layer: place it at a 'linear' site (select: { kinds: ['linear'], ... }), not '${site.name}' (${site.kind})`);
   }
   if (site.layer !== undefined && c.leave_out.includes(site.layer)) {
     throw new PlacementError(`adapter '${ctx.name}': layer ${site.layer} is in leave_out, but the rule selects '${site.name}'`);
