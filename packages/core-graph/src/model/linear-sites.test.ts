@@ -19,12 +19,19 @@ describe('linear sites', () => {
     }
   });
 
+  it("the pooler's dense layer is one too (no layer index)", () => {
+    const site = graph.site('pooler.dense');
+    expect(site).toMatchObject({ kind: 'linear', exit: 'pooler.dense', module: 'pooler.dense', optIn: true });
+    expect(site.layer).toBeUndefined();
+    expect(graph.node(site.entry).op).toBe('token');
+  });
+
   it('broad selectors keep selecting only the coarse sites', () => {
     const names = (sel: Parameters<typeof selectSites>[1]) => selectSites(graph, sel).map((s) => s.name);
     expect(names({ layers: [0] })).toEqual(['layer.0.attention', 'layer.0.ffn', 'layer.0.output']);
     expect(names({ glob: 'layer.**' })).toEqual(['layer.0.attention', 'layer.0.ffn', 'layer.0.output', 'layer.1.attention', 'layer.1.ffn', 'layer.1.output']);
     expect(names({ names: 'dense', suffix: true, kinds: ['linear'], layers: [1] })).toEqual(['layer.1.attention.output.dense', 'layer.1.intermediate.dense', 'layer.1.output.dense']);
-    expect(names({ kinds: ['linear'], exclude: { layers: [0] } })).toEqual(ROLES.map((r) => `layer.1.${r}`));
+    expect(names({ kinds: ['linear'], exclude: { layers: [0] } })).toEqual([...ROLES.map((r) => `layer.1.${r}`), 'pooler.dense']);
     expect(() => names({ names: 'layer.0.attention.self.query' })).toThrow(/matches no site/);
   });
 });
