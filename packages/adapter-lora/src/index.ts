@@ -6,3 +6,6 @@ export { loraFromHubConfig, loraHubKeys, loraToHubConfig } from './hub';
 export { hubRoles, isTarget, matchesTarget, roleOf } from './targets';
 export type { LinearRole } from './targets';
 export { GATE_MEAN_OP, registerLoraOps } from './ops';
+export { mergeLora, unmergeLora } from './merge';
+export type { MergedLayer, MergeResult } from './merge';
+export { isPeftDir, loadPeftLora, loraFromPeftConfig, loraToPeftConfig, PEFT_CONFIG_FILE, PEFT_KEY_PREFIX, PEFT_WEIGHTS_FILE, savePeftLora } from './peft';

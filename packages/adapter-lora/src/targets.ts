@@ -3,14 +3,15 @@
 import type { Site, SiteSelector } from '@adapters/core-graph';
 import type { AttnMatrix, LoraConfig } from './config';
 
-/** The role of a linear site: what follows `layer.{i}.` in its name. */
+/** The role of a linear site: what follows `layer.{i}.` in its name, or `pooler.dense`. */
 export type LinearRole = 'attention.self.query' | 'attention.self.key' | 'attention.self.value' | 'attention.output.dense' | 'intermediate.dense' | 'output.dense';
 
 const ATTN_ROLE: Readonly<Record<AttnMatrix, LinearRole>> = { q: 'attention.self.query', k: 'attention.self.key', v: 'attention.self.value' };
 
 /** A linear site's role, or undefined for a site that is not one of the encoder's dense layers. */
 export function roleOf(site: Site): string | undefined {
-  if (site.kind !== 'linear' || site.layer === undefined) return undefined;
+  if (site.kind !== 'linear') return undefined;
+  if (site.layer === undefined) return site.name === 'pooler.dense' ? site.name : undefined;
   const prefix = `layer.${site.layer}.`;
   return site.name.startsWith(prefix) ? site.name.slice(prefix.length) : undefined;
 }
@@ -43,10 +44,11 @@ export function moduleNamesOf(site: Site, prefix: string): string[] {
 export function isTarget(c: LoraConfig, site: Site, prefix: string): boolean {
   const role = roleOf(site);
   const layer = site.layer;
-  if (role === undefined || layer === undefined) return false;
-  if (c.leave_out.includes(layer)) return false;
+  if (role === undefined) return false;
+  if (layer !== undefined && c.leave_out.includes(layer)) return false;
   if (c.target_modules === null) return (hubRoles(c) as string[]).includes(role);
-  if (c.layers_to_transform !== null && !c.layers_to_transform.includes(layer)) return false;
+  // PEFT: a module without a layer index never matches layers_to_transform (the pooler).
+  if (c.layers_to_transform !== null && (layer === undefined || !c.layers_to_transform.includes(layer))) return false;
   return matchesTarget(c.target_modules, moduleNamesOf(site, prefix));
 }
 
