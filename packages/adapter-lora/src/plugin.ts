@@ -66,6 +66,38 @@ function insideSplit(b: GraphBuilder, id: string, siteName: string): boolean {
   return false;
 }
 
+/** Whether `id` reads a Parallel branch input of this splice. */
+function insideParallel(b: GraphBuilder, id: string, siteName: string): boolean {
+  const seen = new Set<string>();
+  const stack = [id];
+  while (stack.length > 0) {
+    const cur = stack.pop() as string;
+    if (seen.has(cur) || !cur.startsWith(`${siteName}.`)) continue;
+    seen.add(cur);
+    const n = b.node(cur);
+    if (n.op === 'branchInput') return true;
+    stack.push(...n.inputs);
+  }
+  return false;
+}
+
+/**
+ * Parallel on one dense layer needs the layer's other tensors (the other projections, the residual) replicated as
+ * well, which AdapterHub does at run time (adjust_tensors_for_parallel) and core-graph's ops do not: so a LoRA
+ * Parallel is placed only where a Parallel splice in a lower layer already replicated the batch.
+ */
+function checkParallel(ctx: BuildContext<LoraConfig>): void {
+  if (!insideParallel(ctx.builder, ctx.input, ctx.site.name)) return;
+  const layer = ctx.site.layer ?? Infinity;
+  const replicated = ctx.builder.spliceList().some((s) => s.composition.startsWith('Parallel(') && s.layer !== undefined && s.layer < layer);
+  if (!replicated) {
+    throw new PlacementError(
+      `adapter '${ctx.name}' in Parallel at '${ctx.site.name}': a dense layer cannot replicate the batch by itself (the layer's other projections and residual keep the original batch); ` +
+        'place a Parallel composition in a lower layer first (e.g. bottleneck adapters), or use BatchSplit',
+    );
+  }
+}
+
 /** The dense layer's input x, which the gate reads (AdapterHub's layer_input). */
 function layerInput(ctx: BuildContext<LoraConfig>): string {
   if (ctx.mode === 'parallel' && ctx.input === ctx.site.entry) return ctx.input;
@@ -96,6 +128,7 @@ function build(ctx: BuildContext<LoraConfig>): BuildResult {
   if (site.layer !== undefined && c.leave_out.includes(site.layer)) {
     throw new PlacementError(`adapter '${ctx.name}': layer ${site.layer} is in leave_out, but the rule selects '${site.name}'`);
   }
+  checkParallel(ctx);
   const b = ctx.builder;
   const inDim = width(b, site.entry);
   const outDim = ctx.width;
