@@ -122,7 +122,8 @@ export async function loadPeftLora(dir: string, graph: Graph, store: WeightStore
   const keys = adapterKeys(next, name);
   const keyOf = (k: string): string => {
     const bare = peftKeyOf(next, k, name, false);
-    return tensors.has(bare) ? bare : peftKeyOf(next, k, name, true);
+    const prefixed = peftKeyOf(next, k, name, true);
+    return !tensors.has(bare) && tensors.has(prefixed) ? prefixed : bare;
   };
   const staged = stageFromCheckpoint(next, (k) => tensors.get(k), { keys, source: weightsFile, keyOf });
   const used = new Set(keys.map(keyOf));
