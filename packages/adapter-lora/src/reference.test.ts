@@ -21,7 +21,7 @@ const f64 = (store: WeightStore, key: string): Float64Array => Float64Array.from
 function modulesOf(graph: Graph, store: WeightStore, names: readonly string[]) {
   const catalog = graph.meta['adapters'] as Record<string, { config: LoraConfig }>;
   return (layer: number, role: string): RefModule[] =>
-    names.flatMap((n) => {
+    names.flatMap((n): RefModule[] => {
       const scope = `layer.${layer}.${role}.adapters.${n}`;
       const c = catalog[n]?.config as LoraConfig;
       if (!graph.has(`${scope}.${c.composition_mode === 'add' ? 'lora_A' : 'lora_B'}`)) return [];
