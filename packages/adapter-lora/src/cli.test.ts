@@ -47,6 +47,9 @@ describe('adapters train / merge with lora', () => {
     await ok(['train', '--model', 'tiny-bert', '--data', 'train.tsv', '--adapter', spec, '--max-steps', '3', '--batch-size', '4', '--lr', '0.05', '--max-length', '8', '--out', run]);
     const saved = JSON.parse(readFileSync(path.join(tmp, run, 'adapter', 'adapter_config.json'), 'utf8')) as { config: Record<string, unknown> };
     expect(saved.config).toMatchObject(fields);
+    // The saved adapter (its placement names the linear sites) loads again for eval and predict.
+    expect((await ok(['eval', '--adapter-dir', `${run}/adapter`, '--data', 'train.tsv'])).out).toMatch(/^accuracy: \d\.\d{4}/);
+    expect((await ok(['predict', '--adapter-dir', `${run}/adapter`, '--text', 'very good film'])).out).toMatch(/pos|neg/);
     const r = await ok(['merge', '--adapter-dir', `${run}/adapter`, '--out', `${run}-merged`]);
     expect(r.out).toMatch(new RegExp(`into ${layers} dense layers .* max rel\\. difference \\d\\.\\d\\de[-+]\\d+`));
     const merge = JSON.parse(readFileSync(path.join(tmp, `${run}-merged`, 'merge.json'), 'utf8')) as { probeMaxRelDifference: number };

@@ -32,6 +32,8 @@ describe('linear sites', () => {
     expect(names({ glob: 'layer.**' })).toEqual(['layer.0.attention', 'layer.0.ffn', 'layer.0.output', 'layer.1.attention', 'layer.1.ffn', 'layer.1.output']);
     expect(names({ names: 'dense', suffix: true, kinds: ['linear'], layers: [1] })).toEqual(['layer.1.attention.output.dense', 'layer.1.intermediate.dense', 'layer.1.output.dense']);
     expect(names({ kinds: ['linear'], exclude: { layers: [0] } })).toEqual([...ROLES.map((r) => `layer.1.${r}`), 'pooler.dense']);
-    expect(() => names({ names: 'layer.0.attention.self.query' })).toThrow(/matches no site/);
+    expect(() => names({ names: 'attention.self.query', suffix: true })).toThrow(/matches no site/);
+    // Named exactly, an opt-in site is selected (what a saved placement records).
+    expect(names({ names: ['layer.0.attention.self.query', 'layer.1.ffn'] })).toEqual(['layer.0.attention.self.query', 'layer.1.ffn']);
   });
 });
