@@ -31,6 +31,8 @@ describe('AdapterHub configs', () => {
     expect(loraToHubConfig(resolved({ target_modules: ['query', 'value', 'intermediate.dense'] }))).toMatchObject({ selfattn_lora: true, attn_matrices: ['q', 'v'], intermediate_lora: true, output_lora: false });
     expect(() => loraToHubConfig(resolved({ target_modules: ['dense'] }))).toThrow(/attention\.output\.dense/);
     expect(() => loraToHubConfig(resolved({ target_modules: 'query' }))).toThrow(ConfigError);
+    expect(() => loraToHubConfig(resolved({ target_modules: ['encoder.layer.0.attention.self.query'] }))).toThrow(/'encoder\.layer\.0\.attention\.self\.query' has no AdapterHub/);
+    expect(() => loraToHubConfig(resolved({ target_modules: ['query', 'pooler.dense'] }))).toThrow(/'pooler\.dense'/);
     expect(() => loraToHubConfig(resolved({ target_modules: ['query'], layers_to_transform: [1] }))).toThrow(/layers_to_transform/);
     expect(() => loraToHubConfig(resolved({ use_rslora: true }))).toThrow(/use_rslora/);
   });

@@ -20,7 +20,12 @@ function flagsOfTargets(c: LoraConfig): Pick<LoraConfig, 'selfattn_lora' | 'inte
   const t = c.target_modules;
   if (typeof t === 'string') throw new ConfigError('config.target_modules', `a regular expression has no AdapterHub LoRAConfig equivalent; save with savePeftLora`);
   if (c.layers_to_transform !== null) throw new ConfigError('config.layers_to_transform', `has no AdapterHub LoRAConfig equivalent (use leave_out); save with savePeftLora`);
-  const roles = ALL_ROLES.filter((role) => (t ?? []).some((x) => `encoder.layer.0.${role}`.endsWith(`.${x}`) || role === x));
+  const matchesRole = (x: string, role: LinearRole) => `encoder.layer.0.${role}`.endsWith(`.${x}`) || role === x;
+  for (const x of t ?? []) {
+    // AdapterHub's flags hold in every layer: a layer-specific name or one for another module (the pooler) has no equivalent.
+    if (/\d/.test(x) || !ALL_ROLES.some((role) => matchesRole(x, role))) throw new ConfigError('config.target_modules', `'${x}' has no AdapterHub LoRAConfig equivalent; save with savePeftLora`);
+  }
+  const roles = ALL_ROLES.filter((role) => (t ?? []).some((x) => matchesRole(x, role)));
   if (roles.includes('attention.output.dense')) throw new ConfigError('config.target_modules', `AdapterHub's LoRA has no module on attention.output.dense; save with savePeftLora`);
   const flags = new Set(ROLE_FLAGS.filter(([role]) => roles.includes(role)).map(([, f]) => f));
   const attn = (['q', 'k', 'v'] as const).filter((m) => flags.has(m));

@@ -5,8 +5,8 @@
 // Unmerging subtracts (divides by) the same float32 tensor, so W comes back to within two roundings:
 // |W'' − W| ≤ 2⁻²³·(|W| + |s·A·B|) per element (add), |W'' − W| ≤ 2⁻²³·|W| (scale).
 import * as tf from '@tensorflow/tfjs';
-import type { AdapterCatalog, Graph, GraphNode, Site, SpliceRecord, WeightStore } from '@adapters/core-graph';
-import { Graph as GraphClass, PlacementError } from '@adapters/core-graph';
+import type { AdapterCatalog, GraphNode, Site, SpliceRecord, WeightStore } from '@adapters/core-graph';
+import { Graph, PlacementError } from '@adapters/core-graph';
 import type { CompositionMode, LoraConfig } from './config';
 import { loraScaling } from './config';
 
@@ -114,7 +114,7 @@ function withoutSplices(graph: Graph, removed: ReadonlySet<string>, meta: Record
     stack.push(...(byId.get(id)?.inputs ?? []));
   }
   const splices: SpliceRecord[] = graph.splices.filter((s) => !removed.has(s.switchNode));
-  return new GraphClass({ nodes: rewired.filter((n) => live.has(n.id)), params: graph.params, sites, inputs: graph.inputs, outputs, splices, meta });
+  return new Graph({ nodes: rewired.filter((n) => live.has(n.id)), params: graph.params, sites, inputs: graph.inputs, outputs, splices, meta });
 }
 
 /**

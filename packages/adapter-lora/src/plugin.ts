@@ -51,8 +51,8 @@ const width = (b: GraphBuilder, id: string): number => {
   return d;
 };
 
-/** Whether `id` was reached through a Parallel / BatchSplit split of this splice (then the site's entry has another batch). */
-function insideSplit(b: GraphBuilder, id: string, siteName: string): boolean {
+/** Whether `id` reads, within this splice's nodes, a node made by one of `ops` (Parallel: branchInput; BatchSplit: slice). */
+function readsSplit(b: GraphBuilder, id: string, siteName: string, ops: readonly string[]): boolean {
   const seen = new Set<string>();
   const stack = [id];
   while (stack.length > 0) {
@@ -60,22 +60,7 @@ function insideSplit(b: GraphBuilder, id: string, siteName: string): boolean {
     if (seen.has(cur) || !cur.startsWith(`${siteName}.`)) continue;
     seen.add(cur);
     const n = b.node(cur);
-    if (n.op === 'branchInput' || n.op === 'slice') return true;
-    stack.push(...n.inputs);
-  }
-  return false;
-}
-
-/** Whether `id` reads a Parallel branch input of this splice. */
-function insideParallel(b: GraphBuilder, id: string, siteName: string): boolean {
-  const seen = new Set<string>();
-  const stack = [id];
-  while (stack.length > 0) {
-    const cur = stack.pop() as string;
-    if (seen.has(cur) || !cur.startsWith(`${siteName}.`)) continue;
-    seen.add(cur);
-    const n = b.node(cur);
-    if (n.op === 'branchInput') return true;
+    if (ops.includes(n.op)) return true;
     stack.push(...n.inputs);
   }
   return false;
@@ -87,7 +72,7 @@ function insideParallel(b: GraphBuilder, id: string, siteName: string): boolean 
  * Parallel is placed only where a Parallel splice in a lower layer already replicated the batch.
  */
 function checkParallel(ctx: BuildContext<LoraConfig>): void {
-  if (!insideParallel(ctx.builder, ctx.input, ctx.site.name)) return;
+  if (!readsSplit(ctx.builder, ctx.input, ctx.site.name, ['branchInput'])) return;
   const layer = ctx.site.layer ?? Infinity;
   const replicated = ctx.builder.spliceList().some((s) => s.composition.startsWith('Parallel(') && s.layer !== undefined && s.layer < layer);
   if (!replicated) {
@@ -101,7 +86,7 @@ function checkParallel(ctx: BuildContext<LoraConfig>): void {
 /** The dense layer's input x, which the gate reads (AdapterHub's layer_input). */
 function layerInput(ctx: BuildContext<LoraConfig>): string {
   if (ctx.mode === 'parallel' && ctx.input === ctx.site.entry) return ctx.input;
-  if (insideSplit(ctx.builder, ctx.input, ctx.site.name)) {
+  if (readsSplit(ctx.builder, ctx.input, ctx.site.name, ['branchInput', 'slice'])) {
     throw new PlacementError(`adapter '${ctx.name}': use_gating inside Parallel or BatchSplit is not supported (the gate reads the layer input of the whole batch) at '${ctx.site.name}'`);
   }
   return ctx.site.entry;
