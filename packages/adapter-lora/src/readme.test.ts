@@ -1,4 +1,5 @@
-// The README's example, run as written: the code between the markers is the README's ts block, character for character.
+// The README's example, run as written: the code between the markers is the README's ts block, character for character
+// (with the package's own name where this file, inside the package, imports './index').
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -9,7 +10,7 @@ const EXAMPLE_END = '  // README:end';
 test('the README example is this file, and it runs', async () => {
   // README:begin
   const { adapter, applyPlacements, buildEncoder, createRegistry, Executor, WeightStore } = await import('@adapters/core-graph');
-  const { lora, mergeLora, unmergeLora } = await import('@adapters/adapter-lora');
+  const { lora, mergeLora, unmergeLora } = await import('./index');
 
   const registry = createRegistry([lora]);
   const base = buildEncoder({ vocabSize: 100, hiddenSize: 32, numLayers: 2, numHeads: 4, intermediateSize: 64 });
@@ -30,7 +31,7 @@ test('the README example is this file, and it runs', async () => {
   store.dispose();
 
   const source = readFileSync(__filename, 'utf8');
-  const region = source.slice(source.lastIndexOf(EXAMPLE_START) + EXAMPLE_START.length, source.lastIndexOf(EXAMPLE_END)).split('\n').slice(1, -1).map((l) => l.slice(2));
+  const region = source.slice(source.lastIndexOf(EXAMPLE_START) + EXAMPLE_START.length, source.lastIndexOf(EXAMPLE_END)).split('\n').slice(1, -1).map((l) => l.slice(2).replace("import('./index')", "import('@adapters/adapter-lora')"));
   const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
   const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1]?.trimEnd().split('\n');
   expect(block).toEqual(region);
