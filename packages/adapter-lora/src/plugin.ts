@@ -1,6 +1,6 @@
 // The `lora` plugin: LoRA (Hu et al. 2021) and (IA)³ (Liu et al. 2022) on one dense layer (a `linear` site),
 // with AdapterHub's LoRA / IA3 modules (adapters 1.3, methods/lora.py). Our kernels are [in, out]:
-//   add   (LoRA, splice mode `parallel`):  y = x·W + b + h,   h = s·dropout(x)·A·B,   A [in, r], B [r, out], s = alpha/r
+//   add   (LoRA, splice mode `parallel`):  y = x·W + b + h,   h = (s·dropout(x)·A)·B, A [in, r], B [r, out], s = alpha/r
 //   scale ((IA)³, splice mode `after`):    y = (x·W + b) ⊙ h,  h = alpha·l,            l [1, out]
 // With use_gating the gate g = mean_positions(sigmoid(x·W_g + b_g)) [batch, 1, 1] replaces s (add) and alpha (scale).
 // In a Stack, each module reads the previous module's h (AdapterHub's LoRAState), the gate always the layer input.
@@ -125,10 +125,11 @@ function build(ctx: BuildContext<LoraConfig>): BuildResult {
     const inits = loraInits(c.init_weights);
     const x = c.dropout > 0 ? sc.dropout('lora_dropout', ctx.input, c.dropout) : ctx.input;
     const a = sc.dense('lora_A', x, c.r, { bias: false, init: inits.a });
-    const h = sc.dense('lora_B', a, outDim, { bias: false, init: inits.b });
-    if (c.use_gating) return { output: sc.op('mul', 'gated', [h, gate(sc, layerInput(ctx), inDim)]), up: h };
+    // s·(x·A)·B = s·x·A·B: scaling the r-wide product instead of the out-wide one costs r/out of the multiplies.
     const s = loraScaling(c);
-    return { output: s === 1 ? h : sc.op('scale', 'scaling', [h], { attrs: { factor: s } }), up: h };
+    const scaled = c.use_gating ? sc.op('mul', 'gated', [a, gate(sc, layerInput(ctx), inDim)]) : s === 1 ? a : sc.op('scale', 'scaling', [a], { attrs: { factor: s } });
+    const h = sc.dense('lora_B', scaled, outDim, { bias: false, init: inits.b });
+    return { output: h, up: h };
   }
   // scale: the vector is declared [1, out] so AdapterHub's [out, 1] lora_B is its checkpoint (transposed) layout.
   const scaled = sc.op('scaleByParam', 'lora_B', [ctx.input], { params: { scale: { shape: [1, outDim], init: ia3Init(c.init_weights), kind: 'kernel' } } });
