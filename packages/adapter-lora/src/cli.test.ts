@@ -66,6 +66,13 @@ describe('adapters train / merge with lora', () => {
     base.store.dispose();
   });
 
+  test('list and inspect show the plugin and where it goes', async () => {
+    expect((await ok(['list'])).out).toMatch(/lora/);
+    const r = await ok(['inspect', '--model', 'tiny-bert', '--adapter', 'lora:r=4,intermediate_lora=true']);
+    expect(r.out + r.err).toMatch(/layer\.0\.attention\.self\.query/);
+    expect(r.out + r.err).toMatch(/layer\.1\.intermediate\.dense/);
+  });
+
   test('merge reads PEFT folders; a gated adapter is refused with one clear error', async () => {
     const base = await loadPretrained(path.join(tmp, 'tiny-bert'));
     const { applyPlacements } = await import('@adapters/core-graph');
