@@ -221,6 +221,8 @@ def peft_lora(base: BertModel, method: str, seed: int, **config) -> None:
     delta = (plain.last_hidden_state - out.last_hidden_state).abs().max().item()
     assert delta > 1e-2, f"{method}: LoRA barely changes the output ({delta})"
     model.save_pretrained(str(d / "adapter"), safe_serialization=True)
+    # save_pretrained also writes a model-card template (README.md); only the config and the weights are the format.
+    (d / "adapter" / "README.md").unlink(missing_ok=True)
     outputs = {"last_hidden_state": out.last_hidden_state.float().contiguous(), "pooler_output": out.pooler_output.float().contiguous()}
     meta = {"peft_config": {k: (sorted(v) if isinstance(v, set) else v) for k, v in config.items()}, "lora_modules": len(touched) // 2, "max_abs_change_vs_base": delta}
     write_expected(d, outputs, meta)
