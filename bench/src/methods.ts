@@ -1,5 +1,5 @@
 import type { AdapterTree, AnyAdapterPlugin, CompositionBlock, Graph, PlacementRule, TrainPolicy } from '@adapters/core-graph';
-import { addHead, adapter, adaptersOnlyPolicy, applyPlacements, createRegistry, fullFineTunePolicy, ownersPolicy, Parallel, Stack } from '@adapters/core-graph';
+import { addHead, adapter, adaptersOnlyPolicy, applyPlacements, createRegistry, fullFineTunePolicy, ownersPolicy, Parallel, Stack, WeightStore } from '@adapters/core-graph';
 
 export interface BuiltMethod {
   readonly graph: Graph;
@@ -26,7 +26,7 @@ function optionalPlugins(pkg: string): AnyAdapterPlugin[] {
   }
 }
 
-const plugins = ['@adapters/adapter-bottleneck', '@adapters/adapter-compacter', '@adapters/adapter-kadapter', '@adapters/adapter-fusion', '@adapters/adapter-madx'].flatMap(optionalPlugins);
+const plugins = ['@adapters/adapter-bottleneck', '@adapters/adapter-compacter', '@adapters/adapter-kadapter', '@adapters/adapter-fusion', '@adapters/adapter-madx', '@adapters/adapter-lora'].flatMap(optionalPlugins);
 export const registry = createRegistry(plugins);
 
 function withRules(base: Graph, rules: PlacementRule[], output = 'task.logits'): BuiltMethod | string {
@@ -63,7 +63,23 @@ export const METHODS: readonly Method[] = [
     build: (base) => withRules(base, [{ adapter: Stack(bn('lang', 'seq_bn', { reduction_factor: 2 }), bn('task', 'seq_bn', { reduction_factor: 16 })) }]),
   },
   { name: 'AdapterFusion of 8 (stage 2)', paper: 'fusion layers only', build: (base) => fusionOf(base, 8) },
+  { name: 'LoRA (q, v; r 8, alpha 16)', paper: '~0.1–0.3% (Hu et al.)', build: (base) => withRules(base, [{ adapter: adapter('lora', 'a', { r: 8, alpha: 16 }) }]) },
+  { name: 'LoRA merged (inference; training = head only)', paper: 'no inference cost (Hu et al.)', build: (base) => loraMerged(base) },
+  { name: '(IA)³ (k, v, intermediate)', paper: '0.01% of T0 (Liu et al.)', build: (base) => withRules(base, [{ adapter: adapter('lora', 'a', { config: 'ia3' }) }]) },
 ];
+
+type MergeFn = (graph: Graph, store: WeightStore) => { graph: Graph };
+/** LoRA (q, v; r 8, alpha 16) merged into the weights: the graph is the base graph, the LoRA weights stay in the store. */
+function loraMerged(base: Graph): BuiltMethod | string {
+  const built = withRules(base, [{ adapter: adapter('lora', 'a', { r: 8, alpha: 16 }) }]);
+  if (typeof built === 'string') return built;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { mergeLora } = require('@adapters/adapter-lora') as { mergeLora: MergeFn };
+  const store = WeightStore.create(built.graph, 1);
+  const merged = mergeLora(built.graph, store).graph;
+  store.dispose();
+  return { ...built, graph: merged };
+}
 
 type FuseFn = (children: readonly AdapterTree[], options?: { name?: string }) => CompositionBlock;
 function optionalFuse(): FuseFn | undefined {

@@ -5,7 +5,8 @@
     /tmp/parity-venv/bin/python tools/parity/check_ts_saved.py /tmp/ts-saved
 
 For every <method> folder there, loads the shared base model into BertAdapterModel, loads the adapter with AdapterHub,
-runs the reference inputs and compares last_hidden_state with fixtures/<method>/expected.safetensors. Exits 1 on any
+runs the reference inputs and compares last_hidden_state with fixtures/<method>/expected.safetensors. Folders our
+savePeftLora wrote (adapter_model.safetensors) load with PEFT's PeftModel.from_pretrained on the bare BertModel instead. Exits 1 on any
 failure. Not run in CI (it needs the Python environment).
 """
 
@@ -26,8 +27,24 @@ import make_fixtures as mf  # noqa: E402  (the same config and inputs)
 TOLERANCE = 1e-5
 
 
+def check_peft(method_dir: Path) -> float:
+    """A PEFT LoRA folder our savePeftLora wrote: PeftModel.from_pretrained on the bare BertModel."""
+    from peft import PeftModel
+    from transformers import BertModel
+
+    base = BertModel(BertConfig(**mf.CONFIG))
+    base.load_state_dict(load_file(str(mf.ROOT / "base" / "model.safetensors")))
+    model = PeftModel.from_pretrained(base, str(method_dir)).eval()
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor(mf.INPUT_IDS), attention_mask=torch.tensor(mf.ATTENTION_MASK))
+    want = load_file(str(mf.ROOT / method_dir.name / "expected.safetensors"))
+    return max(((out[k] - want[k]).abs() / want[k].abs().clamp(min=1)).max().item() for k in ("last_hidden_state", "pooler_output"))
+
+
 def check(method_dir: Path) -> float:
     method = method_dir.name
+    if (method_dir / "adapter_model.safetensors").exists():
+        return check_peft(method_dir)
     model = BertAdapterModel(BertConfig(**mf.CONFIG))
     model.bert.load_state_dict(load_file(str(mf.ROOT / "base" / "model.safetensors")), strict=False)
     name = model.load_adapter(str(method_dir), with_head=False, use_safetensors=True)

@@ -202,6 +202,57 @@ def stack(base: BertModel, seed: int) -> None:
     write_expected(d, outputs, {"adapters": ["lang", "task"], "active": "Stack(lang, task)", "head": None})
 
 
+def peft_lora(base: BertModel, method: str, seed: int, **config) -> None:
+    """PEFT LoRA on the bare BertModel, saved with PEFT's own save_pretrained (adapter_config.json + adapter_model.safetensors)."""
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    d = fresh(method)
+    model = get_peft_model(copy.deepcopy(base), LoraConfig(**config))
+    touched = redraw_matching(model, [".lora_A.", ".lora_B."], seed)
+    ids = torch.tensor(INPUT_IDS)
+    mask = torch.tensor(ATTENTION_MASK)
+    model.eval()
+    with torch.no_grad():
+        out = model(input_ids=ids, attention_mask=mask)
+        with model.disable_adapter():
+            plain = model(input_ids=ids, attention_mask=mask)
+    delta = (plain.last_hidden_state - out.last_hidden_state).abs().max().item()
+    assert delta > 1e-2, f"{method}: LoRA barely changes the output ({delta})"
+    model.save_pretrained(str(d / "adapter"), safe_serialization=True)
+    # save_pretrained also writes a model-card template (README.md); only the config and the weights are the format.
+    (d / "adapter" / "README.md").unlink(missing_ok=True)
+    outputs = {"last_hidden_state": out.last_hidden_state.float().contiguous(), "pooler_output": out.pooler_output.float().contiguous()}
+    meta = {"peft_config": {k: (sorted(v) if isinstance(v, set) else v) for k, v in config.items()}, "lora_modules": len(touched) // 2, "max_abs_change_vs_base": delta}
+    write_expected(d, outputs, meta)
+
+
+def lora_methods(base: BertModel) -> None:
+    """LoRA and (IA)³ with AdapterHub (LoRAConfig / IA3Config) and LoRA with PEFT."""
+    from adapters import IA3Config, LoRAConfig
+
+    # AdapterHub keeps these tensors under `...loras.a.` (lora_A, lora_B, gate.weight, gate.bias): re-draw them all.
+    def hub(method: str, config, seed: int, note: str) -> None:
+        d = fresh(method)
+        model = adapter_model(base)
+        model.add_adapter("a", config=config)
+        redraw_matching(model, [".loras.a."], seed)
+        model.set_active_adapters("a")
+        outputs = run(model, None)
+        assert_changes(method, model, outputs)
+        model.save_adapter(str(d / "adapter"), "a", use_safetensors=True)
+        write_expected(d, outputs, {"adapters": ["a"], "active": "a", "head": None, "note": note})
+
+    hub("lora", LoRAConfig(), 13, "LoRAConfig() defaults: r 8, alpha 8, q and v")
+    hub("lora_gated", LoRAConfig(r=4, alpha=16, dropout=0.1, attn_matrices=["q", "k", "v"], intermediate_lora=True, output_lora=True, use_gating=True), 14,
+        "q, k, v, intermediate and output with gating (the gate replaces alpha/r); dropout inactive in eval")
+    hub("ia3", IA3Config(), 15, "IA3Config() defaults: scale k, v and intermediate; the vectors re-drawn N(0, 0.3^2)")
+    peft_lora(base, "peft_lora_qv", 16, r=4, lora_alpha=8, lora_dropout=0.1, target_modules=["query", "value"])
+    peft_lora(base, "peft_lora_all", 17, r=2, lora_alpha=6, target_modules=["query", "key", "value", "dense"])
+    peft_lora(base, "peft_lora_regex", 18, r=3, lora_alpha=5, use_rslora=True, target_modules=r".*\.layer\.1\..*\.(query|value|dense)")
+
+
 def main() -> None:
     torch.set_num_threads(1)
     ROOT.mkdir(parents=True, exist_ok=True)
@@ -227,6 +278,7 @@ def main() -> None:
     single(base, "seq_bn_inv", SeqBnInvConfig(reduction_factor=4), 9)
     fusion(base, 10)
     stack(base, 11)
+    lora_methods(base)
 
     versions = {
         "python": platform.python_version(),

@@ -44,14 +44,17 @@ export function adapterTemplate(name: string, description: string, coreVersion: 
     version: '0.1.0',
     description,
     license: 'Apache-2.0',
+    type: 'commonjs',
+    engines: { node: '>=20' },
+    sideEffects: false,
     main: 'dist/index.js',
     types: 'dist/index.d.ts',
     exports: { '.': { types: './dist/index.d.ts', default: './dist/index.js' }, './package.json': './package.json' },
-    files: ['dist', 'README.md'],
+    files: ['dist', 'README.md', 'LICENSE'],
     scripts: { build: 'tsc -p tsconfig.build.json', typecheck: 'tsc -p tsconfig.json --noEmit', lint: 'eslint src', test: 'jest' },
     dependencies: { '@adapters/core-graph': coreVersion },
     devDependencies: { '@adapters/adapter-tester': coreVersion },
-    peerDependencies: { '@tensorflow/tfjs': '4.22.0' },
+    peerDependencies: { '@tensorflow/tfjs': '^4.22.0' },
   };
   return {
     'package.json': `${JSON.stringify(manifest, null, 2)}\n`,
@@ -228,6 +231,12 @@ export function newAdapter(options: NewAdapterOptions): NewAdapterResult {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, text);
     created.push(toPosix(relative(root, file)));
+  }
+  // Every package ships the repository's licence (npm packs a LICENSE at the package root).
+  const license = join(root, 'LICENSE');
+  if (existsSync(license)) {
+    writeFileSync(join(packageDir, 'LICENSE'), readFileSync(license));
+    created.push(toPosix(relative(root, join(packageDir, 'LICENSE'))));
   }
   const updated = registerPaths(root, [dirName, 'adapter-tester']) ? ['tsconfig.base.json'] : [];
   return { packageName: `@adapters/${dirName}`, packageDir, created, updated };

@@ -72,7 +72,7 @@ function adapterHubKeys(graph: Graph, key: string, name: string, as: string, plu
   const { module, local, shared } = splitAdapterKey(graph, key, name);
   const locals = plugin?.hubKeys ? plugin.hubKeys(local, config) : [local];
   if (locals.length === 0) throw new GraphError(`plugin '${plugin?.name ?? '?'}' maps parameter '${key}' to no AdapterHub key`);
-  const names = locals.map((l) => `${module}.adapters.${as}.${l}`);
+  const names = locals.map((l) => `${module}.${plugin?.hubCollection ?? 'adapters'}.${as}.${l}`);
   if (!shared) return names;
   const prefix = String(graph.meta['prefix'] ?? '');
   return [...names, ...locals.map((l) => `${prefix ? `${prefix}.` : ''}shared_parameters.${as}.${l}`)];

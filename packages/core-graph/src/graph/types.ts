@@ -73,6 +73,12 @@ export interface Site {
   readonly residual?: SiteResidual;
   /** The Hugging Face module that holds this site's adapters (AdapterHub keys: `${module}.adapters.NAME...`). */
   readonly module?: string;
+  /**
+   * Selected only by selectors whose `kinds` name this site's kind or whose `names` name the site exactly
+   * (fine-grained sites such as one dense layer, kind `linear`), so broad selectors (`layers: [3]`,
+   * `glob: 'layer.**'`, suffixes) keep selecting what they always did.
+   */
+  readonly optIn?: boolean;
 }
 
 export interface GraphInput {

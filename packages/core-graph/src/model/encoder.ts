@@ -10,7 +10,10 @@ const WEIGHT_INIT: Init = { kind: 'normal', std: 0.02 };
 /**
  * Builds a BERT/RoBERTa post-LN encoder. Node ids follow Hugging Face module names (without the
  * `bert.`/`roberta.` prefix), so parameter keys map one-to-one onto checkpoint keys.
- * Sites: `embeddings`, `layer.{i}.attention`, `layer.{i}.ffn`, `layer.{i}.output`, `encoder.output`.
+ * Sites: `embeddings`, `layer.{i}.attention`, `layer.{i}.ffn`, `layer.{i}.output`, `encoder.output`, and one
+ * opt-in site of kind `linear` per dense layer (`layer.{i}.attention.self.query|key|value`,
+ * `layer.{i}.attention.output.dense`, `layer.{i}.intermediate.dense`, `layer.{i}.output.dense`, `pooler.dense`:
+ * entry = the dense layer's input, exit = x·W + b) where LoRA-style adapters change one projection.
  */
 export function buildEncoder(partial: Partial<EncoderConfig> = {}, options: EncoderOptions = {}): Graph {
   return encoderBuilder(partial, options).build();
@@ -51,14 +54,22 @@ export function encoderBuilder(partial: Partial<EncoderConfig> = {}, options: En
     // Part of the pre-trained base (bert.pooler.dense): evaluated only when a head or caller asks for it.
     const p = b.scope('pooler', 'base');
     const cls = p.op('token', 'cls', [hidden], { attrs: { index: 0 } });
-    b.output('pooler_output', p.act('tanh', 'act', p.dense('dense', cls, config.hiddenSize, { init: WEIGHT_INIT })));
+    const dense = p.dense('dense', cls, config.hiddenSize, { init: WEIGHT_INIT });
+    b.site({ name: 'pooler.dense', kind: 'linear', entry: cls, exit: dense, module: dense, optIn: true });
+    b.output('pooler_output', p.act('tanh', 'act', dense));
   }
   return b;
 }
 
 function buildLayer(b: GraphBuilder, c: EncoderConfig, i: number, x: string, mask: string): string {
   const layer = (sub: string): Scope => b.scope(`encoder.layer.${i}.${sub}`, 'base', i);
-  const dense = (sc: Scope, local: string, input: string, out: number) => sc.dense(local, input, out, { init: WEIGHT_INIT });
+  // Declaring a site adds no node: graphs that adapt no linear site are unchanged.
+  const dense = (sc: Scope, local: string, input: string, out: number) => {
+    const id = sc.dense(local, input, out, { init: WEIGHT_INIT });
+    const module = id;
+    b.site({ name: `layer.${i}.${module.slice(`encoder.layer.${i}.`.length)}`, kind: 'linear', layer: i, entry: input, exit: id, module, optIn: true });
+    return id;
+  };
 
   const self = layer('attention.self');
   const q = dense(self, 'query', x, c.hiddenSize);

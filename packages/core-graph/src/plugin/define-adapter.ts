@@ -104,6 +104,11 @@ export interface AdapterPlugin<C extends object = Record<string, unknown>> {
    */
   hubKeys?(local: string, config: C): readonly string[];
   /**
+   * The ModuleDict of AdapterHub's layer module that holds this plugin's modules: `adapters` (default, bottleneck
+   * adapters: `...output.adapters.NAME.x`) or e.g. `loras` (LoRA and (IA)³: `...attention.self.query.loras.NAME.lora_A`).
+   */
+  readonly hubCollection?: string;
+  /**
    * Fields of the hub config whose integral values `saveAdapter` writes as JSON floats (`1.0`, not `1`), for readers
    * that tell them apart: AdapterHub 1.3.0 accepts a numeric `scaling` only when Python parses it as a float.
    */

@@ -75,7 +75,14 @@ export function describeSelector(sel: SiteSelector): string {
   return parts.join(' ') || '<everything>';
 }
 
-/** Sites matched by the selector, in graph order. A selector that matches nothing is an error. */
+/** An opt-in site is selectable when the selector names its kind, or the site itself by its exact name. */
+function namesOptIn(site: Site, sel: SiteSelector): boolean {
+  if ((sel.kinds ?? []).includes(site.kind)) return true;
+  const names = sel.names === undefined ? [] : typeof sel.names === 'string' ? [sel.names] : sel.names;
+  return sel.suffix !== true && names.includes(site.name);
+}
+
+/** Sites matched by the selector, in graph order (opt-in sites only when named: see `namesOptIn`). A selector that matches nothing is an error. */
 export function selectSites(graph: Graph, sel: SiteSelector): Site[] {
   if (sel.regex !== undefined && typeof sel.regex === 'string') {
     try {
@@ -85,7 +92,7 @@ export function selectSites(graph: Graph, sel: SiteSelector): Site[] {
     }
   }
   const numLayers = numLayersOf(graph);
-  const found = [...graph.sites.values()].filter((s) => matches(s, sel, numLayers));
+  const found = [...graph.sites.values()].filter((s) => (!s.optIn || namesOptIn(s, sel)) && matches(s, sel, numLayers));
   if (found.length === 0) throw new PlacementError(`selector ${describeSelector(sel)} matches no site`);
   return found;
 }
