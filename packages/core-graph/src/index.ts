@@ -86,12 +86,18 @@ export type { WordPieceOptions } from './data/wordpiece';
 
 // Training
 export { AdamW, clipByGlobalNorm, linearSchedule } from './train/adamw';
-export type { AdamWOptions } from './train/adamw';
+export type { AdamWOptions, AdamWState, SlotValues } from './train/adamw';
+export { createTrainer } from './train/create-trainer';
+export type { StepOptions, StepResult, Trainer, TrainerOptions, TrainerSnapshot } from './train/create-trainer';
+export { trainMultiTask } from './train/multi-task';
+export type { MultiTaskRecord, MultiTaskTrainOptions, MultiTaskTrainResult, TrainTask } from './train/multi-task';
+export { annealedAlpha, taskProbabilities, taskSchedule } from './train/task-sampling';
+export type { TaskSampling, TaskScheduleOptions } from './train/task-sampling';
 export { disposeBatch, epochBatches, IGNORE_LABEL, makeBatch } from './train/batches';
 export type { Batch, TrainExample } from './train/batches';
 export { crossEntropy, predictions } from './train/loss';
 export { evaluate } from './train/evaluate';
-export type { EvalResult } from './train/evaluate';
+export type { EvalConstants, EvalResult, EvaluateOptions } from './train/evaluate';
 export { train } from './train/trainer';
 export type { SelectMetric, StepConstantsArgs, TrainOptions, TrainRecord, TrainResult } from './train/trainer';
 export { maskExamples, maskTokens } from './train/mlm';
