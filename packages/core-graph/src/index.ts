@@ -25,8 +25,10 @@ export { BERT_BASE, MINILM_L6, encoderConfig } from './model/config';
 export type { Architecture, EncoderConfig } from './model/config';
 export { buildEncoder, encoderBuilder } from './model/encoder';
 export type { EncoderOptions } from './model/encoder';
-export { addHead, headPrefix } from './model/heads';
-export type { HeadSpec } from './model/heads';
+export { addHead, classificationHead, CORE_HEADS, coreHeads, graphHeads, headPrefix, maskedLMHead, tokenClassificationHead } from './model/heads';
+export type { AnyHeadSpec, ClassificationHeadSpec, HeadSpec, MaskedLMHeadSpec, TokenClassificationHeadSpec } from './model/heads';
+export { createHeadRegistry, defineHead } from './model/head-def';
+export type { AnyHeadDef, ForeignHead, HeadBuildContext, HeadDef, HeadReadContext, HeadRegistry, HeadSpecBase } from './model/head-def';
 
 // Plugins and placement
 export { defineAdapter, SPLICE_MODES } from './plugin/define-adapter';
@@ -107,6 +109,7 @@ export type { MaskingOptions } from './train/mlm';
 export { checkpointLookup, loadPretrained, parseHfConfig, readHfConfig } from './checkpoint/load-pretrained';
 export type { Pretrained } from './checkpoint/load-pretrained';
 export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterHubKey, FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, loadAdapter, saveAdapter } from './checkpoint/adapterhub';
+export { assignStaged, hasHead, loadHead, readHead, saveHead } from './checkpoint/head-files';
 
 // Reports and the CLI
 export { curvesSpec, renderCurvesSvg, svgToPng, writeTrainingCurves } from './report/plot';
