@@ -27,7 +27,7 @@ export { buildEncoder, encoderBuilder } from './model/encoder';
 export type { EncoderOptions } from './model/encoder';
 export { addHead, classificationHead, CORE_HEADS, coreHeads, graphHeads, headPrefix, maskedLMHead, tokenClassificationHead } from './model/heads';
 export type { AnyHeadSpec, ClassificationHeadSpec, HeadSpec, MaskedLMHeadSpec, TokenClassificationHeadSpec } from './model/heads';
-export { createHeadRegistry, defineHead } from './model/head-def';
+export { createHeadRegistry, defineHead, requireSequenceInput } from './model/head-def';
 export type { AnyHeadDef, ForeignHead, HeadBuildContext, HeadDef, HeadReadContext, HeadRegistry, HeadSpecBase } from './model/head-def';
 
 // Plugins and placement
@@ -65,7 +65,7 @@ export { decodeSafetensors, encodeSafetensors, readSafetensorsFile, SafetensorsE
 export type { DecodedTensor, EncodableTensor, SafetensorsContents, SafetensorsDtype } from './io/safetensors';
 export { writeFileAtomic, writeJsonAtomic } from './io/atomic-write';
 export { readJsonObject } from './io/read-json';
-export { hashSeed, mulberry32, normalSampler } from './exec/random';
+export { hashSeed, mulberry32, normalSampler, shuffled } from './exec/random';
 export { assignFromCheckpoint, checkpointTensor, exportToCheckpoint, hfKeyOf, isTransposedInCheckpoint, stageFromCheckpoint } from './checkpoint/hf-keys';
 export type { AssignOptions, CheckpointTensor } from './checkpoint/hf-keys';
 

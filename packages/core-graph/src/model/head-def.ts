@@ -49,6 +49,11 @@ export interface HeadDef<S extends HeadSpecBase = HeadSpecBase> {
   fromHubConfig?(config: Readonly<Record<string, unknown>>, ctx: HeadReadContext): ForeignHead<S> | undefined;
 }
 
+/** Checks that the head's input is a sequence ([batch, seq, hidden]); a ConfigError naming `head.input` otherwise. */
+export function requireSequenceInput(ctx: HeadBuildContext): void {
+  if (ctx.scope.typeOf(ctx.input).shape.length !== 3) throw new ConfigError('head.input', `output '${ctx.inputName}' must be [batch, seq, hidden]`);
+}
+
 // Heads of any spec type live in one registry; a def only ever sees its own specs.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyHeadDef = HeadDef<any>;

@@ -3,7 +3,7 @@ import { GraphBuilder } from '../graph/builder';
 import type { Graph } from '../graph/graph';
 import type { EncoderConfig } from './config';
 import type { ForeignHead, HeadBuildContext, HeadReadContext, HeadRegistry, HeadSpecBase } from './head-def';
-import { createHeadRegistry, defineHead } from './head-def';
+import { createHeadRegistry, defineHead, requireSequenceInput } from './head-def';
 
 /** `input` names the graph output a head reads (default `last_hidden_state`, e.g. `kadapter.combined`). */
 export type ClassificationHeadSpec = { readonly type: 'classification'; readonly name: string; readonly numLabels: number; readonly pooling?: 'pooler' | 'cls' | 'mean'; readonly dropout?: number; readonly input?: string };
@@ -79,6 +79,7 @@ export const classificationHead = defineHead<ClassificationHeadSpec>({
     const c = encoderConfig(ctx);
     const { spec, scope: h } = ctx;
     checkNumLabels(spec.numLabels);
+    requireSequenceInput(ctx);
     const pooled = pool(ctx, c);
     const dropout = spec.dropout ?? c.hiddenDropout;
     if (c.architecture === 'roberta') {
@@ -98,6 +99,7 @@ export const tokenClassificationHead = defineHead<TokenClassificationHeadSpec>({
     const c = encoderConfig(ctx);
     const { spec, scope: h } = ctx;
     checkNumLabels(spec.numLabels);
+    requireSequenceInput(ctx);
     return h.dense('classifier', h.dropout('dropout', ctx.input, spec.dropout ?? c.hiddenDropout), spec.numLabels, { init: INIT });
   },
   fromHubConfig: (c, ctx) => fromAdapterHub(c, ctx, 'tagging') as ForeignHead<TokenClassificationHeadSpec> | undefined,
