@@ -3,17 +3,17 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type {
-  AdapterRegistry, AdapterSpec, AnyAdapterPlugin, CliCommand, CliContext, CommandSpec, EncoderConfig, EvalResult, Graph, HeadSpec, OptionSpec, ParsedArgs,
+  AdapterRegistry, AdapterSpec, AnyAdapterPlugin, CliCommand, CliContext, CommandSpec, EvalResult, Graph, HeadSpec, OptionSpec, ParsedArgs,
   Columns, PluginPackage, TextTokenizer, TrainExample, TrainRecord, WeightStore,
 } from '@adapters/core-graph';
 import {
-  adapter, addHead, applyPlacements, backendBanner, checkpointTensor, choosePlugin, COLUMN_OPTIONS, ConfigError,
-  createRegistry, detectColumns, discoverPlugins, encodeExamples, encodeSafetensors, evaluate, Executor,
-  FORMAT_VERSION, formatDuration, givenColumns, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, headPrefix, LabelVocab,
-  loadAdapter, loadPretrained, loadTokenizer, majorityShare, MetricsWriter, ownersPolicy, parameterSummary,
-  parseAdapterSpec, PlacementError, ProgressReporter, readColumns, readJsonObject, readSafetensorsFile,
-  resolveAdapterDir, resolveConfig, resolveModel, saveAdapter, shortPath, stageFromCheckpoint, UsageError,
-  writeFileAtomic, writeJsonAtomic, writeTrainingCurves,
+  adapter, applyPlacements, backendBanner, choosePlugin, COLUMN_OPTIONS, ConfigError,
+  createRegistry, detectColumns, discoverPlugins, encodeExamples, evaluate, Executor,
+  formatDuration, givenColumns, HEAD_CONFIG_FILE, LabelVocab,
+  loadAdapter, loadHead, loadPretrained, loadTokenizer, majorityShare, MetricsWriter, ownersPolicy, parameterSummary,
+  parseAdapterSpec, PlacementError, ProgressReporter, readColumns,
+  resolveAdapterDir, resolveConfig, resolveModel, saveAdapter, saveHead, shortPath, UsageError,
+  writeJsonAtomic, writeTrainingCurves,
 } from '@adapters/core-graph';
 import { bottleneck } from '@adapters/adapter-bottleneck';
 import type { FusionConfigInput } from './config';
@@ -209,32 +209,6 @@ function placementOf(base: Graph, use: ReturnType<typeof adapter>, registry: Ada
   return { sites: [...new Set(report.map((r) => r.site))], mode: modes[0] as string };
 }
 
-/** Writes a head as core-graph's saveAdapter does (head_config.json + model_head.safetensors, keys `heads.NAME.…`). */
-export async function saveHead(dir: string, graph: Graph, store: WeightStore, name: string): Promise<void> {
-  const spec = ((graph.meta['heads'] as HeadSpec[] | undefined) ?? []).find((h) => h.name === name);
-  if (!spec) throw new ConfigError('head', `the graph has no head '${name}'`);
-  const config = graph.meta['config'] as EncoderConfig | undefined;
-  await writeJsonAtomic(path.join(dir, HEAD_CONFIG_FILE), { config: spec, hidden_size: config?.hiddenSize ?? null, model_type: config?.architecture ?? null, name, version: FORMAT_VERSION });
-  const prefix = `${headPrefix(name)}.`;
-  const tensors: Record<string, ReturnType<typeof checkpointTensor>> = {};
-  for (const p of graph.params.values()) if (p.owner === `head:${name}`) tensors[`heads.${name}.${p.key.slice(prefix.length)}`] = checkpointTensor(graph, store, p.key);
-  await writeFileAtomic(path.join(dir, HEAD_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
-}
-
-/** Adds the head saved by saveHead to `base` and loads its weights into `store` (checked before the store changes). */
-export async function loadHead(dir: string, base: Graph, store: WeightStore): Promise<{ graph: Graph; spec: HeadSpec }> {
-  const saved = await readJsonObject(path.join(dir, HEAD_CONFIG_FILE));
-  const spec = saved['config'] as HeadSpec;
-  const graph = addHead(base, spec);
-  const file = path.join(dir, HEAD_WEIGHTS_FILE);
-  const { tensors } = await readSafetensorsFile(file);
-  const prefix = `${headPrefix(spec.name)}.`;
-  const keys = [...graph.params.values()].filter((p) => p.owner === `head:${spec.name}`).map((p) => p.key);
-  const staged = stageFromCheckpoint(graph, (k) => tensors.get(k), { keys, source: file, keyOf: (k) => `heads.${spec.name}.${k.slice(prefix.length)}` });
-  store.sync(graph, 0, (p) => staged.get(p.key)?.values);
-  return { graph, spec };
-}
-
 interface LoadedRun {
   readonly run: FusionRunFile;
   readonly dir: string;
@@ -267,10 +241,10 @@ async function loadRun(args: ParsedArgs, ctx: CliContext): Promise<LoadedRun> {
   const pre = await loadPretrained(model.dir);
   const adapterGraphs: Graph[] = [];
   for (const a of run.adapters) adapterGraphs.push((await loadAdapter(path.join(dir, a.dir), pre.graph, pre.store, registry, { loadHead: false })).graph);
-  const { graph: headed, spec: head } = await loadHead(dir, pre.graph, pre.store);
+  const { graph: headed, name: head } = await loadHead(dir, pre.graph, pre.store);
   const loaded = await loadFusion(dir, headed, pre.store, registry, { graphs: adapterGraphs });
-  info(ctx, `loaded fusion '${loaded.name}' of ${run.adapters.map((a) => a.name).join(', ')} with head '${head.name}' (${run.labels.join(', ')}) on ${model.name}`);
-  return { run, dir, model, tokenizer: await loadTokenizer(model.dir), store: pre.store, registry, headed, adapterGraphs, graph: loaded.graph, spec: loaded.spec, output: `${head.name}.logits` };
+  info(ctx, `loaded fusion '${loaded.name}' of ${run.adapters.map((a) => a.name).join(', ')} with head '${head}' (${run.labels.join(', ')}) on ${model.name}`);
+  return { run, dir, model, tokenizer: await loadTokenizer(model.dir), store: pre.store, registry, headed, adapterGraphs, graph: loaded.graph, spec: loaded.spec, output: `${head}.logits` };
 }
 
 /** Saves the fusion, its head, the fused adapters and fusion_run.json into `dir` (the fusion-stage2 layout). */
