@@ -30,6 +30,7 @@ function checkNumLabels(n: unknown): number {
 function pool(ctx: HeadBuildContext<ClassificationHeadSpec>, c: EncoderConfig): string {
   const { spec, scope: h, input } = ctx;
   const pooling = spec.pooling ?? (c.architecture === 'bert' && spec.input === undefined ? 'pooler' : 'cls');
+  if (pooling !== 'pooler') requireSequenceInput(ctx);
   if (pooling === 'cls') return h.op('token', 'cls', [input], { attrs: { index: 0 } });
   if (pooling === 'mean') return h.op('maskedMean', 'mean', [input, 'inputs.attention_mask']);
   if (spec.input !== undefined && spec.input !== 'last_hidden_state') throw new ConfigError('head.pooling', `'pooler' reads last_hidden_state; use 'cls' or 'mean' for input '${spec.input}'`);
@@ -79,7 +80,6 @@ export const classificationHead = defineHead<ClassificationHeadSpec>({
     const c = encoderConfig(ctx);
     const { spec, scope: h } = ctx;
     checkNumLabels(spec.numLabels);
-    requireSequenceInput(ctx);
     const pooled = pool(ctx, c);
     const dropout = spec.dropout ?? c.hiddenDropout;
     if (c.architecture === 'roberta') {
