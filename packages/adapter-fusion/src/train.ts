@@ -7,7 +7,7 @@
 // name, so the same keys serve a single-adapter graph and a fusion graph.
 import * as tf from '@tensorflow/tfjs';
 import type {
-  AdapterRegistry, AdapterUse, EvalResult, Graph, HeadSpec, MultiTaskRecord, TaskSampling, TrainExample, TrainOptions, TrainRecord, TrainResult, WeightStore,
+  AdapterRegistry, AdapterUse, EvalResult, Graph, HeadSpec, LoopSettings, MultiTaskTrainOptions, TrainExample, TrainOptions, TrainRecord, TrainResult, WeightStore,
 } from '@adapters/core-graph';
 import { addHead, applyPlacements, ConfigError, evaluate, Executor, ownersPolicy, train, trainMultiTask } from '@adapters/core-graph';
 import { TEMPERATURE_END, TEMPERATURE_START, TEMPERATURE_STEP } from './config';
@@ -77,25 +77,15 @@ export function trainSingleTaskAdapters(options: { base: Graph; store: WeightSto
   return { graphs, results, adapters: options.tasks.map(adapterOf) };
 }
 
-export interface MultiTaskOptions {
+export interface MultiTaskOptions extends LoopSettings, Pick<MultiTaskTrainOptions, 'sampling' | 'onRecord'> {
   readonly base: Graph;
   readonly store: WeightStore;
   readonly registry: AdapterRegistry;
   readonly tasks: readonly FusionTask[];
-  /** `sum`: every step adds one batch of each task's loss; `alternate`: step i trains task i mod T. Default `sum`. */
+  /** `sum`: every step adds one batch of each task's loss; `alternate`: step i trains task i mod T. Default `sum`. `sampling` overrides it. */
   readonly mix?: 'sum' | 'alternate';
-  /** Or any of core-graph's task samplings (proportional, temperature, annealed, ...); overrides `mix`. */
-  readonly sampling?: TaskSampling;
   /** Optimiser steps (default: one epoch of the largest task). */
   readonly steps?: number;
-  readonly batchSize?: number;
-  readonly learningRate?: number;
-  readonly warmupRatio?: number;
-  readonly weightDecay?: number;
-  readonly clipNorm?: number;
-  readonly seed?: number;
-  readonly padId?: number;
-  readonly onRecord?: (record: MultiTaskRecord) => void;
 }
 
 export interface MultiTaskResult extends StageOneResult {
@@ -123,22 +113,15 @@ export function trainMultiTaskAdapters(o: MultiTaskOptions): MultiTaskResult {
     owners.push(`adapter:${adapterOf(task).name}`, `head:${headOf(task).name}`);
   }
   const steps = o.steps ?? Math.max(...o.tasks.map((t) => Math.ceil(t.train.length / batchSize)));
+  const { base: _base, registry: _registry, tasks, mix, sampling, ...settings } = o;
   const { evals } = trainMultiTask({
-    store: o.store,
-    tasks: o.tasks.map((t) => ({ name: t.name, graph: graphs[t.name] as Graph, output: `${headOf(t).name}.logits`, train: t.train, ...(t.eval ? { eval: t.eval } : {}) })),
+    ...settings,
+    tasks: tasks.map((t) => ({ name: t.name, graph: graphs[t.name] as Graph, output: `${headOf(t).name}.logits`, train: t.train, ...(t.eval ? { eval: t.eval } : {}) })),
     policy: ownersPolicy(owners),
-    sampling: o.sampling ?? ((o.mix ?? 'sum') === 'sum' ? 'all' : 'roundRobin'),
-    steps, batchSize, seed,
-    ...pick(o, ['learningRate', 'warmupRatio', 'weightDecay', 'clipNorm', 'padId', 'onRecord']),
+    sampling: sampling ?? ((mix ?? 'sum') === 'sum' ? 'all' : 'roundRobin'),
+    steps,
   });
   return { graphs, results: {}, adapters: o.tasks.map(adapterOf), steps, evals };
-}
-
-/** The fields of `o` among `keys` that are set (exactOptionalPropertyTypes forbids passing `undefined` on). */
-function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Partial<Pick<T, K>> {
-  const out: Partial<Pick<T, K>> = {};
-  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
-  return out;
 }
 
 /** The keys of the value matrices V of a fusion, one per site. */

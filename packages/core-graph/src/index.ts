@@ -90,7 +90,7 @@ export type { WordPieceOptions } from './data/wordpiece';
 export { AdamW, clipByGlobalNorm, linearSchedule } from './train/adamw';
 export type { AdamWOptions, AdamWState, SlotValues } from './train/adamw';
 export { createTrainer } from './train/create-trainer';
-export type { StepOptions, StepResult, Trainer, TrainerOptions, TrainerSnapshot } from './train/create-trainer';
+export type { LoopSettings, StepOptions, StepResult, Trainer, TrainerOptions, TrainerSnapshot } from './train/create-trainer';
 export { trainMultiTask } from './train/multi-task';
 export type { MultiTaskRecord, MultiTaskTrainOptions, MultiTaskTrainResult, TrainTask } from './train/multi-task';
 export { annealedAlpha, taskProbabilities, taskSchedule } from './train/task-sampling';

@@ -7,6 +7,19 @@ import type { Graph } from '../graph/graph';
 import type { AdamWOptions, AdamWState } from './adamw';
 import { AdamW, clipByGlobalNorm } from './adamw';
 
+/** Settings the training loops on createTrainer share (train(), trainMultiTask(), plugin loops). */
+export interface LoopSettings {
+  readonly batchSize?: number;
+  /** Peak learning rate of the linear warm-up and decay. */
+  readonly learningRate?: number;
+  readonly warmupRatio?: number;
+  readonly weightDecay?: number;
+  /** Global gradient-norm clip; 0 or Infinity disables. */
+  readonly clipNorm?: number;
+  readonly seed?: number;
+  readonly padId?: number;
+}
+
 export interface TrainerOptions {
   readonly store: WeightStore;
   /** The graph whose parameters the policy selects; several (one per task) for multi-task training. */

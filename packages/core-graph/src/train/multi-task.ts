@@ -9,6 +9,7 @@ import type { Graph } from '../graph/graph';
 import { linearSchedule } from './adamw';
 import type { Batch, TrainExample } from './batches';
 import { disposeBatch, epochBatches, makeBatch } from './batches';
+import type { LoopSettings } from './create-trainer';
 import { createTrainer } from './create-trainer';
 import type { EvalResult } from './evaluate';
 import { evaluate } from './evaluate';
@@ -43,7 +44,7 @@ export interface MultiTaskRecord {
   readonly seconds: number;
 }
 
-export interface MultiTaskTrainOptions {
+export interface MultiTaskTrainOptions extends LoopSettings {
   readonly store: WeightStore;
   readonly tasks: readonly TrainTask[];
   /** Which parameters train, applied to every task's graph (default: everything but the base). */
@@ -54,13 +55,6 @@ export interface MultiTaskTrainOptions {
   readonly steps?: number;
   /** Epochs the steps span (the annealed schedule's E); default 1. */
   readonly epochs?: number;
-  readonly batchSize?: number;
-  readonly learningRate?: number;
-  readonly warmupRatio?: number;
-  readonly weightDecay?: number;
-  readonly clipNorm?: number;
-  readonly seed?: number;
-  readonly padId?: number;
   readonly onRecord?: (record: MultiTaskRecord) => void;
 }
 

@@ -10,7 +10,7 @@ import type { Graph } from '../graph/graph';
 import { linearSchedule } from './adamw';
 import type { TrainExample } from './batches';
 import { disposeBatch, epochBatches, makeBatch } from './batches';
-import type { StepResult, TrainerSnapshot } from './create-trainer';
+import type { LoopSettings, StepResult, TrainerSnapshot } from './create-trainer';
 import { createTrainer } from './create-trainer';
 import type { EvalConstants, EvalResult } from './evaluate';
 import { evaluate } from './evaluate';
@@ -18,7 +18,7 @@ import { crossEntropy } from './loss';
 
 export type SelectMetric = 'accuracy' | 'f1' | 'mcc' | 'loss';
 
-export interface TrainOptions {
+export interface TrainOptions extends LoopSettings {
   readonly graph: Graph;
   readonly store: WeightStore;
   /** Graph output holding the logits, e.g. `sst2.logits`. */
@@ -30,12 +30,6 @@ export interface TrainOptions {
   readonly epochs?: number;
   /** Stops after this many steps even mid-epoch. */
   readonly maxSteps?: number;
-  readonly batchSize?: number;
-  readonly learningRate?: number;
-  readonly warmupRatio?: number;
-  readonly weightDecay?: number;
-  /** Global gradient-norm clip; 0 or Infinity disables. */
-  readonly clipNorm?: number;
   /** Evaluate every N steps (and at the end) when `eval` is given. */
   readonly evalEvery?: number;
   /** Stop after this many evaluations without improvement. */
@@ -43,8 +37,6 @@ export interface TrainOptions {
   readonly selectMetric?: SelectMetric;
   /** Restore the best evaluated weights at the end (default true). */
   readonly restoreBest?: boolean;
-  readonly seed?: number;
-  readonly padId?: number;
   /** AdapterDrop: layers below n(step) run without adapters in that step. */
   readonly skipLayers?: (step: number) => number;
   /**
