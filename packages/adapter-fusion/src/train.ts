@@ -153,16 +153,13 @@ export function fusionGraph(base: Graph, spec: FusionSpec, head: HeadSpec, regis
   return applyFusion(addHead(base, head), spec, registry).graph;
 }
 
-export interface FusionTrainOptions extends StageTrainSettings {
-  /** A graph with the fusion (and the target head), e.g. from `fusionGraph`. */
-  readonly graph: Graph;
-  readonly store: WeightStore;
+/**
+ * `graph`: a graph with the fusion (and the target head), e.g. from `fusionGraph`; `output`: the target head's logits,
+ * e.g. `rte.logits`.
+ */
+export interface FusionTrainOptions extends StageTrainSettings, Pick<TrainOptions, 'graph' | 'store' | 'output' | 'train' | 'eval'> {
   /** The fusion to train. */
   readonly name: string;
-  /** The target head's logits output, e.g. `rte.logits`. */
-  readonly output: string;
-  readonly train: readonly TrainExample[];
-  readonly eval?: readonly TrainExample[];
   /** Train the head as well (default true). */
   readonly trainHead?: boolean;
 }
