@@ -4,7 +4,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type {
   AdapterRegistry, AdapterSpec, AnyAdapterPlugin, CliCommand, CliContext, CommandSpec, EvalResult, Graph, HeadSpec, OptionSpec, ParsedArgs,
-  Columns, PluginPackage, TextTokenizer, TrainExample, TrainRecord, WeightStore,
+  Columns, PluginPackage, TaskSampling, TextTokenizer, TrainExample, TrainRecord, WeightStore,
 } from '@adapters/core-graph';
 import {
   adapter, applyPlacements, backendBanner, choosePlugin, COLUMN_OPTIONS, ConfigError,
@@ -73,7 +73,10 @@ export const STAGE1_SPEC: CommandSpec = {
     { name: 'task', type: 'string', repeat: true, metavar: 'NAME=TRAIN[,EVAL]', help: 'a task: its name (letters, digits, _ -), its training file and optionally an eval file (.tsv, .csv, .jsonl)' },
     { name: 'adapter', type: 'string', metavar: 'SPEC', help: 'adapter for every task, e.g. seq_bn or seq_bn:reduction_factor=16,leave_out=[0,1]', defaultText: 'seq_bn' },
     { name: 'mta', type: 'boolean', help: 'MT-A: train all adapters jointly (multi-task loss) instead of one by one' },
-    { name: 'mix', type: 'string', metavar: 'sum|alternate', help: 'MT-A loss: sum one batch of every task per step, or tasks in turn', defaultText: 'sum' },
+    {
+      name: 'mix', type: 'string', metavar: 'sum|alternate|proportional|annealed|uniform|temperature=T',
+      help: 'MT-A: sum one batch of every task per step, tasks in turn, or one task drawn per step (by dataset size, annealed over the epochs as in BERT and PALs, uniformly, or p ∝ size^(1/T))', defaultText: 'sum',
+    },
     ...TRAINING,
     LR('1e-3'),
     ...COLUMN_OPTIONS,
@@ -209,6 +212,16 @@ function placementOf(base: Graph, use: ReturnType<typeof adapter>, registry: Ada
   return { sites: [...new Set(report.map((r) => r.site))], mode: modes[0] as string };
 }
 
+/** `--mix`: fusion's sum / alternate, or one of core-graph's task samplings. */
+function parseMix(text: string, command: string): { mix: 'sum' | 'alternate' } | { sampling: TaskSampling } {
+  if (text === 'sum' || text === 'alternate') return { mix: text };
+  if (text === 'proportional' || text === 'annealed' || text === 'uniform') return { sampling: text };
+  const t = /^temperature=(.+)$/.exec(text);
+  const temperature = t ? Number(t[1]) : NaN;
+  if (Number.isFinite(temperature) && temperature > 0) return { sampling: { temperature } };
+  throw new UsageError(`--mix must be sum, alternate, proportional, annealed, uniform or temperature=T (T > 0), got '${text}'`, command);
+}
+
 interface LoadedRun {
   readonly run: FusionRunFile;
   readonly dir: string;
@@ -316,7 +329,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
   const spec: AdapterSpec = parseAdapterSpec(specText);
   const mta = args.flag('mta');
   const mix = args.string('mix') ?? 'sum';
-  if (mix !== 'sum' && mix !== 'alternate') throw new UsageError(`--mix must be sum or alternate, got '${mix}'`, args.command);
+  const mixing = parseMix(mix, args.command);
   if (args.has('mix') && !mta) throw new UsageError('--mix applies to MT-A only: add --mta', args.command);
   const pool = pooling(args);
   const maxLength = args.number('max-length') ?? 128;
@@ -393,7 +406,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
     let result;
     try {
       result = trainMultiTaskAdapters({
-        base: pre.graph, store: pre.store, registry, tasks, mix, steps, batchSize, learningRate: settings.learningRate, seed, padId: tokenizer.padId,
+        base: pre.graph, store: pre.store, registry, tasks, ...mixing, epochs: settings.epochs, steps, batchSize, learningRate: settings.learningRate, seed, padId: tokenizer.padId,
         onRecord: (r) => {
           const loss = r.losses.reduce((a, b) => a + b, 0);
           metrics.write({ type: 'step', step: r.step, totalSteps: steps, loss, losses: Object.fromEntries(r.tasks.map((t, i) => [t, r.losses[i]])), lr: r.lr, gradNorm: r.gradNorm });

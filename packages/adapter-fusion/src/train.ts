@@ -77,7 +77,7 @@ export function trainSingleTaskAdapters(options: { base: Graph; store: WeightSto
   return { graphs, results, adapters: options.tasks.map(adapterOf) };
 }
 
-export interface MultiTaskOptions extends LoopSettings, Pick<MultiTaskTrainOptions, 'sampling' | 'onRecord'> {
+export interface MultiTaskOptions extends LoopSettings, Pick<MultiTaskTrainOptions, 'sampling' | 'epochs' | 'onRecord'> {
   readonly base: Graph;
   readonly store: WeightStore;
   readonly registry: AdapterRegistry;
