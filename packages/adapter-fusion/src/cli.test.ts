@@ -125,6 +125,7 @@ describe('adapters fusion-* commands', () => {
   test.each([
     [['fusion-stage1', '--model', 'tiny-bert', '--task', 'oops', '--out', 'x'], 2, /--task oops: expected NAME=TRAIN\[,EVAL\]/],
     [['fusion-stage1', '--model', 'tiny-bert', '--task', 'a=a.tsv', '--mix', 'alternate', '--out', 'x'], 2, /--mix applies to MT-A only/],
+    [['fusion-stage1', '--model', 'tiny-bert', '--task', 'a=a.tsv', '--mta', '--mix', 'temperature=0', '--out', 'x'], 2, /--mix must be sum, alternate, proportional, annealed, uniform or temperature=T/],
     [['fusion-stage1', '--model', 'tiny-bert', '--task', 'a=a.tsv', '--adapter', 'nope_bn', '--out', 'x'], 2, /no installed adapter plugin provides 'nope_bn'/],
     [['fusion-stage2', '--model', 'tiny-bert', '--data', 'target.tsv', '--out', 'x'], 2, /missing required option --adapters/],
     [['fusion-stage2', '--model', 'tiny-bert', '--adapters', 'nowhere', '--data', 'target.tsv', '--out', 'x'], 2, /--adapters nowhere: no adapter_config.json there/],

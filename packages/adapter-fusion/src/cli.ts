@@ -3,17 +3,17 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type {
-  AdapterRegistry, AdapterSpec, AnyAdapterPlugin, CliCommand, CliContext, CommandSpec, EncoderConfig, EvalResult, Graph, HeadSpec, JsonSchema, OptionSpec, ParsedArgs,
-  Columns, PluginPackage, TextTokenizer, TrainExample, TrainRecord, WeightStore,
+  AdapterRegistry, AdapterSpec, AnyAdapterPlugin, CliCommand, CliContext, Columns, CommandSpec, EvalResult, Graph,
+  HeadSpec, JsonSchema, OptionSpec, ParsedArgs, PluginPackage, TaskSampling, TextTokenizer, TrainExample,
+  TrainRecord, WeightStore,
 } from '@adapters/core-graph';
 import {
-  adapter, addHead, applyPlacements, backendBanner, checkpointTensor, choosePlugin, COLUMN_OPTIONS, ConfigError,
-  createRegistry, detectColumns, discoverPlugins, encodeExamples, encodeSafetensors, evaluate, Executor,
-  FORMAT_VERSION, formatDuration, givenColumns, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, headPrefix, LabelVocab,
-  loadAdapter, loadPretrained, loadTokenizer, majorityShare, MetricsWriter, ownersPolicy, parameterSummary,
-  parseAdapterSpec, PlacementError, ProgressReporter, readColumns, readJsonObject, readSafetensorsFile,
-  resolveAdapterDir, resolveConfig, resolveModel, saveAdapter, shortPath, stageFromCheckpoint, UsageError,
-  validateSchema, writeFileAtomic, writeJsonAtomic, writeTrainingCurves,
+  adapter, applyPlacements, backendBanner, choosePlugin, COLUMN_OPTIONS, ConfigError, createRegistry, detectColumns,
+  discoverPlugins, encodeExamples, evaluate, Executor, formatDuration, givenColumns, HEAD_CONFIG_FILE, LabelVocab,
+  loadAdapter, loadHead, loadPretrained, loadTokenizer, majorityShare, MetricsWriter, ownersPolicy,
+  parameterSummary, parseAdapterSpec, PlacementError, ProgressReporter, readColumns, resolveAdapterDir,
+  resolveConfig, resolveModel, saveAdapter, saveHead, shortPath, UsageError, validateSchema, writeJsonAtomic,
+  writeTrainingCurves,
 } from '@adapters/core-graph';
 import { bottleneck } from '@adapters/adapter-bottleneck';
 import type { FusionConfigInput } from './config';
@@ -73,7 +73,10 @@ export const STAGE1_SPEC: CommandSpec = {
     { name: 'task', type: 'string', repeat: true, metavar: 'NAME=TRAIN[,EVAL]', help: 'a task: its name (letters, digits, _ -), its training file and optionally an eval file (.tsv, .csv, .jsonl)' },
     { name: 'adapter', type: 'string', metavar: 'SPEC', help: 'adapter for every task, e.g. seq_bn or seq_bn:reduction_factor=16,leave_out=[0,1]', defaultText: 'seq_bn' },
     { name: 'mta', type: 'boolean', help: 'MT-A: train all adapters jointly (multi-task loss) instead of one by one' },
-    { name: 'mix', type: 'string', metavar: 'sum|alternate', help: 'MT-A loss: sum one batch of every task per step, or tasks in turn', defaultText: 'sum' },
+    {
+      name: 'mix', type: 'string', metavar: 'sum|alternate|proportional|annealed|uniform|temperature=T',
+      help: 'MT-A: sum one batch of every task per step, tasks in turn, or one task drawn per step (by dataset size, annealed over the epochs as in BERT and PALs, uniformly, or p ∝ size^(1/T))', defaultText: 'sum',
+    },
     ...TRAINING,
     LR('1e-3'),
     ...COLUMN_OPTIONS,
@@ -209,30 +212,14 @@ function placementOf(base: Graph, use: ReturnType<typeof adapter>, registry: Ada
   return { sites: [...new Set(report.map((r) => r.site))], mode: modes[0] as string };
 }
 
-/** Writes a head as core-graph's saveAdapter does (head_config.json + model_head.safetensors, keys `heads.NAME.…`). */
-export async function saveHead(dir: string, graph: Graph, store: WeightStore, name: string): Promise<void> {
-  const spec = ((graph.meta['heads'] as HeadSpec[] | undefined) ?? []).find((h) => h.name === name);
-  if (!spec) throw new ConfigError('head', `the graph has no head '${name}'`);
-  const config = graph.meta['config'] as EncoderConfig | undefined;
-  await writeJsonAtomic(path.join(dir, HEAD_CONFIG_FILE), { config: spec, hidden_size: config?.hiddenSize ?? null, model_type: config?.architecture ?? null, name, version: FORMAT_VERSION });
-  const prefix = `${headPrefix(name)}.`;
-  const tensors: Record<string, ReturnType<typeof checkpointTensor>> = {};
-  for (const p of graph.params.values()) if (p.owner === `head:${name}`) tensors[`heads.${name}.${p.key.slice(prefix.length)}`] = checkpointTensor(graph, store, p.key);
-  await writeFileAtomic(path.join(dir, HEAD_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
-}
-
-/** Adds the head saved by saveHead to `base` and loads its weights into `store` (checked before the store changes). */
-export async function loadHead(dir: string, base: Graph, store: WeightStore): Promise<{ graph: Graph; spec: HeadSpec }> {
-  const saved = await readJsonObject(path.join(dir, HEAD_CONFIG_FILE));
-  const spec = saved['config'] as HeadSpec;
-  const graph = addHead(base, spec);
-  const file = path.join(dir, HEAD_WEIGHTS_FILE);
-  const { tensors } = await readSafetensorsFile(file);
-  const prefix = `${headPrefix(spec.name)}.`;
-  const keys = [...graph.params.values()].filter((p) => p.owner === `head:${spec.name}`).map((p) => p.key);
-  const staged = stageFromCheckpoint(graph, (k) => tensors.get(k), { keys, source: file, keyOf: (k) => `heads.${spec.name}.${k.slice(prefix.length)}` });
-  store.sync(graph, 0, (p) => staged.get(p.key)?.values);
-  return { graph, spec };
+/** `--mix`: fusion's sum / alternate, or one of core-graph's task samplings. */
+function parseMix(text: string, command: string): { mix: 'sum' | 'alternate' } | { sampling: TaskSampling } {
+  if (text === 'sum' || text === 'alternate') return { mix: text };
+  if (text === 'proportional' || text === 'annealed' || text === 'uniform') return { sampling: text };
+  const t = /^temperature=(.+)$/.exec(text);
+  const temperature = t ? Number(t[1]) : NaN;
+  if (Number.isFinite(temperature) && temperature > 0) return { sampling: { temperature } };
+  throw new UsageError(`--mix must be sum, alternate, proportional, annealed, uniform or temperature=T (T > 0), got '${text}'`, command);
 }
 
 interface LoadedRun {
@@ -310,10 +297,10 @@ async function loadRun(args: ParsedArgs, ctx: CliContext): Promise<LoadedRun> {
   const pre = await loadPretrained(model.dir);
   const adapterGraphs: Graph[] = [];
   for (const a of run.adapters) adapterGraphs.push((await loadAdapter(path.join(dir, a.dir), pre.graph, pre.store, registry, { loadHead: false })).graph);
-  const { graph: headed, spec: head } = await loadHead(dir, pre.graph, pre.store);
+  const { graph: headed, name: head } = await loadHead(dir, pre.graph, pre.store);
   const loaded = await loadFusion(dir, headed, pre.store, registry, { graphs: adapterGraphs });
-  info(ctx, `loaded fusion '${loaded.name}' of ${run.adapters.map((a) => a.name).join(', ')} with head '${head.name}' (${run.labels.join(', ')}) on ${model.name}`);
-  return { run, dir, model, tokenizer: await loadTokenizer(model.dir), store: pre.store, registry, headed, adapterGraphs, graph: loaded.graph, spec: loaded.spec, output: `${head.name}.logits` };
+  info(ctx, `loaded fusion '${loaded.name}' of ${run.adapters.map((a) => a.name).join(', ')} with head '${head}' (${run.labels.join(', ')}) on ${model.name}`);
+  return { run, dir, model, tokenizer: await loadTokenizer(model.dir), store: pre.store, registry, headed, adapterGraphs, graph: loaded.graph, spec: loaded.spec, output: `${head}.logits` };
 }
 
 /** Saves the fusion, its head, the fused adapters and fusion_run.json into `dir` (the fusion-stage2 layout). */
@@ -385,7 +372,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
   const spec: AdapterSpec = parseAdapterSpec(specText);
   const mta = args.flag('mta');
   const mix = args.string('mix') ?? 'sum';
-  if (mix !== 'sum' && mix !== 'alternate') throw new UsageError(`--mix must be sum or alternate, got '${mix}'`, args.command);
+  const mixing = parseMix(mix, args.command);
   if (args.has('mix') && !mta) throw new UsageError('--mix applies to MT-A only: add --mta', args.command);
   const pool = pooling(args);
   const maxLength = args.number('max-length') ?? 128;
@@ -462,7 +449,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
     let result;
     try {
       result = trainMultiTaskAdapters({
-        base: pre.graph, store: pre.store, registry, tasks, mix, steps, batchSize, learningRate: settings.learningRate, seed, padId: tokenizer.padId,
+        base: pre.graph, store: pre.store, registry, tasks, ...mixing, epochs: settings.epochs, steps, batchSize, learningRate: settings.learningRate, seed, padId: tokenizer.padId,
         onRecord: (r) => {
           const loss = r.losses.reduce((a, b) => a + b, 0);
           metrics.write({ type: 'step', step: r.step, totalSteps: steps, loss, losses: Object.fromEntries(r.tasks.map((t, i) => [t, r.losses[i]])), lr: r.lr, gradNorm: r.gradNorm });

@@ -68,6 +68,28 @@ describe('two-stage recipe', () => {
     }
   });
 
+  test('MT-A with a core task sampling: each step trains the drawn task only (its adapter and head move, the other\'s stay)', () => {
+    const base = encoder();
+    const store = WeightStore.create(base, 0);
+    const tasks = [
+      { name: 'a', numLabels: 2, train: toyExamples(4, 4), adapter: seqBn('a'), head: { ...TARGET, name: 'a' } },
+      { name: 'b', numLabels: 2, train: toyExamples(12, 6), adapter: seqBn('b'), head: { ...TARGET, name: 'b' } },
+    ];
+    const drawn: string[] = [];
+    const mt = trainMultiTaskAdapters({ base, store, registry, tasks, sampling: { temperature: 2 }, steps: 1, batchSize: 4, learningRate: 1e-2, seed: 5, onRecord: (r) => drawn.push(...r.tasks) });
+    expect(drawn).toHaveLength(1);
+    // Task weights start from the seed MT-A syncs them with.
+    const initial = WeightStore.create(mt.graphs['a'] ?? base, 5);
+    initial.sync(mt.graphs['b'] ?? base, 5);
+    for (const t of ['a', 'b']) {
+      const keys = [...(mt.graphs[t]?.params.values() ?? [])].filter((p) => p.owner === `adapter:${t}` || p.owner === `head:${t}`).map((p) => p.key);
+      const moved = keys.some((k) => !bitEqual(store.get(k).dataSync() as Float32Array, initial.get(k).dataSync() as Float32Array));
+      expect([t, moved]).toEqual([t, drawn.includes(t)]);
+    }
+    initial.dispose();
+    store.dispose();
+  });
+
   test('value regularisation is 0.01·Σ(I − V)² over trainable V matrices', () => {
     const graph = fusionGraph(encoder(), { adapters: [seqBn('a'), seqBn('b')] }, TARGET, registry);
     const store = WeightStore.create(graph, 0);

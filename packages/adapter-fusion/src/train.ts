@@ -7,12 +7,9 @@
 // name, so the same keys serve a single-adapter graph and a fusion graph.
 import * as tf from '@tensorflow/tfjs';
 import type {
-  AdapterRegistry, AdapterUse, EvalResult, Graph, HeadSpec, TrainExample, TrainOptions, TrainRecord, TrainResult, WeightStore,
+  AdapterRegistry, AdapterUse, EvalResult, Graph, HeadSpec, LoopSettings, MultiTaskTrainOptions, TrainExample, TrainOptions, TrainRecord, TrainResult, WeightStore,
 } from '@adapters/core-graph';
-import {
-  AdamW, addHead, applyPlacements, clipByGlobalNorm, ConfigError, crossEntropy, decays, disposeBatch, epochBatches, evaluate, Executor,
-  linearSchedule, makeBatch, ownersPolicy, train,
-} from '@adapters/core-graph';
+import { addHead, applyPlacements, ConfigError, evaluate, Executor, ownersPolicy, train, trainMultiTask } from '@adapters/core-graph';
 import { TEMPERATURE_END, TEMPERATURE_START, TEMPERATURE_STEP } from './config';
 import { fusionCatalog } from './fuse';
 import type { FusionSpec } from './model';
@@ -80,23 +77,15 @@ export function trainSingleTaskAdapters(options: { base: Graph; store: WeightSto
   return { graphs, results, adapters: options.tasks.map(adapterOf) };
 }
 
-export interface MultiTaskOptions {
+export interface MultiTaskOptions extends LoopSettings, Pick<MultiTaskTrainOptions, 'sampling' | 'epochs' | 'onRecord'> {
   readonly base: Graph;
   readonly store: WeightStore;
   readonly registry: AdapterRegistry;
   readonly tasks: readonly FusionTask[];
-  /** `sum`: every step adds one batch of each task's loss; `alternate`: step i trains task i mod T. Default `sum`. */
+  /** `sum`: every step adds one batch of each task's loss; `alternate`: step i trains task i mod T. Default `sum`. `sampling` overrides it. */
   readonly mix?: 'sum' | 'alternate';
   /** Optimiser steps (default: one epoch of the largest task). */
   readonly steps?: number;
-  readonly batchSize?: number;
-  readonly learningRate?: number;
-  readonly warmupRatio?: number;
-  readonly weightDecay?: number;
-  readonly clipNorm?: number;
-  readonly seed?: number;
-  readonly padId?: number;
-  readonly onRecord?: (record: { readonly step: number; readonly tasks: readonly string[]; readonly losses: readonly number[]; readonly lr: number; readonly gradNorm: number }) => void;
 }
 
 export interface MultiTaskResult extends StageOneResult {
@@ -107,92 +96,32 @@ export interface MultiTaskResult extends StageOneResult {
 
 /**
  * Stage 1, MT-A: all task adapters and heads train together under one AdamW, with a multi-task loss
- * (the sum of per-task batch losses, or tasks in turn). Each task's batch runs through its own graph
- * (its adapter, its head); the base stays frozen.
+ * (the sum of per-task batch losses, or tasks in turn, or sampled), on core-graph's `trainMultiTask`. Each task's
+ * batch runs through its own graph (its adapter, its head); the base stays frozen.
  */
 export function trainMultiTaskAdapters(o: MultiTaskOptions): MultiTaskResult {
   if (o.tasks.length === 0) throw new ConfigError('tasks', 'no tasks');
   const seed = o.seed ?? 0;
   const batchSize = o.batchSize ?? 16;
-  const padId = o.padId ?? 0;
-  const mix = o.mix ?? 'sum';
   const graphs: Record<string, Graph> = {};
-  const executors = new Map<string, Executor>();
   const owners: string[] = [];
   for (const task of o.tasks) {
     if (task.train.length === 0) throw new ConfigError(`tasks.${task.name}.train`, 'no training examples');
     const graph = taskGraph(o.base, task, o.registry);
     o.store.sync(graph, seed);
     graphs[task.name] = graph;
-    executors.set(task.name, new Executor(graph, o.store));
     owners.push(`adapter:${adapterOf(task).name}`, `head:${headOf(task).name}`);
   }
-  const policy = ownersPolicy(owners);
-  const keysByTask = new Map<string, string[]>();
-  const allKeys: string[] = [];
-  for (const task of o.tasks) {
-    const g = graphs[task.name] as Graph;
-    const keys = o.store.applyPolicy(g, policy);
-    keysByTask.set(task.name, keys);
-    for (const k of keys) if (!allKeys.includes(k)) allKeys.push(k);
-  }
-  const decaying = new Set(allKeys.filter((k) => o.tasks.some((t) => (graphs[t.name] as Graph).params.has(k) && decays((graphs[t.name] as Graph).param(k)))));
-  const optimizer = new AdamW(decaying, { weightDecay: o.weightDecay ?? 0.01 });
   const steps = o.steps ?? Math.max(...o.tasks.map((t) => Math.ceil(t.train.length / batchSize)));
-  const lr = linearSchedule(o.learningRate ?? 1e-4, Math.round((o.warmupRatio ?? 0.1) * steps), steps);
-  // Per-task batch streams: reshuffled (seeded) every time a task runs out of data.
-  const streams = new Map(o.tasks.map((t) => [t.name, { epoch: 0, queue: [] as number[][] }]));
-  const nextBatch = (task: FusionTask): number[] => {
-    const s = streams.get(task.name) as { epoch: number; queue: number[][] };
-    if (s.queue.length === 0) s.queue = epochBatches(task.train.length, batchSize, hashString(seed, `${task.name}#${s.epoch++}`));
-    return s.queue.shift() as number[];
-  };
-  try {
-    for (let step = 0; step < steps; step++) {
-      const active = mix === 'sum' ? o.tasks : [o.tasks[step % o.tasks.length] as FusionTask];
-      const batches = active.map((t) => makeBatch(nextBatch(t).map((i) => t.train[i] as TrainExample), padId));
-      const keys = [...new Set(active.flatMap((t) => keysByTask.get(t.name) ?? []))];
-      const vars = keys.map((k) => o.store.get(k));
-      const keyByVar = new Map(keys.map((k) => [o.store.get(k).name, k]));
-      const losses: number[] = [];
-      const { value, grads } = tf.variableGrads(() => {
-        const parts = active.map((t, i) => {
-          const b = batches[i] as ReturnType<typeof makeBatch>;
-          const output = `${headOf(t).name}.logits`;
-          const logits = (executors.get(t.name) as Executor).forward(b.feeds, { outputs: [output], training: true, seed: hashString(seed, `${t.name}@${step}`) })[output] as tf.Tensor;
-          return crossEntropy(logits, b.labels);
-        });
-        parts.forEach((p) => losses.push(p.dataSync()[0] as number));
-        return (parts.length === 1 ? parts[0] : tf.addN(parts)) as tf.Scalar;
-      }, vars);
-      const byKey: Record<string, tf.Tensor> = {};
-      for (const [name, g] of Object.entries(grads)) {
-        const key = keyByVar.get(name);
-        if (key && g) byKey[key] = g;
-      }
-      const gradNorm = clipByGlobalNorm(byKey, o.clipNorm ?? 1.0);
-      const rate = lr(step);
-      optimizer.apply(new Map(keys.map((k) => [k, o.store.get(k)])), byKey, rate);
-      tf.dispose([value, ...Object.values(byKey), ...Object.values(grads)]);
-      batches.forEach(disposeBatch);
-      if (!losses.every(Number.isFinite)) throw new Error(`multi-task training diverged at step ${step + 1}: losses ${losses.join(', ')}`);
-      o.onRecord?.({ step: step + 1, tasks: active.map((t) => t.name), losses, lr: rate, gradNorm });
-    }
-  } finally {
-    optimizer.dispose();
-  }
-  const evals: Record<string, EvalResult> = {};
-  for (const t of o.tasks) {
-    if (t.eval && t.eval.length > 0) evals[t.name] = evaluate(executors.get(t.name) as Executor, `${headOf(t).name}.logits`, t.eval, { batchSize: Math.max(batchSize, 32), padId });
-  }
+  const { base: _base, registry: _registry, tasks, mix, sampling, ...settings } = o;
+  const { evals } = trainMultiTask({
+    ...settings,
+    tasks: tasks.map((t) => ({ name: t.name, graph: graphs[t.name] as Graph, output: `${headOf(t).name}.logits`, train: t.train, ...(t.eval ? { eval: t.eval } : {}) })),
+    policy: ownersPolicy(owners),
+    sampling: sampling ?? ((mix ?? 'sum') === 'sum' ? 'all' : 'roundRobin'),
+    steps,
+  });
   return { graphs, results: {}, adapters: o.tasks.map(adapterOf), steps, evals };
-}
-
-/** FNV-1a of a string mixed with a seed: stable per-task batch and dropout seeds. */
-function hashString(seed: number, s: string): number {
-  let h = (2166136261 ^ seed) >>> 0;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
-  return h;
 }
 
 /** The keys of the value matrices V of a fusion, one per site. */
@@ -224,16 +153,13 @@ export function fusionGraph(base: Graph, spec: FusionSpec, head: HeadSpec, regis
   return applyFusion(addHead(base, head), spec, registry).graph;
 }
 
-export interface FusionTrainOptions extends StageTrainSettings {
-  /** A graph with the fusion (and the target head), e.g. from `fusionGraph`. */
-  readonly graph: Graph;
-  readonly store: WeightStore;
+/**
+ * `graph`: a graph with the fusion (and the target head), e.g. from `fusionGraph`; `output`: the target head's logits,
+ * e.g. `rte.logits`.
+ */
+export interface FusionTrainOptions extends StageTrainSettings, Pick<TrainOptions, 'graph' | 'store' | 'output' | 'train' | 'eval'> {
   /** The fusion to train. */
   readonly name: string;
-  /** The target head's logits output, e.g. `rte.logits`. */
-  readonly output: string;
-  readonly train: readonly TrainExample[];
-  readonly eval?: readonly TrainExample[];
   /** Train the head as well (default true). */
   readonly trainHead?: boolean;
 }

@@ -90,11 +90,11 @@ describe('adapters kadapter-* commands', () => {
     const ling = await ok(['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'linguistic', '--data', 'ud.conllu', '--train-sentences', '4', '--eval-sentences', '2', '--adapter-config', SMALL, ...TRAIN, '--out', 'linguistic']);
     expect(ling.out).toMatch(/^dependency-head accuracy \(UAS over word pieces\): \d+\.\d% \(chance \d+\.\d%; 2 eval examples, 2 steps\)\n/);
     for (const [dir, type, head] of [['factual', 'relation', 'factual_rc'], ['linguistic', 'dependency', 'linguistic_dep']] as const) {
-      for (const f of ['adapter_config.json', 'adapter.safetensors', 'kadapter_head_config.json', 'kadapter_head.safetensors', 'metrics.jsonl', 'summary.json']) {
+      for (const f of ['adapter_config.json', 'adapter.safetensors', 'head_config.json', 'model_head.safetensors', 'metrics.jsonl', 'summary.json']) {
         expect({ f: `${dir}/${f}`, exists: existsSync(path.join(tmp, dir, f)) }).toEqual({ f: `${dir}/${f}`, exists: true });
       }
       expect(readJson(path.join(tmp, dir, 'adapter_config.json'))).toMatchObject({ name: dir, plugin: 'kadapter', config: { architecture: 'kadapter', adapter_size: 8 } });
-      expect(readJson(path.join(tmp, dir, 'kadapter_head_config.json'))).toMatchObject({ config: { type, name: head } });
+      expect(readJson(path.join(tmp, dir, 'head_config.json'))).toMatchObject({ config: { type, name: head } });
       expect(readMetrics(path.join(tmp, dir, 'metrics.jsonl')).map((r) => r['type'])).toEqual(['step', 'step', 'eval']);
       const { tensors } = await readSafetensorsFile(path.join(tmp, dir, 'adapter.safetensors'));
       expect([...tensors.keys()].every((k) => k.startsWith(`bert.taps.adapters.${dir}.`))).toBe(true);

@@ -3,9 +3,9 @@
 // core-graph's CLI finds them by plugin discovery.
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { CliCommand, CliContext, Columns, CommandSpec, EncoderConfig, OptionSpec, ParsedArgs } from '@adapters/core-graph';
+import type { CliCommand, CliContext, Columns, CommandSpec, EncoderConfig, EvalResult, OptionSpec, ParsedArgs, TrainRecord } from '@adapters/core-graph';
 import {
-  assignFromCheckpoint, backendBanner, checkpointTensor, COLUMN_OPTIONS, ConfigError, detectColumns, encodeExamples,
+  assignFromCheckpoint, backendBanner, evaluate, Executor, HEAD_CONFIG_FILE, train, checkpointTensor, COLUMN_OPTIONS, ConfigError, detectColumns, encodeExamples,
   encodeSafetensors, FORMAT_VERSION, formatDuration, givenColumns, LabelVocab, loadTokenizer, majorityShare,
   MetricsWriter, parameterSummary, parseAdapterSpec, ProgressReporter, readColumns, readSafetensorsFile,
   resolveConfig, resolveModel, shortPath, UsageError, writeFileAtomic, writeJsonAtomic,
@@ -13,13 +13,12 @@ import {
 import type { CombineMode } from './combine';
 import { KADAPTER_PRESETS } from './config';
 import type { KnowledgeHeadSpec } from './heads';
-import { KADAPTER_CONFIG_FILE, KADAPTER_HEAD_CONFIG_FILE, saveKAdapter } from './io';
+import { KADAPTER_CONFIG_FILE, saveKAdapter } from './io';
 import { kadapter } from './plugin';
 import { loadPretrainedEncoder } from './pretrained';
 import type { RecipeResult } from './recipes';
 import { attachKnowledgeAdapters, pretrainFactualAdapter, pretrainLinguisticAdapter } from './recipes';
-import type { KEvalResult, KTrainRecord } from './train';
-import { evaluateKnowledge, trainKnowledge } from './train';
+import { frozenFeatureHooks } from './frozen-cache';
 
 /** What kadapter-train writes beside the task weights (task.safetensors). */
 export const KADAPTER_TASK_FILE = 'task_config.json';
@@ -46,7 +45,7 @@ export const PRETRAIN_SPEC: CommandSpec = {
   summary:
     'Pre-trains a knowledge adapter beside the frozen model. factual: relation classification on a FewRel JSON file ({relation: [{tokens, h, t}]}), ' +
     'with a seeded train/eval split inside each relation; linguistic: dependency-head prediction on a CoNLL-U file (first sentences train, the next evaluate). ' +
-    'Writes the adapter and its pre-training head in AdapterHub layout (adapter_config.json, adapter.safetensors, kadapter_head_config.json, kadapter_head.safetensors), ' +
+    'Writes the adapter and its pre-training head in AdapterHub layout (adapter_config.json, adapter.safetensors, head_config.json, model_head.safetensors), ' +
     'metrics.jsonl and summary.json to --out.',
   usage: '--model DIR|NAME --knowledge factual|linguistic --data FILE --out DIR [options]',
   options: [
@@ -152,7 +151,7 @@ function asUsage(e: unknown, command: string): unknown {
   return e;
 }
 
-function progressOf(ctx: CliContext, file: string): { onRecord: (r: KTrainRecord) => void; finish: () => void } {
+function progressOf(ctx: CliContext, file: string): { onRecord: (r: TrainRecord) => void; finish: () => void } {
   const metrics = MetricsWriter.open(file, { fresh: true });
   const progress = new ProgressReporter({ stream: ctx.stderr, every: 10 });
   const started = Date.now();
@@ -231,7 +230,7 @@ export async function pretrainCommand(args: ParsedArgs, ctx: CliContext): Promis
   const what = knowledge === 'factual' ? `relation accuracy over ${result.labels?.length ?? '?'} relations` : 'dependency-head accuracy (UAS over word pieces)';
   out(ctx, `${what}: ${pct(result.eval.accuracy)} (chance ${pct(result.chance)}; ${result.evalCount} eval examples, ${result.train.steps} steps)`);
   out(ctx, `adapter '${name}': ${params.trainable.toLocaleString('en-US')} parameters; wall time ${formatDuration((Date.now() - started) / 1000)} on ${backend}`);
-  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (${KADAPTER_CONFIG_FILE}, adapter.safetensors, ${KADAPTER_HEAD_CONFIG_FILE}, metrics.jsonl, summary.json)`);
+  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (${KADAPTER_CONFIG_FILE}, adapter.safetensors, ${HEAD_CONFIG_FILE}, metrics.jsonl, summary.json)`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,17 +303,21 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const progress = progressOf(ctx, path.join(outDir, 'metrics.jsonl'));
   const evalEvery = args.number('eval-every');
   const maxSteps = args.number('max-steps');
+  // The frozen base runs once per example (its features are cached and fed to every step and evaluation).
+  const cached = frozenFeatureHooks({ graph: task.graph, store: pre.store, output: task.output, policy, examples: [...trainSet, ...evalSet], padId: tokenizer.padId });
   let result;
   try {
-    result = trainKnowledge({
+    result = train({
       graph: task.graph, store: pre.store, output: task.output, train: trainSet, ...(evalSet.length > 0 ? { eval: evalSet } : {}), policy,
       epochs: args.number('epochs') ?? 3, ...(maxSteps !== undefined ? { maxSteps } : {}), batchSize: args.number('batch-size') ?? 16, learningRate: args.number('lr') ?? 1e-4,
-      seed, padId: tokenizer.padId, ...(evalEvery !== undefined ? { evalEvery } : {}), onRecord: progress.onRecord, cacheFrozen: true,
+      seed, padId: tokenizer.padId, ...(evalEvery !== undefined ? { evalEvery } : {}), onRecord: progress.onRecord, constants: cached.constants, evalConstants: cached.evalConstants,
     });
   } finally {
     progress.finish();
   }
-  const final: KEvalResult | undefined = evalSet.length > 0 ? (result.best?.eval ?? evaluateKnowledge(task.graph, pre.store, task.output, evalSet, { padId: tokenizer.padId })) : undefined;
+  const final: EvalResult | undefined = evalSet.length > 0
+    ? (result.best?.eval ?? evaluate(new Executor(task.graph, pre.store), task.output, evalSet, { padId: tokenizer.padId, constants: cached.evalConstants }))
+    : undefined;
 
   const adapters: Array<{ name: string; dir: string }> = [];
   for (const name of task.adapters) {
@@ -381,7 +384,7 @@ export async function evalCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
   const keys = [...attached.graph.params.values()].filter((p) => p.owner === `combine:${task.combine.name}` || p.owner === `head:${task.head.name}`).map((p) => p.key);
   assignFromCheckpoint(attached.graph, pre.store, (k) => tensors.get(k), { keys, source: weightsFile, keyOf: (k) => k });
   info(ctx, `loaded K-Adapters ${attached.adapters.join(', ')} (${task.combine.mode}) with head '${task.head.name}' (${task.labels.join(', ')}) on ${model.name}`);
-  const r = evaluateKnowledge(attached.graph, pre.store, attached.output, examples, { batchSize: args.number('batch-size') ?? 32, padId: tokenizer.padId });
+  const r = evaluate(new Executor(attached.graph, pre.store), attached.output, examples, { batchSize: args.number('batch-size') ?? 32, padId: tokenizer.padId });
   pre.store.dispose();
   out(ctx, `accuracy: ${r.accuracy.toFixed(4)}  loss: ${r.loss.toFixed(4)}  (${r.count} examples; majority-class baseline ${majorityShare(examples).toFixed(4)})`);
 }

@@ -10,17 +10,17 @@ export type { KAdapterActivation, KAdapterConfig } from './config';
 export { defaultAdapterList, KADAPTER_DEFAULTS, KADAPTER_PRESETS, KADAPTER_SCHEMA, kadapterParamCount, resolveAdapterList } from './config';
 export { chainOutputOf, combinedOutputName, combineKnowledgeAdapters } from './combine';
 export type { CombinedInfo, CombineMode, CombineOptions } from './combine';
-export { addKnowledgeHead, DEFAULT_HEAD_INPUT, knowledgeHeads } from './heads';
-export type { KnowledgeHeadSpec } from './heads';
+export { addKnowledgeHead, DEFAULT_HEAD_INPUT, dependencyHead, kadapterHeads, relationHead } from './heads';
+export type { DependencyHeadSpec, KnowledgeHeadSpec, RelationHeadSpec } from './heads';
 export { markerPoolOp, pairScoresOp, registerKAdapterOps } from './ops';
 export {
-  KADAPTER_CONFIG_FILE, KADAPTER_FORMAT_VERSION, KADAPTER_HEAD_CONFIG_FILE, KADAPTER_HEAD_WEIGHTS_FILE, KADAPTER_WEIGHTS_FILE, kadapterEntry, loadKAdapter, saveKAdapter,
+  KADAPTER_CONFIG_FILE, KADAPTER_WEIGHTS_FILE, kadapterEntry, loadKAdapter, saveKAdapter,
 } from './io';
 export type { LoadKAdapterOptions } from './io';
 export { loadPretrainedEncoder } from './pretrained';
 export type { PretrainedEncoder } from './pretrained';
-export { evaluateKnowledge, FrozenFeatureCache, frozenBasePolicy, IGNORE_INDEX, makeBatch, maskedCrossEntropy, trainKnowledge } from './train';
-export type { KEvalResult, KTrainExample, KTrainOptions, KTrainRecord, KTrainResult } from './train';
+export { FrozenFeatureCache, frozenFeatureHooks } from './frozen-cache';
+export type { FrozenFeatureOptions } from './frozen-cache';
 export {
   DEFAULT_MARKER_TOKENS, encodeRelationInstance, entityMarkers, parseFewRel, readFewRel, relationExamples, splitFewRel,
 } from './data/fewrel';

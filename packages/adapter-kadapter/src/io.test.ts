@@ -2,13 +2,12 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, createRegistry, decodeSafetensors, GraphError, loadAdapter, saveAdapter } from '@adapters/core-graph';
+import { ConfigError, createRegistry, decodeSafetensors, GraphError, HEAD_CONFIG_FILE, loadAdapter, saveAdapter, train } from '@adapters/core-graph';
 import { kadapter } from './plugin';
 import { combineKnowledgeAdapters } from './combine';
 import { addKnowledgeHead } from './heads';
-import { KADAPTER_CONFIG_FILE, KADAPTER_HEAD_CONFIG_FILE, KADAPTER_WEIGHTS_FILE, loadKAdapter, saveKAdapter } from './io';
+import { KADAPTER_CONFIG_FILE, KADAPTER_WEIGHTS_FILE, loadKAdapter, saveKAdapter } from './io';
 import { attachKnowledgeAdapters } from './recipes';
-import { trainKnowledge } from './train';
 import { baseStore, bitEqual, FEEDS, randomizeOwner, runValues, SMALL, tinyBase, withKAdapter } from './__tests__/helpers';
 
 let dir: string;
@@ -59,7 +58,7 @@ describe('saveKAdapter / loadKAdapter', () => {
     const s2 = baseStore(shallow);
     await expect(loadKAdapter(dir, shallow, s2.store)).rejects.toThrow(/adapter_list: layer 2 does not exist: the model has 2 layers/);
     await expect(saveKAdapter(dir, graph, store, 'nope')).rejects.toThrow(ConfigError);
-    await expect(saveKAdapter(dir, graph, store, 'fac', { head: 'nope' })).rejects.toThrow(/no knowledge head 'nope'/);
+    await expect(saveKAdapter(dir, graph, store, 'fac', { head: 'nope' })).rejects.toThrow(/no head 'nope'/);
     const bytes = decodeSafetensors(await readFile(join(dir, KADAPTER_WEIGHTS_FILE))).tensors;
     expect(bytes.size).toBeGreaterThan(0);
     const cfg = JSON.parse(await readFile(join(dir, KADAPTER_CONFIG_FILE), 'utf8')) as { config: Record<string, unknown> };
@@ -130,13 +129,13 @@ describe('downstream use of pre-trained knowledge adapters (base frozen)', () =>
         { inputIds: [2, 31, 8, 3], label: 1 },
         { inputIds: [2, 9, 9, 3], label: 1 },
       ];
-      const result = trainKnowledge({ graph: task.graph, store, output: task.output, train: examples, eval: examples, policy: task.headOnlyPolicy, maxSteps: 3, batchSize: 2, learningRate: 1e-2 });
+      const result = train({ graph: task.graph, store, output: task.output, train: examples, eval: examples, policy: task.headOnlyPolicy, maxSteps: 3, batchSize: 2, learningRate: 1e-2 });
       expect(result.trainableKeys.every((k) => k.startsWith('heads.task.') || k.startsWith('combine.kadapter.'))).toBe(true);
       const baseAfter = store.snapshot(baseKeys);
       for (const k of baseKeys) expect(bitEqual(baseAfter.get(k) as Float32Array, baseBefore.get(k) as Float32Array)).toBe(true);
       expect(bitEqual(store.snapshot(['heads.task.classifier.weight']).get('heads.task.classifier.weight') as Float32Array, headBefore.get('heads.task.classifier.weight') as Float32Array)).toBe(false);
       // The adapters themselves train too under the default downstream policy.
-      const all = trainKnowledge({ graph: task.graph, store, output: task.output, train: examples, policy: task.policy, maxSteps: 1, batchSize: 3 });
+      const all = train({ graph: task.graph, store, output: task.output, train: examples, policy: task.policy, maxSteps: 1, batchSize: 3 });
       expect(all.trainableKeys.some((k) => k.startsWith('taps.adapters.fac.'))).toBe(true);
       expect(all.trainableKeys.some((k) => !k.startsWith('taps.') && !k.startsWith('heads.') && !k.startsWith('combine.'))).toBe(false);
       store.dispose();
@@ -149,7 +148,7 @@ describe('downstream use of pre-trained knowledge adapters (base frozen)', () =>
     const graph = withKAdapter(tinyBase(), 'fac', { ...SMALL });
     const { store } = baseStore(graph);
     await saveKAdapter(dir, graph, store, 'fac');
-    await expect(readFile(join(dir, KADAPTER_HEAD_CONFIG_FILE))).rejects.toThrow();
+    await expect(readFile(join(dir, HEAD_CONFIG_FILE))).rejects.toThrow();
     store.dispose();
   });
 });

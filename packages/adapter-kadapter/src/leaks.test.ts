@@ -1,5 +1,5 @@
-// No tensor leaks: building, running, combining, heads, training (with and without the frozen-feature
-// cache), evaluation, and save/load leave tf.memory().numTensors where it was (weights aside).
+// No tensor leaks: building, running, combining, heads, training on core-graph's trainer (with and without the
+// frozen-feature cache), evaluation, and save/load leave tf.memory().numTensors where it was (weights aside).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import { combineKnowledgeAdapters } from './combine';
 import { addKnowledgeHead } from './heads';
 import { loadKAdapter, saveKAdapter } from './io';
-import { evaluateKnowledge, trainKnowledge } from './train';
+import type { TrainExample } from '@adapters/core-graph';
+import { adaptersOnlyPolicy, evaluate, Executor, train } from '@adapters/core-graph';
+import { frozenFeatureHooks } from './frozen-cache';
 import { baseStore, FEEDS, runValues, SMALL, tinyBase, withKAdapter } from './__tests__/helpers';
 
 const EXAMPLES = [
@@ -34,12 +36,18 @@ describe('no tensor leaks', () => {
       runValues(graph, store, FEEDS, { training: true, seed: 3 });
       expect(tf.memory().numTensors).toBe(start);
 
+      const policy = adaptersOnlyPolicy;
       for (const cacheFrozen of [false, true]) {
-        trainKnowledge({ graph, store, output: 'rc.logits', train: EXAMPLES, eval: EXAMPLES, maxSteps: 3, batchSize: 2, evalEvery: 1, cacheFrozen });
-        trainKnowledge({ graph, store, output: 'dep.logits', train: TOKEN_EXAMPLES, eval: TOKEN_EXAMPLES, maxSteps: 2, batchSize: 2, cacheFrozen });
+        const hooks = (output: string, examples: readonly TrainExample[]) => {
+          if (!cacheFrozen) return {};
+          const { constants, evalConstants } = frozenFeatureHooks({ graph, store, output, policy, examples });
+          return { constants, evalConstants };
+        };
+        train({ graph, store, output: 'rc.logits', train: EXAMPLES, eval: EXAMPLES, policy, maxSteps: 3, batchSize: 2, evalEvery: 1, ...hooks('rc.logits', EXAMPLES) });
+        train({ graph, store, output: 'dep.logits', train: TOKEN_EXAMPLES, eval: TOKEN_EXAMPLES, policy, maxSteps: 2, batchSize: 2, ...hooks('dep.logits', TOKEN_EXAMPLES) });
         expect(tf.memory().numTensors).toBe(start);
       }
-      evaluateKnowledge(graph, store, 'rc.logits', EXAMPLES);
+      evaluate(new Executor(graph, store), 'rc.logits', EXAMPLES);
       expect(tf.memory().numTensors).toBe(start);
 
       await saveKAdapter(dir, graph, store, 'fac', { head: 'rc' });

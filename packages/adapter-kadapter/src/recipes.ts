@@ -1,8 +1,8 @@
 // Documented recipes, written so a CLI can call them: pre-train a factual adapter on FewRel relation
 // classification, pre-train a linguistic adapter on UD dependency heads, and use pre-trained knowledge
 // adapters in a downstream task with the base frozen.
-import type { Graph, ParamSpec, WeightStore } from '@adapters/core-graph';
-import { adapter, applyPlacements, ConfigError, createRegistry, ensureModel, loadTokenizer, readConllu } from '@adapters/core-graph';
+import type { EvalResult, Graph, TrainExample, TrainPolicy, TrainRecord, TrainResult, WeightStore } from '@adapters/core-graph';
+import { adapter, adaptersOnlyPolicy, applyPlacements, ConfigError, createRegistry, ensureModel, evaluate, Executor, loadTokenizer, readConllu, train } from '@adapters/core-graph';
 import type { CombineMode } from './combine';
 import { combinedOutputName, combineKnowledgeAdapters } from './combine';
 import { entityMarkers, readFewRel, relationExamples, splitFewRel } from './data/fewrel';
@@ -13,8 +13,7 @@ import { loadKAdapter, saveKAdapter } from './io';
 import { kadapter } from './plugin';
 import type { PretrainedEncoder } from './pretrained';
 import { loadPretrainedEncoder } from './pretrained';
-import type { KEvalResult, KTrainExample, KTrainRecord, KTrainResult } from './train';
-import { evaluateKnowledge, frozenBasePolicy, trainKnowledge } from './train';
+import { frozenFeatureHooks } from './frozen-cache';
 
 export interface RecipeOptions {
   /** Hugging Face model folder; default: `ensureModel('all-MiniLM-L6-v2')`. */
@@ -35,8 +34,8 @@ export interface RecipeOptions {
   readonly evalEvery?: number;
   /** Save the adapter and its pre-training head here (AdapterHub layout). */
   readonly outDir?: string;
-  readonly onRecord?: (record: KTrainRecord) => void;
-  /** Run the frozen base once per example instead of every step (default true; see trainKnowledge). */
+  readonly onRecord?: (record: TrainRecord) => void;
+  /** Run the frozen base once per example instead of every step (default true; see frozenFeatureHooks). */
   readonly cacheFrozen?: boolean;
 }
 
@@ -46,9 +45,9 @@ export interface RecipeResult {
   readonly name: string;
   /** The pre-training head's name; logits in output `${head}.logits`. */
   readonly head: string;
-  readonly train: KTrainResult;
+  readonly train: TrainResult;
   /** Evaluation of the final (best) weights. */
-  readonly eval: KEvalResult;
+  readonly eval: EvalResult;
   /** Accuracy of guessing: 1 / relations (factual), mean 1 / candidates per token (linguistic). */
   readonly chance: number;
   readonly trainCount: number;
@@ -62,25 +61,28 @@ async function baseModel(options: RecipeOptions): Promise<{ model: PretrainedEnc
 }
 
 function runRecipe(
-  model: PretrainedEncoder, name: string, options: RecipeOptions, head: KnowledgeHeadSpec, train: readonly KTrainExample[], evalSet: readonly KTrainExample[],
-): { graph: Graph; result: KTrainResult; evalResult: KEvalResult } {
+  model: PretrainedEncoder, name: string, options: RecipeOptions, head: KnowledgeHeadSpec, trainSet: readonly TrainExample[], evalSet: readonly TrainExample[],
+): { graph: Graph; result: TrainResult; evalResult: EvalResult } {
   const registry = createRegistry([kadapter]);
   let graph = applyPlacements(model.graph, [{ adapter: adapter(kadapter, name, options.config ?? {}) }], registry).graph;
   graph = addKnowledgeHead(graph, head);
   model.store.sync(graph, options.seed ?? 0);
   const output = `${head.name}.logits`;
-  const result = trainKnowledge({
-    graph, store: model.store, output, train, eval: evalSet, policy: frozenBasePolicy,
+  // The base is frozen: the adapter and its head train (K-Adapter's pre-training setting).
+  const policy = adaptersOnlyPolicy;
+  const cached = (options.cacheFrozen ?? true) ? frozenFeatureHooks({ graph, store: model.store, output, policy, examples: [...trainSet, ...evalSet] }) : undefined;
+  const result = train({
+    graph, store: model.store, output, train: trainSet, eval: evalSet, policy,
     epochs: options.epochs ?? 3, batchSize: options.batchSize ?? 16, learningRate: options.learningRate ?? 1e-4,
     ...(options.maxSteps === undefined ? {} : { maxSteps: options.maxSteps }),
     ...(options.warmupRatio === undefined ? {} : { warmupRatio: options.warmupRatio }),
     ...(options.evalEvery === undefined ? {} : { evalEvery: options.evalEvery }),
     ...(options.onRecord ? { onRecord: options.onRecord } : {}),
+    ...(cached ? { constants: cached.constants, evalConstants: cached.evalConstants } : {}),
     seed: options.seed ?? 0,
-    cacheFrozen: options.cacheFrozen ?? true,
   });
   // The trainer restores the best evaluated weights: their evaluation is the result.
-  const evalResult = result.best?.eval ?? evaluateKnowledge(graph, model.store, output, evalSet, { batchSize: 32 });
+  const evalResult = result.best?.eval ?? evaluate(new Executor(graph, model.store), output, evalSet, { batchSize: 32, ...(cached ? { constants: cached.evalConstants } : {}) });
   return { graph, result, evalResult };
 }
 
@@ -177,14 +179,14 @@ export interface Downstream {
   /** The head's logits output, e.g. `tacred.logits`. */
   readonly output: string;
   /** Trains adapters, combination and head; the base is frozen (K-Adapter's downstream setting). */
-  readonly policy: (p: ParamSpec) => boolean;
+  readonly policy: TrainPolicy;
   /** Trains only the combination and the head: the knowledge adapters stay as pre-trained too. */
-  readonly headOnlyPolicy: (p: ParamSpec) => boolean;
+  readonly headOnlyPolicy: TrainPolicy;
 }
 
 /**
  * Loads pre-trained knowledge adapters (without their pre-training heads), combines them and adds a task
- * head. Train the result with `trainKnowledge({ graph, store, output, policy, ... })`.
+ * head. Train the result with core-graph's `train({ graph, store, output, policy, ... })` (and `frozenFeatureHooks`).
  */
 export async function attachKnowledgeAdapters(options: DownstreamOptions): Promise<Downstream> {
   let graph = options.graph;
@@ -199,5 +201,5 @@ export async function attachKnowledgeAdapters(options: DownstreamOptions): Promi
   graph = addKnowledgeHead(graph, { ...options.head, input: options.head.input ?? combinedOutputName(combineName) } as KnowledgeHeadSpec);
   options.store.sync(graph, options.seed ?? 0);
   const taskOwners = new Set([`combine:${combineName}`, `head:${options.head.name}`]);
-  return { graph, adapters: names, output: `${options.head.name}.logits`, policy: frozenBasePolicy, headOnlyPolicy: (p) => taskOwners.has(p.owner) };
+  return { graph, adapters: names, output: `${options.head.name}.logits`, policy: adaptersOnlyPolicy, headOnlyPolicy: (p) => taskOwners.has(p.owner) };
 }

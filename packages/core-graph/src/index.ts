@@ -26,8 +26,10 @@ export { BERT_BASE, MINILM_L6, encoderConfig, maxSequenceLength } from './model/
 export type { Architecture, EncoderConfig } from './model/config';
 export { buildEncoder, encoderBuilder } from './model/encoder';
 export type { EncoderOptions } from './model/encoder';
-export { addHead, headPrefix } from './model/heads';
-export type { HeadSpec } from './model/heads';
+export { addHead, classificationHead, CORE_HEADS, coreHeads, graphHeads, headPrefix, maskedLMHead, tokenClassificationHead } from './model/heads';
+export type { AnyHeadSpec, ClassificationHeadSpec, HeadSpec, MaskedLMHeadSpec, TokenClassificationHeadSpec } from './model/heads';
+export { createHeadRegistry, defineHead, requireSequenceInput } from './model/head-def';
+export type { AnyHeadDef, ForeignHead, HeadBuildContext, HeadDef, HeadReadContext, HeadRegistry, HeadSpecBase } from './model/head-def';
 
 // Plugins and placement
 export { defineAdapter, SPLICE_MODES } from './plugin/define-adapter';
@@ -67,7 +69,7 @@ export { readableRunPath, recoverRunDir, removeStaleTempFiles, RUN_MARKERS, stag
 export type { StagedRun } from './io/run-dir';
 export { writeFileAtomic, writeJsonAtomic } from './io/atomic-write';
 export { readJsonObject } from './io/read-json';
-export { checkSeed, hashSeed, MAX_SEED, mulberry32, normalSampler } from './exec/random';
+export { checkSeed, hashSeed, MAX_SEED, mulberry32, normalSampler, shuffled } from './exec/random';
 export { assignFromCheckpoint, checkpointTensor, exportToCheckpoint, firstNonFinite, hfKeyOf, isTransposedInCheckpoint, stageFromCheckpoint } from './checkpoint/hf-keys';
 export type { AssignOptions, CheckpointTensor } from './checkpoint/hf-keys';
 
@@ -90,12 +92,18 @@ export type { WordPieceOptions } from './data/wordpiece';
 
 // Training
 export { AdamW, clipByGlobalNorm, linearSchedule } from './train/adamw';
-export type { AdamWOptions } from './train/adamw';
+export type { AdamWOptions, AdamWState, SlotValues } from './train/adamw';
+export { createTrainer } from './train/create-trainer';
+export type { LoopSettings, StepOptions, StepResult, Trainer, TrainerOptions, TrainerSnapshot } from './train/create-trainer';
+export { trainMultiTask } from './train/multi-task';
+export type { MultiTaskRecord, MultiTaskTrainOptions, MultiTaskTrainResult, TrainTask } from './train/multi-task';
+export { annealedAlpha, taskProbabilities, taskSchedule } from './train/task-sampling';
+export type { TaskSampling, TaskScheduleOptions } from './train/task-sampling';
 export { disposeBatch, epochBatches, IGNORE_LABEL, makeBatch } from './train/batches';
 export type { Batch, TrainExample } from './train/batches';
 export { crossEntropy, predictions } from './train/loss';
 export { evaluate } from './train/evaluate';
-export type { EvalResult } from './train/evaluate';
+export type { EvalConstants, EvalResult, EvaluateOptions } from './train/evaluate';
 export { train } from './train/trainer';
 export { DivergenceMonitor } from './train/divergence';
 export type { DivergenceOptions } from './train/divergence';
@@ -107,6 +115,7 @@ export type { MaskingOptions } from './train/mlm';
 export { checkConfigAgainstCheckpoint, checkpointLookup, loadPretrained, parseHfConfig, readHfConfig } from './checkpoint/load-pretrained';
 export type { Pretrained } from './checkpoint/load-pretrained';
 export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterHubKey, FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, loadAdapter, saveAdapter } from './checkpoint/adapterhub';
+export { assignStaged, hasHead, loadHead, readHead, saveHead } from './checkpoint/head-files';
 
 // Reports and the CLI
 export { curvesSpec, renderCurvesSvg, svgToPng, writeTrainingCurves } from './report/plot';

@@ -3,10 +3,8 @@
 // run makes its own train/eval split inside each relation. Entities are marked in the text with marker tokens
 // ([E1] … [/E1], [E2] … [/E2]); the relation head pools the representation at the two start markers.
 import { readFile } from 'node:fs/promises';
-import type { TextTokenizer } from '@adapters/core-graph';
-import { ConfigError } from '@adapters/core-graph';
-import type { KTrainExample } from '../train';
-import { seededRandom, shuffled } from '../train';
+import type { TextTokenizer, TrainExample } from '@adapters/core-graph';
+import { ConfigError, mulberry32, shuffled } from '@adapters/core-graph';
 
 export interface FewRelEntity {
   readonly name: string;
@@ -91,7 +89,7 @@ export function splitFewRel(data: FewRelData, options: FewRelSplitOptions): FewR
   const all = [...data.keys()];
   const labels = typeof options.relations === 'number' ? all.slice(0, options.relations) : options.relations ? [...options.relations] : all;
   if (labels.length < 2) throw new ConfigError('relations', `needs at least 2 relations, got ${labels.length}`);
-  const rand = seededRandom(options.seed ?? 0);
+  const rand = mulberry32(options.seed ?? 0);
   const train: { instance: FewRelInstance; label: number }[] = [];
   const evalSet: { instance: FewRelInstance; label: number }[] = [];
   labels.forEach((relation, label) => {
@@ -160,6 +158,6 @@ export function encodeRelationInstance(tokenizer: TextTokenizer, instance: FewRe
 }
 
 /** Tokenised relation-classification examples (labels = relation index). */
-export function relationExamples(tokenizer: TextTokenizer, items: FewRelSplit['train'], markers: EntityMarkers, maxLength = 128): KTrainExample[] {
+export function relationExamples(tokenizer: TextTokenizer, items: FewRelSplit['train'], markers: EntityMarkers, maxLength = 128): TrainExample[] {
   return items.map(({ instance, label }) => ({ inputIds: encodeRelationInstance(tokenizer, instance, markers, maxLength), label }));
 }

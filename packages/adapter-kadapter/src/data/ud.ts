@@ -1,9 +1,8 @@
 // Universal Dependencies (CoNLL-U) for linguistic-adapter pre-training: per token, the position of its
 // syntactic head. Words are split into word pieces; the label sits on a word's first piece and points at
 // the first piece of its head word ([CLS], position 0, for the root). Other positions are ignored (-100).
-import type { Sentence, TextTokenizer } from '@adapters/core-graph';
-import type { KTrainExample } from '../train';
-import { IGNORE_INDEX } from '../train';
+import type { Sentence, TextTokenizer, TrainExample } from '@adapters/core-graph';
+import { IGNORE_LABEL } from '@adapters/core-graph';
 
 export interface DependencyExampleOptions {
   /** Total length with [CLS] and [SEP]; words that don't fit are cut, and labels pointing at them ignored. */
@@ -11,7 +10,7 @@ export interface DependencyExampleOptions {
 }
 
 /** One example per sentence: ids `[CLS] pieces… [SEP]`, labels = head position per word's first piece. */
-export function dependencyExample(tokenizer: TextTokenizer, sentence: Sentence, options: DependencyExampleOptions = {}): KTrainExample {
+export function dependencyExample(tokenizer: TextTokenizer, sentence: Sentence, options: DependencyExampleOptions = {}): TrainExample {
   const budget = Math.max(1, (options.maxLength ?? 128) - 2);
   const ids: number[] = [tokenizer.clsId];
   const firstPiece: number[] = []; // word index (0-based) → position in ids
@@ -23,7 +22,7 @@ export function dependencyExample(tokenizer: TextTokenizer, sentence: Sentence, 
     ids.push(...use);
   }
   ids.push(tokenizer.sepId);
-  const labels = ids.map(() => IGNORE_INDEX);
+  const labels = ids.map(() => IGNORE_LABEL);
   firstPiece.forEach((position, w) => {
     const head = (sentence.tokens[w] as Sentence['tokens'][number]).head;
     if (head === 0) labels[position] = 0;
@@ -32,6 +31,6 @@ export function dependencyExample(tokenizer: TextTokenizer, sentence: Sentence, 
   return { inputIds: ids, label: labels };
 }
 
-export function dependencyExamples(tokenizer: TextTokenizer, sentences: readonly Sentence[], options: DependencyExampleOptions = {}): KTrainExample[] {
+export function dependencyExamples(tokenizer: TextTokenizer, sentences: readonly Sentence[], options: DependencyExampleOptions = {}): TrainExample[] {
   return sentences.map((s) => dependencyExample(tokenizer, s, options));
 }

@@ -1,32 +1,28 @@
-import { access, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, GraphError } from '../errors';
 import type { WeightStore } from '../exec/weights';
 import type { Graph } from '../graph/graph';
 import type { ParamSpec } from '../graph/types';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic-write';
+import { writeFileAtomic } from '../io/atomic-write';
 import { readJsonObject } from '../io/read-json';
 import { removeStaleTempFiles } from '../io/run-dir';
 import { encodeSafetensors, readSafetensorsFile } from '../io/safetensors';
 import type { EncoderConfig } from '../model/config';
-import type { HeadSpec } from '../model/heads';
-import { addHead, headPrefix } from '../model/heads';
+import type { HeadRegistry } from '../model/head-def';
 import type { AnyAdapterPlugin, AdapterRegistry } from '../plugin/registry';
 import type { AdapterCatalog, PlacementRule } from '../rewrite/apply-placements';
-import type { JsonSchema } from '../plugin/schema';
-import { validateSchema } from '../plugin/schema';
+import { checkBaseModel } from './base-model-check';
 import type { SpliceMode } from '../plugin/define-adapter';
 import { applyPlacements } from '../rewrite/apply-placements';
 import { adapter } from '../rewrite/composition';
+import { FORMAT_VERSION, hasHead, readHead, saveHead } from './head-files';
 import { isTransposedInCheckpoint, stageFromCheckpoint } from './hf-keys';
 
 /** AdapterHub's file names (adapters 1.x, safetensors variant). */
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter.safetensors';
-export const HEAD_CONFIG_FILE = 'head_config.json';
-export const HEAD_WEIGHTS_FILE = 'model_head.safetensors';
-/** Written into `version` so AdapterHub and we can tell who saved a file. */
-export const FORMAT_VERSION = 'adapters-ts.0.1.0';
+export { FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE } from './head-files';
 
 const hubConfigOf = (plugin: AnyAdapterPlugin, config: Record<string, unknown>): Record<string, unknown> =>
   plugin.toHubConfig ? plugin.toHubConfig(config) : { architecture: plugin.name, ...config };
@@ -134,7 +130,7 @@ function checkpointValues(spec: ParamSpec, store: WeightStore): { shape: number[
  * Writes `adapter_config.json` + `adapter.safetensors` with only this adapter's tensors under AdapterHub key
  * names, and optionally a head (`head_config.json` + `model_head.safetensors`). Each file is written atomically.
  */
-export async function saveAdapter(dir: string, graph: Graph, store: WeightStore, name: string, options: { head?: string; registry?: AdapterRegistry } = {}): Promise<void> {
+export async function saveAdapter(dir: string, graph: Graph, store: WeightStore, name: string, options: { head?: string; registry?: AdapterRegistry; heads?: HeadRegistry } = {}): Promise<void> {
   const catalog = (graph.meta['adapters'] as AdapterCatalog | undefined) ?? {};
   const entry = catalog[name];
   if (!entry) throw new ConfigError('name', `the graph has no adapter '${name}' (adapters: ${Object.keys(catalog).join(', ') || 'none'})`);
@@ -160,30 +156,7 @@ export async function saveAdapter(dir: string, graph: Graph, store: WeightStore,
     return adapterHubKeys(graph, p.key, name, name, plugin, entry.config).map((k): [string, typeof values] => [k, values]);
   }));
   await writeFileAtomic(join(dir, ADAPTER_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
-  if (options.head !== undefined) {
-    const heads = (graph.meta['heads'] as HeadSpec[] | undefined) ?? [];
-    const spec = heads.find((h) => h.name === options.head);
-    if (!spec) throw new ConfigError('head', `the graph has no head '${options.head}'`);
-    const headParams = [...graph.params.values()].filter((p) => p.owner === `head:${spec.name}`);
-    await writeJsonAtomic(join(dir, HEAD_CONFIG_FILE), { config: spec, hidden_size: config?.hiddenSize ?? null, model_type: config?.architecture ?? null, name: spec.name, version: FORMAT_VERSION });
-    const prefix = `${headPrefix(spec.name)}.`;
-    const headTensors = toTensorRecord(headParams.map((p) => [`heads.${spec.name}.${p.key.slice(prefix.length)}`, checkpointValues(p, store)]));
-    await writeFileAtomic(join(dir, HEAD_WEIGHTS_FILE), encodeSafetensors(headTensors, { format: 'pt' }));
-  }
-}
-
-/** An adapter trained on another base (hidden size, architecture) must not load: its weights would be meaningless here. */
-function checkBaseModel(saved: Record<string, unknown>, graph: Graph, file: string): void {
-  const base = graph.meta['config'] as EncoderConfig | undefined;
-  if (!base) return;
-  const hidden = saved['hidden_size'];
-  if (hidden !== undefined && hidden !== null && hidden !== base.hiddenSize) {
-    throw new ConfigError(`${file}: hidden_size`, `the adapter was trained on a base of hidden size ${JSON.stringify(hidden)}, this model has ${base.hiddenSize}`, 'E_CHECKPOINT_MISMATCH');
-  }
-  const type = saved['model_type'];
-  if (type !== undefined && type !== null && type !== base.architecture) {
-    throw new ConfigError(`${file}: model_type`, `the adapter was trained on ${JSON.stringify(type)}, this model is ${base.architecture}`, 'E_CHECKPOINT_MISMATCH');
-  }
+  if (options.head !== undefined) await saveHead(dir, graph, store, options.head, options.heads ? { heads: options.heads } : {});
 }
 
 function findPlugin(registry: AdapterRegistry, saved: Record<string, unknown>, file: string): { plugin: AnyAdapterPlugin; config: Record<string, unknown> } {
@@ -201,74 +174,6 @@ function findPlugin(registry: AdapterRegistry, saved: Record<string, unknown>, f
   throw new ConfigError(`${file}: config.architecture`, `no installed plugin reads ${JSON.stringify(arch)} adapters${hint} (installed: ${registry.list().map((p) => p.name).join(', ') || 'none'})`);
 }
 
-const LABEL_COUNT: JsonSchema = { type: 'integer', minimum: 1, maximum: 1_000_000 };
-const DROPOUT: JsonSchema = { type: 'number', minimum: 0, exclusiveMaximum: 1 };
-const HEAD_NAME: JsonSchema = { type: 'string' };
-/** Label names (AdapterHub's field; `AdapterModel` writes and reads them: see api/head-labels.ts). */
-const LABEL2ID: JsonSchema = { type: 'object' };
-/** Our head_config.json `config` (a HeadSpec) per head type: unknown fields, types and ranges are errors naming the field. */
-const OWN_HEAD_SCHEMAS: Readonly<Record<HeadSpec['type'], JsonSchema>> = {
-  classification: { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: { type: 'string' }, name: HEAD_NAME, numLabels: LABEL_COUNT, pooling: { type: 'string', enum: ['pooler', 'cls', 'mean'] }, dropout: DROPOUT, input: { type: 'string' }, label2id: LABEL2ID } },
-  tokenClassification: { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: { type: 'string' }, name: HEAD_NAME, numLabels: LABEL_COUNT, dropout: DROPOUT, input: { type: 'string' }, label2id: LABEL2ID } },
-  maskedLM: { type: 'object', required: ['type', 'name'], additionalProperties: false, properties: { type: { type: 'string' }, name: HEAD_NAME, input: { type: 'string' } } },
-};
-
-/** Validates our own head_config.json `config` (before, `pooling: "max"` silently used the pooler and `type: "bogus"` failed deep inside). */
-function validateOwnHead(c: Record<string, unknown>, file: string): HeadSpec {
-  const type = c['type'];
-  if (typeof type !== 'string' || !Object.hasOwn(OWN_HEAD_SCHEMAS, type)) {
-    throw new ConfigError(`${file}: config.type`, `must be one of ${Object.keys(OWN_HEAD_SCHEMAS).join(', ')} (or an AdapterHub head with head_type), got ${JSON.stringify(type)}`);
-  }
-  validateSchema(OWN_HEAD_SCHEMAS[type as HeadSpec['type']], c, `${file}: config`);
-  const { label2id: _labels, ...spec } = c; // label names are read by whoever needs them, not part of the graph
-  return spec as unknown as HeadSpec;
-}
-
-/**
- * A head read from head_config.json: ours (`config.type`) or AdapterHub's (`config.head_type`), with the file's name
- * for each of our local head keys. AdapterHub's PredictionHead is an nn.Sequential of
- * `[Dropout, Linear, act] × (layers − 1) + [Dropout, Linear]`: with one layer, module 1 is the output Linear (our BERT
- * `classifier`); with two and tanh, modules 1 and 4 are RoBERTa's `classifier.dense` and `classifier.out_proj`.
- */
-function headFromSaved(saved: Record<string, unknown>, file: string, architecture: string | undefined): { spec: HeadSpec; hubLocal: (local: string) => string } {
-  const config = saved['config'];
-  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new ConfigError(`${file}: config`, 'must be an object');
-  const c = config as Record<string, unknown>;
-  if (c['head_type'] === undefined) return { spec: validateOwnHead(c, file), hubLocal: (local) => local };
-  const name = saved['name'];
-  if (typeof name !== 'string') throw new ConfigError(`${file}: name`, 'must be a string');
-  const type = c['head_type'];
-  if (type !== 'classification' && type !== 'tagging') {
-    throw new ConfigError(`${file}: config.head_type`, `AdapterHub head type ${JSON.stringify(type)} is not supported (supported: classification, tagging); load with loadHead: false`);
-  }
-  // Our heads: BERT classification / tagging = one output Linear; RoBERTa classification = dense + tanh + out_proj on <s>.
-  const roberta = architecture === 'roberta' && type === 'classification';
-  const layers = roberta ? 2 : 1;
-  if (c['layers'] !== layers) {
-    throw new ConfigError(`${file}: config.layers`, `AdapterHub heads with ${JSON.stringify(c['layers'])} layers are not supported here, only layers: ${layers} for a ${architecture ?? 'bert'} ${type} head; load with loadHead: false`);
-  }
-  if (roberta && (c['activation_function'] !== 'tanh' || c['use_pooler'] === true)) {
-    throw new ConfigError(`${file}: config`, `a two-layer AdapterHub head loads as RoBERTa's classification head only with activation_function 'tanh' on <s> (use_pooler: false)`);
-  }
-  if (c['bias'] === false) throw new ConfigError(`${file}: config.bias`, 'heads without an output bias are not supported');
-  const numLabels = c['num_labels'];
-  validateSchema(LABEL_COUNT, numLabels, `${file}: config.num_labels`);
-  if (c['dropout_prob'] !== undefined && c['dropout_prob'] !== null) validateSchema(DROPOUT, c['dropout_prob'], `${file}: config.dropout_prob`);
-  const dropout = typeof c['dropout_prob'] === 'number' ? { dropout: c['dropout_prob'] } : {};
-  if (!(typeof numLabels === 'number')) throw new ConfigError(`${file}: config.num_labels`, 'must be a number');
-  const spec: HeadSpec = type === 'classification'
-    ? { type: 'classification', name, numLabels, pooling: c['use_pooler'] === true ? 'pooler' : 'cls', ...dropout }
-    : { type: 'tokenClassification', name, numLabels, ...dropout };
-  const modules: ReadonlyArray<[string, string]> = roberta ? [['classifier.dense.', '1.'], ['classifier.out_proj.', '4.']] : [['classifier.', '1.']];
-  return {
-    spec,
-    hubLocal: (local) => {
-      const m = modules.find(([ours]) => local.startsWith(ours));
-      return m ? `${m[1]}${local.slice(m[0].length)}` : local;
-    },
-  };
-}
-
 /**
  * Restores an adapter saved in AdapterHub's layout into a graph: re-applies its placement (or `rule`), then
  * loads its tensors, optionally under another name (`as`). Everything is read and checked before the store
@@ -280,7 +185,7 @@ function headFromSaved(saved: Record<string, unknown>, file: string, architectur
  * from a bare `BertModel`); model-level parameters `shared.adapters.NAME.x` also as AdapterHub's
  * `shared_parameters.NAME.x`; copies under two names must agree; a tensor under no expected name is an error.
  */
-export async function loadAdapter(dir: string, graph: Graph, store: WeightStore, registry: AdapterRegistry, options: { as?: string; rule?: Partial<PlacementRule>; loadHead?: boolean } = {}): Promise<{ graph: Graph; name: string; head?: string }> {
+export async function loadAdapter(dir: string, graph: Graph, store: WeightStore, registry: AdapterRegistry, options: { as?: string; rule?: Partial<PlacementRule>; loadHead?: boolean; heads?: HeadRegistry } = {}): Promise<{ graph: Graph; name: string; head?: string }> {
   const configFile = join(dir, ADAPTER_CONFIG_FILE);
   const saved = await readJsonObject(configFile);
   const savedName = saved['name'];
@@ -332,23 +237,11 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
   if (unexpected.length > 0) throw new GraphError(`${weightsFile}: unexpected tensor '${unexpected[0]}' (the adapter's config places no parameter there)`);
   let head: string | undefined;
   if (options.loadHead !== false) {
-    const headConfigFile = join(dir, HEAD_CONFIG_FILE);
-    const hasHead = await access(headConfigFile).then(() => true, () => false);
-    if (hasHead) {
-      const savedHead = await readJsonObject(headConfigFile);
-      checkBaseModel(savedHead, next, headConfigFile);
-      const { spec, hubLocal } = headFromSaved(savedHead, headConfigFile, (next.meta['config'] as EncoderConfig | undefined)?.architecture);
-      next = addHead(next, spec);
-      const headFile = join(dir, HEAD_WEIGHTS_FILE);
-      const headTensors = (await readSafetensorsFile(headFile)).tensors;
-      const headPre = `${headPrefix(spec.name)}.`;
-      const headKeys = [...next.params.values()].filter((p) => p.owner === `head:${spec.name}`).map((p) => p.key);
-      const headKeyOf = (k: string): string => `heads.${spec.name}.${hubLocal(k.slice(headPre.length))}`;
-      for (const [k, v] of stageFromCheckpoint(next, (hk) => headTensors.get(hk), { keys: headKeys, source: headFile, keyOf: headKeyOf })) staged.set(k, v);
-      const expectedHead = new Set(headKeys.map(headKeyOf));
-      const extra = [...headTensors.keys()].filter((k) => !expectedHead.has(k));
-      if (extra.length > 0) throw new GraphError(`${headFile}: unexpected tensor '${extra[0]}' (the head '${spec.name}' has no parameter there)`);
-      head = spec.name;
+    if (await hasHead(dir)) {
+      const read = await readHead(dir, next, options.heads ? { heads: options.heads } : {});
+      next = read.graph;
+      for (const [k, v] of read.staged) staged.set(k, v);
+      head = read.name;
     }
   }
   store.sync(next, 0, (spec) => staged.get(spec.key)?.values);

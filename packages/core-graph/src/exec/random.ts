@@ -48,3 +48,13 @@ export function normalSampler(uniform: () => number): () => number {
     return r * Math.cos(2 * Math.PI * v);
   };
 }
+
+/** A copy of `items` in a seeded random order (Fisher-Yates, drawing from `rand` from the last position down). */
+export function shuffled<T>(items: readonly T[], rand: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}

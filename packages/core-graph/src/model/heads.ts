@@ -1,83 +1,179 @@
 import { ConfigError } from '../errors';
 import { GraphBuilder } from '../graph/builder';
 import type { Graph } from '../graph/graph';
+import type { JsonSchema } from '../plugin/schema';
+import { validateSchema } from '../plugin/schema';
 import type { EncoderConfig } from './config';
+import type { ForeignHead, HeadBuildContext, HeadReadContext, HeadRegistry, HeadSpecBase } from './head-def';
+import { createHeadRegistry, defineHead, requireSequenceInput } from './head-def';
 
 /** `input` names the graph output a head reads (default `last_hidden_state`, e.g. `kadapter.combined`). */
-export type HeadSpec =
-  | { readonly type: 'classification'; readonly name: string; readonly numLabels: number; readonly pooling?: 'pooler' | 'cls' | 'mean'; readonly dropout?: number; readonly input?: string }
-  | { readonly type: 'tokenClassification'; readonly name: string; readonly numLabels: number; readonly dropout?: number; readonly input?: string }
-  | { readonly type: 'maskedLM'; readonly name: string; readonly input?: string };
+export type ClassificationHeadSpec = { readonly type: 'classification'; readonly name: string; readonly numLabels: number; readonly pooling?: 'pooler' | 'cls' | 'mean'; readonly dropout?: number; readonly input?: string };
+export type TokenClassificationHeadSpec = { readonly type: 'tokenClassification'; readonly name: string; readonly numLabels: number; readonly dropout?: number; readonly input?: string };
+export type MaskedLMHeadSpec = { readonly type: 'maskedLM'; readonly name: string; readonly input?: string };
+/** The heads core-graph registers. */
+export type HeadSpec = ClassificationHeadSpec | TokenClassificationHeadSpec | MaskedLMHeadSpec;
 
 /** Prefix of a head's node ids; what follows it is the Hugging Face module name (e.g. `classifier`). */
 export const headPrefix = (name: string): string => `heads.${name}`;
 
-/**
- * Adds a prediction head reading `last_hidden_state`; its logits become output `${name}.logits`.
- * Head parameters are owned by `head:NAME` so training policies can tell them from the base.
- * A masked-LM head declares the site `heads.NAME.decoder_input` (kind `lm_decoder_input`): entry is the head's
- * input, exit the transform's output that the tied decoder reads.
- */
-export function addHead(graph: Graph, spec: HeadSpec): Graph {
-  const config = graph.meta['config'] as EncoderConfig | undefined;
-  if (!config) throw new ConfigError('graph.meta.config', 'heads need an encoder graph built by buildEncoder');
-  if (!/^[A-Za-z0-9_-]+$/.test(spec.name)) throw new ConfigError('head.name', `'${spec.name}' may use only letters, digits, _ and -`);
-  if (`${spec.name}.logits` in graph.outputs) throw new ConfigError('head.name', `a head named '${spec.name}' already exists`);
-  if (spec.type !== 'maskedLM' && !(Number.isInteger(spec.numLabels) && spec.numLabels > 0)) {
-    throw new ConfigError('head.numLabels', `must be a positive integer, got ${JSON.stringify(spec.numLabels)}`);
-  }
-  const b = GraphBuilder.from(graph);
-  const inputName = spec.input ?? 'last_hidden_state';
-  const hidden = graph.outputs[inputName];
-  if (!hidden) throw new ConfigError('head.input', `the graph has no output '${inputName}' to attach a head to (outputs: ${Object.keys(graph.outputs).join(', ')})`);
-  if (spec.type === 'classification' && spec.pooling === 'pooler' && spec.input !== undefined && spec.input !== 'last_hidden_state') {
-    throw new ConfigError('head.pooling', `'pooler' reads last_hidden_state; use 'cls' or 'mean' for input '${spec.input}'`);
-  }
-  const h = b.scope(headPrefix(spec.name), `head:${spec.name}`);
-  const init = { kind: 'normal', std: 0.02 } as const;
-  const eps = config.layerNormEps;
-  let logits: string;
-  switch (spec.type) {
-    case 'classification': {
-      const pooled = pool(b, config, hidden, spec.pooling ?? (config.architecture === 'bert' && spec.input === undefined ? 'pooler' : 'cls'), spec.name);
-      const dropout = spec.dropout ?? config.hiddenDropout;
-      if (config.architecture === 'roberta') {
-        // RoBERTa's head: dense + tanh on <s>, then out_proj.
-        const x = h.act('tanh', 'classifier.act', h.dense('classifier.dense', h.dropout('dropout', pooled, dropout), config.hiddenSize, { init }));
-        logits = h.dense('classifier.out_proj', h.dropout('classifier.dropout', x, dropout), spec.numLabels, { init });
-      } else {
-        logits = h.dense('classifier', h.dropout('dropout', pooled, dropout), spec.numLabels, { init });
-      }
-      break;
-    }
-    case 'tokenClassification':
-      logits = h.dense('classifier', h.dropout('dropout', hidden, spec.dropout ?? config.hiddenDropout), spec.numLabels, { init });
-      break;
-    case 'maskedLM': {
-      const roberta = config.architecture === 'roberta';
-      const base = roberta ? 'lm_head' : 'cls.predictions';
-      const transform = roberta ? 'lm_head' : 'cls.predictions.transform';
-      const t = h.act(roberta ? 'gelu' : config.hiddenAct, `${transform}.act`, h.dense(`${transform}.dense`, hidden, config.hiddenSize, { init }));
-      const normed = h.layerNorm(roberta ? `${transform}.layer_norm` : `${transform}.LayerNorm`, t, eps);
-      // The transform as a site whose exit is the decoder's input: an adapter spliced there in mode 'after'
-      // runs right before the tied output layer (e.g. the inverse of an invertible embedding adapter, MAD-X).
-      b.site({ name: `${headPrefix(spec.name)}.decoder_input`, kind: 'lm_decoder_input', entry: hidden, exit: normed });
-      // The decoder is tied to the word embeddings: it reads the [vocab, hidden] table transposed.
-      logits = h.dense(`${base}.decoder`, normed, config.vocabSize, { weightRef: 'embeddings.word_embeddings.weight', transposeWeight: true });
-      break;
-    }
-  }
-  b.output(`${spec.name}.logits`, logits);
-  const heads = (graph.meta['heads'] as HeadSpec[] | undefined) ?? [];
-  b.setMeta('heads', [...heads, spec]);
-  return b.build();
+const INIT = { kind: 'normal', std: 0.02 } as const;
+
+function encoderConfig(ctx: HeadBuildContext): EncoderConfig {
+  if (!ctx.config) throw new ConfigError('graph.meta.config', `'${ctx.spec.type}' heads need an encoder graph built by buildEncoder`);
+  return ctx.config;
 }
 
-function pool(b: GraphBuilder, c: EncoderConfig, hidden: string, pooling: 'pooler' | 'cls' | 'mean', head: string): string {
-  const h = b.scope(headPrefix(head), `head:${head}`);
-  if (pooling === 'cls') return h.op('token', 'cls', [hidden], { attrs: { index: 0 } });
-  if (pooling === 'mean') return h.op('maskedMean', 'mean', [hidden, 'inputs.attention_mask']);
+function checkNumLabels(n: unknown): number {
+  if (!(typeof n === 'number' && Number.isInteger(n) && n > 0)) throw new ConfigError('head.numLabels', `must be a positive integer, got ${JSON.stringify(n)}`);
+  return n;
+}
+
+function pool(ctx: HeadBuildContext<ClassificationHeadSpec>, c: EncoderConfig): string {
+  const { spec, scope: h, input } = ctx;
+  const pooling = spec.pooling ?? (c.architecture === 'bert' && spec.input === undefined ? 'pooler' : 'cls');
+  if (pooling !== 'pooler') requireSequenceInput(ctx);
+  if (pooling === 'cls') return h.op('token', 'cls', [input], { attrs: { index: 0 } });
+  if (pooling === 'mean') return h.op('maskedMean', 'mean', [input, 'inputs.attention_mask']);
+  if (spec.input !== undefined && spec.input !== 'last_hidden_state') throw new ConfigError('head.pooling', `'pooler' reads last_hidden_state; use 'cls' or 'mean' for input '${spec.input}'`);
   if (c.architecture !== 'bert') throw new ConfigError('head.pooling', `'pooler' exists only for BERT; use 'cls'`);
-  if (!b.has('pooler.act')) throw new ConfigError('head.pooling', `the encoder was built without a pooler; use pooling 'cls' or 'mean'`);
+  if (!ctx.builder.has('pooler.act')) throw new ConfigError('head.pooling', `the encoder was built without a pooler; use pooling 'cls' or 'mean'`);
   return 'pooler.act';
+}
+
+/**
+ * An AdapterHub head config (`head_type`) read as ours. AdapterHub's PredictionHead is an nn.Sequential of
+ * `[Dropout, Linear, act] × (layers − 1) + [Dropout, Linear]`: with one layer, module 1 is the output Linear (our BERT
+ * `classifier`); with two and tanh, modules 1 and 4 are RoBERTa's `classifier.dense` and `classifier.out_proj`.
+ */
+const LABEL_COUNT: JsonSchema = { type: 'integer', minimum: 1, maximum: 1_000_000 };
+const DROPOUT: JsonSchema = { type: 'number', minimum: 0, exclusiveMaximum: 1 };
+const STRING: JsonSchema = { type: 'string' };
+/** Saved specs (head_config.json, our format): before, `pooling: "max"` silently used the pooler. */
+const CLASSIFICATION_SCHEMA: JsonSchema = { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: STRING, name: STRING, numLabels: LABEL_COUNT, pooling: { type: 'string', enum: ['pooler', 'cls', 'mean'] }, dropout: DROPOUT, input: STRING } };
+const TOKEN_CLASSIFICATION_SCHEMA: JsonSchema = { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: STRING, name: STRING, numLabels: LABEL_COUNT, dropout: DROPOUT, input: STRING } };
+const MASKED_LM_SCHEMA: JsonSchema = { type: 'object', required: ['type', 'name'], additionalProperties: false, properties: { type: STRING, name: STRING, input: STRING } };
+
+function fromAdapterHub(c: Readonly<Record<string, unknown>>, ctx: HeadReadContext, type: 'classification' | 'tagging'): ForeignHead<ClassificationHeadSpec | TokenClassificationHeadSpec> | undefined {
+  if (c['head_type'] !== type) return undefined;
+  const { file, architecture } = ctx;
+  const roberta = architecture === 'roberta' && type === 'classification';
+  const layers = roberta ? 2 : 1;
+  if (c['layers'] !== layers) {
+    throw new ConfigError(`${file}: config.layers`, `AdapterHub heads with ${JSON.stringify(c['layers'])} layers are not supported here, only layers: ${layers} for a ${architecture ?? 'bert'} ${type} head; load with loadHead: false`);
+  }
+  if (roberta && (c['activation_function'] !== 'tanh' || c['use_pooler'] === true)) {
+    throw new ConfigError(`${file}: config`, `a two-layer AdapterHub head loads as RoBERTa's classification head only with activation_function 'tanh' on <s> (use_pooler: false)`);
+  }
+  if (c['bias'] === false) throw new ConfigError(`${file}: config.bias`, 'heads without an output bias are not supported');
+  const numLabels = c['num_labels'];
+  validateSchema(LABEL_COUNT, numLabels, `${file}: config.num_labels`);
+  if (typeof numLabels !== 'number') throw new ConfigError(`${file}: config.num_labels`, 'must be a number');
+  if (c['dropout_prob'] !== undefined && c['dropout_prob'] !== null) validateSchema(DROPOUT, c['dropout_prob'], `${file}: config.dropout_prob`);
+  const dropout = typeof c['dropout_prob'] === 'number' ? { dropout: c['dropout_prob'] } : {};
+  const spec = type === 'classification'
+    ? { type: 'classification' as const, name: ctx.name, numLabels, pooling: c['use_pooler'] === true ? ('pooler' as const) : ('cls' as const), ...dropout }
+    : { type: 'tokenClassification' as const, name: ctx.name, numLabels, ...dropout };
+  const modules: ReadonlyArray<[string, string]> = roberta ? [['classifier.dense.', '1.'], ['classifier.out_proj.', '4.']] : [['classifier.', '1.']];
+  return {
+    spec,
+    hubLocal: (local) => {
+      const m = modules.find(([ours]) => local.startsWith(ours));
+      return m ? `${m[1]}${local.slice(m[0].length)}` : local;
+    },
+  };
+}
+
+/** Sequence classification: pooled (pooler / first token / masked mean), dropout, classifier (RoBERTa: dense + tanh + out_proj). */
+export const classificationHead = defineHead<ClassificationHeadSpec>({
+  type: 'classification',
+  schema: CLASSIFICATION_SCHEMA,
+  description: 'sequence classification (BERT: classifier on the pooler; RoBERTa: dense + tanh + out_proj on <s>)',
+  build: (ctx) => {
+    const c = encoderConfig(ctx);
+    const { spec, scope: h } = ctx;
+    checkNumLabels(spec.numLabels);
+    const pooled = pool(ctx, c);
+    const dropout = spec.dropout ?? c.hiddenDropout;
+    if (c.architecture === 'roberta') {
+      const x = h.act('tanh', 'classifier.act', h.dense('classifier.dense', h.dropout('dropout', pooled, dropout), c.hiddenSize, { init: INIT }));
+      return h.dense('classifier.out_proj', h.dropout('classifier.dropout', x, dropout), spec.numLabels, { init: INIT });
+    }
+    return h.dense('classifier', h.dropout('dropout', pooled, dropout), spec.numLabels, { init: INIT });
+  },
+  fromHubConfig: (c, ctx) => fromAdapterHub(c, ctx, 'classification') as ForeignHead<ClassificationHeadSpec> | undefined,
+});
+
+/** Token classification (tagging): dropout + classifier on every position. */
+export const tokenClassificationHead = defineHead<TokenClassificationHeadSpec>({
+  type: 'tokenClassification',
+  schema: TOKEN_CLASSIFICATION_SCHEMA,
+  description: 'token classification (tagging): dropout + classifier per token',
+  build: (ctx) => {
+    const c = encoderConfig(ctx);
+    const { spec, scope: h } = ctx;
+    checkNumLabels(spec.numLabels);
+    requireSequenceInput(ctx);
+    return h.dense('classifier', h.dropout('dropout', ctx.input, spec.dropout ?? c.hiddenDropout), spec.numLabels, { init: INIT });
+  },
+  fromHubConfig: (c, ctx) => fromAdapterHub(c, ctx, 'tagging') as ForeignHead<TokenClassificationHeadSpec> | undefined,
+});
+
+/**
+ * Masked LM: transform (dense + act + LayerNorm) and a decoder tied to the word embeddings. Declares the site
+ * `heads.NAME.decoder_input` (kind `lm_decoder_input`): entry is the head's input, exit the transform's output that
+ * the tied decoder reads.
+ */
+export const maskedLMHead = defineHead<MaskedLMHeadSpec>({
+  type: 'maskedLM',
+  schema: MASKED_LM_SCHEMA,
+  description: 'masked language modelling (transform + decoder tied to the word embeddings)',
+  build: (ctx) => {
+    const c = encoderConfig(ctx);
+    const { spec, scope: h, builder: b } = ctx;
+    const roberta = c.architecture === 'roberta';
+    const base = roberta ? 'lm_head' : 'cls.predictions';
+    const transform = roberta ? 'lm_head' : 'cls.predictions.transform';
+    const t = h.act(roberta ? 'gelu' : c.hiddenAct, `${transform}.act`, h.dense(`${transform}.dense`, ctx.input, c.hiddenSize, { init: INIT }));
+    const normed = h.layerNorm(roberta ? `${transform}.layer_norm` : `${transform}.LayerNorm`, t, c.layerNormEps);
+    // The transform as a site whose exit is the decoder's input: an adapter spliced there in mode 'after'
+    // runs right before the tied output layer (e.g. the inverse of an invertible embedding adapter, MAD-X).
+    b.site({ name: `${headPrefix(spec.name)}.decoder_input`, kind: 'lm_decoder_input', entry: ctx.input, exit: normed });
+    // The decoder is tied to the word embeddings: it reads the [vocab, hidden] table transposed.
+    return h.dense(`${base}.decoder`, normed, c.vocabSize, { weightRef: 'embeddings.word_embeddings.weight', transposeWeight: true });
+  },
+});
+
+/** The heads core-graph defines: classification, token classification, masked LM. */
+export const CORE_HEADS = [classificationHead, tokenClassificationHead, maskedLMHead] as const;
+
+/** A registry of the core heads (the default wherever a head registry is taken); `.with([...])` adds plugin heads. */
+export const coreHeads: HeadRegistry = createHeadRegistry(CORE_HEADS);
+
+/** A head spec of any registered type (plugin heads add their own fields). */
+export type AnyHeadSpec = HeadSpec | (HeadSpecBase & { readonly [field: string]: unknown });
+
+/** The specs of the heads added to a graph (graph meta `heads`), in order. */
+export function graphHeads(graph: Graph): AnyHeadSpec[] {
+  return [...((graph.meta['heads'] as AnyHeadSpec[] | undefined) ?? [])];
+}
+
+/**
+ * Adds a prediction head of a registered type (`heads`, default the core heads) reading output `spec.input`
+ * (default `last_hidden_state`); its logits become output `${name}.logits`. Head parameters are owned by
+ * `head:NAME` so training policies can tell them from the base; the spec is kept in graph meta `heads`.
+ */
+export function addHead(graph: Graph, spec: AnyHeadSpec, heads: HeadRegistry = coreHeads): Graph {
+  if (typeof spec.name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(spec.name)) throw new ConfigError('head.name', `'${String(spec.name)}' may use only letters, digits, _ and -`);
+  if (`${spec.name}.logits` in graph.outputs) throw new ConfigError('head.name', `a head named '${spec.name}' already exists`);
+  const def = heads.get(spec.type);
+  const inputName = spec.input ?? 'last_hidden_state';
+  const input = graph.outputs[inputName];
+  if (!input) throw new ConfigError('head.input', `the graph has no output '${inputName}' to attach a head to (outputs: ${Object.keys(graph.outputs).join(', ')})`);
+  const b = GraphBuilder.from(graph);
+  const scope = b.scope(headPrefix(spec.name), `head:${spec.name}`);
+  const logits = def.build({ spec, builder: b, scope, input, inputName, config: graph.meta['config'] as EncoderConfig | undefined });
+  b.output(`${spec.name}.logits`, logits);
+  b.setMeta('heads', [...graphHeads(graph), spec]);
+  return b.build();
 }

@@ -8,6 +8,18 @@ export interface AdamWOptions {
   readonly weightDecay?: number;
 }
 
+/** AdamW's step count and first/second moments per weight key (flat values; shapes are the weights'). */
+export interface AdamWState {
+  readonly step: number;
+  readonly m: ReadonlyMap<string, SlotValues>;
+  readonly v: ReadonlyMap<string, SlotValues>;
+}
+
+export interface SlotValues {
+  readonly shape: readonly number[];
+  readonly values: Float32Array;
+}
+
 /**
  * AdamW with decoupled weight decay (Loshchilov & Hutter), as PyTorch's torch.optim.AdamW:
  * p ← p − lr·wd·p, then the bias-corrected Adam step. Decay applies only to the keys in `decayKeys`
@@ -63,6 +75,28 @@ export class AdamW {
         p.assign(tf.sub(decayed, tf.mul(update, lr)));
       }
     });
+  }
+
+  /** Copies of the step count and the moment slots (for checkpoints and resume). */
+  state(): AdamWState {
+    const copy = (slots: Map<string, tf.Variable>) => new Map([...slots].map(([k, s]) => [k, { shape: [...s.shape], values: Float32Array.from(s.dataSync() as Float32Array) }]));
+    return { step: this.step, m: copy(this.m), v: copy(this.v) };
+  }
+
+  /** Replaces the step count and the slots with a saved state (slots absent from it start at zero again). */
+  loadState(state: AdamWState): void {
+    this.dispose();
+    const load = (slots: Map<string, tf.Variable>, saved: AdamWState['m']) => {
+      for (const [k, { shape, values }] of saved) {
+        // The variable shares the tensor's (ref-counted) data; our handle is dropped.
+        const t = tf.tensor(values, [...shape]);
+        slots.set(k, tf.variable(t, false));
+        t.dispose();
+      }
+    };
+    load(this.m, state.m);
+    load(this.v, state.v);
+    this.step = state.step;
   }
 
   private slot(slots: Map<string, tf.Variable>, key: string, p: tf.Variable): tf.Variable {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { mulberry32 } from '../exec/random';
+import { mulberry32, shuffled } from '../exec/random';
 
 /** One tokenised example; `label` is a class id, or one id per token (-100 = ignored) for tagging. */
 export interface TrainExample {
@@ -52,12 +52,7 @@ export function disposeBatch(b: Batch): void {
 
 /** Example indices for one epoch, shuffled by a seeded PRNG (Fisher-Yates), cut into batches. */
 export function epochBatches(count: number, batchSize: number, seed: number): number[][] {
-  const order = Array.from({ length: count }, (_v, i) => i);
-  const rand = mulberry32(seed);
-  for (let i = count - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [order[i], order[j]] = [order[j] as number, order[i] as number];
-  }
+  const order = shuffled(Array.from({ length: count }, (_v, i) => i), mulberry32(seed));
   const batches: number[][] = [];
   for (let i = 0; i < count; i += batchSize) batches.push(order.slice(i, i + batchSize));
   return batches;

@@ -3,22 +3,24 @@ import { ConfigError } from '../errors';
 import type { Feeds } from '../exec/executor';
 import { Executor } from '../exec/executor';
 import type { TrainPolicy } from '../exec/policy';
-import { adapterPolicy, decays } from '../exec/policy';
+import { adapterPolicy } from '../exec/policy';
 import { checkSeed, hashSeed } from '../exec/random';
 import type { WeightStore } from '../exec/weights';
 import type { Graph } from '../graph/graph';
-import { AdamW, clipByGlobalNorm, linearSchedule } from './adamw';
+import { linearSchedule } from './adamw';
 import type { TrainExample } from './batches';
 import type { DivergenceOptions } from './divergence';
 import { DivergenceMonitor } from './divergence';
 import { disposeBatch, epochBatches, makeBatch } from './batches';
-import type { EvalResult } from './evaluate';
+import type { LoopSettings, StepResult, TrainerSnapshot } from './create-trainer';
+import { createTrainer } from './create-trainer';
+import type { EvalConstants, EvalResult } from './evaluate';
 import { evaluate } from './evaluate';
 import { crossEntropy } from './loss';
 
 export type SelectMetric = 'accuracy' | 'f1' | 'mcc' | 'loss';
 
-export interface TrainOptions {
+export interface TrainOptions extends LoopSettings {
   readonly graph: Graph;
   readonly store: WeightStore;
   /** Graph output holding the logits, e.g. `sst2.logits`. */
@@ -30,12 +32,6 @@ export interface TrainOptions {
   readonly epochs?: number;
   /** Stops after this many steps even mid-epoch. */
   readonly maxSteps?: number;
-  readonly batchSize?: number;
-  readonly learningRate?: number;
-  readonly warmupRatio?: number;
-  readonly weightDecay?: number;
-  /** Global gradient-norm clip; 0 or Infinity disables. */
-  readonly clipNorm?: number;
   /** Evaluate every N steps (and at the end) when `eval` is given. */
   readonly evalEvery?: number;
   /** Stop after this many evaluations without improvement. */
@@ -43,8 +39,6 @@ export interface TrainOptions {
   readonly selectMetric?: SelectMetric;
   /** Restore the best evaluated weights at the end (default true). */
   readonly restoreBest?: boolean;
-  readonly seed?: number;
-  readonly padId?: number;
   /** AdapterDrop: layers below n(step) run without adapters in that step. */
   readonly skipLayers?: (step: number) => number;
   /** Adapters bypassed in every step (e.g. the model's other adapters while one trains). */
@@ -56,6 +50,8 @@ export interface TrainOptions {
    * trainable tensor.
    */
   readonly constants?: (args: StepConstantsArgs) => ReadonlyMap<string, tf.Tensor>;
+  /** The same for evaluations (no dropout, no skipped layers): e.g. K-Adapter's cached frozen features. */
+  readonly evalConstants?: EvalConstants;
   /** Extra loss terms (e.g. fusion's value regularisation), computed inside the gradient tape. */
   readonly extraLoss?: () => tf.Scalar;
   /** Stop with TrainingDivergedError when the loss or gradient norm runs away (see DivergenceMonitor); false: only at NaN. */
@@ -68,6 +64,8 @@ export interface TrainOptions {
 export interface StepConstantsArgs {
   readonly executor: Executor;
   readonly feeds: Feeds;
+  /** The examples of the batch, in the batch's order. */
+  readonly examples: readonly TrainExample[];
   readonly step: number;
   /** The step's dropout seed (masks derive from it and the node id, inside or outside the tape alike). */
   readonly seed: number;
@@ -89,7 +87,7 @@ export interface TrainResult {
 const better = (metric: SelectMetric, a: number, b: number) => (metric === 'loss' ? a < b : a > b);
 
 /**
- * Trains the policy's parameters with AdamW (no decay on biases and LayerNorms), linear warm-up and
+ * The standard loop on `createTrainer`: trains the policy's parameters with AdamW (no decay on biases and LayerNorms), linear warm-up and
  * decay, global-norm clipping, periodic evaluation, best-checkpoint keeping and early stopping.
  * Same seed, data and backend → bit-identical weights.
  */
@@ -104,13 +102,12 @@ export function train(options: TrainOptions): TrainResult {
   const metric = options.selectMetric ?? 'accuracy';
   const stepsPerEpoch = Math.ceil(options.train.length / batchSize);
   const totalSteps = Math.min(options.maxSteps ?? Infinity, epochs * stepsPerEpoch);
-  const lr = linearSchedule(options.learningRate ?? 1e-4, Math.round((options.warmupRatio ?? 0.1) * totalSteps), totalSteps);
   const executor = new Executor(graph, store);
-  const trainableKeys = store.applyPolicy(graph, options.policy ?? adapterPolicy);
-  if (trainableKeys.length === 0) throw new ConfigError('policy', 'no parameter is trainable under this policy');
-  const params = new Map(trainableKeys.map((k) => [k, store.get(k)]));
-  const keyByVarName = new Map(trainableKeys.map((k) => [store.get(k).name, k]));
-  const optimizer = new AdamW(new Set(trainableKeys.filter((k) => decays(graph.param(k)))), { weightDecay: options.weightDecay ?? 0.01 });
+  const trainer = createTrainer({
+    store, graph, policy: options.policy ?? adapterPolicy, optimizer: { weightDecay: options.weightDecay ?? 0.01 },
+    schedule: linearSchedule(options.learningRate ?? 1e-4, Math.round((options.warmupRatio ?? 0.1) * totalSteps), totalSteps),
+    ...(options.clipNorm === undefined ? {} : { clipNorm: options.clipNorm }),
+  });
   const history: TrainRecord[] = [];
   const record = (r: TrainRecord) => {
     history.push(r);
@@ -118,19 +115,20 @@ export function train(options: TrainOptions): TrainResult {
   };
   const started = Date.now();
   let best: TrainResult['best'];
-  let bestWeights: Map<string, Float32Array | Int32Array> | undefined;
+  let bestWeights: TrainerSnapshot | undefined;
   let sinceBest = 0;
   let step = 0;
   const divergence = new DivergenceMonitor(options.divergence === false ? { lossFactor: Infinity, gradFactor: Infinity } : options.divergence);
 
   const runEval = (): boolean => {
     if (!options.eval || options.eval.length === 0) return false;
-    const result = evaluate(executor, output, options.eval, { batchSize: Math.max(batchSize, 32), padId, ...(options.skipAdapters ? { skipAdapters: options.skipAdapters } : {}) });
+    const result = evaluate(executor, output, options.eval, { batchSize: Math.max(batchSize, 32), padId, ...(options.evalConstants ? { constants: options.evalConstants } : {}), ...(options.skipAdapters ? { skipAdapters: options.skipAdapters } : {}) });
     record({ type: 'eval', step, seconds: (Date.now() - started) / 1000, ...result });
     const value = result[metric];
     if (!best || better(metric, value, best.metric)) {
       best = { step, metric: value, eval: result };
-      bestWeights = store.snapshot(trainableKeys);
+      // Weights only: the optimizer state is not needed to restore the best model at the end.
+      bestWeights = trainer.snapshot({ optimizer: false });
       sinceBest = 0;
     } else sinceBest += 1;
     return options.patience !== undefined && sinceBest >= options.patience;
@@ -140,42 +138,33 @@ export function train(options: TrainOptions): TrainResult {
     outer: for (let epoch = 0; epoch < epochs; epoch++) {
       for (const indices of epochBatches(options.train.length, batchSize, hashSeed(seed, `epoch${epoch}`))) {
         if (step >= totalSteps) break outer;
-        const batch = makeBatch(indices.map((i) => options.train[i] as TrainExample), padId);
+        const examples = indices.map((i) => options.train[i] as TrainExample);
+        const batch = makeBatch(examples, padId);
         const skip = options.skipLayers?.(step) ?? 0;
         const stepSeed = hashSeed(seed, `step${step}`);
-        const constants = options.constants?.({ executor, feeds: batch.feeds, step, seed: stepSeed, skipLayers: skip });
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = executor.forward(batch.feeds, { outputs: [output], training: true, seed: stepSeed, ...(skip > 0 ? { skipLayers: skip } : {}), ...(options.skipAdapters?.length ? { skipAdapters: options.skipAdapters } : {}), ...(constants ? { constants } : {}) })[output] as tf.Tensor;
-          const loss = crossEntropy(logits, batch.labels);
-          return options.extraLoss ? tf.add(loss, options.extraLoss()) : loss;
-        }, [...params.values()]);
-        const byKey: Record<string, tf.Tensor> = {};
-        for (const [name, g] of Object.entries(grads)) {
-          const key = keyByVarName.get(name);
-          if (key && g) byKey[key] = g;
+        const constants = options.constants?.({ executor, feeds: batch.feeds, examples, step, seed: stepSeed, skipLayers: skip });
+        let done: StepResult;
+        try {
+          done = trainer.step(() => {
+            const logits = executor.forward(batch.feeds, { outputs: [output], training: true, seed: stepSeed, ...(skip > 0 ? { skipLayers: skip } : {}), ...(options.skipAdapters?.length ? { skipAdapters: options.skipAdapters } : {}), ...(constants ? { constants } : {}) })[output] as tf.Tensor;
+            const loss = crossEntropy(logits, batch.labels);
+            return options.extraLoss ? tf.add(loss, options.extraLoss()) : loss;
+          });
+        } finally {
+          if (constants) tf.dispose([...constants.values()]);
+          disposeBatch(batch);
         }
-        const gradNorm = clipByGlobalNorm(byKey, options.clipNorm ?? 1.0);
-        const rate = lr(step);
-        optimizer.apply(params, byKey, rate);
-        const loss = value.dataSync()[0] as number;
-        tf.dispose([value, ...Object.values(byKey), ...Object.values(grads), ...(constants ? [...constants.values()] : [])]);
-        disposeBatch(batch);
-        step += 1;
+        step = done.step;
+        const { loss, lr: rate, gradNorm } = done;
         record({ type: 'step', step, totalSteps, epoch, loss, lr: rate, gradNorm, seconds: (Date.now() - started) / 1000 });
         divergence.observe(step, loss, gradNorm);
         if (options.evalEvery && step % options.evalEvery === 0 && step < totalSteps && runEval()) break outer;
       }
     }
     if (!history.some((r) => r.type === 'eval' && r.step === step)) runEval();
-    if (bestWeights && options.restoreBest !== false) {
-      for (const [key, values] of bestWeights) {
-        const t = tf.tensor(values, store.get(key).shape, store.get(key).dtype);
-        store.assign(key, t);
-        t.dispose();
-      }
-    }
+    if (bestWeights && options.restoreBest !== false) trainer.restore(bestWeights);
   } finally {
-    optimizer.dispose();
+    trainer.dispose();
   }
-  return { steps: step, seconds: (Date.now() - started) / 1000, trainableKeys, ...(best ? { best } : {}), history };
+  return { steps: step, seconds: (Date.now() - started) / 1000, trainableKeys: trainer.trainableKeys, ...(best ? { best } : {}), history };
 }
