@@ -30,7 +30,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 }
 
 /** Persists the rename itself. Best-effort: some platforms (Windows) can't open directories. */
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   try {
     const h = await open(dir, 'r');
     try {

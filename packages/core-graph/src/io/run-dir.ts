@@ -6,9 +6,10 @@
 // `stageRunDir` for the same target restores it before doing anything else.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { AdapterGraphError } from '../errors';
+import { syncDirectory } from './atomic-write';
 
 /** Files by which an existing directory is recognised as an earlier run that may be replaced. */
 export const RUN_MARKERS: readonly string[] = ['summary.json', 'labels.json', 'metrics.jsonl', 'fusion_run.json', 'adapter/adapter_config.json', 'adapter_config.json'];
@@ -79,19 +80,6 @@ async function isReplaceable(target: string): Promise<boolean> {
   if (entries.length === 0) return true;
   for (const m of RUN_MARKERS) if (await exists(join(target, m))) return true;
   return false;
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const h = await open(dir, 'r');
-    try {
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-  } catch {
-    // Best effort: not every platform can open a directory.
-  }
 }
 
 /**
