@@ -13,7 +13,8 @@ const WEIGHT_INIT: Init = { kind: 'normal', std: 0.02 };
  * Sites: `embeddings`, `layer.{i}.attention`, `layer.{i}.ffn`, `layer.{i}.output`, `encoder.output`, and one
  * opt-in site of kind `linear` per dense layer (`layer.{i}.attention.self.query|key|value`,
  * `layer.{i}.attention.output.dense`, `layer.{i}.intermediate.dense`, `layer.{i}.output.dense`, `pooler.dense`:
- * entry = the dense layer's input, exit = x·W + b) where LoRA-style adapters change one projection.
+ * entry = the dense layer's input, exit = x·W + b) where LoRA-style adapters change one projection, and one opt-in
+ * site of kind `prefix` per layer (`layer.{i}.attention.self`: exit = the attention context) for prefix tuning.
  */
 export function buildEncoder(partial: Partial<EncoderConfig> = {}, options: EncoderOptions = {}): Graph {
   return encoderBuilder(partial, options).build();
@@ -76,6 +77,8 @@ function buildLayer(b: GraphBuilder, c: EncoderConfig, i: number, x: string, mas
   const k = dense(self, 'key', x, c.hiddenSize);
   const v = dense(self, 'value', x, c.hiddenSize);
   const context = self.op('attention', 'context', [q, k, v, mask], { attrs: { heads: c.numHeads, dropout: c.attentionDropout } });
+  // Opt-in: a plugin placed `after` it rebuilds the attention with extra key/value rows (prefix tuning).
+  b.site({ name: `layer.${i}.attention.self`, kind: 'prefix', layer: i, entry: x, exit: context, module: `encoder.layer.${i}.attention.self`, optIn: true });
   const attnOut = layer('attention.output');
   const attnProj = attnOut.dropout('dropout', dense(attnOut, 'dense', context, c.hiddenSize), c.hiddenDropout);
   const attnAdd = attnOut.add('residual', attnProj, x);

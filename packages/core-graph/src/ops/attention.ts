@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { applyDropout } from './dropout-mask';
 import { softmaxLastAxis } from './fused';
+import type { Attrs } from '../graph/types';
+import type { RunContext } from './op-def';
 import { defineOp, input, numAttr, shapeError } from './op-def';
 import { matchBatch } from './shape';
 
@@ -10,10 +12,12 @@ export const MASKED_SCORE = -1e9;
 /**
  * Multi-head scaled dot-product attention (a composite op): inputs q, k, v [batch, seq, hidden] and an
  * optional attention mask [batch, seq] (1 = attend, 0 = padding); attrs `heads` and `dropout` (on the probabilities).
+ * Prefix tuning passes two more inputs after the mask, prefix keys and values [prefix, hidden] (shared by the
+ * batch): they are prepended to k and v and always attended (the mask is extended by `prefix` ones).
  */
 export const attentionOp = defineOp({
   name: 'attention',
-  arity: [3, 4],
+  arity: [3, 6],
   inferType(args) {
     const q = input(args, 0);
     const heads = numAttr(args.attrs, 'heads');
@@ -27,13 +31,21 @@ export const attentionOp = defineOp({
     if (typeof hidden !== 'number' || hidden % heads !== 0) {
       throw shapeError(args, `hidden size ${String(hidden)} is not divisible by ${heads} heads`);
     }
-    if (args.inputs.length === 4) {
+    if (args.inputs.length >= 4) {
       const m = input(args, 3);
       if (m.shape.length !== 2) throw shapeError(args, `attention mask must be [batch, seq]`);
+    }
+    if (args.inputs.length === 5) throw shapeError(args, `prefix keys need prefix values (6 inputs: q, k, v, mask, prefix keys, prefix values)`);
+    if (args.inputs.length === 6) {
+      const [pk, pv] = [input(args, 4), input(args, 5)];
+      if (pk.shape.length !== 2 || pk.shape[1] !== hidden || pv.shape.length !== 2 || pk.shape.some((d, j) => d !== pv.shape[j])) {
+        throw shapeError(args, `prefix keys and values must both be [prefix, ${hidden}]`);
+      }
     }
     return q;
   },
   run(inputs, _p, attrs, ctx) {
+    if (inputs.length === 6) return prefixAttention(inputs, attrs, ctx);
     const [q, k, v, mask] = inputs as tf.Tensor3D[];
     const heads = numAttr(attrs, 'heads');
     const [b, s, h] = (q as tf.Tensor3D).shape;
@@ -53,6 +65,25 @@ export const attentionOp = defineOp({
     return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, s, h]);
   },
 });
+
+/** attentionOp with prefix keys/values: a separate path so graphs without a prefix run exactly as before. */
+function prefixAttention(inputs: readonly tf.Tensor[], attrs: Attrs, ctx: RunContext): tf.Tensor {
+  const [q, k, v, mask, pk, pv] = inputs as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+  const heads = numAttr(attrs, 'heads');
+  const [b, s, h] = q.shape;
+  const p = pk.shape[0];
+  const dh = h / heads;
+  const split = (t: tf.Tensor3D, n: number) => tf.transpose(tf.reshape(t, [b, n, heads, dh]), [0, 2, 1, 3]);
+  const withPrefix = (prefix: tf.Tensor2D, t: tf.Tensor3D) => tf.concat([tf.tile(tf.expandDims(prefix, 0), [b, 1, 1]), t], 1) as tf.Tensor3D;
+  let scores = tf.matMul(split(tf.mul(q, 1 / Math.sqrt(dh)) as tf.Tensor3D, s), split(withPrefix(pk, k), p + s), false, true);
+  const bias = tf.mul(tf.sub(1, tf.cast(matchBatch(mask, b), 'float32')), MASKED_SCORE);
+  scores = tf.add(scores, tf.reshape(tf.concat([tf.zeros([b, p]), bias], 1), [b, 1, 1, p + s]));
+  let probs = softmaxLastAxis(scores);
+  const rate = numAttr(attrs, 'dropout', 0);
+  if (ctx.training && rate > 0) probs = applyDropout(probs, rate, ctx.nextSeed());
+  const context = tf.matMul(probs, split(withPrefix(pv, v), p + s));
+  return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, s, h]);
+}
 
 export const softmaxOp = defineOp({
   name: 'softmax',
