@@ -4,3 +4,4 @@ export type { PrefixActivation, PrefixTuningConfig } from './config';
 export { PREFIX_SITE_KIND, poolOutput, poolScope, prefixDefaultPlacement, prefixHubKeys, prefixParamCount, prefixTuning, plugins } from './plugin';
 export { PREFIX_TABLE_OP, registerPrefixOps } from './ops';
 export { ejectPrefix } from './eject';
+export { prefixFromHubConfig, prefixToHubConfig } from './hub';

@@ -10,6 +10,7 @@ import type { AnyAdapterPlugin, BuildContext, BuildResult, DefaultPlacement, Gra
 import { defineAdapter, PlacementError } from '@adapters/core-graph';
 import type { PrefixTuningConfig } from './config';
 import { PREFIX_DEFAULTS, PREFIX_SCHEMA, prefixLayers, validatePrefix } from './config';
+import { prefixFromHubConfig, prefixToHubConfig } from './hub';
 import { PREFIX_TABLE_OP, registerPrefixOps } from './ops';
 
 registerPrefixOps();
@@ -106,6 +107,8 @@ export const prefixTuning = defineAdapter<PrefixTuningConfig>({
   // width, layer) is not given; prefixParamCount(config, hidden, L) is the count, checked against the placement report.
   // Extra attended keys change every output.
   isIdentityAtInit: () => false,
+  toHubConfig: prefixToHubConfig,
+  fromHubConfig: prefixFromHubConfig,
   hubKeys: prefixHubKeys,
   hubCollection: 'prefix_tunings',
   hubFloats: ['dropout'],
