@@ -122,13 +122,14 @@ describe('prefix attention against the float64 reference (rel. tol 1e-5)', () =>
 
 describe('gradients against central finite differences of the float64 reference', () => {
   // The analytic gradient is float32 autodiff; differences of the float64 model with h = 1e-4 are accurate to ~1e-8,
-  // so the bound (2e-3 relative) is float32 accumulation in the backward pass.
-  test('d/dE of Σ R ⊙ context(layer 1), MLP prefix', () => {
+  // so the bound (1e-4 relative per component) is float32 rounding in the backward pass, with margin.
+  // Layer 0: its q, k and v do not depend on the prefix (a higher layer's do, through the layers below).
+  test('d/dE of Σ R ⊙ context(layer 0), MLP prefix', () => {
     const c0 = { prefix_length: 2, bottleneck_size: 3 };
     const { graph, store } = place(c0);
     const c = (graph.meta['adapters'] as Record<string, { config: PrefixTuningConfig }>)['p']!.config;
-    const self = 'encoder.layer.1.attention.self';
-    const ctxId = 'layer.1.attention.self.adapters.p.context';
+    const self = 'encoder.layer.0.attention.self';
+    const ctxId = 'layer.0.attention.self.adapters.p.context';
     const exec = new Executor(graph, store);
     const feeds = { input_ids: IDS, attention_mask: MASK };
     const r = exec.run(feeds, { outputs: [], nodes: [`${self}.query`, `${self}.key`, `${self}.value`] });
@@ -137,7 +138,7 @@ describe('gradients against central finite differences of the float64 reference'
     const weights = Array.from({ length: q.length }, (_x, i) => Math.sin(i + 1));
     const wteKey = `${poolScope('p')}.wte.weight`;
     const w = poolWeights(store, c);
-    const loss = (wte: Float64Array) => refContext(q, k, v, refKv({ ...w, wte }, c, LAYERS), 1, c.prefix_length, LAYERS).reduce((s, x, i) => s + x * (weights[i] as number), 0);
+    const loss = (wte: Float64Array) => refContext(q, k, v, refKv({ ...w, wte }, c, LAYERS), 0, c.prefix_length, LAYERS).reduce((s, x, i) => s + x * (weights[i] as number), 0);
     const numeric = numericGradient(loss, w.wte as Float64Array, 1e-4);
     const wte = store.get(wteKey);
     wte.trainable = true;
@@ -145,7 +146,8 @@ describe('gradients against central finite differences of the float64 reference'
     const analytic = f64(grads[wte.name] as tf.Tensor);
     tf.dispose([value, ...Object.values(grads)]);
     const cmp = compareGradients(analytic, numeric);
-    expect(cmp.maxAbsError).toBeLessThan(2e-3 * Math.max(1, ...Array.from(numeric, Math.abs)));
+    // Measured: 1.1e-6 relative per component.
+    expect(cmp.maxRelError).toBeLessThan(1e-4);
     store.dispose();
   });
 });
