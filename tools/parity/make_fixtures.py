@@ -253,6 +253,32 @@ def lora_methods(base: BertModel) -> None:
     peft_lora(base, "peft_lora_regex", 18, r=3, lora_alpha=5, use_rslora=True, target_modules=r".*\.layer\.1\..*\.(query|value|dense)")
 
 
+def prefix_methods(base: BertModel) -> None:
+    """Prefix tuning (PrefixTuningConfig), reparameterised by the MLP and flat; the pool's tensors re-drawn."""
+    from adapters import PrefixTuningConfig
+
+    def hub(method: str, config, seed: int, note: str) -> None:
+        d = fresh(method)
+        model = adapter_model(base)
+        model.add_adapter("a", config=config)
+        redraw_matching(model, [".prefix_tunings.a."], seed)
+        model.set_active_adapters("a")
+        outputs = run(model, None)
+        assert_changes(method, model, outputs)
+        # adapters 1.3.0 cannot save prefix tuning as safetensors (the pool is shared by every layer's module): save the
+        # pickle for adapter_config.json and its key names, and write the pool once as safetensors under those names.
+        model.save_adapter(str(d / "adapter"), "a", use_safetensors=False)
+        saved = torch.load(str(d / "adapter" / "pytorch_adapter.bin"), weights_only=True)
+        (d / "adapter" / "pytorch_adapter.bin").unlink()
+        pool = {k: v.contiguous() for k, v in saved.items() if k.startswith("bert.prefix_tuning.")}
+        assert pool and all(".layer." not in k for k in pool), sorted(saved)
+        save_file(pool, str(d / "adapter" / "prefix_pool.safetensors"), metadata={"format": "pt"})
+        write_expected(d, outputs, {"adapters": ["a"], "active": "a", "head": None, "note": note, "saved_keys": sorted(saved)})
+
+    hub("prefix_tuning", PrefixTuningConfig(prefix_length=5, bottleneck_size=16), 19, "MLP reparameterisation (tanh), prefix 5, bottleneck 16")
+    hub("prefix_tuning_flat", PrefixTuningConfig(prefix_length=4, flat=True, leave_out=[0]), 20, "flat prefix, prefix 4, leave_out [0]")
+
+
 def main() -> None:
     torch.set_num_threads(1)
     ROOT.mkdir(parents=True, exist_ok=True)
@@ -279,6 +305,7 @@ def main() -> None:
     fusion(base, 10)
     stack(base, 11)
     lora_methods(base)
+    prefix_methods(base)
 
     versions = {
         "python": platform.python_version(),
