@@ -26,7 +26,7 @@ function optionalPlugins(pkg: string): AnyAdapterPlugin[] {
   }
 }
 
-const plugins = ['@adapters/adapter-bottleneck', '@adapters/adapter-compacter', '@adapters/adapter-kadapter', '@adapters/adapter-fusion', '@adapters/adapter-madx', '@adapters/adapter-lora'].flatMap(optionalPlugins);
+const plugins = ['@adapters/adapter-bottleneck', '@adapters/adapter-compacter', '@adapters/adapter-kadapter', '@adapters/adapter-fusion', '@adapters/adapter-madx', '@adapters/adapter-lora', '@adapters/adapter-prefix'].flatMap(optionalPlugins);
 export const registry = createRegistry(plugins);
 
 function withRules(base: Graph, rules: PlacementRule[], output = 'task.logits'): BuiltMethod | string {
@@ -66,7 +66,22 @@ export const METHODS: readonly Method[] = [
   { name: 'LoRA (q, v; r 8, alpha 16)', paper: '~0.1–0.3% (Hu et al.)', build: (base) => withRules(base, [{ adapter: adapter('lora', 'a', { r: 8, alpha: 16 }) }]) },
   { name: 'LoRA merged (inference; training = head only)', paper: 'no inference cost (Hu et al.)', build: (base) => loraMerged(base) },
   { name: '(IA)³ (k, v, intermediate)', paper: '0.01% of T0 (Liu et al.)', build: (base) => withRules(base, [{ adapter: adapter('lora', 'a', { config: 'ia3' }) }]) },
+  { name: 'prefix tuning (prefix 30, MLP 512)', paper: '0.1% stored, MLP trained (Li & Liang)', build: (base) => withRules(base, [{ adapter: adapter('prefix_tuning', 'a') }]) },
+  { name: 'prefix tuning ejected (flat, inference)', paper: '0.1% (Li & Liang)', build: (base) => prefixEjected(base) },
 ];
+
+type EjectFn = (graph: Graph, store: WeightStore, name: string) => Graph;
+/** Prefix tuning with its MLP evaluated once into a flat prefix (AdapterHub's eject): what inference runs. */
+function prefixEjected(base: Graph): BuiltMethod | string {
+  const built = withRules(base, [{ adapter: adapter('prefix_tuning', 'a') }]);
+  if (typeof built === 'string') return built;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ejectPrefix } = require('@adapters/adapter-prefix') as { ejectPrefix: EjectFn };
+  const store = WeightStore.create(built.graph, 1);
+  const flat = ejectPrefix(built.graph, store, 'a');
+  store.dispose();
+  return { ...built, graph: flat };
+}
 
 type MergeFn = (graph: Graph, store: WeightStore) => { graph: Graph };
 /** LoRA (q, v; r 8, alpha 16) merged into the weights: the graph is the base graph, the LoRA weights stay in the store. */
