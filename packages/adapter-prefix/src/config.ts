@@ -16,7 +16,10 @@ export interface PrefixTuningConfig {
   readonly dropout: number;
   /** Layers (0-based) that get no prefix. */
   readonly leave_out: readonly number[];
-  /** Encoder-decoder fields of AdapterHub; an encoder-only model has no cross attention, so they change nothing. */
+  /**
+   * Encoder-decoder fields of AdapterHub. BERT's self-attention module has the location key `self_prefix`, which
+   * AdapterHub matches without them, so on an encoder-only model they change nothing (accepted and kept for files).
+   */
   readonly encoder_prefix: boolean;
   readonly cross_prefix: boolean;
   /** AdapterHub's UniPELT gate: not implemented (validate rejects true). */
@@ -56,7 +59,6 @@ export const PREFIX_SCHEMA: JsonSchema = {
 
 export function validatePrefix(c: PrefixTuningConfig, path: string): void {
   if (c.use_gating) throw new ConfigError(`${path}.use_gating`, 'prefix gating (UniPELT) is not implemented by the prefix_tuning plugin');
-  if (!c.encoder_prefix) throw new ConfigError(`${path}.encoder_prefix`, 'false would add no prefix to an encoder-only model');
   if (new Set(c.leave_out).size !== c.leave_out.length) throw new ConfigError(`${path}.leave_out`, 'lists a layer twice');
 }
 
