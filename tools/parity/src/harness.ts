@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { join } from 'node:path';
 import type { Graph, RunOptions, WeightStore } from '@adapters/core-graph';
-import { Executor, readSafetensorsFile } from '@adapters/core-graph';
+import { encodeSafetensors, Executor, readSafetensorsFile } from '@adapters/core-graph';
 
 export const FIXTURES = join(__dirname, '..', 'fixtures');
 export const BASE_DIR = join(FIXTURES, 'base');
@@ -106,4 +106,25 @@ export async function expectSameFiles(ours: string, hub: string, extra?: RegExp)
   const hubConfig = (JSON.parse(hubText) as { config: Record<string, unknown> }).config;
   for (const [k, v] of Object.entries(hubConfig)) expect([k, ourConfig[k]]).toEqual([k, v]);
   for (const m of hubText.matchAll(/"(\w+)": (-?\d+\.\d+)/g)) expect(ourText).toMatch(new RegExp(`"${m[1] as string}": -?\\d+\\.\\d+`));
+}
+
+/**
+ * A copy of an AdapterHub folder as AdapterHub writes it when the adapters were added to a bare BertModel: every
+ * `*.safetensors` key without the model prefix (`bert.`). Returns the copy's path (a new temporary folder).
+ */
+export async function barePrefixCopy(dir: string, prefix = 'bert.'): Promise<string> {
+  const { mkdtemp, readdir, copyFile, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const out = await mkdtemp(join(tmpdir(), 'parity-bare-'));
+  for (const f of await readdir(dir)) {
+    if (!f.endsWith('.safetensors')) {
+      await copyFile(join(dir, f), join(out, f));
+      continue;
+    }
+    const { tensors } = await readSafetensorsFile(join(dir, f));
+    const renamed: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }> = {};
+    for (const [k, t] of tensors) renamed[k.startsWith(prefix) ? k.slice(prefix.length) : k] = { dtype: 'F32', shape: [...t.shape], values: Float32Array.from(t.values) };
+    await writeFile(join(out, f), encodeSafetensors(renamed, { format: 'pt' }));
+  }
+  return out;
 }

@@ -65,6 +65,12 @@ const HUB_ACTIVATIONS: Readonly<Record<string, Activation>> = {
 };
 const OUR_TO_HUB: Readonly<Record<Activation, string | null>> = { tanh: 'tanh', relu: 'relu', gelu: 'gelu', gelu_new: 'gelu_new', swish: 'silu', sigmoid: 'sigmoid', identity: null };
 
+/** The fields AdapterHub's ClassificationHead / TaggingHead configs have (id2label: accepted by its loader too). */
+const HUB_FIELDS: Readonly<Record<'classification' | 'tagging', readonly string[]>> = {
+  classification: ['head_type', 'num_labels', 'layers', 'activation_function', 'label2id', 'id2label', 'use_pooler', 'bias', 'dropout_prob'],
+  tagging: ['head_type', 'num_labels', 'layers', 'activation_function', 'label2id', 'id2label', 'dropout_prob'],
+};
+
 function layersOf(spec: TaskHeadSpec, architecture: string | undefined): 1 | 2 {
   return spec.layers ?? (spec.type === 'classification' && architecture === 'roberta' ? 2 : 1);
 }
@@ -106,6 +112,10 @@ function toAdapterHub(spec: TaskHeadSpec, architecture: string | undefined): Rec
 function fromAdapterHub(c: Readonly<Record<string, unknown>>, ctx: HeadReadContext, type: 'classification' | 'tagging'): ForeignHead<TaskHeadSpec> | undefined {
   if (c['head_type'] !== type) return undefined;
   const { file } = ctx;
+  // AdapterHub passes the config to the head's constructor, which refuses other fields: so do we.
+  const fields = HUB_FIELDS[type];
+  const extra = Object.keys(c).find((k) => !fields.includes(k));
+  if (extra !== undefined) throw new ConfigError(`${file}: config.${extra}`, `is not a field of AdapterHub's ${type} head (fields: ${fields.join(', ')})`);
   const layers = c['layers'];
   if (layers !== 1 && layers !== 2) throw new ConfigError(`${file}: config.layers`, `AdapterHub heads with ${JSON.stringify(layers ?? null)} layers are not supported here, only 1 or 2; load with loadHead: false`);
   let activation: Activation = 'tanh';
