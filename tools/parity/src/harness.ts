@@ -128,3 +128,32 @@ export async function barePrefixCopy(dir: string, prefix = 'bert.'): Promise<str
   }
   return out;
 }
+
+/** Label names by id from an AdapterHub head_config.json's `config.label2id` (undefined when it has none). */
+export async function hubLabels(dir: string): Promise<string[] | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  const map = (JSON.parse(await readFile(join(dir, 'head_config.json'), 'utf8')) as { config: { label2id?: Record<string, number> | null } }).config.label2id;
+  if (!map) return undefined;
+  const labels: string[] = [];
+  for (const [label, id] of Object.entries(map)) labels[id] = label;
+  return labels;
+}
+
+/**
+ * Checks the head our saveAdapter wrote against AdapterHub's: the same tensor names and bits, the same `config`
+ * (head_type, layers, activation_function, label2id, ...) and `model_class`, `name`.
+ */
+export async function expectSameHeadFiles(ours: string, hub: string): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  const a = (await readSafetensorsFile(join(ours, 'model_head.safetensors'))).tensors;
+  const b = (await readSafetensorsFile(join(hub, 'model_head.safetensors'))).tensors;
+  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+  for (const [k, t] of b) {
+    const mine = a.get(k);
+    expect([k, mine?.shape]).toEqual([k, t.shape]);
+    expect(Buffer.from(Float32Array.from(mine?.values ?? []).buffer).equals(Buffer.from(Float32Array.from(t.values).buffer))).toBe(true);
+  }
+  const read = async (d: string) => JSON.parse(await readFile(join(d, 'head_config.json'), 'utf8')) as Record<string, unknown>;
+  const [mine, theirs] = [await read(ours), await read(hub)];
+  for (const k of ['config', 'model_class', 'name', 'model_type', 'hidden_size']) expect([k, mine[k]]).toEqual([k, theirs[k]]);
+}
