@@ -9,9 +9,9 @@ import type { EncoderConfig } from './config';
 import type { ForeignHead, HeadBuildContext, HeadReadContext, HeadRegistry, HeadSpecBase } from './head-def';
 import { createHeadRegistry, defineHead, requireSequenceInput } from './head-def';
 
-/** `input` names the graph output a head reads (default `last_hidden_state`, e.g. `kadapter.combined`). */
 /**
- * `layers` (AdapterHub's): 1 = `classifier`; 2 = `classifier.dense` + `activation` (default tanh) + `classifier.out_proj`.
+ * `input` names the graph output a head reads (default `last_hidden_state`, e.g. `kadapter.combined`). `layers`
+ * (AdapterHub's): 1 = `classifier`; 2 = `classifier.dense` + `activation` (default tanh) + `classifier.out_proj`.
  * Default 1, except RoBERTa classification (2, its own head's shape).
  */
 export type ClassificationHeadSpec = { readonly type: 'classification'; readonly name: string; readonly numLabels: number; readonly pooling?: 'pooler' | 'cls' | 'mean'; readonly dropout?: number; readonly input?: string; readonly layers?: 1 | 2; readonly activation?: Activation };
