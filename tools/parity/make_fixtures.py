@@ -136,8 +136,8 @@ def fresh(method: str) -> Path:
     return d
 
 
-def single(base: BertModel, method: str, config, seed: int, *, head: dict | None = None, skip_layers=None, note: str = "") -> None:
-    """One adapter named `method`-ish: add, re-draw, activate, run, save."""
+def single(base: BertModel, method: str, config, seed: int, *, head: dict | None = None, tagging: bool = False, skip_layers=None, note: str = "") -> None:
+    """One adapter named `method`-ish: add, re-draw, activate, run, save (with a classification head, or a tagging head)."""
     d = fresh(method)
     name = "a"
     model = adapter_model(base)
@@ -146,7 +146,7 @@ def single(base: BertModel, method: str, config, seed: int, *, head: dict | None
     head_name = None
     if head is not None:
         head_name = name  # save_adapter(with_head=True) saves the head named like the adapter
-        model.add_classification_head(head_name, **head)
+        (model.add_tagging_head if tagging else model.add_classification_head)(head_name, **head)
         redraw_matching(model, [f"heads.{head_name}."], seed + 1000)
     model.set_active_adapters(name, skip_layers=skip_layers)
     if head_name:
@@ -293,6 +293,11 @@ def main() -> None:
     single(base, "seq_bn", SeqBnConfig(reduction_factor=4), 1, head=dict(num_labels=3, layers=1, use_pooler=True))
     single(base, "seq_bn_ln", SeqBnConfig(reduction_factor=4, ln_after=True, scaling="channel"), 12,
            note="ln_after + channel scaling (ln_before is left out: adapters 1.3.0 cannot save it with use_safetensors=True, the LayerNorm is shared by adapter_norm_before and adapter_down.0)")
+    # AdapterHub's default classification head (layers 2: dense + tanh + out_proj on [CLS]) and a tagging head.
+    single(base, "head_cls2", SeqBnConfig(reduction_factor=4), 13, head=dict(num_labels=3, id2label={0: "neg", 1: "neu", 2: "pos"}),
+           note="add_classification_head defaults: layers 2, activation tanh, use_pooler False")
+    single(base, "head_tagging", SeqBnConfig(reduction_factor=4), 14, head=dict(num_labels=5, layers=2, activation_function="relu"), tagging=True,
+           note="add_tagging_head with layers 2 and relu (logits per token)")
     single(base, "double_seq_bn", DoubleSeqBnConfig(reduction_factor=4), 2)
     single(base, "par_bn", ParBnConfig(reduction_factor=4), 3)
     single(base, "scaled_par_bn", ParBnConfig(reduction_factor=4, scaling="learned"), 4)

@@ -37,6 +37,16 @@ export function fusionHubKeys(graph: Graph, name: string, as = name): Map<string
   return out;
 }
 
+/** The file's key for an AdapterHub key: as is, or without the model prefix (AdapterHub files saved from a bare BertModel). */
+function fileKeyOf(has: (key: string) => boolean, graph: Graph): (key: string) => string {
+  const prefix = String(graph.meta['prefix'] ?? '');
+  return (key) => {
+    if (has(key) || !prefix || !key.startsWith(`${prefix}.`)) return key;
+    const bare = key.slice(prefix.length + 1);
+    return has(bare) ? bare : key;
+  };
+}
+
 /** True when some site fuses fewer adapters than the fusion has (pruned by top-k); dropped layers are not visible here. */
 const isPruned = (r: FusionRecord): boolean => Object.values(r.sites).some((s) => s.children.length !== r.adapters.length);
 
@@ -108,7 +118,8 @@ export async function loadFusion(dir: string, base: Graph, store: WeightStore, r
 
   const weightsFile = join(dir, FUSION_WEIGHTS_FILE);
   const { tensors } = await readSafetensorsFile(weightsFile);
-  const hubKeys = fusionHubKeys(graph, name, savedName);
+  const inFile = fileKeyOf((k) => tensors.has(k), graph);
+  const hubKeys = new Map([...fusionHubKeys(graph, name, savedName)].map(([k, hub]) => [k, inFile(hub)]));
   const staged = stageFromCheckpoint(graph, (k) => tensors.get(k), { keys: [...hubKeys.keys()], source: weightsFile, keyOf: (k) => hubKeys.get(k) as string });
   const expected = new Set(hubKeys.values());
   const unexpected = [...tensors.keys()].filter((k) => !expected.has(k));

@@ -92,7 +92,7 @@ describe('adapters madx-* commands', () => {
       expect({ f, exists: existsSync(path.join(posDir, f)) }).toEqual({ f, exists: true });
     }
     expect(readJson(path.join(posDir, 'adapter_config.json'))).toMatchObject({ name: 'pos', plugin: 'bottleneck', config: { reduction_factor: 16 } });
-    expect(readJson(path.join(posDir, 'head_config.json'))).toMatchObject({ name: 'upos', config: { type: 'tokenClassification', numLabels: 17 } });
+    expect(readJson(path.join(posDir, 'head_config.json'))).toMatchObject({ name: 'upos', model_class: 'BertAdapterModel', config: { head_type: 'tagging', num_labels: 17, layers: 1 } });
     expect(readJson(path.join(posDir, 'madx_task.json'))).toMatchObject({ language: 'en', task: 'pos', head: 'upos', maxLength: 16 });
     const taskKeys = [...(await readSafetensorsFile(path.join(posDir, 'adapter.safetensors'))).tensors.keys()];
     expect(taskKeys.length).toBeGreaterThan(0);

@@ -26,6 +26,16 @@ export function languageHubKey(graph: Graph, key: string, name: string, as = nam
   return adapterHubKey(graph, key, name, as);
 }
 
+/** The file's key for an AdapterHub key: as is, or without the model prefix (AdapterHub files saved from a bare BertModel). */
+function fileKeyOf(has: (key: string) => boolean, graph: Graph): (key: string) => string {
+  const prefix = String(graph.meta['prefix'] ?? '');
+  return (key) => {
+    if (has(key) || !prefix || !key.startsWith(`${prefix}.`)) return key;
+    const bare = key.slice(prefix.length + 1);
+    return has(bare) ? bare : key;
+  };
+}
+
 const ownedBy = (graph: Graph, name: string): string[] => [...graph.params.values()].filter((p) => p.owner === `adapter:${name}`).map((p) => p.key);
 
 /** Hub config fields AdapterHub reads as Python floats: 1.3.0 rejects a numeric `scaling` that parses as an int. */
@@ -145,8 +155,10 @@ function install(model: MadxModel, store: WeightStore, spec: MadxSpec, from: { s
   let staged: Map<string, { shape: number[]; values: Float32Array }> | undefined;
   if (from) {
     const { saved, as } = from;
-    staged = stageFromCheckpoint(graph, (k) => saved.tensors.get(k), { keys: langKeys, source: saved.source, keyOf: (k) => languageHubKey(graph, k, as, saved.name) });
-    const expected = new Set(langKeys.map((k) => languageHubKey(graph, k, as, saved.name)));
+    const inFile = fileKeyOf((k) => saved.tensors.has(k), graph);
+    const keyOf = (k: string): string => inFile(languageHubKey(graph, k, as, saved.name));
+    staged = stageFromCheckpoint(graph, (k) => saved.tensors.get(k), { keys: langKeys, source: saved.source, keyOf });
+    const expected = new Set(langKeys.map(keyOf));
     const unexpected = [...saved.tensors.keys()].filter((k) => !expected.has(k));
     if (unexpected.length > 0) throw new GraphError(`${saved.source}: unexpected tensor '${unexpected[0]}' (the adapter's config places no parameter there)`);
   } else {

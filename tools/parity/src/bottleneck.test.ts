@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { RunOptions } from '@adapters/core-graph';
 import { createRegistry, loadAdapter, loadPretrained, saveAdapter } from '@adapters/core-graph';
 import { bottleneck } from '@adapters/adapter-bottleneck';
-import { BASE_DIR, compare, expectSameFiles, exportDir, FIXTURES, maxRelErr, referenceOutputs, run, TOLERANCE, useBackend } from './harness';
+import { BASE_DIR, compare, expectSameFiles, expectSameHeadFiles, exportDir, hubLabels, FIXTURES, maxRelErr, referenceOutputs, run, TOLERANCE, useBackend } from './harness';
 
 interface Case {
   readonly method: string;
@@ -19,6 +19,8 @@ interface Case {
 
 const CASES: readonly Case[] = [
   { method: 'seq_bn', about: 'SeqBnConfig(reduction_factor=4) + one-layer classification head on the pooler', head: true },
+  { method: 'head_cls2', about: "AdapterHub's default classification head: layers 2, tanh, on [CLS]; label names", head: true },
+  { method: 'head_tagging', about: 'tagging head, layers 2 with relu: logits per token', head: true },
   { method: 'seq_bn_ln', about: 'SeqBnConfig with ln_after and scaling "channel"' },
   { method: 'double_seq_bn', about: 'DoubleSeqBnConfig: attention.output and output adapters, swish' },
   { method: 'par_bn', about: 'ParBnConfig: parallel, scaling 4.0' },
@@ -57,18 +59,20 @@ describe('bottleneck parity with AdapterHub adapters 1.3.0', () => {
   });
 
   test.todo('ln_before: adapters 1.3.0 cannot save it with use_safetensors=True (safetensors refuses the LayerNorm shared by adapter_norm_before and adapter_down.0), so there is no as-saved reference; the two names are covered by hub.test.ts and adapterhub.test.ts');
-  test.todo('AdapterHub classification heads with layers: 2 on BERT (Linear + activation on CLS before the output layer): core-graph has no such HeadSpec yet, loadAdapter refuses them');
 
   // The other direction: what our saveAdapter writes for the loaded adapter is what AdapterHub wrote (tensor names
-  // and bits, every BnConfig field, floats as floats), so AdapterHub's load_adapter reads it back.
-  test.each(CASES.map((c) => c.method))('%s: saveAdapter writes what AdapterHub wrote', async (method) => {
+  // and bits, every BnConfig field, floats as floats; the head's config and keys), so AdapterHub's load_adapter reads it back.
+  test.each(CASES)('$method: saveAdapter writes what AdapterHub wrote', async ({ method, head }) => {
     const pre = await loadPretrained(BASE_DIR);
     const dir = exportDir(method) ?? (await mkdtemp(join(tmpdir(), 'parity-')));
     try {
       const registry = createRegistry([bottleneck]);
       const loaded = await loadAdapter(join(FIXTURES, method, 'adapter'), pre.graph, pre.store, registry);
-      await saveAdapter(dir, loaded.graph, pre.store, 'a', { registry });
-      await expectSameFiles(dir, join(FIXTURES, method, 'adapter'));
+      const hub = join(FIXTURES, method, 'adapter');
+      const labels = head ? await hubLabels(hub) : undefined;
+      await saveAdapter(dir, loaded.graph, pre.store, 'a', { registry, ...(head ? { head: 'a' } : {}), ...(labels ? { labels } : {}) });
+      await expectSameFiles(dir, hub);
+      if (head) await expectSameHeadFiles(dir, hub);
     } finally {
       pre.store.dispose();
       if (exportDir(method) === undefined) await rm(dir, { recursive: true, force: true });

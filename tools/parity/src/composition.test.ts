@@ -7,7 +7,7 @@ import { adapter, applyPlacements, createRegistry, loadAdapter, loadPretrained, 
 import { bottleneck } from '@adapters/adapter-bottleneck';
 import { loadFusion } from '@adapters/adapter-fusion';
 import { loadLanguageAdapter } from '@adapters/adapter-madx';
-import { BASE_DIR, compare, FIXTURES, maxRelErr, referenceOutputs, run, TOLERANCE, useBackend } from './harness';
+import { BASE_DIR, barePrefixCopy, compare, FIXTURES, maxRelErr, referenceOutputs, run, TOLERANCE, useBackend } from './harness';
 
 const errors: Record<string, Record<string, number>> = {};
 beforeAll(useBackend);
@@ -61,6 +61,31 @@ describe('composition parity with AdapterHub adapters 1.3.0', () => {
     const pre = await loadPretrained(BASE_DIR);
     try {
       const model = await loadLanguageAdapter(join(FIXTURES, 'seq_bn_inv', 'adapter'), pre.graph, pre.store);
+      await check('seq_bn_inv', model.graph, pre.store, pre.graph);
+    } finally {
+      pre.store.dispose();
+    }
+  });
+
+  // AdapterHub files saved from a bare BertModel have no `bert.` key prefix; loadAdapter accepts them, and so must these.
+  test('fuse from files without the bert. prefix (a bare BertModel saved them)', async () => {
+    const pre = await loadPretrained(BASE_DIR);
+    try {
+      const registry = createRegistry([bottleneck]);
+      const [aDir, bDir, fusionDir] = await Promise.all(['a', 'b', 'fusion'].map((d) => barePrefixCopy(join(FIXTURES, 'fuse', d))));
+      const a = await loadAdapter(aDir as string, pre.graph, pre.store, registry);
+      const b = await loadAdapter(bDir as string, pre.graph, pre.store, registry);
+      const { graph } = await loadFusion(fusionDir as string, pre.graph, pre.store, registry, { graphs: [a.graph, b.graph] });
+      await check('fuse', graph, pre.store, pre.graph);
+    } finally {
+      pre.store.dispose();
+    }
+  });
+
+  test('seq_bn_inv from files without the bert. prefix (a bare BertModel saved them)', async () => {
+    const pre = await loadPretrained(BASE_DIR);
+    try {
+      const model = await loadLanguageAdapter(await barePrefixCopy(join(FIXTURES, 'seq_bn_inv', 'adapter')), pre.graph, pre.store);
       await check('seq_bn_inv', model.graph, pre.store, pre.graph);
     } finally {
       pre.store.dispose();

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { join } from 'node:path';
 import type { Graph, RunOptions, WeightStore } from '@adapters/core-graph';
-import { Executor, readSafetensorsFile } from '@adapters/core-graph';
+import { encodeSafetensors, Executor, readSafetensorsFile } from '@adapters/core-graph';
 
 export const FIXTURES = join(__dirname, '..', 'fixtures');
 export const BASE_DIR = join(FIXTURES, 'base');
@@ -106,4 +106,54 @@ export async function expectSameFiles(ours: string, hub: string, extra?: RegExp)
   const hubConfig = (JSON.parse(hubText) as { config: Record<string, unknown> }).config;
   for (const [k, v] of Object.entries(hubConfig)) expect([k, ourConfig[k]]).toEqual([k, v]);
   for (const m of hubText.matchAll(/"(\w+)": (-?\d+\.\d+)/g)) expect(ourText).toMatch(new RegExp(`"${m[1] as string}": -?\\d+\\.\\d+`));
+}
+
+/**
+ * A copy of an AdapterHub folder as AdapterHub writes it when the adapters were added to a bare BertModel: every
+ * `*.safetensors` key without the model prefix (`bert.`). Returns the copy's path (a new temporary folder).
+ */
+export async function barePrefixCopy(dir: string, prefix = 'bert.'): Promise<string> {
+  const { mkdtemp, readdir, copyFile, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const out = await mkdtemp(join(tmpdir(), 'parity-bare-'));
+  for (const f of await readdir(dir)) {
+    if (!f.endsWith('.safetensors')) {
+      await copyFile(join(dir, f), join(out, f));
+      continue;
+    }
+    const { tensors } = await readSafetensorsFile(join(dir, f));
+    const renamed: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }> = {};
+    for (const [k, t] of tensors) renamed[k.startsWith(prefix) ? k.slice(prefix.length) : k] = { dtype: 'F32', shape: [...t.shape], values: Float32Array.from(t.values) };
+    await writeFile(join(out, f), encodeSafetensors(renamed, { format: 'pt' }));
+  }
+  return out;
+}
+
+/** Label names by id from an AdapterHub head_config.json's `config.label2id` (undefined when it has none). */
+export async function hubLabels(dir: string): Promise<string[] | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  const map = (JSON.parse(await readFile(join(dir, 'head_config.json'), 'utf8')) as { config: { label2id?: Record<string, number> | null } }).config.label2id;
+  if (!map) return undefined;
+  const labels: string[] = [];
+  for (const [label, id] of Object.entries(map)) labels[id] = label;
+  return labels;
+}
+
+/**
+ * Checks the head our saveAdapter wrote against AdapterHub's: the same tensor names and bits, the same `config`
+ * (head_type, layers, activation_function, label2id, ...) and `model_class`, `name`.
+ */
+export async function expectSameHeadFiles(ours: string, hub: string): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  const a = (await readSafetensorsFile(join(ours, 'model_head.safetensors'))).tensors;
+  const b = (await readSafetensorsFile(join(hub, 'model_head.safetensors'))).tensors;
+  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+  for (const [k, t] of b) {
+    const mine = a.get(k);
+    expect([k, mine?.shape]).toEqual([k, t.shape]);
+    expect(Buffer.from(Float32Array.from(mine?.values ?? []).buffer).equals(Buffer.from(Float32Array.from(t.values).buffer))).toBe(true);
+  }
+  const read = async (d: string) => JSON.parse(await readFile(join(d, 'head_config.json'), 'utf8')) as Record<string, unknown>;
+  const [mine, theirs] = [await read(ours), await read(hub)];
+  for (const k of ['config', 'model_class', 'name', 'model_type', 'hidden_size']) expect([k, mine[k]]).toEqual([k, theirs[k]]);
 }

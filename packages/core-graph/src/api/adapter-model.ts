@@ -24,7 +24,7 @@ import { disposeBatch, makeBatch, type TrainExample } from '../train/batches';
 import { evaluate, type EvalResult } from '../train/evaluate';
 import { train, type TrainOptions, type TrainResult } from '../train/trainer';
 import { writeRunDir } from '../io/run-dir';
-import { readHeadLabels, writeHeadLabels } from './head-labels';
+import { readHeadLabels } from './head-labels';
 
 /** Short names accepted by `fromPretrained` besides a directory or a `KNOWN_MODELS` name. */
 const ALIASES: Readonly<Record<string, string>> = { minilm: 'all-MiniLM-L6-v2' };
@@ -232,8 +232,7 @@ export class AdapterModel {
     const withHead = options.withHead ?? this.heads.has(name);
     const head = this.heads.get(name);
     await writeRunDir(dir, async (staging) => {
-      await saveAdapterFiles(staging, this.graphValue, this.store, name, { registry: this.registry, ...(withHead ? { head: name } : {}) });
-      if (withHead && head) await writeHeadLabels(staging, head.labels);
+      await saveAdapterFiles(staging, this.graphValue, this.store, name, { registry: this.registry, ...(withHead ? { head: name } : {}), ...(withHead && head ? { labels: head.labels } : {}) });
     });
   }
 

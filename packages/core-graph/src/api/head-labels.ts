@@ -1,18 +1,9 @@
-// Label names of a saved classification head, kept in head_config.json as AdapterHub keeps them
-// (`config.label2id`, name → id), so a reload predicts names instead of indices.
+// Label names of a saved head, read from head_config.json's `config.label2id` (AdapterHub's field, name → id, which
+// saveHead writes), so a reload predicts names instead of indices.
 import { join } from 'node:path';
 import { HEAD_CONFIG_FILE } from '../checkpoint/adapterhub';
 import { ConfigError } from '../errors';
-import { writeJsonAtomic } from '../io/atomic-write';
 import { readJsonObject } from '../io/read-json';
-
-/** Adds `config.label2id` to a saved head_config.json (atomic rewrite). */
-export async function writeHeadLabels(dir: string, labels: readonly string[]): Promise<void> {
-  const file = join(dir, HEAD_CONFIG_FILE);
-  const saved = await readJsonObject(file);
-  const config = saved['config'] as Record<string, unknown>;
-  await writeJsonAtomic(file, { ...saved, config: { ...config, label2id: Object.fromEntries(labels.map((l, i) => [l, i])) } });
-}
 
 /** Label names by id from head_config.json's `config.label2id`; undefined when the file has none. */
 export async function readHeadLabels(dir: string): Promise<string[] | undefined> {

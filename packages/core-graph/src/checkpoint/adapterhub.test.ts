@@ -8,7 +8,7 @@ import type { Graph } from '../graph/graph';
 import { WeightStore } from '../exec/weights';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors';
 import { buildEncoder } from '../model/encoder';
-import { addHead } from '../model/heads';
+import { addHead, graphHeads as graphHeadsOf } from '../model/heads';
 import { defineAdapter } from '../plugin/define-adapter';
 import { createRegistry } from '../plugin/registry';
 import { applyPlacements } from '../rewrite/apply-placements';
@@ -197,24 +197,25 @@ describe('AdapterHub layout', () => {
     store.dispose();
   });
 
-  test("AdapterHub's one-layer classification head (heads.NAME.1.*) loads as our pooler head; deeper heads are refused", async () => {
+  test("saveAdapter writes the head as AdapterHub does (head_type, model_class, heads.NAME.1.*); it reloads exactly; unsupported configs are refused", async () => {
     const { dir, store, expected } = await savedRenamed(4);
-    // Rewrite the head as AdapterHub saves it: PredictionHead config and nn.Sequential keys (0: Dropout, 1: Linear).
-    const hubHead = { config: { activation_function: 'tanh', bias: true, dropout_prob: null, head_type: 'classification', label2id: null, layers: 1, num_labels: 3, use_pooler: true }, hidden_size: 8, model_class: 'BertAdapterModel', model_name: '', model_type: 'bert', name: 'task', version: 'adapters.1.3.0' };
-    await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify(hubHead));
-    await rewrite(join(dir, HEAD_WEIGHTS_FILE), (t) => {
-      for (const k of [...t.keys()]) {
-        t.set(k.replace('.classifier.', '.1.'), t.get(k) as { shape: number[]; values: Float32Array });
-        t.delete(k);
-      }
-    });
+    const saved = JSON.parse(await readFile(join(dir, HEAD_CONFIG_FILE), 'utf8')) as Record<string, unknown>;
+    // AdapterHub 1.3's ClassificationHead config, field for field (layers 1 on BERT's pooler).
+    expect(saved['config']).toEqual({ head_type: 'classification', num_labels: 3, layers: 1, activation_function: 'tanh', label2id: null, use_pooler: true, bias: true, dropout_prob: null });
+    expect(saved['model_class']).toBe('BertAdapterModel');
+    expect(saved['name']).toBe('task');
+    expect([...decodeSafetensors(new Uint8Array(await readFile(join(dir, HEAD_WEIGHTS_FILE)))).tensors.keys()].sort()).toEqual(['heads.task.1.bias', 'heads.task.1.weight']);
     const base = buildEncoder(config);
     const fresh = WeightStore.create(base, 4);
     const loaded = await loadAdapter(dir, base, fresh, renamedRegistry);
     expect(loaded.head).toBe('task');
     expect(Buffer.from(logits(loaded.graph, fresh).buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    const hubHead = saved as { config: Record<string, unknown> };
+    await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify({ ...hubHead, config: { ...hubHead.config, layers: 3 } }));
+    await expect(loadAdapter(dir, base, fresh, renamedRegistry)).rejects.toThrow(/config\.layers: AdapterHub heads with 3 layers/);
+    // Two layers need the output Linear at module 4: the one-layer file lacks it.
     await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify({ ...hubHead, config: { ...hubHead.config, layers: 2 } }));
-    await expect(loadAdapter(dir, base, fresh, renamedRegistry)).rejects.toThrow(/config\.layers: AdapterHub heads with 2 layers/);
+    await expect(loadAdapter(dir, base, fresh, renamedRegistry)).rejects.toThrow(/model_head\.safetensors: (missing tensor 'heads\.task\.4\.weight'|tensor 'heads\.task\.1\.weight' has shape)/);
     await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify({ ...hubHead, config: { ...hubHead.config, head_type: 'multiple_choice' } }));
     await expect(loadAdapter(dir, base, fresh, renamedRegistry)).rejects.toThrow(/config\.head_type: AdapterHub head type "multiple_choice"/);
     // Loaded without the head, the adapter alone still loads.
@@ -223,28 +224,34 @@ describe('AdapterHub layout', () => {
     store.dispose();
   });
 
-  test("AdapterHub's two-layer tanh classification head (heads.NAME.1.*, heads.NAME.4.*) loads as RoBERTa's", async () => {
+  test("RoBERTa's classification head saves as AdapterHub's two-layer tanh head (heads.NAME.1.*, heads.NAME.4.*); activations are read by name", async () => {
     const rconfig = { ...config, architecture: 'roberta' as const };
     const base = addHead(buildEncoder(rconfig), { type: 'classification', name: 'task', numLabels: 3 });
     const { graph } = applyPlacements(base, [{ adapter: adapter('mini', 'sent', { reduction_factor: 2 }) }], registry);
     const store = WeightStore.create(graph, 9);
     const dir = await mkdtemp(join(tmpdir(), 'ah-'));
-    await saveAdapter(dir, graph, store, 'sent', { head: 'task', registry });
+    await saveAdapter(dir, graph, store, 'sent', { head: 'task', registry, labels: ['neg', 'neu', 'pos'] });
     const expected = logits(graph, store);
-    const hubHead = { config: { activation_function: 'tanh', bias: true, dropout_prob: null, head_type: 'classification', label2id: null, layers: 2, num_labels: 3, use_pooler: false }, name: 'task', model_type: 'roberta', version: 'adapters.1.3.0' };
-    await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify(hubHead));
-    await rewrite(join(dir, HEAD_WEIGHTS_FILE), (t) => {
-      for (const k of [...t.keys()]) {
-        t.set(k.replace('.classifier.dense.', '.1.').replace('.classifier.out_proj.', '.4.'), t.get(k) as { shape: number[]; values: Float32Array });
-        t.delete(k);
-      }
-    });
+    const hubHead = JSON.parse(await readFile(join(dir, HEAD_CONFIG_FILE), 'utf8')) as { config: Record<string, unknown> };
+    expect(hubHead).toMatchObject({ model_class: 'RobertaAdapterModel', config: { head_type: 'classification', layers: 2, activation_function: 'tanh', use_pooler: false, label2id: { neg: 0, neu: 1, pos: 2 } } });
+    expect([...decodeSafetensors(new Uint8Array(await readFile(join(dir, HEAD_WEIGHTS_FILE)))).tensors.keys()].sort()).toEqual(['heads.task.1.bias', 'heads.task.1.weight', 'heads.task.4.bias', 'heads.task.4.weight']);
     const fresh = buildEncoder(rconfig);
     const freshStore = WeightStore.create(fresh, 9);
     const loaded = await loadAdapter(dir, fresh, freshStore, registry);
     expect(Buffer.from(logits(loaded.graph, freshStore).buffer).equals(Buffer.from(expected.buffer))).toBe(true);
-    await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify({ ...hubHead, config: { ...hubHead.config, activation_function: 'gelu' } }));
-    await expect(loadAdapter(dir, fresh, freshStore, registry)).rejects.toThrow(/activation_function 'tanh'/);
+    // Another activation AdapterHub names (upper case as it accepts): same weights, different logits.
+    await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify({ ...hubHead, config: { ...hubHead.config, activation_function: 'ReLU' } }));
+    const reluBase = buildEncoder(rconfig);
+    const reluStore = WeightStore.create(reluBase, 9);
+    const relu = await loadAdapter(dir, reluBase, reluStore, registry);
+    expect(graphHeadsOf(relu.graph)).toMatchObject([{ layers: 2, activation: 'relu' }]);
+    expect(Buffer.from(logits(relu.graph, reluStore).buffer).equals(Buffer.from(expected.buffer))).toBe(false);
+    reluStore.dispose();
+    await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify({ ...hubHead, config: { ...hubHead.config, activation_function: 'softmax' } }));
+    await expect(loadAdapter(dir, fresh, freshStore, registry)).rejects.toThrow(/config\.activation_function: activation "softmax" is not supported/);
+    // No activation: AdapterHub appends no module, so the output Linear is module 3.
+    await writeFile(join(dir, HEAD_CONFIG_FILE), JSON.stringify({ ...hubHead, config: { ...hubHead.config, activation_function: null } }));
+    await expect(loadAdapter(dir, fresh, freshStore, registry)).rejects.toThrow(/missing tensor 'heads\.task\.3\.weight'/);
     store.dispose();
     freshStore.dispose();
   });

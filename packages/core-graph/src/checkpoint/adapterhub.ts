@@ -128,9 +128,10 @@ function checkpointValues(spec: ParamSpec, store: WeightStore): { shape: number[
 
 /**
  * Writes `adapter_config.json` + `adapter.safetensors` with only this adapter's tensors under AdapterHub key
- * names, and optionally a head (`head_config.json` + `model_head.safetensors`). Each file is written atomically.
+ * names, and optionally a head (`head_config.json` + `model_head.safetensors`, with label names `labels` by id).
+ * Each file is written atomically.
  */
-export async function saveAdapter(dir: string, graph: Graph, store: WeightStore, name: string, options: { head?: string; registry?: AdapterRegistry; heads?: HeadRegistry } = {}): Promise<void> {
+export async function saveAdapter(dir: string, graph: Graph, store: WeightStore, name: string, options: { head?: string; registry?: AdapterRegistry; heads?: HeadRegistry; labels?: readonly string[] } = {}): Promise<void> {
   const catalog = (graph.meta['adapters'] as AdapterCatalog | undefined) ?? {};
   const entry = catalog[name];
   if (!entry) throw new ConfigError('name', `the graph has no adapter '${name}' (adapters: ${Object.keys(catalog).join(', ') || 'none'})`);
@@ -156,7 +157,7 @@ export async function saveAdapter(dir: string, graph: Graph, store: WeightStore,
     return adapterHubKeys(graph, p.key, name, name, plugin, entry.config).map((k): [string, typeof values] => [k, values]);
   }));
   await writeFileAtomic(join(dir, ADAPTER_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
-  if (options.head !== undefined) await saveHead(dir, graph, store, options.head, options.heads ? { heads: options.heads } : {});
+  if (options.head !== undefined) await saveHead(dir, graph, store, options.head, { ...(options.heads ? { heads: options.heads } : {}), ...(options.labels ? { labels: options.labels } : {}) });
 }
 
 function findPlugin(registry: AdapterRegistry, saved: Record<string, unknown>, file: string): { plugin: AnyAdapterPlugin; config: Record<string, unknown> } {

@@ -25,19 +25,45 @@ export const FORMAT_VERSION = 'adapters-ts.0.1.0';
 
 const headKeys = (graph: Graph, name: string): string[] => [...graph.params.values()].filter((p) => p.owner === `head:${name}`).map((p) => p.key);
 
-/** Writes head `name` of the graph (config + tensors, each file atomically) into `dir`. */
-export async function saveHead(dir: string, graph: Graph, store: WeightStore, name: string, options: { heads?: HeadRegistry } = {}): Promise<void> {
+/** AdapterHub's flexible-head model class for an architecture (`head_config.json`'s `model_class`). */
+const MODEL_CLASS: Readonly<Record<string, string>> = { bert: 'BertAdapterModel', roberta: 'RobertaAdapterModel' };
+
+/** `config.label2id` (AdapterHub's field: label name → id) for label names by id; null when there are none. */
+function label2id(labels: readonly string[] | undefined, file: string): Record<string, number> | null {
+  if (labels === undefined) return null;
+  if (new Set(labels).size !== labels.length) throw new ConfigError(`${file}: config.label2id`, 'label names must be distinct');
+  return Object.fromEntries(labels.map((l, i) => [l, i]));
+}
+
+/**
+ * Writes head `name` of the graph (config + tensors, each file atomically) into `dir`: in AdapterHub's format when the
+ * head's def writes one (`head_type`; AdapterHub's key names), else ours. `labels` (by id) become `config.label2id`.
+ */
+export async function saveHead(dir: string, graph: Graph, store: WeightStore, name: string, options: { heads?: HeadRegistry; labels?: readonly string[] } = {}): Promise<void> {
   const spec = graphHeads(graph).find((h) => h.name === name);
   if (!spec) throw new ConfigError('head', `the graph has no head '${name}' (heads: ${graphHeads(graph).map((h) => h.name).join(', ') || 'none'})`);
   const def = (options.heads ?? coreHeads).get(spec.type);
   const model = graph.meta['config'] as EncoderConfig | undefined;
+  const file = join(dir, HEAD_CONFIG_FILE);
+  const ctx = { name, architecture: model?.architecture, file };
+  const config: Record<string, unknown> = { ...(def.toHubConfig ? def.toHubConfig(spec, ctx) : spec) };
+  const labels = label2id(options.labels, file);
+  if (labels !== null || 'head_type' in config) config['label2id'] = labels;
+  let hubLocal = (local: string): string => local;
+  const foreign = 'head_type' in config;
+  if (foreign) {
+    const read = def.fromHubConfig?.(config, ctx);
+    if (!read) throw new ConfigError('head.type', `head type '${spec.type}' writes a foreign config its fromHubConfig does not read back`);
+    hubLocal = read.hubLocal ?? hubLocal;
+  }
+  const modelClass = model ? MODEL_CLASS[model.architecture] : undefined;
   await mkdir(dir, { recursive: true });
-  await writeJsonAtomic(join(dir, HEAD_CONFIG_FILE), {
-    config: def.toHubConfig ? def.toHubConfig(spec) : spec, hidden_size: model?.hiddenSize ?? null, model_type: model?.architecture ?? null, name, version: FORMAT_VERSION,
+  await writeJsonAtomic(file, {
+    config, hidden_size: model?.hiddenSize ?? null, ...(foreign && modelClass ? { model_class: modelClass } : {}), model_type: model?.architecture ?? null, name, version: FORMAT_VERSION,
   });
   const prefix = `${headPrefix(name)}.`;
   const tensors: Record<string, ReturnType<typeof checkpointTensor>> = {};
-  for (const key of headKeys(graph, name)) tensors[`${prefix}${key.slice(prefix.length)}`] = checkpointTensor(graph, store, key);
+  for (const key of headKeys(graph, name)) tensors[`${prefix}${hubLocal(key.slice(prefix.length))}`] = checkpointTensor(graph, store, key);
   await writeFileAtomic(join(dir, HEAD_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
 }
 

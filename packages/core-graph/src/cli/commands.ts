@@ -396,7 +396,7 @@ export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliCon
     }
 
     const adapterDir = path.join(job.out, 'adapter');
-    await saveAdapter(path.join(runDir, 'adapter'), graph, pre.store, job.name, { head: job.name, registry });
+    await saveAdapter(path.join(runDir, 'adapter'), graph, pre.store, job.name, { head: job.name, registry, labels: labels.labels });
     const labelsFile: LabelsFile = {
       labels: labels.labels,
       adapter: job.name,

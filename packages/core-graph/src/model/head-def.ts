@@ -49,8 +49,11 @@ export interface HeadDef<S extends HeadSpecBase = HeadSpecBase> {
    * ConfigErrors naming the field when a saved head is read. `label2id` (label names) is always allowed.
    */
   readonly schema?: JsonSchema;
-  /** `head_config.json`'s `config` for a spec (default: the spec itself, which `type` identifies on reading). */
-  toHubConfig?(spec: S): Record<string, unknown>;
+  /**
+   * `head_config.json`'s `config` for a spec (default: the spec itself, which `type` identifies on reading). A config
+   * with `head_type` is foreign (AdapterHub's): the saved keys are then named by this def's `fromHubConfig` of it.
+   */
+  toHubConfig?(spec: S, ctx?: HeadReadContext): Record<string, unknown>;
   /** Reads a foreign head config this head understands (e.g. AdapterHub's); undefined when it is not one. */
   fromHubConfig?(config: Readonly<Record<string, unknown>>, ctx: HeadReadContext): ForeignHead<S> | undefined;
 }

@@ -1,15 +1,21 @@
 import { ConfigError } from '../errors';
 import { GraphBuilder } from '../graph/builder';
 import type { Graph } from '../graph/graph';
+import type { Activation } from '../ops/activation';
+import { ACTIVATIONS } from '../ops/activation';
 import type { JsonSchema } from '../plugin/schema';
 import { validateSchema } from '../plugin/schema';
 import type { EncoderConfig } from './config';
 import type { ForeignHead, HeadBuildContext, HeadReadContext, HeadRegistry, HeadSpecBase } from './head-def';
 import { createHeadRegistry, defineHead, requireSequenceInput } from './head-def';
 
-/** `input` names the graph output a head reads (default `last_hidden_state`, e.g. `kadapter.combined`). */
-export type ClassificationHeadSpec = { readonly type: 'classification'; readonly name: string; readonly numLabels: number; readonly pooling?: 'pooler' | 'cls' | 'mean'; readonly dropout?: number; readonly input?: string };
-export type TokenClassificationHeadSpec = { readonly type: 'tokenClassification'; readonly name: string; readonly numLabels: number; readonly dropout?: number; readonly input?: string };
+/**
+ * `input` names the graph output a head reads (default `last_hidden_state`, e.g. `kadapter.combined`). `layers`
+ * (AdapterHub's): 1 = `classifier`; 2 = `classifier.dense` + `activation` (default tanh) + `classifier.out_proj`.
+ * Default 1, except RoBERTa classification (2, its own head's shape).
+ */
+export type ClassificationHeadSpec = { readonly type: 'classification'; readonly name: string; readonly numLabels: number; readonly pooling?: 'pooler' | 'cls' | 'mean'; readonly dropout?: number; readonly input?: string; readonly layers?: 1 | 2; readonly activation?: Activation };
+export type TokenClassificationHeadSpec = { readonly type: 'tokenClassification'; readonly name: string; readonly numLabels: number; readonly dropout?: number; readonly input?: string; readonly layers?: 1 | 2; readonly activation?: Activation };
 export type MaskedLMHeadSpec = { readonly type: 'maskedLM'; readonly name: string; readonly input?: string };
 /** The heads core-graph registers. */
 export type HeadSpec = ClassificationHeadSpec | TokenClassificationHeadSpec | MaskedLMHeadSpec;
@@ -41,29 +47,85 @@ function pool(ctx: HeadBuildContext<ClassificationHeadSpec>, c: EncoderConfig): 
   return 'pooler.act';
 }
 
-/**
- * An AdapterHub head config (`head_type`) read as ours. AdapterHub's PredictionHead is an nn.Sequential of
- * `[Dropout, Linear, act] × (layers − 1) + [Dropout, Linear]`: with one layer, module 1 is the output Linear (our BERT
- * `classifier`); with two and tanh, modules 1 and 4 are RoBERTa's `classifier.dense` and `classifier.out_proj`.
- */
 const LABEL_COUNT: JsonSchema = { type: 'integer', minimum: 1, maximum: 1_000_000 };
 const DROPOUT: JsonSchema = { type: 'number', minimum: 0, exclusiveMaximum: 1 };
 const STRING: JsonSchema = { type: 'string' };
+const LAYERS: JsonSchema = { type: 'integer', minimum: 1, maximum: 2 };
+const ACTIVATION: JsonSchema = { type: 'string', enum: [...ACTIVATIONS] };
 /** Saved specs (head_config.json, our format): before, `pooling: "max"` silently used the pooler. */
-const CLASSIFICATION_SCHEMA: JsonSchema = { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: STRING, name: STRING, numLabels: LABEL_COUNT, pooling: { type: 'string', enum: ['pooler', 'cls', 'mean'] }, dropout: DROPOUT, input: STRING } };
-const TOKEN_CLASSIFICATION_SCHEMA: JsonSchema = { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: STRING, name: STRING, numLabels: LABEL_COUNT, dropout: DROPOUT, input: STRING } };
+const CLASSIFICATION_SCHEMA: JsonSchema = { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: STRING, name: STRING, numLabels: LABEL_COUNT, pooling: { type: 'string', enum: ['pooler', 'cls', 'mean'] }, dropout: DROPOUT, input: STRING, layers: LAYERS, activation: ACTIVATION } };
+const TOKEN_CLASSIFICATION_SCHEMA: JsonSchema = { type: 'object', required: ['type', 'name', 'numLabels'], additionalProperties: false, properties: { type: STRING, name: STRING, numLabels: LABEL_COUNT, dropout: DROPOUT, input: STRING, layers: LAYERS, activation: ACTIVATION } };
 const MASKED_LM_SCHEMA: JsonSchema = { type: 'object', required: ['type', 'name'], additionalProperties: false, properties: { type: STRING, name: STRING, input: STRING } };
 
-function fromAdapterHub(c: Readonly<Record<string, unknown>>, ctx: HeadReadContext, type: 'classification' | 'tagging'): ForeignHead<ClassificationHeadSpec | TokenClassificationHeadSpec> | undefined {
+type TaskHeadSpec = ClassificationHeadSpec | TokenClassificationHeadSpec;
+
+/** AdapterHub's activation names (lower-cased, as its Activation_Function_Class does) that our ops compute. */
+const HUB_ACTIVATIONS: Readonly<Record<string, Activation>> = {
+  tanh: 'tanh', relu: 'relu', gelu: 'gelu', gelu_new: 'gelu_new', gelu_pytorch_tanh: 'gelu_new', swish: 'swish', silu: 'swish', sigmoid: 'sigmoid', linear: 'identity',
+};
+const OUR_TO_HUB: Readonly<Record<Activation, string | null>> = { tanh: 'tanh', relu: 'relu', gelu: 'gelu', gelu_new: 'gelu_new', swish: 'silu', sigmoid: 'sigmoid', identity: null };
+
+/** The fields AdapterHub's ClassificationHead / TaggingHead configs have (id2label: accepted by its loader too). */
+const HUB_FIELDS: Readonly<Record<'classification' | 'tagging', readonly string[]>> = {
+  classification: ['head_type', 'num_labels', 'layers', 'activation_function', 'label2id', 'id2label', 'use_pooler', 'bias', 'dropout_prob'],
+  tagging: ['head_type', 'num_labels', 'layers', 'activation_function', 'label2id', 'id2label', 'dropout_prob'],
+};
+
+function layersOf(spec: TaskHeadSpec, architecture: string | undefined): 1 | 2 {
+  return spec.layers ?? (spec.type === 'classification' && architecture === 'roberta' ? 2 : 1);
+}
+
+/**
+ * AdapterHub's PredictionHead is an nn.Sequential `[Dropout, Linear, act?] × (layers − 1) + [Dropout, Linear]`
+ * (the act module only when activation_function is set): module 1 is our first Linear, the output Linear follows.
+ */
+function hubModules(layers: 1 | 2, activation: Activation): ReadonlyArray<readonly [string, string]> {
+  if (layers === 1) return [['classifier.', '1.']];
+  return [['classifier.dense.', '1.'], ['classifier.out_proj.', activation === 'identity' ? '3.' : '4.']];
+}
+
+/** The file's key for one of our local keys (after `heads.NAME.`). */
+function hubLocalOf(modules: ReadonlyArray<readonly [string, string]>): (local: string) => string {
+  return (local) => {
+    const m = modules.find(([ours]) => local.startsWith(ours));
+    return m ? `${m[1]}${local.slice(m[0].length)}` : local;
+  };
+}
+
+/**
+ * AdapterHub's head config for a spec, or our own spec when AdapterHub cannot express it (masked-mean pooling, a
+ * head on another output). Field order and defaults as AdapterHub's ClassificationHead / TaggingHead write them.
+ */
+function toAdapterHub(spec: TaskHeadSpec, architecture: string | undefined): Record<string, unknown> {
+  const layers = layersOf(spec, architecture);
+  const activation = OUR_TO_HUB[spec.activation ?? 'tanh'];
+  const common = { num_labels: spec.numLabels, layers, activation_function: layers === 1 ? 'tanh' : activation, label2id: null };
+  const dropout_prob = spec.dropout ?? null;
+  if (spec.input !== undefined && spec.input !== 'last_hidden_state') return { ...spec };
+  if (spec.type === 'tokenClassification') return { head_type: 'tagging', ...common, dropout_prob };
+  const pooling = spec.pooling ?? (architecture === 'bert' ? 'pooler' : 'cls');
+  if (pooling === 'mean') return { ...spec };
+  return { head_type: 'classification', ...common, use_pooler: pooling === 'pooler', bias: true, dropout_prob };
+}
+
+/** An AdapterHub head config (`head_type` classification / tagging, layers 1 or 2) read as ours. */
+function fromAdapterHub(c: Readonly<Record<string, unknown>>, ctx: HeadReadContext, type: 'classification' | 'tagging'): ForeignHead<TaskHeadSpec> | undefined {
   if (c['head_type'] !== type) return undefined;
-  const { file, architecture } = ctx;
-  const roberta = architecture === 'roberta' && type === 'classification';
-  const layers = roberta ? 2 : 1;
-  if (c['layers'] !== layers) {
-    throw new ConfigError(`${file}: config.layers`, `AdapterHub heads with ${JSON.stringify(c['layers'])} layers are not supported here, only layers: ${layers} for a ${architecture ?? 'bert'} ${type} head; load with loadHead: false`);
-  }
-  if (roberta && (c['activation_function'] !== 'tanh' || c['use_pooler'] === true)) {
-    throw new ConfigError(`${file}: config`, `a two-layer AdapterHub head loads as RoBERTa's classification head only with activation_function 'tanh' on <s> (use_pooler: false)`);
+  const { file } = ctx;
+  // AdapterHub passes the config to the head's constructor, which refuses other fields: so do we.
+  const fields = HUB_FIELDS[type];
+  const extra = Object.keys(c).find((k) => !fields.includes(k));
+  if (extra !== undefined) throw new ConfigError(`${file}: config.${extra}`, `is not a field of AdapterHub's ${type} head (fields: ${fields.join(', ')})`);
+  const layers = c['layers'];
+  if (layers !== 1 && layers !== 2) throw new ConfigError(`${file}: config.layers`, `AdapterHub heads with ${JSON.stringify(layers ?? null)} layers are not supported here, only 1 or 2; load with loadHead: false`);
+  let activation: Activation = 'tanh';
+  if (layers === 2) {
+    const name = c['activation_function'];
+    if (name !== null && name !== undefined && name !== '' && typeof name !== 'string') throw new ConfigError(`${file}: config.activation_function`, 'must be a string or null');
+    // AdapterHub appends no activation module for a null/empty name (so the output Linear is module 3).
+    const found = typeof name === 'string' && name !== '' ? HUB_ACTIVATIONS[name.toLowerCase()] : 'identity';
+    if (!found) throw new ConfigError(`${file}: config.activation_function`, `activation ${JSON.stringify(name)} is not supported (supported: ${Object.keys(HUB_ACTIVATIONS).join(', ')}, null)`);
+    activation = found;
   }
   if (c['bias'] === false) throw new ConfigError(`${file}: config.bias`, 'heads without an output bias are not supported');
   const numLabels = c['num_labels'];
@@ -71,36 +133,33 @@ function fromAdapterHub(c: Readonly<Record<string, unknown>>, ctx: HeadReadConte
   if (typeof numLabels !== 'number') throw new ConfigError(`${file}: config.num_labels`, 'must be a number');
   if (c['dropout_prob'] !== undefined && c['dropout_prob'] !== null) validateSchema(DROPOUT, c['dropout_prob'], `${file}: config.dropout_prob`);
   const dropout = typeof c['dropout_prob'] === 'number' ? { dropout: c['dropout_prob'] } : {};
-  const spec = type === 'classification'
-    ? { type: 'classification' as const, name: ctx.name, numLabels, pooling: c['use_pooler'] === true ? ('pooler' as const) : ('cls' as const), ...dropout }
-    : { type: 'tokenClassification' as const, name: ctx.name, numLabels, ...dropout };
-  const modules: ReadonlyArray<[string, string]> = roberta ? [['classifier.dense.', '1.'], ['classifier.out_proj.', '4.']] : [['classifier.', '1.']];
-  return {
-    spec,
-    hubLocal: (local) => {
-      const m = modules.find(([ours]) => local.startsWith(ours));
-      return m ? `${m[1]}${local.slice(m[0].length)}` : local;
-    },
-  };
+  const shape = { layers, ...(layers === 2 ? { activation } : {}) } as const;
+  const spec: TaskHeadSpec = type === 'classification'
+    ? { type: 'classification', name: ctx.name, numLabels, pooling: c['use_pooler'] === true ? 'pooler' : 'cls', ...shape, ...dropout }
+    : { type: 'tokenClassification', name: ctx.name, numLabels, ...shape, ...dropout };
+  return { spec, hubLocal: hubLocalOf(hubModules(layers, activation)) };
+}
+
+/** Dropout + classifier (one layer), or dropout + dense + act + dropout + out_proj (two), from `x`. */
+function classifierLayers(ctx: HeadBuildContext<TaskHeadSpec>, c: EncoderConfig, x: string): string {
+  const { spec, scope: h } = ctx;
+  const dropout = spec.dropout ?? c.hiddenDropout;
+  if (layersOf(spec, c.architecture) === 1) return h.dense('classifier', h.dropout('dropout', x, dropout), spec.numLabels, { init: INIT });
+  const hidden = h.act(spec.activation ?? 'tanh', 'classifier.act', h.dense('classifier.dense', h.dropout('dropout', x, dropout), c.hiddenSize, { init: INIT }));
+  return h.dense('classifier.out_proj', h.dropout('classifier.dropout', hidden, dropout), spec.numLabels, { init: INIT });
 }
 
 /** Sequence classification: pooled (pooler / first token / masked mean), dropout, classifier (RoBERTa: dense + tanh + out_proj). */
 export const classificationHead = defineHead<ClassificationHeadSpec>({
   type: 'classification',
   schema: CLASSIFICATION_SCHEMA,
-  description: 'sequence classification (BERT: classifier on the pooler; RoBERTa: dense + tanh + out_proj on <s>)',
+  description: 'sequence classification (BERT: classifier on the pooler; RoBERTa: dense + tanh + out_proj on <s>; layers 1 or 2)',
   build: (ctx) => {
     const c = encoderConfig(ctx);
-    const { spec, scope: h } = ctx;
-    checkNumLabels(spec.numLabels);
-    const pooled = pool(ctx, c);
-    const dropout = spec.dropout ?? c.hiddenDropout;
-    if (c.architecture === 'roberta') {
-      const x = h.act('tanh', 'classifier.act', h.dense('classifier.dense', h.dropout('dropout', pooled, dropout), c.hiddenSize, { init: INIT }));
-      return h.dense('classifier.out_proj', h.dropout('classifier.dropout', x, dropout), spec.numLabels, { init: INIT });
-    }
-    return h.dense('classifier', h.dropout('dropout', pooled, dropout), spec.numLabels, { init: INIT });
+    checkNumLabels(ctx.spec.numLabels);
+    return classifierLayers(ctx, c, pool(ctx, c));
   },
+  toHubConfig: (spec, ctx) => toAdapterHub(spec, ctx?.architecture),
   fromHubConfig: (c, ctx) => fromAdapterHub(c, ctx, 'classification') as ForeignHead<ClassificationHeadSpec> | undefined,
 });
 
@@ -108,14 +167,14 @@ export const classificationHead = defineHead<ClassificationHeadSpec>({
 export const tokenClassificationHead = defineHead<TokenClassificationHeadSpec>({
   type: 'tokenClassification',
   schema: TOKEN_CLASSIFICATION_SCHEMA,
-  description: 'token classification (tagging): dropout + classifier per token',
+  description: 'token classification (tagging): dropout + classifier per token (layers 1 or 2)',
   build: (ctx) => {
     const c = encoderConfig(ctx);
-    const { spec, scope: h } = ctx;
-    checkNumLabels(spec.numLabels);
+    checkNumLabels(ctx.spec.numLabels);
     requireSequenceInput(ctx);
-    return h.dense('classifier', h.dropout('dropout', ctx.input, spec.dropout ?? c.hiddenDropout), spec.numLabels, { init: INIT });
+    return classifierLayers(ctx, c, ctx.input);
   },
+  toHubConfig: (spec, ctx) => toAdapterHub(spec, ctx?.architecture),
   fromHubConfig: (c, ctx) => fromAdapterHub(c, ctx, 'tagging') as ForeignHead<TokenClassificationHeadSpec> | undefined,
 });
 
