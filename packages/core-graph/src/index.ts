@@ -32,8 +32,8 @@ export { createHeadRegistry, defineHead, requireSequenceInput } from './model/he
 export type { AnyHeadDef, ForeignHead, HeadBuildContext, HeadDef, HeadReadContext, HeadRegistry, HeadSpecBase } from './model/head-def';
 
 // Plugins and placement
-export { defineAdapter, SPLICE_MODES } from './plugin/define-adapter';
-export type { AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, SpanNorm, SpliceMode } from './plugin/define-adapter';
+export { countPerSite, defineAdapter, SPLICE_MODES } from './plugin/define-adapter';
+export type { AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, ParamCountArgs, ParamCounts, ParamCountSite, SpanNorm, SpliceMode } from './plugin/define-adapter';
 export { createRegistry } from './plugin/registry';
 export type { AdapterRegistry, AnyAdapterPlugin } from './plugin/registry';
 export { RESERVED_NAMES, validateSchema } from './plugin/schema';
