@@ -42,7 +42,7 @@ export { resolveConfig } from './plugin/resolve-config';
 export { describeSelector, numLayersOf, selectSites } from './rewrite/selector';
 export type { SiteSelector } from './rewrite/selector';
 export { adapter, Average, BatchSplit, block, describeTree, leaves, Parallel, Stack, validateTree } from './rewrite/composition';
-export type { AdapterTree, AdapterUse, CompositionBlock } from './rewrite/composition';
+export type { AdapterTree, AdapterUse, BlockPosition, BlockRules, CompositionBlock } from './rewrite/composition';
 export { compositionRegistry } from './rewrite/blocks';
 export type { BlockContext, BlockDef, ComposeChild, ComposeState } from './rewrite/blocks';
 export { applyPlacements } from './rewrite/apply-placements';
