@@ -11,7 +11,7 @@
 import type {
   AdapterTree, BlockContext, BlockDef, BlockPosition, CompositionBlock, ComposeState, EncoderConfig, GraphBuilder, Init, Scope, SpliceMode,
 } from '@adapters/core-graph';
-import { block, compositionRegistry, describeTree, leaves, PlacementError } from '@adapters/core-graph';
+import { block, compositionRegistry, describeTree, leaves, PlacementError, STATE_OWNER_PREFIX } from '@adapters/core-graph';
 import type { FusionConfig, FusionConfigInput } from './config';
 import { DEFAULT_FUSION_PRESET, resolveFusionConfig, TEMPERATURE_START, toHubFusionConfig } from './config';
 import { registerFusionOps } from './ops';
@@ -79,10 +79,10 @@ export function Fuse(...children: AdapterTree[]): CompositionBlock {
 /**
  * The weight key of a `temperature: true` fusion's softmax temperature T: one scalar per fusion, shared by its sites,
  * in the weight store (so two models in one process keep their own T, and saveFusion/loadFusion carry it). Its owner
- * is `fusionStateOwner(name)`, not `fusion:NAME`, so training the fusion never takes a gradient step on it.
+ * is `fusionStateOwner(name)` (`state:fusion:NAME`), which no core policy trains.
  */
 export const fusionTemperatureKey = (name: string): string => `fusions.${name}.temperature`;
-export const fusionStateOwner = (name: string): string => `fusion-state:${name}`;
+export const fusionStateOwner = (name: string): string => `${STATE_OWNER_PREFIX}fusion:${name}`;
 
 export function checkFusionName(name: string): void {
   if (!/^[A-Za-z0-9_,-]+$/.test(name)) throw new PlacementError(`fusion name '${name}' may use only letters, digits, _, - and ','`);

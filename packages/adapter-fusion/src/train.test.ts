@@ -3,7 +3,7 @@ import {
   adapterUses, fusionCatalog, fusionGraph, fusionRegularization, fusionStateOwner, fusionTemperature, fusionTemperatureKey, fusionValueKeys, setFusionTemperature, trainFusion,
   trainMultiTaskAdapters, trainSingleTaskAdapters,
 } from './index';
-import { buildEncoder, WeightStore } from '@adapters/core-graph';
+import { adapterPolicy, adaptersOnlyPolicy, buildEncoder, fullFineTunePolicy, WeightStore } from '@adapters/core-graph';
 import { assignValues, bitEqual, D, randomValues, registry, run as runGraph, seqBn, TINY, toyExamples } from './__tests__/helpers';
 
 const encoder = () => buildEncoder({ ...TINY, hiddenDropout: 0.1, attentionDropout: 0.1 });
@@ -125,9 +125,11 @@ describe('two-stage recipe', () => {
     expect(fusionCatalog(graph)['hot']?.config.temperature).toBe(true);
     expect(other.snapshot([fusionTemperatureKey('hot')])).toEqual(before);
     expect(fusionTemperature(other, 'hot')).toBe(50);
-    // T is state, not a trained weight: not trainable, owned by fusion-state:hot.
+    // T is state, not a trained weight: not trainable, owned by state:fusion:hot.
     expect(graph.params.get(fusionTemperatureKey('hot'))?.owner).toBe(fusionStateOwner('hot'));
     expect(store.get(fusionTemperatureKey('hot')).trainable).toBe(false);
+    const spec = graph.params.get(fusionTemperatureKey('hot'));
+    for (const policy of [adapterPolicy, adaptersOnlyPolicy, fullFineTunePolicy]) expect(spec && policy(spec)).toBe(false);
     store.dispose();
     other.dispose();
   });

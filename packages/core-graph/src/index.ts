@@ -53,7 +53,7 @@ export { Executor } from './exec/executor';
 export type { Feeds, RunOptions } from './exec/executor';
 export { WeightStore } from './exec/weights';
 export { initialValues } from './exec/init';
-export { adapterPolicy, adaptersOnlyPolicy, decays, fullFineTunePolicy, ownersPolicy } from './exec/policy';
+export { adapterPolicy, adaptersOnlyPolicy, decays, fullFineTunePolicy, isStateParam, ownersPolicy, STATE_OWNER_PREFIX } from './exec/policy';
 export type { TrainPolicy } from './exec/policy';
 export { BackendUnavailableError, describeBackend, selectBackend, VALID_BACKEND_NAMES } from './backend/select-backend';
 export { BackendNotReadyError, backendReady, ensureBackend, requireBackend } from './backend/ensure-backend';

@@ -1,5 +1,5 @@
 // The Fuse block through adapter-tester's runBlockSuite: shapes, determinism, what trains (fusion:NAME and the fused
-// adapters; the temperature, owned by fusion-state:NAME, never), child validation, saveFusion → loadFusion.
+// adapters; the temperature, owned by state:fusion:NAME, never), child validation, saveFusion → loadFusion.
 import type { AdapterTree, AdapterUse } from '@adapters/core-graph';
 import { adapter, block, Stack } from '@adapters/core-graph';
 import { bottleneck } from '@adapters/adapter-bottleneck';
