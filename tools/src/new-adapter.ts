@@ -107,7 +107,7 @@ export type { ${Config} } from './plugin';
 // starts at zero, so a freshly added adapter is an exact identity. Replace \`build\` with the real method and
 // keep paramCount, isIdentityAtInit and the schema in step with it (the adapter-tester suite checks them).
 import type { AnyAdapterPlugin, BuildContext, BuildResult, Init, JsonSchema } from '@adapters/core-graph';
-import { defineAdapter } from '@adapters/core-graph';
+import { countPerSite, defineAdapter } from '@adapters/core-graph';
 
 export interface ${Config} {
   /** Bottleneck width = max(1, floor(hidden / reduction_factor)). */
@@ -150,10 +150,11 @@ export const ${plugin} = defineAdapter<${Config}>({
   schema: ${SCHEMA},
   defaultPlacement: () => ({ select: { kinds: ['ffn'] }, mode: 'wrap' }),
   build,
-  paramCount: (config, width) => {
-    const m = ${width}(config, width);
-    return width * m + m + m * width + width;
-  },
+  // One count per site (paramCount's shared count is for model-level parameters; this template has none).
+  paramCount: countPerSite((config, { outWidth: d }) => {
+    const m = ${width}(config, d);
+    return d * m + m + m * d + d;
+  }),
   isIdentityAtInit: (config) => config.init_zero,
 });
 

@@ -6,9 +6,9 @@
 //   after / before:    y = z + s·f(z)  on the site's exit (after) or entry (before)
 // `createBottleneckPlugin` builds plugins with this placement and protocol and other projection layers (f's down/up).
 import type {
-  AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, Init, JsonSchema, PlacementRule, Scope, SiteSelector, SpliceMode,
+  AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, Init, JsonSchema, ParamCountArgs, ParamCounts, PlacementRule, Scope, SiteSelector, SpliceMode,
 } from '@adapters/core-graph';
-import { adapter, ConfigError, defineAdapter, PlacementError } from '@adapters/core-graph';
+import { adapter, ConfigError, countPerSite, defineAdapter, PlacementError } from '@adapters/core-graph';
 import type { BottleneckConfig } from './config';
 import { BOTTLENECK_PRESETS, BOTTLENECK_SCHEMA, bottleneckParamCount, bottleneckSize, DEFAULT_PRESET, isLeftOut, PRESET_NAMES, resolveBottleneck, validateBottleneck } from './config';
 import { bottleneckFromHubConfig, bottleneckHubKeys, bottleneckToHubConfig } from './hub';
@@ -201,7 +201,7 @@ export interface BottleneckPluginOptions<C extends BottleneckLike> {
   /** Builds the down and up projections (default: `denseProjection`). */
   readonly projection: Projection<C>;
   /** Parameters one placement adds (AdapterPlugin.paramCount). */
-  readonly paramCount: (config: C, width: number, layer: number | undefined) => number;
+  readonly paramCount: (args: ParamCountArgs<C>) => ParamCounts;
   /** Default: true for the configs whose up-projection starts at exactly zero (`mam_adapter`), as `bottleneck`. */
   readonly isIdentityAtInit?: (config: C) => boolean;
   readonly toHubConfig?: (config: C) => Record<string, unknown>;
@@ -249,7 +249,7 @@ export const bottleneck: AdapterPlugin<BottleneckConfig> = createBottleneckPlugi
   resolve: resolveBottleneck,
   validate: validateBottleneck,
   projection: denseProjection,
-  paramCount: bottleneckParamCount,
+  paramCount: countPerSite((c, site) => bottleneckParamCount(c, site.outWidth, site.layer)),
   toHubConfig: bottleneckToHubConfig,
   fromHubConfig: bottleneckFromHubConfig,
 });

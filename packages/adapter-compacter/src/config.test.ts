@@ -79,7 +79,7 @@ describe('errors name the field', () => {
     const e2 = configError(() => adapted(tinyBase({ hiddenSize: 30, numHeads: 3 }), [compacterRule('b', 'compacter++', { reduction_factor: 3 })]));
     expect(e2.path).toBe('b.config.phm_dim');
     expect(e2.message).toMatch(/30 → 10: input size 30 is not divisible by phm_dim 4/);
-    expect(() => compacter.paramCount?.(compacterConfig('compacter'), 30, 0)).toThrow(/phm_dim/);
+    expect(() => compacter.paramCount?.({ config: compacterConfig('compacter'), sites: [{ name: 'layer.0.output', layer: 0, inWidth: 30, outWidth: 30 }], width: 30 })).toThrow(/phm_dim/);
   });
 
   test.each([

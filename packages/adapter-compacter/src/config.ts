@@ -2,7 +2,7 @@
 // (adapters/configuration/adapter_config.py: BnConfig's phm_* fields, CompacterConfig, CompacterPlusPlusConfig).
 import type { BottleneckConfig } from '@adapters/adapter-bottleneck';
 import { BOTTLENECK_PRESETS, BOTTLENECK_SCHEMA, bottleneckSize, isLeftOut, validateBottleneck } from '@adapters/adapter-bottleneck';
-import type { JsonSchema } from '@adapters/core-graph';
+import type { JsonSchema, ParamCountArgs, ParamCounts } from '@adapters/core-graph';
 import { ConfigError, validateSchema } from '@adapters/core-graph';
 
 export const COMPACTER_PRESET_NAMES = ['compacter', 'compacter++'] as const;
@@ -198,6 +198,13 @@ export function compacterSharedParamCount(c: CompacterConfig, width: number): nu
     count += c.factorized_phm_W ? 2 * c.phm_rank * (d + m) : (2 * d * m) / n;
   }
   return count;
+}
+
+/** `AdapterPlugin.paramCount`: per-site counts, and the shared parameters once when any site is not left out. */
+export function compacterParamCounts({ config, sites, width }: ParamCountArgs<CompacterConfig>): ParamCounts {
+  const perSite = sites.map((s) => compacterParamCount(config, s.outWidth, s.layer));
+  const live = sites.some((s) => !isLeftOut(config, s.layer));
+  return { perSite, shared: live ? compacterSharedParamCount(config, width) : 0 };
 }
 
 /** Every parameter one Compacter adapter adds to a model: per-placement counts over `placements`, plus the shared ones once. */

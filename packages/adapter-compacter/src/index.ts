@@ -2,7 +2,7 @@
 import type { AdapterPlugin } from '@adapters/core-graph';
 import type { CompacterConfig } from './config';
 export {
-  checkPhmDivisible, COMPACTER_PRESET_NAMES, COMPACTER_PRESETS, COMPACTER_SCHEMA, compacterConfig, compacterParamCount, compacterSharedParamCount,
+  checkPhmDivisible, COMPACTER_PRESET_NAMES, COMPACTER_PRESETS, COMPACTER_SCHEMA, compacterConfig, compacterParamCount, compacterParamCounts, compacterSharedParamCount,
   compacterSizes, compacterTotalParamCount, DEFAULT_COMPACTER_PRESET, HYPERCOMPLEX_INITS, PHM_STRATEGIES, phmLayerParamCount, resolveCompacter, validateCompacter,
 } from './config';
 export type { CompacterConfig, CompacterPresetName, HypercomplexInit, PhmStrategy } from './config';

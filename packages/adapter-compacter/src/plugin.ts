@@ -7,7 +7,7 @@ import type { AdapterCatalog, AdapterPlugin, Graph, Init, ParamArg, ParamDecl, P
 import { adapter, adapterHubKey, adapterPolicy, ConfigError, GraphError } from '@adapters/core-graph';
 import type { CompacterConfig } from './config';
 import {
-  checkPhmDivisible, COMPACTER_PRESET_NAMES, COMPACTER_PRESETS, COMPACTER_SCHEMA, compacterParamCount, DEFAULT_COMPACTER_PRESET, resolveCompacter, validateCompacter,
+  checkPhmDivisible, COMPACTER_PRESET_NAMES, COMPACTER_PRESETS, COMPACTER_SCHEMA, compacterParamCounts, DEFAULT_COMPACTER_PRESET, resolveCompacter, validateCompacter,
 } from './config';
 import { PHM_OP, registerPhmOp } from './phm-op';
 
@@ -150,7 +150,7 @@ export const compacter: AdapterPlugin<CompacterConfig> = createBottleneckPlugin<
   resolve: resolveCompacter,
   validate: validateCompacter,
   projection: phmProjection,
-  paramCount: compacterParamCount,
+  paramCount: compacterParamCounts,
   toHubConfig: compacterToHubConfig,
   fromHubConfig: compacterFromHubConfig,
 });

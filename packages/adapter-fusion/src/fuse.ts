@@ -9,11 +9,11 @@
 // applied once to Σ_n p_n z_n. Same parameters and values as AdapterHub, 2 instead of 2N + 1 full-width matmuls.
 //   y        = the last adapter's close: LN(out + x)           (AdapterHub's post_forward)
 import type {
-  AdapterTree, BlockContext, BlockDef, CompositionBlock, ComposeState, EncoderConfig, GraphBuilder, Init, Scope, SpliceMode,
+  AdapterTree, BlockContext, BlockDef, BlockPosition, CompositionBlock, ComposeState, EncoderConfig, GraphBuilder, Init, Scope, SpliceMode,
 } from '@adapters/core-graph';
-import { block, compositionRegistry, describeTree, leaves, PlacementError } from '@adapters/core-graph';
+import { block, compositionRegistry, describeTree, leaves, PlacementError, STATE_OWNER_PREFIX } from '@adapters/core-graph';
 import type { FusionConfig, FusionConfigInput } from './config';
-import { DEFAULT_FUSION_PRESET, resolveFusionConfig, toHubFusionConfig } from './config';
+import { DEFAULT_FUSION_PRESET, resolveFusionConfig, TEMPERATURE_START, toHubFusionConfig } from './config';
 import { registerFusionOps } from './ops';
 
 /** Where a fusion layer's nodes are, per site (kept in graph meta `fusions`). */
@@ -75,6 +75,14 @@ export function fuse(children: readonly AdapterTree[], options: FuseOptions = {}
 export function Fuse(...children: AdapterTree[]): CompositionBlock {
   return fuse(children);
 }
+
+/**
+ * The weight key of a `temperature: true` fusion's softmax temperature T: one scalar per fusion, shared by its sites,
+ * in the weight store (so two models in one process keep their own T, and saveFusion/loadFusion carry it). Its owner
+ * is `fusionStateOwner(name)` (`state:fusion:NAME`), which no core policy trains.
+ */
+export const fusionTemperatureKey = (name: string): string => `fusions.${name}.temperature`;
+export const fusionStateOwner = (name: string): string => `${STATE_OWNER_PREFIX}fusion:${name}`;
 
 export function checkFusionName(name: string): void {
   if (!/^[A-Za-z0-9_,-]+$/.test(name)) throw new PlacementError(`fusion name '${name}' may use only letters, digits, _, - and ','`);
@@ -182,7 +190,8 @@ function composeFuse(ctx: BlockContext, node: CompositionBlock, state: ComposeSt
   const valueInit: Init = config.value_initialized ? { kind: 'identity', offDiagonal: 1e-6 } : BERT_INIT;
   const model = ctx.builder.getMeta('config') as EncoderConfig | undefined;
   const dropout = config.dropout_prob ?? model?.attentionDropout ?? 0;
-  const softmaxAttrs = { dropout, ...(config.temperature ? { temperatureKey: name } : {}) };
+  const softmaxAttrs = { dropout };
+  const softmaxParams = config.temperature ? { temperature: { ref: declareTemperature(ctx, name) } } : {};
   let probs: string;
   if (config.key) {
     // The key projection is folded into the query (fusionKeyScores): same parameters and keys as a dense 'key'.
@@ -192,9 +201,9 @@ function composeFuse(ctx: BlockContext, node: CompositionBlock, state: ComposeSt
     const n = ctx.builder.node(id);
     params['key.weight'] = n.params['weight'] as string;
     params['key.bias'] = n.params['bias'] as string;
-    probs = sc.op('fusionSoftmax', 'probs', [id], { attrs: softmaxAttrs });
+    probs = sc.op('fusionSoftmax', 'probs', [id], { attrs: softmaxAttrs, params: softmaxParams });
   } else {
-    probs = sc.op('fusionProbs', 'probs', [q, stacked], { attrs: softmaxAttrs });
+    probs = sc.op('fusionProbs', 'probs', [q, stacked], { attrs: softmaxAttrs, params: softmaxParams });
   }
   let out = sc.op('fusionMix', 'context', [probs, stacked]);
   // The value projection has no bias, so Σ_n p_n (z_n V) = (Σ_n p_n z_n) V: applied once after the mix whether
@@ -204,6 +213,12 @@ function composeFuse(ctx: BlockContext, node: CompositionBlock, state: ComposeSt
 
   record(ctx, name, config, names, { ...(ctx.site.layer === undefined ? {} : { layer: ctx.site.layer }), children: names, probs, output: out, query, residual, stacked, ups: results.map((r) => r.up as string), params });
   return { hidden: out, ...(state.residual === undefined ? {} : { residual: state.residual }), ...(last.last ? { last: last.last } : {}) };
+}
+
+/** Declares (once per fusion) the scalar T, starting at AdapterHub's 50; trainFusion anneals it. */
+function declareTemperature(ctx: BlockContext, name: string): string {
+  const decl = { shape: [], init: { kind: 'constant', value: TEMPERATURE_START }, kind: 'scalar' } as const;
+  return ctx.builder.withOwner(fusionStateOwner(name), undefined, () => ctx.builder.sharedParam(fusionTemperatureKey(name), decl));
 }
 
 function record(ctx: BlockContext, name: string, config: FusionConfig, names: readonly string[], site: FusionSiteRecord): void {
@@ -224,8 +239,23 @@ function record(ctx: BlockContext, name: string, config: FusionConfig, names: re
 export const fuseBlock: BlockDef = {
   type: 'Fuse',
   allowedChildren: ['adapter', 'Stack'],
+  validate: validateFuse,
   compose: composeFuse,
 };
+
+/** Before any placement: the name and the config (the errors name the Fuse block and the tree). */
+function validateFuse(node: CompositionBlock, { tree }: BlockPosition): void {
+  const raw = node.options?.['name'];
+  if (raw !== undefined && typeof raw !== 'string') throw new PlacementError(`${describeTree(node)} in ${tree}: name must be a string`);
+  const name = raw ?? defaultFusionName(node.children);
+  try {
+    checkFusionName(name);
+    resolveFusionConfig((node.options?.['config'] as FusionConfigInput | undefined) ?? DEFAULT_FUSION_PRESET, `Fuse(${name}).config`);
+  } catch (e) {
+    if (e instanceof PlacementError) throw new PlacementError(`${describeTree(node)} in ${tree}: ${e.message}`);
+    throw e;
+  }
+}
 
 /** Registers the fusion ops and the Fuse block with core-graph (idempotent); done when this package is imported. */
 export function registerFusion(): void {

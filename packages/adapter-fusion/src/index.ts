@@ -2,8 +2,9 @@
 // composition block with @adapters/core-graph.
 export { DEFAULT_FUSION_PRESET, FUSION_FIELDS, FUSION_PRESETS, fusionParamCount, resolveFusionConfig, TEMPERATURE_END, TEMPERATURE_START, TEMPERATURE_STEP, toHubFusionConfig } from './config';
 export type { FusionConfig, FusionConfigInput, FusionPresetName } from './config';
-export { FUSION_OPS, fusionExpandOp, fusionMixOp, fusionProbsOp, fusionStackOp, fusionTemperature, registerFusionOps } from './ops';
-export { checkFusionName, defaultFusionName, Fuse, fuse, fuseBlock, fusionCatalog, FUSIONS_META, registerFusion } from './fuse';
+export { FUSION_OPS, fusionExpandOp, fusionMixOp, fusionProbsOp, fusionStackOp, registerFusionOps } from './ops';
+export { fusionTemperature, setFusionTemperature } from './temperature';
+export { checkFusionName, defaultFusionName, Fuse, fuse, fuseBlock, fusionCatalog, FUSIONS_META, fusionStateOwner, fusionTemperatureKey, registerFusion } from './fuse';
 export type { FuseOptions, FusionCatalog, FusionRecord, FusionSiteRecord } from './fuse';
 export { adapterUses, applyFusion, fusionNameOf, fusionRules, sharedPlacement } from './model';
 export type { FusionSpec } from './model';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors, readSafetensorsFile, WeightStore } from '@adapters/core-graph';
 import type { FusionConfigInput } from './index';
-import { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, fusionCatalog, loadFusion, saveFusion } from './index';
+import { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, fusionCatalog, fusionTemperature, loadFusion, saveFusion, setFusionTemperature } from './index';
 import { assignValues, baseGraph, bitEqual, D, fusedGraph, randomValues, registry, run, seqBn } from './__tests__/helpers';
 
 let dir: string;
@@ -71,6 +71,42 @@ describe('save / load in AdapterHub layout', () => {
     expect(Object.keys(fusionCatalog(renamed.graph))).toEqual(['abc']);
     const again = run(renamed.graph, store);
     expect(bitEqual(again['tgt.logits'] as Float32Array, expected['tgt.logits'] as Float32Array)).toBe(true);
+    store.dispose();
+  });
+
+  test('temperature: the annealed T is saved with the fusion and restored exactly (outputs bit for bit); bad values are refused', async () => {
+    const { base, graph, store } = trainedLike(['a', 'b'], { config: 'dynamic', temperature: true });
+    setFusionTemperature(store, 'a,b', 12.5);
+    const expected = run(graph, store);
+    await saveFusion(dir, graph, store, 'a,b');
+    const config = JSON.parse(await readFile(join(dir, FUSION_CONFIG_FILE), 'utf8')) as Record<string, unknown>;
+    expect(config['temperature']).toBe(12.5);
+    // The safetensors file stays AdapterHub's: T is not a tensor there.
+    const { tensors } = await readSafetensorsFile(join(dir, FUSION_WEIGHTS_FILE));
+    expect([...tensors.keys()].some((k) => k.includes('temperature'))).toBe(false);
+
+    // Into a fresh store (T starts at 50 there), and into the old one with T moved.
+    const fresh = WeightStore.create(graph, 5);
+    for (const key of store.keys()) if (!key.endsWith('.temperature')) assignValues(fresh, key, store.get(key).dataSync());
+    expect(fusionTemperature(fresh, 'a,b')).toBe(50);
+    const loaded = await loadFusion(dir, base, fresh, registry, { graphs: [graph] });
+    expect(fusionTemperature(fresh, 'a,b')).toBe(12.5);
+    const got = run(loaded.graph, fresh);
+    for (const k of Object.keys(expected)) expect(bitEqual(got[k] as Float32Array, expected[k] as Float32Array)).toBe(true);
+
+    setFusionTemperature(store, 'a,b', 3);
+    await loadFusion(dir, base, store, registry, { graphs: [graph] });
+    expect(fusionTemperature(store, 'a,b')).toBe(12.5);
+
+    for (const bad of [0, -1, 'hot']) {
+      await writeFile(join(dir, FUSION_CONFIG_FILE), JSON.stringify({ ...config, temperature: bad }));
+      setFusionTemperature(store, 'a,b', 3);
+      await expect(loadFusion(dir, base, store, registry, { graphs: [graph] })).rejects.toThrow(/temperature: must be a positive number/);
+      expect(fusionTemperature(store, 'a,b')).toBe(3);
+    }
+    await writeFile(join(dir, FUSION_CONFIG_FILE), JSON.stringify({ ...config, config: { ...(config['config'] as object), temperature: false } }));
+    await expect(loadFusion(dir, base, store, registry, { graphs: [graph] })).rejects.toThrow(/temperature: is set, but the fusion config has temperature: false/);
+    fresh.dispose();
     store.dispose();
   });
 

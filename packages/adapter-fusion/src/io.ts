@@ -15,6 +15,7 @@ import type { FusionRecord } from './fuse';
 import { checkFusionName, fusionCatalog } from './fuse';
 import type { FusionSpec } from './model';
 import { adapterUses, applyFusion } from './model';
+import { fusionTemperature, setFusionTemperature } from './temperature';
 
 export const FUSION_CONFIG_FILE = 'adapter_fusion_config.json';
 export const FUSION_WEIGHTS_FILE = 'model_adapter_fusion.safetensors';
@@ -67,6 +68,8 @@ export async function saveFusion(dir: string, graph: Graph, store: WeightStore, 
     version: FORMAT_VERSION,
     ...(layers ? { fusion_layers: Object.fromEntries(Object.entries(record.sites).map(([site, s]) => [site, s.children])) } : {}),
     ...(isPruned(record) ? { pruned: true } : {}),
+    // Not AdapterHub's (it keeps T in memory only and restarts at 50): the annealed T, so a reload computes the same.
+    ...(record.config.temperature ? { temperature: fusionTemperature(store, name) } : {}),
   });
   const tensors: Record<string, ReturnType<typeof checkpointTensor>> = {};
   for (const [key, hub] of fusionHubKeys(graph, name)) tensors[hub] = checkpointTensor(graph, store, key);
@@ -108,6 +111,7 @@ export async function loadFusion(dir: string, base: Graph, store: WeightStore, r
     if (!a) throw new ConfigError(`${configFile}: adapter_names`, `adapter '${n}' was not given (given: ${[...byName.keys()].join(', ') || 'none'})`);
     return a;
   });
+  const temperature = savedTemperature(saved, config.temperature, configFile);
   const layers = options.ignoreLayers ? undefined : (saved['fusion_layers'] as Record<string, string[]> | undefined);
   const spec: FusionSpec = { name, adapters, config: { ...config }, ...(layers ? { layers } : {}) };
   const graph = applyFusion(base, spec, registry).graph;
@@ -131,5 +135,15 @@ export async function loadFusion(dir: string, base: Graph, store: WeightStore, r
     store.assign(key, t);
     t.dispose();
   }
+  if (temperature !== undefined) setFusionTemperature(store, name, temperature);
   return { graph, name, spec };
+}
+
+/** The saved T of a `temperature: true` fusion (undefined when the file has none: AdapterHub's files, T restarts at 50). */
+function savedTemperature(saved: Readonly<Record<string, unknown>>, configured: boolean, configFile: string): number | undefined {
+  const t = saved['temperature'];
+  if (t === undefined) return undefined;
+  if (!configured) throw new ConfigError(`${configFile}: temperature`, 'is set, but the fusion config has temperature: false');
+  if (typeof t !== 'number' || !Number.isFinite(t) || !(t > 0)) throw new ConfigError(`${configFile}: temperature`, `must be a positive number, got ${JSON.stringify(t)}`);
+  return t;
 }

@@ -9,7 +9,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Attrs, Dim, InferArgs, OpDef, TensorType } from '@adapters/core-graph';
 import { applyDropout, defineOp, GraphError, opRegistry } from '@adapters/core-graph';
-import { TEMPERATURE_START } from './config';
 
 const show = (t: TensorType): string => `[${t.shape.join(', ')}]`;
 
@@ -59,38 +58,29 @@ export const fusionExpandOp: OpDef = defineOp({
   run: ([x]) => tf.expandDims(x as tf.Tensor, (x as tf.Tensor).rank - 1),
 });
 
-/**
- * Current temperatures of fusions configured with `temperature: true`, by the key in the node's
- * `temperatureKey` attr (the fusion name). Unset keys start at AdapterHub's T = 50.
- */
-const temperatures = new Map<string, number>();
+/** Checks the optional `temperature` parameter (a scalar: the fusion's current T, see fuse.ts). */
+function checkTemperatureParam(args: InferArgs): void {
+  const t = args.params['temperature'];
+  if (t && t.shape.length !== 0) throw fail(args, `temperature parameter must be a scalar, got ${show(t as TensorType)}`);
+}
 
-export const fusionTemperature = {
-  get: (key: string): number => temperatures.get(key) ?? TEMPERATURE_START,
-  set(key: string, value: number): void {
-    if (!(value > 0) || !Number.isFinite(value)) throw new GraphError(`fusion temperature for '${key}' must be a positive number, got ${value}`);
-    temperatures.set(key, value);
-  },
-  reset(key: string): void {
-    temperatures.delete(key);
-  },
-};
-
-function temperatureOf(attrs: Attrs): number {
-  const key = attrs['temperatureKey'];
-  if (typeof key === 'string') return fusionTemperature.get(key);
-  const t = attrs['temperature'];
-  return typeof t === 'number' ? t : 1;
+/** softmax_n(scores / T): T from the `temperature` parameter when the node has one, else the fixed attr (default 1). */
+function temperedSoftmax(scores: tf.Tensor, params: Readonly<Record<string, tf.Tensor | undefined>>, attrs: Attrs): tf.Tensor {
+  const param = params['temperature'];
+  if (param) return tf.softmax(tf.div(scores, param), -1);
+  const t = typeof attrs['temperature'] === 'number' ? attrs['temperature'] : 1;
+  return tf.softmax(t === 1 ? scores : tf.div(scores, tf.scalar(t)), -1);
 }
 
 /**
  * Attention of one query over N adapter outputs: softmax over n of (q · k_n) / T, with dropout on the raw scores in
- * training runs (as AdapterHub's BertFusion). attrs: `dropout` (rate), `temperature` (fixed T, default 1) or
- * `temperatureKey` (read from `fusionTemperature`).
+ * training runs (as AdapterHub's BertFusion). attrs: `dropout` (rate), `temperature` (fixed T, default 1); an
+ * optional scalar parameter `temperature` (a fusion's annealed T, in the weight store) takes precedence.
  */
 export const fusionProbsOp: OpDef = defineOp({
   name: 'fusionProbs',
   arity: 2,
+  optionalParams: ['temperature'],
   inferType(args) {
     const q = floatInput(args, 0, 1);
     const k = floatInput(args, 1, 2);
@@ -103,15 +93,15 @@ export const fusionProbsOp: OpDef = defineOp({
     if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw fail(args, `dropout ${JSON.stringify(rate)} must be in [0, 1)`);
     const t = args.attrs['temperature'];
     if (t !== undefined && (typeof t !== 'number' || !(t > 0))) throw fail(args, `temperature ${JSON.stringify(t)} must be > 0`);
+    checkTemperatureParam(args);
     return { shape: [...lead, k.shape[k.shape.length - 2] as Dim], dtype: 'float32' };
   },
-  run([q, k], _p, attrs, ctx) {
+  run([q, k], p, attrs, ctx) {
     const query = q as tf.Tensor;
     let scores = tf.sum(tf.mul(tf.expandDims(query, query.rank - 1), k as tf.Tensor), -1);
     const rate = (attrs['dropout'] as number | undefined) ?? 0;
     if (ctx.training && rate > 0) scores = applyDropout(scores, rate, ctx.nextSeed());
-    const t = temperatureOf(attrs);
-    return tf.softmax(t === 1 ? scores : tf.div(scores, tf.scalar(t)), -1);
+    return temperedSoftmax(scores, p, attrs);
   },
 });
 
@@ -171,18 +161,19 @@ export const fusionKeyScoresOp: OpDef = defineOp({
 export const fusionSoftmaxOp: OpDef = defineOp({
   name: 'fusionSoftmax',
   arity: 1,
+  optionalParams: ['temperature'],
   inferType(args) {
     const s = floatInput(args, 0, 1);
     const rate = args.attrs['dropout'] ?? 0;
     if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw fail(args, `dropout ${JSON.stringify(rate)} must be in [0, 1)`);
+    checkTemperatureParam(args);
     return s;
   },
-  run([s], _p, attrs, ctx) {
+  run([s], p, attrs, ctx) {
     let scores = s as tf.Tensor;
     const rate = (attrs['dropout'] as number | undefined) ?? 0;
     if (ctx.training && rate > 0) scores = applyDropout(scores, rate, ctx.nextSeed());
-    const t = temperatureOf(attrs);
-    return tf.softmax(t === 1 ? scores : tf.div(scores, tf.scalar(t)), -1);
+    return temperedSoftmax(scores, p, attrs);
   },
 });
 

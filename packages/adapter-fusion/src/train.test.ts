@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import {
-  adapterUses, fusionCatalog, fusionGraph, fusionRegularization, fusionTemperature, fusionValueKeys, trainFusion, trainMultiTaskAdapters, trainSingleTaskAdapters,
+  adapterUses, fusionCatalog, fusionGraph, fusionRegularization, fusionStateOwner, fusionTemperature, fusionTemperatureKey, fusionValueKeys, setFusionTemperature, trainFusion,
+  trainMultiTaskAdapters, trainSingleTaskAdapters,
 } from './index';
-import { buildEncoder, WeightStore } from '@adapters/core-graph';
-import { assignValues, bitEqual, D, randomValues, registry, seqBn, TINY, toyExamples } from './__tests__/helpers';
+import { adapterPolicy, adaptersOnlyPolicy, buildEncoder, fullFineTunePolicy, WeightStore } from '@adapters/core-graph';
+import { assignValues, bitEqual, D, randomValues, registry, run as runGraph, seqBn, TINY, toyExamples } from './__tests__/helpers';
 
 const encoder = () => buildEncoder({ ...TINY, hiddenDropout: 0.1, attentionDropout: 0.1 });
 const TARGET = { type: 'classification', name: 'tgt', numLabels: 2, pooling: 'cls' } as const;
@@ -114,10 +115,42 @@ describe('two-stage recipe', () => {
     const graph = fusionGraph(encoder(), { adapters: [seqBn('a'), seqBn('b')], config: { config: 'static', temperature: true }, name: 'hot' }, TARGET, registry);
     const store = WeightStore.create(graph, 0);
     const seen: number[] = [];
-    trainFusion({ graph, store, name: 'hot', output: 'tgt.logits', train: toyExamples(8, 1), maxSteps: 2, batchSize: 4, onRecord: () => seen.push(fusionTemperature.get('hot')) });
-    expect(seen).toEqual([50 - 0.05, 50 - 0.1]);
+    // A second model in the same process, with a fusion of the same name: its T is its own.
+    const other = WeightStore.create(graph, 1);
+    const before = other.snapshot([fusionTemperatureKey('hot')]);
+    expect(fusionTemperature(store, 'hot')).toBe(50);
+    trainFusion({ graph, store, name: 'hot', output: 'tgt.logits', train: toyExamples(8, 1), maxSteps: 2, batchSize: 4, onRecord: () => seen.push(fusionTemperature(store, 'hot')) });
+    // float32: 49.95 and 49.9 are not representable exactly; the store holds their float32 roundings.
+    expect(seen).toEqual([Math.fround(50 - 0.05), Math.fround(50 - 0.1)]);
     expect(fusionCatalog(graph)['hot']?.config.temperature).toBe(true);
-    fusionTemperature.reset('hot');
+    expect(other.snapshot([fusionTemperatureKey('hot')])).toEqual(before);
+    expect(fusionTemperature(other, 'hot')).toBe(50);
+    // T is state, not a trained weight: not trainable, owned by state:fusion:hot.
+    expect(graph.params.get(fusionTemperatureKey('hot'))?.owner).toBe(fusionStateOwner('hot'));
+    expect(store.get(fusionTemperatureKey('hot')).trainable).toBe(false);
+    const spec = graph.params.get(fusionTemperatureKey('hot'));
+    for (const policy of [adapterPolicy, adaptersOnlyPolicy, fullFineTunePolicy]) expect(spec && policy(spec)).toBe(false);
+    store.dispose();
+    other.dispose();
+  });
+
+  test('temperature divides the scores: probabilities at T equal softmax(s / T) of those at T = 1', () => {
+    const graph = fusionGraph(encoder(), { adapters: [seqBn('a'), seqBn('b')], config: { config: 'static', temperature: true }, name: 'warm' }, TARGET, registry);
+    const store = WeightStore.create(graph, 3);
+    const probsNode = Object.values(fusionCatalog(graph)['warm']?.sites ?? {})[0]?.probs as string;
+    const run = (): Float32Array => runGraph(graph, store, undefined, { outputs: ['tgt.logits'], nodes: [probsNode] })[probsNode] as Float32Array;
+    setFusionTemperature(store, 'warm', 1);
+    const atOne = run();
+    setFusionTemperature(store, 'warm', 7);
+    const atSeven = run();
+    // Recover the scores (up to a per-row constant) from T = 1: s = log p; softmax(s / 7) in float64.
+    const n = 2;
+    for (let row = 0; row < atOne.length / n; row++) {
+      const s = [0, 1].map((i) => Math.log(atOne[row * n + i] as number) / 7);
+      const z = Math.log(s.reduce((a, v) => a + Math.exp(v), 0));
+      for (let i = 0; i < n; i++) expect(Math.abs((atSeven[row * n + i] as number) - Math.exp((s[i] as number) - z))).toBeLessThan(1e-5);
+    }
+    expect(() => setFusionTemperature(store, 'warm', 0)).toThrow(/temperature/);
     store.dispose();
   });
 });

@@ -14,7 +14,7 @@ import { TEMPERATURE_END, TEMPERATURE_START, TEMPERATURE_STEP } from './config';
 import { fusionCatalog } from './fuse';
 import type { FusionSpec } from './model';
 import { applyFusion, fusionNameOf } from './model';
-import { fusionTemperature } from './ops';
+import { setFusionTemperature } from './temperature';
 
 /** One task: its adapter (stage 1), its head and its data. */
 export interface FusionTask {
@@ -176,9 +176,9 @@ export function trainFusion(o: FusionTrainOptions): TrainResult {
   const owners = [`fusion:${o.name}`, ...(o.trainHead === false ? [] : [`head:${head}`])];
   const config = record.config;
   const regularize = config.regularization && config.value;
-  if (config.temperature) fusionTemperature.set(o.name, TEMPERATURE_START);
+  if (config.temperature) setFusionTemperature(o.store, o.name, TEMPERATURE_START);
   const onRecord = (r: TrainRecord): void => {
-    if (config.temperature && r.type === 'step') fusionTemperature.set(o.name, Math.max(TEMPERATURE_START - TEMPERATURE_STEP * r.step, TEMPERATURE_END));
+    if (config.temperature && r.type === 'step') setFusionTemperature(o.store, o.name, Math.max(TEMPERATURE_START - TEMPERATURE_STEP * r.step, TEMPERATURE_END));
     o.onRecord?.(r);
   };
   const { graph, store, name: _name, trainHead: _trainHead, ...settings } = o;

@@ -11,7 +11,7 @@ import type { BuildContext, BuildResult, Graph, Init, Scope } from '@adapters/co
 import { ConfigError, defineAdapter, numLayersOf, PlacementError } from '@adapters/core-graph';
 import type { KAdapterConfig } from './config';
 import {
-  KADAPTER_DEFAULTS, KADAPTER_PRESETS, KADAPTER_SCHEMA, resolveAdapterList, resolveKAdapterConfig, validateKAdapterConfig,
+  KADAPTER_DEFAULTS, KADAPTER_PRESETS, kadapterParamCount, KADAPTER_SCHEMA, resolveAdapterList, resolveKAdapterConfig, validateKAdapterConfig,
 } from './config';
 
 /** The exit of `encoder.output`: the model's last hidden state (after any splices at the last layer). */
@@ -92,7 +92,10 @@ export const kadapter = defineAdapter<KAdapterConfig>({
     return { select: { glob: 'layer.*.output', layers: resolveAdapterList(config, numLayersOf(graph)) }, mode: 'tap' };
   },
   build: buildKAdapter,
-  // No `paramCount`: it gets (config, width, layer), and a K-Adapter's size depends on how many sites the rule
-  // taps, which a null adapter_list leaves to the model's depth or a custom rule. Use kadapterParamCount(config, width, taps).
+  // Per tapped site one adapter layer; the output projection (2d² + d) is model-level, declared once.
+  paramCount: ({ config, sites, width }) => ({
+    perSite: sites.map(() => kadapterParamCount(config, width, 1) - kadapterParamCount(config, width, 0)),
+    shared: sites.length > 0 ? kadapterParamCount(config, width, 0) : 0,
+  }),
   toHubConfig: (config) => ({ architecture: 'kadapter', ...config }),
 });

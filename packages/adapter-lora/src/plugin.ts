@@ -5,7 +5,7 @@
 // With use_gating the gate g = mean_positions(sigmoid(x·W_g + b_g)) [batch, 1, 1] replaces s (add) and alpha (scale).
 // In a Stack, each module reads the previous module's h (AdapterHub's LoRAState), the gate always the layer input.
 import type { AnyAdapterPlugin, BuildContext, BuildResult, DefaultPlacement, Graph, GraphBuilder, Init, Scope } from '@adapters/core-graph';
-import { ConfigError, defineAdapter, PlacementError } from '@adapters/core-graph';
+import { ConfigError, countPerSite, defineAdapter, PlacementError } from '@adapters/core-graph';
 import type { LoraConfig, LoraInit } from './config';
 import { LORA_DEFAULTS, LORA_PRESET_NAMES, LORA_SCHEMA, loraScaling, resolveLora, validateLora } from './config';
 import { loraFromHubConfig, loraHubKeys, loraToHubConfig } from './hub';
@@ -159,8 +159,8 @@ export const lora = defineAdapter<LoraConfig>({
   validate: validateLora,
   defaultPlacement: loraDefaultPlacement,
   build,
-  // `width` is the layer's output width; for a non-square layer (intermediate / output dense) use loraParamCount(c, in, out).
-  paramCount: (c, w) => loraParamCount(c, w, w),
+  // A linear site's entry width is the layer's input features, its exit width the output features.
+  paramCount: countPerSite((c, site) => loraParamCount(c, site.inWidth, site.outWidth)),
   isIdentityAtInit: (c) => (c.composition_mode === 'add' ? c.init_weights === 'lora' : c.init_weights === 'ia3' && c.alpha === 1 && !c.use_gating),
   toHubConfig: loraToHubConfig,
   fromHubConfig: loraFromHubConfig,

@@ -141,10 +141,14 @@ export const bottleneckInv: AdapterPlugin<BottleneckInvConfig> = defineAdapter<B
   build,
   close,
   /**
-   * At a transformer layer's site, the bottleneck part; at a site outside the layers (the embeddings), the NICE block
-   * (declared once: the inverse before a masked-LM decoder reuses it and adds nothing).
+   * At a transformer layer's site, the bottleneck part; the NICE block (`invertible_adapters.NAME`) is model-level:
+   * shared, declared once by the first site outside the layers (the embeddings; the inverse before a masked-LM
+   * decoder reuses it and adds nothing).
    */
-  paramCount: (c, width, layer) => (layer === undefined ? niceParamCount(niceDims(width, c.inv_adapter_reduction_factor)) : bottleneckParamCount(bottleneckPart(c), width, layer)),
+  paramCount: ({ config: c, sites, width }) => ({
+    perSite: sites.map((s) => (s.layer === undefined ? 0 : bottleneckParamCount(bottleneckPart(c), s.outWidth, s.layer))),
+    shared: sites.some((s) => s.layer === undefined) ? niceParamCount(niceDims(width, c.inv_adapter_reduction_factor)) : 0,
+  }),
   isIdentityAtInit: () => false,
   toHubConfig,
   fromHubConfig,

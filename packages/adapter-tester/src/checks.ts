@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import type { Sample } from './fixtures';
 import {
   casesFor, describeSelector, fcParams, feedsOf, firstBitDifference, maxAbsDiff, newParams, place, randomizeParams, registryOf, resolvedConfigOf, runOutputs,
-  sampleArb, selectorsFor, sizeOf, widthAt,
+  sampleArb, selectorsFor, sizeOf, hiddenWidthOf, widthAt,
 } from './fixtures';
 import type { CheckName, NormalizedCase, SuiteContext } from './options';
 import { ADAPTER_NAME } from './options';
@@ -162,7 +162,11 @@ export async function checkDefaultPlacement(ctx: SuiteContext): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // Parameter count
 
-/** The parameters the placement declares, summed over its splices, equal `paramCount(config, width, layer)` summed the same way. */
+/**
+ * The parameters the placement declares equal `paramCount({ config, sites, width })`: Σ perSite + shared. Shared
+ * (model-level) parameters are declared by whichever splice comes first, so per site the report may exceed perSite
+ * by at most the shared count; the totals must agree exactly.
+ */
 export async function checkParamCount(ctx: SuiteContext, mode: SpliceMode): Promise<void> {
   const paramCount = ctx.plugin.paramCount;
   assert.ok(paramCount, `plugin '${ctx.plugin.name}' declares no paramCount`);
@@ -172,15 +176,23 @@ export async function checkParamCount(ctx: SuiteContext, mode: SpliceMode): Prom
       const base = buildEncoder(s.encoder);
       const { graph, report } = place(ctx, base, s.case, mode, s.select);
       const config = resolvedConfigOf(graph);
-      const rows = report.map((e) => {
-        const site = e.site.split(' + ')[0] as string;
-        return { site: e.site, actual: e.params, expected: paramCount(config, widthAt(base, site), e.layer) };
+      const sites = report.map((e) => {
+        const name = e.site.split(' + ')[0] as string;
+        return { name, layer: e.layer, inWidth: widthAt(base, name, 'entry'), outWidth: widthAt(base, name) };
       });
-      const actual = rows.reduce((n, r) => n + r.actual, 0);
-      const expected = rows.reduce((n, r) => n + r.expected, 0);
+      const counts = paramCount({ config, sites, width: hiddenWidthOf(base) });
+      assert.equal(counts.perSite.length, sites.length, `${label}: paramCount returned ${counts.perSite.length} per-site counts for ${sites.length} sites`);
+      assert.ok(Number.isInteger(counts.shared) && counts.shared >= 0, `${label}: paramCount's shared count ${counts.shared} is not a whole number >= 0`);
+      const actual = report.reduce((n, r) => n + r.params, 0);
+      const expected = counts.perSite.reduce((n, c) => n + c, 0) + counts.shared;
       const declared = newParams(graph, base).reduce((n, p) => n + sizeOf(p), 0);
       assert.equal(actual, declared, `${label}: the placement report counts ${actual} parameters, the graph gained ${declared}`);
-      assert.equal(actual, expected, `${label}: placed ${actual} parameters, paramCount says ${expected} (per splice: ${rows.map((r) => `${r.site} ${r.actual} vs ${r.expected}`).join('; ')})`);
+      const rows = report.map((r, i) => `${r.site} ${r.params} vs ${counts.perSite[i]}`).join('; ');
+      assert.equal(actual, expected, `${label}: placed ${actual} parameters, paramCount says ${expected} (shared ${counts.shared}; per splice: ${rows})`);
+      report.forEach((r, i) => {
+        const own = counts.perSite[i] as number;
+        assert.ok(r.params >= own && r.params <= own + counts.shared, `${label}: '${r.site}' placed ${r.params} parameters, paramCount says ${own} (+ up to ${counts.shared} shared)`);
+      });
     }),
     fcParams(ctx),
   );

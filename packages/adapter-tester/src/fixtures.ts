@@ -136,10 +136,17 @@ export function randomizeParams(store: WeightStore, params: readonly ParamSpec[]
 
 export const describeSelector = (s: SiteSelector): string => JSON.stringify(s, (_k, v: unknown) => (typeof v === 'function' ? '<fn>' : v instanceof RegExp ? String(v) : v));
 
-/** Hidden width at a site, as core-graph passes it to `build` and `paramCount`. */
-export function widthAt(graph: Graph, siteName: string): number {
+/** Feature width at a site's exit (or entry), as `paramCount` gets it. */
+export function widthAt(graph: Graph, siteName: string, end: 'entry' | 'exit' = 'exit'): number {
   const site = graph.site(siteName);
-  const d = graph.node(site.exit).type.shape.at(-1);
-  if (typeof d !== 'number') throw new Error(`site '${siteName}' has no fixed width`);
+  const d = graph.node(site[end]).type.shape.at(-1);
+  if (typeof d !== 'number') throw new Error(`site '${siteName}' has no fixed width at its ${end}`);
+  return d;
+}
+
+/** The model's hidden width (the encoder config core-graph keeps in the graph's meta). */
+export function hiddenWidthOf(graph: Graph): number {
+  const d = (graph.meta['config'] as { hiddenSize?: unknown } | undefined)?.hiddenSize;
+  if (typeof d !== 'number') throw new Error('the graph has no encoder config with a hiddenSize in its meta');
   return d;
 }

@@ -32,8 +32,8 @@ export { createHeadRegistry, defineHead, requireSequenceInput } from './model/he
 export type { AnyHeadDef, ForeignHead, HeadBuildContext, HeadDef, HeadReadContext, HeadRegistry, HeadSpecBase } from './model/head-def';
 
 // Plugins and placement
-export { defineAdapter, SPLICE_MODES } from './plugin/define-adapter';
-export type { AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, SpanNorm, SpliceMode } from './plugin/define-adapter';
+export { countPerSite, defineAdapter, SPLICE_MODES } from './plugin/define-adapter';
+export type { AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, ParamCountArgs, ParamCounts, ParamCountSite, SpanNorm, SpliceMode } from './plugin/define-adapter';
 export { createRegistry } from './plugin/registry';
 export type { AdapterRegistry, AnyAdapterPlugin } from './plugin/registry';
 export { RESERVED_NAMES, validateSchema } from './plugin/schema';
@@ -42,7 +42,7 @@ export { resolveConfig } from './plugin/resolve-config';
 export { describeSelector, numLayersOf, selectSites } from './rewrite/selector';
 export type { SiteSelector } from './rewrite/selector';
 export { adapter, Average, BatchSplit, block, describeTree, leaves, Parallel, Stack, validateTree } from './rewrite/composition';
-export type { AdapterTree, AdapterUse, CompositionBlock } from './rewrite/composition';
+export type { AdapterTree, AdapterUse, BlockPosition, BlockRules, CompositionBlock } from './rewrite/composition';
 export { compositionRegistry } from './rewrite/blocks';
 export type { BlockContext, BlockDef, ComposeChild, ComposeState } from './rewrite/blocks';
 export { applyPlacements } from './rewrite/apply-placements';
@@ -53,7 +53,7 @@ export { Executor } from './exec/executor';
 export type { Feeds, RunOptions } from './exec/executor';
 export { WeightStore } from './exec/weights';
 export { initialValues } from './exec/init';
-export { adapterPolicy, adaptersOnlyPolicy, decays, fullFineTunePolicy, ownersPolicy } from './exec/policy';
+export { adapterPolicy, adaptersOnlyPolicy, decays, fullFineTunePolicy, isStateParam, ownersPolicy, STATE_OWNER_PREFIX } from './exec/policy';
 export type { TrainPolicy } from './exec/policy';
 export { BackendUnavailableError, describeBackend, selectBackend, VALID_BACKEND_NAMES } from './backend/select-backend';
 export { BackendNotReadyError, backendReady, ensureBackend, requireBackend } from './backend/ensure-backend';

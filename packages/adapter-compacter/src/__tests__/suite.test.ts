@@ -8,9 +8,7 @@ import { compacter } from '../plugin';
 const encoders = smallEncoderConfigArb({ architectures: ['bert', 'roberta'], maxLayers: 2 }).map((c) => ({ ...c, numHeads: 2, hiddenSize: (c.hiddenSize ?? 8) % 2 === 0 ? 8 : 16 }));
 const small = { reduction_factor: 2, phm_dim: 2 };
 
-// With shared parameters the splices' total exceeds Σ paramCount by the shared count (declared once, by the first
-// splice); the suite's `param-count` check assumes no model-level parameters, so it runs only on the unshared cases
-// below (param-count.test.ts checks the shared count).
+// Shared (model-level) PHM parameters are paramCount's `shared` count: the suite checks Σ perSite + shared.
 runAdapterSuite({
   plugin: compacter,
   encoders,
@@ -22,7 +20,6 @@ runAdapterSuite({
     { name: 'mam_adapter init (identity)', config: { config: 'compacter', ...small, init_weights: 'mam_adapter' }, modes: ['wrap'] },
   ],
   invalidConfigs: [{ config: { phm_dim: 0 }, path: 'phm_dim' }],
-  skip: ['param-count'],
 });
 
 runAdapterSuite({
@@ -34,5 +31,4 @@ runAdapterSuite({
     { name: 'per-layer rules', config: { config: 'compacter', ...small, shared_phm_rule: false }, modes: ['wrap', 'after'] },
     { name: 'parallel, per-layer rules, full W', config: { config: 'compacter', ...small, is_parallel: true, shared_phm_rule: false, factorized_phm_W: false }, modes: ['parallel'] },
   ],
-  skip: ['config-validation', 'default-placement'],
 });

@@ -1,6 +1,6 @@
 // The adapter-tester conformance suite on `lora` (LoRA, composition_mode add, splice mode parallel) and on (IA)³
-// (scale, splice mode after), nothing skipped. The sites are the square attention projections, where the suite's
-// paramCount(config, width) is exact (loraParamCount(config, in, out) covers the FFN layers: param-count.test.ts).
+// (scale, splice mode after), nothing skipped: on the attention projections and on the non-square FFN layers
+// (paramCount gets each site's in and out widths).
 import type { SiteSelector } from '@adapters/core-graph';
 import { runAdapterSuite } from '@adapters/adapter-tester';
 import { lora } from '../plugin';
@@ -8,6 +8,7 @@ import { lora } from '../plugin';
 const SQUARE: readonly SiteSelector[] = [
   { kinds: ['linear'], names: ['attention.self.query', 'attention.self.value'], suffix: true },
   { kinds: ['linear'], names: ['attention.self.key', 'attention.output.dense'], suffix: true, layers: [0] },
+  { kinds: ['linear'], names: ['intermediate.dense', 'output.dense'], suffix: true, layers: [0] },
 ];
 
 runAdapterSuite({

@@ -1,7 +1,7 @@
 // The checks must catch broken plugins: each plugin below breaks one rule of the contract.
 import * as tf from '@tensorflow/tfjs';
 import type { AdapterPlugin, BuildContext, SpliceMode } from '@adapters/core-graph';
-import { defineAdapter, defineOp, opRegistry } from '@adapters/core-graph';
+import { countPerSite, defineAdapter, defineOp, opRegistry } from '@adapters/core-graph';
 import type { ToyAdapterConfig } from '@adapters/core-graph/testing';
 import { toyAdapter, toyZeroAdapter } from '@adapters/core-graph/testing';
 import type { AdapterSuiteOptions, TestApi } from '../index';
@@ -28,7 +28,25 @@ async function failure(check: Promise<void>): Promise<string> {
 
 describe('the checks reject broken plugins', () => {
   it('paramCount that disagrees with the declared parameters', async () => {
-    const plugin = variant('miscount', { paramCount: (c, w) => 2 * w * c.size + c.size + w + 1 });
+    const plugin = variant('miscount', { paramCount: countPerSite((c, s) => 2 * s.outWidth * c.size + c.size + s.outWidth + 1) });
+    expect(await failure(checkParamCount(ctxOf({ plugin }), 'after'))).toMatch(/paramCount says/);
+  });
+
+  it('a per-site count declared as shared (one count, however many sites)', async () => {
+    const plugin = variant('shared-miscount', {
+      paramCount: ({ config: c, width: d }) => ({ perSite: [], shared: 2 * d * c.size + c.size + d }),
+    });
+    expect(await failure(checkParamCount(ctxOf({ plugin }), 'after'))).toMatch(/per-site counts for \d+ sites/);
+  });
+
+  it('model-level parameters left out of paramCount', async () => {
+    const plugin = variant('unshared', {
+      build: (ctx: BuildContext<ToyAdapterConfig>) => {
+        const r = toyAdapter.build(ctx);
+        const gain = ctx.scope.sharedParam(`shared.adapters.${ctx.name}.gain`, { shape: [ctx.width], init: { kind: 'ones' }, kind: 'scalar' });
+        return { ...r, output: ctx.scope.op('scaleByParam', 'gain', [r.output], { params: { scale: { ref: gain } } }) };
+      },
+    });
     expect(await failure(checkParamCount(ctxOf({ plugin }), 'after'))).toMatch(/paramCount says/);
   });
 

@@ -64,6 +64,36 @@ export interface CloseContext<C> extends BuildContext<C> {
   readonly spanOutput: string;
 }
 
+/** One site of a placement, as `paramCount` sees it. */
+export interface ParamCountSite {
+  readonly name: string;
+  readonly layer: number | undefined;
+  /** Feature width at the site's entry (a linear site's input features). */
+  readonly inWidth: number;
+  /** Feature width at the site's exit (its output features; the hidden width for span sites). */
+  readonly outWidth: number;
+}
+
+export interface ParamCountArgs<C> {
+  readonly config: C;
+  /** Every site the placement splices at (model-level counts may depend on how many there are). */
+  readonly sites: readonly ParamCountSite[];
+  /** The model's hidden width. */
+  readonly width: number;
+}
+
+export interface ParamCounts {
+  /** Parameters each site adds, in the order of `sites`. */
+  readonly perSite: readonly number[];
+  /** Model-level parameters shared by the sites (0 when there are none, or no sites). */
+  readonly shared: number;
+}
+
+/** A `paramCount` for plugins without model-level parameters, from a per-site count. */
+export function countPerSite<C>(perSite: (config: C, site: ParamCountSite) => number): (args: ParamCountArgs<C>) => ParamCounts {
+  return ({ config, sites }) => ({ perSite: sites.map((s) => perSite(config, s)), shared: 0 });
+}
+
 /** Where an adapter goes by default: what `addAdapter` uses when the user gives no placement rule. */
 export interface DefaultPlacement {
   readonly select: SiteSelector;
@@ -88,8 +118,11 @@ export interface AdapterPlugin<C extends object = Record<string, unknown>> {
   build(ctx: BuildContext<C>): BuildResult;
   /** wrap mode: closes the span after composition (default: LayerNorm(hidden + residual)). */
   close?(ctx: CloseContext<C>): string;
-  /** Parameters one placement adds at a site of the given width (for inspect and tests). */
-  paramCount?(config: C, width: number, layer: number | undefined): number;
+  /**
+   * Parameters a placement adds (for inspect and tests): one count per site it splices at, plus the model-level
+   * parameters it shares across them (declared once with `builder.sharedParam`). Total = Σ perSite + shared.
+   */
+  paramCount?(args: ParamCountArgs<C>): ParamCounts;
   /** True when this config starts as an exact identity (outputs equal the base model's). */
   isIdentityAtInit?(config: C): boolean;
   /** The `config` object written to AdapterHub's adapter_config.json (default: the config plus `architecture: name`). */

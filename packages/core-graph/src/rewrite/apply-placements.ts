@@ -70,7 +70,7 @@ function checkLeaveOut(config: Readonly<Record<string, unknown>>, graph: Graph, 
 }
 
 function applyRule(graph: Graph, rule: PlacementRule, index: number, registry: AdapterRegistry, report: PlacementEntry[]): Graph {
-  validateTree(rule.adapter, compositionRegistry.has);
+  validateTree(rule.adapter, compositionRegistry.find);
   const resolved = leaves(rule.adapter).map((use): ResolvedLeaf => {
     const plugin = typeof use.plugin === 'string' ? registry.get(use.plugin) : use.plugin;
     if (!/^[A-Za-z0-9_-]+$/.test(use.name)) throw new ConfigError(`rules[${index}].adapter.name`, `'${use.name}' may use only letters, digits, _ and -`);

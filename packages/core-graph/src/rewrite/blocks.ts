@@ -3,8 +3,7 @@ import type { GraphBuilder, Scope } from '../graph/builder';
 import type { Site } from '../graph/types';
 import type { BuildContext, SpliceMode } from '../plugin/define-adapter';
 import type { AnyAdapterPlugin } from '../plugin/registry';
-import type { AdapterTree, CompositionBlock } from './composition';
-import { allowChildren } from './composition';
+import type { AdapterTree, BlockPosition, BlockRules, CompositionBlock } from './composition';
 
 /** State threaded through a composition: the current hidden state, the span's residual input (wrap), the last up-projection. */
 export interface ComposeState {
@@ -30,11 +29,12 @@ export interface BlockContext {
 
 export type ComposeChild = (child: AdapterTree, state: ComposeState) => ComposeState;
 
-/** How a composition block combines its children; plugins register more (Fuse). */
-export interface BlockDef {
+/**
+ * How a composition block combines its children; plugins register more (Fuse). `allowedChildren` and `validate`
+ * (checks of its options and position, errors naming the block) are what `validateTree` asks of it.
+ */
+export interface BlockDef extends BlockRules {
   readonly type: string;
-  /** Child types it accepts ('adapter' for a single adapter). */
-  readonly allowedChildren: readonly string[];
   compose(ctx: BlockContext, block: CompositionBlock, state: ComposeState, composeChild: ComposeChild): ComposeState;
 }
 
@@ -64,6 +64,9 @@ function concatBatch(ctx: BlockContext, results: ComposeState[], parts: ComposeS
 const parallel: BlockDef = {
   type: 'Parallel',
   allowedChildren: ['adapter', 'Stack', 'BatchSplit', 'Average'],
+  validate(_block, { parent, tree }: BlockPosition) {
+    if (parent !== undefined && parent !== 'Stack') throw new PlacementError(`Parallel must be at the top level or inside Stack in ${tree}`);
+  },
   compose(ctx, block, state, child) {
     const parts = block.children.length;
     // Stacked copies must mean the same thing everywhere: one branch count per graph.
@@ -82,6 +85,12 @@ const parallel: BlockDef = {
 const batchSplit: BlockDef = {
   type: 'BatchSplit',
   allowedChildren: ['adapter', 'Stack', 'BatchSplit', 'Average'],
+  validate(block, { tree }) {
+    const sizes = block.options?.['sizes'];
+    if (!Array.isArray(sizes) || sizes.length !== block.children.length || !sizes.every((s) => Number.isInteger(s) && s > 0)) {
+      throw new PlacementError(`BatchSplit needs one positive integer size per child in ${tree}`);
+    }
+  },
   compose(ctx, block, state, child) {
     const sizes = block.options?.['sizes'] as number[];
     let begin = 0;
@@ -103,6 +112,12 @@ const batchSplit: BlockDef = {
 const average: BlockDef = {
   type: 'Average',
   allowedChildren: ['adapter', 'Stack', 'BatchSplit'],
+  validate(block, { tree }) {
+    const w = block.options?.['weights'];
+    if (w !== undefined && (!Array.isArray(w) || w.length !== block.children.length || !w.every((x) => typeof x === 'number'))) {
+      throw new PlacementError(`Average needs one numeric weight per child in ${tree}`);
+    }
+  },
   compose(ctx, block, state, child) {
     const n = block.children.length;
     const weights = (block.options?.['weights'] as number[] | undefined) ?? Array.from({ length: n }, () => 1 / n);
@@ -126,11 +141,12 @@ export const compositionRegistry = {
     return def;
   },
   has: (type: string): boolean => blocks.has(type),
+  /** The definition of `type`, or undefined (what `validateTree` reads a block's rules from). */
+  find: (type: string): BlockDef | undefined => blocks.get(type),
   register(def: BlockDef): void {
     const existing = blocks.get(def.type);
     if (existing && existing !== def) throw new PlacementError(`composition block '${def.type}' is already registered`);
     blocks.set(def.type, def);
-    allowChildren(def.type, def.allowedChildren);
   },
 };
 

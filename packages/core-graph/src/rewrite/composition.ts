@@ -45,44 +45,43 @@ export function describeTree(tree: AdapterTree): string {
   return tree.kind === 'adapter' ? tree.name : `${tree.type}(${tree.children.map(describeTree).join(', ')})`;
 }
 
-/** Which children each block accepts ('adapter' = a single adapter); filled by the block registry. */
-const ALLOWED_CHILDREN: Record<string, readonly string[]> = {};
-
-/** Records the children a block type accepts (called by compositionRegistry.register). */
-export function allowChildren(type: string, children: readonly string[]): void {
-  ALLOWED_CHILDREN[type] = [...children];
+/** Where a block sits, for its own checks. */
+export interface BlockPosition {
+  /** The enclosing block's type; undefined at the top of the tree. */
+  readonly parent: string | undefined;
+  /** The whole tree, described, for error messages. */
+  readonly tree: string;
 }
 
-/** Rejects invalid nesting, duplicate adapters and bad block options, naming the offending block. */
-export function validateTree(tree: AdapterTree, isRegistered: (type: string) => boolean): void {
+/** What `validateTree` asks of a block type (a BlockDef carries these). */
+export interface BlockRules {
+  /** Child types it accepts ('adapter' for a single adapter). */
+  readonly allowedChildren: readonly string[];
+  /** Checks of the block's own options and position; throw a PlacementError naming the block. */
+  validate?(block: CompositionBlock, position: BlockPosition): void;
+}
+
+/**
+ * Rejects invalid nesting, duplicate adapters and bad block options, naming the offending block. Each block's own
+ * rules (children, options, position) come from its definition: `rulesOf(type)`, undefined for an unknown type.
+ */
+export function validateTree(tree: AdapterTree, rulesOf: (type: string) => BlockRules | undefined): void {
   const seen = new Set<string>();
   for (const leaf of leaves(tree)) {
     if (seen.has(leaf.name)) throw new PlacementError(`adapter '${leaf.name}' appears twice in ${describeTree(tree)}`);
     seen.add(leaf.name);
   }
-  const walk = (node: AdapterTree, parent: string | undefined): void => {
+  const described = describeTree(tree);
+  const walk = (node: AdapterTree, parent: BlockRules | undefined, parentType: string | undefined): void => {
     if (node.kind === 'adapter') return;
-    if (!isRegistered(node.type)) throw new PlacementError(`unknown composition block '${node.type}' (install the plugin that provides it)`);
-    if (parent !== undefined && !(ALLOWED_CHILDREN[parent] ?? []).includes(node.type)) {
-      throw new PlacementError(`${node.type} cannot be nested in ${parent} (${parent} accepts: ${(ALLOWED_CHILDREN[parent] ?? []).join(', ')}) in ${describeTree(tree)}`);
+    const rules = rulesOf(node.type);
+    if (!rules) throw new PlacementError(`unknown composition block '${node.type}' (install the plugin that provides it)`);
+    if (parent && parentType !== undefined && !parent.allowedChildren.includes(node.type)) {
+      throw new PlacementError(`${node.type} cannot be nested in ${parentType} (${parentType} accepts: ${parent.allowedChildren.join(', ')}) in ${described}`);
     }
-    if (node.children.length === 0) throw new PlacementError(`${node.type} in ${describeTree(tree)} has no children`);
-    if (node.type === 'Parallel' && parent !== undefined && parent !== 'Stack') {
-      throw new PlacementError(`Parallel must be at the top level or inside Stack in ${describeTree(tree)}`);
-    }
-    if (node.type === 'BatchSplit') {
-      const sizes = node.options?.['sizes'];
-      if (!Array.isArray(sizes) || sizes.length !== node.children.length || !sizes.every((s) => Number.isInteger(s) && s > 0)) {
-        throw new PlacementError(`BatchSplit needs one positive integer size per child in ${describeTree(tree)}`);
-      }
-    }
-    if (node.type === 'Average') {
-      const w = node.options?.['weights'];
-      if (w !== undefined && (!Array.isArray(w) || w.length !== node.children.length || !w.every((x) => typeof x === 'number'))) {
-        throw new PlacementError(`Average needs one numeric weight per child in ${describeTree(tree)}`);
-      }
-    }
-    for (const c of node.children) walk(c, node.type);
+    if (node.children.length === 0) throw new PlacementError(`${node.type} in ${described} has no children`);
+    rules.validate?.(node, { parent: parentType, tree: described });
+    for (const c of node.children) walk(c, rules, node.type);
   };
-  walk(tree, undefined);
+  walk(tree, undefined, undefined);
 }

@@ -3,7 +3,7 @@
 // zero, so the adapter is an exact identity (parallel mode: an exact zero branch).
 import type { Init } from '../graph/types';
 import type { AdapterPlugin, BuildContext, BuildResult, SpliceMode } from '../plugin/define-adapter';
-import { defineAdapter, SPLICE_MODES } from '../plugin/define-adapter';
+import { countPerSite, defineAdapter, SPLICE_MODES } from '../plugin/define-adapter';
 
 export interface ToyAdapterConfig {
   /** Bottleneck width. */
@@ -42,7 +42,7 @@ function toyPlugin(name: string, defaults: ToyAdapterConfig, modes: readonly Spl
     },
     defaultPlacement: () => ({ select: { kinds: ['ffn'] }, mode: 'wrap' }),
     build: buildToy,
-    paramCount: (config, width) => width * config.size + config.size + config.size * width + width,
+    paramCount: countPerSite((config, { outWidth: d }) => d * config.size + config.size + config.size * d + d),
     isIdentityAtInit: (config) => config.zeroInit,
   });
 }
