@@ -176,9 +176,11 @@ export async function checkParamCount(ctx: SuiteContext, mode: SpliceMode): Prom
       const base = buildEncoder(s.encoder);
       const { graph, report } = place(ctx, base, s.case, mode, s.select);
       const config = resolvedConfigOf(graph);
-      const sites = report.map((e) => {
-        const name = e.site.split(' + ')[0] as string;
-        return { name, layer: e.layer, inWidth: widthAt(base, name, 'entry'), outWidth: widthAt(base, name) };
+      // A tap splice reads several sites ('layer.0.output + layer.1.output'): each of them is a site of the count.
+      const rowSites = report.map((e) => e.site.split(' + '));
+      const sites = rowSites.flat().map((name) => {
+        const layer = base.sites.get(name)?.layer;
+        return { name, layer, inWidth: widthAt(base, name, 'entry'), outWidth: widthAt(base, name) };
       });
       const counts = paramCount({ config, sites, width: hiddenWidthOf(base) });
       assert.equal(counts.perSite.length, sites.length, `${label}: paramCount returned ${counts.perSite.length} per-site counts for ${sites.length} sites`);
@@ -187,11 +189,13 @@ export async function checkParamCount(ctx: SuiteContext, mode: SpliceMode): Prom
       const expected = counts.perSite.reduce((n, c) => n + c, 0) + counts.shared;
       const declared = newParams(graph, base).reduce((n, p) => n + sizeOf(p), 0);
       assert.equal(actual, declared, `${label}: the placement report counts ${actual} parameters, the graph gained ${declared}`);
-      const rows = report.map((r, i) => `${r.site} ${r.params} vs ${counts.perSite[i]}`).join('; ');
+      let next = 0;
+      const own = rowSites.map((names) => names.reduce((n) => n + (counts.perSite[next++] as number), 0));
+      const rows = report.map((r, i) => `${r.site} ${r.params} vs ${own[i]}`).join('; ');
       assert.equal(actual, expected, `${label}: placed ${actual} parameters, paramCount says ${expected} (shared ${counts.shared}; per splice: ${rows})`);
       report.forEach((r, i) => {
-        const own = counts.perSite[i] as number;
-        assert.ok(r.params >= own && r.params <= own + counts.shared, `${label}: '${r.site}' placed ${r.params} parameters, paramCount says ${own} (+ up to ${counts.shared} shared)`);
+        const mine = own[i] as number;
+        assert.ok(r.params >= mine && r.params <= mine + counts.shared, `${label}: '${r.site}' placed ${r.params} parameters, paramCount says ${mine} (+ up to ${counts.shared} shared)`);
       });
     }),
     fcParams(ctx),
