@@ -158,21 +158,14 @@ export class AdapterModel {
     const head = this.requireHead(name);
     const { maxLength, eval: evalTexts, ...rest } = options;
     const length = this.maxLength(maxLength);
-    const encode = (xs: readonly LabelledText[], field: string): TrainExample[] => xs.map((x, i) => {
-      const label = head.labels.indexOf(x.label);
-      if (label < 0) throw new ConfigError(`${field}[${i}].label`, `'${x.label}' is not a label of head '${name}' (${head.labels.join(', ')})`);
-      const enc = this.tokenizer.encode(x.text, x.textPair, { maxLength: length });
-      return { inputIds: enc.inputIds, tokenTypeIds: enc.tokenTypeIds, label };
-    });
-    const graph = this.graphValue;
-    for (const spec of graph.params.values()) this.store.get(spec.key).trainable = false;
+    // createTrainer marks the policy's parameters trainable and freezes every other one.
     return train({
       ...rest,
-      graph,
+      graph: this.graphValue,
       store: this.store,
       output: `${name}.logits`,
-      train: encode(examples, 'examples'),
-      ...(evalTexts ? { eval: encode(evalTexts, 'eval') } : {}),
+      train: this.encodeLabelled(examples, name, head, length, 'examples'),
+      ...(evalTexts ? { eval: this.encodeLabelled(evalTexts, name, head, length, 'eval') } : {}),
       policy: ownersPolicy([`adapter:${name}`, `head:${name}`]),
       padId: this.tokenizer.padId,
       skipAdapters: this.inactive(name),
@@ -184,12 +177,7 @@ export class AdapterModel {
     const name = this.requireActive();
     const head = this.requireHead(name);
     const length = this.maxLength(options.maxLength);
-    const encoded = examples.map((x, i): TrainExample => {
-      const label = head.labels.indexOf(x.label);
-      if (label < 0) throw new ConfigError(`examples[${i}].label`, `'${x.label}' is not a label of head '${name}'`);
-      const enc = this.tokenizer.encode(x.text, x.textPair, { maxLength: length });
-      return { inputIds: enc.inputIds, tokenTypeIds: enc.tokenTypeIds, label };
-    });
+    const encoded = this.encodeLabelled(examples, name, head, length, 'examples');
     return evaluate(new Executor(this.graphValue, this.store), `${name}.logits`, encoded, {
       batchSize: options.batchSize ?? 32,
       padId: this.tokenizer.padId,
@@ -254,6 +242,16 @@ export class AdapterModel {
   /** Frees every weight. */
   dispose(): void {
     this.store.dispose();
+  }
+
+  /** Token ids and label ids of labelled texts; a label the head lacks is a ConfigError naming `field[i].label`. */
+  private encodeLabelled(xs: readonly LabelledText[], name: string, head: HeadInfo, maxLength: number, field: string): TrainExample[] {
+    return xs.map((x, i) => {
+      const label = head.labels.indexOf(x.label);
+      if (label < 0) throw new ConfigError(`${field}[${i}].label`, `'${x.label}' is not a label of head '${name}' (${head.labels.join(', ')})`);
+      const enc = this.tokenizer.encode(x.text, x.textPair, { maxLength });
+      return { inputIds: enc.inputIds, tokenTypeIds: enc.tokenTypeIds, label };
+    });
   }
 
   private catalog(): AdapterCatalog {
