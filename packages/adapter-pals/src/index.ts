@@ -1,0 +1,8 @@
+// The public API of @adapters/adapter-pals.
+export { PALS_DEFAULTS, PALS_SCHEMA, PAPER_HIDDEN, PAPER_WIDTH, palsLayerParams, palsSharedParams, palsWidth, validatePals } from './config';
+export type { PalsConfig, PalsInit } from './config';
+export { pals, palsDefaultPlacement, palsParamCount, palsSharedPrefix, plugins } from './plugin';
+export { palsHeadOf, palsTaskGraph, trainPals } from './train';
+export type { PalsTask, PalsTrainOptions, PalsTrainResult } from './train';
+export { commands, PALS_EVAL_SPEC, PALS_RUN_FILE, PALS_TRAIN_SPEC, palsEvalCommand, palsTrainCommand } from './cli';
+export type { PalsRunFile } from './cli';
