@@ -268,13 +268,16 @@ export async function readPalsRun(dir: string): Promise<PalsRunFile> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UsageError(`${code === 'ENOENT' ? `no ${PALS_RUN_FILE} in ${dir}; pass the directory 'adapters pals-train --out' wrote` : `${file} is not valid JSON`}`, 'pals-eval');
   }
+  // The file also holds the run's settings and results; only what pals-eval reads is checked.
+  const v = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  const read = Object.fromEntries(['model', 'maxLength', 'tasks'].filter((k) => k in v).map((k) => [k, v[k]]));
   try {
-    validateSchema(RUN_SCHEMA, value, '$');
+    validateSchema(RUN_SCHEMA, read, '$');
   } catch (e) {
     if (e instanceof ConfigError) throw new ConfigError(`${file}: ${e.path.replace(/^\$\.?/, '') || 'value'}`, e.message.slice(e.path.length + 2));
     throw e;
   }
-  const run = value as PalsRunFile;
+  const run = read as unknown as PalsRunFile;
   run.tasks.forEach((t, i) => {
     if (!NAME_RE.test(t.name) || t.dir !== t.name) throw new ConfigError(`${file}: tasks[${i}]`, `name and dir must be the same plain name (letters, digits, _ -), got ${JSON.stringify(t.name)} / ${JSON.stringify(t.dir)}`);
   });
