@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Writes RTE, MRPC, SST-2 and CoLA from the shared GLUE folders (formats: ../shared/datasets/README.md) as TSVs
-// with one header (`text`, `pair` for sentence pairs, `label`), training sets subsampled (seeded) to --train N.
-//   node prepare-glue.js DATA_DIR OUT_DIR [--train N] [--seed S]
+// with one header (`text`, `pair` for sentence pairs, `label`), training sets subsampled (seeded) to --train N and
+// dev sets to --dev N (default: whole).
+//   node prepare-glue.js DATA_DIR OUT_DIR [--train N] [--dev N] [--seed S]
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -16,6 +17,7 @@ const opt = (name, fallback) => {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const TRAIN = opt('train', 4000);
+const DEV = opt('dev', Infinity);
 const SEED = opt('seed', 1);
 
 function rng(seed) {
@@ -52,7 +54,7 @@ for (const [name, t] of Object.entries(TASKS)) {
     const all = lines(path.join(dataDir, t.folder, `${split}.tsv`)).slice(t.header ? 1 : 0).map((l) => t.row(l.split('\t')));
     const bad = all.findIndex((r) => r[0] === undefined || r[2] === undefined || r[2].trim() === '');
     if (bad >= 0) throw new Error(`${t.folder}/${split}.tsv: row ${bad + 1} does not have the expected columns`);
-    const rows = split === 'train' ? sample(all, TRAIN, SEED) : all;
+    const rows = split === 'train' ? sample(all, TRAIN, SEED) : DEV < all.length ? sample(all, DEV, SEED + 1) : all;
     const pair = rows[0][1] !== undefined;
     const text = [pair ? 'text\tpair\tlabel' : 'text\tlabel', ...rows.map((r) => (pair ? [r[0], r[1], r[2]] : [r[0], r[2]]).map(clean).join('\t'))].join('\n');
     fs.mkdirSync(path.join(outDir, name), { recursive: true });
