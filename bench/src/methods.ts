@@ -26,7 +26,7 @@ function optionalPlugins(pkg: string): AnyAdapterPlugin[] {
   }
 }
 
-const plugins = ['@adapters/adapter-bottleneck', '@adapters/adapter-compacter', '@adapters/adapter-kadapter', '@adapters/adapter-fusion', '@adapters/adapter-madx', '@adapters/adapter-lora', '@adapters/adapter-prefix'].flatMap(optionalPlugins);
+const plugins = ['@adapters/adapter-bottleneck', '@adapters/adapter-compacter', '@adapters/adapter-kadapter', '@adapters/adapter-fusion', '@adapters/adapter-madx', '@adapters/adapter-lora', '@adapters/adapter-prefix', '@adapters/adapter-pals'].flatMap(optionalPlugins);
 export const registry = createRegistry(plugins);
 
 function withRules(base: Graph, rules: PlacementRule[], output = 'task.logits'): BuiltMethod | string {
@@ -68,6 +68,7 @@ export const METHODS: readonly Method[] = [
   { name: '(IA)³ (k, v, intermediate)', paper: '0.01% of T0 (Liu et al.)', build: (base) => withRules(base, [{ adapter: adapter('lora', 'a', { config: 'ia3' }) }]) },
   { name: 'prefix tuning (prefix 30, MLP 512)', paper: '0.1% stored, MLP trained (Li & Liang)', build: (base) => withRules(base, [{ adapter: adapter('prefix_tuning', 'a') }]) },
   { name: 'prefix tuning ejected (flat, inference)', paper: '0.1% (Li & Liang)', build: (base) => prefixEjected(base) },
+  { name: 'PALs (d_s 204·hidden/768, 12 heads)', paper: '~1.6%/task: 1.13× base for 8 tasks (Stickland & Murray)', build: (base) => withRules(base, [{ adapter: adapter('pals', 'a') }]) },
 ];
 
 type EjectFn = (graph: Graph, store: WeightStore, name: string) => Graph;

@@ -1,7 +1,7 @@
 // `adapters pals-train` / `pals-eval` end to end, in-process, on a tiny model folder and tiny TSVs: per-task dev
 // metrics, one folder per task that core's `adapters eval` also reads, pals-eval reproducing the training run's
 // numbers, and bad input rejected with one clear message.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { linkAdapterPackages, runCliIn, writeTinyModelDir } from '@adapters/core-graph/testing';
@@ -66,6 +66,16 @@ describe('adapters pals-train / pals-eval', () => {
     const one = await ok(['pals-eval', '--run', 'run', '--task', 'topic=topic.tsv']);
     expect(one.out).toMatch(/^topic: accuracy \d\.\d{4} .*\(9 examples of topic\.tsv/m);
     expect(one.out).not.toMatch(/^sent:/m);
+  });
+
+  test('pals-eval refuses a pals_run.json whose task folder leaves the run directory', async () => {
+    const dir = path.join(tmp, 'evil');
+    mkdirSync(dir, { recursive: true });
+    const tasks = [{ name: 'a', dir: '../tiny-bert', labels: ['x', 'y'], columns: { text: 'text', label: 'label' }, eval: null }];
+    writeFileSync(path.join(dir, 'pals_run.json'), JSON.stringify({ model: 'tiny-bert', maxLength: 8, tasks }));
+    const r = await cli(['pals-eval', '--run', 'evil']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/pals_run\.json: tasks\[0\].*name and dir must be the same plain name/);
   });
 
   test.each([
