@@ -47,6 +47,11 @@ export interface BottleneckConfig {
   readonly leave_out: readonly number[];
   /** Dropout on the scaled up-projection, before the residual. */
   readonly dropout: number;
+  /**
+   * AdapterHub's gate (UniPELT): out ← out · mean over positions of sigmoid(a·W_g + b_g), a the adapter's input.
+   * Absent means false (kept out of resolved configs unless given, so configs without it stay as they were).
+   */
+  readonly use_gating?: boolean;
 }
 
 /** The base values every preset starts from: AdapterHub's BnConfig defaults. */
@@ -137,6 +142,7 @@ export const BOTTLENECK_SCHEMA: JsonSchema = {
     scaling: { anyOf: [{ type: 'number' }, { type: 'string', enum: ['learned', 'channel'] }] },
     leave_out: { type: 'array', items: { type: 'integer', minimum: 0 } },
     dropout: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+    use_gating: { type: 'boolean' },
   },
 };
 
@@ -242,5 +248,6 @@ export function bottleneckParamCount(c: BottleneckConfig, width: number, layer: 
   if (c.ln_after) n += 2 * d;
   if (c.scaling === 'learned') n += 1;
   if (c.scaling === 'channel') n += d;
+  if (c.use_gating === true) n += d + 1;
   return n;
 }
