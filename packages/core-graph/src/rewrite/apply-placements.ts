@@ -116,11 +116,11 @@ function checkName(name: string, index: number): void {
  */
 function applyUnion(graph: Graph, rule: PlacementRule, use: AdapterUse, index: number, registry: AdapterRegistry, report: PlacementEntry[]): Graph {
   checkName(use.name, index);
+  const path = `${use.name}.config`;
+  const union = resolveConfig(pluginOf(use, registry), use.config ?? {}, path) as unknown as UnionConfig;
   if (rule.select !== undefined || rule.mode !== undefined) {
     throw new PlacementError(`adapter '${use.name}' is a union: each component goes to its own plugin's default sites; give the rule no select or mode`);
   }
-  const path = `${use.name}.config`;
-  const union = resolveConfig(pluginOf(use, registry), use.config ?? {}, path) as unknown as UnionConfig;
   const owner = new Map<string, number>();
   const components = union.configs.map((comp, i) => {
     const at = `${path}.configs[${i}]`;
