@@ -142,8 +142,16 @@ export const BOTTLENECK_SCHEMA: JsonSchema = {
     scaling: { anyOf: [{ type: 'number' }, { type: 'string', enum: ['learned', 'channel'] }] },
     leave_out: { type: 'array', items: { type: 'integer', minimum: 0 } },
     dropout: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
-    use_gating: { type: 'boolean' },
   },
+};
+
+/**
+ * The `bottleneck` plugin's schema: BOTTLENECK_SCHEMA plus `use_gating` (UniPELT's gate). Plugins built on the
+ * bottleneck fields (compacter, bottleneck_inv) keep BOTTLENECK_SCHEMA, where a gate stays unknown.
+ */
+export const BOTTLENECK_PLUGIN_SCHEMA: JsonSchema = {
+  ...BOTTLENECK_SCHEMA,
+  properties: { ...BOTTLENECK_SCHEMA.properties, use_gating: { type: 'boolean' } },
 };
 
 /** `{ config: 'seq_bn', ...overrides }` → the full config: the preset's values, then the overrides. */
@@ -172,7 +180,7 @@ export function bottleneckConfig(preset: string = DEFAULT_PRESET, overrides: Rea
 }
 
 function validateSchemaLocal(value: unknown, path: string): void {
-  validateSchema(BOTTLENECK_SCHEMA, value, path);
+  validateSchema(BOTTLENECK_PLUGIN_SCHEMA, value, path);
 }
 
 /** Checks the schema cannot express; errors name the field under `path`. */

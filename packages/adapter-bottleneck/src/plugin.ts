@@ -11,7 +11,7 @@ import type {
 import * as tf from '@tensorflow/tfjs';
 import { adapter, ConfigError, countPerSite, defineAdapter, defineOp, GraphError, opRegistry, PlacementError } from '@adapters/core-graph';
 import type { BottleneckConfig } from './config';
-import { BOTTLENECK_PRESETS, BOTTLENECK_SCHEMA, bottleneckParamCount, bottleneckSize, DEFAULT_PRESET, isLeftOut, PRESET_NAMES, resolveBottleneck, validateBottleneck } from './config';
+import { BOTTLENECK_PLUGIN_SCHEMA, BOTTLENECK_PRESETS, bottleneckParamCount, bottleneckSize, DEFAULT_PRESET, isLeftOut, PRESET_NAMES, resolveBottleneck, validateBottleneck } from './config';
 import { bottleneckFromHubConfig, bottleneckHubKeys, bottleneckToHubConfig } from './hub';
 
 /** eps of the LayerNorms an adapter adds (ln_before, ln_after): PyTorch's nn.LayerNorm default, as AdapterHub. */
@@ -267,7 +267,7 @@ export const bottleneck: AdapterPlugin<BottleneckConfig> = createBottleneckPlugi
   description: 'bottleneck adapters (AdapterHub BnConfig): double_seq_bn, seq_bn, par_bn, scaled_par_bn, bapna_firat',
   presets: PRESET_NAMES,
   defaults: BOTTLENECK_PRESETS[DEFAULT_PRESET],
-  schema: BOTTLENECK_SCHEMA,
+  schema: BOTTLENECK_PLUGIN_SCHEMA,
   resolve: resolveBottleneck,
   validate: validateBottleneck,
   projection: denseProjection,
