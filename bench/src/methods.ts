@@ -26,7 +26,7 @@ function optionalPlugins(pkg: string): AnyAdapterPlugin[] {
   }
 }
 
-const plugins = ['@adapters/adapter-bottleneck', '@adapters/adapter-compacter', '@adapters/adapter-kadapter', '@adapters/adapter-fusion', '@adapters/adapter-madx', '@adapters/adapter-lora', '@adapters/adapter-prefix', '@adapters/adapter-pals'].flatMap(optionalPlugins);
+const plugins = ['@adapters/adapter-bottleneck', '@adapters/adapter-compacter', '@adapters/adapter-kadapter', '@adapters/adapter-fusion', '@adapters/adapter-madx', '@adapters/adapter-lora', '@adapters/adapter-prefix', '@adapters/adapter-pals', '@adapters/adapter-unified'].flatMap(optionalPlugins);
 export const registry = createRegistry(plugins);
 
 function withRules(base: Graph, rules: PlacementRule[], output = 'task.logits'): BuiltMethod | string {
@@ -69,7 +69,16 @@ export const METHODS: readonly Method[] = [
   { name: 'prefix tuning (prefix 30, MLP 512)', paper: '0.1% stored, MLP trained (Li & Liang)', build: (base) => withRules(base, [{ adapter: adapter('prefix_tuning', 'a') }]) },
   { name: 'prefix tuning ejected (flat, inference)', paper: '0.1% (Li & Liang)', build: (base) => prefixEjected(base) },
   { name: 'PALs (d_s 204·hidden/768, 12 heads)', paper: '~1.6%/task: 1.13× base for 8 tasks (Stickland & Murray)', build: (base) => withRules(base, [{ adapter: adapter('pals', 'a') }]) },
+  { name: 'MAM (prefix 30, MLP 800 + par_bn rf 2)', paper: '6.7% of BART-large (He et al.)', build: (base) => unionOf(base, 'mam', ['prefix_tuning', 'bottleneck']) },
+  { name: 'UniPELT (gated prefix 10 + seq_bn rf 16 + LoRA r 8)', paper: 'not quoted here (Mao et al. gate three methods)', build: (base) => unionOf(base, 'unipelt', ['prefix_tuning', 'bottleneck', 'lora']) },
 ];
+
+/** A ConfigUnion preset (core-graph's union, adapter-unified's presets); its component plugins must be installed too. */
+function unionOf(base: Graph, preset: string, components: readonly string[]): BuiltMethod | string {
+  const missing = ['union', ...components].filter((p) => !registry.has(p));
+  if (missing.length > 0) return `plugin(s) ${missing.join(', ')} not installed`;
+  return withRules(base, [{ adapter: adapter('union', 'a', { config: preset }) }]);
+}
 
 type EjectFn = (graph: Graph, store: WeightStore, name: string) => Graph;
 /** Prefix tuning with its MLP evaluated once into a flat prefix (AdapterHub's eject): what inference runs. */

@@ -279,6 +279,45 @@ def prefix_methods(base: BertModel) -> None:
     hub("prefix_tuning_flat", PrefixTuningConfig(prefix_length=4, flat=True, leave_out=[0]), 20, "flat prefix, prefix 4, leave_out [0]")
 
 
+def union_methods(base: BertModel) -> None:
+    """ConfigUnion presets: MAMConfig and UniPELTConfig (every tensor of the union re-drawn), and the presets' dicts.
+
+    The numeric fixtures shrink only the prefix MLP's bottleneck (800 / 512 → 24) to keep the files small; every other
+    field is the preset's default. `presets.json` holds MAMConfig().to_dict() and UniPELTConfig().to_dict() unchanged,
+    which our `mam` / `unipelt` presets must reproduce field for field.
+    """
+    from adapters import MAMConfig, PrefixTuningConfig, UniPELTConfig
+
+    (ROOT / "presets").mkdir(exist_ok=True)
+    presets = {"mam": MAMConfig().to_dict(), "unipelt": UniPELTConfig().to_dict()}
+    (ROOT / "presets" / "presets.json").write_text(json.dumps(presets, indent=2, sort_keys=True) + "\n")
+
+    def hub(method: str, config, seed: int, note: str) -> None:
+        d = fresh(method)
+        model = adapter_model(base)
+        model.add_adapter("a", config=config)
+        redraw_matching(model, [".prefix_tunings.a.", ".prefix_gates.a.", ".adapters.a.", ".loras.a."], seed)
+        model.set_active_adapters("a")
+        outputs = run(model, None)
+        assert_changes(method, model, outputs)
+        # As prefix_methods: adapters 1.3.0 cannot save a prefix pool as safetensors (every layer's module shares it).
+        # Save the pickle, then write its tensors as adapter.safetensors without the per-layer copies of the pool
+        # (`...attention.self.prefix_tuning.pool.prefix_tunings...`, the same tensors as `bert.prefix_tuning...`).
+        model.save_adapter(str(d / "adapter"), "a", use_safetensors=False)
+        saved = torch.load(str(d / "adapter" / "pytorch_adapter.bin"), weights_only=True)
+        (d / "adapter" / "pytorch_adapter.bin").unlink()
+        weights = {k: v.contiguous() for k, v in saved.items() if ".prefix_tuning.pool." not in k}
+        save_file(weights, str(d / "adapter" / "adapter.safetensors"), metadata={"format": "pt"})
+        params = sum(p.numel() for n, p in model.named_parameters() if any(x in n for x in [".prefix_tunings.a.", ".prefix_gates.a.", ".adapters.a.", ".loras.a."]))
+        # Each shared pool parameter is listed once by named_parameters (torch de-duplicates shared modules).
+        write_expected(d, outputs, {"adapters": ["a"], "active": "a", "head": None, "note": note, "saved_keys": sorted(saved), "parameters": params})
+
+    hub("mam", MAMConfig(prefix_tuning=PrefixTuningConfig(bottleneck_size=24)), 21,
+        "MAMConfig: PrefixTuningConfig(bottleneck_size=24; the preset's 800 shrunk for file size) + ParBnConfig() (rf 2, scaling 4.0, mam_adapter init)")
+    hub("unipelt", UniPELTConfig(prefix_tuning=PrefixTuningConfig(prefix_length=10, bottleneck_size=24)), 22,
+        "UniPELTConfig: gated PrefixTuningConfig(prefix_length=10, bottleneck_size=24; the preset's 512 shrunk), gated SeqBnConfig(rf 16), gated LoRAConfig(r=8, alpha=2)")
+
+
 def main() -> None:
     torch.set_num_threads(1)
     ROOT.mkdir(parents=True, exist_ok=True)
@@ -311,6 +350,7 @@ def main() -> None:
     stack(base, 11)
     lora_methods(base)
     prefix_methods(base)
+    union_methods(base)
 
     versions = {
         "python": platform.python_version(),

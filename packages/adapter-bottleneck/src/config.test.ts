@@ -105,7 +105,7 @@ describe('invalid configs are ConfigErrors naming the field', () => {
     [{ dropout: -0.1 }, 'a.config.dropout'],
     [{ residual_before_ln: 'post' }, 'a.config.residual_before_ln'],
     [{ ln_before: 'yes' }, 'a.config.ln_before'],
-    [{ use_gating: true }, 'a.config.use_gating'],
+    [{ use_gating: 'yes' }, 'a.config.use_gating'],
     [{ config: 'double_seq_bn', residual_before_ln: 'post_add' }, 'a.config.residual_before_ln'],
     [{ config: 'par_bn', original_ln_before: true }, 'a.config.original_ln_before'],
     [{ config: 'seq_bn', output_adapter: false }, 'a.config.output_adapter'],

@@ -47,6 +47,11 @@ export interface BottleneckConfig {
   readonly leave_out: readonly number[];
   /** Dropout on the scaled up-projection, before the residual. */
   readonly dropout: number;
+  /**
+   * AdapterHub's gate (UniPELT): out ← out · mean over positions of sigmoid(a·W_g + b_g), a the adapter's input.
+   * Absent means false (kept out of resolved configs unless given, so configs without it stay as they were).
+   */
+  readonly use_gating?: boolean;
 }
 
 /** The base values every preset starts from: AdapterHub's BnConfig defaults. */
@@ -140,6 +145,15 @@ export const BOTTLENECK_SCHEMA: JsonSchema = {
   },
 };
 
+/**
+ * The `bottleneck` plugin's schema: BOTTLENECK_SCHEMA plus `use_gating` (UniPELT's gate). Plugins built on the
+ * bottleneck fields (compacter, bottleneck_inv) keep BOTTLENECK_SCHEMA, where a gate stays unknown.
+ */
+export const BOTTLENECK_PLUGIN_SCHEMA: JsonSchema = {
+  ...BOTTLENECK_SCHEMA,
+  properties: { ...BOTTLENECK_SCHEMA.properties, use_gating: { type: 'boolean' } },
+};
+
 /** `{ config: 'seq_bn', ...overrides }` → the full config: the preset's values, then the overrides. */
 export function resolveBottleneck(input: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const requested = input['config'] ?? DEFAULT_PRESET;
@@ -166,7 +180,7 @@ export function bottleneckConfig(preset: string = DEFAULT_PRESET, overrides: Rea
 }
 
 function validateSchemaLocal(value: unknown, path: string): void {
-  validateSchema(BOTTLENECK_SCHEMA, value, path);
+  validateSchema(BOTTLENECK_PLUGIN_SCHEMA, value, path);
 }
 
 /** Checks the schema cannot express; errors name the field under `path`. */
@@ -242,5 +256,6 @@ export function bottleneckParamCount(c: BottleneckConfig, width: number, layer: 
   if (c.ln_after) n += 2 * d;
   if (c.scaling === 'learned') n += 1;
   if (c.scaling === 'channel') n += d;
+  if (c.use_gating === true) n += d + 1;
   return n;
 }

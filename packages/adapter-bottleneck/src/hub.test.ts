@@ -37,11 +37,20 @@ describe('AdapterHub adapter_config.json', () => {
     expect(bottleneckFromHubConfig({ ...HUB_SEQ_BN, phm_layer: true })).toBeUndefined();
     expect(bottleneckFromHubConfig({ ...HUB_SEQ_BN, inv_adapter: 'nice', inv_adapter_reduction_factor: 2 })).toBeUndefined();
     expect(bottleneckFromHubConfig({ architecture: 'lora', r: 8 })).toBeUndefined();
-    for (const [field, value] of [['use_gating', true], ['cross_adapter', true], ['stochastic_depth', 0.1]] as const) {
+    for (const [field, value] of [['use_gating', 'yes'], ['cross_adapter', true], ['stochastic_depth', 0.1]] as const) {
       expect(() => bottleneckFromHubConfig({ ...HUB_SEQ_BN, [field]: value })).toThrow(ConfigError);
       expect(() => bottleneckFromHubConfig({ ...HUB_SEQ_BN, [field]: value })).toThrow(new RegExp(`^config\\.${field}: `));
     }
     expect(() => bottleneckFromHubConfig({ ...HUB_SEQ_BN, adapter_plus: true })).toThrow(/config\.adapter_plus: is not a BnConfig field/);
+  });
+
+  test('use_gating (UniPELT) reads and writes as AdapterHub\'s field; false stays implicit', () => {
+    expect(resolved({ ...HUB_SEQ_BN, use_gating: true })).toEqual({ ...BOTTLENECK_PRESETS.seq_bn, reduction_factor: 4, use_gating: true });
+    expect('use_gating' in (bottleneckFromHubConfig({ ...HUB_SEQ_BN, use_gating: false }) ?? {})).toBe(false);
+    const gated = { ...BOTTLENECK_PRESETS.seq_bn, use_gating: true };
+    expect(bottleneckToHubConfig(gated)['use_gating']).toBe(true);
+    expect(bottleneckToHubConfig(BOTTLENECK_PRESETS.seq_bn)['use_gating']).toBe(false);
+    expect(resolved(bottleneckToHubConfig(gated))).toEqual(gated);
   });
 
   test('every preset round-trips through toHubConfig; the dict has every BnConfig field and no architecture', () => {

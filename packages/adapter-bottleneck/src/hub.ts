@@ -7,7 +7,6 @@ import { BOTTLENECK_SCHEMA } from './config';
 
 /** BnConfig fields with no counterpart here, at the values that leave the forward pass as ours computes it. */
 const HUB_NO_OPS: Readonly<Record<string, unknown>> = {
-  use_gating: false,
   cross_adapter: false,
   stochastic_depth: 0,
   phm_layer: false,
@@ -54,6 +53,12 @@ export function bottleneckFromHubConfig(hub: Readonly<Record<string, unknown>>):
   const input: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(hub)) {
     if (k === 'architecture' || HUB_IGNORED.has(k)) continue;
+    if (k === 'use_gating') {
+      if (typeof v !== 'boolean') throw new ConfigError(`config.${k}`, `must be a boolean, got ${JSON.stringify(v)}`);
+      // false is the default and stays implicit, so a config without the field reads back as it was written.
+      if (v) input[k] = true;
+      continue;
+    }
     if (k in HUB_NO_OPS) {
       const ok = HUB_NO_OPS[k];
       if (v !== ok && !(ok === 0 && v === 0)) {
@@ -77,6 +82,7 @@ export function bottleneckToHubConfig(c: BottleneckConfig): Record<string, unkno
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(c)) out[k] = Array.isArray(v) ? [...(v as unknown[])] : typeof v === 'object' && v !== null ? { ...v } : v;
   for (const [k, v] of Object.entries(HUB_NO_OPS)) out[k] = v;
+  out['use_gating'] = c.use_gating === true;
   // AdapterHub's defaults for the fields it reads only with phm_layer / inv_adapter, so its loader finds every field.
   Object.assign(out, {
     init_weights_seed: null, phm_dim: 4, factorized_phm_W: true, shared_W_phm: false, shared_phm_rule: true, factorized_phm_rule: false,

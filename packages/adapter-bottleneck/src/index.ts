@@ -2,7 +2,7 @@
 import type { AdapterPlugin } from '@adapters/core-graph';
 import type { BottleneckConfig } from './config';
 export {
-  BOTTLENECK_PRESETS, BOTTLENECK_SCHEMA, DEFAULT_PRESET, INIT_WEIGHTS, NON_LINEARITIES, PRESET_ALIASES, PRESET_NAMES,
+  BOTTLENECK_PLUGIN_SCHEMA, BOTTLENECK_PRESETS, BOTTLENECK_SCHEMA, DEFAULT_PRESET, INIT_WEIGHTS, NON_LINEARITIES, PRESET_ALIASES, PRESET_NAMES,
   bottleneckConfig, bottleneckParamCount, bottleneckSize, isLeftOut, pyFloorDiv, reductionFactorAt, resolveBottleneck, validateBottleneck,
 } from './config';
 export type { BottleneckConfig, BottleneckPresetName, InitWeights, NonLinearity, ReductionFactor } from './config';

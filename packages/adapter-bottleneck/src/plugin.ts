@@ -8,9 +8,10 @@
 import type {
   AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, Init, JsonSchema, ParamCountArgs, ParamCounts, PlacementRule, Scope, SiteSelector, SpliceMode,
 } from '@adapters/core-graph';
-import { adapter, ConfigError, countPerSite, defineAdapter, PlacementError } from '@adapters/core-graph';
+import * as tf from '@tensorflow/tfjs';
+import { adapter, ConfigError, countPerSite, defineAdapter, defineOp, GraphError, opRegistry, PlacementError } from '@adapters/core-graph';
 import type { BottleneckConfig } from './config';
-import { BOTTLENECK_PRESETS, BOTTLENECK_SCHEMA, bottleneckParamCount, bottleneckSize, DEFAULT_PRESET, isLeftOut, PRESET_NAMES, resolveBottleneck, validateBottleneck } from './config';
+import { BOTTLENECK_PLUGIN_SCHEMA, BOTTLENECK_PRESETS, bottleneckParamCount, bottleneckSize, DEFAULT_PRESET, isLeftOut, PRESET_NAMES, resolveBottleneck, validateBottleneck } from './config';
 import { bottleneckFromHubConfig, bottleneckHubKeys, bottleneckToHubConfig } from './hub';
 
 /** eps of the LayerNorms an adapter adds (ln_before, ln_after): PyTorch's nn.LayerNorm default, as AdapterHub. */
@@ -86,7 +87,28 @@ function branch<C extends BottleneckLike>(sc: Scope, ctx: BuildContext<C>, proje
     scaled = sc.op('scale', 'scaling', [up], { attrs: { factor: c.scaling } });
   }
   if (c.dropout > 0) scaled = sc.dropout('dropout', scaled, c.dropout);
+  if (c.use_gating === true) scaled = sc.op('mul', 'gated', [scaled, gate(sc, v)]);
   return { up, scaled };
+}
+
+/** AdapterHub's gate pooling: mean over the sequence axis of every position (padding included): [batch, seq, 1] → [batch, 1, 1]. */
+export const BOTTLENECK_GATE_MEAN_OP = 'bottleneckGateMean';
+const gateMeanOp = defineOp({
+  name: BOTTLENECK_GATE_MEAN_OP,
+  arity: 1,
+  inferType(args) {
+    const x = args.inputs[0];
+    if (!x || x.shape.length !== 3) throw new GraphError(`node '${args.nodeId}': ${BOTTLENECK_GATE_MEAN_OP} expects [batch, seq, 1]`);
+    return { shape: [x.shape[0] as number | 'batch', 1, x.shape[2] as number], dtype: 'float32' };
+  },
+  run: ([x]) => tf.mean(x as tf.Tensor, 1, true),
+});
+if (!opRegistry.has(BOTTLENECK_GATE_MEAN_OP)) opRegistry.register(gateMeanOp);
+
+/** g = mean over positions of sigmoid(a·W_g + b_g), [batch, 1, 1]; AdapterHub inits the gate like BERT (N(0, 0.02²), bias 0) for every init_weights. */
+function gate(sc: Scope, a: string): string {
+  const logits = sc.dense('gate', a, 1, { init: { kind: 'normal', std: 0.02 }, biasInit: { kind: 'zeros' } });
+  return sc.op(BOTTLENECK_GATE_MEAN_OP, 'gate_mean', [sc.act('sigmoid', 'gate_act', logits)]);
 }
 
 /** Adapter.forward: residual r around the bottleneck, with the optional new LayerNorm after it. */
@@ -245,7 +267,7 @@ export const bottleneck: AdapterPlugin<BottleneckConfig> = createBottleneckPlugi
   description: 'bottleneck adapters (AdapterHub BnConfig): double_seq_bn, seq_bn, par_bn, scaled_par_bn, bapna_firat',
   presets: PRESET_NAMES,
   defaults: BOTTLENECK_PRESETS[DEFAULT_PRESET],
-  schema: BOTTLENECK_SCHEMA,
+  schema: BOTTLENECK_PLUGIN_SCHEMA,
   resolve: resolveBottleneck,
   validate: validateBottleneck,
   projection: denseProjection,

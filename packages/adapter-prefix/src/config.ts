@@ -22,8 +22,12 @@ export interface PrefixTuningConfig {
    */
   readonly encoder_prefix: boolean;
   readonly cross_prefix: boolean;
-  /** AdapterHub's UniPELT gate: not implemented (validate rejects true). */
+  /**
+   * AdapterHub's UniPELT gate, per layer: g = mean over positions of sigmoid(x·W_g + b_g) (x the layer input), the
+   * prefix keys scaled by g₀ and the values by g₋₁ per example.
+   */
   readonly use_gating: boolean;
+  /** One gate output for keys and values (true) or one each (false). */
   readonly shared_gating: boolean;
 }
 
@@ -58,7 +62,6 @@ export const PREFIX_SCHEMA: JsonSchema = {
 };
 
 export function validatePrefix(c: PrefixTuningConfig, path: string): void {
-  if (c.use_gating) throw new ConfigError(`${path}.use_gating`, 'prefix gating (UniPELT) is not implemented by the prefix_tuning plugin');
   if (new Set(c.leave_out).size !== c.leave_out.length) throw new ConfigError(`${path}.leave_out`, 'lists a layer twice');
 }
 

@@ -11,7 +11,7 @@ import { defineAdapter, PlacementError } from '@adapters/core-graph';
 import type { PrefixTuningConfig } from './config';
 import { PREFIX_DEFAULTS, PREFIX_SCHEMA, prefixLayers, validatePrefix } from './config';
 import { prefixFromHubConfig, prefixToHubConfig } from './hub';
-import { PREFIX_TABLE_OP, registerPrefixOps } from './ops';
+import { PREFIX_GATE_MEAN_OP, PREFIX_TABLE_OP, registerPrefixOps } from './ops';
 
 registerPrefixOps();
 
@@ -30,10 +30,29 @@ export const poolScope = (name: string): string => `shared.adapters.${name}`;
 /** The node holding KV [P, L·2·hidden] (before dropout). */
 export const poolOutput = (name: string, c: PrefixTuningConfig): string => `${poolScope(name)}.${c.flat ? 'control_trans' : 'control_trans.2'}`;
 
-/** Parameters of the pool for L prefixed layers of width `hidden`. */
+/** Gate outputs per layer with use_gating: one shared by keys and values, or one each. */
+export const prefixGates = (c: PrefixTuningConfig): number => (c.shared_gating ? 1 : 2);
+
+/** Parameters of the pool for L prefixed layers of width `hidden`, plus each layer's gate with use_gating. */
 export function prefixParamCount(c: PrefixTuningConfig, hidden: number, layers: number): number {
   const out = layers * 2 * hidden;
-  return c.flat ? c.prefix_length * out : c.prefix_length * hidden + hidden * c.bottleneck_size + c.bottleneck_size + c.bottleneck_size * out + out;
+  const pool = c.flat ? c.prefix_length * out : c.prefix_length * hidden + hidden * c.bottleneck_size + c.bottleneck_size + c.bottleneck_size * out + out;
+  return pool + (c.use_gating ? layers * (hidden + 1) * prefixGates(c) : 0);
+}
+
+/**
+ * UniPELT's gate (AdapterHub PrefixTuningLayer.prefix_gates): g = mean over positions of sigmoid(x·W_g + b_g),
+ * [batch, 1, gates]; W_g ~ N(0, 0.02²), b_g as nn.Linear (U(±1/√hidden)). Returns the key and value gates [batch, 1, 1].
+ */
+function prefixGate(sc: Scope, x: string, hidden: number, gates: number): { key: string; value: string } {
+  const bound = 1 / Math.sqrt(hidden);
+  const logits = sc.dense('gate', x, gates, { init: { kind: 'normal', std: 0.02 }, biasInit: { kind: 'uniform', low: -bound, high: bound } });
+  const g = sc.op(PREFIX_GATE_MEAN_OP, 'gate_mean', [sc.act('sigmoid', 'gate_act', logits)]);
+  if (gates === 1) return { key: g, value: g };
+  return {
+    key: sc.op('slice', 'gate_key', [g], { attrs: { axis: 2, begin: 0, size: 1 } }),
+    value: sc.op('slice', 'gate_value', [g], { attrs: { axis: 2, begin: gates - 1, size: 1 } }),
+  };
 }
 
 /** KV with dropout, built once per adapter (the first layer's splice declares the pool's parameters). */
@@ -77,8 +96,14 @@ function build(ctx: BuildContext<PrefixTuningConfig>): BuildResult {
   const hidden = width(b, site.exit);
   const kv = pool(ctx, hidden, layers.length);
   const sc = ctx.scope;
-  const keys = sc.op('slice', 'prefix_keys', [kv], { attrs: { axis: 1, begin: 2 * index * hidden, size: hidden } });
-  const values = sc.op('slice', 'prefix_values', [kv], { attrs: { axis: 1, begin: (2 * index + 1) * hidden, size: hidden } });
+  let keys = sc.op('slice', 'prefix_keys', [kv], { attrs: { axis: 1, begin: 2 * index * hidden, size: hidden } });
+  let values = sc.op('slice', 'prefix_values', [kv], { attrs: { axis: 1, begin: (2 * index + 1) * hidden, size: hidden } });
+  if (ctx.config.use_gating) {
+    // Per example: [batch, 1, 1] · [prefix, hidden] → [batch, prefix, hidden], which the attention op takes as is.
+    const gate = prefixGate(sc, site.entry, hidden, prefixGates(ctx.config));
+    keys = sc.op('mul', 'gated_keys', [keys, gate.key]);
+    values = sc.op('mul', 'gated_values', [values, gate.value]);
+  }
   return { output: sc.op('attention', 'context', [...attention.inputs, keys, values], { attrs: attention.attrs }) };
 }
 
@@ -92,6 +117,18 @@ export function prefixDefaultPlacement(c: PrefixTuningConfig, graph: Graph): Def
 /** AdapterHub's pool names: `wte.weight`, `control_trans.0.weight`, ..., and flat's `control_trans` (no `.weight`). */
 export function prefixHubKeys(local: string): readonly string[] {
   return [local === 'control_trans.weight' ? 'control_trans' : local];
+}
+
+/**
+ * AdapterHub's own module paths (adapters 1.3 on BERT): the pool is the model-level
+ * `prefix_tuning.prefix_tunings.NAME.self_prefix.*` (`self_prefix`: BERT self-attention's location key), each layer's
+ * gate `encoder.layer.N.attention.self.prefix_tuning.prefix_gates.NAME.{weight,bias}`.
+ */
+export function prefixHubPaths(args: { readonly module: string; readonly local: string; readonly name: string; readonly shared: boolean }): readonly string[] {
+  if (args.shared) return prefixHubKeys(args.local).map((l) => `prefix_tuning.prefix_tunings.${args.name}.self_prefix.${l}`);
+  const gate = /^gate\.(weight|bias)$/.exec(args.local);
+  if (gate) return [`${args.module}.prefix_tuning.prefix_gates.${args.name}.${gate[1] as string}`];
+  return [`${args.module}.prefix_tunings.${args.name}.${args.local}`];
 }
 
 export const prefixTuning = defineAdapter<PrefixTuningConfig>({
@@ -109,7 +146,7 @@ export const prefixTuning = defineAdapter<PrefixTuningConfig>({
   isIdentityAtInit: () => false,
   toHubConfig: prefixToHubConfig,
   fromHubConfig: prefixFromHubConfig,
-  hubKeys: prefixHubKeys,
+  hubPaths: prefixHubPaths,
   hubCollection: 'prefix_tunings',
   hubFloats: ['dropout'],
 });

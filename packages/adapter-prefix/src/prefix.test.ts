@@ -52,11 +52,14 @@ function refKv(w: PoolWeights, c: PrefixTuningConfig, layers: number): Float64Ar
 }
 
 /** Multi-head attention with the prefix rows prepended to k and v and the mask extended by P ones, in float64. */
-function refContext(q: Float64Array, k: Float64Array, v: Float64Array, kv: Float64Array, j: number, P: number, L: number): Float64Array {
+/** Per-example gates on the prefix keys and values (UniPELT), or none. */
+interface Gates { readonly key: readonly number[]; readonly value: readonly number[] }
+function refContext(q: Float64Array, k: Float64Array, v: Float64Array, kv: Float64Array, j: number, P: number, L: number, gates?: Gates): Float64Array {
   const [B, S, dh] = [IDS.length, IDS[0]!.length, HIDDEN / HEADS];
   const out = new Float64Array(B * S * HIDDEN);
+  const gate = (b: number, which: 'k' | 'v'): number => (gates ? ((which === 'k' ? gates.key : gates.value)[b] as number) : 1);
   const row = (b: number, t: number, which: 'k' | 'v', h: number, d: number): number =>
-    t < P ? (kv[t * L * 2 * HIDDEN + (2 * j + (which === 'k' ? 0 : 1)) * HIDDEN + h * dh + d] as number) : ((which === 'k' ? k : v)[(b * S + t - P) * HIDDEN + h * dh + d] as number);
+    t < P ? gate(b, which) * (kv[t * L * 2 * HIDDEN + (2 * j + (which === 'k' ? 0 : 1)) * HIDDEN + h * dh + d] as number) : ((which === 'k' ? k : v)[(b * S + t - P) * HIDDEN + h * dh + d] as number);
   for (let b = 0; b < B; b++) for (let h = 0; h < HEADS; h++) for (let i = 0; i < S; i++) {
     const scores = Array.from({ length: P + S }, (_x, t) => {
       if (t >= P && MASK[b]![t - P] === 0) return -Infinity;
@@ -117,6 +120,54 @@ describe('prefix attention against the float64 reference (rel. tol 1e-5)', () =>
     }
     // AdapterHub's default on BERT-base: 30·768 + 768·512 + 512 + 512·(12·2·768) + 12·2·768
     expect(prefixParamCount({ prefix_length: 30, bottleneck_size: 512, flat: false } as PrefixTuningConfig, 768, 12)).toBe(9_872_384);
+  });
+});
+
+describe('gated prefix (UniPELT) against the float64 reference (rel. tol 1e-5)', () => {
+  // g = mean over every position (padding included) of sigmoid(x·W_g + b_g), x the layer input; keys × g₀, values × g₋₁.
+  test.each([
+    ['shared gate', { prefix_length: 3, bottleneck_size: 5, use_gating: true }],
+    ['key and value gates', { prefix_length: 2, bottleneck_size: 4, use_gating: true, shared_gating: false, leave_out: [0] }],
+  ])('%s', (_t, input) => {
+    const { graph, store } = place(input);
+    const c = (graph.meta['adapters'] as Record<string, { config: PrefixTuningConfig }>)['p']!.config;
+    const layers = [0, 1, 2].filter((l) => !c.leave_out.includes(l));
+    const kv = refKv(poolWeights(store, c), c, layers.length);
+    const G = c.shared_gating ? 1 : 2;
+    layers.forEach((layer, j) => {
+      const self = `encoder.layer.${layer}.attention.self`;
+      const x = graph.site(`layer.${layer}.attention.self`).entry;
+      const ids = [`${self}.query`, `${self}.key`, `${self}.value`, `layer.${layer}.attention.self.adapters.p.context`, x];
+      const r = new Executor(graph, store).run({ input_ids: IDS, attention_mask: MASK }, { outputs: [], nodes: ids });
+      const [q, k, v, ctx, xs] = ids.map((id) => f64(r[id] as tf.Tensor)) as Float64Array[];
+      tf.dispose(Object.values(r));
+      const w = read(store, `layer.${layer}.attention.self.adapters.p.gate.weight`);
+      const bias = read(store, `layer.${layer}.attention.self.adapters.p.gate.bias`);
+      const [B, S] = [IDS.length, IDS[0]!.length];
+      const g = Array.from({ length: B }, (_b, b) => Array.from({ length: G }, (_o, o) => {
+        let sum = 0;
+        for (let t = 0; t < S; t++) {
+          let z = bias[o] as number;
+          for (let i = 0; i < HIDDEN; i++) z += (xs![(b * S + t) * HIDDEN + i] as number) * (w[i * G + o] as number);
+          sum += 1 / (1 + Math.exp(-z));
+        }
+        return sum / S;
+      }));
+      const gates = { key: g.map((x0) => x0[0] as number), value: g.map((x0) => x0[G - 1] as number) };
+      expect(relErr(ctx!, refContext(q!, k!, v!, kv, j, c.prefix_length, layers.length, gates))).toBeLessThan(REL_TOL);
+      // The gate changes the result: without it the reference is off.
+      expect(relErr(ctx!, refContext(q!, k!, v!, kv, j, c.prefix_length, layers.length))).toBeGreaterThan(1e-4);
+    });
+    store.dispose();
+  });
+
+  test('prefixParamCount counts each layer\'s gate', () => {
+    for (const input of [{ prefix_length: 3, bottleneck_size: 5, use_gating: true }, { prefix_length: 2, flat: true, use_gating: true, shared_gating: false }]) {
+      const base = buildEncoder({ hiddenSize: HIDDEN, numHeads: HEADS, numLayers: LAYERS, intermediateSize: 12, vocabSize: 20, maxPositions: 16 });
+      const { graph, report } = applyPlacements(base, [{ adapter: adapter('prefix_tuning', 'p', input) }], registry);
+      const c = (graph.meta['adapters'] as Record<string, { config: PrefixTuningConfig }>)['p']!.config;
+      expect(report.reduce((n, e) => n + e.params, 0)).toBe(prefixParamCount(c, HIDDEN, LAYERS));
+    }
   });
 });
 

@@ -82,15 +82,16 @@ export async function checkConfigValidation(ctx: SuiteContext): Promise<void> {
   const base = buildEncoder(encoder ?? { vocabSize: 20, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 8, maxPositions: 8 });
   const firstMode = ctx.modes[0] as SpliceMode;
   const selectFor = (mode: SpliceMode): SiteSelector => selectorsFor(ctx, mode)[0] as SiteSelector;
+  const where = (mode: SpliceMode) => (ctx.options.defaultPlacementOnly ? {} : { select: selectFor(mode), mode });
   expectConfigError(
-    () => applyPlacements(base, [{ adapter: adapter(plugin, ADAPTER_NAME, { [unknownKey]: 1 }), select: selectFor(firstMode), mode: firstMode }], registryOf(ctx)),
+    () => applyPlacements(base, [{ adapter: adapter(plugin, ADAPTER_NAME, { [unknownKey]: 1 }), ...where(firstMode) }], registryOf(ctx)),
     `${CONFIG_PATH}.${unknownKey}`,
     `applyPlacements with an unknown field`,
   );
   for (const bad of ctx.options.invalidConfigs ?? []) {
     const mode = bad.mode ?? firstMode;
     expectConfigError(
-      () => applyPlacements(base, [{ adapter: adapter(plugin, ADAPTER_NAME, bad.config), select: selectFor(mode), mode }], registryOf(ctx)),
+      () => applyPlacements(base, [{ adapter: adapter(plugin, ADAPTER_NAME, bad.config), ...where(mode) }], registryOf(ctx)),
       `${CONFIG_PATH}.${bad.path}`,
       `invalid config ${bad.name ?? JSON.stringify(bad.config)}`,
     );
@@ -124,6 +125,12 @@ export async function checkPlacementShapes(ctx: SuiteContext, mode: SpliceMode):
       const { graph, report } = place(ctx, base, s.case, mode, s.select);
       const sites = selectSites(base, s.select).map((x) => x.name);
       assert.ok(report.length > 0, `${label}: placement reported no splice`);
+      if (ctx.options.defaultPlacementOnly) {
+        // The plugin chose its sites: each report entry is a real site with its splice record.
+        for (const e of report) assert.ok(base.sites.has(e.site) && graph.splices.some((x) => x.site === e.site && x.adapters.includes(ADAPTER_NAME)), `${label}: no splice of the adapter at reported site '${e.site}'`);
+        assertShapes(graph, s, label);
+        return;
+      }
       for (const e of report) assert.equal(e.mode, mode, `${label}: report entry at ${e.site} has mode ${e.mode}`);
       if (mode === 'tap') {
         assert.equal(report.length, 1, `${label}: a tap placement reports one entry`);
@@ -380,7 +387,7 @@ export async function checkSaveLoadRoundTrip(ctx: SuiteContext, mode: SpliceMode
       try {
         randomizeParams(storeA, [...graph.params.values()].filter((p) => ctx.ownsParam(p)), s.seed + 3);
         await saveAdapter(dir, graph, storeA, ADAPTER_NAME, { registry });
-        const loaded = await loadAdapter(dir, base, storeB, registry, { rule: { select: s.select, mode } });
+        const loaded = await loadAdapter(dir, base, storeB, registry, ctx.options.defaultPlacementOnly ? {} : { rule: { select: s.select, mode } });
         assert.equal(loaded.name, ADAPTER_NAME, `${label}: loaded under another name`);
         assert.deepEqual(resolvedConfigOf(loaded.graph), resolvedConfigOf(graph), `${label}: the loaded adapter's config differs from the saved one`);
         assert.deepEqual([...loaded.graph.params.keys()].sort(), [...graph.params.keys()].sort(), `${label}: the loaded graph has other parameters`);

@@ -70,6 +70,7 @@ export function fcParams(ctx: SuiteContext): { numRuns: number; seed?: number } 
 export const registryOf = (ctx: SuiteContext): AdapterRegistry => createRegistry([ctx.plugin, ...(ctx.options.plugins ?? [])]);
 
 export function place(ctx: SuiteContext, base: Graph, c: NormalizedCase, mode: SpliceMode, select: SiteSelector): PlacementResult {
+  if (ctx.options.defaultPlacementOnly) return applyPlacements(base, [{ adapter: adapter(ctx.plugin, ADAPTER_NAME, c.config) }], registryOf(ctx));
   return applyPlacements(base, [{ adapter: adapter(ctx.plugin, ADAPTER_NAME, c.config), select, mode }], registryOf(ctx));
 }
 

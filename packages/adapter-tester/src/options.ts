@@ -88,6 +88,12 @@ export interface AdapterSuiteOptions {
   readonly testApi?: TestApi;
   /** Per-test timeout in ms passed to the runner; default: the runner's. */
   readonly timeout?: number;
+  /**
+   * Place the adapter by its own default placement only (rules without `select` / `mode`), for plugins that choose
+   * their sites and modes themselves, such as core-graph's ConfigUnion (each component at its own sites). The
+   * per-mode checks then run once, under the plugin's first mode as a label, and do not compare sites with selectors.
+   */
+  readonly defaultPlacementOnly?: boolean;
 }
 
 /** The adapter name every check uses. */

@@ -36,8 +36,8 @@ export function adapterChecks(options: AdapterSuiteOptions): AdapterCheck[] {
     { id: 'default-placement', group: 'config', title: 'the default placement applies and gives valid shapes', run: () => checkDefaultPlacement(ctx) },
     plugin.defaultPlacement ? undefined : 'the plugin has no defaultPlacement',
   );
-  for (const mode of ctx.modes) {
-    const group = `mode '${mode}'`;
+  for (const mode of options.defaultPlacementOnly ? ctx.modes.slice(0, 1) : ctx.modes) {
+    const group = options.defaultPlacementOnly ? 'default placement' : `mode '${mode}'`;
     const noCase = casesFor(ctx, mode).length === 0 ? `no case supports mode '${mode}'` : undefined;
     add({ id: 'placement-shapes', mode, group, title: 'placement records a splice per site and traced shapes equal inferred types', run: () => checkPlacementShapes(ctx, mode) }, noCase);
     add(

@@ -46,6 +46,8 @@ export type { AdapterTree, AdapterUse, BlockPosition, BlockRules, CompositionBlo
 export { compositionRegistry } from './rewrite/blocks';
 export type { BlockContext, BlockDef, ComposeChild, ComposeState } from './rewrite/blocks';
 export { applyPlacements } from './rewrite/apply-placements';
+export { configUnion, isUnionPlugin, resolveUnion, UNION_PARAMS_META, UNION_PLUGIN, UNION_PRESET_NAMES, UNION_PRESETS, UNION_SCHEMA } from './rewrite/union';
+export type { UnionComponent, UnionConfig, UnionParamsMeta, UnionPresetName } from './rewrite/union';
 export type { AdapterCatalog, PlacementEntry, PlacementResult, PlacementRule } from './rewrite/apply-placements';
 
 // Execution

@@ -16,6 +16,8 @@ import { checkBaseModel } from './base-model-check';
 import type { SpliceMode } from '../plugin/define-adapter';
 import { applyPlacements } from '../rewrite/apply-placements';
 import { adapter } from '../rewrite/composition';
+import type { UnionConfig, UnionParamsMeta } from '../rewrite/union';
+import { configUnion, UNION_PARAMS_META, UNION_PLUGIN } from '../rewrite/union';
 import { FORMAT_VERSION, hasHead, readHead, saveHead } from './head-files';
 import { isTransposedInCheckpoint, stageFromCheckpoint } from './hf-keys';
 
@@ -27,18 +29,22 @@ export { FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE } from './head-file
 const hubConfigOf = (plugin: AnyAdapterPlugin, config: Record<string, unknown>): Record<string, unknown> =>
   plugin.toHubConfig ? plugin.toHubConfig(config) : { architecture: plugin.name, ...config };
 
-/** JSON text (2-space indent, final newline) where the `floats` fields of `config` holding integers are written as `1.0`. */
-function hubConfigJson(value: Record<string, unknown>, config: unknown, floats: readonly string[]): string {
+/**
+ * JSON text (2-space indent, final newline) where the `floats` fields of `config` holding integers are written as
+ * `1.0`; `more` lists further [object, float fields] pairs (a union's components).
+ */
+function hubConfigJson(value: Record<string, unknown>, config: unknown, floats: readonly string[], more: ReadonlyArray<readonly [unknown, readonly string[]]> = []): string {
   const marker = '\u0000float:';
+  const targets = new Map<unknown, readonly string[]>([[config, floats], ...more]);
   const text = JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
-    if (this === config && floats.includes(key) && typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < 1e15) return `${marker}${v}`;
+    if (targets.get(this)?.includes(key) && typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < 1e15) return `${marker}${v}`;
     return v;
   }, 2);
   return `${text.replace(/"\\u0000float:(-?\d+)"/g, '$1.0')}\n`;
 }
 
 /** Splits an adapter parameter key into AdapterHub's module path (`bert.encoder.layer.0.output`) and the local key. */
-function splitAdapterKey(graph: Graph, key: string, name: string): { module: string; local: string; shared: boolean } {
+function splitAdapterKey(graph: Graph, key: string, name: string): { module: string; bare: string; local: string; shared: boolean } {
   const prefix = String(graph.meta['prefix'] ?? '');
   const marker = `.adapters.${name}.`;
   const at = key.indexOf(marker);
@@ -46,7 +52,7 @@ function splitAdapterKey(graph: Graph, key: string, name: string): { module: str
   const siteName = key.slice(0, at);
   const site = graph.sites.get(siteName);
   const module = site?.module ?? siteName;
-  return { module: `${prefix ? `${prefix}.` : ''}${module}`, local: key.slice(at + marker.length), shared: siteName === 'shared' && !site };
+  return { module: `${prefix ? `${prefix}.` : ''}${module}`, bare: module, local: key.slice(at + marker.length), shared: siteName === 'shared' && !site };
 }
 
 /**
@@ -65,12 +71,17 @@ export function adapterHubKey(graph: Graph, key: string, name: string, as = name
  * (its `base_model.shared_parameters[NAME]`, e.g. Compacter's shared rule matrices).
  */
 function adapterHubKeys(graph: Graph, key: string, name: string, as: string, plugin: AnyAdapterPlugin | undefined, config: Readonly<Record<string, unknown>>): string[] {
-  const { module, local, shared } = splitAdapterKey(graph, key, name);
+  const { module, bare, local, shared } = splitAdapterKey(graph, key, name);
+  const prefix = String(graph.meta['prefix'] ?? '');
+  const paths = plugin?.hubPaths?.({ module: bare, local, name: as, shared, config });
+  if (paths !== undefined) {
+    if (paths.length === 0) throw new GraphError(`plugin '${plugin?.name ?? '?'}' maps parameter '${key}' to no AdapterHub key`);
+    return paths.map((k) => `${prefix ? `${prefix}.` : ''}${k}`);
+  }
   const locals = plugin?.hubKeys ? plugin.hubKeys(local, config) : [local];
   if (locals.length === 0) throw new GraphError(`plugin '${plugin?.name ?? '?'}' maps parameter '${key}' to no AdapterHub key`);
   const names = locals.map((l) => `${module}.${plugin?.hubCollection ?? 'adapters'}.${as}.${l}`);
   if (!shared) return names;
-  const prefix = String(graph.meta['prefix'] ?? '');
   return [...names, ...locals.map((l) => `${prefix ? `${prefix}.` : ''}shared_parameters.${as}.${l}`)];
 }
 
@@ -138,9 +149,10 @@ export async function saveAdapter(dir: string, graph: Graph, store: WeightStore,
   const params = adapterParams(graph, name);
   const plugin = options.registry?.has(entry.plugin) ? options.registry.get(entry.plugin) : undefined;
   const config = graph.meta['config'] as EncoderConfig | undefined;
+  const union = entry.plugin === UNION_PLUGIN ? unionParts(graph, name, entry.config, options.registry) : undefined;
   await mkdir(dir, { recursive: true });
   await removeStaleTempFiles(dir); // left by an earlier save that was killed
-  const hubConfig = plugin ? hubConfigOf(plugin, { ...entry.config }) : { architecture: entry.plugin, ...entry.config };
+  const hubConfig = union ? union.hubConfig : plugin ? hubConfigOf(plugin, { ...entry.config }) : { architecture: entry.plugin, ...entry.config };
   await writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), hubConfigJson({
     config: hubConfig,
     hidden_size: config?.hiddenSize ?? null,
@@ -148,13 +160,15 @@ export async function saveAdapter(dir: string, graph: Graph, store: WeightStore,
     model_name: graph.meta['modelName'] ?? null,
     model_type: config?.architecture ?? null,
     name,
-    ...placementRecord(graph, name),
+    // A union's components each have their own placement, re-derived from their configs on load.
+    ...(union ? {} : placementRecord(graph, name)),
     plugin: entry.plugin,
     version: FORMAT_VERSION,
-  }, hubConfig, plugin?.hubFloats ?? []));
+  }, hubConfig, union ? [] : (plugin?.hubFloats ?? []), union?.floats ?? []));
   const tensors = toTensorRecord(params.flatMap((p) => {
     const values = checkpointValues(p, store);
-    return adapterHubKeys(graph, p.key, name, name, plugin, entry.config).map((k): [string, typeof values] => [k, values]);
+    const part = union ? union.partOf(p.key) : { plugin, config: entry.config };
+    return adapterHubKeys(graph, p.key, name, name, part.plugin, part.config).map((k): [string, typeof values] => [k, values]);
   }));
   await writeFileAtomic(join(dir, ADAPTER_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
   if (options.head !== undefined) await saveHead(dir, graph, store, options.head, { ...(options.heads ? { heads: options.heads } : {}), ...(options.labels ? { labels: options.labels } : {}) });
@@ -164,6 +178,7 @@ function findPlugin(registry: AdapterRegistry, saved: Record<string, unknown>, f
   const hub = saved['config'];
   if (hub === null || typeof hub !== 'object' || Array.isArray(hub)) throw new ConfigError(`${file}: config`, 'must be an object');
   const hubConfig = hub as Record<string, unknown>;
+  if (hubConfig['architecture'] === UNION_PLUGIN) return unionFromHub(registry, hubConfig, file);
   const named = typeof saved['plugin'] === 'string' && registry.has(saved['plugin']) ? registry.get(saved['plugin']) : undefined;
   for (const plugin of named ? [named] : registry.list()) {
     const input = plugin.fromHubConfig ? plugin.fromHubConfig(hubConfig) : hubConfig['architecture'] === plugin.name ? Object.fromEntries(Object.entries(hubConfig).filter(([k]) => k !== 'architecture')) : undefined;
@@ -209,8 +224,10 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
   };
   const keys = adapterParams(next, name).map((p) => p.key);
   const names = new Map<string, string[]>();
+  const union = plugin.name === UNION_PLUGIN ? unionParts(next, name, resolved, registry) : undefined;
   for (const k of keys) {
-    const hub = adapterHubKeys(next, k, name, savedName, plugin, resolved);
+    const part = union ? union.partOf(k) : { plugin, config: resolved };
+    const hub = adapterHubKeys(next, k, name, savedName, part.plugin, part.config);
     const own = adapterHubKey(next, k, name, savedName);
     names.set(k, hub.includes(own) ? hub : [...hub, own]);
   }
@@ -247,4 +264,42 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
   }
   store.sync(next, 0, (spec) => staged.get(spec.key)?.values);
   return { graph: next, name, ...(head === undefined ? {} : { head }) };
+}
+
+/** A union's hub config (`architecture: "union"`, each component's own hub config) and each parameter's component. */
+function unionParts(graph: Graph, name: string, config: Readonly<Record<string, unknown>>, registry: AdapterRegistry | undefined): {
+  hubConfig: Record<string, unknown>;
+  floats: Array<readonly [unknown, readonly string[]]>;
+  partOf: (key: string) => { plugin: AnyAdapterPlugin | undefined; config: Readonly<Record<string, unknown>> };
+} {
+  const union = config as unknown as UnionConfig;
+  const parts = union.configs.map((c) => ({ plugin: registry?.has(c.plugin) ? registry.get(c.plugin) : undefined, config: c.config as Record<string, unknown> }));
+  const configs = parts.map((p, i) => (p.plugin ? hubConfigOf(p.plugin, { ...p.config }) : { architecture: union.configs[i]?.plugin, ...p.config }));
+  const declared = ((graph.meta[UNION_PARAMS_META] as UnionParamsMeta | undefined) ?? {})[name] ?? [];
+  const index = new Map<string, number>();
+  declared.forEach((keys, i) => keys.forEach((k) => index.set(k, i)));
+  return {
+    // `config` (the preset) is ours; AdapterHub's ConfigUnion.from_dict reads only `configs`.
+    hubConfig: { architecture: UNION_PLUGIN, config: union.config, configs },
+    floats: parts.map((p, i) => [configs[i], p.plugin?.hubFloats ?? []] as const),
+    partOf(key) {
+      const i = index.get(key);
+      if (i === undefined) throw new GraphError(`parameter '${key}' belongs to no component of union '${name}' (graph meta ${UNION_PARAMS_META})`);
+      return parts[i] as { plugin: AnyAdapterPlugin | undefined; config: Readonly<Record<string, unknown>> };
+    },
+  };
+}
+
+/** Reads AdapterHub's `{ architecture: "union", configs: [...] }`: each component by the plugin that reads its config. */
+function unionFromHub(registry: AdapterRegistry, hub: Readonly<Record<string, unknown>>, file: string): { plugin: AnyAdapterPlugin; config: Record<string, unknown> } {
+  const configs = hub['configs'];
+  if (!Array.isArray(configs) || configs.length === 0) throw new ConfigError(`${file}: config.configs`, 'a union needs a non-empty list of component configs');
+  const extra = Object.keys(hub).find((k) => k !== 'architecture' && k !== 'configs' && k !== 'config');
+  if (extra !== undefined) throw new ConfigError(`${file}: config.${extra}`, 'unknown ConfigUnion field');
+  const components = configs.map((c, i) => {
+    const found = findPlugin(registry, { config: c }, `${file}: config.configs[${i}]`);
+    return { plugin: found.plugin.name, config: found.config };
+  });
+  const preset = hub['config'] ?? null;
+  return { plugin: registry.has(UNION_PLUGIN) ? registry.get(UNION_PLUGIN) : configUnion, config: { config: preset, configs: components } };
 }

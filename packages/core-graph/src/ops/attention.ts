@@ -13,7 +13,8 @@ export const MASKED_SCORE = -1e9;
  * Multi-head scaled dot-product attention (a composite op): inputs q, k, v [batch, seq, hidden] and an
  * optional attention mask [batch, seq] (1 = attend, 0 = padding); attrs `heads` and `dropout` (on the probabilities).
  * Prefix tuning passes two more inputs after the mask, prefix keys and values [prefix, hidden] (shared by the
- * batch): they are prepended to k and v and always attended (the mask is extended by `prefix` ones).
+ * batch), or [batch, prefix, hidden] (per example: UniPELT's gated prefix): they are prepended to k and v and always
+ * attended (the mask is extended by `prefix` ones).
  */
 export const attentionOp = defineOp({
   name: 'attention',
@@ -38,8 +39,9 @@ export const attentionOp = defineOp({
     if (args.inputs.length === 5) throw shapeError(args, `prefix keys need prefix values (6 inputs: q, k, v, mask, prefix keys, prefix values)`);
     if (args.inputs.length === 6) {
       const [pk, pv] = [input(args, 4), input(args, 5)];
-      if (pk.shape.length !== 2 || pk.shape[1] !== hidden || pv.shape.length !== 2 || pk.shape.some((d, j) => d !== pv.shape[j])) {
-        throw shapeError(args, `prefix keys and values must both be [prefix, ${hidden}]`);
+      const rank = pk.shape.length;
+      if ((rank !== 2 && rank !== 3) || pk.shape[rank - 1] !== hidden || pv.shape.length !== rank || pk.shape.some((d, j) => d !== pv.shape[j])) {
+        throw shapeError(args, `prefix keys and values must both be [prefix, ${hidden}] or [batch, prefix, ${hidden}]`);
       }
     }
     return q;
@@ -68,13 +70,15 @@ export const attentionOp = defineOp({
 
 /** attentionOp with prefix keys/values: a separate path so graphs without a prefix run exactly as before. */
 function prefixAttention(inputs: readonly tf.Tensor[], attrs: Attrs, ctx: RunContext): tf.Tensor {
-  const [q, k, v, mask, pk, pv] = inputs as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+  const [q, k, v, mask, pk, pv] = inputs as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor2D, tf.Tensor, tf.Tensor];
   const heads = numAttr(attrs, 'heads');
   const [b, s, h] = q.shape;
-  const p = pk.shape[0];
+  const p = pk.shape.at(-2) as number;
   const dh = h / heads;
   const split = (t: tf.Tensor3D, n: number) => tf.transpose(tf.reshape(t, [b, n, heads, dh]), [0, 2, 1, 3]);
-  const withPrefix = (prefix: tf.Tensor2D, t: tf.Tensor3D) => tf.concat([tf.tile(tf.expandDims(prefix, 0), [b, 1, 1]), t], 1) as tf.Tensor3D;
+  // A batched prefix ([batch, prefix, hidden]) is already per example; a shared one is tiled over the batch.
+  const withPrefix = (prefix: tf.Tensor, t: tf.Tensor3D) =>
+    tf.concat([prefix.rank === 3 ? (matchBatch(prefix, b) as tf.Tensor3D) : tf.tile(tf.expandDims(prefix as tf.Tensor2D, 0), [b, 1, 1]), t], 1) as tf.Tensor3D;
   let scores = tf.matMul(split(tf.mul(q, 1 / Math.sqrt(dh)) as tf.Tensor3D, s), split(withPrefix(pk, k), p + s), false, true);
   const bias = tf.mul(tf.sub(1, tf.cast(matchBatch(mask, b), 'float32')), MASKED_SCORE);
   scores = tf.add(scores, tf.reshape(tf.concat([tf.zeros([b, p]), bias], 1), [b, 1, 1, p + s]));

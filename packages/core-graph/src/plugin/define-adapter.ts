@@ -137,6 +137,14 @@ export interface AdapterPlugin<C extends object = Record<string, unknown>> {
    */
   hubKeys?(local: string, config: C): readonly string[];
   /**
+   * AdapterHub's full names (without the model prefix such as `bert.`) for a parameter that does not live at
+   * `${module}.${hubCollection}.NAME.${local}`, or undefined for that default. Prefix tuning's pool lives in the
+   * model-level `prefix_tuning.prefix_tunings.NAME.self_prefix.*` and its gates in
+   * `encoder.layer.N.attention.self.prefix_tuning.prefix_gates.NAME.*`. `module` is the site's module (`shared` for
+   * model-level parameters), `name` the adapter's name in the file. Takes precedence over `hubKeys`.
+   */
+  hubPaths?(args: { readonly module: string; readonly local: string; readonly name: string; readonly shared: boolean; readonly config: C }): readonly string[] | undefined;
+  /**
    * The ModuleDict of AdapterHub's layer module that holds this plugin's modules: `adapters` (default, bottleneck
    * adapters: `...output.adapters.NAME.x`) or e.g. `loras` (LoRA and (IA)³: `...attention.self.query.loras.NAME.lora_A`).
    */

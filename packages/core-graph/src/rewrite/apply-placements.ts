@@ -9,9 +9,11 @@ import { resolveConfig } from '../plugin/resolve-config';
 import type { BlockContext, ComposeState } from './blocks';
 import { compositionRegistry } from './blocks';
 import type { AdapterTree, AdapterUse } from './composition';
-import { describeTree, leaves, validateTree } from './composition';
+import { adapter, describeTree, leaves, validateTree } from './composition';
 import type { SiteSelector } from './selector';
 import { describeSelector, numLayersOf, selectSites } from './selector';
+import type { UnionConfig, UnionParamsMeta } from './union';
+import { configUnion, isUnionPlugin, UNION_PARAMS_META, UNION_PLUGIN } from './union';
 
 /** Where and how to splice an adapter (or a composition of adapters) into the graph. */
 export interface PlacementRule {
@@ -71,10 +73,14 @@ function checkLeaveOut(config: Readonly<Record<string, unknown>>, graph: Graph, 
 
 function applyRule(graph: Graph, rule: PlacementRule, index: number, registry: AdapterRegistry, report: PlacementEntry[]): Graph {
   validateTree(rule.adapter, compositionRegistry.find);
+  const unions = leaves(rule.adapter).filter((use) => isUnionPlugin(pluginOf(use, registry)));
+  if (unions.length > 0) {
+    if (rule.adapter.kind !== 'adapter') throw new PlacementError(`adapter '${unions[0]?.name}' is a union (ConfigUnion): place it alone, not in ${describeTree(rule.adapter)}`);
+    return applyUnion(graph, rule, rule.adapter, index, registry, report);
+  }
   const resolved = leaves(rule.adapter).map((use): ResolvedLeaf => {
-    const plugin = typeof use.plugin === 'string' ? registry.get(use.plugin) : use.plugin;
-    if (!/^[A-Za-z0-9_-]+$/.test(use.name)) throw new ConfigError(`rules[${index}].adapter.name`, `'${use.name}' may use only letters, digits, _ and -`);
-    if (RESERVED_NAMES.has(use.name)) throw new ConfigError(`rules[${index}].adapter.name`, `'${use.name}' is reserved (a JavaScript object member name); choose another name`);
+    const plugin = pluginOf(use, registry);
+    checkName(use.name, index);
     const config = resolveConfig(plugin, use.config ?? {}, `${use.name}.config`);
     checkLeaveOut(config, graph, `${use.name}.config.leave_out`);
     return { use, plugin, config };
@@ -88,6 +94,71 @@ function applyRule(graph: Graph, rule: PlacementRule, index: number, registry: A
     catalog[leaf.use.name] = { plugin: leaf.plugin.name, config: leaf.config };
   }
   const { select, mode } = placementOf(rule, resolved, graph);
+  return placeLeaves(graph, rule, resolved, select, mode, index, report, catalog);
+}
+
+/** The rule's plugin for a leaf; the union is built in, so `'union'` works with any registry. */
+function pluginOf(use: AdapterUse, registry: AdapterRegistry): AnyAdapterPlugin {
+  if (typeof use.plugin !== 'string') return use.plugin;
+  return use.plugin === UNION_PLUGIN && !registry.has(UNION_PLUGIN) ? configUnion : registry.get(use.plugin);
+}
+
+function checkName(name: string, index: number): void {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new ConfigError(`rules[${index}].adapter.name`, `'${name}' may use only letters, digits, _ and -`);
+  if (RESERVED_NAMES.has(name)) throw new ConfigError(`rules[${index}].adapter.name`, `'${name}' is reserved (a JavaScript object member name); choose another name`);
+}
+
+/**
+ * A union: each component resolved by its own plugin and placed at that plugin's default sites and mode, under the
+ * union's name. Components may not share a site (AdapterHub refuses two configs of one architecture at one place).
+ * The catalog gets one entry (plugin `union`, the resolved components); graph meta `unionParams` the parameter keys
+ * each component declared, so files can name each key the way its own plugin does.
+ */
+function applyUnion(graph: Graph, rule: PlacementRule, use: AdapterUse, index: number, registry: AdapterRegistry, report: PlacementEntry[]): Graph {
+  checkName(use.name, index);
+  const path = `${use.name}.config`;
+  const union = resolveConfig(pluginOf(use, registry), use.config ?? {}, path) as unknown as UnionConfig;
+  if (rule.select !== undefined || rule.mode !== undefined) {
+    throw new PlacementError(`adapter '${use.name}' is a union: each component goes to its own plugin's default sites; give the rule no select or mode`);
+  }
+  const owner = new Map<string, number>();
+  const components = union.configs.map((comp, i) => {
+    const at = `${path}.configs[${i}]`;
+    if (!registry.has(comp.plugin)) throw new ConfigError(`${at}.plugin`, `no installed plugin '${comp.plugin}' (installed: ${registry.list().map((p) => p.name).join(', ') || 'none'})`);
+    const plugin = registry.get(comp.plugin);
+    const config = resolveConfig(plugin, comp.config, `${at}.config`);
+    checkLeaveOut(config, graph, `${at}.config.leave_out`);
+    const placement = plugin.defaultPlacement?.(config, graph);
+    if (!placement) throw new PlacementError(`union '${use.name}': component ${i} (${plugin.name}) has no default placement`);
+    for (const site of selectSites(graph, placement.select)) {
+      const other = owner.get(site.name);
+      if (other !== undefined) throw new PlacementError(`union '${use.name}': components ${other} and ${i} both adapt site '${site.name}'`);
+      owner.set(site.name, i);
+    }
+    return { plugin, config, placement };
+  });
+  const catalog = { ...((graph.meta['adapters'] as AdapterCatalog | undefined) ?? {}) };
+  const entry = { plugin: UNION_PLUGIN, config: { config: union.config, configs: components.map((c) => ({ plugin: c.plugin.name, config: c.config })) } };
+  const known = Object.hasOwn(catalog, use.name) ? catalog[use.name] : undefined;
+  if (known && JSON.stringify(known) !== JSON.stringify(entry)) throw new PlacementError(`adapter '${use.name}' already exists with a different plugin or config`);
+  let current = graph;
+  const declared: string[][] = [];
+  for (const c of components) {
+    const before = new Set(current.params.keys());
+    const leaf: ResolvedLeaf = { use: adapter(c.plugin, use.name, c.config), plugin: c.plugin, config: c.config };
+    current = placeLeaves(current, { adapter: leaf.use }, [leaf], c.placement.select, c.placement.mode, index, report, catalog);
+    declared.push([...current.params.keys()].filter((k) => !before.has(k)).sort());
+  }
+  const b = GraphBuilder.from(current);
+  b.setMeta('adapters', { ...catalog, [use.name]: entry });
+  b.setMeta(UNION_PARAMS_META, { ...((graph.meta[UNION_PARAMS_META] as UnionParamsMeta | undefined) ?? {}), [use.name]: declared });
+  return b.build();
+}
+
+function placeLeaves(
+  graph: Graph, rule: PlacementRule, resolved: readonly ResolvedLeaf[], select: SiteSelector, mode: SpliceMode, index: number, report: PlacementEntry[],
+  catalog: Record<string, AdapterCatalog[string]>,
+): Graph {
   for (const leaf of resolved) {
     if (!leaf.plugin.modes.includes(mode)) {
       throw new PlacementError(`adapter '${leaf.use.name}' (${leaf.plugin.name}) does not support mode '${mode}' (supports: ${leaf.plugin.modes.join(', ')})`);
