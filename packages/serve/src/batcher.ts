@@ -78,6 +78,7 @@ export class Batcher {
         this.queue.splice(at, 1);
         job.reject(new ServeError('timeout', `the request waited ${this.options.timeoutMs} ms in the queue without being served`));
       }, this.options.timeoutMs);
+      job.timer.unref(); // the HTTP server keeps the process alive, not a queued request's deadline
       this.queue.push(job);
       this.schedule();
     });
@@ -102,6 +103,7 @@ export class Batcher {
         this.running = true;
         this.runOne();
       }, Math.max(0, this.queue[0]!.enqueuedAt + this.options.maxWaitMs - Date.now()));
+      this.waitTimer.unref();
     }
   }
 

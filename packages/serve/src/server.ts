@@ -105,6 +105,11 @@ export async function createAdapterServer(options: AdapterServerOptions): Promis
 
   app.setErrorHandler((error: FastifyError, _request, reply) => sendError(reply, error, retryAfter, options.bodyLimitBytes ?? 2 ** 20, metrics));
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: { reason: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]} (see /openapi.json)` } }));
+  // While shutting down, answers close their connection, so no idle keep-alive socket holds the close open.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) void reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
     const url = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ route: url, method: request.method, status: String(reply.statusCode) });
@@ -197,8 +202,10 @@ export async function createAdapterServer(options: AdapterServerOptions): Promis
       closed ??= (async () => {
         closing = true;
         // Fastify stops accepting and waits for in-flight requests, which the batcher keeps serving.
-        await app.close();
+        const stopped = app.close();
         await batcher.drain();
+        app.server.closeIdleConnections();
+        await stopped;
         pool.clear();
         model.dispose();
       })();
