@@ -160,7 +160,8 @@ export class Batcher {
       g.texts.push(...job.texts);
       byAdapter.set(a.name, g);
     }
-    const groups = [...byAdapter.values()];
+    // Sorted by name: the same adapters with the same row counts reuse one cached batch graph, whatever the arrival order.
+    const groups = [...byAdapter.values()].sort((a, b) => (a.adapter.name < b.adapter.name ? -1 : a.adapter.name > b.adapter.name ? 1 : 0));
     const out = this.engine.runBatch(groups.map((g): BatchGroup => ({ adapter: g.adapter, texts: g.texts })));
     this.options.onBatch?.(groups.reduce((n, g) => n + g.texts.length, 0), groups.length);
     groups.forEach((g, i) => {
