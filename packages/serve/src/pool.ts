@@ -140,7 +140,7 @@ export class AdapterPool {
     try {
       ({ graph, head } = await loadAdapter(dir, this.options.baseGraph, this.options.store, this.options.registry, { as: name, ...(this.options.heads ? { heads: this.options.heads } : {}) }));
     } catch (e) {
-      // A concurrent load of another name may have won the race for this head name; say which file failed.
+      // loadAdapter checks everything before the store changes: nothing to undo, only name the adapter.
       if (e instanceof AdapterGraphError) throw new ServeError('not_servable', `adapter '${name}': ${e.message}`);
       throw e;
     }

@@ -1,5 +1,8 @@
 // HTTP-level tests: a real server on an ephemeral loopback port, a tiny random BERT, adapters saved to a temp dir.
 import * as tf from '@tensorflow/tfjs';
+import { cpSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { AdapterModel } from '@adapters/core-graph';
 import type { Prediction } from './engine';
 import type { AdapterServer } from './server';
 import { createAdapterServer } from './server';
@@ -174,6 +177,37 @@ describe('limits', () => {
       }
     } finally {
       await server.close();
+    }
+  });
+
+  test('refusals: unloading a pinned adapter (409), a second adapter with the same head name (409), an adapter without a head (422)', async () => {
+    cpSync(join(fx.adaptersDir, 'a0'), join(fx.adaptersDir, 'copy0'), { recursive: true });
+    const model = await AdapterModel.fromPretrained(fx.modelDir, { plugins: PLUGINS });
+    model.addAdapter('headless', 'bottleneck', { config: 'seq_bn' });
+    await model.saveAdapter(join(fx.adaptersDir, 'headless'), 'headless', { withHead: false });
+    model.dispose();
+    const server = await createAdapterServer({ model: fx.modelDir, adaptersDir: fx.adaptersDir, plugins: PLUGINS, preload: ['a0'] });
+    const url = await server.listen({ port: 0 });
+    try {
+      const a0 = server.pool.find('a0')!;
+      server.pool.pin([a0]);
+      const busy = await fetch(`${url}/v1/adapters/a0`, { method: 'DELETE' });
+      expect(busy.status).toBe(409);
+      expect(((await busy.json()) as { error: { message: string } }).error.message).toMatch(/in use by 1 queued or running request/);
+      server.pool.unpin([a0]);
+      const conflict = await post(`${url}/v1/adapters/copy0/load`, {});
+      expect(conflict.status).toBe(409);
+      expect((conflict.json['error'] as { message: string }).message).toMatch(/head 'a0', which adapter 'a0' already uses/);
+      const before = tf.memory().numTensors;
+      const headless = await post(`${url}/v1/predict`, { adapter: 'headless', texts: ['good'] });
+      expect(headless.status).toBe(422);
+      expect((headless.json['error'] as { message: string }).message).toMatch(/adapter 'headless': has no prediction head/);
+      expect(tf.memory().numTensors).toBe(before); // its weights left the store again
+      expect((await fetch(`${url}/v1/adapters/a0`, { method: 'DELETE' })).status).toBe(200);
+    } finally {
+      await server.close();
+      rmSync(join(fx.adaptersDir, 'copy0'), { recursive: true });
+      rmSync(join(fx.adaptersDir, 'headless'), { recursive: true });
     }
   });
 
