@@ -62,7 +62,9 @@ export class Batcher {
   drain(): Promise<void> {
     this.closed = true;
     if (!this.busy) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    this.schedule(); // no more company is coming: run what waits now
+    return idle;
   }
 
   private submit(kind: Job['kind'], adapters: readonly LoadedAdapter[], texts: readonly string[], sharedLayers: number): Promise<Prediction[][]> {
@@ -76,6 +78,7 @@ export class Batcher {
         const at = this.queue.indexOf(job);
         if (at < 0) return; // already running: its answer comes when the forward pass ends
         this.queue.splice(at, 1);
+        this.settleIdle();
         job.reject(new ServeError('timeout', `the request waited ${this.options.timeoutMs} ms in the queue without being served`));
       }, this.options.timeoutMs);
       job.timer.unref(); // the HTTP server keeps the process alive, not a queued request's deadline
@@ -141,13 +144,16 @@ export class Batcher {
       for (const j of jobs) j.reject(e);
     }
     this.running = false;
-    if (this.queue.length === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of waiters) w();
-    }
+    this.settleIdle();
     // Let the event loop accept requests between passes; they join the next batch.
     setImmediate(() => this.schedule());
+  }
+
+  private settleIdle(): void {
+    if (this.busy) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** Groups the jobs' texts by adapter (one BatchSplit child each) and hands each job its rows back. */
