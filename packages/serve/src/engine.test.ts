@@ -46,6 +46,10 @@ describe('BatchEngine', () => {
       }),
       { numRuns: 12 },
     );
+    // Unloading an adapter drops every cached graph that uses it, wherever it sits in the key.
+    expect(engine.cachedGraphs).toBeGreaterThan(0);
+    for (const a of adapters) engine.forget(a.name);
+    expect(engine.cachedGraphs).toBe(0);
   });
 
   test('Parallel over adapters = each alone; sharedLayers = k equals each adapter alone with skipLayers = k (AdapterDrop)', async () => {

@@ -43,9 +43,17 @@ export class BatchEngine {
     this.numLayers = numLayersOf(options.baseGraph);
   }
 
+  /** Batch graphs held (for tests and metrics). */
+  get cachedGraphs(): number {
+    return this.cache.size;
+  }
+
   /** Drops cached graphs that use `name` (it was unloaded). */
   forget(name: string): void {
-    for (const key of [...this.cache.keys()]) if (key.split(';').some((part) => part.startsWith(`${name}@`))) this.cache.delete(key);
+    for (const key of [...this.cache.keys()]) {
+      const parts = key.slice(key.indexOf(':') + 1).split(';');
+      if (parts.some((part) => part.startsWith(`${name}@`))) this.cache.delete(key);
+    }
   }
 
   /** Probabilities for every group's texts, in one forward pass (all groups must share a placement). */
