@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import * as os from 'os';
 import * as path from 'path';
 import { readMetrics } from '../report/progress';
-import { writeTinyModelDir } from '../testing/fixtures';
+import { writeTinyModelDir } from '@adapters/core-graph/testing';
 import { main } from './main';
 import { discoverPlugins } from './plugins';
 
