@@ -140,6 +140,54 @@ describe('adapters CLI', () => {
     }
   });
 
+  test('a plugin package\'s commands come from the CLI entry its package.json declares; its library entry loads no CLI code', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'adapters-cli-entry-'));
+    try {
+      const marker = path.join(root, 'cli-loaded');
+      const library = TOY_PLUGIN_JS.replace('module.exports = { plugins: [plugin], commands: [command] };', 'module.exports = { plugins: [plugin] };').replace(/const command = [\s\S]*?\n};\n/, '');
+      const cliEntry = `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x');\n${TOY_PLUGIN_JS.replace('module.exports = { plugins: [plugin], commands: [command] };', 'module.exports = { commands: [command] };')}`;
+      const manifest = { name: '@adapters/adapter-split', version: '0.0.1', main: 'dist/index.js', adapters: { cli: './dist/cli.js' } };
+      const dir = installPackage(root, 'adapter-split', { 'package.json': JSON.stringify(manifest), 'dist/index.js': library, 'dist/cli.js': cliEntry });
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      expect((require(path.join(dir, 'dist', 'index.js')) as { plugins: unknown[] }).plugins).toHaveLength(1);
+      expect(existsSync(marker)).toBe(false);
+      const ok = streams(root, root);
+      expect(await main(['toy-recipe', '--steps', '2'], ok.ctx)).toBe(0);
+      expect(ok.out()).toBe('recipe ran 2 steps\n');
+      expect(existsSync(marker)).toBe(true);
+
+      // A declared entry outside the package, or missing, makes the package unusable with a reason, never loaded.
+      for (const [cli, reason] of [['../../../outside.js', /outside the package/], ['./dist/missing.js', /is missing/]] as const) {
+        writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ ...manifest, adapters: { cli } }));
+        const [pkg] = discoverPlugins([root]);
+        expect(pkg?.error).toMatch(reason);
+        expect(pkg?.commands).toEqual([]);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('fetch-model prints the cached folder of a known model (no download when cached) and refuses unknown names', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'adapters-fetch-'));
+    const saved = process.env['ADAPTERS_CACHE'];
+    process.env['ADAPTERS_CACHE'] = cache;
+    try {
+      const target = path.join(cache, 'models', 'all-MiniLM-L6-v2');
+      writeTinyModel(target);
+      const ok = streams(cache, cache);
+      expect(await main(['fetch-model', '--model', 'minilm'], ok.ctx)).toBe(0);
+      expect(ok.out()).toBe(`${target}\n`);
+      const bad = streams(cache, cache);
+      expect(await main(['fetch-model', '--model', 'no-such-model'], bad.ctx)).toBe(2);
+      expect(bad.err()).toMatch(/^adapters: error: --model 'no-such-model' is neither a directory nor a known model \(known: all-MiniLM-L6-v2, minilm\)/);
+    } finally {
+      if (saved === undefined) delete process.env['ADAPTERS_CACHE'];
+      else process.env['ADAPTERS_CACHE'] = saved;
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
   test('list with no plugin packages says how to install one', async () => {
     const empty = mkdtempSync(path.join(os.tmpdir(), 'adapters-empty-'));
     try {
