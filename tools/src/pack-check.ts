@@ -248,21 +248,27 @@ console.log(\`\${report.length} splices, \${graph.params.size} parameters\`);
 
 /**
  * Bundles the browser consumer with esbuild (platform browser: every Node builtin is an unresolvable import, so one
- * left in the entry fails the build), then runs the bundle's backend-free part under Node's permission model with
- * read access to the bundle only (no other file reads, no child processes, no workers).
+ * left in the entry fails the build), then runs the bundle's backend-free part in a fresh V8 context that has only
+ * browser globals: no process, require, fs or __dirname (tfjs would take Node's code paths if it saw `process`).
  */
 function browserBundle(project: string, work: string): void {
   const entry = join(project, 'browser-consumer.mjs');
-  const bundle = join(work, 'browser-bundle.mjs');
+  const bundle = join(work, 'browser-bundle.js');
   writeFileSync(entry, BROWSER_CONSUMER);
   const bundled = attempt('bundle core-graph + adapter-bottleneck for the browser (esbuild, platform browser)', () => {
-    const result = buildSync({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', outfile: bundle, logLevel: 'silent', absWorkingDir: project });
+    const result = buildSync({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'iife', outfile: bundle, logLevel: 'silent', absWorkingDir: project });
     if (result.errors.length > 0) throw new Error(result.errors.map((e) => e.text).join('\n'));
     return `${(statSync(bundle).size / 1e6).toFixed(1)} MB bundle, no Node builtins`;
   });
   if (bundled) {
-    attempt('run the browser bundle (graph + placements) under node with no file access', () =>
-      sh('node', ['--experimental-permission', `--allow-fs-read=${bundle}`, '--no-warnings', bundle], work).trim());
+    attempt('run the browser bundle (graph + placements) in a context with browser globals only', () =>
+      sh('node', ['-e', [
+        "const vm = require('vm');",
+        `const code = require('fs').readFileSync(${JSON.stringify(bundle)}, 'utf8');`,
+        'const g = { console, TextEncoder, TextDecoder, setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, performance, URL };',
+        'g.window = g; g.self = g; g.globalThis = g;',
+        "vm.runInNewContext(code, g, { filename: 'browser-bundle.js' });",
+      ].join('\n')], work).trim());
   }
 }
 
