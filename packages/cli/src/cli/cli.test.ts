@@ -168,6 +168,32 @@ describe('adapters CLI', () => {
     }
   });
 
+  test('any declared package with a CLI entry adds commands; declared packages without one are never loaded', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'adapters-cli-any-'));
+    try {
+      const marker = path.join(root, 'loaded');
+      const evil = `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x'); module.exports = {};`;
+      const cliEntry = TOY_PLUGIN_JS.replace('module.exports = { plugins: [plugin], commands: [command] };', 'module.exports = { commands: [command] };');
+      const manifest = path.join(root, 'package.json');
+      writeFileSync(manifest, JSON.stringify({ name: 'project', private: true, dependencies: { '@acme/serve-like': '*', 'left-pad-like': '*' } }));
+      for (const [name, files] of [
+        ['@acme/serve-like', { 'package.json': JSON.stringify({ name: '@acme/serve-like', main: 'index.js', adapters: { cli: './cli.js' } }), 'index.js': 'module.exports = {};', 'cli.js': cliEntry }],
+        ['left-pad-like', { 'package.json': JSON.stringify({ name: 'left-pad-like', main: 'index.js' }), 'index.js': evil }],
+      ] as const) {
+        const dir = path.join(root, 'node_modules', name);
+        mkdirSync(dir, { recursive: true });
+        for (const [f, text] of Object.entries(files)) writeFileSync(path.join(dir, f), text);
+      }
+      const ok = streams(root, root);
+      expect(await main(['toy-recipe', '--steps', '1'], ok.ctx)).toBe(0);
+      expect(ok.out()).toBe('recipe ran 1 steps\n');
+      expect(discoverPlugins([root]).map((p) => p.name)).toEqual(['@acme/serve-like']);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('fetch-model prints the cached folder of a known model (no download when cached) and refuses unknown names', async () => {
     const cache = mkdtempSync(path.join(os.tmpdir(), 'adapters-fetch-'));
     const saved = process.env['ADAPTERS_CACHE'];

@@ -65,15 +65,24 @@ function nearestPackage(start: string, accept: (pkg: Record<string, unknown>) =>
   }
 }
 
-/** Plugin package names in `dependencies` / `devDependencies` (own properties only). */
-function declaredPlugins(pkg: Record<string, unknown>): string[] {
+/** Package names in `dependencies` / `devDependencies` (own properties only). */
+function declaredNames(pkg: Record<string, unknown>): string[] {
   const names: string[] = [];
   for (const field of ['dependencies', 'devDependencies']) {
     const deps = pkg[field];
-    if (deps !== null && typeof deps === 'object' && !Array.isArray(deps)) names.push(...Object.keys(deps).filter(isPluginName));
+    if (deps !== null && typeof deps === 'object' && !Array.isArray(deps)) names.push(...Object.keys(deps));
   }
   return [...new Set(names)].sort();
 }
+
+/** Does the manifest declare a CLI entry (`"adapters": { "cli": "./dist/cli.js" }`)? Reading it runs no code. */
+function declaresCli(pkg: Record<string, unknown> | undefined): boolean {
+  const field = pkg?.['adapters'];
+  return field !== null && typeof field === 'object' && typeof (field as Record<string, unknown>)['cli'] === 'string';
+}
+
+/** A package the CLI loads: an adapter plugin package (`@adapters/adapter-*`) or any package declaring a CLI entry. */
+const isCliPackage = (name: string, dir: string): boolean => isPluginName(name) || declaresCli(readPackageJson(dir));
 
 /** Where Node would find the declared package `name` from `projectDir` (node_modules there or above). */
 function resolveDeclared(name: string, projectDir: string): string | undefined {
@@ -107,21 +116,24 @@ function workspacePlugins(root: string, pkg: Record<string, unknown>): string[] 
   }
   return dirs.filter((d) => {
     const name = readPackageJson(d)?.['name'];
-    return typeof name === 'string' && isPluginName(name);
+    return typeof name === 'string' && isCliPackage(name, d);
   });
 }
 
 /**
- * The plugin package folders a start directory may use: those the nearest package.json declares (resolved as Node
- * would), plus, inside an npm workspace (this monorepo), the workspace's own plugin packages.
+ * The package folders a start directory may use: the adapter plugin packages and the packages declaring a CLI entry
+ * that the nearest package.json declares (resolved as Node would), plus, inside an npm workspace (this monorepo), the
+ * workspace's own such packages.
  */
 export function declaredPluginDirs(start: string): string[] {
   const out: string[] = [];
   const project = nearestPackage(start, () => true);
   if (project) {
-    for (const name of declaredPlugins(project.pkg)) {
+    for (const name of declaredNames(project.pkg)) {
+      // Only a name Node could resolve to a folder of that name (no paths, no `..`).
+      if (!/^(@[a-z0-9._-]+\/)?[a-z0-9._-]+$/i.test(name)) continue;
       const dir = resolveDeclared(name, project.dir);
-      if (dir !== undefined) out.push(dir);
+      if (dir !== undefined && isCliPackage(name, dir)) out.push(dir);
     }
   }
   const workspace = nearestPackage(start, (pkg) => pkg['workspaces'] !== undefined);
