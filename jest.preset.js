@@ -5,6 +5,7 @@ const path = require('path');
 const moduleNameMapper = {
   '^@adapters/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
   '^@adapters/([a-z-]+)/testing$': path.join(__dirname, 'packages/$1/src/testing/index.ts'),
+  '^@adapters/([a-z-]+)/cli$': path.join(__dirname, 'packages/$1/src/cli.ts'),
 };
 
 module.exports = {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the demo sentiment dataset in packages/core-graph/assets/sentiment/ (stdlib only).
+"""Build the demo sentiment dataset in packages/cli/assets/sentiment/ (stdlib only).
 
 Source: the `vaderSentiment` 3.3.2 sdist on PyPI (MIT, (c) 2016 C.J. Hutto). It ships
 additional_resources/hutto_ICWSM_2014.tar.gz, whose movieReviewSnippets_GroundTruth.txt holds
@@ -26,7 +26,7 @@ SNIPPETS = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
 THRESHOLD = 1.0  # mean rating; between -1 and 1 raters saw little polarity
 DEV_PER_CLASS = 500
 SEED = 20140601
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "packages", "core-graph", "assets", "sentiment")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "packages", "cli", "assets", "sentiment")
 
 
 def fetch(tmp: str) -> bytes:

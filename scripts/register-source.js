@@ -1,5 +1,6 @@
 // `node -r ./scripts/register-source.js file.ts`: runs workspace TypeScript without a build. Compiles with
-// ts-node (transpile-only) and resolves `@adapters/<pkg>` (and `/testing`) to packages/<pkg>/src/index.ts.
+// ts-node (transpile-only) and resolves `@adapters/<pkg>` (and `/testing`, `/cli`) to packages/<pkg>/src/index.ts
+// (src/testing/index.ts, src/cli.ts).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -14,9 +15,9 @@ require('ts-node').register({
 
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, parent, ...rest) {
-  const m = /^@adapters\/([a-z0-9-]+)(\/testing)?$/.exec(request);
+  const m = /^@adapters\/([a-z0-9-]+)(\/testing|\/cli)?$/.exec(request);
   if (m) {
-    const source = path.join(repo, 'packages', m[1], 'src', m[2] ? 'testing' : '', 'index.ts');
+    const source = path.join(repo, 'packages', m[1], 'src', ...(m[2] === '/testing' ? ['testing', 'index.ts'] : m[2] === '/cli' ? ['cli.ts'] : ['index.ts']));
     if (fs.existsSync(source)) return source;
   }
   return resolve.call(this, request, parent, ...rest);

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
+import { buildSync } from 'esbuild';
 import { exampleFiles } from './readme-examples';
 import { listPackages, REPO_ROOT } from './workspace';
 
@@ -145,11 +146,15 @@ function main(): void {
     name: 'minimal-consumer', private: true,
     dependencies: { '@adapters/core-graph': fileSpec('@adapters/core-graph'), '@adapters/adapter-bottleneck': fileSpec('@adapters/adapter-bottleneck') },
   });
-  attempt('install core-graph + adapter-bottleneck into a fresh project', () => {
+  const minimalInstalled = attempt('install core-graph + adapter-bottleneck into a fresh project', () => {
     sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], minimal);
     const s = dirStats(minimal);
-    return `${s.packages} packages, ${(s.bytes / 1e6).toFixed(1)} MB in node_modules`;
+    // Plotting, the CLI and its native renderer belong to @adapters/cli, never to a library install.
+    const unwanted = ['vega', 'vega-lite', '@resvg/resvg-js', '@adapters/cli'].filter((p) => existsSync(join(minimal, 'node_modules', p)));
+    if (unwanted.length > 0) throw new Error(`the library install pulled in ${unwanted.join(', ')}`);
+    return `${s.packages} packages, ${(s.bytes / 1e6).toFixed(1)} MB in node_modules; no vega, resvg or CLI`;
   });
+  if (minimalInstalled) browserBundle(minimal, work);
 
   // CommonJS consumer: every README example, compiled with skipLibCheck false, then run (tests under jest).
   const cjs = join(work, 'consumer-cjs');
@@ -194,6 +199,18 @@ function main(): void {
     }
   }
 
+  // Library entries load no CLI code: importing a plugin must not load vega, resvg, the CLI or spawn anything.
+  attempt('library entry points load no CLI, plotting or process-spawning code', () => {
+    const names = packages.filter((p) => p.name !== '@adapters/cli').map((p) => p.name);
+    return sh('node', ['-e', [
+      `const names = ${JSON.stringify(names)};`,
+      "for (const n of names) require(n);",
+      "const bad = Object.keys(require.cache).filter((f) => /node_modules[\\/](vega|vega-lite|@resvg|@adapters[\\/]cli)[\\/]/.test(f));",
+      "if (bad.length > 0) { console.error(bad.slice(0, 5).join('\\n')); process.exit(1); }",
+      "console.log(names.length + ' packages loaded; none of vega, resvg or @adapters/cli');",
+    ].join('\n')], cjs).trim();
+  });
+
   // ESM consumer: the public entry points import and type-check under NodeNext with a `"type": "module"` package.
   const esm = join(work, 'consumer-esm');
   mkdirSync(esm);
@@ -217,6 +234,42 @@ function main(): void {
     attempt('run the ESM consumer', () => sh('node', [join('dist', 'check.js')], esm).trim());
   }
   finish(work, keep);
+}
+
+/** A browser consumer of core-graph + adapter-bottleneck, as a user would write it. */
+const BROWSER_CONSUMER = `
+import { adapter, applyPlacements, buildEncoder, createRegistry } from '@adapters/core-graph';
+import { plugins } from '@adapters/adapter-bottleneck';
+
+const base = buildEncoder({ hiddenSize: 32, numLayers: 2, numHeads: 2, intermediateSize: 64, vocabSize: 50, maxPositions: 16 });
+const { graph, report } = applyPlacements(base, [{ adapter: adapter('bottleneck', 'task', { config: 'seq_bn' }) }], createRegistry(plugins));
+console.log(\`\${report.length} splices, \${graph.params.size} parameters\`);
+`;
+
+/**
+ * Bundles the browser consumer with esbuild (platform browser: every Node builtin is an unresolvable import, so one
+ * left in the entry fails the build), then runs the bundle's backend-free part in a fresh V8 context that has only
+ * browser globals: no process, require, fs or __dirname (tfjs would take Node's code paths if it saw `process`).
+ */
+function browserBundle(project: string, work: string): void {
+  const entry = join(project, 'browser-consumer.mjs');
+  const bundle = join(work, 'browser-bundle.js');
+  writeFileSync(entry, BROWSER_CONSUMER);
+  const bundled = attempt('bundle core-graph + adapter-bottleneck for the browser (esbuild, platform browser)', () => {
+    const result = buildSync({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'iife', outfile: bundle, logLevel: 'silent', absWorkingDir: project });
+    if (result.errors.length > 0) throw new Error(result.errors.map((e) => e.text).join('\n'));
+    return `${(statSync(bundle).size / 1e6).toFixed(1)} MB bundle, no Node builtins`;
+  });
+  if (bundled) {
+    attempt('run the browser bundle (graph + placements) in a context with browser globals only', () =>
+      sh('node', ['-e', [
+        "const vm = require('vm');",
+        `const code = require('fs').readFileSync(${JSON.stringify(bundle)}, 'utf8');`,
+        'const g = { console, TextEncoder, TextDecoder, setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, performance, URL };',
+        'g.window = g; g.self = g; g.globalThis = g;',
+        "vm.runInNewContext(code, g, { filename: 'browser-bundle.js' });",
+      ].join('\n')], work).trim());
+  }
 }
 
 function finish(work: string, keep: boolean): void {

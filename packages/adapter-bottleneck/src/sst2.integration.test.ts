@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TrainExample } from '@adapters/core-graph';
-import { adapter, adaptersOnlyPolicy, applyPlacements, createRegistry, ensureModel, evaluate, Executor, LabelVocab, loadPretrained, loadTokenizer, mulberry32, readExamples, selectBackend, train } from '@adapters/core-graph';
+import { adapter, adaptersOnlyPolicy, applyPlacements, createRegistry, evaluate, Executor, isModelDirComplete, LabelVocab, loadPretrained, loadTokenizer, modelCacheDir, mulberry32, readExamples, selectBackend, train } from '@adapters/core-graph';
 import { bottleneck } from './plugin';
 
 const SST2 = resolve(__dirname, '../../../../shared/datasets/glue-sst2');
@@ -14,11 +14,11 @@ describe('all-MiniLM-L6-v2 + seq_bn on SST-2', () => {
     // Use the OpenBLAS kernels when @adapters/backend-native is built: this test trains a real model.
     await selectBackend({ prefer: 'wasm', env: {} });
     if (!existsSync(SST2)) return console.log(`skipping: SST-2 not found at ${SST2}`);
-    try {
-      modelDir = await ensureModel('all-MiniLM-L6-v2');
-    } catch (e) {
-      console.log(`skipping: all-MiniLM-L6-v2 can't be obtained (${(e as Error).message})`);
-    }
+    // The model cache is filled by `npx adapters fetch-model --model all-MiniLM-L6-v2` (@adapters/cli, which depends
+    // on this package, so this test cannot import its fetcher).
+    const dir = modelCacheDir('all-MiniLM-L6-v2');
+    if (await isModelDirComplete(dir)) modelDir = dir;
+    else console.log(`skipping: all-MiniLM-L6-v2 is not in the model cache (${dir}); run npx adapters fetch-model --model all-MiniLM-L6-v2`);
   });
 
   test('beats the majority class on the dev set after 60 steps', async () => {

@@ -11,13 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Example, Graph, HeadSpec, TextTokenizer, TrainExample, TrainRecord } from '@adapters/core-graph';
-import { adapter, addHead, ensureModel, LabelVocab, loadPretrained, loadTokenizer, readExamples, saveAdapter, selectBackend, loadAdapter, createRegistry, Executor } from '@adapters/core-graph';
+import { adapter, addHead, LabelVocab, loadPretrained, loadTokenizer, readExamples, saveAdapter, selectBackend, loadAdapter, createRegistry, Executor } from '@adapters/core-graph';
+import { ensureModel } from '@adapters/cli';
 import { bottleneck } from '@adapters/adapter-bottleneck';
 import type { FusionTask } from '../src';
 import {
   adapterUses, applyFusion, evaluateOutput, fusionAttention, fusionAttentionTable, fusionGraph, loadFusion, pruneFusion, saveFusion, trainFusion,
-  trainMultiTaskAdapters, trainSingleTaskAdapters, writeFusionReport,
+  trainMultiTaskAdapters, trainSingleTaskAdapters,
 } from '../src';
+import { writeFusionReport } from '../src/report';
 
 const DATA = process.env['GLUE_DIR'] ?? '/work/shared/datasets';
 

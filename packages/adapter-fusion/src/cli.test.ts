@@ -4,8 +4,10 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readMetrics, readSafetensorsFile } from '@adapters/core-graph';
-import { linkAdapterPackages, runCliIn, writeTinyModelDir } from '@adapters/core-graph/testing';
+import { readSafetensorsFile } from '@adapters/core-graph';
+import { readMetrics } from '@adapters/cli';
+import { writeTinyModelDir } from '@adapters/core-graph/testing';
+import { linkAdapterPackages, runCliIn } from '@adapters/cli/testing';
 
 const POSITIVE = ['good', 'great', 'fun', 'lovely'];
 const NEGATIVE = ['bad', 'awful', 'boring', 'dull'];

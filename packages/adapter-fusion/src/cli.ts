@@ -3,22 +3,27 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type {
-  AdapterRegistry, AdapterSpec, AnyAdapterPlugin, CliCommand, CliContext, Columns, CommandSpec, EvalResult, Graph,
-  HeadSpec, JsonSchema, OptionSpec, ParsedArgs, PluginPackage, TaskSampling, TextTokenizer, TrainExample,
-  TrainRecord, WeightStore,
+  AdapterRegistry, AnyAdapterPlugin, EvalResult, Graph, HeadSpec, JsonSchema, TaskSampling, TextTokenizer,
+  TrainExample, TrainRecord, WeightStore,
+} from '@adapters/core-graph';
+import type {
+  AdapterSpec, CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs, PluginPackage,
+} from '@adapters/cli';
+import {
+  adapter, applyPlacements, ConfigError, createRegistry, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab,
+  loadAdapter, loadHead, loadPretrained, loadTokenizer, ownersPolicy, parameterSummary, PlacementError,
+  resolveConfig, saveAdapter, saveHead, validateSchema, writeJsonAtomic,
 } from '@adapters/core-graph';
 import {
-  adapter, applyPlacements, backendBanner, choosePlugin, COLUMN_OPTIONS, ConfigError, createRegistry, detectColumns,
-  discoverPlugins, encodeExamples, evaluate, Executor, formatDuration, givenColumns, HEAD_CONFIG_FILE, LabelVocab,
-  loadAdapter, loadHead, loadPretrained, loadTokenizer, majorityShare, MetricsWriter, ownersPolicy,
-  parameterSummary, parseAdapterSpec, PlacementError, ProgressReporter, readColumns, resolveAdapterDir,
-  resolveConfig, resolveModel, saveAdapter, saveHead, shortPath, UsageError, validateSchema, writeJsonAtomic,
-  writeTrainingCurves,
-} from '@adapters/core-graph';
+  backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration,
+  givenColumns, majorityShare, MetricsWriter, parseAdapterSpec, ProgressReporter, readColumns, resolveAdapterDir,
+  resolveModel, shortPath, UsageError, writeTrainingCurves,
+} from '@adapters/cli';
 import { bottleneck } from '@adapters/adapter-bottleneck';
 import type { FusionConfigInput } from './config';
 import { resolveFusionConfig } from './config';
-import { fusionAttention, fusionAttentionTable, writeFusionReport } from './introspect';
+import { fusionAttention, fusionAttentionTable } from './introspect';
+import { writeFusionReport } from './report';
 import type { FusionAttention } from './introspect';
 import { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, loadFusion, saveFusion } from './io';
 import type { FusionSpec } from './model';
@@ -682,3 +687,6 @@ export const commands: CliCommand[] = [
   { spec: INSPECT_SPEC, run: inspectCommand },
   { spec: PRUNE_SPEC, run: pruneCommand },
 ];
+
+// The report renderers (vega-lite → SVG, resvg → PNG) ship on this entry with the commands that use them.
+export { fusionHeatmapSvg, writeFusionReport } from './report';

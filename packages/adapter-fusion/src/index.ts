@@ -12,11 +12,9 @@ export {
   adapterOf, evaluateOutput, fusionGraph, fusionRegularization, fusionValueKeys, headOf, taskGraph, trainFusion, trainMultiTaskAdapters, trainSingleTaskAdapters,
 } from './train';
 export type { FusionTask, FusionTrainOptions, MultiTaskOptions, MultiTaskResult, StageOneResult, StageTrainSettings } from './train';
-export { fusionAttention, fusionAttentionTable, fusionHeatmapSpec, fusionHeatmapSvg, heatmapPng, writeFusionReport } from './introspect';
-export type { FusionAttention, FusionLayerAttention } from './introspect';
+export { fusionAttention, fusionAttentionTable, fusionHeatmapSpec } from './introspect';
+export type { FusionAttention, FusionLayerAttention, VegaLiteSpec } from './introspect';
 export { pruneFusion, topAdapters } from './prune';
 export type { FusionPruneOptions } from './prune';
 export { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, fusionHubKeys, loadFusion, saveFusion } from './io';
 export type { LoadFusionOptions } from './io';
-// Subcommands for the `adapters` CLI (fusion-stage1, fusion-stage2, fusion-inspect, fusion-prune), found by plugin discovery.
-export { commands } from './cli';

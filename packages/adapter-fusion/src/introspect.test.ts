@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { WeightStore } from '@adapters/core-graph';
-import { applyFusion, fusionAttention, fusionAttentionTable, fusionCatalog, fusionHeatmapSvg, pruneFusion, topAdapters, writeFusionReport } from './index';
+import { applyFusion, fusionAttention, fusionAttentionTable, fusionCatalog, pruneFusion, topAdapters } from './index';
+import { fusionHeatmapSvg, writeFusionReport } from './report';
 import { assignValues, baseGraph, bitEqual, randomValues, registry, run, seqBn, toyExamples } from './__tests__/helpers';
 
 function setup() {

@@ -1,15 +1,10 @@
 // Fusion introspection (Pfeiffer et al. 2021, Fig. 5): per fusion layer, the mean softmax weight each adapter
-// receives over the real (unpadded) tokens of a dataset, as a markdown table and a heat map (SVG via vega-lite,
-// PNG via resvg). The weights are read through the Executor's `nodes` option; the model path is unchanged.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+// receives over the real (unpadded) tokens of a dataset, as a markdown table and a heat-map spec (vega-lite; rendered
+// to SVG/PNG by `./report`, on the `./cli` entry). The weights are read through the Executor's `nodes` option; the
+// model path is unchanged.
 import * as tf from '@tensorflow/tfjs';
-import { Resvg } from '@resvg/resvg-js';
-import * as vega from 'vega';
-import * as vegaLite from 'vega-lite';
-import type { TopLevelSpec } from 'vega-lite';
 import type { Graph, TrainExample, WeightStore } from '@adapters/core-graph';
-import { ConfigError, disposeBatch, Executor, makeBatch, writeFileAtomic } from '@adapters/core-graph';
+import { ConfigError, disposeBatch, Executor, makeBatch } from '@adapters/core-graph';
 import { fusionCatalog } from './fuse';
 
 export interface FusionLayerAttention {
@@ -85,8 +80,11 @@ export function fusionAttentionTable(a: FusionAttention, digits = 3): string {
   return [head, rule, ...rows].join('\n') + '\n';
 }
 
+/** A vega-lite spec as plain JSON (typed loosely so this entry needs no vega-lite types). */
+export type VegaLiteSpec = Readonly<Record<string, unknown>>;
+
 /** The vega-lite spec of the heat map: layers down, adapters across, colour = mean weight in [0, 1]. */
-export function fusionHeatmapSpec(a: FusionAttention, options: { title?: string } = {}): TopLevelSpec {
+export function fusionHeatmapSpec(a: FusionAttention, options: { title?: string } = {}): VegaLiteSpec {
   const values = a.layers.flatMap((l) => l.adapters.map((adapter, i) => ({ layer: layerLabel(l), adapter, weight: l.mean[i] as number })));
   const cell = 44;
   return {
@@ -112,40 +110,5 @@ export function fusionHeatmapSpec(a: FusionAttention, options: { title?: string 
         },
       },
     ],
-  } as TopLevelSpec;
-}
-
-/** Renders the heat map to SVG (vega, headless). */
-export async function fusionHeatmapSvg(a: FusionAttention, options: { title?: string } = {}): Promise<string> {
-  const compiled = vegaLite.compile(fusionHeatmapSpec(a, options)).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
-}
-
-const FONTS = [
-  '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
-  '/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf',
-  '/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf',
-];
-
-/** Rasterises an SVG with resvg (a system font if one of the usual files exists). */
-export function heatmapPng(svg: string, scale = 2): Buffer {
-  const font = FONTS.find((f) => existsSync(f));
-  const resvg = new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, font: { loadSystemFonts: font === undefined, fontFiles: font ? [font] : [] } });
-  return resvg.render().asPng();
-}
-
-/** Writes `fusion-attention.md`, `.svg` and `.png` into `dir` (each atomically); returns their paths. */
-export async function writeFusionReport(a: FusionAttention, dir: string, options: { title?: string; basename?: string } = {}): Promise<{ table: string; svg: string; png: string }> {
-  const base = options.basename ?? 'fusion-attention';
-  const files = { table: join(dir, `${base}.md`), svg: join(dir, `${base}.svg`), png: join(dir, `${base}.png`) };
-  const svg = await fusionHeatmapSvg(a, options);
-  await writeFileAtomic(files.table, fusionAttentionTable(a));
-  await writeFileAtomic(files.svg, svg);
-  await writeFileAtomic(files.png, heatmapPng(svg));
-  return files;
+  };
 }

@@ -3,13 +3,17 @@
 // core-graph's CLI finds them by plugin discovery.
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { CliCommand, CliContext, Columns, CommandSpec, EncoderConfig, EvalResult, OptionSpec, ParsedArgs, TrainRecord } from '@adapters/core-graph';
+import type { EncoderConfig, EvalResult, TrainRecord } from '@adapters/core-graph';
+import type { CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
 import {
-  assignFromCheckpoint, backendBanner, evaluate, Executor, HEAD_CONFIG_FILE, train, checkpointTensor, COLUMN_OPTIONS, ConfigError, detectColumns, encodeExamples,
-  encodeSafetensors, FORMAT_VERSION, formatDuration, givenColumns, LabelVocab, loadTokenizer, majorityShare,
-  MetricsWriter, parameterSummary, parseAdapterSpec, ProgressReporter, readColumns, readSafetensorsFile,
-  resolveConfig, resolveModel, shortPath, UsageError, writeFileAtomic, writeJsonAtomic,
+  assignFromCheckpoint, evaluate, Executor, HEAD_CONFIG_FILE, train, checkpointTensor, ConfigError,
+  encodeSafetensors, FORMAT_VERSION, LabelVocab, loadTokenizer, parameterSummary, readSafetensorsFile,
+  resolveConfig, writeFileAtomic, writeJsonAtomic,
 } from '@adapters/core-graph';
+import {
+  backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare,
+  MetricsWriter, parseAdapterSpec, ProgressReporter, readColumns, resolveModel, shortPath, UsageError,
+} from '@adapters/cli';
 import type { CombineMode } from './combine';
 import { KADAPTER_PRESETS } from './config';
 import type { KnowledgeHeadSpec } from './heads';

@@ -3,7 +3,7 @@
 // Skips with a printed reason only when the model or the data cannot be obtained.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureModel } from '@adapters/core-graph';
+import { ensureModel } from '@adapters/cli';
 import { pretrainFactualAdapter } from './recipes';
 
 const FEWREL = join(__dirname, '../../../../shared/datasets/fewrel/val_wiki.json');

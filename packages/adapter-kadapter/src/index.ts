@@ -33,5 +33,3 @@ export type { Downstream, DownstreamOptions, FactualRecipeOptions, LinguisticRec
 /** Every adapter package exports its plugins. */
 export const plugins: readonly AnyAdapterPlugin[] = [kadapter];
 
-// Subcommands for the `adapters` CLI (kadapter-pretrain, kadapter-train), found by plugin discovery.
-export { commands } from './cli';

@@ -2,7 +2,7 @@
 // classification, pre-train a linguistic adapter on UD dependency heads, and use pre-trained knowledge
 // adapters in a downstream task with the base frozen.
 import type { EvalResult, Graph, TrainExample, TrainPolicy, TrainRecord, TrainResult, WeightStore } from '@adapters/core-graph';
-import { adapter, adaptersOnlyPolicy, applyPlacements, ConfigError, createRegistry, ensureModel, evaluate, Executor, loadTokenizer, readConllu, train } from '@adapters/core-graph';
+import { adapter, adaptersOnlyPolicy, applyPlacements, ConfigError, createRegistry, evaluate, Executor, isModelDirComplete, loadTokenizer, modelCacheDir, readConllu, train } from '@adapters/core-graph';
 import type { CombineMode } from './combine';
 import { combinedOutputName, combineKnowledgeAdapters } from './combine';
 import { entityMarkers, readFewRel, relationExamples, splitFewRel } from './data/fewrel';
@@ -16,7 +16,7 @@ import { loadPretrainedEncoder } from './pretrained';
 import { frozenFeatureHooks } from './frozen-cache';
 
 export interface RecipeOptions {
-  /** Hugging Face model folder; default: `ensureModel('all-MiniLM-L6-v2')`. */
+  /** Hugging Face model folder; default: all-MiniLM-L6-v2 in the model cache (`npx adapters fetch-model --model all-MiniLM-L6-v2`). */
   readonly modelDir?: string;
   /** An already loaded base (its store gains the adapter's weights). */
   readonly model?: PretrainedEncoder;
@@ -54,9 +54,15 @@ export interface RecipeResult {
   readonly evalCount: number;
 }
 
+async function cachedMiniLm(): Promise<string> {
+  const dir = modelCacheDir('all-MiniLM-L6-v2');
+  if (!(await isModelDirComplete(dir))) throw new ConfigError('modelDir', `not given and all-MiniLM-L6-v2 is not in the model cache (${dir}): fetch it with \`npx adapters fetch-model --model all-MiniLM-L6-v2\` or pass a folder`);
+  return dir;
+}
+
 async function baseModel(options: RecipeOptions): Promise<{ model: PretrainedEncoder; dir: string }> {
   if (options.model) return { model: options.model, dir: options.model.dir };
-  const dir = options.modelDir ?? (await ensureModel('all-MiniLM-L6-v2'));
+  const dir = options.modelDir ?? (await cachedMiniLm());
   return { model: await loadPretrainedEncoder(dir), dir };
 }
 

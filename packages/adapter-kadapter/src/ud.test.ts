@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureModel } from '@adapters/core-graph';
+import { ensureModel } from '@adapters/cli';
 import { loadKAdapter } from './io';
 import { loadPretrainedEncoder } from './pretrained';
 import { pretrainLinguisticAdapter } from './recipes';

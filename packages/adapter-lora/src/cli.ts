@@ -4,11 +4,13 @@
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { CliCommand, CliContext, CommandSpec, Graph, ParsedArgs, WeightStore } from '@adapters/core-graph';
+import type { Graph, WeightStore } from '@adapters/core-graph';
+import type { CliCommand, CliContext, CommandSpec, ParsedArgs } from '@adapters/cli';
 import {
-  backendBanner, createRegistry, Executor, exportToCheckpoint, loadAdapter, loadPretrained, PlacementError, resolveAdapterDir, resolveModel,
-  UsageError, writeJsonAtomic, writeSafetensorsFile,
+  createRegistry, Executor, exportToCheckpoint, loadAdapter, loadPretrained, PlacementError, writeJsonAtomic,
+  writeSafetensorsFile,
 } from '@adapters/core-graph';
+import { backendBanner, resolveAdapterDir, resolveModel, UsageError } from '@adapters/cli';
 import { mergeLora } from './merge';
 import { isPeftDir, loadPeftLora } from './peft';
 import { lora } from './plugin';

@@ -9,4 +9,3 @@ export { GATE_MEAN_OP, registerLoraOps } from './ops';
 export { mergeLora, unmergeLora } from './merge';
 export type { MergedLayer, MergeResult } from './merge';
 export { isPeftDir, loadPeftLora, loraFromPeftConfig, loraToPeftConfig, PEFT_CONFIG_FILE, PEFT_KEY_PREFIX, PEFT_WEIGHTS_FILE, savePeftLora } from './peft';
-export { commands, MERGE_SPEC, mergeCommand } from './cli';

@@ -9,7 +9,8 @@
 // MLM_SENTENCES, SEED).
 import * as path from 'node:path';
 import type { Sentence, TrainRecord, WeightStore } from '@adapters/core-graph';
-import { applyPlacements, ensureModel, Executor, evaluate, loadPretrained, loadTokenizer, readConllu, selectBackend } from '@adapters/core-graph';
+import { applyPlacements, Executor, evaluate, loadPretrained, loadTokenizer, readConllu, selectBackend } from '@adapters/core-graph';
+import { ensureModel } from '@adapters/cli';
 import type { MadxModel } from '@adapters/adapter-madx';
 import {
   buildMadx, evaluateTask, madxRegistry, sentenceIds, swapLanguageAdapter, taskAdapterRule, trainLanguageAdapter, trainTaskAdapter, UPOS_TAGS, uposExamples,

@@ -5,12 +5,20 @@
 //   madx-eval  step 3: zero-shot evaluation with whichever language adapter is given (or the task adapter alone).
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { CliCommand, CliContext, CommandSpec, EvalResult, Graph, HeadSpec, OptionSpec, ParsedArgs, Sentence, TextTokenizer, TrainExample, TrainRecord } from '@adapters/core-graph';
-import {
-  addHead, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, backendBanner, checkpointLookup, ConfigError, evaluate, Executor, formatDuration, FORMAT_VERSION, GraphError, HEAD_CONFIG_FILE,
-  HEAD_WEIGHTS_FILE, hfKeyOf, IGNORE_LABEL, loadAdapter, loadPretrained, loadTokenizer, MetricsWriter, ownersPolicy, parameterSummary, parseConllu, ProgressReporter,
-  readSafetensorsFile, resolveModel, saveAdapter, shortPath, UsageError, writeJsonAtomic, writeTrainingCurves,
+import type {
+  EvalResult, Graph, HeadSpec, Sentence, TextTokenizer, TrainExample, TrainRecord,
 } from '@adapters/core-graph';
+import type { CliCommand, CliContext, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
+import {
+  addHead, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, checkpointLookup, ConfigError, evaluate, Executor,
+  FORMAT_VERSION, GraphError, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, hfKeyOf, IGNORE_LABEL, loadAdapter,
+  loadPretrained, loadTokenizer, ownersPolicy, parameterSummary, parseConllu, readSafetensorsFile, saveAdapter,
+  writeJsonAtomic,
+} from '@adapters/core-graph';
+import {
+  backendBanner, formatDuration, MetricsWriter, ProgressReporter, resolveModel, shortPath, UsageError,
+  writeTrainingCurves,
+} from '@adapters/cli';
 import { sentenceIds, UPOS_TAGS, uposExamples } from './data';
 import { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter } from './io';
 import type { MadxModel } from './madx';

@@ -18,4 +18,3 @@ export type { LanguageAdapterTraining, StepTrainOptions, TaskAdapterTraining } f
 export { languageHubKey, loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter, swapLanguageAdapter } from './io';
 export type { SavedLanguageAdapter, SwapOptions } from './io';
 export { sentenceIds, UPOS_TAGS, uposExamples } from './data';
-export { commands } from './cli';

@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAdapter, saveAdapter } from './checkpoint/adapterhub';
 import { loadPretrained } from './checkpoint/load-pretrained';
-import { readLabelsFile } from './cli/data';
 import { AdapterGraphError } from './errors';
 import { WeightStore } from './exec/weights';
 import type { Graph } from './graph/graph';
@@ -28,6 +27,8 @@ import { applyPlacements } from './rewrite/apply-placements';
 import { adapter } from './rewrite/composition';
 import { toyRegistry } from './testing/run-helpers';
 import { writeTinyModelDir } from './testing/fixtures';
+import { jsonMutationArb } from './testing/json-mutations';
+import type { Json } from './testing/json-mutations';
 
 const HANG_MS = 3000;
 type Outcome = 'clean' | 'crash' | 'hang' | 'silent' | 'partial' | 'same' | 'variant';
@@ -200,64 +201,11 @@ describe('fuzz: safetensors reader', () => {
 // ---------------------------------------------------------------------------------------------
 // JSON files: adapter_config.json, head_config.json, config.json, labels.json
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-/** Replacement values: wrong types, out-of-range and non-finite numbers (1e400), control characters. */
-const REPLACEMENTS: readonly string[] = ['null', '-1', '1e400', '1.5', '1000000000000', '"x\\u0000y"', '[]', '{}', 'true', '""'];
-const PROTO_KEYS = ['toString', 'constructor', '__proto__', 'hasOwnProperty'];
-
-/** Every path to a value inside a JSON object (objects and arrays descended). */
-function paths(value: Json, prefix: (string | number)[] = []): (string | number)[][] {
-  const out: (string | number)[][] = prefix.length > 0 ? [prefix] : [];
-  if (Array.isArray(value)) value.forEach((v, i) => out.push(...paths(v, [...prefix, i])));
-  else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) out.push(...paths(v, [...prefix, k]));
-  return out;
-}
-
-/** JSON text with the value at `path` replaced by raw JSON text (so 1e400 stays 1e400), or a key added to the object there. */
-function mutateJson(value: Json, path: (string | number)[], raw: string, addKey?: string): string {
-  const marker = '"@@fuzz-mark@@"';
-  const copy = JSON.parse(JSON.stringify(value)) as Json;
-  if (addKey !== undefined) {
-    let target = copy;
-    for (const p of path) target = (target as Record<string | number, Json>)[p] as Json;
-    if (target === null || typeof target !== 'object' || Array.isArray(target)) return JSON.stringify(copy);
-    Object.defineProperty(target, addKey, { value: '@@fuzz-mark@@', enumerable: true, configurable: true, writable: true });
-  } else {
-    let parent = copy as Record<string | number, Json>;
-    for (const p of path.slice(0, -1)) parent = parent[p] as Record<string | number, Json>;
-    parent[path[path.length - 1] as string | number] = '@@fuzz-mark@@';
-  }
-  const text = JSON.stringify(copy);
-  if (!text.includes(marker)) throw new Error(`fuzz: mutation marker lost in ${text}`);
-  return text.replace(marker, () => raw);
-}
-
-/** Same JSON type as the original at that path (then an accepted change may be a valid variant). */
-function sameType(value: Json, path: (string | number)[], raw: string): boolean {
-  let v: Json = value;
-  for (const p of path) v = (v as Record<string | number, Json>)[p] as Json;
-  const r = JSON.parse(raw.replace('1e400', '1')) as Json;
-  const t = (x: Json) => (x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x);
-  return t(v) === t(r) && raw !== '1e400';
-}
-
-const jsonMutationArb = (value: Json) => {
-  const all = paths(value);
-  const objects = [[], ...all.filter((p) => {
-    let v: Json = value;
-    for (const k of p) v = (v as Record<string | number, Json>)[k] as Json;
-    return v !== null && typeof v === 'object' && !Array.isArray(v);
-  })];
-  return fc.oneof(
-    fc.record({ path: fc.constantFrom(...all), raw: fc.constantFrom(...REPLACEMENTS) }).map(({ path, raw }) => ({ text: mutateJson(value, path, raw), kind: `${path.join('.')} = ${raw}`, maybeValid: sameType(value, path, raw) })),
-    fc.record({ path: fc.constantFrom(...objects), key: fc.constantFrom(...PROTO_KEYS, 'unknown_field') }).map(({ path, key }) => ({ text: mutateJson(value, path, '1', key), kind: `${[...path, key].join('.')} added`, maybeValid: false })),
-  );
-};
 
 // ---------------------------------------------------------------------------------------------
 // adapter / head / model directories and labels.json
 
-describe('fuzz: adapter, head and model directories; run manifests', () => {
+describe('fuzz: adapter, head and model directories', () => {
   let tmp: string;
   let modelDir: string;
   let adapterDir: string;
@@ -373,24 +321,5 @@ describe('fuzz: adapter, head and model directories; run manifests', () => {
       }
     }
     expectNoBadOutcomes('model directories', tally);
-  });
-
-  it('run manifests (labels.json)', async () => {
-    const tally = new Tally();
-    const manifest: Json = { labels: ['neg', 'pos'], adapter: 'ad', head: 'ad', plugin: 'toy', spec: 'toy', model: 'tiny', maxLength: 16, columns: { text: 'sentence', label: 'label' }, placement: { sites: ['layer.0.ffn'], mode: 'wrap' } };
-    const dir = join(tmp, 'manifest', 'adapter');
-    mkdirSync(dir, { recursive: true });
-    for (const c of fc.sample(jsonMutationArb(manifest), { numRuns: 300, seed: 1820 })) {
-      writeFileSync(join(dir, 'labels.json'), c.text);
-      const started = Date.now();
-      try {
-        const read = await readLabelsFile(dir);
-        const same = JSON.stringify(read) === JSON.stringify(manifest);
-        tally.add(Date.now() - started > HANG_MS ? 'hang' : same ? 'same' : c.maybeValid ? 'variant' : 'silent', c.kind);
-      } catch (e) {
-        tally.add(Date.now() - started > HANG_MS ? 'hang' : e instanceof AdapterGraphError || (e as Error).name === 'UsageError' ? 'clean' : 'crash', `${c.kind}: ${String(e).slice(0, 200)}`);
-      }
-    }
-    expectNoBadOutcomes('run manifests (labels.json)', tally);
   });
 });

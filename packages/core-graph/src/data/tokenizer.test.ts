@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { existsSync, promises as fs, readFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { isModelDirComplete, modelCacheDir } from './model-cache';
+import { isModelDirComplete, modelCacheDir } from './model-dir';
 import type { TextTokenizer } from './tokenizer';
 import { loadTokenizer, longestFirst } from './tokenizer';
 import { parseVocabTxt } from './wordpiece';

@@ -10,5 +10,5 @@ export { encoderSiteNames, ruleSetArb, siteSelectorArb, smallEncoderConfigArb, t
 export type { CompositionKind, RuleSetOptions, SmallEncoderOptions } from './arbitraries';
 export { registerReferenceFusedKernels } from './fused-reference';
 export { refConfigOf, storeWithReferenceBase, writeTinyModelDir } from './fixtures';
-export { linkAdapterPackages, runCliIn } from './cli-harness';
-export type { CliRun } from './cli-harness';
+export { jsonMutationArb } from './json-mutations';
+export type { Json, JsonMutation } from './json-mutations';

@@ -3,8 +3,9 @@ import { createHash } from 'crypto';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { ModelSource } from './model-cache';
-import { ensureModel, isModelDirComplete, ModelFetchError, modelCacheDir } from './model-cache';
+import type { ModelSource } from '@adapters/core-graph';
+import { isModelDirComplete, modelCacheDir } from '@adapters/core-graph';
+import { ensureModel, ModelFetchError } from './model-cache';
 
 describe('model cache', () => {
   let root: string;

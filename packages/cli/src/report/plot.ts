@@ -5,7 +5,7 @@ import * as path from 'path';
 // vega, vega-lite and resvg (a native addon) load on first use, so importing the library stays cheap
 // and works even where resvg's prebuilt binary is missing.
 import type { TopLevelSpec } from 'vega-lite';
-import { writeFileAtomic } from '../io/atomic-write';
+import { writeFileAtomic } from '@adapters/core-graph';
 
 /** The fields of the trainer's records that the plot reads (TrainRecord and metrics.jsonl lines fit). */
 export type CurveRecord =
@@ -129,16 +129,21 @@ export function curvesSpec(records: readonly CurveRecord[], options: PlotOptions
   } as TopLevelSpec;
 }
 
-/** Renders the curves to an SVG string (no browser, no canvas). */
-export async function renderCurvesSvg(records: readonly CurveRecord[], options: PlotOptions = {}): Promise<string> {
+/** Renders a vega-lite spec to an SVG string (no browser, no canvas); vega and vega-lite load on first use. */
+export async function renderVegaLiteSvg(spec: object): Promise<string> {
   const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
-  const compiled = vegaLite.compile(curvesSpec(records, options)).spec;
+  const compiled = vegaLite.compile(spec as TopLevelSpec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
     view.finalize();
   }
+}
+
+/** Renders the curves to an SVG string (no browser, no canvas). */
+export function renderCurvesSvg(records: readonly CurveRecord[], options: PlotOptions = {}): Promise<string> {
+  return renderVegaLiteSvg(curvesSpec(records, options));
 }
 
 /** Rasterises an SVG to PNG with resvg; text needs a font, so a system font file is loaded when present. */

@@ -4,7 +4,7 @@ import { spawnSync } from 'child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { writeTinyModelDir } from '../testing/fixtures';
+import { writeTinyModelDir } from '@adapters/core-graph/testing';
 import { main } from './main';
 
 const POSITIVE = ['good', 'great', 'fun', 'lovely'];

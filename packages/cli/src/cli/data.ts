@@ -2,19 +2,20 @@
 // tokenisation into TrainExamples, and the small files the CLI keeps next to a saved adapter.
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { listColumns, readDataText, readExamples } from '../data/datasets';
-import { AdapterGraphError, ConfigError, DataError } from '../errors';
-import { SPLICE_MODES } from '../plugin/define-adapter';
-import type { JsonSchema } from '../plugin/schema';
-import { validateSchema } from '../plugin/schema';
-import type { Example, LabelVocab } from '../data/datasets';
-import { isModelDirComplete, KNOWN_MODELS, ensureModel } from '../data/model-cache';
-import { parseDelimited, stripBom } from '../data/table';
-import type { TextTokenizer } from '../data/tokenizer';
-import { mulberry32 } from '../exec/random';
-import { readableRunPath } from '../io/run-dir';
-import type { SpliceMode } from '../plugin/define-adapter';
-import type { TrainExample } from '../train/batches';
+import { listColumns, readDataText, readExamples } from '@adapters/core-graph';
+import { AdapterGraphError, ConfigError, DataError } from '@adapters/core-graph';
+import { SPLICE_MODES } from '@adapters/core-graph';
+import type { JsonSchema } from '@adapters/core-graph';
+import { validateSchema } from '@adapters/core-graph';
+import type { Example, LabelVocab } from '@adapters/core-graph';
+import { isModelDirComplete, KNOWN_MODELS } from '@adapters/core-graph';
+import { ensureModel } from '../data/model-cache';
+import { parseDelimited, stripBom } from '@adapters/core-graph';
+import type { TextTokenizer } from '@adapters/core-graph';
+import { mulberry32 } from '@adapters/core-graph';
+import { readableRunPath } from '@adapters/core-graph';
+import type { SpliceMode } from '@adapters/core-graph';
+import type { TrainExample } from '@adapters/core-graph';
 import type { OptionSpec, ParsedArgs } from './args';
 import { UsageError } from './args';
 

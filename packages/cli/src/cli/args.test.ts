@@ -107,7 +107,7 @@ function streams() {
 describe('main: usage errors', () => {
   test.each([
     [['train', '--epoch', '3'], "adapters: error: unknown option --epoch for 'adapters train'; did you mean --epochs? (see 'adapters train --help')"],
-    [['trian'], "adapters: error: unknown command 'trian'; did you mean 'train'? (commands: train, eval, predict, inspect, list, demo, doctor) (see 'adapters --help')"],
+    [['trian'], "adapters: error: unknown command 'trian'; did you mean 'train'? (commands: train, eval, predict, inspect, list, demo, doctor, fetch-model) (see 'adapters --help')"],
     [['train', '--data', 'x.tsv'], "adapters: error: missing required option --adapter (e.g. --adapter seq_bn) (see 'adapters train --help')"],
     [['train', '--adapter', 'seq_bn:x', '--model', 'm', '--data', 'd', '--out', 'o'], "adapters: error: adapter spec 'seq_bn:x': 'x' is not key=value (see 'adapters train --help')"],
     [['predict', '--adapter-dir', 'x'], "adapters: error: give --text \"...\" (repeatable) or --data FILE (see 'adapters predict --help')"],

@@ -5,8 +5,8 @@ import { getHeapStatistics } from 'v8';
 import * as tf from '@tensorflow/tfjs';
 import type { CommandSpec, ParsedArgs } from './args';
 import type { CliContext } from './commands';
-import type { NativeKernelStatus } from '../backend/select-backend';
-import { describeBackend, nativeKernelsOffLine, selectBackend, STOCK_WASM_SLOWDOWN } from '../backend/select-backend';
+import type { NativeKernelStatus } from '@adapters/core-graph';
+import { describeBackend, nativeKernelsOffLine, selectBackend, STOCK_WASM_SLOWDOWN } from '@adapters/core-graph';
 
 export const DOCTOR_SPEC: CommandSpec = {
   name: 'doctor',

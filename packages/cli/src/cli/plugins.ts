@@ -1,11 +1,13 @@
 // Finds adapter plugin packages (`@adapters/adapter-*`) without a fixed list: every such package exports `plugins`
-// (an array of AdapterPlugin), so declaring one as a dependency makes its adapters usable. Only packages the project
-// declares are loaded (never whatever sits in some node_modules folder above the working directory: loading a
-// package runs its code).
+// (an array of AdapterPlugin), so declaring one as a dependency makes its adapters usable. Its CLI subcommands live
+// in a second entry point named by `"adapters": { "cli": "./dist/cli.js" }` in its package.json (exported as
+// `PKG/cli`), so importing the library never loads CLI code. Only packages the project (or the CLI itself) declares
+// are loaded (never whatever sits in some node_modules folder above the working directory: loading a package runs
+// its code).
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'fs';
 import * as path from 'path';
-import type { AnyAdapterPlugin } from '../plugin/registry';
-import { resolveConfig } from '../plugin/resolve-config';
+import type { AnyAdapterPlugin } from '@adapters/core-graph';
+import { resolveConfig } from '@adapters/core-graph';
 import type { CommandSpec, ParsedArgs } from './args';
 import { UsageError } from './args';
 import type { CliContext } from './commands';
@@ -19,7 +21,7 @@ export interface PluginPackage {
   readonly version: string | undefined;
   readonly dir: string;
   readonly plugins: readonly AnyAdapterPlugin[];
-  /** Subcommands the package adds to the `adapters` CLI (its `commands` export). */
+  /** Subcommands the package adds to the `adapters` CLI (the `commands` export of its `adapters.cli` entry). */
   readonly commands: readonly CliCommand[];
   /** Why the package could not be used; then `plugins` is empty. */
   readonly error?: string;
@@ -63,15 +65,24 @@ function nearestPackage(start: string, accept: (pkg: Record<string, unknown>) =>
   }
 }
 
-/** Plugin package names in `dependencies` / `devDependencies` (own properties only). */
-function declaredPlugins(pkg: Record<string, unknown>): string[] {
+/** Package names in `dependencies` / `devDependencies` (own properties only). */
+function declaredNames(pkg: Record<string, unknown>): string[] {
   const names: string[] = [];
   for (const field of ['dependencies', 'devDependencies']) {
     const deps = pkg[field];
-    if (deps !== null && typeof deps === 'object' && !Array.isArray(deps)) names.push(...Object.keys(deps).filter(isPluginName));
+    if (deps !== null && typeof deps === 'object' && !Array.isArray(deps)) names.push(...Object.keys(deps));
   }
   return [...new Set(names)].sort();
 }
+
+/** Does the manifest declare a CLI entry (`"adapters": { "cli": "./dist/cli.js" }`)? Reading it runs no code. */
+function declaresCli(pkg: Record<string, unknown> | undefined): boolean {
+  const field = pkg?.['adapters'];
+  return field !== null && typeof field === 'object' && typeof (field as Record<string, unknown>)['cli'] === 'string';
+}
+
+/** A package the CLI loads: an adapter plugin package (`@adapters/adapter-*`) or any package declaring a CLI entry. */
+const isCliPackage = (name: string, dir: string): boolean => isPluginName(name) || declaresCli(readPackageJson(dir));
 
 /** Where Node would find the declared package `name` from `projectDir` (node_modules there or above). */
 function resolveDeclared(name: string, projectDir: string): string | undefined {
@@ -105,21 +116,24 @@ function workspacePlugins(root: string, pkg: Record<string, unknown>): string[] 
   }
   return dirs.filter((d) => {
     const name = readPackageJson(d)?.['name'];
-    return typeof name === 'string' && isPluginName(name);
+    return typeof name === 'string' && isCliPackage(name, d);
   });
 }
 
 /**
- * The plugin package folders a start directory may use: those the nearest package.json declares (resolved as Node
- * would), plus, inside an npm workspace (this monorepo), the workspace's own plugin packages.
+ * The package folders a start directory may use: the adapter plugin packages and the packages declaring a CLI entry
+ * that the nearest package.json declares (resolved as Node would), plus, inside an npm workspace (this monorepo), the
+ * workspace's own such packages.
  */
 export function declaredPluginDirs(start: string): string[] {
   const out: string[] = [];
   const project = nearestPackage(start, () => true);
   if (project) {
-    for (const name of declaredPlugins(project.pkg)) {
+    for (const name of declaredNames(project.pkg)) {
+      // Only a name Node could resolve to a folder of that name (no paths, no `..`).
+      if (!/^(@[a-z0-9._-]+\/)?[a-z0-9._-]+$/i.test(name)) continue;
       const dir = resolveDeclared(name, project.dir);
-      if (dir !== undefined) out.push(dir);
+      if (dir !== undefined && isCliPackage(name, dir)) out.push(dir);
     }
   }
   const workspace = nearestPackage(start, (pkg) => pkg['workspaces'] !== undefined);
@@ -137,7 +151,29 @@ function entryOf(dir: string, pkg: Record<string, unknown>): string | undefined 
   return existsSync(source) ? source : undefined;
 }
 
-/** Loads one plugin package and takes its `plugins` export (or, failing that, every exported plugin object). */
+/** The CLI entry a package declares (`"adapters": { "cli": "./dist/cli.js" }`): built, or its source in a checkout. */
+function cliEntryOf(dir: string, pkg: Record<string, unknown>): { file: string | undefined; declared: string } | undefined {
+  const field = pkg['adapters'];
+  const declared = field !== null && typeof field === 'object' ? (field as Record<string, unknown>)['cli'] : undefined;
+  if (typeof declared !== 'string') return undefined;
+  const built = path.resolve(dir, declared);
+  // The entry must stay inside the package: a manifest cannot make the CLI load an arbitrary file.
+  if (!built.startsWith(dir + path.sep)) return { file: undefined, declared };
+  if (existsSync(built)) return { file: built, declared };
+  const source = path.join(dir, 'src', `${path.basename(declared, '.js')}.ts`);
+  return { file: existsSync(source) ? source : undefined, declared };
+}
+
+function loadFailure(dir: string, entry: string, e: unknown): string {
+  const first = String((e as Error)?.message ?? e).split('\n')[0];
+  const hint = entry.endsWith('.ts') ? ": it is not built; run 'npm run build' (or run the CLI from source, which loads TypeScript)" : '';
+  return `failed to load ${path.relative(dir, entry)}: ${first}${hint}`;
+}
+
+/**
+ * Loads one plugin package: its `plugins` export (or, failing that, every exported plugin object) and the `commands`
+ * export of its declared CLI entry (a `commands` export of the main entry is accepted too).
+ */
 export function loadPluginPackage(dir: string, load: (file: string) => unknown = require): PluginPackage {
   const pkg = readPackageJson(dir) ?? {};
   const name = typeof pkg['name'] === 'string' ? pkg['name'] : path.basename(dir);
@@ -149,9 +185,7 @@ export function loadPluginPackage(dir: string, load: (file: string) => unknown =
   try {
     mod = load(entry);
   } catch (e) {
-    const first = String((e as Error)?.message ?? e).split('\n')[0];
-    const hint = entry.endsWith('.ts') ? ": it is not built; run 'npm run build' (or run the CLI from source, which loads TypeScript)" : '';
-    return fail(`failed to load ${path.relative(dir, entry)}: ${first}${hint}`);
+    return fail(loadFailure(dir, entry, e));
   }
   const exports = (mod ?? {}) as Record<string, unknown>;
   const declared = exports['plugins'];
@@ -164,7 +198,16 @@ export function loadPluginPackage(dir: string, load: (file: string) => unknown =
     // A package without plugins (e.g. a test harness) is listed but not an error.
     plugins = [...new Set(Object.values(exports).filter(isPlugin))];
   }
-  const commands = exports['commands'];
+  let commands = exports['commands'];
+  const cli = cliEntryOf(dir, pkg);
+  if (cli !== undefined) {
+    if (cli.file === undefined) return fail(`its CLI entry '${cli.declared}' (package.json "adapters.cli") is missing or outside the package: build it with 'npm run build'`);
+    try {
+      commands = ((load(cli.file) ?? {}) as Record<string, unknown>)['commands'];
+    } catch (e) {
+      return fail(loadFailure(dir, cli.file, e));
+    }
+  }
   if (commands !== undefined && (!Array.isArray(commands) || !commands.every(isCommand))) return fail(`its 'commands' export must be an array of { spec, run } CLI commands`);
   return { name, version, dir, plugins, commands: (commands as CliCommand[] | undefined) ?? [] };
 }

@@ -2,7 +2,7 @@
 // at an addon file that does not exist): it must name the stock kernels, the cost and the fix.
 import * as os from 'os';
 import * as path from 'path';
-import { STOCK_WASM_SLOWDOWN } from '../backend/select-backend';
+import { STOCK_WASM_SLOWDOWN } from '@adapters/core-graph';
 import { main } from './main';
 
 const saved = process.env['ADAPTERS_NATIVE_ADDON'];

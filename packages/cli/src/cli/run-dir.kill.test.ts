@@ -6,12 +6,12 @@ import { spawn } from 'child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { main } from '../cli/main';
-import { writeTinyModelDir } from '../testing/fixtures';
-import { readableRunPath, stageRunDir } from './run-dir';
+import { main } from './main';
+import { writeTinyModelDir } from '@adapters/core-graph/testing';
+import { readableRunPath, stageRunDir } from '@adapters/core-graph';
 
 const REPO = path.resolve(__dirname, '..', '..', '..', '..');
-const SRC = path.resolve(__dirname, '..');
+const SRC = path.join(REPO, 'packages', 'core-graph', 'src');
 
 /** Test-only fault injection: counts fs renames and rms; SIGKILLs itself right before mutation number KILL_AT. */
 const PRELOAD = `
@@ -169,7 +169,7 @@ test('the real CLI killed between the two renames of its swap: eval reads the ol
   const evalA = (await cli(['eval', '--adapter-dir', 'A', '--data', 'data.tsv'])).out;
   const train = ['train', '--model', 'tiny', '--data', 'data.tsv', '--eval', 'data.tsv', '--adapter', 'toy_bn', '--seed', '2', '--max-steps', '3', '--batch-size', '8', '--lr', '0.05', '--max-length', '8', '--out', 'cli-run'];
   // Kill right before staging → target, i.e. after target → .cli-run.previous: the only moment no target exists.
-  const r = await child('', '', { KILL_AT_MATCH: '\\.cli-run\\.staging-\\d+-[0-9a-f]+$' }, [path.join(REPO, 'packages', 'core-graph', 'bin', 'adapters.js'), ...train]);
+  const r = await child('', '', { KILL_AT_MATCH: '\\.cli-run\\.staging-\\d+-[0-9a-f]+$' }, [path.join(REPO, 'packages', 'cli', 'bin', 'adapters.js'), ...train]);
   expect({ signal: r.signal, err: r.signal === 'SIGKILL' ? '' : r.err }).toEqual({ signal: 'SIGKILL', err: '' });
   expect(existsSync(target)).toBe(false);
   expect(snapshot(readableRunPath(target))).toEqual(A);

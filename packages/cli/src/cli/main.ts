@@ -1,8 +1,8 @@
 // Entry point of the `adapters` command: dispatches subcommands and turns errors into one line.
 import { readFileSync } from 'fs';
 import * as path from 'path';
-import { AdapterGraphError, printable } from '../errors';
-import { MAX_SEED } from '../exec/random';
+import { AdapterGraphError, printable } from '@adapters/core-graph';
+import { MAX_SEED } from '@adapters/core-graph';
 import type { CommandSpec, OptionSpec, ParsedArgs } from './args';
 import { commandHelp, parseArgs, suggest, UsageError } from './args';
 import type { CliContext } from './commands';
@@ -10,6 +10,7 @@ import { COLUMN_OPTIONS } from './data';
 import type { CliCommand } from './plugins';
 import { discoverPlugins } from './plugins';
 import { DOCTOR_SPEC, doctorCommand } from './doctor';
+import { FETCH_MODEL_SPEC, fetchModelCommand } from './fetch-model';
 import { DEMO_DEFAULTS, demoCommand, evalCommand, inspectCommand, listCommand, predictCommand, trainCommand } from './commands';
 
 const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm), fetched once into the cache' };
@@ -120,6 +121,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
   },
   DOCTOR_SPEC,
+  FETCH_MODEL_SPEC,
 ];
 
 const HANDLERS: Readonly<Record<string, (args: ParsedArgs, ctx: CliContext) => Promise<void> | void>> = {
@@ -130,6 +132,7 @@ const HANDLERS: Readonly<Record<string, (args: ParsedArgs, ctx: CliContext) => P
   list: listCommand,
   demo: demoCommand,
   doctor: doctorCommand,
+  'fetch-model': fetchModelCommand,
 };
 
 function version(): string {

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import * as os from 'os';
 import * as path from 'path';
 import { readMetrics } from '../report/progress';
-import { writeTinyModelDir } from '../testing/fixtures';
+import { writeTinyModelDir } from '@adapters/core-graph/testing';
 import { main } from './main';
 import { discoverPlugins } from './plugins';
 
@@ -137,6 +137,80 @@ describe('adapters CLI', () => {
       expect(discoverPlugins([nested, root]).filter((p) => p.name === '@adapters/adapter-toyjs')).toHaveLength(1);
     } finally {
       rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('a plugin package\'s commands come from the CLI entry its package.json declares; its library entry loads no CLI code', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'adapters-cli-entry-'));
+    try {
+      const marker = path.join(root, 'cli-loaded');
+      const library = TOY_PLUGIN_JS.replace('module.exports = { plugins: [plugin], commands: [command] };', 'module.exports = { plugins: [plugin] };').replace(/const command = [\s\S]*?\n};\n/, '');
+      const cliEntry = `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x');\n${TOY_PLUGIN_JS.replace('module.exports = { plugins: [plugin], commands: [command] };', 'module.exports = { commands: [command] };')}`;
+      const manifest = { name: '@adapters/adapter-split', version: '0.0.1', main: 'dist/index.js', adapters: { cli: './dist/cli.js' } };
+      const dir = installPackage(root, 'adapter-split', { 'package.json': JSON.stringify(manifest), 'dist/index.js': library, 'dist/cli.js': cliEntry });
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      expect((require(path.join(dir, 'dist', 'index.js')) as { plugins: unknown[] }).plugins).toHaveLength(1);
+      expect(existsSync(marker)).toBe(false);
+      const ok = streams(root, root);
+      expect(await main(['toy-recipe', '--steps', '2'], ok.ctx)).toBe(0);
+      expect(ok.out()).toBe('recipe ran 2 steps\n');
+      expect(existsSync(marker)).toBe(true);
+
+      // A declared entry outside the package, or missing, makes the package unusable with a reason, never loaded.
+      for (const [cli, reason] of [['../../../outside.js', /outside the package/], ['./dist/missing.js', /is missing/]] as const) {
+        writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ ...manifest, adapters: { cli } }));
+        const [pkg] = discoverPlugins([root]);
+        expect(pkg?.error).toMatch(reason);
+        expect(pkg?.commands).toEqual([]);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('any declared package with a CLI entry adds commands; declared packages without one are never loaded', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'adapters-cli-any-'));
+    try {
+      const marker = path.join(root, 'loaded');
+      const evil = `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x'); module.exports = {};`;
+      const cliEntry = TOY_PLUGIN_JS.replace('module.exports = { plugins: [plugin], commands: [command] };', 'module.exports = { commands: [command] };');
+      const manifest = path.join(root, 'package.json');
+      writeFileSync(manifest, JSON.stringify({ name: 'project', private: true, dependencies: { '@acme/serve-like': '*', 'left-pad-like': '*' } }));
+      for (const [name, files] of [
+        ['@acme/serve-like', { 'package.json': JSON.stringify({ name: '@acme/serve-like', main: 'index.js', adapters: { cli: './cli.js' } }), 'index.js': 'module.exports = {};', 'cli.js': cliEntry }],
+        ['left-pad-like', { 'package.json': JSON.stringify({ name: 'left-pad-like', main: 'index.js' }), 'index.js': evil }],
+      ] as const) {
+        const dir = path.join(root, 'node_modules', name);
+        mkdirSync(dir, { recursive: true });
+        for (const [f, text] of Object.entries(files)) writeFileSync(path.join(dir, f), text);
+      }
+      const ok = streams(root, root);
+      expect(await main(['toy-recipe', '--steps', '1'], ok.ctx)).toBe(0);
+      expect(ok.out()).toBe('recipe ran 1 steps\n');
+      expect(discoverPlugins([root]).map((p) => p.name)).toEqual(['@acme/serve-like']);
+      expect(existsSync(marker)).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('fetch-model prints the cached folder of a known model (no download when cached) and refuses unknown names', async () => {
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'adapters-fetch-'));
+    const saved = process.env['ADAPTERS_CACHE'];
+    process.env['ADAPTERS_CACHE'] = cache;
+    try {
+      const target = path.join(cache, 'models', 'all-MiniLM-L6-v2');
+      writeTinyModel(target);
+      const ok = streams(cache, cache);
+      expect(await main(['fetch-model', '--model', 'minilm'], ok.ctx)).toBe(0);
+      expect(ok.out()).toBe(`${target}\n`);
+      const bad = streams(cache, cache);
+      expect(await main(['fetch-model', '--model', 'no-such-model'], bad.ctx)).toBe(2);
+      expect(bad.err()).toMatch(/^adapters: error: --model 'no-such-model' is neither a directory nor a known model \(known: all-MiniLM-L6-v2, minilm\)/);
+    } finally {
+      if (saved === undefined) delete process.env['ADAPTERS_CACHE'];
+      else process.env['ADAPTERS_CACHE'] = saved;
+      rmSync(cache, { recursive: true, force: true });
     }
   });
 

