@@ -4,7 +4,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { linkAdapterPackages, runCliIn, writeTinyModelDir } from '@adapters/core-graph/testing';
+import { writeTinyModelDir } from '@adapters/core-graph/testing';
+import { linkAdapterPackages, runCliIn } from '@adapters/cli/testing';
 
 const POS = ['good', 'great', 'fine', 'nice'];
 const NEG = ['bad', 'awful', 'poor', 'sad'];

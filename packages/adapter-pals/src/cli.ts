@@ -3,12 +3,10 @@
 // `adapters eval --adapter-dir OUT/NAME` works too) and OUT/pals_run.json, which pals-eval reads.
 import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { CliCommand, CliContext, Columns, CommandSpec, EvalResult, Graph, JsonSchema, MultiTaskRecord, ParsedArgs, TaskSampling, TrainExample } from '@adapters/core-graph';
-import {
-  backendBanner, COLUMN_OPTIONS, ConfigError, createRegistry, detectColumns, encodeExamples, evaluate, Executor, formatDuration, givenColumns, LabelVocab,
-  loadAdapter, loadPretrained, loadTokenizer, majorityShare, MetricsWriter, parameterSummary, PlacementError, ProgressReporter, readColumns, resolveConfig,
-  resolveModel, saveAdapter, shortPath, UsageError, validateSchema, writeJsonAtomic,
-} from '@adapters/core-graph';
+import type { EvalResult, Graph, JsonSchema, MultiTaskRecord, TaskSampling, TrainExample } from '@adapters/core-graph';
+import type { CliCommand, CliContext, Columns, CommandSpec, ParsedArgs } from '@adapters/cli';
+import { ConfigError, createRegistry, evaluate, Executor, LabelVocab, loadAdapter, loadPretrained, loadTokenizer, parameterSummary, PlacementError, resolveConfig, saveAdapter, validateSchema, writeJsonAtomic } from '@adapters/core-graph';
+import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, ProgressReporter, readColumns, resolveModel, shortPath, UsageError } from '@adapters/cli';
 import { palsSharedParams, palsWidth } from './config';
 import type { PalsConfig } from './config';
 import { pals } from './plugin';

@@ -4,5 +4,3 @@ export type { PalsConfig, PalsInit } from './config';
 export { pals, palsDefaultPlacement, palsParamCount, palsSharedPrefix, plugins } from './plugin';
 export { palsHeadOf, palsTaskGraph, trainPals } from './train';
 export type { PalsTask, PalsTrainOptions, PalsTrainResult } from './train';
-export { commands, PALS_EVAL_SPEC, PALS_RUN_FILE, PALS_TRAIN_SPEC, palsEvalCommand, palsTrainCommand } from './cli';
-export type { PalsRunFile } from './cli';

@@ -3,8 +3,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from '@adapters/core-graph';
-import { linkAdapterPackages, runCliIn } from '@adapters/core-graph/testing';
+import { parseArgs } from '@adapters/cli';
+import { linkAdapterPackages, runCliIn } from '@adapters/cli/testing';
 import { SERVE_SPEC, serveCommand } from './cli';
 import type { Prediction } from './engine';
 import { post, texts, writeFixture } from './__tests__/fixture';

@@ -1,7 +1,7 @@
 // `adapters serve`: the HTTP server as a subcommand of the `adapters` CLI (exported as `commands`, found by plugin
 // discovery like adapter-fusion's). Runs until SIGINT / SIGTERM, then shuts down gracefully.
-import type { CliCommand, CliContext, CommandSpec, ParsedArgs } from '@adapters/core-graph';
-import { backendBanner, discoverPlugins, resolveModel, UsageError } from '@adapters/core-graph';
+import type { CliCommand, CliContext, CommandSpec, ParsedArgs } from '@adapters/cli';
+import { backendBanner, discoverPlugins, resolveModel, UsageError } from '@adapters/cli';
 import * as path from 'node:path';
 import { createAdapterServer } from './server';
 

@@ -12,5 +12,3 @@ export type { ServeErrorReason } from './errors';
 export { Counter, Histogram, ServerMetrics } from './metrics';
 export { openApiDocument } from './openapi';
 // The `adapters serve` subcommand, found by the CLI's plugin discovery.
-export { commands, SERVE_SPEC, serveCommand } from './cli';
-export type { ServeRunOptions } from './cli';
