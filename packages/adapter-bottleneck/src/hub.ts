@@ -41,7 +41,7 @@ function presetOf(hub: Readonly<Record<string, unknown>>): BottleneckPresetName 
  * Reads adapter_config.json's `config` as input for `bottleneck`: AdapterHub's BnConfig dict (no `architecture`, or
  * `null`/`'bottleneck'`) or our own. Returns undefined for configs another plugin reads (`phm_layer: true`: compacter;
  * `inv_adapter` set: bottleneck_inv; another architecture). BnConfig fields that would change the math and that we do
- * not implement (`use_gating`, `cross_adapter`, `stochastic_depth > 0`) are ConfigErrors; fields that cannot change a
+ * not implement (`use_gating`, `stochastic_depth > 0`) are ConfigErrors (`cross_adapter: true` selects `cross_attention` sites); fields that cannot change a
  * loaded adapter's outputs are dropped (`init_weights_seed`, the `phm_*` fields with `phm_layer: false`, ...).
  * Unknown fields are ConfigErrors naming them.
  */
@@ -54,6 +54,11 @@ export function bottleneckFromHubConfig(hub: Readonly<Record<string, unknown>>):
   const input: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(hub)) {
     if (k === 'architecture' || HUB_IGNORED.has(k)) continue;
+    // Sites of kind `cross_attention` exist only in encoder-decoder graphs; false stays absent (encoder-only configs unchanged).
+    if (k === 'cross_adapter' && v === true) {
+      input[k] = true;
+      continue;
+    }
     if (k in HUB_NO_OPS) {
       const ok = HUB_NO_OPS[k];
       if (v !== ok && !(ok === 0 && v === 0)) {
@@ -76,7 +81,7 @@ export function bottleneckFromHubConfig(hub: Readonly<Record<string, unknown>>):
 export function bottleneckToHubConfig(c: BottleneckConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(c)) out[k] = Array.isArray(v) ? [...(v as unknown[])] : typeof v === 'object' && v !== null ? { ...v } : v;
-  for (const [k, v] of Object.entries(HUB_NO_OPS)) out[k] = v;
+  for (const [k, v] of Object.entries(HUB_NO_OPS)) out[k] = k === 'cross_adapter' ? c.cross_adapter === true : v;
   // AdapterHub's defaults for the fields it reads only with phm_layer / inv_adapter, so its loader finds every field.
   Object.assign(out, {
     init_weights_seed: null, phm_dim: 4, factorized_phm_W: true, shared_W_phm: false, shared_phm_rule: true, factorized_phm_rule: false,
