@@ -9,3 +9,5 @@ export type { PretrainedSeq2Seq } from './load';
 export { checkSeq2SeqCheckpoint, loadSeq2Seq, seq2seqCheckpointKey, seq2seqLookup } from './load';
 export type { EncoderState, LayerCache, Seq2SeqInputs } from './run';
 export { configOf, decodeStep, disposeEncoderState, encode, seq2seqForward } from './run';
+export type { GenerateOptions } from './generate';
+export { generate } from './generate';

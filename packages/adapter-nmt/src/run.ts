@@ -93,6 +93,8 @@ export function decodeStep(executor: Executor, state: EncoderState, decoderInput
       constants.set(inputNode(pastValueInput(i)), c.value);
     });
     constants.set(inputNode('attention_mask'), state.attentionMask);
+    // Never read (the encoder's output is given), but every input needs a value.
+    constants.set(inputNode('input_ids'), tf.zeros([batch, 1], 'int32'));
     constants.set(ENCODER_OUTPUT_NODE, state.encoderOutput);
     state.crossKeys.forEach((k, i) => constants.set(crossKeyNode(i), k));
     state.crossValues.forEach((v, i) => constants.set(crossValueNode(i), v));

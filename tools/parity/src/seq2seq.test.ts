@@ -1,11 +1,12 @@
 // Encoder-decoder parity: tiny random MarianMTModel / MBartForConditionalGeneration / BartForConditionalGeneration
 // (transformers 4.57.6) and AdapterHub 1.3.0 bottleneck adapters on BART (encoder, decoder and cross-attention).
 import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRegistry, Executor, loadAdapter, readSafetensorsFile } from '@adapters/core-graph';
 import { plugins as bottleneckPlugins } from '@adapters/adapter-bottleneck';
 import type { PretrainedSeq2Seq } from '@adapters/adapter-nmt';
-import { loadSeq2Seq, seq2seqForward } from '@adapters/adapter-nmt';
+import { generate, loadSeq2Seq, seq2seqForward } from '@adapters/adapter-nmt';
 import { FIXTURES, maxRelErr, TOLERANCE, useBackend } from './harness';
 
 const DIR = join(FIXTURES, 'seq2seq');
@@ -62,5 +63,42 @@ describe.each(['seq_bn', 'double_seq_bn', 'par_bn', 'seq_bn_plain'])('BART with 
     expect(err).toBeLessThanOrEqual(TOLERANCE);
     expect(maxRelErr(baseOnly, ref.values)).toBeGreaterThan(1e-2);
     base.store.dispose();
+  });
+});
+
+describe.each(['marian', 'mbart', 'bart'])('%s generate()', (model) => {
+  it.each([
+    ['greedy', true],
+    ['greedy', false],
+    ['beam', true],
+    ['beam', false],
+  ] as const)('%s (cache %s) gives the token ids of transformers', async (kind, useCache) => {
+    const m = await loadSeq2Seq(join(DIR, model, 'base'));
+    const meta = JSON.parse(readFileSync(join(DIR, model, 'meta.json'), 'utf8')) as {
+      ids: { pad: number; eos: number; start: number; bos: number | null };
+      generation: { max_length: number; num_beams: number; length_penalty: number };
+      greedy: number[][];
+      beam: number[][];
+    };
+    const inputs = await tensorsOf(join(DIR, model, 'inputs.safetensors'));
+    const rows = (k: string) => {
+      const t = inputs.get(k) as { shape: number[]; values: Float64Array };
+      const [b, s] = t.shape as [number, number];
+      return Array.from({ length: b }, (_v, i) => Array.from(t.values.subarray(i * s, (i + 1) * s)));
+    };
+    const before = tf.memory().numTensors;
+    const out = generate(new Executor(m.graph, m.store), rows('input_ids'), rows('attention_mask'), {
+      maxLength: meta.generation.max_length,
+      numBeams: kind === 'beam' ? meta.generation.num_beams : 1,
+      ...(kind === 'beam' ? { lengthPenalty: meta.generation.length_penalty } : {}),
+      decoderStartTokenId: meta.ids.start,
+      eosTokenId: meta.ids.eos,
+      padTokenId: meta.ids.pad,
+      ...(meta.ids.bos === null ? {} : { forcedBosTokenId: meta.ids.bos }),
+      useCache,
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(out).toEqual(meta[kind]);
+    m.store.dispose();
   });
 });
