@@ -10,10 +10,10 @@ Run from the repository root (never in CI; the fixtures are committed):
 Writes tools/parity/fixtures/seq2seq/:
     <model>/base/config.json, model.safetensors   save_pretrained(safe_serialization=True) of the random model
     <model>/inputs.safetensors                    input_ids, attention_mask, decoder_input_ids (int64)
-    <model>/expected.safetensors                  logits (float32) and the generate() outputs (int64)
-    <model>/meta.json                             generation settings
+    <model>/expected.safetensors                  logits (float32)
+    <model>/meta.json                             token ids, generate() settings (VARIANTS) and outputs
     bart_<method>/adapter/...                     model.save_adapter(..., use_safetensors=True) as written
-    bart_<method>/expected.safetensors            logits with the adapter active
+    bart_<method>/expected.safetensors            logits with the adapter active (meta.json: its generate() outputs)
 AdapterHub 1.3.0 has no Marian model class, so the adapter fixtures are BART's.
 """
 
@@ -67,6 +67,16 @@ def make_inputs(ids: dict) -> dict:
     return dict(input_ids=torch.tensor(src), attention_mask=torch.tensor(mask), decoder_input_ids=torch.tensor(dec))
 
 
+# generate() settings checked against ours: greedy and beam search with different penalties and stopping rules.
+VARIANTS = {
+    "greedy": dict(num_beams=1),
+    "beam": dict(num_beams=GEN["num_beams"], length_penalty=GEN["length_penalty"], early_stopping=False),
+    "beam4_early": dict(num_beams=4, length_penalty=0.6, early_stopping=True),
+    "beam2_never": dict(num_beams=2, length_penalty=2.0, early_stopping="never"),
+    "beam5_short": dict(num_beams=5, length_penalty=-0.5, early_stopping=False, max_length=7),
+}
+
+
 def generate(model, inputs: dict, ids: dict) -> dict:
     common = dict(
         input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], do_sample=False, max_length=GEN["max_length"],
@@ -74,9 +84,7 @@ def generate(model, inputs: dict, ids: dict) -> dict:
     )
     if ids["bos"] is not None:
         common["forced_bos_token_id"] = ids["bos"]
-    greedy = model.generate(**common, num_beams=1)
-    beam = model.generate(**common, num_beams=GEN["num_beams"], length_penalty=GEN["length_penalty"], early_stopping=False)
-    return dict(greedy=greedy, beam=beam)
+    return {name: model.generate(**{**common, **settings}) for name, settings in VARIANTS.items()}
 
 
 def build(kind: str):
@@ -120,10 +128,11 @@ def write_base(kind: str) -> tuple:
     with torch.no_grad():
         logits = model(**inputs).logits.float()
     outs = generate(model, inputs, ids)
-    save_file({"logits": logits.contiguous(), "greedy": outs["greedy"].contiguous(), "beam": outs["beam"].contiguous()}, out / "expected.safetensors")
-    meta = dict(ids=ids, generation=GEN, greedy=outs["greedy"].tolist(), beam=outs["beam"].tolist())
+    save_file({"logits": logits.contiguous()}, out / "expected.safetensors")
+    meta = dict(ids=ids, generation=GEN, variants=VARIANTS, outputs={k: v.tolist() for k, v in outs.items()})
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    print(kind, "greedy", outs["greedy"].tolist(), "beam", outs["beam"].tolist())
+    for k, v in outs.items():
+        print(kind, k, v.tolist())
     return model, ids, inputs, logits
 
 
@@ -157,7 +166,9 @@ def write_adapters(base_logits: torch.Tensor, inputs: dict) -> None:
         (out / "adapter" / "head_config.json").unlink(missing_ok=True)
         (out / "adapter" / "model_head.safetensors").unlink(missing_ok=True)
         save_file({"logits": logits.contiguous()}, out / "expected.safetensors")
-        (out / "meta.json").write_text(json.dumps(dict(config=cfg.to_dict(), moved=moved), indent=2, default=str) + "\n")
+        outs = generate(model, inputs, _ids)
+        meta = dict(config=cfg.to_dict(), moved=moved, ids=_ids, generation=GEN, variants=VARIANTS, outputs={k: v.tolist() for k, v in outs.items()})
+        (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
         print(method, "moved", moved)
 
 

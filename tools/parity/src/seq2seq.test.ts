@@ -66,39 +66,57 @@ describe.each(['seq_bn', 'double_seq_bn', 'par_bn', 'seq_bn_plain'])('BART with 
   });
 });
 
+interface GenerationMeta {
+  ids: { pad: number; eos: number; start: number; bos: number | null };
+  generation: { max_length: number };
+  variants: Record<string, { num_beams: number; length_penalty?: number; early_stopping?: boolean | 'never'; max_length?: number }>;
+  outputs: Record<string, number[][]>;
+}
+
+/** Our generate() with one of make_seq2seq_fixtures.py's VARIANTS; checks that no tensor is left behind. */
+async function generateLike(m: PretrainedSeq2Seq, graph: PretrainedSeq2Seq['graph'], meta: GenerationMeta, variant: string, useCache: boolean): Promise<number[][]> {
+  const source = await tensorsOf(join(DIR, m.config.family, 'inputs.safetensors'));
+  const rows = (k: string) => {
+    const t = source.get(k) as { shape: number[]; values: Float64Array };
+    const [b, s] = t.shape as [number, number];
+    return Array.from({ length: b }, (_v, i) => Array.from(t.values.subarray(i * s, (i + 1) * s)));
+  };
+  const v = meta.variants[variant];
+  if (!v) throw new Error(`no variant ${variant}`);
+  const before = tf.memory().numTensors;
+  const out = generate(new Executor(graph, m.store), rows('input_ids'), rows('attention_mask'), {
+    maxLength: v.max_length ?? meta.generation.max_length,
+    numBeams: v.num_beams,
+    ...(v.length_penalty === undefined ? {} : { lengthPenalty: v.length_penalty }),
+    ...(v.early_stopping === undefined ? {} : { earlyStopping: v.early_stopping }),
+    decoderStartTokenId: meta.ids.start,
+    eosTokenId: meta.ids.eos,
+    padTokenId: meta.ids.pad,
+    ...(meta.ids.bos === null ? {} : { forcedBosTokenId: meta.ids.bos }),
+    useCache,
+  });
+  expect(tf.memory().numTensors).toBe(before);
+  return out;
+}
+
+const VARIANTS = ['greedy', 'beam', 'beam4_early', 'beam2_never', 'beam5_short'];
+const readMeta = (dir: string): GenerationMeta => JSON.parse(readFileSync(join(DIR, dir, 'meta.json'), 'utf8')) as GenerationMeta;
+
 describe.each(['marian', 'mbart', 'bart'])('%s generate()', (model) => {
-  it.each([
-    ['greedy', true],
-    ['greedy', false],
-    ['beam', true],
-    ['beam', false],
-  ] as const)('%s (cache %s) gives the token ids of transformers', async (kind, useCache) => {
+  it.each(VARIANTS.flatMap((v) => [[v, true], [v, false]] as const))('%s (cache %s) gives the token ids of transformers', async (variant, useCache) => {
     const m = await loadSeq2Seq(join(DIR, model, 'base'));
-    const meta = JSON.parse(readFileSync(join(DIR, model, 'meta.json'), 'utf8')) as {
-      ids: { pad: number; eos: number; start: number; bos: number | null };
-      generation: { max_length: number; num_beams: number; length_penalty: number };
-      greedy: number[][];
-      beam: number[][];
-    };
-    const inputs = await tensorsOf(join(DIR, model, 'inputs.safetensors'));
-    const rows = (k: string) => {
-      const t = inputs.get(k) as { shape: number[]; values: Float64Array };
-      const [b, s] = t.shape as [number, number];
-      return Array.from({ length: b }, (_v, i) => Array.from(t.values.subarray(i * s, (i + 1) * s)));
-    };
-    const before = tf.memory().numTensors;
-    const out = generate(new Executor(m.graph, m.store), rows('input_ids'), rows('attention_mask'), {
-      maxLength: meta.generation.max_length,
-      numBeams: kind === 'beam' ? meta.generation.num_beams : 1,
-      ...(kind === 'beam' ? { lengthPenalty: meta.generation.length_penalty } : {}),
-      decoderStartTokenId: meta.ids.start,
-      eosTokenId: meta.ids.eos,
-      padTokenId: meta.ids.pad,
-      ...(meta.ids.bos === null ? {} : { forcedBosTokenId: meta.ids.bos }),
-      useCache,
-    });
-    expect(tf.memory().numTensors).toBe(before);
-    expect(out).toEqual(meta[kind]);
+    const meta = readMeta(model);
+    expect(await generateLike(m, m.graph, meta, variant, useCache)).toEqual(meta.outputs[variant]);
+    m.store.dispose();
+  });
+});
+
+describe.each(['seq_bn', 'double_seq_bn', 'par_bn'])('BART with AdapterHub %s: generate()', (method) => {
+  it.each(VARIANTS)('%s gives the token ids of AdapterHub + transformers', async (variant) => {
+    const m = await loadSeq2Seq(join(DIR, 'bart', 'base'));
+    const loaded = await loadAdapter(join(DIR, `bart_${method}`, 'adapter'), m.graph, m.store, createRegistry(bottleneckPlugins));
+    const meta = readMeta(`bart_${method}`);
+    expect(await generateLike(m, loaded.graph, meta, variant, true)).toEqual(meta.outputs[variant]);
     m.store.dispose();
   });
 });
