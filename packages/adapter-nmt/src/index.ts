@@ -11,3 +11,5 @@ export type { EncoderState, LayerCache, Seq2SeqInputs } from './run';
 export { configOf, decodeStep, disposeEncoderState, encode, seq2seqForward } from './run';
 export type { GenerateOptions } from './generate';
 export { generate } from './generate';
+export type { BleuOptions, BleuScore, ChrfOptions, References } from './metrics';
+export { bleuFromStats, corpusBleu, corpusChrf, sentenceBleu, tokenize13a } from './metrics';
