@@ -13,3 +13,5 @@ export type { GenerateOptions } from './generate';
 export { generate } from './generate';
 export type { BleuOptions, BleuScore, ChrfOptions, References } from './metrics';
 export { bleuFromStats, corpusBleu, corpusChrf, sentenceBleu, tokenize13a } from './metrics';
+export type { Seq2SeqBatch } from './train';
+export { disposeSeq2SeqBatch, makeSeq2SeqBatch, seq2seqLoss } from './train';
