@@ -5,7 +5,7 @@
     /tmp/parity-venv/bin/python tools/parity/make_metric_fixtures.py
 
 Writes tools/parity/fixtures/metrics/sacrebleu.json: the corpus (written for this test: punctuation, numbers with
-separators, hyphens, HTML entities, accents, CJK, odd whitespace, an empty hypothesis, two reference streams), each
+separators, hyphens, HTML entities, accents, CJK, odd whitespace (Python's: \\x1c counts, a BOM does not), an empty hypothesis, two reference streams), each
 line's 13a tokenisation, and sacreBLEU's corpus scores with their statistics.
 """
 
@@ -30,6 +30,7 @@ HYPS = [
     "东京 is big ,really big.",
     "  leading and   trailing\tspaces  ",
     "a b c d e f g",
+    "split\x1con a separator\u00a0and\ufeffnot on a BOM",
     "The quick brown fox jumps over the lazy dog's back-yard fence at 10:30.",
 ]
 REFS_A = [
@@ -42,6 +43,7 @@ REFS_A = [
     "东京 is large, really large.",
     "leading and trailing spaces",
     "a b c d e f g h",
+    "split on a separator and not on a BOM",
     "A quick brown fox jumped over the lazy dog's backyard fence at 10:30.",
 ]
 REFS_B = [
@@ -54,6 +56,7 @@ REFS_B = [
     "Tokyo is big, really big.",
     "leading and trailing spaces",
     "g f e d c b a",
+    "split\x1con a separator and\ufeffnot on a BOM",
     "The fast brown fox leaps over the lazy dog's back-yard fence at 10.30.",
 ]
 

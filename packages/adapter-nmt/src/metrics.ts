@@ -1,10 +1,16 @@
 // Corpus BLEU and chrF computed as sacreBLEU 2.x does (same tokenisation, statistics, smoothing and averaging), so
 // scores are comparable with published numbers. Checked against sacreBLEU 2.6.0 in tools/parity.
 
-/** Python's `str.split()` whitespace (str.isspace), which sacreBLEU splits on; JS `\s` differs on \x1c-\x1f and \ufeff. */
+/**
+ * Python's `str.split()` whitespace (str.isspace), which sacreBLEU splits on; JS `\s` differs on \x1c-\x1f (Python
+ * counts the information separators as whitespace) and \ufeff (Python does not).
+ */
+// eslint-disable-next-line no-control-regex -- the separators \x1c-\x1f are whitespace to Python
 const PY_SPACE = /[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
+// eslint-disable-next-line no-control-regex -- as PY_SPACE
+const PY_TRAILING_SPACE = /[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/u;
 const pySplit = (s: string): string[] => s.split(PY_SPACE).filter((w) => w.length > 0);
-const pyRstrip = (s: string): string => s.replace(/[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/u, '');
+const pyRstrip = (s: string): string => s.replace(PY_TRAILING_SPACE, '');
 
 /** mteval-v13a tokenisation as sacreBLEU's `13a` tokenizer: entity unescaping, then punctuation split off except inside numbers. */
 export function tokenize13a(line: string): string {
