@@ -3,11 +3,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRegistry, Executor, loadAdapter, readSafetensorsFile } from '@adapters/core-graph';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { createRegistry, Executor, loadAdapter, readSafetensorsFile, saveAdapter } from '@adapters/core-graph';
 import { plugins as bottleneckPlugins } from '@adapters/adapter-bottleneck';
 import type { PretrainedSeq2Seq } from '@adapters/adapter-nmt';
 import { generate, loadSeq2Seq, seq2seqForward } from '@adapters/adapter-nmt';
-import { FIXTURES, maxRelErr, TOLERANCE, useBackend } from './harness';
+import { expectSameFiles, FIXTURES, maxRelErr, TOLERANCE, useBackend } from './harness';
 
 const DIR = join(FIXTURES, 'seq2seq');
 
@@ -108,6 +110,23 @@ describe.each(['marian', 'mbart', 'bart'])('%s generate()', (model) => {
     const meta = readMeta(model);
     expect(await generateLike(m, m.graph, meta, variant, useCache)).toEqual(meta.outputs[variant]);
     m.store.dispose();
+  });
+});
+
+describe.each(['seq_bn', 'double_seq_bn', 'par_bn', 'seq_bn_plain'])('BART with AdapterHub %s: saveAdapter', (method) => {
+  it('writes the tensor names, bits and BnConfig fields AdapterHub wrote', async () => {
+    const m = await loadSeq2Seq(join(DIR, 'bart', 'base'));
+    const registry = createRegistry(bottleneckPlugins);
+    const hub = join(DIR, `bart_${method}`, 'adapter');
+    const loaded = await loadAdapter(hub, m.graph, m.store, registry);
+    const dir = await mkdtemp(join(tmpdir(), 'parity-s2s-'));
+    try {
+      await saveAdapter(dir, loaded.graph, m.store, 'a', { registry });
+      await expectSameFiles(dir, hub);
+    } finally {
+      m.store.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
