@@ -67,13 +67,16 @@ def make_inputs(ids: dict) -> dict:
     return dict(input_ids=torch.tensor(src), attention_mask=torch.tensor(mask), decoder_input_ids=torch.tensor(dec))
 
 
-# generate() settings checked against ours: greedy and beam search with different penalties and stopping rules.
+# generate() settings checked against ours: greedy and beam search with different penalties, stopping rules and banned tokens.
 VARIANTS = {
     "greedy": dict(num_beams=1),
     "beam": dict(num_beams=GEN["num_beams"], length_penalty=GEN["length_penalty"], early_stopping=False),
     "beam4_early": dict(num_beams=4, length_penalty=0.6, early_stopping=True),
     "beam2_never": dict(num_beams=2, length_penalty=2.0, early_stopping="never"),
     "beam5_short": dict(num_beams=5, length_penalty=-0.5, early_stopping=False, max_length=7),
+    # Single-token bad words (real Marian configs ban the pad token this way), two tokens the models like.
+    "greedy_bad": dict(num_beams=1, bad_words_ids=[[38], [28]]),
+    "beam3_bad": dict(num_beams=3, bad_words_ids=[[38], [28], [35]]),
 }
 
 

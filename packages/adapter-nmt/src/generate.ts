@@ -21,6 +21,8 @@ export interface GenerateOptions {
   readonly forcedBosTokenId?: number;
   /** Token forced at the last position (`forced_eos_token_id`). */
   readonly forcedEosTokenId?: number;
+  /** Tokens never generated (`bad_words_ids` of single tokens; Marian's configs ban the pad token this way). */
+  readonly badTokenIds?: readonly number[];
   /** Reuse self-attention keys/values across steps (default true); false recomputes the whole prefix each step. */
   readonly useCache?: boolean;
 }
@@ -35,6 +37,7 @@ interface Resolved {
   readonly pad: number;
   readonly forcedBos: number | undefined;
   readonly forcedEos: number | undefined;
+  readonly banned: readonly number[];
   readonly useCache: boolean;
 }
 
@@ -56,13 +59,24 @@ function resolve(executor: Executor, o: GenerateOptions, batch: number): Resolve
   const lengthPenalty = o.lengthPenalty ?? 1;
   if (!Number.isFinite(lengthPenalty)) throw new ConfigError('generate.lengthPenalty', `must be finite, got ${lengthPenalty}`);
   const eos = id('eosTokenId', o.eosTokenId, c.eosTokenId) as number;
+  const banned = (o.badTokenIds ?? []).map((t, i) => id(`badTokenIds[${i}]`, t) as number);
   const pad = id('padTokenId', o.padTokenId, c.padTokenId) as number;
   return {
     maxLength: o.maxLength, numBeams, lengthPenalty, earlyStopping: o.earlyStopping ?? false,
     start: id('decoderStartTokenId', o.decoderStartTokenId, c.decoderStartTokenId) as number, eos, pad,
     forcedBos: id('forcedBosTokenId', o.forcedBosTokenId, c.forcedBosTokenId), forcedEos: id('forcedEosTokenId', o.forcedEosTokenId, c.forcedEosTokenId),
-    useCache: o.useCache ?? true,
+    banned, useCache: o.useCache ?? true,
   };
+}
+
+/** HF's logits processors: banned tokens get −∞; then a forced token (BOS first, EOS last) is the only one allowed. */
+function processScores(scores: Float32Array, r: Resolved, curLen: number): Float32Array {
+  let out = scores;
+  if (r.banned.length > 0) {
+    out = Float32Array.from(scores);
+    for (const t of r.banned) out[t] = -Infinity;
+  }
+  return applyForced(out, forcedToken(r, curLen));
 }
 
 /** Forced BOS at the first generated position and forced EOS at the last (HF's logits processors): one token allowed. */
@@ -176,7 +190,7 @@ function greedy(stepper: Stepper, r: Resolved, batch: number): number[][] {
       const curLen = (seqs[0] as number[]).length;
       const scores = stepper.next(seqs);
       seqs.forEach((s, i) => {
-        const token = open[i] ? argmax(applyForced(scores[i] as Float32Array, forcedToken(r, curLen))) : r.pad;
+        const token = open[i] ? argmax(processScores(scores[i] as Float32Array, r, curLen)) : r.pad;
         s.push(token);
         if (token === r.eos) open[i] = false;
       });
@@ -221,14 +235,13 @@ function beamSearch(stepper: Stepper, r: Resolved, batch: number): number[][] {
   try {
     for (;;) {
       const scores = stepper.next(running.flat().map((h) => h.tokens), sources);
-      const forced = forcedToken(r, curLen);
       let allHit = true;
       const nextSources: number[] = [];
       for (let b = 0; b < batch; b++) {
         const beams = running[b] as Hypothesis[];
         // Top 2·nb continuations over all beams (HF: topk over the flattened [nb × vocab] accumulated log-probs).
         const candidates = beams
-          .flatMap((h, k) => topK(applyForced(scores[b * nb + k] as Float32Array, forced), 2 * nb, h.score).map((c) => ({ ...c, beam: k, flat: k * (scores[0] as Float32Array).length + c.index })))
+          .flatMap((h, k) => topK(processScores(scores[b * nb + k] as Float32Array, r, curLen), 2 * nb, h.score).map((c) => ({ ...c, beam: k, flat: k * (scores[0] as Float32Array).length + c.index })))
           .sort((x, y) => y.score - x.score || x.flat - y.flat)
           .slice(0, 2 * nb)
           .map((c) => ({ ...c, tokens: [...(beams[c.beam] as Hypothesis).tokens, c.index], hit: c.index === r.eos || curLen + 1 >= r.maxLength }));

@@ -71,7 +71,7 @@ describe.each(['seq_bn', 'double_seq_bn', 'par_bn', 'seq_bn_plain'])('BART with 
 interface GenerationMeta {
   ids: { pad: number; eos: number; start: number; bos: number | null };
   generation: { max_length: number };
-  variants: Record<string, { num_beams: number; length_penalty?: number; early_stopping?: boolean | 'never'; max_length?: number }>;
+  variants: Record<string, { num_beams: number; length_penalty?: number; early_stopping?: boolean | 'never'; max_length?: number; bad_words_ids?: number[][] }>;
   outputs: Record<string, number[][]>;
 }
 
@@ -91,6 +91,7 @@ async function generateLike(m: PretrainedSeq2Seq, graph: PretrainedSeq2Seq['grap
     numBeams: v.num_beams,
     ...(v.length_penalty === undefined ? {} : { lengthPenalty: v.length_penalty }),
     ...(v.early_stopping === undefined ? {} : { earlyStopping: v.early_stopping }),
+    ...(v.bad_words_ids === undefined ? {} : { badTokenIds: v.bad_words_ids.map(([t]) => t as number) }),
     decoderStartTokenId: meta.ids.start,
     eosTokenId: meta.ids.eos,
     padTokenId: meta.ids.pad,
@@ -101,7 +102,7 @@ async function generateLike(m: PretrainedSeq2Seq, graph: PretrainedSeq2Seq['grap
   return out;
 }
 
-const VARIANTS = ['greedy', 'beam', 'beam4_early', 'beam2_never', 'beam5_short'];
+const VARIANTS = ['greedy', 'beam', 'beam4_early', 'beam2_never', 'beam5_short', 'greedy_bad', 'beam3_bad'];
 const readMeta = (dir: string): GenerationMeta => JSON.parse(readFileSync(join(DIR, dir, 'meta.json'), 'utf8')) as GenerationMeta;
 
 describe.each(['marian', 'mbart', 'bart'])('%s generate()', (model) => {
