@@ -21,6 +21,11 @@ export interface BottleneckConfig {
   readonly mh_adapter: boolean;
   /** Adapter after the feed-forward sublayer (sites of kind `ffn`). */
   readonly output_adapter: boolean;
+  /**
+   * Adapter after an encoder-decoder's cross-attention sublayer (sites of kind `cross_attention`). AdapterHub's field;
+   * optional (absent = false) so encoder-only configs and their files are unchanged.
+   */
+  readonly cross_adapter?: boolean;
   /** Adapter after the whole layer (sites of kind `output`, mode `after`), as Bapna & Firat. Not an AdapterHub field. */
   readonly layer_adapter: boolean;
   /** Bottleneck size m = floor(hidden / reduction_factor), at least 1. */
@@ -128,6 +133,7 @@ export const BOTTLENECK_SCHEMA: JsonSchema = {
     config: { type: 'string', enum: PRESET_NAMES, description: 'preset to start from' },
     mh_adapter: { type: 'boolean' },
     output_adapter: { type: 'boolean' },
+    cross_adapter: { type: 'boolean' },
     layer_adapter: { type: 'boolean' },
     reduction_factor: { anyOf: [positive, { type: 'object', additionalProperties: positive }] },
     non_linearity: { type: 'string', enum: NON_LINEARITIES },
@@ -193,11 +199,11 @@ export function validateBottleneck(c: BottleneckConfig, path: string): void {
       if (k !== 'default' && !/^(0|[1-9][0-9]*)$/.test(k)) throw err(`reduction_factor.${k}`, `keys must be layer indices or "default"`);
     }
   }
-  if (!c.mh_adapter && !c.output_adapter && !c.layer_adapter) {
-    throw err('output_adapter', 'no placement: set at least one of mh_adapter, output_adapter, layer_adapter');
+  if (!c.mh_adapter && !c.output_adapter && !c.layer_adapter && c.cross_adapter !== true) {
+    throw err('output_adapter', 'no placement: set at least one of mh_adapter, output_adapter, cross_adapter, layer_adapter');
   }
-  if (c.layer_adapter && (c.mh_adapter || c.output_adapter)) {
-    throw err('layer_adapter', 'cannot be combined with mh_adapter/output_adapter in one adapter (use two adapters)');
+  if (c.layer_adapter && (c.mh_adapter || c.output_adapter || c.cross_adapter === true)) {
+    throw err('layer_adapter', 'cannot be combined with mh_adapter/output_adapter/cross_adapter in one adapter (use two adapters)');
   }
   if (c.is_parallel) {
     if (c.layer_adapter) throw err('is_parallel', 'a parallel adapter runs beside a sublayer; it cannot be a layer_adapter');

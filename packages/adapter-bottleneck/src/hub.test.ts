@@ -6,7 +6,7 @@ import { ADAPTER_WEIGHTS_FILE, ConfigError, loadAdapter, readSafetensorsFile, sa
 import { baseStore, bitEqual, adapted, randomizeAdapter, registry, run, tinyBase } from './__tests__/helpers';
 import { BOTTLENECK_PRESETS, bottleneckConfig } from './config';
 import { bottleneckFromHubConfig, bottleneckHubKeys, bottleneckToHubConfig } from './hub';
-import { bottleneckRule } from './plugin';
+import { bottleneckDefaultPlacement, bottleneckRule } from './plugin';
 
 /** `config` of adapter_config.json as adapters 1.3.0 writes it for SeqBnConfig(reduction_factor=4) (no `architecture`). */
 const HUB_SEQ_BN = {
@@ -37,7 +37,7 @@ describe('AdapterHub adapter_config.json', () => {
     expect(bottleneckFromHubConfig({ ...HUB_SEQ_BN, phm_layer: true })).toBeUndefined();
     expect(bottleneckFromHubConfig({ ...HUB_SEQ_BN, inv_adapter: 'nice', inv_adapter_reduction_factor: 2 })).toBeUndefined();
     expect(bottleneckFromHubConfig({ architecture: 'lora', r: 8 })).toBeUndefined();
-    for (const [field, value] of [['use_gating', 'yes'], ['cross_adapter', true], ['stochastic_depth', 0.1]] as const) {
+    for (const [field, value] of [['use_gating', 'yes'], ['cross_adapter', 'yes'], ['stochastic_depth', 0.1]] as const) {
       expect(() => bottleneckFromHubConfig({ ...HUB_SEQ_BN, [field]: value })).toThrow(ConfigError);
       expect(() => bottleneckFromHubConfig({ ...HUB_SEQ_BN, [field]: value })).toThrow(new RegExp(`^config\\.${field}: `));
     }
@@ -51,6 +51,16 @@ describe('AdapterHub adapter_config.json', () => {
     expect(bottleneckToHubConfig(gated)['use_gating']).toBe(true);
     expect(bottleneckToHubConfig(BOTTLENECK_PRESETS.seq_bn)['use_gating']).toBe(false);
     expect(resolved(bottleneckToHubConfig(gated))).toEqual(gated);
+  });
+
+  test('cross_adapter: true (encoder-decoders) selects cross_attention sites and round-trips; false stays absent from our config', () => {
+    const input = bottleneckFromHubConfig({ ...HUB_SEQ_BN, cross_adapter: true }) as Record<string, unknown>;
+    expect(input['cross_adapter']).toBe(true);
+    const config = resolved({ ...HUB_SEQ_BN, cross_adapter: true });
+    expect(bottleneckDefaultPlacement(config).select).toEqual({ kinds: ['cross_attention', 'ffn'] });
+    expect(bottleneckToHubConfig(config)['cross_adapter']).toBe(true);
+    expect('cross_adapter' in (bottleneckFromHubConfig(HUB_SEQ_BN) as object)).toBe(false);
+    expect(bottleneckToHubConfig(resolved(HUB_SEQ_BN))['cross_adapter']).toBe(false);
   });
 
   test('every preset round-trips through toHubConfig; the dict has every BnConfig field and no architecture', () => {

@@ -40,7 +40,7 @@ function presetOf(hub: Readonly<Record<string, unknown>>): BottleneckPresetName 
  * Reads adapter_config.json's `config` as input for `bottleneck`: AdapterHub's BnConfig dict (no `architecture`, or
  * `null`/`'bottleneck'`) or our own. Returns undefined for configs another plugin reads (`phm_layer: true`: compacter;
  * `inv_adapter` set: bottleneck_inv; another architecture). BnConfig fields that would change the math and that we do
- * not implement (`use_gating`, `cross_adapter`, `stochastic_depth > 0`) are ConfigErrors; fields that cannot change a
+ * not implement (`use_gating`, `stochastic_depth > 0`) are ConfigErrors (`cross_adapter: true` selects `cross_attention` sites); fields that cannot change a
  * loaded adapter's outputs are dropped (`init_weights_seed`, the `phm_*` fields with `phm_layer: false`, ...).
  * Unknown fields are ConfigErrors naming them.
  */
@@ -57,6 +57,11 @@ export function bottleneckFromHubConfig(hub: Readonly<Record<string, unknown>>):
       if (typeof v !== 'boolean') throw new ConfigError(`config.${k}`, `must be a boolean, got ${JSON.stringify(v)}`);
       // false is the default and stays implicit, so a config without the field reads back as it was written.
       if (v) input[k] = true;
+      continue;
+    }
+    // Sites of kind `cross_attention` exist only in encoder-decoder graphs; false stays absent (encoder-only configs unchanged).
+    if (k === 'cross_adapter' && v === true) {
+      input[k] = true;
       continue;
     }
     if (k in HUB_NO_OPS) {
@@ -81,7 +86,7 @@ export function bottleneckFromHubConfig(hub: Readonly<Record<string, unknown>>):
 export function bottleneckToHubConfig(c: BottleneckConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(c)) out[k] = Array.isArray(v) ? [...(v as unknown[])] : typeof v === 'object' && v !== null ? { ...v } : v;
-  for (const [k, v] of Object.entries(HUB_NO_OPS)) out[k] = v;
+  for (const [k, v] of Object.entries(HUB_NO_OPS)) out[k] = k === 'cross_adapter' ? c.cross_adapter === true : v;
   out['use_gating'] = c.use_gating === true;
   // AdapterHub's defaults for the fields it reads only with phm_layer / inv_adapter, so its loader finds every field.
   Object.assign(out, {

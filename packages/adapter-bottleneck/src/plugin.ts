@@ -194,9 +194,11 @@ function close(ctx: CloseContext<BottleneckLike>): string {
   return ctx.norm ? sc.layerNorm('post_LayerNorm', sum, ctx.norm.eps, { weight: ctx.norm.weight, bias: ctx.norm.bias }) : sum;
 }
 
-/** Where the config puts the adapter: attention/ffn sites (mh_adapter/output_adapter) or layer outputs (layer_adapter), minus leave_out. */
+/** Where the config puts the adapter: attention/cross-attention/ffn sites (mh_adapter/cross_adapter/output_adapter) or layer outputs (layer_adapter), minus leave_out. */
 export function bottleneckDefaultPlacement(c: BottleneckLike): DefaultPlacement {
-  const kinds = c.layer_adapter ? ['output'] : [...(c.mh_adapter ? ['attention'] : []), ...(c.output_adapter ? ['ffn'] : [])];
+  const kinds = c.layer_adapter
+    ? ['output']
+    : [...(c.mh_adapter ? ['attention'] : []), ...(c.cross_adapter === true ? ['cross_attention'] : []), ...(c.output_adapter ? ['ffn'] : [])];
   const mode: SpliceMode = c.layer_adapter ? 'after' : c.is_parallel ? 'parallel' : 'wrap';
   const select: SiteSelector = c.leave_out.length > 0 ? { kinds, exclude: { layers: [...c.leave_out] } } : { kinds };
   return { select, mode };

@@ -83,4 +83,13 @@ describe('Executor', () => {
     expect(layer0.isDisposed).toBe(false); // the caller keeps ownership
     tf.dispose([layer0, zeros, ...Object.values(resumed), ...Object.values(changed)]);
   });
+
+  it('an input given as a constant needs no feed and may have its own length (an encoder-decoder\'s source ids)', () => {
+    const fed = hidden({ input_ids: ids });
+    const ex = new Executor(graph, store);
+    const given: [string, tf.Tensor][] = [['inputs.input_ids', tf.tensor2d(ids, [2, 4], 'int32')], ['inputs.attention_mask', tf.ones([2, 4])], ['inputs.token_type_ids', tf.zeros([2, 4], 'int32')]];
+    const viaConstant = ex.run({}, { outputs: ['last_hidden_state'], constants: new Map(given) });
+    expect(maxAbsDiff((viaConstant['last_hidden_state'] as tf.Tensor).dataSync(), fed)).toBe(0);
+    tf.dispose([...Object.values(viaConstant), ...given.map(([, t]) => t)]);
+  });
 });

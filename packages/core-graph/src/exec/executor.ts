@@ -173,6 +173,8 @@ export class Executor {
     const pending: GraphNode[] = [];
     for (const input of this.graph.inputs) {
       const node = this.graph.node(input.node);
+      // An input given as a constant needs no feed (e.g. an encoder-decoder's source ids, whose length differs).
+      if (values.has(node.id)) continue;
       const raw = feeds[input.name];
       if (raw === undefined) {
         if (node.attrs['fill'] === undefined) throw new GraphError(`missing input '${input.name}'`);

@@ -1,0 +1,17 @@
+export type { Seq2SeqActivation, Seq2SeqConfig, Seq2SeqFamily } from './config';
+export { LEARNED_POSITION_OFFSET, parseSeq2SeqConfig, seq2seqConfig, TINY_MARIAN } from './config';
+export { NMT_OPS, seq2seqAttentionOp, sinusoidalPositionsOp, stepPositionsOp } from './ops';
+export {
+  buildSeq2Seq, crossKeyNode, crossValueNode, ENCODER_OUTPUT_NODE, FINAL_LOGITS_BIAS, pastKeyInput, pastValueInput, presentKeyOutput,
+  presentValueOutput, seq2seqBuilder, SHARED_EMBEDDING,
+} from './model';
+export type { PretrainedSeq2Seq } from './load';
+export { checkSeq2SeqCheckpoint, loadSeq2Seq, seq2seqCheckpointKey, seq2seqLookup } from './load';
+export type { EncoderState, LayerCache, Seq2SeqInputs } from './run';
+export { configOf, decodeStep, disposeEncoderState, encode, seq2seqForward } from './run';
+export type { GenerateOptions } from './generate';
+export { generate } from './generate';
+export type { BleuOptions, BleuScore, ChrfOptions, References } from './metrics';
+export { bleuFromStats, corpusBleu, corpusChrf, sentenceBleu, tokenize13a } from './metrics';
+export type { Seq2SeqBatch } from './train';
+export { disposeSeq2SeqBatch, makeSeq2SeqBatch, seq2seqLoss } from './train';
