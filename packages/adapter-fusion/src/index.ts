@@ -16,7 +16,7 @@ export { fusionAttention, fusionAttentionTable, fusionHeatmapSpec, fusionHeatmap
 export type { FusionAttention, FusionLayerAttention } from './introspect';
 export { pruneFusion, topAdapters } from './prune';
 export type { FusionPruneOptions } from './prune';
-export { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, fusionHubKeys, loadFusion, saveFusion } from './io';
+export { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, fusionCheckpointKeys, loadFusion, saveFusion } from './io';
 export type { LoadFusionOptions } from './io';
 // Subcommands for the `adapters` CLI (fusion-stage1, fusion-stage2, fusion-inspect, fusion-prune), found by plugin discovery.
 export { commands } from './cli';

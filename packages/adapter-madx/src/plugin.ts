@@ -7,8 +7,8 @@
 //   - at a masked-LM head's `lm_decoder_input` site (mode 'after') it is the NICE block's inverse.
 // The NICE weights are model-level parameters `invertible_adapters.NAME.{F,G}.{0,2}.{weight,bias}` owned by
 // `adapter:NAME`, shared by the forward and inverse splices.
-import type { AdapterPlugin, BuildContext, BuildResult, CloseContext, Graph, JsonSchema } from '@adapters/core-graph';
-import { ConfigError, defineAdapter, PlacementError } from '@adapters/core-graph';
+import type { AdapterPlugin, BuildContext, BuildResult, CheckpointKeyArgs, CloseContext, Graph, JsonSchema } from '@adapters/core-graph';
+import { ConfigError, defineAdapter, moduleCheckpointKeys, PlacementError } from '@adapters/core-graph';
 import type { BottleneckConfig, BottleneckPresetName } from '@adapters/adapter-bottleneck';
 import { BOTTLENECK_SCHEMA, bottleneck, bottleneckParamCount, resolveBottleneck, validateBottleneck } from '@adapters/adapter-bottleneck';
 import type { InvAdapterType } from './invertible';
@@ -121,6 +121,16 @@ function fromHubConfig(hub: Readonly<Record<string, unknown>>): Record<string, u
 }
 
 /**
+ * AdapterHub's keys: the NICE block's `invertible_adapters.NAME.x` is the model's `${prefix}invertible_adapters.NAME.x`
+ * (its `base_model.invertible_adapters[NAME]`); the bottleneck part is in the layers' `adapters` ModuleDict.
+ */
+export function invCheckpointKeys(param: CheckpointKeyArgs<BottleneckInvConfig>): readonly string[] {
+  const inv = `${invertibleKeyPrefix(param.name)}.`;
+  if (param.module === undefined && param.key.startsWith(inv)) return [`${param.prefix}${invertibleKeyPrefix(param.as)}.${param.key.slice(inv.length)}`];
+  return moduleCheckpointKeys(param);
+}
+
+/**
  * The MAD-X language adapter: a bottleneck adapter (default `seq_bn_inv`: Pfeiffer placement) plus a NICE invertible
  * adapter on the embeddings whose inverse feeds the tied masked-LM decoder. See `languageAdapterRules`.
  */
@@ -152,4 +162,6 @@ export const bottleneckInv: AdapterPlugin<BottleneckInvConfig> = defineAdapter<B
   isIdentityAtInit: () => false,
   toHubConfig,
   fromHubConfig,
+  checkpointKeys: invCheckpointKeys,
+  hubFloats: bottleneck.hubFloats ?? [],
 });

@@ -103,8 +103,12 @@ export const prefixTuning = defineAdapter<PrefixTuningConfig>({
   validate: validatePrefix,
   defaultPlacement: prefixDefaultPlacement,
   build,
-  // No paramCount: the pool's size depends on the model's depth (L·2·hidden outputs), which paramCount(config,
-  // width, layer) is not given; prefixParamCount(config, hidden, L) is the count, checked against the placement report.
+  // The pool is model-level: its outputs cover every prefixed layer of the model (L·2·hidden, L = numLayers minus
+  // leave_out), declared once by the first splice; the sites add nothing of their own.
+  paramCount: ({ config, sites, width: hidden, numLayers }) => ({
+    perSite: sites.map(() => 0),
+    shared: sites.length === 0 ? 0 : prefixParamCount(config, hidden, prefixLayers(config, numLayers).length),
+  }),
   // Extra attended keys change every output.
   isIdentityAtInit: () => false,
   toHubConfig: prefixToHubConfig,

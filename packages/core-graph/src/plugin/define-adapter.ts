@@ -1,3 +1,4 @@
+import type { CheckpointKeyArgs } from '../checkpoint/artifact';
 import { PluginDefinitionError } from '../errors';
 import type { GraphBuilder, Scope } from '../graph/builder';
 import type { Graph } from '../graph/graph';
@@ -80,6 +81,8 @@ export interface ParamCountArgs<C> {
   readonly sites: readonly ParamCountSite[];
   /** The model's hidden width. */
   readonly width: number;
+  /** The model's depth (transformer layers), for model-level pools sized per layer (prefix tuning's L·2·hidden). */
+  readonly numLayers: number;
 }
 
 export interface ParamCounts {
@@ -130,7 +133,13 @@ export interface AdapterPlugin<C extends object = Record<string, unknown>> {
   /** Reads an AdapterHub config back as input for this plugin, or undefined when the config is not this plugin's. */
   fromHubConfig?(hub: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined;
   /**
-   * AdapterHub's names for one of this adapter's parameters, given its local key (what follows `adapters.NAME.`,
+   * The one key-mapping hook: every full checkpoint key of one of this adapter's parameters, site-bound or model-level
+   * (e.g. MAD-X's `bert.invertible_adapters.NAME.F.0.weight`, Compacter's `bert.shared_parameters.NAME.phm_rule`).
+   * Default: `${module}.${hubCollection}.${as}.${l}` for each `l` of `hubKeys(local)` (`defaultCheckpointKeys`).
+   */
+  checkpointKeys?(param: CheckpointKeyArgs<C>): readonly string[];
+  /**
+   * AdapterHub's names for one of this adapter's parameters (used by the default `checkpointKeys`), given its local key (what follows `adapters.NAME.`,
    * e.g. `scaling.scale`) — relative to the same module, e.g. `['scaling']`. Default: `[local]`. `saveAdapter`
    * writes the tensor under every name (AdapterHub's state dict lists a module shared by two parents under both);
    * `loadAdapter` reads the first name the file has, accepts the others, and checks that copies agree.
