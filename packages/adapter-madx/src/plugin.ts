@@ -10,7 +10,7 @@
 import type { AdapterPlugin, BuildContext, BuildResult, CheckpointKeyArgs, CloseContext, Graph, JsonSchema } from '@adapters/core-graph';
 import { ConfigError, defineAdapter, moduleCheckpointKeys, PlacementError } from '@adapters/core-graph';
 import type { BottleneckConfig, BottleneckPresetName } from '@adapters/adapter-bottleneck';
-import { BOTTLENECK_SCHEMA, bottleneck, bottleneckParamCount, resolveBottleneck, validateBottleneck } from '@adapters/adapter-bottleneck';
+import { BOTTLENECK_SCHEMA, bottleneck, bottleneckParamCount, bottleneckToHubConfig, resolveBottleneck, validateBottleneck } from '@adapters/adapter-bottleneck';
 import type { InvAdapterType } from './invertible';
 import { buildNiceForward, buildNiceInverse, declareNiceParams, INV_ADAPTER_TYPES, invertibleKeyPrefix, niceDims, niceParamCount } from './invertible';
 
@@ -93,8 +93,11 @@ function close(ctx: CloseContext<BottleneckInvConfig>): string {
 
 /** AdapterHub's config dict: BnConfig fields + `inv_adapter`, `inv_adapter_reduction_factor`, architecture 'bottleneck'. */
 function toHubConfig(c: BottleneckInvConfig): Record<string, unknown> {
-  const out: Record<string, unknown> = { architecture: 'bottleneck' };
+  // The bottleneck's dict (every BnConfig field AdapterHub writes, its no-op fields at their defaults) + ours.
+  const out: Record<string, unknown> = { architecture: 'bottleneck', ...bottleneckToHubConfig(bottleneckPart(c)) };
   for (const [k, v] of Object.entries(c)) if (k !== 'config' && k !== 'layer_adapter') out[k] = v;
+  delete out['config'];
+  delete out['layer_adapter'];
   return out;
 }
 

@@ -11,6 +11,7 @@ import { writeJsonAtomic } from '../io/atomic-write';
 import { readJsonObject } from '../io/read-json';
 import { readableRunPath, writeRunDir } from '../io/run-dir';
 import type { HeadRegistry } from '../model/head-def';
+import { graphHeads } from '../model/heads';
 import { SPLICE_MODES } from '../plugin/define-adapter';
 import type { SpliceMode } from '../plugin/define-adapter';
 import type { AdapterRegistry } from '../plugin/registry';
@@ -342,4 +343,49 @@ export async function loadRun(dir: string, base: Graph, store: WeightStore, opti
     graph = await handler({ dir: root, manifest, value, graph, headed, adapterGraphs, store, registry: options.registry });
   }
   return { dir: root, manifest, graph, labels };
+}
+
+/**
+ * The run an adapter folder belongs to (run.json in the folder or its parent, with an adapter saved there): for
+ * commands given an adapter folder rather than a run. Undefined when neither holds a run.json.
+ */
+export async function runOfAdapterDir(adapterDir: string): Promise<{ manifest: RunManifest; dir: string; adapter: RunAdapter; head?: RunHead } | undefined> {
+  const abs = resolve(adapterDir);
+  for (const root of [abs, resolve(abs, '..')]) {
+    if (!(await exists(join(readableRunPath(root), RUN_FILE)))) continue;
+    const manifest = await readRunManifest(root);
+    const runAdapter = manifest.adapters.find((a) => resolve(root, a.dir) === abs);
+    if (!runAdapter) continue;
+    const head = manifest.heads.find((h) => resolve(root, h.dir) === abs);
+    return { manifest, dir: readableRunPath(root), adapter: runAdapter, ...(head ? { head } : {}) };
+  }
+  return undefined;
+}
+
+/** The manifest of a run with one adapter and its head saved together in `dir` (what `adapters train` writes). */
+export function singleAdapterRun(run: { model: string; adapter: string; head: string; dir: string; labels?: readonly string[]; placement?: SavedPlacement; maxLength: number; columns: RunColumns; extras?: Readonly<Record<string, unknown>> }): RunManifest {
+  return validateRunManifest({
+    format: RUN_FORMAT, model: run.model,
+    adapters: [{ name: run.adapter, dir: run.dir, ...(run.placement ? { placement: run.placement } : {}) }],
+    heads: [{ name: run.head, dir: run.dir, ...(run.labels ? { labels: [...run.labels] } : {}) }],
+    maxLength: run.maxLength, columns: { ...run.columns }, ...(run.extras ? { extras: run.extras } : {}),
+  }, RUN_FILE);
+}
+
+/**
+ * `loadRun`, then the head to predict with (`head`, else the run's only or first head): its logits output and label
+ * names (the run's, checked against the head's outputs; else "0", "1", ...).
+ */
+export async function loadRunHead(dir: string, base: Graph, store: WeightStore, options: LoadRunOptions & { head?: string }): Promise<LoadedRun & { head: string; output: string; headLabels: readonly string[] }> {
+  const loaded = await loadRun(dir, base, store, options);
+  const file = join(loaded.dir, RUN_FILE);
+  const name = options.head ?? loaded.manifest.heads[0]?.name;
+  if (name === undefined) fail(file, 'heads', 'lists no head to predict with');
+  const spec = graphHeads(loaded.graph).find((h) => h.name === name);
+  if (!spec) return fail(file, 'heads', `has no head '${name}' (heads: ${loaded.manifest.heads.map((h) => h.name).join(', ')})`);
+  const n = 'numLabels' in spec && typeof spec.numLabels === 'number' ? spec.numLabels : 0;
+  const saved = loaded.labels[name as string];
+  const at = loaded.manifest.heads.findIndex((h) => h.name === name);
+  if (saved && saved.length !== n) throw new ConfigError(`${file}: heads[${at}].labels`, `lists ${saved.length} labels but the head '${name}' has ${n} outputs; the files come from different runs`, 'E_CHECKPOINT_MISMATCH');
+  return { ...loaded, head: name as string, output: `${name as string}.logits`, headLabels: saved ?? Array.from({ length: n }, (_v, i) => String(i)) };
 }

@@ -4,6 +4,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, selectBackend } from '../backend/select-backend';
 import { loadAdapter, saveAdapter } from '../checkpoint/adapterhub';
+import { loadRunHead, readRunManifest, RUN_FILE, singleAdapterRun } from '../checkpoint/run-manifest';
 import { exportToCheckpoint } from '../checkpoint/hf-keys';
 import { loadPretrained, readHfConfig } from '../checkpoint/load-pretrained';
 import type { Pretrained } from '../checkpoint/load-pretrained';
@@ -397,19 +398,10 @@ export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliCon
 
     const adapterDir = path.join(job.out, 'adapter');
     await saveAdapter(path.join(runDir, 'adapter'), graph, pre.store, job.name, { head: job.name, registry, labels: labels.labels });
-    const labelsFile: LabelsFile = {
-      labels: labels.labels,
-      adapter: job.name,
-      head: job.name,
-      plugin: choice.plugin.name,
-      spec: job.adapterSpec,
-      model: model.dir === path.resolve(ctx.cwd, job.model) ? model.dir : model.name,
-      maxLength: job.maxLength,
-      columns: trainColumns,
-      placement: { sites: placed.sites, mode: placed.modes[0] as SpliceMode },
-    };
-    await writeJsonAtomic(path.join(runDir, 'adapter', 'labels.json'), labelsFile);
-    await writeJsonAtomic(path.join(runDir, 'labels.json'), labelsFile);
+    await writeJsonAtomic(path.join(runDir, RUN_FILE), singleAdapterRun({
+      model: model.dir === path.resolve(ctx.cwd, job.model) ? model.dir : model.name, adapter: job.name, head: job.name, dir: 'adapter', labels: labels.labels,
+      placement: { sites: placed.sites, mode: placed.modes[0] as SpliceMode }, maxLength: job.maxLength, columns: trainColumns,
+    }));
     if (job.fullFinetune) await saveFullModel(path.join(runDir, 'model'), model.dir, graph, pre.store);
 
     try {
@@ -530,14 +522,32 @@ interface Trained {
   readonly output: string;
   readonly labels: readonly string[];
   readonly tokenizer: TextTokenizer;
-  readonly meta: LabelsFile | undefined;
+  readonly meta: Pick<LabelsFile, 'columns'> | undefined;
   readonly adapter: string;
   readonly modelName: string;
   /** --max-length, else the length trained with, else 128 (capped at the model's positions). */
   readonly maxLength: number;
 }
 
+/** `--run DIR`: any run.json (core's loadRunHead rebuilds the model). */
+async function loadTrainedRun(args: ParsedArgs, ctx: CliContext): Promise<Trained> {
+  const dir = path.resolve(ctx.cwd, args.requireString('run', 'a run directory with run.json'));
+  const manifest = await readRunManifest(dir);
+  const model = await resolveModel(args.string('model') ?? manifest.model, ctx.cwd, (line) => info(ctx, line));
+  const maxLength = args.number('max-length') ?? manifest.maxLength;
+  await checkMaxLength(model.dir, maxLength, args.has('max-length') ? '--max-length' : 'the trained max length (run.json)');
+  const pre = await loadPretrained(model.dir);
+  const run = await loadRunHead(dir, pre.graph, pre.store, { registry: plugins(ctx).registry });
+  info(ctx, `loaded run ${shortPath(ctx.cwd, run.dir)}: adapters ${manifest.adapters.map((a) => a.name).join(', ') || 'none'}, head '${run.head}' (${run.headLabels.join(', ')}) on ${model.name}`);
+  const meta = { columns: manifest.columns as LabelsFile['columns'] };
+  return { graph: run.graph, store: pre.store, output: run.output, labels: run.headLabels, tokenizer: await loadTokenizer(model.dir), meta, adapter: manifest.adapters.map((a) => a.name).join('+'), modelName: model.name, maxLength };
+}
+
 async function loadTrained(args: ParsedArgs, ctx: CliContext): Promise<Trained> {
+  if (args.has('run')) {
+    if (args.has('adapter-dir')) throw new UsageError('give --run DIR or --adapter-dir DIR, not both', args.command);
+    return loadTrainedRun(args, ctx);
+  }
   const adapterDir = await resolveAdapterDir(args.requireString('adapter-dir', 'the adapter directory written by adapters train'), ctx.cwd);
   const meta = await readLabelsFile(adapterDir);
   const modelSpec = args.string('model') ?? meta?.model;
@@ -555,7 +565,7 @@ async function loadTrained(args: ParsedArgs, ctx: CliContext): Promise<Trained> 
   const numLabels = (loaded.graph.meta['heads'] as HeadSpec[] | undefined)?.find((h) => h.name === loaded.head);
   const n = numLabels && numLabels.type !== 'maskedLM' ? numLabels.numLabels : 0;
   if (meta?.labels && meta.labels.length !== n) {
-    throw new ConfigError(`${path.join(adapterDir, 'labels.json')}: labels`, `lists ${meta.labels.length} labels but the head '${loaded.head}' has ${n} outputs; the files come from different runs`, 'E_CHECKPOINT_MISMATCH');
+    throw new ConfigError(`${meta.source ?? path.join(adapterDir, 'labels.json')}: labels`, `lists ${meta.labels.length} labels but the head '${loaded.head}' has ${n} outputs; the files come from different runs`, 'E_CHECKPOINT_MISMATCH');
   }
   const labels = meta?.labels ? meta.labels : Array.from({ length: n }, (_v, i) => String(i));
   info(ctx, `loaded adapter '${loaded.name}' with head '${loaded.head}' (${labels.join(', ')}) on ${model.name}`);

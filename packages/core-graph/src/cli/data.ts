@@ -2,6 +2,7 @@
 // tokenisation into TrainExamples, and the small files the CLI keeps next to a saved adapter.
 import { promises as fs } from 'fs';
 import * as path from 'path';
+import { runOfAdapterDir } from '../checkpoint/run-manifest';
 import { listColumns, readDataText, readExamples } from '../data/datasets';
 import { AdapterGraphError, ConfigError, DataError } from '../errors';
 import { SPLICE_MODES } from '../plugin/define-adapter';
@@ -144,6 +145,8 @@ export interface LabelsFile {
   readonly columns: Columns;
   /** The exact sites and mode the adapter was placed at, so it can be re-applied when loading. */
   readonly placement: { readonly sites: readonly string[]; readonly mode: SpliceMode } | undefined;
+  /** The file this was read from (run.json or an older run's labels.json), for errors. */
+  readonly source?: string;
 }
 
 /** `--adapter-dir` may name the adapter dir itself or a training output dir holding `adapter/`. */
@@ -207,8 +210,19 @@ const LABELS_SCHEMA: JsonSchema = {
   },
 };
 
-/** labels.json beside the adapter (or the run), validated by schema; undefined when there is none. */
+/**
+ * What the run.json beside the adapter (or of the run holding it) records about it; else an older run's labels.json
+ * (validated by schema); undefined when there is neither.
+ */
 export async function readLabelsFile(adapterDir: string): Promise<LabelsFile | undefined> {
+  const run = await runOfAdapterDir(adapterDir);
+  if (run) {
+    const { manifest, adapter, head } = run;
+    return {
+      labels: head?.labels as readonly string[], adapter: adapter.name, head: head?.name ?? adapter.name, plugin: '', spec: '', model: manifest.model,
+      maxLength: manifest.maxLength, columns: manifest.columns as Columns, placement: adapter.placement as LabelsFile['placement'], source: path.join(run.dir, 'run.json'),
+    };
+  }
   for (const file of [path.join(adapterDir, 'labels.json'), path.join(adapterDir, '..', 'labels.json')]) {
     const text = await fs.readFile(file, 'utf8').catch(() => undefined);
     if (text === undefined) continue;
