@@ -1,20 +1,21 @@
 // `adapters fusion-*` subcommands: the two-stage AdapterFusion recipe (stage 1 ST-A or MT-A, stage 2 fusion),
 // fusion introspection and pruning, on core-graph's CLI (exported as `commands`, found by plugin discovery).
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type {
   AdapterRegistry, AdapterSpec, AnyAdapterPlugin, CliCommand, CliContext, Columns, CommandSpec, EvalResult, Graph,
-  HeadSpec, JsonSchema, OptionSpec, ParsedArgs, PluginPackage, TaskSampling, TextTokenizer, TrainExample,
+  HeadSpec, JsonSchema, OptionSpec, ParsedArgs, PluginPackage, RunManifest, TaskSampling, TextTokenizer, TrainExample,
   TrainRecord, WeightStore,
 } from '@adapters/core-graph';
 import {
   adapter, applyPlacements, backendBanner, choosePlugin, COLUMN_OPTIONS, ConfigError, createRegistry, detectColumns,
   discoverPlugins, encodeExamples, evaluate, Executor, formatDuration, givenColumns, HEAD_CONFIG_FILE, LabelVocab,
-  loadAdapter, loadHead, loadPretrained, loadTokenizer, majorityShare, MetricsWriter, ownersPolicy,
+  loadAdapter, loadPretrained, loadTokenizer, majorityShare, MetricsWriter, ownersPolicy,
   parameterSummary, parseAdapterSpec, PlacementError, ProgressReporter, readColumns, resolveAdapterDir,
-  resolveConfig, resolveModel, saveAdapter, saveHead, shortPath, UsageError, validateSchema, writeJsonAtomic,
-  writeTrainingCurves,
+  readRunManifest, resolveConfig, resolveModel, RUN_FILE, RUN_FORMAT, saveAdapter, saveHead, shortPath, singleAdapterRun, UsageError, validateRunManifest,
+  validateSchema, writeJsonAtomic, writeTrainingCurves,
 } from '@adapters/core-graph';
+import { loadRun as coreLoadRun } from '@adapters/core-graph';
 import { bottleneck } from '@adapters/adapter-bottleneck';
 import type { FusionConfigInput } from './config';
 import { resolveFusionConfig } from './config';
@@ -27,9 +28,10 @@ import { pruneFusion } from './prune';
 import type { FusionTask } from './train';
 import { fusionGraph, trainFusion, trainMultiTaskAdapters, trainSingleTaskAdapters } from './train';
 
-/** What fusion-stage2 writes beside the fusion files, so that fusion-inspect / fusion-prune can rebuild the model. */
-export const FUSION_RUN_FILE = 'fusion_run.json';
+/** fusion-stage2's key in run.json's extras: `{ fusion: NAME, pruned? }` (the rest of the run is core's manifest). */
+export const FUSION_EXTRAS = 'fusion';
 
+/** A fusion run as fusion-inspect / fusion-prune use it: run.json's fields, with the fusion's extras. */
 export interface FusionRunFile {
   /** The --model given (a directory or a known name). */
   readonly model: string;
@@ -66,7 +68,7 @@ export const STAGE1_SPEC: CommandSpec = {
   summary:
     'AdapterFusion stage 1. ST-A (default): trains one adapter and classification head per task on its own data with the base frozen. ' +
     'MT-A (--mta): trains all task adapters and heads together with a multi-task loss. Each task is saved to OUT/NAME in AdapterHub layout ' +
-    "(adapter, head, labels.json: usable with 'adapters eval/predict --adapter-dir OUT/NAME'), with metrics.jsonl; OUT/stage1.json summarises.",
+    "(adapter, head, run.json: usable with 'adapters eval/predict --run OUT/NAME'), with metrics.jsonl; OUT/stage1.json summarises.",
   usage: '--model DIR|NAME --task NAME=TRAIN[,EVAL] [--task ...] [--adapter SPEC] [--mta] --out DIR [options]',
   options: [
     MODEL,
@@ -94,7 +96,7 @@ export const STAGE2_SPEC: CommandSpec = {
   summary:
     'AdapterFusion stage 2: loads the stage-1 adapters, freezes the base model and the adapters, and trains only the fusion layers and a new target head ' +
     '(with the value regularisation of dynamic fusion). Writes adapter_fusion_config.json, model_adapter_fusion.safetensors, head_config.json, ' +
-    'model_head.safetensors, the fused adapters (adapters/NAME), fusion_run.json, metrics.jsonl, curves.svg/png and summary.json to --out.',
+    'model_head.safetensors, the fused adapters (adapters/NAME), run.json, metrics.jsonl, curves.svg/png and summary.json to --out.',
   usage: '--model DIR|NAME --adapters DIR1,DIR2,... --data FILE [--eval FILE] --out DIR [options]',
   options: [
     MODEL,
@@ -120,7 +122,7 @@ export const INSPECT_SPEC: CommandSpec = {
   options: [
     { name: 'fusion', type: 'string', metavar: 'DIR', help: 'directory written by fusion-stage2 or fusion-prune' },
     { name: 'data', type: 'string', metavar: 'FILE', help: 'texts to average over (.tsv, .csv or .jsonl; labels not needed)' },
-    { ...MODEL, defaultText: 'the model recorded in fusion_run.json' },
+    { ...MODEL, defaultText: 'the model recorded in run.json' },
     { name: 'limit', type: 'int', min: 1, metavar: 'N', help: 'use the first N examples' },
     { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
     { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
@@ -143,7 +145,7 @@ export const PRUNE_SPEC: CommandSpec = {
     { name: 'top-k', type: 'int', min: 1, metavar: 'K', help: 'adapters to keep per layer', defaultText: 'all' },
     { name: 'drop-first', type: 'int', min: 0, metavar: 'N', help: 'remove the fusion from layers 0..N-1', defaultText: '0' },
     { name: 'data', type: 'string', metavar: 'FILE', help: 'examples to measure attention on (and evaluate, when labelled)' },
-    { ...MODEL, defaultText: 'the model recorded in fusion_run.json' },
+    { ...MODEL, defaultText: 'the model recorded in run.json' },
     { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
     { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
     ...COLUMN_OPTIONS,
@@ -238,87 +240,92 @@ interface LoadedRun {
   readonly output: string;
 }
 
-const FUSION_RUN_SCHEMA: JsonSchema = {
+const FUSION_EXTRAS_SCHEMA: JsonSchema = {
   type: 'object',
-  required: ['model', 'fusion', 'head', 'labels', 'maxLength', 'columns', 'adapters'],
+  required: ['fusion'],
   additionalProperties: false,
   properties: {
-    model: { type: 'string' },
     fusion: { type: 'string' },
-    head: { type: 'string' },
-    labels: { type: 'array', minItems: 1, items: { type: 'string' } },
-    maxLength: { type: 'integer', minimum: 1, maximum: 1_000_000 },
-    columns: { type: 'object', required: ['text'], additionalProperties: false, properties: { text: { type: 'string' }, pair: { type: 'string' }, label: { type: 'string' } } },
-    adapters: { type: 'array', minItems: 1, items: { type: 'object', required: ['name', 'dir'], additionalProperties: false, properties: { name: { type: 'string' }, dir: { type: 'string' } } } },
     pruned: { type: 'object', additionalProperties: false, properties: { topK: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] }, dropFirst: { type: 'integer', minimum: 0 }, from: { type: 'string' } } },
   },
 };
 
 /**
- * Checks fusion_run.json by schema, and that every `adapters[].dir` stays inside the fusion directory: a relative
- * path with no `..` segment whose resolved location is under `dir` (before, `../../../x` and `/../../etc` were read).
+ * Checks a fusion run's run.json: core's manifest checks (adapter paths relative, without `..`), then what a fusion
+ * run needs: at least one adapter, each in its own folder inside the run, a labelled head, a text column, the fusion's extras.
  */
 export function validateFusionRun(value: unknown, file: string, dir: string): FusionRunFile {
-  try {
-    validateSchema(FUSION_RUN_SCHEMA, value, '$');
-  } catch (e) {
-    // '$.adapters[0].dir' → 'FILE: adapters[0].dir'
-    if (e instanceof ConfigError) throw new ConfigError(`${file}: ${e.path.replace(/^\$\.?/, '') || 'value'}`, e.message.slice(e.path.length + 2));
-    throw e;
-  }
-  const run = value as FusionRunFile;
-  run.adapters.forEach((a, i) => {
-    const where = `${file}: adapters[${i}].dir`;
+  const m = validateRunManifest(value, file);
+  if (m.adapters.length === 0) throw new ConfigError(`${file}: adapters`, 'must list the fused adapters');
+  m.adapters.forEach((a, i) => {
     if (!NAME_RE.test(a.name)) throw new ConfigError(`${file}: adapters[${i}].name`, `'${a.name}' may use only letters, digits, _ and -`);
-    if (path.isAbsolute(a.dir) || path.win32.isAbsolute(a.dir) || a.dir.split(/[\\/]/).includes('..')) {
-      throw new ConfigError(where, `must be a path inside the fusion directory without '..', got ${JSON.stringify(a.dir)}`);
-    }
-    const resolved = path.resolve(dir, a.dir);
-    const rel = path.relative(dir, resolved);
-    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new ConfigError(where, `resolves outside the fusion directory: ${JSON.stringify(a.dir)}`);
+    const rel = path.relative(dir, path.resolve(dir, a.dir));
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new ConfigError(`${file}: adapters[${i}].dir`, `must be a folder inside the fusion directory, got ${JSON.stringify(a.dir)}`);
   });
-  return run;
+  const head = m.heads[0];
+  if (!head?.labels) throw new ConfigError(`${file}: heads[0].labels`, 'must name the target head\'s labels');
+  if (m.columns.text === undefined) throw new ConfigError(`${file}: columns.text`, 'must name the text column');
+  const extras = m.extras?.[FUSION_EXTRAS];
+  validateSchema(FUSION_EXTRAS_SCHEMA, extras, `${file}: extras.${FUSION_EXTRAS}`);
+  const x = extras as { fusion: string; pruned?: FusionRunFile['pruned'] };
+  return {
+    model: m.model, fusion: x.fusion, head: head.name, labels: head.labels, maxLength: m.maxLength, columns: m.columns as Columns,
+    adapters: m.adapters.map((a) => ({ name: a.name, dir: a.dir })), ...(x.pruned ? { pruned: x.pruned } : {}),
+  };
 }
 
-/** Rebuilds a fusion-stage2 / fusion-prune output: base, fused adapters, head and fusion. */
+/** Rebuilds a fusion-stage2 / fusion-prune output with core's loadRun; the fusion itself is this package's extras handler. */
 async function loadRun(args: ParsedArgs, ctx: CliContext): Promise<LoadedRun> {
   const given = args.requireString('fusion', 'the directory fusion-stage2 wrote');
   const dir = path.resolve(ctx.cwd, given);
-  let run: FusionRunFile;
+  let manifest: RunManifest;
   try {
-    run = validateFusionRun(JSON.parse(await readFile(path.join(dir, FUSION_RUN_FILE), 'utf8')) as unknown, path.join(dir, FUSION_RUN_FILE), dir);
+    manifest = await readRunManifest(dir);
   } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`--fusion ${given}: ${code === 'ENOENT' ? `no ${FUSION_RUN_FILE} there; pass the directory 'adapters fusion-stage2 --out' wrote` : `${FUSION_RUN_FILE} is not valid JSON`}`, args.command);
+    if (e instanceof ConfigError && e.code === 'E_RUN_MANIFEST' && !(await stat(path.join(dir, RUN_FILE)).then(() => true, () => false))) {
+      throw new UsageError(`--fusion ${given}: no ${RUN_FILE} there; pass the directory 'adapters fusion-stage2 --out' wrote`, args.command);
+    }
+    throw e;
   }
+  const run = validateFusionRun(manifest, path.join(dir, RUN_FILE), dir);
   const model = await resolveModel(args.string('model') ?? run.model, ctx.cwd, (line) => info(ctx, line));
   const { registry } = plugins(ctx);
   const pre = await loadPretrained(model.dir);
-  const adapterGraphs: Graph[] = [];
-  for (const a of run.adapters) adapterGraphs.push((await loadAdapter(path.join(dir, a.dir), pre.graph, pre.store, registry, { loadHead: false })).graph);
-  const { graph: headed, name: head } = await loadHead(dir, pre.graph, pre.store);
-  const loaded = await loadFusion(dir, headed, pre.store, registry, { graphs: adapterGraphs });
-  info(ctx, `loaded fusion '${loaded.name}' of ${run.adapters.map((a) => a.name).join(', ')} with head '${head}' (${run.labels.join(', ')}) on ${model.name}`);
-  return { run, dir, model, tokenizer: await loadTokenizer(model.dir), store: pre.store, registry, headed, adapterGraphs, graph: loaded.graph, spec: loaded.spec, output: `${head}.logits` };
+  let fused: { headed: Graph; adapterGraphs: readonly Graph[]; spec: FusionSpec; name: string } | undefined;
+  const loaded = await coreLoadRun(dir, pre.graph, pre.store, {
+    registry,
+    extras: {
+      [FUSION_EXTRAS]: async (c) => {
+        const l = await loadFusion(c.dir, c.headed, c.store, c.registry, { graphs: c.adapterGraphs });
+        fused = { headed: c.headed, adapterGraphs: c.adapterGraphs, spec: l.spec, name: l.name };
+        return l.graph;
+      },
+    },
+  });
+  const f = fused as NonNullable<typeof fused>;
+  info(ctx, `loaded fusion '${f.name}' of ${run.adapters.map((a) => a.name).join(', ')} with head '${run.head}' (${run.labels.join(', ')}) on ${model.name}`);
+  return { run, dir, model, tokenizer: await loadTokenizer(model.dir), store: pre.store, registry, headed: f.headed, adapterGraphs: f.adapterGraphs, graph: loaded.graph, spec: f.spec, output: `${run.head}.logits` };
 }
 
-/** Saves the fusion, its head, the fused adapters and fusion_run.json into `dir` (the fusion-stage2 layout). */
+/** Saves the fusion, its head, the fused adapters and run.json into `dir` (the fusion-stage2 layout). */
 async function saveRun(dir: string, graph: Graph, store: WeightStore, fusion: string, adapterGraphs: readonly Graph[], registry: AdapterRegistry, run: Omit<FusionRunFile, 'adapters' | 'fusion'>): Promise<void> {
   await mkdir(dir, { recursive: true });
   await saveFusion(dir, graph, store, fusion);
-  await saveHead(dir, graph, store, run.head);
+  await saveHead(dir, graph, store, run.head, { labels: run.labels });
   const adapters: Array<{ name: string; dir: string }> = [];
   for (const g of adapterGraphs) {
     const names = Object.keys((g.meta['adapters'] as Record<string, unknown> | undefined) ?? {});
     for (const name of names) {
-      const rel = path.join('adapters', name);
+      const rel = `adapters/${name}`;
       await saveAdapter(path.join(dir, rel), g, store, name, { registry });
       adapters.push({ name, dir: rel });
     }
   }
-  const file: FusionRunFile = { ...run, fusion, adapters };
-  await writeJsonAtomic(path.join(dir, FUSION_RUN_FILE), file);
+  const manifest = validateRunManifest({
+    format: RUN_FORMAT, model: run.model, adapters, heads: [{ name: run.head, dir: '.', labels: [...run.labels] }], maxLength: run.maxLength, columns: { ...run.columns },
+    extras: { [FUSION_EXTRAS]: { fusion, ...(run.pruned ? { pruned: run.pruned } : {}) } },
+  }, path.join(dir, RUN_FILE));
+  await writeJsonAtomic(path.join(dir, RUN_FILE), manifest);
 }
 
 async function examplesFor(args: ParsedArgs, ctx: CliContext, run: FusionRunFile, tokenizer: TextTokenizer, needLabel: boolean): Promise<{ file: string; examples: TrainExample[]; labelled: boolean }> {
@@ -471,11 +478,10 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
   for (const task of tasks) {
     const dir = path.join(outDir, task.name);
     await saveAdapter(dir, graphs[task.name] as Graph, pre.store, task.name, { head: task.name, registry });
-    // The same labels.json as `adapters train`, so `adapters eval/predict --adapter-dir OUT/NAME` work on stage-1 adapters.
-    await writeJsonAtomic(path.join(dir, 'labels.json'), {
-      labels: task.labels.labels, adapter: task.name, head: task.name, plugin: choice.plugin.name, spec: specText,
-      model: modelRecord(modelSpec, model, ctx.cwd), maxLength, columns: task.columns, placement: task.placement,
-    });
+    // A run manifest like `adapters train`'s, so `adapters eval/predict --run OUT/NAME` (or --adapter-dir) work on stage-1 adapters.
+    await writeJsonAtomic(path.join(dir, RUN_FILE), singleAdapterRun({
+      model: modelRecord(modelSpec, model, ctx.cwd), adapter: task.name, head: task.name, dir: '.', labels: task.labels.labels, placement: task.placement, maxLength, columns: task.columns,
+    }));
     const f = finals[task.name];
     summary.push({
       name: task.name, dir: task.name, labels: task.labels.labels, trainExamples: task.train.length, evalExamples: task.eval?.length ?? 0, steps: f?.steps ?? 0,
@@ -607,7 +613,7 @@ export async function stage2Command(args: ParsedArgs, ctx: CliContext): Promise<
   out(ctx, final ? `accuracy: ${final.accuracy.toFixed(4)}  F1: ${final.f1.toFixed(4)}  (${final.count} eval examples; majority-class baseline ${majorityShare(evalSet).toFixed(4)})` : 'accuracy: n/a (no --eval file given)');
   out(ctx, `trained: fusion '${fusionName}' (${fusionParams} parameters) + head '${head}'; adapters unchanged: ${adaptersUnchanged}`);
   out(ctx, `wall time: ${formatDuration((Date.now() - started) / 1000)} (training ${formatDuration(result.seconds)}, ${result.steps} steps) on ${backend}`);
-  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (${FUSION_CONFIG_FILE}, ${FUSION_WEIGHTS_FILE}, ${HEAD_CONFIG_FILE}, adapters/, ${FUSION_RUN_FILE}, metrics.jsonl, curves.png, summary.json)`);
+  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (${FUSION_CONFIG_FILE}, ${FUSION_WEIGHTS_FILE}, ${HEAD_CONFIG_FILE}, adapters/, ${RUN_FILE}, metrics.jsonl, curves.png, summary.json)`);
 }
 
 // ---------------------------------------------------------------------------------------------

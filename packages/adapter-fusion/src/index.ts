@@ -17,6 +17,7 @@ export type { FusionAttention, FusionLayerAttention } from './introspect';
 export { pruneFusion, topAdapters } from './prune';
 export type { FusionPruneOptions } from './prune';
 export { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, fusionCheckpointKeys, loadFusion, saveFusion } from './io';
+export { runExtras } from './run-extras';
 export type { LoadFusionOptions } from './io';
 // Subcommands for the `adapters` CLI (fusion-stage1, fusion-stage2, fusion-inspect, fusion-prune), found by plugin discovery.
 export { commands } from './cli';

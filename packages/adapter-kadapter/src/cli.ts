@@ -3,12 +3,12 @@
 // core-graph's CLI finds them by plugin discovery.
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { CliCommand, CliContext, Columns, CommandSpec, EncoderConfig, EvalResult, OptionSpec, ParsedArgs, TrainRecord } from '@adapters/core-graph';
+import type { CliCommand, CliContext, Columns, CommandSpec, EvalResult, JsonSchema, OptionSpec, ParsedArgs, RunManifest, TrainRecord } from '@adapters/core-graph';
 import {
   assignFromCheckpoint, backendBanner, evaluate, Executor, HEAD_CONFIG_FILE, train, checkpointTensor, COLUMN_OPTIONS, ConfigError, detectColumns, encodeExamples,
-  encodeSafetensors, FORMAT_VERSION, formatDuration, givenColumns, LabelVocab, loadTokenizer, majorityShare,
+  encodeSafetensors, formatDuration, givenColumns, LabelVocab, loadTokenizer, majorityShare,
   MetricsWriter, parameterSummary, parseAdapterSpec, ProgressReporter, readColumns, readSafetensorsFile,
-  resolveConfig, resolveModel, shortPath, UsageError, writeFileAtomic, writeJsonAtomic,
+  readRunManifest, resolveConfig, resolveModel, RUN_FILE, RUN_FORMAT, shortPath, UsageError, validateRunManifest, validateSchema, writeFileAtomic, writeJsonAtomic,
 } from '@adapters/core-graph';
 import type { CombineMode } from './combine';
 import { KADAPTER_PRESETS } from './config';
@@ -20,8 +20,8 @@ import type { RecipeResult } from './recipes';
 import { attachKnowledgeAdapters, pretrainFactualAdapter, pretrainLinguisticAdapter } from './recipes';
 import { frozenFeatureHooks } from './frozen-cache';
 
-/** What kadapter-train writes beside the task weights (task.safetensors). */
-export const KADAPTER_TASK_FILE = 'task_config.json';
+/** kadapter-train's key in run.json's extras: the combination, the knowledge head spec and its labels, the task weights file. */
+export const KADAPTER_EXTRAS = 'kadapter';
 export const KADAPTER_TASK_WEIGHTS_FILE = 'task.safetensors';
 
 const out = (ctx: CliContext, line = '') => ctx.stdout.write(`${line}\n`);
@@ -330,11 +330,12 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const tensors: Record<string, ReturnType<typeof checkpointTensor>> = {};
   for (const key of taskKeys) tensors[key] = checkpointTensor(task.graph, pre.store, key);
   await writeFileAtomic(path.join(outDir, KADAPTER_TASK_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
-  const config = task.graph.meta['config'] as EncoderConfig | undefined;
-  await writeJsonAtomic(path.join(outDir, KADAPTER_TASK_FILE), {
-    model: model.dir === path.resolve(ctx.cwd, modelSpec) ? model.dir : model.name, adapters, combine: { name: 'kadapter', mode }, head: headSpec, labels: labels.labels, maxLength, columns: trainColumns,
-    trained: freeze ? 'combination+head' : 'adapters+combination+head', hidden_size: config?.hiddenSize ?? null, version: FORMAT_VERSION,
-  });
+  // The run manifest: the knowledge adapters here; the combination and the knowledge head (weights in task.safetensors) are K-Adapter's extras.
+  await writeJsonAtomic(path.join(outDir, RUN_FILE), validateRunManifest({
+    format: RUN_FORMAT, model: model.dir === path.resolve(ctx.cwd, modelSpec) ? model.dir : model.name, adapters: adapters.map((a) => ({ ...a, dir: a.dir.split(path.sep).join('/') })),
+    heads: [], maxLength, columns: trainColumns,
+    extras: { [KADAPTER_EXTRAS]: { combine: { name: 'kadapter', mode }, head: headSpec, labels: labels.labels, weights: KADAPTER_TASK_WEIGHTS_FILE, trained: freeze ? 'combination+head' : 'adapters+combination+head' } },
+  }, path.join(outDir, RUN_FILE)));
   await writeJsonAtomic(path.join(outDir, 'summary.json'), {
     adapters: task.adapters, combine: mode, head, model: model.name, backend, freezeAdapters: freeze, trainExamples: trainSet.length, evalExamples: evalSet.length, steps: result.steps,
     accuracy: final?.accuracy ?? null, evalLoss: final?.loss ?? null, majorityBaseline: evalSet.length > 0 ? majorityShare(evalSet) : null, bestStep: result.best?.step ?? null,
@@ -343,13 +344,13 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   pre.store.dispose();
   out(ctx, final ? `accuracy: ${final.accuracy.toFixed(4)}  (${final.count} eval examples; majority-class baseline ${majorityShare(evalSet).toFixed(4)})` : 'accuracy: n/a (no --eval file given)');
   out(ctx, `trainable parameters: ${params.trainable.toLocaleString('en-US')} (${params.trainablePercentOfBase.toFixed(2)}% of base ${params.base.toLocaleString('en-US')}); wall time ${formatDuration((Date.now() - started) / 1000)} (${result.steps} steps) on ${backend}`);
-  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (kadapters/, ${KADAPTER_TASK_FILE}, ${KADAPTER_TASK_WEIGHTS_FILE}, metrics.jsonl, summary.json)`);
+  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (kadapters/, ${RUN_FILE}, ${KADAPTER_TASK_WEIGHTS_FILE}, metrics.jsonl, summary.json)`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // kadapter-eval
 
-/** What kadapter-train writes to task_config.json. */
+/** A kadapter-train run as kadapter-eval reads it: run.json's fields with K-Adapter's extras. */
 export interface KAdapterTaskFile {
   readonly model: string;
   readonly adapters: ReadonlyArray<{ readonly name: string; readonly dir: string }>;
@@ -360,16 +361,41 @@ export interface KAdapterTaskFile {
   readonly columns: Columns;
 }
 
+const KADAPTER_EXTRAS_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['combine', 'head', 'labels'],
+  additionalProperties: false,
+  properties: {
+    combine: { type: 'object', required: ['name', 'mode'], additionalProperties: false, properties: { name: { type: 'string' }, mode: { type: 'string', enum: ['concat', 'sum'] } } },
+    head: { type: 'object' },
+    labels: { type: 'array', minItems: 1, items: { type: 'string' } },
+    weights: { type: 'string', enum: [KADAPTER_TASK_WEIGHTS_FILE] },
+    trained: { type: 'string' },
+  },
+};
+
+/** K-Adapter's view of a run.json (its extras checked, errors naming `run.json: extras.kadapter...`). */
+function kadapterTaskOf(m: RunManifest, file: string): KAdapterTaskFile {
+  const x = m.extras?.[KADAPTER_EXTRAS];
+  validateSchema(KADAPTER_EXTRAS_SCHEMA, x, `${file}: extras.${KADAPTER_EXTRAS}`);
+  const e = x as { combine: KAdapterTaskFile['combine']; head: KnowledgeHeadSpec; labels: string[] };
+  return { model: m.model, adapters: m.adapters.map((a) => ({ name: a.name, dir: a.dir })), combine: e.combine, head: e.head, labels: e.labels, maxLength: m.maxLength, columns: m.columns as Columns };
+}
+
 export async function evalCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
   const given = args.requireString('task', 'the directory kadapter-train wrote');
   const dataGiven = args.requireString('data', 'a labelled .tsv, .csv or .jsonl file');
   const dir = path.resolve(ctx.cwd, given);
-  let task: KAdapterTaskFile;
+  let manifest: RunManifest;
   try {
-    task = JSON.parse(await readFile(path.join(dir, KADAPTER_TASK_FILE), 'utf8')) as KAdapterTaskFile;
-  } catch {
-    throw new UsageError(`--task ${given}: no readable ${KADAPTER_TASK_FILE} there; pass the directory 'adapters kadapter-train --out' wrote`, args.command);
+    manifest = await readRunManifest(dir);
+  } catch (e) {
+    if (e instanceof ConfigError && e.code === 'E_RUN_MANIFEST' && !(await stat(path.join(dir, RUN_FILE)).then(() => true, () => false))) {
+      throw new UsageError(`--task ${given}: no ${RUN_FILE} there; pass the directory 'adapters kadapter-train --out' wrote`, args.command);
+    }
+    throw e;
   }
+  const task = kadapterTaskOf(manifest, path.join(dir, RUN_FILE));
   await backendBanner(args, ctx);
   const model = await resolveModel(args.string('model') ?? task.model, ctx.cwd, (line) => info(ctx, line));
   const tokenizer = await loadTokenizer(model.dir);

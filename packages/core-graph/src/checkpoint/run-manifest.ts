@@ -257,7 +257,10 @@ export async function readRunManifest(dir: string): Promise<RunManifest> {
   return validateRunManifest(await readJsonObject(file), file);
 }
 
-/** What a plugin's extras handler gets: the model so far (base + heads + adapters) and its extras value. */
+/**
+ * What a plugin's extras handler gets: the model so far (base + heads, + the composition when run.json has one;
+ * without one the handler composes the adapters from `adapterGraphs`) and its extras value.
+ */
 export interface RunExtraContext {
   readonly dir: string;
   readonly manifest: RunManifest;
@@ -323,6 +326,9 @@ export async function loadRun(dir: string, base: Graph, store: WeightStore, opti
   const adapterGraphs: Graph[] = [];
   const uses = new Map<string, AdapterTree>();
   let graph = headed;
+  // Without a composition the adapters sit together at their own placements, unless a plugin's extras compose them
+  // (a fusion): then its handler builds the model from `headed` and `adapterGraphs`.
+  const placeTogether = !manifest.composition && Object.keys(manifest.extras ?? {}).length === 0;
   for (const [i, a] of manifest.adapters.entries()) {
     const rule = a.placement ? { select: { names: [...a.placement.sites] }, mode: a.placement.mode as SpliceMode } : undefined;
     const at = inside(root, a.dir, file, `adapters[${i}].dir`);
@@ -331,7 +337,7 @@ export async function loadRun(dir: string, base: Graph, store: WeightStore, opti
     adapterGraphs.push(alone.graph);
     const entry = ((alone.graph.meta['adapters'] as AdapterCatalog | undefined) ?? {})[a.name];
     if (entry) uses.set(a.name, adapter(entry.plugin, a.name, entry.config));
-    if (!manifest.composition) graph = (await loadAdapter(at, graph, store, options.registry, { loadHead: false, ...(rule ? { rule } : {}) })).graph;
+    if (placeTogether) graph = (await loadAdapter(at, graph, store, options.registry, { loadHead: false, ...(rule ? { rule } : {}) })).graph;
   }
   if (manifest.composition) {
     const { tree, placement } = manifest.composition;

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, selectBackend } from '../backend/select-backend';
 import { loadAdapter, saveAdapter } from '../checkpoint/adapterhub';
 import { loadRunHead, readRunManifest, RUN_FILE, singleAdapterRun } from '../checkpoint/run-manifest';
+import type { RunExtraHandler } from '../checkpoint/run-manifest';
 import { exportToCheckpoint } from '../checkpoint/hf-keys';
 import { loadPretrained, readHfConfig } from '../checkpoint/load-pretrained';
 import type { Pretrained } from '../checkpoint/load-pretrained';
@@ -537,7 +538,9 @@ async function loadTrainedRun(args: ParsedArgs, ctx: CliContext): Promise<Traine
   const maxLength = args.number('max-length') ?? manifest.maxLength;
   await checkMaxLength(model.dir, maxLength, args.has('max-length') ? '--max-length' : 'the trained max length (run.json)');
   const pre = await loadPretrained(model.dir);
-  const run = await loadRunHead(dir, pre.graph, pre.store, { registry: plugins(ctx).registry });
+  const { packages, registry } = plugins(ctx);
+  const extras = Object.assign({}, ...packages.map((p) => p.runExtras ?? {})) as Record<string, RunExtraHandler>;
+  const run = await loadRunHead(dir, pre.graph, pre.store, { registry, extras });
   info(ctx, `loaded run ${shortPath(ctx.cwd, run.dir)}: adapters ${manifest.adapters.map((a) => a.name).join(', ') || 'none'}, head '${run.head}' (${run.headLabels.join(', ')}) on ${model.name}`);
   const meta = { columns: manifest.columns as LabelsFile['columns'] };
   return { graph: run.graph, store: pre.store, output: run.output, labels: run.headLabels, tokenizer: await loadTokenizer(model.dir), meta, adapter: manifest.adapters.map((a) => a.name).join('+'), modelName: model.name, maxLength };
