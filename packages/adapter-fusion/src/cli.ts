@@ -12,7 +12,7 @@ import {
   discoverPlugins, encodeExamples, evaluate, Executor, formatDuration, givenColumns, HEAD_CONFIG_FILE, LabelVocab,
   loadAdapter, loadPretrained, loadTokenizer, majorityShare, MetricsWriter, ownersPolicy,
   parameterSummary, parseAdapterSpec, PlacementError, ProgressReporter, readColumns, resolveAdapterDir,
-  readRunManifest, resolveConfig, resolveModel, RUN_FILE, RUN_FORMAT, saveAdapter, saveHead, shortPath, singleAdapterRun, UsageError, validateRunManifest,
+  readRunManifest, resolveConfig, resolveModel, RUN_FILE, RUN_FORMAT, stageRunDir, saveAdapter, saveHead, shortPath, singleAdapterRun, UsageError, validateRunManifest,
   validateSchema, writeJsonAtomic, writeTrainingCurves,
 } from '@adapters/core-graph';
 import { loadRun as coreLoadRun } from '@adapters/core-graph';
@@ -200,7 +200,7 @@ function labelsOf(examples: Parameters<typeof LabelVocab.fromExamples>[0], file:
 /** The model as recorded: the directory when a directory was given, else the known name. */
 const modelRecord = (given: string, model: { dir: string; name: string }, cwd: string) => (model.dir === path.resolve(cwd, given) ? model.dir : model.name);
 
-/** Sites and mode where an adapter goes by default (for labels.json, so core's eval/predict re-place it exactly). */
+/** Sites and mode where an adapter goes by default (for run.json, so core's eval/predict re-place it exactly). */
 function placementOf(base: Graph, use: ReturnType<typeof adapter>, registry: AdapterRegistry, option: string): { sites: string[]; mode: string } {
   let report;
   try {
@@ -374,7 +374,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
   const started = Date.now();
   const tasksGiven = parseTasks(args, ctx.cwd);
   const modelSpec = args.requireString('model', 'a model directory or all-MiniLM-L6-v2');
-  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const target = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
   const specText = args.string('adapter') ?? 'seq_bn';
   const spec: AdapterSpec = parseAdapterSpec(specText);
   const mta = args.flag('mta');
@@ -399,7 +399,9 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
     const train = await detectColumns(t.train, givenColumns(args), true);
     columns.set(t.name, { train, ...(t.eval !== undefined ? { eval: await detectColumns(t.eval, givenColumns(args, { ...train }), true) } : {}) });
   }
-  await mkdir(outDir, { recursive: true });
+  // Written into a staging directory and swapped in as a whole (io/run-dir): a reader sees the old run or the new one.
+  const staged = await stageRunDir(target);
+  const outDir = staged.dir;
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
   const tokenizer = await loadTokenizer(model.dir);
   const seed = args.number('seed') ?? 42;
@@ -487,7 +489,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
       name: task.name, dir: task.name, labels: task.labels.labels, trainExamples: task.train.length, evalExamples: task.eval?.length ?? 0, steps: f?.steps ?? 0,
       accuracy: f?.eval?.accuracy ?? null, f1: f?.eval?.f1 ?? null, evalLoss: f?.eval?.loss ?? null, majorityBaseline: task.eval ? majorityShare(task.eval) : null,
     });
-    out(ctx, `${task.name}: accuracy ${fmt(f?.eval?.accuracy)}  F1 ${fmt(f?.eval?.f1)}  (${task.eval?.length ?? 0} eval examples; ${f?.steps ?? 0} steps)  saved: ${shortPath(ctx.cwd, dir)}`);
+    out(ctx, `${task.name}: accuracy ${fmt(f?.eval?.accuracy)}  F1 ${fmt(f?.eval?.f1)}  (${task.eval?.length ?? 0} eval examples; ${f?.steps ?? 0} steps)  saved: ${shortPath(ctx.cwd, path.join(target, task.name))}`);
   }
   const params = parameterSummary(Object.values(graphs)[0] as Graph, (p) => p.owner.startsWith('adapter:'));
   await writeJsonAtomic(path.join(outDir, 'stage1.json'), {
@@ -495,7 +497,8 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
     adapterParams: params.trainable, baseParams: params.base, tasks: summary, seconds: (Date.now() - started) / 1000,
   });
   pre.store.dispose();
-  out(ctx, `wall time: ${formatDuration((Date.now() - started) / 1000)} on ${backend}; next: adapters fusion-stage2 --model ${modelSpec} --adapters ${tasks.map((t) => shortPath(ctx.cwd, path.join(outDir, t.name))).join(',')} --data TARGET_TRAIN --out DIR`);
+  await staged.commit();
+  out(ctx, `wall time: ${formatDuration((Date.now() - started) / 1000)} on ${backend}; next: adapters fusion-stage2 --model ${modelSpec} --adapters ${tasks.map((t) => shortPath(ctx.cwd, path.join(target, t.name))).join(',')} --data TARGET_TRAIN --out DIR`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -522,7 +525,7 @@ export async function stage2Command(args: ParsedArgs, ctx: CliContext): Promise<
   const data = path.resolve(ctx.cwd, args.requireString('data', 'the target-task training file'));
   const evalGiven = args.string('eval');
   const evalFile = evalGiven !== undefined ? path.resolve(ctx.cwd, evalGiven) : undefined;
-  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const target = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
   const head = args.string('name') ?? 'target';
   if (!NAME_RE.test(head)) throw new UsageError(`--name '${head}' may use only letters, digits, _ and -`, args.command);
   const fusionConfig = fusionConfigOf(args);
@@ -535,7 +538,9 @@ export async function stage2Command(args: ParsedArgs, ctx: CliContext): Promise<
   const { registry } = plugins(ctx);
   const trainColumns = await detectColumns(data, givenColumns(args), true);
   const evalColumns = evalFile !== undefined ? await detectColumns(evalFile, givenColumns(args, { ...trainColumns }), true) : undefined;
-  await mkdir(outDir, { recursive: true });
+  // Written into a staging directory and swapped in as a whole (io/run-dir): a reader sees the old run or the new one.
+  const staged = await stageRunDir(target);
+  const outDir = staged.dir;
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
   const tokenizer = await loadTokenizer(model.dir);
   const trainRaw = await readColumns(data, trainColumns);
@@ -613,7 +618,8 @@ export async function stage2Command(args: ParsedArgs, ctx: CliContext): Promise<
   out(ctx, final ? `accuracy: ${final.accuracy.toFixed(4)}  F1: ${final.f1.toFixed(4)}  (${final.count} eval examples; majority-class baseline ${majorityShare(evalSet).toFixed(4)})` : 'accuracy: n/a (no --eval file given)');
   out(ctx, `trained: fusion '${fusionName}' (${fusionParams} parameters) + head '${head}'; adapters unchanged: ${adaptersUnchanged}`);
   out(ctx, `wall time: ${formatDuration((Date.now() - started) / 1000)} (training ${formatDuration(result.seconds)}, ${result.steps} steps) on ${backend}`);
-  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (${FUSION_CONFIG_FILE}, ${FUSION_WEIGHTS_FILE}, ${HEAD_CONFIG_FILE}, adapters/, ${RUN_FILE}, metrics.jsonl, curves.png, summary.json)`);
+  await staged.commit();
+  out(ctx, `saved: ${shortPath(ctx.cwd, target)} (${FUSION_CONFIG_FILE}, ${FUSION_WEIGHTS_FILE}, ${HEAD_CONFIG_FILE}, adapters/, ${RUN_FILE}, metrics.jsonl, curves.png, summary.json)`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -640,13 +646,13 @@ export async function inspectCommand(args: ParsedArgs, ctx: CliContext): Promise
 export async function pruneCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
   args.requireString('fusion', 'the directory fusion-stage2 wrote');
   args.requireString('data', 'a .tsv, .csv or .jsonl file');
-  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const target = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
   const topK = args.number('top-k');
   const dropFirst = args.number('drop-first') ?? 0;
   if (topK === undefined && dropFirst === 0) throw new UsageError('give --top-k K and/or --drop-first N', args.command);
   await backendBanner(args, ctx);
   const r = await loadRun(args, ctx);
-  if (path.resolve(outDir) === path.resolve(r.dir)) throw new UsageError('--out must differ from --fusion (the pruned fusion is written beside the original)', args.command);
+  if (target === path.resolve(r.dir)) throw new UsageError('--out must differ from --fusion (the pruned fusion is written beside the original)', args.command);
   const { examples, labelled } = await examplesFor(args, ctx, r.run, r.tokenizer, false);
   const name = r.spec.name as string;
   const batchSize = args.number('batch-size') ?? 32;
@@ -665,6 +671,9 @@ export async function pruneCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const afterEval = evalOf(graph);
   const count = (g: Graph) => parameterSummary(g, (p) => p.owner === `fusion:${name}`).trainable;
   const adaptersCount = (g: Graph) => parameterSummary(g, (p) => p.owner.startsWith('adapter:')).trainable;
+  // Written into a staging directory and swapped in as a whole (io/run-dir).
+  const staged = await stageRunDir(target);
+  const outDir = staged.dir;
   await saveRun(outDir, graph, r.store, name, r.adapterGraphs, r.registry, {
     model: r.run.model, head: r.run.head, labels: r.run.labels, maxLength: r.run.maxLength, columns: r.run.columns, pruned: { topK: topK ?? null, dropFirst, from: r.dir },
   });
@@ -678,7 +687,8 @@ export async function pruneCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   out(ctx, `fusion '${name}' pruned (${topK !== undefined ? `top-${topK} per layer` : 'all adapters'}${dropFirst > 0 ? `, no fusion in layers 0..${dropFirst - 1}` : ''}):`);
   for (const l of attention.layers) out(ctx, `  ${l.site}: ${layers[l.site] ? layers[l.site]?.join(', ') : '(dropped)'}`);
   out(ctx, labelled ? `accuracy: ${fmt(before?.accuracy)} before, ${fmt(afterEval?.accuracy)} after (${examples.length} examples, no retraining)` : 'accuracy: n/a (--data has no labels)');
-  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (usable with fusion-inspect / fusion-prune --fusion)`);
+  await staged.commit();
+  out(ctx, `saved: ${shortPath(ctx.cwd, target)} (usable with fusion-inspect / fusion-prune --fusion)`);
 }
 
 /** The subcommands this package adds to the `adapters` CLI. */

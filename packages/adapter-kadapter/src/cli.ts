@@ -1,14 +1,14 @@
 // `adapters kadapter-*` subcommands: the two K-Adapter pre-training recipes (factual on FewRel, linguistic on
 // UD) and downstream classification with pre-trained knowledge adapters, base frozen. Exported as `commands`;
 // core-graph's CLI finds them by plugin discovery.
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { CliCommand, CliContext, Columns, CommandSpec, EvalResult, JsonSchema, OptionSpec, ParsedArgs, RunManifest, TrainRecord } from '@adapters/core-graph';
 import {
   assignFromCheckpoint, backendBanner, evaluate, Executor, HEAD_CONFIG_FILE, train, checkpointTensor, COLUMN_OPTIONS, ConfigError, detectColumns, encodeExamples,
   encodeSafetensors, formatDuration, givenColumns, LabelVocab, loadTokenizer, majorityShare,
   MetricsWriter, parameterSummary, parseAdapterSpec, ProgressReporter, readColumns, readSafetensorsFile,
-  readRunManifest, resolveConfig, resolveModel, RUN_FILE, RUN_FORMAT, shortPath, UsageError, validateRunManifest, validateSchema, writeFileAtomic, writeJsonAtomic,
+  readRunManifest, resolveConfig, resolveModel, RUN_FILE, RUN_FORMAT, stageRunDir, shortPath, UsageError, validateRunManifest, validateSchema, writeFileAtomic, writeJsonAtomic,
 } from '@adapters/core-graph';
 import type { CombineMode } from './combine';
 import { KADAPTER_PRESETS } from './config';
@@ -78,7 +78,7 @@ export const TRAIN_SPEC: CommandSpec = {
   summary:
     'Loads pre-trained knowledge adapters (kadapter-pretrain outputs, without their pre-training heads), combines them with the model\'s last hidden state ' +
     '(concat: per-adapter projections then a joint one; sum: h + Σ adapter outputs) and trains a classification head with the base frozen. By default the adapters ' +
-    'fine-tune too (the paper\'s setting); --freeze-adapters trains only the combination and the head. Writes the adapters (kadapters/NAME), task_config.json + task.safetensors ' +
+    'fine-tune too (the paper\'s setting); --freeze-adapters trains only the combination and the head. Writes the adapters (kadapters/NAME), run.json + task.safetensors ' +
     '(combination and head), metrics.jsonl and summary.json to --out; evaluate it again with kadapter-eval.',
   usage: '--model DIR|NAME --kadapter DIR[,DIR2] [--combine concat|sum] --data FILE [--eval FILE] --out DIR [options]',
   options: [
@@ -106,7 +106,7 @@ export const EVAL_SPEC: CommandSpec = {
   options: [
     { name: 'task', type: 'string', metavar: 'DIR', help: 'directory written by kadapter-train' },
     { name: 'data', type: 'string', metavar: 'FILE', help: 'labelled examples (.tsv, .csv or .jsonl)' },
-    { ...MODEL, defaultText: 'the model recorded in task_config.json' },
+    { ...MODEL, defaultText: 'the model recorded in run.json' },
     ...COLUMN_OPTIONS,
     { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
     { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
@@ -179,7 +179,7 @@ export async function pretrainCommand(args: ParsedArgs, ctx: CliContext): Promis
   if (knowledge !== 'factual' && knowledge !== 'linguistic') throw new UsageError(`--knowledge must be factual or linguistic, got '${knowledge}'`, args.command);
   const modelSpec = args.requireString('model', 'a model directory or all-MiniLM-L6-v2');
   const dataGiven = args.requireString('data', knowledge === 'factual' ? 'a FewRel JSON file' : 'a CoNLL-U file');
-  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const target = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
   const wrong = (knowledge === 'factual' ? ['train-sentences', 'eval-sentences', 'projection-size'] : ['relations', 'relation', 'per-relation', 'eval-per-relation', 'markers']).filter((o) => args.has(o));
   if (wrong.length > 0) throw new UsageError(`--${wrong[0]} does not apply to --knowledge ${knowledge}`, args.command);
   if (args.has('relations') && args.has('relation')) throw new UsageError('give --relations N or --relation ID (repeatable), not both', args.command);
@@ -195,7 +195,9 @@ export async function pretrainCommand(args: ParsedArgs, ctx: CliContext): Promis
   const data = await requireFile(dataGiven, ctx.cwd, '--data');
   const backend = await backendBanner(args, ctx);
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
-  await mkdir(outDir, { recursive: true });
+  // Written into a staging directory and swapped in as a whole (io/run-dir): a reader sees the old run or the new one.
+  const staged = await stageRunDir(target);
+  const outDir = staged.dir;
   const opt = <K extends string, V>(key: K, v: V | undefined): { [P in K]?: V } => (v === undefined ? {} : ({ [key]: v } as { [P in K]?: V }));
   const progress = progressOf(ctx, path.join(outDir, 'metrics.jsonl'));
   const common = {
@@ -230,7 +232,8 @@ export async function pretrainCommand(args: ParsedArgs, ctx: CliContext): Promis
   const what = knowledge === 'factual' ? `relation accuracy over ${result.labels?.length ?? '?'} relations` : 'dependency-head accuracy (UAS over word pieces)';
   out(ctx, `${what}: ${pct(result.eval.accuracy)} (chance ${pct(result.chance)}; ${result.evalCount} eval examples, ${result.train.steps} steps)`);
   out(ctx, `adapter '${name}': ${params.trainable.toLocaleString('en-US')} parameters; wall time ${formatDuration((Date.now() - started) / 1000)} on ${backend}`);
-  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (${KADAPTER_CONFIG_FILE}, adapter.safetensors, ${HEAD_CONFIG_FILE}, metrics.jsonl, summary.json)`);
+  await staged.commit();
+  out(ctx, `saved: ${shortPath(ctx.cwd, target)} (${KADAPTER_CONFIG_FILE}, adapter.safetensors, ${HEAD_CONFIG_FILE}, metrics.jsonl, summary.json)`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -250,7 +253,7 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const data = path.resolve(ctx.cwd, args.requireString('data', 'the training file: .tsv, .csv or .jsonl'));
   const evalGiven = args.string('eval');
   const evalFile = evalGiven !== undefined ? path.resolve(ctx.cwd, evalGiven) : undefined;
-  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const target = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
   const maxLength = args.number('max-length') ?? 128;
   const dirs: string[] = [];
   const names: string[] = [];
@@ -271,7 +274,9 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const backend = await backendBanner(args, ctx);
   const trainColumns: Columns = await detectColumns(data, givenColumns(args), true);
   const evalColumns = evalFile !== undefined ? await detectColumns(evalFile, givenColumns(args, { ...trainColumns }), true) : undefined;
-  await mkdir(outDir, { recursive: true });
+  // Written into a staging directory and swapped in as a whole (io/run-dir): a reader sees the old run or the new one.
+  const staged = await stageRunDir(target);
+  const outDir = staged.dir;
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
   const tokenizer = await loadTokenizer(model.dir);
   const trainRaw = await readColumns(data, trainColumns);
@@ -344,7 +349,8 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   pre.store.dispose();
   out(ctx, final ? `accuracy: ${final.accuracy.toFixed(4)}  (${final.count} eval examples; majority-class baseline ${majorityShare(evalSet).toFixed(4)})` : 'accuracy: n/a (no --eval file given)');
   out(ctx, `trainable parameters: ${params.trainable.toLocaleString('en-US')} (${params.trainablePercentOfBase.toFixed(2)}% of base ${params.base.toLocaleString('en-US')}); wall time ${formatDuration((Date.now() - started) / 1000)} (${result.steps} steps) on ${backend}`);
-  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (kadapters/, ${RUN_FILE}, ${KADAPTER_TASK_WEIGHTS_FILE}, metrics.jsonl, summary.json)`);
+  await staged.commit();
+  out(ctx, `saved: ${shortPath(ctx.cwd, target)} (kadapters/, ${RUN_FILE}, ${KADAPTER_TASK_WEIGHTS_FILE}, metrics.jsonl, summary.json)`);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -554,11 +554,11 @@ async function loadTrained(args: ParsedArgs, ctx: CliContext): Promise<Trained> 
   const adapterDir = await resolveAdapterDir(args.requireString('adapter-dir', 'the adapter directory written by adapters train'), ctx.cwd);
   const meta = await readLabelsFile(adapterDir);
   const modelSpec = args.string('model') ?? meta?.model;
-  if (modelSpec === undefined) throw new UsageError(`missing required option --model (${adapterDir} has no labels.json naming it)`, args.command);
+  if (modelSpec === undefined) throw new UsageError(`missing required option --model (${adapterDir} has no run.json naming it)`, args.command);
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
   const given = args.has('max-length') ? args.number('max-length') : meta?.maxLength;
   const maxLength = given ?? Math.min(128, maxSequenceLength(await readHfConfig(model.dir)));
-  await checkMaxLength(model.dir, maxLength, given === undefined || args.has('max-length') ? '--max-length' : `the trained max length (labels.json)`);
+  await checkMaxLength(model.dir, maxLength, given === undefined || args.has('max-length') ? '--max-length' : `the trained max length (run.json)`);
   const { registry } = plugins(ctx);
   const pre = await loadPretrained(model.dir);
   const rule = meta?.placement ? { select: { names: [...meta.placement.sites] }, mode: meta.placement.mode } : undefined;
@@ -568,7 +568,7 @@ async function loadTrained(args: ParsedArgs, ctx: CliContext): Promise<Trained> 
   const numLabels = (loaded.graph.meta['heads'] as HeadSpec[] | undefined)?.find((h) => h.name === loaded.head);
   const n = numLabels && numLabels.type !== 'maskedLM' ? numLabels.numLabels : 0;
   if (meta?.labels && meta.labels.length !== n) {
-    throw new ConfigError(`${meta.source ?? path.join(adapterDir, 'labels.json')}: labels`, `lists ${meta.labels.length} labels but the head '${loaded.head}' has ${n} outputs; the files come from different runs`, 'E_CHECKPOINT_MISMATCH');
+    throw new ConfigError(`${meta.source ?? adapterDir}: labels`, `lists ${meta.labels.length} labels but the head '${loaded.head}' has ${n} outputs; the files come from different runs`, 'E_CHECKPOINT_MISMATCH');
   }
   const labels = meta?.labels ? meta.labels : Array.from({ length: n }, (_v, i) => String(i));
   info(ctx, `loaded adapter '${loaded.name}' with head '${loaded.head}' (${labels.join(', ')}) on ${model.name}`);

@@ -133,7 +133,7 @@ export function majorityShare(examples: readonly TrainExample[]): number {
   return examples.length === 0 ? 0 : Math.max(0, ...counts.values()) / examples.length;
 }
 
-/** What the CLI writes as labels.json (beside the run and inside the adapter dir) to use an adapter later. */
+/** What a command needs to use a saved adapter: read from run.json (or an older run's labels.json). */
 export interface LabelsFile {
   readonly labels: readonly string[];
   readonly adapter: string;
@@ -235,7 +235,7 @@ export async function readLabelsFile(adapterDir: string): Promise<LabelsFile | u
     validateSchema(LABELS_SCHEMA, v, file);
     const labels = (v as LabelsFile).labels;
     if (new Set(labels).size !== labels.length) throw new ConfigError(`${file}.labels`, 'lists a label twice');
-    return v as LabelsFile;
+    return { ...(v as LabelsFile), source: file };
   }
   return undefined;
 }

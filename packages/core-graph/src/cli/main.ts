@@ -21,7 +21,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'train',
     brief: 'train an adapter + classification head on a labelled file',
-    summary: 'Train an adapter and a classification head on a labelled text file; writes the adapter (AdapterHub layout), metrics.jsonl, curves.svg/png, labels.json and summary.json to --out.',
+    summary: 'Train an adapter and a classification head on a labelled text file; writes the adapter (AdapterHub layout), metrics.jsonl, curves.svg/png, run.json and summary.json to --out.',
     usage: '--model DIR|NAME --data FILE [--eval FILE] --adapter SPEC --out DIR [options]',
     options: [
       MODEL,
