@@ -33,7 +33,7 @@ describe('BERT-base with double_seq_bn, reduction_factor 12 (m = 64)', () => {
     // Base total 109,482,240; adapters 2.173% of it, trainable 2.208%.
     expect(report).toHaveLength(24);
     expect(report.every((r) => r.params === 99_136)).toBe(true);
-    expect(bottleneck.paramCount?.({ config: bottleneckConfig('double_seq_bn', { reduction_factor: 12 }), sites: [{ name: 'layer.0.output', layer: 0, inWidth: 768, outWidth: 768 }], width: 768 })).toEqual({ perSite: [99_136], shared: 0 });
+    expect(bottleneck.paramCount?.({ config: bottleneckConfig('double_seq_bn', { reduction_factor: 12 }), sites: [{ name: 'layer.0.output', layer: 0, inWidth: 768, outWidth: 768 }], width: 768, numLayers: 12 })).toEqual({ perSite: [99_136], shared: 0 });
     const adaptersOnly = parameterSummary(graph);
     expect(adaptersOnly.base).toBe(109_482_240);
     expect(adaptersOnly.trainable).toBe(2_379_264);
@@ -81,7 +81,7 @@ describe('property tests', () => {
           expect(r.params).toBe(expected);
           expect(bySite.get(r.site)).toBe(expected);
           expect(bottleneckParamCount(config, d, layer)).toBe(expected);
-          expect(bottleneck.paramCount?.({ config, sites: [{ name: r.site, layer, inWidth: d, outWidth: d }], width: d })).toEqual({ perSite: [expected], shared: 0 });
+          expect(bottleneck.paramCount?.({ config, sites: [{ name: r.site, layer, inWidth: d, outWidth: d }], width: d, numLayers: 12 })).toEqual({ perSite: [expected], shared: 0 });
         }
       }),
       { numRuns: 60, seed: 20210401 },

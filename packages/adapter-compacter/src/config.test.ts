@@ -3,9 +3,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addHead, ConfigError, loadAdapter, readSafetensorsFile, saveAdapter, ADAPTER_WEIGHTS_FILE } from '@adapters/core-graph';
+import { adapterCheckpointKeysOf, addHead, ConfigError, loadAdapter, readSafetensorsFile, saveAdapter, ADAPTER_WEIGHTS_FILE } from '@adapters/core-graph';
 import { compacterConfig, COMPACTER_PRESETS } from './config';
-import { compacter, compacterFromHubConfig, compacterHubKey, compacterRule, compacterToHubConfig } from './plugin';
+import { compacter, compacterFromHubConfig, compacterRule, compacterToHubConfig } from './plugin';
 import { adapted, baseStore, bitEqual, FEEDS, randomizeAdapter, registry, run, tinyBase } from './__tests__/helpers';
 
 /** AdapterHub 1.3.0 BnConfig fields of CompacterConfig (DoubleSeqBnConfig + phm_layer, reduction 32, gelu). */
@@ -79,7 +79,7 @@ describe('errors name the field', () => {
     const e2 = configError(() => adapted(tinyBase({ hiddenSize: 30, numHeads: 3 }), [compacterRule('b', 'compacter++', { reduction_factor: 3 })]));
     expect(e2.path).toBe('b.config.phm_dim');
     expect(e2.message).toMatch(/30 → 10: input size 30 is not divisible by phm_dim 4/);
-    expect(() => compacter.paramCount?.({ config: compacterConfig('compacter'), sites: [{ name: 'layer.0.output', layer: 0, inWidth: 30, outWidth: 30 }], width: 30 })).toThrow(/phm_dim/);
+    expect(() => compacter.paramCount?.({ config: compacterConfig('compacter'), sites: [{ name: 'layer.0.output', layer: 0, inWidth: 30, outWidth: 30 }], width: 30, numLayers: 2 })).toThrow(/phm_dim/);
   });
 
   test.each([
@@ -115,7 +115,7 @@ describe('AdapterHub configs', () => {
     expect(() => compacterFromHubConfig({ ...HUB_COMPACTER, use_gating: true })).toThrow(ConfigError);
   });
 
-  test('saveAdapter / loadAdapter round trip; compacterHubKey maps the shared rule to AdapterHub’s shared_parameters key', async () => {
+  test('saveAdapter / loadAdapter round trip; the checkpoint-key hook maps the shared rule to AdapterHub’s shared_parameters key', async () => {
     const withHead = addHead(tinyBase(), { type: 'classification', name: 'cls', numLabels: 2 });
     const graph = adapted(withHead, [compacterRule('a', 'compacter', { reduction_factor: 4 })]);
     const { store } = baseStore(graph, 5);
@@ -127,8 +127,9 @@ describe('AdapterHub configs', () => {
       const { tensors } = await readSafetensorsFile(join(dir, ADAPTER_WEIGHTS_FILE));
       expect(tensors.has('bert.shared.adapters.a.phm_rule')).toBe(true);
       expect(tensors.has('bert.encoder.layer.0.attention.output.adapters.a.adapter_down.0.W_left')).toBe(true);
-      expect(compacterHubKey(graph, 'shared.adapters.a.phm_rule', 'a')).toBe('bert.shared_parameters.a.phm_rule');
-      expect(compacterHubKey(graph, 'layer.0.ffn.adapters.a.adapter_up.b', 'a')).toBe('bert.encoder.layer.0.output.adapters.a.adapter_up.b');
+      expect(tensors.has('bert.shared_parameters.a.phm_rule')).toBe(true);
+      expect(adapterCheckpointKeysOf(graph, 'shared.adapters.a.phm_rule', 'a', { plugin: compacter })).toEqual(['bert.shared_parameters.a.phm_rule', 'bert.shared.adapters.a.phm_rule']);
+      expect(adapterCheckpointKeysOf(graph, 'layer.0.ffn.adapters.a.adapter_up.b', 'a', { plugin: compacter, as: 'x' })).toEqual(['bert.encoder.layer.0.output.adapters.x.adapter_up.b']);
       const fresh = tinyBase();
       const freshStore = baseStore(fresh, 5).store;
       const loaded = await loadAdapter(dir, fresh, freshStore, registry);

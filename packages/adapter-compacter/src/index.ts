@@ -9,7 +9,7 @@ export type { CompacterConfig, CompacterPresetName, HypercomplexInit, PhmStrateg
 export { kroneckerSum, PHM_OP, phmForward, phmOp, registerPhmOp } from './phm-op';
 export type { PhmShapes } from './phm-op';
 export {
-  compacter, compacterFromHubConfig, compacterHubKey, compacterPolicy, compacterRule, compacterToHubConfig, phmProjection, sharedKey, sharedParamKeys, sharedPrefix,
+  compacter, compacterCheckpointKeys, compacterFromHubConfig, compacterPolicy, compacterRule, compacterToHubConfig, phmProjection, sharedKey, sharedParamKeys, sharedPrefix,
 } from './plugin';
 import { compacter } from './plugin';
 /** Every adapter package exports its plugins, so tools and the CLI can discover them. */

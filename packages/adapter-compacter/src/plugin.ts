@@ -3,8 +3,8 @@
 // double_seq_bn protocol) and `compacter++` (Pfeiffer placement, seq_bn protocol).
 import type { BottleneckPlacement, Projection } from '@adapters/adapter-bottleneck';
 import { createBottleneckPlugin } from '@adapters/adapter-bottleneck';
-import type { AdapterCatalog, AdapterPlugin, Graph, Init, ParamArg, ParamDecl, PlacementRule, TrainPolicy } from '@adapters/core-graph';
-import { adapter, adapterHubKey, adapterPolicy, ConfigError, GraphError } from '@adapters/core-graph';
+import type { AdapterCatalog, AdapterPlugin, CheckpointKeyArgs, Graph, Init, ParamArg, ParamDecl, PlacementRule, TrainPolicy } from '@adapters/core-graph';
+import { adapter, adapterPolicy, ConfigError, defaultCheckpointKeys, defineAdapter, GraphError } from '@adapters/core-graph';
 import type { CompacterConfig } from './config';
 import {
   checkPhmDivisible, COMPACTER_PRESET_NAMES, COMPACTER_PRESETS, COMPACTER_SCHEMA, compacterParamCounts, DEFAULT_COMPACTER_PRESET, resolveCompacter, validateCompacter,
@@ -140,8 +140,7 @@ export function compacterFromHubConfig(hub: Readonly<Record<string, unknown>>): 
   return input;
 }
 
-/** Compacter (Houlsby placement) and Compacter++ (Pfeiffer placement) with PHM projections; AdapterHub's CompacterConfig / CompacterPlusPlusConfig. */
-export const compacter: AdapterPlugin<CompacterConfig> = createBottleneckPlugin<CompacterConfig>({
+const compacterBase: AdapterPlugin<CompacterConfig> = createBottleneckPlugin<CompacterConfig>({
   name: 'compacter',
   description: 'Compacter adapters (PHM projections, shared rule matrices): compacter, compacter++',
   presets: COMPACTER_PRESET_NAMES,
@@ -155,20 +154,24 @@ export const compacter: AdapterPlugin<CompacterConfig> = createBottleneckPlugin<
   fromHubConfig: compacterFromHubConfig,
 });
 
+/**
+ * Compacter's checkpoint keys: a shared parameter `shared.adapters.NAME.x` is AdapterHub's
+ * `${prefix}shared_parameters.NAME.x` (its `base_model.shared_parameters[NAME]`), also written under our own
+ * `${prefix}shared.adapters.NAME.x` (files saved before this hook have both; AdapterHub ignores it); the rest as the
+ * bottleneck's.
+ */
+export function compacterCheckpointKeys(param: CheckpointKeyArgs<CompacterConfig>): readonly string[] {
+  const own = defaultCheckpointKeys(compacterBase as never, param as never);
+  if (param.site !== undefined || !param.key.startsWith('shared.adapters.')) return own;
+  return [`${param.prefix}shared_parameters.${param.as}.${param.local}`, ...own];
+}
+
+/** Compacter (Houlsby placement) and Compacter++ (Pfeiffer placement) with PHM projections; AdapterHub's CompacterConfig / CompacterPlusPlusConfig. */
+export const compacter: AdapterPlugin<CompacterConfig> = defineAdapter<CompacterConfig>({ ...compacterBase, checkpointKeys: compacterCheckpointKeys });
+
 /** A placement rule for one Compacter: `compacterRule('sst2', 'compacter++', { phm_dim: 8 })`. */
 export function compacterRule(name: string, preset: string = DEFAULT_COMPACTER_PRESET, overrides: Readonly<Record<string, unknown>> = {}, placement: BottleneckPlacement = {}): PlacementRule {
   return { adapter: adapter(compacter, name, { config: preset, ...overrides }), ...placement };
-}
-
-/**
- * AdapterHub's key for a Compacter parameter: shared parameters `shared.adapters.NAME.x` map to
- * `${prefix}.shared_parameters.NAME.x` (AdapterHub's `base_model.shared_parameters[NAME]`), the rest as `adapterHubKey`.
- */
-export function compacterHubKey(graph: Graph, key: string, name: string, as = name): string {
-  const shared = sharedPrefix(name);
-  if (!key.startsWith(shared)) return adapterHubKey(graph, key, name, as);
-  const prefix = String(graph.meta['prefix'] ?? '');
-  return `${prefix ? `${prefix}.` : ''}shared_parameters.${as}.${key.slice(shared.length)}`;
 }
 
 const RULE_KEY = /\.phm_rule(_left|_right)?$/;

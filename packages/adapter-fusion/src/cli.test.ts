@@ -65,7 +65,7 @@ describe('adapters fusion-* commands', () => {
     const s1 = await ok(['fusion-stage1', '--model', 'tiny-bert', '--task', 'a=a.tsv,a-dev.tsv', '--task', 'b=b.tsv', '--adapter', 'seq_bn:reduction_factor=4', ...TRAIN, '--out', 'stage1']);
     expect(s1.out).toMatch(/^a: accuracy \d\.\d{4} {2}F1 \d\.\d{4} {2}\(8 eval examples; 2 steps\) {2}saved: stage1\/a\nb: accuracy n\/a/);
     for (const t of ['a', 'b']) {
-      for (const f of ['adapter_config.json', 'adapter.safetensors', 'head_config.json', 'model_head.safetensors', 'labels.json', 'metrics.jsonl']) {
+      for (const f of ['adapter_config.json', 'adapter.safetensors', 'head_config.json', 'model_head.safetensors', 'run.json', 'metrics.jsonl']) {
         expect({ f: `${t}/${f}`, exists: existsSync(path.join(tmp, 'stage1', t, f)) }).toEqual({ f: `${t}/${f}`, exists: true });
       }
       expect(readMetrics(path.join(tmp, 'stage1', t, 'metrics.jsonl')).filter((r) => r['type'] === 'step')).toHaveLength(2);
@@ -74,13 +74,14 @@ describe('adapters fusion-* commands', () => {
     expect(stage1).toMatchObject({ variant: 'st-a', plugin: 'bottleneck', adapterSpec: 'seq_bn:reduction_factor=4' });
     expect((stage1['tasks'] as Array<Record<string, unknown>>).map((t) => [t['name'], t['labels'], t['trainExamples'], t['evalExamples']])).toEqual([['a', ['no', 'yes'], 16, 8], ['b', ['no', 'yes'], 16, 0]]);
     expect((await ok(['eval', '--adapter-dir', 'stage1/a', '--data', 'a-dev.tsv'])).out).toMatch(/^accuracy: \d\.\d{4}/);
+    expect((await ok(['eval', '--run', 'stage1/a', '--data', 'a-dev.tsv'])).out).toMatch(/^accuracy: \d\.\d{4}/);
 
     // Stage 2: only the fusion and the target head train.
     const s2 = await ok(['fusion-stage2', '--model', 'tiny-bert', '--adapters', 'stage1/a,stage1/b', '--data', 'target.tsv', '--eval', 'target-dev.tsv', '--name', 'tgt', ...TRAIN, '--out', 'fused']);
     expect(s2.out).toContain("trained: fusion 'a,b'");
     expect(s2.out).toContain('adapters unchanged: true');
     const fused = path.join(tmp, 'fused');
-    for (const f of ['adapter_fusion_config.json', 'model_adapter_fusion.safetensors', 'head_config.json', 'model_head.safetensors', 'fusion_run.json', 'metrics.jsonl', 'curves.svg', 'curves.png', 'summary.json', 'adapters/a/adapter_config.json', 'adapters/b/adapter.safetensors']) {
+    for (const f of ['adapter_fusion_config.json', 'model_adapter_fusion.safetensors', 'head_config.json', 'model_head.safetensors', 'run.json', 'metrics.jsonl', 'curves.svg', 'curves.png', 'summary.json', 'adapters/a/adapter_config.json', 'adapters/b/adapter.safetensors']) {
       expect({ f, exists: existsSync(path.join(fused, f)) }).toEqual({ f, exists: true });
     }
     const fusionConfig = readJson(path.join(fused, 'adapter_fusion_config.json'));
@@ -91,6 +92,9 @@ describe('adapters fusion-* commands', () => {
     expect(summary).toMatchObject({ fusion: 'a,b', adapters: ['a', 'b'], head: 'tgt', steps: 2, trainExamples: 16, evalExamples: 8, adaptersUnchanged: true, fusionParams: 2 * (3 * 16 * 16 + 2 * 16) });
     expect(typeof summary['accuracy']).toBe('number');
     expect(readMetrics(path.join(fused, 'metrics.jsonl')).map((r) => r['type'])).toEqual(['step', 'step', 'eval', 'final']);
+    expect(readJson(path.join(fused, 'run.json'))).toMatchObject({ adapters: [{ name: 'a', dir: 'adapters/a' }, { name: 'b', dir: 'adapters/b' }], heads: [{ name: 'tgt', dir: '.' }], extras: { fusion: { fusion: 'a,b' } } });
+    // Core's `adapters eval --run` serves the fusion run too (this package's run extras handler loads the fusion).
+    expect((await ok(['eval', '--run', 'fused', '--data', 'target-dev.tsv'])).out).toContain(`accuracy: ${(summary['accuracy'] as number).toFixed(4)}`);
 
     // Inspect: per-layer mean attention (rows sum to 1), table + heat map.
     const ins = await ok(['fusion-inspect', '--fusion', 'fused', '--data', 'target-dev.tsv', '--out', 'inspect']);
@@ -132,7 +136,7 @@ describe('adapters fusion-* commands', () => {
     [['fusion-stage2', '--model', 'tiny-bert', '--data', 'target.tsv', '--out', 'x'], 2, /missing required option --adapters/],
     [['fusion-stage2', '--model', 'tiny-bert', '--adapters', 'nowhere', '--data', 'target.tsv', '--out', 'x'], 2, /--adapters nowhere: no adapter_config.json there/],
     [['fusion-stage2', '--model', 'tiny-bert', '--adapters', 'a', '--fusion-config', 'dynamic:keys=true', '--data', 'target.tsv', '--out', 'x'], 2, /--fusion-config dynamic:keys=true: .*keys/],
-    [['fusion-inspect', '--fusion', 'nowhere', '--data', 'a.tsv'], 2, /--fusion nowhere: no fusion_run.json there/],
+    [['fusion-inspect', '--fusion', 'nowhere', '--data', 'a.tsv'], 2, /--fusion nowhere: no run.json there/],
     [['fusion-prune', '--fusion', 'fused', '--data', 'a.tsv', '--out', 'x'], 2, /give --top-k K and\/or --drop-first N/],
     [['fusion-prune', '--fusion', 'fused', '--top-k', '0', '--data', 'a.tsv', '--out', 'x'], 2, /--top-k must be at least 1/],
   ])('usage error %j → exit %d, one line', async (argv, exit, pattern) => {

@@ -1,25 +1,12 @@
 // `adapters fusion-*` subcommands: the two-stage AdapterFusion recipe (stage 1 ST-A or MT-A, stage 2 fusion),
 // fusion introspection and pruning, on core-graph's CLI (exported as `commands`, found by plugin discovery).
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type {
-  AdapterRegistry, AnyAdapterPlugin, EvalResult, Graph, HeadSpec, JsonSchema, TaskSampling, TextTokenizer,
-  TrainExample, TrainRecord, WeightStore,
-} from '@adapters/core-graph';
-import type {
-  AdapterSpec, CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs, PluginPackage,
-} from '@adapters/cli';
-import {
-  adapter, applyPlacements, ConfigError, createRegistry, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab,
-  loadAdapter, loadHead, loadPretrained, loadTokenizer, ownersPolicy, parameterSummary, PlacementError,
-  resolveConfig, saveAdapter, saveHead, validateSchema, writeJsonAtomic,
-} from '@adapters/core-graph';
-import {
-  backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration,
-  givenColumns, majorityShare, MetricsWriter, parseAdapterSpec, ProgressReporter, readColumns, resolveAdapterDir,
-  resolveModel, shortPath, UsageError, writeTrainingCurves,
-} from '@adapters/cli';
 import { bottleneck } from '@adapters/adapter-bottleneck';
+import type { AdapterRegistry, AnyAdapterPlugin, EvalResult, Graph, HeadSpec, JsonSchema, RunManifest, TaskSampling, TextTokenizer, TrainExample, TrainRecord, WeightStore } from '@adapters/core-graph';
+import { adapter, applyPlacements, ConfigError, createRegistry, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadAdapter, loadHead, loadPretrained, loadRun as coreLoadRun, loadTokenizer, ownersPolicy, parameterSummary, PlacementError, readRunManifest, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, saveHead, singleAdapterRun, stageRunDir, validateRunManifest, validateSchema, writeJsonAtomic } from '@adapters/core-graph';
+import type { AdapterSpec, CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs, PluginPackage } from '@adapters/cli';
+import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, parseAdapterSpec, ProgressReporter, readColumns, resolveAdapterDir, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
 import type { FusionConfigInput } from './config';
 import { resolveFusionConfig } from './config';
 import { fusionAttention, fusionAttentionTable } from './introspect';
@@ -32,9 +19,10 @@ import { pruneFusion } from './prune';
 import type { FusionTask } from './train';
 import { fusionGraph, trainFusion, trainMultiTaskAdapters, trainSingleTaskAdapters } from './train';
 
-/** What fusion-stage2 writes beside the fusion files, so that fusion-inspect / fusion-prune can rebuild the model. */
-export const FUSION_RUN_FILE = 'fusion_run.json';
+/** fusion-stage2's key in run.json's extras: `{ fusion: NAME, pruned? }` (the rest of the run is core's manifest). */
+export const FUSION_EXTRAS = 'fusion';
 
+/** A fusion run as fusion-inspect / fusion-prune use it: run.json's fields, with the fusion's extras. */
 export interface FusionRunFile {
   /** The --model given (a directory or a known name). */
   readonly model: string;
@@ -71,7 +59,7 @@ export const STAGE1_SPEC: CommandSpec = {
   summary:
     'AdapterFusion stage 1. ST-A (default): trains one adapter and classification head per task on its own data with the base frozen. ' +
     'MT-A (--mta): trains all task adapters and heads together with a multi-task loss. Each task is saved to OUT/NAME in AdapterHub layout ' +
-    "(adapter, head, labels.json: usable with 'adapters eval/predict --adapter-dir OUT/NAME'), with metrics.jsonl; OUT/stage1.json summarises.",
+    "(adapter, head, run.json: usable with 'adapters eval/predict --run OUT/NAME'), with metrics.jsonl; OUT/stage1.json summarises.",
   usage: '--model DIR|NAME --task NAME=TRAIN[,EVAL] [--task ...] [--adapter SPEC] [--mta] --out DIR [options]',
   options: [
     MODEL,
@@ -99,7 +87,7 @@ export const STAGE2_SPEC: CommandSpec = {
   summary:
     'AdapterFusion stage 2: loads the stage-1 adapters, freezes the base model and the adapters, and trains only the fusion layers and a new target head ' +
     '(with the value regularisation of dynamic fusion). Writes adapter_fusion_config.json, model_adapter_fusion.safetensors, head_config.json, ' +
-    'model_head.safetensors, the fused adapters (adapters/NAME), fusion_run.json, metrics.jsonl, curves.svg/png and summary.json to --out.',
+    'model_head.safetensors, the fused adapters (adapters/NAME), run.json, metrics.jsonl, curves.svg/png and summary.json to --out.',
   usage: '--model DIR|NAME --adapters DIR1,DIR2,... --data FILE [--eval FILE] --out DIR [options]',
   options: [
     MODEL,
@@ -125,7 +113,7 @@ export const INSPECT_SPEC: CommandSpec = {
   options: [
     { name: 'fusion', type: 'string', metavar: 'DIR', help: 'directory written by fusion-stage2 or fusion-prune' },
     { name: 'data', type: 'string', metavar: 'FILE', help: 'texts to average over (.tsv, .csv or .jsonl; labels not needed)' },
-    { ...MODEL, defaultText: 'the model recorded in fusion_run.json' },
+    { ...MODEL, defaultText: 'the model recorded in run.json' },
     { name: 'limit', type: 'int', min: 1, metavar: 'N', help: 'use the first N examples' },
     { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
     { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
@@ -148,7 +136,7 @@ export const PRUNE_SPEC: CommandSpec = {
     { name: 'top-k', type: 'int', min: 1, metavar: 'K', help: 'adapters to keep per layer', defaultText: 'all' },
     { name: 'drop-first', type: 'int', min: 0, metavar: 'N', help: 'remove the fusion from layers 0..N-1', defaultText: '0' },
     { name: 'data', type: 'string', metavar: 'FILE', help: 'examples to measure attention on (and evaluate, when labelled)' },
-    { ...MODEL, defaultText: 'the model recorded in fusion_run.json' },
+    { ...MODEL, defaultText: 'the model recorded in run.json' },
     { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
     { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
     ...COLUMN_OPTIONS,
@@ -203,7 +191,7 @@ function labelsOf(examples: Parameters<typeof LabelVocab.fromExamples>[0], file:
 /** The model as recorded: the directory when a directory was given, else the known name. */
 const modelRecord = (given: string, model: { dir: string; name: string }, cwd: string) => (model.dir === path.resolve(cwd, given) ? model.dir : model.name);
 
-/** Sites and mode where an adapter goes by default (for labels.json, so core's eval/predict re-place it exactly). */
+/** Sites and mode where an adapter goes by default (for run.json, so core's eval/predict re-place it exactly). */
 function placementOf(base: Graph, use: ReturnType<typeof adapter>, registry: AdapterRegistry, option: string): { sites: string[]; mode: string } {
   let report;
   try {
@@ -243,87 +231,92 @@ interface LoadedRun {
   readonly output: string;
 }
 
-const FUSION_RUN_SCHEMA: JsonSchema = {
+const FUSION_EXTRAS_SCHEMA: JsonSchema = {
   type: 'object',
-  required: ['model', 'fusion', 'head', 'labels', 'maxLength', 'columns', 'adapters'],
+  required: ['fusion'],
   additionalProperties: false,
   properties: {
-    model: { type: 'string' },
     fusion: { type: 'string' },
-    head: { type: 'string' },
-    labels: { type: 'array', minItems: 1, items: { type: 'string' } },
-    maxLength: { type: 'integer', minimum: 1, maximum: 1_000_000 },
-    columns: { type: 'object', required: ['text'], additionalProperties: false, properties: { text: { type: 'string' }, pair: { type: 'string' }, label: { type: 'string' } } },
-    adapters: { type: 'array', minItems: 1, items: { type: 'object', required: ['name', 'dir'], additionalProperties: false, properties: { name: { type: 'string' }, dir: { type: 'string' } } } },
     pruned: { type: 'object', additionalProperties: false, properties: { topK: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] }, dropFirst: { type: 'integer', minimum: 0 }, from: { type: 'string' } } },
   },
 };
 
 /**
- * Checks fusion_run.json by schema, and that every `adapters[].dir` stays inside the fusion directory: a relative
- * path with no `..` segment whose resolved location is under `dir` (before, `../../../x` and `/../../etc` were read).
+ * Checks a fusion run's run.json: core's manifest checks (adapter paths relative, without `..`), then what a fusion
+ * run needs: at least one adapter, each in its own folder inside the run, a labelled head, a text column, the fusion's extras.
  */
 export function validateFusionRun(value: unknown, file: string, dir: string): FusionRunFile {
-  try {
-    validateSchema(FUSION_RUN_SCHEMA, value, '$');
-  } catch (e) {
-    // '$.adapters[0].dir' → 'FILE: adapters[0].dir'
-    if (e instanceof ConfigError) throw new ConfigError(`${file}: ${e.path.replace(/^\$\.?/, '') || 'value'}`, e.message.slice(e.path.length + 2));
-    throw e;
-  }
-  const run = value as FusionRunFile;
-  run.adapters.forEach((a, i) => {
-    const where = `${file}: adapters[${i}].dir`;
+  const m = validateRunManifest(value, file);
+  if (m.adapters.length === 0) throw new ConfigError(`${file}: adapters`, 'must list the fused adapters');
+  m.adapters.forEach((a, i) => {
     if (!NAME_RE.test(a.name)) throw new ConfigError(`${file}: adapters[${i}].name`, `'${a.name}' may use only letters, digits, _ and -`);
-    if (path.isAbsolute(a.dir) || path.win32.isAbsolute(a.dir) || a.dir.split(/[\\/]/).includes('..')) {
-      throw new ConfigError(where, `must be a path inside the fusion directory without '..', got ${JSON.stringify(a.dir)}`);
-    }
-    const resolved = path.resolve(dir, a.dir);
-    const rel = path.relative(dir, resolved);
-    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new ConfigError(where, `resolves outside the fusion directory: ${JSON.stringify(a.dir)}`);
+    const rel = path.relative(dir, path.resolve(dir, a.dir));
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new ConfigError(`${file}: adapters[${i}].dir`, `must be a folder inside the fusion directory, got ${JSON.stringify(a.dir)}`);
   });
-  return run;
+  const head = m.heads[0];
+  if (!head?.labels) throw new ConfigError(`${file}: heads[0].labels`, 'must name the target head\'s labels');
+  if (m.columns.text === undefined) throw new ConfigError(`${file}: columns.text`, 'must name the text column');
+  const extras = m.extras?.[FUSION_EXTRAS];
+  validateSchema(FUSION_EXTRAS_SCHEMA, extras, `${file}: extras.${FUSION_EXTRAS}`);
+  const x = extras as { fusion: string; pruned?: FusionRunFile['pruned'] };
+  return {
+    model: m.model, fusion: x.fusion, head: head.name, labels: head.labels, maxLength: m.maxLength, columns: m.columns as Columns,
+    adapters: m.adapters.map((a) => ({ name: a.name, dir: a.dir })), ...(x.pruned ? { pruned: x.pruned } : {}),
+  };
 }
 
-/** Rebuilds a fusion-stage2 / fusion-prune output: base, fused adapters, head and fusion. */
+/** Rebuilds a fusion-stage2 / fusion-prune output with core's loadRun; the fusion itself is this package's extras handler. */
 async function loadRun(args: ParsedArgs, ctx: CliContext): Promise<LoadedRun> {
   const given = args.requireString('fusion', 'the directory fusion-stage2 wrote');
   const dir = path.resolve(ctx.cwd, given);
-  let run: FusionRunFile;
+  let manifest: RunManifest;
   try {
-    run = validateFusionRun(JSON.parse(await readFile(path.join(dir, FUSION_RUN_FILE), 'utf8')) as unknown, path.join(dir, FUSION_RUN_FILE), dir);
+    manifest = await readRunManifest(dir);
   } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`--fusion ${given}: ${code === 'ENOENT' ? `no ${FUSION_RUN_FILE} there; pass the directory 'adapters fusion-stage2 --out' wrote` : `${FUSION_RUN_FILE} is not valid JSON`}`, args.command);
+    if (e instanceof ConfigError && e.code === 'E_RUN_MANIFEST' && !(await stat(path.join(dir, RUN_FILE)).then(() => true, () => false))) {
+      throw new UsageError(`--fusion ${given}: no ${RUN_FILE} there; pass the directory 'adapters fusion-stage2 --out' wrote`, args.command);
+    }
+    throw e;
   }
+  const run = validateFusionRun(manifest, path.join(dir, RUN_FILE), dir);
   const model = await resolveModel(args.string('model') ?? run.model, ctx.cwd, (line) => info(ctx, line));
   const { registry } = plugins(ctx);
   const pre = await loadPretrained(model.dir);
-  const adapterGraphs: Graph[] = [];
-  for (const a of run.adapters) adapterGraphs.push((await loadAdapter(path.join(dir, a.dir), pre.graph, pre.store, registry, { loadHead: false })).graph);
-  const { graph: headed, name: head } = await loadHead(dir, pre.graph, pre.store);
-  const loaded = await loadFusion(dir, headed, pre.store, registry, { graphs: adapterGraphs });
-  info(ctx, `loaded fusion '${loaded.name}' of ${run.adapters.map((a) => a.name).join(', ')} with head '${head}' (${run.labels.join(', ')}) on ${model.name}`);
-  return { run, dir, model, tokenizer: await loadTokenizer(model.dir), store: pre.store, registry, headed, adapterGraphs, graph: loaded.graph, spec: loaded.spec, output: `${head}.logits` };
+  let fused: { headed: Graph; adapterGraphs: readonly Graph[]; spec: FusionSpec; name: string } | undefined;
+  const loaded = await coreLoadRun(dir, pre.graph, pre.store, {
+    registry,
+    extras: {
+      [FUSION_EXTRAS]: async (c) => {
+        const l = await loadFusion(c.dir, c.headed, c.store, c.registry, { graphs: c.adapterGraphs });
+        fused = { headed: c.headed, adapterGraphs: c.adapterGraphs, spec: l.spec, name: l.name };
+        return l.graph;
+      },
+    },
+  });
+  const f = fused as NonNullable<typeof fused>;
+  info(ctx, `loaded fusion '${f.name}' of ${run.adapters.map((a) => a.name).join(', ')} with head '${run.head}' (${run.labels.join(', ')}) on ${model.name}`);
+  return { run, dir, model, tokenizer: await loadTokenizer(model.dir), store: pre.store, registry, headed: f.headed, adapterGraphs: f.adapterGraphs, graph: loaded.graph, spec: f.spec, output: `${run.head}.logits` };
 }
 
-/** Saves the fusion, its head, the fused adapters and fusion_run.json into `dir` (the fusion-stage2 layout). */
+/** Saves the fusion, its head, the fused adapters and run.json into `dir` (the fusion-stage2 layout). */
 async function saveRun(dir: string, graph: Graph, store: WeightStore, fusion: string, adapterGraphs: readonly Graph[], registry: AdapterRegistry, run: Omit<FusionRunFile, 'adapters' | 'fusion'>): Promise<void> {
   await mkdir(dir, { recursive: true });
   await saveFusion(dir, graph, store, fusion);
-  await saveHead(dir, graph, store, run.head);
+  await saveHead(dir, graph, store, run.head, { labels: run.labels });
   const adapters: Array<{ name: string; dir: string }> = [];
   for (const g of adapterGraphs) {
     const names = Object.keys((g.meta['adapters'] as Record<string, unknown> | undefined) ?? {});
     for (const name of names) {
-      const rel = path.join('adapters', name);
+      const rel = `adapters/${name}`;
       await saveAdapter(path.join(dir, rel), g, store, name, { registry });
       adapters.push({ name, dir: rel });
     }
   }
-  const file: FusionRunFile = { ...run, fusion, adapters };
-  await writeJsonAtomic(path.join(dir, FUSION_RUN_FILE), file);
+  const manifest = validateRunManifest({
+    format: RUN_FORMAT, model: run.model, adapters, heads: [{ name: run.head, dir: '.', labels: [...run.labels] }], maxLength: run.maxLength, columns: { ...run.columns },
+    extras: { [FUSION_EXTRAS]: { fusion, ...(run.pruned ? { pruned: run.pruned } : {}) } },
+  }, path.join(dir, RUN_FILE));
+  await writeJsonAtomic(path.join(dir, RUN_FILE), manifest);
 }
 
 async function examplesFor(args: ParsedArgs, ctx: CliContext, run: FusionRunFile, tokenizer: TextTokenizer, needLabel: boolean): Promise<{ file: string; examples: TrainExample[]; labelled: boolean }> {
@@ -372,7 +365,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
   const started = Date.now();
   const tasksGiven = parseTasks(args, ctx.cwd);
   const modelSpec = args.requireString('model', 'a model directory or all-MiniLM-L6-v2');
-  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const target = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
   const specText = args.string('adapter') ?? 'seq_bn';
   const spec: AdapterSpec = parseAdapterSpec(specText);
   const mta = args.flag('mta');
@@ -397,7 +390,9 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
     const train = await detectColumns(t.train, givenColumns(args), true);
     columns.set(t.name, { train, ...(t.eval !== undefined ? { eval: await detectColumns(t.eval, givenColumns(args, { ...train }), true) } : {}) });
   }
-  await mkdir(outDir, { recursive: true });
+  // Written into a staging directory and swapped in as a whole (io/run-dir): a reader sees the old run or the new one.
+  const staged = await stageRunDir(target);
+  const outDir = staged.dir;
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
   const tokenizer = await loadTokenizer(model.dir);
   const seed = args.number('seed') ?? 42;
@@ -476,17 +471,16 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
   for (const task of tasks) {
     const dir = path.join(outDir, task.name);
     await saveAdapter(dir, graphs[task.name] as Graph, pre.store, task.name, { head: task.name, registry });
-    // The same labels.json as `adapters train`, so `adapters eval/predict --adapter-dir OUT/NAME` work on stage-1 adapters.
-    await writeJsonAtomic(path.join(dir, 'labels.json'), {
-      labels: task.labels.labels, adapter: task.name, head: task.name, plugin: choice.plugin.name, spec: specText,
-      model: modelRecord(modelSpec, model, ctx.cwd), maxLength, columns: task.columns, placement: task.placement,
-    });
+    // A run manifest like `adapters train`'s, so `adapters eval/predict --run OUT/NAME` (or --adapter-dir) work on stage-1 adapters.
+    await writeJsonAtomic(path.join(dir, RUN_FILE), singleAdapterRun({
+      model: modelRecord(modelSpec, model, ctx.cwd), adapter: task.name, head: task.name, dir: '.', labels: task.labels.labels, placement: task.placement, maxLength, columns: task.columns,
+    }));
     const f = finals[task.name];
     summary.push({
       name: task.name, dir: task.name, labels: task.labels.labels, trainExamples: task.train.length, evalExamples: task.eval?.length ?? 0, steps: f?.steps ?? 0,
       accuracy: f?.eval?.accuracy ?? null, f1: f?.eval?.f1 ?? null, evalLoss: f?.eval?.loss ?? null, majorityBaseline: task.eval ? majorityShare(task.eval) : null,
     });
-    out(ctx, `${task.name}: accuracy ${fmt(f?.eval?.accuracy)}  F1 ${fmt(f?.eval?.f1)}  (${task.eval?.length ?? 0} eval examples; ${f?.steps ?? 0} steps)  saved: ${shortPath(ctx.cwd, dir)}`);
+    out(ctx, `${task.name}: accuracy ${fmt(f?.eval?.accuracy)}  F1 ${fmt(f?.eval?.f1)}  (${task.eval?.length ?? 0} eval examples; ${f?.steps ?? 0} steps)  saved: ${shortPath(ctx.cwd, path.join(target, task.name))}`);
   }
   const params = parameterSummary(Object.values(graphs)[0] as Graph, (p) => p.owner.startsWith('adapter:'));
   await writeJsonAtomic(path.join(outDir, 'stage1.json'), {
@@ -494,7 +488,8 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
     adapterParams: params.trainable, baseParams: params.base, tasks: summary, seconds: (Date.now() - started) / 1000,
   });
   pre.store.dispose();
-  out(ctx, `wall time: ${formatDuration((Date.now() - started) / 1000)} on ${backend}; next: adapters fusion-stage2 --model ${modelSpec} --adapters ${tasks.map((t) => shortPath(ctx.cwd, path.join(outDir, t.name))).join(',')} --data TARGET_TRAIN --out DIR`);
+  await staged.commit();
+  out(ctx, `wall time: ${formatDuration((Date.now() - started) / 1000)} on ${backend}; next: adapters fusion-stage2 --model ${modelSpec} --adapters ${tasks.map((t) => shortPath(ctx.cwd, path.join(target, t.name))).join(',')} --data TARGET_TRAIN --out DIR`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -521,7 +516,7 @@ export async function stage2Command(args: ParsedArgs, ctx: CliContext): Promise<
   const data = path.resolve(ctx.cwd, args.requireString('data', 'the target-task training file'));
   const evalGiven = args.string('eval');
   const evalFile = evalGiven !== undefined ? path.resolve(ctx.cwd, evalGiven) : undefined;
-  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const target = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
   const head = args.string('name') ?? 'target';
   if (!NAME_RE.test(head)) throw new UsageError(`--name '${head}' may use only letters, digits, _ and -`, args.command);
   const fusionConfig = fusionConfigOf(args);
@@ -534,7 +529,9 @@ export async function stage2Command(args: ParsedArgs, ctx: CliContext): Promise<
   const { registry } = plugins(ctx);
   const trainColumns = await detectColumns(data, givenColumns(args), true);
   const evalColumns = evalFile !== undefined ? await detectColumns(evalFile, givenColumns(args, { ...trainColumns }), true) : undefined;
-  await mkdir(outDir, { recursive: true });
+  // Written into a staging directory and swapped in as a whole (io/run-dir): a reader sees the old run or the new one.
+  const staged = await stageRunDir(target);
+  const outDir = staged.dir;
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
   const tokenizer = await loadTokenizer(model.dir);
   const trainRaw = await readColumns(data, trainColumns);
@@ -612,7 +609,8 @@ export async function stage2Command(args: ParsedArgs, ctx: CliContext): Promise<
   out(ctx, final ? `accuracy: ${final.accuracy.toFixed(4)}  F1: ${final.f1.toFixed(4)}  (${final.count} eval examples; majority-class baseline ${majorityShare(evalSet).toFixed(4)})` : 'accuracy: n/a (no --eval file given)');
   out(ctx, `trained: fusion '${fusionName}' (${fusionParams} parameters) + head '${head}'; adapters unchanged: ${adaptersUnchanged}`);
   out(ctx, `wall time: ${formatDuration((Date.now() - started) / 1000)} (training ${formatDuration(result.seconds)}, ${result.steps} steps) on ${backend}`);
-  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (${FUSION_CONFIG_FILE}, ${FUSION_WEIGHTS_FILE}, ${HEAD_CONFIG_FILE}, adapters/, ${FUSION_RUN_FILE}, metrics.jsonl, curves.png, summary.json)`);
+  await staged.commit();
+  out(ctx, `saved: ${shortPath(ctx.cwd, target)} (${FUSION_CONFIG_FILE}, ${FUSION_WEIGHTS_FILE}, ${HEAD_CONFIG_FILE}, adapters/, ${RUN_FILE}, metrics.jsonl, curves.png, summary.json)`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -639,13 +637,13 @@ export async function inspectCommand(args: ParsedArgs, ctx: CliContext): Promise
 export async function pruneCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
   args.requireString('fusion', 'the directory fusion-stage2 wrote');
   args.requireString('data', 'a .tsv, .csv or .jsonl file');
-  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const target = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
   const topK = args.number('top-k');
   const dropFirst = args.number('drop-first') ?? 0;
   if (topK === undefined && dropFirst === 0) throw new UsageError('give --top-k K and/or --drop-first N', args.command);
   await backendBanner(args, ctx);
   const r = await loadRun(args, ctx);
-  if (path.resolve(outDir) === path.resolve(r.dir)) throw new UsageError('--out must differ from --fusion (the pruned fusion is written beside the original)', args.command);
+  if (target === path.resolve(r.dir)) throw new UsageError('--out must differ from --fusion (the pruned fusion is written beside the original)', args.command);
   const { examples, labelled } = await examplesFor(args, ctx, r.run, r.tokenizer, false);
   const name = r.spec.name as string;
   const batchSize = args.number('batch-size') ?? 32;
@@ -664,6 +662,9 @@ export async function pruneCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const afterEval = evalOf(graph);
   const count = (g: Graph) => parameterSummary(g, (p) => p.owner === `fusion:${name}`).trainable;
   const adaptersCount = (g: Graph) => parameterSummary(g, (p) => p.owner.startsWith('adapter:')).trainable;
+  // Written into a staging directory and swapped in as a whole (io/run-dir).
+  const staged = await stageRunDir(target);
+  const outDir = staged.dir;
   await saveRun(outDir, graph, r.store, name, r.adapterGraphs, r.registry, {
     model: r.run.model, head: r.run.head, labels: r.run.labels, maxLength: r.run.maxLength, columns: r.run.columns, pruned: { topK: topK ?? null, dropFirst, from: r.dir },
   });
@@ -677,7 +678,8 @@ export async function pruneCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   out(ctx, `fusion '${name}' pruned (${topK !== undefined ? `top-${topK} per layer` : 'all adapters'}${dropFirst > 0 ? `, no fusion in layers 0..${dropFirst - 1}` : ''}):`);
   for (const l of attention.layers) out(ctx, `  ${l.site}: ${layers[l.site] ? layers[l.site]?.join(', ') : '(dropped)'}`);
   out(ctx, labelled ? `accuracy: ${fmt(before?.accuracy)} before, ${fmt(afterEval?.accuracy)} after (${examples.length} examples, no retraining)` : 'accuracy: n/a (--data has no labels)');
-  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (usable with fusion-inspect / fusion-prune --fusion)`);
+  await staged.commit();
+  out(ctx, `saved: ${shortPath(ctx.cwd, target)} (usable with fusion-inspect / fusion-prune --fusion)`);
 }
 
 /** The subcommands this package adds to the `adapters` CLI. */

@@ -1,13 +1,14 @@
-// Issue 18 item 7: fusion_run.json is validated by schema and its adapter paths stay inside the fusion directory.
+// Issue 18 item 7: a fusion run's run.json is validated (core's manifest checks + the fusion's) and its adapter paths
+// stay inside the fusion directory.
 import * as path from 'node:path';
-import { ConfigError } from '@adapters/core-graph';
+import { ConfigError, RUN_FORMAT } from '@adapters/core-graph';
 import { validateFusionRun } from './cli';
 
 const DIR = path.resolve('/runs/fusion');
-const FILE = path.join(DIR, 'fusion_run.json');
+const FILE = path.join(DIR, 'run.json');
 const valid = {
-  model: 'tiny-bert', fusion: 'f', head: 'h', labels: ['neg', 'pos'], maxLength: 16, columns: { text: 'sentence', label: 'label' },
-  adapters: [{ name: 'a', dir: 'adapters/a' }, { name: 'b', dir: path.join('adapters', 'b') }],
+  format: RUN_FORMAT, model: 'tiny-bert', heads: [{ name: 'h', dir: '.', labels: ['neg', 'pos'] }], maxLength: 16, columns: { text: 'sentence', label: 'label' },
+  adapters: [{ name: 'a', dir: 'adapters/a' }, { name: 'b', dir: path.join('adapters', 'b') }], extras: { fusion: { fusion: 'f' } },
 };
 
 function configError(value: unknown): ConfigError {
@@ -22,8 +23,8 @@ function configError(value: unknown): ConfigError {
 
 describe('validateFusionRun', () => {
   it('accepts what fusion-stage2 and fusion-prune write', () => {
-    expect(validateFusionRun(valid, FILE, DIR)).toBe(valid);
-    expect(validateFusionRun({ ...valid, pruned: { topK: null, dropFirst: 1, from: '/x' } }, FILE, DIR).pruned?.dropFirst).toBe(1);
+    expect(validateFusionRun(valid, FILE, DIR)).toEqual({ model: 'tiny-bert', fusion: 'f', head: 'h', labels: ['neg', 'pos'], maxLength: 16, columns: valid.columns, adapters: valid.adapters });
+    expect(validateFusionRun({ ...valid, extras: { fusion: { fusion: 'f', pruned: { topK: null, dropFirst: 1, from: '/x' } } } }, FILE, DIR).pruned?.dropFirst).toBe(1);
   });
 
   it.each([
@@ -43,10 +44,12 @@ describe('validateFusionRun', () => {
     [{ ...valid, adapters: [] }, 'adapters'],
     [{ ...valid, adapters: [{ name: 'a' }] }, 'adapters[0].dir'],
     [{ ...valid, adapters: [{ name: '../a', dir: 'adapters/a' }] }, 'adapters[0].name'],
-    [{ ...valid, labels: 'neg,pos' }, 'labels'],
+    [{ ...valid, heads: [{ name: 'h', dir: '.', labels: 'neg,pos' }] }, 'heads[0].labels'],
+    [{ ...valid, heads: [] }, 'heads[0].labels'],
+    [{ ...valid, extras: { fusion: { fusion: 3 } } }, 'extras.fusion.fusion'],
     [{ ...valid, maxLength: Number.POSITIVE_INFINITY }, 'maxLength'], // what JSON.parse makes of 1e400
     [{ ...valid, columns: { label: 'label' } }, 'columns.text'],
-    [JSON.parse(`{"model":"m","fusion":"f","head":"h","labels":["a"],"maxLength":4,"columns":{"text":"t"},"adapters":[{"name":"a","dir":"d"}],"__proto__":{}}`), '__proto__'],
+    [JSON.parse(`{"format":"${RUN_FORMAT}","model":"m","heads":[],"maxLength":4,"columns":{"text":"t"},"adapters":[{"name":"a","dir":"d"}],"__proto__":{}}`), '__proto__'],
   ])('%#: a malformed file names the field (before: "run.adapters is not iterable")', (value, field) => {
     expect(configError(value).path).toBe(`${FILE}: ${field}`);
   });

@@ -16,5 +16,6 @@ export { fusionAttention, fusionAttentionTable, fusionHeatmapSpec } from './intr
 export type { FusionAttention, FusionLayerAttention, VegaLiteSpec } from './introspect';
 export { pruneFusion, topAdapters } from './prune';
 export type { FusionPruneOptions } from './prune';
-export { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, fusionHubKeys, loadFusion, saveFusion } from './io';
+export { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, fusionCheckpointKeys, loadFusion, saveFusion } from './io';
+export { runExtras } from './run-extras';
 export type { LoadFusionOptions } from './io';

@@ -2,13 +2,10 @@
 //   adapter_fusion_config.json       { adapter_names, config: {key, query, ...}, hidden_size, model_class, model_name, model_type, name, version }
 //   model_adapter_fusion.safetensors `bert.encoder.layer.{i}.output.adapter_fusion_layer.{NAME}.{query|key|value}.{weight|bias}`
 // Kernels are written [out, in] as PyTorch's nn.Linear. Pruned fusions add `fusion_layers` (ours; AdapterHub ignores it).
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
-import type { AdapterRegistry, AdapterUse, EncoderConfig, Graph, WeightStore } from '@adapters/core-graph';
+import type { AdapterRegistry, AdapterUse, CheckpointKeyArgs, Graph, WeightStore } from '@adapters/core-graph';
 import {
-  checkpointTensor, ConfigError, encodeSafetensors, FORMAT_VERSION, GraphError, readJsonObject, readSafetensorsFile,
-  stageFromCheckpoint, writeFileAtomic, writeJsonAtomic,
+  assignStaged, checkpointKeyArgs, checkpointKeysOf, ConfigError, GraphError, moduleCheckpointKeys, objectField, readJsonObject, readSafetensorsFile, stageArtifact, writeArtifact,
 } from '@adapters/core-graph';
 import { resolveFusionConfig, toHubFusionConfig } from './config';
 import type { FusionRecord } from './fuse';
@@ -26,26 +23,17 @@ function recordOf(graph: Graph, name: string): FusionRecord {
   return r;
 }
 
-/** Weight key → AdapterHub key for every parameter of a fusion (`as` renames the fusion in the keys). */
-export function fusionHubKeys(graph: Graph, name: string, as = name): Map<string, string> {
+/** AdapterHub's key of a fusion parameter: `${module}.adapter_fusion_layer.${as}.${local}` (the checkpoint-key hook of fusions). */
+export const fusionCheckpointKeys = (param: CheckpointKeyArgs<unknown>): readonly string[] => moduleCheckpointKeys(param, { collection: 'adapter_fusion_layer' });
+
+/** Weight key → every checkpoint key of each parameter of a fusion (`as` renames the fusion in the keys). */
+function fusionKeyMap(graph: Graph, name: string, as = name): Map<string, string[]> {
   const record = recordOf(graph, name);
-  const prefix = typeof graph.meta['prefix'] === 'string' && graph.meta['prefix'] !== '' ? `${graph.meta['prefix']}.` : '';
-  const out = new Map<string, string>();
-  for (const [siteName, s] of Object.entries(record.sites)) {
-    const module = graph.sites.get(siteName)?.module ?? siteName;
-    for (const [local, key] of Object.entries(s.params)) out.set(key, `${prefix}${module}.adapter_fusion_layer.${as}.${local}`);
+  const out = new Map<string, string[]>();
+  for (const [site, s] of Object.entries(record.sites)) {
+    for (const [local, key] of Object.entries(s.params)) out.set(key, checkpointKeysOf(fusionCheckpointKeys, checkpointKeyArgs(graph, key, { name, as, config: record.config, at: { site, local } })));
   }
   return out;
-}
-
-/** The file's key for an AdapterHub key: as is, or without the model prefix (AdapterHub files saved from a bare BertModel). */
-function fileKeyOf(has: (key: string) => boolean, graph: Graph): (key: string) => string {
-  const prefix = String(graph.meta['prefix'] ?? '');
-  return (key) => {
-    if (has(key) || !prefix || !key.startsWith(`${prefix}.`)) return key;
-    const bare = key.slice(prefix.length + 1);
-    return has(bare) ? bare : key;
-  };
 }
 
 /** True when some site fuses fewer adapters than the fusion has (pruned by top-k); dropped layers are not visible here. */
@@ -54,26 +42,21 @@ const isPruned = (r: FusionRecord): boolean => Object.values(r.sites).some((s) =
 /** Writes a fusion's config and weights (each file atomically). The fused adapters are saved with core-graph's saveAdapter. */
 export async function saveFusion(dir: string, graph: Graph, store: WeightStore, name: string, options: { layers?: boolean } = {}): Promise<void> {
   const record = recordOf(graph, name);
-  const model = graph.meta['config'] as EncoderConfig | undefined;
-  await mkdir(dir, { recursive: true });
   const layers = options.layers ?? true;
-  await writeJsonAtomic(join(dir, FUSION_CONFIG_FILE), {
-    adapter_names: record.adapters,
-    config: toHubFusionConfig(record.config),
-    hidden_size: model?.hiddenSize ?? null,
-    model_class: `${model?.architecture === 'roberta' ? 'Roberta' : 'Bert'}AdapterModel`,
-    model_name: graph.meta['modelName'] ?? null,
-    model_type: model?.architecture ?? null,
-    name,
-    version: FORMAT_VERSION,
-    ...(layers ? { fusion_layers: Object.fromEntries(Object.entries(record.sites).map(([site, s]) => [site, s.children])) } : {}),
-    ...(isPruned(record) ? { pruned: true } : {}),
-    // Not AdapterHub's (it keeps T in memory only and restarts at 50): the annealed T, so a reload computes the same.
-    ...(record.config.temperature ? { temperature: fusionTemperature(store, name) } : {}),
+  await writeArtifact(dir, graph, store, {
+    configFile: FUSION_CONFIG_FILE,
+    fields: {
+      adapter_names: record.adapters,
+      config: toHubFusionConfig(record.config),
+      name,
+      ...(layers ? { fusion_layers: Object.fromEntries(Object.entries(record.sites).map(([site, s]) => [site, s.children])) } : {}),
+      ...(isPruned(record) ? { pruned: true } : {}),
+      // Not AdapterHub's (it keeps T in memory only and restarts at 50): the annealed T, so a reload computes the same.
+      ...(record.config.temperature ? { temperature: fusionTemperature(store, name) } : {}),
+    },
+    weightsFile: FUSION_WEIGHTS_FILE,
+    tensors: fusionKeyMap(graph, name),
   });
-  const tensors: Record<string, ReturnType<typeof checkpointTensor>> = {};
-  for (const [key, hub] of fusionHubKeys(graph, name)) tensors[hub] = checkpointTensor(graph, store, key);
-  await writeFileAtomic(join(dir, FUSION_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
 }
 
 export interface LoadFusionOptions {
@@ -101,9 +84,7 @@ export async function loadFusion(dir: string, base: Graph, store: WeightStore, r
   const rawNames = saved['adapter_names'] ?? savedName;
   const names = typeof rawNames === 'string' ? rawNames.split(',') : rawNames;
   if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw new ConfigError(`${configFile}: adapter_names`, 'must be a list of adapter names');
-  const hub = saved['config'];
-  if (hub === null || typeof hub !== 'object' || Array.isArray(hub)) throw new ConfigError(`${configFile}: config`, 'must be an object');
-  const config = resolveFusionConfig(hub as Record<string, unknown>, `${configFile}: config`);
+  const config = resolveFusionConfig(objectField(saved, 'config', configFile), `${configFile}: config`);
   const given = options.adapters ?? adapterUses(options.graphs ?? [], names as string[]);
   const byName = new Map(given.map((a) => [a.name, a]));
   const adapters = (names as string[]).map((n) => {
@@ -122,19 +103,9 @@ export async function loadFusion(dir: string, base: Graph, store: WeightStore, r
 
   const weightsFile = join(dir, FUSION_WEIGHTS_FILE);
   const { tensors } = await readSafetensorsFile(weightsFile);
-  const inFile = fileKeyOf((k) => tensors.has(k), graph);
-  const hubKeys = new Map([...fusionHubKeys(graph, name, savedName)].map(([k, hub]) => [k, inFile(hub)]));
-  const staged = stageFromCheckpoint(graph, (k) => tensors.get(k), { keys: [...hubKeys.keys()], source: weightsFile, keyOf: (k) => hubKeys.get(k) as string });
-  const expected = new Set(hubKeys.values());
-  const unexpected = [...tensors.keys()].filter((k) => !expected.has(k));
-  if (unexpected.length > 0) throw new GraphError(`${weightsFile}: unexpected tensor '${unexpected[0]}' (fusion '${savedName}' places no parameter there)`);
-  const created = new Set(store.sync(graph, 0, (spec) => staged.get(spec.key)?.values));
-  for (const [key, v] of staged) {
-    if (created.has(key)) continue;
-    const t = tf.tensor(v.values, v.shape);
-    store.assign(key, t);
-    t.dispose();
-  }
+  const hubNames = fusionKeyMap(graph, name, savedName);
+  const staged = stageArtifact(graph, tensors, { keys: [...hubNames.keys()], namesOf: (k) => hubNames.get(k) ?? [], source: weightsFile, owner: `fusion '${savedName}'` });
+  assignStaged(graph, store, staged);
   if (temperature !== undefined) setFusionTemperature(store, name, temperature);
   return { graph, name, spec };
 }

@@ -107,13 +107,14 @@ describe('adapters kadapter-* commands', () => {
     // Downstream: both adapters, concat; the adapters fine-tune with the base frozen (the paper's setting).
     const tr = await ok(['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'factual,linguistic', '--combine', 'concat', '--data', 'train.tsv', '--eval', 'dev.tsv', ...TRAIN, '--out', 'task']);
     expect(tr.out).toMatch(/^accuracy: \d\.\d{4} {2}\(6 eval examples; majority-class baseline 0\.5000\)\n/);
-    for (const f of ['kadapters/factual/adapter_config.json', 'kadapters/linguistic/adapter.safetensors', 'task_config.json', 'task.safetensors', 'metrics.jsonl', 'summary.json']) {
+    for (const f of ['kadapters/factual/adapter_config.json', 'kadapters/linguistic/adapter.safetensors', 'run.json', 'task.safetensors', 'metrics.jsonl', 'summary.json']) {
       expect({ f, exists: existsSync(path.join(tmp, 'task', f)) }).toEqual({ f, exists: true });
     }
-    expect(readJson(path.join(tmp, 'task', 'task_config.json'))).toMatchObject({
-      adapters: [{ name: 'factual', dir: 'kadapters/factual' }, { name: 'linguistic', dir: 'kadapters/linguistic' }], combine: { name: 'kadapter', mode: 'concat' },
-      head: { type: 'classification', name: 'task', numLabels: 2 }, labels: ['neg', 'pos'], trained: 'adapters+combination+head',
+    expect(readJson(path.join(tmp, 'task', 'run.json'))).toMatchObject({
+      adapters: [{ name: 'factual', dir: 'kadapters/factual' }, { name: 'linguistic', dir: 'kadapters/linguistic' }],
+      extras: { kadapter: { combine: { name: 'kadapter', mode: 'concat' }, head: { type: 'classification', name: 'task', numLabels: 2 }, labels: ['neg', 'pos'], trained: 'adapters+combination+head' } },
     });
+    expect(existsSync(path.join(tmp, 'task', 'task_config.json'))).toBe(false);
     const { tensors } = await readSafetensorsFile(path.join(tmp, 'task', 'task.safetensors'));
     expect([...tensors.keys()].some((k) => k.startsWith('heads.task.'))).toBe(true);
     expect([...tensors.keys()].some((k) => k.startsWith('combine.kadapter.'))).toBe(true);
@@ -140,7 +141,7 @@ describe('adapters kadapter-* commands', () => {
     [['kadapter-train', '--model', 'tiny-bert', '--data', 'train.tsv', '--out', 'x'], /missing required option --kadapter/],
     [['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'nowhere', '--data', 'train.tsv', '--out', 'x'], /--kadapter nowhere: no readable adapter_config\.json there/],
     [['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'factual', '--combine', 'avg', '--data', 'train.tsv', '--out', 'x'], /--combine must be concat or sum, got 'avg'/],
-    [['kadapter-eval', '--task', 'nowhere', '--data', 'dev.tsv'], /--task nowhere: no readable task_config\.json there/],
+    [['kadapter-eval', '--task', 'nowhere', '--data', 'dev.tsv'], /--task nowhere: no run\.json there/],
   ])('usage error %j → exit 2, one line', async (argv, pattern) => {
     const r = await run(argv);
     expect(r.code).toBe(2);

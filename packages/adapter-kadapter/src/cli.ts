@@ -1,19 +1,12 @@
 // `adapters kadapter-*` subcommands: the two K-Adapter pre-training recipes (factual on FewRel, linguistic on
 // UD) and downstream classification with pre-trained knowledge adapters, base frozen. Exported as `commands`;
 // core-graph's CLI finds them by plugin discovery.
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { EncoderConfig, EvalResult, TrainRecord } from '@adapters/core-graph';
+import type { EncoderConfig, EvalResult, JsonSchema, RunManifest, TrainRecord } from '@adapters/core-graph';
+import { assignFromCheckpoint, checkpointTensor, ConfigError, encodeSafetensors, evaluate, Executor, FORMAT_VERSION, HEAD_CONFIG_FILE, LabelVocab, loadTokenizer, parameterSummary, readRunManifest, readSafetensorsFile, resolveConfig, RUN_FILE, RUN_FORMAT, stageRunDir, train, validateRunManifest, validateSchema, writeFileAtomic, writeJsonAtomic } from '@adapters/core-graph';
 import type { CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
-import {
-  assignFromCheckpoint, evaluate, Executor, HEAD_CONFIG_FILE, train, checkpointTensor, ConfigError,
-  encodeSafetensors, FORMAT_VERSION, LabelVocab, loadTokenizer, parameterSummary, readSafetensorsFile,
-  resolveConfig, writeFileAtomic, writeJsonAtomic,
-} from '@adapters/core-graph';
-import {
-  backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare,
-  MetricsWriter, parseAdapterSpec, ProgressReporter, readColumns, resolveModel, shortPath, UsageError,
-} from '@adapters/cli';
+import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, parseAdapterSpec, ProgressReporter, readColumns, resolveModel, shortPath, UsageError } from '@adapters/cli';
 import type { CombineMode } from './combine';
 import { KADAPTER_PRESETS } from './config';
 import type { KnowledgeHeadSpec } from './heads';
@@ -24,8 +17,8 @@ import type { RecipeResult } from './recipes';
 import { attachKnowledgeAdapters, pretrainFactualAdapter, pretrainLinguisticAdapter } from './recipes';
 import { frozenFeatureHooks } from './frozen-cache';
 
-/** What kadapter-train writes beside the task weights (task.safetensors). */
-export const KADAPTER_TASK_FILE = 'task_config.json';
+/** kadapter-train's key in run.json's extras: the combination, the knowledge head spec and its labels, the task weights file. */
+export const KADAPTER_EXTRAS = 'kadapter';
 export const KADAPTER_TASK_WEIGHTS_FILE = 'task.safetensors';
 
 const out = (ctx: CliContext, line = '') => ctx.stdout.write(`${line}\n`);
@@ -82,7 +75,7 @@ export const TRAIN_SPEC: CommandSpec = {
   summary:
     'Loads pre-trained knowledge adapters (kadapter-pretrain outputs, without their pre-training heads), combines them with the model\'s last hidden state ' +
     '(concat: per-adapter projections then a joint one; sum: h + Σ adapter outputs) and trains a classification head with the base frozen. By default the adapters ' +
-    'fine-tune too (the paper\'s setting); --freeze-adapters trains only the combination and the head. Writes the adapters (kadapters/NAME), task_config.json + task.safetensors ' +
+    'fine-tune too (the paper\'s setting); --freeze-adapters trains only the combination and the head. Writes the adapters (kadapters/NAME), run.json + task.safetensors ' +
     '(combination and head), metrics.jsonl and summary.json to --out; evaluate it again with kadapter-eval.',
   usage: '--model DIR|NAME --kadapter DIR[,DIR2] [--combine concat|sum] --data FILE [--eval FILE] --out DIR [options]',
   options: [
@@ -110,7 +103,7 @@ export const EVAL_SPEC: CommandSpec = {
   options: [
     { name: 'task', type: 'string', metavar: 'DIR', help: 'directory written by kadapter-train' },
     { name: 'data', type: 'string', metavar: 'FILE', help: 'labelled examples (.tsv, .csv or .jsonl)' },
-    { ...MODEL, defaultText: 'the model recorded in task_config.json' },
+    { ...MODEL, defaultText: 'the model recorded in run.json' },
     ...COLUMN_OPTIONS,
     { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
     { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
@@ -183,7 +176,7 @@ export async function pretrainCommand(args: ParsedArgs, ctx: CliContext): Promis
   if (knowledge !== 'factual' && knowledge !== 'linguistic') throw new UsageError(`--knowledge must be factual or linguistic, got '${knowledge}'`, args.command);
   const modelSpec = args.requireString('model', 'a model directory or all-MiniLM-L6-v2');
   const dataGiven = args.requireString('data', knowledge === 'factual' ? 'a FewRel JSON file' : 'a CoNLL-U file');
-  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const target = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
   const wrong = (knowledge === 'factual' ? ['train-sentences', 'eval-sentences', 'projection-size'] : ['relations', 'relation', 'per-relation', 'eval-per-relation', 'markers']).filter((o) => args.has(o));
   if (wrong.length > 0) throw new UsageError(`--${wrong[0]} does not apply to --knowledge ${knowledge}`, args.command);
   if (args.has('relations') && args.has('relation')) throw new UsageError('give --relations N or --relation ID (repeatable), not both', args.command);
@@ -199,7 +192,9 @@ export async function pretrainCommand(args: ParsedArgs, ctx: CliContext): Promis
   const data = await requireFile(dataGiven, ctx.cwd, '--data');
   const backend = await backendBanner(args, ctx);
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
-  await mkdir(outDir, { recursive: true });
+  // Written into a staging directory and swapped in as a whole (io/run-dir): a reader sees the old run or the new one.
+  const staged = await stageRunDir(target);
+  const outDir = staged.dir;
   const opt = <K extends string, V>(key: K, v: V | undefined): { [P in K]?: V } => (v === undefined ? {} : ({ [key]: v } as { [P in K]?: V }));
   const progress = progressOf(ctx, path.join(outDir, 'metrics.jsonl'));
   const common = {
@@ -234,7 +229,8 @@ export async function pretrainCommand(args: ParsedArgs, ctx: CliContext): Promis
   const what = knowledge === 'factual' ? `relation accuracy over ${result.labels?.length ?? '?'} relations` : 'dependency-head accuracy (UAS over word pieces)';
   out(ctx, `${what}: ${pct(result.eval.accuracy)} (chance ${pct(result.chance)}; ${result.evalCount} eval examples, ${result.train.steps} steps)`);
   out(ctx, `adapter '${name}': ${params.trainable.toLocaleString('en-US')} parameters; wall time ${formatDuration((Date.now() - started) / 1000)} on ${backend}`);
-  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (${KADAPTER_CONFIG_FILE}, adapter.safetensors, ${HEAD_CONFIG_FILE}, metrics.jsonl, summary.json)`);
+  await staged.commit();
+  out(ctx, `saved: ${shortPath(ctx.cwd, target)} (${KADAPTER_CONFIG_FILE}, adapter.safetensors, ${HEAD_CONFIG_FILE}, metrics.jsonl, summary.json)`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -254,7 +250,7 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const data = path.resolve(ctx.cwd, args.requireString('data', 'the training file: .tsv, .csv or .jsonl'));
   const evalGiven = args.string('eval');
   const evalFile = evalGiven !== undefined ? path.resolve(ctx.cwd, evalGiven) : undefined;
-  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const target = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
   const maxLength = args.number('max-length') ?? 128;
   const dirs: string[] = [];
   const names: string[] = [];
@@ -275,7 +271,9 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const backend = await backendBanner(args, ctx);
   const trainColumns: Columns = await detectColumns(data, givenColumns(args), true);
   const evalColumns = evalFile !== undefined ? await detectColumns(evalFile, givenColumns(args, { ...trainColumns }), true) : undefined;
-  await mkdir(outDir, { recursive: true });
+  // Written into a staging directory and swapped in as a whole (io/run-dir): a reader sees the old run or the new one.
+  const staged = await stageRunDir(target);
+  const outDir = staged.dir;
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
   const tokenizer = await loadTokenizer(model.dir);
   const trainRaw = await readColumns(data, trainColumns);
@@ -334,11 +332,12 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const tensors: Record<string, ReturnType<typeof checkpointTensor>> = {};
   for (const key of taskKeys) tensors[key] = checkpointTensor(task.graph, pre.store, key);
   await writeFileAtomic(path.join(outDir, KADAPTER_TASK_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
-  const config = task.graph.meta['config'] as EncoderConfig | undefined;
-  await writeJsonAtomic(path.join(outDir, KADAPTER_TASK_FILE), {
-    model: model.dir === path.resolve(ctx.cwd, modelSpec) ? model.dir : model.name, adapters, combine: { name: 'kadapter', mode }, head: headSpec, labels: labels.labels, maxLength, columns: trainColumns,
-    trained: freeze ? 'combination+head' : 'adapters+combination+head', hidden_size: config?.hiddenSize ?? null, version: FORMAT_VERSION,
-  });
+  // The run manifest: the knowledge adapters here; the combination and the knowledge head (weights in task.safetensors) are K-Adapter's extras.
+  await writeJsonAtomic(path.join(outDir, RUN_FILE), validateRunManifest({
+    format: RUN_FORMAT, model: model.dir === path.resolve(ctx.cwd, modelSpec) ? model.dir : model.name, adapters: adapters.map((a) => ({ ...a, dir: a.dir.split(path.sep).join('/') })),
+    heads: [], maxLength, columns: trainColumns,
+    extras: { [KADAPTER_EXTRAS]: { combine: { name: 'kadapter', mode }, head: headSpec, labels: labels.labels, weights: KADAPTER_TASK_WEIGHTS_FILE, trained: freeze ? 'combination+head' : 'adapters+combination+head' } },
+  }, path.join(outDir, RUN_FILE)));
   await writeJsonAtomic(path.join(outDir, 'summary.json'), {
     adapters: task.adapters, combine: mode, head, model: model.name, backend, freezeAdapters: freeze, trainExamples: trainSet.length, evalExamples: evalSet.length, steps: result.steps,
     accuracy: final?.accuracy ?? null, evalLoss: final?.loss ?? null, majorityBaseline: evalSet.length > 0 ? majorityShare(evalSet) : null, bestStep: result.best?.step ?? null,
@@ -347,13 +346,14 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   pre.store.dispose();
   out(ctx, final ? `accuracy: ${final.accuracy.toFixed(4)}  (${final.count} eval examples; majority-class baseline ${majorityShare(evalSet).toFixed(4)})` : 'accuracy: n/a (no --eval file given)');
   out(ctx, `trainable parameters: ${params.trainable.toLocaleString('en-US')} (${params.trainablePercentOfBase.toFixed(2)}% of base ${params.base.toLocaleString('en-US')}); wall time ${formatDuration((Date.now() - started) / 1000)} (${result.steps} steps) on ${backend}`);
-  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (kadapters/, ${KADAPTER_TASK_FILE}, ${KADAPTER_TASK_WEIGHTS_FILE}, metrics.jsonl, summary.json)`);
+  await staged.commit();
+  out(ctx, `saved: ${shortPath(ctx.cwd, target)} (kadapters/, ${RUN_FILE}, ${KADAPTER_TASK_WEIGHTS_FILE}, metrics.jsonl, summary.json)`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // kadapter-eval
 
-/** What kadapter-train writes to task_config.json. */
+/** A kadapter-train run as kadapter-eval reads it: run.json's fields with K-Adapter's extras. */
 export interface KAdapterTaskFile {
   readonly model: string;
   readonly adapters: ReadonlyArray<{ readonly name: string; readonly dir: string }>;
@@ -364,16 +364,41 @@ export interface KAdapterTaskFile {
   readonly columns: Columns;
 }
 
+const KADAPTER_EXTRAS_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['combine', 'head', 'labels'],
+  additionalProperties: false,
+  properties: {
+    combine: { type: 'object', required: ['name', 'mode'], additionalProperties: false, properties: { name: { type: 'string' }, mode: { type: 'string', enum: ['concat', 'sum'] } } },
+    head: { type: 'object' },
+    labels: { type: 'array', minItems: 1, items: { type: 'string' } },
+    weights: { type: 'string', enum: [KADAPTER_TASK_WEIGHTS_FILE] },
+    trained: { type: 'string' },
+  },
+};
+
+/** K-Adapter's view of a run.json (its extras checked, errors naming `run.json: extras.kadapter...`). */
+function kadapterTaskOf(m: RunManifest, file: string): KAdapterTaskFile {
+  const x = m.extras?.[KADAPTER_EXTRAS];
+  validateSchema(KADAPTER_EXTRAS_SCHEMA, x, `${file}: extras.${KADAPTER_EXTRAS}`);
+  const e = x as { combine: KAdapterTaskFile['combine']; head: KnowledgeHeadSpec; labels: string[] };
+  return { model: m.model, adapters: m.adapters.map((a) => ({ name: a.name, dir: a.dir })), combine: e.combine, head: e.head, labels: e.labels, maxLength: m.maxLength, columns: m.columns as Columns };
+}
+
 export async function evalCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
   const given = args.requireString('task', 'the directory kadapter-train wrote');
   const dataGiven = args.requireString('data', 'a labelled .tsv, .csv or .jsonl file');
   const dir = path.resolve(ctx.cwd, given);
-  let task: KAdapterTaskFile;
+  let manifest: RunManifest;
   try {
-    task = JSON.parse(await readFile(path.join(dir, KADAPTER_TASK_FILE), 'utf8')) as KAdapterTaskFile;
-  } catch {
-    throw new UsageError(`--task ${given}: no readable ${KADAPTER_TASK_FILE} there; pass the directory 'adapters kadapter-train --out' wrote`, args.command);
+    manifest = await readRunManifest(dir);
+  } catch (e) {
+    if (e instanceof ConfigError && e.code === 'E_RUN_MANIFEST' && !(await stat(path.join(dir, RUN_FILE)).then(() => true, () => false))) {
+      throw new UsageError(`--task ${given}: no ${RUN_FILE} there; pass the directory 'adapters kadapter-train --out' wrote`, args.command);
+    }
+    throw e;
   }
+  const task = kadapterTaskOf(manifest, path.join(dir, RUN_FILE));
   await backendBanner(args, ctx);
   const model = await resolveModel(args.string('model') ?? task.model, ctx.cwd, (line) => info(ctx, line));
   const tokenizer = await loadTokenizer(model.dir);

@@ -1,15 +1,12 @@
 // `adapters merge`: folds a trained LoRA / (IA)³ adapter (AdapterHub layout, as `adapters train` writes it, or a
 // PEFT LoRA folder) into the base model's dense weights and writes a plain Hugging Face model folder, which then
 // runs at the base model's speed. Exported as `commands`, found by the CLI's plugin discovery.
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Graph, WeightStore } from '@adapters/core-graph';
+import { createRegistry, Executor, exportToCheckpoint, loadAdapter, loadPretrained, PlacementError, runOfAdapterDir, writeJsonAtomic, writeSafetensorsFile } from '@adapters/core-graph';
 import type { CliCommand, CliContext, CommandSpec, ParsedArgs } from '@adapters/cli';
-import {
-  createRegistry, Executor, exportToCheckpoint, loadAdapter, loadPretrained, PlacementError, writeJsonAtomic,
-  writeSafetensorsFile,
-} from '@adapters/core-graph';
 import { backendBanner, resolveAdapterDir, resolveModel, UsageError } from '@adapters/cli';
 import { mergeLora } from './merge';
 import { isPeftDir, loadPeftLora } from './peft';
@@ -27,7 +24,7 @@ export const MERGE_SPEC: CommandSpec = {
     'and writes OUT as a Hugging Face model folder (config.json, model.safetensors, tokenizer files) plus merge.json. Gated adapters cannot be merged.',
   usage: '--model DIR|NAME --adapter-dir DIR --out DIR',
   options: [
-    { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'the base model (a directory or a known name)', defaultText: "the model in the adapter's labels.json" },
+    { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'the base model (a directory or a known name)', defaultText: "the model in the adapter's run.json" },
     { name: 'adapter-dir', type: 'string', metavar: 'DIR', help: 'the adapter folder (AdapterHub layout or PEFT LoRA)' },
     { name: 'out', type: 'string', metavar: 'DIR', help: 'where to write the merged model' },
   ],
@@ -60,9 +57,9 @@ export async function mergeCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   await backendBanner(args, ctx);
   const adapterDir = await resolveAdapterDir(args.requireString('adapter-dir', 'the adapter folder to merge'), ctx.cwd);
   const outDir = path.resolve(ctx.cwd, args.requireString('out', 'where to write the merged model'));
-  const labels = await readFile(path.join(adapterDir, 'labels.json'), 'utf8').then((t) => JSON.parse(t) as { model?: string }, () => undefined);
+  const labels = await runOfAdapterDir(adapterDir).then((r) => (r ? { model: r.manifest.model } : undefined));
   const modelSpec = args.string('model') ?? labels?.model;
-  if (modelSpec === undefined) throw new UsageError(`missing required option --model (${adapterDir} has no labels.json naming it)`, 'merge');
+  if (modelSpec === undefined) throw new UsageError(`missing required option --model (${adapterDir} has no run.json naming it)`, 'merge');
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
   const pre = await loadPretrained(model.dir);
   try {

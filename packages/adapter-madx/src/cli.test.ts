@@ -90,12 +90,13 @@ describe('adapters madx-* commands', () => {
     expect(task.out).toMatch(/^accuracy: \d\.\d{4} {2}loss: \d+\.\d{4} {2}\(12 eval words with Stack\(en, pos\); majority-tag baseline \d\.\d{4}\)\n/);
     expect(task.out).toContain("language adapter 'en' unchanged: true");
     const posDir = path.join(tmp, 'pos');
-    for (const f of ['adapter_config.json', 'adapter.safetensors', 'head_config.json', 'model_head.safetensors', 'madx_task.json', 'metrics.jsonl', 'summary.json']) {
+    for (const f of ['adapter_config.json', 'adapter.safetensors', 'head_config.json', 'model_head.safetensors', 'run.json', 'metrics.jsonl', 'summary.json']) {
       expect({ f, exists: existsSync(path.join(posDir, f)) }).toEqual({ f, exists: true });
     }
     expect(readJson(path.join(posDir, 'adapter_config.json'))).toMatchObject({ name: 'pos', plugin: 'bottleneck', config: { reduction_factor: 16 } });
     expect(readJson(path.join(posDir, 'head_config.json'))).toMatchObject({ name: 'upos', model_class: 'BertAdapterModel', config: { head_type: 'tagging', num_labels: 17, layers: 1 } });
-    expect(readJson(path.join(posDir, 'madx_task.json'))).toMatchObject({ language: 'en', task: 'pos', head: 'upos', maxLength: 16 });
+    expect(readJson(path.join(posDir, 'run.json'))).toMatchObject({ adapters: [{ name: 'pos', dir: '.' }], heads: [{ name: 'upos', dir: '.' }], maxLength: 16, extras: { madx: { language: 'en' } } });
+    expect(existsSync(path.join(posDir, 'madx_task.json'))).toBe(false);
     const taskKeys = [...(await readSafetensorsFile(path.join(posDir, 'adapter.safetensors'))).tensors.keys()];
     expect(taskKeys.length).toBeGreaterThan(0);
     expect(taskKeys.every((k) => k.includes('.adapters.pos.'))).toBe(true);
@@ -108,7 +109,7 @@ describe('adapters madx-* commands', () => {
     const same = ACCURACY.exec((await ok(['madx-eval', '--model', 'tiny-bert', '--lang-adapter', 'lang-en', '--task-adapter', 'pos', '--data', 'en-dev.conllu'])).out);
     expect(same?.slice(1, 5)).toEqual([accuracy.toFixed(4), expect.any(String), '12', 'Stack(en, pos)']);
     expect(Math.abs(Number(same?.[2]) - evalLoss)).toBeLessThan(1e-3);
-    // Zero-shot: the German adapter swapped in; the model comes from madx_task.json when --model is not given.
+    // Zero-shot: the German adapter swapped in; the model comes from run.json when --model is not given.
     const zero = ACCURACY.exec((await ok(['madx-eval', '--lang-adapter', 'lang-de', '--task-adapter', 'pos', '--data', 'de-test.conllu'])).out);
     expect(zero?.slice(3, 5)).toEqual(['16', 'Stack(de, pos)']);
     const kept = ACCURACY.exec((await ok(['madx-eval', '--lang-adapter', 'lang-en', '--task-adapter', 'pos', '--data', 'de-test.conllu'])).out);
@@ -133,7 +134,7 @@ describe('adapters madx-* commands', () => {
     [['madx-task', '--model', 'tiny-bert', '--lang-adapter', 'lang-en', '--data', 'bad-tag.conllu', '--task', 'pos', '--out', 'x'], /--data bad-tag\.conllu: unknown UPOS tag 'NOUNISH' \(word 'dog'\)/],
     [['madx-eval', '--lang-adapter', 'lang-de', '--no-lang', '--task-adapter', 'pos', '--data', 'de-test.conllu'], /give --lang-adapter DIR or --no-lang, not both/],
     [['madx-eval', '--task-adapter', 'pos', '--data', 'de-test.conllu'], /missing --lang-adapter DIR .* or --no-lang/],
-    [['madx-eval', '--lang-adapter', 'lang-de', '--task-adapter', 'lang-de', '--data', 'de-test.conllu'], /--task-adapter lang-de: no readable madx_task\.json there; pass a directory written by madx-task/],
+    [['madx-eval', '--lang-adapter', 'lang-de', '--task-adapter', 'lang-de', '--data', 'de-test.conllu'], /--task-adapter lang-de: no run\.json there; pass a directory written by madx-task/],
   ])('usage error %j → exit 2, one line', async (argv, pattern) => {
     const r = await run(argv);
     expect(r.code).toBe(2);

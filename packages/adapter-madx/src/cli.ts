@@ -5,41 +5,18 @@
 //   madx-eval  step 3: zero-shot evaluation with whichever language adapter is given (or the task adapter alone).
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type {
-  EvalResult, Graph, HeadSpec, Sentence, TextTokenizer, TrainExample, TrainRecord,
-} from '@adapters/core-graph';
+import type { EvalResult, Graph, HeadSpec, RunManifest, Sentence, TextTokenizer, TrainExample, TrainRecord } from '@adapters/core-graph';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, addHead, checkpointLookup, ConfigError, evaluate, Executor, FORMAT_VERSION, GraphError, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, hfKeyOf, IGNORE_LABEL, loadAdapter, loadPretrained, loadTokenizer, ownersPolicy, parameterSummary, parseConllu, readRunManifest, readSafetensorsFile, RUN_FILE, saveAdapter, singleAdapterRun, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
 import type { CliCommand, CliContext, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
-import {
-  addHead, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, checkpointLookup, ConfigError, evaluate, Executor,
-  FORMAT_VERSION, GraphError, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, hfKeyOf, IGNORE_LABEL, loadAdapter,
-  loadPretrained, loadTokenizer, ownersPolicy, parameterSummary, parseConllu, readSafetensorsFile, saveAdapter,
-  writeJsonAtomic,
-} from '@adapters/core-graph';
-import {
-  backendBanner, formatDuration, MetricsWriter, ProgressReporter, resolveModel, shortPath, UsageError,
-  writeTrainingCurves,
-} from '@adapters/cli';
+import { backendBanner, formatDuration, MetricsWriter, ProgressReporter, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
 import { sentenceIds, UPOS_TAGS, uposExamples } from './data';
 import { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter } from './io';
 import type { MadxModel } from './madx';
 import { buildMadx, madxRegistry } from './madx';
 import { evaluateTask, languagePolicy, taskPolicy, trainLanguageAdapter, trainTaskAdapter } from './recipe';
 
-/** What madx-task writes beside the task adapter, so that madx-eval can rebuild the model. */
-export const MADX_TASK_FILE = 'madx_task.json';
-
-export interface MadxTaskFile {
-  /** The --model given (a directory or a known name). */
-  readonly model: string;
-  /** The language adapter the task adapter was trained on (its name and the directory given). */
-  readonly language: string;
-  readonly languageAdapter: string;
-  readonly task: string;
-  readonly head: string;
-  readonly tags: readonly string[];
-  readonly maxLength: number;
-  readonly version: string;
-}
+/** madx-task's extras in run.json: the language adapter the task adapter was trained on (its name and the directory given). */
+export const MADX_EXTRAS = 'madx';
 
 const out = (ctx: CliContext, line = '') => ctx.stdout.write(`${line}\n`);
 const info = (ctx: CliContext, line = '') => ctx.stderr.write(`${line}\n`);
@@ -86,7 +63,7 @@ export const TASK_SPEC: CommandSpec = {
     'MAD-X step 2: loads a language adapter (madx-lang output) and stacks a task adapter (seq_bn, reduction factor 16) on it in every layer, ' +
     'Stack(lang, task), with a token-classification head over the 17 UD tags; trains only the task adapter and the head on the UPOS tags of a ' +
     'CoNLL-U file (the first sub-word of each word carries its tag), base and language adapter frozen. Writes the task adapter and head in AdapterHub ' +
-    `layout (adapter_config.json, adapter.safetensors, head_config.json, model_head.safetensors), ${MADX_TASK_FILE}, metrics.jsonl, curves.svg/png and summary.json to --out.`,
+    `layout (adapter_config.json, adapter.safetensors, head_config.json, model_head.safetensors), ${RUN_FILE}, metrics.jsonl, curves.svg/png and summary.json to --out.`,
   usage: '--model DIR|NAME --lang-adapter DIR --data FILE.conllu --task NAME --out DIR [options]',
   options: [
     MODEL,
@@ -110,7 +87,7 @@ export const EVAL_SPEC: CommandSpec = {
     'CoNLL-U file (first sub-word of each word) and the loss.',
   usage: '--task-adapter DIR (--lang-adapter DIR | --no-lang) --data FILE.conllu [--model DIR|NAME] [options]',
   options: [
-    { ...MODEL, defaultText: `the model recorded in ${MADX_TASK_FILE}` },
+    { ...MODEL, defaultText: `the model recorded in ${RUN_FILE}` },
     { name: 'lang-adapter', type: 'string', metavar: 'DIR', help: 'the language adapter to stack under the task adapter (a madx-lang output)' },
     { name: 'no-lang', type: 'boolean', help: 'evaluate the task adapter alone, without a language adapter' },
     { name: 'task-adapter', type: 'string', metavar: 'DIR', help: 'the task adapter (a madx-task output)' },
@@ -261,30 +238,33 @@ export async function langCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
   info(ctx, `madx-lang: language adapter '${lang}' (seq_bn_inv, reduction factor 2, NICE invertible adapter), base frozen; ` +
     (trainHead ? 'the checkpoint has no masked-LM head: a fresh one trains with the adapter' : 'the pre-trained masked-LM head stays frozen'));
 
-  const rec = recorder(ctx, path.join(outDir, 'metrics.jsonl'));
-  let result;
-  try {
-    result = trainLanguageAdapter({
-      model: madx, store: pre.store, head: MLM_HEAD, texts, trainHead,
-      masking: { maskId: tokenizer.maskId, vocabSize: tokenizer.vocabSize, specialIds: [tokenizer.clsId, tokenizer.sepId, tokenizer.padId] },
-      maxSteps: steps, batchSize, learningRate, seed, padId: tokenizer.padId, warmupRatio: 0.1, clipNorm: 1.0, onRecord: rec.onRecord,
+  // Written into a staging directory and swapped in as a whole (io/run-dir): a reader sees the old run or the new one.
+  const { result, firstLoss, lastLoss, k } = await writeRunDir(outDir, async (runDir) => {
+    const rec = recorder(ctx, path.join(runDir, 'metrics.jsonl'));
+    let trained;
+    try {
+      trained = trainLanguageAdapter({
+        model: madx, store: pre.store, head: MLM_HEAD, texts, trainHead,
+        masking: { maskId: tokenizer.maskId, vocabSize: tokenizer.vocabSize, specialIds: [tokenizer.clsId, tokenizer.sepId, tokenizer.padId] },
+        maxSteps: steps, batchSize, learningRate, seed, padId: tokenizer.padId, warmupRatio: 0.1, clipNorm: 1.0, onRecord: rec.onRecord,
+      });
+    } finally {
+      rec.finish();
+    }
+    const losses = trained.history.flatMap((r) => (r.type === 'step' ? [r.loss] : []));
+    // Loss windows: up to 20 steps each, at most half the run so that first and last do not overlap.
+    const window = Math.max(1, Math.min(20, Math.floor(losses.length / 2)));
+    const first = mean(losses.slice(0, window));
+    const last = mean(losses.slice(-window));
+    await saveLanguageAdapter(runDir, madx.graph, pre.store, lang);
+    await curves(ctx, trained.history, runDir, `language adapter '${lang}' (masked-LM) on ${model.name}`);
+    await writeJsonAtomic(path.join(runDir, 'summary.json'), {
+      language: lang, model: modelRecord(modelSpec, model, ctx.cwd), backend, text: textFile, sentences: texts.length, steps: trained.steps, batchSize, learningRate, maxLength, seed,
+      mlmHead: trainHead ? 'fresh, trained with the adapter' : 'pre-trained, frozen', firstLoss: first, lastLoss: last, lossWindow: window,
+      adapterParams: adapterParams.trainable, trainableParams: trainable, baseParams: adapterParams.base, trainSeconds: trained.seconds, seconds: (Date.now() - started) / 1000,
     });
-  } finally {
-    rec.finish();
-  }
-  const losses = result.history.flatMap((r) => (r.type === 'step' ? [r.loss] : []));
-  // Loss windows: up to 20 steps each, at most half the run so that first and last do not overlap.
-  const k = Math.max(1, Math.min(20, Math.floor(losses.length / 2)));
-  const firstLoss = mean(losses.slice(0, k));
-  const lastLoss = mean(losses.slice(-k));
-  await saveLanguageAdapter(outDir, madx.graph, pre.store, lang);
-  await curves(ctx, result.history, outDir, `language adapter '${lang}' (masked-LM) on ${model.name}`);
-  await writeJsonAtomic(path.join(outDir, 'summary.json'), {
-    language: lang, model: modelRecord(modelSpec, model, ctx.cwd), backend, text: textFile, sentences: texts.length, steps: result.steps, batchSize, learningRate, maxLength, seed,
-    mlmHead: trainHead ? 'fresh, trained with the adapter' : 'pre-trained, frozen', firstLoss, lastLoss, lossWindow: k,
-    adapterParams: adapterParams.trainable, trainableParams: trainable, baseParams: adapterParams.base, trainSeconds: result.seconds, seconds: (Date.now() - started) / 1000,
-  });
-  pre.store.dispose();
+    return { result: trained, firstLoss: first, lastLoss: last, k: window };
+  }).finally(() => pre.store.dispose());
   out(ctx, `masked-LM loss: ${firstLoss.toFixed(4)} → ${lastLoss.toFixed(4)} (mean of the first / last ${k} step${k === 1 ? '' : 's'}; ${result.steps} steps over ${texts.length} sentences)`);
   out(ctx, `language adapter '${lang}': ${adapterParams.trainable.toLocaleString('en-US')} parameters (bottleneck + invertible); wall time ${formatDuration((Date.now() - started) / 1000)} on ${backend}`);
   out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (${ADAPTER_CONFIG_FILE}, ${ADAPTER_WEIGHTS_FILE}, metrics.jsonl, curves.png, summary.json)`);
@@ -339,45 +319,48 @@ export async function taskCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
   info(ctx, `data: ${trainSet.length} training sentences (${trainStats.words} words)${evalSet.length > 0 ? `, ${evalSet.length} eval sentences` : ''}; ${UPOS_TAGS.length} UPOS tags`);
   info(ctx, `madx-task: Stack(${saved.name}, ${task}); base and language adapter '${saved.name}' frozen; training task adapter '${task}' + head '${head}' (${params.trainable.toLocaleString('en-US')} parameters)`);
 
-  const rec = recorder(ctx, path.join(outDir, 'metrics.jsonl'));
-  let result;
-  try {
-    result = trainTaskAdapter({
-      model: madx, store: pre.store, head, train: trainSet, ...(evalSet.length > 0 ? { eval: evalSet } : {}),
-      maxSteps: steps, batchSize, learningRate, seed, padId: tokenizer.padId, warmupRatio: 0.1, clipNorm: 1.0, onRecord: rec.onRecord,
+  // Written into a staging directory and swapped in as a whole (io/run-dir): a reader sees the old run or the new one.
+  const { result, final, languageUnchanged, evalStats } = await writeRunDir(outDir, async (runDir) => {
+    const rec = recorder(ctx, path.join(runDir, 'metrics.jsonl'));
+    let trained;
+    try {
+      trained = trainTaskAdapter({
+        model: madx, store: pre.store, head, train: trainSet, ...(evalSet.length > 0 ? { eval: evalSet } : {}),
+        maxSteps: steps, batchSize, learningRate, seed, padId: tokenizer.padId, warmupRatio: 0.1, clipNorm: 1.0, onRecord: rec.onRecord,
+      });
+    } finally {
+      rec.finish();
+    }
+    const scored: EvalResult | undefined = evalSet.length > 0 ? (trained.best?.eval ?? evaluateTask(madx, pre.store, head, evalSet, { batchSize: 32, padId: tokenizer.padId })) : undefined;
+    if (scored) rec.metrics.write({ type: 'final', step: trained.best?.step ?? trained.steps, ...scored });
+    const after = pre.store.snapshot(langKeys);
+    const unchanged = [...before].every(([key, v]) => {
+      const now = after.get(key);
+      return now !== undefined && v.every((x, i) => Object.is(x, now[i]));
     });
-  } finally {
-    rec.finish();
-  }
-  const final: EvalResult | undefined = evalSet.length > 0 ? (result.best?.eval ?? evaluateTask(madx, pre.store, head, evalSet, { batchSize: 32, padId: tokenizer.padId })) : undefined;
-  if (final) rec.metrics.write({ type: 'final', step: result.best?.step ?? result.steps, ...final });
-  const after = pre.store.snapshot(langKeys);
-  const languageUnchanged = [...before].every(([key, v]) => {
-    const now = after.get(key);
-    return now !== undefined && v.every((x, i) => Object.is(x, now[i]));
-  });
-
-  await saveAdapter(outDir, madx.graph, pre.store, task, { head, registry: madxRegistry() });
-  const run: MadxTaskFile = {
-    model: modelRecord(modelSpec, model, ctx.cwd), language: saved.name, languageAdapter: langDir, task, head, tags: [...UPOS_TAGS], maxLength, version: FORMAT_VERSION,
-  };
-  await writeJsonAtomic(path.join(outDir, MADX_TASK_FILE), run);
-  await curves(ctx, result.history, outDir, `task adapter '${task}' on '${saved.name}' → ${head} (${model.name})`);
-  const evalStats = tagStats(evalSet);
-  await writeJsonAtomic(path.join(outDir, 'summary.json'), {
-    task, head, language: saved.name, languageAdapter: langDir, model: run.model, backend, trainSentences: trainSet.length, trainWords: trainStats.words,
-    evalSentences: evalSet.length, evalWords: final?.count ?? 0, steps: result.steps, batchSize, learningRate, maxLength, seed,
-    accuracy: final?.accuracy ?? null, evalLoss: final?.loss ?? null, majorityBaseline: evalSet.length > 0 ? evalStats.majority : null, bestStep: result.best?.step ?? null,
-    languageAdapterUnchanged: languageUnchanged, taskAdapterParams: taskParams, trainableParams: params.trainable, baseParams: params.base,
-    trainSeconds: result.seconds, seconds: (Date.now() - started) / 1000,
-  });
-  pre.store.dispose();
+    await saveAdapter(runDir, madx.graph, pre.store, task, { head, registry: madxRegistry() });
+    // The run manifest: the task adapter and its head here; the language adapter it was trained on is MAD-X's extra.
+    const modelName = modelRecord(modelSpec, model, ctx.cwd);
+    await writeJsonAtomic(path.join(runDir, RUN_FILE), singleAdapterRun({
+      model: modelName, adapter: task, head, dir: '.', labels: [...UPOS_TAGS], maxLength, columns: {}, extras: { [MADX_EXTRAS]: { language: saved.name, languageAdapter: langDir } },
+    }));
+    await curves(ctx, trained.history, runDir, `task adapter '${task}' on '${saved.name}' → ${head} (${model.name})`);
+    const stats = tagStats(evalSet);
+    await writeJsonAtomic(path.join(runDir, 'summary.json'), {
+      task, head, language: saved.name, languageAdapter: langDir, model: modelName, backend, trainSentences: trainSet.length, trainWords: trainStats.words,
+      evalSentences: evalSet.length, evalWords: scored?.count ?? 0, steps: trained.steps, batchSize, learningRate, maxLength, seed,
+      accuracy: scored?.accuracy ?? null, evalLoss: scored?.loss ?? null, majorityBaseline: evalSet.length > 0 ? stats.majority : null, bestStep: trained.best?.step ?? null,
+      languageAdapterUnchanged: unchanged, taskAdapterParams: taskParams, trainableParams: params.trainable, baseParams: params.base,
+      trainSeconds: trained.seconds, seconds: (Date.now() - started) / 1000,
+    });
+    return { result: trained, final: scored, languageUnchanged: unchanged, evalStats: stats };
+  }).finally(() => pre.store.dispose());
   out(ctx, final
     ? `accuracy: ${final.accuracy.toFixed(4)}  loss: ${final.loss.toFixed(4)}  (${final.count} eval words with Stack(${saved.name}, ${task}); majority-tag baseline ${evalStats.majority.toFixed(4)})`
     : 'accuracy: n/a (no --eval file given)');
   out(ctx, `trained: task adapter '${task}' (${taskParams.toLocaleString('en-US')} parameters) + head '${head}'; language adapter '${saved.name}' unchanged: ${languageUnchanged}`);
   out(ctx, `wall time: ${formatDuration((Date.now() - started) / 1000)} (training ${formatDuration(result.seconds)}, ${result.steps} steps) on ${backend}`);
-  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (${ADAPTER_CONFIG_FILE}, ${ADAPTER_WEIGHTS_FILE}, ${HEAD_CONFIG_FILE}, ${HEAD_WEIGHTS_FILE}, ${MADX_TASK_FILE}, metrics.jsonl, curves.png, summary.json)`);
+  out(ctx, `saved: ${shortPath(ctx.cwd, outDir)} (${ADAPTER_CONFIG_FILE}, ${ADAPTER_WEIGHTS_FILE}, ${HEAD_CONFIG_FILE}, ${HEAD_WEIGHTS_FILE}, ${RUN_FILE}, metrics.jsonl, curves.png, summary.json)`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,12 +374,16 @@ export async function evalCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
   if (noLang && langGiven !== undefined) throw new UsageError('give --lang-adapter DIR or --no-lang, not both', args.command);
   if (!noLang && langGiven === undefined) throw new UsageError('missing --lang-adapter DIR (the language adapter to stack under the task adapter), or --no-lang for the task adapter alone', args.command);
   const taskDir = path.resolve(ctx.cwd, taskGiven);
-  let run: MadxTaskFile;
+  let manifest: RunManifest;
   try {
-    run = JSON.parse(await readFile(path.join(taskDir, MADX_TASK_FILE), 'utf8')) as MadxTaskFile;
-  } catch {
-    throw new UsageError(`--task-adapter ${taskGiven}: no readable ${MADX_TASK_FILE} there; pass a directory written by madx-task`, args.command);
+    manifest = await readRunManifest(taskDir);
+  } catch (e) {
+    if (e instanceof ConfigError && e.code === 'E_RUN_MANIFEST' && !(await stat(path.join(taskDir, RUN_FILE)).then(() => true, () => false))) {
+      throw new UsageError(`--task-adapter ${taskGiven}: no ${RUN_FILE} there; pass a directory written by madx-task`, args.command);
+    }
+    throw e;
   }
+  const run = { model: manifest.model, task: manifest.adapters[0]?.name ?? '', head: manifest.heads[0]?.name ?? '', maxLength: manifest.maxLength };
   const lang = langGiven === undefined ? undefined : await languageAdapterAt(langGiven, ctx.cwd, '--lang-adapter');
   if (lang && lang.saved.name === run.task) throw new UsageError(`--lang-adapter ${langGiven}: the language adapter is named '${run.task}', like the task adapter`, args.command);
   const dataFile = await requireFile(dataGiven, ctx.cwd, '--data');

@@ -15,6 +15,6 @@ export {
 export type { MadxModel, MadxSpec } from './madx';
 export { evaluateTask, languagePolicy, taskPolicy, trainLanguageAdapter, trainTaskAdapter } from './recipe';
 export type { LanguageAdapterTraining, StepTrainOptions, TaskAdapterTraining } from './recipe';
-export { languageHubKey, loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter, swapLanguageAdapter } from './io';
+export { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter, swapLanguageAdapter } from './io';
 export type { SavedLanguageAdapter, SwapOptions } from './io';
 export { sentenceIds, UPOS_TAGS, uposExamples } from './data';

@@ -3,9 +3,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, encodeSafetensors, GraphError, readSafetensorsFile, saveAdapter, WeightStore, writeFileAtomic } from '@adapters/core-graph';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterCheckpointKeysOf, createRegistry, encodeSafetensors, GraphError, readSafetensorsFile, saveAdapter, WeightStore, writeFileAtomic } from '@adapters/core-graph';
 import { buildMadx } from './madx';
-import { languageHubKey, loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter } from './io';
+import { bottleneckInv } from './plugin';
+import { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter } from './io';
 import { baseStore, bitEqual, changedKeys, FEEDS, randomize, runValues, tinyBase } from './__tests__/helpers';
 
 const base = tinyBase();
@@ -45,8 +46,13 @@ describe('saveLanguageAdapter / loadLanguageAdapter', () => {
     expect(saved.config).not.toHaveProperty('config');
     // AdapterHub accepts a numeric `scaling` only as a Python float.
     expect(readFileSync(join(dir, ADAPTER_CONFIG_FILE), 'utf8')).toContain('"scaling": 1.0,');
-    // core-graph's saveAdapter cannot name the invertible tensors (its keys are `${module}.adapters.NAME...`).
-    await expect(saveAdapter(join(dir, 'core'), model.graph, store, 'en')).rejects.toThrow(/does not belong to adapter 'en'/);
+    // The plugin's checkpointKeys hook names the invertible tensors: without the plugin, core cannot.
+    await expect(saveAdapter(join(dir, 'core'), model.graph, store, 'en')).rejects.toThrow(/declares no checkpointKeys/);
+    await saveAdapter(join(dir, 'core'), model.graph, store, 'en', { registry: createRegistry([bottleneckInv]) });
+    const viaCore = await readSafetensorsFile(join(dir, 'core', ADAPTER_WEIGHTS_FILE));
+    const ours = await readSafetensorsFile(join(dir, ADAPTER_WEIGHTS_FILE));
+    expect([...viaCore.tensors.keys()].sort()).toEqual([...ours.tensors.keys()].sort());
+    expect([...ours.tensors.keys()].filter((k) => k.startsWith('bert.invertible_adapters.en.')).length).toBe(8);
     store.dispose();
   });
 
@@ -78,7 +84,7 @@ describe('saveLanguageAdapter / loadLanguageAdapter', () => {
     const changed = changedKeys(before, store.snapshot());
     expect(changed).toEqual([...german.graph.params.values()].filter((p) => p.owner === 'adapter:de').map((p) => p.key).sort());
     for (const k of changed) expect(bitEqual(store.get(k).dataSync(), store.get(k.replace(/\bde\b/, 'en')).dataSync())).toBe(true);
-    expect(languageHubKey(german.graph, 'invertible_adapters.de.G.2.bias', 'de', 'x')).toBe('bert.invertible_adapters.x.G.2.bias');
+    expect(adapterCheckpointKeysOf(german.graph, 'invertible_adapters.de.G.2.bias', 'de', { plugin: bottleneckInv, as: 'x' })).toEqual(['bert.invertible_adapters.x.G.2.bias']);
     store.dispose();
   });
 

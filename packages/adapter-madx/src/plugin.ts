@@ -7,10 +7,10 @@
 //   - at a masked-LM head's `lm_decoder_input` site (mode 'after') it is the NICE block's inverse.
 // The NICE weights are model-level parameters `invertible_adapters.NAME.{F,G}.{0,2}.{weight,bias}` owned by
 // `adapter:NAME`, shared by the forward and inverse splices.
-import type { AdapterPlugin, BuildContext, BuildResult, CloseContext, Graph, JsonSchema } from '@adapters/core-graph';
-import { ConfigError, defineAdapter, PlacementError } from '@adapters/core-graph';
+import type { AdapterPlugin, BuildContext, BuildResult, CheckpointKeyArgs, CloseContext, Graph, JsonSchema } from '@adapters/core-graph';
+import { ConfigError, defineAdapter, moduleCheckpointKeys, PlacementError } from '@adapters/core-graph';
 import type { BottleneckConfig, BottleneckPresetName } from '@adapters/adapter-bottleneck';
-import { BOTTLENECK_SCHEMA, bottleneck, bottleneckParamCount, resolveBottleneck, validateBottleneck } from '@adapters/adapter-bottleneck';
+import { BOTTLENECK_SCHEMA, bottleneck, bottleneckParamCount, bottleneckToHubConfig, resolveBottleneck, validateBottleneck } from '@adapters/adapter-bottleneck';
 import type { InvAdapterType } from './invertible';
 import { buildNiceForward, buildNiceInverse, declareNiceParams, INV_ADAPTER_TYPES, invertibleKeyPrefix, niceDims, niceParamCount } from './invertible';
 
@@ -93,8 +93,11 @@ function close(ctx: CloseContext<BottleneckInvConfig>): string {
 
 /** AdapterHub's config dict: BnConfig fields + `inv_adapter`, `inv_adapter_reduction_factor`, architecture 'bottleneck'. */
 function toHubConfig(c: BottleneckInvConfig): Record<string, unknown> {
-  const out: Record<string, unknown> = { architecture: 'bottleneck' };
+  // The bottleneck's dict (every BnConfig field AdapterHub writes, its no-op fields at their defaults) + ours.
+  const out: Record<string, unknown> = { architecture: 'bottleneck', ...bottleneckToHubConfig(bottleneckPart(c)) };
   for (const [k, v] of Object.entries(c)) if (k !== 'config' && k !== 'layer_adapter') out[k] = v;
+  delete out['config'];
+  delete out['layer_adapter'];
   return out;
 }
 
@@ -118,6 +121,16 @@ function fromHubConfig(hub: Readonly<Record<string, unknown>>): Record<string, u
     }
   }
   return out;
+}
+
+/**
+ * AdapterHub's keys: the NICE block's `invertible_adapters.NAME.x` is the model's `${prefix}invertible_adapters.NAME.x`
+ * (its `base_model.invertible_adapters[NAME]`); the bottleneck part is in the layers' `adapters` ModuleDict.
+ */
+export function invCheckpointKeys(param: CheckpointKeyArgs<BottleneckInvConfig>): readonly string[] {
+  const inv = `${invertibleKeyPrefix(param.name)}.`;
+  if (param.module === undefined && param.key.startsWith(inv)) return [`${param.prefix}${invertibleKeyPrefix(param.as)}.${param.key.slice(inv.length)}`];
+  return moduleCheckpointKeys(param);
 }
 
 /**
@@ -152,4 +165,6 @@ export const bottleneckInv: AdapterPlugin<BottleneckInvConfig> = defineAdapter<B
   isIdentityAtInit: () => false,
   toHubConfig,
   fromHubConfig,
+  checkpointKeys: invCheckpointKeys,
+  hubFloats: bottleneck.hubFloats ?? [],
 });

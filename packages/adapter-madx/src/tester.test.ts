@@ -16,13 +16,12 @@ runAdapterSuite({
   ],
 });
 
-// core-graph's saveAdapter cannot name the invertible tensors (`invertible_adapters.NAME...`); saveLanguageAdapter
-// does, and io.test.ts checks its round trip.
+// The invertible tensors are model-level (`invertible_adapters.NAME...`): the plugin's checkpointKeys hook names
+// them, so core-graph's saveAdapter/loadAdapter round-trip them like any adapter's.
 runAdapterSuite({
   plugin: bottleneckInv,
   plugins: [bottleneck],
   modes: ['after'],
   select: { after: { kinds: ['embeddings'] } },
   cases: [{ name: 'seq_bn_inv: the invertible block on the embeddings', config: { config: 'seq_bn_inv' } }],
-  skip: ['save-load-round-trip'],
 });

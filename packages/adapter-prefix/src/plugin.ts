@@ -6,7 +6,7 @@
 // Layer l's prefix keys are columns [2j·hidden, (2j+1)·hidden) and values [(2j+1)·hidden, (2j+2)·hidden), j = its
 // index among the prefixed layers (AdapterHub's view [P, 2L, heads, head_dim]); the layer's attention is rebuilt with
 // them prepended to k and v and the mask extended by P ones (the site `layer.{i}.attention.self`, mode `after`).
-import type { AnyAdapterPlugin, BuildContext, BuildResult, DefaultPlacement, Graph, GraphBuilder, Init, Scope } from '@adapters/core-graph';
+import type { AnyAdapterPlugin, BuildContext, CheckpointKeyArgs, BuildResult, DefaultPlacement, Graph, GraphBuilder, Init, Scope } from '@adapters/core-graph';
 import { defineAdapter, PlacementError } from '@adapters/core-graph';
 import type { PrefixTuningConfig } from './config';
 import { PREFIX_DEFAULTS, PREFIX_SCHEMA, prefixLayers, validatePrefix } from './config';
@@ -124,11 +124,12 @@ export function prefixHubKeys(local: string): readonly string[] {
  * `prefix_tuning.prefix_tunings.NAME.self_prefix.*` (`self_prefix`: BERT self-attention's location key), each layer's
  * gate `encoder.layer.N.attention.self.prefix_tuning.prefix_gates.NAME.{weight,bias}`.
  */
-export function prefixHubPaths(args: { readonly module: string; readonly local: string; readonly name: string; readonly shared: boolean }): readonly string[] {
-  if (args.shared) return prefixHubKeys(args.local).map((l) => `prefix_tuning.prefix_tunings.${args.name}.self_prefix.${l}`);
-  const gate = /^gate\.(weight|bias)$/.exec(args.local);
-  if (gate) return [`${args.module}.prefix_tuning.prefix_gates.${args.name}.${gate[1] as string}`];
-  return [`${args.module}.prefix_tunings.${args.name}.${args.local}`];
+export function prefixCheckpointKeys(p: CheckpointKeyArgs<PrefixTuningConfig>): readonly string[] {
+  // Model-level pool (no site): AdapterHub's bert.prefix_tuning.prefix_tunings.NAME.self_prefix.*
+  if (p.site === undefined) return prefixHubKeys(p.local).map((l) => `${p.prefix}prefix_tuning.prefix_tunings.${p.as}.self_prefix.${l}`);
+  const gate = /^gate\.(weight|bias)$/.exec(p.local);
+  if (gate) return [`${p.module as string}.prefix_tuning.prefix_gates.${p.as}.${gate[1] as string}`];
+  return [`${p.module as string}.prefix_tunings.${p.as}.${p.local}`];
 }
 
 export const prefixTuning = defineAdapter<PrefixTuningConfig>({
@@ -140,13 +141,17 @@ export const prefixTuning = defineAdapter<PrefixTuningConfig>({
   validate: validatePrefix,
   defaultPlacement: prefixDefaultPlacement,
   build,
-  // No paramCount: the pool's size depends on the model's depth (L·2·hidden outputs), which paramCount(config,
-  // width, layer) is not given; prefixParamCount(config, hidden, L) is the count, checked against the placement report.
+  // The pool is model-level: its outputs cover every prefixed layer of the model (L·2·hidden, L = numLayers minus
+  // leave_out), declared once by the first splice; the sites add nothing of their own.
+  paramCount: ({ config, sites, width: hidden, numLayers }) => ({
+    perSite: sites.map(() => 0),
+    shared: sites.length === 0 ? 0 : prefixParamCount(config, hidden, prefixLayers(config, numLayers).length),
+  }),
   // Extra attended keys change every output.
   isIdentityAtInit: () => false,
   toHubConfig: prefixToHubConfig,
   fromHubConfig: prefixFromHubConfig,
-  hubPaths: prefixHubPaths,
+  checkpointKeys: prefixCheckpointKeys,
   hubCollection: 'prefix_tunings',
   hubFloats: ['dropout'],
 });

@@ -146,6 +146,13 @@ export function widthAt(graph: Graph, siteName: string, end: 'entry' | 'exit' = 
 }
 
 /** The model's hidden width (the encoder config core-graph keeps in the graph's meta). */
+/** The model's depth, as `paramCount` gets it. */
+export function numLayersOf(graph: Graph): number {
+  const n = (graph.meta['config'] as { numLayers?: unknown } | undefined)?.numLayers;
+  if (typeof n !== 'number') throw new Error('the graph has no encoder config with a numLayers in its meta');
+  return n;
+}
+
 export function hiddenWidthOf(graph: Graph): number {
   const d = (graph.meta['config'] as { hiddenSize?: unknown } | undefined)?.hiddenSize;
   if (typeof d !== 'number') throw new Error('the graph has no encoder config with a hiddenSize in its meta');

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'E_TRAINING_DIVERGED'
   | 'E_PLUGIN_DEFINITION'
   | 'E_RUN_DIR'
+  | 'E_RUN_MANIFEST'
+  | 'E_RUN_MANIFEST_OBSOLETE'
   | 'E_MODEL_FETCH'
   | 'E_BACKEND'
   | 'E_BACKEND_NOT_READY';

@@ -115,7 +115,11 @@ export type { MaskingOptions } from './train/mlm';
 // Checkpoints and adapter files
 export { checkConfigAgainstCheckpoint, checkpointLookup, loadPretrained, parseHfConfig, readHfConfig } from './checkpoint/load-pretrained';
 export type { Pretrained } from './checkpoint/load-pretrained';
-export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterHubKey, FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, loadAdapter, saveAdapter } from './checkpoint/adapterhub';
+export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterCheckpointKeys, adapterCheckpointKeysOf, defaultCheckpointKeys, FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, loadAdapter, saveAdapter } from './checkpoint/adapterhub';
+export { artifactJson, checkpointKeyArgs, checkpointKeysOf, modelHeader, moduleCheckpointKeys, objectField, stageArtifact, writeArtifact } from './checkpoint/artifact';
+export type { Artifact, CheckpointKeyArgs, CheckpointKeys, ModelHeader } from './checkpoint/artifact';
+export { loadRun, loadRunHead, OBSOLETE_RUN_FILES, readRunManifest, RUN_FILE, RUN_FORMAT, RUN_LIMITS, runOfAdapterDir, saveRun, singleAdapterRun, validateRunManifest, writeRun } from './checkpoint/run-manifest';
+export type { LoadedRun, LoadRunOptions, RunAdapter, RunColumns, RunExtraContext, RunExtraHandler, RunHead, RunInput, RunManifest, RunTree } from './checkpoint/run-manifest';
 export { assignStaged, hasHead, loadHead, readHead, saveHead } from './checkpoint/head-files';
 
 // Model-level API

@@ -1,6 +1,5 @@
 // The adapter-tester conformance suite on `prefix_tuning` at every layer's `prefix` site (mode after).
-// param-count is skipped: the pool's size depends on the model's depth, which the suite's paramCount(config, width,
-// layer) is not given (prefix.test.ts checks prefixParamCount against the placement report instead).
+// param-count: the pool is model-level and sized by the model's depth (paramCount's numLayers).
 import { runAdapterSuite } from '@adapters/adapter-tester';
 import { prefixTuning } from '../plugin';
 
@@ -21,5 +20,4 @@ runAdapterSuite({
     { name: 'dropout 1', config: { dropout: 1 }, path: 'dropout' },
     { name: 'unknown activation', config: { non_linearity: 'cube' }, path: 'non_linearity' },
   ],
-  skip: ['param-count'],
 });

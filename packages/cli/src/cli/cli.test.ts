@@ -248,7 +248,7 @@ describe('adapters CLI', () => {
     }
   });
 
-  test('train writes metrics.jsonl, curves, the adapter with its head, labels.json and summary.json; eval, predict and inspect use them', async () => {
+  test('train writes metrics.jsonl, curves, the adapter with its head, run.json and summary.json; eval, predict and inspect use them', async () => {
     const out = path.join(tmp, 'run');
     const s = streams(tmp, tmp);
     const code = await main(
@@ -257,7 +257,7 @@ describe('adapters CLI', () => {
     );
     expect({ code, err: code === 0 ? '' : s.err() }).toEqual({ code: 0, err: '' });
     expect(s.err().split('\n')[0]).toMatch(/^backend: /);
-    for (const f of ['metrics.jsonl', 'curves.svg', 'curves.png', 'labels.json', 'summary.json', 'adapter/adapter_config.json', 'adapter/adapter.safetensors', 'adapter/head_config.json', 'adapter/model_head.safetensors', 'adapter/labels.json']) {
+    for (const f of ['metrics.jsonl', 'curves.svg', 'curves.png', 'run.json', 'summary.json', 'adapter/adapter_config.json', 'adapter/adapter.safetensors', 'adapter/head_config.json', 'adapter/model_head.safetensors']) {
       expect({ f, exists: existsSync(path.join(out, f)) }).toEqual({ f, exists: true });
     }
     const records = readMetrics(path.join(out, 'metrics.jsonl'));
@@ -278,15 +278,24 @@ describe('adapters CLI', () => {
     expect(typeof summary['accuracy']).toBe('number');
     expect(typeof summary['seconds']).toBe('number');
     expect(typeof summary['backend']).toBe('string');
-    const labels = JSON.parse(readFileSync(path.join(out, 'labels.json'), 'utf8')) as Record<string, unknown>;
-    expect(labels).toMatchObject({ labels: ['neg', 'pos'], adapter: 'senti', head: 'senti', placement: { sites: ['layer.0.ffn', 'layer.1.ffn'], mode: 'wrap' } });
+    expect(existsSync(path.join(out, 'labels.json'))).toBe(false);
+    const run = JSON.parse(readFileSync(path.join(out, 'run.json'), 'utf8')) as Record<string, unknown>;
+    expect(run).toMatchObject({
+      adapters: [{ name: 'senti', dir: 'adapter', placement: { sites: ['layer.0.ffn', 'layer.1.ffn'], mode: 'wrap' } }], heads: [{ name: 'senti', dir: 'adapter', labels: ['neg', 'pos'] }], maxLength: 16,
+    });
     expect(s.out()).toMatch(/^accuracy: \d\.\d{4} {2}F1: \d\.\d{4} {2}\(16 eval examples; majority-class baseline 0\.5000\)\ntrainable parameters: .*\(\d+\.\d+% of base [\d,]+\); adapter alone: 230 .*\nwall time: .*\nsaved: run\/adapter/);
     const accuracy = summary['accuracy'] as number;
 
-    // eval reproduces the final accuracy from the saved files (the model name comes from labels.json).
+    // eval reproduces the final accuracy from the saved files (the model name comes from run.json), by adapter or run.
     const e = streams(tmp, tmp);
     expect(await main(['eval', '--adapter-dir', 'run', '--data', 'dev.tsv'], e.ctx)).toBe(0);
     expect(e.out()).toContain(`accuracy: ${accuracy.toFixed(4)}`);
+    const r = streams(tmp, tmp);
+    expect(await main(['eval', '--run', 'run', '--data', 'dev.tsv'], r.ctx)).toBe(0);
+    expect(r.out()).toContain(`accuracy: ${accuracy.toFixed(4)}`);
+    const rp = streams(tmp, tmp);
+    expect(await main(['predict', '--run', 'run', '--text', 'a great film'], rp.ctx)).toBe(0);
+    expect(rp.out().trim()).toMatch(/^(pos|neg)\t(0\.[5-9]\d{3}|1\.0000)\ta great film$/);
 
     const p = streams(tmp, tmp);
     expect(await main(['predict', '--adapter-dir', 'run/adapter', '--model', 'tiny-bert', '--text', 'a great film', '--text', 'the plot was dull'], p.ctx)).toBe(0);
@@ -311,8 +320,8 @@ describe('adapters CLI', () => {
     const s = streams(tmp, tmp);
     const code = await main(['train', '--model', path.join(tmp, 'tiny-bert'), '--data', 'train.tsv', '--adapter', 'toyjs', '--placement', 'top.json', '--max-steps', '2', '--batch-size', '8', '--out', 'run-top'], s.ctx);
     expect({ code, err: code === 0 ? '' : s.err() }).toEqual({ code: 0, err: '' });
-    const labels = JSON.parse(readFileSync(path.join(tmp, 'run-top', 'labels.json'), 'utf8')) as { placement: unknown };
-    expect(labels.placement).toEqual({ sites: ['layer.1.ffn'], mode: 'wrap' });
+    const run = JSON.parse(readFileSync(path.join(tmp, 'run-top', 'run.json'), 'utf8')) as { adapters: Array<{ placement: unknown }> };
+    expect(run.adapters[0]?.placement).toEqual({ sites: ['layer.1.ffn'], mode: 'wrap' });
     expect(s.out()).toContain('accuracy: n/a');
     const summary = JSON.parse(readFileSync(path.join(tmp, 'run-top', 'summary.json'), 'utf8')) as Record<string, unknown>;
     expect(summary).toMatchObject({ steps: 2, sites: 1, adapterParams: 16 * 4 + 4 + 4 * 16 + 16, accuracy: null });

@@ -7,6 +7,8 @@ import { loadAdapter, saveAdapter } from '@adapters/core-graph';
 import { exportToCheckpoint } from '@adapters/core-graph';
 import { loadPretrained, readHfConfig } from '@adapters/core-graph';
 import type { Pretrained } from '@adapters/core-graph';
+import { loadRunHead, readRunManifest, RUN_FILE, singleAdapterRun } from '@adapters/core-graph';
+import type { RunExtraHandler } from '@adapters/core-graph';
 import { demoSentimentFiles } from '../data/assets';
 import { LabelVocab } from '@adapters/core-graph';
 import { loadTokenizer } from '@adapters/core-graph';
@@ -397,19 +399,10 @@ export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliCon
 
     const adapterDir = path.join(job.out, 'adapter');
     await saveAdapter(path.join(runDir, 'adapter'), graph, pre.store, job.name, { head: job.name, registry, labels: labels.labels });
-    const labelsFile: LabelsFile = {
-      labels: labels.labels,
-      adapter: job.name,
-      head: job.name,
-      plugin: choice.plugin.name,
-      spec: job.adapterSpec,
-      model: model.dir === path.resolve(ctx.cwd, job.model) ? model.dir : model.name,
-      maxLength: job.maxLength,
-      columns: trainColumns,
-      placement: { sites: placed.sites, mode: placed.modes[0] as SpliceMode },
-    };
-    await writeJsonAtomic(path.join(runDir, 'adapter', 'labels.json'), labelsFile);
-    await writeJsonAtomic(path.join(runDir, 'labels.json'), labelsFile);
+    await writeJsonAtomic(path.join(runDir, RUN_FILE), singleAdapterRun({
+      model: model.dir === path.resolve(ctx.cwd, job.model) ? model.dir : model.name, adapter: job.name, head: job.name, dir: 'adapter', labels: labels.labels,
+      placement: { sites: placed.sites, mode: placed.modes[0] as SpliceMode }, maxLength: job.maxLength, columns: trainColumns,
+    }));
     if (job.fullFinetune) await saveFullModel(path.join(runDir, 'model'), model.dir, graph, pre.store);
 
     try {
@@ -530,22 +523,42 @@ interface Trained {
   readonly output: string;
   readonly labels: readonly string[];
   readonly tokenizer: TextTokenizer;
-  readonly meta: LabelsFile | undefined;
+  readonly meta: Pick<LabelsFile, 'columns'> | undefined;
   readonly adapter: string;
   readonly modelName: string;
   /** --max-length, else the length trained with, else 128 (capped at the model's positions). */
   readonly maxLength: number;
 }
 
+/** `--run DIR`: any run.json (core's loadRunHead rebuilds the model). */
+async function loadTrainedRun(args: ParsedArgs, ctx: CliContext): Promise<Trained> {
+  const dir = path.resolve(ctx.cwd, args.requireString('run', 'a run directory with run.json'));
+  const manifest = await readRunManifest(dir);
+  const model = await resolveModel(args.string('model') ?? manifest.model, ctx.cwd, (line) => info(ctx, line));
+  const maxLength = args.number('max-length') ?? manifest.maxLength;
+  await checkMaxLength(model.dir, maxLength, args.has('max-length') ? '--max-length' : 'the trained max length (run.json)');
+  const pre = await loadPretrained(model.dir);
+  const { packages, registry } = plugins(ctx);
+  const extras = Object.assign({}, ...packages.map((p) => p.runExtras ?? {})) as Record<string, RunExtraHandler>;
+  const run = await loadRunHead(dir, pre.graph, pre.store, { registry, extras });
+  info(ctx, `loaded run ${shortPath(ctx.cwd, run.dir)}: adapters ${manifest.adapters.map((a) => a.name).join(', ') || 'none'}, head '${run.head}' (${run.headLabels.join(', ')}) on ${model.name}`);
+  const meta = { columns: manifest.columns as LabelsFile['columns'] };
+  return { graph: run.graph, store: pre.store, output: run.output, labels: run.headLabels, tokenizer: await loadTokenizer(model.dir), meta, adapter: manifest.adapters.map((a) => a.name).join('+'), modelName: model.name, maxLength };
+}
+
 async function loadTrained(args: ParsedArgs, ctx: CliContext): Promise<Trained> {
+  if (args.has('run')) {
+    if (args.has('adapter-dir')) throw new UsageError('give --run DIR or --adapter-dir DIR, not both', args.command);
+    return loadTrainedRun(args, ctx);
+  }
   const adapterDir = await resolveAdapterDir(args.requireString('adapter-dir', 'the adapter directory written by adapters train'), ctx.cwd);
   const meta = await readLabelsFile(adapterDir);
   const modelSpec = args.string('model') ?? meta?.model;
-  if (modelSpec === undefined) throw new UsageError(`missing required option --model (${adapterDir} has no labels.json naming it)`, args.command);
+  if (modelSpec === undefined) throw new UsageError(`missing required option --model (${adapterDir} has no run.json naming it)`, args.command);
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
   const given = args.has('max-length') ? args.number('max-length') : meta?.maxLength;
   const maxLength = given ?? Math.min(128, maxSequenceLength(await readHfConfig(model.dir)));
-  await checkMaxLength(model.dir, maxLength, given === undefined || args.has('max-length') ? '--max-length' : `the trained max length (labels.json)`);
+  await checkMaxLength(model.dir, maxLength, given === undefined || args.has('max-length') ? '--max-length' : `the trained max length (run.json)`);
   const { registry } = plugins(ctx);
   const pre = await loadPretrained(model.dir);
   const rule = meta?.placement ? { select: { names: [...meta.placement.sites] }, mode: meta.placement.mode } : undefined;
@@ -555,7 +568,7 @@ async function loadTrained(args: ParsedArgs, ctx: CliContext): Promise<Trained> 
   const numLabels = (loaded.graph.meta['heads'] as HeadSpec[] | undefined)?.find((h) => h.name === loaded.head);
   const n = numLabels && numLabels.type !== 'maskedLM' ? numLabels.numLabels : 0;
   if (meta?.labels && meta.labels.length !== n) {
-    throw new ConfigError(`${path.join(adapterDir, 'labels.json')}: labels`, `lists ${meta.labels.length} labels but the head '${loaded.head}' has ${n} outputs; the files come from different runs`, 'E_CHECKPOINT_MISMATCH');
+    throw new ConfigError(`${meta.source ?? adapterDir}: labels`, `lists ${meta.labels.length} labels but the head '${loaded.head}' has ${n} outputs; the files come from different runs`, 'E_CHECKPOINT_MISMATCH');
   }
   const labels = meta?.labels ? meta.labels : Array.from({ length: n }, (_v, i) => String(i));
   info(ctx, `loaded adapter '${loaded.name}' with head '${loaded.head}' (${labels.join(', ')}) on ${model.name}`);

@@ -16,6 +16,7 @@ import { mulberry32 } from '@adapters/core-graph';
 import { readableRunPath } from '@adapters/core-graph';
 import type { SpliceMode } from '@adapters/core-graph';
 import type { TrainExample } from '@adapters/core-graph';
+import { runOfAdapterDir } from '@adapters/core-graph';
 import type { OptionSpec, ParsedArgs } from './args';
 import { UsageError } from './args';
 
@@ -133,7 +134,7 @@ export function majorityShare(examples: readonly TrainExample[]): number {
   return examples.length === 0 ? 0 : Math.max(0, ...counts.values()) / examples.length;
 }
 
-/** What the CLI writes as labels.json (beside the run and inside the adapter dir) to use an adapter later. */
+/** What a command needs to use a saved adapter: read from run.json (or an older run's labels.json). */
 export interface LabelsFile {
   readonly labels: readonly string[];
   readonly adapter: string;
@@ -145,6 +146,8 @@ export interface LabelsFile {
   readonly columns: Columns;
   /** The exact sites and mode the adapter was placed at, so it can be re-applied when loading. */
   readonly placement: { readonly sites: readonly string[]; readonly mode: SpliceMode } | undefined;
+  /** The file this was read from (run.json or an older run's labels.json), for errors. */
+  readonly source?: string;
 }
 
 /** `--adapter-dir` may name the adapter dir itself or a training output dir holding `adapter/`. */
@@ -208,8 +211,19 @@ const LABELS_SCHEMA: JsonSchema = {
   },
 };
 
-/** labels.json beside the adapter (or the run), validated by schema; undefined when there is none. */
+/**
+ * What the run.json beside the adapter (or of the run holding it) records about it; else an older run's labels.json
+ * (validated by schema); undefined when there is neither.
+ */
 export async function readLabelsFile(adapterDir: string): Promise<LabelsFile | undefined> {
+  const run = await runOfAdapterDir(adapterDir);
+  if (run) {
+    const { manifest, adapter, head } = run;
+    return {
+      labels: head?.labels as readonly string[], adapter: adapter.name, head: head?.name ?? adapter.name, plugin: '', spec: '', model: manifest.model,
+      maxLength: manifest.maxLength, columns: manifest.columns as Columns, placement: adapter.placement as LabelsFile['placement'], source: path.join(run.dir, 'run.json'),
+    };
+  }
   for (const file of [path.join(adapterDir, 'labels.json'), path.join(adapterDir, '..', 'labels.json')]) {
     const text = await fs.readFile(file, 'utf8').catch(() => undefined);
     if (text === undefined) continue;
@@ -222,7 +236,7 @@ export async function readLabelsFile(adapterDir: string): Promise<LabelsFile | u
     validateSchema(LABELS_SCHEMA, v, file);
     const labels = (v as LabelsFile).labels;
     if (new Set(labels).size !== labels.length) throw new ConfigError(`${file}.labels`, 'lists a label twice');
-    return v as LabelsFile;
+    return { ...(v as LabelsFile), source: file };
   }
   return undefined;
 }

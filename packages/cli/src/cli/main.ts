@@ -15,13 +15,14 @@ import { DEMO_DEFAULTS, demoCommand, evalCommand, inspectCommand, listCommand, p
 
 const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm), fetched once into the cache' };
 const COLUMNS: readonly OptionSpec[] = COLUMN_OPTIONS;
+const RUN: OptionSpec = { name: 'run', type: 'string', metavar: 'DIR', help: 'a run directory (run.json: model, adapters, composition, heads, labels), written by any training command' };
 const ADAPTER_DIR: OptionSpec = { name: 'adapter-dir', type: 'string', metavar: 'DIR', help: "adapter saved by 'adapters train' (its --out dir or the adapter/ inside it)" };
 
 export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'train',
     brief: 'train an adapter + classification head on a labelled file',
-    summary: 'Train an adapter and a classification head on a labelled text file; writes the adapter (AdapterHub layout), metrics.jsonl, curves.svg/png, labels.json and summary.json to --out.',
+    summary: 'Train an adapter and a classification head on a labelled text file; writes the adapter (AdapterHub layout), metrics.jsonl, curves.svg/png, run.json and summary.json to --out.',
     usage: '--model DIR|NAME --data FILE [--eval FILE] --adapter SPEC --out DIR [options]',
     options: [
       MODEL,
@@ -54,8 +55,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'eval',
     brief: 'evaluate a saved adapter + head on a labelled file',
     summary: 'Evaluate a saved adapter and head on a labelled file: accuracy, F1, MCC and loss.',
-    usage: '--adapter-dir DIR --data FILE [--model DIR|NAME] [options]',
+    usage: '(--run DIR | --adapter-dir DIR) --data FILE [--model DIR|NAME] [options]',
     options: [
+      RUN,
       ADAPTER_DIR,
       MODEL,
       { name: 'data', type: 'string', metavar: 'FILE', help: 'labelled examples (.tsv, .csv or .jsonl)' },
@@ -68,8 +70,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'predict',
     brief: 'classify texts with a saved adapter + head',
     summary: 'Classify texts with a saved adapter and head; prints label, probability and text per line.',
-    usage: '--adapter-dir DIR (--text "..." | --data FILE) [--model DIR|NAME] [options]',
+    usage: '(--run DIR | --adapter-dir DIR) (--text "..." | --data FILE) [--model DIR|NAME] [options]',
     options: [
+      RUN,
       ADAPTER_DIR,
       MODEL,
       { name: 'text', type: 'string', metavar: 'TEXT', repeat: true, help: 'a text to classify' },

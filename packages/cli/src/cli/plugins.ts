@@ -10,6 +10,7 @@ import type { AnyAdapterPlugin } from '@adapters/core-graph';
 import { resolveConfig } from '@adapters/core-graph';
 import type { CommandSpec, ParsedArgs } from './args';
 import { UsageError } from './args';
+import type { RunExtraHandler } from '@adapters/core-graph';
 import type { CliContext } from './commands';
 
 export const PLUGIN_SCOPE = '@adapters';
@@ -23,6 +24,8 @@ export interface PluginPackage {
   readonly plugins: readonly AnyAdapterPlugin[];
   /** Subcommands the package adds to the `adapters` CLI (the `commands` export of its `adapters.cli` entry). */
   readonly commands: readonly CliCommand[];
+  /** Handlers of its run.json extras (its `runExtras` export), for `adapters eval|predict --run`. */
+  readonly runExtras?: Readonly<Record<string, RunExtraHandler>>;
   /** Why the package could not be used; then `plugins` is empty. */
   readonly error?: string;
 }
@@ -209,7 +212,9 @@ export function loadPluginPackage(dir: string, load: (file: string) => unknown =
     }
   }
   if (commands !== undefined && (!Array.isArray(commands) || !commands.every(isCommand))) return fail(`its 'commands' export must be an array of { spec, run } CLI commands`);
-  return { name, version, dir, plugins, commands: (commands as CliCommand[] | undefined) ?? [] };
+  const runExtras = exports['runExtras'];
+  if (runExtras !== undefined && (runExtras === null || typeof runExtras !== 'object' || !Object.values(runExtras).every((h) => typeof h === 'function'))) return fail(`its 'runExtras' export must map extras keys to handler functions`);
+  return { name, version, dir, plugins, commands: (commands as CliCommand[] | undefined) ?? [], ...(runExtras ? { runExtras: runExtras as Record<string, RunExtraHandler> } : {}) };
 }
 
 /**

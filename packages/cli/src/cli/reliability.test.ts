@@ -126,15 +126,17 @@ describe('strict files', () => {
     }
   });
 
-  test('labels.json with three labels for a 2-way head is refused (item 11; before: labels silently became 0, 1)', async () => {
+  test('run.json with three labels for a 2-way head is refused (item 11; before: labels silently became 0, 1)', async () => {
     const dir = copyRun('labels');
-    for (const f of [path.join(dir, 'labels.json'), path.join(dir, 'adapter', 'labels.json')]) {
-      const saved = JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>;
-      writeFileSync(f, JSON.stringify({ ...saved, labels: ['neg', 'pos', 'meh'] }));
-    }
+    const f = path.join(dir, 'run.json');
+    const saved = JSON.parse(readFileSync(f, 'utf8')) as { heads: Array<Record<string, unknown>> };
+    writeFileSync(f, JSON.stringify({ ...saved, heads: [{ ...saved.heads[0], labels: ['neg', 'pos', 'meh'] }] }));
     const r = await run(['predict', '--adapter-dir', 'labels', '--text', 'good']);
     expect(r.code).toBe(1);
-    expect(errorLine(r.err)).toMatch(/labels\.json: labels: lists 3 labels but the head 'task' has 2 outputs/);
+    expect(errorLine(r.err)).toMatch(/run\.json: labels: lists 3 labels but the head 'task' has 2 outputs/);
+    const byRun = await run(['predict', '--run', 'labels', '--text', 'good']);
+    expect(byRun.code).toBe(1);
+    expect(errorLine(byRun.err)).toMatch(/run\.json: heads\[0\]\.labels: lists 3 labels but the head 'task' has 2 outputs/);
   });
 
   test('adapter_config.json hidden_size / model_type must match the base (item 11)', async () => {

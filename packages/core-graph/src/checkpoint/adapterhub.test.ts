@@ -13,7 +13,7 @@ import { defineAdapter } from '../plugin/define-adapter';
 import { createRegistry } from '../plugin/registry';
 import { applyPlacements } from '../rewrite/apply-placements';
 import { adapter } from '../rewrite/composition';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, adapterHubKey, loadAdapter, saveAdapter } from './adapterhub';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, adapterCheckpointKeysOf, loadAdapter, saveAdapter } from './adapterhub';
 
 /** A bottleneck named like AdapterHub's modules (adapter_down.0, adapter_up), wrapping the FFN. */
 const mini = defineAdapter<{ reduction_factor: number }>({
@@ -60,7 +60,7 @@ describe('AdapterHub layout', () => {
     expect([...tensors.keys()].sort()).toEqual([0, 1].flatMap((i) => ['adapter_down.0.bias', 'adapter_down.0.weight', 'adapter_up.bias', 'adapter_up.weight'].map((p) => `bert.encoder.layer.${i}.output.adapters.sent.${p}`)).sort());
     // nn.Linear layout: adapter_down.0.weight is [m, d] = [4, 8].
     expect(tensors.get('bert.encoder.layer.0.output.adapters.sent.adapter_down.0.weight')?.shape).toEqual([4, 8]);
-    expect(adapterHubKey(graph, 'layer.1.ffn.adapters.sent.adapter_up.weight', 'sent', 'other')).toBe('bert.encoder.layer.1.output.adapters.other.adapter_up.weight');
+    expect(adapterCheckpointKeysOf(graph, 'layer.1.ffn.adapters.sent.adapter_up.weight', 'sent', { as: 'other' })).toEqual(['bert.encoder.layer.1.output.adapters.other.adapter_up.weight']);
     store.dispose();
   });
 

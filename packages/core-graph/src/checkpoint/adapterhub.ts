@@ -1,14 +1,10 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, GraphError } from '../errors';
 import type { WeightStore } from '../exec/weights';
 import type { Graph } from '../graph/graph';
 import type { ParamSpec } from '../graph/types';
-import { writeFileAtomic } from '../io/atomic-write';
 import { readJsonObject } from '../io/read-json';
-import { removeStaleTempFiles } from '../io/run-dir';
-import { encodeSafetensors, readSafetensorsFile } from '../io/safetensors';
-import type { EncoderConfig } from '../model/config';
+import { readSafetensorsFile } from '../io/safetensors';
 import type { HeadRegistry } from '../model/head-def';
 import type { AnyAdapterPlugin, AdapterRegistry } from '../plugin/registry';
 import type { AdapterCatalog, PlacementRule } from '../rewrite/apply-placements';
@@ -18,8 +14,9 @@ import { applyPlacements } from '../rewrite/apply-placements';
 import { adapter } from '../rewrite/composition';
 import type { UnionConfig, UnionParamsMeta } from '../rewrite/union';
 import { configUnion, UNION_PARAMS_META, UNION_PLUGIN } from '../rewrite/union';
-import { FORMAT_VERSION, hasHead, readHead, saveHead } from './head-files';
-import { isTransposedInCheckpoint, stageFromCheckpoint } from './hf-keys';
+import type { CheckpointKeyArgs, CheckpointKeys } from './artifact';
+import { checkpointKeyArgs, checkpointKeysOf, moduleCheckpointKeys, stageArtifact, writeArtifact } from './artifact';
+import { assignStaged, hasHead, readHead, saveHead } from './head-files';
 
 /** AdapterHub's file names (adapters 1.x, safetensors variant). */
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
@@ -29,60 +26,23 @@ export { FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE } from './head-file
 const hubConfigOf = (plugin: AnyAdapterPlugin, config: Record<string, unknown>): Record<string, unknown> =>
   plugin.toHubConfig ? plugin.toHubConfig(config) : { architecture: plugin.name, ...config };
 
-/**
- * JSON text (2-space indent, final newline) where the `floats` fields of `config` holding integers are written as
- * `1.0`; `more` lists further [object, float fields] pairs (a union's components).
- */
-function hubConfigJson(value: Record<string, unknown>, config: unknown, floats: readonly string[], more: ReadonlyArray<readonly [unknown, readonly string[]]> = []): string {
-  const marker = '\u0000float:';
-  const targets = new Map<unknown, readonly string[]>([[config, floats], ...more]);
-  const text = JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
-    if (targets.get(this)?.includes(key) && typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < 1e15) return `${marker}${v}`;
-    return v;
-  }, 2);
-  return `${text.replace(/"\\u0000float:(-?\d+)"/g, '$1.0')}\n`;
+/** What an adapter plugin without a `checkpointKeys` hook gets: its `hubKeys` of the local key, in its `hubCollection`. */
+export function defaultCheckpointKeys(plugin: AnyAdapterPlugin | undefined, param: CheckpointKeyArgs<Readonly<Record<string, unknown>>>): string[] {
+  const locals = plugin?.hubKeys ? plugin.hubKeys(param.local, param.config as never) : undefined;
+  return moduleCheckpointKeys(param, { ...(plugin?.hubCollection ? { collection: plugin.hubCollection } : {}), ...(locals ? { locals } : {}) });
 }
 
-/** Splits an adapter parameter key into AdapterHub's module path (`bert.encoder.layer.0.output`) and the local key. */
-function splitAdapterKey(graph: Graph, key: string, name: string): { module: string; bare: string; local: string; shared: boolean } {
-  const prefix = String(graph.meta['prefix'] ?? '');
-  const marker = `.adapters.${name}.`;
-  const at = key.indexOf(marker);
-  if (at < 0) throw new GraphError(`parameter '${key}' does not belong to adapter '${name}'`);
-  const siteName = key.slice(0, at);
-  const site = graph.sites.get(siteName);
-  const module = site?.module ?? siteName;
-  return { module: `${prefix ? `${prefix}.` : ''}${module}`, bare: module, local: key.slice(at + marker.length), shared: siteName === 'shared' && !site };
-}
+/** An adapter plugin's key hook: its own `checkpointKeys`, else `defaultCheckpointKeys`. */
+export const adapterCheckpointKeys = (plugin: AnyAdapterPlugin | undefined): CheckpointKeys =>
+  plugin?.checkpointKeys ? (p) => (plugin.checkpointKeys as (p: CheckpointKeyArgs) => readonly string[])(p) : (p) => defaultCheckpointKeys(plugin, p);
 
 /**
- * The AdapterHub key of an adapter parameter: `${prefix}.${site module}.adapters.NAME.${rest}`
- * (e.g. `bert.encoder.layer.0.output.adapters.sst2.adapter_down.0.weight`); `as` renames the adapter.
- * Plugins whose parameters AdapterHub names differently declare `hubKeys` (see `adapterHubKeys`).
+ * Every checkpoint key of parameter `key` of adapter `name` (`as` renames it in the keys), by its plugin's hook:
+ * e.g. `bert.encoder.layer.0.output.adapters.sst2.adapter_down.0.weight`.
  */
-export function adapterHubKey(graph: Graph, key: string, name: string, as = name): string {
-  const { module, local } = splitAdapterKey(graph, key, name);
-  return `${module}.adapters.${as}.${local}`;
-}
-
-/**
- * Every AdapterHub name of an adapter parameter: the plugin's `hubKeys` of the local key (default: the local key).
- * Model-level parameters (`shared.adapters.NAME.x`, no site) also get AdapterHub's `${prefix}.shared_parameters.NAME.x`
- * (its `base_model.shared_parameters[NAME]`, e.g. Compacter's shared rule matrices).
- */
-function adapterHubKeys(graph: Graph, key: string, name: string, as: string, plugin: AnyAdapterPlugin | undefined, config: Readonly<Record<string, unknown>>): string[] {
-  const { module, bare, local, shared } = splitAdapterKey(graph, key, name);
-  const prefix = String(graph.meta['prefix'] ?? '');
-  const paths = plugin?.hubPaths?.({ module: bare, local, name: as, shared, config });
-  if (paths !== undefined) {
-    if (paths.length === 0) throw new GraphError(`plugin '${plugin?.name ?? '?'}' maps parameter '${key}' to no AdapterHub key`);
-    return paths.map((k) => `${prefix ? `${prefix}.` : ''}${k}`);
-  }
-  const locals = plugin?.hubKeys ? plugin.hubKeys(local, config) : [local];
-  if (locals.length === 0) throw new GraphError(`plugin '${plugin?.name ?? '?'}' maps parameter '${key}' to no AdapterHub key`);
-  const names = locals.map((l) => `${module}.${plugin?.hubCollection ?? 'adapters'}.${as}.${l}`);
-  if (!shared) return names;
-  return [...names, ...locals.map((l) => `${prefix ? `${prefix}.` : ''}shared_parameters.${as}.${l}`)];
+export function adapterCheckpointKeysOf(graph: Graph, key: string, name: string, options: { plugin?: AnyAdapterPlugin; config?: Readonly<Record<string, unknown>>; as?: string } = {}): string[] {
+  const config = options.config ?? ((graph.meta['adapters'] as AdapterCatalog | undefined) ?? {})[name]?.config ?? {};
+  return checkpointKeysOf(adapterCheckpointKeys(options.plugin), checkpointKeyArgs(graph, key, { name, config, ...(options.as === undefined ? {} : { as: options.as }) }));
 }
 
 /**
@@ -121,56 +81,31 @@ function ruleFromPlacement(graph: Graph, saved: unknown, file: string): Partial<
 
 const adapterParams = (graph: Graph, name: string): ParamSpec[] => [...graph.params.values()].filter((p) => p.owner === `adapter:${name}`);
 
-function toTensorRecord(entries: Iterable<[string, { shape: readonly number[]; values: Float32Array }]>) {
-  const out: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }> = {};
-  for (const [k, t] of entries) out[k] = { dtype: 'F32', shape: [...t.shape], values: t.values };
-  return out;
-}
-
-/** A parameter's values in checkpoint layout (kernels transposed to [out, in]). */
-function checkpointValues(spec: ParamSpec, store: WeightStore): { shape: number[]; values: Float32Array } {
-  const values = Float32Array.from(store.get(spec.key).dataSync());
-  if (!isTransposedInCheckpoint(spec)) return { shape: [...spec.shape], values };
-  const [rows, cols] = spec.shape as [number, number];
-  const t = new Float32Array(values.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = values[r * cols + c] as number;
-  return { shape: [cols, rows], values: t };
-}
-
 /**
- * Writes `adapter_config.json` + `adapter.safetensors` with only this adapter's tensors under AdapterHub key
- * names, and optionally a head (`head_config.json` + `model_head.safetensors`, with label names `labels` by id).
- * Each file is written atomically.
+ * Writes `adapter_config.json` + `adapter.safetensors` with only this adapter's tensors under the keys its plugin's
+ * `checkpointKeys` gives (AdapterHub's), and optionally a head (`head_config.json` + `model_head.safetensors`, with
+ * label names `labels` by id). Each file is written atomically.
  */
 export async function saveAdapter(dir: string, graph: Graph, store: WeightStore, name: string, options: { head?: string; registry?: AdapterRegistry; heads?: HeadRegistry; labels?: readonly string[] } = {}): Promise<void> {
   const catalog = (graph.meta['adapters'] as AdapterCatalog | undefined) ?? {};
   const entry = catalog[name];
   if (!entry) throw new ConfigError('name', `the graph has no adapter '${name}' (adapters: ${Object.keys(catalog).join(', ') || 'none'})`);
-  const params = adapterParams(graph, name);
   const plugin = options.registry?.has(entry.plugin) ? options.registry.get(entry.plugin) : undefined;
-  const config = graph.meta['config'] as EncoderConfig | undefined;
   const union = entry.plugin === UNION_PLUGIN ? unionParts(graph, name, entry.config, options.registry) : undefined;
-  await mkdir(dir, { recursive: true });
-  await removeStaleTempFiles(dir); // left by an earlier save that was killed
   const hubConfig = union ? union.hubConfig : plugin ? hubConfigOf(plugin, { ...entry.config }) : { architecture: entry.plugin, ...entry.config };
-  await writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), hubConfigJson({
-    config: hubConfig,
-    hidden_size: config?.hiddenSize ?? null,
-    model_class: `${config?.architecture === 'roberta' ? 'Roberta' : 'Bert'}AdapterModel`,
-    model_name: graph.meta['modelName'] ?? null,
-    model_type: config?.architecture ?? null,
-    name,
+  const keysOf = (key: string): string[] => {
+    const part = union ? union.partOf(key) : { plugin, config: entry.config };
+    return adapterCheckpointKeysOf(graph, key, name, { ...(part.plugin ? { plugin: part.plugin } : {}), config: part.config });
+  };
+  await writeArtifact(dir, graph, store, {
+    configFile: ADAPTER_CONFIG_FILE,
     // A union's components each have their own placement, re-derived from their configs on load.
-    ...(union ? {} : placementRecord(graph, name)),
-    plugin: entry.plugin,
-    version: FORMAT_VERSION,
-  }, hubConfig, union ? [] : (plugin?.hubFloats ?? []), union?.floats ?? []));
-  const tensors = toTensorRecord(params.flatMap((p) => {
-    const values = checkpointValues(p, store);
-    const part = union ? union.partOf(p.key) : { plugin, config: entry.config };
-    return adapterHubKeys(graph, p.key, name, name, part.plugin, part.config).map((k): [string, typeof values] => [k, values]);
-  }));
-  await writeFileAtomic(join(dir, ADAPTER_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
+    fields: { config: hubConfig, name, ...(union ? {} : placementRecord(graph, name)), plugin: entry.plugin },
+    floats: union ? [] : (plugin?.hubFloats ?? []),
+    ...(union ? { moreFloats: union.floats } : {}),
+    weightsFile: ADAPTER_WEIGHTS_FILE,
+    tensors: new Map(adapterParams(graph, name).map((p) => [p.key, keysOf(p.key)])),
+  });
   if (options.head !== undefined) await saveHead(dir, graph, store, options.head, { ...(options.heads ? { heads: options.heads } : {}), ...(options.labels ? { labels: options.labels } : {}) });
 }
 
@@ -215,44 +150,16 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
   const resolved = ((next.meta['adapters'] as AdapterCatalog | undefined) ?? {})[name]?.config ?? config;
   const weightsFile = join(dir, ADAPTER_WEIGHTS_FILE);
   const { tensors } = await readSafetensorsFile(weightsFile);
-  const prefix = String(next.meta['prefix'] ?? '');
-  /** The file's key for an expected name: as is, or without the model prefix. */
-  const inFile = (key: string): string | undefined => {
-    if (tensors.has(key)) return key;
-    const bare = prefix && key.startsWith(`${prefix}.`) ? key.slice(prefix.length + 1) : undefined;
-    return bare !== undefined && tensors.has(bare) ? bare : undefined;
-  };
-  const keys = adapterParams(next, name).map((p) => p.key);
-  const names = new Map<string, string[]>();
   const union = plugin.name === UNION_PLUGIN ? unionParts(next, name, resolved, registry) : undefined;
-  for (const k of keys) {
+  const namesOf = (k: string): string[] => {
     const part = union ? union.partOf(k) : { plugin, config: resolved };
-    const hub = adapterHubKeys(next, k, name, savedName, part.plugin, part.config);
-    const own = adapterHubKey(next, k, name, savedName);
-    names.set(k, hub.includes(own) ? hub : [...hub, own]);
-  }
-  const fileKeyOf = (k: string): string => {
-    const candidates = names.get(k) as string[];
-    for (const c of candidates) {
-      const found = inFile(c);
-      if (found !== undefined) return found;
-    }
-    return candidates[0] as string;
+    const args = checkpointKeyArgs(next, k, { name, as: savedName, config: part.config });
+    const hub = checkpointKeysOf(adapterCheckpointKeys(part.plugin), args);
+    // Also our own local key (files that predate a plugin's hubKeys), when the parameter lies in an adapter scope.
+    const own = args.module === undefined ? undefined : moduleCheckpointKeys(args)[0] as string;
+    return own === undefined || hub.includes(own) ? hub : [...hub, own];
   };
-  const staged = stageFromCheckpoint(next, (k) => tensors.get(k), { keys, source: weightsFile, keyOf: fileKeyOf });
-  const accepted = new Set<string>();
-  for (const [k, candidates] of names) {
-    const present = candidates.map(inFile).filter((f): f is string => f !== undefined);
-    for (const f of present) accepted.add(f);
-    const first = present[0] === undefined ? undefined : tensors.get(present[0]);
-    for (const other of present.slice(1)) {
-      const t = tensors.get(other);
-      const same = first !== undefined && t !== undefined && t.shape.join() === first.shape.join() && t.values.every((v, i) => Object.is(v, first.values[i]));
-      if (!same) throw new GraphError(`${weightsFile}: tensors '${present[0] as string}' and '${other}' both hold parameter '${k}' but differ`);
-    }
-  }
-  const unexpected = [...tensors.keys()].filter((k) => !accepted.has(k));
-  if (unexpected.length > 0) throw new GraphError(`${weightsFile}: unexpected tensor '${unexpected[0]}' (the adapter's config places no parameter there)`);
+  const staged = stageArtifact(next, tensors, { keys: adapterParams(next, name).map((p) => p.key), namesOf, source: weightsFile, owner: "the adapter's config" });
   let head: string | undefined;
   if (options.loadHead !== false) {
     if (await hasHead(dir)) {
@@ -262,7 +169,8 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
       head = read.name;
     }
   }
-  store.sync(next, 0, (spec) => staged.get(spec.key)?.values);
+  // Keys the store already holds (a reload under the same name) are overwritten; new keys are created.
+  assignStaged(next, store, staged);
   return { graph: next, name, ...(head === undefined ? {} : { head }) };
 }
 

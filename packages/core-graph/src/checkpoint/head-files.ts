@@ -1,32 +1,28 @@
 // A prediction head's files, as AdapterHub writes them beside an adapter: `head_config.json` ({ config, hidden_size,
 // model_type, name, version }) + `model_head.safetensors` (keys `heads.NAME.LOCAL`, kernels [out, in]). Every head
 // type goes through its HeadDef (`toHubConfig` / `fromHubConfig`), so plugin heads use the same files.
-import { access, mkdir } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, GraphError } from '../errors';
 import type { WeightStore } from '../exec/weights';
 import type { Graph } from '../graph/graph';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic-write';
 import { readJsonObject } from '../io/read-json';
-import { encodeSafetensors, readSafetensorsFile } from '../io/safetensors';
+import { readSafetensorsFile } from '../io/safetensors';
 import type { EncoderConfig } from '../model/config';
 import type { HeadRegistry } from '../model/head-def';
 import type { AnyHeadSpec } from '../model/heads';
 import { addHead, coreHeads, graphHeads, headPrefix } from '../model/heads';
 import { validateSchema } from '../plugin/schema';
 import { checkBaseModel } from './base-model-check';
-import { checkpointTensor, stageFromCheckpoint } from './hf-keys';
+import { writeArtifact } from './artifact';
+import { stageFromCheckpoint } from './hf-keys';
 
 export const HEAD_CONFIG_FILE = 'head_config.json';
 export const HEAD_WEIGHTS_FILE = 'model_head.safetensors';
-/** Written into `version` so AdapterHub and we can tell who saved a file. */
-export const FORMAT_VERSION = 'adapters-ts.0.1.0';
+export { FORMAT_VERSION } from './artifact';
 
 const headKeys = (graph: Graph, name: string): string[] => [...graph.params.values()].filter((p) => p.owner === `head:${name}`).map((p) => p.key);
-
-/** AdapterHub's flexible-head model class for an architecture (`head_config.json`'s `model_class`). */
-const MODEL_CLASS: Readonly<Record<string, string>> = { bert: 'BertAdapterModel', roberta: 'RobertaAdapterModel' };
 
 /** `config.label2id` (AdapterHub's field: label name → id) for label names by id; null when there are none. */
 function label2id(labels: readonly string[] | undefined, file: string): Record<string, number> | null {
@@ -56,15 +52,15 @@ export async function saveHead(dir: string, graph: Graph, store: WeightStore, na
     if (!read) throw new ConfigError('head.type', `head type '${spec.type}' writes a foreign config its fromHubConfig does not read back`);
     hubLocal = read.hubLocal ?? hubLocal;
   }
-  const modelClass = model ? MODEL_CLASS[model.architecture] : undefined;
-  await mkdir(dir, { recursive: true });
-  await writeJsonAtomic(file, {
-    config, hidden_size: model?.hiddenSize ?? null, ...(foreign && modelClass ? { model_class: modelClass } : {}), model_type: model?.architecture ?? null, name, version: FORMAT_VERSION,
-  });
   const prefix = `${headPrefix(name)}.`;
-  const tensors: Record<string, ReturnType<typeof checkpointTensor>> = {};
-  for (const key of headKeys(graph, name)) tensors[`${prefix}${hubLocal(key.slice(prefix.length))}`] = checkpointTensor(graph, store, key);
-  await writeFileAtomic(join(dir, HEAD_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
+  await writeArtifact(dir, graph, store, {
+    configFile: HEAD_CONFIG_FILE,
+    fields: { config, name },
+    // AdapterHub's model class only beside AdapterHub's own head config.
+    header: { model_name: false, model_class: foreign && model !== undefined },
+    weightsFile: HEAD_WEIGHTS_FILE,
+    tensors: new Map(headKeys(graph, name).map((key) => [key, [`${prefix}${hubLocal(key.slice(prefix.length))}`]])),
+  });
 }
 
 /** True when `dir` holds a head config. */

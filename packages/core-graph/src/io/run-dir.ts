@@ -12,7 +12,7 @@ import { AdapterGraphError } from '../errors';
 import { syncDirectory } from './atomic-write';
 
 /** Files by which an existing directory is recognised as an earlier run that may be replaced. */
-export const RUN_MARKERS: readonly string[] = ['summary.json', 'labels.json', 'metrics.jsonl', 'fusion_run.json', 'adapter/adapter_config.json', 'adapter_config.json'];
+export const RUN_MARKERS: readonly string[] = ['run.json', 'summary.json', 'labels.json', 'metrics.jsonl', 'fusion_run.json', 'adapter/adapter_config.json', 'adapter_config.json'];
 
 const previousOf = (target: string): string => join(dirname(target), `.${basename(target)}.previous`);
 const STAGING_RE = /^\.(.+)\.staging-(\d+)-[0-9a-f]+$/;

@@ -1,3 +1,4 @@
+import type { CheckpointKeyArgs } from '../checkpoint/artifact';
 import { PluginDefinitionError } from '../errors';
 import type { GraphBuilder, Scope } from '../graph/builder';
 import type { Graph } from '../graph/graph';
@@ -80,6 +81,8 @@ export interface ParamCountArgs<C> {
   readonly sites: readonly ParamCountSite[];
   /** The model's hidden width. */
   readonly width: number;
+  /** The model's depth (transformer layers), for model-level pools sized per layer (prefix tuning's L·2·hidden). */
+  readonly numLayers: number;
 }
 
 export interface ParamCounts {
@@ -130,20 +133,18 @@ export interface AdapterPlugin<C extends object = Record<string, unknown>> {
   /** Reads an AdapterHub config back as input for this plugin, or undefined when the config is not this plugin's. */
   fromHubConfig?(hub: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined;
   /**
-   * AdapterHub's names for one of this adapter's parameters, given its local key (what follows `adapters.NAME.`,
+   * The one key-mapping hook: every full checkpoint key of one of this adapter's parameters, site-bound or model-level
+   * (e.g. MAD-X's `bert.invertible_adapters.NAME.F.0.weight`, Compacter's `bert.shared_parameters.NAME.phm_rule`).
+   * Default: `${module}.${hubCollection}.${as}.${l}` for each `l` of `hubKeys(local)` (`defaultCheckpointKeys`).
+   */
+  checkpointKeys?(param: CheckpointKeyArgs<C>): readonly string[];
+  /**
+   * AdapterHub's names for one of this adapter's parameters (used by the default `checkpointKeys`), given its local key (what follows `adapters.NAME.`,
    * e.g. `scaling.scale`) — relative to the same module, e.g. `['scaling']`. Default: `[local]`. `saveAdapter`
    * writes the tensor under every name (AdapterHub's state dict lists a module shared by two parents under both);
    * `loadAdapter` reads the first name the file has, accepts the others, and checks that copies agree.
    */
   hubKeys?(local: string, config: C): readonly string[];
-  /**
-   * AdapterHub's full names (without the model prefix such as `bert.`) for a parameter that does not live at
-   * `${module}.${hubCollection}.NAME.${local}`, or undefined for that default. Prefix tuning's pool lives in the
-   * model-level `prefix_tuning.prefix_tunings.NAME.self_prefix.*` and its gates in
-   * `encoder.layer.N.attention.self.prefix_tuning.prefix_gates.NAME.*`. `module` is the site's module (`shared` for
-   * model-level parameters), `name` the adapter's name in the file. Takes precedence over `hubKeys`.
-   */
-  hubPaths?(args: { readonly module: string; readonly local: string; readonly name: string; readonly shared: boolean; readonly config: C }): readonly string[] | undefined;
   /**
    * The ModuleDict of AdapterHub's layer module that holds this plugin's modules: `adapters` (default, bottleneck
    * adapters: `...output.adapters.NAME.x`) or e.g. `loras` (LoRA and (IA)³: `...attention.self.query.loras.NAME.lora_A`).

@@ -16,7 +16,7 @@ describe('toy adapter', () => {
     for (const mode of SPLICE_MODES) {
       const { report } = applyPlacements(base, [{ adapter: adapter('toy', 'a', { size: 5 }), select: { kinds: ['ffn', 'attention'] }, mode }], toyRegistry());
       expect(report.length).toBeGreaterThan(0);
-      for (const r of report) expect(r.params).toBe(toyAdapter.paramCount?.({ config: { size: 5, zeroInit: false }, sites: [{ name: r.site, layer: r.layer, inWidth: 8, outWidth: 8 }], width: 8 }).perSite[0]);
+      for (const r of report) expect(r.params).toBe(toyAdapter.paramCount?.({ config: { size: 5, zeroInit: false }, sites: [{ name: r.site, layer: r.layer, inWidth: 8, outWidth: 8 }], width: 8, numLayers: 2 }).perSite[0]);
     }
   });
 
