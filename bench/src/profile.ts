@@ -1,9 +1,10 @@
-// `npm run profile -w @adapters/bench -- [--method NAME_PREFIX] [--batch B] [--seq S] [--inference] [--ab KERNEL[,KERNEL]]`:
+// `npm run profile -w @adapters/bench -- [--method NAME_PREFIX] [--batch B] [--seq S] [--inference] [--ab KERNEL[,KERNEL]] [--checkpoint]`:
 // one training step (or one forward pass) under tf.profile, kernel time summed by kernel name. Shows where a
 // step's time goes before and after an engine change. Profiling reads every kernel's output back, so the
 // wall time printed is inflated; the kernel shares are what to compare. `--ab` times the step with and without
 // the named fused kernels (unregistered from the active backend in between), alternating in one process, and
-// profiles both ways: a before/after of one kernel in the same window of a shared machine.
+// profiles both ways: a before/after of one kernel in the same window of a shared machine. `--checkpoint` trains
+// with gradient checkpointing (compare the printed peak memory with a run without it).
 import * as tf from '@tensorflow/tfjs';
 import type { TrainExample } from '@adapters/core-graph';
 import { addHead, buildEncoder, describeBackend, Executor, MINILM_L6, selectBackend, train, WeightStore } from '@adapters/core-graph';
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
       tf.dispose(Object.values(out));
     };
   } else {
-    run = () => void train({ graph: built.graph, store, output: built.output, train: examples, maxSteps: 1, batchSize: batch, policy: built.policy, ...(skip ? { skipLayers: () => skip } : {}) });
+    run = () => void train({ graph: built.graph, store, output: built.output, train: examples, maxSteps: 1, batchSize: batch, policy: built.policy, ...(skip ? { skipLayers: () => skip } : {}), ...(args.includes('--checkpoint') ? { checkpointLayers: true } : {}) });
   }
   const ab = flag('--ab')?.split(',');
   if (ab) {
