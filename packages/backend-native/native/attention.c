@@ -14,6 +14,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define HAVE_MXCSR 1
+#endif
 
 #include "fused_math.h"
 
@@ -77,14 +81,28 @@ INLINE void context_block(const float *restrict p, const float *restrict vc, flo
   }
 }
 
-/* In place over t entries: softmax of scale·row + bias (max subtracted; exp of a non-positive argument). */
+/*
+ * In place over t entries: softmax of scale·row + bias (max subtracted; exp of a non-positive argument). Arguments
+ * below −87 give exactly 0 (as expf does for masked keys) instead of exp_nonpos's clamped 1.6e-38: normalised, that
+ * would be a subnormal probability, and subnormal products made the context pass ~20× slower.
+ */
 INLINE void softmax_row(float *restrict row, const float *restrict bias, int64_t t, float scale) {
-  float mx = -INFINITY;
-  for (int64_t j = 0; j < t; j++) {
-    row[j] = row[j] * scale + bias[j];
-    mx = row[j] > mx ? row[j] : mx;
+  for (int64_t j = 0; j < t; j++) row[j] = row[j] * scale + bias[j];
+  /* The maximum over 8 independent lanes: one running max is a serial dependency chain (and gcc kept it in memory). */
+  float m8[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  int64_t j8 = 0;
+  for (; j8 + 8 <= t; j8 += 8) {
+    for (int l = 0; l < 8; l++) m8[l] = row[j8 + l] > m8[l] ? row[j8 + l] : m8[l];
   }
-  for (int64_t j = 0; j < t; j++) row[j] = exp_nonpos(row[j] - mx);
+  for (; j8 < t; j8++) m8[0] = row[j8] > m8[0] ? row[j8] : m8[0];
+  float mx = m8[0];
+  for (int l = 1; l < 8; l++) mx = m8[l] > mx ? m8[l] : mx;
+  for (int64_t j = 0; j < t; j++) {
+    const float d = row[j] - mx;
+    /* d in [−87, 0] (or NaN) keeps its exp: as unsigned bits, d < −87 exactly when bits(d) > bits(−87). */
+    const uint32_t keep = 0u - (uint32_t)(bits_of(d) <= 0xC2AE0000u);
+    row[j] = float_of(bits_of(exp_nonpos(d)) & keep);
+  }
   const float inv = (float)(1.0 / dot_d(row, NULL, t));
   for (int64_t j = 0; j < t; j++) row[j] *= inv;
 }
@@ -157,6 +175,12 @@ int attention_run(const attention_args *args, int threads) {
   if (st.tasks < t) t = (int)st.tasks;
   /* A thread costs ~30 µs to start: below ~64k multiply-adds per thread the caller works alone. */
   if (args->seq * (args->seq + args->prefix) * args->dh * st.tasks < 65536LL * t) t = 1;
+#ifdef HAVE_MXCSR
+  /* Flush subnormals to zero while the kernel runs (tiny probabilities times values): new threads inherit the
+   * caller's floating-point environment, and the caller's is restored before returning to JS. */
+  const unsigned int mxcsr = _mm_getcsr();
+  _mm_setcsr(mxcsr | 0x8040u);
+#endif
   pthread_t ids[MAX_THREADS];
   int started[MAX_THREADS] = {0};
   for (int i = 1; i < t; i++) started[i] = pthread_create(&ids[i], NULL, run_job, &st) == 0;
@@ -164,5 +188,8 @@ int attention_run(const attention_args *args, int threads) {
   for (int i = 1; i < t; i++) {
     if (started[i]) pthread_join(ids[i], NULL);
   }
+#ifdef HAVE_MXCSR
+  _mm_setcsr(mxcsr);
+#endif
   return __atomic_load_n(&st.next, __ATOMIC_RELAXED) >= st.tasks;
 }

@@ -117,6 +117,20 @@ describeNative('AdaptersAttention', () => {
     }
   });
 
+  it('gives masked keys exactly zero weight and leaves the caller\'s subnormals alone (it flushes them only inside)', () => {
+    // Key 1 of batch row 0 is padded: its value row holds 1e30, which any non-zero weight would reveal.
+    const c: Case = { batch: 1, seq: 2, heads: 1, dh: 8, prefix: 0, masked: false, seed: 3 };
+    const x = makeInputs(c);
+    x.v.fill(1e30, 8, 16);
+    const got = tf.tidy(() => (tf.engine().runKernel('AdaptersAttention', {
+      q: tf.tensor(x.q, [1, 2, 8]), k: tf.tensor(x.k, [1, 2, 8]), v: tf.tensor(x.v, [1, 2, 8]), mask: tf.tensor([[1, 0]]),
+    }, { heads: 1, scale: 1 }) as tf.Tensor).dataSync());
+    expect(Array.from(got)).toEqual([...Array.from(x.v.subarray(0, 8)), ...Array.from(x.v.subarray(0, 8))]);
+    const tiny = new Float64Array([5e-324, 1e-310]);
+    expect(tiny[0]! * 2).toBe(1e-323);
+    expect(new Float32Array([1e-40])[0]! > 0).toBe(true);
+  });
+
   it('names the offending input or attr, and leaks nothing', () => {
     const q = tf.zeros([2, 3, 8]);
     const before = tf.memory().numTensors;
