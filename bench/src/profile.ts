@@ -1,7 +1,10 @@
-// `npm run profile -w @adapters/bench -- [--method NAME_PREFIX] [--batch B] [--seq S] [--inference]`:
+// `npm run profile -w @adapters/bench -- [--method NAME_PREFIX] [--batch B] [--seq S] [--inference] [--ab KERNEL[,KERNEL]] [--checkpoint]`:
 // one training step (or one forward pass) under tf.profile, kernel time summed by kernel name. Shows where a
 // step's time goes before and after an engine change. Profiling reads every kernel's output back, so the
-// wall time printed is inflated; the kernel shares are what to compare.
+// wall time printed is inflated; the kernel shares are what to compare. `--ab` times the step with and without
+// the named fused kernels (unregistered from the active backend in between), alternating in one process, and
+// profiles both ways: a before/after of one kernel in the same window of a shared machine. `--checkpoint` trains
+// with gradient checkpointing (compare the printed peak memory with a run without it).
 import * as tf from '@tensorflow/tfjs';
 import type { TrainExample } from '@adapters/core-graph';
 import { addHead, buildEncoder, describeBackend, Executor, MINILM_L6, selectBackend, train, WeightStore } from '@adapters/core-graph';
@@ -67,8 +70,19 @@ async function main(): Promise<void> {
       tf.dispose(Object.values(out));
     };
   } else {
-    run = () => void train({ graph: built.graph, store, output: built.output, train: examples, maxSteps: 1, batchSize: batch, policy: built.policy, ...(skip ? { skipLayers: () => skip } : {}) });
+    run = () => void train({ graph: built.graph, store, output: built.output, train: examples, maxSteps: 1, batchSize: batch, policy: built.policy, ...(skip ? { skipLayers: () => skip } : {}), ...(args.includes('--checkpoint') ? { checkpointLayers: true } : {}) });
   }
+  const ab = flag('--ab')?.split(',');
+  if (ab) {
+    await compareWithout(ab, run, `${method.name}, ${args.includes('--inference') ? 'inference' : 'training step'}, batch ${batch} × ${seq}`);
+  } else {
+    await profileOnce(run, method.name);
+  }
+  store.dispose();
+}
+
+/** Wall time of `run` (after one warm-up), then its kernel shares under tf.profile. */
+async function profileOnce(run: () => void, name: string): Promise<{ wall: number; total: number; matmulShare: number }> {
   run();
   const t0 = Date.now();
   run();
@@ -77,7 +91,7 @@ async function main(): Promise<void> {
   const kernels = await Promise.all(info.kernels.map(async (k) => ({ name: k.name, kernelTimeMs: await k.kernelTimeMs, shapes: `${JSON.stringify(k.inputShapes)} → ${JSON.stringify(k.outputShapes)}` })));
   const shares = kernelShares(kernels.filter((k) => !isWrapper(k.name)));
   const total = shares.reduce((s, e) => s + e.ms, 0);
-  console.log(`${method.name}, ${args.includes('--inference') ? 'inference' : 'training step'}, batch ${batch} × ${seq}, ${describeBackend()}`);
+  console.log(`${name}, ${args.includes('--inference') ? 'inference' : 'training step'}, batch ${batch} × ${seq}, ${describeBackend()}`);
   console.log(`wall (unprofiled) ${wall} ms; kernel time ${total.toFixed(0)} ms over ${kernels.length} kernel calls; peak ${(info.peakBytes / 2 ** 20).toFixed(0)} MiB\n`);
   console.log('| kernel | calls | ms | share |\n|---|---|---|---|');
   for (const s of shares.slice(0, top)) console.log(`| ${s.kernel} | ${s.calls} | ${s.ms.toFixed(1)} | ${(100 * s.share).toFixed(1)}% |`);
@@ -88,7 +102,56 @@ async function main(): Promise<void> {
     console.log(`\n${detail} by input → output shapes:`);
     for (const s of byShape.slice(0, top)) console.log(`  ${s.calls} × ${s.kernel}: ${s.ms.toFixed(1)} ms`);
   }
-  store.dispose();
+  const matmulShare = shares.filter((s) => MATMUL_KERNELS.has(s.kernel)).reduce((t, s) => t + s.share, 0);
+  console.log(`matmul share ${(100 * matmulShare).toFixed(1)}%, non-matmul ${(100 * (1 - matmulShare)).toFixed(1)}%`);
+  return { wall, total, matmulShare };
+}
+
+const MATMUL_KERNELS = new Set(['BatchMatMul', '_FusedMatMul', 'AdaptersBottleneck']);
+
+/** Median wall times of `run` with the kernels registered and without, alternating, then both profiles. */
+async function compareWithout(kernels: readonly string[], run: () => void, title: string): Promise<void> {
+  const backend = tf.getBackend();
+  const configs = kernels.map((k) => {
+    const c = tf.getKernel(k, backend);
+    if (!c) throw new Error(`--ab: no kernel '${k}' is registered on backend '${backend}'`);
+    return c;
+  });
+  const without = <T>(f: () => T): T => {
+    for (const k of kernels) tf.unregisterKernel(k, backend);
+    try {
+      return f();
+    } finally {
+      for (const c of configs) tf.registerKernel(c);
+    }
+  };
+  const reps = Number(flag('--reps') ?? 7);
+  const time = (): number => {
+    const t0 = process.hrtime.bigint();
+    run();
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+  run();
+  without(run);
+  const [on, off]: [number[], number[]] = [[], []];
+  for (let i = 0; i < reps; i++) {
+    // Alternate which goes first, so a slow stretch of the shared machine hits both sides.
+    if (i % 2 === 0) {
+      on.push(time());
+      without(() => off.push(time()));
+    } else {
+      without(() => off.push(time()));
+      on.push(time());
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
+  console.log(`${title}: median of ${reps} alternating runs: with ${kernels.join(', ')} ${median(on).toFixed(0)} ms, ` +
+    `without ${median(off).toFixed(0)} ms (with/without ${(median(on) / median(off)).toFixed(3)})\n`);
+  console.log('--- with');
+  await profileOnce(run, `with ${kernels.join(', ')}`);
+  console.log('\n--- without');
+  // tf.profile runs its query synchronously, before its first await: every run happens inside `without`.
+  await without(() => profileOnce(run, `without ${kernels.join(', ')}`));
 }
 
 main().catch((e: unknown) => {

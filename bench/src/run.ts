@@ -1,6 +1,7 @@
 // `nx run bench:run` (or `npm run run -w @adapters/bench`): measures in one process and prints markdown tables,
 // writing the same numbers to bench/results/. Options: --quick (small batch), --reps N, --only SECTION[,SECTION]
-// (matmul, methods, adapterdrop, fusion, soak), --soak-steps N, --pairs N (inference pairs, default 40).
+// (matmul, methods, adapterdrop, fusion, soak, peer), --soak-steps N, --pairs N (inference pairs, default 40).
+// --peer: only the peer section (PyTorch + AdapterHub on the same shapes, ratios ours/theirs; see peer.ts).
 // One measurement in this process: --task method|inference --index I (METHODS[I]) prints one JSON line.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,8 @@ import { addHead, adaptersOnlyPolicy, buildEncoder, describeBackend, Executor, f
 import { benchMatmul } from './matmul';
 import type { BuiltMethod } from './methods';
 import { fusionOf, METHODS, parallelTasks } from './methods';
+import type { PeerNumbers } from './peer';
+import { findPeerPython, peerRows, runPeer } from './peer';
 import { pct, ratio, timeMedian } from './timing';
 
 const args = process.argv.slice(2);
@@ -24,8 +27,9 @@ const flag = (name: string): string | undefined => {
 const reps = Number(flag('--reps') ?? (quick ? 2 : 3));
 /** Inference pairs (model, base) per measurement; the overhead is the median of their ratios. */
 const pairs = Math.max(reps, Number(flag('--pairs') ?? 40));
-const only = flag('--only')?.split(',');
-const want = (section: string) => !only || only.includes(section);
+const only = flag('--only')?.split(',') ?? (args.includes('--peer') ? ['peer'] : undefined);
+// The peer section needs a Python venv and minutes: only when asked for.
+const want = (section: string) => (only ? only.includes(section) : section !== 'peer');
 // 16 × 128 is the AdapterDrop paper's setting; a method that runs out of the wasm heap (2 GiB) there is
 // re-measured at half the batch, beside full fine-tuning at that batch. --batch overrides.
 const [batch, seq] = [Number(flag('--batch') ?? (quick ? 4 : 16)), Number(flag('--seq') ?? (quick ? 32 : 128))];
@@ -309,6 +313,31 @@ async function main(): Promise<void> {
     if (samples.length === 0) console.log(`n/a (${String(r['na'] ?? r['failed'])})`);
     else console.log(table(['step', 'tfjs tensors', 'tfjs MiB', 'wasm heap MiB', 'RSS MiB', 'JS heap MiB', 'external MiB'], samples.map((x) => [String(x['step']), String(x['tensors']), mib(x['tfBytes']), mib(x['wasmHeapBytes']), mib(x['rssBytes']), mib(x['jsHeapBytes']), mib(x['externalBytes'])])));
     console.log();
+  }
+
+  if (want('peer')) {
+    console.log(`## Peer: PyTorch + AdapterHub on the same shapes (${batch} × ${seq}), this run\n`);
+    const found = findPeerPython();
+    if ('skip' in found) {
+      console.log(`skipped: ${found.skip}\n`);
+      results['peer'] = { skipped: found.skip };
+    } else {
+      const index = METHODS.findIndex((m) => m.name.startsWith('Pfeiffer'));
+      const ours = isolated('method', index);
+      let theirs: (PeerNumbers & { peer: string }) | { failed: string };
+      try {
+        theirs = runPeer(found.python, batch, seq, reps, Math.min(pairs, 20));
+      } catch (e) {
+        theirs = { failed: String((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split('\n').at(-1) ?? 'failed' };
+      }
+      results['peer'] = { ours, theirs };
+      if ('failed' in theirs || ours['failed'] !== undefined || ours['na'] !== undefined) {
+        console.log(`failed: ours ${JSON.stringify(ours)}, theirs ${JSON.stringify(theirs)}\n`);
+      } else {
+        console.log(table(['measure', 'this project', theirs.peer, 'ours / theirs'], peerRows(ours as unknown as PeerNumbers, theirs)));
+        console.log('\nBoth sides in this run, one after the other (ours first); a shared machine moves each by ±15% or more between minutes, so read the ratios, not the absolute times.\n');
+      }
+    }
   }
 
   const dir = join(__dirname, '..', 'results');

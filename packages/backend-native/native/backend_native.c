@@ -33,6 +33,8 @@
  *   bottleneck(heap, hOff, xOff, wdOff, bdOff, wuOff, buOff, gammaOff, betaOff, preGammaOff|-1, preBetaOff|-1, yOff,
  *              rows, w, m, act, scale, epsilon, preEpsilon)
  *     the fused sequential bottleneck adapter at inference (bottleneck.h), rows split over threads
+ *   attention(heap, qOff, kOff, vOff, maskOff|-1, pkOff|-1, pvOff|-1, outOff, batch, seq, heads, dh, prefix, scale)
+ *     fused multi-head attention at inference (attention.h), (batch, head) pairs split over threads
  *   info() -> { config, corename, threads }
  *   setNumThreads(n)   OpenBLAS's threads and the bottleneck kernel's
  *
@@ -49,6 +51,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attention.h"
 #include "bottleneck.h"
 
 enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
@@ -856,6 +859,52 @@ static napi_value bottleneck(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * attention(heap, qOff, kOff, vOff, maskOff|-1, pkOff|-1, pvOff|-1, outOff, batch, seq, heads, dh, prefix, scale):
+ * the fused attention of attention.h.
+ */
+static napi_value attention(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 14) return throw_range(env, "backend-native: attention expects 14 arguments");
+  static const char *const names[] = {"qOff", "kOff", "vOff"};
+  uint8_t *heap;
+  size_t len;
+  int64_t off[3], mask_off, pk_off, pv_off, out_off, batch, seq, heads, dh, prefix;
+  double scale;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_offsets(env, argv + 1, len, 3, off, names) ||
+      !get_int(env, argv[4], -1, (int64_t)len, &mask_off, "maskOff") || !get_int(env, argv[5], -1, (int64_t)len, &pk_off, "pkOff") ||
+      !get_int(env, argv[6], -1, (int64_t)len, &pv_off, "pvOff") || !get_int(env, argv[7], 0, (int64_t)len, &out_off, "outOff") ||
+      !get_int(env, argv[8], 0, INT_LIMIT, &batch, "batch") || !get_int(env, argv[9], 0, INT_LIMIT, &seq, "seq") ||
+      !get_int(env, argv[10], 1, 65536, &heads, "heads") || !get_int(env, argv[11], 1, 65536, &dh, "dh") ||
+      !get_int(env, argv[12], 0, 1 << 20, &prefix, "prefix")) {
+    return NULL;
+  }
+  CHECK(env, napi_get_value_double(env, argv[13], &scale));
+  if ((prefix > 0) != (pk_off >= 0) || (pk_off >= 0) != (pv_off >= 0)) {
+    return throw_range(env, "backend-native: attention needs both prefix offsets exactly when prefix > 0");
+  }
+  const int64_t hidden = heads * dh, tokens = batch * seq;
+  if (hidden > INT_LIMIT || tokens > INT_LIMIT || (double)tokens * (double)hidden > (double)INT_LIMIT) {
+    return throw_range(env, "backend-native: attention operands are too large");
+  }
+  int inside = in_heap(out_off, tokens * hidden, len) && (mask_off < 0 || in_heap(mask_off, tokens, len)) &&
+               (pk_off < 0 || (in_heap(pk_off, prefix * hidden, len) && in_heap(pv_off, prefix * hidden, len)));
+  for (int i = 0; i < 3; i++) inside = inside && in_heap(off[i], tokens * hidden, len);
+  if (!inside) return throw_range(env, "backend-native: attention operand lies outside the wasm heap (or is misaligned)");
+  const attention_args args = {
+      (const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
+      mask_off < 0 ? NULL : (const float *)(heap + mask_off), pk_off < 0 ? NULL : (const float *)(heap + pk_off),
+      pv_off < 0 ? NULL : (const float *)(heap + pv_off), (float *)(heap + out_off), batch, seq, heads, dh, prefix, (float)scale,
+  };
+  if (!attention_run(&args, row_threads)) {
+    napi_throw_error(env, NULL, "backend-native: attention could not allocate its scratch memory");
+    return NULL;
+  }
+  return undefined_value(env);
+}
+
+/*
  * stridedCopy32(heap, srcOff, dstOff, outer, count, srcStride, dstStride): for o in [0, outer),
  * dst[o*dstStride .. +count) = src[o*srcStride .. +count), 4-byte elements. Pack and Unpack along a middle axis
  * are one such copy per tensor (the stock kernels go through per-element strided slices).
@@ -930,6 +979,7 @@ NAPI_MODULE_INIT() {
       {"scatterAddRows", NULL, scatter_add_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"addLayerNorm", NULL, add_layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bottleneck", NULL, bottleneck, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attention", NULL, attention, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stridedCopy32", NULL, strided_copy32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -15,6 +15,10 @@ interface Case {
   inputs: Record<string, tf.Tensor>;
   attrs: Record<string, number>;
   composed: () => Outs;
+  /** Run the composed chain with the native matmul/transpose kernels on (what the engine ran before the fused kernel). */
+  composedNative?: boolean;
+  /** Threads for the native kernel (default 1). */
+  threads?: number;
 }
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -48,7 +52,19 @@ function cases(): Case[] {
   const m = rand([1000000], 0.05);
   const v = tf.tidy(() => tf.square(rand([1000000], 0.1)));
   const adam = { lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01, step: 10 };
+  // One MiniLM attention layer at 16 × 128: q, k, v [16, 128, 384], 12 heads of 32, a padding mask.
+  const [qa, ka, va] = [rand([16, 128, 384], 2), rand([16, 128, 384], 2), rand([16, 128, 384])];
+  const amask = tf.tidy(() => tf.cast(tf.less(tf.range(0, 16 * 128).reshape([16, 128]).mod(128), 100), 'float32'));
+  const composedAttention = () => {
+    const split = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [16, 128, 12, 32]), [0, 2, 1, 3]);
+    const scores = tf.add(tf.matMul(split(tf.mul(qa, 1 / Math.sqrt(32))), split(ka), false, true),
+      tf.reshape(tf.mul(tf.sub(1, amask), -1e9), [16, 1, 1, 128]));
+    return tf.reshape(tf.transpose(tf.matMul(tf.softmax(scores), split(va)), [0, 2, 1, 3]), [16, 128, 384]);
+  };
+  const attention = { kernel: 'AdaptersAttention' as const, inputs: { q: qa, k: ka, v: va, mask: amask }, attrs: { heads: 12, scale: 1 / Math.sqrt(32) }, composed: composedAttention, composedNative: true };
   return [
+    { name: 'attention [16,128,384] 1 thr', ...attention },
+    { name: 'attention [16,128,384] 2 thr', ...attention, threads: 2 },
     { name: 'GELU [1024,1536]', kernel: 'AdaptersGelu', inputs: { x }, attrs: {}, composed: () => tf.mul(x, cdf(x)) },
     {
       name: 'GELU grad [1024,1536]', kernel: 'AdaptersGeluGrad', inputs: { dy, x }, attrs: {},
@@ -115,9 +131,9 @@ async function main(): Promise<void> {
     let stock = Infinity;
     let native = Infinity;
     for (let i = 0; i <= reps; i++) {
-      disableNativeKernels();
+      if (!c.composedNative) disableNativeKernels();
       const s = timeOnce(c.composed);
-      enableNativeKernels();
+      enableNativeKernels({ threads: c.threads ?? 1 });
       const n = timeOnce(() => tf.engine().runKernel(c.kernel, c.inputs as unknown as tf.NamedTensorMap,
         c.attrs as unknown as tf.NamedAttrMap) as Outs);
       if (i > 0) {

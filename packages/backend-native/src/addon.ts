@@ -41,6 +41,10 @@ export interface NativeAddon {
     betaOff: number, preGammaOff: number, preBetaOff: number, yOff: number, rows: number, w: number, m: number, act: number,
     scale: number, epsilon: number, preEpsilon: number,
   ): void;
+  attention(
+    heap: ArrayBuffer, qOff: number, kOff: number, vOff: number, maskOff: number, pkOff: number, pvOff: number, outOff: number,
+    batch: number, seq: number, heads: number, dh: number, prefix: number, scale: number,
+  ): void;
   stridedCopy32(heap: ArrayBuffer, srcOff: number, dstOff: number, outer: number, count: number, srcStride: number, dstStride: number): void;
   info(): { config: string; corename: string; threads: number };
   setNumThreads(threads: number): void;

@@ -341,7 +341,7 @@ export function makeGatherV2(addon: NativeAddon, stock: tf.KernelConfig): tf.Ker
 /** Names of the fused kernels, in registration order. */
 export const FUSED_KERNEL_NAMES = [
   'AdaptersGelu', 'AdaptersGeluGrad', 'AdaptersSoftmaxGrad', 'AdaptersLayerNorm', 'AdaptersLayerNormGrad', 'AdaptersAdamW',
-  'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm', 'AdaptersBottleneck',
+  'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm', 'AdaptersBottleneck', 'AdaptersAttention',
 ] as const;
 
 export type FusedKernelName = (typeof FUSED_KERNEL_NAMES)[number];
@@ -622,6 +622,46 @@ export function makeBottleneck(addon: NativeAddon): tf.KernelFunc {
   });
 }
 
+/**
+ * AdaptersAttention: {q, k, v [batch, seq, hidden][, mask [batch, seq]][, prefixK, prefixV [prefix, hidden]]},
+ * {heads, scale} → context [batch, seq, hidden] = softmax(scale·q·kᵀ + (1 − mask)·(−1e9))·v per head, the prefix rows
+ * prepended to k and v and always attended. Inference only (no gradient): scores never leave the native pass.
+ */
+export function makeAttention(addon: NativeAddon): tf.KernelFunc {
+  const kernel = 'AdaptersAttention';
+  return asKernelFunc(({ inputs, backend, attrs }) => {
+    const ins = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { q, k, v } = requireFloat32(kernel, { q: ins['q'], k: ins['k'], v: ins['v'] }) as Record<'q' | 'k' | 'v', tf.TensorInfo>;
+    if (q.shape.length !== 3) throw new Error(`${kernel}: input 'q' has shape [${q.shape.join(',')}], expected [batch, seq, hidden]`);
+    requireShape(kernel, 'k', k, q.shape);
+    requireShape(kernel, 'v', v, q.shape);
+    const [batch, seq, hidden] = q.shape as [number, number, number];
+    const heads = numberAttr(kernel, attrs, 'heads');
+    if (!Number.isInteger(heads) || heads < 1 || hidden % heads !== 0) {
+      throw new Error(`${kernel}: attr 'heads' (${heads}) must be a positive integer dividing hidden size ${hidden}`);
+    }
+    const scale = numberAttr(kernel, attrs, 'scale');
+    const mask = ins['mask'];
+    if (mask !== undefined) {
+      requireFloat32(kernel, { mask });
+      requireShape(kernel, 'mask', mask, [batch, seq]);
+    }
+    const [pk, pv] = [ins['prefixK'], ins['prefixV']];
+    if ((pk === undefined) !== (pv === undefined)) throw new Error(`${kernel}: give both 'prefixK' and 'prefixV' or neither`);
+    let prefix = 0;
+    if (pk && pv) {
+      requireFloat32(kernel, { prefixK: pk, prefixV: pv });
+      prefix = pk.shape[0] ?? 0;
+      requireShape(kernel, 'prefixK', pk, [prefix, hidden]);
+      requireShape(kernel, 'prefixV', pv, [prefix, hidden]);
+    }
+    const off = (t: tf.TensorInfo | undefined): number => (t ? offsetOf(backend, t) : -1);
+    return computeInto(kernel, backend, [q.shape], (heap, [out]) =>
+      addon.attention(heap, off(q), off(k), off(v), off(mask), prefix > 0 ? off(pk) : -1, prefix > 0 ? off(pv) : -1, out!,
+        batch, seq, heads, hidden / heads, prefix, scale))[0]!;
+  });
+}
+
 /** Factory per fused kernel name. */
 export const FUSED_FACTORIES: Readonly<Record<FusedKernelName, (addon: NativeAddon) => tf.KernelFunc>> = {
   AdaptersGelu: makeGelu,
@@ -634,4 +674,5 @@ export const FUSED_FACTORIES: Readonly<Record<FusedKernelName, (addon: NativeAdd
   AdaptersScatterAddRows: makeScatterAddRows,
   AdaptersAddLayerNorm: makeAddLayerNorm,
   AdaptersBottleneck: makeBottleneck,
+  AdaptersAttention: makeAttention,
 };

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { applyDropout } from './dropout-mask';
-import { softmaxLastAxis } from './fused';
+import { fusedAttention, softmaxLastAxis } from './fused';
 import type { Attrs } from '../graph/types';
 import type { RunContext } from './op-def';
 import { defineOp, input, numAttr, shapeError } from './op-def';
@@ -47,6 +47,8 @@ export const attentionOp = defineOp({
     return q;
   },
   run(inputs, _p, attrs, ctx) {
+    const fused = runFused(inputs, attrs, ctx);
+    if (fused) return fused;
     if (inputs.length === 6) return prefixAttention(inputs, attrs, ctx);
     const [q, k, v, mask] = inputs as tf.Tensor3D[];
     const heads = numAttr(attrs, 'heads');
@@ -67,6 +69,18 @@ export const attentionOp = defineOp({
     return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, s, h]);
   },
 });
+
+/** The fused kernel at inference (no dropout to apply, no tape recording), else undefined. */
+function runFused(inputs: readonly tf.Tensor[], attrs: Attrs, ctx: RunContext): tf.Tensor | undefined {
+  if (ctx.training && numAttr(attrs, 'dropout', 0) > 0) return undefined;
+  const [q, k, v, mask, pk, pv] = inputs as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor2D?, tf.Tensor2D?, tf.Tensor2D?];
+  const heads = numAttr(attrs, 'heads');
+  return fusedAttention({
+    q, k, v,
+    ...(mask ? { mask: matchBatch(mask, q.shape[0]) as tf.Tensor2D } : {}),
+    ...(pk && pv ? { prefix: { keys: pk, values: pv } } : {}),
+  }, heads, 1 / Math.sqrt(q.shape[2] / heads));
+}
 
 /** attentionOp with prefix keys/values: a separate path so graphs without a prefix run exactly as before. */
 function prefixAttention(inputs: readonly tf.Tensor[], attrs: Attrs, ctx: RunContext): tf.Tensor {

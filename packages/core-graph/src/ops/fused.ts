@@ -17,6 +17,10 @@
 //                        → LayerNorm(((act(a·wDown + bDown)·wUp + bUp)·scale + h) + x), a = LayerNorm(h + x; pre…) or h:
 //                        a sequential bottleneck adapter with its residuals and the span's LayerNorm (AdapterHub's
 //                        seq_bn / double_seq_bn at inference; the executor matches the subgraph, see bottleneck-fusion.ts)
+//   AdaptersAttention    {q, k, v [b, s, h][, mask [b, s] float32, 1 = attend][, prefixK, prefixV [p, h]]}, {heads, scale}
+//                        → [b, s, h]: per head, softmax(scale·q·kᵀ + (1 − mask)·(−1e9))·v with the prefix rows prepended
+//                        to k and v (always attended). Inference only: used when no gradient tape is recording and no
+//                        dropout applies; scores never leave the kernel.
 // `referenceFusedKernels` in ./testing implements the same contract in plain JS for tests.
 import * as tf from '@tensorflow/tfjs';
 
@@ -31,6 +35,7 @@ export const FUSED_KERNELS = {
   scatterAddRows: 'AdaptersScatterAddRows',
   addLayerNorm: 'AdaptersAddLayerNorm',
   bottleneck: 'AdaptersBottleneck',
+  attention: 'AdaptersAttention',
 } as const;
 
 export const hasFusedKernel = (name: string): boolean => {
@@ -80,6 +85,35 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsil
   // The tape keeps its own references to the saved statistics.
   tf.dispose([mean as tf.Tensor, rstd as tf.Tensor]);
   return y as tf.Tensor;
+}
+
+/**
+ * Whether a gradient computation is under way (inside tf.grad/variableGrads, including the forward of a customGrad
+ * there, whose recomputation must take the same path as the non-checkpointed forward).
+ */
+const inGradient = (): boolean => tf.engine().state.gradientDepth > 0;
+
+/** Inputs of the fused attention kernel; `mask` already matches q's batch. */
+export interface FusedAttentionInputs {
+  readonly q: tf.Tensor3D;
+  readonly k: tf.Tensor3D;
+  readonly v: tf.Tensor3D;
+  readonly mask?: tf.Tensor2D;
+  readonly prefix?: { readonly keys: tf.Tensor2D; readonly values: tf.Tensor2D };
+}
+
+/**
+ * Attention in one kernel when the backend has AdaptersAttention, no gradient is being computed and the inputs are
+ * float32; otherwise undefined (the caller composes stock ops, which are also the path gradients take).
+ */
+export function fusedAttention(x: FusedAttentionInputs, heads: number, scale: number): tf.Tensor3D | undefined {
+  if (!hasFusedKernel(FUSED_KERNELS.attention) || inGradient() || x.q.dtype !== 'float32') return undefined;
+  const inputs: tf.NamedTensorMap = { q: x.q, k: x.k, v: x.v };
+  if (x.prefix) [inputs['prefixK'], inputs['prefixV']] = [x.prefix.keys, x.prefix.values];
+  return tf.tidy(() => {
+    if (x.mask) inputs['mask'] = x.mask.dtype === 'float32' ? x.mask : tf.cast(x.mask, 'float32');
+    return run(FUSED_KERNELS.attention, inputs, { heads, scale }) as tf.Tensor3D;
+  });
 }
 
 export interface AdamWStep {

@@ -94,6 +94,7 @@ const KERNELS: Record<string, (inputs: tf.NamedTensorInfoMap, b: Backend, attrs?
     return y!;
   },
   [FUSED_KERNELS.bottleneck]: (ins, b, attrs) => bottleneckReference(ins, b, attrs),
+  [FUSED_KERNELS.attention]: (ins, b, attrs) => attentionReference(ins, b, attrs),
   [FUSED_KERNELS.adamW]: ({ param, grad, m, v }, b, attrs) => {
     const [p, g, mv, vv] = [read(b, param!), read(b, grad!), read(b, m!), read(b, v!)];
     const [lr, b1, b2, eps, wd, t] = ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'step'].map((k) => num(attrs, k)) as [number, number, number, number, number, number];
@@ -142,6 +143,48 @@ function bottleneckReference(ins: tf.NamedTensorInfoMap, b: Backend, attrs?: tf.
     y.set(normalizeRow(sum, g!, be!, num(attrs, 'epsilon')), r * w);
   }
   return out(b, ins['h']!.shape, y);
+}
+
+/** AdaptersAttention in float64 throughout, one (batch, head, query) row at a time (see ops/fused.ts). */
+function attentionReference(ins: tf.NamedTensorInfoMap, b: Backend, attrs?: tf.NamedAttrMap): tf.TensorInfo {
+  const [q, k, v] = ['q', 'k', 'v'].map((n) => read(b, ins[n]!)) as [Float32Array, Float32Array, Float32Array];
+  const [batch, seq, hidden] = ins['q']!.shape as [number, number, number];
+  const mask = ins['mask'] ? read(b, ins['mask']) : undefined;
+  const pk = ins['prefixK'] ? read(b, ins['prefixK']) : new Float32Array(0);
+  const pv = ins['prefixV'] ? read(b, ins['prefixV']) : new Float32Array(0);
+  const [heads, scale] = [num(attrs, 'heads'), num(attrs, 'scale')];
+  const dh = hidden / heads;
+  const p = pk.length / hidden;
+  const res = new Float32Array(q.length);
+  // Key/value row j of batch bi: prefix rows first, then the sequence.
+  const row = (pre: Float32Array, seqRows: Float32Array, bi: number, j: number): [Float32Array, number] =>
+    j < p ? [pre, j * hidden] : [seqRows, (bi * seq + j - p) * hidden];
+  for (let bi = 0; bi < batch; bi++) {
+    for (let hd = 0; hd < heads; hd++) {
+      for (let i = 0; i < seq; i++) {
+        const qo = (bi * seq + i) * hidden + hd * dh;
+        const scores = new Float64Array(p + seq).map((_z, j) => {
+          const [kr, ko] = row(pk, k, bi, j);
+          let dot = 0;
+          for (let d = 0; d < dh; d++) dot += q[qo + d]! * kr[ko + hd * dh + d]!;
+          const bias = j < p || !mask ? 0 : (1 - mask[bi * seq + j - p]!) * -1e9;
+          return dot * scale + bias;
+        });
+        const mx = Math.max(...scores);
+        const e = scores.map((s) => Math.exp(s - mx));
+        const sum = e.reduce((s, x) => s + x, 0);
+        for (let d = 0; d < dh; d++) {
+          let acc = 0;
+          for (let j = 0; j < p + seq; j++) {
+            const [vr, vo] = row(pv, v, bi, j);
+            acc += (e[j]! / sum) * vr[vo + hd * dh + d]!;
+          }
+          res[qo + d] = acc;
+        }
+      }
+    }
+  }
+  return out(b, ins['q']!.shape, res);
 }
 
 /**

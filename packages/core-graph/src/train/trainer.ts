@@ -16,6 +16,7 @@ import type { LoopSettings, StepResult, TrainerSnapshot } from './create-trainer
 import { createTrainer } from './create-trainer';
 import type { EvalConstants, EvalResult } from './evaluate';
 import { evaluate } from './evaluate';
+import { checkpointedForward } from './checkpoint';
 import { crossEntropy } from './loss';
 
 export type SelectMetric = 'accuracy' | 'f1' | 'mcc' | 'loss';
@@ -58,6 +59,11 @@ export interface TrainOptions extends LoopSettings {
   readonly divergence?: DivergenceOptions | false;
   /** Called after every step and evaluation with a JSON-able record (metrics JSONL, progress). */
   readonly onRecord?: (record: TrainRecord) => void;
+  /**
+   * Gradient checkpointing: keep only each layer's input for the backward pass and recompute the layer's forward
+   * there (train/checkpoint.ts). Less activation memory for about one more forward pass per step; same gradients.
+   */
+  readonly checkpointLayers?: boolean;
 }
 
 /** What a `constants` hook gets: the step's executor, inputs and the options its forward pass will use. */
@@ -108,6 +114,7 @@ export function train(options: TrainOptions): TrainResult {
     schedule: linearSchedule(options.learningRate ?? 1e-4, Math.round((options.warmupRatio ?? 0.1) * totalSteps), totalSteps),
     ...(options.clipNorm === undefined ? {} : { clipNorm: options.clipNorm }),
   });
+  const trainable = new Set(trainer.trainableKeys);
   const history: TrainRecord[] = [];
   const record = (r: TrainRecord) => {
     history.push(r);
@@ -146,7 +153,10 @@ export function train(options: TrainOptions): TrainResult {
         let done: StepResult;
         try {
           done = trainer.step(() => {
-            const logits = executor.forward(batch.feeds, { outputs: [output], training: true, seed: stepSeed, ...(skip > 0 ? { skipLayers: skip } : {}), ...(options.skipAdapters?.length ? { skipAdapters: options.skipAdapters } : {}), ...(constants ? { constants } : {}) })[output] as tf.Tensor;
+            const runOptions = { outputs: [output], training: true, seed: stepSeed, ...(skip > 0 ? { skipLayers: skip } : {}), ...(options.skipAdapters?.length ? { skipAdapters: options.skipAdapters } : {}), ...(constants ? { constants } : {}) };
+            const logits = (options.checkpointLayers
+              ? checkpointedForward(executor, batch.feeds, runOptions, (key) => trainable.has(key))
+              : executor.forward(batch.feeds, runOptions))[output] as tf.Tensor;
             const loss = crossEntropy(logits, batch.labels);
             return options.extraLoss ? tf.add(loss, options.extraLoss()) : loss;
           });
