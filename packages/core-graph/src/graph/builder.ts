@@ -1,5 +1,6 @@
 import { GraphError } from '../errors';
 import type { Activation } from '../ops/activation';
+import type { OpTable } from '../ops/registry';
 import { opRegistry } from '../ops/registry';
 import type { GraphParts, SpliceRecord } from './graph';
 import { Graph } from './graph';
@@ -39,13 +40,14 @@ export class GraphBuilder {
   private sourceRank: Map<string, number> | undefined;
   private layer: number | undefined;
 
-  constructor(meta: Record<string, unknown> = {}) {
+  /** `ops`: the vocabulary nodes are typed with (a runtime's `ops`; the default runtime's by default). */
+  constructor(meta: Record<string, unknown> = {}, private readonly ops: OpTable = opRegistry) {
     this.meta = { ...meta };
   }
 
   /** Starts a rewrite from an existing graph; the graph itself is never changed. */
-  static from(graph: Graph): GraphBuilder {
-    const b = new GraphBuilder({ ...graph.meta });
+  static from(graph: Graph, ops: OpTable = opRegistry): GraphBuilder {
+    const b = new GraphBuilder({ ...graph.meta }, ops);
     for (const n of graph.nodes) b.nodes.set(n.id, n);
     b.sourceRank = new Map(graph.nodes.map((n, i) => [n.id, i]));
     for (const [k, p] of graph.params) b.params.set(k, p);
@@ -139,7 +141,7 @@ export class GraphBuilder {
   /** Adds a node, inferring its type; throws naming the node when inputs, params or shapes don't fit. */
   add(op: string, id: string, inputs: readonly string[], options: NodeOptions = {}): string {
     if (this.nodes.has(id)) throw new GraphError(`node '${id}' already exists`);
-    const def = opRegistry.get(op, id);
+    const def = this.ops.get(op, id);
     const [min, max] = typeof def.arity === 'number' ? [def.arity, def.arity] : def.arity;
     if (inputs.length < min || inputs.length > max) {
       throw new GraphError(`node '${id}': op '${op}' takes ${min === max ? min : `${min}..${max}`} inputs, got ${inputs.length}`);

@@ -6,8 +6,9 @@ import type { Site } from '../graph/types';
 import type { BuildContext, SpanNorm, SpliceMode } from '../plugin/define-adapter';
 import type { AdapterRegistry, AnyAdapterPlugin } from '../plugin/registry';
 import { resolveConfig } from '../plugin/resolve-config';
-import type { BlockContext, ComposeState } from './blocks';
-import { compositionRegistry } from './blocks';
+import type { BlockContext, BlockTable, ComposeState } from './blocks';
+import type { Runtime } from '../runtime/runtime';
+import { asRuntime } from '../runtime/runtime';
 import type { AdapterTree, AdapterUse } from './composition';
 import { describeTree, leaves, validateTree } from './composition';
 import type { SiteSelector } from './selector';
@@ -48,13 +49,15 @@ interface ResolvedLeaf {
 /**
  * Applies placement rules in order and returns a new graph plus a report of every splice.
  * The input graph is never changed. A rule selecting nothing, an unsupported mode, an invalid
- * config or an invalid composition is an error.
+ * config or an invalid composition is an error. `registry`: a runtime (its plugins, blocks and ops), or only
+ * an adapter registry (blocks and ops then come from the default runtime).
  */
-export function applyPlacements(graph: Graph, rules: readonly PlacementRule[], registry: AdapterRegistry): PlacementResult {
+export function applyPlacements(graph: Graph, rules: readonly PlacementRule[], registry: AdapterRegistry | Runtime): PlacementResult {
+  const runtime = asRuntime(registry);
   let current = graph;
   const report: PlacementEntry[] = [];
   rules.forEach((rule, index) => {
-    current = applyRule(current, rule, index, registry, report);
+    current = applyRule(current, rule, index, runtime, report);
   });
   return { graph: current, report };
 }
@@ -69,8 +72,9 @@ function checkLeaveOut(config: Readonly<Record<string, unknown>>, graph: Graph, 
   if (bad !== undefined) throw new ConfigError(path, `layer ${JSON.stringify(bad)} does not exist (the model has layers 0..${layers - 1})`);
 }
 
-function applyRule(graph: Graph, rule: PlacementRule, index: number, registry: AdapterRegistry, report: PlacementEntry[]): Graph {
-  validateTree(rule.adapter, compositionRegistry.find);
+function applyRule(graph: Graph, rule: PlacementRule, index: number, runtime: Runtime, report: PlacementEntry[]): Graph {
+  const registry = runtime.plugins;
+  validateTree(rule.adapter, runtime.blocks.find);
   const resolved = leaves(rule.adapter).map((use): ResolvedLeaf => {
     const plugin = typeof use.plugin === 'string' ? registry.get(use.plugin) : use.plugin;
     if (!/^[A-Za-z0-9_-]+$/.test(use.name)) throw new ConfigError(`rules[${index}].adapter.name`, `'${use.name}' may use only letters, digits, _ and -`);
@@ -94,12 +98,12 @@ function applyRule(graph: Graph, rule: PlacementRule, index: number, registry: A
     }
   }
   const sites = selectSites(graph, select);
-  const b = GraphBuilder.from(graph);
+  const b = GraphBuilder.from(graph, runtime.ops);
   const numLayers = numLayersOf(graph);
   if (mode === 'tap') {
     tap(b, rule, resolved, sites, numLayers, index, report);
   } else {
-    for (const site of sites) splice(b, graph, site.name, mode, rule.adapter, resolved, numLayers, index, report);
+    for (const site of sites) splice(b, graph, site.name, mode, rule.adapter, resolved, numLayers, index, report, runtime.blocks);
   }
   b.setMeta('adapters', catalog);
   return b.build();
@@ -135,7 +139,7 @@ function spanNorm(b: GraphBuilder, site: Site): SpanNorm | undefined {
 
 function splice(
   b: GraphBuilder, source: Graph, siteName: string, mode: SpliceMode, tree: AdapterTree, resolved: readonly ResolvedLeaf[],
-  numLayers: number, ruleIndex: number, report: PlacementEntry[],
+  numLayers: number, ruleIndex: number, report: PlacementEntry[], blocks: BlockTable,
 ): void {
   const site = b.getSite(siteName);
   const previous = b.spliceList().filter((s) => s.site === site.name);
@@ -162,7 +166,7 @@ function splice(
   };
   const byName = new Map(resolved.map((l) => [l.use.name, l]));
   const compose = (node: AdapterTree, state: ComposeState): ComposeState => {
-    if (node.kind === 'block') return compositionRegistry.get(node.type).compose(env, node, state, compose);
+    if (node.kind === 'block') return blocks.get(node.type).compose(env, node, state, compose);
     const leaf = byName.get(node.name) as ResolvedLeaf;
     const ctx: BuildContext<object> = {
       name: node.name,
