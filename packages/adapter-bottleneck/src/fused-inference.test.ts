@@ -1,11 +1,11 @@
-// At inference (with `bottleneckPackage` in the runtime), the executor runs each sequential bottleneck adapter this plugin builds in mode 'wrap' (with its
+// At inference, core-graph runs each sequential bottleneck adapter this plugin builds in mode 'wrap' (with its
 // residuals and the span's LayerNorm) as one AdaptersBottleneck kernel when the backend has it. Checked with
 // core-graph's float64 reference kernel: which presets fuse (and how many splices), and same outputs.
 import * as tf from '@tensorflow/tfjs';
 import { Executor, FUSED_KERNELS, hasFusedKernel, selectBackend } from '@adapters/core-graph';
 import { registerReferenceFusedKernels } from '@adapters/core-graph/testing';
 import { bottleneckRule } from './plugin';
-import { adapted, baseStore, bottleneckRuntime, FEEDS, maxAbsDiff, randomizeAdapter, run, tinyBase } from './__tests__/helpers';
+import { adapted, baseStore, FEEDS, maxAbsDiff, randomizeAdapter, run, tinyBase } from './__tests__/helpers';
 
 const base = tinyBase();
 const LAYERS = 3;
@@ -34,7 +34,7 @@ describe('fused bottleneck inference', () => {
       const fused = run(graph, store);
       // float64 kernel vs float32 nodes, after LayerNorm: agreement to float32 rounding.
       expect(maxAbsDiff(fused, plain)).toBeLessThan(1e-5);
-      const ex = new Executor(graph, store, { runtime: bottleneckRuntime });
+      const ex = new Executor(graph, store);
       const info = await tf.profile(() => tf.dispose(Object.values(ex.run(FEEDS))));
       expect(info.kernels.filter((k) => k.name === FUSED_KERNELS.bottleneck)).toHaveLength(expected);
     } finally {
@@ -56,7 +56,7 @@ describe('with the native kernel (when @adapters/backend-native is built)', () =
       // Asking for each adapter's down-projection breaks the pattern: the same graph runs node by node.
       const downs = graph.nodes.map((n) => n.id).filter((id) => id.endsWith('.adapter_down.0'));
       expect(downs).toHaveLength(LAYERS);
-      const ex = new Executor(graph, store, { runtime: bottleneckRuntime });
+      const ex = new Executor(graph, store);
       const nodeByNode = ex.run(FEEDS, { nodes: downs });
       const fused = ex.run(FEEDS);
       // Both float32; the kernel's FMA products and double LayerNorm statistics differ from tfjs's in rounding only.

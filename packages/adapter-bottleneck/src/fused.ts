@@ -113,6 +113,7 @@ export const bottleneckLowering: Lowering = defineLowering({
   root: 'layerNorm',
   // Claims the span's LayerNorm before core's add+LayerNorm lowering (benefit 1) would.
   benefit: 10,
+  ops: [bottleneckAdapterOp],
   match(post, ctx) {
     if (!isNorm(post)) return undefined;
     const outer = single(ctx, post.inputs[0] as string, isAdd);

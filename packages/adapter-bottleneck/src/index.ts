@@ -16,7 +16,8 @@ import { bottleneckAdapterOp, bottleneckLowering } from './fused';
 export { BOTTLENECK_ADAPTER_OP, bottleneckAdapterOp, bottleneckLowering } from './fused';
 /**
  * This package for `createRuntime([...])`: the bottleneck plugin, the fused `bottleneckAdapter` op and its
- * inference lowering (seq_bn / double_seq_bn as one AdaptersBottleneck kernel in `Executor.run()`).
+ * inference lowering (seq_bn / double_seq_bn as one AdaptersBottleneck kernel in `Executor.run()`). The plugin
+ * declares the lowering itself, so a graph rewritten with it (even through a plain `createRegistry`) carries it.
  */
 export const bottleneckPackage: PackageDescriptor = definePackage({
   name: '@adapters/adapter-bottleneck',

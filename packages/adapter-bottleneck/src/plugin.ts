@@ -9,6 +9,7 @@ import type {
   AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, Init, JsonSchema, ParamCountArgs, ParamCounts, PlacementRule, Scope, SiteSelector, SpliceMode,
 } from '@adapters/core-graph';
 import { adapter, ConfigError, countPerSite, defineAdapter, PlacementError } from '@adapters/core-graph';
+import { bottleneckLowering } from './fused';
 import type { BottleneckConfig } from './config';
 import { BOTTLENECK_PRESETS, BOTTLENECK_SCHEMA, bottleneckParamCount, bottleneckSize, DEFAULT_PRESET, isLeftOut, PRESET_NAMES, resolveBottleneck, validateBottleneck } from './config';
 import { bottleneckFromHubConfig, bottleneckHubKeys, bottleneckToHubConfig } from './hub';
@@ -222,6 +223,8 @@ export function createBottleneckPlugin<C extends BottleneckLike>(options: Bottle
     description: options.description,
     modes: ['wrap', 'parallel', 'after', 'before'],
     presets: options.presets,
+    // Sequential adapters built in mode 'wrap' run as one fused op at inference (fused.ts).
+    lowerings: [bottleneckLowering],
     defaults: options.defaults,
     schema: options.schema,
     resolve: options.resolve,

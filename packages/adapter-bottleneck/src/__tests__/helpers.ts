@@ -1,20 +1,17 @@
 // Shared fixtures for this package's tests (excluded from the build).
 import * as tf from '@tensorflow/tfjs';
 import type { EncoderConfig, Graph, PlacementRule, WeightStore } from '@adapters/core-graph';
-import { applyPlacements, buildEncoder, createRegistry, createRuntime, Executor } from '@adapters/core-graph';
+import { applyPlacements, buildEncoder, createRegistry, Executor } from '@adapters/core-graph';
 import { createRefRng, refConfigOf, storeWithReferenceBase } from '@adapters/core-graph/testing';
 
 /** Base weights from the float64 reference generator (core-graph's shared fixture). */
 export const baseStore = storeWithReferenceBase;
 export { refConfigOf };
 import { bottleneck } from '../plugin';
-import { bottleneckPackage } from '../index';
 
 export const TINY: Partial<EncoderConfig> = { vocabSize: 40, hiddenSize: 32, numLayers: 3, numHeads: 4, intermediateSize: 64, maxPositions: 16 };
 
 export const registry = createRegistry([bottleneck]);
-/** Core plus this package: its inference lowering applies in `run()`. */
-export const bottleneckRuntime = createRuntime([bottleneckPackage]);
 
 
 export const IDS = [
@@ -52,7 +49,7 @@ export function adapted(base: Graph, rules: readonly PlacementRule[]): Graph {
 }
 
 export function run(graph: Graph, store: WeightStore, feeds: Record<string, number[][]> = FEEDS, options: Parameters<Executor['run']>[1] = {}): Float32Array {
-  const out = new Executor(graph, store, { runtime: bottleneckRuntime }).run(feeds, options);
+  const out = new Executor(graph, store).run(feeds, options);
   const t = out['last_hidden_state'] as tf.Tensor;
   const v = t.dataSync() as Float32Array;
   for (const x of Object.values(out)) x.dispose();

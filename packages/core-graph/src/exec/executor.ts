@@ -49,7 +49,10 @@ const LOWERED_CACHE_LIMIT = 16;
 export interface ExecutorOptions {
   /** Merge common subexpressions (the `cse` pass); on by default. */
   readonly mergeCommonNodes?: boolean;
-  /** Op vocabulary and lowerings; the default runtime (core's built-ins and import-time registrations) otherwise. */
+  /**
+   * Op vocabulary and lowerings. Default: the runtime the graph was built with (`graph.runtime`), else the default
+   * runtime (core's built-ins and import-time registrations).
+   */
   readonly runtime?: Runtime;
 }
 
@@ -76,7 +79,7 @@ export class Executor {
     readonly weights: WeightStore,
     options: ExecutorOptions = {},
   ) {
-    this.runtime = options.runtime ?? defaultRuntime;
+    this.runtime = options.runtime ?? graph.runtime ?? defaultRuntime;
     this.spliceBySwitch = new Map(graph.splices.map((s) => [s.switchNode, s]));
     this.alias = options.mergeCommonNodes === false ? new Map() : cseAliases(graph, this.runtime.ops);
     this.source = withoutAliases(graph, this.alias);

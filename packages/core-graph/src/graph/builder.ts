@@ -2,6 +2,7 @@ import { GraphError } from '../errors';
 import type { Activation } from '../ops/activation';
 import type { OpTable } from '../ops/registry';
 import { opRegistry } from '../ops/registry';
+import type { Runtime } from '../runtime/runtime';
 import type { GraphParts, SpliceRecord } from './graph';
 import { Graph } from './graph';
 import type { Attrs, Dim, DType, GraphInput, GraphNode, Init, ParamKind, ParamSpec, Site, TensorType } from './types';
@@ -40,14 +41,17 @@ export class GraphBuilder {
   private sourceRank: Map<string, number> | undefined;
   private layer: number | undefined;
 
-  /** `ops`: the vocabulary nodes are typed with (a runtime's `ops`; the default runtime's by default). */
-  constructor(meta: Record<string, unknown> = {}, private readonly ops: OpTable = opRegistry) {
+  private readonly ops: OpTable;
+
+  /** `runtime`: whose ops type the nodes (the default runtime's otherwise); the built graph remembers it. */
+  constructor(meta: Record<string, unknown> = {}, private readonly runtime?: Runtime) {
     this.meta = { ...meta };
+    this.ops = runtime?.ops ?? opRegistry;
   }
 
-  /** Starts a rewrite from an existing graph; the graph itself is never changed. */
-  static from(graph: Graph, ops: OpTable = opRegistry): GraphBuilder {
-    const b = new GraphBuilder({ ...graph.meta }, ops);
+  /** Starts a rewrite from an existing graph (with its runtime unless given one); the graph itself is never changed. */
+  static from(graph: Graph, runtime: Runtime | undefined = graph.runtime): GraphBuilder {
+    const b = new GraphBuilder({ ...graph.meta }, runtime);
     for (const n of graph.nodes) b.nodes.set(n.id, n);
     b.sourceRank = new Map(graph.nodes.map((n, i) => [n.id, i]));
     for (const [k, p] of graph.params) b.params.set(k, p);
@@ -244,6 +248,7 @@ export class GraphBuilder {
       outputs: this.outputs,
       splices: this.splices,
       meta: this.meta,
+      ...(this.runtime ? { runtime: this.runtime } : {}),
     };
     return new Graph(parts);
   }

@@ -11,7 +11,7 @@ import type { OpTable } from '../ops/registry';
  * Node id → the earlier node with the same value, for every node `cse` removes. Only ops whose definition says
  * `pure` are merged (random, stateful and switch nodes never are). Nodes are visited in topological order.
  */
-export function cseAliases(graph: Graph, ops: OpTable = opRegistry): Map<string, string> {
+export function cseAliases(graph: Graph, ops: OpTable = graph.runtime?.ops ?? opRegistry): Map<string, string> {
   const alias = new Map<string, string>();
   const seen = new Map<string, string>();
   for (const node of graph.nodes) {
@@ -27,7 +27,7 @@ export function cseAliases(graph: Graph, ops: OpTable = opRegistry): Map<string,
 }
 
 /** The graph without the nodes `cseAliases` finds: readers, outputs and site boundaries point at the survivor. */
-export function cse(graph: Graph, ops: OpTable = opRegistry): Graph {
+export function cse(graph: Graph, ops: OpTable = graph.runtime?.ops ?? opRegistry): Graph {
   return withoutAliases(graph, cseAliases(graph, ops));
 }
 
@@ -43,5 +43,5 @@ export function withoutAliases(graph: Graph, alias: ReadonlyMap<string, string>)
     sites.set(name, { ...s, entry: to(s.entry), exit: to(s.exit), ...(s.residual ? { residual: { add: to(s.residual.add), norm: to(s.residual.norm) } } : {}) });
   }
   const outputs = Object.fromEntries(Object.entries(graph.outputs).map(([name, id]) => [name, to(id)]));
-  return new Graph({ nodes, params: graph.params, sites, inputs: graph.inputs, outputs, splices: graph.splices, meta: graph.meta });
+  return new Graph({ nodes, params: graph.params, sites, inputs: graph.inputs, outputs, splices: graph.splices, meta: graph.meta, ...(graph.runtime ? { runtime: graph.runtime } : {}) });
 }

@@ -4,6 +4,7 @@
 import { PluginDefinitionError } from '../errors';
 import { Graph } from '../graph/graph';
 import type { Attrs, GraphNode } from '../graph/types';
+import type { OpDef } from '../ops/op-def';
 
 /** What a lowering sees of the graph being lowered (its current state, earlier replacements included). */
 export interface LoweringContext {
@@ -35,6 +36,8 @@ export interface Lowering {
   readonly root: string;
   /** When several lowerings match one root, the highest benefit wins (then the name): larger patterns first. */
   readonly benefit: number;
+  /** The ops its replacements use that core lacks: a runtime with the lowering has them. */
+  readonly ops?: readonly OpDef[];
   match(root: GraphNode, ctx: LoweringContext): Replacement | undefined;
 }
 
@@ -113,5 +116,5 @@ function lowerOnce(graph: Graph, byRoot: ReadonlyMap<string, readonly Lowering[]
   }
   if (!changed) return graph;
   const ordered = graph.nodes.flatMap((n) => nodes.get(n.id) ?? []);
-  return new Graph({ nodes: ordered, params: graph.params, sites: graph.sites, inputs: graph.inputs, outputs: graph.outputs, splices: graph.splices, meta: graph.meta });
+  return new Graph({ nodes: ordered, params: graph.params, sites: graph.sites, inputs: graph.inputs, outputs: graph.outputs, splices: graph.splices, meta: graph.meta, ...(graph.runtime ? { runtime: graph.runtime } : {}) });
 }

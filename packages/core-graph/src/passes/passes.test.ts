@@ -7,6 +7,8 @@ import { Executor } from '../exec/executor';
 import { WeightStore } from '../exec/weights';
 import { GraphBuilder } from '../graph/builder';
 import type { Graph } from '../graph/graph';
+import type { EncoderConfig } from '../model/config';
+import type { PlacementRule } from '../rewrite/apply-placements';
 import { addHead } from '../model/heads';
 import { buildEncoder } from '../model/encoder';
 import { FUSED_KERNELS } from '../ops/fused';
@@ -29,7 +31,7 @@ const caseArb = smallEncoderConfigArb().chain((config) =>
 );
 
 /** Built from scratch each time, so equal printed IR means the passes are deterministic, not that a cache answered. */
-function adaptedGraph(c: fc.Infer<typeof caseArb>): Graph | undefined {
+function adaptedGraph(c: { config: Partial<EncoderConfig>; rules: PlacementRule[] }): Graph | undefined {
   const base = addHead(buildEncoder(c.config), { type: 'tokenClassification', name: 'tok', numLabels: 3 });
   return tryApply(base, c.rules, registry)?.graph;
 }

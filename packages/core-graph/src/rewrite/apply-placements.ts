@@ -98,7 +98,7 @@ function applyRule(graph: Graph, rule: PlacementRule, index: number, runtime: Ru
     }
   }
   const sites = selectSites(graph, select);
-  const b = GraphBuilder.from(graph, runtime.ops);
+  const b = GraphBuilder.from(graph, runtime);
   const numLayers = numLayersOf(graph);
   if (mode === 'tap') {
     tap(b, rule, resolved, sites, numLayers, index, report);

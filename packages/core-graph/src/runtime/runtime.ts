@@ -83,38 +83,59 @@ export const corePackage: PackageDescriptor = definePackage({
   lowerings: [addLayerNormLowering],
 });
 
+/** Every op a package brings: its own, its plugins' and its lowerings' (one object counted once). */
+function opsOf(p: PackageDescriptor): OpDef[] {
+  return unique([...p.ops, ...p.adapters.flatMap((a) => a.ops ?? []), ...loweringsOf(p).flatMap((l) => l.ops ?? [])]);
+}
+
+function loweringsOf(p: PackageDescriptor): Lowering[] {
+  return unique([...p.lowerings, ...p.adapters.flatMap((a) => a.lowerings ?? [])]);
+}
+
+const unique = <T>(items: readonly T[]): T[] => [...new Set(items)];
+
 /**
- * A runtime holding core's built-ins and these packages' contributions. Two packages contributing the same op,
- * block, adapter, head or lowering name is a PluginDefinitionError naming both (listing one package twice is too).
+ * A runtime holding core's built-ins and these packages' contributions (with the ops and lowerings their
+ * plugins declare). Two packages contributing different definitions under one op, block, adapter, head or
+ * lowering name is a PluginDefinitionError naming both (listing one package twice is too).
  */
 export function createRuntime(packages: readonly PackageDescriptor[] = []): Runtime {
   const all = [corePackage, ...packages.filter((p) => p !== corePackage)];
-  const owner = new Map<string, string>();
-  const claim = (kind: string, name: string, pkg: string): void => {
+  const owner = new Map<string, { pkg: string; def: unknown }>();
+  const claim = (kind: string, name: string, def: unknown, pkg: string): boolean => {
     const key = `${kind}\u0000${name}`;
     const first = owner.get(key);
-    if (first !== undefined) throw new PluginDefinitionError(`package '${pkg}'`, `${kind} '${name}' is also contributed by '${first}'`);
-    owner.set(key, pkg);
+    if (first === undefined) {
+      owner.set(key, { pkg, def });
+      return true;
+    }
+    if (first.def === def) return false;
+    throw new PluginDefinitionError(`package '${pkg}'`, `${kind} '${name}' is also contributed by '${first.pkg}'`);
   };
   const seen = new Set<string>();
+  const ops: OpDef[] = [];
+  const blockDefs: BlockDef[] = [];
+  const adapters: AnyAdapterPlugin[] = [];
+  const heads: AnyHeadDef[] = [];
+  const lowerings: Lowering[] = [];
   for (const p of all) {
     if (seen.has(p.name)) throw new PluginDefinitionError(`package '${p.name}'`, 'is listed twice');
     seen.add(p.name);
-    for (const o of p.ops) claim('op', o.name, p.name);
-    for (const b of p.blocks) claim('block', b.type, p.name);
-    for (const a of p.adapters) claim('adapter', a.name, p.name);
-    for (const h of p.heads) claim('head', h.type, p.name);
-    for (const l of p.lowerings) claim('lowering', l.name, p.name);
+    for (const o of opsOf(p)) if (claim('op', o.name, o, p.name)) ops.push(o);
+    for (const b of p.blocks) if (claim('block', b.type, b, p.name)) blockDefs.push(b);
+    for (const a of p.adapters) if (claim('adapter', a.name, a, p.name)) adapters.push(a);
+    for (const h of p.heads) if (claim('head', h.type, h, p.name)) heads.push(h);
+    for (const l of loweringsOf(p)) if (claim('lowering', l.name, l, p.name)) lowerings.push(l);
   }
-  const ops = createOpTable(all.flatMap((p) => p.ops));
-  const blocks = createBlockTable(all.flatMap((p) => p.blocks));
+  const opTable = createOpTable(ops);
+  const blocks = createBlockTable(blockDefs);
   return Object.freeze({
     packages: Object.freeze(all.map((p) => p.name)),
-    ops: { get: ops.get, has: ops.has, names: ops.names },
+    ops: { get: opTable.get, has: opTable.has, names: opTable.names },
     blocks: { get: blocks.get, has: blocks.has, find: blocks.find, types: blocks.types },
-    plugins: createRegistry(all.flatMap((p) => p.adapters)),
-    heads: createHeadRegistry(all.flatMap((p) => p.heads)),
-    lowerings: Object.freeze(all.flatMap((p) => p.lowerings)),
+    plugins: createRegistry(adapters),
+    heads: createHeadRegistry(heads),
+    lowerings: Object.freeze(lowerings),
   });
 }
 
@@ -131,7 +152,20 @@ export const defaultRuntime: Runtime = Object.freeze({
   lowerings: corePackage.lowerings,
 });
 
-/** A runtime, or (the older signature) only an adapter registry, which then runs with the default runtime's rest. */
+/**
+ * A runtime, or (the older signature) an adapter registry: then the default runtime with the registry's plugins
+ * and the ops and lowerings they declare (looked up before the default runtime's own).
+ */
 export function asRuntime(registry: AdapterRegistry | Runtime): Runtime {
-  return 'lowerings' in registry ? registry : { ...defaultRuntime, plugins: registry };
+  if ('lowerings' in registry) return registry;
+  const plugins = registry.list();
+  const own = createOpTable(unique([...plugins.flatMap((p) => p.ops ?? []), ...plugins.flatMap((p) => p.lowerings ?? []).flatMap((l) => l.ops ?? [])]));
+  const lowerings = unique([...defaultRuntime.lowerings, ...plugins.flatMap((p) => p.lowerings ?? [])]);
+  if (own.names().length === 0 && lowerings.length === defaultRuntime.lowerings.length) return { ...defaultRuntime, plugins: registry };
+  const ops: OpTable = {
+    get: (name, nodeId) => (own.has(name) ? own.get(name) : defaultRuntime.ops.get(name, nodeId)),
+    has: (name) => own.has(name) || defaultRuntime.ops.has(name),
+    names: () => [...new Set([...own.names(), ...defaultRuntime.ops.names()])].sort(),
+  };
+  return Object.freeze({ ...defaultRuntime, ops, plugins: registry, lowerings: Object.freeze(lowerings) });
 }
