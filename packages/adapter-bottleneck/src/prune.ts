@@ -79,7 +79,7 @@ export function pruneAdapterLayersDetailed(graph: Graph, store: WeightStore, ada
     }
     meta['adapters'] = next;
   }
-  const pruned = new Graph({ nodes: kept, params, sites, inputs: graph.inputs, outputs, splices, meta });
+  const pruned = new Graph({ nodes: kept, params, sites, inputs: graph.inputs, outputs, splices, meta, ...(graph.runtime ? { runtime: graph.runtime } : {}) });
   store.remove(removedParams);
   return { graph: pruned, removedParams, prunedLayers };
 }
