@@ -8,6 +8,7 @@ export type { ErrorCode } from './errors';
 export type { AttrValue, Attrs, Dim, DType, GraphInput, GraphNode, Init, ParamKind, ParamSpec, Site, SiteKind, SiteResidual, SymbolicDim, TensorType } from './graph/types';
 export { Graph } from './graph/graph';
 export type { GraphParts, SpliceRecord } from './graph/graph';
+export type { CoreGraphMeta, GraphMeta, GraphMetaRegister } from './graph/meta';
 export { GraphBuilder, Scope } from './graph/builder';
 export type { DenseOptions, NodeOptions, ParamArg, ParamDecl } from './graph/builder';
 export { describeGraph, parameterSummary } from './graph/describe';

@@ -8,10 +8,9 @@ import { writeFileAtomic } from '../io/atomic-write';
 import { readJsonObject } from '../io/read-json';
 import { removeStaleTempFiles } from '../io/run-dir';
 import { encodeSafetensors, readSafetensorsFile } from '../io/safetensors';
-import type { EncoderConfig } from '../model/config';
 import type { HeadRegistry } from '../model/head-def';
 import type { AnyAdapterPlugin, AdapterRegistry } from '../plugin/registry';
-import type { AdapterCatalog, PlacementRule } from '../rewrite/apply-placements';
+import type { PlacementRule } from '../rewrite/apply-placements';
 import { checkBaseModel } from './base-model-check';
 import type { SpliceMode } from '../plugin/define-adapter';
 import { applyPlacements } from '../rewrite/apply-placements';
@@ -132,12 +131,12 @@ function checkpointValues(spec: ParamSpec, store: WeightStore): { shape: number[
  * Each file is written atomically.
  */
 export async function saveAdapter(dir: string, graph: Graph, store: WeightStore, name: string, options: { head?: string; registry?: AdapterRegistry; heads?: HeadRegistry; labels?: readonly string[] } = {}): Promise<void> {
-  const catalog = (graph.meta['adapters'] as AdapterCatalog | undefined) ?? {};
+  const catalog = graph.meta.adapters ?? {};
   const entry = catalog[name];
   if (!entry) throw new ConfigError('name', `the graph has no adapter '${name}' (adapters: ${Object.keys(catalog).join(', ') || 'none'})`);
   const params = adapterParams(graph, name);
   const plugin = options.registry?.has(entry.plugin) ? options.registry.get(entry.plugin) : undefined;
-  const config = graph.meta['config'] as EncoderConfig | undefined;
+  const config = graph.meta.config;
   await mkdir(dir, { recursive: true });
   await removeStaleTempFiles(dir); // left by an earlier save that was killed
   const hubConfig = plugin ? hubConfigOf(plugin, { ...entry.config }) : { architecture: entry.plugin, ...entry.config };
@@ -197,7 +196,7 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
   // An explicit rule wins; else the placement the file records; else the plugin's default for the config.
   const rule = options.rule ?? ruleFromPlacement(graph, saved['placement'], configFile);
   let next = applyPlacements(graph, [{ ...rule, adapter: adapter(plugin, name, config) }], registry).graph;
-  const resolved = ((next.meta['adapters'] as AdapterCatalog | undefined) ?? {})[name]?.config ?? config;
+  const resolved = (next.meta.adapters ?? {})[name]?.config ?? config;
   const weightsFile = join(dir, ADAPTER_WEIGHTS_FILE);
   const { tensors } = await readSafetensorsFile(weightsFile);
   const prefix = String(next.meta['prefix'] ?? '');

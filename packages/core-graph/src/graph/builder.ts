@@ -4,6 +4,7 @@ import type { OpTable } from '../ops/registry';
 import { opRegistry } from '../ops/registry';
 import type { Runtime } from '../runtime/runtime';
 import type { GraphParts, SpliceRecord } from './graph';
+import type { GraphMeta } from './meta';
 import { Graph } from './graph';
 import type { Attrs, Dim, DType, GraphInput, GraphNode, Init, ParamKind, ParamSpec, Site, TensorType } from './types';
 
@@ -70,8 +71,8 @@ export class GraphBuilder {
     return new Set(this.params.keys());
   }
 
-  getMeta(key: string): unknown {
-    return this.meta[key];
+  getMeta<K extends keyof GraphMeta & string>(key: K): GraphMeta[K] {
+    return this.meta[key] as GraphMeta[K];
   }
 
   spliceList(): readonly SpliceRecord[] {
@@ -116,7 +117,7 @@ export class GraphBuilder {
     return s;
   }
 
-  setMeta(key: string, value: unknown): void {
+  setMeta<K extends keyof GraphMeta & string>(key: K, value: GraphMeta[K]): void {
     this.meta = { ...this.meta, [key]: value };
   }
 

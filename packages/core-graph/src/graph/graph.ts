@@ -1,6 +1,7 @@
 import { GraphError } from '../errors';
 import { describeGraph } from './describe';
 import type { Runtime } from '../runtime/runtime';
+import type { GraphMeta } from './meta';
 import type { GraphInput, GraphNode, ParamSpec, Site } from './types';
 
 /** What a rewrite recorded about one adapter splice, used by inspect and by run-time switches (AdapterDrop). */
@@ -39,8 +40,8 @@ export class Graph {
   readonly inputs: readonly GraphInput[];
   readonly outputs: Readonly<Record<string, string>>;
   readonly splices: readonly SpliceRecord[];
-  /** Free-form facts about the model (architecture config, prefix for checkpoint keys, ...). */
-  readonly meta: Readonly<Record<string, unknown>>;
+  /** Facts about the model (architecture config, prefix for checkpoint keys, ...): typed by GraphMeta. */
+  readonly meta: Readonly<GraphMeta>;
   /**
    * The runtime a rewrite built this graph with (its ops, blocks, plugins and lowerings): what an Executor given
    * no runtime runs it with. Not part of the graph's value (fingerprint, equality); undefined for graphs built

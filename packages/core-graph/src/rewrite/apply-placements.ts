@@ -83,7 +83,7 @@ function applyRule(graph: Graph, rule: PlacementRule, index: number, runtime: Ru
     checkLeaveOut(config, graph, `${use.name}.config.leave_out`);
     return { use, plugin, config };
   });
-  const catalog = { ...((graph.meta['adapters'] as AdapterCatalog | undefined) ?? {}) };
+  const catalog = { ...(graph.meta.adapters ?? {}) };
   for (const leaf of resolved) {
     const known = Object.hasOwn(catalog, leaf.use.name) ? catalog[leaf.use.name] : undefined;
     if (known && (known.plugin !== leaf.plugin.name || JSON.stringify(known.config) !== JSON.stringify(leaf.config))) {

@@ -1,7 +1,8 @@
 // An explicit runtime: what a package contributes is visible only in runtimes built from it; graphs remember the
 // runtime that rewrote them; the default runtime (compatibility path) stays apart from both.
 import * as tf from '@tensorflow/tfjs';
-import { AdapterGraphError, GraphError, PlacementError, PluginDefinitionError } from '../errors';
+import type { AdapterGraphError} from '../errors';
+import { GraphError, PlacementError, PluginDefinitionError } from '../errors';
 import { Executor } from '../exec/executor';
 import { WeightStore } from '../exec/weights';
 import { GraphBuilder } from '../graph/builder';
