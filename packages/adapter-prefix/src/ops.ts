@@ -18,9 +18,10 @@ export const prefixTableOp = defineOp({
   run: (_x, p) => tf.clone(p['weight'] as tf.Tensor),
 });
 
-/** Adds `prefixTable` to core-graph's op vocabulary (idempotent). */
+/**
+ * Adds `prefixTable` to the default runtime's op vocabulary (idempotent). Not needed by graphs the plugin builds
+ * (they carry the op; see `prefixPackage`): kept for code that builds prefix-table nodes by hand.
+ */
 export function registerPrefixOps(): void {
   if (!opRegistry.has(PREFIX_TABLE_OP)) opRegistry.register(prefixTableOp);
 }
-
-registerPrefixOps();
