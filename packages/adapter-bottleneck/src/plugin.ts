@@ -6,7 +6,7 @@
 //   after / before:    y = z + s·f(z)  on the site's exit (after) or entry (before)
 // `createBottleneckPlugin` builds plugins with this placement and protocol and other projection layers (f's down/up).
 import type {
-  AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, Init, JsonSchema, ParamCountArgs, ParamCounts, PlacementRule, Scope, SiteSelector, SpliceMode,
+  AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, Init, JsonSchema, OpDef, ParamCountArgs, ParamCounts, PlacementRule, Scope, SiteSelector, SpliceMode,
 } from '@adapters/core-graph';
 import { adapter, ConfigError, countPerSite, defineAdapter, PlacementError } from '@adapters/core-graph';
 import { bottleneckLowering } from './fused';
@@ -201,6 +201,8 @@ export interface BottleneckPluginOptions<C extends BottleneckLike> {
   readonly validate?: (config: C, path: string) => void;
   /** Builds the down and up projections (default: `denseProjection`). */
   readonly projection: Projection<C>;
+  /** Ops the projections emit beyond core's (AdapterPlugin.ops; Compacter's `phm`). */
+  readonly ops?: readonly OpDef[];
   /** Parameters one placement adds (AdapterPlugin.paramCount). */
   readonly paramCount: (args: ParamCountArgs<C>) => ParamCounts;
   /** Default: true for the configs whose up-projection starts at exactly zero (`mam_adapter`), as `bottleneck`. */
@@ -225,6 +227,7 @@ export function createBottleneckPlugin<C extends BottleneckLike>(options: Bottle
     presets: options.presets,
     // Sequential adapters built in mode 'wrap' run as one fused op at inference (fused.ts).
     lowerings: [bottleneckLowering],
+    ...(options.ops ? { ops: options.ops } : {}),
     defaults: options.defaults,
     schema: options.schema,
     resolve: options.resolve,
