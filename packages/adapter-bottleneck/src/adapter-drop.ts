@@ -97,6 +97,7 @@ function withProbe(graph: Graph, node: string): Graph {
       outputs: { ...graph.outputs, [FROZEN_OUTPUT]: node },
       splices: graph.splices,
       meta: graph.meta,
+      ...(graph.runtime ? { runtime: graph.runtime } : {}),
     });
     byNode.set(node, probe);
   }

@@ -6,10 +6,11 @@
 //   after / before:    y = z + s·f(z)  on the site's exit (after) or entry (before)
 // `createBottleneckPlugin` builds plugins with this placement and protocol and other projection layers (f's down/up).
 import type {
-  AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, Init, JsonSchema, ParamCountArgs, ParamCounts, PlacementRule, Scope, SiteSelector, SpliceMode,
+  AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, Init, JsonSchema, OpDef, ParamCountArgs, ParamCounts, PlacementRule, Scope, SiteSelector, SpliceMode,
 } from '@adapters/core-graph';
 import * as tf from '@tensorflow/tfjs';
-import { adapter, ConfigError, countPerSite, defineAdapter, defineOp, GraphError, opRegistry, PlacementError } from '@adapters/core-graph';
+import { adapter, ConfigError, countPerSite, defineAdapter, defineOp, GraphError, PlacementError } from '@adapters/core-graph';
+import { bottleneckLowering } from './fused';
 import type { BottleneckConfig } from './config';
 import { BOTTLENECK_PLUGIN_SCHEMA, BOTTLENECK_PRESETS, bottleneckParamCount, bottleneckSize, DEFAULT_PRESET, isLeftOut, PRESET_NAMES, resolveBottleneck, validateBottleneck } from './config';
 import { bottleneckFromHubConfig, bottleneckHubKeys, bottleneckToHubConfig } from './hub';
@@ -103,7 +104,6 @@ const gateMeanOp = defineOp({
   },
   run: ([x]) => tf.mean(x as tf.Tensor, 1, true),
 });
-if (!opRegistry.has(BOTTLENECK_GATE_MEAN_OP)) opRegistry.register(gateMeanOp);
 
 /** g = mean over positions of sigmoid(a·W_g + b_g), [batch, 1, 1]; AdapterHub inits the gate like BERT (N(0, 0.02²), bias 0) for every init_weights. */
 function gate(sc: Scope, a: string): string {
@@ -224,6 +224,8 @@ export interface BottleneckPluginOptions<C extends BottleneckLike> {
   readonly validate?: (config: C, path: string) => void;
   /** Builds the down and up projections (default: `denseProjection`). */
   readonly projection: Projection<C>;
+  /** Ops the projections emit beyond core's (AdapterPlugin.ops; Compacter's `phm`). */
+  readonly ops?: readonly OpDef[];
   /** Parameters one placement adds (AdapterPlugin.paramCount). */
   readonly paramCount: (args: ParamCountArgs<C>) => ParamCounts;
   /** Default: true for the configs whose up-projection starts at exactly zero (`mam_adapter`), as `bottleneck`. */
@@ -246,6 +248,9 @@ export function createBottleneckPlugin<C extends BottleneckLike>(options: Bottle
     description: options.description,
     modes: ['wrap', 'parallel', 'after', 'before'],
     presets: options.presets,
+    // Sequential adapters built in mode 'wrap' run as one fused op at inference (fused.ts).
+    lowerings: [bottleneckLowering],
+    ops: [gateMeanOp, ...(options.ops ?? [])],
     defaults: options.defaults,
     schema: options.schema,
     resolve: options.resolve,

@@ -67,7 +67,7 @@ export function pruneAdapterLayersDetailed(graph: Graph, store: WeightStore, ada
   const splices = graph.splices.filter((s) => !bypass.has(s.switchNode));
   const prunedLayers = [...new Set(targets.map((s) => s.layer as number))].sort((a, b) => a - b);
   const meta: Record<string, unknown> = { ...graph.meta };
-  const catalog = graph.meta['adapters'] as AdapterCatalog | undefined;
+  const catalog = graph.meta.adapters;
   const entry = catalog?.[adapterName];
   if (catalog && entry) {
     const next: Record<string, AdapterCatalog[string]> = { ...catalog };
@@ -79,7 +79,7 @@ export function pruneAdapterLayersDetailed(graph: Graph, store: WeightStore, ada
     }
     meta['adapters'] = next;
   }
-  const pruned = new Graph({ nodes: kept, params, sites, inputs: graph.inputs, outputs, splices, meta });
+  const pruned = new Graph({ nodes: kept, params, sites, inputs: graph.inputs, outputs, splices, meta, ...(graph.runtime ? { runtime: graph.runtime } : {}) });
   store.remove(removedParams);
   return { graph: pruned, removedParams, prunedLayers };
 }

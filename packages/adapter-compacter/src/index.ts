@@ -1,5 +1,6 @@
 // The public API of @adapters/adapter-compacter.
-import type { AdapterPlugin } from '@adapters/core-graph';
+import type { AdapterPlugin, PackageDescriptor } from '@adapters/core-graph';
+import { definePackage } from '@adapters/core-graph';
 import type { CompacterConfig } from './config';
 export {
   checkPhmDivisible, COMPACTER_PRESET_NAMES, COMPACTER_PRESETS, COMPACTER_SCHEMA, compacterConfig, compacterParamCount, compacterParamCounts, compacterSharedParamCount,
@@ -12,5 +13,8 @@ export {
   compacter, compacterCheckpointKeys, compacterFromHubConfig, compacterPolicy, compacterRule, compacterToHubConfig, phmProjection, sharedKey, sharedParamKeys, sharedPrefix,
 } from './plugin';
 import { compacter } from './plugin';
+import { phmOp } from './phm-op';
 /** Every adapter package exports its plugins, so tools and the CLI can discover them. */
 export const plugins: AdapterPlugin<CompacterConfig>[] = [compacter];
+/** This package for `createRuntime([...])`: the `compacter` plugin and its PHM op. */
+export const compacterPackage: PackageDescriptor = definePackage({ name: '@adapters/adapter-compacter', adapters: plugins, ops: [phmOp] });

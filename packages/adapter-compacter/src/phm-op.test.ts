@@ -2,9 +2,10 @@
 // both strategies (build H / contract through the factors) agree in value and gradient; nothing leaks.
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
-import { GraphBuilder } from '@adapters/core-graph';
+import { createRuntime, GraphBuilder } from '@adapters/core-graph';
 import { createRefRng } from '@adapters/core-graph/testing';
 import { kroneckerSum, phmForward } from './phm-op';
+import { compacterPackage } from './index';
 import { maxRelErr } from './__tests__/helpers';
 import { refBmm, refKron, refKroneckerSum, refPhm } from './__tests__/reference';
 
@@ -133,7 +134,7 @@ describe('phm op: y = x·(Σ_i A_i ⊗ B_i) + b', () => {
   });
 
   test('shape inference names the node and the mismatch', () => {
-    const b = new GraphBuilder();
+    const b = new GraphBuilder({}, createRuntime([compacterPackage]));
     const x = b.input('x', ['batch', 6], 'float32');
     const sc = b.scope('p', 'adapter:t');
     const rule = { shape: [2, 2, 2], init: { kind: 'zeros' as const }, kind: 'other' as const };

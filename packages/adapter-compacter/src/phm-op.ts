@@ -156,9 +156,10 @@ export const phmOp = defineOp({
   },
 });
 
-/** Adds `phm` to core-graph's op vocabulary (idempotent). */
+/**
+ * Adds `phm` to the default runtime's op vocabulary (idempotent). Not needed by graphs the `compacter` plugin
+ * builds (they carry the op; see `compacterPackage`): kept for code that builds PHM nodes by hand.
+ */
 export function registerPhmOp(): void {
   if (!opRegistry.has(PHM_OP)) opRegistry.register(phmOp);
 }
-
-registerPhmOp();

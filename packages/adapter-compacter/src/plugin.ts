@@ -9,9 +9,7 @@ import type { CompacterConfig } from './config';
 import {
   checkPhmDivisible, COMPACTER_PRESET_NAMES, COMPACTER_PRESETS, COMPACTER_SCHEMA, compacterParamCounts, DEFAULT_COMPACTER_PRESET, resolveCompacter, validateCompacter,
 } from './config';
-import { PHM_OP, registerPhmOp } from './phm-op';
-
-registerPhmOp();
+import { PHM_OP, phmOp } from './phm-op';
 
 /** Prefix of an adapter's model-level (shared) parameters: `shared.adapters.NAME.` (owner `adapter:NAME`, no layer). */
 export const sharedPrefix = (name: string): string => `shared.adapters.${name}.`;
@@ -149,6 +147,8 @@ const compacterBase: AdapterPlugin<CompacterConfig> = createBottleneckPlugin<Com
   resolve: resolveCompacter,
   validate: validateCompacter,
   projection: phmProjection,
+  // The PHM op travels with the plugin: a rewrite with it types the nodes, the graph it builds runs them.
+  ops: [phmOp],
   paramCount: compacterParamCounts,
   toHubConfig: compacterToHubConfig,
   fromHubConfig: compacterFromHubConfig,

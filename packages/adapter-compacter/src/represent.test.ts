@@ -2,14 +2,15 @@
 // scalar A_1. Shown in closed form (exact factors) and by fitting a random target with Adam.
 import * as tf from '@tensorflow/tfjs';
 import type { Graph, ParamDecl } from '@adapters/core-graph';
-import { Executor, GraphBuilder, WeightStore } from '@adapters/core-graph';
+import { createRuntime, Executor, GraphBuilder, WeightStore } from '@adapters/core-graph';
 import { createRefRng } from '@adapters/core-graph/testing';
-import './phm-op';
+import { compacterPackage } from './index';
 import { maxAbsDiff, setWeight } from './__tests__/helpers';
 
 /** A graph with one PHM layer x [batch, k] → [batch, d] (n = 1, factorised W of rank r, bias). */
 function phmGraph(k: number, d: number, r: number): Graph {
-  const b = new GraphBuilder();
+  // Hand-built PHM nodes: typed (and later run) with a runtime that has the op.
+  const b = new GraphBuilder({}, createRuntime([compacterPackage]));
   const x = b.input('x', ['batch', k], 'float32');
   const sc = b.scope('phm', 'adapter:fit');
   const p = (shape: number[], std = 0.5): ParamDecl => ({ shape, init: { kind: 'normal', std }, kind: 'other' });

@@ -114,7 +114,7 @@ function withoutSplices(graph: Graph, removed: ReadonlySet<string>, meta: Record
     stack.push(...(byId.get(id)?.inputs ?? []));
   }
   const splices: SpliceRecord[] = graph.splices.filter((s) => !removed.has(s.switchNode));
-  return new Graph({ nodes: rewired.filter((n) => live.has(n.id)), params: graph.params, sites, inputs: graph.inputs, outputs, splices, meta });
+  return new Graph({ nodes: rewired.filter((n) => live.has(n.id)), params: graph.params, sites, inputs: graph.inputs, outputs, splices, meta, ...(graph.runtime ? { runtime: graph.runtime } : {}) });
 }
 
 /**

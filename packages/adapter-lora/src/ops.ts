@@ -16,9 +16,10 @@ export const gateMeanOp = defineOp({
   run: ([x]) => tf.mean(x as tf.Tensor, 1, true),
 });
 
-/** Adds `loraGateMean` to core-graph's op vocabulary (idempotent). */
+/**
+ * Adds `loraGateMean` to the default runtime's op vocabulary (idempotent). Not needed by graphs the `lora` plugin
+ * builds (they carry the op; see `loraPackage`): kept for code that builds gate nodes by hand.
+ */
 export function registerLoraOps(): void {
   if (!opRegistry.has(GATE_MEAN_OP)) opRegistry.register(gateMeanOp);
 }
-
-registerLoraOps();

@@ -9,10 +9,8 @@ import { ConfigError, countPerSite, defineAdapter, PlacementError } from '@adapt
 import type { LoraConfig, LoraInit } from './config';
 import { LORA_DEFAULTS, LORA_PRESET_NAMES, LORA_SCHEMA, loraScaling, resolveLora, validateLora } from './config';
 import { loraFromHubConfig, loraHubKeys, loraToHubConfig } from './hub';
-import { GATE_MEAN_OP, registerLoraOps } from './ops';
+import { GATE_MEAN_OP, gateMeanOp } from './ops';
 import { isTarget } from './targets';
-
-registerLoraOps();
 
 /** AdapterHub's gate has one head on a LoRALinear (its get_n_heads). */
 export const GATING_HEADS = 1;
@@ -153,6 +151,8 @@ export const lora = defineAdapter<LoraConfig>({
   description: 'LoRA (composition_mode add) and (IA)³ (scale) on dense layers, AdapterHub LoRAConfig / IA3Config and PEFT target_modules',
   modes: ['parallel', 'after'],
   presets: LORA_PRESET_NAMES,
+  // The gate's pooling op travels with the plugin: a rewrite with it types the node, the graph it builds runs it.
+  ops: [gateMeanOp],
   defaults: LORA_DEFAULTS,
   schema: LORA_SCHEMA,
   resolve: resolveLora,

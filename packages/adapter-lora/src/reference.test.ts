@@ -19,7 +19,7 @@ const f64 = (store: WeightStore, key: string): Float64Array => Float64Array.from
 
 /** The float64 modules at (layer, role), read from the store, for the adapters `names` in order (a Stack when several). */
 function modulesOf(graph: Graph, store: WeightStore, names: readonly string[]) {
-  const catalog = graph.meta['adapters'] as Record<string, { config: LoraConfig }>;
+  const catalog = graph.meta.adapters as unknown as Record<string, { config: LoraConfig }>;
   return (layer: number, role: string): RefModule[] =>
     names.flatMap((n): RefModule[] => {
       const scope = `layer.${layer}.${role}.adapters.${n}`;

@@ -33,7 +33,7 @@ export function ejectPrefix(graph: Graph, store: WeightStore, name: string): Gra
   const params = new Map([...graph.params].filter(([k]) => !mlpKeys.includes(k)));
   params.set(flatKey, flatSpec);
   const meta = { ...graph.meta, adapters: { ...catalog, [name]: { ...entry, config: { ...entry.config, flat: true } } } };
-  const ejected = new GraphClass({ nodes, params, sites: graph.sites, inputs: graph.inputs, outputs: graph.outputs, splices: graph.splices, meta });
+  const ejected = new GraphClass({ nodes, params, sites: graph.sites, inputs: graph.inputs, outputs: graph.outputs, splices: graph.splices, meta, ...(graph.runtime ? { runtime: graph.runtime } : {}) });
   store.sync(ejected, 0, (spec) => (spec.key === flatKey ? (kv.dataSync() as Float32Array) : undefined));
   kv.dispose();
   store.remove(mlpKeys);

@@ -35,10 +35,11 @@ export const prefixGateMeanOp = defineOp({
   run: ([x]) => tf.mean(x as tf.Tensor, 1, true),
 });
 
-/** Adds `prefixTable` and `prefixGateMean` to core-graph's op vocabulary (idempotent). */
+/**
+ * Adds `prefixTable` and `prefixGateMean` to the default runtime's op vocabulary (idempotent). Not needed by graphs the plugin builds
+ * (they carry the op; see `prefixPackage`): kept for code that builds prefix-table or gate-mean nodes by hand.
+ */
 export function registerPrefixOps(): void {
   if (!opRegistry.has(PREFIX_TABLE_OP)) opRegistry.register(prefixTableOp);
   if (!opRegistry.has(PREFIX_GATE_MEAN_OP)) opRegistry.register(prefixGateMeanOp);
 }
-
-registerPrefixOps();

@@ -11,9 +11,7 @@ import { defineAdapter, PlacementError } from '@adapters/core-graph';
 import type { PrefixTuningConfig } from './config';
 import { PREFIX_DEFAULTS, PREFIX_SCHEMA, prefixLayers, validatePrefix } from './config';
 import { prefixFromHubConfig, prefixToHubConfig } from './hub';
-import { PREFIX_GATE_MEAN_OP, PREFIX_TABLE_OP, registerPrefixOps } from './ops';
-
-registerPrefixOps();
+import { PREFIX_GATE_MEAN_OP, PREFIX_TABLE_OP, prefixGateMeanOp, prefixTableOp } from './ops';
 
 /** Site kind the encoder declares per layer for prefix tuning (opt-in: only selected by kind or exact name). */
 export const PREFIX_SITE_KIND = 'prefix';
@@ -136,6 +134,8 @@ export const prefixTuning = defineAdapter<PrefixTuningConfig>({
   name: 'prefix_tuning',
   description: 'Prefix tuning (AdapterHub PrefixTuningConfig): per-layer key/value prefixes from a reparameterisation MLP or flat',
   modes: ['after'],
+  // The flat prefix table op travels with the plugin: a rewrite with it types the node, the graph it builds runs it.
+  ops: [prefixTableOp, prefixGateMeanOp],
   defaults: PREFIX_DEFAULTS,
   schema: PREFIX_SCHEMA,
   validate: validatePrefix,

@@ -94,7 +94,7 @@ const REL_TOL = 1e-5;
 describe('prefix attention against the float64 reference (rel. tol 1e-5)', () => {
   test.each(CASES)('%s', (_t, input) => {
     const { graph, store } = place(input);
-    const c = (graph.meta['adapters'] as Record<string, { config: PrefixTuningConfig }>)['p']!.config;
+    const c = (graph.meta.adapters!['p']!.config as unknown as PrefixTuningConfig);
     const layers = [0, 1, 2].filter((l) => !c.leave_out.includes(l));
     const w = poolWeights(store, c);
     const kv = refKv(w, c, layers.length);
@@ -114,7 +114,7 @@ describe('prefix attention against the float64 reference (rel. tol 1e-5)', () =>
     for (const [, input] of CASES) {
       const base = buildEncoder({ hiddenSize: HIDDEN, numHeads: HEADS, numLayers: LAYERS, intermediateSize: 12, vocabSize: 20, maxPositions: 16 });
       const { graph, report } = applyPlacements(base, [{ adapter: adapter('prefix_tuning', 'p', input) }], registry);
-      const c = (graph.meta['adapters'] as Record<string, { config: PrefixTuningConfig }>)['p']!.config;
+      const c = (graph.meta.adapters!['p']!.config as unknown as PrefixTuningConfig);
       expect(report.reduce((n, e) => n + e.params, 0)).toBe(prefixParamCount(c, HIDDEN, LAYERS - c.leave_out.length));
       expect(report[0]!.params).toBe(prefixParamCount(c, HIDDEN, LAYERS - c.leave_out.length));
     }
@@ -130,7 +130,7 @@ describe('gated prefix (UniPELT) against the float64 reference (rel. tol 1e-5)',
     ['key and value gates', { prefix_length: 2, bottleneck_size: 4, use_gating: true, shared_gating: false, leave_out: [0] }],
   ])('%s', (_t, input) => {
     const { graph, store } = place(input);
-    const c = (graph.meta['adapters'] as Record<string, { config: PrefixTuningConfig }>)['p']!.config;
+    const c = (graph.meta['adapters'] as unknown as Record<string, { config: PrefixTuningConfig }>)['p']!.config;
     const layers = [0, 1, 2].filter((l) => !c.leave_out.includes(l));
     const kv = refKv(poolWeights(store, c), c, layers.length);
     const G = c.shared_gating ? 1 : 2;
@@ -165,7 +165,7 @@ describe('gated prefix (UniPELT) against the float64 reference (rel. tol 1e-5)',
     for (const input of [{ prefix_length: 3, bottleneck_size: 5, use_gating: true }, { prefix_length: 2, flat: true, use_gating: true, shared_gating: false }]) {
       const base = buildEncoder({ hiddenSize: HIDDEN, numHeads: HEADS, numLayers: LAYERS, intermediateSize: 12, vocabSize: 20, maxPositions: 16 });
       const { graph, report } = applyPlacements(base, [{ adapter: adapter('prefix_tuning', 'p', input) }], registry);
-      const c = (graph.meta['adapters'] as Record<string, { config: PrefixTuningConfig }>)['p']!.config;
+      const c = (graph.meta['adapters'] as unknown as Record<string, { config: PrefixTuningConfig }>)['p']!.config;
       expect(report.reduce((n, e) => n + e.params, 0)).toBe(prefixParamCount(c, HIDDEN, LAYERS));
     }
   });
@@ -178,7 +178,7 @@ describe('gradients against central finite differences of the float64 reference'
   test('d/dE of Σ R ⊙ context(layer 0), MLP prefix', () => {
     const c0 = { prefix_length: 2, bottleneck_size: 3 };
     const { graph, store } = place(c0);
-    const c = (graph.meta['adapters'] as Record<string, { config: PrefixTuningConfig }>)['p']!.config;
+    const c = (graph.meta.adapters!['p']!.config as unknown as PrefixTuningConfig);
     const self = 'encoder.layer.0.attention.self';
     const ctxId = 'layer.0.attention.self.adapters.p.context';
     const exec = new Executor(graph, store);
@@ -215,7 +215,7 @@ describe('eject to a flat prefix', () => {
     tf.dispose([...Object.values(before), ...Object.values(after)]);
     expect(store.has(`${poolScope('p')}.wte.weight`)).toBe(false);
     expect([...flat.params.keys()].filter((k) => k.startsWith(poolScope('p')))).toEqual([`${poolScope('p')}.control_trans.weight`]);
-    expect((flat.meta['adapters'] as Record<string, { config: PrefixTuningConfig }>)['p']!.config.flat).toBe(true);
+    expect((flat.meta.adapters!['p']!.config as unknown as PrefixTuningConfig).flat).toBe(true);
     expect(() => ejectPrefix(flat, store, 'p')).toThrow(/already flat/);
     store.dispose();
   });

@@ -8,13 +8,16 @@ export type { ErrorCode } from './errors';
 export type { AttrValue, Attrs, Dim, DType, GraphInput, GraphNode, Init, ParamKind, ParamSpec, Site, SiteKind, SiteResidual, SymbolicDim, TensorType } from './graph/types';
 export { Graph } from './graph/graph';
 export type { GraphParts, SpliceRecord } from './graph/graph';
+export type { CoreGraphMeta, GraphMeta, GraphMetaRegister } from './graph/meta';
 export { GraphBuilder, Scope } from './graph/builder';
 export type { DenseOptions, NodeOptions, ParamArg, ParamDecl } from './graph/builder';
 export { describeGraph, parameterSummary } from './graph/describe';
 export type { OwnerCount, ParameterSummary } from './graph/describe';
 
 // Ops
-export { opRegistry } from './ops/registry';
+export { CORE_OPS, createOpTable, opRegistry } from './ops/registry';
+export type { MutableOpTable, OpTable } from './ops/registry';
+export { ADD_LAYER_NORM_OP, addLayerNormOp } from './ops/fused-ops';
 export { defineOp } from './ops/op-def';
 export type { InferArgs, OpDef, RunContext } from './ops/op-def';
 export { ACTIVATIONS } from './ops/activation';
@@ -43,16 +46,24 @@ export { describeSelector, numLayersOf, selectSites } from './rewrite/selector';
 export type { SiteSelector } from './rewrite/selector';
 export { adapter, Average, BatchSplit, block, describeTree, leaves, Parallel, Stack, validateTree } from './rewrite/composition';
 export type { AdapterTree, AdapterUse, BlockPosition, BlockRules, CompositionBlock } from './rewrite/composition';
-export { compositionRegistry } from './rewrite/blocks';
-export type { BlockContext, BlockDef, ComposeChild, ComposeState } from './rewrite/blocks';
+export { compositionRegistry, CORE_BLOCKS, createBlockTable } from './rewrite/blocks';
+export type { BlockContext, BlockDef, BlockTable, ComposeChild, ComposeState, MutableBlockTable } from './rewrite/blocks';
 export { applyPlacements } from './rewrite/apply-placements';
 export { configUnion, isUnionPlugin, resolveUnion, UNION_PARAMS_META, UNION_PLUGIN, UNION_PRESET_NAMES, UNION_PRESETS, UNION_SCHEMA } from './rewrite/union';
 export type { UnionComponent, UnionConfig, UnionParamsMeta, UnionPresetName } from './rewrite/union';
 export type { AdapterCatalog, PlacementEntry, PlacementResult, PlacementRule } from './rewrite/apply-placements';
 
+// Runtime and Graph → Graph passes
+export { asRuntime, corePackage, createRuntime, definePackage, defaultRuntime } from './runtime/runtime';
+export type { PackageDescriptor, PackageParts, Runtime } from './runtime/runtime';
+export { cse, cseAliases } from './passes/cse';
+export { defineLowering, lower } from './passes/lower';
+export type { LowerOptions, Lowering, LoweringContext, Replacement } from './passes/lower';
+export { addLayerNormLowering } from './passes/add-layer-norm';
+
 // Execution
 export { Executor } from './exec/executor';
-export type { Feeds, RunOptions } from './exec/executor';
+export type { ExecutorOptions, Feeds, RunOptions } from './exec/executor';
 export { WeightStore } from './exec/weights';
 export { initialValues } from './exec/init';
 export { adapterPolicy, adaptersOnlyPolicy, decays, fullFineTunePolicy, isStateParam, ownersPolicy, STATE_OWNER_PREFIX } from './exec/policy';

@@ -234,7 +234,7 @@ export class AdapterModel {
     const loaded = await loadAdapterFiles(dir, this.graphValue, this.store, this.registry, options.as === undefined ? {} : { as: options.as });
     this.graphValue = loaded.graph;
     if (loaded.head !== undefined) {
-      const spec = ((loaded.graph.meta['heads'] as HeadSpec[] | undefined) ?? []).find((h) => h.name === loaded.head)!;
+      const spec = ((loaded.graph.meta.heads ?? []) as readonly HeadSpec[]).find((h) => h.name === loaded.head)!;
       const n = spec.type === 'maskedLM' ? 0 : spec.numLabels;
       const saved = await readHeadLabels(dir);
       const labels = saved !== undefined && saved.length === n ? saved : Array.from({ length: n }, (_v, i) => String(i));
@@ -260,7 +260,7 @@ export class AdapterModel {
   }
 
   private catalog(): AdapterCatalog {
-    return (this.graphValue.meta['adapters'] as AdapterCatalog | undefined) ?? {};
+    return this.graphValue.meta.adapters ?? {};
   }
 
   private requireAdapter(name: string): void {

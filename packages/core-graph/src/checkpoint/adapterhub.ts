@@ -7,7 +7,7 @@ import { readJsonObject } from '../io/read-json';
 import { readSafetensorsFile } from '../io/safetensors';
 import type { HeadRegistry } from '../model/head-def';
 import type { AnyAdapterPlugin, AdapterRegistry } from '../plugin/registry';
-import type { AdapterCatalog, PlacementRule } from '../rewrite/apply-placements';
+import type { PlacementRule } from '../rewrite/apply-placements';
 import { checkBaseModel } from './base-model-check';
 import type { SpliceMode } from '../plugin/define-adapter';
 import { applyPlacements } from '../rewrite/apply-placements';
@@ -41,7 +41,7 @@ export const adapterCheckpointKeys = (plugin: AnyAdapterPlugin | undefined): Che
  * e.g. `bert.encoder.layer.0.output.adapters.sst2.adapter_down.0.weight`.
  */
 export function adapterCheckpointKeysOf(graph: Graph, key: string, name: string, options: { plugin?: AnyAdapterPlugin; config?: Readonly<Record<string, unknown>>; as?: string } = {}): string[] {
-  const config = options.config ?? ((graph.meta['adapters'] as AdapterCatalog | undefined) ?? {})[name]?.config ?? {};
+  const config = options.config ?? (graph.meta.adapters ?? {})[name]?.config ?? {};
   return checkpointKeysOf(adapterCheckpointKeys(options.plugin), checkpointKeyArgs(graph, key, { name, config, ...(options.as === undefined ? {} : { as: options.as }) }));
 }
 
@@ -87,7 +87,7 @@ const adapterParams = (graph: Graph, name: string): ParamSpec[] => [...graph.par
  * label names `labels` by id). Each file is written atomically.
  */
 export async function saveAdapter(dir: string, graph: Graph, store: WeightStore, name: string, options: { head?: string; registry?: AdapterRegistry; heads?: HeadRegistry; labels?: readonly string[] } = {}): Promise<void> {
-  const catalog = (graph.meta['adapters'] as AdapterCatalog | undefined) ?? {};
+  const catalog = graph.meta.adapters ?? {};
   const entry = catalog[name];
   if (!entry) throw new ConfigError('name', `the graph has no adapter '${name}' (adapters: ${Object.keys(catalog).join(', ') || 'none'})`);
   const plugin = options.registry?.has(entry.plugin) ? options.registry.get(entry.plugin) : undefined;
@@ -147,7 +147,7 @@ export async function loadAdapter(dir: string, graph: Graph, store: WeightStore,
   // An explicit rule wins; else the placement the file records; else the plugin's default for the config.
   const rule = options.rule ?? ruleFromPlacement(graph, saved['placement'], configFile);
   let next = applyPlacements(graph, [{ ...rule, adapter: adapter(plugin, name, config) }], registry).graph;
-  const resolved = ((next.meta['adapters'] as AdapterCatalog | undefined) ?? {})[name]?.config ?? config;
+  const resolved = (next.meta.adapters ?? {})[name]?.config ?? config;
   const weightsFile = join(dir, ADAPTER_WEIGHTS_FILE);
   const { tensors } = await readSafetensorsFile(weightsFile);
   const union = plugin.name === UNION_PLUGIN ? unionParts(next, name, resolved, registry) : undefined;

@@ -39,7 +39,7 @@ export async function saveHead(dir: string, graph: Graph, store: WeightStore, na
   const spec = graphHeads(graph).find((h) => h.name === name);
   if (!spec) throw new ConfigError('head', `the graph has no head '${name}' (heads: ${graphHeads(graph).map((h) => h.name).join(', ') || 'none'})`);
   const def = (options.heads ?? coreHeads).get(spec.type);
-  const model = graph.meta['config'] as EncoderConfig | undefined;
+  const model = graph.meta.config;
   const file = join(dir, HEAD_CONFIG_FILE);
   const ctx = { name, architecture: model?.architecture, file };
   const config: Record<string, unknown> = { ...(def.toHubConfig ? def.toHubConfig(spec, ctx) : spec) };
@@ -103,7 +103,7 @@ export async function readHead(dir: string, graph: Graph, options: { heads?: Hea
   const configFile = join(dir, HEAD_CONFIG_FILE);
   const saved = await readJsonObject(configFile);
   checkBaseModel(saved, graph, configFile);
-  const { spec, hubLocal } = savedSpec(saved, configFile, heads, (graph.meta['config'] as EncoderConfig | undefined)?.architecture);
+  const { spec, hubLocal } = savedSpec(saved, configFile, heads, graph.meta.config?.architecture);
   const next = addHead(graph, spec, heads);
   const file = join(dir, HEAD_WEIGHTS_FILE);
   const { tensors } = await readSafetensorsFile(file);

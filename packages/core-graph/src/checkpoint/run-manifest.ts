@@ -16,7 +16,6 @@ import { SPLICE_MODES } from '../plugin/define-adapter';
 import type { SpliceMode } from '../plugin/define-adapter';
 import type { AdapterRegistry } from '../plugin/registry';
 import { RESERVED_NAMES } from '../plugin/schema';
-import type { AdapterCatalog } from '../rewrite/apply-placements';
 import { applyPlacements } from '../rewrite/apply-placements';
 import type { AdapterTree } from '../rewrite/composition';
 import { adapter, block } from '../rewrite/composition';
@@ -212,7 +211,7 @@ export interface RunInput {
  * atomically): for callers already writing a staged run directory. `saveRun` swaps the whole directory in.
  */
 export async function writeRun(dir: string, input: RunInput): Promise<RunManifest> {
-  const catalog = (input.graph.meta['adapters'] as AdapterCatalog | undefined) ?? {};
+  const catalog = input.graph.meta.adapters ?? {};
   const adapters: RunAdapter[] = [];
   for (const name of input.adapters) {
     if (!catalog[name]) throw new ConfigError('adapters', `the graph has no adapter '${name}' (adapters: ${Object.keys(catalog).join(', ') || 'none'})`, 'E_RUN_MANIFEST');
@@ -335,7 +334,7 @@ export async function loadRun(dir: string, base: Graph, store: WeightStore, opti
     const alone = await loadAdapter(at, headed, store, options.registry, { loadHead: false, ...(rule ? { rule } : {}) });
     if (alone.name !== a.name) fail(file, `adapters[${i}].name`, `is '${a.name}', but ${a.dir} holds adapter '${alone.name}'`);
     adapterGraphs.push(alone.graph);
-    const entry = ((alone.graph.meta['adapters'] as AdapterCatalog | undefined) ?? {})[a.name];
+    const entry = (alone.graph.meta.adapters ?? {})[a.name];
     if (entry) uses.set(a.name, adapter(entry.plugin, a.name, entry.config));
     if (placeTogether) graph = (await loadAdapter(at, graph, store, options.registry, { loadHead: false, ...(rule ? { rule } : {}) })).graph;
   }

@@ -4,11 +4,10 @@ import { GraphError } from '../errors';
 import type { Graph, SpliceRecord } from '../graph/graph';
 import type { GraphNode } from '../graph/types';
 import type { RunContext } from '../ops/op-def';
-import { FUSED_KERNELS, hasFusedKernel } from '../ops/fused';
-import { opRegistry } from '../ops/registry';
-import type { BottleneckMatch } from './bottleneck-fusion';
-import { matchBottleneck } from './bottleneck-fusion';
-import { commonNodes } from './common-nodes';
+import { cseAliases, withoutAliases } from '../passes/cse';
+import { lower } from '../passes/lower';
+import type { Runtime } from '../runtime/runtime';
+import { defaultRuntime } from '../runtime/runtime';
 import { hashSeed } from './random';
 import type { WeightStore } from './weights';
 
@@ -44,79 +43,134 @@ function contextFor(training: boolean, seed: number, gradientFree: boolean): (id
   };
 }
 
+/** Lowered graphs kept per set of kept nodes (requested intermediates, constants); a run asks for few sets. */
+const LOWERED_CACHE_LIMIT = 16;
+
+export interface ExecutorOptions {
+  /** Merge common subexpressions (the `cse` pass); on by default. */
+  readonly mergeCommonNodes?: boolean;
+  /**
+   * Op vocabulary and lowerings. Default: the runtime the graph was built with (`graph.runtime`), else the default
+   * runtime (core's built-ins and import-time registrations).
+   */
+  readonly runtime?: Runtime;
+}
+
 /**
  * Runs a graph on tfjs. Nodes are evaluated on demand from the requested outputs, so a `switch`
  * evaluates only the branch it picks and unneeded heads cost nothing.
+ *
+ * Two Graph → Graph passes prepare what runs: `cse` (always, unless `mergeCommonNodes: false`) and, for `run()`
+ * only, `lower` with the runtime's lowerings (fused ops such as `addLayerNorm`). `forward()` (training, under a
+ * tape) evaluates the unlowered graph; a run that asks for an intermediate a lowering would absorb, or feeds it
+ * as a constant, gets a graph lowered with that node kept.
  */
 export class Executor {
   private readonly spliceBySwitch: ReadonlyMap<string, SpliceRecord>;
-  /** Node → earlier node with the same value (see commonNodes); each is evaluated once per run. */
+  /** Removed node → the node with the same value in `source` (see cseAliases). */
   private readonly alias: ReadonlyMap<string, string>;
+  /** The graph after cse: what forward() evaluates and lowering starts from. */
+  readonly source: Graph;
+  readonly runtime: Runtime;
+  private readonly lowered = new Map<string, Graph>();
 
   constructor(
     readonly graph: Graph,
     readonly weights: WeightStore,
-    options: { readonly mergeCommonNodes?: boolean } = {},
+    options: ExecutorOptions = {},
   ) {
+    this.runtime = options.runtime ?? graph.runtime ?? defaultRuntime;
     this.spliceBySwitch = new Map(graph.splices.map((s) => [s.switchNode, s]));
-    this.alias = options.mergeCommonNodes === false ? new Map() : commonNodes(graph);
+    this.alias = options.mergeCommonNodes === false ? new Map() : cseAliases(graph, this.runtime.ops);
+    this.source = withoutAliases(graph, this.alias);
     for (const key of graph.usedParams()) weights.get(key);
   }
 
   /**
-   * Forward pass inside tf.tidy: only the returned tensors survive. Not for use under a gradient tape: it may
-   * run kernels without gradients (fused inference kernels), also with `training: true` (dropout on), e.g. for
-   * a frozen prefix computed before a training step.
+   * The graph run() evaluates: the source graph lowered with the runtime's lowerings, keeping `keep` (node ids of
+   * the source graph) computed as written. Printable (`toString()`) for inspecting what runs.
+   */
+  loweredGraph(keep: readonly string[] = []): Graph {
+    const ids = [...new Set(keep.map((id) => this.alias.get(id) ?? id))].sort();
+    const key = ids.join('\u0000');
+    let g = this.lowered.get(key);
+    if (!g) {
+      if (this.lowered.size >= LOWERED_CACHE_LIMIT) this.lowered.clear();
+      g = lower(this.source, this.runtime.lowerings, { keep: ids });
+      this.lowered.set(key, g);
+    }
+    return g;
+  }
+
+  /**
+   * Forward pass inside tf.tidy: only the returned tensors survive. Not for use under a gradient tape: it runs the
+   * lowered graph, whose fused ops may use kernels without gradients, also with `training: true` (dropout on),
+   * e.g. for a frozen prefix computed before a training step.
    */
   run(feeds: Feeds, options: RunOptions = {}): Record<string, tf.Tensor> {
     requireBackend('Executor.run');
+    const g = this.loweredGraph([...(options.nodes ?? []), ...(options.constants?.keys() ?? [])]);
     // No tape, so each activation is freed as soon as its last reader has run: peak memory is a few layers'
     // activations instead of the whole graph's (matters for stacked Parallel copies).
-    return tf.tidy(() => this.forward(feeds, options, true));
+    return tf.tidy(() => this.evaluateGraph(g, feeds, options, true));
   }
 
-  /** Forward pass without tidy, for use inside a caller's tidy or gradient function. */
+  /** Forward pass over the unlowered graph without tidy, for use inside a caller's tidy or gradient function. */
   forward(feeds: Feeds, options: RunOptions = {}, releaseIntermediates = false): Record<string, tf.Tensor> {
-    const values = new Map<string, tf.Tensor>(options.constants ?? []);
+    return this.evaluateGraph(this.source, feeds, options, releaseIntermediates);
+  }
+
+  private evaluateGraph(g: Graph, feeds: Feeds, options: RunOptions, releaseIntermediates: boolean): Record<string, tf.Tensor> {
+    const values = this.constantsOf(options);
     this.feed(values, feeds);
     const ctx = contextFor(options.training ?? false, options.seed ?? 0, releaseIntermediates);
     const skip = this.skipPredicate(options);
     const names = options.outputs ?? Object.keys(this.graph.outputs);
     const targets = names.map((name) => {
-      const id = this.graph.outputs[name];
+      const id = g.outputs[name];
       if (id === undefined) throw new GraphError(`no output '${name}' (outputs: ${Object.keys(this.graph.outputs).join(', ')})`);
       return [name, id] as const;
     });
-    for (const id of options.nodes ?? []) targets.push([id, this.graph.node(id).id]);
-    const release = releaseIntermediates ? this.usePlan(targets.map(([, id]) => id), values, skip) : undefined;
+    for (const id of options.nodes ?? []) targets.push([id, this.resolve(this.graph.node(id).id)]);
+    const release = releaseIntermediates ? this.usePlan(g, targets.map(([, id]) => id), values, skip) : undefined;
     const out: Record<string, tf.Tensor> = {};
-    for (const [name, id] of targets) out[name] = this.evaluate(id, values, ctx, skip, release);
+    for (const [name, id] of targets) out[name] = this.evaluate(g, id, values, ctx, skip, release);
     return out;
+  }
+
+  /** Fed constants keyed by the nodes that stand for them after cse (a constant for a removed node feeds its survivor). */
+  private constantsOf(options: RunOptions): Map<string, tf.Tensor> {
+    const values = new Map<string, tf.Tensor>(options.constants ?? []);
+    for (const [id, t] of options.constants ?? []) {
+      const to = this.alias.get(id);
+      if (to !== undefined && !values.has(to)) values.set(to, t);
+    }
+    for (const id of this.alias.keys()) values.delete(id);
+    return values;
   }
 
   /**
    * How many evaluated readers each node has in this run (switches resolved), and the nodes that must survive
    * (fed inputs, constants, requested targets). The caller's tensors are never disposed.
    */
-  private usePlan(targets: readonly string[], values: ReadonlyMap<string, tf.Tensor>, skip: (s: SpliceRecord) => boolean): Release {
+  private usePlan(g: Graph, targets: readonly string[], values: ReadonlyMap<string, tf.Tensor>, skip: (s: SpliceRecord) => boolean): Release {
     const uses = new Map<string, number>();
-    this.walk(targets, values, skip, (_id, reads) => {
+    this.walk(g, targets, values, skip, (_id, reads) => {
       for (const input of reads) uses.set(input, (uses.get(input) ?? 0) + 1);
     });
-    return { uses, pinned: new Set([...values.keys(), ...targets.map((t) => this.resolve(t, values))]) };
+    return { uses, pinned: new Set([...values.keys(), ...targets]) };
   }
 
   /**
-   * Calls `onNode` once for each node a run evaluates for `targets`, with the (alias-resolved) inputs it reads:
-   * switches read only their chosen branch; nodes in `known` (fed or constant) are not evaluated.
+   * Calls `onNode` once for each node a run evaluates for `targets`, with the inputs it reads: switches read only
+   * their chosen branch; nodes in `known` (fed or constant) are not evaluated.
    */
-  private walk(targets: readonly string[], known: ReadonlyMap<string, tf.Tensor>, skip: (s: SpliceRecord) => boolean, onNode: (id: string, reads: readonly string[]) => void): void {
+  private walk(g: Graph, targets: readonly string[], known: ReadonlyMap<string, tf.Tensor>, skip: (s: SpliceRecord) => boolean, onNode: (id: string, reads: readonly string[]) => void): void {
     const seen = new Set<string>();
-    const visit = (raw: string): void => {
-      const id = this.resolve(raw, known);
+    const visit = (id: string): void => {
       if (seen.has(id) || known.has(id)) return;
       seen.add(id);
-      const reads = this.readsOf(id, skip).map((input) => this.resolve(input, known));
+      const reads = this.readsOf(g, id, skip);
       onNode(id, reads);
       reads.forEach(visit);
     };
@@ -130,21 +184,21 @@ export class Executor {
    */
   paramsRead(targets: readonly string[], options: RunOptions = {}): Set<string> {
     const keys = new Set<string>();
-    this.walk(targets, options.constants ?? new Map(), this.skipPredicate(options), (id) => {
-      for (const key of Object.values(this.graph.node(id).params)) keys.add(key);
+    this.walk(this.source, targets.map((t) => this.resolve(t)), this.constantsOf(options), this.skipPredicate(options), (id) => {
+      for (const key of Object.values(this.source.node(id).params)) keys.add(key);
     });
     return keys;
   }
 
   /** The inputs a node reads in this run: a switch reads only its chosen branch. */
-  private readsOf(id: string, skip: (s: SpliceRecord) => boolean): readonly string[] {
-    const node = this.graph.node(id);
+  private readsOf(g: Graph, id: string, skip: (s: SpliceRecord) => boolean): readonly string[] {
+    const node = g.node(id);
     if (node.op !== 'switch') return node.inputs;
     const splice = this.spliceBySwitch.get(id);
     return [(splice && skip(splice) ? node.inputs[1] : node.inputs[0]) as string];
   }
 
-  /** Shapes of every evaluated node, for checking shape inference against reality. */
+  /** Shapes of every evaluated node (of the unlowered graph), for checking shape inference against reality. */
   traceShapes(feeds: Feeds, options: RunOptions = {}): Map<string, number[]> {
     const shapes = new Map<string, number[]>();
     tf.tidy(() => {
@@ -152,7 +206,7 @@ export class Executor {
       this.feed(values, feeds);
       const ctx = contextFor(false, 0, false);
       const skip = this.skipPredicate(options);
-      for (const id of Object.values(this.graph.outputs)) this.evaluate(id, values, ctx, skip);
+      for (const id of Object.values(this.source.outputs)) this.evaluate(this.source, id, values, ctx, skip);
       for (const [id, t] of values) shapes.set(id, t.shape);
     });
     return shapes;
@@ -200,130 +254,39 @@ export class Executor {
     }
   }
 
-  /** The node whose value stands for `id`: itself when fed or computed, else its common-subexpression alias. */
-  private resolve(id: string, values: ReadonlyMap<string, tf.Tensor>): string {
-    return values.has(id) ? id : (this.alias.get(id) ?? id);
+  /** The node that stands for `id` after cse. */
+  private resolve(id: string): string {
+    return this.alias.get(id) ?? id;
   }
 
-  private evaluate(raw: string, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release?: Release): tf.Tensor {
-    const id = this.resolve(raw, values);
+  private evaluate(g: Graph, id: string, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release?: Release): tf.Tensor {
     const known = values.get(id);
     if (known) return known;
-    const node = this.graph.node(id);
+    const node = g.node(id);
     let result: tf.Tensor;
     if (node.op === 'switch') {
-      const branch = this.readsOf(id, skip)[0] as string;
-      const chosen = this.evaluate(branch, values, ctx, skip, release);
+      const branch = this.readsOf(g, id, skip)[0] as string;
+      const chosen = this.evaluate(g, branch, values, ctx, skip, release);
       // With early release the branch may be freed once read; a clone shares its data (no copy).
       result = release ? tf.clone(chosen) : chosen;
       if (release) this.releaseInputs([branch], values, release);
-    } else if (release && node.op === 'layerNorm' && this.fusesAtInference(FUSED_KERNELS.bottleneck, ctx(id))) {
-      const match = matchBottleneck(node, this.matchContext(values, release));
-      result = (match && this.bottleneck(node, match, values, ctx, skip, release)) ?? this.layerNormAt(node, values, ctx, skip, release);
-    } else if (release && node.op === 'layerNorm') {
-      result = this.layerNormAt(node, values, ctx, skip, release);
     } else {
-      result = this.evaluateOp(node, values, ctx, skip, release);
+      result = this.evaluateOp(g, node, values, ctx, skip, release);
     }
     values.set(id, result);
     return result;
   }
 
-  private evaluateOp(node: GraphNode, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release?: Release): tf.Tensor {
-    const inputs = node.inputs.map((i) => this.evaluate(i, values, ctx, skip, release));
+  private evaluateOp(g: Graph, node: GraphNode, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release?: Release): tf.Tensor {
+    const inputs = node.inputs.map((i) => this.evaluate(g, i, values, ctx, skip, release));
     let result: tf.Tensor;
     try {
-      result = opRegistry.get(node.op, node.id).run(inputs, this.paramsOf(node), node.attrs, ctx(node.id));
+      result = this.runtime.ops.get(node.op, node.id).run(inputs, this.paramsOf(node), node.attrs, ctx(node.id));
     } catch (e) {
       if (e instanceof GraphError) throw e;
       throw new GraphError(`node '${node.id}' (${node.op}) failed: ${(e as Error).message}`);
     }
     if (release) this.releaseInputs(node.inputs, values, release);
-    return result;
-  }
-
-  /** A LayerNorm at inference: fused with the residual adds feeding it when possible. */
-  private layerNormAt(node: GraphNode, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release: Release): tf.Tensor {
-    if (this.canFuseAddInto(node, values, ctx(node.id), release)) return this.addLayerNorm(node, values, ctx, skip, release);
-    return this.evaluateOp(node, values, ctx, skip, release);
-  }
-
-  private fusesAtInference(kernel: string, ctx: RunContext): boolean {
-    return ctx.gradientFree === true && hasFusedKernel(kernel);
-  }
-
-  private matchContext(values: ReadonlyMap<string, tf.Tensor>, release: Release) {
-    return {
-      node: (id: string) => this.graph.node(id),
-      resolve: (raw: string) => this.resolve(raw, values),
-      singleUse: (id: string) => !values.has(id) && !release.pinned.has(id) && release.uses.get(id) === 1,
-    };
-  }
-
-  /**
-   * Runs a matched sequential bottleneck adapter (see bottleneck-fusion.ts) as one AdaptersBottleneck kernel.
-   * Returns undefined, having consumed nothing but h and x's values, when the operands' shapes or dtypes are not
-   * the kernel's (the caller then evaluates the nodes one by one).
-   */
-  private bottleneck(post: GraphNode, match: BottleneckMatch, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release: Release): tf.Tensor | undefined {
-    const h = this.evaluate(match.h, values, ctx, skip, release);
-    const x = this.evaluate(match.x, values, ctx, skip, release);
-    const down = this.paramsOf(match.down) as { weight: tf.Tensor; bias: tf.Tensor };
-    const up = this.paramsOf(match.up) as { weight: tf.Tensor; bias: tf.Tensor };
-    const norm = this.paramsOf(post) as { weight: tf.Tensor; bias: tf.Tensor };
-    const width = h.shape[h.rank - 1];
-    const all = [h, x, down.weight, down.bias, up.weight, up.bias, norm.weight, norm.bias];
-    if (!all.every((t) => t.dtype === 'float32') || !tf.util.arraysEqual(h.shape, x.shape) || down.weight.shape[0] !== width || up.weight.shape[1] !== width) return undefined;
-    const pre = match.preNorm ? (this.paramsOf(match.preNorm) as { weight: tf.Tensor; bias: tf.Tensor }) : undefined;
-    const inputs = { h, x, wDown: down.weight, bDown: down.bias, wUp: up.weight, bUp: up.bias, gamma: norm.weight, beta: norm.bias, ...(pre ? { preGamma: pre.weight, preBeta: pre.bias } : {}) };
-    const attrs = { activation: match.activation, scale: match.scale, epsilon: Number(post.attrs['eps']), preEpsilon: match.preNorm ? Number(match.preNorm.attrs['eps']) : 0 };
-    const result = tf.engine().runKernel(FUSED_KERNELS.bottleneck, inputs, attrs) as tf.Tensor;
-    // Each edge from a replaced node to a node outside the match is one read of that outside node.
-    const inside = new Set(match.consumed.map((n) => n.id));
-    for (const n of match.consumed) this.releaseInputs(n.inputs.filter((i) => !inside.has(this.resolve(i, values))), values, release);
-    return result;
-  }
-
-  /**
-   * Inference peephole: layerNorm(add(a, b)) where this layerNorm is the add's only reader becomes one
-   * AdaptersAddLayerNorm kernel when the backend has it, so the residual sum is never materialised; a
-   * single-reader add feeding that add joins as a third summand (a Pfeiffer adapter's two residual adds).
-   * Only in run() (no gradient tape, release planning): under a tape each add needs its own gradient path.
-   */
-  private canFuseAddInto(node: GraphNode, values: ReadonlyMap<string, tf.Tensor>, ctx: RunContext, release: Release): boolean {
-    if (!this.fusesAtInference(FUSED_KERNELS.addLayerNorm, ctx)) return false;
-    return this.isFusableAdd(node.inputs[0] as string, values, release);
-  }
-
-  /** An add of two float32 tensors that nothing else reads in this run and that is not computed yet. */
-  private isFusableAdd(raw: string, values: ReadonlyMap<string, tf.Tensor>, release: Release): boolean {
-    const id = this.resolve(raw, values);
-    if (values.has(id) || release.pinned.has(id) || release.uses.get(id) !== 1) return false;
-    const add = this.graph.node(id);
-    return add.op === 'add' && add.inputs.length === 2 && add.type.dtype === 'float32';
-  }
-
-  private addLayerNorm(node: GraphNode, values: Map<string, tf.Tensor>, ctx: (id: string) => RunContext, skip: (s: SpliceRecord) => boolean, release: Release): tf.Tensor {
-    const add = this.graph.node(this.resolve(node.inputs[0] as string, values));
-    // (x + y) + z: with the inner add first, the kernel's summation order is the graph's (float addition
-    // commutes exactly, so an inner add in second position is reordered to the front).
-    const innerAt = add.inputs.findIndex((i) => this.isFusableAdd(i, values, release));
-    const inner = innerAt >= 0 ? this.graph.node(this.resolve(add.inputs[innerAt] as string, values)) : undefined;
-    const operandIds = inner ? [...inner.inputs, add.inputs[1 - innerAt] as string] : [...add.inputs];
-    const operands = operandIds.map((i) => this.evaluate(i, values, ctx, skip, release));
-    const first = operands[0] as tf.Tensor;
-    if (!operands.every((t) => t.dtype === 'float32' && tf.util.arraysEqual(t.shape, first.shape))) {
-      // Broadcasting adds take the ordinary path.
-      let sum = tf.add(operands[0] as tf.Tensor, operands[1] as tf.Tensor);
-      if (operands[2]) sum = tf.add(sum, operands[2]);
-      const out = opRegistry.get('layerNorm', node.id).run([sum], this.paramsOf(node), node.attrs, ctx(node.id));
-      this.releaseConsumed(innerAt, inner, add, values, release);
-      return out;
-    }
-    const [a, b, c] = operands as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
-    const { weight: gamma, bias: beta } = this.paramsOf(node) as { weight: tf.Tensor; bias: tf.Tensor };
-    const result = tf.engine().runKernel(FUSED_KERNELS.addLayerNorm, { a, b, ...(c ? { c } : {}), gamma, beta }, { epsilon: Number(node.attrs['eps']) }) as tf.Tensor;
-    this.releaseConsumed(innerAt, inner, add, values, release);
     return result;
   }
 
@@ -333,15 +296,8 @@ export class Executor {
     return params;
   }
 
-  /** Releases what the fused adds read (the adds themselves never got a value). */
-  private releaseConsumed(innerAt: number, inner: GraphNode | undefined, add: GraphNode, values: Map<string, tf.Tensor>, release: Release): void {
-    if (inner) this.releaseInputs(inner.inputs, values, release);
-    this.releaseInputs(add.inputs.filter((_i, k) => k !== innerAt), values, release);
-  }
-
   private releaseInputs(inputs: readonly string[], values: Map<string, tf.Tensor>, release: Release): void {
-    for (const raw of inputs) {
-      const input = this.resolve(raw, values);
+    for (const input of inputs) {
       const left = (release.uses.get(input) ?? 0) - 1;
       release.uses.set(input, left);
       if (left > 0 || release.pinned.has(input)) continue;

@@ -1,7 +1,10 @@
 import { GraphError } from '../errors';
 import type { Activation } from '../ops/activation';
+import type { OpTable } from '../ops/registry';
 import { opRegistry } from '../ops/registry';
+import type { Runtime } from '../runtime/runtime';
 import type { GraphParts, SpliceRecord } from './graph';
+import type { GraphMeta } from './meta';
 import { Graph } from './graph';
 import type { Attrs, Dim, DType, GraphInput, GraphNode, Init, ParamKind, ParamSpec, Site, TensorType } from './types';
 
@@ -39,13 +42,17 @@ export class GraphBuilder {
   private sourceRank: Map<string, number> | undefined;
   private layer: number | undefined;
 
-  constructor(meta: Record<string, unknown> = {}) {
+  private readonly ops: OpTable;
+
+  /** `runtime`: whose ops type the nodes (the default runtime's otherwise); the built graph remembers it. */
+  constructor(meta: Record<string, unknown> = {}, private readonly runtime?: Runtime) {
     this.meta = { ...meta };
+    this.ops = runtime?.ops ?? opRegistry;
   }
 
-  /** Starts a rewrite from an existing graph; the graph itself is never changed. */
-  static from(graph: Graph): GraphBuilder {
-    const b = new GraphBuilder({ ...graph.meta });
+  /** Starts a rewrite from an existing graph (with its runtime unless given one); the graph itself is never changed. */
+  static from(graph: Graph, runtime: Runtime | undefined = graph.runtime): GraphBuilder {
+    const b = new GraphBuilder({ ...graph.meta }, runtime);
     for (const n of graph.nodes) b.nodes.set(n.id, n);
     b.sourceRank = new Map(graph.nodes.map((n, i) => [n.id, i]));
     for (const [k, p] of graph.params) b.params.set(k, p);
@@ -64,8 +71,8 @@ export class GraphBuilder {
     return new Set(this.params.keys());
   }
 
-  getMeta(key: string): unknown {
-    return this.meta[key];
+  getMeta<K extends keyof GraphMeta & string>(key: K): GraphMeta[K] {
+    return this.meta[key] as GraphMeta[K];
   }
 
   spliceList(): readonly SpliceRecord[] {
@@ -110,7 +117,7 @@ export class GraphBuilder {
     return s;
   }
 
-  setMeta(key: string, value: unknown): void {
+  setMeta<K extends keyof GraphMeta & string>(key: K, value: GraphMeta[K]): void {
     this.meta = { ...this.meta, [key]: value };
   }
 
@@ -139,7 +146,7 @@ export class GraphBuilder {
   /** Adds a node, inferring its type; throws naming the node when inputs, params or shapes don't fit. */
   add(op: string, id: string, inputs: readonly string[], options: NodeOptions = {}): string {
     if (this.nodes.has(id)) throw new GraphError(`node '${id}' already exists`);
-    const def = opRegistry.get(op, id);
+    const def = this.ops.get(op, id);
     const [min, max] = typeof def.arity === 'number' ? [def.arity, def.arity] : def.arity;
     if (inputs.length < min || inputs.length > max) {
       throw new GraphError(`node '${id}': op '${op}' takes ${min === max ? min : `${min}..${max}`} inputs, got ${inputs.length}`);
@@ -242,6 +249,7 @@ export class GraphBuilder {
       outputs: this.outputs,
       splices: this.splices,
       meta: this.meta,
+      ...(this.runtime ? { runtime: this.runtime } : {}),
     };
     return new Graph(parts);
   }

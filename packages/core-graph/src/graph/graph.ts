@@ -1,5 +1,7 @@
 import { GraphError } from '../errors';
 import { describeGraph } from './describe';
+import type { Runtime } from '../runtime/runtime';
+import type { GraphMeta } from './meta';
 import type { GraphInput, GraphNode, ParamSpec, Site } from './types';
 
 /** What a rewrite recorded about one adapter splice, used by inspect and by run-time switches (AdapterDrop). */
@@ -23,6 +25,8 @@ export interface GraphParts {
   readonly outputs: Readonly<Record<string, string>>;
   readonly splices: readonly SpliceRecord[];
   readonly meta: Readonly<Record<string, unknown>>;
+  /** The runtime the graph was built with (see Graph.runtime). */
+  readonly runtime?: Runtime;
 }
 
 /**
@@ -36,8 +40,14 @@ export class Graph {
   readonly inputs: readonly GraphInput[];
   readonly outputs: Readonly<Record<string, string>>;
   readonly splices: readonly SpliceRecord[];
-  /** Free-form facts about the model (architecture config, prefix for checkpoint keys, ...). */
-  readonly meta: Readonly<Record<string, unknown>>;
+  /** Facts about the model (architecture config, prefix for checkpoint keys, ...): typed by GraphMeta. */
+  readonly meta: Readonly<GraphMeta>;
+  /**
+   * The runtime a rewrite built this graph with (its ops, blocks, plugins and lowerings): what an Executor given
+   * no runtime runs it with. Not part of the graph's value (fingerprint, equality); undefined for graphs built
+   * from core alone, which run with the default runtime.
+   */
+  declare readonly runtime: Runtime | undefined;
   private readonly byId: ReadonlyMap<string, GraphNode>;
   private consumerIndex: Map<string, string[]> | undefined;
 
@@ -50,6 +60,7 @@ export class Graph {
     this.splices = Object.freeze([...parts.splices]);
     this.meta = Object.freeze({ ...parts.meta });
     this.byId = new Map(this.nodes.map((n) => [n.id, n]));
+    Object.defineProperty(this, 'runtime', { value: parts.runtime, enumerable: false });
   }
 
   has(id: string): boolean {

@@ -214,7 +214,7 @@ export type AnyHeadSpec = HeadSpec | (HeadSpecBase & { readonly [field: string]:
 
 /** The specs of the heads added to a graph (graph meta `heads`), in order. */
 export function graphHeads(graph: Graph): AnyHeadSpec[] {
-  return [...((graph.meta['heads'] as AnyHeadSpec[] | undefined) ?? [])];
+  return [...(graph.meta.heads ?? [])];
 }
 
 /**
@@ -231,7 +231,7 @@ export function addHead(graph: Graph, spec: AnyHeadSpec, heads: HeadRegistry = c
   if (!input) throw new ConfigError('head.input', `the graph has no output '${inputName}' to attach a head to (outputs: ${Object.keys(graph.outputs).join(', ')})`);
   const b = GraphBuilder.from(graph);
   const scope = b.scope(headPrefix(spec.name), `head:${spec.name}`);
-  const logits = def.build({ spec, builder: b, scope, input, inputName, config: graph.meta['config'] as EncoderConfig | undefined });
+  const logits = def.build({ spec, builder: b, scope, input, inputName, config: graph.meta.config });
   b.output(`${spec.name}.logits`, logits);
   b.setMeta('heads', [...graphHeads(graph), spec]);
   return b.build();

@@ -3,7 +3,7 @@ import { gelu } from './fused';
 import { defineOp, input } from './op-def';
 
 function unary(name: string, fn: (x: tf.Tensor) => tf.Tensor) {
-  return defineOp({ name, arity: 1, inferType: (args) => input(args, 0), run: ([x]) => fn(x as tf.Tensor) });
+  return defineOp({ name, arity: 1, pure: true, inferType: (args) => input(args, 0), run: ([x]) => fn(x as tf.Tensor) });
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);

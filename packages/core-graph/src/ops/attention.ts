@@ -105,6 +105,7 @@ function prefixAttention(inputs: readonly tf.Tensor[], attrs: Attrs, ctx: RunCon
 
 export const softmaxOp = defineOp({
   name: 'softmax',
+  pure: true,
   arity: 1,
   inferType: (args) => input(args, 0),
   run: ([x], _p, attrs) => tf.softmax(x as tf.Tensor, numAttr(attrs, 'axis', -1)),

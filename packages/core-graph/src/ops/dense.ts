@@ -10,6 +10,7 @@ import { defineOp, input, lastDim, param, shapeError } from './op-def';
  */
 export const denseOp = defineOp({
   name: 'dense',
+  pure: true,
   arity: 1,
   params: ['weight'],
   optionalParams: ['bias'],
@@ -104,6 +105,7 @@ function scatterAddRows(dy: tf.Tensor, ids: Int32Array, rows: number, width: num
  */
 export const embeddingOp = defineOp({
   name: 'embedding',
+  pure: true,
   arity: 1,
   params: ['weight'],
   inferType(args) {

@@ -4,6 +4,7 @@ import { broadcastShapes, defineOp, input, numAttr, shapeError } from './op-def'
 function binary(name: string, fn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) {
   return defineOp({
     name,
+    pure: true,
     arity: 2,
     inferType(args) {
       const a = input(args, 0);
@@ -22,6 +23,7 @@ export const mulOp = binary('mul', tf.mul);
 /** Sum of any number of same-shaped inputs (residual sums of several branches). */
 export const sumOp = defineOp({
   name: 'sum',
+  pure: true,
   arity: [1, 64],
   inferType(args) {
     let shape = input(args, 0).shape;
@@ -34,6 +36,7 @@ export const sumOp = defineOp({
 /** Multiply by a constant `factor` (fixed scaling). */
 export const scaleOp = defineOp({
   name: 'scale',
+  pure: true,
   arity: 1,
   inferType: (args) => {
     numAttr(args.attrs, 'factor');
@@ -45,6 +48,7 @@ export const scaleOp = defineOp({
 /** Multiply by a learned parameter `scale` (a scalar or broadcastable vector). */
 export const scaleByParamOp = defineOp({
   name: 'scaleByParam',
+  pure: true,
   arity: 1,
   params: ['scale'],
   inferType: (args) => {

@@ -11,12 +11,12 @@
 //   AdaptersDropoutMask  {}, {shape, rate, seed} → the mask of dropout-mask.ts, bit for bit
 //   AdaptersScatterAddRows {dy[count·width], ids int32[count]}, {rows, width} → [rows, width], out[ids[i]] += dy[i]
 //   AdaptersAddLayerNorm {a, b[, c] (same shape), gamma, beta}, {epsilon} → LayerNorm((a + b) + c)  (inference: the
-//                        executor uses it for layerNorm(add(…)) when the adds have no other reader)
+//                        `addLayerNorm` op, which the add+LayerNorm lowering puts where the adds have no other reader)
 //   AdaptersBottleneck   {h, x [.., w], wDown [w, m], bDown [m], wUp [m, w], bUp [w], gamma, beta [w][, preGamma, preBeta]},
 //                        {activation: identity|relu|swish|gelu, scale, epsilon, preEpsilon}
 //                        → LayerNorm(((act(a·wDown + bDown)·wUp + bUp)·scale + h) + x), a = LayerNorm(h + x; pre…) or h:
 //                        a sequential bottleneck adapter with its residuals and the span's LayerNorm (AdapterHub's
-//                        seq_bn / double_seq_bn at inference; the executor matches the subgraph, see bottleneck-fusion.ts)
+//                        seq_bn / double_seq_bn at inference: adapter-bottleneck's `bottleneckAdapter` op and lowering)
 //   AdaptersAttention    {q, k, v [b, s, h][, mask [b, s] float32, 1 = attend][, prefixK, prefixV [p, h]]}, {heads, scale}
 //                        → [b, s, h]: per head, softmax(scale·q·kᵀ + (1 − mask)·(−1e9))·v with the prefix rows prepended
 //                        to k and v (always attended). Inference only: used when no gradient tape is recording and no

@@ -54,6 +54,7 @@ export const switchOp = defineOp({
 
 export const matmulOp = defineOp({
   name: 'matmul',
+  pure: true,
   arity: 2,
   inferType(args) {
     const a = input(args, 0);

@@ -5,6 +5,7 @@ import { defineOp, input, lastDim, numAttr, param, shapeError } from './op-def';
 /** LayerNorm over the last axis with biased variance and eps inside the square root (as PyTorch). */
 export const layerNormOp = defineOp({
   name: 'layerNorm',
+  pure: true,
   arity: 1,
   params: ['weight', 'bias'],
   inferType(args) {

@@ -30,6 +30,11 @@ export interface OpDef {
   /** Parameters the node must declare (local names). */
   readonly params?: readonly string[];
   readonly optionalParams?: readonly string[];
+  /**
+   * The value is a function of (inputs, attrs, parameter keys) alone: no random draws, no state. Only pure
+   * nodes are merged by the `cse` pass. Absent means impure (dropout, switch, input, ops that don't say).
+   */
+  readonly pure?: boolean;
   inferType(args: InferArgs): TensorType;
   run(inputs: readonly tf.Tensor[], params: Readonly<Record<string, tf.Tensor>>, attrs: Attrs, ctx: RunContext): tf.Tensor;
 }

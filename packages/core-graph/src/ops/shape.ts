@@ -16,6 +16,7 @@ const axisOf = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
 /** Reshape; target dims may be symbolic ('batch', 'seq') and resolve against the input's runtime shape. */
 export const reshapeOp = defineOp({
   name: 'reshape',
+  pure: true,
   arity: 1,
   inferType(args) {
     const x = input(args, 0);
@@ -38,6 +39,7 @@ export const reshapeOp = defineOp({
 
 export const transposeOp = defineOp({
   name: 'transpose',
+  pure: true,
   arity: 1,
   inferType(args) {
     const x = input(args, 0);
@@ -52,6 +54,7 @@ export const transposeOp = defineOp({
 
 export const concatOp = defineOp({
   name: 'concat',
+  pure: true,
   arity: [1, 64],
   inferType(args) {
     const first = input(args, 0);
@@ -72,6 +75,7 @@ export const concatOp = defineOp({
 /** Slice `size` entries from `begin` along `axis` (size -1 = to the end). Sub-batches keep the symbolic dim. */
 export const sliceOp = defineOp({
   name: 'slice',
+  pure: true,
   arity: 1,
   inferType(args) {
     const x = input(args, 0);
@@ -104,6 +108,7 @@ export const sliceOp = defineOp({
 /** Picks one position along the sequence axis: [batch, seq, hidden] → [batch, hidden] (CLS pooling). */
 export const tokenOp = defineOp({
   name: 'token',
+  pure: true,
   arity: 1,
   inferType(args) {
     const x = input(args, 0);
@@ -120,6 +125,7 @@ export const tokenOp = defineOp({
 /** Mean over non-padded positions: ([batch, seq, hidden], [batch, seq]) → [batch, hidden]. */
 export const maskedMeanOp = defineOp({
   name: 'maskedMean',
+  pure: true,
   arity: 2,
   inferType(args) {
     const x = input(args, 0);
@@ -135,6 +141,7 @@ export const maskedMeanOp = defineOp({
 /** Position ids [batch, seq]: 0..seq-1 + offset, or RoBERTa's cumulative count of non-padding tokens. */
 export const positionsOp = defineOp({
   name: 'positions',
+  pure: true,
   arity: [1, 2],
   inferType(args) {
     const ids = input(args, 0);

@@ -3,6 +3,8 @@ import { PluginDefinitionError } from '../errors';
 import type { GraphBuilder, Scope } from '../graph/builder';
 import type { Graph } from '../graph/graph';
 import type { Site } from '../graph/types';
+import type { OpDef } from '../ops/op-def';
+import type { Lowering } from '../passes/lower';
 import type { SiteSelector } from '../rewrite/selector';
 import type { JsonSchema } from './schema';
 
@@ -110,6 +112,10 @@ export interface AdapterPlugin<C extends object = Record<string, unknown>> {
   readonly modes: readonly SpliceMode[];
   /** Named configurations this plugin accepts as `{ config: NAME }` (e.g. `seq_bn`), so CLIs can find the plugin by preset. */
   readonly presets?: readonly string[];
+  /** Ops that `build` emits beyond core's: a rewrite with this plugin types them, a graph it built runs them. */
+  readonly ops?: readonly OpDef[];
+  /** Inference lowerings for the subgraphs this plugin builds (see passes/lower.ts); they come with the plugin. */
+  readonly lowerings?: readonly Lowering[];
   readonly defaults: C;
   /** JSON schema of the config: unknown fields and wrong types are errors naming the field. */
   readonly schema: JsonSchema;

@@ -6,8 +6,9 @@ import type { Site } from '../graph/types';
 import type { BuildContext, SpanNorm, SpliceMode } from '../plugin/define-adapter';
 import type { AdapterRegistry, AnyAdapterPlugin } from '../plugin/registry';
 import { resolveConfig } from '../plugin/resolve-config';
-import type { BlockContext, ComposeState } from './blocks';
-import { compositionRegistry } from './blocks';
+import type { BlockContext, BlockTable, ComposeState } from './blocks';
+import type { Runtime } from '../runtime/runtime';
+import { asRuntime } from '../runtime/runtime';
 import type { AdapterTree, AdapterUse } from './composition';
 import { adapter, describeTree, leaves, validateTree } from './composition';
 import type { SiteSelector } from './selector';
@@ -50,13 +51,15 @@ interface ResolvedLeaf {
 /**
  * Applies placement rules in order and returns a new graph plus a report of every splice.
  * The input graph is never changed. A rule selecting nothing, an unsupported mode, an invalid
- * config or an invalid composition is an error.
+ * config or an invalid composition is an error. `registry`: a runtime (its plugins, blocks and ops), or only
+ * an adapter registry (blocks and ops then come from the default runtime).
  */
-export function applyPlacements(graph: Graph, rules: readonly PlacementRule[], registry: AdapterRegistry): PlacementResult {
+export function applyPlacements(graph: Graph, rules: readonly PlacementRule[], registry: AdapterRegistry | Runtime): PlacementResult {
+  const runtime = asRuntime(registry);
   let current = graph;
   const report: PlacementEntry[] = [];
   rules.forEach((rule, index) => {
-    current = applyRule(current, rule, index, registry, report);
+    current = applyRule(current, rule, index, runtime, report);
   });
   return { graph: current, report };
 }
@@ -71,12 +74,13 @@ function checkLeaveOut(config: Readonly<Record<string, unknown>>, graph: Graph, 
   if (bad !== undefined) throw new ConfigError(path, `layer ${JSON.stringify(bad)} does not exist (the model has layers 0..${layers - 1})`);
 }
 
-function applyRule(graph: Graph, rule: PlacementRule, index: number, registry: AdapterRegistry, report: PlacementEntry[]): Graph {
-  validateTree(rule.adapter, compositionRegistry.find);
+function applyRule(graph: Graph, rule: PlacementRule, index: number, runtime: Runtime, report: PlacementEntry[]): Graph {
+  const registry = runtime.plugins;
+  validateTree(rule.adapter, runtime.blocks.find);
   const unions = leaves(rule.adapter).filter((use) => isUnionPlugin(pluginOf(use, registry)));
   if (unions.length > 0) {
     if (rule.adapter.kind !== 'adapter') throw new PlacementError(`adapter '${unions[0]?.name}' is a union (ConfigUnion): place it alone, not in ${describeTree(rule.adapter)}`);
-    return applyUnion(graph, rule, rule.adapter, index, registry, report);
+    return applyUnion(graph, rule, rule.adapter, index, runtime, report);
   }
   const resolved = leaves(rule.adapter).map((use): ResolvedLeaf => {
     const plugin = pluginOf(use, registry);
@@ -85,7 +89,7 @@ function applyRule(graph: Graph, rule: PlacementRule, index: number, registry: A
     checkLeaveOut(config, graph, `${use.name}.config.leave_out`);
     return { use, plugin, config };
   });
-  const catalog = { ...((graph.meta['adapters'] as AdapterCatalog | undefined) ?? {}) };
+  const catalog = { ...(graph.meta.adapters ?? {}) };
   for (const leaf of resolved) {
     const known = Object.hasOwn(catalog, leaf.use.name) ? catalog[leaf.use.name] : undefined;
     if (known && (known.plugin !== leaf.plugin.name || JSON.stringify(known.config) !== JSON.stringify(leaf.config))) {
@@ -94,7 +98,7 @@ function applyRule(graph: Graph, rule: PlacementRule, index: number, registry: A
     catalog[leaf.use.name] = { plugin: leaf.plugin.name, config: leaf.config };
   }
   const { select, mode } = placementOf(rule, resolved, graph);
-  return placeLeaves(graph, rule, resolved, select, mode, index, report, catalog);
+  return placeLeaves(graph, rule, resolved, select, mode, index, report, catalog, runtime);
 }
 
 /** The rule's plugin for a leaf; the union is built in, so `'union'` works with any registry. */
@@ -114,7 +118,8 @@ function checkName(name: string, index: number): void {
  * The catalog gets one entry (plugin `union`, the resolved components); graph meta `unionParams` the parameter keys
  * each component declared, so files can name each key the way its own plugin does.
  */
-function applyUnion(graph: Graph, rule: PlacementRule, use: AdapterUse, index: number, registry: AdapterRegistry, report: PlacementEntry[]): Graph {
+function applyUnion(graph: Graph, rule: PlacementRule, use: AdapterUse, index: number, runtime: Runtime, report: PlacementEntry[]): Graph {
+  const registry = runtime.plugins;
   checkName(use.name, index);
   const path = `${use.name}.config`;
   const union = resolveConfig(pluginOf(use, registry), use.config ?? {}, path) as unknown as UnionConfig;
@@ -137,7 +142,7 @@ function applyUnion(graph: Graph, rule: PlacementRule, use: AdapterUse, index: n
     }
     return { plugin, config, placement };
   });
-  const catalog = { ...((graph.meta['adapters'] as AdapterCatalog | undefined) ?? {}) };
+  const catalog = { ...(graph.meta.adapters ?? {}) };
   const entry = { plugin: UNION_PLUGIN, config: { config: union.config, configs: components.map((c) => ({ plugin: c.plugin.name, config: c.config })) } };
   const known = Object.hasOwn(catalog, use.name) ? catalog[use.name] : undefined;
   if (known && JSON.stringify(known) !== JSON.stringify(entry)) throw new PlacementError(`adapter '${use.name}' already exists with a different plugin or config`);
@@ -146,7 +151,7 @@ function applyUnion(graph: Graph, rule: PlacementRule, use: AdapterUse, index: n
   for (const c of components) {
     const before = new Set(current.params.keys());
     const leaf: ResolvedLeaf = { use: adapter(c.plugin, use.name, c.config), plugin: c.plugin, config: c.config };
-    current = placeLeaves(current, { adapter: leaf.use }, [leaf], c.placement.select, c.placement.mode, index, report, catalog);
+    current = placeLeaves(current, { adapter: leaf.use }, [leaf], c.placement.select, c.placement.mode, index, report, catalog, runtime);
     declared.push([...current.params.keys()].filter((k) => !before.has(k)).sort());
   }
   const b = GraphBuilder.from(current);
@@ -157,7 +162,7 @@ function applyUnion(graph: Graph, rule: PlacementRule, use: AdapterUse, index: n
 
 function placeLeaves(
   graph: Graph, rule: PlacementRule, resolved: readonly ResolvedLeaf[], select: SiteSelector, mode: SpliceMode, index: number, report: PlacementEntry[],
-  catalog: Record<string, AdapterCatalog[string]>,
+  catalog: Record<string, AdapterCatalog[string]>, runtime: Runtime,
 ): Graph {
   for (const leaf of resolved) {
     if (!leaf.plugin.modes.includes(mode)) {
@@ -165,12 +170,12 @@ function placeLeaves(
     }
   }
   const sites = selectSites(graph, select);
-  const b = GraphBuilder.from(graph);
+  const b = GraphBuilder.from(graph, runtime);
   const numLayers = numLayersOf(graph);
   if (mode === 'tap') {
     tap(b, rule, resolved, sites, numLayers, index, report);
   } else {
-    for (const site of sites) splice(b, graph, site.name, mode, rule.adapter, resolved, numLayers, index, report);
+    for (const site of sites) splice(b, graph, site.name, mode, rule.adapter, resolved, numLayers, index, report, runtime.blocks);
   }
   b.setMeta('adapters', catalog);
   return b.build();
@@ -206,7 +211,7 @@ function spanNorm(b: GraphBuilder, site: Site): SpanNorm | undefined {
 
 function splice(
   b: GraphBuilder, source: Graph, siteName: string, mode: SpliceMode, tree: AdapterTree, resolved: readonly ResolvedLeaf[],
-  numLayers: number, ruleIndex: number, report: PlacementEntry[],
+  numLayers: number, ruleIndex: number, report: PlacementEntry[], blocks: BlockTable,
 ): void {
   const site = b.getSite(siteName);
   const previous = b.spliceList().filter((s) => s.site === site.name);
@@ -233,7 +238,7 @@ function splice(
   };
   const byName = new Map(resolved.map((l) => [l.use.name, l]));
   const compose = (node: AdapterTree, state: ComposeState): ComposeState => {
-    if (node.kind === 'block') return compositionRegistry.get(node.type).compose(env, node, state, compose);
+    if (node.kind === 'block') return blocks.get(node.type).compose(env, node, state, compose);
     const leaf = byName.get(node.name) as ResolvedLeaf;
     const ctx: BuildContext<object> = {
       name: node.name,

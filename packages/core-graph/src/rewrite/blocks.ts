@@ -131,23 +131,45 @@ const average: BlockDef = {
   },
 };
 
-const blocks = new Map<string, BlockDef>();
-
-/** Composition block types; the hook through which a plugin (adapter-fusion) adds Fuse. */
-export const compositionRegistry = {
-  get(type: string): BlockDef {
-    const def = blocks.get(type);
-    if (!def) throw new PlacementError(`unknown composition block '${type}'`);
-    return def;
-  },
-  has: (type: string): boolean => blocks.has(type),
+/** Read access to the composition block types a rewrite knows (a runtime's, or the default ones). */
+export interface BlockTable {
+  get(type: string): BlockDef;
+  has(type: string): boolean;
   /** The definition of `type`, or undefined (what `validateTree` reads a block's rules from). */
-  find: (type: string): BlockDef | undefined => blocks.get(type),
-  register(def: BlockDef): void {
-    const existing = blocks.get(def.type);
-    if (existing && existing !== def) throw new PlacementError(`composition block '${def.type}' is already registered`);
-    blocks.set(def.type, def);
-  },
-};
+  find(type: string): BlockDef | undefined;
+  types(): string[];
+}
 
-for (const def of [stack, parallel, batchSplit, average]) compositionRegistry.register(def);
+export interface MutableBlockTable extends BlockTable {
+  register(def: BlockDef): void;
+}
+
+export function createBlockTable(defs: readonly BlockDef[] = []): MutableBlockTable {
+  const blocks = new Map<string, BlockDef>();
+  const table: MutableBlockTable = {
+    get(type) {
+      const def = blocks.get(type);
+      if (!def) throw new PlacementError(`unknown composition block '${type}'`);
+      return def;
+    },
+    has: (type) => blocks.has(type),
+    find: (type) => blocks.get(type),
+    types: () => [...blocks.keys()],
+    register(def) {
+      const existing = blocks.get(def.type);
+      if (existing && existing !== def) throw new PlacementError(`composition block '${def.type}' is already registered`);
+      blocks.set(def.type, def);
+    },
+  };
+  for (const def of defs) table.register(def);
+  return table;
+}
+
+/** Core's blocks: Stack, Parallel, BatchSplit, Average. */
+export const CORE_BLOCKS: readonly BlockDef[] = [stack, parallel, batchSplit, average];
+
+/**
+ * The default runtime's composition blocks; the compatibility hook through which a plugin that is not yet a
+ * package descriptor (adapter-fusion's Fuse) adds a block. A runtime from `createRuntime` has its own table.
+ */
+export const compositionRegistry: MutableBlockTable = createBlockTable(CORE_BLOCKS);

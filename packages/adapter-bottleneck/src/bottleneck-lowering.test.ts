@@ -1,15 +1,20 @@
-// The executor's inference peephole for sequential bottleneck adapters: with an AdaptersBottleneck kernel on the
-// backend (here the plain-JS float64 reference), the matched subgraph runs as that one kernel and gives the
+// The bottleneck lowering (fused.ts, in the runtime through bottleneckPackage): with an AdaptersBottleneck kernel
+// on the backend (here the plain-JS float64 reference), the matched subgraph runs as that one kernel and gives the
 // same outputs as the nodes one by one; anything that breaks the pattern leaves the graph evaluated as written.
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
-import { GraphBuilder } from '../graph/builder';
-import type { Graph } from '../graph/graph';
-import type { Activation } from '../ops/activation';
-import { FUSED_KERNELS } from '../ops/fused';
-import { registerReferenceFusedKernels } from '../testing/fused-reference';
-import { Executor } from './executor';
-import { WeightStore } from './weights';
+import type { Activation, Graph } from '@adapters/core-graph';
+import { createRuntime, Executor as CoreExecutor, FUSED_KERNELS, GraphBuilder, WeightStore } from '@adapters/core-graph';
+import { registerReferenceFusedKernels } from '@adapters/core-graph/testing';
+import { bottleneckPackage } from './index';
+
+const runtime = createRuntime([bottleneckPackage]);
+/** The executor with this package's lowering. */
+class Executor extends CoreExecutor {
+  constructor(graph: Graph, store: WeightStore) {
+    super(graph, store, { runtime });
+  }
+}
 
 interface Shape {
   readonly width: number;

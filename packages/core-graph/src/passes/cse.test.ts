@@ -5,9 +5,9 @@ import { addHead } from '../model/heads';
 import { buildEncoder } from '../model/encoder';
 import { ruleSetArb, smallEncoderConfigArb, tokenIdsArb } from '../testing/arbitraries';
 import { toyRegistry, tryApply } from '../testing/run-helpers';
-import { commonNodes } from './common-nodes';
-import { Executor } from './executor';
-import { WeightStore } from './weights';
+import { Executor } from '../exec/executor';
+import { WeightStore } from '../exec/weights';
+import { cse, cseAliases } from './cse';
 
 function duplicated() {
   const b = new GraphBuilder();
@@ -28,8 +28,16 @@ function duplicated() {
 
 describe('common-subexpression merging', () => {
   it('merges same op, same (merged) inputs, same attrs and parameter keys; never random ops or other parameters', () => {
-    const alias = commonNodes(duplicated());
+    const g = duplicated();
+    const alias = cseAliases(g);
     expect([...alias.entries()]).toEqual([['t.a2', 't.a1'], ['t.n2', 't.n1']]);
+    // The pass: a new graph without them, their readers reading the survivors; the input graph is unchanged.
+    const merged = cse(g);
+    expect(merged.has('t.a2') || merged.has('t.n2')).toBe(false);
+    expect(merged.node('t.n3').inputs).toEqual(['t.a1']);
+    expect(merged.node('t.s12').inputs).toEqual(['t.n1', 't.n3']);
+    expect(merged.nodes.length).toBe(g.nodes.length - 2);
+    expect(g.has('t.a2')).toBe(true);
   });
 
   it('evaluates a merged node once and gives the same outputs (bit for bit) and gradients (to float32 rounding) as without merging', async () => {
