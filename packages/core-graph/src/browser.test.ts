@@ -13,8 +13,9 @@ const NODE_ONLY = [
   'KNOWN_MODELS', 'cacheRoot', 'isModelDirComplete', 'modelCacheDir', 'loadTokenizer', 'longestFirst',
   // checkpoint and adapter folders, the model object over them
   'checkConfigAgainstCheckpoint', 'checkpointLookup', 'loadPretrained', 'parseHfConfig', 'readHfConfig',
-  'ADAPTER_CONFIG_FILE', 'ADAPTER_WEIGHTS_FILE', 'adapterHubKey', 'FORMAT_VERSION', 'HEAD_CONFIG_FILE', 'HEAD_WEIGHTS_FILE', 'loadAdapter', 'saveAdapter',
+  'ADAPTER_CONFIG_FILE', 'ADAPTER_WEIGHTS_FILE', 'FORMAT_VERSION', 'HEAD_CONFIG_FILE', 'HEAD_WEIGHTS_FILE', 'loadAdapter', 'saveAdapter',
   'assignStaged', 'hasHead', 'loadHead', 'readHead', 'saveHead', 'AdapterModel',
+  'OBSOLETE_RUN_FILES', 'RUN_FILE', 'RUN_FORMAT', 'RUN_LIMITS', 'adapterCheckpointKeys', 'adapterCheckpointKeysOf', 'artifactJson', 'checkpointKeyArgs', 'checkpointKeysOf', 'defaultCheckpointKeys', 'loadRun', 'loadRunHead', 'modelHeader', 'moduleCheckpointKeys', 'objectField', 'readRunManifest', 'runOfAdapterDir', 'saveRun', 'singleAdapterRun', 'stageArtifact', 'validateRunManifest', 'writeArtifact', 'writeRun',
 ];
 
 test('the browser entry is the Node entry minus the node-only names, the same values', () => {

@@ -100,3 +100,29 @@ export type { MaskingOptions } from './train/mlm';
 // Checkpoints and adapter files
 
 // Model-level API
+export { CORE_OPS, createOpTable } from './ops/registry';
+export { ADD_LAYER_NORM_OP, addLayerNormOp } from './ops/fused-ops';
+export { CORE_BLOCKS, createBlockTable } from './rewrite/blocks';
+export { UNION_PARAMS_META, UNION_PLUGIN, UNION_PRESETS, UNION_PRESET_NAMES, UNION_SCHEMA, configUnion, isUnionPlugin, resolveUnion } from './rewrite/union';
+export { asRuntime, corePackage, createRuntime, defaultRuntime, definePackage } from './runtime/runtime';
+export { cse, cseAliases } from './passes/cse';
+export { defineLowering, lower } from './passes/lower';
+export { addLayerNormLowering } from './passes/add-layer-norm';
+export type { CoreGraphMeta, GraphMeta, GraphMetaRegister } from './graph/meta';
+export type { MutableOpTable, OpTable } from './ops/registry';
+export type { BlockTable, MutableBlockTable } from './rewrite/blocks';
+export type { UnionComponent, UnionConfig, UnionParamsMeta, UnionPresetName } from './rewrite/union';
+export type { PackageDescriptor, PackageParts, Runtime } from './runtime/runtime';
+export type { LowerOptions, Lowering, LoweringContext, Replacement } from './passes/lower';
+export type { ExecutorOptions } from './exec/executor';
+export type { DecodedTensor, EncodableTensor, ReadSafetensorsOptions, SafetensorsContents, SafetensorsDtype } from './io/safetensors';
+export type { StagedRun } from './io/run-dir';
+export type { ConlluToken, Sentence } from './data/conllu';
+export type { Example, ExampleFormat, ReadExamplesOptions } from './data/datasets';
+export type { ModelSource } from './data/model-dir';
+export type { BatchEncodeOptions, BatchEncoded, EncodeOptions, Encoded, TextInput, TextTokenizer } from './data/tokenizer';
+export type { Pretrained } from './checkpoint/load-pretrained';
+export type { Artifact, CheckpointKeyArgs, CheckpointKeys, ModelHeader } from './checkpoint/artifact';
+export type { LoadRunOptions, LoadedRun, RunAdapter, RunColumns, RunExtraContext, RunExtraHandler, RunHead, RunInput, RunManifest, RunTree } from './checkpoint/run-manifest';
+export type { FitOptions, FromPretrainedOptions, LabelledText, Placement, PredictInput, Prediction } from './api/adapter-model';
+export type { SavedPlacement } from './checkpoint/adapterhub';
