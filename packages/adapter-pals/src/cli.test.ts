@@ -81,7 +81,7 @@ describe('adapters pals-train / pals-eval', () => {
     // The top-level run holds one model per task: core's eval names the commands that evaluate it.
     const top = await cli(['eval', '--run', 'run', '--data', 'sent-dev.tsv']);
     expect(top.code).not.toBe(0);
-    expect(top.err).toMatch(/extras\.pals.*adapters pals-eval --run DIR/);
+    expect(top.err).toMatch(/run\.json: extras\.pals: .*use adapters pals-eval --run run \(every task\), or adapters eval --run run\/TASK/);
     // One task on another file.
     const one = await ok(['pals-eval', '--run', 'run', '--task', 'topic=topic.tsv']);
     expect(one.out).toMatch(/^topic: accuracy \d\.\d{4} .*\(9 examples of topic\.tsv/m);
