@@ -21,6 +21,14 @@ import { frozenFeatureHooks } from './frozen-cache';
 export const KADAPTER_EXTRAS = 'kadapter';
 export const KADAPTER_TASK_WEIGHTS_FILE = 'task.safetensors';
 
+/**
+ * A kadapter-train run is knowledge adapters beside the model, a combination and a head kept in task.safetensors
+ * (not an adapter + head core's loadRun rebuilds): core's eval names kadapter-eval instead.
+ */
+export const runExtrasCommands: Readonly<Record<string, string>> = {
+  [KADAPTER_EXTRAS]: 'adapters kadapter-eval --task DIR --data FILE',
+};
+
 const out = (ctx: CliContext, line = '') => ctx.stdout.write(`${line}\n`);
 const info = (ctx: CliContext, line = '') => ctx.stderr.write(`${line}\n`);
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

@@ -18,6 +18,11 @@ import { evaluateTask, languagePolicy, taskPolicy, trainLanguageAdapter, trainTa
 /** madx-task's extras in run.json: the language adapter the task adapter was trained on (its name and the directory given). */
 export const MADX_EXTRAS = 'madx';
 
+/** A madx-task run is a UPOS tagger over a language adapter: core's eval (sentence classification) names madx-eval instead. */
+export const runExtrasCommands: Readonly<Record<string, string>> = {
+  [MADX_EXTRAS]: 'adapters madx-eval --task-adapter DIR (--lang-adapter LANG_DIR | --no-lang) --data FILE.conllu (UPOS tagging, scored per word)',
+};
+
 const out = (ctx: CliContext, line = '') => ctx.stdout.write(`${line}\n`);
 const info = (ctx: CliContext, line = '') => ctx.stderr.write(`${line}\n`);
 const NAME_RE = /^[A-Za-z0-9_-]+$/;
