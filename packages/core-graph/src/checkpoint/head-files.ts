@@ -9,7 +9,6 @@ import type { WeightStore } from '../exec/weights';
 import type { Graph } from '../graph/graph';
 import { readJsonObject } from '../io/read-json';
 import { readSafetensorsFile } from '../io/safetensors';
-import type { EncoderConfig } from '../model/config';
 import type { HeadRegistry } from '../model/head-def';
 import type { AnyHeadSpec } from '../model/heads';
 import { addHead, coreHeads, graphHeads, headPrefix } from '../model/heads';
