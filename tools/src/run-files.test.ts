@@ -1,12 +1,13 @@
 // Issue 16: one run manifest (run.json) replaces the four run files; no package's source writes or reads them any
-// more. Only core-graph's run-manifest.ts names them (to call them obsolete), its CLI reads an older run's
+// more. Only core-graph's run-manifest.ts names them (to call them obsolete), the CLI (packages/cli) reads an older run's
 // labels.json (cheap backward compatibility), and run-dir.ts still recognises them as an earlier run's markers.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
-const OLD = ['labels.json', 'fusion_run.json', 'task_config.json', 'madx_task.json'];
-const ALLOWED = new Set(['packages/core-graph/src/checkpoint/run-manifest.ts', 'packages/core-graph/src/cli/data.ts', 'packages/core-graph/src/io/run-dir.ts']);
+// pals_run.json: PALs' own run file before run.json.
+const OLD = ['labels.json', 'fusion_run.json', 'task_config.json', 'madx_task.json', 'pals_run.json'];
+const ALLOWED = new Set(['packages/core-graph/src/checkpoint/run-manifest.ts', 'packages/cli/src/cli/data.ts', 'packages/core-graph/src/io/run-dir.ts']);
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((e) => {
@@ -16,7 +17,7 @@ function sources(dir: string): string[] {
   });
 }
 
-test('no package source names an obsolete run file (labels.json, fusion_run.json, task_config.json, madx_task.json)', () => {
+test('no package source names an obsolete run file (labels.json, fusion_run.json, task_config.json, madx_task.json, pals_run.json)', () => {
   const found: string[] = [];
   for (const pkg of readdirSync(join(ROOT, 'packages'))) {
     const src = join(ROOT, 'packages', pkg, 'src');

@@ -115,6 +115,10 @@ describe('adapters kadapter-* commands', () => {
       extras: { kadapter: { combine: { name: 'kadapter', mode: 'concat' }, head: { type: 'classification', name: 'task', numLabels: 2 }, labels: ['neg', 'pos'], trained: 'adapters+combination+head' } },
     });
     expect(existsSync(path.join(tmp, 'task', 'task_config.json'))).toBe(false);
+    // Core's eval cannot rebuild the combination and head in task.safetensors: it names kadapter-eval.
+    const coreEval = await run(['eval', '--run', 'task', '--data', 'dev.tsv']);
+    expect(coreEval.code).not.toBe(0);
+    expect(coreEval.err).toMatch(/task\/run\.json: extras\.kadapter: .*use adapters kadapter-eval --task task --data FILE/);
     const { tensors } = await readSafetensorsFile(path.join(tmp, 'task', 'task.safetensors'));
     expect([...tensors.keys()].some((k) => k.startsWith('heads.task.'))).toBe(true);
     expect([...tensors.keys()].some((k) => k.startsWith('combine.kadapter.'))).toBe(true);

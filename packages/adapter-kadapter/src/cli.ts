@@ -3,8 +3,8 @@
 // core-graph's CLI finds them by plugin discovery.
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { EncoderConfig, EvalResult, JsonSchema, RunManifest, TrainRecord } from '@adapters/core-graph';
-import { assignFromCheckpoint, checkpointTensor, ConfigError, encodeSafetensors, evaluate, Executor, FORMAT_VERSION, HEAD_CONFIG_FILE, LabelVocab, loadTokenizer, parameterSummary, readRunManifest, readSafetensorsFile, resolveConfig, RUN_FILE, RUN_FORMAT, stageRunDir, train, validateRunManifest, validateSchema, writeFileAtomic, writeJsonAtomic } from '@adapters/core-graph';
+import type { EvalResult, JsonSchema, RunManifest, TrainRecord } from '@adapters/core-graph';
+import { assignFromCheckpoint, checkpointTensor, ConfigError, encodeSafetensors, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadTokenizer, parameterSummary, readRunManifest, readSafetensorsFile, resolveConfig, RUN_FILE, RUN_FORMAT, stageRunDir, train, validateRunManifest, validateSchema, writeFileAtomic, writeJsonAtomic } from '@adapters/core-graph';
 import type { CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
 import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, parseAdapterSpec, ProgressReporter, readColumns, resolveModel, shortPath, UsageError } from '@adapters/cli';
 import type { CombineMode } from './combine';
@@ -20,6 +20,14 @@ import { frozenFeatureHooks } from './frozen-cache';
 /** kadapter-train's key in run.json's extras: the combination, the knowledge head spec and its labels, the task weights file. */
 export const KADAPTER_EXTRAS = 'kadapter';
 export const KADAPTER_TASK_WEIGHTS_FILE = 'task.safetensors';
+
+/**
+ * A kadapter-train run is knowledge adapters beside the model, a combination and a head kept in task.safetensors
+ * (not an adapter + head core's loadRun rebuilds): core's eval names kadapter-eval instead.
+ */
+export const runExtrasCommands: Readonly<Record<string, string>> = {
+  [KADAPTER_EXTRAS]: 'adapters kadapter-eval --task DIR --data FILE',
+};
 
 const out = (ctx: CliContext, line = '') => ctx.stdout.write(`${line}\n`);
 const info = (ctx: CliContext, line = '') => ctx.stderr.write(`${line}\n`);

@@ -97,6 +97,10 @@ describe('adapters madx-* commands', () => {
     expect(readJson(path.join(posDir, 'head_config.json'))).toMatchObject({ name: 'upos', model_class: 'BertAdapterModel', config: { head_type: 'tagging', num_labels: 17, layers: 1 } });
     expect(readJson(path.join(posDir, 'run.json'))).toMatchObject({ adapters: [{ name: 'pos', dir: '.' }], heads: [{ name: 'upos', dir: '.' }], maxLength: 16, extras: { madx: { language: 'en' } } });
     expect(existsSync(path.join(posDir, 'madx_task.json'))).toBe(false);
+    // Core's eval scores sentence classifiers; on this tagger run it names the command that evaluates it.
+    const coreEval = await run(['eval', '--run', 'pos', '--data', 'en-dev.conllu']);
+    expect(coreEval.code).not.toBe(0);
+    expect(coreEval.err).toMatch(/pos\/run\.json: extras\.madx: .*use adapters madx-eval --task-adapter pos /);
     const taskKeys = [...(await readSafetensorsFile(path.join(posDir, 'adapter.safetensors'))).tensors.keys()];
     expect(taskKeys.length).toBeGreaterThan(0);
     expect(taskKeys.every((k) => k.includes('.adapters.pos.'))).toBe(true);

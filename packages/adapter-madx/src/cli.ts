@@ -6,7 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { EvalResult, Graph, HeadSpec, RunManifest, Sentence, TextTokenizer, TrainExample, TrainRecord } from '@adapters/core-graph';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, addHead, checkpointLookup, ConfigError, evaluate, Executor, FORMAT_VERSION, GraphError, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, hfKeyOf, IGNORE_LABEL, loadAdapter, loadPretrained, loadTokenizer, ownersPolicy, parameterSummary, parseConllu, readRunManifest, readSafetensorsFile, RUN_FILE, saveAdapter, singleAdapterRun, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, addHead, checkpointLookup, ConfigError, evaluate, Executor, GraphError, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, hfKeyOf, IGNORE_LABEL, loadAdapter, loadPretrained, loadTokenizer, ownersPolicy, parameterSummary, parseConllu, readRunManifest, readSafetensorsFile, RUN_FILE, saveAdapter, singleAdapterRun, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
 import type { CliCommand, CliContext, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
 import { backendBanner, formatDuration, MetricsWriter, ProgressReporter, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
 import { sentenceIds, UPOS_TAGS, uposExamples } from './data';
@@ -17,6 +17,11 @@ import { evaluateTask, languagePolicy, taskPolicy, trainLanguageAdapter, trainTa
 
 /** madx-task's extras in run.json: the language adapter the task adapter was trained on (its name and the directory given). */
 export const MADX_EXTRAS = 'madx';
+
+/** A madx-task run is a UPOS tagger over a language adapter: core's eval (sentence classification) names madx-eval instead. */
+export const runExtrasCommands: Readonly<Record<string, string>> = {
+  [MADX_EXTRAS]: 'adapters madx-eval --task-adapter DIR (--lang-adapter LANG_DIR | --no-lang) --data FILE.conllu (UPOS tagging, scored per word)',
+};
 
 const out = (ctx: CliContext, line = '') => ctx.stdout.write(`${line}\n`);
 const info = (ctx: CliContext, line = '') => ctx.stderr.write(`${line}\n`);

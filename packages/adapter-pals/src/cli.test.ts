@@ -1,5 +1,5 @@
 // `adapters pals-train` / `pals-eval` end to end, in-process, on a tiny model folder and tiny TSVs: per-task dev
-// metrics, one folder per task that core's `adapters eval` also reads, pals-eval reproducing the training run's
+// metrics, one run.json at the top and one per task folder that core's `adapters eval --run` also reads, pals-eval reproducing the training run's
 // numbers, and bad input rejected with one clear message.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -41,13 +41,22 @@ describe('adapters pals-train / pals-eval', () => {
     const line = (name: string) => new RegExp(`^${name}: accuracy (\\d\\.\\d{4})  F1 \\d\\.\\d{4}  MCC -?\\d\\.\\d{4}  \\((\\d+) dev examples`, 'm');
     expect(r.out).toMatch(line('sent'));
     expect(r.out).toMatch(line('topic'));
-    const run = JSON.parse(readFileSync(path.join(tmp, 'run', 'pals_run.json'), 'utf8')) as {
-      steps: number; d_s: number; sampling: string; results: Array<{ name: string; accuracy: number; evalExamples: number; stepsDrawn: number; labels: string[] }>;
-      palsParamsPerTask: number; sharedParamsPerTask: number;
+    // One run.json at the top (every task, PALs' settings and results under extras.pals), one per task folder.
+    const manifest = JSON.parse(readFileSync(path.join(tmp, 'run', 'run.json'), 'utf8')) as {
+      format: string; adapters: Array<{ name: string; dir: string; placement: unknown }>; heads: Array<{ name: string; dir: string; labels: string[] }>;
+      extras: { pals: {
+        steps: number; d_s: number; sampling: string; tasks: Array<{ name: string; accuracy: number; evalExamples: number; stepsDrawn: number; labels: string[] }>;
+        palsParamsPerTask: number; sharedParamsPerTask: number;
+      } };
     };
+    const run = manifest.extras.pals;
+    expect(manifest.format).toBe('adapters-ts.run/1');
+    expect(manifest.adapters.map((a) => [a.name, a.dir])).toEqual([['sent', 'sent'], ['topic', 'topic']]);
+    expect(manifest.heads.map((h) => [h.name, h.dir, h.labels.length])).toEqual([['sent', 'sent', 2], ['topic', 'topic', 3]]);
     expect({ steps: run.steps, d_s: run.d_s, sampling: run.sampling }).toEqual({ steps: 6, d_s: 8, sampling: 'annealed' });
-    expect(run.results.map((t) => [t.name, t.evalExamples, t.labels.length])).toEqual([['sent', 6, 2], ['topic', 5, 3]]);
-    expect(run.results.reduce((n, t) => n + t.stepsDrawn, 0)).toBe(6);
+    expect(run.tasks.map((t) => [t.name, t.evalExamples, t.labels.length])).toEqual([['sent', 6, 2], ['topic', 5, 3]]);
+    expect(run.tasks.reduce((n, t) => n + t.stepsDrawn, 0)).toBe(6);
+    for (const old of ['pals_run.json', 'sent/labels.json', 'topic/labels.json']) expect(existsSync(path.join(tmp, 'run', old))).toBe(false);
     // writeTinyModelDir: hidden 16, 2 layers. Shared V^E + V^D once, q/k/v per layer.
     expect(run.sharedParamsPerTask).toBe(16 * 8 + 8 + 8 * 16 + 16);
     expect(run.palsParamsPerTask).toBe(run.sharedParamsPerTask + 2 * 3 * (8 * 8 + 8));
@@ -56,27 +65,41 @@ describe('adapters pals-train / pals-eval', () => {
       expect(saved.config).toMatchObject({ architecture: 'pals', d_s: 8, heads: 2 });
       expect(saved.placement).toEqual({ mode: 'parallel', sites: ['layer.0.ffn', 'layer.1.ffn'] });
       expect(existsSync(path.join(tmp, 'run', t, 'head_config.json'))).toBe(true);
+      const own = JSON.parse(readFileSync(path.join(tmp, 'run', t, 'run.json'), 'utf8')) as { adapters: Array<{ name: string; dir: string; placement: unknown }> };
+      expect(own.adapters).toEqual([{ name: t, dir: '.', placement: { mode: 'parallel', sites: ['layer.0.ffn', 'layer.1.ffn'] } }]);
     }
     // pals-eval reloads every task from the run folder and gets the training run's numbers exactly.
     const e = await ok(['pals-eval', '--run', 'run']);
-    for (const t of run.results) expect(e.out.match(new RegExp(`^${t.name}: accuracy (\\d\\.\\d{4})`, 'm'))?.[1]).toBe(t.accuracy.toFixed(4));
-    // Core's eval reads a task folder like any adapter (plugin discovery finds `pals`).
+    for (const t of run.tasks) expect(e.out.match(new RegExp(`^${t.name}: accuracy (\\d\\.\\d{4})`, 'm'))?.[1]).toBe(t.accuracy.toFixed(4));
+    // Core's eval reads a task folder like any adapter (plugin discovery finds `pals`), by its run.json or its folder.
+    for (const [t, i] of [['sent', 0], ['topic', 1]] as const) {
+      const byRun = await ok(['eval', '--run', `run/${t}`, '--data', `${t}-dev.tsv`]);
+      expect(byRun.out.match(/^accuracy: (\d\.\d{4})/m)?.[1]).toBe((run.tasks[i] as { accuracy: number }).accuracy.toFixed(4));
+    }
     const core = await ok(['eval', '--adapter-dir', 'run/sent', '--data', 'sent-dev.tsv']);
-    expect(core.out.match(/^accuracy: (\d\.\d{4})/m)?.[1]).toBe((run.results[0] as { accuracy: number }).accuracy.toFixed(4));
+    expect(core.out.match(/^accuracy: (\d\.\d{4})/m)?.[1]).toBe((run.tasks[0] as { accuracy: number }).accuracy.toFixed(4));
+    // The top-level run holds one model per task: core's eval names the commands that evaluate it.
+    const top = await cli(['eval', '--run', 'run', '--data', 'sent-dev.tsv']);
+    expect(top.code).not.toBe(0);
+    expect(top.err).toMatch(/run\.json: extras\.pals: .*use adapters pals-eval --run run \(every task\), or adapters eval --run run\/TASK/);
     // One task on another file.
     const one = await ok(['pals-eval', '--run', 'run', '--task', 'topic=topic.tsv']);
     expect(one.out).toMatch(/^topic: accuracy \d\.\d{4} .*\(9 examples of topic\.tsv/m);
     expect(one.out).not.toMatch(/^sent:/m);
   });
 
-  test('pals-eval refuses a pals_run.json whose task folder leaves the run directory', async () => {
-    const dir = path.join(tmp, 'evil');
+  test.each([
+    ['a task folder leaving the run directory', { adapters: [{ name: 'a', dir: '../tiny-bert' }], tasks: [{ name: 'a', eval: null }] }, /run\.json: adapters\[0\]\.dir.*without '\.\.'/],
+    ['a task that is not an adapter of the run', { adapters: [{ name: 'a', dir: 'a' }], tasks: [{ name: 'b', eval: null }] }, /run\.json: extras\.pals\.tasks\[0\].*names task "b"/],
+    ['a task in another folder', { adapters: [{ name: 'a', dir: 'x/a' }], tasks: [{ name: 'a', eval: null }] }, /run\.json: extras\.pals\.tasks\[0\]/],
+  ])('pals-eval refuses a run.json with %s', async (_what, run, message) => {
+    const dir = path.join(tmp, `evil-${run.tasks[0]?.name}-${run.adapters[0]?.dir.length}`);
     mkdirSync(dir, { recursive: true });
-    const tasks = [{ name: 'a', dir: '../tiny-bert', labels: ['x', 'y'], columns: { text: 'text', label: 'label' }, eval: null }];
-    writeFileSync(path.join(dir, 'pals_run.json'), JSON.stringify({ model: 'tiny-bert', maxLength: 8, tasks }));
-    const r = await cli(['pals-eval', '--run', 'evil']);
+    const manifest = { format: 'adapters-ts.run/1', model: 'tiny-bert', adapters: run.adapters, heads: [], maxLength: 8, columns: {}, extras: { pals: { tasks: run.tasks } } };
+    writeFileSync(path.join(dir, 'run.json'), JSON.stringify(manifest));
+    const r = await cli(['pals-eval', '--run', path.basename(dir)]);
     expect(r.code).not.toBe(0);
-    expect(r.err).toMatch(/pals_run\.json: tasks\[0\].*name and dir must be the same plain name/);
+    expect(r.err).toMatch(message);
   });
 
   test.each([
@@ -84,11 +107,11 @@ describe('adapters pals-train / pals-eval', () => {
     [['pals-train', '--model', 'tiny-bert', '--task', 'a=sent.tsv', '--task', 'a=topic.tsv', '--out', 'x'], /--task a is given twice/],
     [['pals-train', '--model', 'tiny-bert', '--task', 'a=sent.tsv', '--sampling', 'greedy', '--out', 'x'], /--sampling must be annealed/],
     [['pals-train', '--model', 'tiny-bert', '--task', 'a=sent.tsv', '--d-s', '10', '--heads', '4', '--out', 'x'], /d_s.*10 is not divisible by heads = 4/],
-    [['pals-eval', '--run', 'nowhere'], /no pals_run\.json in .*nowhere/],
+    [['pals-eval', '--run', 'nowhere'], /no run\.json in .*nowhere/],
   ])('bad input %j → one clear error', async (argv, message) => {
     const r = await cli(argv);
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(message);
-    expect(existsSync(path.join(tmp, 'x', 'pals_run.json'))).toBe(false);
+    expect(existsSync(path.join(tmp, 'x', 'run.json'))).toBe(false);
   });
 });

@@ -1,11 +1,12 @@
 // `adapters pals-train` / `adapters pals-eval`: multi-task PALs from the command line (exported as `commands`, found
-// by the CLI's plugin discovery). pals-train writes one folder per task (PALs adapter + head + labels.json, so
-// `adapters eval --adapter-dir OUT/NAME` works too) and OUT/pals_run.json, which pals-eval reads.
-import { mkdir, readFile } from 'node:fs/promises';
+// by the CLI's plugin discovery). pals-train writes one folder per task (PALs adapter + head + its own run.json, so
+// `adapters eval --run OUT/NAME` and `--adapter-dir OUT/NAME` work too) and OUT/run.json listing every task, with
+// PALs' settings and results under `extras.pals`; pals-eval reads that.
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { EvalResult, Graph, JsonSchema, MultiTaskRecord, TaskSampling, TrainExample } from '@adapters/core-graph';
+import type { EvalResult, Graph, JsonSchema, MultiTaskRecord, RunManifest, TaskSampling, TrainExample } from '@adapters/core-graph';
 import type { CliCommand, CliContext, Columns, CommandSpec, ParsedArgs } from '@adapters/cli';
-import { ConfigError, createRegistry, evaluate, Executor, LabelVocab, loadAdapter, loadPretrained, loadTokenizer, parameterSummary, PlacementError, resolveConfig, saveAdapter, validateSchema, writeJsonAtomic } from '@adapters/core-graph';
+import { ConfigError, createRegistry, evaluate, Executor, LabelVocab, loadPretrained, loadRunHead, loadTokenizer, parameterSummary, PlacementError, readRunManifest, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, singleAdapterRun, validateRunManifest, validateSchema, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
 import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, ProgressReporter, readColumns, resolveModel, shortPath, UsageError } from '@adapters/cli';
 import { palsSharedParams, palsWidth } from './config';
 import type { PalsConfig } from './config';
@@ -13,15 +14,18 @@ import { pals } from './plugin';
 import type { PalsTask } from './train';
 import { trainPals } from './train';
 
-/** What pals-train writes beside the task folders, so that pals-eval can rebuild every task. */
-export const PALS_RUN_FILE = 'pals_run.json';
+/** pals-train's key in the top-level run.json's extras: each task's dev file, the settings and the results. */
+export const PALS_EXTRAS = 'pals';
 
-export interface PalsRunFile {
-  /** The --model given (a directory or a known name). */
-  readonly model: string;
-  readonly maxLength: number;
-  readonly tasks: ReadonlyArray<{ readonly name: string; readonly dir: string; readonly labels: readonly string[]; readonly columns: Columns; readonly eval: string | null }>;
+/** What pals-eval reads of `extras.pals` (the rest, settings and results, is for people and tools). */
+export interface PalsExtras {
+  readonly tasks: ReadonlyArray<{ readonly name: string; readonly eval: string | null }>;
 }
+
+/** A top-level pals-train run.json holds one model per task: core's eval cannot pick one, so it names these commands. */
+export const runExtrasCommands: Readonly<Record<string, string>> = {
+  [PALS_EXTRAS]: 'adapters pals-eval --run DIR (every task), or adapters eval --run DIR/TASK (one task)',
+};
 
 const out = (ctx: CliContext, line = '') => ctx.stdout.write(`${line}\n`);
 const info = (ctx: CliContext, line = '') => ctx.stderr.write(`${line}\n`);
@@ -34,7 +38,7 @@ export const PALS_TRAIN_SPEC: CommandSpec = {
   summary:
     'Trains one PALs adapter (per-layer low-dimensional attention between projections shared across layers, in parallel to each layer) and one ' +
     'classification head per task, all tasks jointly on one frozen base, drawing a task per step with the annealed sampling of Stickland & Murray ' +
-    '(p ∝ N^α, α = 1 − 0.8·(e−1)/(E−1)). Writes OUT/NAME per task (adapter, head, labels.json), metrics.jsonl and pals_run.json (per-task dev metrics).',
+    '(p ∝ N^α, α = 1 − 0.8·(e−1)/(E−1)). Writes OUT/NAME per task (adapter, head, run.json), metrics.jsonl and OUT/run.json (every task; settings and per-task dev metrics under extras.pals).',
   usage: '--model DIR|NAME --task NAME=TRAIN[,EVAL] [--task ...] --out DIR [options]',
   options: [
     { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm)' },
@@ -66,7 +70,7 @@ export const PALS_EVAL_SPEC: CommandSpec = {
   options: [
     { name: 'run', type: 'string', metavar: 'DIR', help: 'the directory pals-train wrote' },
     { name: 'task', type: 'string', repeat: true, metavar: 'NAME=FILE', help: 'evaluate task NAME on FILE instead of its recorded dev file (only these tasks)' },
-    { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'the base model', defaultText: 'the model recorded in pals_run.json' },
+    { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'the base model', defaultText: 'the model recorded in run.json' },
     { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
   ],
   examples: ['adapters pals-eval --run runs/pals', 'adapters pals-eval --run runs/pals --task rte=rte/test.tsv'],
@@ -124,8 +128,8 @@ function labelsOf(examples: Parameters<typeof LabelVocab.fromExamples>[0], file:
   return labels;
 }
 
-/** The sites and mode of an adapter's splices (labels.json, so core's eval/predict re-place it exactly). */
-const placementOf = (graph: Graph, name: string) => ({ mode: 'parallel', sites: graph.splices.filter((s) => s.adapters.includes(name)).map((s) => s.site) });
+/** The sites and mode of an adapter's splices (run.json, so core's eval/predict re-place it exactly). */
+const placementOf = (graph: Graph, name: string) => ({ mode: 'parallel' as const, sites: graph.splices.filter((s) => s.adapters.includes(name)).map((s) => s.site) });
 
 export async function palsTrainCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
   const started = Date.now();
@@ -157,7 +161,6 @@ export async function palsTrainCommand(args: ParsedArgs, ctx: CliContext): Promi
     const train = await detectColumns(t.train, givenColumns(args), true);
     columns.set(t.name, { train, ...(t.eval !== undefined ? { eval: await detectColumns(t.eval, givenColumns(args, { ...train }), true) } : {}) });
   }
-  await mkdir(outDir, { recursive: true });
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
   const tokenizer = await loadTokenizer(model.dir);
   const pre = await loadPretrained(model.dir, { seed });
@@ -181,118 +184,116 @@ export async function palsTrainCommand(args: ParsedArgs, ctx: CliContext): Promi
     const steps = args.number('max-steps') ?? epochs * Math.ceil(totalExamples / batchSize);
     info(ctx, `PALs per task: d_s ${ds}, ${config.heads} heads, V^E/V^D shared by the layers; base frozen; ${steps} steps over ${epochs} epoch(s), sampling ${samplingText}`);
 
-    const metrics = MetricsWriter.open(path.join(outDir, 'metrics.jsonl'), { fresh: true });
-    const progress = new ProgressReporter({ stream: ctx.stderr, every: 10 });
-    const drawn: Record<string, number> = Object.fromEntries(tasks.map((t) => [t.name, 0]));
-    let result;
-    try {
-      result = trainPals({
-        base: pre.graph, store: pre.store, tasks, config: configInput, sampling, epochs, steps, batchSize, learningRate: args.number('lr') ?? 1e-3, seed, padId: tokenizer.padId,
-        onRecord: (r: MultiTaskRecord) => {
-          for (const t of r.tasks) drawn[t] = (drawn[t] ?? 0) + 1;
-          metrics.write({ type: 'step', step: r.step, totalSteps: steps, epoch: r.epoch, loss: r.loss, losses: Object.fromEntries(r.tasks.map((t, i) => [t, r.losses[i]])), lr: r.lr, gradNorm: r.gradNorm });
-          progress.onRecord({ type: 'step', step: r.step, totalSteps: steps, loss: r.loss, seconds: r.seconds });
-        },
-      });
-    } catch (e) {
-      if (e instanceof PlacementError || e instanceof ConfigError) throw new UsageError(e.message, args.command);
-      throw e;
-    } finally {
-      progress.finish();
-    }
+    // Everything is written into a staging directory and swapped in as a whole (a failed or killed run leaves the
+    // previous one intact): metrics, one folder per task with its own run.json, then the top-level run.json.
+    const written = await writeRunDir(outDir, async (runDir) => {
+      const metrics = MetricsWriter.open(path.join(runDir, 'metrics.jsonl'), { fresh: true });
+      const progress = new ProgressReporter({ stream: ctx.stderr, every: 10 });
+      const drawn: Record<string, number> = Object.fromEntries(tasks.map((t) => [t.name, 0]));
+      let result;
+      try {
+        result = trainPals({
+          base: pre.graph, store: pre.store, tasks, config: configInput, sampling, epochs, steps, batchSize, learningRate: args.number('lr') ?? 1e-3, seed, padId: tokenizer.padId,
+          onRecord: (r: MultiTaskRecord) => {
+            for (const t of r.tasks) drawn[t] = (drawn[t] ?? 0) + 1;
+            metrics.write({ type: 'step', step: r.step, totalSteps: steps, epoch: r.epoch, loss: r.loss, losses: Object.fromEntries(r.tasks.map((t, i) => [t, r.losses[i]])), lr: r.lr, gradNorm: r.gradNorm });
+            progress.onRecord({ type: 'step', step: r.step, totalSteps: steps, loss: r.loss, seconds: r.seconds });
+          },
+        });
+      } catch (e) {
+        if (e instanceof PlacementError || e instanceof ConfigError) throw new UsageError(e.message, args.command);
+        throw e;
+      } finally {
+        progress.finish();
+      }
 
-    const registry = createRegistry([pals]);
-    const summary = [];
-    for (const task of tasks) {
-      const graph = result.graphs[task.name] as Graph;
-      const dir = path.join(outDir, task.name);
-      await saveAdapter(dir, graph, pre.store, task.name, { head: task.name, registry, labels: task.labels.labels });
-      await writeJsonAtomic(path.join(dir, 'labels.json'), {
-        labels: task.labels.labels, adapter: task.name, head: task.name, plugin: 'pals', spec: 'pals', model: model.dir === path.resolve(ctx.cwd, modelSpec) ? model.dir : model.name,
-        maxLength, columns: task.columns, placement: placementOf(graph, task.name),
-      });
-      const e: EvalResult | undefined = result.evals[task.name];
-      if (e) metrics.write({ type: 'final', task: task.name, step: steps, ...e });
-      summary.push({
-        name: task.name, dir: task.name, labels: task.labels.labels, columns: task.columns, eval: task.evalFile ?? null, trainExamples: task.train.length, evalExamples: task.eval?.length ?? 0,
-        stepsDrawn: drawn[task.name] ?? 0, accuracy: e?.accuracy ?? null, f1: e?.f1 ?? null, mcc: e?.mcc ?? null, evalLoss: e?.loss ?? null, majorityBaseline: task.eval ? majorityShare(task.eval) : null,
-      });
-      out(ctx, `${task.name}: accuracy ${fmt(e?.accuracy)}  F1 ${fmt(e?.f1)}  MCC ${fmt(e?.mcc)}  (${task.eval?.length ?? 0} dev examples; majority ${task.eval ? fmt(majorityShare(task.eval)) : 'n/a'}; ${drawn[task.name] ?? 0} of ${steps} steps)  saved: ${shortPath(ctx.cwd, dir)}`);
-    }
-    const first = result.graphs[(tasks[0] as PalsTask).name] as Graph;
-    const params = parameterSummary(first, (p) => p.owner === `adapter:${(tasks[0] as PalsTask).name}`);
-    const run: PalsRunFile & Record<string, unknown> = {
-      model: model.dir === path.resolve(ctx.cwd, modelSpec) ? model.dir : model.name, maxLength,
-      tasks: summary.map((s) => ({ name: s.name, dir: s.dir, labels: s.labels, columns: s.columns, eval: s.eval })),
-      backend, config, d_s: ds, sampling: samplingText, epochs, steps, batchSize, seed,
-      palsParamsPerTask: params.trainable, sharedParamsPerTask: palsSharedParams(ds, hidden), baseParams: params.base, palsPercentOfBasePerTask: (100 * params.trainable) / params.base,
-      results: summary, trainSeconds: result.history.at(-1)?.seconds ?? 0, seconds: (Date.now() - started) / 1000,
-    };
-    await writeJsonAtomic(path.join(outDir, PALS_RUN_FILE), run);
+      const registry = createRegistry([pals]);
+      const modelRecord = model.dir === path.resolve(ctx.cwd, modelSpec) ? model.dir : model.name;
+      const summary = [];
+      const lines: string[] = [];
+      for (const task of tasks) {
+        const graph = result.graphs[task.name] as Graph;
+        const dir = path.join(runDir, task.name);
+        await saveAdapter(dir, graph, pre.store, task.name, { head: task.name, registry, labels: task.labels.labels });
+        // Each task folder is a run of its own (adapter and head saved together), for core's eval / predict.
+        await writeJsonAtomic(path.join(dir, RUN_FILE), singleAdapterRun({
+          model: modelRecord, adapter: task.name, head: task.name, dir: '.', labels: task.labels.labels, placement: placementOf(graph, task.name), maxLength, columns: task.columns,
+        }));
+        const e: EvalResult | undefined = result.evals[task.name];
+        if (e) metrics.write({ type: 'final', task: task.name, step: steps, ...e });
+        summary.push({
+          name: task.name, eval: task.evalFile ?? null, columns: task.columns, labels: task.labels.labels, trainExamples: task.train.length, evalExamples: task.eval?.length ?? 0,
+          stepsDrawn: drawn[task.name] ?? 0, accuracy: e?.accuracy ?? null, f1: e?.f1 ?? null, mcc: e?.mcc ?? null, evalLoss: e?.loss ?? null, majorityBaseline: task.eval ? majorityShare(task.eval) : null,
+        });
+        lines.push(`${task.name}: accuracy ${fmt(e?.accuracy)}  F1 ${fmt(e?.f1)}  MCC ${fmt(e?.mcc)}  (${task.eval?.length ?? 0} dev examples; majority ${task.eval ? fmt(majorityShare(task.eval)) : 'n/a'}; ${drawn[task.name] ?? 0} of ${steps} steps)  saved: ${shortPath(ctx.cwd, path.join(outDir, task.name))}`);
+      }
+      const first = result.graphs[(tasks[0] as PalsTask).name] as Graph;
+      const params = parameterSummary(first, (p) => p.owner === `adapter:${(tasks[0] as PalsTask).name}`);
+      const extras = {
+        tasks: summary, backend, config, d_s: ds, sampling: samplingText, epochs, steps, batchSize, seed,
+        palsParamsPerTask: params.trainable, sharedParamsPerTask: palsSharedParams(ds, hidden), baseParams: params.base, palsPercentOfBasePerTask: (100 * params.trainable) / params.base,
+        trainSeconds: result.history.at(-1)?.seconds ?? 0, seconds: (Date.now() - started) / 1000,
+      };
+      // The top-level run: every task's adapter and head (each in its task folder, at its own placement); the model
+      // for one task is that task's adapter alone, which the per-task run.json describes.
+      await writeJsonAtomic(path.join(runDir, RUN_FILE), validateRunManifest({
+        format: RUN_FORMAT, model: modelRecord,
+        adapters: tasks.map((t) => ({ name: t.name, dir: t.name, placement: placementOf(result.graphs[t.name] as Graph, t.name) })),
+        heads: tasks.map((t) => ({ name: t.name, dir: t.name, labels: [...t.labels.labels] })),
+        maxLength, columns: { ...(tasks[0] as { columns: Columns }).columns }, extras: { [PALS_EXTRAS]: extras },
+      }, path.join(outDir, RUN_FILE)));
+      return { lines, params };
+    });
+    for (const line of written.lines) out(ctx, line);
+    const { params } = written;
     out(ctx, `PALs: ${params.trainable} parameters per task (${((100 * params.trainable) / params.base).toFixed(3)}% of the base's ${params.base}), ${tasks.length} tasks`);
-    out(ctx, `wall time: ${formatDuration((Date.now() - started) / 1000)} (${steps} steps) on ${backend}; saved: ${shortPath(ctx.cwd, outDir)} (${PALS_RUN_FILE}, metrics.jsonl, one folder per task)`);
+    out(ctx, `wall time: ${formatDuration((Date.now() - started) / 1000)} (${steps} steps) on ${backend}; saved: ${shortPath(ctx.cwd, outDir)} (${RUN_FILE}, metrics.jsonl, one folder per task)`);
   } finally {
     pre.store.dispose();
   }
 }
 
-const RUN_SCHEMA: JsonSchema = {
+const EXTRAS_SCHEMA: JsonSchema = {
   type: 'object',
-  required: ['model', 'maxLength', 'tasks'],
+  required: ['tasks'],
   properties: {
-    model: { type: 'string' },
-    maxLength: { type: 'integer', minimum: 1, maximum: 1_000_000 },
     tasks: {
       type: 'array', minItems: 1,
-      items: {
-        type: 'object', required: ['name', 'dir', 'labels', 'columns', 'eval'],
-        properties: {
-          name: { type: 'string' }, dir: { type: 'string' }, labels: { type: 'array', minItems: 1, items: { type: 'string' } },
-          columns: { type: 'object', required: ['text'], additionalProperties: false, properties: { text: { type: 'string' }, pair: { type: 'string' }, label: { type: 'string' } } },
-          eval: { anyOf: [{ type: 'null' }, { type: 'string' }] },
-        },
-      },
+      // Each task also records its columns, labels and results: read by people and tools, not by pals-eval.
+      items: { type: 'object', required: ['name', 'eval'], additionalProperties: true, properties: { name: { type: 'string' }, eval: { anyOf: [{ type: 'null' }, { type: 'string' }] } } },
     },
   },
+  additionalProperties: true,
 };
 
-/** Reads and checks pals_run.json: schema, task names, and task folders that stay inside the run directory. */
-export async function readPalsRun(dir: string): Promise<PalsRunFile> {
-  const file = path.join(dir, PALS_RUN_FILE);
-  let value: unknown;
-  try {
-    value = JSON.parse(await readFile(file, 'utf8')) as unknown;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${code === 'ENOENT' ? `no ${PALS_RUN_FILE} in ${dir}; pass the directory 'adapters pals-train --out' wrote` : `${file} is not valid JSON`}`, 'pals-eval');
-  }
-  // The file also holds the run's settings and results; only what pals-eval reads is checked.
-  const v = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-  const read = Object.fromEntries(['model', 'maxLength', 'tasks'].filter((k) => k in v).map((k) => [k, v[k]]));
-  try {
-    validateSchema(RUN_SCHEMA, read, '$');
-  } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(`${file}: ${e.path.replace(/^\$\.?/, '') || 'value'}`, e.message.slice(e.path.length + 2));
-    throw e;
-  }
-  const run = read as unknown as PalsRunFile;
-  run.tasks.forEach((t, i) => {
-    if (!NAME_RE.test(t.name) || t.dir !== t.name) throw new ConfigError(`${file}: tasks[${i}]`, `name and dir must be the same plain name (letters, digits, _ -), got ${JSON.stringify(t.name)} / ${JSON.stringify(t.dir)}`);
+/** A pals-train run: its run.json (checked by core) and `extras.pals`, each task naming one of the run's adapters. */
+export async function readPalsRun(dir: string): Promise<{ manifest: RunManifest; extras: PalsExtras; dir: string }> {
+  const file = path.join(dir, RUN_FILE);
+  if (!(await stat(file).then(() => true, () => false))) throw new UsageError(`no ${RUN_FILE} in ${dir}; pass the directory 'adapters pals-train --out' wrote`, 'pals-eval');
+  const manifest = await readRunManifest(dir);
+  const value = manifest.extras?.[PALS_EXTRAS];
+  if (value === undefined) throw new ConfigError(`${file}: extras.${PALS_EXTRAS}`, "is missing: this is not a pals-train run (pals-train's output directory holds one)");
+  validateSchema(EXTRAS_SCHEMA, value, `${file}: extras.${PALS_EXTRAS}`);
+  const extras = value as PalsExtras;
+  extras.tasks.forEach((t, i) => {
+    const a = manifest.adapters.find((x) => x.name === t.name);
+    if (!a || a.dir !== t.name) throw new ConfigError(`${file}: extras.${PALS_EXTRAS}.tasks[${i}]`, `names task ${JSON.stringify(t.name)}, which is not an adapter of the run in the folder of that name`);
   });
-  return run;
+  return { manifest, extras, dir };
 }
 
 export async function palsEvalCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
   const runDir = path.resolve(ctx.cwd, args.requireString('run', 'the directory pals-train wrote'));
   const run = await readPalsRun(runDir);
+  const tasks = run.extras.tasks;
   const given = parseTasks(args, ctx.cwd, 1);
-  for (const g of given) if (!run.tasks.some((t) => t.name === g.name)) throw new UsageError(`--task ${g.name}: the run has no such task (tasks: ${run.tasks.map((t) => t.name).join(', ')})`, args.command);
-  const chosen = given.length > 0 ? run.tasks.filter((t) => given.some((g) => g.name === t.name)) : run.tasks;
+  for (const g of given) if (!tasks.some((t) => t.name === g.name)) throw new UsageError(`--task ${g.name}: the run has no such task (tasks: ${tasks.map((t) => t.name).join(', ')})`, args.command);
+  const chosen = given.length > 0 ? tasks.filter((t) => given.some((g) => g.name === t.name)) : tasks;
   const fileOf = (name: string, recorded: string | null) => given.find((g) => g.name === name)?.train ?? recorded;
   const missing = chosen.find((t) => fileOf(t.name, t.eval) === null);
   if (missing) throw new UsageError(`task '${missing.name}' was trained without a dev file: give --task ${missing.name}=FILE`, args.command);
   const backend = await backendBanner(args, ctx);
-  const model = await resolveModel(args.string('model') ?? run.model, ctx.cwd, (line) => info(ctx, line));
+  const model = await resolveModel(args.string('model') ?? run.manifest.model, ctx.cwd, (line) => info(ctx, line));
   const tokenizer = await loadTokenizer(model.dir);
   const pre = await loadPretrained(model.dir);
   const registry = createRegistry([pals]);
@@ -300,12 +301,13 @@ export async function palsEvalCommand(args: ParsedArgs, ctx: CliContext): Promis
   const results: Record<string, EvalResult & { majorityBaseline: number; file: string }> = {};
   try {
     for (const t of chosen) {
+      // Each task folder's own run.json: the same model core's `adapters eval --run DIR/TASK` builds.
+      const loaded = await loadRunHead(path.join(runDir, t.name), pre.graph, pre.store, { registry });
       const file = fileOf(t.name, t.eval) as string;
-      const columns = await detectColumns(file, { ...t.columns }, true);
-      const examples: TrainExample[] = encodeExamples(await readColumns(file, columns), tokenizer, new LabelVocab(t.labels), run.maxLength, file);
+      const columns = await detectColumns(file, { ...(loaded.manifest.columns as Columns) }, true);
+      const examples: TrainExample[] = encodeExamples(await readColumns(file, columns), tokenizer, new LabelVocab(loaded.headLabels), loaded.manifest.maxLength, file);
       if (examples.length === 0) throw new UsageError(`${file}: no examples`, args.command);
-      const loaded = await loadAdapter(path.join(runDir, t.dir), pre.graph, pre.store, registry);
-      const e = evaluate(new Executor(loaded.graph, pre.store), `${loaded.head ?? t.name}.logits`, examples, { batchSize, padId: tokenizer.padId });
+      const e = evaluate(new Executor(loaded.graph, pre.store), loaded.output, examples, { batchSize, padId: tokenizer.padId });
       results[t.name] = { ...e, majorityBaseline: majorityShare(examples), file };
       out(ctx, `${t.name}: accuracy ${fmt(e.accuracy)}  F1 ${fmt(e.f1)}  MCC ${fmt(e.mcc)}  (${e.count} examples of ${shortPath(ctx.cwd, file)}; majority ${fmt(majorityShare(examples))})`);
     }

@@ -1,6 +1,6 @@
-// The CLI in-process: `--adapter mam` / `--adapter unipelt` found through plugin discovery (this package's `plugins`
+// The CLI in-process: `--adapter mam` / `--adapter unipelt` trained, evaluated and used through plugin discovery (this package's `plugins`
 // lists the union with its presets; prefix_tuning, bottleneck and lora place the components).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeTinyModelDir } from '@adapters/core-graph/testing';
@@ -27,9 +27,30 @@ describe('adapters train with the union presets', () => {
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-  // `adapters train --adapter mam` is refused today by the CLI's one-mode check for saved placements (a union
-  // re-derives each component's placement from its config, so the check does not apply to it); the CLI is moving to
-  // packages/cli, where the exemption belongs. inspect places the preset through the same discovery.
+  // A union's components sit at their own plugins' sites in several modes; its run.json records no placement and
+  // loading re-derives each component's from its config. eval by --run and --adapter-dir, and predict, must rebuild
+  // exactly the trained model: the same accuracy as train's final eval, to the 4 printed digits.
+  test.each(['mam', 'unipelt'])('train --adapter %s, then eval (--run, --adapter-dir) and predict', async (preset) => {
+    const out = `run-${preset}`;
+    await ok([
+      'train', '--model', 'tiny-bert', '--data', 'train.tsv', '--eval', 'train.tsv', '--adapter', preset, '--epochs', '1', '--batch-size', '8', '--max-length', '8', '--lr', '0.01', '--out', out,
+    ]);
+    const run = JSON.parse(readFileSync(path.join(tmp, out, 'run.json'), 'utf8')) as { adapters: Array<Record<string, unknown>> };
+    // No placement recorded: each component's is re-derived from its config.
+    expect(run.adapters).toEqual([{ name: 'task', dir: 'adapter' }]);
+    const summary = JSON.parse(readFileSync(path.join(tmp, out, 'summary.json'), 'utf8')) as { accuracy: number };
+    expect(typeof summary.accuracy).toBe('number');
+    const accuracy = summary.accuracy.toFixed(4);
+    for (const by of [['--run', out], ['--adapter-dir', out]]) {
+      const e = await ok(['eval', ...by, '--data', 'train.tsv']);
+      expect(e.out.match(/^accuracy: (\d\.\d{4})/m)?.[1]).toBe(accuracy);
+    }
+    const p = await ok(['predict', '--run', out, '--text', 'very good film', '--json']);
+    const line = JSON.parse(p.out.trim()) as { label: string; probability: number };
+    expect(['pos', 'neg']).toContain(line.label);
+  }, 240_000);
+
+  // inspect places the preset through the same discovery.
   test.each(['mam', 'unipelt'])('inspect --adapter %s places the preset found by discovery', async (preset) => {
     const out = (await ok(['inspect', '--model', 'tiny-bert', '--adapter', preset])).out;
     expect(out).toContain(`+ union ${preset} as '${preset}'`);

@@ -194,6 +194,35 @@ describe('adapters CLI', () => {
     }
   });
 
+  test("a CLI entry's runExtrasCommands make eval --run name the plugin command for a run it cannot rebuild", async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'adapters-cli-extras-'));
+    try {
+      const cliEntry = `module.exports = { commands: [], runExtrasCommands: { toyrun: 'adapters toy-eval --run DIR --data FILE' } };`;
+      const manifest = { name: '@adapters/adapter-toyrun', version: '1.0.0', main: 'index.js', adapters: { cli: './cli.js' } };
+      installPackage(root, 'adapter-toyrun', { 'package.json': JSON.stringify(manifest), 'index.js': 'module.exports = { plugins: [], runExtras: { other: async (c) => c.graph } };', 'cli.js': cliEntry });
+      const [pkg] = discoverPlugins([root]);
+      // Handlers of the main entry and commands of the CLI entry, both kept.
+      expect({ extras: Object.keys(pkg?.runExtras ?? {}), commands: pkg?.runExtrasCommands }).toEqual({ extras: ['other'], commands: { toyrun: 'adapters toy-eval --run DIR --data FILE' } });
+      const run = path.join(root, 'run');
+      mkdirSync(run);
+      writeFileSync(path.join(run, 'run.json'), JSON.stringify({ format: 'adapters-ts.run/1', model: 'nowhere', adapters: [], heads: [], maxLength: 8, columns: {}, extras: { toyrun: {} } }));
+      const bad = streams(root, root);
+      expect(await main(['eval', '--run', 'run', '--data', 'x.tsv'], bad.ctx)).toBe(2);
+      expect(bad.err()).toMatch(/run\/run\.json: extras\.toyrun: this run is not one adapter \+ classification head that 'eval' can rebuild; use adapters toy-eval --run run --data FILE/);
+      const load = (file: string): unknown => (file.endsWith('cli.js') ? { commands: [], runExtrasCommands: { toyrun: 42 } } : { plugins: [] });
+      expect(discoverPlugins([root], load)[0]?.error).toMatch(/'runExtrasCommands' export must map extras keys to command lines/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test('in this monorepo, discovery finds the CLI entries of @adapters/serve and @adapters/adapter-pals', () => {
+    const packages = discoverPlugins([path.resolve(__dirname, '..', '..')]);
+    const commandsOf = (name: string) => packages.find((p) => p.name === name)?.commands.map((c) => c.spec.name);
+    expect({ serve: commandsOf('@adapters/serve'), pals: commandsOf('@adapters/adapter-pals') }).toEqual({ serve: ['serve'], pals: ['pals-train', 'pals-eval'] });
+    expect(packages.find((p) => p.name === '@adapters/adapter-pals')?.runExtrasCommands).toHaveProperty('pals');
+  }, 60_000);
+
   test('fetch-model prints the cached folder of a known model (no download when cached) and refuses unknown names', async () => {
     const cache = mkdtempSync(path.join(os.tmpdir(), 'adapters-fetch-'));
     const saved = process.env['ADAPTERS_CACHE'];

@@ -33,7 +33,7 @@ import { resolveConfig } from '@adapters/core-graph';
 import { writeTrainingCurves } from '../report/plot';
 import { formatDuration, MetricsWriter, ProgressReporter } from '../report/progress';
 import type { PlacementEntry, PlacementRule } from '@adapters/core-graph';
-import { applyPlacements } from '@adapters/core-graph';
+import { applyPlacements, isUnionPlugin } from '@adapters/core-graph';
 import { adapter } from '@adapters/core-graph';
 import type { SiteSelector } from '@adapters/core-graph';
 import { disposeBatch, makeBatch } from '@adapters/core-graph';
@@ -326,7 +326,10 @@ export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliCon
   }
   const { graph, report } = placedGraph;
   const placed = placedSummary(report);
-  if (placed.modes.length > 1) {
+  // A union (MAM, UniPELT) places each component at its own plugin's default sites and mode, re-derived from its
+  // config when loaded: it records no placement and may use several modes.
+  const union = isUnionPlugin(choice.plugin);
+  if (placed.modes.length > 1 && !union) {
     throw new UsageError(`--placement: the rules use different modes (${placed.modes.join(', ')}) for one adapter; the saved adapter can be re-applied with one mode only: train one adapter per mode`);
   }
   pre.store.sync(graph, job.seed);
@@ -401,7 +404,7 @@ export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliCon
     await saveAdapter(path.join(runDir, 'adapter'), graph, pre.store, job.name, { head: job.name, registry, labels: labels.labels });
     await writeJsonAtomic(path.join(runDir, RUN_FILE), singleAdapterRun({
       model: model.dir === path.resolve(ctx.cwd, job.model) ? model.dir : model.name, adapter: job.name, head: job.name, dir: 'adapter', labels: labels.labels,
-      placement: { sites: placed.sites, mode: placed.modes[0] as SpliceMode }, maxLength: job.maxLength, columns: trainColumns,
+      ...(union ? {} : { placement: { sites: placed.sites, mode: placed.modes[0] as SpliceMode } }), maxLength: job.maxLength, columns: trainColumns,
     }));
     if (job.fullFinetune) await saveFullModel(path.join(runDir, 'model'), model.dir, graph, pre.store);
 
@@ -534,12 +537,18 @@ interface Trained {
 async function loadTrainedRun(args: ParsedArgs, ctx: CliContext): Promise<Trained> {
   const dir = path.resolve(ctx.cwd, args.requireString('run', 'a run directory with run.json'));
   const manifest = await readRunManifest(dir);
+  const { packages, registry } = plugins(ctx);
+  const extras = Object.assign({}, ...packages.map((p) => p.runExtras ?? {})) as Record<string, RunExtraHandler>;
+  // A run core's eval cannot rebuild (a tagger, a model per task): name the plugin command that evaluates it.
+  const elsewhere = Object.assign({}, ...packages.map((p) => p.runExtrasCommands ?? {})) as Record<string, string>;
+  const other = Object.keys(manifest.extras ?? {}).find((k) => !extras[k] && elsewhere[k] !== undefined);
+  if (other !== undefined) {
+    throw new UsageError(`${path.join(dir, RUN_FILE)}: extras.${other}: this run is not one adapter + classification head that '${args.command}' can rebuild; use ${(elsewhere[other] as string).replace(/\bDIR\b/g, args.string('run') as string)}`, args.command);
+  }
   const model = await resolveModel(args.string('model') ?? manifest.model, ctx.cwd, (line) => info(ctx, line));
   const maxLength = args.number('max-length') ?? manifest.maxLength;
   await checkMaxLength(model.dir, maxLength, args.has('max-length') ? '--max-length' : 'the trained max length (run.json)');
   const pre = await loadPretrained(model.dir);
-  const { packages, registry } = plugins(ctx);
-  const extras = Object.assign({}, ...packages.map((p) => p.runExtras ?? {})) as Record<string, RunExtraHandler>;
   const run = await loadRunHead(dir, pre.graph, pre.store, { registry, extras });
   info(ctx, `loaded run ${shortPath(ctx.cwd, run.dir)}: adapters ${manifest.adapters.map((a) => a.name).join(', ') || 'none'}, head '${run.head}' (${run.headLabels.join(', ')}) on ${model.name}`);
   const meta = { columns: manifest.columns as LabelsFile['columns'] };

@@ -26,6 +26,11 @@ export interface PluginPackage {
   readonly commands: readonly CliCommand[];
   /** Handlers of its run.json extras (its `runExtras` export), for `adapters eval|predict --run`. */
   readonly runExtras?: Readonly<Record<string, RunExtraHandler>>;
+  /**
+   * For extras core's eval cannot rebuild (a tagger, a model per task): the plugin command that evaluates such a run
+   * (its `runExtrasCommands` export), e.g. `{ madx: 'adapters madx-eval --task-adapter DIR ...' }`, for the error.
+   */
+  readonly runExtrasCommands?: Readonly<Record<string, string>>;
   /** Why the package could not be used; then `plugins` is empty. */
   readonly error?: string;
 }
@@ -202,19 +207,34 @@ export function loadPluginPackage(dir: string, load: (file: string) => unknown =
     plugins = [...new Set(Object.values(exports).filter(isPlugin))];
   }
   let commands = exports['commands'];
+  let cliExports: Record<string, unknown> = {};
   const cli = cliEntryOf(dir, pkg);
   if (cli !== undefined) {
     if (cli.file === undefined) return fail(`its CLI entry '${cli.declared}' (package.json "adapters.cli") is missing or outside the package: build it with 'npm run build'`);
     try {
-      commands = ((load(cli.file) ?? {}) as Record<string, unknown>)['commands'];
+      cliExports = (load(cli.file) ?? {}) as Record<string, unknown>;
+      commands = cliExports['commands'];
     } catch (e) {
       return fail(loadFailure(dir, cli.file, e));
     }
   }
   if (commands !== undefined && (!Array.isArray(commands) || !commands.every(isCommand))) return fail(`its 'commands' export must be an array of { spec, run } CLI commands`);
-  const runExtras = exports['runExtras'];
-  if (runExtras !== undefined && (runExtras === null || typeof runExtras !== 'object' || !Object.values(runExtras).every((h) => typeof h === 'function'))) return fail(`its 'runExtras' export must map extras keys to handler functions`);
-  return { name, version, dir, plugins, commands: (commands as CliCommand[] | undefined) ?? [], ...(runExtras ? { runExtras: runExtras as Record<string, RunExtraHandler> } : {}) };
+  // `runExtras` / `runExtrasCommands` may come from the main entry or the CLI entry (the CLI entry's win a key).
+  const mapOf = (key: string, valid: (v: unknown) => boolean): Record<string, unknown> | string | undefined => {
+    const parts = [exports[key], cliExports[key]].filter((v) => v !== undefined);
+    if (parts.length === 0) return undefined;
+    if (!parts.every((v) => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every(valid))) return key;
+    return Object.assign({}, ...parts) as Record<string, unknown>;
+  };
+  const runExtras = mapOf('runExtras', (h) => typeof h === 'function');
+  if (typeof runExtras === 'string') return fail(`its 'runExtras' export must map extras keys to handler functions`);
+  const runExtrasCommands = mapOf('runExtrasCommands', (c) => typeof c === 'string');
+  if (typeof runExtrasCommands === 'string') return fail(`its 'runExtrasCommands' export must map extras keys to command lines`);
+  return {
+    name, version, dir, plugins, commands: (commands as CliCommand[] | undefined) ?? [],
+    ...(runExtras ? { runExtras: runExtras as Record<string, RunExtraHandler> } : {}),
+    ...(runExtrasCommands ? { runExtrasCommands: runExtrasCommands as Record<string, string> } : {}),
+  };
 }
 
 /**

@@ -66,6 +66,16 @@ describe('attention op: fused kernel at inference', () => {
     tf.dispose([...xs, composed, y]);
   });
 
+  it('leaves a per-example prefix [batch, prefix, hidden] (gated prefix tuning) to the composed ops', async () => {
+    const xs = [...inputs(2, 4, 8, { mask: 'float' }), rand([2, 3, 8], 4), rand([2, 3, 8], 5)];
+    const composed = runOp(xs, 2);
+    const { y, fused } = await withReference(() => runOp(xs, 2));
+    expect(fused).toBe(false);
+    // The same ops both times: bit for bit.
+    expect(maxDiff(y, composed)).toBe(0);
+    tf.dispose([...xs, composed, y]);
+  });
+
   it('is not used under a gradient, nor with dropout in training, and gradients still flow', async () => {
     const xs = inputs(2, 4, 8, { mask: 'float' });
     const training = await withReference(() => runOp(xs, 2, ctx(true), 0.1));

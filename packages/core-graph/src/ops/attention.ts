@@ -74,6 +74,8 @@ export const attentionOp = defineOp({
 function runFused(inputs: readonly tf.Tensor[], attrs: Attrs, ctx: RunContext): tf.Tensor | undefined {
   if (ctx.training && numAttr(attrs, 'dropout', 0) > 0) return undefined;
   const [q, k, v, mask, pk, pv] = inputs as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor2D?, tf.Tensor2D?, tf.Tensor2D?];
+  // The kernel takes a prefix shared by the batch; a per-example one (UniPELT's gated prefix) takes the composed ops.
+  if (pk !== undefined && pk.rank !== 2) return undefined;
   const heads = numAttr(attrs, 'heads');
   return fusedAttention({
     q, k, v,
