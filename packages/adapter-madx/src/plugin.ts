@@ -113,10 +113,12 @@ function fromHubConfig(hub: Readonly<Record<string, unknown>>): Record<string, u
   const out: Record<string, unknown> = { config: hub['mh_adapter'] === true ? 'double_seq_bn_inv' : 'seq_bn_inv' };
   for (const [k, v] of Object.entries(hub)) {
     if (k === 'architecture' || k === 'config') continue;
-    if (k in known) out[k] = v;
-    else if (k in HUB_ONLY_DEFAULTS) {
+    // Fields AdapterHub always writes but this plugin supports only at their default come first: the bottleneck
+    // schema it extends may know them (cross_adapter, for encoder-decoders), and the default stays implicit.
+    if (k in HUB_ONLY_DEFAULTS) {
       if (v !== HUB_ONLY_DEFAULTS[k] && !(v === undefined)) throw new ConfigError(`config.${k}`, `${JSON.stringify(v)} is not supported (only ${JSON.stringify(HUB_ONLY_DEFAULTS[k])})`);
-    } else if (!k.startsWith('phm_') && !['factorized_phm_W', 'shared_W_phm', 'shared_phm_rule', 'factorized_phm_rule', 'learn_phm', 'hypercomplex_nonlinearity'].includes(k)) {
+    } else if (k in known) out[k] = v;
+    else if (!k.startsWith('phm_') && !['factorized_phm_W', 'shared_W_phm', 'shared_phm_rule', 'factorized_phm_rule', 'learn_phm', 'hypercomplex_nonlinearity'].includes(k)) {
       throw new ConfigError(`config.${k}`, 'is not a field this plugin knows');
     }
   }
