@@ -49,7 +49,7 @@ export function buildSeq2Seq(partial: Partial<Seq2SeqConfig> = {}): Graph {
 export function seq2seqBuilder(partial: Partial<Seq2SeqConfig> = {}, runtime: Runtime = defaultRuntime): GraphBuilder {
   const c = seq2seqConfig(partial);
   // `architecture` and `hiddenSize` are what adapter files are checked against (AdapterHub's model_type, hidden_size).
-  const b = new GraphBuilder({ architecture: c.family, prefix: 'model', config: { ...c, architecture: c.family, hiddenSize: c.dModel }, seq2seq: true }, withOps(runtime, NMT_OPS));
+  const b = new GraphBuilder({ architecture: c.family, prefix: 'model', config: { ...c, architecture: c.family, hiddenSize: c.dModel }, seq2seq: c }, withOps(runtime, NMT_OPS));
   const ids = b.input('input_ids', ['batch', 'seq'], 'int32');
   const mask = b.input('attention_mask', ['batch', 'seq'], 'float32');
   const decIds = b.input('decoder_input_ids', ['batch', 'seq'], 'int32');
