@@ -20,7 +20,9 @@ describe('kadapterPackage', () => {
 
   it('a graph rewritten with it runs a relation head; the default runtime still lacks the ops', () => {
     const { graph: placed } = applyPlacements(tinyBase(), [{ adapter: adapter('kadapter', 'fac', { ...SMALL, adapter_list: [0, 2] }) }], createRuntime([kadapterPackage]));
-    const graph = addKnowledgeHead(combineKnowledgeAdapters(placed, ['fac']), { type: 'relation', name: 'rc', numLabels: 3, subjectMarker: 7, objectMarker: 8 });
+    const combined = combineKnowledgeAdapters(placed, ['fac']);
+    expect(combined.meta.kadapterCombined?.map((c) => [c.name, c.output])).toEqual([['kadapter', 'kadapter.combined']]); // typed meta, no cast
+    const graph = addKnowledgeHead(combined, { type: 'relation', name: 'rc', numLabels: 3, subjectMarker: 7, objectMarker: 8 });
     const store = WeightStore.create(graph);
     const out = runValues(graph, store, { input_ids: [[1, 7, 3, 8, 2]], attention_mask: [[1, 1, 1, 1, 1]] }, { outputs: ['rc.logits'] });
     expect(out['rc.logits']?.shape).toEqual([1, 3]);
