@@ -16,11 +16,12 @@ function run(values: number[][][]): number[] {
   const g = b.build();
   expect(g.node('y').type.shape).toEqual(['batch', 1, values[0]![0]!.length]);
   const store = WeightStore.create(g);
-  const out = new Executor(g, store).run({ x: values });
+  const feed = tf.tensor3d(values);
+  const out = new Executor(g, store).run({ x: feed });
   const y = out['y'] as tf.Tensor;
   expect(y.shape).toEqual([values.length, 1, values[0]![0]!.length]);
   const data = Array.from(y.dataSync());
-  tf.dispose(Object.values(out));
+  tf.dispose([feed, ...Object.values(out)]);
   store.dispose();
   return data;
 }
