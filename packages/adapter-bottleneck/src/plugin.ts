@@ -8,8 +8,7 @@
 import type {
   AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, Init, JsonSchema, OpDef, ParamCountArgs, ParamCounts, PlacementRule, Scope, SiteSelector, SpliceMode,
 } from '@adapters/core-graph';
-import * as tf from '@tensorflow/tfjs';
-import { adapter, ConfigError, countPerSite, defineAdapter, defineOp, GraphError, PlacementError } from '@adapters/core-graph';
+import { adapter, ConfigError, countPerSite, defineAdapter, PlacementError, SEQ_MEAN_OP } from '@adapters/core-graph';
 import { bottleneckLowering } from './fused';
 import type { BottleneckConfig } from './config';
 import { BOTTLENECK_PLUGIN_SCHEMA, BOTTLENECK_PRESETS, bottleneckParamCount, bottleneckSize, DEFAULT_PRESET, isLeftOut, PRESET_NAMES, resolveBottleneck, validateBottleneck } from './config';
@@ -92,23 +91,10 @@ function branch<C extends BottleneckLike>(sc: Scope, ctx: BuildContext<C>, proje
   return { up, scaled };
 }
 
-/** AdapterHub's gate pooling: mean over the sequence axis of every position (padding included): [batch, seq, 1] → [batch, 1, 1]. */
-export const BOTTLENECK_GATE_MEAN_OP = 'bottleneckGateMean';
-const gateMeanOp = defineOp({
-  name: BOTTLENECK_GATE_MEAN_OP,
-  arity: 1,
-  inferType(args) {
-    const x = args.inputs[0];
-    if (!x || x.shape.length !== 3) throw new GraphError(`node '${args.nodeId}': ${BOTTLENECK_GATE_MEAN_OP} expects [batch, seq, 1]`);
-    return { shape: [x.shape[0] as number | 'batch', 1, x.shape[2] as number], dtype: 'float32' };
-  },
-  run: ([x]) => tf.mean(x as tf.Tensor, 1, true),
-});
-
 /** g = mean over positions of sigmoid(a·W_g + b_g), [batch, 1, 1]; AdapterHub inits the gate like BERT (N(0, 0.02²), bias 0) for every init_weights. */
 function gate(sc: Scope, a: string): string {
   const logits = sc.dense('gate', a, 1, { init: { kind: 'normal', std: 0.02 }, biasInit: { kind: 'zeros' } });
-  return sc.op(BOTTLENECK_GATE_MEAN_OP, 'gate_mean', [sc.act('sigmoid', 'gate_act', logits)]);
+  return sc.op(SEQ_MEAN_OP, 'gate_mean', [sc.act('sigmoid', 'gate_act', logits)]);
 }
 
 /** Adapter.forward: residual r around the bottleneck, with the optional new LayerNorm after it. */
@@ -250,7 +236,7 @@ export function createBottleneckPlugin<C extends BottleneckLike>(options: Bottle
     presets: options.presets,
     // Sequential adapters built in mode 'wrap' run as one fused op at inference (fused.ts).
     lowerings: [bottleneckLowering],
-    ops: [gateMeanOp, ...(options.ops ?? [])],
+    ops: options.ops ?? [],
     defaults: options.defaults,
     schema: options.schema,
     resolve: options.resolve,

@@ -24,6 +24,13 @@ export interface CombinedInfo {
   readonly output: string;
 }
 
+declare module '@adapters/core-graph' {
+  interface GraphMetaRegister {
+    /** The knowledge-adapter combinations added with combineKnowledgeAdapters, in order. */
+    readonly kadapterCombined?: readonly CombinedInfo[];
+  }
+}
+
 export const combinedOutputName = (name = 'kadapter'): string => `${name}.combined`;
 
 /** The chain output of knowledge adapter `name` (a ConfigError when the graph has none). */
@@ -66,7 +73,7 @@ export function combineKnowledgeAdapters(graph: Graph, names: readonly string[],
   }
   b.output(output, combined);
   const info: CombinedInfo = { name, mode, adapters: [...names], output };
-  const existing = (graph.meta['kadapterCombined'] as CombinedInfo[] | undefined) ?? [];
+  const existing = graph.meta.kadapterCombined ?? [];
   b.setMeta('kadapterCombined', [...existing, info]);
   return b.build();
 }

@@ -2,8 +2,8 @@
 // pair (factual) and dependency-head prediction (linguistic). Downstream tasks use core-graph's classification and
 // token-classification heads, which read any output (`input`). `kadapterHeads` is core's registry plus these two.
 import type { ClassificationHeadSpec, Graph, HeadRegistry, HeadSpecBase, TokenClassificationHeadSpec } from '@adapters/core-graph';
-import { addHead, ConfigError, coreHeads, defineHead, requireSequenceInput } from '@adapters/core-graph';
-import { registerKAdapterOps } from './ops';
+import { addHead, ConfigError, coreHeads, defaultRuntime, defineHead, GraphBuilder, requireSequenceInput, withOps } from '@adapters/core-graph';
+import { KADAPTER_OPS } from './ops';
 
 const INIT = { kind: 'normal', std: 0.02 } as const;
 
@@ -44,7 +44,6 @@ export const relationHead = defineHead<RelationHeadSpec>({
   type: 'relation',
   description: 'K-Adapter relation classification at the subject/object start markers',
   build: (ctx) => {
-    registerKAdapterOps();
     const { spec, scope: h, input } = ctx;
     requireSequenceInput(ctx);
     if (!(Number.isInteger(spec.numLabels) && spec.numLabels > 0)) throw new ConfigError('head.numLabels', `must be a positive integer, got ${JSON.stringify(spec.numLabels)}`);
@@ -65,7 +64,6 @@ export const dependencyHead = defineHead<DependencyHeadSpec>({
   type: 'dependency',
   description: 'K-Adapter dependency-head prediction (biaffine-free scaled dot product over token pairs)',
   build: (ctx) => {
-    registerKAdapterOps();
     const { spec, scope: h, input } = ctx;
     requireSequenceInput(ctx);
     const dropout = dropoutOf(spec);
@@ -87,5 +85,12 @@ export const kadapterHeads: HeadRegistry = coreHeads.with([relationHead, depende
  * logits in output `${name}.logits`, parameters owned by `head:NAME`.
  */
 export function addKnowledgeHead(graph: Graph, spec: KnowledgeHeadSpec): Graph {
-  return addHead(graph, { ...spec, input: spec.input ?? DEFAULT_HEAD_INPUT }, kadapterHeads);
+  return addHead(withKAdapterOps(graph), { ...spec, input: spec.input ?? DEFAULT_HEAD_INPUT }, kadapterHeads);
+}
+
+/** The graph with a runtime that has the knowledge heads' ops (graphs the kadapter plugin built already do). */
+export function withKAdapterOps(graph: Graph): Graph {
+  const base = graph.runtime ?? defaultRuntime;
+  const runtime = withOps(base, KADAPTER_OPS);
+  return runtime === base ? graph : GraphBuilder.from(graph, runtime).build();
 }

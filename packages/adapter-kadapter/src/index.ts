@@ -1,18 +1,18 @@
 // @adapters/adapter-kadapter: K-Adapter (Wang et al. 2021) knowledge adapters beside a frozen model.
-import type { AnyAdapterPlugin } from '@adapters/core-graph';
-import { registerKAdapterOps } from './ops';
+import type { AnyAdapterPlugin, PackageDescriptor } from '@adapters/core-graph';
+import { definePackage } from '@adapters/core-graph';
+import { dependencyHead, relationHead } from './heads';
+import { KADAPTER_OPS } from './ops';
 import { kadapter } from './plugin';
-
-registerKAdapterOps();
 
 export { kadapter } from './plugin';
 export type { KAdapterActivation, KAdapterConfig } from './config';
 export { defaultAdapterList, KADAPTER_DEFAULTS, KADAPTER_PRESETS, KADAPTER_SCHEMA, kadapterParamCount, resolveAdapterList } from './config';
 export { chainOutputOf, combinedOutputName, combineKnowledgeAdapters } from './combine';
 export type { CombinedInfo, CombineMode, CombineOptions } from './combine';
-export { addKnowledgeHead, DEFAULT_HEAD_INPUT, dependencyHead, kadapterHeads, relationHead } from './heads';
+export { addKnowledgeHead, DEFAULT_HEAD_INPUT, dependencyHead, kadapterHeads, relationHead, withKAdapterOps } from './heads';
 export type { DependencyHeadSpec, KnowledgeHeadSpec, RelationHeadSpec } from './heads';
-export { markerPoolOp, pairScoresOp, registerKAdapterOps } from './ops';
+export { KADAPTER_OPS, markerPoolOp, pairScoresOp } from './ops';
 export {
   KADAPTER_CONFIG_FILE, KADAPTER_WEIGHTS_FILE, kadapterEntry, loadKAdapter, saveKAdapter,
 } from './io';
@@ -33,3 +33,8 @@ export type { Downstream, DownstreamOptions, FactualRecipeOptions, LinguisticRec
 /** Every adapter package exports its plugins. */
 export const plugins: readonly AnyAdapterPlugin[] = [kadapter];
 
+
+/** This package for `createRuntime([...])`: the `kadapter` plugin (with its heads' ops) and the relation and dependency heads. */
+export const kadapterPackage: PackageDescriptor = definePackage({
+  name: '@adapters/adapter-kadapter', adapters: plugins, ops: KADAPTER_OPS, heads: [relationHead, dependencyHead],
+});

@@ -1,8 +1,9 @@
-// Two ops the K-Adapter heads need that core-graph's vocabulary lacks, registered through the public
-// op registry: pooling at marker tokens found in `input_ids`, and pairwise token scores (dependency heads).
+// Two ops the K-Adapter heads need that core-graph's vocabulary lacks: pooling at marker tokens found in
+// `input_ids`, and pairwise token scores (dependency heads). The kadapter plugin carries them (`ops`), so they are in
+// the runtime of every graph it builds; nothing registers at import.
 import * as tf from '@tensorflow/tfjs';
 import type { Dim, InferArgs, OpDef, TensorType } from '@adapters/core-graph';
-import { defineOp, GraphError, MASKED_SCORE, opRegistry } from '@adapters/core-graph';
+import { defineOp, GraphError, MASKED_SCORE } from '@adapters/core-graph';
 
 function inputAt(args: InferArgs, i: number): TensorType {
   const t = args.inputs[i];
@@ -65,10 +66,5 @@ export const pairScoresOp: OpDef = defineOp({
   },
 });
 
-let registered = false;
-/** Registers the ops once per module instance (idempotent). */
-export function registerKAdapterOps(): void {
-  if (registered) return;
-  for (const op of [markerPoolOp, pairScoresOp]) if (!opRegistry.has(op.name)) opRegistry.register(op);
-  registered = true;
-}
+/** The K-Adapter heads' ops (carried by the `kadapter` plugin and `kadapterPackage`). */
+export const KADAPTER_OPS: readonly OpDef[] = [markerPoolOp, pairScoresOp];

@@ -10,6 +10,7 @@
 import type { BuildContext, BuildResult, Graph, Init, Scope } from '@adapters/core-graph';
 import { ConfigError, defineAdapter, numLayersOf, PlacementError } from '@adapters/core-graph';
 import type { KAdapterConfig } from './config';
+import { KADAPTER_OPS } from './ops';
 import {
   KADAPTER_DEFAULTS, KADAPTER_PRESETS, kadapterParamCount, KADAPTER_SCHEMA, resolveAdapterList, resolveKAdapterConfig, validateKAdapterConfig,
 } from './config';
@@ -83,6 +84,8 @@ export const kadapter = defineAdapter<KAdapterConfig>({
   name: 'kadapter',
   description: 'K-Adapter (Wang et al. 2021): a knowledge adapter chain of small transformers beside the frozen model, reading several layers (tap mode)',
   modes: ['tap'],
+  // The knowledge heads' ops travel with the plugin: the graphs it builds (and heads added to them) can run them.
+  ops: KADAPTER_OPS,
   presets: Object.keys(KADAPTER_PRESETS),
   defaults: KADAPTER_DEFAULTS,
   schema: KADAPTER_SCHEMA,

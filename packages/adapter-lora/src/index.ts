@@ -5,13 +5,11 @@ export { GATING_HEADS, ia3Init, lora, loraDefaultPlacement, loraInits, loraParam
 export { loraFromHubConfig, loraHubKeys, loraToHubConfig } from './hub';
 export { hubRoles, isTarget, matchesTarget, roleOf } from './targets';
 export type { LinearRole } from './targets';
-export { GATE_MEAN_OP, gateMeanOp, registerLoraOps } from './ops';
 import type { PackageDescriptor } from '@adapters/core-graph';
 import { definePackage } from '@adapters/core-graph';
 import { plugins } from './plugin';
-import { gateMeanOp } from './ops';
-/** This package for `createRuntime([...])`: the `lora` plugin and its gate-pooling op. */
-export const loraPackage: PackageDescriptor = definePackage({ name: '@adapters/adapter-lora', adapters: plugins, ops: [gateMeanOp] });
+/** This package for `createRuntime([...])`: the `lora` plugin (its gate pooling is core's `seqMean`). */
+export const loraPackage: PackageDescriptor = definePackage({ name: '@adapters/adapter-lora', adapters: plugins });
 export { mergeLora, unmergeLora } from './merge';
 export type { MergedLayer, MergeResult } from './merge';
 export { isPeftDir, loadPeftLora, loraFromPeftConfig, loraToPeftConfig, PEFT_CONFIG_FILE, PEFT_KEY_PREFIX, PEFT_WEIGHTS_FILE, savePeftLora } from './peft';

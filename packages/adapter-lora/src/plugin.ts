@@ -5,11 +5,10 @@
 // With use_gating the gate g = mean_positions(sigmoid(x·W_g + b_g)) [batch, 1, 1] replaces s (add) and alpha (scale).
 // In a Stack, each module reads the previous module's h (AdapterHub's LoRAState), the gate always the layer input.
 import type { AnyAdapterPlugin, BuildContext, BuildResult, DefaultPlacement, Graph, GraphBuilder, Init, Scope } from '@adapters/core-graph';
-import { ConfigError, countPerSite, defineAdapter, PlacementError } from '@adapters/core-graph';
+import { ConfigError, countPerSite, defineAdapter, PlacementError, SEQ_MEAN_OP } from '@adapters/core-graph';
 import type { LoraConfig, LoraInit } from './config';
 import { LORA_DEFAULTS, LORA_PRESET_NAMES, LORA_SCHEMA, loraScaling, resolveLora, validateLora } from './config';
 import { loraFromHubConfig, loraHubKeys, loraToHubConfig } from './hub';
-import { GATE_MEAN_OP, gateMeanOp } from './ops';
 import { isTarget } from './targets';
 
 /** AdapterHub's gate has one head on a LoRALinear (its get_n_heads). */
@@ -94,7 +93,7 @@ function layerInput(ctx: BuildContext<LoraConfig>): string {
 function gate(sc: Scope, x: string, inDim: number): string {
   const bound = 1 / Math.sqrt(inDim);
   const logits = sc.dense('gate', x, GATING_HEADS, { init: BERT, biasInit: { kind: 'uniform', low: -bound, high: bound } });
-  return sc.op(GATE_MEAN_OP, 'gate_mean', [sc.act('sigmoid', 'gate_act', logits)]);
+  return sc.op(SEQ_MEAN_OP, 'gate_mean', [sc.act('sigmoid', 'gate_act', logits)]);
 }
 
 function build(ctx: BuildContext<LoraConfig>): BuildResult {
@@ -151,8 +150,6 @@ export const lora = defineAdapter<LoraConfig>({
   description: 'LoRA (composition_mode add) and (IA)³ (scale) on dense layers, AdapterHub LoRAConfig / IA3Config and PEFT target_modules',
   modes: ['parallel', 'after'],
   presets: LORA_PRESET_NAMES,
-  // The gate's pooling op travels with the plugin: a rewrite with it types the node, the graph it builds runs it.
-  ops: [gateMeanOp],
   defaults: LORA_DEFAULTS,
   schema: LORA_SCHEMA,
   resolve: resolveLora,

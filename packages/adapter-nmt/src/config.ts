@@ -136,3 +136,10 @@ export function parseSeq2SeqConfig(json: unknown, file = 'config.json'): Seq2Seq
 }
 
 const camel = (k: string): string => k.replace(/_([a-z])/g, (_m, ch: string) => ch.toUpperCase());
+
+declare module '@adapters/core-graph' {
+  interface GraphMetaRegister {
+    /** An encoder-decoder graph's config (`seq2seqBuilder`); core's `config` holds what adapter files are checked against. */
+    readonly seq2seq?: Seq2SeqConfig;
+  }
+}

@@ -15,3 +15,8 @@ export type { BleuOptions, BleuScore, ChrfOptions, References } from './metrics'
 export { bleuFromStats, corpusBleu, corpusChrf, sentenceBleu, tokenize13a } from './metrics';
 export type { Seq2SeqBatch } from './train';
 export { disposeSeq2SeqBatch, makeSeq2SeqBatch, seq2seqLoss } from './train';
+import type { PackageDescriptor } from '@adapters/core-graph';
+import { definePackage } from '@adapters/core-graph';
+import { NMT_OPS } from './ops';
+/** This package for `createRuntime([...])`: the encoder-decoder ops (no adapter plugins of its own). */
+export const nmtPackage: PackageDescriptor = definePackage({ name: '@adapters/adapter-nmt', ops: NMT_OPS });

@@ -37,7 +37,7 @@ describe('loadSeq2Seq', () => {
 
   it.each(['marian', 'bart', 'mbart'] as const)('%s: save in Hugging Face layout → load gives the same logits bit for bit', async (family) => {
     const { graph, store } = tinyModel(family);
-    const config = graph.meta['config'] as unknown as Seq2SeqConfig;
+    const config = graph.meta.seq2seq!;
     await saveHf(dir, graph, store, hfConfig(config));
     const loaded = await loadSeq2Seq(dir);
     const inputs = { inputIds: tf.tensor2d(randomIds(2, 4, 24, 1), [2, 4], 'int32'), attentionMask: tf.tensor2d([[1, 1, 1, 1], [1, 1, 0, 0]]) as tf.Tensor2D, decoderInputIds: tf.tensor2d(randomIds(2, 3, 24, 2), [2, 3], 'int32') };
@@ -50,7 +50,7 @@ describe('loadSeq2Seq', () => {
 
   it('refuses a config.json whose sizes the checkpoint does not hold, naming the field, before building anything', async () => {
     const { graph, store } = tinyModel('bart');
-    const config = graph.meta['config'] as unknown as Seq2SeqConfig;
+    const config = graph.meta.seq2seq!;
     await saveHf(dir, graph, store, { ...hfConfig(config), decoder_layers: 5 });
     await expect(loadSeq2Seq(dir)).rejects.toThrow(/config\.json: decoder_layers.*holds 2 decoder layers/);
     await saveHf(dir, graph, store, { ...hfConfig(config), vocab_size: 30 });
@@ -60,7 +60,7 @@ describe('loadSeq2Seq', () => {
 
   it('names a missing tensor; a checkpoint without final_logits_bias (a bare model) gets zeros', async () => {
     const { graph, store } = tinyModel('bart');
-    const config = graph.meta['config'] as unknown as Seq2SeqConfig;
+    const config = graph.meta.seq2seq!;
     await saveHf(dir, graph, store, hfConfig(config), ['model.decoder.layers.1.fc1.bias']);
     await expect(loadSeq2Seq(dir)).rejects.toThrow(/missing tensor 'model\.decoder\.layers\.1\.fc1\.bias'/);
     await saveHf(dir, graph, store, hfConfig(config), ['final_logits_bias']);

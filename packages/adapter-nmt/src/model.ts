@@ -1,8 +1,8 @@
-import type { Graph, Init, Scope } from '@adapters/core-graph';
-import { GraphBuilder } from '@adapters/core-graph';
+import type { Graph, Init, Runtime, Scope } from '@adapters/core-graph';
+import { defaultRuntime, GraphBuilder, withOps } from '@adapters/core-graph';
 import type { Seq2SeqConfig } from './config';
 import { LEARNED_POSITION_OFFSET, seq2seqConfig } from './config';
-import './ops';
+import { NMT_OPS } from './ops';
 
 const WEIGHT_INIT: Init = { kind: 'normal', std: 0.02 };
 /** Parameter key of the shared token embedding (encoder, decoder and the tied LM head read it). */
@@ -42,10 +42,14 @@ export function buildSeq2Seq(partial: Partial<Seq2SeqConfig> = {}): Graph {
   return seq2seqBuilder(partial).build();
 }
 
-export function seq2seqBuilder(partial: Partial<Seq2SeqConfig> = {}): GraphBuilder {
+/**
+ * `runtime`: what the graph is built, rewritten (with a plain registry) and run with, default the default runtime;
+ * the graph's runtime is it plus the encoder-decoder ops (`NMT_OPS`).
+ */
+export function seq2seqBuilder(partial: Partial<Seq2SeqConfig> = {}, runtime: Runtime = defaultRuntime): GraphBuilder {
   const c = seq2seqConfig(partial);
   // `architecture` and `hiddenSize` are what adapter files are checked against (AdapterHub's model_type, hidden_size).
-  const b = new GraphBuilder({ architecture: c.family, prefix: 'model', config: { ...c, architecture: c.family, hiddenSize: c.dModel }, seq2seq: true });
+  const b = new GraphBuilder({ architecture: c.family, prefix: 'model', config: { ...c, architecture: c.family, hiddenSize: c.dModel }, seq2seq: c }, withOps(runtime, NMT_OPS));
   const ids = b.input('input_ids', ['batch', 'seq'], 'int32');
   const mask = b.input('attention_mask', ['batch', 'seq'], 'float32');
   const decIds = b.input('decoder_input_ids', ['batch', 'seq'], 'int32');

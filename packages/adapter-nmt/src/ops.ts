@@ -1,7 +1,8 @@
-// Ops an encoder-decoder needs beyond core's vocabulary, registered at import (listed in package.json sideEffects).
+// Ops an encoder-decoder needs beyond core's vocabulary. The graphs `seq2seqBuilder` builds carry them in their
+// runtime (and `nmtPackage` contributes them to `createRuntime`); nothing registers at import.
 import * as tf from '@tensorflow/tfjs';
 import type { Attrs, InferArgs, OpDef, TensorType } from '@adapters/core-graph';
-import { applyDropout, defineOp, GraphError, MASKED_SCORE, opRegistry } from '@adapters/core-graph';
+import { applyDropout, defineOp, GraphError, MASKED_SCORE } from '@adapters/core-graph';
 
 function fail(args: InferArgs, problem: string): GraphError {
   const ins = args.inputIds.map((id, i) => `${id} [${args.inputs[i]?.shape.join(', ') ?? '?'}]`).join(', ');
@@ -132,4 +133,3 @@ export const sinusoidalPositionsOp: OpDef = defineOp({
 });
 
 export const NMT_OPS: readonly OpDef[] = [seq2seqAttentionOp, stepPositionsOp, sinusoidalPositionsOp];
-for (const op of NMT_OPS) if (!opRegistry.has(op.name)) opRegistry.register(op);

@@ -27,8 +27,8 @@ const inputNode = (name: string): string => `inputs.${name}`;
 
 /** The graph's config (recorded in meta by the builder). */
 export function configOf(executor: Executor): Seq2SeqConfig {
-  const c = executor.graph.meta['config'] as unknown as Seq2SeqConfig | undefined;
-  if (!c || executor.graph.meta['seq2seq'] !== true) throw new TypeError('not an encoder-decoder graph (build it with buildSeq2Seq)');
+  const c = executor.graph.meta.seq2seq;
+  if (!c) throw new TypeError('not an encoder-decoder graph (build it with buildSeq2Seq)');
   return c;
 }
 

@@ -1,13 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { adapter, adaptersOnlyPolicy, applyPlacements, createRegistry, createTrainer, Executor } from '@adapters/core-graph';
 import { plugins as bottleneckPlugins } from '@adapters/adapter-bottleneck';
-import type { Seq2SeqConfig } from './config';
 import { disposeSeq2SeqBatch, makeSeq2SeqBatch, seq2seqLoss } from './train';
 import { randomIds, tinyModel } from './__tests__/helpers';
 
 describe('training an encoder-decoder', () => {
   it('makeSeq2SeqBatch pads sources, shifts targets right after the start token and ignores padded labels', () => {
-    const config = { ...(tinyModel('bart').graph.meta['config'] as unknown as Seq2SeqConfig) };
+    const config = { ...(tinyModel('bart').graph.meta.seq2seq!) };
     const b = makeSeq2SeqBatch(config, [[5, 6, 7], [8]], [[9, 10], [11, 12, 13]]);
     expect(b.inputIds.arraySync()).toEqual([[5, 6, 7, 2], [8, 2, 1, 1]]);
     expect(b.attentionMask.arraySync()).toEqual([[1, 1, 1, 1], [1, 1, 0, 0]]);
@@ -27,7 +26,7 @@ describe('training an encoder-decoder', () => {
     store.sync(graph, 3);
     const trainer = createTrainer({ store, graph, policy: adaptersOnlyPolicy, schedule: () => 3e-2 });
     expect(trainer.trainableKeys.every((k) => graph.param(k).owner === 'adapter:a')).toBe(true);
-    const config = graph.meta['config'] as unknown as Seq2SeqConfig;
+    const config = graph.meta.seq2seq!;
     const src = randomIds(4, 5, 24, 7);
     const batch = makeSeq2SeqBatch(config, src, src.map((r) => [...r].reverse()));
     const exec = new Executor(graph, store);

@@ -4,3 +4,8 @@ export type { PalsConfig, PalsInit } from './config';
 export { pals, palsDefaultPlacement, palsParamCount, palsSharedPrefix, plugins } from './plugin';
 export { palsHeadOf, palsTaskGraph, trainPals } from './train';
 export type { PalsTask, PalsTrainOptions, PalsTrainResult } from './train';
+import type { PackageDescriptor } from '@adapters/core-graph';
+import { definePackage } from '@adapters/core-graph';
+import { plugins } from './plugin';
+/** This package for `createRuntime([...])`: the `pals` plugin (it builds only core ops). */
+export const palsPackage: PackageDescriptor = definePackage({ name: '@adapters/adapter-pals', adapters: plugins });

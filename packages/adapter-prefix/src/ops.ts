@@ -18,28 +18,10 @@ export const prefixTableOp = defineOp({
   run: (_x, p) => tf.clone(p['weight'] as tf.Tensor),
 });
 
-export const PREFIX_GATE_MEAN_OP = 'prefixGateMean';
-
 /**
- * AdapterHub's gate pooling for prefixes: mean over the sequence axis of every position (padding included, as its
- * torch.mean(sigmoid(gate(x)), dim=1)): [batch, seq, gates] → [batch, 1, gates].
- */
-export const prefixGateMeanOp = defineOp({
-  name: PREFIX_GATE_MEAN_OP,
-  arity: 1,
-  inferType(args) {
-    const x = args.inputs[0];
-    if (!x || x.shape.length !== 3) throw new GraphError(`node '${args.nodeId}': ${PREFIX_GATE_MEAN_OP} expects [batch, seq, gates]`);
-    return { shape: [x.shape[0] as number | 'batch', 1, x.shape[2] as number], dtype: 'float32' };
-  },
-  run: ([x]) => tf.mean(x as tf.Tensor, 1, true),
-});
-
-/**
- * Adds `prefixTable` and `prefixGateMean` to the default runtime's op vocabulary (idempotent). Not needed by graphs the plugin builds
- * (they carry the op; see `prefixPackage`): kept for code that builds prefix-table or gate-mean nodes by hand.
+ * Adds `prefixTable` to the default runtime's op vocabulary (idempotent). Not needed by graphs the plugin builds
+ * (they carry the op; see `prefixPackage`): kept for code that builds prefix-table nodes by hand.
  */
 export function registerPrefixOps(): void {
   if (!opRegistry.has(PREFIX_TABLE_OP)) opRegistry.register(prefixTableOp);
-  if (!opRegistry.has(PREFIX_GATE_MEAN_OP)) opRegistry.register(prefixGateMeanOp);
 }

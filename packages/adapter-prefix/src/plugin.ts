@@ -7,11 +7,11 @@
 // index among the prefixed layers (AdapterHub's view [P, 2L, heads, head_dim]); the layer's attention is rebuilt with
 // them prepended to k and v and the mask extended by P ones (the site `layer.{i}.attention.self`, mode `after`).
 import type { AnyAdapterPlugin, BuildContext, CheckpointKeyArgs, BuildResult, DefaultPlacement, Graph, GraphBuilder, Init, Scope } from '@adapters/core-graph';
-import { defineAdapter, PlacementError } from '@adapters/core-graph';
+import { defineAdapter, PlacementError, SEQ_MEAN_OP } from '@adapters/core-graph';
 import type { PrefixTuningConfig } from './config';
 import { PREFIX_DEFAULTS, PREFIX_SCHEMA, prefixLayers, validatePrefix } from './config';
 import { prefixFromHubConfig, prefixToHubConfig } from './hub';
-import { PREFIX_GATE_MEAN_OP, PREFIX_TABLE_OP, prefixGateMeanOp, prefixTableOp } from './ops';
+import { PREFIX_TABLE_OP, prefixTableOp } from './ops';
 
 /** Site kind the encoder declares per layer for prefix tuning (opt-in: only selected by kind or exact name). */
 export const PREFIX_SITE_KIND = 'prefix';
@@ -45,7 +45,7 @@ export function prefixParamCount(c: PrefixTuningConfig, hidden: number, layers: 
 function prefixGate(sc: Scope, x: string, hidden: number, gates: number): { key: string; value: string } {
   const bound = 1 / Math.sqrt(hidden);
   const logits = sc.dense('gate', x, gates, { init: { kind: 'normal', std: 0.02 }, biasInit: { kind: 'uniform', low: -bound, high: bound } });
-  const g = sc.op(PREFIX_GATE_MEAN_OP, 'gate_mean', [sc.act('sigmoid', 'gate_act', logits)]);
+  const g = sc.op(SEQ_MEAN_OP, 'gate_mean', [sc.act('sigmoid', 'gate_act', logits)]);
   if (gates === 1) return { key: g, value: g };
   return {
     key: sc.op('slice', 'gate_key', [g], { attrs: { axis: 2, begin: 0, size: 1 } }),
@@ -135,7 +135,7 @@ export const prefixTuning = defineAdapter<PrefixTuningConfig>({
   description: 'Prefix tuning (AdapterHub PrefixTuningConfig): per-layer key/value prefixes from a reparameterisation MLP or flat',
   modes: ['after'],
   // The flat prefix table op travels with the plugin: a rewrite with it types the node, the graph it builds runs it.
-  ops: [prefixTableOp, prefixGateMeanOp],
+  ops: [prefixTableOp],
   defaults: PREFIX_DEFAULTS,
   schema: PREFIX_SCHEMA,
   validate: validatePrefix,

@@ -101,10 +101,11 @@ export type { MaskingOptions } from './train/mlm';
 
 // Model-level API
 export { CORE_OPS, createOpTable } from './ops/registry';
+export { SEQ_MEAN_OP } from './ops/shape';
 export { ADD_LAYER_NORM_OP, addLayerNormOp } from './ops/fused-ops';
 export { CORE_BLOCKS, createBlockTable } from './rewrite/blocks';
 export { UNION_PARAMS_META, UNION_PLUGIN, UNION_PRESETS, UNION_PRESET_NAMES, UNION_SCHEMA, configUnion, isUnionPlugin, resolveUnion } from './rewrite/union';
-export { asRuntime, corePackage, createRuntime, defaultRuntime, definePackage } from './runtime/runtime';
+export { asRuntime, corePackage, createRuntime, defaultRuntime, definePackage, withOps } from './runtime/runtime';
 export { cse, cseAliases } from './passes/cse';
 export { defineLowering, lower } from './passes/lower';
 export { addLayerNormLowering } from './passes/add-layer-norm';

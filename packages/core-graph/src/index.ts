@@ -16,6 +16,7 @@ export type { OwnerCount, ParameterSummary } from './graph/describe';
 
 // Ops
 export { CORE_OPS, createOpTable, opRegistry } from './ops/registry';
+export { SEQ_MEAN_OP } from './ops/shape';
 export type { MutableOpTable, OpTable } from './ops/registry';
 export { ADD_LAYER_NORM_OP, addLayerNormOp } from './ops/fused-ops';
 export { defineOp } from './ops/op-def';
@@ -54,7 +55,7 @@ export type { UnionComponent, UnionConfig, UnionParamsMeta, UnionPresetName } fr
 export type { AdapterCatalog, PlacementEntry, PlacementResult, PlacementRule } from './rewrite/apply-placements';
 
 // Runtime and Graph → Graph passes
-export { asRuntime, corePackage, createRuntime, definePackage, defaultRuntime } from './runtime/runtime';
+export { asRuntime, corePackage, createRuntime, definePackage, defaultRuntime, withOps } from './runtime/runtime';
 export type { PackageDescriptor, PackageParts, Runtime } from './runtime/runtime';
 export { cse, cseAliases } from './passes/cse';
 export { defineLowering, lower } from './passes/lower';

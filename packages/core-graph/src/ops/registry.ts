@@ -7,14 +7,14 @@ import { addLayerNormOp } from './fused-ops';
 import { dropoutOp, inputOp, matmulOp, switchOp } from './misc';
 import { layerNormOp } from './norm';
 import type { OpDef } from './op-def';
-import { branchInputOp, concatOp, maskedMeanOp, positionsOp, reshapeOp, sliceOp, tokenOp, transposeOp } from './shape';
+import { branchInputOp, concatOp, maskedMeanOp, positionsOp, reshapeOp, seqMeanOp, sliceOp, tokenOp, transposeOp } from './shape';
 
 /** Core's op vocabulary, including the fused ops its lowerings produce (`addLayerNorm`). */
 export const CORE_OPS: readonly OpDef[] = [
   inputOp, denseOp, embeddingOp, layerNormOp, attentionOp, softmaxOp, dropoutOp, switchOp, matmulOp,
   addOp, subOp, mulOp, sumOp, scaleOp, scaleByParamOp,
   geluOp, geluNewOp, reluOp, swishOp, tanhOp, sigmoidOp, identityOp,
-  reshapeOp, transposeOp, concatOp, sliceOp, branchInputOp, tokenOp, maskedMeanOp, positionsOp,
+  reshapeOp, transposeOp, concatOp, sliceOp, branchInputOp, tokenOp, maskedMeanOp, positionsOp, seqMeanOp,
   addLayerNormOp,
 ];
 

@@ -138,6 +138,25 @@ export const maskedMeanOp = defineOp({
   },
 });
 
+/** Name of `seqMean` (for plugins that emit it: AdapterHub's gate pooling in LoRA, prefix tuning and bottleneck gates). */
+export const SEQ_MEAN_OP = 'seqMean';
+
+/**
+ * Mean over the sequence axis keeping it: [batch, seq, n] → [batch, 1, n], broadcast back over positions.
+ * Every position counts, padding included, as AdapterHub's gate pooling `torch.mean(gate, dim=1)`.
+ */
+export const seqMeanOp = defineOp({
+  name: SEQ_MEAN_OP,
+  pure: true,
+  arity: 1,
+  inferType(args) {
+    const x = input(args, 0);
+    if (x.shape.length !== 3) throw shapeError(args, `seqMean expects [batch, seq, n]`);
+    return { shape: [x.shape[0] as Dim, 1, x.shape[2] as Dim], dtype: 'float32' };
+  },
+  run: ([x]) => tf.mean(x as tf.Tensor, 1, true),
+});
+
 /** Position ids [batch, seq]: 0..seq-1 + offset, or RoBERTa's cumulative count of non-padding tokens. */
 export const positionsOp = defineOp({
   name: 'positions',

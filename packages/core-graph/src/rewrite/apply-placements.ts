@@ -52,10 +52,10 @@ interface ResolvedLeaf {
  * Applies placement rules in order and returns a new graph plus a report of every splice.
  * The input graph is never changed. A rule selecting nothing, an unsupported mode, an invalid
  * config or an invalid composition is an error. `registry`: a runtime (its plugins, blocks and ops), or only
- * an adapter registry (blocks and ops then come from the default runtime).
+ * an adapter registry (blocks and ops then come from the graph's runtime, else the default runtime).
  */
 export function applyPlacements(graph: Graph, rules: readonly PlacementRule[], registry: AdapterRegistry | Runtime): PlacementResult {
-  const runtime = asRuntime(registry);
+  const runtime = asRuntime(registry, graph.runtime);
   let current = graph;
   const report: PlacementEntry[] = [];
   rules.forEach((rule, index) => {

@@ -14,7 +14,8 @@ import { applyPlacements } from '../rewrite/apply-placements';
 import { compositionRegistry } from '../rewrite/blocks';
 import { adapter, block } from '../rewrite/composition';
 import { toyAdapter } from '../testing/toy-adapter';
-import { createRuntime, defaultRuntime, definePackage } from './runtime';
+import { createRegistry } from '../plugin/registry';
+import { createRuntime, defaultRuntime, definePackage, withOps } from './runtime';
 
 const times = (name: string, k: number) => defineOp({ name, arity: 1, pure: true, inferType: (args) => input(args, 0), run: ([x]) => tf.mul(x as tf.Tensor, k) });
 const double = times('test.double', 2);
@@ -85,6 +86,37 @@ describe('createRuntime', () => {
     expect(graph.splices.map((s) => s.composition)).toEqual(['Chain(a)']);
     expect(graph.runtime).toBe(a);
     expect(() => applyPlacements(base, [rule], createRuntime())).toThrow(new PlacementError("unknown composition block 'Chain' (install the plugin that provides it)"));
+  });
+
+  it('withOps adds ops to a runtime (looked up first) and returns the runtime itself when it has them all', () => {
+    const base = createRuntime();
+    const more = withOps(base, [double]);
+    expect([more.ops.has('test.double'), base.ops.has('test.double'), defaultRuntime.ops.has('test.double')]).toEqual([true, false, false]);
+    expect(more.ops.get('dense')).toBe(base.ops.get('dense'));
+    expect(more.ops.names()).toEqual([...base.ops.names(), 'test.double'].sort());
+    expect([more.blocks, more.plugins, more.lowerings]).toEqual([base.blocks, base.plugins, base.lowerings]);
+    expect(withOps(more, [double])).toBe(more);
+    expect(withOps(base, [])).toBe(base);
+    // A graph built with it runs the op; the builder's runtime is what the graph remembers.
+    const g = doubledTwice(new GraphBuilder({}, more));
+    expect(g.runtime).toBe(more);
+  });
+
+  it('a rewrite with a plain registry starts from the graph’s runtime: the ops its nodes need stay', () => {
+    const withDouble = withOps(defaultRuntime, [double]);
+    const b = GraphBuilder.from(buildEncoder({ vocabSize: 20, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 16, maxPositions: 8 }), withDouble);
+    const s = b.scope('t', 'base');
+    b.output('d', s.op('test.double', 'd', [b.getSite('layer.0.ffn').exit]));
+    const base = b.build();
+    const rule = { adapter: adapter('toy', 'a', { size: 2 }), select: { names: 'layer.0.ffn' }, mode: 'after' as const };
+    const { graph } = applyPlacements(base, [rule], createRegistry([toyAdapter]));
+    expect(graph.runtime?.ops.has('test.double')).toBe(true);
+    expect(graph.runtime?.plugins.has('toy')).toBe(true);
+    const store = WeightStore.create(graph, 0);
+    const out = new Executor(graph, store).run({ input_ids: [[1, 2, 3]], attention_mask: [[1, 1, 1]] });
+    expect((out['d'] as tf.Tensor).shape).toEqual([1, 3, 8]);
+    tf.dispose(Object.values(out));
+    store.dispose();
   });
 
   it('rejects conflicting contributions, a package listed twice and a malformed package, naming them', () => {

@@ -153,19 +153,28 @@ export const defaultRuntime: Runtime = Object.freeze({
 });
 
 /**
- * A runtime, or (the older signature) an adapter registry: then the default runtime with the registry's plugins
- * and the ops and lowerings they declare (looked up before the default runtime's own).
+ * `base` with more ops, looked up before its own (e.g. a builder's ops for a graph built without its package, or
+ * the ops a head emits). `base` itself when it already has every one of them.
  */
-export function asRuntime(registry: AdapterRegistry | Runtime): Runtime {
+export function withOps(base: Runtime, ops: readonly OpDef[]): Runtime {
+  const own = createOpTable(unique(ops.filter((o) => !base.ops.has(o.name) || base.ops.get(o.name) !== o)));
+  if (own.names().length === 0) return base;
+  const table: OpTable = {
+    get: (name, nodeId) => (own.has(name) ? own.get(name) : base.ops.get(name, nodeId)),
+    has: (name) => own.has(name) || base.ops.has(name),
+    names: () => [...new Set([...own.names(), ...base.ops.names()])].sort(),
+  };
+  return Object.freeze({ ...base, ops: table });
+}
+
+/**
+ * A runtime, or (the older signature) an adapter registry: then `base` (the runtime the graph being rewritten was
+ * built with, else the default runtime) with the registry's plugins and the ops and lowerings they declare.
+ */
+export function asRuntime(registry: AdapterRegistry | Runtime, base: Runtime = defaultRuntime): Runtime {
   if ('lowerings' in registry) return registry;
   const plugins = registry.list();
-  const own = createOpTable(unique([...plugins.flatMap((p) => p.ops ?? []), ...plugins.flatMap((p) => p.lowerings ?? []).flatMap((l) => l.ops ?? [])]));
-  const lowerings = unique([...defaultRuntime.lowerings, ...plugins.flatMap((p) => p.lowerings ?? [])]);
-  if (own.names().length === 0 && lowerings.length === defaultRuntime.lowerings.length) return { ...defaultRuntime, plugins: registry };
-  const ops: OpTable = {
-    get: (name, nodeId) => (own.has(name) ? own.get(name) : defaultRuntime.ops.get(name, nodeId)),
-    has: (name) => own.has(name) || defaultRuntime.ops.has(name),
-    names: () => [...new Set([...own.names(), ...defaultRuntime.ops.names()])].sort(),
-  };
-  return Object.freeze({ ...defaultRuntime, ops, plugins: registry, lowerings: Object.freeze(lowerings) });
+  const ops = [...plugins.flatMap((p) => p.ops ?? []), ...plugins.flatMap((p) => p.lowerings ?? []).flatMap((l) => l.ops ?? [])];
+  const lowerings = unique([...base.lowerings, ...plugins.flatMap((p) => p.lowerings ?? [])]);
+  return Object.freeze({ ...withOps(base, ops), plugins: registry, lowerings: Object.freeze(lowerings) });
 }
