@@ -1,6 +1,6 @@
 // The browser entry of @adapters/core-graph (the `browser` condition of its exports map): the public API without
 // what needs Node (files, folders, the model cache, tokenizer files, dataset readers): no fs, path, os,
-// child_process or load-time __dirname. browser.test.ts checks it is index.ts minus the node-only names listed there.
+// child_process or load-time __dirname. index.ts re-exports it and adds the node-only names (browser.test.ts keeps the two in step).
 
 export { AdapterGraphError, ConfigError, DataError, GraphError, MAX_ERROR_MESSAGE, PlacementError, PluginDefinitionError, printable, TrainingDivergedError } from './errors';
 export type { ErrorCode } from './errors';

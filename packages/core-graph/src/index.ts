@@ -1,140 +1,19 @@
-// The public API of @adapters/core-graph. Everything a user or plugin may rely on is listed here by name;
-// the package's exports map forbids deep imports.
+// The public API of @adapters/core-graph: everything that also runs in a browser (browser.ts, the `browser`
+// export condition) and, below, what needs Node. The exports map forbids deep imports.
 
-export { AdapterGraphError, ConfigError, DataError, GraphError, MAX_ERROR_MESSAGE, PlacementError, PluginDefinitionError, printable, TrainingDivergedError } from './errors';
-export type { ErrorCode } from './errors';
+export * from './browser';
 
-// Graph IR
-export type { AttrValue, Attrs, Dim, DType, GraphInput, GraphNode, Init, ParamKind, ParamSpec, Site, SiteKind, SiteResidual, SymbolicDim, TensorType } from './graph/types';
-export { Graph } from './graph/graph';
-export type { GraphParts, SpliceRecord } from './graph/graph';
-export type { CoreGraphMeta, GraphMeta, GraphMetaRegister } from './graph/meta';
-export { GraphBuilder, Scope } from './graph/builder';
-export type { DenseOptions, NodeOptions, ParamArg, ParamDecl } from './graph/builder';
-export { describeGraph, parameterSummary } from './graph/describe';
-export type { OwnerCount, ParameterSummary } from './graph/describe';
-
-// Ops
-export { CORE_OPS, createOpTable, opRegistry } from './ops/registry';
-export { SEQ_MEAN_OP } from './ops/shape';
-export type { MutableOpTable, OpTable } from './ops/registry';
-export { ADD_LAYER_NORM_OP, addLayerNormOp } from './ops/fused-ops';
-export { defineOp } from './ops/op-def';
-export type { InferArgs, OpDef, RunContext } from './ops/op-def';
-export { ACTIVATIONS } from './ops/activation';
-export type { Activation } from './ops/activation';
-export { MASKED_SCORE } from './ops/attention';
-
-// Models
-export { BERT_BASE, MINILM_L6, encoderConfig, maxSequenceLength } from './model/config';
-export type { Architecture, EncoderConfig } from './model/config';
-export { buildEncoder, encoderBuilder } from './model/encoder';
-export type { EncoderOptions } from './model/encoder';
-export { addHead, classificationHead, CORE_HEADS, coreHeads, graphHeads, headPrefix, maskedLMHead, tokenClassificationHead } from './model/heads';
-export type { AnyHeadSpec, ClassificationHeadSpec, HeadSpec, MaskedLMHeadSpec, TokenClassificationHeadSpec } from './model/heads';
-export { createHeadRegistry, defineHead, requireSequenceInput } from './model/head-def';
-export type { AnyHeadDef, ForeignHead, HeadBuildContext, HeadDef, HeadReadContext, HeadRegistry, HeadSpecBase } from './model/head-def';
-
-// Plugins and placement
-export { countPerSite, defineAdapter, SPLICE_MODES } from './plugin/define-adapter';
-export type { AdapterPlugin, BuildContext, BuildResult, CloseContext, DefaultPlacement, ParamCountArgs, ParamCounts, ParamCountSite, SpanNorm, SpliceMode } from './plugin/define-adapter';
-export { createRegistry } from './plugin/registry';
-export type { AdapterRegistry, AnyAdapterPlugin } from './plugin/registry';
-export { RESERVED_NAMES, validateSchema } from './plugin/schema';
-export type { JsonSchema } from './plugin/schema';
-export { resolveConfig } from './plugin/resolve-config';
-export { describeSelector, numLayersOf, selectSites } from './rewrite/selector';
-export type { SiteSelector } from './rewrite/selector';
-export { adapter, Average, BatchSplit, block, describeTree, leaves, Parallel, Stack, validateTree } from './rewrite/composition';
-export type { AdapterTree, AdapterUse, BlockPosition, BlockRules, CompositionBlock } from './rewrite/composition';
-export { compositionRegistry, CORE_BLOCKS, createBlockTable } from './rewrite/blocks';
-export type { BlockContext, BlockDef, BlockTable, ComposeChild, ComposeState, MutableBlockTable } from './rewrite/blocks';
-export { applyPlacements } from './rewrite/apply-placements';
-export { configUnion, isUnionPlugin, resolveUnion, UNION_PARAMS_META, UNION_PLUGIN, UNION_PRESET_NAMES, UNION_PRESETS, UNION_SCHEMA } from './rewrite/union';
-export type { UnionComponent, UnionConfig, UnionParamsMeta, UnionPresetName } from './rewrite/union';
-export type { AdapterCatalog, PlacementEntry, PlacementResult, PlacementRule } from './rewrite/apply-placements';
-
-// Runtime and Graph → Graph passes
-export { asRuntime, corePackage, createRuntime, definePackage, defaultRuntime, withOps } from './runtime/runtime';
-export type { PackageDescriptor, PackageParts, Runtime } from './runtime/runtime';
-export { cse, cseAliases } from './passes/cse';
-export { defineLowering, lower } from './passes/lower';
-export type { LowerOptions, Lowering, LoweringContext, Replacement } from './passes/lower';
-export { addLayerNormLowering } from './passes/add-layer-norm';
-
-// Execution
-export { Executor } from './exec/executor';
-export type { ExecutorOptions, Feeds, RunOptions } from './exec/executor';
-export { WeightStore } from './exec/weights';
-export { initialValues } from './exec/init';
-export { adapterPolicy, adaptersOnlyPolicy, decays, fullFineTunePolicy, isStateParam, ownersPolicy, STATE_OWNER_PREFIX } from './exec/policy';
-export type { TrainPolicy } from './exec/policy';
-export { BackendUnavailableError, describeBackend, nativeKernelsOffLine, selectBackend, STOCK_WASM_SLOWDOWN, VALID_BACKEND_NAMES } from './backend/select-backend';
-export { BackendNotReadyError, backendReady, ensureBackend, requireBackend } from './backend/ensure-backend';
-export { applyDropout, dropoutMask } from './ops/dropout-mask';
-export { FUSED_KERNELS, hasFusedKernel } from './ops/fused';
-export { disableZeroCopyKernels, enableZeroCopyKernels, zeroCopyKernelsEnabled } from './backend/wasm-zero-copy';
-export type { BackendChoice, BackendName, NativeKernelStatus, SelectBackendOptions } from './backend/select-backend';
-
-// Files
 export { decodeSafetensors, encodeSafetensors, RANGED_READ_BYTES, readSafetensorsFile, SafetensorsError, writeSafetensorsFile } from './io/safetensors';
-export type { DecodedTensor, EncodableTensor, ReadSafetensorsOptions, SafetensorsContents, SafetensorsDtype } from './io/safetensors';
 export { readableRunPath, recoverRunDir, removeStaleTempFiles, RUN_MARKERS, stageRunDir, writeRunDir } from './io/run-dir';
-export type { StagedRun } from './io/run-dir';
 export { writeFileAtomic, writeJsonAtomic } from './io/atomic-write';
 export { readJsonObject } from './io/read-json';
-export { checkSeed, hashSeed, MAX_SEED, mulberry32, normalSampler, shuffled } from './exec/random';
-export { assignFromCheckpoint, checkpointTensor, exportToCheckpoint, firstNonFinite, hfKeyOf, isTransposedInCheckpoint, stageFromCheckpoint } from './checkpoint/hf-keys';
-export type { AssignOptions, CheckpointTensor } from './checkpoint/hf-keys';
-
-// Data: model files, tokenization, datasets and metrics
 export { parseConllu, readConllu } from './data/conllu';
-export type { ConlluToken, Sentence } from './data/conllu';
 export { LabelVocab, listColumns, readDataText, readExamples } from './data/datasets';
-export type { Example, ExampleFormat, ReadExamplesOptions } from './data/datasets';
-export { accuracy, classScores, confusionMatrix, f1Binary, f1Macro, matthewsCorrelation } from './data/metrics';
-export type { ClassScores } from './data/metrics';
 export { KNOWN_MODELS, cacheRoot, isModelDirComplete, modelCacheDir } from './data/model-dir';
-export type { ModelSource } from './data/model-dir';
 export { loadTokenizer, longestFirst } from './data/tokenizer';
-export type { BatchEncodeOptions, BatchEncoded, EncodeOptions, Encoded, TextInput, TextTokenizer } from './data/tokenizer';
-export { parseDelimited, stripBom } from './data/table';
-export type { TableRecord } from './data/table';
-export { parseVocabTxt, WordPieceTokenizer } from './data/wordpiece';
-export type { WordPieceOptions } from './data/wordpiece';
-
-// Training
-export { AdamW, clipByGlobalNorm, linearSchedule } from './train/adamw';
-export type { AdamWOptions, AdamWState, SlotValues } from './train/adamw';
-export { createTrainer } from './train/create-trainer';
-export type { LoopSettings, StepOptions, StepResult, Trainer, TrainerOptions, TrainerSnapshot } from './train/create-trainer';
-export { trainMultiTask } from './train/multi-task';
-export type { MultiTaskRecord, MultiTaskTrainOptions, MultiTaskTrainResult, TrainTask } from './train/multi-task';
-export { annealedAlpha, taskProbabilities, taskSchedule } from './train/task-sampling';
-export type { TaskSampling, TaskScheduleOptions } from './train/task-sampling';
-export { disposeBatch, epochBatches, IGNORE_LABEL, makeBatch } from './train/batches';
-export type { Batch, TrainExample } from './train/batches';
-export { crossEntropy, predictions } from './train/loss';
-export { evaluate } from './train/evaluate';
-export type { EvalConstants, EvalResult, EvaluateOptions } from './train/evaluate';
-export { train } from './train/trainer';
-export { DivergenceMonitor } from './train/divergence';
-export type { DivergenceOptions } from './train/divergence';
-export type { SelectMetric, StepConstantsArgs, TrainOptions, TrainRecord, TrainResult } from './train/trainer';
-export { maskExamples, maskTokens } from './train/mlm';
-export type { MaskingOptions } from './train/mlm';
-
-// Checkpoints and adapter files
 export { checkConfigAgainstCheckpoint, checkpointLookup, loadPretrained, parseHfConfig, readHfConfig } from './checkpoint/load-pretrained';
-export type { Pretrained } from './checkpoint/load-pretrained';
 export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterCheckpointKeys, adapterCheckpointKeysOf, defaultCheckpointKeys, FORMAT_VERSION, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, loadAdapter, saveAdapter } from './checkpoint/adapterhub';
 export { artifactJson, checkpointKeyArgs, checkpointKeysOf, modelHeader, moduleCheckpointKeys, objectField, stageArtifact, writeArtifact } from './checkpoint/artifact';
-export type { Artifact, CheckpointKeyArgs, CheckpointKeys, ModelHeader } from './checkpoint/artifact';
 export { loadRun, loadRunHead, OBSOLETE_RUN_FILES, readRunManifest, RUN_FILE, RUN_FORMAT, RUN_LIMITS, runOfAdapterDir, saveRun, singleAdapterRun, validateRunManifest, writeRun } from './checkpoint/run-manifest';
-export type { LoadedRun, LoadRunOptions, RunAdapter, RunColumns, RunExtraContext, RunExtraHandler, RunHead, RunInput, RunManifest, RunTree } from './checkpoint/run-manifest';
 export { assignStaged, hasHead, loadHead, readHead, saveHead } from './checkpoint/head-files';
-
-// Model-level API
 export { AdapterModel } from './api/adapter-model';
-export type { FitOptions, FromPretrainedOptions, LabelledText, Placement, PredictInput, Prediction } from './api/adapter-model';
-export type { SavedPlacement } from './checkpoint/adapterhub';
