@@ -1,12 +1,15 @@
 // Forward passes over many adapters at once. A batch of texts for several adapters (same placement) runs as one
 // graph with a BatchSplit at every adapted site: rows of slice i go through adapter i only, and each adapter's head
-// reads its own rows. One input for many adapters runs as a Parallel: layers below the first adapted site (and,
+// reads its own rows. The graph is a SlotTemplate (slots.ts): built once per list of adapter kinds, filled with the
+// batch's adapters and row counts at run time. One input for many adapters runs as a Parallel: layers below the first adapted site (and,
 // with `sharedLayers`, AdapterDrop's dropped lower layers) are computed once for all tasks.
 import * as tf from '@tensorflow/tfjs';
-import type { AdapterRegistry, AdapterTree, Graph, HeadRegistry, TextTokenizer, TrainExample, WeightStore } from '@adapters/core-graph';
-import { adapter, addHead, applyPlacements, BatchSplit, disposeBatch, Executor, makeBatch, numLayersOf, Parallel } from '@adapters/core-graph';
+import type { AdapterRegistry, Graph, HeadRegistry, TextTokenizer, TrainExample, WeightStore } from '@adapters/core-graph';
+import { disposeBatch, makeBatch, numLayersOf } from '@adapters/core-graph';
 import { ServeError } from './errors';
 import type { LoadedAdapter } from './pool';
+import type { SlotLayout } from './slots';
+import { signatureOf, SlotTemplate } from './slots';
 
 export interface Prediction {
   readonly label: string;
@@ -26,17 +29,14 @@ export interface EngineOptions {
   readonly heads?: HeadRegistry;
   readonly tokenizer: TextTokenizer;
   readonly maxLength: number;
-  /** Batch graphs kept for reuse (keyed by adapters, their row counts and load generations). */
+  /** Batch graphs kept for reuse (keyed by the adapters' signatures: plugin, config, placement, head shape). */
   readonly graphCacheSize?: number;
   readonly onGraph?: (hit: boolean) => void;
 }
 
-interface Compiled {
-  readonly executor: Executor;
-}
-
 export class BatchEngine {
-  private readonly cache = new Map<string, Compiled>();
+  /** Batch graphs by the signatures of their slots (LRU); they hold no adapter, so unloading keeps them valid. */
+  private readonly cache = new Map<string, SlotTemplate>();
   readonly numLayers: number;
 
   constructor(private readonly options: EngineOptions) {
@@ -48,33 +48,29 @@ export class BatchEngine {
     return this.cache.size;
   }
 
-  /** Drops cached graphs that use `name` (it was unloaded). */
-  forget(name: string): void {
-    for (const key of [...this.cache.keys()]) {
-      const parts = key.slice(key.indexOf(':') + 1).split(';');
-      if (parts.some((part) => part.startsWith(`${name}@`))) this.cache.delete(key);
-    }
-  }
-
   /** Probabilities for every group's texts, in one forward pass (all groups must share a placement). */
   runBatch(groups: readonly BatchGroup[]): Prediction[][] {
     const first = groups[0];
     if (!first) return [];
     const mismatch = groups.find((g) => g.adapter.placementKey !== first.adapter.placementKey);
     if (mismatch) throw new ServeError('bad_request', `adapters '${first.adapter.name}' and '${mismatch.adapter.name}' are placed differently and cannot share a batch`);
-    const sizes = groups.map((g) => g.texts.length);
-    const key = `split:${groups.map((g, i) => `${g.adapter.name}@${g.adapter.generation}#${sizes[i]}`).join(';')}`;
-    const compiled = this.compiled(key, () => {
-      const leaves = groups.map((g) => leafOf(g.adapter));
-      return { tree: leaves.length === 1 ? leaves[0]! : BatchSplit(sizes, ...leaves), adapters: groups.map((g) => g.adapter) };
-    });
+    // Slots in signature order, so any adapters of the same kinds reuse one graph whatever the request order.
+    const order = bySignature(groups.map((g) => g.adapter));
+    const slotted = order.map((i) => groups[i]!);
+    const template = this.template('split', slotted.map((g) => g.adapter));
+    const sizes = slotted.map((g) => g.texts.length);
     let offset = 0;
-    const slices = groups.map((g) => {
-      const slice = { adapter: g.adapter, begin: offset, rows: g.texts.length };
+    const slices = slotted.map((g, slot) => {
+      const slice = { adapter: g.adapter, output: template.output(slot), begin: offset, rows: g.texts.length };
       offset += g.texts.length;
       return slice;
     });
-    return this.forward(compiled, groups.flatMap((g) => g.texts), slices);
+    const probs = this.forward(template, slotted.map((g) => g.adapter), sizes, slotted.flatMap((g) => g.texts), slices);
+    const out: Prediction[][] = [];
+    order.forEach((i, slot) => {
+      out[i] = probs[slot]!;
+    });
+    return out;
   }
 
   /**
@@ -83,24 +79,43 @@ export class BatchEngine {
    * that way.
    */
   runMulti(adapters: readonly LoadedAdapter[], texts: readonly string[], sharedLayers = 0): Prediction[][] {
+    return this.runMultiSets(adapters, [texts], sharedLayers)[0] ?? [];
+  }
+
+  /**
+   * Several requests for the same adapters in one pass: their texts are concatenated, run once through a Parallel
+   * over the adapters, and handed back per request (result[set][adapter][text]).
+   */
+  runMultiSets(adapters: readonly LoadedAdapter[], textSets: ReadonlyArray<readonly string[]>, sharedLayers = 0): Prediction[][][] {
     const first = adapters[0];
-    if (!first) return [];
+    if (!first) return textSets.map(() => []);
     const mismatch = adapters.find((a) => a.placementKey !== first.placementKey);
     if (mismatch) throw new ServeError('bad_request', `adapters '${first.name}' and '${mismatch.name}' are placed differently; predict-multi runs adapters that share a placement`);
     if (!Number.isInteger(sharedLayers) || sharedLayers < 0 || sharedLayers >= Math.max(1, this.numLayers)) {
       throw new ServeError('bad_request', `sharedLayers must be an integer in [0, ${Math.max(0, this.numLayers - 1)}], got ${sharedLayers}`);
     }
-    const key = `parallel:${adapters.map((a) => `${a.name}@${a.generation}`).join(';')}`;
-    const compiled = this.compiled(key, () => {
-      const leaves = adapters.map(leafOf);
-      return { tree: leaves.length === 1 ? leaves[0]! : Parallel(...leaves), adapters };
-    });
+    const order = bySignature(adapters);
+    const slotted = order.map((i) => adapters[i]!);
+    const template = this.template('parallel', slotted);
+    const texts = textSets.flat();
     const rows = texts.length;
-    // With n branches the heads see n stacked copies of the batch; copy i belongs to adapter i.
-    return this.forward(compiled, texts, adapters.map((a, i) => ({ adapter: a, begin: adapters.length === 1 ? 0 : i * rows, rows })), sharedLayers, rows);
+    // With n branches the heads see n stacked copies of the batch; copy i belongs to slot i.
+    const slices = slotted.map((a, slot) => ({ adapter: a, output: template.output(slot), begin: slotted.length === 1 ? 0 : slot * rows, rows }));
+    const probs = this.forward(template, slotted, [], texts, slices, sharedLayers, rows);
+    const perAdapter: Prediction[][] = [];
+    order.forEach((i, slot) => {
+      perAdapter[i] = probs[slot]!;
+    });
+    let from = 0;
+    return textSets.map((set) => {
+      const mine = perAdapter.map((p) => p.slice(from, from + set.length));
+      from += set.length;
+      return mine;
+    });
   }
 
-  private compiled(key: string, build: () => { tree: AdapterTree; adapters: readonly LoadedAdapter[] }): Compiled {
+  private template(layout: SlotLayout, adapters: readonly LoadedAdapter[]): SlotTemplate {
+    const key = `${layout}:${adapters.map(signatureOf).join('\n')}`;
     const hit = this.cache.get(key);
     this.options.onGraph?.(hit !== undefined);
     if (hit) {
@@ -108,31 +123,27 @@ export class BatchEngine {
       this.cache.set(key, hit); // most recently used last
       return hit;
     }
-    const { tree, adapters } = build();
-    const first = adapters[0]!;
-    let graph = applyPlacements(this.options.baseGraph, [{ adapter: tree, select: { names: [...first.sites] }, mode: first.mode as never }], this.options.registry).graph;
-    for (const a of adapters) graph = addHead(graph, a.head, this.options.heads);
-    const compiled = { executor: new Executor(graph, this.options.store) };
-    this.cache.set(key, compiled);
+    const template = new SlotTemplate(this.options, layout, adapters);
+    this.cache.set(key, template);
     const limit = this.options.graphCacheSize ?? 64;
     while (this.cache.size > limit) this.cache.delete(this.cache.keys().next().value as string);
-    return compiled;
+    return template;
   }
 
-  private forward(compiled: Compiled, texts: readonly string[], slices: ReadonlyArray<{ adapter: LoadedAdapter; begin: number; rows: number }>, skipLayers = 0, parallelRows?: number): Prediction[][] {
+  private forward(template: SlotTemplate, adapters: readonly LoadedAdapter[], sizes: readonly number[], texts: readonly string[], slices: ReadonlyArray<{ adapter: LoadedAdapter; output: string; begin: number; rows: number }>, skipLayers = 0, parallelRows?: number): Prediction[][] {
     const examples = texts.map((text): TrainExample => {
       const enc = this.options.tokenizer.encode(text, undefined, { maxLength: this.options.maxLength });
       return { inputIds: enc.inputIds, tokenTypeIds: enc.tokenTypeIds, label: 0 };
     });
     const batch = makeBatch(examples, this.options.tokenizer.padId);
     try {
-      const outputs = slices.map((s) => `${s.adapter.head.name}.logits`);
+      const outputs = slices.map((s) => s.output);
       const probs = tf.tidy(() => {
-        const out = compiled.executor.run(batch.feeds, { outputs, ...(skipLayers > 0 ? { skipLayers } : {}) });
+        const out = template.run(adapters, sizes, batch.feeds as Record<string, tf.Tensor>, { outputs, ...(skipLayers > 0 ? { skipLayers } : {}) });
         return slices.map((s, i) => {
           const logits = out[outputs[i]!]!;
           // Every Parallel splice bypassed (sharedLayers): the heads read the batch once, not n copies.
-          const begin = parallelRows !== undefined && logits.shape[0] === parallelRows ? 0 : s.begin;
+          const begin = parallelRows !== undefined && logits.shape[0] === parallelRows ? s.begin % parallelRows : s.begin;
           return tf.softmax(tf.slice(logits, [begin, 0], [s.rows, -1])).arraySync() as number[][];
         });
       });
@@ -143,7 +154,11 @@ export class BatchEngine {
   }
 }
 
-const leafOf = (a: LoadedAdapter): AdapterTree => adapter(a.plugin, a.name, a.config);
+/** Indices of `adapters` sorted by signature (stable). */
+function bySignature(adapters: readonly LoadedAdapter[]): number[] {
+  const sigs = adapters.map(signatureOf);
+  return sigs.map((_s, i) => i).sort((a, b) => (sigs[a]! < sigs[b]! ? -1 : sigs[a]! > sigs[b]! ? 1 : a - b));
+}
 
 function toPrediction(p: readonly number[], labels: readonly string[]): Prediction {
   const best = p.reduce((b, v, j) => (v > (p[b] ?? -Infinity) ? j : b), 0);

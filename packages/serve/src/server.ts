@@ -79,10 +79,7 @@ export async function createAdapterServer(options: AdapterServerOptions): Promis
     ...base,
     dir: options.adaptersDir,
     memoryBudgetBytes: options.memoryBudgetBytes ?? 256 * 2 ** 20,
-    onUnload: (a, why) => {
-      engine.forget(a.name);
-      metrics.loads.inc({ event: why });
-    },
+    onUnload: (_a, why) => metrics.loads.inc({ event: why }),
   });
   const batcher = new Batcher(engine, {
     maxBatch: limits.maxBatch,
