@@ -16,9 +16,9 @@ function recordingEngine() {
       passes.push(groups.map((g) => `${g.adapter.name}:${g.texts.join('+')}`));
       return groups.map((g) => g.texts.map((t) => pred(`${g.adapter.name}/${t}`)));
     },
-    runMulti: (adapters: readonly LoadedAdapter[], texts: readonly string[]) => {
-      passes.push([`multi ${adapters.map((a) => a.name).join(',')}:${texts.join('+')}`]);
-      return adapters.map((a) => texts.map((t) => pred(`${a.name}/${t}`)));
+    runMultiSets: (adapters: readonly LoadedAdapter[], sets: ReadonlyArray<readonly string[]>, shared: number) => {
+      passes.push([`multi${shared ? `/${shared}` : ''} ${adapters.map((a) => a.name).join(',')}:${sets.map((t) => t.join('+')).join('|')}`]);
+      return sets.map((texts) => adapters.map((a) => texts.map((t) => pred(`${a.name}/${t}`))));
     },
   } as unknown as BatchEngine;
   return { engine, passes };
@@ -61,4 +61,20 @@ test('a full queue refuses at once (503); a request queued past its deadline get
   const n = new Batcher(naive.engine, { ...options, batching: false });
   await Promise.all([n.predict(fake('a'), ['1']), n.predict(fake('a'), ['2']), n.predictMulti([fake('a'), fake('c')], ['3'], 0)]);
   expect(naive.passes).toEqual([['a:1'], ['a:2'], ['multi a,c:3']]);
+});
+
+test('predict-multi requests for the same adapters and sharedLayers share a Parallel pass, each gets its texts back; others wait', async () => {
+  const { engine, passes } = recordingEngine();
+  const b = new Batcher(engine, { ...options, queueLimit: 10 });
+  const [a, c, d] = [fake('a'), fake('c'), fake('d')];
+  const all = Promise.all([
+    b.predictMulti([a, c], ['1'], 0), b.predict(a, ['2']), b.predictMulti([a, c], ['3', '4'], 0), b.predictMulti([a, c], ['5'], 1),
+    b.predictMulti([c, a], ['6'], 0), b.predictMulti([a, d], ['7'], 0), b.predictMulti([a, c], ['8', '9'], 0),
+  ]);
+  await b.drain();
+  const out = await all;
+  // [a,c] ×0 takes 1, 3+4 (3 texts; 8+9 would exceed maxBatch 4); the rest keep their order.
+  expect(passes).toEqual([['multi a,c:1|3+4'], ['a:2'], ['multi/1 a,c:5'], ['multi c,a:6'], ['multi a,d:7'], ['multi a,c:8+9']]);
+  expect(out[2]).toEqual([[pred('a/3'), pred('a/4')], [pred('c/3'), pred('c/4')]]);
+  expect(out[0]).toEqual([[pred('a/1')], [pred('c/1')]]);
 });

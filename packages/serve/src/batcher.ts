@@ -1,6 +1,6 @@
 // The queue between HTTP handlers and the engine. Requests for any adapters wait up to `maxWaitMs` (or until
 // `maxBatch` texts are queued) and then run together: one forward pass per placement, a BatchSplit over the
-// adapters present. Bounded: a full queue refuses at once (503 + Retry-After), a request queued longer than
+// adapters present; predict-multi requests for the same adapters share one Parallel pass. Bounded: a full queue refuses at once (503 + Retry-After), a request queued longer than
 // `timeoutMs` is answered 504 and dropped. Forward passes run one at a time, with the event loop free in between.
 import type { BatchEngine, BatchGroup, Prediction } from './engine';
 import { ServeError } from './errors';
@@ -93,7 +93,7 @@ export class Batcher {
 
   private schedule(): void {
     if (this.running || this.queue.length === 0) return;
-    const now = this.options.batching === false || this.queuedRows() >= this.options.maxBatch || this.queue[0]!.kind === 'multi' || this.closed;
+    const now = this.options.batching === false || this.queuedRows() >= this.options.maxBatch || this.closed;
     if (now) {
       if (this.waitTimer) clearTimeout(this.waitTimer);
       this.waitTimer = undefined;
@@ -110,16 +110,19 @@ export class Batcher {
     }
   }
 
-  /** The jobs of the next forward pass: the oldest job, plus (when batching) later single jobs of its placement that fit. */
+  /**
+   * The jobs of the next forward pass: the oldest job, plus (when batching) the later jobs that fit in maxBatch texts
+   * and can share its pass: single jobs of its placement, or multi jobs for the same adapters and sharedLayers.
+   */
   private take(): Job[] {
     const head = this.queue.shift()!;
-    if (head.kind === 'multi' || this.options.batching === false) return [head];
+    if (this.options.batching === false) return [head];
     const taken = [head];
     let rows = head.texts.length;
-    const key = head.adapters[0]!.placementKey;
+    const key = companyKey(head);
     for (let i = 0; i < this.queue.length && rows < this.options.maxBatch; ) {
       const j = this.queue[i]!;
-      if (j.kind === 'single' && j.adapters[0]!.placementKey === key && rows + j.texts.length <= this.options.maxBatch) {
+      if (companyKey(j) === key && rows + j.texts.length <= this.options.maxBatch) {
         taken.push(j);
         rows += j.texts.length;
         this.queue.splice(i, 1);
@@ -133,10 +136,10 @@ export class Batcher {
     for (const j of jobs) clearTimeout(j.timer);
     try {
       if (jobs[0]!.kind === 'multi') {
-        const j = jobs[0]!;
-        const out = this.engine.runMulti(j.adapters, j.texts, j.sharedLayers);
-        this.options.onBatch?.(j.texts.length * j.adapters.length, j.adapters.length);
-        j.resolve(out);
+        const { adapters, sharedLayers } = jobs[0]!;
+        const out = this.engine.runMultiSets(adapters, jobs.map((j) => j.texts), sharedLayers);
+        this.options.onBatch?.(jobs.reduce((n, j) => n + j.texts.length, 0) * adapters.length, adapters.length);
+        jobs.forEach((j, i) => j.resolve(out[i]!));
       } else {
         this.runSingles(jobs);
       }
@@ -174,4 +177,10 @@ export class Batcher {
       for (const { job, from } of g.owners) job.resolve([out[i]!.slice(from, from + job.texts.length)]);
     });
   }
+}
+
+/** Jobs with equal keys can share a forward pass. */
+function companyKey(job: Job): string {
+  if (job.kind === 'single') return `single|${job.adapters[0]!.placementKey}`;
+  return `multi|${job.sharedLayers}|${job.adapters.map((a) => `${a.name}@${a.generation}`).join(',')}`;
 }

@@ -72,8 +72,27 @@ describe('BatchEngine', () => {
       disposeBatch(batch);
       dropped[i]!.forEach((p, r) => Object.values(p.scores).forEach((v, j) => expect(Math.abs(v - ref[r]![j]!)).toBeLessThan(TOL)));
     });
+    // Requests sharing the pass (texts concatenated) get what each gets alone.
+    const sets = engine.runMultiSets(adapters, [inputs.slice(0, 1), inputs.slice(1)]);
+    adapters.forEach((_a, i) => [...sets[0]![i]!, ...sets[1]![i]!].forEach((p, r) => {
+      for (const k of Object.keys(p.scores)) expect(Math.abs(p.scores[k]! - multi[i]![r]!.scores[k]!)).toBeLessThan(TOL);
+    }));
     // ...and differs from the full adapters (the fixture's adapters are random, so dropping two layers shows).
     expect(Math.abs(dropped[0]![0]!.score - multi[0]![0]!.score)).toBeGreaterThan(1e-4);
     expect(() => engine.runMulti(adapters, inputs, 3)).toThrow(/sharedLayers must be an integer in \[0, 2\]/);
+  });
+
+  test('batch graphs are keyed by adapter kinds, not by names, combinations or row counts', async () => {
+    const fresh = new BatchEngine({ baseGraph: model.graph, store: model.store, registry: model.registry, tokenizer: model.tokenizer, maxLength: 32 });
+    // a0 and a2 are one kind (seq_bn, 2-label head); a1 and a3 another (3 labels).
+    const [a0, a1, a2, a3] = await Promise.all(fx.names.map((n) => pool.acquire(n)));
+    const t = texts(6, 2);
+    for (const groups of [[[a0, 1], [a2, 2]], [[a2, 3], [a0, 1]], [[a0, 2], [a2, 4]]] as const) fresh.runBatch(groups.map(([a, n]) => ({ adapter: a!, texts: t.slice(0, n) })));
+    expect(fresh.cachedGraphs).toBe(1);
+    fresh.runBatch([{ adapter: a1!, texts: t.slice(0, 2) }, { adapter: a3!, texts: t.slice(0, 1) }]);
+    fresh.runBatch([{ adapter: a3!, texts: t.slice(0, 1) }, { adapter: a2!, texts: t.slice(0, 5) }]);
+    expect(fresh.cachedGraphs).toBe(3);
+    fresh.runBatch([{ adapter: a1!, texts: t.slice(0, 1) }, { adapter: a0!, texts: t.slice(0, 3) }]);
+    expect(fresh.cachedGraphs).toBe(3);
   });
 });
