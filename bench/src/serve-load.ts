@@ -139,6 +139,12 @@ async function closedLoop(workers: number, op: (i: number) => Promise<boolean>, 
 }
 
 const fmt = (x: number, d = 1) => x.toFixed(d);
+
+/** Median of sorted values. */
+function median(sorted: readonly number[]): number {
+  const mid = sorted.length / 2;
+  return sorted.length % 2 === 1 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 let loadStart = '';
 
 async function main(): Promise<void> {
@@ -167,8 +173,7 @@ async function main(): Promise<void> {
         for (let r = 0; r < ROUNDS; r++) for (const [k, child] of servers.entries()) windows[k]!.push(await drive(child, DURATION_S / ROUNDS));
         const after = await Promise.all(servers.map((c) => scrape(c.url, 'adapters_batch_rows')));
         const ratios = windows[0]!.map((w, r) => w.perSecond / windows[1]![r]!.perSecond).sort((a, b) => a - b);
-        const mid = ratios.length / 2;
-        const ratio = ratios.length % 2 === 1 ? ratios[Math.floor(mid)]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
+        const ratio = median(ratios);
         for (const [k, batching] of [true, false].entries()) {
           const r = merge(windows[k]!);
           const perForward = (after[k]!.sum - before[k]!.sum) / Math.max(1, after[k]!.count - before[k]!.count);
@@ -181,22 +186,31 @@ async function main(): Promise<void> {
         await Promise.all(servers.map(stopServer));
       }
     }
-    const multiLines = [`| ${TASKS} tasks per text | task sets/s | p50 ms | p99 ms | errors |`, `|---|---:|---:|---:|---:|`];
+    const multiLines = [`| ${TASKS} tasks per text | task sets/s | p50 ms | p99 ms | ÷ ${TASKS} single calls (median of ${ROUNDS} paired windows) | errors |`, `|---|---:|---:|---:|---:|---:|`];
     const child = await startServer({ model, adaptersDir, batching: true, maxBatch: MAX_BATCH, maxWaitMs: MAX_WAIT_MS, preload: names.slice(0, TASKS) });
     try {
       const workers = Math.max(1, Math.floor(CONNECTIONS / TASKS));
       const tasks = names.slice(0, TASKS);
-      const multi = (i: number) => postJson(child.url, '/v1/predict-multi', { adapters: tasks, texts: [text(i)] }).then((s) => s === 200);
+      const multi = (sharedLayers: number) => (i: number) => postJson(child.url, '/v1/predict-multi', { adapters: tasks, texts: [text(i)], sharedLayers }).then((s) => s === 200);
       const singles = (i: number) => Promise.all(tasks.map((a) => postJson(child.url, '/v1/predict', { adapter: a, texts: [text(i)] }))).then((s) => s.every((c) => c === 200));
-      const ops = [['predict-multi (one call, Parallel)', multi], [`${TASKS} × predict (batched server)`, singles]] as const;
+      const shared = Math.floor(LAYERS / 2);
+      const ops = [
+        ['predict-multi (one call, Parallel)', multi(0)],
+        [`predict-multi, sharedLayers ${shared} (AdapterDrop: adapters of layers 0-${shared - 1} dropped)`, multi(shared)],
+        [`${TASKS} × predict (batched server)`, singles],
+      ] as const;
       for (const [, op] of ops) await closedLoop(workers, op, 1);
-      const windows: LoadResult[][] = [[], []];
+      const windows: LoadResult[][] = ops.map(() => []);
       for (let r = 0; r < ROUNDS; r++) for (const [k, [, op]] of ops.entries()) windows[k]!.push(await closedLoop(workers, op, DURATION_S / ROUNDS));
       for (const [k, [label]] of ops.entries()) {
         const r = merge(windows[k]!);
         const { latencies: _l, ...summary } = r;
         rows.push({ scenario: label, adapters: TASKS, ...summary });
-        multiLines.push(`| ${label} | ${fmt(r.perSecond)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.errors} |`);
+        const last = ops.length - 1;
+        const ratios = k === last ? [] : windows[k]!.map((w, i) => w.perSecond / windows[last]![i]!.perSecond).sort((a, b) => a - b);
+        const ratio = k === last ? NaN : median(ratios);
+        rows.push({ scenario: `${label} ratio`, ratio, ratios });
+        multiLines.push(`| ${label} | ${fmt(r.perSecond)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${k === last ? '' : `**${fmt(ratio, 2)}×** (${ratios.map((x) => fmt(x, 2)).join(', ')})`} | ${r.errors} |`);
         process.stderr.write(`${multiLines[multiLines.length - 1]}\n`);
       }
     } finally {

@@ -1,8 +1,9 @@
 // The queue between HTTP handlers and the engine. Requests for any adapters wait up to `maxWaitMs` (or until
 // `maxBatch` texts are queued) and then run together: one forward pass per placement, a BatchSplit over the
 // adapters present; predict-multi requests for the same adapters share one Parallel pass. Bounded: a full queue refuses at once (503 + Retry-After), a request queued longer than
-// `timeoutMs` is answered 504 and dropped. Forward passes run one at a time, with the event loop free in between.
-import type { BatchEngine, BatchGroup, Prediction } from './engine';
+// `timeoutMs` is answered 504 and dropped. Forward passes run one at a time (or one per worker thread), with the
+// event loop free in between (and, with worker threads, during them).
+import type { BatchGroup, Prediction } from './engine';
 import { ServeError } from './errors';
 import type { LoadedAdapter } from './pool';
 
@@ -17,6 +18,8 @@ export interface BatcherOptions {
   readonly timeoutMs: number;
   /** false: one request = one forward pass (the naive baseline the load test compares against). */
   readonly batching?: boolean;
+  /** Forward passes in flight at once (default 1; the number of worker threads in worker mode). */
+  readonly concurrency?: number;
   readonly onBatch?: (rows: number, adapters: number) => void;
 }
 
@@ -31,21 +34,31 @@ interface Job {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** What runs forward passes: a BatchEngine on this thread, or worker threads (WorkerPassRunner). */
+export interface PassRunner {
+  runBatch(groups: readonly BatchGroup[]): Prediction[][] | Promise<Prediction[][]>;
+  runMultiSets(adapters: readonly LoadedAdapter[], textSets: ReadonlyArray<readonly string[]>, sharedLayers: number): Prediction[][][] | Promise<Prediction[][][]>;
+}
+
 export class Batcher {
   private readonly queue: Job[] = [];
-  private running = false;
+  private running = 0;
   private waitTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   private closed = false;
 
-  constructor(private readonly engine: BatchEngine, private readonly options: BatcherOptions) {}
+  constructor(private readonly engine: PassRunner, private readonly options: BatcherOptions) {}
+
+  private get concurrency(): number {
+    return this.options.concurrency ?? 1;
+  }
 
   get depth(): number {
     return this.queue.length;
   }
 
   get busy(): boolean {
-    return this.running || this.queue.length > 0;
+    return this.running > 0 || this.queue.length > 0;
   }
 
   /** Predictions of `texts` with one adapter. */
@@ -92,19 +105,19 @@ export class Batcher {
   }
 
   private schedule(): void {
-    if (this.running || this.queue.length === 0) return;
+    if (this.running >= this.concurrency || this.queue.length === 0) return;
     const now = this.options.batching === false || this.queuedRows() >= this.options.maxBatch || this.closed;
     if (now) {
       if (this.waitTimer) clearTimeout(this.waitTimer);
       this.waitTimer = undefined;
-      this.running = true;
-      setImmediate(() => this.runOne());
+      this.running += 1;
+      setImmediate(() => void this.runOne());
     } else if (!this.waitTimer) {
       this.waitTimer = setTimeout(() => {
         this.waitTimer = undefined;
-        if (this.running || this.queue.length === 0) return;
-        this.running = true;
-        this.runOne();
+        if (this.running >= this.concurrency || this.queue.length === 0) return;
+        this.running += 1;
+        void this.runOne();
       }, Math.max(0, this.queue[0]!.enqueuedAt + this.options.maxWaitMs - Date.now()));
       this.waitTimer.unref();
     }
@@ -131,22 +144,24 @@ export class Batcher {
     return taken;
   }
 
-  private runOne(): void {
+  private async runOne(): Promise<void> {
     const jobs = this.take();
     for (const j of jobs) clearTimeout(j.timer);
+    // Another pass may start now (worker threads); the queue is re-examined when this one ends too.
+    setImmediate(() => this.schedule());
     try {
       if (jobs[0]!.kind === 'multi') {
         const { adapters, sharedLayers } = jobs[0]!;
-        const out = this.engine.runMultiSets(adapters, jobs.map((j) => j.texts), sharedLayers);
+        const out = await this.engine.runMultiSets(adapters, jobs.map((j) => j.texts), sharedLayers);
         this.options.onBatch?.(jobs.reduce((n, j) => n + j.texts.length, 0) * adapters.length, adapters.length);
         jobs.forEach((j, i) => j.resolve(out[i]!));
       } else {
-        this.runSingles(jobs);
+        await this.runSingles(jobs);
       }
     } catch (e) {
       for (const j of jobs) j.reject(e);
     }
-    this.running = false;
+    this.running -= 1;
     this.settleIdle();
     // Let the event loop accept requests between passes; they join the next batch.
     setImmediate(() => this.schedule());
@@ -160,7 +175,7 @@ export class Batcher {
   }
 
   /** Groups the jobs' texts by adapter (one BatchSplit child each) and hands each job its rows back. */
-  private runSingles(jobs: readonly Job[]): void {
+  private async runSingles(jobs: readonly Job[]): Promise<void> {
     const byAdapter = new Map<string, { adapter: LoadedAdapter; texts: string[]; owners: Array<{ job: Job; from: number }> }>();
     for (const job of jobs) {
       const a = job.adapters[0]!;
@@ -171,7 +186,7 @@ export class Batcher {
     }
     // Sorted by name: the same adapters with the same row counts reuse one cached batch graph, whatever the arrival order.
     const groups = [...byAdapter.values()].sort((a, b) => (a.adapter.name < b.adapter.name ? -1 : a.adapter.name > b.adapter.name ? 1 : 0));
-    const out = this.engine.runBatch(groups.map((g): BatchGroup => ({ adapter: g.adapter, texts: g.texts })));
+    const out = await this.engine.runBatch(groups.map((g): BatchGroup => ({ adapter: g.adapter, texts: g.texts })));
     this.options.onBatch?.(groups.reduce((n, g) => n + g.texts.length, 0), groups.length);
     groups.forEach((g, i) => {
       for (const { job, from } of g.owners) job.resolve([out[i]!.slice(from, from + job.texts.length)]);

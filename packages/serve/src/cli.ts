@@ -27,6 +27,7 @@ export const SERVE_SPEC: CommandSpec = {
     { name: 'max-length', type: 'int', min: 2, metavar: 'N', help: 'tokens per text', defaultText: 'min(128, model limit)' },
     { name: 'preload', type: 'string', repeat: true, metavar: 'NAME', help: 'adapter to load before reporting ready (repeatable); others load on first use' },
     { name: 'no-batching', type: 'boolean', help: 'one request = one forward pass (for comparison)' },
+    { name: 'workers', type: 'int', min: 0, metavar: 'N', help: 'worker threads running the forward passes (each holds a copy of the model), so inference never blocks the HTTP event loop; 0: the main thread', defaultText: '0' },
   ],
   examples: ['adapters serve --model minilm --adapters runs/adapters --port 8080', 'curl -s localhost:8080/v1/predict -H content-type:application/json -d \'{"adapter":"sst2","texts":["a gorgeous film"]}\''],
 };
@@ -50,6 +51,7 @@ export async function serveCommand(args: ParsedArgs, ctx: CliContext, run: Serve
   const queueLimit = args.number('queue-limit');
   const timeoutMs = args.number('timeout-ms');
   const maxLength = args.number('max-length');
+  const workers = args.number('workers');
   const server = await createAdapterServer({
     model: model.dir,
     adaptersDir,
@@ -62,6 +64,7 @@ export async function serveCommand(args: ParsedArgs, ctx: CliContext, run: Serve
     ...(budget !== undefined ? { memoryBudgetBytes: Math.round(budget * 2 ** 20) } : {}),
     preload: args.strings('preload'),
     batching: !args.flag('no-batching'),
+    ...(workers ? { workers, pluginModules: packages.map((p) => p.dir) } : {}),
   });
   const url = await server.listen({ port: args.number('port') ?? 8080, host: args.string('host') ?? '127.0.0.1' });
   ctx.stdout.write(`serving ${model.name} with adapters from ${adaptersDir} on ${url}\n`);

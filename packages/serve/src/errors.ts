@@ -12,7 +12,8 @@ export type ServeErrorReason =
   | 'overloaded'
   | 'memory_budget'
   | 'timeout'
-  | 'shutting_down';
+  | 'shutting_down'
+  | 'worker_failed';
 
 const STATUS: Readonly<Record<ServeErrorReason, number>> = {
   bad_request: 400,
@@ -25,7 +26,11 @@ const STATUS: Readonly<Record<ServeErrorReason, number>> = {
   memory_budget: 503,
   timeout: 504,
   shutting_down: 503,
+  worker_failed: 500,
 };
+
+/** Whether `reason` is one of ours (errors cross from worker threads as plain data). */
+export const isServeErrorReason = (reason: unknown): reason is ServeErrorReason => typeof reason === 'string' && Object.hasOwn(STATUS, reason);
 
 export class ServeError extends AdapterGraphError {
   readonly status: number;

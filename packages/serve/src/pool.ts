@@ -24,16 +24,30 @@ export interface LoadedAdapter {
   readonly generation: number;
 }
 
-export interface AdapterPoolOptions {
+/** A loaded adapter before the pool numbers it. */
+export type ServableAdapter = Omit<LoadedAdapter, 'generation'>;
+
+/** Where adapter weights live: this thread's weight store, or the worker threads' (worker-host.ts). */
+export interface AdapterHost {
+  /** Loads the adapter saved in `dir` under `name`, with its head; checks it can be served. */
+  load(name: string, dir: string): Promise<ServableAdapter>;
+  /** Frees its weights. */
+  remove(adapter: LoadedAdapter): void;
+}
+
+export interface LocalHostOptions {
   readonly baseGraph: Graph;
   readonly store: WeightStore;
   readonly registry: AdapterRegistry;
   readonly heads?: HeadRegistry;
+}
+
+export type AdapterPoolOptions = (LocalHostOptions | { readonly host: AdapterHost }) & {
   readonly dir: string;
   /** Bytes of adapter + head weights kept loaded; the least recently used unpinned adapters are unloaded beyond it. */
   readonly memoryBudgetBytes: number;
   readonly onUnload?: (adapter: LoadedAdapter, why: 'unload' | 'eviction') => void;
-}
+};
 
 interface Slot {
   readonly adapter: LoadedAdapter;
@@ -47,7 +61,11 @@ export class AdapterPool {
   private generation = 0;
   private clock = 0;
 
-  constructor(private readonly options: AdapterPoolOptions) {}
+  private readonly host: AdapterHost;
+
+  constructor(private readonly options: AdapterPoolOptions) {
+    this.host = 'host' in options ? options.host : localHost(options);
+  }
 
   get usedBytes(): number {
     let sum = 0;
@@ -114,14 +132,14 @@ export class AdapterPool {
     if (!s) throw new ServeError('unknown_adapter', `adapter '${name}' is not loaded (loaded: ${[...this.slots.keys()].join(', ') || 'none'})`);
     if (s.pins > 0) throw new ServeError('adapter_in_use', `adapter '${name}' is in use by ${s.pins} queued or running request(s); retry when they finish`);
     this.slots.delete(name);
-    this.options.store.remove(s.adapter.keys);
+    this.host.remove(s.adapter);
     this.options.onUnload?.(s.adapter, why);
     return s.adapter;
   }
 
   /** Frees everything (shutdown). */
   clear(): void {
-    for (const s of this.slots.values()) this.options.store.remove(s.adapter.keys);
+    for (const s of this.slots.values()) this.host.remove(s.adapter);
     this.slots.clear();
   }
 
@@ -135,43 +153,8 @@ export class AdapterPool {
     const headName = await savedHeadName(dir);
     const owner = [...this.slots.values()].find((s) => s.adapter.head.name === headName);
     if (owner) throw new ServeError('adapter_conflict', `adapter '${name}' has head '${headName}', which adapter '${owner.adapter.name}' already uses; unload it first`);
-    let graph: Graph;
-    let head: string | undefined;
-    try {
-      ({ graph, head } = await loadAdapter(dir, this.options.baseGraph, this.options.store, this.options.registry, { as: name, ...(this.options.heads ? { heads: this.options.heads } : {}) }));
-    } catch (e) {
-      // loadAdapter checks everything before the store changes: nothing to undo, only name the adapter.
-      if (e instanceof AdapterGraphError) throw new ServeError('not_servable', `adapter '${name}': ${e.message}`);
-      throw e;
-    }
-    const keys = [...graph.params.values()].filter((p) => p.owner === `adapter:${name}` || (head !== undefined && p.owner === `head:${head}`));
-    const cleanup = (message: string): never => {
-      this.options.store.remove(keys.map((p) => p.key).filter((k) => this.options.store.has(k)));
-      throw new ServeError('not_servable', `adapter '${name}': ${message}`);
-    };
-    const spec = graphHeads(graph).find((h) => h.name === head);
-    if (head === undefined || spec === undefined) return cleanup(`has no prediction head (${HEAD_CONFIG_FILE}); save it with its head`);
-    if (spec.type !== 'classification') return cleanup(`its head is of type '${spec.type}'; the server classifies texts (classification heads only)`);
-    const splices = graph.splices.filter((s) => s.adapters.includes(name));
-    const modes = [...new Set(splices.map((s) => s.mode))];
-    if (splices.length === 0 || modes.length !== 1 || modes[0] === 'tap') return cleanup(`its placement (${modes.join(', ') || 'no splices'}) cannot be batched: one splice mode other than tap is needed`);
-    const entry = (graph.meta['adapters'] as AdapterCatalog)[name]!;
-    const numLabels = (spec as { numLabels: number }).numLabels;
-    const labels = (await savedLabels(dir)) ?? [];
-    const sites = splices.map((s) => s.site);
-    const adapter: LoadedAdapter = {
-      name,
-      plugin: entry.plugin,
-      config: entry.config,
-      mode: modes[0]!,
-      sites,
-      placementKey: `${modes[0]!}|${sites.join(',')}`,
-      head: spec,
-      labels: labels.length === numLabels ? labels : Array.from({ length: numLabels }, (_v, i) => String(i)),
-      keys: keys.map((p) => p.key),
-      bytes: keys.reduce((sum, p) => sum + 4 * p.shape.reduce((a, b) => a * b, 1), 0),
-      generation: ++this.generation,
-    };
+    const servable = await this.host.load(name, dir);
+    const adapter: LoadedAdapter = { ...servable, generation: ++this.generation };
     this.slots.set(name, { adapter, lastUsed: ++this.clock, pins: 0 });
     this.enforceBudget(name);
     return adapter;
@@ -191,6 +174,51 @@ export class AdapterPool {
       throw new ServeError('memory_budget', `adapter '${justLoaded}' (${bytes} bytes) does not fit the memory budget (${this.options.memoryBudgetBytes} bytes; pinned adapters hold ${this.usedBytes})`);
     }
   }
+}
+
+/** Adapters loaded into this thread's weight store with core's `loadAdapter` (also what each worker thread runs). */
+export function localHost(options: LocalHostOptions): AdapterHost {
+  return {
+    remove: (a) => options.store.remove(a.keys),
+    async load(name, dir) {
+      let graph: Graph;
+      let head: string | undefined;
+      try {
+        ({ graph, head } = await loadAdapter(dir, options.baseGraph, options.store, options.registry, { as: name, ...(options.heads ? { heads: options.heads } : {}) }));
+      } catch (e) {
+        // loadAdapter checks everything before the store changes: nothing to undo, only name the adapter.
+        if (e instanceof AdapterGraphError) throw new ServeError('not_servable', `adapter '${name}': ${e.message}`);
+        throw e;
+      }
+      const keys = [...graph.params.values()].filter((p) => p.owner === `adapter:${name}` || (head !== undefined && p.owner === `head:${head}`));
+      const cleanup = (message: string): never => {
+        options.store.remove(keys.map((p) => p.key).filter((k) => options.store.has(k)));
+        throw new ServeError('not_servable', `adapter '${name}': ${message}`);
+      };
+      const spec = graphHeads(graph).find((h) => h.name === head);
+      if (head === undefined || spec === undefined) return cleanup(`has no prediction head (${HEAD_CONFIG_FILE}); save it with its head`);
+      if (spec.type !== 'classification') return cleanup(`its head is of type '${spec.type}'; the server classifies texts (classification heads only)`);
+      const splices = graph.splices.filter((s) => s.adapters.includes(name));
+      const modes = [...new Set(splices.map((s) => s.mode))];
+      if (splices.length === 0 || modes.length !== 1 || modes[0] === 'tap') return cleanup(`its placement (${modes.join(', ') || 'no splices'}) cannot be batched: one splice mode other than tap is needed`);
+      const entry = (graph.meta['adapters'] as AdapterCatalog)[name]!;
+      const numLabels = (spec as { numLabels: number }).numLabels;
+      const labels = (await savedLabels(dir)) ?? [];
+      const sites = splices.map((s) => s.site);
+      return {
+        name,
+        plugin: entry.plugin,
+        config: entry.config,
+        mode: modes[0]!,
+        sites,
+        placementKey: `${modes[0]!}|${sites.join(',')}`,
+        head: spec,
+        labels: labels.length === numLabels ? labels : Array.from({ length: numLabels }, (_v, i) => String(i)),
+        keys: keys.map((p) => p.key),
+        bytes: keys.reduce((sum, p) => sum + 4 * p.shape.reduce((a, b) => a * b, 1), 0),
+      };
+    },
+  };
 }
 
 /** The head name a saved head will load under (ours: config.name; AdapterHub's: the file's name). */

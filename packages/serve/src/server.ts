@@ -3,15 +3,19 @@ import * as tf from '@tensorflow/tfjs';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { AnyAdapterPlugin, HeadRegistry } from '@adapters/core-graph';
-import { AdapterGraphError, AdapterModel } from '@adapters/core-graph';
+import { AdapterGraphError } from '@adapters/core-graph';
+import type { PassRunner } from './batcher';
 import { Batcher } from './batcher';
-import { BatchEngine } from './engine';
 import { checkAdapterName, ServeError } from './errors';
 import { ServerMetrics, gauge } from './metrics';
 import type { RouteDoc } from './openapi';
 import { openApiDocument } from './openapi';
 import type { LoadedAdapter } from './pool';
+import type { ModelHost } from './model-host';
+import { openModelHost } from './model-host';
+import type { AdapterHost } from './pool';
 import { AdapterPool } from './pool';
+import { WorkerPool } from './worker-pool';
 import { adapterListSchema, loadSchema, predictMultiSchema, predictSchema, unloadSchema } from './schemas';
 
 export interface AdapterServerOptions {
@@ -21,7 +25,15 @@ export interface AdapterServerOptions {
   readonly adaptersDir: string;
   /** Adapter plugins that can read the saved adapters (e.g. `plugins` of @adapters/adapter-bottleneck). */
   readonly plugins: readonly AnyAdapterPlugin[];
+  /** Plugin heads beyond core's (in-process mode only: worker threads use core's heads). */
   readonly heads?: HeadRegistry;
+  /**
+   * Worker threads running the forward passes (default 0: on the main thread, between I/O turns). Each holds its own
+   * copy of the model and of the loaded adapters; up to `workers` passes run at once.
+   */
+  readonly workers?: number;
+  /** With `workers`: the modules (names or paths) whose `plugins` export each worker registers, e.g. '@adapters/adapter-bottleneck'. */
+  readonly pluginModules?: readonly string[];
   /** Most texts in one forward pass, and per request (default 32). */
   readonly maxBatch?: number;
   /** How long a request waits for others to share its forward pass (default 5 ms). */
@@ -44,6 +56,11 @@ export interface AdapterServerOptions {
   readonly batching?: boolean;
   /** Adapters loaded before the server reports ready. */
   readonly preload?: readonly string[];
+  /**
+   * Before reporting ready, run one pass for every group count a batch of the preloaded adapters can have (1 ..
+   * maxBatch adapters), so their batch graphs are built and lowered before traffic arrives (default true).
+   */
+  readonly warmup?: boolean;
   /** Seconds a 503 asks clients to wait (Retry-After; default 1). */
   readonly retryAfterSeconds?: number;
   readonly seed?: number;
@@ -67,16 +84,22 @@ export async function createAdapterServer(options: AdapterServerOptions): Promis
     maxTextChars: positive(options.maxTextChars ?? 2000, 'maxTextChars'),
     maxAdaptersPerRequest: positive(options.maxAdaptersPerRequest ?? 16, 'maxAdaptersPerRequest'),
   };
-  const model = await AdapterModel.fromPretrained(options.model, { plugins: options.plugins, seed: options.seed ?? 0 });
-  if (model.adapters.length > 0) throw new ServeError('bad_request', 'the base model must have no adapters');
-  const modelLimit = model.tokenizer.modelMaxLength ?? 512;
-  const maxLength = options.maxLength ?? Math.min(128, modelLimit);
-  if (!Number.isInteger(maxLength) || maxLength < 2 || maxLength > modelLimit) throw new ServeError('bad_request', `maxLength must be an integer in [2, ${modelLimit}], got ${maxLength}`);
   const metrics = new ServerMetrics();
-  const base = { baseGraph: model.graph, store: model.store, registry: model.registry, ...(options.heads ? { heads: options.heads } : {}) };
-  const engine = new BatchEngine({ ...base, tokenizer: model.tokenizer, maxLength, onGraph: (hit) => metrics.graphCache.inc({ result: hit ? 'hit' : 'miss' }) });
+  const workers = options.workers ?? 0;
+  if (!Number.isInteger(workers) || workers < 0) throw new ServeError('bad_request', `workers must be an integer ≥ 0, got ${workers}`);
+  let local: ModelHost | undefined;
+  let remote: WorkerPool | undefined;
+  if (workers > 0) {
+    if (!options.pluginModules?.length) throw new ServeError('bad_request', 'workers needs pluginModules: the plugin packages each worker thread loads (e.g. @adapters/adapter-bottleneck)');
+    if (options.heads) throw new ServeError('bad_request', 'heads (plugin head types) are not available in worker threads; run without workers');
+    remote = await WorkerPool.start({ workers, model: options.model, pluginModules: options.pluginModules, ...(options.seed !== undefined ? { seed: options.seed } : {}), ...(options.maxLength !== undefined ? { maxLength: options.maxLength } : {}) });
+  } else {
+    local = await openModelHost({ ...options, onGraph: (hit) => metrics.graphCache.inc({ result: hit ? 'hit' : 'miss' }) });
+  }
+  const engine: PassRunner = remote ?? local!.engine;
+  const host: AdapterHost = remote ?? local!.adapters;
   const pool = new AdapterPool({
-    ...base,
+    host,
     dir: options.adaptersDir,
     memoryBudgetBytes: options.memoryBudgetBytes ?? 256 * 2 ** 20,
     onUnload: (_a, why) => metrics.loads.inc({ event: why }),
@@ -87,6 +110,7 @@ export async function createAdapterServer(options: AdapterServerOptions): Promis
     queueLimit: positive(options.queueLimit ?? 256, 'queueLimit'),
     timeoutMs: positive(options.timeoutMs ?? 30_000, 'timeoutMs'),
     batching: options.batching ?? true,
+    concurrency: Math.max(1, workers),
     onBatch: (rows, adapters) => {
       metrics.batchRows.observe(rows);
       metrics.batchAdapters.observe(adapters);
@@ -183,8 +207,17 @@ export async function createAdapterServer(options: AdapterServerOptions): Promis
   const openapi = openApiDocument([...routes, { method: 'GET', url: '/openapi.json', schema: { summary: 'this description' } }], VERSION);
   app.get('/openapi.json', async () => openapi);
 
-  for (const name of options.preload ?? []) await pool.acquire(checkAdapterName(name));
-  await app.ready();
+  try {
+    const preloaded: LoadedAdapter[] = [];
+    for (const name of options.preload ?? []) preloaded.push(await pool.acquire(checkAdapterName(name)));
+    if (options.warmup !== false) await warmUp(engine, preloaded, limits.maxBatch);
+    await app.ready();
+  } catch (e) {
+    pool.clear();
+    local?.model.dispose();
+    await remote?.close();
+    throw e;
+  }
   ready = true;
 
   let closed: Promise<void> | undefined;
@@ -204,11 +237,21 @@ export async function createAdapterServer(options: AdapterServerOptions): Promis
         app.server.closeIdleConnections();
         await stopped;
         pool.clear();
-        model.dispose();
+        local?.model.dispose();
+        await remote?.close();
       })();
       return closed;
     },
   };
+}
+
+/** One pass per group count k (the first k adapters of each placement, one short text each): builds the batch graphs. */
+async function warmUp(engine: PassRunner, adapters: readonly LoadedAdapter[], maxBatch: number): Promise<void> {
+  const byPlacement = new Map<string, LoadedAdapter[]>();
+  for (const a of adapters) byPlacement.set(a.placementKey, [...(byPlacement.get(a.placementKey) ?? []), a]);
+  for (const group of byPlacement.values()) {
+    for (let k = 1; k <= Math.min(maxBatch, group.length); k++) await engine.runBatch(group.slice(0, k).map((adapter) => ({ adapter, texts: ['warm up'] })));
+  }
 }
 
 function sendError(reply: FastifyReply, error: FastifyError, retryAfter: string, bodyLimit: number, metrics: ServerMetrics): FastifyReply {

@@ -34,12 +34,12 @@ export function texts(n: number, offset = 0): string[] {
  * Writes the model and `count` seq_bn adapters named a0, a1, ... Adapter and head weights are drawn at random
  * (an adapter at init is the identity, and would make every adapter predict alike).
  */
-export async function writeFixture(count: number, options: { labels?: readonly string[]; layers?: number } = {}): Promise<Fixture> {
+export async function writeFixture(count: number, options: { labels?: readonly string[]; layers?: number; hidden?: number } = {}): Promise<Fixture> {
   const root = mkdtempSync(join(tmpdir(), 'serve-'));
   const modelDir = join(root, 'model');
   const adaptersDir = join(root, 'adapters');
   mkdirSync(adaptersDir);
-  writeTinyModelDir(modelDir, VOCAB, { numLayers: options.layers ?? 2 });
+  writeTinyModelDir(modelDir, VOCAB, { numLayers: options.layers ?? 2, ...(options.hidden ? { hiddenSize: options.hidden } : {}) });
   const names = Array.from({ length: count }, (_v, i) => `a${i}`);
   // One model per adapter: seq_bn wraps its sites, and a site takes one wrapping adapter at a time.
   for (const [i, name] of names.entries()) {
