@@ -12,6 +12,8 @@ interface ChildConfig {
   readonly maxBatch: number;
   readonly maxWaitMs: number;
   readonly preload: readonly string[];
+  /** Worker threads for the forward passes (0: the main thread). */
+  readonly workers?: number;
 }
 
 async function main(): Promise<void> {
@@ -19,6 +21,7 @@ async function main(): Promise<void> {
   const server = await createAdapterServer({
     model: cfg.model, adaptersDir: cfg.adaptersDir, plugins, batching: cfg.batching, maxBatch: cfg.maxBatch, maxWaitMs: cfg.maxWaitMs,
     preload: cfg.preload, queueLimit: 4096, maxAdaptersPerRequest: 64,
+    ...(cfg.workers ? { workers: cfg.workers, pluginModules: ['@adapters/adapter-bottleneck'] } : {}),
   });
   const url = await server.listen({ port: 0 });
   process.stdout.write(`listening ${url} ${describeBackend()}\n`);

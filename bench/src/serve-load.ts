@@ -3,7 +3,8 @@
 // (one request = one forward pass), and the multi-task endpoint vs N single calls. Bounded: every scenario runs
 // --duration seconds (default 8, in --rounds windows alternating with its pair: batched/naive run side by side in two
 // child processes, so a busy neighbour slows both alike) with --connections keep-alive connections (default 32).
-// A small random BERT (--hidden 128, --layers 4) and 64 seq_bn adapters are written to a temp dir.
+// A small random BERT (--hidden 128, --layers 4) and 64 seq_bn adapters are written to a temp dir; --workers N runs
+// both servers' passes in N worker threads.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,8 @@ const HIDDEN = flag('--hidden', 128);
 const LAYERS = flag('--layers', 4);
 const MAX_BATCH = flag('--max-batch', 32);
 const MAX_WAIT_MS = flag('--max-wait-ms', 5);
+/** Worker threads per server (0: passes on the server's main thread). */
+const WORKERS = flag('--workers', 0);
 const COUNTS = [1, 8, 64];
 const TASKS = 8;
 /** Alternating measurement windows per server and scenario. */
@@ -163,7 +166,7 @@ async function main(): Promise<void> {
     let backend = '';
     for (const n of COUNTS) {
       // Both servers run side by side and are driven in alternating windows, so a busy neighbour slows both alike.
-      const servers = await Promise.all([true, false].map((batching) => startServer({ model, adaptersDir, batching, maxBatch: MAX_BATCH, maxWaitMs: MAX_WAIT_MS, preload: names.slice(0, n) })));
+      const servers = await Promise.all([true, false].map((batching) => startServer({ model, adaptersDir, batching, maxBatch: MAX_BATCH, maxWaitMs: MAX_WAIT_MS, workers: WORKERS, preload: names.slice(0, n) })));
       backend = servers[0]!.backend;
       try {
         const drive = (child: Child, seconds: number) => closedLoop(CONNECTIONS, (i) => postJson(child.url, '/v1/predict', { adapter: names[(i * 7) % n], texts: [text(i)] }).then((st) => st === 200), seconds);
@@ -187,7 +190,7 @@ async function main(): Promise<void> {
       }
     }
     const multiLines = [`| ${TASKS} tasks per text | task sets/s | p50 ms | p99 ms | ÷ ${TASKS} single calls (median of ${ROUNDS} paired windows) | errors |`, `|---|---:|---:|---:|---:|---:|`];
-    const child = await startServer({ model, adaptersDir, batching: true, maxBatch: MAX_BATCH, maxWaitMs: MAX_WAIT_MS, preload: names.slice(0, TASKS) });
+    const child = await startServer({ model, adaptersDir, batching: true, maxBatch: MAX_BATCH, maxWaitMs: MAX_WAIT_MS, workers: WORKERS, preload: names.slice(0, TASKS) });
     try {
       const workers = Math.max(1, Math.floor(CONNECTIONS / TASKS));
       const tasks = names.slice(0, TASKS);
@@ -218,11 +221,11 @@ async function main(): Promise<void> {
     }
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, ${backend}`;
     const header = `Model: random BERT, hidden ${HIDDEN}, ${LAYERS} layers, texts of 6-17 tokens, seq_bn adapters (reduction 16) with 2-label heads. ` +
-      `Loopback, ${CONNECTIONS} keep-alive connections (${Math.max(1, Math.floor(CONNECTIONS / TASKS))} clients of ${TASKS} calls for the multi-task rows), ${DURATION_S} s per row in ${ROUNDS} windows alternating with its pair, after 1 s warm-up; load average at start ${loadStart}. Machine: ${machine}.`;
+      `${WORKERS > 0 ? `Servers with ${WORKERS} worker thread(s). ` : ''}Loopback, ${CONNECTIONS} keep-alive connections (${Math.max(1, Math.floor(CONNECTIONS / TASKS))} clients of ${TASKS} calls for the multi-task rows), ${DURATION_S} s per row in ${ROUNDS} windows alternating with its pair, after 1 s warm-up; load average at start ${loadStart}. Machine: ${machine}.`;
     process.stdout.write(`${header}\n\n${lines.join('\n')}\n\n${multiLines.join('\n')}\n`);
     const out = resolve(__dirname, '..', 'results', `serve-load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     mkdirSync(resolve(__dirname, '..', 'results'), { recursive: true });
-    writeFileSync(out, `${JSON.stringify({ machine, hidden: HIDDEN, layers: LAYERS, connections: CONNECTIONS, durationS: DURATION_S, maxBatch: MAX_BATCH, maxWaitMs: MAX_WAIT_MS, rows }, null, 2)}\n`);
+    writeFileSync(out, `${JSON.stringify({ machine, workers: WORKERS, hidden: HIDDEN, layers: LAYERS, connections: CONNECTIONS, durationS: DURATION_S, maxBatch: MAX_BATCH, maxWaitMs: MAX_WAIT_MS, rows }, null, 2)}\n`);
     process.stderr.write(`wrote ${out}\n`);
   } finally {
     agent.destroy();
