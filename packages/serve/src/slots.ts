@@ -41,7 +41,7 @@ const slotName = (i: number): string => `serve_slot_${i}`;
 export class SlotTemplate {
   private filling: Filling | undefined;
   private readonly graph: Graph;
-  /** Per slot: its weight keys in the template, and the segments naming the stand-in adapter and head. */
+  /** Per slot: the weight keys of its stand-in adapter and head in the template. */
   private readonly slotKeys: ReadonlyArray<readonly string[]>;
   /** Slice node id → slot index (split layout). */
   private readonly slices = new Map<string, number>();
@@ -65,6 +65,9 @@ export class SlotTemplate {
       for (const node of graph.nodes) {
         if (node.op === 'slice' && node.attrs['total'] === k && !deps.baseGraph.has(node.id)) this.slices.set(node.id, node.attrs['begin'] as number);
       }
+      // Every slot must have found its row slices, or rows would silently go through the wrong adapter.
+      const covered = new Set(this.slices.values());
+      if (representatives.some((_a, i) => !covered.has(i))) throw new ServeError('not_servable', `batch graph of ${k} adapters: the BatchSplit row slices were not found (core's BatchSplit changed?)`);
     }
   }
 
