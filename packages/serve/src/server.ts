@@ -188,7 +188,8 @@ export async function createAdapterServer(options: AdapterServerOptions): Promis
   app.get('/readyz', async (_request, reply) => (ready && !closing ? { status: 'ready' } : reply.code(503).header('retry-after', retryAfter).send({ status: closing ? 'shutting down' : 'starting' })));
   route({ method: 'GET', url: '/metrics', schema: { summary: 'Prometheus metrics (text format 0.0.4)' }, produces: 'text/plain' });
   app.get('/metrics', async (_request, reply) => {
-    const mem = tf.memory();
+    // Worker mode: the tensors live in the workers; this thread has no backend to ask.
+    const mem = local ? tf.memory() : undefined;
     const proc = process.memoryUsage();
     const lines = [
       ...metrics.requests.render(), ...metrics.latency.render(), ...metrics.batchRows.render(), ...metrics.batchAdapters.render(),
@@ -197,8 +198,8 @@ export async function createAdapterServer(options: AdapterServerOptions): Promis
       ...gauge('adapters_loaded_adapters', 'adapters loaded', pool.loaded().length),
       ...gauge('adapters_loaded_adapter_bytes', 'bytes of loaded adapter and head weights', pool.usedBytes),
       ...gauge('adapters_memory_budget_bytes', 'memory budget for adapter weights', pool.budgetBytes),
-      ...gauge('adapters_tf_tensors', 'live TensorFlow.js tensors', mem.numTensors),
-      ...gauge('adapters_tf_bytes', 'bytes held by TensorFlow.js tensors', mem.numBytes),
+      ...gauge('adapters_worker_threads', 'worker threads running forward passes (0: the main thread)', workers),
+      ...(mem ? [...gauge('adapters_tf_tensors', 'live TensorFlow.js tensors', mem.numTensors), ...gauge('adapters_tf_bytes', 'bytes held by TensorFlow.js tensors', mem.numBytes)] : []),
       ...gauge('process_resident_memory_bytes', 'resident set size', proc.rss),
       ...gauge('nodejs_heap_used_bytes', 'V8 heap in use', proc.heapUsed),
     ];

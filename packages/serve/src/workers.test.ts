@@ -44,6 +44,11 @@ describe('createAdapterServer({ workers: 1 })', () => {
     expect(JSON.stringify(m1!.json).length).toBeGreaterThan(100);
     const flat = (j: Record<string, unknown>) => (j['results'] as Array<{ predictions: Array<{ scores: Record<string, number> }> }>).flatMap((r) => r.predictions.flatMap((p) => Object.values(p.scores)));
     flat(m1!.json).forEach((v, i) => expect(Math.abs(v - flat(m0!.json)[i]!)).toBeLessThan(TOL));
+    // Metrics are kept on the main thread: passes counted, no tensor gauges (the tensors live in the worker).
+    const metrics = await (await fetch(`${urls[1]}/metrics`)).text();
+    expect(Number(/^adapters_batch_rows_count (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^adapters_worker_threads 1$/m);
+    expect(metrics).not.toMatch(/adapters_tf_tensors/);
     // Errors raised in the worker come back as the same HTTP errors.
     const bad = await post(`${urls[1]}/v1/predict-multi`, { ...multi, sharedLayers: 9 });
     expect(bad.status).toBe(400);
