@@ -15,10 +15,10 @@ const fixture = JSON.parse(readFileSync(path.join(__dirname, '__tests__', 'me5-c
 /**
  * Tolerance: the C engine quantises activations to int8 per 32-value block before every matmul (its
  * Q8_0 × Q4_0 kernel); we run the same 4-bit weights in fp32. That rounding, not the weights, is the gap:
- * measured cosine 0.99x (see the README); 0.98 leaves margin and still fails on any wrong tensor, transposition
+ * measured cosine 0.9998–0.9999 on these five sentences (token counts equal); 0.999 leaves margin and still fails on any wrong tensor, transposition
  * or tokenisation (those give cosines below 0.9).
  */
-const MIN_COSINE = 0.98;
+const MIN_COSINE = 0.999;
 
 const dir = modelCacheDir('multilingual-e5-small');
 let present = false;
