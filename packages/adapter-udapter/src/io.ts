@@ -20,6 +20,9 @@ export interface SavedUdapter {
   /** Languages the generator was trained on (ISO 639-3 typology codes by treebank code). */
   readonly trainedOn: Readonly<Record<string, string>>;
   readonly steps: number;
+  /** The base model's folder (what udapter-eval loads when no --model is given). */
+  readonly model?: string;
+  readonly seed?: number;
 }
 
 export async function saveUdapter(dir: string, parser: UdapterParser, meta: Omit<SavedUdapter, 'spec'>): Promise<void> {
@@ -47,7 +50,9 @@ export async function readUdapterMeta(dir: string): Promise<SavedUdapter> {
   if (json['format'] !== 'udapter/1') throw new ConfigError(`${file}: format`, `expected "udapter/1", got ${JSON.stringify(json['format'])}`);
   const spec = json['spec'] as ParserSpec | undefined;
   if (spec === undefined || !Array.isArray(spec.labels) || typeof spec.arc !== 'number' || typeof spec.label !== 'number' || typeof spec.padId !== 'number') throw new ConfigError(`${file}: spec`, 'needs labels, arc, label and padId');
-  return { spec: { ...spec, config: { ...UDAPTER_DEFAULTS, ...(spec.config as Partial<UdapterConfig>) } }, trainedOn: (json['trainedOn'] ?? {}) as Record<string, string>, steps: Number(json['steps'] ?? 0) };
+  const model = typeof json['model'] === 'string' ? { model: json['model'] } : {};
+  const seed = typeof json['seed'] === 'number' ? { seed: json['seed'] } : {};
+  return { spec: { ...spec, config: { ...UDAPTER_DEFAULTS, ...(spec.config as Partial<UdapterConfig>) } }, trainedOn: (json['trainedOn'] ?? {}) as Record<string, string>, steps: Number(json['steps'] ?? 0), ...model, ...seed };
 }
 
 /**

@@ -6,7 +6,7 @@ import { inflateRawSync } from 'zlib';
 
 export class TypologyError extends AdapterGraphError {
   constructor(message: string) {
-    super(message, 'E_TYPOLOGY');
+    super(message, 'E_DATA');
   }
 }
 

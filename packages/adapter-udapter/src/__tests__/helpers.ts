@@ -21,7 +21,7 @@ export function tinyParser(config: Partial<UdapterConfig> = CONFIG, options: { r
   const base = tinyBase();
   const graph = buildUdapterGraph(base, config);
   const { store } = storeWithReferenceBase(graph);
-  const parser = new UdapterParser(graph, store, { config: { ...(graph.meta.adapters?.['udapter']?.config as UdapterConfig) }, labels: LABELS, arc: 8, label: 4, padId: 0 }, options.seed ?? 0);
+  const parser = new UdapterParser(graph, store, { config: { ...(graph.meta.adapters?.['udapter']?.config as unknown as UdapterConfig) }, labels: LABELS, arc: 8, label: 4, padId: 0 }, options.seed ?? 0);
   if (options.randomAdapter === true) randomizeAdapter(parser, 11);
   return { base, parser, store };
 }

@@ -7,7 +7,7 @@ import { AdapterGraphError } from '@adapters/core-graph';
 
 export class E5S1FormatError extends AdapterGraphError {
   constructor(source: string, message: string) {
-    super(`${source}: ${message}`, 'E_E5S1_FORMAT');
+    super(`${source}: ${message}`, 'E_DATA');
   }
 }
 

@@ -11,7 +11,7 @@ type Json = Record<string, unknown>;
 
 export class VocabTrimError extends AdapterGraphError {
   constructor(message: string) {
-    super(message, 'E_VOCAB_TRIM');
+    super(message, 'E_DATA');
   }
 }
 
