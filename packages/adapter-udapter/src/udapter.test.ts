@@ -1,17 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { bottleneck } from '@adapters/adapter-bottleneck';
-import { createRegistry, Executor, loadAdapter, WeightStore } from '@adapters/core-graph';
+import { createRegistry, Executor, loadAdapter, readSafetensorsFile, WeightStore, writeSafetensorsFile } from '@adapters/core-graph';
 import { compareGradients, numericGradient, storeWithReferenceBase } from '@adapters/core-graph/testing';
 import { promises as fs } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { generateWeights } from './cpg-op';
+import { makeParseBatch } from './data';
 import { exportLanguageAdapter, generatedBottleneck, languageEmbedding } from './export';
 import { loadUdapter, saveUdapter, UDAPTER_WEIGHTS_FILE } from './io';
 import { trainParser } from './parser';
 import { LANGUAGE_INPUT, languageConstants } from './plugin';
-import { CONFIG, randomizeAdapter, randomizeHead, syntheticTreebank, tinyBase, tinyParser, typology } from './__tests__/helpers';
+import { CONFIG, randomizeHead, syntheticTreebank, tinyBase, tinyParser, typology } from './__tests__/helpers';
 
 const IDS = [[2, 7, 11, 5, 19, 3], [2, 31, 8, 3, 0, 0]];
 const MASK = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]];
@@ -81,7 +82,6 @@ describe('udapter', () => {
     randomizeHead(parser, 13);
     // Every feature non-zero, so every row of the language MLP's first weight gets a gradient.
     const examples = syntheticTreebank(3, 5, Float32Array.of(1, 0.5, 0.9, 0.3, 0.8), 'xx');
-    const { makeParseBatch } = jest.requireActual<typeof import('./data')>('./data');
     const batch = makeParseBatch(examples, 0);
     for (const key of [parser.adapterKeys().find((k) => k.endsWith('.generated.down'))!, parser.adapterKeys().find((k) => k.endsWith('.generated.up'))!, parser.adapterKeys().find((k) => k.includes('language.0.weight'))!]) {
       const v = store.get(key);
@@ -159,7 +159,6 @@ describe('udapter', () => {
 
       // A damaged file: one error naming the tensor, and the store keeps no half-loaded adapter.
       const file = path.join(dir, UDAPTER_WEIGHTS_FILE);
-      const { readSafetensorsFile, writeSafetensorsFile } = await import('@adapters/core-graph');
       const { tensors } = await readSafetensorsFile(file);
       const cut: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }> = {};
       for (const [k, t] of tensors) if (!k.endsWith('parser.arcU')) cut[k] = { dtype: 'F32', shape: t.shape, values: t.values as Float32Array };
@@ -186,4 +185,3 @@ describe('udapter', () => {
   });
 });
 
-void randomizeAdapter;
