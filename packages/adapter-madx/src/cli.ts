@@ -29,7 +29,7 @@ const NAME_RE = /^[A-Za-z0-9_-]+$/;
 const MLM_HEAD = 'mlm';
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0] ?? '';
 
-const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm)' };
+const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm), multilingual-e5-small (alias me5)' };
 const TRAINING = (steps: string): readonly OptionSpec[] => [
   { name: 'steps', type: 'int', min: 1, metavar: 'N', help: 'training steps', defaultText: steps },
   { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per sentence, including [CLS] and [SEP]', defaultText: '64' },

@@ -16,4 +16,10 @@ export { formatDuration, MetricsWriter, ProgressReporter, readMetrics } from './
 export type { ProgressOptions, ProgressRecord, ProgressStream } from './report/progress';
 export { ensureModel, ModelFetchError, sha256File } from './data/model-cache';
 export type { EnsureModelOptions, ModelFetchStage } from './data/model-cache';
+export { dequantiseQ4, E5S1FormatError, e5s1HfConfig, e5s1Shapes, fp16ToFp32, hfNameOf, readE5S1 } from './data/e5s1';
+export type { E5S1Header, E5S1Model } from './data/e5s1';
+export { buildE5S1ModelDir, checkTokenizerMatches, e5s1Tensors } from './data/e5s1-model';
+export type { BuiltModel } from './data/e5s1-model';
+export { corpusPieceIds, trimVocabulary, VocabTrimError } from './data/vocab-trim';
+export type { TrimResult } from './data/vocab-trim';
 export { ASSETS_DIR, demoSentimentFiles } from './data/assets';

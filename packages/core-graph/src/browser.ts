@@ -120,7 +120,7 @@ export type { DecodedTensor, EncodableTensor, ReadSafetensorsOptions, Safetensor
 export type { StagedRun } from './io/run-dir';
 export type { ConlluToken, Sentence } from './data/conllu';
 export type { Example, ExampleFormat, ReadExamplesOptions } from './data/datasets';
-export type { ModelSource } from './data/model-dir';
+export type { ModelSource, PackedModelSource } from './data/model-dir';
 export type { BatchEncodeOptions, BatchEncoded, EncodeOptions, Encoded, TextInput, TextTokenizer } from './data/tokenizer';
 export type { Pretrained } from './checkpoint/load-pretrained';
 export type { Artifact, CheckpointKeyArgs, CheckpointKeys, ModelHeader } from './checkpoint/artifact';

@@ -141,7 +141,7 @@ describe('main: usage errors', () => {
   test('a failure (not a usage error) is one line and exit 1', async () => {
     const s = streams();
     expect(await main(['inspect', '--model', '/nonexistent/model-dir', '--backend', 'cpu'], { ...s.ctx, cwd: '/' })).toBe(2);
-    expect(s.err()).toMatch(/^backend: cpu.*\nadapters: error: --model '\/nonexistent\/model-dir' is neither a directory nor a known model \(known: all-MiniLM-L6-v2, minilm\) \(see 'adapters inspect --help'\)\n$/);
+    expect(s.err()).toMatch(/^backend: cpu.*\nadapters: error: --model '\/nonexistent\/model-dir' is neither a directory nor a known model \(known: all-MiniLM-L6-v2, multilingual-e5-small, minilm, me5\) \(see 'adapters inspect --help'\)\n$/);
     const b = streams();
     expect(await main(['list', '--backend', 'nope'], b.ctx)).toBe(0); // list needs no backend
     const c = streams();

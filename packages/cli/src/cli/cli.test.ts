@@ -235,7 +235,7 @@ describe('adapters CLI', () => {
       expect(ok.out()).toBe(`${target}\n`);
       const bad = streams(cache, cache);
       expect(await main(['fetch-model', '--model', 'no-such-model'], bad.ctx)).toBe(2);
-      expect(bad.err()).toMatch(/^adapters: error: --model 'no-such-model' is neither a directory nor a known model \(known: all-MiniLM-L6-v2, minilm\)/);
+      expect(bad.err()).toMatch(/^adapters: error: --model 'no-such-model' is neither a directory nor a known model \(known: all-MiniLM-L6-v2, multilingual-e5-small, minilm, me5\)/);
     } finally {
       if (saved === undefined) delete process.env['ADAPTERS_CACHE'];
       else process.env['ADAPTERS_CACHE'] = saved;

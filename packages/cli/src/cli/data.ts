@@ -21,7 +21,7 @@ import type { OptionSpec, ParsedArgs } from './args';
 import { UsageError } from './args';
 
 /** Short names accepted by --model. */
-export const MODEL_ALIASES: Readonly<Record<string, string>> = { minilm: 'all-MiniLM-L6-v2', 'all-minilm-l6-v2': 'all-MiniLM-L6-v2' };
+export const MODEL_ALIASES: Readonly<Record<string, string>> = { minilm: 'all-MiniLM-L6-v2', 'all-minilm-l6-v2': 'all-MiniLM-L6-v2', me5: 'multilingual-e5-small' };
 
 /** A directory with config.json + model.safetensors, or a known model name fetched into the cache. */
 export async function resolveModel(spec: string, cwd: string, log: (line: string) => void): Promise<{ dir: string; name: string }> {

