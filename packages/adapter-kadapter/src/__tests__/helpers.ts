@@ -1,6 +1,6 @@
 // Shared fixtures for this package's tests (excluded from the build).
 import * as tf from '@tensorflow/tfjs';
-import type { EncoderConfig, Feeds, Graph, RunOptions } from '@adapters/core-graph';
+import type { EncoderConfig, Feeds, Graph, RunOptions, TextTokenizer } from '@adapters/core-graph';
 import { adapter, applyPlacements, assignFromCheckpoint, buildEncoder, createRegistry, Executor, GraphBuilder, WeightStore } from '@adapters/core-graph';
 import type { RefBertConfig, RefWeights } from '@adapters/core-graph/testing';
 import { createRefRng, randomRefWeights } from '@adapters/core-graph/testing';
@@ -100,3 +100,22 @@ export function weight64(store: WeightStore, key: string): Float64Array {
 }
 
 export const tinyBase = (partial: Partial<EncoderConfig> = {}): Graph => buildEncoder({ ...TINY, ...partial });
+
+/** A whitespace word-piece tokenizer over a tiny vocabulary: words longer than 4 letters split in two. */
+export function fakeTokenizer(): TextTokenizer {
+  const vocab = new Map<string, number>([['[PAD]', 0], ['[UNK]', 1], ['[CLS]', 2], ['[SEP]', 3], ['[MASK]', 4], ['[unused0]', 5], ['[unused1]', 6], ['[unused2]', 7], ['[unused3]', 8]]);
+  const id = (t: string): number => {
+    if (!vocab.has(t)) vocab.set(t, vocab.size);
+    return vocab.get(t) as number;
+  };
+  const tokenize = (text: string): string[] =>
+    text.toLowerCase().split(/\s+/).filter(Boolean).flatMap((w) => (w.length > 4 ? [w.slice(0, 4), `##${w.slice(4)}`] : [w]));
+  return {
+    kind: 'vocab.txt', vocabSize: 1000, padId: 0, unkId: 1, clsId: 2, sepId: 3, maskId: 4, modelMaxLength: 512,
+    tokenize,
+    tokenToId: (t) => (t.startsWith('[') ? vocab.get(t) : id(t)),
+    encode: () => { throw new Error('not used'); },
+    encodeBatch: () => { throw new Error('not used'); },
+  };
+}
+

@@ -48,8 +48,11 @@ export class AdamW {
     return this.step;
   }
 
-  /** Applies one update; `grads` maps weight keys to gradients of the variables in `params`. */
-  apply(params: ReadonlyMap<string, tf.Variable>, grads: Readonly<Record<string, tf.Tensor>>, lr: number): void {
+  /**
+   * Applies one update; `grads` maps weight keys to gradients of the variables in `params`. `lrScale` multiplies
+   * `lr` for the keys it lists (decay included, as a per-group rate in PyTorch).
+   */
+  apply(params: ReadonlyMap<string, tf.Variable>, grads: Readonly<Record<string, tf.Tensor>>, baseLr: number, lrScale?: ReadonlyMap<string, number>): void {
     this.step += 1;
     const c1 = 1 - this.beta1 ** this.step;
     const c2 = 1 - this.beta2 ** this.step;
@@ -57,6 +60,7 @@ export class AdamW {
       for (const [key, p] of params) {
         const g = grads[key];
         if (!g) continue;
+        const lr = baseLr * (lrScale?.get(key) ?? 1);
         const m = this.slot(this.m, key, p);
         const v = this.slot(this.v, key, p);
         const decay = this.decayKeys.has(key) ? this.weightDecay : 0;
