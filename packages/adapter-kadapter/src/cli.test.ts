@@ -17,13 +17,13 @@ function writeTinyModel(dir: string): void {
   writeTinyModelDir(dir, VOCAB, { numLayers: 3 });
 }
 
-/** FewRel 1.0 format: {relation: [{tokens, h: [name, id, [[positions]]], t: [...]}]}; 3 relations × 4 instances. */
+/** FewRel 1.0 format: {relation: [{tokens, h: [name, id, [[positions]]], t: [...]}]}; 5 relations × 4 instances. */
 function writeFewRel(file: string): void {
-  const sentences = [['paris', 'is', 'the', 'capital', 'of', 'france'], ['he', 'was', 'born', 'in', 'paris', '.'], ['the', 'movie', 'is', 'a', 'film', '.']];
+  const sentences = [['paris', 'is', 'the', 'capital', 'of', 'france'], ['he', 'was', 'born', 'in', 'paris', '.'], ['the', 'movie', 'is', 'a', 'film', '.'], ['she', 'was', 'born', 'in', 'france', '.'], ['the', 'city', 'of', 'paris', 'is', 'very', 'good']];
   const entity = (tokens: string[], i: number) => [tokens[i], `Q${i}`, [[i]]];
   const data: Record<string, unknown[]> = {};
-  const pairs: Array<[number, number]> = [[0, 5], [0, 4], [1, 4]];
-  ['P1376', 'P19', 'P31'].forEach((relation, r) => {
+  const pairs: Array<[number, number]> = [[0, 5], [0, 4], [1, 4], [0, 4], [3, 1]];
+  ['P1376', 'P19', 'P31', 'P27', 'P131'].forEach((relation, r) => {
     const tokens = sentences[r] as string[];
     const [h, t] = pairs[r] as [number, number];
     data[relation] = Array.from({ length: 4 }, (_v, k) => ({ tokens: k % 2 === 0 ? tokens : [...tokens.slice(0, -1), 'very', tokens[tokens.length - 1] as string], h: entity(tokens, h), t: entity(tokens, t) }));
@@ -74,7 +74,8 @@ describe('adapters kadapter-* commands', () => {
     writeConllu(path.join(tmp, 'ud.conllu'));
     writeData(path.join(tmp, 'train.tsv'), 12, 0);
     writeData(path.join(tmp, 'dev.tsv'), 6, 1);
-    linkAdapterPackages(tmp, [path.resolve(__dirname, '..')]);
+    writeFileSync(path.join(tmp, 'rel-bad.tsv'), 'text\tlabel\n<e1>paris</e1> is in <e2>france</e2>\tP1\n<e1>he <e2>was</e2> born</e1>\tP2\n');
+    linkAdapterPackages(tmp, [path.resolve(__dirname, '..'), path.resolve(__dirname, '../../adapter-bottleneck')]);
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -135,6 +136,39 @@ describe('adapters kadapter-* commands', () => {
     expect(readJson(path.join(tmp, 'task-sum', 'summary.json'))).toMatchObject({ combine: 'sum', freezeAdapters: true, accuracy: null });
   });
 
+  test('relation task disjoint from the factual adapter; entity pooling with head alone, seq_bn, K-Adapter + seq_bn with a fine-tuned base; kadapter-eval reproduces each', async () => {
+    await ok(['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'factual', '--data', 'fewrel.json', '--relation', 'P1376', '--relation', 'P19', '--per-relation', '2', '--eval-per-relation', '1', '--adapter-config', SMALL, ...TRAIN, '--out', 'fact2']);
+    const made = await ok(['kadapter-relation-task', '--data', 'fewrel.json', '--exclude-from', 'fact2', '--train-per-relation', '2', '--test-per-relation', '2', '--seed', '4', '--out', 'rel']);
+    expect(made.out).toMatch(/^relations: P131, P27, P31 \(3; excluded 2\)\n/);
+    const task = readJson(path.join(tmp, 'rel', 'task.json'));
+    expect(task).toMatchObject({ labels: ['P131', 'P27', 'P31'], excluded: ['P1376', 'P19'], train: 6, test: 6, seed: 4 });
+    const train = readFileSync(path.join(tmp, 'rel', 'train.tsv'), 'utf8');
+    expect(train.split('\n')[0]).toBe('text\tlabel');
+    expect(train.split('\n').slice(1, -1).every((l) => /<e1>.+<\/e1>/.test(l) && /<e2>.+<\/e2>/.test(l))).toBe(true);
+    // Same seed → the same files.
+    await ok(['kadapter-relation-task', '--data', 'fewrel.json', '--exclude', 'P1376', '--exclude', 'P19', '--train-per-relation', '2', '--test-per-relation', '2', '--seed', '4', '--out', 'rel-again']);
+    expect(readFileSync(path.join(tmp, 'rel-again', 'test.tsv'), 'utf8')).toBe(readFileSync(path.join(tmp, 'rel', 'test.tsv'), 'utf8'));
+
+    const rel = ['--data', 'rel/train.tsv', '--eval', 'rel/test.tsv', '--pooling', 'entity', ...TRAIN];
+    const runs: Array<[string, string[], Record<string, unknown>]> = [
+      ['rel-head', [], { adapters: [], inLayer: null, finetuneBase: false, pooling: 'entity' }],
+      ['rel-seqbn', ['--adapter', 'seq_bn:reduction_factor=4'], { adapters: [], inLayer: 'seq_bn:reduction_factor=4' }],
+      ['rel-both', ['--kadapter', 'fact2', '--adapter', 'seq_bn:reduction_factor=4', '--finetune-base', '--base-lr', '1e-3', '--head-lr', '2e-2'], { adapters: ['factual'], finetuneBase: true, baseLr: 1e-3, headLr: 2e-2, lr: 0.01 }],
+    ];
+    for (const [out, extra, expected] of runs) {
+      const r = await ok(['kadapter-train', '--model', 'tiny-bert', ...extra, ...rel, '--out', out]);
+      expect(r.out).toMatch(/^accuracy: \d\.\d{4} {2}\(6 eval examples; majority-class baseline 0\.3333\)\n/);
+      const summary = readJson(path.join(tmp, out, 'summary.json'));
+      expect(summary).toMatchObject({ ...expected, trainExamples: 6, evalExamples: 6, steps: 2 });
+      expect(readJson(path.join(tmp, out, 'run.json'))).toMatchObject({ extras: { kadapter: { head: { type: 'relation', name: 'task', numLabels: 3 }, markers: ['[unused0]', '[unused1]', '[unused2]', '[unused3]'] } } });
+      const { tensors } = await readSafetensorsFile(path.join(tmp, out, 'task.safetensors'));
+      expect({ out, inLayer: [...tensors.keys()].some((k) => k.includes('adapters.task_adapter')), base: tensors.has('embeddings.word_embeddings.weight') })
+        .toEqual({ out, inLayer: extra.includes('--adapter'), base: extra.includes('--finetune-base') });
+      const evaluated = (await ok(['kadapter-eval', '--task', out, '--data', 'rel/test.tsv'])).out;
+      expect({ out, loss: Math.abs(Number(/loss: (\S+)/.exec(evaluated)?.[1]) - (summary['evalLoss'] as number)) < 1e-3 }).toEqual({ out, loss: true });
+    }
+  });
+
   test.each([
     [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'semantic', '--data', 'fewrel.json', '--out', 'x'], /--knowledge must be factual or linguistic, got 'semantic'/],
     [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'linguistic', '--data', 'ud.conllu', '--relations', '3', '--out', 'x'], /--relations does not apply to --knowledge linguistic/],
@@ -142,7 +176,14 @@ describe('adapters kadapter-* commands', () => {
     [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'factual', '--data', 'fewrel.json', '--adapter-config', 'huge', '--out', 'x'], /--adapter-config huge: 'huge' is not a K-Adapter preset/],
     [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'factual', '--data', 'fewrel.json', '--adapter-config', 'kadapter_small:adapter_heads=3', '--out', 'x'], /--adapter-config kadapter_small:adapter_heads=3: .*adapter_heads/],
     [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'factual', '--data', 'fewrel.json', '--per-relation', '10', '--adapter-config', SMALL, '--max-steps', '1', '--out', 'x'], /--per-relation \/ --eval-per-relation: trainPerRelation: relation 'P1376' has 4 instances, 30 requested/],
-    [['kadapter-train', '--model', 'tiny-bert', '--data', 'train.tsv', '--out', 'x'], /missing required option --kadapter/],
+    [['kadapter-train', '--model', 'tiny-bert', '--combine', 'sum', '--data', 'train.tsv', '--out', 'x'], /--combine applies with --kadapter/],
+    [['kadapter-train', '--model', 'tiny-bert', '--base-lr', '1e-5', '--data', 'train.tsv', '--out', 'x'], /--base-lr applies with --finetune-base/],
+    [['kadapter-train', '--model', 'tiny-bert', '--pooling', 'max', '--data', 'train.tsv', '--out', 'x'], /--pooling must be cls, mean or entity, got 'max'/],
+    [['kadapter-train', '--model', 'tiny-bert', '--pooling', 'entity', '--data', 'train.tsv', '--out', 'x'], /train\.tsv: example 1: no entity tags \(expected one <e1>…<\/e1> and one <e2>…<\/e2>\): "the movie was very good"/],
+    [['kadapter-train', '--model', 'tiny-bert', '--pooling', 'entity', '--data', 'rel-bad.tsv', '--out', 'x'], /rel-bad\.tsv: example 2: '<e2>' opens inside the other entity/],
+    [['kadapter-train', '--model', 'tiny-bert', '--pooling', 'entity', '--markers', '[unused0],[unused1],[x]', '--data', 'rel-bad.tsv', '--out', 'x'], /--markers must be four comma-separated tokens/],
+    [['kadapter-relation-task', '--data', 'fewrel.json', '--exclude', 'P99', '--out', 'x'], /--exclude \/ --exclude-from: exclude: unknown relation\(s\) P99/],
+    [['kadapter-relation-task', '--data', 'fewrel.json', '--exclude-from', 'train.tsv', '--out', 'x'], /--exclude-from train\.tsv: no readable summary\.json there/],
     [['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'nowhere', '--data', 'train.tsv', '--out', 'x'], /--kadapter nowhere: no readable adapter_config\.json there/],
     [['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'factual', '--combine', 'avg', '--data', 'train.tsv', '--out', 'x'], /--combine must be concat or sum, got 'avg'/],
     [['kadapter-eval', '--task', 'nowhere', '--data', 'dev.tsv'], /--task nowhere: no run\.json there/],

@@ -407,7 +407,7 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const freeze = args.flag('freeze-adapters');
   const { policy, lrScale } = taskPolicy(task, { freezeKAdapters: freeze, finetuneBase, lr, ...(headLr !== undefined ? { headLr } : {}), ...(baseLr !== undefined ? { baseLr } : {}) });
   const params = parameterSummary(task.graph, policy);
-  const trained = [...(finetuneBase ? ['base'] : []), ...(task.kadapters.length > 0 && !freeze ? ['K-Adapters'] : []), ...(inLayer ? ['in-layer adapter'] : []), ...(task.kadapters.length > 0 ? ['combination'] : []), 'head'];
+  const trained = [...(finetuneBase ? ['base'] : []), ...(task.kadapters.length > 0 && !freeze ? ['adapters'] : []), ...(inLayer ? ['in-layer-adapter'] : []), ...(task.kadapters.length > 0 ? ['combination'] : []), 'head'];
   info(ctx, `model: ${model.name} (${model.dir}), tokenizer: ${tokenizer.kind}`);
   info(ctx, `data: ${trainSet.length} training examples${evalSet.length > 0 ? `, ${evalSet.length} eval examples` : ''}; labels: ${labels.labels.join(', ')}${markers ? '; entity markers' : ''}`);
   info(ctx, `K-Adapters: ${task.kadapters.length > 0 ? `${task.kadapters.join(', ')} (${mode})` : 'none'}${inLayer ? `; in-layer adapter ${inLayer.text}` : ''}; pooling ${pooling}; training ${trained.join(' + ')} (${params.trainable.toLocaleString('en-US')} parameters; lr ${lr}${headLr !== undefined ? `, head ${headLr}` : ''}${baseLr !== undefined ? `, base ${baseLr}` : ''})`);
