@@ -208,7 +208,7 @@ describe('adapters kadapter-* commands', () => {
     [['kadapter-relation-task', '--data', 'fewrel.json', '--exclude', 'P99', '--out', 'x'], /--exclude \/ --exclude-from: exclude: unknown relation\(s\) P99/],
     [['kadapter-relation-task', '--data', 'fewrel.json', '--exclude-from', 'train.tsv', '--out', 'x'], /--exclude-from train\.tsv: no readable summary\.json there/],
     [['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'nowhere', '--data', 'train.tsv', '--out', 'x'], /--kadapter nowhere: no readable adapter_config\.json there/],
-    [['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'factual', '--combine', 'avg', '--data', 'train.tsv', '--out', 'x'], /--combine must be concat or sum, got 'avg'/],
+    [['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'factual', '--combine', 'avg', '--data', 'train.tsv', '--out', 'x'], /--combine must be concat, sum or output, got 'avg'/],
     [['kadapter-eval', '--task', 'nowhere', '--data', 'dev.tsv'], /--task nowhere: no run\.json there/],
   ])('usage error %j → exit 2, one line', async (argv, pattern) => {
     const r = await run(argv);

@@ -102,7 +102,7 @@ export const TRAIN_SPEC: CommandSpec = {
     MODEL,
     { name: 'kadapter', type: 'string', repeat: true, metavar: 'DIR[,DIR]', help: 'K-Adapter directories written by kadapter-pretrain (comma-separated or repeated)', defaultText: 'none: the head reads the model' },
     { name: 'adapter', type: 'string', metavar: 'SPEC', help: 'an in-layer adapter inside the base at its default sites, e.g. seq_bn or seq_bn:reduction_factor=16' },
-    { name: 'combine', type: 'string', metavar: 'concat|sum', help: 'how the adapters combine with the last hidden state', defaultText: 'concat' },
+    { name: 'combine', type: 'string', metavar: 'concat|sum|output', help: 'how the adapters combine with the last hidden state (output: each adapter\'s own pre-trained projection, no fresh layer)', defaultText: 'concat' },
     { name: 'data', type: 'string', metavar: 'FILE', help: 'training examples (.tsv, .csv or .jsonl)' },
     { name: 'eval', type: 'string', metavar: 'FILE', help: 'evaluation examples, same columns' },
     { name: 'name', type: 'string', metavar: 'NAME', help: 'name of the task head', defaultText: 'task' },
@@ -331,7 +331,7 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const modelSpec = args.requireString('model', 'a model directory or all-MiniLM-L6-v2');
   const dirsGiven = args.strings('kadapter').flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
   const mode = args.string('combine') ?? 'concat';
-  if (mode !== 'concat' && mode !== 'sum') throw new UsageError(`--combine must be concat or sum, got '${mode}'`, args.command);
+  if (mode !== 'concat' && mode !== 'sum' && mode !== 'output') throw new UsageError(`--combine must be concat, sum or output, got '${mode}'`, args.command);
   const pooling = args.string('pooling') ?? 'cls';
   if (pooling !== 'cls' && pooling !== 'mean' && pooling !== 'entity') throw new UsageError(`--pooling must be cls, mean or entity, got '${pooling}'`, args.command);
   const useMarkers = pooling === 'entity' || args.flag('entity-markers');
@@ -538,7 +538,7 @@ const KADAPTER_EXTRAS_SCHEMA: JsonSchema = {
   required: ['combine', 'head', 'labels'],
   additionalProperties: false,
   properties: {
-    combine: { type: 'object', required: ['name', 'mode'], additionalProperties: false, properties: { name: { type: 'string' }, mode: { type: 'string', enum: ['concat', 'sum'] } } },
+    combine: { type: 'object', required: ['name', 'mode'], additionalProperties: false, properties: { name: { type: 'string' }, mode: { type: 'string', enum: ['concat', 'sum', 'output'] } } },
     head: { type: 'object' },
     labels: { type: 'array', minItems: 1, items: { type: 'string' } },
     weights: { type: 'string', enum: [KADAPTER_TASK_WEIGHTS_FILE] },
