@@ -20,7 +20,7 @@ import type { EntityMarkers } from './data/fewrel';
 import { buildRelationTask, DEFAULT_MARKER_TOKENS, entityMarkers, readFewRel } from './data/fewrel';
 import { encodeMarkedText } from './data/entity-text';
 import type { InLayerAdapter, TaskGraph } from './task-graph';
-import { buildTaskGraph, taskPolicy } from './task-graph';
+import { buildTaskGraph, downstreamPolicy } from './task-graph';
 import type { KnowledgeRelation } from './knowledge/corpus';
 import { buildKnowledgeCorpus, KNOWLEDGE_RELATIONS } from './knowledge/corpus';
 import { installedWordNetDict, readWordNet } from './knowledge/wordnet';
@@ -408,7 +408,7 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
     throw asUsage(e, args.command);
   }
   const freeze = args.flag('freeze-adapters');
-  const { policy, lrScale } = taskPolicy(task, { freezeKAdapters: freeze, finetuneBase, lr, ...(headLr !== undefined ? { headLr } : {}), ...(baseLr !== undefined ? { baseLr } : {}) });
+  const { policy, lrScale } = downstreamPolicy(task, { freezeKAdapters: freeze, finetuneBase, lr, ...(headLr !== undefined ? { headLr } : {}), ...(baseLr !== undefined ? { baseLr } : {}) });
   const params = parameterSummary(task.graph, policy);
   const trained = [...(finetuneBase ? ['base'] : []), ...(task.kadapters.length > 0 && !freeze ? ['adapters'] : []), ...(inLayer ? ['in-layer-adapter'] : []), ...(task.kadapters.length > 0 ? ['combination'] : []), 'head'];
   info(ctx, `model: ${model.name} (${model.dir}), tokenizer: ${tokenizer.kind}`);

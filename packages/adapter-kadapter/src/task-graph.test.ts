@@ -6,8 +6,8 @@ import * as path from 'node:path';
 import type { Graph, WeightStore } from '@adapters/core-graph';
 import { train } from '@adapters/core-graph';
 import { saveKAdapter } from './io';
-import type { TaskPolicyOptions } from './task-graph';
-import { buildTaskGraph, taskPolicy } from './task-graph';
+import type { DownstreamPolicyOptions } from './task-graph';
+import { buildTaskGraph, downstreamPolicy } from './task-graph';
 import { baseStore, SMALL, tinyBase, withKAdapter } from './__tests__/helpers';
 
 // Marker ids 5 (subject) and 7 (object) in every example.
@@ -31,11 +31,11 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function trainOnce(o: Omit<TaskPolicyOptions, 'lr'> & { kadapters?: boolean }, lr = 1e-2): Promise<{ graph: Graph; before: Map<string, Float32Array>; after: Map<string, Float32Array>; trainable: readonly string[]; store: WeightStore }> {
+async function trainOnce(o: Omit<DownstreamPolicyOptions, 'lr'> & { kadapters?: boolean }, lr = 1e-2): Promise<{ graph: Graph; before: Map<string, Float32Array>; after: Map<string, Float32Array>; trainable: readonly string[]; store: WeightStore }> {
   const base = tinyBase();
   const { store } = baseStore(base);
   const task = await buildTaskGraph({ graph: base, store, kadapters: o.kadapters === false ? [] : [kadapterDir], mode: 'concat', head: HEAD, seed: 1 });
-  const { policy, lrScale } = taskPolicy(task, { ...o, lr });
+  const { policy, lrScale } = downstreamPolicy(task, { ...o, lr });
   const keys = [...task.graph.params.keys()];
   const before = new Map([...store.snapshot(keys)].map(([k, v]) => [k, Float32Array.from(v as Float32Array)]));
   // One step at the peak rate (no warm-up): Adam's first update is lr·g/(|g|+ε) per element, so max |Δ| ≈ the rate.

@@ -1,6 +1,6 @@
 // The downstream model kadapter-train trains and kadapter-eval rebuilds: the base, optionally an in-layer adapter
 // (e.g. seq_bn) inside its layers, optionally K-Adapters tapping those layers and their combination, and a task head
-// (CLS / mean / entity-start pooling). Which of its parameters train, and at which rate, is `taskPolicy`.
+// (CLS / mean / entity-start pooling). Which of its parameters train, and at which rate, is `downstreamPolicy`.
 import type { AnyAdapterPlugin, Graph, ParamSpec, TrainPolicy, WeightStore } from '@adapters/core-graph';
 import { adapter, applyPlacements, createRegistry, isStateParam } from '@adapters/core-graph';
 import type { CombineMode } from './combine';
@@ -56,7 +56,7 @@ export async function buildTaskGraph(o: TaskGraphOptions): Promise<TaskGraph> {
   return { graph: attached.graph, kadapters: attached.adapters, output: attached.output, taskOwners };
 }
 
-export interface TaskPolicyOptions {
+export interface DownstreamPolicyOptions {
   /** Keep the K-Adapters as pre-trained. */
   readonly freezeKAdapters?: boolean;
   /** Fine-tune the base model too (K-Adapter's downstream setting in the paper). */
@@ -71,7 +71,7 @@ export interface TaskPolicyOptions {
  * What trains (K-Adapters unless frozen, the in-layer adapter, combination and head; the base only with
  * `finetuneBase`) and each parameter's multiplier of `lr` for `train({ learningRate: lr, lrScale })`.
  */
-export function taskPolicy(task: TaskGraph, o: TaskPolicyOptions): { policy: TrainPolicy; lrScale: (p: ParamSpec) => number } {
+export function downstreamPolicy(task: TaskGraph, o: DownstreamPolicyOptions): { policy: TrainPolicy; lrScale: (p: ParamSpec) => number } {
   const owners = new Set(task.taskOwners);
   const kadapterOwners = new Set(task.kadapters.map((n) => `adapter:${n}`));
   const headOwners = new Set(task.taskOwners.filter((w) => w.startsWith('head:') || w.startsWith('combine:')));
