@@ -192,6 +192,31 @@ describe('adapters kadapter-* commands', () => {
     expect([bad.code, /--relations: unknown relation 'cousin'/.test(bad.err)]).toEqual([2, true]);
   });
 
+  test('knowledge-train (adapter, and the head alone) then knowledge-probe: P@1 / P@10 over single-piece answers', async () => {
+    writeFileSync(path.join(tmp, 'kcorpus.txt'), ['paris is the capital of france .', 'the film is a movie .', 'he was born in paris .', 'the city of paris is very good .'].join('\n') + '\n');
+    writeFileSync(path.join(tmp, 'kprobe.jsonl'), [
+      { relation: 'part', text: 'paris is the capital of [MASK] .', answers: ['france'] },
+      { relation: 'hypernym', text: 'the film is a [MASK] .', answers: ['movie', 'film'] },
+      { relation: 'hypernym', text: 'the film is a [MASK] .', answers: ['zebra crossing'] },
+    ].map((x) => JSON.stringify(x)).join('\n') + '\n');
+    const common = ['--model', 'tiny-bert', '--corpus', 'kcorpus.txt', '--steps', '2', '--batch-size', '2', '--max-length', '16'];
+    const trained = await ok(['knowledge-train', ...common, '--reduction-factor', '4', '--out', 'ka']);
+    expect(trained.out).toMatch(/^masked-LM loss: \d+\.\d{4} → \d+\.\d{4} \(mean of the first \/ last 1 steps; 2 steps\)\n/);
+    expect(readJson(path.join(tmp, 'ka', 'summary.json'))).toMatchObject({ adapter: 'wordnet', noAdapter: false, steps: 2, sentences: 4, headTrained: true });
+    for (const f of ['adapter_config.json', 'adapter.safetensors', 'head_config.json', 'model_head.safetensors']) expect({ f, exists: existsSync(path.join(tmp, 'ka', f)) }).toEqual({ f, exists: true });
+    await ok(['knowledge-train', ...common, '--no-adapter', '--out', 'kbase']);
+    expect(readJson(path.join(tmp, 'kbase', 'summary.json'))).toMatchObject({ noAdapter: true, adapterParams: 0 });
+    for (const dir of ['ka', 'kbase']) {
+      const r = await ok(['knowledge-probe', '--run', dir, '--probe', 'kprobe.jsonl']);
+      expect(r.out).toMatch(/^P@1 [01]\.\d{4} {2}P@10 [01]\.\d{4} {2}\(2 items with a single-word-piece answer; 1 skipped\)/);
+      const saved = readJson(path.join(tmp, dir, 'probe-kprobe.json'));
+      expect(saved).toMatchObject({ items: 2, skipped: 1 });
+      expect((saved['pAt1'] as number) <= (saved['pAt10'] as number)).toBe(true);
+    }
+    const bad = await run(['knowledge-train', ...common, '--no-adapter', '--reduction-factor', '4', '--out', 'kx']);
+    expect([bad.code, /--reduction-factor does not apply with --no-adapter/.test(bad.err)]).toEqual([2, true]);
+  });
+
   test.each([
     [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'semantic', '--data', 'fewrel.json', '--out', 'x'], /--knowledge must be factual or linguistic, got 'semantic'/],
     [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'linguistic', '--data', 'ud.conllu', '--relations', '3', '--out', 'x'], /--relations does not apply to --knowledge linguistic/],

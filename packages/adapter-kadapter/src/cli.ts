@@ -24,6 +24,7 @@ import { buildTaskGraph, downstreamPolicy } from './task-graph';
 import type { KnowledgeRelation } from './knowledge/corpus';
 import { buildKnowledgeCorpus, KNOWLEDGE_RELATIONS } from './knowledge/corpus';
 import { installedWordNetDict, readWordNet } from './knowledge/wordnet';
+import { KNOWLEDGE_PROBE_SPEC, KNOWLEDGE_TRAIN_SPEC, knowledgeProbeCommand, knowledgeTrainCommand } from './knowledge-cli';
 
 /** kadapter-train's key in run.json's extras: the combination, the knowledge head spec and its labels, the task weights file. */
 export const KADAPTER_EXTRAS = 'kadapter';
@@ -678,4 +679,6 @@ export const commands: CliCommand[] = [
   { spec: EVAL_SPEC, run: evalCommand },
   { spec: RELATION_TASK_SPEC, run: relationTaskCommand },
   { spec: CORPUS_SPEC, run: corpusCommand },
+  { spec: KNOWLEDGE_TRAIN_SPEC, run: knowledgeTrainCommand },
+  { spec: KNOWLEDGE_PROBE_SPEC, run: knowledgeProbeCommand },
 ];
