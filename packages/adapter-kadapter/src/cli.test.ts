@@ -151,11 +151,12 @@ describe('adapters kadapter-* commands', () => {
     await ok(['kadapter-relation-task', '--data', 'fewrel.json', '--exclude', 'P1376', '--exclude', 'P19', '--train-per-relation', '2', '--test-per-relation', '2', '--seed', '4', '--out', 'rel-again']);
     expect(readFileSync(path.join(tmp, 'rel-again', 'test.tsv'), 'utf8')).toBe(readFileSync(path.join(tmp, 'rel', 'test.tsv'), 'utf8'));
 
-    const rel = ['--data', 'rel/train.tsv', '--eval', 'rel/test.tsv', '--pooling', 'entity', ...TRAIN];
+    const rel = ['--data', 'rel/train.tsv', '--eval', 'rel/test.tsv', ...TRAIN];
     const runs: Array<[string, string[], Record<string, unknown>]> = [
+      // <e1> tags in the data: entity pooling is the default.
       ['rel-head', [], { adapters: [], inLayer: null, finetuneBase: false, pooling: 'entity' }],
-      ['rel-seqbn', ['--adapter', 'seq_bn:reduction_factor=4'], { adapters: [], inLayer: 'seq_bn:reduction_factor=4' }],
-      ['rel-both', ['--kadapter', 'fact2', '--adapter', 'seq_bn:reduction_factor=4', '--finetune-base', '--base-lr', '1e-3', '--head-lr', '2e-2'], { adapters: ['factual'], finetuneBase: true, baseLr: 1e-3, headLr: 2e-2, lr: 0.01 }],
+      ['rel-seqbn', ['--adapter', 'seq_bn:reduction_factor=4', '--pooling', 'entity'], { adapters: [], inLayer: 'seq_bn:reduction_factor=4' }],
+      ['rel-both', ['--kadapter', 'fact2', '--adapter', 'seq_bn:reduction_factor=4', '--finetune-base', '--base-lr', '1e-3', '--head-lr', '2e-2'], { adapters: ['factual'], combine: 'output', finetuneBase: true, baseLr: 1e-3, headLr: 2e-2, lr: 0.01 }],
     ];
     for (const [out, extra, expected] of runs) {
       const r = await ok(['kadapter-train', '--model', 'tiny-bert', ...extra, ...rel, '--out', out]);

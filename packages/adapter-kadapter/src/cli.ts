@@ -103,11 +103,11 @@ export const TRAIN_SPEC: CommandSpec = {
     MODEL,
     { name: 'kadapter', type: 'string', repeat: true, metavar: 'DIR[,DIR]', help: 'K-Adapter directories written by kadapter-pretrain (comma-separated or repeated)', defaultText: 'none: the head reads the model' },
     { name: 'adapter', type: 'string', metavar: 'SPEC', help: 'an in-layer adapter inside the base at its default sites, e.g. seq_bn or seq_bn:reduction_factor=16' },
-    { name: 'combine', type: 'string', metavar: 'concat|sum|output', help: 'how the adapters combine with the last hidden state (output: each adapter\'s own pre-trained projection, no fresh layer)', defaultText: 'concat' },
+    { name: 'combine', type: 'string', metavar: 'concat|sum|output', help: 'how the adapters combine with the last hidden state (output: each adapter\'s own pre-trained projection, no fresh layer)', defaultText: 'output' },
     { name: 'data', type: 'string', metavar: 'FILE', help: 'training examples (.tsv, .csv or .jsonl)' },
     { name: 'eval', type: 'string', metavar: 'FILE', help: 'evaluation examples, same columns' },
     { name: 'name', type: 'string', metavar: 'NAME', help: 'name of the task head', defaultText: 'task' },
-    { name: 'pooling', type: 'string', metavar: 'cls|mean|entity', help: 'how the head reads the sequence; entity: concatenated representations at the <e1> and <e2> start markers (implies --entity-markers)', defaultText: 'cls' },
+    { name: 'pooling', type: 'string', metavar: 'cls|mean|entity', help: 'how the head reads the sequence; entity: concatenated representations at the <e1> and <e2> start markers (implies --entity-markers)', defaultText: 'entity when the training texts have <e1> tags, else cls' },
     { name: 'entity-markers', type: 'boolean', help: 'texts carry <e1>…</e1> and <e2>…</e2> tags: replace them by the marker tokens (an example without valid tags is an error)' },
     { name: 'markers', type: 'string', metavar: 'S1,S2,O1,O2', help: 'marker tokens for <e1>, </e1>, <e2>, </e2>', defaultText: '[unused0],[unused1],[unused2],[unused3] (as kadapter-pretrain)' },
     { name: 'freeze-adapters', type: 'boolean', help: 'keep the pre-trained K-Adapters fixed (train only the combination, the head and an in-layer adapter)' },
@@ -331,12 +331,12 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const started = Date.now();
   const modelSpec = args.requireString('model', 'a model directory or all-MiniLM-L6-v2');
   const dirsGiven = args.strings('kadapter').flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== '');
-  const mode = args.string('combine') ?? 'concat';
+  // output: each K-Adapter's pre-trained projection feeds the head (no fresh layer to learn; README, relation table).
+  const mode = args.string('combine') ?? 'output';
   if (mode !== 'concat' && mode !== 'sum' && mode !== 'output') throw new UsageError(`--combine must be concat, sum or output, got '${mode}'`, args.command);
-  const pooling = args.string('pooling') ?? 'cls';
-  if (pooling !== 'cls' && pooling !== 'mean' && pooling !== 'entity') throw new UsageError(`--pooling must be cls, mean or entity, got '${pooling}'`, args.command);
-  const useMarkers = pooling === 'entity' || args.flag('entity-markers');
-  if (args.has('markers') && !useMarkers) throw new UsageError('--markers applies with --entity-markers or --pooling entity', args.command);
+  const givenPooling = args.string('pooling');
+  if (givenPooling !== undefined && givenPooling !== 'cls' && givenPooling !== 'mean' && givenPooling !== 'entity') throw new UsageError(`--pooling must be cls, mean or entity, got '${givenPooling}'`, args.command);
+  if (args.has('markers') && givenPooling !== undefined && givenPooling !== 'entity' && !args.flag('entity-markers')) throw new UsageError('--markers applies with --entity-markers or --pooling entity', args.command);
   const finetuneBase = args.flag('finetune-base');
   if (args.has('base-lr') && !finetuneBase) throw new UsageError('--base-lr applies with --finetune-base', args.command);
   if (dirsGiven.length === 0 && (args.has('combine') || args.has('freeze-adapters'))) throw new UsageError(`--${args.has('combine') ? 'combine' : 'freeze-adapters'} applies with --kadapter`, args.command);
@@ -386,6 +386,10 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
     throw new UsageError(`${data}: ${(e as Error).message}`);
   }
   if (labels.size < 2) throw new UsageError(`${data}: the training data has only one label ('${labels.labels[0]}'); a classifier needs at least two`);
+  // Default pooling: entity when the texts carry <e1> tags (a relation task), else cls.
+  const pooling = givenPooling ?? (trainRaw.some((x) => /<\s*e1\s*>/i.test(x.text)) ? 'entity' : 'cls');
+  const useMarkers = pooling === 'entity' || args.flag('entity-markers');
+  if (args.has('markers') && !useMarkers) throw new UsageError('--markers applies with --entity-markers or --pooling entity', args.command);
   let markers: EntityMarkers | undefined;
   if (useMarkers) {
     try {
