@@ -8,6 +8,8 @@ import { readSafetensorsFile } from '@adapters/core-graph';
 import { readMetrics } from '@adapters/cli';
 import { writeTinyModelDir } from '@adapters/core-graph/testing';
 import { linkAdapterPackages, runCliIn } from '@adapters/cli/testing';
+import { mkdirSync } from 'node:fs';
+import { WORDNET_ADJS, WORDNET_NOUNS } from './__tests__/helpers';
 
 const WORDS = ['the', 'movie', 'film', 'was', 'is', 'a', 'very', 'good', 'bad', 'paris', 'france', 'in', 'born', 'capital', 'of', 'he', 'she', 'city', '.'];
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '[unused0]', '[unused1]', '[unused2]', '[unused3]', ...WORDS];
@@ -17,13 +19,13 @@ function writeTinyModel(dir: string): void {
   writeTinyModelDir(dir, VOCAB, { numLayers: 3 });
 }
 
-/** FewRel 1.0 format: {relation: [{tokens, h: [name, id, [[positions]]], t: [...]}]}; 3 relations × 4 instances. */
+/** FewRel 1.0 format: {relation: [{tokens, h: [name, id, [[positions]]], t: [...]}]}; 5 relations × 4 instances. */
 function writeFewRel(file: string): void {
-  const sentences = [['paris', 'is', 'the', 'capital', 'of', 'france'], ['he', 'was', 'born', 'in', 'paris', '.'], ['the', 'movie', 'is', 'a', 'film', '.']];
+  const sentences = [['paris', 'is', 'the', 'capital', 'of', 'france'], ['he', 'was', 'born', 'in', 'paris', '.'], ['the', 'movie', 'is', 'a', 'film', '.'], ['she', 'was', 'born', 'in', 'france', '.'], ['the', 'city', 'of', 'paris', 'is', 'very', 'good']];
   const entity = (tokens: string[], i: number) => [tokens[i], `Q${i}`, [[i]]];
   const data: Record<string, unknown[]> = {};
-  const pairs: Array<[number, number]> = [[0, 5], [0, 4], [1, 4]];
-  ['P1376', 'P19', 'P31'].forEach((relation, r) => {
+  const pairs: Array<[number, number]> = [[0, 5], [0, 4], [1, 4], [0, 4], [3, 1]];
+  ['P1376', 'P19', 'P31', 'P27', 'P131'].forEach((relation, r) => {
     const tokens = sentences[r] as string[];
     const [h, t] = pairs[r] as [number, number];
     data[relation] = Array.from({ length: 4 }, (_v, k) => ({ tokens: k % 2 === 0 ? tokens : [...tokens.slice(0, -1), 'very', tokens[tokens.length - 1] as string], h: entity(tokens, h), t: entity(tokens, t) }));
@@ -74,7 +76,8 @@ describe('adapters kadapter-* commands', () => {
     writeConllu(path.join(tmp, 'ud.conllu'));
     writeData(path.join(tmp, 'train.tsv'), 12, 0);
     writeData(path.join(tmp, 'dev.tsv'), 6, 1);
-    linkAdapterPackages(tmp, [path.resolve(__dirname, '..')]);
+    writeFileSync(path.join(tmp, 'rel-bad.tsv'), 'text\tlabel\n<e1>paris</e1> is in <e2>france</e2>\tP1\n<e1>he <e2>was</e2> born</e1>\tP2\n');
+    linkAdapterPackages(tmp, [path.resolve(__dirname, '..'), path.resolve(__dirname, '../../adapter-bottleneck')]);
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -135,6 +138,86 @@ describe('adapters kadapter-* commands', () => {
     expect(readJson(path.join(tmp, 'task-sum', 'summary.json'))).toMatchObject({ combine: 'sum', freezeAdapters: true, accuracy: null });
   });
 
+  test('relation task disjoint from the factual adapter; entity pooling with head alone, seq_bn, K-Adapter + seq_bn with a fine-tuned base; kadapter-eval reproduces each', async () => {
+    await ok(['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'factual', '--data', 'fewrel.json', '--relation', 'P1376', '--relation', 'P19', '--per-relation', '2', '--eval-per-relation', '1', '--adapter-config', SMALL, ...TRAIN, '--out', 'fact2']);
+    const made = await ok(['kadapter-relation-task', '--data', 'fewrel.json', '--exclude-from', 'fact2', '--train-per-relation', '2', '--test-per-relation', '2', '--seed', '4', '--out', 'rel']);
+    expect(made.out).toMatch(/^relations: P131, P27, P31 \(3; excluded 2\)\n/);
+    const task = readJson(path.join(tmp, 'rel', 'task.json'));
+    expect(task).toMatchObject({ labels: ['P131', 'P27', 'P31'], excluded: ['P1376', 'P19'], train: 6, test: 6, seed: 4 });
+    const train = readFileSync(path.join(tmp, 'rel', 'train.tsv'), 'utf8');
+    expect(train.split('\n')[0]).toBe('text\tlabel');
+    expect(train.split('\n').slice(1, -1).every((l) => /<e1>.+<\/e1>/.test(l) && /<e2>.+<\/e2>/.test(l))).toBe(true);
+    // Same seed → the same files.
+    await ok(['kadapter-relation-task', '--data', 'fewrel.json', '--exclude', 'P1376', '--exclude', 'P19', '--train-per-relation', '2', '--test-per-relation', '2', '--seed', '4', '--out', 'rel-again']);
+    expect(readFileSync(path.join(tmp, 'rel-again', 'test.tsv'), 'utf8')).toBe(readFileSync(path.join(tmp, 'rel', 'test.tsv'), 'utf8'));
+
+    const rel = ['--data', 'rel/train.tsv', '--eval', 'rel/test.tsv', ...TRAIN];
+    const runs: Array<[string, string[], Record<string, unknown>]> = [
+      // <e1> tags in the data: entity pooling is the default.
+      ['rel-head', [], { adapters: [], inLayer: null, finetuneBase: false, pooling: 'entity' }],
+      ['rel-seqbn', ['--adapter', 'seq_bn:reduction_factor=4', '--pooling', 'entity'], { adapters: [], inLayer: 'seq_bn:reduction_factor=4' }],
+      ['rel-both', ['--kadapter', 'fact2', '--adapter', 'seq_bn:reduction_factor=4', '--finetune-base', '--base-lr', '1e-3', '--head-lr', '2e-2'], { adapters: ['factual'], combine: 'output', finetuneBase: true, baseLr: 1e-3, headLr: 2e-2, lr: 0.01 }],
+    ];
+    for (const [out, extra, expected] of runs) {
+      const r = await ok(['kadapter-train', '--model', 'tiny-bert', ...extra, ...rel, '--out', out]);
+      expect(r.out).toMatch(/^accuracy: \d\.\d{4} {2}\(6 eval examples; majority-class baseline 0\.3333\)\n/);
+      const summary = readJson(path.join(tmp, out, 'summary.json'));
+      expect(summary).toMatchObject({ ...expected, trainExamples: 6, evalExamples: 6, steps: 2 });
+      expect(readJson(path.join(tmp, out, 'run.json'))).toMatchObject({ extras: { kadapter: { head: { type: 'relation', name: 'task', numLabels: 3 }, markers: ['[unused0]', '[unused1]', '[unused2]', '[unused3]'] } } });
+      const { tensors } = await readSafetensorsFile(path.join(tmp, out, 'task.safetensors'));
+      expect({ out, inLayer: [...tensors.keys()].some((k) => k.includes('adapters.task_adapter')), base: tensors.has('embeddings.word_embeddings.weight') })
+        .toEqual({ out, inLayer: extra.includes('--adapter'), base: extra.includes('--finetune-base') });
+      const evaluated = (await ok(['kadapter-eval', '--task', out, '--data', 'rel/test.tsv'])).out;
+      expect({ out, loss: Math.abs(Number(/loss: (\S+)/.exec(evaluated)?.[1]) - (summary['evalLoss'] as number)) < 1e-3 }).toEqual({ out, loss: true });
+    }
+  });
+
+  test('knowledge-corpus: WordNet excerpt → corpus, probes and counts; the same seed writes the same files', async () => {
+    mkdirSync(path.join(tmp, 'wn'), { recursive: true });
+    writeFileSync(path.join(tmp, 'wn', 'data.noun'), WORDNET_NOUNS);
+    writeFileSync(path.join(tmp, 'wn', 'data.adj'), WORDNET_ADJS);
+    writeFileSync(path.join(tmp, 'wn', 'data.verb'), '');
+    writeFileSync(path.join(tmp, 'wn', 'data.adv'), '');
+    const r = await ok(['knowledge-corpus', '--wordnet', 'wn', '--held-out', '0.2', '--walks', '3', '--seed', '1', '--out', 'kc']);
+    expect(r.out).toMatch(/^corpus: \d+ lines from 10 synsets \(.*walk \d\); held out 2 synsets\n/);
+    const summary = readJson(path.join(tmp, 'kc', 'corpus.json'));
+    expect(summary).toMatchObject({ synsets: 10, seed: 1 });
+    expect(summary['heldOutSynsets']).toHaveLength(2);
+    const lines = readFileSync(path.join(tmp, 'kc', 'corpus.txt'), 'utf8').trim().split('\n');
+    expect(lines.length).toBe(summary['sentences']);
+    const probe = readFileSync(path.join(tmp, 'kc', 'probe-seen.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { text: string; answers: string[] });
+    expect(probe.every((p) => p.text.includes('[MASK]') && p.answers.length > 0)).toBe(true);
+    await ok(['knowledge-corpus', '--wordnet', 'wn', '--held-out', '0.2', '--walks', '3', '--seed', '1', '--out', 'kc2']);
+    expect(readFileSync(path.join(tmp, 'kc2', 'corpus.txt'), 'utf8')).toBe(readFileSync(path.join(tmp, 'kc', 'corpus.txt'), 'utf8'));
+    const bad = await run(['knowledge-corpus', '--wordnet', 'wn', '--relations', 'hypernym,cousin', '--out', 'kc3']);
+    expect([bad.code, /--relations: unknown relation 'cousin'/.test(bad.err)]).toEqual([2, true]);
+  });
+
+  test('knowledge-train (adapter, and the head alone) then knowledge-probe: P@1 / P@10 over single-piece answers', async () => {
+    writeFileSync(path.join(tmp, 'kcorpus.txt'), ['paris is the capital of france .', 'the film is a movie .', 'he was born in paris .', 'the city of paris is very good .'].join('\n') + '\n');
+    writeFileSync(path.join(tmp, 'kprobe.jsonl'), [
+      { relation: 'part', text: 'paris is the capital of [MASK] .', answers: ['france'] },
+      { relation: 'hypernym', text: 'the film is a [MASK] .', answers: ['movie', 'film'] },
+      { relation: 'hypernym', text: 'the film is a [MASK] .', answers: ['zebra crossing'] },
+    ].map((x) => JSON.stringify(x)).join('\n') + '\n');
+    const common = ['--model', 'tiny-bert', '--corpus', 'kcorpus.txt', '--steps', '2', '--batch-size', '2', '--max-length', '16'];
+    const trained = await ok(['knowledge-train', ...common, '--reduction-factor', '4', '--out', 'ka']);
+    expect(trained.out).toMatch(/^masked-LM loss: \d+\.\d{4} → \d+\.\d{4} \(mean of the first \/ last 1 steps; 2 steps\)\n/);
+    expect(readJson(path.join(tmp, 'ka', 'summary.json'))).toMatchObject({ adapter: 'wordnet', noAdapter: false, steps: 2, sentences: 4, headTrained: true });
+    for (const f of ['adapter_config.json', 'adapter.safetensors', 'head_config.json', 'model_head.safetensors']) expect({ f, exists: existsSync(path.join(tmp, 'ka', f)) }).toEqual({ f, exists: true });
+    await ok(['knowledge-train', ...common, '--no-adapter', '--out', 'kbase']);
+    expect(readJson(path.join(tmp, 'kbase', 'summary.json'))).toMatchObject({ noAdapter: true, adapterParams: 0 });
+    for (const dir of ['ka', 'kbase']) {
+      const r = await ok(['knowledge-probe', '--run', dir, '--probe', 'kprobe.jsonl']);
+      expect(r.out).toMatch(/^P@1 [01]\.\d{4} {2}P@10 [01]\.\d{4} {2}\(2 items with a single-word-piece answer; 1 skipped\)/);
+      const saved = readJson(path.join(tmp, dir, 'probe-kprobe.json'));
+      expect(saved).toMatchObject({ items: 2, skipped: 1 });
+      expect((saved['pAt1'] as number) <= (saved['pAt10'] as number)).toBe(true);
+    }
+    const bad = await run(['knowledge-train', ...common, '--no-adapter', '--reduction-factor', '4', '--out', 'kx']);
+    expect([bad.code, /--reduction-factor does not apply with --no-adapter/.test(bad.err)]).toEqual([2, true]);
+  });
+
   test.each([
     [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'semantic', '--data', 'fewrel.json', '--out', 'x'], /--knowledge must be factual or linguistic, got 'semantic'/],
     [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'linguistic', '--data', 'ud.conllu', '--relations', '3', '--out', 'x'], /--relations does not apply to --knowledge linguistic/],
@@ -142,9 +225,16 @@ describe('adapters kadapter-* commands', () => {
     [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'factual', '--data', 'fewrel.json', '--adapter-config', 'huge', '--out', 'x'], /--adapter-config huge: 'huge' is not a K-Adapter preset/],
     [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'factual', '--data', 'fewrel.json', '--adapter-config', 'kadapter_small:adapter_heads=3', '--out', 'x'], /--adapter-config kadapter_small:adapter_heads=3: .*adapter_heads/],
     [['kadapter-pretrain', '--model', 'tiny-bert', '--knowledge', 'factual', '--data', 'fewrel.json', '--per-relation', '10', '--adapter-config', SMALL, '--max-steps', '1', '--out', 'x'], /--per-relation \/ --eval-per-relation: trainPerRelation: relation 'P1376' has 4 instances, 30 requested/],
-    [['kadapter-train', '--model', 'tiny-bert', '--data', 'train.tsv', '--out', 'x'], /missing required option --kadapter/],
+    [['kadapter-train', '--model', 'tiny-bert', '--combine', 'sum', '--data', 'train.tsv', '--out', 'x'], /--combine applies with --kadapter/],
+    [['kadapter-train', '--model', 'tiny-bert', '--base-lr', '1e-5', '--data', 'train.tsv', '--out', 'x'], /--base-lr applies with --finetune-base/],
+    [['kadapter-train', '--model', 'tiny-bert', '--pooling', 'max', '--data', 'train.tsv', '--out', 'x'], /--pooling must be cls, mean or entity, got 'max'/],
+    [['kadapter-train', '--model', 'tiny-bert', '--pooling', 'entity', '--data', 'train.tsv', '--out', 'x'], /train\.tsv: example 1: no entity tags \(expected one <e1>…<\/e1> and one <e2>…<\/e2>\): "the movie was very good"/],
+    [['kadapter-train', '--model', 'tiny-bert', '--pooling', 'entity', '--data', 'rel-bad.tsv', '--out', 'x'], /rel-bad\.tsv: example 2: '<e2>' opens inside the other entity/],
+    [['kadapter-train', '--model', 'tiny-bert', '--pooling', 'entity', '--markers', '[unused0],[unused1],[x]', '--data', 'rel-bad.tsv', '--out', 'x'], /--markers must be four comma-separated tokens/],
+    [['kadapter-relation-task', '--data', 'fewrel.json', '--exclude', 'P99', '--out', 'x'], /--exclude \/ --exclude-from: exclude: unknown relation\(s\) P99/],
+    [['kadapter-relation-task', '--data', 'fewrel.json', '--exclude-from', 'train.tsv', '--out', 'x'], /--exclude-from train\.tsv: no readable summary\.json there/],
     [['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'nowhere', '--data', 'train.tsv', '--out', 'x'], /--kadapter nowhere: no readable adapter_config\.json there/],
-    [['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'factual', '--combine', 'avg', '--data', 'train.tsv', '--out', 'x'], /--combine must be concat or sum, got 'avg'/],
+    [['kadapter-train', '--model', 'tiny-bert', '--kadapter', 'factual', '--combine', 'avg', '--data', 'train.tsv', '--out', 'x'], /--combine must be concat, sum or output, got 'avg'/],
     [['kadapter-eval', '--task', 'nowhere', '--data', 'dev.tsv'], /--task nowhere: no run\.json there/],
   ])('usage error %j → exit 2, one line', async (argv, pattern) => {
     const r = await run(argv);

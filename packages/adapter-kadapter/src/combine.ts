@@ -2,12 +2,14 @@
 // as the K-Adapter downstream models do:
 //   concat: f_k = W_k[h_last ; o_k] + b_k (2d → d, per adapter), combined = W[f_1 ; … ; f_n] + b (n·d → d; n = 1: f_1)
 //   sum:    combined = h_last + Σ_k o_k
+//   output: combined = Σ_k out_k, each adapter's own pre-trained projection W_k[h_last ; o_k] + b_k (`${k}.output`,
+//           what its pre-training head read): no fresh parameters between the pre-trained features and the task head
 // where o_k is adapter k's chain output (`${k}.chain`). The combination's parameters belong to the task
 // (owner `combine:NAME`), like the paper's task_dense layers.
 import type { Graph, Init } from '@adapters/core-graph';
 import { ConfigError, GraphBuilder } from '@adapters/core-graph';
 
-export type CombineMode = 'concat' | 'sum';
+export type CombineMode = 'concat' | 'sum' | 'output';
 
 export interface CombineOptions {
   readonly mode?: CombineMode;
@@ -50,7 +52,7 @@ export function chainOutputOf(graph: Graph, name: string, path = 'names'): strin
 export function combineKnowledgeAdapters(graph: Graph, names: readonly string[], options: CombineOptions = {}): Graph {
   const mode = options.mode ?? 'concat';
   const name = options.name ?? 'kadapter';
-  if (mode !== 'concat' && mode !== 'sum') throw new ConfigError('mode', `must be 'concat' or 'sum', got ${JSON.stringify(mode)}`);
+  if (mode !== 'concat' && mode !== 'sum' && mode !== 'output') throw new ConfigError('mode', `must be 'concat', 'sum' or 'output', got ${JSON.stringify(mode)}`);
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new ConfigError('name', `'${name}' may use only letters, digits, _ and -`);
   if (names.length === 0) throw new ConfigError('names', 'needs at least one knowledge adapter');
   const dup = names.find((n, i) => names.indexOf(n) !== i);
@@ -66,6 +68,13 @@ export function combineKnowledgeAdapters(graph: Graph, names: readonly string[],
   let combined: string;
   if (mode === 'sum') {
     combined = s.op('sum', 'sum', [last, ...chains]);
+  } else if (mode === 'output') {
+    const outs = names.map((n, i) => {
+      const id = graph.outputs[`${n}.output`];
+      if (id === undefined) throw new ConfigError(`names[${i}]`, `knowledge adapter '${n}' publishes no '${n}.output'`);
+      return id;
+    });
+    combined = outs.length === 1 ? (outs[0] as string) : s.op('sum', 'sum', outs);
   } else {
     const init: Init = { kind: 'normal', std: options.initRange ?? 0.02 };
     const features = names.map((n, i) => s.dense(`task_dense_${n}`, s.op('concat', `concat_${n}`, [last, chains[i] as string], { attrs: { axis: -1 } }), width, { init }));

@@ -1,29 +1,11 @@
 // Data loaders: FewRel parsing, per-relation splits and entity-marker encoding; UD dependency-head labels.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TextTokenizer } from '@adapters/core-graph';
 import { ConfigError, parseConllu, readConllu } from '@adapters/core-graph';
 import type { FewRelInstance } from './data/fewrel';
 import { encodeRelationInstance, entityMarkers, parseFewRel, readFewRel, splitFewRel } from './data/fewrel';
 import { dependencyExample } from './data/ud';
-
-/** A whitespace word-piece tokenizer over a tiny vocabulary: words longer than 4 letters split in two. */
-function fakeTokenizer(): TextTokenizer {
-  const vocab = new Map<string, number>([['[PAD]', 0], ['[UNK]', 1], ['[CLS]', 2], ['[SEP]', 3], ['[MASK]', 4], ['[unused0]', 5], ['[unused1]', 6], ['[unused2]', 7], ['[unused3]', 8]]);
-  const id = (t: string): number => {
-    if (!vocab.has(t)) vocab.set(t, vocab.size);
-    return vocab.get(t) as number;
-  };
-  const tokenize = (text: string): string[] =>
-    text.toLowerCase().split(/\s+/).filter(Boolean).flatMap((w) => (w.length > 4 ? [w.slice(0, 4), `##${w.slice(4)}`] : [w]));
-  return {
-    kind: 'vocab.txt', vocabSize: 1000, padId: 0, unkId: 1, clsId: 2, sepId: 3, maskId: 4, modelMaxLength: 512,
-    tokenize,
-    tokenToId: (t) => (t.startsWith('[') ? vocab.get(t) : id(t)),
-    encode: () => { throw new Error('not used'); },
-    encodeBatch: () => { throw new Error('not used'); },
-  };
-}
+import { fakeTokenizer } from './__tests__/helpers';
 
 const FEWREL_SAMPLE = JSON.stringify({
   P1: Array.from({ length: 10 }, (_v, i) => ({ tokens: ['Alice', 'married', 'Bob', 'in', `${1990 + i}`, '.'], h: ['alice', 'Q1', [[0]]], t: ['bob', 'Q2', [[2]]] })),

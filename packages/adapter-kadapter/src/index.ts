@@ -25,6 +25,16 @@ export {
   DEFAULT_MARKER_TOKENS, encodeRelationInstance, entityMarkers, parseFewRel, readFewRel, relationExamples, splitFewRel,
 } from './data/fewrel';
 export type { EntityMarkers, FewRelData, FewRelEntity, FewRelInstance, FewRelSplit, FewRelSplitOptions } from './data/fewrel';
+export { buildRelationTask, fitAroundMarkers, markedText } from './data/fewrel';
+export type { RelationTask, RelationTaskOptions } from './data/fewrel';
+export { encodeMarkedText, ENTITY_TAGS, parseEntityMarkup } from './data/entity-text';
+export type { EntityTagIndex, MarkedPart } from './data/entity-text';
+export { buildTaskGraph, downstreamPolicy } from './task-graph';
+export type { DownstreamPolicyOptions, InLayerAdapter, TaskGraph, TaskGraphOptions } from './task-graph';
+export { installedWordNetDict, parseWordNetData, readWordNet, WORDNET_FILES } from './knowledge/wordnet';
+export type { Synset, WordNet, WordNetFilePos, WordNetPointer } from './knowledge/wordnet';
+export { buildKnowledgeCorpus, KNOWLEDGE_RELATIONS, verbalise, wordNetFacts } from './knowledge/corpus';
+export type { ClozeItem, CorpusOptions, Fact, KnowledgeCorpus, KnowledgeRelation } from './knowledge/corpus';
 export { dependencyExample, dependencyExamples } from './data/ud';
 export type { DependencyExampleOptions } from './data/ud';
 export { attachKnowledgeAdapters, pretrainFactualAdapter, pretrainLinguisticAdapter } from './recipes';

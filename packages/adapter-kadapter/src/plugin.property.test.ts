@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs';
 import type { EncoderConfig, Graph } from '@adapters/core-graph';
-import { adapter, applyPlacements, buildEncoder, ConfigError, PlacementError, WeightStore } from '@adapters/core-graph';
+import { adapter, applyPlacements, buildEncoder, ConfigError, Executor, PlacementError, WeightStore } from '@adapters/core-graph';
 import { smallEncoderConfigArb, tokenIdsArb } from '@adapters/core-graph/testing';
 import { combineKnowledgeAdapters } from './combine';
 import { kadapterParamCount, KADAPTER_DEFAULTS } from './config';
@@ -186,9 +186,27 @@ describe('K-Adapter properties (fast-check, tiny models)', () => {
     expect(() => combineKnowledgeAdapters(g, [])).toThrow(/names: needs at least one/);
     expect(() => combineKnowledgeAdapters(g, ['fac', 'fac'])).toThrow(/listed twice/);
     expect(() => combineKnowledgeAdapters(g, ['lin'])).toThrow(/names\[0\]: 'lin' is not a knowledge adapter of this graph \(knowledge adapters: fac\)/);
-    expect(() => combineKnowledgeAdapters(g, ['fac'], { mode: 'max' as never })).toThrow(/mode: must be 'concat' or 'sum'/);
+    expect(() => combineKnowledgeAdapters(g, ['fac'], { mode: 'max' as never })).toThrow(/mode: must be 'concat', 'sum' or 'output'/);
     const once = combineKnowledgeAdapters(g, ['fac']);
     expect(() => combineKnowledgeAdapters(once, ['fac'])).toThrow(/already has an output 'kadapter.combined'/);
     expect(tf.memory().numTensors).toBeGreaterThanOrEqual(0);
+  });
+
+  it("combine 'output': the adapters' own pre-trained projections, no new parameters (one: bit for bit; two: their sum, float64 ref 1e-6)", () => {
+    const base = buildEncoder({ vocabSize: 20, hiddenSize: 8, numHeads: 2, intermediateSize: 8, maxPositions: 16, numLayers: 2 });
+    const small = { adapter_size: 4, adapter_heads: 1, adapter_intermediate_size: 4 };
+    const two = withKAdapter(withKAdapter(base, 'a', small), 'b', { ...small, adapter_list: [1] });
+    const one = combineKnowledgeAdapters(two, ['a'], { mode: 'output' });
+    const both = combineKnowledgeAdapters(two, ['a', 'b'], { mode: 'output', name: 'ab' });
+    expect([...one.params.values()].filter((p) => p.owner.startsWith('combine:'))).toEqual([]);
+    const store = WeightStore.create(both, 3);
+    const feeds = { input_ids: [[1, 5, 7, 2]] };
+    const got = new Executor(both, store).run(feeds, { outputs: ['ab.combined', 'a.output', 'b.output'] });
+    const single = new Executor(one, store).run(feeds, { outputs: ['kadapter.combined'] });
+    const [sum, a, b, s1] = [got['ab.combined'], got['a.output'], got['b.output'], single['kadapter.combined']].map((t) => Array.from((t as tf.Tensor).dataSync())) as number[][];
+    expect(s1).toEqual(a);
+    (sum as number[]).forEach((v, i) => expect(Math.abs(v - ((a as number[])[i] as number) - ((b as number[])[i] as number))).toBeLessThan(1e-6));
+    tf.dispose([...new Set([...Object.values(got), ...Object.values(single)])] as tf.Tensor[]);
+    store.dispose();
   });
 });

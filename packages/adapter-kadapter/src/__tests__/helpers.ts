@@ -1,6 +1,6 @@
 // Shared fixtures for this package's tests (excluded from the build).
 import * as tf from '@tensorflow/tfjs';
-import type { EncoderConfig, Feeds, Graph, RunOptions } from '@adapters/core-graph';
+import type { EncoderConfig, Feeds, Graph, RunOptions, TextTokenizer } from '@adapters/core-graph';
 import { adapter, applyPlacements, assignFromCheckpoint, buildEncoder, createRegistry, Executor, GraphBuilder, WeightStore } from '@adapters/core-graph';
 import type { RefBertConfig, RefWeights } from '@adapters/core-graph/testing';
 import { createRefRng, randomRefWeights } from '@adapters/core-graph/testing';
@@ -100,3 +100,42 @@ export function weight64(store: WeightStore, key: string): Float64Array {
 }
 
 export const tinyBase = (partial: Partial<EncoderConfig> = {}): Graph => buildEncoder({ ...TINY, ...partial });
+
+/** A whitespace word-piece tokenizer over a tiny vocabulary: words longer than 4 letters split in two. */
+export function fakeTokenizer(): TextTokenizer {
+  const vocab = new Map<string, number>([['[PAD]', 0], ['[UNK]', 1], ['[CLS]', 2], ['[SEP]', 3], ['[MASK]', 4], ['[unused0]', 5], ['[unused1]', 6], ['[unused2]', 7], ['[unused3]', 8]]);
+  const id = (t: string): number => {
+    if (!vocab.has(t)) vocab.set(t, vocab.size);
+    return vocab.get(t) as number;
+  };
+  const tokenize = (text: string): string[] =>
+    text.toLowerCase().split(/\s+/).filter(Boolean).flatMap((w) => (w.length > 4 ? [w.slice(0, 4), `##${w.slice(4)}`] : [w]));
+  return {
+    kind: 'vocab.txt', vocabSize: 1000, padId: 0, unkId: 1, clsId: 2, sepId: 3, maskId: 4, modelMaxLength: 512,
+    tokenize,
+    tokenToId: (t) => (t.startsWith('[') ? vocab.get(t) : id(t)),
+    encode: () => { throw new Error('not used'); },
+    encodeBatch: () => { throw new Error('not used'); },
+  };
+}
+
+
+/** A made-up WordNet excerpt in the data-file format (offsets, lemmas and glosses invented for tests). */
+export const WORDNET_NOUNS = [
+  '  1 This excerpt is made up for tests; the header lines start with two spaces.',
+  '00000010 03 n 01 animal 0 001 ~ 00000020 n 0000 | a living organism that moves; "animals need food"',
+  '00000020 05 n 03 dog 0 domestic_dog 0 Canis_familiaris 0 003 @ 00000010 n 0000 %p 00000030 n 0000 #m 00000050 n 0000 | a domesticated canine; "the dog barked"',
+  '00000030 08 n 01 tail 0 001 #p 00000020 n 0000 | the rear appendage of an animal',
+  '00000040 05 n 02 cat 0 true_cat 0 001 @ 00000010 n 0000 | a small feline',
+  '00000050 08 n 01 pack 0 001 %m 00000020 n 0000 | a group of hunting animals',
+  '00000060 18 n 01 Rex 0 001 @i 00000020 n 0000 | a famous dog',
+  '00000070 27 n 01 bone 0 000 | rigid connective tissue',
+  '',
+].join('\n');
+export const WORDNET_ADJS = [
+  '00000100 00 a 01 hot 0 001 ! 00000110 a 0101 | of high temperature',
+  '00000110 00 a 01 cold 0 001 ! 00000100 a 0101 | of low temperature',
+  '00000120 00 s 02 scorching 0 red-hot(a) 0 001 & 00000100 a 0000 | hot enough to burn',
+  '',
+].join('\n');
+

@@ -142,22 +142,93 @@ export function encodeRelationInstance(tokenizer: TextTokenizer, instance: FewRe
     if (i === hEnd) ids.push(markers.subjectEnd);
     if (i === tEnd) ids.push(markers.objectEnd);
   });
+  return [tokenizer.clsId, ...fitAroundMarkers(ids, markers, maxLength), tokenizer.sepId];
+}
+
+/**
+ * Body ids (no [CLS]/[SEP]) cut to `maxLength - 2`: longer, a window that keeps both start markers (centred on
+ * the entities) is cut out; when they are too far apart, the first marker and what follows.
+ */
+export function fitAroundMarkers(ids: readonly number[], markers: EntityMarkers, maxLength: number): number[] {
   const budget = Math.max(4, maxLength - 2);
-  let body = ids;
-  if (ids.length > budget) {
-    const a = ids.indexOf(markers.subjectStart);
-    const b = ids.indexOf(markers.objectStart);
-    const lo = Math.min(a, b);
-    const hi = Math.max(a, b);
-    const centre = Math.floor((lo + hi) / 2);
-    let start = Math.max(0, Math.min(centre - Math.floor(budget / 2), ids.length - budget));
-    if (hi - lo >= budget) start = lo; // too far apart to keep both ends: keep the first marker and what follows
-    body = ids.slice(start, start + budget);
-  }
-  return [tokenizer.clsId, ...body, tokenizer.sepId];
+  if (ids.length <= budget) return [...ids];
+  const a = ids.indexOf(markers.subjectStart);
+  const b = ids.indexOf(markers.objectStart);
+  const lo = Math.min(a, b);
+  const hi = Math.max(a, b);
+  const centre = Math.floor((lo + hi) / 2);
+  let start = Math.max(0, Math.min(centre - Math.floor(budget / 2), ids.length - budget));
+  if (hi - lo >= budget) start = lo;
+  return ids.slice(start, start + budget);
 }
 
 /** Tokenised relation-classification examples (labels = relation index). */
 export function relationExamples(tokenizer: TextTokenizer, items: FewRelSplit['train'], markers: EntityMarkers, maxLength = 128): TrainExample[] {
   return items.map(({ instance, label }) => ({ inputIds: encodeRelationInstance(tokenizer, instance, markers, maxLength), label }));
+}
+
+/** A FewRel instance as plain text with `<e1>…</e1>` (head entity) and `<e2>…</e2>` (tail entity) tags. */
+export function markedText(instance: FewRelInstance): string {
+  const h = instance.head.positions[0] as readonly number[];
+  const t = instance.tail.positions[0] as readonly number[];
+  const [hStart, hEnd, tStart, tEnd] = [Math.min(...h), Math.max(...h), Math.min(...t), Math.max(...t)];
+  const words: string[] = [];
+  instance.tokens.forEach((word, i) => {
+    let w = word.replace(/\s+/g, ' ').trim();
+    if (i === hStart) w = `<e1>${w}`;
+    if (i === tStart) w = `<e2>${w}`;
+    if (i === hEnd) w = `${w}</e1>`;
+    if (i === tEnd) w = `${w}</e2>`;
+    if (w !== '') words.push(w);
+  });
+  return words.join(' ');
+}
+
+export interface RelationTaskOptions {
+  /** Relations the task must not use (e.g. those a factual adapter was pre-trained on). */
+  readonly exclude?: readonly string[];
+  /** How many of the remaining relations to draw (seeded); default all remaining. */
+  readonly relations?: number;
+  readonly trainPerRelation: number;
+  readonly testPerRelation: number;
+  readonly seed?: number;
+}
+
+export interface RelationTask {
+  /** The task's relations (label strings), sorted. */
+  readonly labels: readonly string[];
+  readonly train: readonly { readonly text: string; readonly label: string }[];
+  readonly test: readonly { readonly text: string; readonly label: string }[];
+}
+
+/**
+ * A downstream relation-classification task from FewRel relations disjoint from `exclude`: a seeded draw of
+ * relations, then a seeded, disjoint train/test split inside each; sentences carry `<e1>`/`<e2>` tags.
+ * Entity pairs whose tokens overlap (head and tail sharing a word) are skipped, since the tags cannot nest.
+ */
+export function buildRelationTask(data: FewRelData, options: RelationTaskOptions): RelationTask {
+  const excluded = new Set(options.exclude ?? []);
+  const unknown = [...excluded].filter((r) => !data.has(r));
+  if (unknown.length > 0) throw new ConfigError('exclude', `unknown relation(s) ${unknown.join(', ')}`);
+  const remaining = [...data.keys()].filter((r) => !excluded.has(r)).sort();
+  const rand = mulberry32(options.seed ?? 0);
+  const count = options.relations ?? remaining.length;
+  if (!(Number.isInteger(count) && count >= 2)) throw new ConfigError('relations', `needs at least 2 relations, got ${count}`);
+  if (count > remaining.length) throw new ConfigError('relations', `${count} requested but only ${remaining.length} relations remain after excluding ${excluded.size}`);
+  const labels = shuffled(remaining, rand).slice(0, count).sort();
+  const train: { text: string; label: string }[] = [];
+  const test: { text: string; label: string }[] = [];
+  const need = options.trainPerRelation + options.testPerRelation;
+  for (const relation of labels) {
+    const usable = (data.get(relation) as readonly FewRelInstance[]).filter((x) => {
+      const h = x.head.positions[0] as readonly number[];
+      const t = x.tail.positions[0] as readonly number[];
+      return Math.max(...h) < Math.min(...t) || Math.max(...t) < Math.min(...h);
+    });
+    if (usable.length < need) throw new ConfigError('trainPerRelation', `relation '${relation}' has ${usable.length} usable instances, ${need} requested`);
+    const order = shuffled(usable, rand);
+    order.slice(0, options.trainPerRelation).forEach((x) => train.push({ text: markedText(x), label: relation }));
+    order.slice(options.trainPerRelation, need).forEach((x) => test.push({ text: markedText(x), label: relation }));
+  }
+  return { labels, train: shuffled(train, rand), test };
 }

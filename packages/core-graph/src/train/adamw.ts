@@ -48,8 +48,11 @@ export class AdamW {
     return this.step;
   }
 
-  /** Applies one update; `grads` maps weight keys to gradients of the variables in `params`. */
-  apply(params: ReadonlyMap<string, tf.Variable>, grads: Readonly<Record<string, tf.Tensor>>, lr: number): void {
+  /**
+   * Applies one update; `grads` maps weight keys to gradients of the variables in `params`. `lrScale` multiplies
+   * `lr` for the keys it lists (decay included, as a per-group rate in PyTorch).
+   */
+  apply(params: ReadonlyMap<string, tf.Variable>, grads: Readonly<Record<string, tf.Tensor>>, lr: number, lrScale?: ReadonlyMap<string, number>): void {
     this.step += 1;
     const c1 = 1 - this.beta1 ** this.step;
     const c2 = 1 - this.beta2 ** this.step;
@@ -57,10 +60,11 @@ export class AdamW {
       for (const [key, p] of params) {
         const g = grads[key];
         if (!g) continue;
+        const rate = lr * (lrScale?.get(key) ?? 1);
         const m = this.slot(this.m, key, p);
         const v = this.slot(this.v, key, p);
         const decay = this.decayKeys.has(key) ? this.weightDecay : 0;
-        const fused = fusedAdamW(p, g, m, v, { lr, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: decay, step: this.step });
+        const fused = fusedAdamW(p, g, m, v, { lr: rate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: decay, step: this.step });
         if (fused) {
           // One pass instead of ~14 kernels per tensor.
           p.assign(fused[0]);
@@ -71,8 +75,8 @@ export class AdamW {
         m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
         v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
         const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), this.epsilon));
-        const decayed = this.decayKeys.has(key) && this.weightDecay > 0 ? tf.mul(p, 1 - lr * this.weightDecay) : p;
-        p.assign(tf.sub(decayed, tf.mul(update, lr)));
+        const decayed = this.decayKeys.has(key) && this.weightDecay > 0 ? tf.mul(p, 1 - rate * this.weightDecay) : p;
+        p.assign(tf.sub(decayed, tf.mul(update, rate)));
       }
     });
   }

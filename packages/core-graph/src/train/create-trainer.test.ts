@@ -74,4 +74,39 @@ describe('createTrainer', () => {
     done();
     store.dispose();
   });
+
+  test('lrScale: a 0 multiplier leaves those weights bit for bit, 0.5 halves the first step of the others; a bad multiplier is a ConfigError', () => {
+    const runOnce = (lrScale?: (p: { owner: string }) => number) => {
+      const store = WeightStore.create(graph, 3);
+      const before = store.snapshot([...graph.params.keys()]);
+      const trainer = createTrainer({ store, graph, policy: fullFineTunePolicy, optimizer: { weightDecay: 0 }, schedule: () => 1e-2, ...(lrScale ? { lrScale } : {}) });
+      const executor = new Executor(graph, store);
+      const batch = makeBatch(examples, 0);
+      trainer.step(() => crossEntropy(executor.forward(batch.feeds, { outputs: ['task.logits'] })['task.logits'] as tf.Tensor, batch.labels));
+      const after = store.snapshot([...graph.params.keys()]);
+      trainer.dispose();
+      disposeBatch(batch);
+      store.dispose();
+      return { before, after };
+    };
+    const plain = runOnce();
+    const scaled = runOnce((p) => (p.owner === 'base' ? 0 : 0.5));
+    let headChecked = 0;
+    for (const [key, p] of graph.params) {
+      const b = scaled.before.get(key) as Float32Array;
+      const a = scaled.after.get(key) as Float32Array;
+      if (p.owner === 'base') {
+        expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+        continue;
+      }
+      const full = plain.after.get(key) as Float32Array;
+      // Adam's first step is lr·g/(|g|+eps) per element: the scaled delta is half the plain one up to float32 rounding of p ± delta.
+      for (let i = 0; i < a.length; i++) expect(Math.abs((a[i] as number) - (b[i] as number) - 0.5 * ((full[i] as number) - (b[i] as number)))).toBeLessThan(1e-6);
+      headChecked += 1;
+    }
+    expect(headChecked).toBeGreaterThan(0);
+    const store = WeightStore.create(graph, 3);
+    expect(() => createTrainer({ store, graph, policy: fullFineTunePolicy, schedule: () => 1e-2, lrScale: () => Number.NaN })).toThrow(/lrScale/);
+    store.dispose();
+  });
 });

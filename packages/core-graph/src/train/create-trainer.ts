@@ -4,6 +4,7 @@ import type { TrainPolicy } from '../exec/policy';
 import { adapterPolicy, decays } from '../exec/policy';
 import type { WeightStore } from '../exec/weights';
 import type { Graph } from '../graph/graph';
+import type { ParamSpec } from '../graph/types';
 import type { AdamWOptions, AdamWState } from './adamw';
 import { AdamW, clipByGlobalNorm } from './adamw';
 
@@ -18,6 +19,11 @@ export interface LoopSettings {
   readonly clipNorm?: number;
   readonly seed?: number;
   readonly padId?: number;
+  /**
+   * Per-parameter multiplier of the schedule's learning rate (default 1 for all), e.g. a smaller rate for fine-tuned
+   * base weights beside adapters and heads. Must be finite and ≥ 0.
+   */
+  readonly lrScale?: (param: ParamSpec) => number;
 }
 
 export interface TrainerOptions {
@@ -32,6 +38,8 @@ export interface TrainerOptions {
   readonly schedule: (step: number) => number;
   /** Global gradient-norm clip; 0 or Infinity disables. Default 1. */
   readonly clipNorm?: number;
+  /** Per-parameter multiplier of the schedule's learning rate (see LoopSettings.lrScale). */
+  readonly lrScale?: (param: ParamSpec) => number;
 }
 
 export interface StepOptions {
@@ -81,11 +89,17 @@ export function createTrainer(options: TrainerOptions): Trainer {
   const policy = options.policy ?? adapterPolicy;
   const keys: string[] = [];
   const decaying = new Set<string>();
+  const scales = new Map<string, number>();
   for (const graph of graphs) {
     for (const key of store.applyPolicy(graph, policy)) {
       if (keys.includes(key)) continue;
       keys.push(key);
       if (decays(graph.param(key))) decaying.add(key);
+      if (options.lrScale) {
+        const scale = options.lrScale(graph.param(key));
+        if (!(Number.isFinite(scale) && scale >= 0)) throw new ConfigError('lrScale', `must be finite and >= 0, got ${scale} for '${key}'`);
+        if (scale !== 1) scales.set(key, scale);
+      }
     }
   }
   if (keys.length === 0) throw new ConfigError('policy', 'no parameter is trainable under this policy');
@@ -110,7 +124,7 @@ export function createTrainer(options: TrainerOptions): Trainer {
     }
     const gradNorm = clipByGlobalNorm(byKey, clipNorm);
     const lr = options.schedule(steps);
-    optimizer.apply(params, byKey, lr);
+    optimizer.apply(params, byKey, lr, scales.size > 0 ? scales : undefined);
     const loss = value.dataSync()[0] as number;
     tf.dispose([value, ...Object.values(byKey), ...Object.values(grads)]);
     steps += 1;

@@ -113,6 +113,7 @@ export function train(options: TrainOptions): TrainResult {
     store, graph, policy: options.policy ?? adapterPolicy, optimizer: { weightDecay: options.weightDecay ?? 0.01 },
     schedule: linearSchedule(options.learningRate ?? 1e-4, Math.round((options.warmupRatio ?? 0.1) * totalSteps), totalSteps),
     ...(options.clipNorm === undefined ? {} : { clipNorm: options.clipNorm }),
+    ...(options.lrScale === undefined ? {} : { lrScale: options.lrScale }),
   });
   const trainable = new Set(trainer.trainableKeys);
   const history: TrainRecord[] = [];
