@@ -180,7 +180,7 @@ function main(): void {
   attempt('write a tiny BERT folder with the packed /testing entry', () => sh('node', ['-e', [
     "const g = require('@adapters/core-graph'); const t = require('@adapters/core-graph/testing');",
     "g.selectBackend({ prefer: 'cpu' }).then(() => {",
-    `  t.writeTinyModelDir(${JSON.stringify(tinyModel)}, ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...'a the film plot great lovely dull boring tedious witty charming gorgeous acting mess'.split(' ')], { hiddenSize: 32 });`,
+    `  t.writeTinyModelDir(${JSON.stringify(tinyModel)}, ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '[unused0]', '[unused1]', '[unused2]', '[unused3]', ...'a the film plot great lovely dull boring tedious witty charming gorgeous acting mess'.split(' ')], { hiddenSize: 32 });`,
     "  console.log('written');",
     '});',
   ].join('\n')], cjs).trim());
