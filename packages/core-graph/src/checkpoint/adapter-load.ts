@@ -6,7 +6,7 @@ import type { WeightStore } from '../exec/weights';
 import type { Graph } from '../graph/graph';
 import type { ParamSpec } from '../graph/types';
 import type { FileSource } from '../io/file-source';
-import { readJsonFrom, readSafetensorsFrom } from '../io/file-source';
+import { readJsonFrom, readOnce, readSafetensorsFrom } from '../io/file-source';
 import type { HeadRegistry } from '../model/head-def';
 import type { AnyAdapterPlugin, AdapterRegistry } from '../plugin/registry';
 import type { PlacementRule } from '../rewrite/apply-placements';
@@ -107,7 +107,8 @@ export function findPlugin(registry: AdapterRegistry, saved: Record<string, unkn
  * from a bare `BertModel`); model-level parameters `shared.adapters.NAME.x` also as AdapterHub's
  * `shared_parameters.NAME.x`; copies under two names must agree; a tensor under no expected name is an error.
  */
-export async function loadAdapterFrom(source: FileSource, graph: Graph, store: WeightStore, registry: AdapterRegistry, options: LoadAdapterOptions = {}): Promise<{ graph: Graph; name: string; head?: string }> {
+export async function loadAdapterFrom(files: FileSource, graph: Graph, store: WeightStore, registry: AdapterRegistry, options: LoadAdapterOptions = {}): Promise<{ graph: Graph; name: string; head?: string }> {
+  const source = readOnce(files); // the head's config is probed, then read
   const configFile = source.path(ADAPTER_CONFIG_FILE);
   const saved = await readJsonFrom(source, ADAPTER_CONFIG_FILE);
   const savedName = saved['name'];

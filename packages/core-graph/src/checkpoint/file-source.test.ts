@@ -132,7 +132,7 @@ describe('loading from bytes, URLs and folders', () => {
     store.dispose();
   });
 
-  test('fetchSource with a cache fetches each file once (Cache API)', async () => {
+  test('fetchSource with a cache fetches each file once (Cache API); with a file list it requests only those', async () => {
     const files = await filesOf(await savedAdapterDir());
     const url = 'https://example.test/c';
     const stored = new Map<string, Response>();
@@ -146,6 +146,12 @@ describe('loading from bytes, URLs and folders', () => {
         store.dispose();
       }
       expect(seen.filter((u) => u.endsWith(ADAPTER_WEIGHTS_FILE))).toHaveLength(1);
+      // With the folder's file list, absent files are not requested at all.
+      const listed: string[] = [];
+      const store = WeightStore.create(base(), 1);
+      await loadAdapterFrom(fetchSource(url, { fetch: fakeFetch(files, url, listed), files: Object.keys(files) }), base(), store, registry);
+      store.dispose();
+      expect(listed.sort()).toEqual(Object.keys(files).map((f) => `${url}/${f}`).sort());
     } finally {
       delete (globalThis as { caches?: unknown }).caches;
     }

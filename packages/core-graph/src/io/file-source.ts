@@ -41,11 +41,17 @@ export interface FetchSourceOptions {
   readonly fetch?: (url: string) => Promise<Response>;
   /** A Cache API cache name: responses are served from it and stored in it (default: no caching). */
   readonly cache?: string;
+  /**
+   * The files the folder has, when known (e.g. from a manifest): any other file reads as absent without a request,
+   * so probing optional files (tokenizer_config.json, a head) costs no 404 (which browsers log as console errors).
+   */
+  readonly files?: readonly string[];
 }
 
 /**
  * Files under a base URL. A 404 is an absent file; other HTTP statuses and network failures throw naming the URL.
- * With `cache`, each file is fetched once and then read from the Cache API (when the page has one: `caches`).
+ * With `cache`, each file is fetched once and then read from the Cache API (when the page has one: `caches`); with
+ * `files`, only those are requested.
  */
 export function fetchSource(baseUrl: string, options: FetchSourceOptions = {}): FileSource {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
@@ -66,6 +72,7 @@ export function fetchSource(baseUrl: string, options: FetchSourceOptions = {}): 
     path: (file) => `${base}${file}`,
     read: async (file) => {
       const url = `${base}${file}`;
+      if (options.files !== undefined && !options.files.includes(file)) return undefined;
       let res: Response;
       try {
         res = await get(url);
@@ -75,6 +82,23 @@ export function fetchSource(baseUrl: string, options: FetchSourceOptions = {}): 
       if (res.status === 404) return undefined;
       if (!res.ok) throw new ConfigError(url, `cannot fetch: HTTP ${res.status}`);
       return new Uint8Array(await res.arrayBuffer());
+    },
+  };
+}
+
+/** The same files, each read at most once (a loader that probes a file and then reads it makes one request). */
+export function readOnce(source: FileSource): FileSource {
+  const reads = new Map<string, Promise<Uint8Array | undefined>>();
+  return {
+    location: source.location,
+    path: (file) => source.path(file),
+    read: (file) => {
+      let r = reads.get(file);
+      if (r === undefined) {
+        r = source.read(file);
+        reads.set(file, r);
+      }
+      return r;
     },
   };
 }
