@@ -1,6 +1,7 @@
 // node build.mjs setup [--tiny] [--steps N] [--out DIR]   model + adapters + train.json into DIR (default dist/)
 // node build.mjs bundle [--out DIR]                       page.js, worker.js, index.html, tfjs wasm binaries into DIR
 // node build.mjs serve [--out DIR] [--port 8080]          a static server for DIR
+// node build.mjs node-predict --out DIR --texts JSON     Node's class probabilities per adapter (the browser test's reference)
 // Bundles with esbuild straight from the packages' sources (the `browser` entry of core-graph for the page), so no
 // package build is needed first. Nothing under dist/ is committed.
 import { build } from 'esbuild';
@@ -31,8 +32,9 @@ async function bundle() {
   console.log(`bundled into ${out}`);
 }
 
-async function setup() {
-  const script = join(out, '.setup.cjs');
+/** Bundles scripts/NAME.ts for Node (the packages' Node entries, from source) and runs it with this command's flags. */
+async function runNodeScript(name) {
+  const script = join(out, `.${name}.cjs`);
   mkdirSync(out, { recursive: true });
   const alias = {
     '@adapters/core-graph/testing': pkg('core-graph', join('testing', 'index.ts')),
@@ -40,7 +42,7 @@ async function setup() {
     '@adapters/adapter-bottleneck': pkg('adapter-bottleneck', 'index.ts'),
   };
   await build({
-    entryPoints: [join(here, 'scripts', 'setup.ts')], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: script, alias,
+    entryPoints: [join(here, 'scripts', `${name}.ts`)], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: script, alias,
     external: ['@tensorflow/*', '@huggingface/*', '@adapters/backend-native', 'fast-check'], logLevel: 'warning', absWorkingDir: repo,
     define: { __dirname: JSON.stringify(join(here, 'scripts')) },
   });
@@ -52,7 +54,7 @@ async function setup() {
 }
 
 const command = process.argv[2];
-if (command === 'setup') await setup();
+if (command === 'setup' || command === 'node-predict') await runNodeScript(command);
 else if (command === 'bundle') await bundle();
 else if (command === 'serve') {
   const { url } = await serve(out, Number(flag('--port', '8080')));
