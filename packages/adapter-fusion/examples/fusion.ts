@@ -8,6 +8,7 @@ import { adapter, addHead, createRegistry, loadPretrained, loadTokenizer, select
 import { bottleneck } from '@adapters/adapter-bottleneck';
 import {
   adapterUses, fusionAttention, fusionAttentionTable, fusionGraph, loadFusion, saveFusion, trainFusion, trainMultiTaskAdapters, trainSingleTaskAdapters,
+  type FusionSpec,
 } from '@adapters/adapter-fusion';
 
 async function main(): Promise<void> {
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
   trainMultiTaskAdapters({ base, store, registry, tasks, mix: 'sum', steps: 2, batchSize: 2 });
 
   // Stage 2: the fusion + the target head; only `fusion:NAME` and `head:rte` train (ownersPolicy).
-  const spec = { name: 'sst2,mrpc', adapters: adapterUses(Object.values(stage1.graphs), ['sst2', 'mrpc']), config: 'dynamic' };
+  const spec: FusionSpec = { name: 'sst2,mrpc', adapters: adapterUses(Object.values(stage1.graphs), ['sst2', 'mrpc']), config: 'dynamic' };
   const rteHead = { type: 'classification', name: 'rte', numLabels: 2 } as const;
   const graph = fusionGraph(base, spec, rteHead, registry);
   store.sync(graph);
