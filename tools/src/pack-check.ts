@@ -90,7 +90,7 @@ function inspectTarball(tgz: string, work: string): string {
   const problems: string[] = [];
   if (!existsSync(join(root, 'LICENSE'))) problems.push('no LICENSE');
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
-  for (const field of ['engines', 'type', 'sideEffects', 'license']) if (!(field in manifest)) problems.push(`package.json lacks "${field}"`);
+  for (const field of ['engines', 'type', 'sideEffects', 'license', 'repository']) if (!(field in manifest)) problems.push(`package.json lacks "${field}"`);
   const walk = (d: string): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
@@ -180,7 +180,7 @@ function main(): void {
   attempt('write a tiny BERT folder with the packed /testing entry', () => sh('node', ['-e', [
     "const g = require('@adapters/core-graph'); const t = require('@adapters/core-graph/testing');",
     "g.selectBackend({ prefer: 'cpu' }).then(() => {",
-    `  t.writeTinyModelDir(${JSON.stringify(tinyModel)}, ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...'a the film plot great lovely dull boring tedious witty charming gorgeous acting mess'.split(' ')], { hiddenSize: 32 });`,
+    `  t.writeTinyModelDir(${JSON.stringify(tinyModel)}, ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '[unused0]', '[unused1]', '[unused2]', '[unused3]', ...'a the film plot great lovely dull boring tedious witty charming gorgeous acting mess'.split(' ')], { hiddenSize: 32 });`,
     "  console.log('written');",
     '});',
   ].join('\n')], cjs).trim());
@@ -238,12 +238,18 @@ function main(): void {
 
 /** A browser consumer of core-graph + adapter-bottleneck, as a user would write it. */
 const BROWSER_CONSUMER = `
-import { adapter, applyPlacements, buildEncoder, createRegistry } from '@adapters/core-graph';
+import { adapter, applyPlacements, buildEncoder, bytesSource, createRegistry, encodeSafetensors, readSafetensorsFrom } from '@adapters/core-graph';
 import { plugins } from '@adapters/adapter-bottleneck';
 
 const base = buildEncoder({ hiddenSize: 32, numLayers: 2, numHeads: 2, intermediateSize: 64, vocabSize: 50, maxPositions: 16 });
 const { graph, report } = applyPlacements(base, [{ adapter: adapter('bottleneck', 'task', { config: 'seq_bn' }) }], createRegistry(plugins));
-console.log(\`\${report.length} splices, \${graph.params.size} parameters\`);
+// Weights from bytes (what a page gets from fetch): no fs in the bundle.
+const bytes = encodeSafetensors({ w: { dtype: 'F32', shape: [2], values: new Float32Array([1.5, -2]) } });
+readSafetensorsFrom(bytesSource({ 'adapter.safetensors': bytes }), 'adapter.safetensors').then(({ tensors }) => {
+  const w = tensors.get('w');
+  if (!w || w.values[1] !== -2) throw new Error('safetensors from bytes: wrong values');
+  console.log(\`\${report.length} splices, \${graph.params.size} parameters; safetensors from bytes ok\`);
+});
 `;
 
 /**

@@ -5,17 +5,16 @@ import * as node from './index';
 
 const NODE_ONLY = [
   // files: safetensors files, run directories, atomic writes, JSON files
-  'readSafetensorsFile', 'writeSafetensorsFile', 'decodeSafetensors', 'encodeSafetensors', 'RANGED_READ_BYTES', 'SafetensorsError',
+  'readSafetensorsFile', 'writeSafetensorsFile', 'RANGED_READ_BYTES', 'dirSource',
   'readableRunPath', 'recoverRunDir', 'removeStaleTempFiles', 'RUN_MARKERS', 'stageRunDir', 'writeRunDir',
   'writeFileAtomic', 'writeJsonAtomic', 'readJsonObject',
   // data files, the model cache, tokenizer files
   'parseConllu', 'readConllu', 'LabelVocab', 'listColumns', 'readDataText', 'readExamples',
-  'KNOWN_MODELS', 'cacheRoot', 'isModelDirComplete', 'modelCacheDir', 'loadTokenizer', 'longestFirst',
-  // checkpoint and adapter folders, the model object over them
-  'checkConfigAgainstCheckpoint', 'checkpointLookup', 'loadPretrained', 'parseHfConfig', 'readHfConfig',
-  'ADAPTER_CONFIG_FILE', 'ADAPTER_WEIGHTS_FILE', 'FORMAT_VERSION', 'HEAD_CONFIG_FILE', 'HEAD_WEIGHTS_FILE', 'loadAdapter', 'saveAdapter',
-  'assignStaged', 'hasHead', 'loadHead', 'readHead', 'saveHead', 'AdapterModel',
-  'OBSOLETE_RUN_FILES', 'RUN_FILE', 'RUN_FORMAT', 'RUN_LIMITS', 'adapterCheckpointKeys', 'adapterCheckpointKeysOf', 'artifactJson', 'checkpointKeyArgs', 'checkpointKeysOf', 'defaultCheckpointKeys', 'loadRun', 'loadRunHead', 'modelHeader', 'moduleCheckpointKeys', 'objectField', 'readRunManifest', 'runOfAdapterDir', 'saveRun', 'singleAdapterRun', 'stageArtifact', 'validateRunManifest', 'writeArtifact', 'writeRun',
+  'KNOWN_MODELS', 'cacheRoot', 'isModelDirComplete', 'modelCacheDir', 'loadTokenizer',
+  // checkpoint and adapter folders on disk (the browser entry reads the same files from bytes or URLs: *From), writers,
+  // runs, the model object over them
+  'loadPretrained', 'readHfConfig', 'loadAdapter', 'saveAdapter', 'hasHead', 'loadHead', 'readHead', 'saveHead', 'AdapterModel',
+  'OBSOLETE_RUN_FILES', 'RUN_FILE', 'RUN_FORMAT', 'RUN_LIMITS', 'loadRun', 'loadRunHead', 'readRunManifest', 'runOfAdapterDir', 'saveRun', 'singleAdapterRun', 'validateRunManifest', 'writeArtifact', 'writeRun',
 ];
 
 test('the browser entry is the Node entry minus the node-only names, the same values', () => {

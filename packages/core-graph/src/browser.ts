@@ -97,7 +97,14 @@ export type { SelectMetric, StepConstantsArgs, TrainOptions, TrainRecord, TrainR
 export { maskExamples, maskTokens } from './train/mlm';
 export type { MaskingOptions } from './train/mlm';
 
-// Checkpoints and adapter files
+// Checkpoints and adapter files: from bytes or URLs (FileSource); index.ts adds folders on disk and writing
+export { decodeSafetensors, encodeSafetensors, SafetensorsError } from './io/safetensors';
+export { bytesSource, fetchSource, readJsonFrom, readSafetensorsFrom } from './io/file-source';
+export { checkConfigAgainstCheckpoint, checkpointLookup, loadPretrainedFrom, parseHfConfig, readHfConfigFrom } from './checkpoint/pretrained';
+export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterCheckpointKeys, adapterCheckpointKeysOf, defaultCheckpointKeys, loadAdapterFrom } from './checkpoint/adapter-load';
+export { artifactJson, checkpointKeyArgs, checkpointKeysOf, FORMAT_VERSION, modelHeader, moduleCheckpointKeys, objectField, stageArtifact } from './checkpoint/artifact';
+export { assignStaged, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, hasHeadIn, readHeadFrom } from './checkpoint/head-read';
+export { loadTokenizerFrom, longestFirst } from './data/tokenizer';
 
 // Model-level API
 export { CORE_OPS, createOpTable } from './ops/registry';
@@ -116,14 +123,17 @@ export type { UnionComponent, UnionConfig, UnionParamsMeta, UnionPresetName } fr
 export type { PackageDescriptor, PackageParts, Runtime } from './runtime/runtime';
 export type { LowerOptions, Lowering, LoweringContext, Replacement } from './passes/lower';
 export type { ExecutorOptions } from './exec/executor';
-export type { DecodedTensor, EncodableTensor, ReadSafetensorsOptions, SafetensorsContents, SafetensorsDtype } from './io/safetensors';
+export type { DecodedTensor, EncodableTensor, SafetensorsContents, SafetensorsDtype } from './io/safetensors';
+export type { ReadSafetensorsOptions } from './io/safetensors-file';
 export type { StagedRun } from './io/run-dir';
 export type { ConlluToken, Sentence } from './data/conllu';
 export type { Example, ExampleFormat, ReadExamplesOptions } from './data/datasets';
 export type { ModelSource, PackedModelSource } from './data/model-dir';
 export type { BatchEncodeOptions, BatchEncoded, EncodeOptions, Encoded, TextInput, TextTokenizer } from './data/tokenizer';
-export type { Pretrained } from './checkpoint/load-pretrained';
+export type { LoadPretrainedOptions, Pretrained } from './checkpoint/pretrained';
+export type { FetchSourceOptions, FileBytes, FileSource } from './io/file-source';
+export type { LoadAdapterOptions } from './checkpoint/adapter-load';
 export type { Artifact, CheckpointKeyArgs, CheckpointKeys, ModelHeader } from './checkpoint/artifact';
 export type { LoadRunOptions, LoadedRun, RunAdapter, RunColumns, RunExtraContext, RunExtraHandler, RunHead, RunInput, RunManifest, RunTree } from './checkpoint/run-manifest';
 export type { FitOptions, FromPretrainedOptions, LabelledText, Placement, PredictInput, Prediction } from './api/adapter-model';
-export type { SavedPlacement } from './checkpoint/adapterhub';
+export type { SavedPlacement } from './checkpoint/adapter-load';

@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GraphError } from '../errors';
 import { WeightStore } from '../exec/weights';
-import { readSafetensorsFile } from '../io/safetensors';
+import { readSafetensorsFile } from '../io/safetensors-file';
 import { buildEncoder } from '../model/encoder';
-import { artifactJson, checkpointKeyArgs, checkpointKeysOf, FORMAT_VERSION, stageArtifact, writeArtifact } from './artifact';
+import { artifactJson, checkpointKeyArgs, checkpointKeysOf, FORMAT_VERSION, stageArtifact } from './artifact';
+import { writeArtifact } from './artifact-write';
 import { isTransposedInCheckpoint } from './hf-keys';
 
 const graph = buildEncoder({ vocabSize: 20, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 16, maxPositions: 8 });

@@ -1,18 +1,12 @@
 // One key mapping and one writer/reader for every saved artifact (adapters, language adapters, K-Adapters, fusions,
 // heads): a JSON config that starts with the model header + one safetensors file with the tensors under their
 // checkpoint (AdapterHub) names. Savers differ only in the file names, the JSON fields and the key hook.
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ConfigError, GraphError } from '../errors';
-import type { WeightStore } from '../exec/weights';
 import type { Graph } from '../graph/graph';
 import type { Site } from '../graph/types';
-import { writeFileAtomic } from '../io/atomic-write';
-import { removeStaleTempFiles } from '../io/run-dir';
-import { encodeSafetensors } from '../io/safetensors';
 import type { EncoderConfig } from '../model/config';
 import type { CheckpointTensor } from './hf-keys';
-import { checkpointTensor, stageFromCheckpoint } from './hf-keys';
+import { stageFromCheckpoint } from './hf-keys';
 
 /** Written into `version` so AdapterHub and we can tell who saved a file. */
 export const FORMAT_VERSION = 'adapters-ts.0.1.0';
@@ -130,29 +124,6 @@ export interface Artifact {
   readonly weightsFile: string;
   /** Graph key → every checkpoint key it is written under. */
   readonly tensors: ReadonlyMap<string, readonly string[]>;
-}
-
-/**
- * The one artifact writer: `configFile` = model header + `fields` + `version` (keys sorted), `weightsFile` = the
- * tensors (checkpoint layout, kernels [out, in]) under their checkpoint keys. Each file is written atomically.
- */
-export async function writeArtifact(dir: string, graph: Graph, store: WeightStore, artifact: Artifact): Promise<void> {
-  const header = modelHeader(graph);
-  const keep = artifact.header ?? true;
-  const headerFields = keep === false ? {} : Object.fromEntries(Object.entries(header).filter(([k]) => keep === true || keep[k as keyof ModelHeader] !== false));
-  const out: Record<string, ReturnType<typeof checkpointTensor>> = {};
-  for (const [key, names] of artifact.tensors) {
-    const t = checkpointTensor(graph, store, key);
-    for (const n of names) {
-      if (n in out) throw new GraphError(`${artifact.weightsFile}: two parameters are saved under '${n}'`);
-      out[n] = t;
-    }
-  }
-  await mkdir(dir, { recursive: true });
-  await removeStaleTempFiles(dir); // left by an earlier save that was killed
-  const config: Record<string, unknown> = { ...headerFields, version: FORMAT_VERSION, ...artifact.fields };
-  await writeFileAtomic(join(dir, artifact.configFile), artifactJson(config, config['config'] as object | undefined, artifact.floats, artifact.moreFloats));
-  await writeFileAtomic(join(dir, artifact.weightsFile), encodeSafetensors(out, { format: 'pt' }));
 }
 
 /**

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { Executor } from '../exec/executor';
 import { WeightStore } from '../exec/weights';
-import { readSafetensorsFile } from '../io/safetensors';
+import { readSafetensorsFile } from '../io/safetensors-file';
 import { ACTIVATIONS } from '../ops/activation';
 import { buildEncoder } from '../model/encoder';
 import type { HeadSpecBase } from '../model/head-def';
@@ -119,7 +119,7 @@ describe('AdapterHub head format', () => {
     try {
       // As saveHead wrote it before AdapterHub's format: the spec as config, local keys.
       const { writeJsonAtomic } = await import('../io/atomic-write');
-      const { writeSafetensorsFile } = await import('../io/safetensors');
+      const { writeSafetensorsFile } = await import('../io/safetensors-file');
       await writeJsonAtomic(join(dir, HEAD_CONFIG_FILE), { config: { type: 'classification', name: 'old', numLabels: 2, label2id: { a: 0, b: 1 } }, hidden_size: 8, model_type: 'bert', name: 'old', version: 'adapters-ts.0.1.0' });
       const tensors: Record<string, { dtype: 'F32'; shape: number[]; values: Float32Array }> = {};
       for (const k of ['heads.old.classifier.weight', 'heads.old.classifier.bias']) {

@@ -4,7 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { isModelDirComplete, modelCacheDir } from './model-dir';
 import type { TextTokenizer } from './tokenizer';
-import { loadTokenizer, longestFirst } from './tokenizer';
+import { longestFirst } from './tokenizer';
+import { loadTokenizer } from './tokenizer-dir';
 import { parseVocabTxt } from './wordpiece';
 
 const TINY_VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'un', '##aff', '##able', '##want', '##ed', 'runn', '##ing', ',', '!', '.', 'hello', 'world', 'the', 'cafe', '$'];

@@ -3,8 +3,7 @@
 // Truncation, special tokens and padding are done here, the same way for both, because
 // the JS library has no truncation and tokenizer.json's own padding (e.g. Fixed 128) is unwanted.
 import { Tokenizer } from '@huggingface/tokenizers';
-import { promises as fs } from 'fs';
-import * as path from 'path';
+import type { FileSource } from '../io/file-source';
 import { parseVocabTxt, WordPieceTokenizer } from './wordpiece';
 
 export interface Encoded {
@@ -156,17 +155,18 @@ interface SpecialNames {
 
 type Json = Record<string, unknown>;
 
-async function readJson(file: string): Promise<Json | undefined> {
-  let text: string;
+async function readJson(source: FileSource, file: string): Promise<Json | undefined> {
+  let bytes: Uint8Array | undefined;
   try {
-    text = await fs.readFile(file, 'utf8');
+    bytes = await source.read(file);
   } catch {
     return undefined;
   }
+  if (bytes === undefined) return undefined;
   try {
-    return JSON.parse(text) as Json;
+    return JSON.parse(new TextDecoder().decode(bytes)) as Json;
   } catch (e) {
-    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
+    throw new Error(`${source.path(file)}: invalid JSON (${(e as Error).message})`);
   }
 }
 
@@ -191,10 +191,10 @@ function specialNames(...configs: (Json | undefined)[]): SpecialNames {
   };
 }
 
-/** Loads the tokenizer of a model dir: tokenizer.json if present, else vocab.txt (BERT WordPiece). */
-export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
+/** Loads the tokenizer of a model folder from a FileSource (bytes, URLs or a folder): tokenizer.json if present, else vocab.txt (BERT WordPiece). */
+export async function loadTokenizerFrom(source: FileSource): Promise<TextTokenizer> {
   const [tokJson, tokConfig, specialMap, modelConfig] = await Promise.all(
-    ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'config.json'].map((f) => readJson(path.join(dir, f))),
+    ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'config.json'].map((f) => readJson(source, f)),
   );
   const names = specialNames(tokConfig, specialMap);
   // RoBERTa-style models have one token type: any type id 1 would index out of range.
@@ -217,12 +217,14 @@ export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
     return new Impl('tokenizer.json', tok.get_vocab(true), tokenize, addSpecial, names, zeroTypeIds, maxLen);
   }
 
-  let vocabText: string;
+  let vocabBytes: Uint8Array | undefined;
   try {
-    vocabText = await fs.readFile(path.join(dir, 'vocab.txt'), 'utf8');
+    vocabBytes = await source.read('vocab.txt');
   } catch {
-    throw new Error(`${dir}: no tokenizer.json or vocab.txt; is this a model directory (see ensureModel)?`);
+    vocabBytes = undefined;
   }
+  if (vocabBytes === undefined) throw new Error(`${source.location}: no tokenizer.json or vocab.txt; is this a model directory (see ensureModel)?`);
+  const vocabText = new TextDecoder().decode(vocabBytes);
   const vocab = parseVocabTxt(vocabText);
   const lowercase = tokConfig?.['do_lower_case'] !== false;
   const strip = tokConfig?.['strip_accents'];

@@ -4,7 +4,8 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdapterGraphError } from '../errors';
-import { decodeSafetensors, encodeSafetensors, readSafetensorsFile, SafetensorsError } from './safetensors';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError } from './safetensors';
+import { readSafetensorsFile } from './safetensors-file';
 
 const valid = encodeSafetensors({ a: { dtype: 'F32', shape: [2], values: [1, 2] }, b: { dtype: 'F32', shape: [1], values: [3] } });
 

@@ -8,12 +8,11 @@ import {
   decodeSafetensorsRaw,
   encodeSafetensors,
   MAX_HEADER_BYTES,
-  readSafetensorsFile,
   SafetensorsError,
-  writeSafetensorsFile,
   type EncodableDtype,
   type EncodableTensor,
 } from './safetensors';
+import { readSafetensorsFile, writeSafetensorsFile } from './safetensors-file';
 
 const SRC = 'models/demo.safetensors';
 

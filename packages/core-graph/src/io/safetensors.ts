@@ -2,10 +2,8 @@
 //   u64 little-endian header length N | N bytes of UTF-8 JSON header | raw little-endian data.
 // Everything read from a file is treated as untrusted: every field is validated before use
 // and every failure is a SafetensorsError naming the source and (when known) the tensor.
-import { open, readFile, stat } from 'node:fs/promises';
 import type { ErrorCode } from '../errors';
 import { AdapterGraphError } from '../errors';
-import { writeFileAtomic } from './atomic-write';
 import { f16BitsToNumber, numberToF16Bits } from './float16';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -132,7 +130,7 @@ function checkDuplicateKeys(text: string, fail: (problem: string, tensor?: strin
  * reader does: valid UTF-8 JSON object, no duplicate keys, known dtypes, byte lengths matching shape x dtype, and
  * data_offsets that tile the data buffer from 0 to its end with no gap, overlap or trailing byte.
  */
-function parseHeader(json: Uint8Array, dataLength: number, source: string): { entries: TensorEntry[]; metadata: Record<string, string> } {
+export function parseHeader(json: Uint8Array, dataLength: number, source: string): { entries: TensorEntry[]; metadata: Record<string, string> } {
   const fail = (problem: string, tensor?: string, code: ErrorCode = 'E_SAFETENSORS_HEADER'): never => {
     throw new SafetensorsError(source, problem, tensor, { code });
   };
@@ -181,7 +179,7 @@ function parseHeader(json: Uint8Array, dataLength: number, source: string): { en
 }
 
 /** The header length from the first 8 bytes, checked against the limit and the file size. */
-function headerLength(prefix: Uint8Array, fileSize: number, source: string): number {
+export function headerLength(prefix: Uint8Array, fileSize: number, source: string): number {
   const fail = (problem: string): never => {
     throw new SafetensorsError(source, problem, undefined, { code: 'E_SAFETENSORS_HEADER' });
   };
@@ -294,7 +292,7 @@ export function encodeSafetensors(tensors: Record<string, EncodableTensor>, meta
   return encode(tensors, metadata, BUFFER_SOURCE);
 }
 
-function encode(tensors: Record<string, EncodableTensor>, metadata: Record<string, string> | undefined, source: string): Uint8Array {
+export function encode(tensors: Record<string, EncodableTensor>, metadata: Record<string, string> | undefined, source: string): Uint8Array {
   const names = Object.keys(tensors).sort();
   const header: Array<[string, unknown]> = [];
   if (metadata !== undefined && Object.keys(metadata).length > 0) {
@@ -335,64 +333,4 @@ function encode(tensors: Record<string, EncodableTensor>, metadata: Record<strin
     pos += c.length;
   }
   return out;
-}
-
-/** Files above this size are read tensor by tensor (fs ranges): one Buffer cannot hold more than 2 GiB everywhere. */
-export const RANGED_READ_BYTES = 1024 ** 3;
-
-export interface ReadSafetensorsOptions {
-  /** Read only the tensors this accepts (the whole header is still validated); default: all. */
-  readonly select?: (name: string) => boolean;
-  /** Read by ranges when the file is larger than this many bytes (default RANGED_READ_BYTES). */
-  readonly rangedAbove?: number;
-}
-
-async function readRanges(path: string, size: number, select: (name: string) => boolean): Promise<SafetensorsContents<RawTensor>> {
-  const handle = await open(path, 'r');
-  try {
-    const readAt = async (position: number, length: number): Promise<Uint8Array> => {
-      const buf = new Uint8Array(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await handle.read(buf, done, length - done, position + done);
-        if (bytesRead === 0) throw new SafetensorsError(path, `file ended at byte ${position + done} while reading (changed while being read?)`, undefined, { code: 'E_SAFETENSORS_COVERAGE' });
-        done += bytesRead;
-      }
-      return buf;
-    };
-    const n = headerLength(await readAt(0, Math.min(8, size)), size, path);
-    const { entries, metadata } = parseHeader(await readAt(8, n), size - 8 - n, path);
-    const tensors = new Map<string, RawTensor>();
-    for (const e of entries) {
-      if (select(e.name)) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: await readAt(8 + n + e.begin, e.end - e.begin) });
-    }
-    return { tensors, metadata };
-  } finally {
-    await handle.close();
-  }
-}
-
-export async function readSafetensorsFile(path: string, options: ReadSafetensorsOptions = {}): Promise<SafetensorsContents<DecodedTensor>> {
-  const select = options.select ?? (() => true);
-  let raw: SafetensorsContents<RawTensor>;
-  try {
-    const size = (await stat(path)).size;
-    if (size > (options.rangedAbove ?? RANGED_READ_BYTES)) raw = await readRanges(path, size, select);
-    else raw = decodeSafetensorsRaw(await readFile(path), path);
-  } catch (e) {
-    if (e instanceof SafetensorsError) throw e;
-    throw new SafetensorsError(path, `cannot read file (${(e as Error).message})`, undefined, { cause: e });
-  }
-  const tensors = new Map<string, DecodedTensor>();
-  for (const [name, t] of raw.tensors) if (select(name)) tensors.set(name, decodeTensorValues(name, t, path));
-  return { tensors, metadata: raw.metadata };
-}
-
-/** Encodes then writes atomically, so readers never see a half-written file. */
-export async function writeSafetensorsFile(
-  path: string,
-  tensors: Record<string, EncodableTensor>,
-  metadata?: Record<string, string>,
-): Promise<void> {
-  await writeFileAtomic(path, encode(tensors, metadata, path));
 }
