@@ -27,6 +27,8 @@ export { batchRows, trainTranslation } from './loop';
 export type { TranslateOptions, TranslationScore } from './translate';
 export { scoreTranslations, sourceIds, targetIds, translate } from './translate';
 export { hfSeq2SeqConfig, saveSeq2Seq } from './save';
+export type { HfTokenizer } from './hf-tokenizer';
+export { HF_TOKENIZER_MAX_BYTES, loadHfTokenizer } from './hf-tokenizer';
 export type { NmtExtras, NmtModel, NmtRun } from './nmt-run';
 export { loadNmtModel, loadTokenizerFile, NMT_EXTRAS, readNmtRun, RUN_MODEL_DIR, saveNmtModel, writeNmtRun } from './nmt-run';
 import type { PackageDescriptor } from '@adapters/core-graph';
