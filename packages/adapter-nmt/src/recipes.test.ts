@@ -8,6 +8,7 @@ import type { Graph, WeightStore } from '@adapters/core-graph';
 import { applyPlacements, Executor } from '@adapters/core-graph';
 import { BpeTokenizer } from './bpe';
 import { trainTranslation } from './loop';
+import { translate } from './translate';
 import { loadNmtModel, readNmtRun, saveNmtModel, writeNmtRun } from './nmt-run';
 import type { NmtRecipe } from './recipes';
 import { languageRules, nmtAdapterRegistry, pairAdapterName, parsePair, recipeGraph, recipePolicy } from './recipes';
@@ -82,6 +83,19 @@ describe('NMT recipes', () => {
     // One step: round-robin starts with the first task (en-fr).
     trainTranslation({ store, tasks: [task('en-fr', gEnFr, 3), task('fr-en', gFrEn, 4)], policy: recipePolicy('language'), steps: 1, batchSize: 4, learningRate: 1e-2, seed: 5 });
     expect({ src_en: moved('src_en'), tgt_fr: moved('tgt_fr'), src_fr: moved('src_fr'), tgt_en: moved('tgt_en') }).toEqual({ src_en: true, tgt_fr: true, src_fr: false, tgt_en: false });
+    store.dispose();
+  });
+
+  it('training and translating leave no tensors behind', () => {
+    const { graph: base, store } = tinyModel('marian');
+    const g = recipeGraph(base, 'pair', enFr, 2);
+    store.sync(g, 1);
+    const tokenizer = BpeTokenizer.train(['a b c d e f g h i j'], { vocabSize: 24, minCharCount: 1 });
+    const before = tf.memory().numTensors;
+    trainTranslation({ store, tasks: [task('en-fr', g, 3)], policy: recipePolicy('pair'), steps: 3, batchSize: 4, learningRate: 1e-2, seed: 5 });
+    const out = translate(new Executor(g, store), tokenizer, ['a b c', 'd e'], { numBeams: 2, maxLength: 6 });
+    expect(out).toHaveLength(2);
+    expect(tf.memory().numTensors).toBe(before);
     store.dispose();
   });
 
