@@ -1,10 +1,12 @@
 // Generation throughput of a Marian-sized encoder-decoder (opus-mt: d 512, 6 + 6 layers, 8 heads, FFN 2048, vocab
-// 58,101; random weights): greedy and beam 4, with the key/value cache, without adapters and with a seq_bn adapter in
-// encoder, decoder and cross-attention. `npm run generation -w @adapters/bench [-- --reps N]`.
+// 58,101; random weights): greedy and beam 4, with the key/value cache, without adapters, with a seq_bn adapter in
+// encoder, decoder and cross-attention, and with the NMT recipes' adapters (Bapna & Firat per pair after every layer;
+// Philip et al.'s source-language adapter in the encoder + target-language adapter in the decoder). Each row's
+// `vsBase` is its tokens/s over the base's in the same run. `npm run generation -w @adapters/bench [-- --reps N]`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { plugins as bottleneckPlugins } from '@adapters/adapter-bottleneck';
-import { buildSeq2Seq, generate } from '@adapters/adapter-nmt';
+import { buildSeq2Seq, generate, parsePair, recipeGraph } from '@adapters/adapter-nmt';
 import { adapter, applyPlacements, createRegistry, describeBackend, Executor, selectBackend, WeightStore } from '@adapters/core-graph';
 
 const MARIAN = { family: 'marian', vocabSize: 58101, dModel: 512, encoderLayers: 6, decoderLayers: 6, encoderHeads: 8, decoderHeads: 8, encoderFfn: 2048, decoderFfn: 2048, maxPositions: 512, padTokenId: 58100, eosTokenId: 0, decoderStartTokenId: 58100 } as const;
@@ -15,7 +17,11 @@ async function main(): Promise<void> {
   const base = buildSeq2Seq(MARIAN);
   const [bottleneck] = bottleneckPlugins;
   const adapted = applyPlacements(base, [{ adapter: adapter(bottleneck as never, 'a', { config: 'seq_bn', cross_adapter: true }) }], createRegistry(bottleneckPlugins)).graph;
+  const pair = recipeGraph(base, 'pair', parsePair('en-de'), 16);
+  const language = recipeGraph(base, 'language', parsePair('fr-de'), 16);
   const store = WeightStore.create(adapted, 1);
+  store.sync(pair, 1);
+  store.sync(language, 1);
   const batch = 4;
   const srcLen = 24;
   const src = Array.from({ length: batch }, (_v, i) => Array.from({ length: srcLen }, (_w, j) => (j === srcLen - 1 ? 0 : 1 + ((i * 131 + j * 17) % 58000))));
@@ -24,7 +30,9 @@ async function main(): Promise<void> {
   const opts = { maxLength: 33, eosTokenId: 58099 };
   const rows: Record<string, unknown>[] = [];
   for (const numBeams of [1, 4]) {
-    for (const [label, graph] of [['base', base], ['seq_bn (enc, dec, cross)', adapted]] as const) {
+    let baseRate = 0;
+    const variants = [['base', base], ['seq_bn (enc, dec, cross)', adapted], ['pair: bapna_firat after every layer', pair], ['language: src_fr (enc) + tgt_de (dec)', language]] as const;
+    for (const [label, graph] of variants) {
       const exec = new Executor(graph, store);
       const times: number[] = [];
       let tokens = 0;
@@ -37,7 +45,9 @@ async function main(): Promise<void> {
       }
       times.sort((a, b) => a - b);
       const ms = times[Math.floor(times.length / 2)] as number;
-      const row = { search: numBeams === 1 ? 'greedy' : `beam ${numBeams}`, model: label, batch, tokens, ms: Math.round(ms), tokensPerSecond: +((1000 * tokens) / ms).toFixed(1) };
+      const rate = (1000 * tokens) / ms;
+      if (graph === base) baseRate = rate;
+      const row = { search: numBeams === 1 ? 'greedy' : `beam ${numBeams}`, model: label, batch, tokens, ms: Math.round(ms), tokensPerSecond: +rate.toFixed(1), vsBase: +(rate / baseRate).toFixed(3) };
       rows.push(row);
       console.log(JSON.stringify(row));
     }

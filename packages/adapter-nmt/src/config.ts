@@ -1,6 +1,7 @@
 import { ConfigError } from '@adapters/core-graph';
 
-export type Seq2SeqFamily = 'marian' | 'bart' | 'mbart';
+/** `t5` graphs come from `buildT5` / `loadT5` (RMSNorm, relative position bias); the rest from `buildSeq2Seq`. */
+export type Seq2SeqFamily = 'marian' | 'bart' | 'mbart' | 't5';
 export type Seq2SeqActivation = 'gelu' | 'gelu_new' | 'relu' | 'swish';
 
 /** Sizes and conventions of a Marian/BART-family encoder-decoder (Hugging Face config.json fields, camel-cased). */
@@ -25,8 +26,8 @@ export interface Seq2SeqConfig {
   readonly normalizeBefore: boolean;
   /** A LayerNorm right after the embeddings (BART, mBART; not Marian). */
   readonly layernormEmbedding: boolean;
-  /** Sinusoidal table (Marian, not saved in checkpoints) or a learned one whose ids start at 2 (BART, mBART). */
-  readonly positions: 'sinusoidal' | 'learned';
+  /** Sinusoidal table (Marian, not saved in checkpoints), a learned one whose ids start at 2 (BART, mBART), or T5's relative bias. */
+  readonly positions: 'sinusoidal' | 'learned' | 'relative';
   readonly layerNormEps: number;
   readonly padTokenId: number;
   readonly eosTokenId: number;
@@ -38,7 +39,7 @@ export interface Seq2SeqConfig {
 /** BART's learned position table has two extra rows: ids are position + 2 (a fairseq legacy). */
 export const LEARNED_POSITION_OFFSET = 2;
 
-const FAMILY_DEFAULTS: Readonly<Record<Seq2SeqFamily, Pick<Seq2SeqConfig, 'normalizeBefore' | 'layernormEmbedding' | 'positions'>>> = {
+const FAMILY_DEFAULTS: Readonly<Record<Exclude<Seq2SeqFamily, 't5'>, Pick<Seq2SeqConfig, 'normalizeBefore' | 'layernormEmbedding' | 'positions'>>> = {
   marian: { normalizeBefore: false, layernormEmbedding: false, positions: 'sinusoidal' },
   bart: { normalizeBefore: false, layernormEmbedding: true, positions: 'learned' },
   mbart: { normalizeBefore: true, layernormEmbedding: true, positions: 'learned' },
@@ -54,6 +55,7 @@ export const TINY_MARIAN: Seq2SeqConfig = {
 /** Fills a family's conventions and rejects impossible sizes, naming the field. */
 export function seq2seqConfig(partial: Partial<Seq2SeqConfig> & { readonly family?: Seq2SeqFamily } = {}): Seq2SeqConfig {
   const family = partial.family ?? 'marian';
+  if (family === 't5') throw new ConfigError('config.family', 'T5 models are built by buildT5 / loadT5');
   if (!(family in FAMILY_DEFAULTS)) throw new ConfigError('config.family', `unsupported family '${String(family)}' (marian, bart, mbart)`);
   const c: Seq2SeqConfig = { ...TINY_MARIAN, ...FAMILY_DEFAULTS[family], ...partial, family };
   const positive = ['vocabSize', 'dModel', 'encoderLayers', 'decoderLayers', 'encoderHeads', 'decoderHeads', 'encoderFfn', 'decoderFfn', 'maxPositions'] as const;

@@ -15,7 +15,9 @@ describe('buildSeq2Seq', () => {
     expect(sites).toContain('decoder.layers.0.attention|attention|2|decoder.layers.0.attention_adapters|wrap');
     expect(sites).toContain('decoder.layers.2.cross_attention|cross_attention|4|decoder.layers.2.cross_attention_adapters|wrap');
     expect(sites).toContain('decoder.layers.2.ffn|ffn|4|decoder.layers.2.output_adapters|wrap');
-    expect(g.sites.size).toBe(2 * 2 + 3 * 3);
+    // Plus the whole layer (kind `output`, no residual: mode `after`) where Bapna & Firat's adapters go.
+    expect(sites).toContain('decoder.layers.1.output|output|3|decoder.layers.1.layer_adapters|-');
+    expect(g.sites.size).toBe(2 * 3 + 3 * 4);
   });
 
   it('names parameters as Hugging Face does (under model.), with one shared embedding and no lm_head weight of its own', () => {

@@ -35,7 +35,8 @@ export const crossValueNode = (i: number): string => `decoder.layers.${i}.encode
  * Sites (AdapterHub's seq2seq locations; `layer` numbers decoder layers after the encoder's, as AdapterHub's
  * `iter_layers` does, so `leave_out` means the same): `encoder.layers.{i}.attention` (kind `attention`),
  * `encoder.layers.{i}.ffn` (`ffn`), `decoder.layers.{i}.attention`, `decoder.layers.{i}.cross_attention`
- * (`cross_attention`), `decoder.layers.{i}.ffn`. Post-LN sites carry their residual add & LayerNorm (mode `wrap`);
+ * (`cross_attention`), `decoder.layers.{i}.ffn`, and the whole layer `{encoder|decoder}.layers.{i}.output` (`output`,
+ * mode `after`: Bapna & Firat). Post-LN sites carry their residual add & LayerNorm (mode `wrap`);
  * pre-LN (mBART) sites have none.
  */
 export function buildSeq2Seq(partial: Partial<Seq2SeqConfig> = {}): Graph {
@@ -151,7 +152,16 @@ function encoderLayer(b: GraphBuilder, c: Seq2SeqConfig, i: number, x: string, m
   const a = sc.dropout('attn_dropout', attention(sc, 'self_attn', attn.input, attn.input, c.encoderHeads, c.attentionDropout, c.dModel, { mask }), c.dropout);
   const h = attn.close(a);
   const ffn = sublayer(b, c, sc, 'final_layer_norm', h, { name: `${prefix}.ffn`, kind: 'ffn', layer: i, module: `${prefix}.output_adapters` });
-  return ffn.close(feedForward(sc, c, ffn.input, c.encoderFfn));
+  return layerSite(b, prefix, i, x, ffn.close(feedForward(sc, c, ffn.input, c.encoderFfn)));
+}
+
+/**
+ * The whole layer as a site of kind `output` (entry = the layer's input, exit = its output; mode `after`): where
+ * Bapna & Firat's adapters go. AdapterHub has no such location, so its module name (`layer_adapters`) is ours.
+ */
+function layerSite(b: GraphBuilder, prefix: string, layer: number, input: string, output: string): string {
+  b.site({ name: `${prefix}.output`, kind: 'output', layer, entry: input, exit: output, module: `${prefix}.layer_adapters` });
+  return output;
 }
 
 function decoderLayer(b: GraphBuilder, c: Seq2SeqConfig, i: number, x: string, encoderOut: string, mask: string, cache: { key: string; value: string }): string {
@@ -165,5 +175,5 @@ function decoderLayer(b: GraphBuilder, c: Seq2SeqConfig, i: number, x: string, e
   const ca = sc.dropout('cross_dropout', attention(sc, 'encoder_attn', cross.input, encoderOut, c.decoderHeads, c.attentionDropout, c.dModel, { mask }), c.dropout);
   const h2 = cross.close(ca);
   const ffn = sublayer(b, c, sc, 'final_layer_norm', h2, { name: `${prefix}.ffn`, kind: 'ffn', layer, module: `${prefix}.output_adapters` });
-  return ffn.close(feedForward(sc, c, ffn.input, c.decoderFfn));
+  return layerSite(b, prefix, layer, x, ffn.close(feedForward(sc, c, ffn.input, c.decoderFfn)));
 }

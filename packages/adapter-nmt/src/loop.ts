@@ -1,0 +1,87 @@
+import type { Graph, TrainPolicy, WeightStore } from '@adapters/core-graph';
+import { ConfigError, createTrainer, Executor, hashSeed, linearSchedule, mulberry32 } from '@adapters/core-graph';
+import { disposeSeq2SeqBatch, makeSeq2SeqBatch, seq2seqLoss } from './train';
+import { configOf } from './run';
+
+/** One direction's training data as token ids (the source already carries its target tag, if any). */
+export interface TranslationTask {
+  readonly name: string;
+  /** The graph this task trains (base + its adapters); tasks share the store. */
+  readonly graph: Graph;
+  readonly sources: readonly (readonly number[])[];
+  readonly targets: readonly (readonly number[])[];
+}
+
+export interface TrainTranslationOptions {
+  readonly store: WeightStore;
+  readonly tasks: readonly TranslationTask[];
+  readonly policy: TrainPolicy;
+  readonly steps: number;
+  readonly batchSize: number;
+  /** Peak learning rate: linear warm-up over `warmup` steps (default 5% of steps), then linear decay. */
+  readonly learningRate: number;
+  readonly warmup?: number;
+  readonly seed: number;
+  readonly clipNorm?: number;
+  readonly weightDecay?: number;
+  readonly onStep?: (r: { step: number; task: string; loss: number; gradNorm: number; lr: number }) => void;
+}
+
+/**
+ * Trains translation tasks on one store, round-robin over the tasks (one task per step, so each step touches only that
+ * task's trainable keys: a language adapter never gets gradients from a pair it is not in). Each task's examples are
+ * drawn without replacement in an order reshuffled per epoch from `seed`. Returns the per-step losses.
+ */
+export function trainTranslation(options: TrainTranslationOptions): { losses: number[]; trainableKeys: readonly string[] } {
+  const { store, tasks, steps, batchSize } = options;
+  if (tasks.length === 0) throw new ConfigError('tasks', 'needs at least one translation task');
+  for (const t of tasks) if (t.sources.length === 0 || t.sources.length !== t.targets.length) throw new ConfigError(`tasks.${t.name}`, `needs as many targets as sources (≥ 1), got ${t.sources.length} and ${t.targets.length}`);
+  if (!(Number.isInteger(steps) && steps >= 0)) throw new ConfigError('steps', `must be a non-negative integer, got ${steps}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new ConfigError('batchSize', `must be a positive integer, got ${batchSize}`);
+  const warmup = options.warmup ?? Math.max(1, Math.round(steps * 0.05));
+  const trainer = createTrainer({
+    store, graph: tasks.map((t) => t.graph), policy: options.policy, schedule: linearSchedule(options.learningRate, warmup, Math.max(steps, 1)),
+    clipNorm: options.clipNorm ?? 1, optimizer: { weightDecay: options.weightDecay ?? 0 },
+  });
+  try {
+    const executors = tasks.map((t) => new Executor(t.graph, store));
+    const keys = tasks.map((t) => trainer.trainableKeys.filter((k) => t.graph.params.has(k)));
+    const losses: number[] = [];
+    for (let s = 0; s < steps; s++) {
+      const ti = s % tasks.length;
+      const task = tasks[ti] as TranslationTask;
+      const rows = batchRows(task.sources.length, batchSize, options.seed, ti, Math.floor(s / tasks.length));
+      const batch = makeSeq2SeqBatch(configOf(executors[ti] as Executor), rows.map((r) => task.sources[r] as number[]), rows.map((r) => task.targets[r] as number[]));
+      try {
+        const r = trainer.step(() => seq2seqLoss(executors[ti] as Executor, batch, { training: true, seed: hashSeed(options.seed, `step ${s}`) }), { keys: keys[ti] as string[] });
+        losses.push(r.loss);
+        options.onStep?.({ step: r.step, task: task.name, loss: r.loss, gradNorm: r.gradNorm, lr: r.lr });
+      } finally {
+        disposeSeq2SeqBatch(batch);
+      }
+    }
+    return { losses, trainableKeys: trainer.trainableKeys };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/** Rows of a task's k-th batch: epochs of a seeded permutation (the same rows for the same seed, task and k). */
+export function batchRows(n: number, batchSize: number, seed: number, task: number, k: number): number[] {
+  const perEpoch = Math.max(1, Math.ceil(n / batchSize));
+  const epoch = Math.floor(k / perEpoch);
+  const order = permutation(n, hashSeed(seed, `task ${task} epoch ${epoch}`));
+  const start = (k % perEpoch) * batchSize;
+  return order.slice(start, Math.min(n, start + batchSize));
+}
+
+function permutation(n: number, seed: number): number[] {
+  const rand = mulberry32(seed);
+  const p = Array.from({ length: n }, (_v, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [p[i], p[j]] = [p[j] as number, p[i] as number];
+  }
+  return p;
+}
+
