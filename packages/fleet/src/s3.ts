@@ -62,7 +62,16 @@ export class S3Store implements ArtifactStore {
     this.endpoint = new URL(config.endpoint);
   }
 
+  /** One S3 call; 500 / 503 (S3's "try again") are retried a few times with backoff, as AWS advises. */
   private async request(method: string, key: string, options: { body?: Buffer; query?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.requestOnce(method, key, options);
+      if ((res.status !== 500 && res.status !== 503) || attempt >= 4) return res;
+      await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    }
+  }
+
+  private async requestOnce(method: string, key: string, options: { body?: Buffer; query?: Record<string, string>; headers?: Record<string, string> }): Promise<Response> {
     const body = options.body ?? Buffer.alloc(0);
     const basePath = this.endpoint.pathname.replace(/\/+$/, '');
     const signed = signV4({
