@@ -131,11 +131,12 @@ export async function workerCommand(args: ParsedArgs, ctx: CliContext): Promise<
   const lockMs = args.number('lock-ms');
   const stalledMs = args.number('stalled-ms');
   const maxStalls = args.number('max-stalls');
+  const concurrency = args.number('concurrency') ?? 1;
   const worker = startFleetWorker({
     queue: queueName(args),
     connection,
-    trainer: new TrainerPool(),
-    concurrency: args.number('concurrency') ?? 1,
+    trainer: new TrainerPool({ prewarm: concurrency }),
+    concurrency,
     workDir,
     pluginSearchPaths: ctx.pluginSearchPaths,
     prepareModel: (model) => prepareModel(model, ctx),

@@ -28,6 +28,8 @@ export interface TrainerPoolOptions {
   /** Node options for the children (default: this process's, so a ts-node preload carries over). */
   readonly execArgv?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** Children to start right away (loading the trainer takes seconds; the first job need not wait for it). */
+  readonly prewarm?: number;
 }
 
 interface Slot {
@@ -39,7 +41,9 @@ export class TrainerPool {
   private readonly slots: Slot[] = [];
   private closed = false;
 
-  constructor(private readonly options: TrainerPoolOptions = {}) {}
+  constructor(private readonly options: TrainerPoolOptions = {}) {
+    for (let i = 0; i < (options.prewarm ?? 0); i++) this.spawn();
+  }
 
   private spawn(): Slot {
     const ext = path.extname(__filename);
