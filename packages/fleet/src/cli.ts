@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CliCommand, CliContext, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
 import { resolveModel, UsageError } from '@adapters/cli';
+import { UnrecoverableError } from 'bullmq';
 import { cacheRoot, isModelDirComplete, modelCacheDir } from '@adapters/core-graph';
 import { parseGrid } from './grid';
 import { fetchOncePerMachine } from './machine-lock';
@@ -117,7 +118,13 @@ async function prepareModel(model: string, ctx: CliContext): Promise<void> {
     lock,
     async () => cached !== undefined && (await isModelDirComplete(cached)),
     async () => {
-      await resolveModel(model, ctx.cwd, (line) => ctx.stderr.write(`${line}\n`));
+      try {
+        await resolveModel(model, ctx.cwd, (line) => ctx.stderr.write(`${line}\n`));
+      } catch (e) {
+        // An unknown model name fails the same way on every machine: not worth retrying.
+        if (e instanceof UsageError) throw new UnrecoverableError(`bad job configuration: ${e.message}`);
+        throw e;
+      }
     },
   );
   if (state === 'fetched') ctx.stderr.write(`model ${model} fetched into this machine's cache\n`);
