@@ -91,7 +91,7 @@ export async function submitCommand(args: ParsedArgs, ctx: CliContext): Promise<
     throw new UsageError(`${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, 'fleet submit');
   });
   const grid = parseGrid(text, file);
-  const storeUrl = store.startsWith('s3://') ? store : path.resolve(ctx.cwd, store);
+  const storeUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(store) ? store : path.resolve(ctx.cwd, store);
   openStore(storeUrl, ctx.env); // checks the URL (and S3 credentials) before anything is queued
   const queue = openQueue(queueName(args), connectionOf(args, ctx));
   try {

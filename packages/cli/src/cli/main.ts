@@ -206,8 +206,10 @@ export async function main(argv: readonly string[], context: Partial<CliContext>
   const allNames = () => [...COMMANDS.map((c) => c.name), ...extraCommands().map((c) => c.spec.name)];
   try {
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-      const topic = command === 'help' ? rest[0] : undefined;
-      const spec = [...COMMANDS, ...extraCommands().map((c) => c.spec)].find((c) => c.name === topic);
+      const specs = [...COMMANDS, ...extraCommands().map((c) => c.spec)];
+      const twoWordTopic = rest.slice(0, 2).join(' ');
+      const topic = command !== 'help' ? undefined : specs.some((c) => c.name === twoWordTopic) ? twoWordTopic : rest[0];
+      const spec = specs.find((c) => c.name === topic);
       if (topic !== undefined && !spec) throw new UsageError(`unknown command '${topic}' (commands: ${allNames().join(', ')})`);
       (command === undefined ? ctx.stderr : ctx.stdout).write(`${spec ? commandHelp(spec) : generalHelp(extraCommands().map((c) => c.spec))}\n`);
       return command === undefined ? 2 : 0;
