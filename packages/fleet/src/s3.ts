@@ -88,7 +88,7 @@ export class S3Store implements ArtifactStore {
     const { host: _host, ...headers } = signed.headers;
     let res: globalThis.Response;
     try {
-      res = await fetch(`${this.endpoint.protocol}//${this.endpoint.host}${signed.pathAndQuery}`, { method, headers, ...(body.length > 0 || method === 'PUT' ? { body } : {}) });
+      res = await fetch(`${this.endpoint.protocol}//${this.endpoint.host}${signed.pathAndQuery}`, { method, headers, ...(body.length > 0 || method === 'PUT' ? { body: new Uint8Array(body) } : {}) });
     } catch (e) {
       throw new StoreError(`${method} s3://${this.bucket}/${key}: ${(e as Error).message} (endpoint ${this.endpoint.origin})`, { cause: e });
     }
