@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'E_RUN_MANIFEST'
   | 'E_RUN_MANIFEST_OBSOLETE'
   | 'E_MODEL_FETCH'
+  | 'E_FLEET_GRID'
+  | 'E_FLEET_STORE'
   | 'E_BACKEND'
   | 'E_BACKEND_NOT_READY';
 

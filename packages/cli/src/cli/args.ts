@@ -41,6 +41,8 @@ export interface CommandSpec {
   readonly usage: string;
   readonly options: readonly OptionSpec[];
   readonly examples?: readonly string[];
+  /** The option a single bare argument fills (`adapters fleet submit GRID` = `--grid GRID`). */
+  readonly positional?: string;
 }
 
 /** Options every command accepts. */

@@ -197,7 +197,8 @@ export function defaultContext(): CliContext {
 export async function main(argv: readonly string[], context: Partial<CliContext> = {}): Promise<number> {
   const ctx: CliContext = { ...defaultContext(), ...context };
   const verbose = argv.includes('--verbose');
-  const [command, ...rest] = argv;
+  const [command, ...given] = argv;
+  let rest = given;
   // Plugin packages may add subcommands (their `commands` export); built-in names win.
   let pluginCommands: CliCommand[] | undefined;
   const extraCommands = (): CliCommand[] =>
@@ -205,8 +206,10 @@ export async function main(argv: readonly string[], context: Partial<CliContext>
   const allNames = () => [...COMMANDS.map((c) => c.name), ...extraCommands().map((c) => c.spec.name)];
   try {
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-      const topic = command === 'help' ? rest[0] : undefined;
-      const spec = [...COMMANDS, ...extraCommands().map((c) => c.spec)].find((c) => c.name === topic);
+      const specs = [...COMMANDS, ...extraCommands().map((c) => c.spec)];
+      const twoWordTopic = rest.slice(0, 2).join(' ');
+      const topic = command !== 'help' ? undefined : specs.some((c) => c.name === twoWordTopic) ? twoWordTopic : rest[0];
+      const spec = specs.find((c) => c.name === topic);
       if (topic !== undefined && !spec) throw new UsageError(`unknown command '${topic}' (commands: ${allNames().join(', ')})`);
       (command === undefined ? ctx.stderr : ctx.stdout).write(`${spec ? commandHelp(spec) : generalHelp(extraCommands().map((c) => c.spec))}\n`);
       return command === undefined ? 2 : 0;
@@ -216,8 +219,12 @@ export async function main(argv: readonly string[], context: Partial<CliContext>
       return 0;
     }
     const builtIn = COMMANDS.find((c) => c.name === command);
-    const plugin = builtIn ? undefined : extraCommands().find((c) => c.spec.name === command);
+    // A plugin command may be two words (`fleet submit`) and take one bare argument (`spec.positional` names its option).
+    const twoWords = !builtIn && rest[0] !== undefined && !rest[0].startsWith('-') ? extraCommands().find((c) => c.spec.name === `${command} ${rest[0]}`) : undefined;
+    if (twoWords) rest = rest.slice(1);
+    const plugin = builtIn ? undefined : (twoWords ?? extraCommands().find((c) => c.spec.name === command));
     const spec = builtIn ?? plugin?.spec;
+    if (spec?.positional !== undefined && rest[0] !== undefined && !rest[0].startsWith('-')) rest = [`--${spec.positional}`, ...rest];
     const handler = builtIn ? HANDLERS[command] : plugin ? (a: ParsedArgs, c: CliContext) => plugin.run(a, c) : undefined;
     if (!spec || !handler) {
       const hint = command.startsWith('-') ? undefined : suggest(command, allNames());
