@@ -305,7 +305,7 @@ async function saveRun(dir: string, graph: Graph, store: WeightStore, fusion: st
   await saveHead(dir, graph, store, run.head, { labels: run.labels });
   const adapters: Array<{ name: string; dir: string }> = [];
   for (const g of adapterGraphs) {
-    const names = Object.keys((g.meta['adapters'] as Record<string, unknown> | undefined) ?? {});
+    const names = Object.keys(g.meta.adapters ?? {});
     for (const name of names) {
       const rel = `adapters/${name}`;
       await saveAdapter(path.join(dir, rel), g, store, name, { registry });

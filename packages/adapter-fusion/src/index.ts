@@ -1,5 +1,8 @@
-// The public API of @adapters/adapter-fusion. Importing the package registers the fusion ops and the `Fuse`
-// composition block with @adapters/core-graph.
+// The public API of @adapters/adapter-fusion. Importing it registers nothing: `fusionPackage` gives a runtime the
+// `Fuse` block (with the fusion ops), and `fuse()` / `Fuse()` trees carry the block themselves.
+import type { PackageDescriptor } from '@adapters/core-graph';
+import { definePackage } from '@adapters/core-graph';
+import { fuseBlock } from './fuse';
 export { DEFAULT_FUSION_PRESET, FUSION_FIELDS, FUSION_PRESETS, fusionParamCount, resolveFusionConfig, TEMPERATURE_END, TEMPERATURE_START, TEMPERATURE_STEP, toHubFusionConfig } from './config';
 export type { FusionConfig, FusionConfigInput, FusionPresetName } from './config';
 export { FUSION_OPS, fusionExpandOp, fusionMixOp, fusionProbsOp, fusionStackOp, registerFusionOps } from './ops';
@@ -19,3 +22,6 @@ export type { FusionPruneOptions } from './prune';
 export { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, fusionCheckpointKeys, loadFusion, saveFusion } from './io';
 export { runExtras } from './run-extras';
 export type { LoadFusionOptions } from './io';
+
+/** This package for `createRuntime([...])`: the `Fuse` composition block and the fusion ops it emits. */
+export const fusionPackage: PackageDescriptor = definePackage({ name: '@adapters/adapter-fusion', blocks: [fuseBlock] });

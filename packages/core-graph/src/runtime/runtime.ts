@@ -83,9 +83,9 @@ export const corePackage: PackageDescriptor = definePackage({
   lowerings: [addLayerNormLowering],
 });
 
-/** Every op a package brings: its own, its plugins' and its lowerings' (one object counted once). */
+/** Every op a package brings: its own, its plugins', its blocks' and its lowerings' (one object counted once). */
 function opsOf(p: PackageDescriptor): OpDef[] {
-  return unique([...p.ops, ...p.adapters.flatMap((a) => a.ops ?? []), ...loweringsOf(p).flatMap((l) => l.ops ?? [])]);
+  return unique([...p.ops, ...p.adapters.flatMap((a) => a.ops ?? []), ...p.blocks.flatMap((b) => b.ops ?? []), ...loweringsOf(p).flatMap((l) => l.ops ?? [])]);
 }
 
 function loweringsOf(p: PackageDescriptor): Lowering[] {
@@ -165,6 +165,25 @@ export function withOps(base: Runtime, ops: readonly OpDef[]): Runtime {
     names: () => [...new Set([...own.names(), ...base.ops.names()])].sort(),
   };
   return Object.freeze({ ...base, ops: table });
+}
+
+/**
+ * `base` with more composition blocks (and the ops they declare), looked up before its own: what a rewrite uses for
+ * blocks a tree carries (`block(type, children, options, def)`, e.g. adapter-fusion's `fuse()`). `base` itself when it
+ * already has every one of them.
+ */
+export function withBlocks(base: Runtime, defs: readonly BlockDef[]): Runtime {
+  const extra = unique(defs).filter((d) => base.blocks.find(d.type) !== d);
+  const withBlockOps = withOps(base, defs.flatMap((d) => d.ops ?? []));
+  if (extra.length === 0) return withBlockOps;
+  const own = createBlockTable(extra);
+  const blocks: BlockTable = {
+    get: (type) => (own.has(type) ? own.get(type) : base.blocks.get(type)),
+    has: (type) => own.has(type) || base.blocks.has(type),
+    find: (type) => own.find(type) ?? base.blocks.find(type),
+    types: () => [...new Set([...own.types(), ...base.blocks.types()])],
+  };
+  return Object.freeze({ ...withBlockOps, blocks });
 }
 
 /**
