@@ -27,7 +27,7 @@ export { BERT_BASE, MINILM_L6, encoderConfig, maxSequenceLength } from './model/
 export type { Architecture, EncoderConfig } from './model/config';
 export { buildEncoder, encoderBuilder } from './model/encoder';
 export type { EncoderOptions } from './model/encoder';
-export { addHead, classificationHead, CORE_HEADS, coreHeads, graphHeads, headPrefix, maskedLMHead, tokenClassificationHead } from './model/heads';
+export { addHead, classificationHead, CORE_HEADS, coreHeads, graphHeads, headPrefix, headsOf, maskedLMHead, tokenClassificationHead } from './model/heads';
 export type { AnyHeadSpec, ClassificationHeadSpec, HeadSpec, MaskedLMHeadSpec, TokenClassificationHeadSpec } from './model/heads';
 export { createHeadRegistry, defineHead, requireSequenceInput } from './model/head-def';
 export type { AnyHeadDef, ForeignHead, HeadBuildContext, HeadDef, HeadReadContext, HeadRegistry, HeadSpecBase } from './model/head-def';
@@ -105,7 +105,7 @@ export { SEQ_MEAN_OP } from './ops/shape';
 export { ADD_LAYER_NORM_OP, addLayerNormOp } from './ops/fused-ops';
 export { CORE_BLOCKS, createBlockTable } from './rewrite/blocks';
 export { UNION_PARAMS_META, UNION_PLUGIN, UNION_PRESETS, UNION_PRESET_NAMES, UNION_SCHEMA, configUnion, isUnionPlugin, resolveUnion } from './rewrite/union';
-export { asRuntime, corePackage, createRuntime, defaultRuntime, definePackage, withBlocks, withOps } from './runtime/runtime';
+export { asRuntime, corePackage, createRuntime, defaultRuntime, definePackage, isRuntime, withBlocks, withOps } from './runtime/runtime';
 export { cse, cseAliases } from './passes/cse';
 export { defineLowering, lower } from './passes/lower';
 export { addLayerNormLowering } from './passes/add-layer-norm';

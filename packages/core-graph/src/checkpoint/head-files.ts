@@ -11,7 +11,7 @@ import { readJsonObject } from '../io/read-json';
 import { readSafetensorsFile } from '../io/safetensors';
 import type { HeadRegistry } from '../model/head-def';
 import type { AnyHeadSpec } from '../model/heads';
-import { addHead, coreHeads, graphHeads, headPrefix } from '../model/heads';
+import { addHead, graphHeads, headPrefix, headsOf } from '../model/heads';
 import { validateSchema } from '../plugin/schema';
 import { checkBaseModel } from './base-model-check';
 import { writeArtifact } from './artifact';
@@ -37,7 +37,7 @@ function label2id(labels: readonly string[] | undefined, file: string): Record<s
 export async function saveHead(dir: string, graph: Graph, store: WeightStore, name: string, options: { heads?: HeadRegistry; labels?: readonly string[] } = {}): Promise<void> {
   const spec = graphHeads(graph).find((h) => h.name === name);
   if (!spec) throw new ConfigError('head', `the graph has no head '${name}' (heads: ${graphHeads(graph).map((h) => h.name).join(', ') || 'none'})`);
-  const def = (options.heads ?? coreHeads).get(spec.type);
+  const def = (options.heads ?? headsOf(graph)).get(spec.type);
   const model = graph.meta.config;
   const file = join(dir, HEAD_CONFIG_FILE);
   const ctx = { name, architecture: model?.architecture, file };
@@ -98,7 +98,7 @@ function savedSpec(saved: Record<string, unknown>, file: string, heads: HeadRegi
  * (every tensor present with the right shape, none unexpected) but not yet in any store.
  */
 export async function readHead(dir: string, graph: Graph, options: { heads?: HeadRegistry } = {}): Promise<{ graph: Graph; name: string; staged: Map<string, { shape: number[]; values: Float32Array }> }> {
-  const heads = options.heads ?? coreHeads;
+  const heads = options.heads ?? headsOf(graph);
   const configFile = join(dir, HEAD_CONFIG_FILE);
   const saved = await readJsonObject(configFile);
   checkBaseModel(saved, graph, configFile);

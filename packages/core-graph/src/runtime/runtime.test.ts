@@ -16,6 +16,9 @@ import { adapter, block } from '../rewrite/composition';
 import { toyAdapter } from '../testing/toy-adapter';
 import { createRegistry } from '../plugin/registry';
 import type { BlockDef } from '../rewrite/blocks';
+import { defineHead } from '../model/head-def';
+import { addHead, headsOf } from '../model/heads';
+import { ConfigError } from '../errors';
 import { createRuntime, defaultRuntime, definePackage, withBlocks, withOps } from './runtime';
 
 const times = (name: string, k: number) => defineOp({ name, arity: 1, pure: true, inferType: (args) => input(args, 0), run: ([x]) => tf.mul(x as tf.Tensor, k) });
@@ -124,6 +127,35 @@ describe('createRuntime', () => {
       /two different definitions of block 'Triple'/,
     );
     expect(withBlocks(withTriple, [triple])).toBe(withTriple);
+  });
+
+  it('head types come from the runtime: a package’s head (and the op it emits) in its runtime, in no other', () => {
+    const tripled = times('test.triple-head', 3);
+    // Logits = 3·(the [CLS] row): a head whose build emits a package op.
+    const tripleHead = defineHead<{ type: 'triple'; name: string; input?: string }>({
+      type: 'triple',
+      description: 'test head',
+      ops: [tripled],
+      build: ({ scope, input }) => scope.op('test.triple-head', 'x3', [scope.op('slice', 'cls', [input], { attrs: { axis: 1, begin: 0, size: 1 } })]),
+    });
+    const withHead = createRuntime([definePackage({ name: 'heads', heads: [tripleHead] })]);
+    expect([withHead.heads.has('triple'), createRuntime().heads.has('triple'), defaultRuntime.heads.has('triple')]).toEqual([true, false, false]);
+    expect(withHead.ops.has('test.triple-head')).toBe(true);
+    const encoder = { vocabSize: 20, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 16, maxPositions: 8 };
+    const base = GraphBuilder.from(buildEncoder(encoder), withHead).build();
+    expect(headsOf(base)).toBe(withHead.heads);
+    // No registry passed: addHead reads the graph's runtime.
+    const headed = addHead(base, { type: 'triple', name: 't' });
+    const store = WeightStore.create(headed, 0);
+    const out = new Executor(headed, store).run({ input_ids: [[1, 2, 3]], attention_mask: [[1, 1, 1]] }, { outputs: ['t.logits', 'last_hidden_state'] });
+    const cls = Array.from((out['last_hidden_state'] as tf.Tensor).dataSync()).slice(0, 8);
+    expect(Array.from((out['t.logits'] as tf.Tensor).dataSync())).toEqual(cls.map((v) => Math.fround(v * 3)));
+    tf.dispose(Object.values(out));
+    store.dispose();
+    const plain = buildEncoder(encoder);
+    expect(headsOf(plain).has('triple')).toBe(false);
+    expect(() => addHead(plain, { type: 'triple', name: 't' })).toThrow(ConfigError);
+    expect(() => addHead(plain, { type: 'triple', name: 't' })).toThrow(/unknown head type "triple"/);
   });
 
   it('withOps adds ops to a runtime (looked up first) and returns the runtime itself when it has them all', () => {

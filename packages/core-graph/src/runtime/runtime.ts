@@ -83,9 +83,11 @@ export const corePackage: PackageDescriptor = definePackage({
   lowerings: [addLayerNormLowering],
 });
 
-/** Every op a package brings: its own, its plugins', its blocks' and its lowerings' (one object counted once). */
+/** Every op a package brings: its own, its plugins', its blocks', its heads' and its lowerings' (one object counted once). */
 function opsOf(p: PackageDescriptor): OpDef[] {
-  return unique([...p.ops, ...p.adapters.flatMap((a) => a.ops ?? []), ...p.blocks.flatMap((b) => b.ops ?? []), ...loweringsOf(p).flatMap((l) => l.ops ?? [])]);
+  return unique([
+    ...p.ops, ...p.adapters.flatMap((a) => a.ops ?? []), ...p.blocks.flatMap((b) => b.ops ?? []), ...p.heads.flatMap((h) => h.ops ?? []), ...loweringsOf(p).flatMap((l) => l.ops ?? []),
+  ]);
 }
 
 function loweringsOf(p: PackageDescriptor): Lowering[] {
@@ -186,12 +188,17 @@ export function withBlocks(base: Runtime, defs: readonly BlockDef[]): Runtime {
   return Object.freeze({ ...withBlockOps, blocks });
 }
 
+/** Whether a value is a runtime rather than an adapter registry (the two are accepted in the same places). */
+export function isRuntime(value: AdapterRegistry | Runtime): value is Runtime {
+  return 'lowerings' in value && 'blocks' in value;
+}
+
 /**
  * A runtime, or (the older signature) an adapter registry: then `base` (the runtime the graph being rewritten was
  * built with, else the default runtime) with the registry's plugins and the ops and lowerings they declare.
  */
 export function asRuntime(registry: AdapterRegistry | Runtime, base: Runtime = defaultRuntime): Runtime {
-  if ('lowerings' in registry) return registry;
+  if (isRuntime(registry)) return registry;
   const plugins = registry.list();
   const ops = [...plugins.flatMap((p) => p.ops ?? []), ...plugins.flatMap((p) => p.lowerings ?? []).flatMap((l) => l.ops ?? [])];
   const lowerings = unique([...base.lowerings, ...plugins.flatMap((p) => p.lowerings ?? [])]);
