@@ -4,7 +4,7 @@
 export { main as runCli, run } from './cli/main';
 export { commandHelp, parseAdapterSpec, parseArgs, ParsedArgs, UsageError } from './cli/args';
 export type { AdapterSpec, CommandSpec, OptionSpec } from './cli/args';
-export { choosePlugin, discoverPlugins } from './cli/plugins';
+export { choosePlugin, discoverPlugins, runtimeOf } from './cli/plugins';
 export type { CliCommand, PluginChoice, PluginPackage } from './cli/plugins';
 export { backendBanner } from './cli/commands';
 export type { CliContext } from './cli/commands';
