@@ -12,7 +12,7 @@ import { resolveFusionConfig } from './config';
 import { fusionAttention, fusionAttentionTable } from './introspect';
 import { writeFusionReport } from './report';
 import type { FusionAttention } from './introspect';
-import { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, loadFusion, saveFusion } from './io';
+import { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, loadFusion, saveFusion } from './hub';
 import type { FusionSpec } from './model';
 import { adapterUses, applyFusion } from './model';
 import { pruneFusion } from './prune';

@@ -6,7 +6,7 @@ import type {
 import { adapter, applyPlacements, ConfigError, describeSelector, PlacementError, resolveConfig } from '@adapters/core-graph';
 import type { FusionConfigInput } from './config';
 import { DEFAULT_FUSION_PRESET } from './config';
-import { checkFusionName, defaultFusionName, fuse } from './fuse';
+import { checkFusionName, defaultFusionName, fuse } from './plugin';
 
 export interface FusionSpec {
   /** Fusion name; default: the adapter names joined by ',' (AdapterHub). */

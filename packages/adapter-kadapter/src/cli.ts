@@ -10,7 +10,7 @@ import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDur
 import type { CombineMode } from './combine';
 import { KADAPTER_PRESETS } from './config';
 import type { KnowledgeHeadSpec } from './heads';
-import { KADAPTER_CONFIG_FILE, saveKAdapter } from './io';
+import { KADAPTER_CONFIG_FILE, saveKAdapter } from './hub';
 import { kadapter } from './plugin';
 import { loadPretrainedEncoder } from './pretrained';
 import type { RecipeResult } from './recipes';

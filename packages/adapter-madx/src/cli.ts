@@ -10,7 +10,7 @@ import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, addHead, checkpointLookup, C
 import type { CliCommand, CliContext, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
 import { backendBanner, formatDuration, MetricsWriter, option, ProgressReporter, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
 import { sentenceIds, UPOS_TAGS, uposExamples } from './data';
-import { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter } from './io';
+import { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter } from './hub';
 import type { MadxModel } from './madx';
 import { buildMadx, madxRegistry } from './madx';
 import { evaluateTask, languagePolicy, taskPolicy, trainLanguageAdapter, trainTaskAdapter } from './recipe';

@@ -15,6 +15,6 @@ export {
 export type { MadxModel, MadxSpec } from './madx';
 export { evaluateTask, languagePolicy, taskPolicy, trainLanguageAdapter, trainTaskAdapter } from './recipe';
 export type { LanguageAdapterTraining, StepTrainOptions, TaskAdapterTraining } from './recipe';
-export { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter, swapLanguageAdapter } from './io';
-export type { SavedLanguageAdapter, SwapOptions } from './io';
+export { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter, swapLanguageAdapter } from './hub';
+export type { SavedLanguageAdapter, SwapOptions } from './hub';
 export { sentenceIds, UPOS_TAGS, uposExamples } from './data';
