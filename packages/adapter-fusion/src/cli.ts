@@ -6,7 +6,7 @@ import { bottleneck } from '@adapters/adapter-bottleneck';
 import type { AdapterRegistry, AnyAdapterPlugin, EvalResult, Graph, HeadSpec, JsonSchema, RunManifest, TaskSampling, TextTokenizer, TrainExample, TrainRecord, WeightStore } from '@adapters/core-graph';
 import { adapter, applyPlacements, ConfigError, createRegistry, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadAdapter, loadPretrained, loadRun as coreLoadRun, loadTokenizer, ownersPolicy, parameterSummary, PlacementError, readRunManifest, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, saveHead, singleAdapterRun, stageRunDir, validateRunManifest, validateSchema, writeJsonAtomic } from '@adapters/core-graph';
 import type { AdapterSpec, CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs, PluginPackage } from '@adapters/cli';
-import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, ProgressReporter, readColumns, resolveAdapterDir, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
+import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, ProgressReporter, readColumns, readRunArg, resolveAdapterDir, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
 import type { FusionConfigInput } from './config';
 import { resolveFusionConfig } from './config';
 import { fusionAttention, fusionAttentionTable } from './introspect';
@@ -269,15 +269,7 @@ export function validateFusionRun(value: unknown, file: string, dir: string): Fu
 async function loadRun(args: ParsedArgs, ctx: CliContext): Promise<LoadedRun> {
   const given = args.requireString('fusion', 'the directory fusion-stage2 wrote');
   const dir = path.resolve(ctx.cwd, given);
-  let manifest: RunManifest;
-  try {
-    manifest = await readRunManifest(dir);
-  } catch (e) {
-    if (e instanceof ConfigError && e.code === 'E_RUN_MANIFEST' && !(await stat(path.join(dir, RUN_FILE)).then(() => true, () => false))) {
-      throw new UsageError(`--fusion ${given}: no ${RUN_FILE} there; pass the directory 'adapters fusion-stage2 --out' wrote`, args.command);
-    }
-    throw e;
-  }
+  const manifest = await readRunArg(dir, { option: '--fusion', given, hint: "pass the directory 'adapters fusion-stage2 --out' wrote", command: args.command });
   const run = validateFusionRun(manifest, path.join(dir, RUN_FILE), dir);
   const model = await resolveModel(args.string('model') ?? run.model, ctx.cwd, (line) => info(ctx, line));
   const { registry } = plugins(ctx);

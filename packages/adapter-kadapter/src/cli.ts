@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { EvalResult, JsonSchema, RunManifest, TrainRecord } from '@adapters/core-graph';
 import { assignFromCheckpoint, checkpointTensor, ConfigError, encodeSafetensors, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadTokenizer, parameterSummary, readRunManifest, readSafetensorsFile, resolveConfig, RUN_FILE, RUN_FORMAT, stageRunDir, train, validateRunManifest, validateSchema, writeFileAtomic, writeJsonAtomic } from '@adapters/core-graph';
 import type { CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
-import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, ProgressReporter, readColumns, resolveModel, shortPath, UsageError } from '@adapters/cli';
+import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, ProgressReporter, readColumns, readRunArg, resolveModel, shortPath, UsageError } from '@adapters/cli';
 import type { CombineMode } from './combine';
 import { KADAPTER_PRESETS } from './config';
 import type { KnowledgeHeadSpec } from './heads';
@@ -397,15 +397,7 @@ export async function evalCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
   const given = args.requireString('task', 'the directory kadapter-train wrote');
   const dataGiven = args.requireString('data', 'a labelled .tsv, .csv or .jsonl file');
   const dir = path.resolve(ctx.cwd, given);
-  let manifest: RunManifest;
-  try {
-    manifest = await readRunManifest(dir);
-  } catch (e) {
-    if (e instanceof ConfigError && e.code === 'E_RUN_MANIFEST' && !(await stat(path.join(dir, RUN_FILE)).then(() => true, () => false))) {
-      throw new UsageError(`--task ${given}: no ${RUN_FILE} there; pass the directory 'adapters kadapter-train --out' wrote`, args.command);
-    }
-    throw e;
-  }
+  const manifest = await readRunArg(dir, { option: '--task', given, hint: "pass the directory 'adapters kadapter-train --out' wrote", command: args.command });
   const task = kadapterTaskOf(manifest, path.join(dir, RUN_FILE));
   await backendBanner(args, ctx);
   const model = await resolveModel(args.string('model') ?? task.model, ctx.cwd, (line) => info(ctx, line));

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { EvalResult, Graph, HeadSpec, RunManifest, Sentence, TextTokenizer, TrainExample, TrainRecord } from '@adapters/core-graph';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, addHead, checkpointLookup, ConfigError, evaluate, Executor, GraphError, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, hfKeyOf, IGNORE_LABEL, loadAdapter, loadPretrained, loadTokenizer, ownersPolicy, parameterSummary, parseConllu, readRunManifest, readSafetensorsFile, RUN_FILE, saveAdapter, singleAdapterRun, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
 import type { CliCommand, CliContext, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
-import { backendBanner, formatDuration, MetricsWriter, option, ProgressReporter, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
+import { backendBanner, formatDuration, MetricsWriter, option, ProgressReporter, readRunArg, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
 import { sentenceIds, UPOS_TAGS, uposExamples } from './data';
 import { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter } from './hub';
 import type { MadxModel } from './madx';
@@ -379,15 +379,7 @@ export async function evalCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
   if (noLang && langGiven !== undefined) throw new UsageError('give --lang-adapter DIR or --no-lang, not both', args.command);
   if (!noLang && langGiven === undefined) throw new UsageError('missing --lang-adapter DIR (the language adapter to stack under the task adapter), or --no-lang for the task adapter alone', args.command);
   const taskDir = path.resolve(ctx.cwd, taskGiven);
-  let manifest: RunManifest;
-  try {
-    manifest = await readRunManifest(taskDir);
-  } catch (e) {
-    if (e instanceof ConfigError && e.code === 'E_RUN_MANIFEST' && !(await stat(path.join(taskDir, RUN_FILE)).then(() => true, () => false))) {
-      throw new UsageError(`--task-adapter ${taskGiven}: no ${RUN_FILE} there; pass a directory written by madx-task`, args.command);
-    }
-    throw e;
-  }
+  const manifest = await readRunArg(taskDir, { option: '--task-adapter', given: taskGiven, hint: 'pass a directory written by madx-task', command: args.command });
   const run = { model: manifest.model, task: manifest.adapters[0]?.name ?? '', head: manifest.heads[0]?.name ?? '', maxLength: manifest.maxLength };
   const lang = langGiven === undefined ? undefined : await languageAdapterAt(langGiven, ctx.cwd, '--lang-adapter');
   if (lang && lang.saved.name === run.task) throw new UsageError(`--lang-adapter ${langGiven}: the language adapter is named '${run.task}', like the task adapter`, args.command);
