@@ -5,8 +5,8 @@
 //   madx-eval  step 3: zero-shot evaluation with whichever language adapter is given (or the task adapter alone).
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { EvalResult, Graph, HeadSpec, RunManifest, Sentence, TextTokenizer, TrainExample, TrainRecord } from '@adapters/core-graph';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, addHead, checkpointLookup, ConfigError, evaluate, Executor, GraphError, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, hfKeyOf, IGNORE_LABEL, loadAdapter, loadPretrained, loadTokenizer, ownersPolicy, parameterSummary, parseConllu, readRunManifest, readSafetensorsFile, RUN_FILE, saveAdapter, singleAdapterRun, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
+import type { EvalResult, Graph, HeadSpec, Sentence, TextTokenizer, TrainExample, TrainRecord } from '@adapters/core-graph';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, addHead, checkpointLookup, ConfigError, evaluate, Executor, GraphError, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, hfKeyOf, IGNORE_LABEL, loadAdapter, loadPretrained, loadTokenizer, ownersPolicy, parameterSummary, parseConllu, readSafetensorsFile, RUN_FILE, saveAdapter, singleAdapterRun, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
 import type { CliCommand, CliContext, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
 import { backendBanner, formatDuration, MetricsWriter, option, ProgressReporter, readRunArg, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
 import { sentenceIds, UPOS_TAGS, uposExamples } from './data';
