@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapterCheckpointKeysOf, addHead, ConfigError, loadAdapter, readSafetensorsFile, saveAdapter, ADAPTER_WEIGHTS_FILE } from '@adapters/core-graph';
 import { compacterConfig, COMPACTER_PRESETS } from './config';
-import { compacter, compacterFromHubConfig, compacterRule, compacterToHubConfig } from './plugin';
+import { compacterFromHubConfig, compacterToHubConfig } from './hub';
+import { compacter, compacterRule } from './plugin';
 import { adapted, baseStore, bitEqual, FEEDS, randomizeAdapter, registry, run, tinyBase } from './__tests__/helpers';
 
 /** AdapterHub 1.3.0 BnConfig fields of CompacterConfig (DoubleSeqBnConfig + phm_layer, reduction 32, gelu). */

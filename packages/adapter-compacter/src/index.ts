@@ -10,8 +10,9 @@ export type { CompacterConfig, CompacterPresetName, HypercomplexInit, PhmStrateg
 export { kroneckerSum, PHM_OP, phmForward, phmOp, registerPhmOp } from './phm-op';
 export type { PhmShapes } from './phm-op';
 export {
-  compacter, compacterCheckpointKeys, compacterFromHubConfig, compacterPolicy, compacterRule, compacterToHubConfig, phmProjection, sharedKey, sharedParamKeys, sharedPrefix,
+  compacter, compacterCheckpointKeys, compacterPolicy, compacterRule, phmProjection, sharedKey, sharedParamKeys, sharedPrefix,
 } from './plugin';
+export { compacterFromHubConfig, compacterToHubConfig } from './hub';
 import { compacter } from './plugin';
 import { phmOp } from './phm-op';
 /** Every adapter package exports its plugins, so tools and the CLI can discover them. */

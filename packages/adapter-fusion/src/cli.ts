@@ -1,18 +1,18 @@
 // `adapters fusion-*` subcommands: the two-stage AdapterFusion recipe (stage 1 ST-A or MT-A, stage 2 fusion),
 // fusion introspection and pruning, on core-graph's CLI (exported as `commands`, found by plugin discovery).
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { bottleneck } from '@adapters/adapter-bottleneck';
-import type { AdapterRegistry, AnyAdapterPlugin, EvalResult, Graph, HeadSpec, JsonSchema, RunManifest, TaskSampling, TextTokenizer, TrainExample, TrainRecord, WeightStore } from '@adapters/core-graph';
-import { adapter, applyPlacements, ConfigError, createRegistry, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadAdapter, loadPretrained, loadRun as coreLoadRun, loadTokenizer, ownersPolicy, parameterSummary, PlacementError, readRunManifest, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, saveHead, singleAdapterRun, stageRunDir, validateRunManifest, validateSchema, writeJsonAtomic } from '@adapters/core-graph';
+import type { AdapterRegistry, AnyAdapterPlugin, EvalResult, Graph, HeadSpec, JsonSchema, TaskSampling, TextTokenizer, TrainExample, TrainRecord, WeightStore } from '@adapters/core-graph';
+import { adapter, applyPlacements, ConfigError, createRegistry, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadAdapter, loadPretrained, loadRun as coreLoadRun, loadTokenizer, ownersPolicy, parameterSummary, PlacementError, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, saveHead, singleAdapterRun, stageRunDir, validateRunManifest, validateSchema, writeJsonAtomic } from '@adapters/core-graph';
 import type { AdapterSpec, CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs, PluginPackage } from '@adapters/cli';
-import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, parseAdapterSpec, ProgressReporter, readColumns, resolveAdapterDir, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
+import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, ProgressReporter, readColumns, readRunArg, resolveAdapterDir, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
 import type { FusionConfigInput } from './config';
 import { resolveFusionConfig } from './config';
 import { fusionAttention, fusionAttentionTable } from './introspect';
 import { writeFusionReport } from './report';
 import type { FusionAttention } from './introspect';
-import { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, loadFusion, saveFusion } from './io';
+import { FUSION_CONFIG_FILE, FUSION_WEIGHTS_FILE, loadFusion, saveFusion } from './hub';
 import type { FusionSpec } from './model';
 import { adapterUses, applyFusion } from './model';
 import { pruneFusion } from './prune';
@@ -41,15 +41,15 @@ const info = (ctx: CliContext, line = '') => ctx.stderr.write(`${line}\n`);
 const fmt = (x: number | undefined) => (x === undefined ? 'n/a' : x.toFixed(4));
 const NAME_RE = /^[A-Za-z0-9_-]+$/;
 
-const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm)' };
+const MODEL: OptionSpec = option('model');
 const TRAINING: readonly OptionSpec[] = [
-  { name: 'epochs', type: 'int', min: 1, metavar: 'N', help: 'passes over the training data', defaultText: '3' },
+  option('epochs'),
   { name: 'max-steps', type: 'int', min: 1, metavar: 'N', help: 'stop after N steps' },
-  { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per step', defaultText: '16' },
-  { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example, including special tokens', defaultText: '128' },
+  option('batchSize'),
+  option('maxLength'),
   { name: 'pooling', type: 'string', metavar: 'mean|cls|pooler', help: 'how the classification heads read the sequence', defaultText: 'mean' },
   { name: 'eval-every', type: 'int', min: 1, metavar: 'N', help: 'evaluate every N steps (best weights are kept)', defaultText: 'at the end' },
-  { name: 'seed', type: 'int', metavar: 'N', help: 'random seed', defaultText: '42' },
+  option('seed'),
 ];
 const LR = (defaultText: string): OptionSpec => ({ name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'peak learning rate (linear warm-up and decay)', defaultText });
 
@@ -73,7 +73,7 @@ export const STAGE1_SPEC: CommandSpec = {
     ...TRAINING,
     LR('1e-3'),
     ...COLUMN_OPTIONS,
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory (one sub-directory per task)' },
+    option('out', { help: 'output directory (one sub-directory per task)' }),
   ],
   examples: [
     'adapters fusion-stage1 --model minilm --task sst2=sst2/train.tsv,sst2/dev.tsv --task mrpc=mrpc/train.tsv,mrpc/dev.tsv --adapter seq_bn --out runs/stage1',
@@ -92,15 +92,15 @@ export const STAGE2_SPEC: CommandSpec = {
   options: [
     MODEL,
     { name: 'adapters', type: 'string', repeat: true, metavar: 'DIR,DIR,...', help: "adapters to fuse: stage-1 task directories or 'adapters train' outputs (comma-separated or repeated)" },
-    { name: 'data', type: 'string', metavar: 'FILE', help: 'target-task training examples (.tsv, .csv or .jsonl)' },
-    { name: 'eval', type: 'string', metavar: 'FILE', help: 'target-task evaluation examples, same columns' },
+    option('data', { help: 'target-task training examples (.tsv, .csv or .jsonl)' }),
+    option('eval', { help: 'target-task evaluation examples, same columns' }),
     { name: 'name', type: 'string', metavar: 'NAME', help: 'name of the target head', defaultText: 'target' },
     { name: 'fusion-name', type: 'string', metavar: 'NAME', help: 'name of the fusion', defaultText: 'the adapter names joined by commas (AdapterHub)' },
     { name: 'fusion-config', type: 'string', metavar: 'SPEC', help: 'dynamic or static, with overrides, e.g. dynamic:temperature=true', defaultText: 'dynamic' },
     ...TRAINING,
     LR('5e-5 (Pfeiffer et al. 2021)'),
     ...COLUMN_OPTIONS,
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory' },
+    option('out'),
   ],
   examples: ['adapters fusion-stage2 --model minilm --adapters runs/stage1/sst2,runs/stage1/mrpc,runs/stage1/rte --data rte/train.tsv --eval rte/dev.tsv --lr 1e-4 --out runs/fusion-rte'],
 };
@@ -112,14 +112,14 @@ export const INSPECT_SPEC: CommandSpec = {
   usage: '--fusion DIR --data FILE [--model DIR|NAME] [--out DIR] [options]',
   options: [
     { name: 'fusion', type: 'string', metavar: 'DIR', help: 'directory written by fusion-stage2 or fusion-prune' },
-    { name: 'data', type: 'string', metavar: 'FILE', help: 'texts to average over (.tsv, .csv or .jsonl; labels not needed)' },
+    option('data', { help: 'texts to average over (.tsv, .csv or .jsonl; labels not needed)' }),
     { ...MODEL, defaultText: 'the model recorded in run.json' },
     { name: 'limit', type: 'int', min: 1, metavar: 'N', help: 'use the first N examples' },
-    { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
-    { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
+    option('maxLength', { help: 'tokens per example', defaultText: 'as trained' }),
+    option('batchSize', { help: 'examples per batch', defaultText: '32' }),
     COLUMN_OPTIONS[0] as OptionSpec,
     COLUMN_OPTIONS[1] as OptionSpec,
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'where to write the report files', defaultText: 'the --fusion directory' },
+    option('out', { help: 'where to write the report files', defaultText: 'the --fusion directory' }),
   ],
   examples: ['adapters fusion-inspect --fusion runs/fusion-rte --data rte/dev.tsv'],
 };
@@ -135,12 +135,12 @@ export const PRUNE_SPEC: CommandSpec = {
     { name: 'fusion', type: 'string', metavar: 'DIR', help: 'directory written by fusion-stage2' },
     { name: 'top-k', type: 'int', min: 1, metavar: 'K', help: 'adapters to keep per layer', defaultText: 'all' },
     { name: 'drop-first', type: 'int', min: 0, metavar: 'N', help: 'remove the fusion from layers 0..N-1', defaultText: '0' },
-    { name: 'data', type: 'string', metavar: 'FILE', help: 'examples to measure attention on (and evaluate, when labelled)' },
+    option('data', { help: 'examples to measure attention on (and evaluate, when labelled)' }),
     { ...MODEL, defaultText: 'the model recorded in run.json' },
-    { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
-    { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
+    option('maxLength', { help: 'tokens per example', defaultText: 'as trained' }),
+    option('batchSize', { help: 'examples per batch', defaultText: '32' }),
     ...COLUMN_OPTIONS,
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory for the pruned fusion' },
+    option('out', { help: 'output directory for the pruned fusion' }),
   ],
   examples: ['adapters fusion-prune --fusion runs/fusion-rte --top-k 1 --drop-first 2 --data rte/dev.tsv --out runs/fusion-rte-top1'],
 };
@@ -269,15 +269,7 @@ export function validateFusionRun(value: unknown, file: string, dir: string): Fu
 async function loadRun(args: ParsedArgs, ctx: CliContext): Promise<LoadedRun> {
   const given = args.requireString('fusion', 'the directory fusion-stage2 wrote');
   const dir = path.resolve(ctx.cwd, given);
-  let manifest: RunManifest;
-  try {
-    manifest = await readRunManifest(dir);
-  } catch (e) {
-    if (e instanceof ConfigError && e.code === 'E_RUN_MANIFEST' && !(await stat(path.join(dir, RUN_FILE)).then(() => true, () => false))) {
-      throw new UsageError(`--fusion ${given}: no ${RUN_FILE} there; pass the directory 'adapters fusion-stage2 --out' wrote`, args.command);
-    }
-    throw e;
-  }
+  const manifest = await readRunArg(dir, { option: '--fusion', given, hint: "pass the directory 'adapters fusion-stage2 --out' wrote", command: args.command });
   const run = validateFusionRun(manifest, path.join(dir, RUN_FILE), dir);
   const model = await resolveModel(args.string('model') ?? run.model, ctx.cwd, (line) => info(ctx, line));
   const { registry } = plugins(ctx);
@@ -305,7 +297,7 @@ async function saveRun(dir: string, graph: Graph, store: WeightStore, fusion: st
   await saveHead(dir, graph, store, run.head, { labels: run.labels });
   const adapters: Array<{ name: string; dir: string }> = [];
   for (const g of adapterGraphs) {
-    const names = Object.keys((g.meta['adapters'] as Record<string, unknown> | undefined) ?? {});
+    const names = Object.keys(g.meta.adapters ?? {});
     for (const name of names) {
       const rel = `adapters/${name}`;
       await saveAdapter(path.join(dir, rel), g, store, name, { registry });

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Graph, TrainExample, WeightStore } from '@adapters/core-graph';
 import { ConfigError, disposeBatch, Executor, makeBatch } from '@adapters/core-graph';
-import { fusionCatalog } from './fuse';
+import { fusionCatalog } from './plugin';
 
 export interface FusionLayerAttention {
   readonly site: string;

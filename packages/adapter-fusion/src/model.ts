@@ -6,7 +6,7 @@ import type {
 import { adapter, applyPlacements, ConfigError, describeSelector, PlacementError, resolveConfig } from '@adapters/core-graph';
 import type { FusionConfigInput } from './config';
 import { DEFAULT_FUSION_PRESET } from './config';
-import { checkFusionName, defaultFusionName, fuse } from './fuse';
+import { checkFusionName, defaultFusionName, fuse } from './plugin';
 
 export interface FusionSpec {
   /** Fusion name; default: the adapter names joined by ',' (AdapterHub). */
@@ -91,7 +91,7 @@ export function applyFusion(base: Graph, spec: FusionSpec, registry: AdapterRegi
 /** AdapterUses for adapters recorded in graphs' catalogs (e.g. the stage-1 graphs), by name. */
 export function adapterUses(graphs: readonly Graph[], names: readonly string[]): AdapterUse[] {
   const catalog: Record<string, AdapterCatalog[string]> = {};
-  for (const g of graphs) Object.assign(catalog, (g.meta['adapters'] as AdapterCatalog | undefined) ?? {});
+  for (const g of graphs) Object.assign(catalog, g.meta.adapters ?? {});
   return names.map((n) => {
     const entry = catalog[n];
     if (!entry) throw new ConfigError('fusion.adapters', `no graph has an adapter '${n}' (known: ${Object.keys(catalog).join(', ') || 'none'})`);

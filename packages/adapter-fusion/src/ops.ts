@@ -58,7 +58,7 @@ export const fusionExpandOp: OpDef = defineOp({
   run: ([x]) => tf.expandDims(x as tf.Tensor, (x as tf.Tensor).rank - 1),
 });
 
-/** Checks the optional `temperature` parameter (a scalar: the fusion's current T, see fuse.ts). */
+/** Checks the optional `temperature` parameter (a scalar: the fusion's current T, see plugin.ts). */
 function checkTemperatureParam(args: InferArgs): void {
   const t = args.params['temperature'];
   if (t && t.shape.length !== 0) throw fail(args, `temperature parameter must be a scalar, got ${show(t as TensorType)}`);

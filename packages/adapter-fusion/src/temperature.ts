@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WeightStore } from '@adapters/core-graph';
 import { ConfigError, GraphError } from '@adapters/core-graph';
-import { fusionTemperatureKey } from './fuse';
+import { fusionTemperatureKey } from './plugin';
 
 /** The current T of fusion `name` in `store`. */
 export function fusionTemperature(store: WeightStore, name: string): number {

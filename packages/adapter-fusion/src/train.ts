@@ -11,7 +11,7 @@ import type {
 } from '@adapters/core-graph';
 import { addHead, applyPlacements, ConfigError, evaluate, Executor, ownersPolicy, train, trainMultiTask } from '@adapters/core-graph';
 import { TEMPERATURE_END, TEMPERATURE_START, TEMPERATURE_STEP } from './config';
-import { fusionCatalog } from './fuse';
+import { fusionCatalog } from './plugin';
 import type { FusionSpec } from './model';
 import { applyFusion, fusionNameOf } from './model';
 import { setFusionTemperature } from './temperature';

@@ -6,11 +6,11 @@ import * as path from 'node:path';
 import type { EvalResult, JsonSchema, RunManifest, TrainExample, TrainRecord } from '@adapters/core-graph';
 import { assignFromCheckpoint, checkpointTensor, ConfigError, encodeSafetensors, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadTokenizer, parameterSummary, readRunManifest, readSafetensorsFile, resolveConfig, RUN_FILE, RUN_FORMAT, stageRunDir, train, validateRunManifest, validateSchema, writeFileAtomic, writeJsonAtomic } from '@adapters/core-graph';
 import type { CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
-import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, parseAdapterSpec, ProgressReporter, readColumns, resolveModel, shortPath, UsageError } from '@adapters/cli';
+import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, ProgressReporter, readColumns, readRunArg, resolveModel, shortPath, UsageError } from '@adapters/cli';
 import type { CombineMode } from './combine';
 import { KADAPTER_PRESETS } from './config';
 import type { KnowledgeHeadSpec } from './heads';
-import { KADAPTER_CONFIG_FILE, saveKAdapter } from './io';
+import { KADAPTER_CONFIG_FILE, saveKAdapter } from './hub';
 import { kadapter } from './plugin';
 import { loadPretrainedEncoder } from './pretrained';
 import type { RecipeResult } from './recipes';
@@ -43,14 +43,14 @@ const info = (ctx: CliContext, line = '') => ctx.stderr.write(`${line}\n`);
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const NAME_RE = /^[A-Za-z0-9_-]+$/;
 
-const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm)' };
+const MODEL: OptionSpec = option('model');
 const TRAINING = (lr: string): readonly OptionSpec[] => [
-  { name: 'epochs', type: 'int', min: 1, metavar: 'N', help: 'passes over the training data', defaultText: '3' },
+  option('epochs'),
   { name: 'max-steps', type: 'int', min: 1, metavar: 'N', help: 'stop after N steps' },
-  { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per step', defaultText: '16' },
-  { name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'peak learning rate (linear warm-up and decay)', defaultText: lr },
+  option('batchSize'),
+  option('lr', { defaultText: lr }),
   { name: 'eval-every', type: 'int', min: 1, metavar: 'N', help: 'evaluate every N steps (the best weights are kept)', defaultText: 'at the end' },
-  { name: 'seed', type: 'int', metavar: 'N', help: 'random seed', defaultText: '0' },
+  option('seed', { defaultText: '0' }),
 ];
 
 export const PRETRAIN_SPEC: CommandSpec = {
@@ -571,15 +571,7 @@ export async function evalCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
   const given = args.requireString('task', 'the directory kadapter-train wrote');
   const dataGiven = args.requireString('data', 'a labelled .tsv, .csv or .jsonl file');
   const dir = path.resolve(ctx.cwd, given);
-  let manifest: RunManifest;
-  try {
-    manifest = await readRunManifest(dir);
-  } catch (e) {
-    if (e instanceof ConfigError && e.code === 'E_RUN_MANIFEST' && !(await stat(path.join(dir, RUN_FILE)).then(() => true, () => false))) {
-      throw new UsageError(`--task ${given}: no ${RUN_FILE} there; pass the directory 'adapters kadapter-train --out' wrote`, args.command);
-    }
-    throw e;
-  }
+  const manifest = await readRunArg(dir, { option: '--task', given, hint: "pass the directory 'adapters kadapter-train --out' wrote", command: args.command });
   const task = kadapterTaskOf(manifest, path.join(dir, RUN_FILE));
   await backendBanner(args, ctx);
   const model = await resolveModel(args.string('model') ?? task.model, ctx.cwd, (line) => info(ctx, line));

@@ -3,7 +3,7 @@
 // token-classification heads, which read any output (`input`). `kadapterHeads` is core's registry plus these two.
 import type { ClassificationHeadSpec, Graph, HeadRegistry, HeadSpecBase, TokenClassificationHeadSpec } from '@adapters/core-graph';
 import { addHead, ConfigError, coreHeads, defaultRuntime, defineHead, GraphBuilder, requireSequenceInput, withOps } from '@adapters/core-graph';
-import { KADAPTER_OPS } from './ops';
+import { KADAPTER_OPS, markerPoolOp, pairScoresOp } from './ops';
 
 const INIT = { kind: 'normal', std: 0.02 } as const;
 
@@ -43,6 +43,7 @@ function dropoutOf(spec: { readonly dropout?: number }): number {
 export const relationHead = defineHead<RelationHeadSpec>({
   type: 'relation',
   description: 'K-Adapter relation classification at the subject/object start markers',
+  ops: [markerPoolOp],
   build: (ctx) => {
     const { spec, scope: h, input } = ctx;
     requireSequenceInput(ctx);
@@ -63,6 +64,7 @@ export const relationHead = defineHead<RelationHeadSpec>({
 export const dependencyHead = defineHead<DependencyHeadSpec>({
   type: 'dependency',
   description: 'K-Adapter dependency-head prediction (biaffine-free scaled dot product over token pairs)',
+  ops: [pairScoresOp],
   build: (ctx) => {
     const { spec, scope: h, input } = ctx;
     requireSequenceInput(ctx);

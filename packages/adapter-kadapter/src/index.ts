@@ -15,8 +15,8 @@ export type { DependencyHeadSpec, KnowledgeHeadSpec, RelationHeadSpec } from './
 export { KADAPTER_OPS, markerPoolOp, pairScoresOp } from './ops';
 export {
   KADAPTER_CONFIG_FILE, KADAPTER_WEIGHTS_FILE, kadapterEntry, loadKAdapter, saveKAdapter,
-} from './io';
-export type { LoadKAdapterOptions } from './io';
+} from './hub';
+export type { LoadKAdapterOptions } from './hub';
 export { loadPretrainedEncoder } from './pretrained';
 export type { PretrainedEncoder } from './pretrained';
 export { FrozenFeatureCache, frozenFeatureHooks } from './frozen-cache';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { combineKnowledgeAdapters } from './combine';
 import { addKnowledgeHead } from './heads';
-import { loadKAdapter, saveKAdapter } from './io';
+import { loadKAdapter, saveKAdapter } from './hub';
 import type { TrainExample } from '@adapters/core-graph';
 import { adaptersOnlyPolicy, evaluate, Executor, train } from '@adapters/core-graph';
 import { frozenFeatureHooks } from './frozen-cache';

@@ -9,7 +9,7 @@ import { entityMarkers, readFewRel, relationExamples, splitFewRel } from './data
 import { dependencyExamples } from './data/ud';
 import type { KnowledgeHeadSpec } from './heads';
 import { addKnowledgeHead } from './heads';
-import { loadKAdapter, saveKAdapter } from './io';
+import { loadKAdapter, saveKAdapter } from './hub';
 import { kadapter } from './plugin';
 import type { PretrainedEncoder } from './pretrained';
 import { loadPretrainedEncoder } from './pretrained';

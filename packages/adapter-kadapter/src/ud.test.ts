@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureModel } from '@adapters/cli';
-import { loadKAdapter } from './io';
+import { loadKAdapter } from './hub';
 import { loadPretrainedEncoder } from './pretrained';
 import { pretrainLinguisticAdapter } from './recipes';
 

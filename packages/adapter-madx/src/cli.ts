@@ -5,12 +5,12 @@
 //   madx-eval  step 3: zero-shot evaluation with whichever language adapter is given (or the task adapter alone).
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { EvalResult, Graph, HeadSpec, RunManifest, Sentence, TextTokenizer, TrainExample, TrainRecord } from '@adapters/core-graph';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, addHead, checkpointLookup, ConfigError, evaluate, Executor, GraphError, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, hfKeyOf, IGNORE_LABEL, loadAdapter, loadPretrained, loadTokenizer, ownersPolicy, parameterSummary, parseConllu, readRunManifest, readSafetensorsFile, RUN_FILE, saveAdapter, singleAdapterRun, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
+import type { EvalResult, Graph, HeadSpec, Sentence, TextTokenizer, TrainExample, TrainRecord } from '@adapters/core-graph';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, addHead, checkpointLookup, ConfigError, evaluate, Executor, GraphError, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, hfKeyOf, IGNORE_LABEL, loadAdapter, loadPretrained, loadTokenizer, ownersPolicy, parameterSummary, parseConllu, readSafetensorsFile, RUN_FILE, saveAdapter, singleAdapterRun, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
 import type { CliCommand, CliContext, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
-import { backendBanner, formatDuration, MetricsWriter, ProgressReporter, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
+import { backendBanner, formatDuration, MetricsWriter, option, ProgressReporter, readRunArg, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
 import { sentenceIds, UPOS_TAGS, uposExamples } from './data';
-import { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter } from './io';
+import { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter } from './hub';
 import type { MadxModel } from './madx';
 import { buildMadx, madxRegistry } from './madx';
 import { evaluateTask, languagePolicy, taskPolicy, trainLanguageAdapter, trainTaskAdapter } from './recipe';
@@ -29,13 +29,13 @@ const NAME_RE = /^[A-Za-z0-9_-]+$/;
 const MLM_HEAD = 'mlm';
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0] ?? '';
 
-const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm), multilingual-e5-small (alias me5)' };
+const MODEL: OptionSpec = option('model');
 const TRAINING = (steps: string): readonly OptionSpec[] => [
-  { name: 'steps', type: 'int', min: 1, metavar: 'N', help: 'training steps', defaultText: steps },
-  { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per sentence, including [CLS] and [SEP]', defaultText: '64' },
-  { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'sentences per step', defaultText: '16' },
-  { name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'peak learning rate (10% linear warm-up, then linear decay)', defaultText: '1e-3' },
-  { name: 'seed', type: 'int', metavar: 'N', help: 'random seed (initialisation, masking, batch order)', defaultText: '42' },
+  option('steps', { defaultText: steps }),
+  option('maxLength', { help: 'tokens per sentence, including [CLS] and [SEP]', defaultText: '64' }),
+  option('batchSize', { help: 'sentences per step' }),
+  option('lr', { help: 'peak learning rate (10% linear warm-up, then linear decay)' }),
+  option('seed', { help: 'random seed (initialisation, masking, batch order)' }),
 ];
 
 export const LANG_SPEC: CommandSpec = {
@@ -53,7 +53,7 @@ export const LANG_SPEC: CommandSpec = {
     { name: 'text', type: 'string', metavar: 'FILE', help: "unlabelled text: plain text, one sentence per line, or a CoNLL-U file (its '# text' lines, else the words)" },
     { name: 'lang', type: 'string', metavar: 'NAME', help: 'name of the language adapter (letters, digits, _ -), e.g. en' },
     ...TRAINING('1000'),
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory' },
+    option('out'),
   ],
   examples: [
     'adapters madx-lang --model minilm --text ud/en_ewt-ud-dev.conllu --lang en --steps 300 --out runs/lang-en',
@@ -73,12 +73,12 @@ export const TASK_SPEC: CommandSpec = {
   options: [
     MODEL,
     { name: 'lang-adapter', type: 'string', metavar: 'DIR', help: 'the source language adapter (a madx-lang output)' },
-    { name: 'data', type: 'string', metavar: 'FILE', help: 'training sentences with UPOS tags (CoNLL-U)' },
-    { name: 'eval', type: 'string', metavar: 'FILE', help: 'evaluation sentences (CoNLL-U), scored at the end with the same language adapter' },
+    option('data', { help: 'training sentences with UPOS tags (CoNLL-U)' }),
+    option('eval', { help: 'evaluation sentences (CoNLL-U), scored at the end with the same language adapter' }),
     { name: 'task', type: 'string', metavar: 'NAME', help: "name of the task adapter (letters, digits, _ -), e.g. pos; not the language adapter's" },
     { name: 'head', type: 'string', metavar: 'NAME', help: 'name of the tagging head', defaultText: 'upos' },
     ...TRAINING('500'),
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory' },
+    option('out'),
   ],
   examples: ['adapters madx-task --model minilm --lang-adapter runs/lang-en --data ud/en_ewt-ud-dev.conllu --eval ud/en_ewt-ud-test.conllu --task pos --steps 400 --out runs/pos'],
 };
@@ -96,9 +96,9 @@ export const EVAL_SPEC: CommandSpec = {
     { name: 'lang-adapter', type: 'string', metavar: 'DIR', help: 'the language adapter to stack under the task adapter (a madx-lang output)' },
     { name: 'no-lang', type: 'boolean', help: 'evaluate the task adapter alone, without a language adapter' },
     { name: 'task-adapter', type: 'string', metavar: 'DIR', help: 'the task adapter (a madx-task output)' },
-    { name: 'data', type: 'string', metavar: 'FILE', help: 'sentences with UPOS tags (CoNLL-U)' },
-    { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per sentence (words past it are not scored)', defaultText: 'as trained' },
-    { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'sentences per batch', defaultText: '32' },
+    option('data', { help: 'sentences with UPOS tags (CoNLL-U)' }),
+    option('maxLength', { help: 'tokens per sentence (words past it are not scored)', defaultText: 'as trained' }),
+    option('batchSize', { help: 'sentences per batch', defaultText: '32' }),
   ],
   examples: [
     'adapters madx-eval --task-adapter runs/pos --lang-adapter runs/lang-de --data ud/de_gsd-ud-test.conllu',
@@ -379,15 +379,7 @@ export async function evalCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
   if (noLang && langGiven !== undefined) throw new UsageError('give --lang-adapter DIR or --no-lang, not both', args.command);
   if (!noLang && langGiven === undefined) throw new UsageError('missing --lang-adapter DIR (the language adapter to stack under the task adapter), or --no-lang for the task adapter alone', args.command);
   const taskDir = path.resolve(ctx.cwd, taskGiven);
-  let manifest: RunManifest;
-  try {
-    manifest = await readRunManifest(taskDir);
-  } catch (e) {
-    if (e instanceof ConfigError && e.code === 'E_RUN_MANIFEST' && !(await stat(path.join(taskDir, RUN_FILE)).then(() => true, () => false))) {
-      throw new UsageError(`--task-adapter ${taskGiven}: no ${RUN_FILE} there; pass a directory written by madx-task`, args.command);
-    }
-    throw e;
-  }
+  const manifest = await readRunArg(taskDir, { option: '--task-adapter', given: taskGiven, hint: 'pass a directory written by madx-task', command: args.command });
   const run = { model: manifest.model, task: manifest.adapters[0]?.name ?? '', head: manifest.heads[0]?.name ?? '', maxLength: manifest.maxLength };
   const lang = langGiven === undefined ? undefined : await languageAdapterAt(langGiven, ctx.cwd, '--lang-adapter');
   if (lang && lang.saved.name === run.task) throw new UsageError(`--lang-adapter ${langGiven}: the language adapter is named '${run.task}', like the task adapter`, args.command);

@@ -5,7 +5,7 @@ import { applyPlacements, ConfigError, GraphError, Stack } from '@adapters/core-
 import { bottleneckParamCount, bottleneckConfig } from '@adapters/adapter-bottleneck';
 import { niceDims, niceParamCount } from './invertible';
 import { buildMadx, invertibleRules, languageAdapter, madxRegistry, taskAdapter } from './madx';
-import { swapLanguageAdapter } from './io';
+import { swapLanguageAdapter } from './hub';
 import { baseStore, changedKeys, FEEDS, IDS, MASK, maxAbsDiff, maxRelDiff, randomize, runValues, tinyBase } from './__tests__/helpers';
 import { refMadx } from './__tests__/reference';
 

@@ -3,7 +3,7 @@
 //      bottleneck adapters and its invertible block) trains.
 //   2. trainTaskAdapter: the task adapter, stacked on the source language's adapter, on labelled data; base,
 //      language adapter (and the masked-LM head) stay frozen; the task head trains.
-//   3. swapLanguageAdapter / loadLanguageAdapter (io.ts) + evaluateTask: zero-shot transfer with the target
+//   3. swapLanguageAdapter / loadLanguageAdapter (hub.ts) + evaluateTask: zero-shot transfer with the target
 //      language's adapter in place of the source language's.
 import type { EvalResult, MaskingOptions, TrainExample, TrainOptions, TrainPolicy, TrainResult, WeightStore } from '@adapters/core-graph';
 import { ConfigError, evaluate, Executor, maskExamples, ownersPolicy, train } from '@adapters/core-graph';

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { TrainExample } from '@adapters/core-graph';
 import { ConfigError, IGNORE_LABEL } from '@adapters/core-graph';
 import { buildMadx } from './madx';
-import { loadLanguageAdapter, saveLanguageAdapter, swapLanguageAdapter } from './io';
+import { loadLanguageAdapter, saveLanguageAdapter, swapLanguageAdapter } from './hub';
 import { evaluateTask, trainLanguageAdapter, trainTaskAdapter } from './recipe';
 import { baseStore, changedKeys, tinyBase } from './__tests__/helpers';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { EvalResult, Graph, JsonSchema, MultiTaskRecord, RunManifest, TaskSampling, TrainExample } from '@adapters/core-graph';
 import type { CliCommand, CliContext, Columns, CommandSpec, ParsedArgs } from '@adapters/cli';
 import { ConfigError, createRegistry, evaluate, Executor, LabelVocab, loadPretrained, loadRunHead, loadTokenizer, parameterSummary, PlacementError, readRunManifest, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, singleAdapterRun, validateRunManifest, validateSchema, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
-import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, ProgressReporter, readColumns, resolveModel, shortPath, UsageError } from '@adapters/cli';
+import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, ProgressReporter, readColumns, resolveModel, shortPath, UsageError } from '@adapters/cli';
 import { palsSharedParams, palsWidth } from './config';
 import type { PalsConfig } from './config';
 import { pals } from './plugin';
@@ -41,20 +41,20 @@ export const PALS_TRAIN_SPEC: CommandSpec = {
     '(p ∝ N^α, α = 1 − 0.8·(e−1)/(E−1)). Writes OUT/NAME per task (adapter, head, run.json), metrics.jsonl and OUT/run.json (every task; settings and per-task dev metrics under extras.pals).',
   usage: '--model DIR|NAME --task NAME=TRAIN[,EVAL] [--task ...] --out DIR [options]',
   options: [
-    { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm)' },
+    option('model'),
     { name: 'task', type: 'string', repeat: true, metavar: 'NAME=TRAIN[,EVAL]', help: 'a task: its name (letters, digits, _ -), its training file and optionally a dev file (.tsv, .csv, .jsonl)' },
     { name: 'sampling', type: 'string', metavar: 'annealed|proportional|uniform|round-robin|all|temperature=T', help: 'how each step picks its task', defaultText: 'annealed' },
     { name: 'd-s', type: 'int', min: 1, metavar: 'N', help: 'width of the projected attention (d_s)', defaultText: '204·hidden/768 rounded to a multiple of --heads (108 for MiniLM)' },
     { name: 'heads', type: 'int', min: 1, metavar: 'N', help: 'attention heads of each PAL', defaultText: '12' },
-    { name: 'epochs', type: 'int', min: 1, metavar: 'E', help: 'epochs (the annealing runs over them)', defaultText: '3' },
+    option('epochs', { help: 'epochs (the annealing runs over them)', metavar: 'E' }),
     { name: 'max-steps', type: 'int', min: 1, metavar: 'N', help: 'optimizer steps in all', defaultText: 'epochs × all training examples / batch size' },
-    { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per step', defaultText: '16' },
-    { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example, including special tokens', defaultText: '128' },
+    option('batchSize'),
+    option('maxLength'),
     { name: 'pooling', type: 'string', metavar: 'mean|cls|pooler', help: 'how the classification heads read the sequence', defaultText: 'mean' },
-    { name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'peak learning rate (linear warm-up and decay)', defaultText: '1e-3' },
-    { name: 'seed', type: 'int', metavar: 'N', help: 'random seed', defaultText: '42' },
+    option('lr'),
+    option('seed'),
     ...COLUMN_OPTIONS,
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory (one sub-directory per task)' },
+    option('out', { help: 'output directory (one sub-directory per task)' }),
   ],
   examples: [
     'adapters pals-train --model minilm --task rte=rte/train.tsv,rte/dev.tsv --task mrpc=mrpc/train.tsv,mrpc/dev.tsv --epochs 3 --out runs/pals',
@@ -70,8 +70,8 @@ export const PALS_EVAL_SPEC: CommandSpec = {
   options: [
     { name: 'run', type: 'string', metavar: 'DIR', help: 'the directory pals-train wrote' },
     { name: 'task', type: 'string', repeat: true, metavar: 'NAME=FILE', help: 'evaluate task NAME on FILE instead of its recorded dev file (only these tasks)' },
-    { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'the base model', defaultText: 'the model recorded in run.json' },
-    { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
+    option('model', { help: 'the base model', defaultText: 'the model recorded in run.json' }),
+    option('batchSize', { help: 'examples per batch', defaultText: '32' }),
   ],
   examples: ['adapters pals-eval --run runs/pals', 'adapters pals-eval --run runs/pals --task rte=rte/test.tsv'],
 };

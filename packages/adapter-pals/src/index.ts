@@ -1,6 +1,7 @@
 // The public API of @adapters/adapter-pals.
 export { PALS_DEFAULTS, PALS_SCHEMA, PAPER_HIDDEN, PAPER_WIDTH, palsLayerParams, palsSharedParams, palsWidth, validatePals } from './config';
 export type { PalsConfig, PalsInit } from './config';
+export { PALS_HUB_COLLECTION } from './hub';
 export { pals, palsDefaultPlacement, palsParamCount, palsSharedPrefix, plugins } from './plugin';
 export { palsHeadOf, palsTaskGraph, trainPals } from './train';
 export type { PalsTask, PalsTrainOptions, PalsTrainResult } from './train';

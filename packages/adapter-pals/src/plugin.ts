@@ -11,6 +11,7 @@ import type { AnyAdapterPlugin, BuildContext, BuildResult, DefaultPlacement, Gra
 import { defineAdapter, PlacementError } from '@adapters/core-graph';
 import type { PalsConfig } from './config';
 import { PALS_DEFAULTS, PALS_SCHEMA, palsLayerParams, palsSharedParams, palsWidth, validatePals } from './config';
+import { PALS_HUB_COLLECTION } from './hub';
 
 const BERT: Init = { kind: 'normal', std: 0.02 };
 const ZEROS: Init = { kind: 'zeros' };
@@ -79,9 +80,8 @@ export const pals = defineAdapter<PalsConfig>({
   build,
   paramCount: palsParamCount,
   isIdentityAtInit: (c) => c.init_weights === 'zero_decoder',
-  // Our own file names (AdapterHub has no PALs): `...encoder.layer.3.output.pals.NAME.query.weight`, and the shared
-  // projections `...shared.pals.NAME.encoder.weight` (plus core's `shared_parameters.NAME.encoder.weight`).
-  hubCollection: 'pals',
+  // Our own file names (AdapterHub has no PALs): see hub.ts.
+  hubCollection: PALS_HUB_COLLECTION,
 });
 
 /** Every plugin of this package, for `createRegistry(plugins)` and CLI discovery. */

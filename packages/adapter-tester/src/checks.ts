@@ -170,7 +170,7 @@ export async function checkDefaultPlacement(ctx: SuiteContext): Promise<void> {
 // Parameter count
 
 /**
- * The parameters the placement declares equal `paramCount({ config, sites, width, numLayers })`: Σ perSite + shared. Shared
+ * The parameters the placement declares equal `paramCount({ config, sites, width, numLayers, graph, plugins })`: Σ perSite + shared. Shared
  * (model-level) parameters are declared by whichever splice comes first, so per site the report may exceed perSite
  * by at most the shared count; the totals must agree exactly.
  */
@@ -189,7 +189,7 @@ export async function checkParamCount(ctx: SuiteContext, mode: SpliceMode): Prom
         const layer = base.sites.get(name)?.layer;
         return { name, layer, inWidth: widthAt(base, name, 'entry'), outWidth: widthAt(base, name) };
       });
-      const counts = paramCount({ config, sites, width: hiddenWidthOf(base), numLayers: numLayersOf(base) });
+      const counts = paramCount({ config, sites, width: hiddenWidthOf(base), numLayers: numLayersOf(base), graph: base, plugins: registryOf(ctx) });
       assert.equal(counts.perSite.length, sites.length, `${label}: paramCount returned ${counts.perSite.length} per-site counts for ${sites.length} sites`);
       assert.ok(Number.isInteger(counts.shared) && counts.shared >= 0, `${label}: paramCount's shared count ${counts.shared} is not a whole number >= 0`);
       const actual = report.reduce((n, r) => n + r.params, 0);

@@ -4,7 +4,11 @@
 export { main as runCli, run } from './cli/main';
 export { commandHelp, parseAdapterSpec, parseArgs, ParsedArgs, UsageError } from './cli/args';
 export type { AdapterSpec, CommandSpec, OptionSpec } from './cli/args';
-export { choosePlugin, discoverPlugins } from './cli/plugins';
+export { option, SHARED_OPTIONS } from './cli/option-specs';
+export { readRunArg } from './cli/run-arg';
+export type { RunArg } from './cli/run-arg';
+export type { OptionOverrides, SharedOptionKey } from './cli/option-specs';
+export { choosePlugin, discoverPlugins, runtimeOf } from './cli/plugins';
 export type { CliCommand, PluginChoice, PluginPackage } from './cli/plugins';
 export { backendBanner } from './cli/commands';
 export type { CliContext } from './cli/commands';

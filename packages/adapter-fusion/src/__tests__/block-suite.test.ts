@@ -1,11 +1,11 @@
 // The Fuse block through adapter-tester's runBlockSuite: shapes, determinism, what trains (fusion:NAME and the fused
 // adapters; the temperature, owned by state:fusion:NAME, never), child validation, saveFusion → loadFusion.
 import type { AdapterTree, AdapterUse } from '@adapters/core-graph';
-import { adapter, block, Stack } from '@adapters/core-graph';
-import { bottleneck } from '@adapters/adapter-bottleneck';
+import { adapter, block, createRuntime, Stack } from '@adapters/core-graph';
+import { bottleneck, bottleneckPackage } from '@adapters/adapter-bottleneck';
 import { runBlockSuite } from '@adapters/adapter-tester';
 import type { FusionConfigInput } from '../index';
-import { fuse, fuseBlock, fusionStateOwner, loadFusion, saveFusion } from '../index';
+import { fuse, fuseBlock, fusionPackage, fusionStateOwner, loadFusion, saveFusion } from '../index';
 import { registry } from './helpers';
 
 const nameOf = (tree: AdapterTree): string => (tree.kind === 'block' ? String(tree.options?.['name']) : tree.name);
@@ -13,7 +13,8 @@ const fused = (config: FusionConfigInput) => (children: readonly AdapterUse[]) =
 
 runBlockSuite({
   block: fuseBlock,
-  plugins: [bottleneck],
+  // The block comes from the package descriptor: nothing registers Fuse process-wide.
+  runtime: createRuntime([bottleneckPackage, fusionPackage]),
   child: (name) => adapter(bottleneck, name, { config: 'seq_bn', reduction_factor: 2 }),
   numRuns: 2,
   seed: 11,

@@ -1,6 +1,6 @@
 // runBlockSuite's checks must catch broken composition blocks: each block below breaks one rule of the contract.
 import type { AdapterUse, BlockDef } from '@adapters/core-graph';
-import { block, compositionRegistry } from '@adapters/core-graph';
+import { block } from '@adapters/core-graph';
 import type { BlockSuiteOptions } from '../index';
 import { checkBlockDeterministic, checkBlockShapes, checkBlockTrainsOnlyOwnParams, checkBlockValidatesChildren } from '../index';
 
@@ -12,7 +12,6 @@ const stackLike = (type: string, patch: Partial<BlockDef> = {}): BlockDef => ({
 });
 
 function optionsFor(def: BlockDef, extra: Partial<BlockSuiteOptions> = {}): BlockSuiteOptions {
-  if (!compositionRegistry.has(def.type)) compositionRegistry.register(def);
   return { block: def, numRuns: 2, seed: 5, cases: [{ name: 'two', children: 2, tree: (c: readonly AdapterUse[]) => block(def.type, c) }], ...extra };
 }
 

@@ -1,8 +1,8 @@
 // core-graph's composition blocks through runBlockSuite (children: the toy adapter, random init).
-import { Average, BatchSplit, compositionRegistry, Parallel, Stack } from '@adapters/core-graph';
+import { Average, BatchSplit, createRuntime, Parallel, Stack } from '@adapters/core-graph';
 import { runBlockSuite } from '../index';
 
-const blockOf = (type: string) => compositionRegistry.get(type);
+const blockOf = (type: string) => createRuntime().blocks.get(type);
 
 runBlockSuite({
   block: blockOf('Stack'),
@@ -18,12 +18,11 @@ runBlockSuite({
   block: blockOf('Parallel'),
   numRuns: 2,
   seed: 2,
-  // Parallel doubles the batch, so a one-label-per-row loss does not apply (trains-only-own-params needs a case that keeps it).
+  // Parallel doubles the batch: the training check labels every output row.
   cases: [
     { name: 'two branches', children: 2, tree: ([a, b]) => Parallel(a!, b!), batch: 2, outputBatch: 4 },
     { name: 'Stack inside a branch', children: 3, tree: ([a, b, c]) => Parallel(a!, Stack(b!, c!)), batch: 1, outputBatch: 2 },
   ],
-  skip: ['trains-only-own-params'],
   invalid: [{ name: 'Parallel nested in Average', children: 3, tree: ([a, b, c]) => Average(undefined, a!, Parallel(b!, c!)), message: /Parallel cannot be nested in Average/ }],
 });
 

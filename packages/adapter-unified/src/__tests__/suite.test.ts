@@ -1,9 +1,9 @@
 // The adapter-tester conformance suite on core-graph's ConfigUnion with the MAM and UniPELT presets exactly as
 // AdapterHub defines them, and a hand-made union, each placed by its own default placement (the components choose
-// their sites and modes). Skipped by the suite itself: identity-at-init (prefix tuning's extra attended keys change
-// every output, so neither preset starts as the identity; the union declares no isIdentityAtInit) and param-count
-// (the union has no paramCount: its components' plugins are looked up at placement) — param-count.test.ts holds the
-// placed graphs to AdapterHub's counts instead.
+// their sites and modes). param-count checks the union's paramCount (each component counts the sites its default
+// placement selects; param-count.test.ts also holds the placed graphs to AdapterHub's counts). Not applicable, so
+// skipped by the suite itself: identity-at-init (prefix tuning's extra attended keys change every output, so neither
+// preset starts as the identity; the union declares no isIdentityAtInit).
 import { runAdapterSuite } from '@adapters/adapter-tester';
 import { bottleneck } from '@adapters/adapter-bottleneck';
 import { lora } from '@adapters/adapter-lora';

@@ -27,8 +27,7 @@ import { maxSequenceLength } from '@adapters/core-graph';
 import type { HeadSpec } from '@adapters/core-graph';
 import type { SpliceMode } from '@adapters/core-graph';
 import { SPLICE_MODES } from '@adapters/core-graph';
-import type { AdapterRegistry } from '@adapters/core-graph';
-import { createRegistry } from '@adapters/core-graph';
+import type { AdapterRegistry, Runtime } from '@adapters/core-graph';
 import { resolveConfig } from '@adapters/core-graph';
 import { writeTrainingCurves } from '../report/plot';
 import { formatDuration, MetricsWriter, ProgressReporter } from '../report/progress';
@@ -47,7 +46,7 @@ import { parseAdapterSpec, UsageError } from './args';
 import type { LabelsFile } from './data';
 import { detectColumns, encodeExamples, majorityShare, readColumns, readLabelsFile, resolveAdapterDir, resolveModel, sample, shortPath } from './data';
 import type { PluginChoice, PluginPackage } from './plugins';
-import { allPlugins, choosePlugin, discoverPlugins } from './plugins';
+import { choosePlugin, discoverPlugins, runtimeOf } from './plugins';
 
 /** A stream the CLI writes to; process.stdout / process.stderr fit. */
 export interface OutStream {
@@ -77,9 +76,14 @@ export async function backendBanner(args: ParsedArgs, ctx: CliContext): Promise<
   return describeBackend();
 }
 
-function plugins(ctx: CliContext): { packages: PluginPackage[]; registry: AdapterRegistry } {
+/**
+ * The discovered plugin packages and the runtime built from their package descriptors (nothing relies on what a
+ * package registers at import); `registry` is that runtime's plugins.
+ */
+function plugins(ctx: CliContext): { packages: PluginPackage[]; registry: AdapterRegistry; runtime: Runtime } {
   const packages = discoverPlugins(ctx.pluginSearchPaths);
-  return { packages, registry: createRegistry(allPlugins(packages)) };
+  const { runtime } = runtimeOf(packages);
+  return { packages, registry: runtime.plugins, runtime };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,7 +281,7 @@ export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliCon
   if (job.intro !== undefined) info(ctx, job.intro);
 
   // Everything that can be checked without the model is checked next.
-  const { packages, registry } = plugins(ctx);
+  const { packages, registry, runtime } = plugins(ctx);
   const choice: PluginChoice = choosePlugin(packages, spec.name, spec.config);
   let config: Record<string, unknown>;
   try {
@@ -319,7 +323,7 @@ export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliCon
   const rules: PlacementRule[] = placements.map((p) => ({ ...p, adapter: adapter(choice.plugin, job.name, config) }));
   let placedGraph;
   try {
-    placedGraph = applyPlacements(pre.graph, rules, registry);
+    placedGraph = applyPlacements(pre.graph, rules, runtime);
   } catch (e) {
     if (e instanceof PlacementError || e instanceof ConfigError) throw new UsageError(`${job.placementFile !== undefined ? `--placement ${job.placementFile}` : `--adapter ${job.adapterSpec}`}: ${e.message}`, 'train');
     throw e;
@@ -537,7 +541,7 @@ interface Trained {
 async function loadTrainedRun(args: ParsedArgs, ctx: CliContext): Promise<Trained> {
   const dir = path.resolve(ctx.cwd, args.requireString('run', 'a run directory with run.json'));
   const manifest = await readRunManifest(dir);
-  const { packages, registry } = plugins(ctx);
+  const { packages, runtime } = plugins(ctx);
   const extras = Object.assign({}, ...packages.map((p) => p.runExtras ?? {})) as Record<string, RunExtraHandler>;
   // A run core's eval cannot rebuild (a tagger, a model per task): name the plugin command that evaluates it.
   const elsewhere = Object.assign({}, ...packages.map((p) => p.runExtrasCommands ?? {})) as Record<string, string>;
@@ -549,7 +553,7 @@ async function loadTrainedRun(args: ParsedArgs, ctx: CliContext): Promise<Traine
   const maxLength = args.number('max-length') ?? manifest.maxLength;
   await checkMaxLength(model.dir, maxLength, args.has('max-length') ? '--max-length' : 'the trained max length (run.json)');
   const pre = await loadPretrained(model.dir);
-  const run = await loadRunHead(dir, pre.graph, pre.store, { registry, extras });
+  const run = await loadRunHead(dir, pre.graph, pre.store, { registry: runtime, extras });
   info(ctx, `loaded run ${shortPath(ctx.cwd, run.dir)}: adapters ${manifest.adapters.map((a) => a.name).join(', ') || 'none'}, head '${run.head}' (${run.headLabels.join(', ')}) on ${model.name}`);
   const meta = { columns: manifest.columns as LabelsFile['columns'] };
   return { graph: run.graph, store: pre.store, output: run.output, labels: run.headLabels, tokenizer: await loadTokenizer(model.dir), meta, adapter: manifest.adapters.map((a) => a.name).join('+'), modelName: model.name, maxLength };
@@ -665,14 +669,14 @@ export async function inspectCommand(args: ParsedArgs, ctx: CliContext): Promise
     const specText = args.string('adapter');
     if (specText !== undefined) {
       const spec = parseAdapterSpec(specText);
-      const { packages, registry } = plugins(ctx);
+      const { packages, runtime } = plugins(ctx);
       const choice = choosePlugin(packages, spec.name, spec.config);
       const name = args.string('name') ?? spec.name.replace(/[^A-Za-z0-9_-]/g, '_');
       const placementFile = args.string('placement');
       const placements = placementFile !== undefined ? await readPlacementFile(path.resolve(ctx.cwd, placementFile)) : [{}];
       let placed;
       try {
-        placed = applyPlacements(graph, placements.map((p) => ({ ...p, adapter: adapter(choice.plugin, name, choice.input) })), registry);
+        placed = applyPlacements(graph, placements.map((p) => ({ ...p, adapter: adapter(choice.plugin, name, choice.input) })), runtime);
       } catch (e) {
         if (e instanceof ConfigError) throw new UsageError(`--adapter ${specText}: ${e.message}`, 'inspect');
         if (e instanceof PlacementError) throw new UsageError(e.message, 'inspect');

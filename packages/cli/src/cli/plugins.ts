@@ -6,8 +6,8 @@
 // its code).
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'fs';
 import * as path from 'path';
-import type { AnyAdapterPlugin } from '@adapters/core-graph';
-import { resolveConfig } from '@adapters/core-graph';
+import type { AnyAdapterPlugin, PackageDescriptor, Runtime } from '@adapters/core-graph';
+import { createRuntime, definePackage, PluginDefinitionError, resolveConfig } from '@adapters/core-graph';
 import type { CommandSpec, ParsedArgs } from './args';
 import { UsageError } from './args';
 import type { RunExtraHandler } from '@adapters/core-graph';
@@ -22,6 +22,12 @@ export interface PluginPackage {
   readonly version: string | undefined;
   readonly dir: string;
   readonly plugins: readonly AnyAdapterPlugin[];
+  /**
+   * What the package contributes to a runtime: its exported package descriptors (`definePackage`: adapters, ops,
+   * blocks, heads, lowerings), plus one holding any exported plugin they do not list. Empty when `error` is set;
+   * absent (packages made by hand): `runtimeOf` makes one of `plugins`.
+   */
+  readonly descriptors?: readonly PackageDescriptor[];
   /** Subcommands the package adds to the `adapters` CLI (the `commands` export of its `adapters.cli` entry). */
   readonly commands: readonly CliCommand[];
   /** Handlers of its run.json extras (its `runExtras` export), for `adapters eval|predict --run`. */
@@ -46,6 +52,10 @@ export interface CliCommand {
 
 const isCommand = (v: unknown): v is CliCommand =>
   v !== null && typeof v === 'object' && typeof (v as CliCommand).run === 'function' && typeof (v as CliCommand).spec?.name === 'string';
+
+const KINDS = ['adapters', 'ops', 'blocks', 'heads', 'lowerings'] as const;
+const isDescriptor = (v: unknown): v is PackageDescriptor =>
+  v !== null && typeof v === 'object' && typeof (v as PackageDescriptor).name === 'string' && KINDS.every((k) => Array.isArray((v as Record<string, unknown>)[k]));
 
 const isPlugin = (v: unknown): v is AnyAdapterPlugin =>
   v !== null && typeof v === 'object' && typeof (v as AnyAdapterPlugin).name === 'string' && Array.isArray((v as AnyAdapterPlugin).modes) && typeof (v as AnyAdapterPlugin).build === 'function';
@@ -186,7 +196,7 @@ export function loadPluginPackage(dir: string, load: (file: string) => unknown =
   const pkg = readPackageJson(dir) ?? {};
   const name = typeof pkg['name'] === 'string' ? pkg['name'] : path.basename(dir);
   const version = typeof pkg['version'] === 'string' ? pkg['version'] : undefined;
-  const fail = (error: string): PluginPackage => ({ name, version, dir, plugins: [], commands: [], error });
+  const fail = (error: string): PluginPackage => ({ name, version, dir, plugins: [], descriptors: [], commands: [], error });
   const entry = entryOf(dir, pkg);
   if (!entry) return fail(`no entry point (${String(pkg['main'] ?? 'index.js')} is missing): build it with 'npm run build'`);
   let mod: unknown;
@@ -230,11 +240,50 @@ export function loadPluginPackage(dir: string, load: (file: string) => unknown =
   if (typeof runExtras === 'string') return fail(`its 'runExtras' export must map extras keys to handler functions`);
   const runExtrasCommands = mapOf('runExtrasCommands', (c) => typeof c === 'string');
   if (typeof runExtrasCommands === 'string') return fail(`its 'runExtrasCommands' export must map extras keys to command lines`);
+  let descriptors: PackageDescriptor[];
+  try {
+    descriptors = descriptorsOf(name, exports, plugins);
+  } catch (e) {
+    return fail(`its package descriptor is invalid: ${String((e as Error)?.message ?? e)}`);
+  }
   return {
-    name, version, dir, plugins, commands: (commands as CliCommand[] | undefined) ?? [],
+    name, version, dir, plugins, descriptors, commands: (commands as CliCommand[] | undefined) ?? [],
     ...(runExtras ? { runExtras: runExtras as Record<string, RunExtraHandler> } : {}),
     ...(runExtrasCommands ? { runExtrasCommands: runExtrasCommands as Record<string, string> } : {}),
   };
+}
+
+/** A package's exported descriptors, and one for its exported plugins that none of them lists (older packages). */
+function descriptorsOf(name: string, exports: Record<string, unknown>, plugins: readonly AnyAdapterPlugin[]): PackageDescriptor[] {
+  const declared = [...new Set(Object.values(exports).filter(isDescriptor))];
+  const listed = new Set(declared.flatMap((d) => d.adapters));
+  const rest = plugins.filter((p) => !listed.has(p));
+  const taken = new Set(declared.map((d) => d.name));
+  return rest.length === 0 ? declared : [...declared, definePackage({ name: taken.has(name) ? `${name} (plugins)` : name, adapters: rest })];
+}
+
+/**
+ * The runtime the CLI builds, places and runs models with: core plus every usable package's descriptors, first
+ * package first. A package whose contributions conflict with earlier ones (another definition under a name they
+ * already use) is left out, with its reason in `skipped`, as a plugin name claimed twice keeps the first.
+ */
+export function runtimeOf(packages: readonly PluginPackage[]): { runtime: Runtime; skipped: readonly { name: string; reason: string }[] } {
+  const accepted: PackageDescriptor[] = [];
+  const skipped: { name: string; reason: string }[] = [];
+  let runtime = createRuntime();
+  for (const p of packages) {
+    const own = p.descriptors ?? (p.plugins.length > 0 ? [definePackage({ name: p.name, adapters: p.plugins })] : []);
+    if (own.length === 0) continue;
+    const fresh = own.filter((d) => !accepted.some((a) => a === d || a.name === d.name));
+    try {
+      runtime = createRuntime([...accepted, ...fresh]);
+      accepted.push(...fresh);
+    } catch (e) {
+      if (!(e instanceof PluginDefinitionError)) throw e;
+      skipped.push({ name: p.name, reason: e.message });
+    }
+  }
+  return { runtime, skipped };
 }
 
 /**

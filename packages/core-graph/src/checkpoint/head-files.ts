@@ -8,7 +8,7 @@ import type { Graph } from '../graph/graph';
 import type { FileSource } from '../io/file-source';
 import { sourceOf } from '../io/dir-source';
 import type { HeadRegistry } from '../model/head-def';
-import { coreHeads, graphHeads, headPrefix } from '../model/heads';
+import { graphHeads, headPrefix, headsOf } from '../model/heads';
 import { writeArtifact } from './artifact-write';
 import { assignStaged, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, hasHeadIn, headKeys, readHeadFrom } from './head-read';
 
@@ -29,7 +29,7 @@ function label2id(labels: readonly string[] | undefined, file: string): Record<s
 export async function saveHead(dir: string, graph: Graph, store: WeightStore, name: string, options: { heads?: HeadRegistry; labels?: readonly string[] } = {}): Promise<void> {
   const spec = graphHeads(graph).find((h) => h.name === name);
   if (!spec) throw new ConfigError('head', `the graph has no head '${name}' (heads: ${graphHeads(graph).map((h) => h.name).join(', ') || 'none'})`);
-  const def = (options.heads ?? coreHeads).get(spec.type);
+  const def = (options.heads ?? headsOf(graph)).get(spec.type);
   const model = graph.meta.config;
   const file = join(dir, HEAD_CONFIG_FILE);
   const ctx = { name, architecture: model?.architecture, file };

@@ -8,7 +8,7 @@ import type { FileSource } from '../io/file-source';
 import { readJsonFrom, readSafetensorsFrom } from '../io/file-source';
 import type { HeadRegistry } from '../model/head-def';
 import type { AnyHeadSpec } from '../model/heads';
-import { addHead, coreHeads, headPrefix } from '../model/heads';
+import { addHead, headPrefix, headsOf } from '../model/heads';
 import { validateSchema } from '../plugin/schema';
 import { checkBaseModel } from './base-model-check';
 import { stageFromCheckpoint } from './hf-keys';
@@ -54,7 +54,7 @@ function savedSpec(saved: Record<string, unknown>, file: string, heads: HeadRegi
  * (every tensor present with the right shape, none unexpected) but not yet in any store.
  */
 export async function readHeadFrom(source: FileSource, graph: Graph, options: { heads?: HeadRegistry } = {}): Promise<{ graph: Graph; name: string; staged: Map<string, { shape: number[]; values: Float32Array }> }> {
-  const heads = options.heads ?? coreHeads;
+  const heads = options.heads ?? headsOf(graph);
   const configFile = source.path(HEAD_CONFIG_FILE);
   const saved = await readJsonFrom(source, HEAD_CONFIG_FILE);
   checkBaseModel(saved, graph, configFile);

@@ -19,6 +19,8 @@ import { RESERVED_NAMES } from '../plugin/schema';
 import { applyPlacements } from '../rewrite/apply-placements';
 import type { AdapterTree } from '../rewrite/composition';
 import { adapter, block } from '../rewrite/composition';
+import type { Runtime } from '../runtime/runtime';
+import { isRuntime } from '../runtime/runtime';
 import type { SavedPlacement } from './adapterhub';
 import { loadAdapter, saveAdapter } from './adapterhub';
 import { loadHead, saveHead } from './head-files';
@@ -271,13 +273,17 @@ export interface RunExtraContext {
   readonly adapterGraphs: readonly Graph[];
   readonly store: WeightStore;
   readonly registry: AdapterRegistry;
+  /** The runtime loadRun was given, when it was given one (not a bare registry). */
+  readonly runtime?: Runtime;
 }
 
 /** A plugin's part of loading a run: returns the graph with whatever its extras add (e.g. a fusion's weights). */
 export type RunExtraHandler = (ctx: RunExtraContext) => Promise<Graph>;
 
 export interface LoadRunOptions {
-  readonly registry: AdapterRegistry;
+  /** The plugins adapters are loaded with, or a runtime (its plugins, blocks and heads). */
+  readonly registry: AdapterRegistry | Runtime;
+  /** Default: the runtime's heads when `registry` is one, else the base graph's (`headsOf`). */
   readonly heads?: HeadRegistry;
   /** Handlers by extras key; an extras key without a handler is an error naming it. */
   readonly extras?: Readonly<Record<string, RunExtraHandler>>;
@@ -316,8 +322,11 @@ export async function loadRun(dir: string, base: Graph, store: WeightStore, opti
   if (unhandled !== undefined) fail(file, `extras.${unhandled}`, `no installed plugin reads these extras (handlers: ${Object.keys(options.extras ?? {}).join(', ') || 'none'})`);
   let headed = base;
   const labels: Record<string, readonly string[]> = {};
+  const runtime = isRuntime(options.registry) ? options.registry : undefined;
+  const plugins = runtime ? runtime.plugins : (options.registry as AdapterRegistry);
+  const heads = options.heads ?? runtime?.heads;
   for (const [i, h] of manifest.heads.entries()) {
-    const loaded = await loadHead(inside(root, h.dir, file, `heads[${i}].dir`), headed, store, options.heads ? { heads: options.heads } : {});
+    const loaded = await loadHead(inside(root, h.dir, file, `heads[${i}].dir`), headed, store, heads ? { heads } : {});
     if (loaded.name !== h.name) fail(file, `heads[${i}].name`, `is '${h.name}', but ${h.dir} holds head '${loaded.name}'`);
     headed = loaded.graph;
     if (h.labels) labels[h.name] = h.labels;
@@ -331,12 +340,12 @@ export async function loadRun(dir: string, base: Graph, store: WeightStore, opti
   for (const [i, a] of manifest.adapters.entries()) {
     const rule = a.placement ? { select: { names: [...a.placement.sites] }, mode: a.placement.mode as SpliceMode } : undefined;
     const at = inside(root, a.dir, file, `adapters[${i}].dir`);
-    const alone = await loadAdapter(at, headed, store, options.registry, { loadHead: false, ...(rule ? { rule } : {}) });
+    const alone = await loadAdapter(at, headed, store, plugins, { loadHead: false, ...(rule ? { rule } : {}) });
     if (alone.name !== a.name) fail(file, `adapters[${i}].name`, `is '${a.name}', but ${a.dir} holds adapter '${alone.name}'`);
     adapterGraphs.push(alone.graph);
     const entry = (alone.graph.meta.adapters ?? {})[a.name];
     if (entry) uses.set(a.name, adapter(entry.plugin, a.name, entry.config));
-    if (placeTogether) graph = (await loadAdapter(at, graph, store, options.registry, { loadHead: false, ...(rule ? { rule } : {}) })).graph;
+    if (placeTogether) graph = (await loadAdapter(at, graph, store, plugins, { loadHead: false, ...(rule ? { rule } : {}) })).graph;
   }
   if (manifest.composition) {
     const { tree, placement } = manifest.composition;
@@ -345,7 +354,7 @@ export async function loadRun(dir: string, base: Graph, store: WeightStore, opti
   }
   for (const [key, value] of Object.entries(manifest.extras ?? {})) {
     const handler = options.extras?.[key] as RunExtraHandler;
-    graph = await handler({ dir: root, manifest, value, graph, headed, adapterGraphs, store, registry: options.registry });
+    graph = await handler({ dir: root, manifest, value, graph, headed, adapterGraphs, store, registry: plugins, ...(runtime ? { runtime } : {}) });
   }
   return { dir: root, manifest, graph, labels };
 }

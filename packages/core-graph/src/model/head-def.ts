@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors';
 import type { GraphBuilder, Scope } from '../graph/builder';
+import type { OpDef } from '../ops/op-def';
 import type { JsonSchema } from '../plugin/schema';
 import type { EncoderConfig } from './config';
 
@@ -44,6 +45,8 @@ export interface HeadDef<S extends HeadSpecBase = HeadSpecBase> {
   readonly description: string;
   /** Adds the head's nodes and returns the node holding its logits (published as `NAME.logits`). */
   build(ctx: HeadBuildContext<S>): string;
+  /** Ops `build` emits beyond core's: a runtime with the head (its package's `heads`) has them. */
+  readonly ops?: readonly OpDef[];
   /**
    * JSON schema of the spec as saved in `head_config.json` (our format): unknown fields, wrong types and ranges are
    * ConfigErrors naming the field when a saved head is read. `label2id` (label names) is always allowed.
@@ -74,7 +77,10 @@ export function defineHead<S extends HeadSpecBase>(def: HeadDef<S>): HeadDef<S> 
   return def;
 }
 
-/** The head types a model may use: passed to addHead, saveAdapter/loadAdapter and the head file functions. */
+/**
+ * The head types a model may use: a runtime's (`runtime.heads`, from its packages' `heads`), which is what addHead,
+ * saveAdapter/loadAdapter and the head file functions use for a graph unless given one.
+ */
 export interface HeadRegistry {
   has(type: string): boolean;
   /** The definition of `type`; a ConfigError naming `head.type` and the known types otherwise. */

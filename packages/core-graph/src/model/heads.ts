@@ -217,12 +217,17 @@ export function graphHeads(graph: Graph): AnyHeadSpec[] {
   return [...(graph.meta.heads ?? [])];
 }
 
+/** The head types of a graph's runtime (`runtime.heads`; the core heads for a graph built without one). */
+export function headsOf(graph: Graph): HeadRegistry {
+  return graph.runtime?.heads ?? coreHeads;
+}
+
 /**
- * Adds a prediction head of a registered type (`heads`, default the core heads) reading output `spec.input`
+ * Adds a prediction head of a registered type (`heads`, default the graph's runtime's: `headsOf(graph)`) reading output `spec.input`
  * (default `last_hidden_state`); its logits become output `${name}.logits`. Head parameters are owned by
  * `head:NAME` so training policies can tell them from the base; the spec is kept in graph meta `heads`.
  */
-export function addHead(graph: Graph, spec: AnyHeadSpec, heads: HeadRegistry = coreHeads): Graph {
+export function addHead(graph: Graph, spec: AnyHeadSpec, heads: HeadRegistry = headsOf(graph)): Graph {
   if (typeof spec.name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(spec.name)) throw new ConfigError('head.name', `'${String(spec.name)}' may use only letters, digits, _ and -`);
   if (`${spec.name}.logits` in graph.outputs) throw new ConfigError('head.name', `a head named '${spec.name}' already exists`);
   const def = heads.get(spec.type);

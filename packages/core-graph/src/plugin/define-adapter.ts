@@ -6,6 +6,7 @@ import type { Site } from '../graph/types';
 import type { OpDef } from '../ops/op-def';
 import type { Lowering } from '../passes/lower';
 import type { SiteSelector } from '../rewrite/selector';
+import type { AdapterRegistry } from './registry';
 import type { JsonSchema } from './schema';
 
 /**
@@ -85,6 +86,10 @@ export interface ParamCountArgs<C> {
   readonly width: number;
   /** The model's depth (transformer layers), for model-level pools sized per layer (prefix tuning's L·2·hidden). */
   readonly numLayers: number;
+  /** The model the placement is on, when the caller has it (a union finds each component's default sites in it). */
+  readonly graph?: Graph;
+  /** The plugins the placement was made with, when the caller has them (a union's components are named, not held). */
+  readonly plugins?: AdapterRegistry;
 }
 
 export interface ParamCounts {

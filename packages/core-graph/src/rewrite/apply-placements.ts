@@ -8,9 +8,9 @@ import type { AdapterRegistry, AnyAdapterPlugin } from '../plugin/registry';
 import { resolveConfig } from '../plugin/resolve-config';
 import type { BlockContext, BlockTable, ComposeState } from './blocks';
 import type { Runtime } from '../runtime/runtime';
-import { asRuntime } from '../runtime/runtime';
+import { asRuntime, withBlocks } from '../runtime/runtime';
 import type { AdapterTree, AdapterUse } from './composition';
-import { adapter, describeTree, leaves, validateTree } from './composition';
+import { adapter, carriedBlocks, describeTree, leaves, validateTree } from './composition';
 import type { SiteSelector } from './selector';
 import { describeSelector, numLayersOf, selectSites } from './selector';
 import type { UnionConfig, UnionParamsMeta } from './union';
@@ -74,7 +74,9 @@ function checkLeaveOut(config: Readonly<Record<string, unknown>>, graph: Graph, 
   if (bad !== undefined) throw new ConfigError(path, `layer ${JSON.stringify(bad)} does not exist (the model has layers 0..${layers - 1})`);
 }
 
-function applyRule(graph: Graph, rule: PlacementRule, index: number, runtime: Runtime, report: PlacementEntry[]): Graph {
+function applyRule(graph: Graph, rule: PlacementRule, index: number, given: Runtime, report: PlacementEntry[]): Graph {
+  // Blocks the tree carries (with their ops) join the runtime, and so the graph it returns.
+  const runtime = withBlocks(given, carriedBlocks(rule.adapter));
   const registry = runtime.plugins;
   validateTree(rule.adapter, runtime.blocks.find);
   const unions = leaves(rule.adapter).filter((use) => isUnionPlugin(pluginOf(use, registry)));

@@ -1,6 +1,7 @@
 import { PlacementError } from '../errors';
 import type { GraphBuilder, Scope } from '../graph/builder';
 import type { Site } from '../graph/types';
+import type { OpDef } from '../ops/op-def';
 import type { BuildContext, SpliceMode } from '../plugin/define-adapter';
 import type { AnyAdapterPlugin } from '../plugin/registry';
 import type { AdapterTree, BlockPosition, BlockRules, CompositionBlock } from './composition';
@@ -35,6 +36,8 @@ export type ComposeChild = (child: AdapterTree, state: ComposeState) => ComposeS
  */
 export interface BlockDef extends BlockRules {
   readonly type: string;
+  /** Ops `compose` emits beyond core's (fusion's): a runtime with the block has them, as a plugin's `ops`. */
+  readonly ops?: readonly OpDef[];
   compose(ctx: BlockContext, block: CompositionBlock, state: ComposeState, composeChild: ComposeChild): ComposeState;
 }
 

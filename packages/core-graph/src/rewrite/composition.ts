@@ -1,5 +1,6 @@
 import { PlacementError } from '../errors';
 import type { AnyAdapterPlugin } from '../plugin/registry';
+import type { BlockDef } from './blocks';
 
 /** One adapter in a rule: which plugin builds it, its name (weights are keyed by it) and its config. */
 export interface AdapterUse {
@@ -15,6 +16,11 @@ export interface CompositionBlock {
   readonly type: string;
   readonly children: readonly AdapterTree[];
   readonly options?: Readonly<Record<string, unknown>>;
+  /**
+   * The block's definition, carried by the node (as an adapter use may carry its plugin object): a rewrite whose
+   * runtime lacks the type uses it, with its ops. Without it the type is looked up in the runtime.
+   */
+  readonly def?: BlockDef;
 }
 
 export type AdapterTree = AdapterUse | CompositionBlock;
@@ -23,8 +29,27 @@ export function adapter(plugin: string | AnyAdapterPlugin, name: string, config?
   return config === undefined ? { kind: 'adapter', plugin, name } : { kind: 'adapter', plugin, name, config };
 }
 
-export const block = (type: string, children: readonly AdapterTree[], options?: Readonly<Record<string, unknown>>): CompositionBlock =>
-  options === undefined ? { kind: 'block', type, children } : { kind: 'block', type, children, options };
+export const block = (type: string, children: readonly AdapterTree[], options?: Readonly<Record<string, unknown>>, def?: BlockDef): CompositionBlock => {
+  if (def !== undefined && def.type !== type) throw new PlacementError(`block '${type}' carries the definition of '${def.type}'`);
+  return { kind: 'block', type, children, ...(options === undefined ? {} : { options }), ...(def === undefined ? {} : { def }) };
+};
+
+/** The block definitions a tree's nodes carry (`block(type, children, options, def)`), one per type. */
+export function carriedBlocks(tree: AdapterTree): BlockDef[] {
+  const found = new Map<string, BlockDef>();
+  const walk = (node: AdapterTree): void => {
+    if (node.kind === 'adapter') return;
+    const def = node.def;
+    if (def !== undefined) {
+      const known = found.get(def.type);
+      if (known !== undefined && known !== def) throw new PlacementError(`two different definitions of block '${def.type}' in ${describeTree(tree)}`);
+      found.set(def.type, def);
+    }
+    node.children.forEach(walk);
+  };
+  walk(tree);
+  return [...found.values()];
+}
 
 /** Adapters applied one after another: the output of each is the input of the next. */
 export const Stack = (...children: AdapterTree[]): CompositionBlock => block('Stack', children);

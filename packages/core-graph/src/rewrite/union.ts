@@ -5,10 +5,11 @@
 // Components name their plugins, and `applyPlacements` looks them up in the registry it is given: core imports no
 // plugin package. The presets are AdapterHub's MAMConfig and UniPELTConfig, written as plugin names plus config input.
 import { ConfigError, PlacementError } from '../errors';
-import type { AdapterPlugin } from '../plugin/define-adapter';
+import type { AdapterPlugin, ParamCountArgs, ParamCounts } from '../plugin/define-adapter';
 import { defineAdapter } from '../plugin/define-adapter';
 import type { AnyAdapterPlugin } from '../plugin/registry';
 import type { JsonSchema } from '../plugin/schema';
+import { selectSites } from './selector';
 
 /** The union's plugin name (AdapterHub's `architecture` value). */
 export const UNION_PLUGIN = 'union';
@@ -81,6 +82,39 @@ function validateUnion(c: UnionConfig, path: string): void {
 }
 
 /**
+ * The union's count: each site goes to the component whose default placement selects it (a union never puts two
+ * components at one site), and each component counts its own sites (and its model-level parameters) with its own
+ * plugin's paramCount. Needs the model (`graph`) and the plugins (`plugins`), as placing the union does.
+ */
+function unionParamCount({ config, sites, width, numLayers, graph, plugins }: ParamCountArgs<UnionConfig>): ParamCounts {
+  if (!graph || !plugins) throw new PlacementError(`union paramCount needs the model (graph) and the plugins its components name (plugins)`);
+  const perSite: number[] = sites.map(() => 0);
+  const owner: (number | undefined)[] = sites.map(() => undefined);
+  let shared = 0;
+  config.configs.forEach((comp, i) => {
+    const plugin = plugins.get(comp.plugin);
+    if (!plugin.paramCount) throw new PlacementError(`union component ${i} (${comp.plugin}) declares no paramCount`);
+    const placement = plugin.defaultPlacement?.(comp.config, graph);
+    if (!placement) throw new PlacementError(`union component ${i} (${comp.plugin}) has no default placement`);
+    const mine = new Set(selectSites(graph, placement.select).map((s) => s.name));
+    const at = sites.flatMap((s, j) => (mine.has(s.name) ? [j] : []));
+    if (at.length === 0) return;
+    for (const j of at) {
+      if (owner[j] !== undefined) throw new PlacementError(`union components ${owner[j]} and ${i} both select '${sites[j]?.name}'`);
+      owner[j] = i;
+    }
+    const counts = plugin.paramCount({ config: comp.config, sites: at.map((j) => sites[j] as (typeof sites)[number]), width, numLayers, graph, plugins });
+    at.forEach((j, k) => {
+      perSite[j] = counts.perSite[k] as number;
+    });
+    shared += counts.shared;
+  });
+  const stray = owner.findIndex((o) => o === undefined);
+  if (stray >= 0) throw new PlacementError(`union: no component selects site '${sites[stray]?.name}'`);
+  return { perSite, shared };
+}
+
+/**
  * The union as a plugin object, so registries and the CLI find it by name and by preset (`--adapter mam`).
  * `applyPlacements` places its components; `build` is never called for it.
  */
@@ -94,6 +128,7 @@ export const configUnion: AdapterPlugin<UnionConfig> = defineAdapter<UnionConfig
   schema: UNION_SCHEMA,
   resolve: resolveUnion,
   validate: validateUnion,
+  paramCount: unionParamCount,
   build(ctx) {
     throw new PlacementError(`adapter '${ctx.name}' is a union: applyPlacements places each of its components at its own sites`);
   },

@@ -15,7 +15,11 @@ import { compositionRegistry } from '../rewrite/blocks';
 import { adapter, block } from '../rewrite/composition';
 import { toyAdapter } from '../testing/toy-adapter';
 import { createRegistry } from '../plugin/registry';
-import { createRuntime, defaultRuntime, definePackage, withOps } from './runtime';
+import type { BlockDef } from '../rewrite/blocks';
+import { defineHead } from '../model/head-def';
+import { addHead, headsOf } from '../model/heads';
+import { ConfigError } from '../errors';
+import { createRuntime, defaultRuntime, definePackage, withBlocks, withOps } from './runtime';
 
 const times = (name: string, k: number) => defineOp({ name, arity: 1, pure: true, inferType: (args) => input(args, 0), run: ([x]) => tf.mul(x as tf.Tensor, k) });
 const double = times('test.double', 2);
@@ -86,6 +90,72 @@ describe('createRuntime', () => {
     expect(graph.splices.map((s) => s.composition)).toEqual(['Chain(a)']);
     expect(graph.runtime).toBe(a);
     expect(() => applyPlacements(base, [rule], createRuntime())).toThrow(new PlacementError("unknown composition block 'Chain' (install the plugin that provides it)"));
+  });
+
+  it('a block carries the ops it emits: in the runtime of its package and in no other; a tree node may carry its block', () => {
+    const tripled = times('test.triple', 3);
+    // Stack, then x·3 on the result: compose emits an op no core runtime has.
+    const triple: BlockDef = {
+      type: 'Triple',
+      ops: [tripled],
+      allowedChildren: ['adapter'],
+      compose: (ctx, node, state, child) => {
+        const s1 = node.children.reduce((acc, c) => child(c, acc), state);
+        return { ...s1, hidden: ctx.blockScope().op('test.triple', 'x3', [s1.hidden]) };
+      },
+    };
+    const base = buildEncoder({ vocabSize: 20, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 16, maxPositions: 8 });
+    const toy = adapter(toyAdapter, 'a', { size: 2 });
+    const where = { select: { names: 'layer.0.ffn' }, mode: 'after' as const };
+    const withTriple = createRuntime([definePackage({ name: 'triple', blocks: [triple] })]);
+    expect([withTriple.ops.has('test.triple'), createRuntime().ops.has('test.triple'), defaultRuntime.ops.has('test.triple')]).toEqual([true, false, false]);
+    const byName = applyPlacements(base, [{ adapter: block('Triple', [toy]), ...where }], withTriple).graph;
+    expect(byName.nodes.some((n) => n.op === 'test.triple')).toBe(true);
+    expect(() => applyPlacements(base, [{ adapter: block('Triple', [toy]), ...where }], createRuntime())).toThrow("unknown composition block 'Triple' (install the plugin that provides it)");
+    // Carried by the node: any runtime places it, and the graph's runtime has the block and its op.
+    const carried = applyPlacements(base, [{ adapter: block('Triple', [toy], undefined, triple), ...where }], createRuntime()).graph;
+    expect(carried.fingerprint()).toBe(byName.fingerprint());
+    expect([carried.runtime?.blocks.get('Triple'), carried.runtime?.ops.has('test.triple')]).toEqual([triple, true]);
+    const store = WeightStore.create(carried, 0);
+    const run = (g: typeof carried) => (new Executor(g, store).run({ input_ids: [[1, 2, 3]], attention_mask: [[1, 1, 1]] })['last_hidden_state'] as tf.Tensor);
+    const [x, y] = [run(carried), run(byName)];
+    expect(Array.from(x.dataSync())).toEqual(Array.from(y.dataSync()));
+    tf.dispose([x, y]);
+    store.dispose();
+    expect(() => block('Chain', [toy], undefined, triple)).toThrow("block 'Chain' carries the definition of 'Triple'");
+    expect(() => applyPlacements(base, [{ adapter: block('Stack', [block('Triple', [toy], undefined, triple), block('Triple', [adapter(toyAdapter, 'b', { size: 2 })], undefined, { ...triple })]), ...where }], createRuntime())).toThrow(
+      /two different definitions of block 'Triple'/,
+    );
+    expect(withBlocks(withTriple, [triple])).toBe(withTriple);
+  });
+
+  it('head types come from the runtime: a package’s head (and the op it emits) in its runtime, in no other', () => {
+    const tripled = times('test.triple-head', 3);
+    // Logits = 3·(the [CLS] row): a head whose build emits a package op.
+    const tripleHead = defineHead<{ type: 'triple'; name: string; input?: string }>({
+      type: 'triple',
+      description: 'test head',
+      ops: [tripled],
+      build: ({ scope, input }) => scope.op('test.triple-head', 'x3', [scope.op('slice', 'cls', [input], { attrs: { axis: 1, begin: 0, size: 1 } })]),
+    });
+    const withHead = createRuntime([definePackage({ name: 'heads', heads: [tripleHead] })]);
+    expect([withHead.heads.has('triple'), createRuntime().heads.has('triple'), defaultRuntime.heads.has('triple')]).toEqual([true, false, false]);
+    expect(withHead.ops.has('test.triple-head')).toBe(true);
+    const encoder = { vocabSize: 20, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 16, maxPositions: 8 };
+    const base = GraphBuilder.from(buildEncoder(encoder), withHead).build();
+    expect(headsOf(base)).toBe(withHead.heads);
+    // No registry passed: addHead reads the graph's runtime.
+    const headed = addHead(base, { type: 'triple', name: 't' });
+    const store = WeightStore.create(headed, 0);
+    const out = new Executor(headed, store).run({ input_ids: [[1, 2, 3]], attention_mask: [[1, 1, 1]] }, { outputs: ['t.logits', 'last_hidden_state'] });
+    const cls = Array.from((out['last_hidden_state'] as tf.Tensor).dataSync()).slice(0, 8);
+    expect(Array.from((out['t.logits'] as tf.Tensor).dataSync())).toEqual(cls.map((v) => Math.fround(v * 3)));
+    tf.dispose(Object.values(out));
+    store.dispose();
+    const plain = buildEncoder(encoder);
+    expect(headsOf(plain).has('triple')).toBe(false);
+    expect(() => addHead(plain, { type: 'triple', name: 't' })).toThrow(ConfigError);
+    expect(() => addHead(plain, { type: 'triple', name: 't' })).toThrow(/unknown head type "triple"/);
   });
 
   it('withOps adds ops to a runtime (looked up first) and returns the runtime itself when it has them all', () => {

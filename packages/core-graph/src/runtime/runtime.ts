@@ -83,9 +83,11 @@ export const corePackage: PackageDescriptor = definePackage({
   lowerings: [addLayerNormLowering],
 });
 
-/** Every op a package brings: its own, its plugins' and its lowerings' (one object counted once). */
+/** Every op a package brings: its own, its plugins', its blocks', its heads' and its lowerings' (one object counted once). */
 function opsOf(p: PackageDescriptor): OpDef[] {
-  return unique([...p.ops, ...p.adapters.flatMap((a) => a.ops ?? []), ...loweringsOf(p).flatMap((l) => l.ops ?? [])]);
+  return unique([
+    ...p.ops, ...p.adapters.flatMap((a) => a.ops ?? []), ...p.blocks.flatMap((b) => b.ops ?? []), ...p.heads.flatMap((h) => h.ops ?? []), ...loweringsOf(p).flatMap((l) => l.ops ?? []),
+  ]);
 }
 
 function loweringsOf(p: PackageDescriptor): Lowering[] {
@@ -168,11 +170,35 @@ export function withOps(base: Runtime, ops: readonly OpDef[]): Runtime {
 }
 
 /**
+ * `base` with more composition blocks (and the ops they declare), looked up before its own: what a rewrite uses for
+ * blocks a tree carries (`block(type, children, options, def)`, e.g. adapter-fusion's `fuse()`). `base` itself when it
+ * already has every one of them.
+ */
+export function withBlocks(base: Runtime, defs: readonly BlockDef[]): Runtime {
+  const extra = unique(defs).filter((d) => base.blocks.find(d.type) !== d);
+  const withBlockOps = withOps(base, defs.flatMap((d) => d.ops ?? []));
+  if (extra.length === 0) return withBlockOps;
+  const own = createBlockTable(extra);
+  const blocks: BlockTable = {
+    get: (type) => (own.has(type) ? own.get(type) : base.blocks.get(type)),
+    has: (type) => own.has(type) || base.blocks.has(type),
+    find: (type) => own.find(type) ?? base.blocks.find(type),
+    types: () => [...new Set([...own.types(), ...base.blocks.types()])],
+  };
+  return Object.freeze({ ...withBlockOps, blocks });
+}
+
+/** Whether a value is a runtime rather than an adapter registry (the two are accepted in the same places). */
+export function isRuntime(value: AdapterRegistry | Runtime): value is Runtime {
+  return 'lowerings' in value && 'blocks' in value;
+}
+
+/**
  * A runtime, or (the older signature) an adapter registry: then `base` (the runtime the graph being rewritten was
  * built with, else the default runtime) with the registry's plugins and the ops and lowerings they declare.
  */
 export function asRuntime(registry: AdapterRegistry | Runtime, base: Runtime = defaultRuntime): Runtime {
-  if ('lowerings' in registry) return registry;
+  if (isRuntime(registry)) return registry;
   const plugins = registry.list();
   const ops = [...plugins.flatMap((p) => p.ops ?? []), ...plugins.flatMap((p) => p.lowerings ?? []).flatMap((l) => l.ops ?? [])];
   const lowerings = unique([...base.lowerings, ...plugins.flatMap((p) => p.lowerings ?? [])]);

@@ -6,7 +6,7 @@ import { ConfigError, createRegistry, decodeSafetensors, GraphError, HEAD_CONFIG
 import { kadapter } from './plugin';
 import { combineKnowledgeAdapters } from './combine';
 import { addKnowledgeHead } from './heads';
-import { KADAPTER_CONFIG_FILE, KADAPTER_WEIGHTS_FILE, loadKAdapter, saveKAdapter } from './io';
+import { KADAPTER_CONFIG_FILE, KADAPTER_WEIGHTS_FILE, loadKAdapter, saveKAdapter } from './hub';
 import { attachKnowledgeAdapters } from './recipes';
 import { baseStore, bitEqual, FEEDS, randomizeOwner, runValues, SMALL, tinyBase, withKAdapter } from './__tests__/helpers';
 

@@ -8,8 +8,8 @@ import {
   assignStaged, checkpointKeyArgs, checkpointKeysOf, ConfigError, GraphError, moduleCheckpointKeys, objectField, readJsonObject, readSafetensorsFile, stageArtifact, writeArtifact,
 } from '@adapters/core-graph';
 import { resolveFusionConfig, toHubFusionConfig } from './config';
-import type { FusionRecord } from './fuse';
-import { checkFusionName, fusionCatalog } from './fuse';
+import type { FusionRecord } from './plugin';
+import { checkFusionName, fusionCatalog } from './plugin';
 import type { FusionSpec } from './model';
 import { adapterUses, applyFusion } from './model';
 import { fusionTemperature, setFusionTemperature } from './temperature';

@@ -1,5 +1,5 @@
-// The `Fuse` composition block (Pfeiffer et al. 2021, AdapterHub's `compose_fuse` + `BertFusion`), registered with
-// core-graph's composition registry. At one site, with h = sublayer output, x = sublayer input:
+// The `Fuse` composition block (Pfeiffer et al. 2021, AdapterHub's `compose_fuse` + `BertFusion`), carrying the
+// fusion ops it emits; `fuse()` trees carry it, and `fusionPackage` lists it for `createRuntime`. At one site, with h = sublayer output, x = sublayer input:
 //   a, q, r  = pre_forward of the LAST fused adapter (seq_bn: a = LN(h + x), q = a (or h: query_before_ln), r = h)
 //   z_n      = up-projection of adapter n on a                 (each child runs on the same state)
 //   Z        = stack(z_1..z_N)  [batch, seq, N, d]             (+ r first, when residual_before)
@@ -9,12 +9,19 @@
 // applied once to Σ_n p_n z_n. Same parameters and values as AdapterHub, 2 instead of 2N + 1 full-width matmuls.
 //   y        = the last adapter's close: LN(out + x)           (AdapterHub's post_forward)
 import type {
-  AdapterTree, BlockContext, BlockDef, BlockPosition, CompositionBlock, ComposeState, EncoderConfig, GraphBuilder, Init, Scope, SpliceMode,
+  AdapterTree, BlockContext, BlockDef, BlockPosition, CompositionBlock, ComposeState, GraphBuilder, GraphMeta, Init, Scope, SpliceMode,
 } from '@adapters/core-graph';
 import { block, compositionRegistry, describeTree, leaves, PlacementError, STATE_OWNER_PREFIX } from '@adapters/core-graph';
 import type { FusionConfig, FusionConfigInput } from './config';
 import { DEFAULT_FUSION_PRESET, resolveFusionConfig, TEMPERATURE_START, toHubFusionConfig } from './config';
-import { registerFusionOps } from './ops';
+import { FUSION_OPS, registerFusionOps } from './ops';
+
+declare module '@adapters/core-graph' {
+  interface GraphMetaRegister {
+    /** The fusions placed in the graph, by name (adapter-fusion). */
+    readonly fusions?: FusionCatalog;
+  }
+}
 
 /** Where a fusion layer's nodes are, per site (kept in graph meta `fusions`). */
 export interface FusionSiteRecord {
@@ -68,7 +75,7 @@ function childName(child: AdapterTree): string {
 export function fuse(children: readonly AdapterTree[], options: FuseOptions = {}): CompositionBlock {
   const name = options.name ?? defaultFusionName(children);
   checkFusionName(name);
-  return block('Fuse', children, { name, config: { ...resolveFusionConfig(options.config ?? DEFAULT_FUSION_PRESET, `Fuse(${name}).config`) } });
+  return block('Fuse', children, { name, config: { ...resolveFusionConfig(options.config ?? DEFAULT_FUSION_PRESET, `Fuse(${name}).config`) } }, fuseBlock);
 }
 
 /** `Fuse(a, b, c)`: fuse adapters with the default (dynamic) config, named 'a,b,c'. */
@@ -89,8 +96,8 @@ export function checkFusionName(name: string): void {
 }
 
 /** The fusions of a graph (graph meta `fusions`). */
-export function fusionCatalog(graph: { readonly meta: Readonly<Record<string, unknown>> }): FusionCatalog {
-  return (graph.meta[FUSIONS_META] as FusionCatalog | undefined) ?? {};
+export function fusionCatalog(graph: { readonly meta: GraphMeta }): FusionCatalog {
+  return graph.meta.fusions ?? {};
 }
 
 /** The fields of a bottleneck-protocol config that decide pre_forward (AdapterHub's Adapter / ParallelAdapter). */
@@ -188,7 +195,7 @@ function composeFuse(ctx: BlockContext, node: CompositionBlock, state: ComposeSt
   };
   const q = config.query ? dense('query', query, true, BERT_INIT) : query;
   const valueInit: Init = config.value_initialized ? { kind: 'identity', offDiagonal: 1e-6 } : BERT_INIT;
-  const model = ctx.builder.getMeta('config') as EncoderConfig | undefined;
+  const model = ctx.builder.getMeta('config');
   const dropout = config.dropout_prob ?? model?.attentionDropout ?? 0;
   const softmaxAttrs = { dropout };
   const softmaxParams = config.temperature ? { temperature: { ref: declareTemperature(ctx, name) } } : {};
@@ -223,7 +230,7 @@ function declareTemperature(ctx: BlockContext, name: string): string {
 
 function record(ctx: BlockContext, name: string, config: FusionConfig, names: readonly string[], site: FusionSiteRecord): void {
   const b = ctx.builder;
-  const catalog = (b.getMeta(FUSIONS_META) as FusionCatalog | undefined) ?? {};
+  const catalog = b.getMeta('fusions') ?? {};
   const known = catalog[name];
   if (known && JSON.stringify(toHubFusionConfig(known.config)) !== JSON.stringify(toHubFusionConfig(config))) {
     throw new PlacementError(`fusion '${name}' already exists with a different config`);
@@ -232,12 +239,13 @@ function record(ctx: BlockContext, name: string, config: FusionConfig, names: re
   const adapters = [...(known?.adapters ?? [])];
   for (const n of names) if (!adapters.includes(n)) adapters.push(n);
   const entry: FusionRecord = { name, config, adapters, sites: { ...(known?.sites ?? {}), [ctx.site.name]: site } };
-  b.setMeta(FUSIONS_META, { ...catalog, [name]: entry });
+  b.setMeta('fusions', { ...catalog, [name]: entry });
 }
 
-/** The `Fuse` block definition (children: adapters or Stacks, as AdapterHub allows). */
+/** The `Fuse` block definition (children: adapters or Stacks, as AdapterHub allows) and the ops it emits. */
 export const fuseBlock: BlockDef = {
   type: 'Fuse',
+  ops: FUSION_OPS,
   allowedChildren: ['adapter', 'Stack'],
   validate: validateFuse,
   compose: composeFuse,
@@ -257,10 +265,12 @@ function validateFuse(node: CompositionBlock, { tree }: BlockPosition): void {
   }
 }
 
-/** Registers the fusion ops and the Fuse block with core-graph (idempotent); done when this package is imported. */
+/**
+ * Registers the fusion ops and the Fuse block with core-graph's default runtime (idempotent), for code that builds
+ * `block('Fuse', ...)` trees by name without a runtime. Importing the package no longer does it: use
+ * `createRuntime([fusionPackage, ...])`, or `fuse()` trees, which carry the block.
+ */
 export function registerFusion(): void {
   registerFusionOps();
   compositionRegistry.register(fuseBlock);
 }
-
-registerFusion();

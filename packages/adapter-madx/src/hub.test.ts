@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterCheckpointKeysOf, createRegistry, encodeSafetensors, GraphError, readSafetensorsFile, saveAdapter, WeightStore, writeFileAtomic } from '@adapters/core-graph';
 import { buildMadx } from './madx';
 import { bottleneckInv } from './plugin';
-import { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter } from './io';
+import { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter } from './hub';
 import { baseStore, bitEqual, changedKeys, FEEDS, randomize, runValues, tinyBase } from './__tests__/helpers';
 
 const base = tinyBase();
