@@ -4,7 +4,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { EvalResult, JsonSchema, RunManifest, TrainExample, TrainRecord } from '@adapters/core-graph';
-import { assignFromCheckpoint, checkpointTensor, ConfigError, encodeSafetensors, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadTokenizer, parameterSummary, readRunManifest, readSafetensorsFile, resolveConfig, RUN_FILE, RUN_FORMAT, stageRunDir, train, validateRunManifest, validateSchema, writeFileAtomic, writeJsonAtomic } from '@adapters/core-graph';
+import { assignFromCheckpoint, checkpointTensor, ConfigError, encodeSafetensors, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadTokenizer, parameterSummary, readSafetensorsFile, resolveConfig, RUN_FILE, RUN_FORMAT, stageRunDir, train, validateRunManifest, validateSchema, writeFileAtomic, writeJsonAtomic } from '@adapters/core-graph';
 import type { CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
 import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, ProgressReporter, readColumns, readRunArg, resolveModel, shortPath, UsageError } from '@adapters/cli';
 import type { CombineMode } from './combine';

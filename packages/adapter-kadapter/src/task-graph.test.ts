@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Graph, WeightStore } from '@adapters/core-graph';
 import { train } from '@adapters/core-graph';
-import { saveKAdapter } from './io';
+import { saveKAdapter } from './hub';
 import type { DownstreamPolicyOptions } from './task-graph';
 import { buildTaskGraph, downstreamPolicy } from './task-graph';
 import { baseStore, SMALL, tinyBase, withKAdapter } from './__tests__/helpers';
