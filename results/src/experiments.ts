@@ -27,6 +27,8 @@ export interface Method {
   readonly lr: number;
   /** The grid runs core methods first; the optional ones when time allows. */
   readonly core: boolean;
+  /** Only these tasks (default: all four). */
+  readonly tasks?: readonly GlueTask[];
 }
 
 export const METHODS: readonly Method[] = [
@@ -39,6 +41,8 @@ export const METHODS: readonly Method[] = [
   { id: 'prefix', label: 'Prefix tuning (30, MLP 512)', spec: 'prefix_tuning', lr: 1e-3, core: true },
   { id: 'compacter', label: 'Compacter++', spec: 'compacter++', lr: 1e-3, core: false },
   { id: 'parallel', label: 'Parallel (par_bn, rf 2)', spec: 'par_bn', lr: 1e-3, core: false },
+  // Issue 20's check: MAM beside seq_bn, LoRA and prefix tuning on SST-2 and RTE with the same budget.
+  { id: 'mam', label: 'MAM (prefix 30, MLP 800 + par_bn rf 2)', spec: 'mam', lr: 1e-3, core: false, tasks: ['sst2', 'rte'] },
 ];
 
 /** A single-task training run with `adapters train`. */
@@ -94,7 +98,7 @@ export function experiments(): Experiment[] {
   const out: Experiment[] = [];
   const grid = (core: boolean, seed: number): void => {
     for (const m of METHODS.filter((x) => x.core === core)) {
-      for (const task of GLUE_TASKS) out.push({ kind: 'train', name: trainName(task, m.id, seed), task, method: m.id, seed, budget: CORE_BUDGET });
+      for (const task of m.tasks ?? GLUE_TASKS) out.push({ kind: 'train', name: trainName(task, m.id, seed), task, method: m.id, seed, budget: CORE_BUDGET });
     }
   };
   for (const seed of SEEDS) {
