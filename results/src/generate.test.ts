@@ -62,6 +62,13 @@ describe('README from fixture JSON', () => {
     expect(md).toContain('adapters train # sst2-pfeiffer-s1');
   });
 
+  test('with no records every section says so instead of printing an empty table', () => {
+    const empty = readmeMarkdown([]);
+    expect(empty).toContain('0 finished runs of the');
+    expect(empty).toContain('No fusion run has finished yet.');
+    expect(empty).toContain('No AdapterDrop run has finished yet.');
+  });
+
   test('the same JSON gives the same README (regenerable without retraining)', () => {
     expect(readmeMarkdown(fixtures(), { reading: 'READING TEXT' })).toBe(md);
   });
