@@ -1,6 +1,8 @@
 // `nx run bench:run` (or `npm run run -w @adapters/bench`): measures in one process and prints markdown tables,
 // writing the same numbers to bench/results/. Options: --quick (small batch), --reps N, --only SECTION[,SECTION]
-// (matmul, methods, adapterdrop, fusion, soak, peer), --soak-steps N, --pairs N (inference pairs, default 40).
+// (matmul, methods, adapterdrop, fusion, soak, peer), --soak-steps N, --pairs N (inference pairs, default 40),
+// --methods NAME[,NAME] (only the method rows whose name contains one of them, case-insensitive).
+// A run limited by --only or --methods writes bench-<date>.json but leaves latest.json (the full run's) alone.
 // --peer: only the peer section (PyTorch + AdapterHub on the same shapes, ratios ours/theirs; see peer.ts).
 // One measurement in this process: --task method|inference --index I (METHODS[I]) prints one JSON line.
 import { execFileSync } from 'node:child_process';
@@ -30,6 +32,8 @@ const pairs = Math.max(reps, Number(flag('--pairs') ?? 40));
 const only = flag('--only')?.split(',') ?? (args.includes('--peer') ? ['peer'] : undefined);
 // The peer section needs a Python venv and minutes: only when asked for.
 const want = (section: string) => (only ? only.includes(section) : section !== 'peer');
+const methodFilter = flag('--methods')?.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
+const methodWanted = (name: string): boolean => !methodFilter || methodFilter.some((f) => name.toLowerCase().includes(f));
 // 16 × 128 is the AdapterDrop paper's setting; a method that runs out of the wasm heap (2 GiB) there is
 // re-measured at half the batch, beside full fine-tuning at that batch. --batch overrides.
 const [batch, seq] = [Number(flag('--batch') ?? (quick ? 4 : 16)), Number(flag('--seq') ?? (quick ? 32 : 128))];
@@ -251,6 +255,7 @@ async function main(): Promise<void> {
     const rows: (string | number)[][] = [];
     const json: unknown[] = [];
     METHODS.forEach((method, i) => {
+      if (!methodWanted(method.name)) return;
       let r = isolated('method', i);
       let atBatch = batch;
       let note = '';
@@ -344,7 +349,7 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   writeFileSync(join(dir, `bench-${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  if (!only && !methodFilter) writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   console.log(`results written to bench/results/bench-${stamp}.json`);
 }
 
