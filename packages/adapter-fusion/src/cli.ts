@@ -44,14 +44,14 @@ const NAME_RE = /^[A-Za-z0-9_-]+$/;
 const MODEL: OptionSpec = option('model');
 const TRAINING: readonly OptionSpec[] = [
   option('epochs'),
-  { name: 'max-steps', type: 'int', min: 1, metavar: 'N', help: 'stop after N steps' },
+  option('maxSteps'),
   option('batchSize'),
   option('maxLength'),
-  { name: 'pooling', type: 'string', metavar: 'mean|cls|pooler', help: 'how the classification heads read the sequence', defaultText: 'mean' },
-  { name: 'eval-every', type: 'int', min: 1, metavar: 'N', help: 'evaluate every N steps (best weights are kept)', defaultText: 'at the end' },
+  option('pooling', { help: 'how the classification heads read the sequence' }),
+  option('evalEvery', { help: 'evaluate every N steps (best weights are kept)', defaultText: 'at the end' }),
   option('seed'),
 ];
-const LR = (defaultText: string): OptionSpec => ({ name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'peak learning rate (linear warm-up and decay)', defaultText });
+const LR = (defaultText: string): OptionSpec => option('lr', { defaultText });
 
 export const STAGE1_SPEC: CommandSpec = {
   name: 'fusion-stage1',
@@ -114,7 +114,7 @@ export const INSPECT_SPEC: CommandSpec = {
     { name: 'fusion', type: 'string', metavar: 'DIR', help: 'directory written by fusion-stage2 or fusion-prune' },
     option('data', { help: 'texts to average over (.tsv, .csv or .jsonl; labels not needed)' }),
     { ...MODEL, defaultText: 'the model recorded in run.json' },
-    { name: 'limit', type: 'int', min: 1, metavar: 'N', help: 'use the first N examples' },
+    option('limit'),
     option('maxLength', { help: 'tokens per example', defaultText: 'as trained' }),
     option('batchSize', { help: 'examples per batch', defaultText: '32' }),
     COLUMN_OPTIONS[0] as OptionSpec,

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Graph, TrainRecord } from '@adapters/core-graph';
 import { checkpointLookup, ConfigError, Executor, hfKeyOf, loadAdapter, loadPretrained, loadTokenizer, parameterSummary, readSafetensorsFile, saveAdapter, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
 import type { CliContext, CommandSpec, ParsedArgs } from '@adapters/cli';
-import { backendBanner, formatDuration, MetricsWriter, ProgressReporter, resolveModel, shortPath, UsageError } from '@adapters/cli';
+import { backendBanner, formatDuration, MetricsWriter, option, ProgressReporter, resolveModel, shortPath, UsageError } from '@adapters/cli';
 import { buildMadx, madxRegistry, trainLanguageAdapter } from '@adapters/adapter-madx';
 import type { ClozeItem } from './knowledge/corpus';
 import { encodeCloze, runClozeProbe } from './knowledge/probe';
@@ -26,17 +26,17 @@ export const KNOWLEDGE_TRAIN_SPEC: CommandSpec = {
     'Writes the adapter and the head (adapter_config.json, adapter.safetensors, head_config.json, model_head.safetensors), metrics.jsonl and summary.json.',
   usage: '--model DIR|NAME --corpus FILE --out DIR [options]',
   options: [
-    { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory or all-MiniLM-L6-v2 (alias minilm)' },
+    option('model', { help: 'model directory or all-MiniLM-L6-v2 (alias minilm)' }),
     { name: 'corpus', type: 'string', metavar: 'FILE', help: 'training text, one sentence per line' },
     { name: 'name', type: 'string', metavar: 'NAME', help: 'adapter name', defaultText: 'wordnet' },
     { name: 'no-adapter', type: 'boolean', help: 'train the masked-LM head alone (the baseline)' },
     { name: 'reduction-factor', type: 'int', min: 1, metavar: 'N', help: 'bottleneck reduction factor', defaultText: '2' },
-    { name: 'steps', type: 'int', min: 1, metavar: 'N', help: 'training steps', defaultText: '500' },
-    { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'sentences per step', defaultText: '16' },
-    { name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'peak learning rate', defaultText: '1e-3' },
-    { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per sentence', defaultText: '48' },
-    { name: 'seed', type: 'int', metavar: 'N', help: 'random seed (masks, order, init)', defaultText: '0' },
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory' },
+    option('steps', { defaultText: '500' }),
+    option('batchSize', { help: 'sentences per step' }),
+    option('lr', { help: 'peak learning rate' }),
+    option('maxLength', { help: 'tokens per sentence', defaultText: '48' }),
+    option('seed', { help: 'random seed (masks, order, init)', defaultText: '0' }),
+    option('out'),
   ],
   examples: ['adapters knowledge-train --model minilm --corpus data/wordnet/corpus.txt --steps 500 --out runs/wordnet'],
 };
@@ -47,10 +47,10 @@ export const KNOWLEDGE_PROBE_SPEC: CommandSpec = {
   summary: 'Ranks the vocabulary at [MASK] for each cloze item (knowledge-corpus\'s probe-*.jsonl) with the run\'s masked-LM head (and adapter) and reports precision at 1 and 10 over items with a single-word-piece answer.',
   usage: '--run DIR --probe FILE [--model DIR|NAME]',
   options: [
-    { name: 'run', type: 'string', metavar: 'DIR', help: 'directory written by knowledge-train' },
+    option('run', { help: 'directory written by knowledge-train' }),
     { name: 'probe', type: 'string', metavar: 'FILE', help: 'cloze items, JSON lines {relation, text, answers}' },
-    { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'the base model', defaultText: 'the one recorded in summary.json' },
-    { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per item', defaultText: '64' },
+    option('model', { help: 'the base model', defaultText: 'the one recorded in summary.json' }),
+    option('maxLength', { help: 'tokens per item', defaultText: '64' }),
   ],
   examples: ['adapters knowledge-probe --run runs/wordnet --probe data/wordnet/probe-heldout.jsonl'],
 };

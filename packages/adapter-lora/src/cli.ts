@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Graph, WeightStore } from '@adapters/core-graph';
 import { createRegistry, Executor, exportToCheckpoint, loadAdapter, loadPretrained, PlacementError, runOfAdapterDir, writeJsonAtomic, writeSafetensorsFile } from '@adapters/core-graph';
 import type { CliCommand, CliContext, CommandSpec, ParsedArgs } from '@adapters/cli';
-import { backendBanner, resolveAdapterDir, resolveModel, UsageError } from '@adapters/cli';
+import { backendBanner, option, resolveAdapterDir, resolveModel, UsageError } from '@adapters/cli';
 import { mergeLora } from './merge';
 import { isPeftDir, loadPeftLora } from './peft';
 import { lora } from './plugin';
@@ -24,9 +24,9 @@ export const MERGE_SPEC: CommandSpec = {
     'and writes OUT as a Hugging Face model folder (config.json, model.safetensors, tokenizer files) plus merge.json. Gated adapters cannot be merged.',
   usage: '--model DIR|NAME --adapter-dir DIR --out DIR',
   options: [
-    { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'the base model (a directory or a known name)', defaultText: "the model in the adapter's run.json" },
+    option('model', { help: 'the base model (a directory or a known name)', defaultText: "the model in the adapter's run.json" }),
     { name: 'adapter-dir', type: 'string', metavar: 'DIR', help: 'the adapter folder (AdapterHub layout or PEFT LoRA)' },
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'where to write the merged model' },
+    option('out', { help: 'where to write the merged model' }),
   ],
   examples: ['adapters merge --model minilm --adapter-dir runs/lora/adapter --out runs/lora-merged'],
 };

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Graph } from '@adapters/core-graph';
 import { ConfigError, Executor, WeightStore, writeRunDir, writeJsonAtomic } from '@adapters/core-graph';
 import type { CliCommand, CliContext, CommandSpec, ParsedArgs } from '@adapters/cli';
-import { backendBanner, formatDuration, MetricsWriter, shortPath, UsageError } from '@adapters/cli';
+import { backendBanner, formatDuration, MetricsWriter, option, shortPath, UsageError } from '@adapters/cli';
 import { BpeTokenizer, DEFAULT_SPECIALS } from './bpe';
 import { loadSeq2Seq } from './load';
 import { buildSeq2Seq } from './model';
@@ -35,21 +35,21 @@ export const NMT_TRAIN_SPEC: CommandSpec = {
   options: [
     { name: 'recipe', type: 'string', metavar: NMT_RECIPES.join('|'), help: 'what to train' },
     { name: 'pair', type: 'string', repeat: true, metavar: 'SRC-TGT=FILE', help: 'a direction and its training file (source<TAB>target per line)' },
-    { name: 'model', type: 'string', metavar: 'DIR', help: 'the base: a model folder or a base/full run directory (not for --recipe base)' },
+    option('model', { metavar: 'DIR', help: 'the base: a model folder or a base/full run directory (not for --recipe base)' }),
     { name: 'domain', type: 'string', metavar: 'NAME', help: 'the domain recipe: its name (letters, digits, _)' },
-    { name: 'steps', type: 'int', min: 1, metavar: 'N', help: 'optimizer steps (round-robin over the directions)', defaultText: '1000' },
-    { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'sentence pairs per step', defaultText: '32' },
-    { name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'peak learning rate (warm-up 5%, linear decay)', defaultText: '1e-3 (adapters), 5e-4 (base), 1e-4 (full)' },
+    option('steps', { help: 'optimizer steps (round-robin over the directions)', defaultText: '1000' }),
+    option('batchSize', { help: 'sentence pairs per step', defaultText: '32' }),
+    option('lr', { help: 'peak learning rate (warm-up 5%, linear decay)', defaultText: '1e-3 (adapters), 5e-4 (base), 1e-4 (full)' }),
     { name: 'reduction-factor', type: 'int', min: 1, metavar: 'R', help: 'adapter bottleneck = d_model / R', defaultText: '4' },
     { name: 'vocab-size', type: 'int', min: 16, metavar: 'N', help: 'base: BPE vocabulary size', defaultText: '4000' },
     { name: 'd-model', type: 'int', min: 8, metavar: 'N', help: 'base: model width', defaultText: '128' },
     { name: 'layers', type: 'int', min: 1, metavar: 'N', help: 'base: encoder and decoder layers each', defaultText: '3' },
     { name: 'heads', type: 'int', min: 1, metavar: 'N', help: 'base: attention heads', defaultText: '4' },
     { name: 'ffn', type: 'int', min: 1, metavar: 'N', help: 'base: feed-forward width', defaultText: '4 × d-model' },
-    { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'base: positions (tokens per side, EOS included; longer text is cut)', defaultText: '64' },
-    { name: 'limit', type: 'int', min: 1, metavar: 'N', help: 'use the first N lines of each training file', defaultText: 'all' },
-    { name: 'seed', type: 'int', metavar: 'N', help: 'random seed', defaultText: '42' },
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory (replaced as a whole when the run succeeds)' },
+    option('maxLength', { help: 'base: positions (tokens per side, EOS included; longer text is cut)', defaultText: '64' }),
+    option('limit', { help: 'use the first N lines of each training file', defaultText: 'all' }),
+    option('seed'),
+    option('out', { help: 'output directory (replaced as a whole when the run succeeds)' }),
   ],
   examples: [
     'adapters nmt-train --recipe base --pair en-fr=train.en-fr.tsv --pair fr-en=train.fr-en.tsv --steps 3000 --out runs/base',
@@ -64,12 +64,12 @@ export const NMT_EVAL_SPEC: CommandSpec = {
   summary: "Rebuilds each direction's model from the run (language runs compose the source's encoder adapter with the target's decoder adapter, so directions never trained together work) and scores greedy or beam translations.",
   usage: '--run DIR --pair SRC-TGT=TEST.tsv [--pair ...] [options]',
   options: [
-    { name: 'run', type: 'string', metavar: 'DIR', help: 'the directory nmt-train wrote' },
+    option('run', { help: 'the directory nmt-train wrote' }),
     { name: 'pair', type: 'string', repeat: true, metavar: 'SRC-TGT=FILE', help: 'a direction and its test file (source<TAB>reference)' },
     { name: 'beams', type: 'int', min: 1, metavar: 'N', help: 'beam size (1 = greedy)', defaultText: '1' },
-    { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'sentences per batch', defaultText: '32' },
-    { name: 'limit', type: 'int', min: 1, metavar: 'N', help: 'the first N lines of each file', defaultText: 'all' },
-    { name: 'out', type: 'string', metavar: 'FILE', help: 'write scores and translations as JSON', defaultText: 'RUN/nmt_eval.json' },
+    option('batchSize', { help: 'sentences per batch', defaultText: '32' }),
+    option('limit', { help: 'the first N lines of each file', defaultText: 'all' }),
+    option('out', { metavar: 'FILE', help: 'write scores and translations as JSON', defaultText: 'RUN/nmt_eval.json' }),
   ],
   examples: ['adapters nmt-eval --run runs/lang --pair fr-de=test.fr-de.tsv --pair en-fr=test.en-fr.tsv'],
 };
@@ -80,12 +80,12 @@ export const TRANSLATE_SPEC: CommandSpec = {
   summary: "Builds the direction's model from the run (as nmt-eval does) and prints one translation per input line.",
   usage: '--run DIR --src LANG --tgt LANG [--input FILE] [options]',
   options: [
-    { name: 'run', type: 'string', metavar: 'DIR', help: 'the directory nmt-train wrote' },
+    option('run', { help: 'the directory nmt-train wrote' }),
     { name: 'src', type: 'string', metavar: 'LANG', help: 'source language code' },
     { name: 'tgt', type: 'string', metavar: 'LANG', help: 'target language code' },
     { name: 'input', type: 'string', metavar: 'FILE', help: 'sentences, one per line', defaultText: 'stdin' },
     { name: 'beams', type: 'int', min: 1, metavar: 'N', help: 'beam size (1 = greedy)', defaultText: '4' },
-    { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'sentences per batch', defaultText: '16' },
+    option('batchSize', { help: 'sentences per batch', defaultText: '16' }),
   ],
   examples: ['echo "In the beginning God created the heavens and the earth." | adapters translate --run runs/lang --src en --tgt de'],
 };

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { Graph, Sentence, TextTokenizer, WeightStore } from '@adapters/core-graph';
 import { ConfigError, loadPretrained, loadTokenizer, readConllu } from '@adapters/core-graph';
 import type { CliCommand, CliContext, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
-import { backendBanner, formatDuration, resolveModel, UsageError } from '@adapters/cli';
+import { backendBanner, formatDuration, option, resolveModel, UsageError } from '@adapters/cli';
 import type { UdapterConfig } from './config';
 import { UDAPTER_DEFAULTS } from './config';
 import type { ParseExample } from './data';
@@ -24,7 +24,7 @@ const info = (ctx: CliContext, line = '') => ctx.stderr.write(`${line}\n`);
 /** Reserved as unseen-language tests (project rule): never trained or tuned on. */
 const RESERVED = new Set(['es', 'spa', 'pt', 'por']);
 
-const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory or a known name: multilingual-e5-small (alias me5), all-MiniLM-L6-v2 (alias minilm)' };
+const MODEL: OptionSpec = option('model', { help: 'model directory or a known name: multilingual-e5-small (alias me5), all-MiniLM-L6-v2 (alias minilm)' });
 
 export const TRAIN_SPEC: CommandSpec = {
   name: 'udapter-train',
@@ -38,16 +38,16 @@ export const TRAIN_SPEC: CommandSpec = {
   options: [
     MODEL,
     { name: 'treebank', type: 'string', metavar: 'CODE=FILE,...', help: 'CoNLL-U files by language code (ISO 639-1 or 639-3), e.g. en=en_ewt-ud-dev.conllu,de=de_gsd-ud-dev.conllu' },
-    { name: 'steps', type: 'int', min: 1, metavar: 'N', help: 'training steps', defaultText: '500' },
-    { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'sentences per step (mixed languages)', defaultText: '16' },
-    { name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'Adam learning rate', defaultText: '1e-3' },
-    { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'subword tokens per sentence (longer sentences are skipped)', defaultText: '64' },
+    option('steps', { defaultText: '500' }),
+    option('batchSize', { help: 'sentences per step (mixed languages)' }),
+    option('lr', { help: 'Adam learning rate' }),
+    option('maxLength', { help: 'subword tokens per sentence (longer sentences are skipped)', defaultText: '64' }),
     { name: 'max-sentences', type: 'int', min: 1, metavar: 'N', help: 'first N sentences of each treebank', defaultText: 'all' },
     { name: 'reduction-factor', type: 'number', min: 0, metavar: 'X', help: 'hidden / adapter width', defaultText: String(UDAPTER_DEFAULTS.reduction_factor) },
     { name: 'no-generator', type: 'boolean', help: 'one plain adapter for all languages (no typology, no generator)' },
     { name: 'save-every', type: 'int', min: 1, metavar: 'N', help: 'checkpoint interval in steps', defaultText: '50' },
-    { name: 'seed', type: 'int', metavar: 'N', help: 'random seed', defaultText: '42' },
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory' },
+    option('seed'),
+    option('out'),
   ],
   examples: ['adapters udapter-train --model me5 --treebank en=ud/en_ewt-ud-dev.conllu,de=ud/de_gsd-ud-dev.conllu,fr=ud/fr_gsd-ud-dev.conllu --steps 300 --out runs/udapter'],
 };
@@ -58,11 +58,11 @@ export const EVAL_SPEC: CommandSpec = {
   summary: 'Loads --run (generator + head) on its base model, generates the adapters for --lang from its URIEL vector alone, parses --data (Eisner, single root) and prints UAS and LAS (universal relations, punctuation included) as a JSON line.',
   usage: '--run DIR --lang CODE --data FILE [--model DIR|NAME] [--max-sentences N]',
   options: [
-    { name: 'run', type: 'string', metavar: 'DIR', help: 'a udapter-train output directory' },
+    option('run', { help: 'a udapter-train output directory' }),
     { name: 'lang', type: 'string', metavar: 'CODE', help: 'language code of --data (its typology vector is used)' },
-    { name: 'data', type: 'string', metavar: 'FILE', help: 'CoNLL-U file' },
+    option('data', { help: 'CoNLL-U file' }),
     { ...MODEL, help: 'base model (default: the one the run was trained on)' },
-    { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'subword tokens per sentence (longer sentences are skipped and counted)', defaultText: 'as trained' },
+    option('maxLength', { help: 'subword tokens per sentence (longer sentences are skipped and counted)', defaultText: 'as trained' }),
     { name: 'max-sentences', type: 'int', min: 1, metavar: 'N', help: 'first N sentences', defaultText: 'all' },
   ],
   examples: ['adapters udapter-eval --run runs/udapter --lang nl --data ud/nl_alpino-ud-test.conllu'],
@@ -74,10 +74,10 @@ export const EXPORT_SPEC: CommandSpec = {
   summary: 'Generates the adapters of --lang from its typology vector and saves them as one bottleneck adapter (layer-output adapter, ReLU, no LayerNorms) in AdapterHub layout to --out.',
   usage: '--run DIR --lang CODE --out DIR [--model DIR|NAME]',
   options: [
-    { name: 'run', type: 'string', metavar: 'DIR', help: 'a udapter-train output directory' },
+    option('run', { help: 'a udapter-train output directory' }),
     { name: 'lang', type: 'string', metavar: 'CODE', help: 'language code' },
     { ...MODEL, help: 'base model (default: the one the run was trained on)' },
-    { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory' },
+    option('out'),
   ],
   examples: ['adapters udapter-export --run runs/udapter --lang de --out runs/udapter-de'],
 };

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CliCommand, CliContext, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
-import { resolveModel, UsageError } from '@adapters/cli';
+import { option, resolveModel, UsageError } from '@adapters/cli';
 import { UnrecoverableError } from 'bullmq';
 import { cacheRoot, isModelDirComplete, modelCacheDir } from '@adapters/core-graph';
 import { parseGrid } from './grid';
@@ -73,7 +73,7 @@ export const COLLECT_SPEC: CommandSpec = {
   brief: 'results table of finished jobs and the best run per task',
   summary: 'Prints one row per finished job (task, method, seed, accuracy, F1, eval loss, steps, where the run is) and the best run per task (accuracy, then F1, then eval loss).',
   usage: '[--redis URL] [--fleet NAME] [--out FILE.tsv] [--json]',
-  options: [FLEET, { name: 'out', type: 'string', metavar: 'FILE', help: 'also write the table as TSV' }, JSON_OUT, REDIS, QUEUE],
+  options: [FLEET, option('out', { metavar: 'FILE', help: 'also write the table as TSV' }), JSON_OUT, REDIS, QUEUE],
 };
 
 function connectionOf(args: ParsedArgs, ctx: CliContext) {

@@ -1,7 +1,7 @@
 // `adapters serve`: the HTTP server as a subcommand of the `adapters` CLI (exported as `commands`, found by plugin
 // discovery like adapter-fusion's). Runs until SIGINT / SIGTERM, then shuts down gracefully.
 import type { CliCommand, CliContext, CommandSpec, ParsedArgs } from '@adapters/cli';
-import { backendBanner, discoverPlugins, resolveModel, UsageError } from '@adapters/cli';
+import { backendBanner, discoverPlugins, option, resolveModel, UsageError } from '@adapters/cli';
 import * as path from 'node:path';
 import { createAdapterServer } from './server';
 
@@ -15,7 +15,7 @@ export const SERVE_SPEC: CommandSpec = {
     'forward pass (BatchSplit). Stops on SIGINT / SIGTERM after answering the requests it accepted.',
   usage: '--model DIR|NAME --adapters DIR [--port 8080] [options]',
   options: [
-    { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'base model directory or a known name: all-MiniLM-L6-v2 (alias minilm)' },
+    option('model', { help: 'base model directory or a known name: all-MiniLM-L6-v2 (alias minilm)' }),
     { name: 'adapters', type: 'string', metavar: 'DIR', help: 'directory of saved adapters (one sub-folder each)' },
     { name: 'port', type: 'int', min: 0, max: 65535, metavar: 'N', help: 'TCP port (0: any free port)', defaultText: '8080' },
     { name: 'host', type: 'string', metavar: 'ADDR', help: 'address to listen on', defaultText: '127.0.0.1' },
@@ -24,7 +24,7 @@ export const SERVE_SPEC: CommandSpec = {
     { name: 'queue-limit', type: 'int', min: 1, metavar: 'N', help: 'most queued requests; beyond it 503 with Retry-After', defaultText: '256' },
     { name: 'timeout-ms', type: 'int', min: 1, metavar: 'MS', help: 'a request queued longer is answered 504', defaultText: '30000' },
     { name: 'memory-budget-mb', type: 'number', min: 0, metavar: 'MB', help: 'adapter + head weights kept loaded (least recently used unloaded beyond)', defaultText: '256' },
-    { name: 'max-length', type: 'int', min: 2, metavar: 'N', help: 'tokens per text', defaultText: 'min(128, model limit)' },
+    option('maxLength', { help: 'tokens per text', defaultText: 'min(128, model limit)' }),
     { name: 'preload', type: 'string', repeat: true, metavar: 'NAME', help: 'adapter to load before reporting ready (repeatable); others load on first use' },
     { name: 'no-batching', type: 'boolean', help: 'one request = one forward pass (for comparison)' },
     { name: 'workers', type: 'int', min: 0, metavar: 'N', help: 'worker threads running the forward passes (each holds a copy of the model), so inference never blocks the HTTP event loop; 0: the main thread', defaultText: '0' },

@@ -3,13 +3,14 @@
 import type { CommandSpec, ParsedArgs } from './args';
 import type { CliContext } from './commands';
 import { resolveModel } from './data';
+import { option } from './option-specs';
 
 export const FETCH_MODEL_SPEC: CommandSpec = {
   name: 'fetch-model',
   brief: 'download a known model into the model cache',
   summary: 'Download a known model (all-MiniLM-L6-v2, alias minilm; multilingual-e5-small, alias me5, dequantised from its 4-bit E5S1 file to fp32) into the model cache ($ADAPTERS_CACHE or ~/.cache/adapters-ts) once, check its sha256, and print its folder.',
   usage: '--model NAME',
-  options: [{ name: 'model', type: 'string', metavar: 'NAME', help: 'a known model name: all-MiniLM-L6-v2 (alias minilm), multilingual-e5-small (alias me5)' }],
+  options: [option('model', { metavar: 'NAME', help: 'a known model name: all-MiniLM-L6-v2 (alias minilm), multilingual-e5-small (alias me5)' })],
 };
 
 export async function fetchModelCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {

@@ -2,9 +2,9 @@
 import { readFileSync } from 'fs';
 import * as path from 'path';
 import { AdapterGraphError, printable } from '@adapters/core-graph';
-import { MAX_SEED } from '@adapters/core-graph';
 import type { CommandSpec, OptionSpec, ParsedArgs } from './args';
 import { commandHelp, parseArgs, suggest, UsageError } from './args';
+import { option } from './option-specs';
 import type { CliContext } from './commands';
 import { COLUMN_OPTIONS } from './data';
 import type { CliCommand } from './plugins';
@@ -13,9 +13,9 @@ import { DOCTOR_SPEC, doctorCommand } from './doctor';
 import { FETCH_MODEL_SPEC, fetchModelCommand } from './fetch-model';
 import { DEMO_DEFAULTS, demoCommand, evalCommand, inspectCommand, listCommand, predictCommand, trainCommand } from './commands';
 
-const MODEL: OptionSpec = { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm), multilingual-e5-small (alias me5), fetched once into the cache' };
+const MODEL: OptionSpec = option('model', { help: 'model directory (config.json, model.safetensors, tokenizer) or a known name: all-MiniLM-L6-v2 (alias minilm), multilingual-e5-small (alias me5), fetched once into the cache' });
 const COLUMNS: readonly OptionSpec[] = COLUMN_OPTIONS;
-const RUN: OptionSpec = { name: 'run', type: 'string', metavar: 'DIR', help: 'a run directory (run.json: model, adapters, composition, heads, labels), written by any training command' };
+const RUN: OptionSpec = option('run', { help: 'a run directory (run.json: model, adapters, composition, heads, labels), written by any training command' });
 const ADAPTER_DIR: OptionSpec = { name: 'adapter-dir', type: 'string', metavar: 'DIR', help: "adapter saved by 'adapters train' (its --out dir or the adapter/ inside it)" };
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -26,25 +26,25 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: '--model DIR|NAME --data FILE [--eval FILE] --adapter SPEC --out DIR [options]',
     options: [
       MODEL,
-      { name: 'data', type: 'string', metavar: 'FILE', help: 'training examples (.tsv, .csv or .jsonl with a header / keys)' },
-      { name: 'eval', type: 'string', metavar: 'FILE', help: 'evaluation examples, same columns' },
+      option('data', { help: 'training examples (.tsv, .csv or .jsonl with a header / keys)' }),
+      option('eval'),
       { name: 'adapter', type: 'string', metavar: 'SPEC', help: 'a preset or plugin name with options, e.g. seq_bn or seq_bn:reduction_factor=16,non_linearity=gelu' },
       { name: 'name', type: 'string', metavar: 'NAME', help: 'name of the adapter and its head', defaultText: 'task' },
       { name: 'placement', type: 'string', metavar: 'RULES.json', help: 'where to put the adapter: [{ "select": { "kinds": ["ffn"], "layers": [3,4,5] }, "mode": "wrap" }]', defaultText: "the plugin's placement for the config" },
       { name: 'full-finetune', type: 'boolean', help: 'train the base model too (also saves it to OUT/model)' },
-      { name: 'epochs', type: 'int', min: 1, metavar: 'N', help: 'passes over the training data', defaultText: '3' },
-      { name: 'max-steps', type: 'int', min: 1, metavar: 'N', help: 'stop after N steps' },
-      { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per step', defaultText: '16' },
-      { name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'peak learning rate (linear warm-up and decay)', defaultText: '1e-3; 2e-5 with --full-finetune' },
-      { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example, including special tokens', defaultText: '128' },
-      { name: 'pooling', type: 'string', metavar: 'mean|cls|pooler', help: 'how the head reads the sequence', defaultText: 'mean' },
+      option('epochs'),
+      option('maxSteps'),
+      option('batchSize'),
+      option('lr', { defaultText: '1e-3; 2e-5 with --full-finetune' }),
+      option('maxLength'),
+      option('pooling'),
       ...COLUMNS,
       { name: 'train-limit', type: 'int', min: 1, metavar: 'N', help: 'use a seeded sample of N training examples' },
-      { name: 'eval-every', type: 'int', min: 1, metavar: 'N', help: 'evaluate every N steps', defaultText: 'about 4 times per run' },
+      option('evalEvery', { defaultText: 'about 4 times per run' }),
       { name: 'eval-subset', type: 'int', min: 1, metavar: 'N', help: 'evaluations during training use N eval examples; the final one uses all' },
       { name: 'patience', type: 'int', min: 1, metavar: 'N', help: 'stop after N evaluations without improvement' },
-      { name: 'seed', type: 'int', min: 0, max: MAX_SEED, metavar: 'N', help: 'random seed, 0..2^32-1 (same seed, data and backend = same weights)', defaultText: '42' },
-      { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory' },
+      option('seed', { help: 'random seed, 0..2^32-1 (same seed, data and backend = same weights)' }),
+      option('out'),
     ],
     examples: [
       'adapters train --model minilm --data train.tsv --eval dev.tsv --adapter seq_bn --out runs/sst2',
@@ -60,10 +60,10 @@ export const COMMANDS: readonly CommandSpec[] = [
       RUN,
       ADAPTER_DIR,
       MODEL,
-      { name: 'data', type: 'string', metavar: 'FILE', help: 'labelled examples (.tsv, .csv or .jsonl)' },
+      option('data', { help: 'labelled examples (.tsv, .csv or .jsonl)' }),
       ...COLUMNS,
-      { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
-      { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
+      option('maxLength', { help: 'tokens per example', defaultText: 'as trained' }),
+      option('batchSize', { help: 'examples per batch', defaultText: '32' }),
     ],
   },
   {
@@ -76,12 +76,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       ADAPTER_DIR,
       MODEL,
       { name: 'text', type: 'string', metavar: 'TEXT', repeat: true, help: 'a text to classify' },
-      { name: 'data', type: 'string', metavar: 'FILE', help: 'texts to classify (.tsv, .csv or .jsonl)' },
+      option('data', { help: 'texts to classify (.tsv, .csv or .jsonl)' }),
       COLUMNS[0] as OptionSpec,
       COLUMNS[1] as OptionSpec,
       { name: 'json', type: 'boolean', help: 'print one JSON object per line with all class probabilities' },
-      { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example', defaultText: 'as trained' },
-      { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per batch', defaultText: '32' },
+      option('maxLength', { help: 'tokens per example', defaultText: 'as trained' }),
+      option('batchSize', { help: 'examples per batch', defaultText: '32' }),
     ],
   },
   {
@@ -112,15 +112,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: `The built-in job: fetch ${DEMO_DEFAULTS.model}, train a ${DEMO_DEFAULTS.adapter} adapter + classification head on ${DEMO_DEFAULTS.trainLimit} shipped sentiment sentences, evaluate on the shipped dev set, save the adapter and plot the curves.`,
     usage: '[--out DIR] [options]',
     options: [
-      { name: 'out', type: 'string', metavar: 'DIR', help: 'output directory', defaultText: `./${DEMO_DEFAULTS.out}` },
-      { name: 'model', type: 'string', metavar: 'DIR|NAME', help: 'model', defaultText: DEMO_DEFAULTS.model },
+      option('out', { defaultText: `./${DEMO_DEFAULTS.out}` }),
+      option('model', { help: 'model', defaultText: DEMO_DEFAULTS.model }),
       { name: 'adapter', type: 'string', metavar: 'SPEC', help: 'adapter spec', defaultText: DEMO_DEFAULTS.adapter },
       { name: 'train-limit', type: 'int', min: 1, metavar: 'N', help: 'training sentences', defaultText: String(DEMO_DEFAULTS.trainLimit) },
-      { name: 'epochs', type: 'int', min: 1, metavar: 'N', help: 'passes over them', defaultText: String(DEMO_DEFAULTS.epochs) },
-      { name: 'max-steps', type: 'int', min: 1, metavar: 'N', help: 'stop after N steps' },
-      { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per step', defaultText: String(DEMO_DEFAULTS.batchSize) },
-      { name: 'lr', type: 'number', min: 0, metavar: 'X', help: 'peak learning rate', defaultText: String(DEMO_DEFAULTS.learningRate) },
-      { name: 'seed', type: 'int', min: 0, max: MAX_SEED, metavar: 'N', help: 'random seed, 0..2^32-1', defaultText: String(DEMO_DEFAULTS.seed) },
+      option('epochs', { help: 'passes over them', defaultText: String(DEMO_DEFAULTS.epochs) }),
+      option('maxSteps'),
+      option('batchSize', { defaultText: String(DEMO_DEFAULTS.batchSize) }),
+      option('lr', { help: 'peak learning rate', defaultText: String(DEMO_DEFAULTS.learningRate) }),
+      option('seed', { help: 'random seed, 0..2^32-1', defaultText: String(DEMO_DEFAULTS.seed) }),
     ],
   },
   DOCTOR_SPEC,
