@@ -6,6 +6,7 @@ const moduleNameMapper = {
   '^@adapters/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
   '^@adapters/([a-z-]+)/testing$': path.join(__dirname, 'packages/$1/src/testing/index.ts'),
   '^@adapters/([a-z-]+)/cli$': path.join(__dirname, 'packages/$1/src/cli.ts'),
+  '^@adapters/([a-z-]+)/recipes$': path.join(__dirname, 'packages/$1/src/recipes.ts'),
 };
 
 module.exports = {

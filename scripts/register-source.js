@@ -1,6 +1,6 @@
 // `node -r ./scripts/register-source.js file.ts`: runs workspace TypeScript without a build. Compiles with
-// ts-node (transpile-only) and resolves `@adapters/<pkg>` (and `/testing`, `/cli`) to packages/<pkg>/src/index.ts
-// (src/testing/index.ts, src/cli.ts).
+// ts-node (transpile-only) and resolves `@adapters/<pkg>` (and `/testing`, `/cli`, `/recipes`) to packages/<pkg>/src/index.ts
+// (src/testing/index.ts, src/cli.ts, src/recipes.ts).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -15,9 +15,9 @@ require('ts-node').register({
 
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, parent, ...rest) {
-  const m = /^@adapters\/([a-z0-9-]+)(\/testing|\/cli)?$/.exec(request);
+  const m = /^@adapters\/([a-z0-9-]+)(\/testing|\/cli|\/recipes)?$/.exec(request);
   if (m) {
-    const source = path.join(repo, 'packages', m[1], 'src', ...(m[2] === '/testing' ? ['testing', 'index.ts'] : m[2] === '/cli' ? ['cli.ts'] : ['index.ts']));
+    const source = path.join(repo, 'packages', m[1], 'src', ...(m[2] === '/testing' ? ['testing', 'index.ts'] : m[2] === '/cli' ? ['cli.ts'] : m[2] === '/recipes' ? ['recipes.ts'] : ['index.ts']));
     if (fs.existsSync(source)) return source;
   }
   return resolve.call(this, request, parent, ...rest);

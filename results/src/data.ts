@@ -4,6 +4,7 @@
 // so the spread over seeds measures initialisation and batch order, not different data.
 import * as fs from 'fs';
 import * as path from 'path';
+import { mulberry32 } from '@adapters/core-graph';
 
 export type GlueTask = 'sst2' | 'mrpc' | 'rte' | 'cola';
 export const GLUE_TASKS: readonly GlueTask[] = ['sst2', 'mrpc', 'rte', 'cola'];
@@ -47,22 +48,11 @@ export function readGlue(task: GlueTask, file: string): Row[] {
   return rows;
 }
 
-/** mulberry32: a small seeded generator, enough for a reproducible shuffle. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The first n rows of a seeded shuffle (all rows, shuffled, when n >= rows.length). */
 export function subsample<T>(rows: readonly T[], n: number, seed: number): T[] {
   const out = [...rows];
-  const r = rng(seed);
+  const r = mulberry32(seed);
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));
     [out[i], out[j]] = [out[j] as T, out[i] as T];

@@ -6,10 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapter, addHead, createRegistry, loadPretrained, loadTokenizer, selectBackend, type TrainExample } from '@adapters/core-graph';
 import { bottleneck } from '@adapters/adapter-bottleneck';
-import {
-  adapterUses, fusionAttention, fusionAttentionTable, fusionGraph, loadFusion, saveFusion, trainFusion, trainMultiTaskAdapters, trainSingleTaskAdapters,
-  type FusionSpec,
-} from '@adapters/adapter-fusion';
+import { adapterUses, fusionAttention, fusionAttentionTable, loadFusion, saveFusion, type FusionSpec } from '@adapters/adapter-fusion';
+import { fusionGraph, trainFusion, trainMultiTaskAdapters, trainSingleTaskAdapters } from '@adapters/adapter-fusion/recipes';
 
 async function main(): Promise<void> {
   await selectBackend();

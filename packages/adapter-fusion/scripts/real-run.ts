@@ -14,11 +14,9 @@ import type { Example, Graph, HeadSpec, TextTokenizer, TrainExample, TrainRecord
 import { adapter, addHead, LabelVocab, loadPretrained, loadTokenizer, readExamples, saveAdapter, selectBackend, loadAdapter, createRegistry, Executor } from '@adapters/core-graph';
 import { ensureModel } from '@adapters/cli';
 import { bottleneck } from '@adapters/adapter-bottleneck';
-import type { FusionTask } from '../src';
-import {
-  adapterUses, applyFusion, evaluateOutput, fusionAttention, fusionAttentionTable, fusionGraph, loadFusion, pruneFusion, saveFusion, trainFusion,
-  trainMultiTaskAdapters, trainSingleTaskAdapters,
-} from '../src';
+import type { FusionTask } from '../src/recipes';
+import { adapterUses, applyFusion, fusionAttention, fusionAttentionTable, loadFusion, pruneFusion, saveFusion } from '../src';
+import { evaluateOutput, fusionGraph, trainFusion, trainMultiTaskAdapters, trainSingleTaskAdapters } from '../src/recipes';
 import { writeFusionReport } from '../src/report';
 
 const DATA = process.env['GLUE_DIR'] ?? '/work/shared/datasets';

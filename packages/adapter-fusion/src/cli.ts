@@ -6,7 +6,7 @@ import { bottleneck } from '@adapters/adapter-bottleneck';
 import type { AdapterRegistry, AnyAdapterPlugin, EvalResult, Graph, HeadSpec, JsonSchema, TaskSampling, TextTokenizer, TrainExample, TrainRecord, WeightStore } from '@adapters/core-graph';
 import { adapter, applyPlacements, ConfigError, createRegistry, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadAdapter, loadPretrained, loadRun as coreLoadRun, loadTokenizer, ownersPolicy, parameterSummary, PlacementError, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, saveHead, singleAdapterRun, stageRunDir, validateRunManifest, validateSchema, writeJsonAtomic } from '@adapters/core-graph';
 import type { AdapterSpec, CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs, PluginPackage } from '@adapters/cli';
-import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, ProgressReporter, readColumns, readRunArg, resolveAdapterDir, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
+import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, poolingArg, ProgressReporter, readColumns, readRunArg, resolveAdapterDir, resolveModel, shortPath, trainingLabels, UsageError, writeTrainingCurves } from '@adapters/cli';
 import type { FusionConfigInput } from './config';
 import { resolveFusionConfig } from './config';
 import { fusionAttention, fusionAttentionTable } from './introspect';
@@ -157,12 +157,6 @@ function plugins(ctx: CliContext): { packages: PluginPackage[]; registry: Adapte
   return { packages, registry: createRegistry([...byName.values()]) };
 }
 
-function pooling(args: ParsedArgs): 'mean' | 'cls' | 'pooler' {
-  const p = args.string('pooling') ?? 'mean';
-  if (p !== 'mean' && p !== 'cls' && p !== 'pooler') throw new UsageError(`--pooling must be mean, cls or pooler, got '${p}'`, args.command);
-  return p;
-}
-
 function settingsOf(args: ParsedArgs, defaultLr: number, padId: number, hasEval: boolean) {
   const maxSteps = args.number('max-steps');
   const evalEvery = args.number('eval-every');
@@ -175,17 +169,6 @@ function settingsOf(args: ParsedArgs, defaultLr: number, padId: number, hasEval:
     padId,
     ...(hasEval && evalEvery !== undefined ? { evalEvery } : {}),
   };
-}
-
-function labelsOf(examples: Parameters<typeof LabelVocab.fromExamples>[0], file: string): LabelVocab {
-  let labels: LabelVocab;
-  try {
-    labels = LabelVocab.fromExamples(examples);
-  } catch (e) {
-    throw new UsageError(`${file}: ${(e as Error).message}`);
-  }
-  if (labels.size < 2) throw new UsageError(`${file}: the training data has only one label ('${labels.labels[0]}'); a classifier needs at least two`);
-  return labels;
 }
 
 /** The model as recorded: the directory when a directory was given, else the known name. */
@@ -364,7 +347,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
   const mix = args.string('mix') ?? 'sum';
   const mixing = parseMix(mix, args.command);
   if (args.has('mix') && !mta) throw new UsageError('--mix applies to MT-A only: add --mta', args.command);
-  const pool = pooling(args);
+  const pool = poolingArg(args);
   const maxLength = args.number('max-length') ?? 128;
   const backend = await backendBanner(args, ctx);
 
@@ -394,7 +377,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
   for (const t of tasksGiven) {
     const cols = columns.get(t.name) as { train: Columns; eval?: Columns };
     const trainRaw = await readColumns(t.train, cols.train);
-    const labels = labelsOf(trainRaw, t.train);
+    const labels = trainingLabels(trainRaw, t.train);
     const train = encodeExamples(trainRaw, tokenizer, labels, maxLength, t.train);
     const evalSet = t.eval !== undefined && cols.eval ? encodeExamples(await readColumns(t.eval, cols.eval), tokenizer, labels, maxLength, t.eval) : [];
     const use = adapter(choice.plugin, t.name, config);
@@ -512,7 +495,7 @@ export async function stage2Command(args: ParsedArgs, ctx: CliContext): Promise<
   const head = args.string('name') ?? 'target';
   if (!NAME_RE.test(head)) throw new UsageError(`--name '${head}' may use only letters, digits, _ and -`, args.command);
   const fusionConfig = fusionConfigOf(args);
-  const pool = pooling(args);
+  const pool = poolingArg(args);
   const maxLength = args.number('max-length') ?? 128;
   const adapterDirs: string[] = [];
   for (const d of dirsGiven) adapterDirs.push(await resolveAdapterDir(d, ctx.cwd, '--adapters'));
@@ -527,7 +510,7 @@ export async function stage2Command(args: ParsedArgs, ctx: CliContext): Promise<
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
   const tokenizer = await loadTokenizer(model.dir);
   const trainRaw = await readColumns(data, trainColumns);
-  const labels = labelsOf(trainRaw, data);
+  const labels = trainingLabels(trainRaw, data);
   const trainSet = encodeExamples(trainRaw, tokenizer, labels, maxLength, data);
   const evalSet = evalFile !== undefined && evalColumns ? encodeExamples(await readColumns(evalFile, evalColumns), tokenizer, labels, maxLength, evalFile) : [];
   const seed = args.number('seed') ?? 42;

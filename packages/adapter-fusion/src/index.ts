@@ -11,10 +11,7 @@ export { checkFusionName, defaultFusionName, Fuse, fuse, fuseBlock, fusionCatalo
 export type { FuseOptions, FusionCatalog, FusionRecord, FusionSiteRecord } from './plugin';
 export { adapterUses, applyFusion, fusionNameOf, fusionRules, sharedPlacement } from './model';
 export type { FusionSpec } from './model';
-export {
-  adapterOf, evaluateOutput, fusionGraph, fusionRegularization, fusionValueKeys, headOf, taskGraph, trainFusion, trainMultiTaskAdapters, trainSingleTaskAdapters,
-} from './train';
-export type { FusionTask, FusionTrainOptions, MultiTaskOptions, MultiTaskResult, StageOneResult, StageTrainSettings } from './train';
+// Training recipes (stage 1, stage 2): the `@adapters/adapter-fusion/recipes` entry.
 export { fusionAttention, fusionAttentionTable, fusionHeatmapSpec } from './introspect';
 export type { FusionAttention, FusionLayerAttention, VegaLiteSpec } from './introspect';
 export { pruneFusion, topAdapters } from './prune';

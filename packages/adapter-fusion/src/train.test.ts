@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import {
-  adapterUses, fusionCatalog, fusionGraph, fusionRegularization, fusionStateOwner, fusionTemperature, fusionTemperatureKey, fusionValueKeys, setFusionTemperature, trainFusion,
-  trainMultiTaskAdapters, trainSingleTaskAdapters,
-} from './index';
+import { adapterUses, fusionCatalog, fusionStateOwner, fusionTemperature, fusionTemperatureKey, setFusionTemperature } from './index';
+import { fusionGraph, fusionRegularization, fusionValueKeys, trainFusion, trainMultiTaskAdapters, trainSingleTaskAdapters } from './recipes';
 import { adapterPolicy, adaptersOnlyPolicy, buildEncoder, fullFineTunePolicy, WeightStore } from '@adapters/core-graph';
 import { assignValues, bitEqual, D, randomValues, registry, run as runGraph, seqBn, TINY, toyExamples } from './__tests__/helpers';
 

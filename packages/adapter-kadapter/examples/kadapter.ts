@@ -6,7 +6,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adapter, applyPlacements, buildEncoder, createRegistry, Executor, loadPretrained, loadTokenizer, selectBackend, train, WeightStore, type TrainExample } from '@adapters/core-graph';
-import { attachKnowledgeAdapters, combineKnowledgeAdapters, addKnowledgeHead, frozenFeatureHooks, plugins, pretrainFactualAdapter, pretrainLinguisticAdapter } from '@adapters/adapter-kadapter';
+import { combineKnowledgeAdapters, addKnowledgeHead, frozenFeatureHooks, plugins } from '@adapters/adapter-kadapter';
+import { attachKnowledgeAdapters, pretrainFactualAdapter, pretrainLinguisticAdapter } from '@adapters/adapter-kadapter/recipes';
 
 const WORDS = ['a', 'the', 'film', 'plot', 'acting', 'great', 'dull', 'witty', 'mess'];
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { EvalResult, JsonSchema, RunManifest, TrainExample, TrainRecord } from '@adapters/core-graph';
 import { assignFromCheckpoint, checkpointTensor, ConfigError, encodeSafetensors, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadTokenizer, parameterSummary, readSafetensorsFile, resolveConfig, RUN_FILE, RUN_FORMAT, stageRunDir, train, validateRunManifest, validateSchema, writeFileAtomic, writeJsonAtomic } from '@adapters/core-graph';
 import type { CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
-import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, ProgressReporter, readColumns, readRunArg, resolveModel, shortPath, UsageError } from '@adapters/cli';
+import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, ProgressReporter, readColumns, readRunArg, resolveModel, shortPath, trainingLabels, UsageError } from '@adapters/cli';
 import type { CombineMode } from './combine';
 import { KADAPTER_PRESETS } from './config';
 import type { KnowledgeHeadSpec } from './heads';
@@ -379,13 +379,7 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
   const tokenizer = await loadTokenizer(model.dir);
   const trainRaw = await readColumns(data, trainColumns);
-  let labels: LabelVocab;
-  try {
-    labels = LabelVocab.fromExamples(trainRaw);
-  } catch (e) {
-    throw new UsageError(`${data}: ${(e as Error).message}`);
-  }
-  if (labels.size < 2) throw new UsageError(`${data}: the training data has only one label ('${labels.labels[0]}'); a classifier needs at least two`);
+  const labels = trainingLabels(trainRaw, data);
   // Default pooling: entity when the texts carry <e1> tags (a relation task), else cls.
   const pooling = givenPooling ?? (trainRaw.some((x) => /<\s*e1\s*>/i.test(x.text)) ? 'entity' : 'cls');
   const useMarkers = pooling === 'entity' || args.flag('entity-markers');

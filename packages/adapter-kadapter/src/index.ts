@@ -37,8 +37,7 @@ export { buildKnowledgeCorpus, KNOWLEDGE_RELATIONS, verbalise, wordNetFacts } fr
 export type { ClozeItem, CorpusOptions, Fact, KnowledgeCorpus, KnowledgeRelation } from './knowledge/corpus';
 export { dependencyExample, dependencyExamples } from './data/ud';
 export type { DependencyExampleOptions } from './data/ud';
-export { attachKnowledgeAdapters, pretrainFactualAdapter, pretrainLinguisticAdapter } from './recipes';
-export type { Downstream, DownstreamOptions, FactualRecipeOptions, LinguisticRecipeOptions, RecipeOptions, RecipeResult } from './recipes';
+// Recipes (pre-training the factual / linguistic adapters, attaching them downstream): the `@adapters/adapter-kadapter/recipes` entry.
 
 /** Every adapter package exports its plugins. */
 export const plugins: readonly AnyAdapterPlugin[] = [kadapter];

@@ -7,7 +7,8 @@ import type { Graph, TrainRecord } from '@adapters/core-graph';
 import { checkpointLookup, ConfigError, Executor, hfKeyOf, loadAdapter, loadPretrained, loadTokenizer, parameterSummary, readSafetensorsFile, saveAdapter, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
 import type { CliContext, CommandSpec, ParsedArgs } from '@adapters/cli';
 import { backendBanner, formatDuration, MetricsWriter, option, ProgressReporter, resolveModel, shortPath, UsageError } from '@adapters/cli';
-import { buildMadx, madxRegistry, trainLanguageAdapter } from '@adapters/adapter-madx';
+import { buildMadx, madxRegistry } from '@adapters/adapter-madx';
+import { trainLanguageAdapter } from '@adapters/adapter-madx/recipes';
 import type { ClozeItem } from './knowledge/corpus';
 import { encodeCloze, runClozeProbe } from './knowledge/probe';
 

@@ -2,7 +2,8 @@
 // language's, zero-shot transfer by swapping the language adapter. Usage: node madx.js MODEL_DIR (a BERT folder;
 // pack-check passes a tiny random one). The data here are tiny made-up id sequences: this shows the calls, not accuracy.
 import { loadPretrained, loadTokenizer, selectBackend, type TrainExample } from '@adapters/core-graph';
-import { buildMadx, swapLanguageAdapter, trainLanguageAdapter, trainTaskAdapter, evaluateTask } from '@adapters/adapter-madx';
+import { buildMadx, swapLanguageAdapter } from '@adapters/adapter-madx';
+import { trainLanguageAdapter, trainTaskAdapter, evaluateTask } from '@adapters/adapter-madx/recipes';
 
 async function main(): Promise<void> {
   await selectBackend();

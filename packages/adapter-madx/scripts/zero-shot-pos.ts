@@ -12,9 +12,8 @@ import type { Sentence, TrainRecord, WeightStore } from '@adapters/core-graph';
 import { applyPlacements, Executor, evaluate, loadPretrained, loadTokenizer, readConllu, selectBackend } from '@adapters/core-graph';
 import { ensureModel } from '@adapters/cli';
 import type { MadxModel } from '@adapters/adapter-madx';
-import {
-  buildMadx, evaluateTask, madxRegistry, sentenceIds, swapLanguageAdapter, taskAdapterRule, trainLanguageAdapter, trainTaskAdapter, UPOS_TAGS, uposExamples,
-} from '@adapters/adapter-madx';
+import { buildMadx, madxRegistry, sentenceIds, swapLanguageAdapter, taskAdapterRule, UPOS_TAGS, uposExamples } from '@adapters/adapter-madx';
+import { evaluateTask, trainLanguageAdapter, trainTaskAdapter } from '@adapters/adapter-madx/recipes';
 
 const num = (key: string, fallback: number): number => {
   const v = process.env[key];

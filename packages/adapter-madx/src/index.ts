@@ -1,11 +1,12 @@
 // The public API of @adapters/adapter-madx: MAD-X (Pfeiffer et al. 2020) on @adapters/core-graph.
 import type { AdapterPlugin, PackageDescriptor } from '@adapters/core-graph';
 import { definePackage } from '@adapters/core-graph';
-import type { BottleneckInvConfig } from './plugin';
+import type { BottleneckInvConfig } from './config';
 export { buildNiceForward, buildNiceInverse, declareNiceParams, INV_ADAPTER_TYPES, invertibleKeyPrefix, niceDims, niceParamCount } from './invertible';
 export type { InvAdapterType, NiceDims, NiceParams } from './invertible';
-export { BOTTLENECK_INV_SCHEMA, bottleneckInv, bottleneckPart, INV_DEFAULTS, INV_PRESET_ALIASES, INV_PRESET_NAMES, INV_PRESETS, resolveBottleneckInv } from './plugin';
-export type { BottleneckInvConfig, InvPresetName } from './plugin';
+export { BOTTLENECK_INV_SCHEMA, bottleneckPart, INV_DEFAULTS, INV_PRESET_ALIASES, INV_PRESET_NAMES, INV_PRESETS, resolveBottleneckInv } from './config';
+export type { BottleneckInvConfig, InvPresetName } from './config';
+export { bottleneckInv } from './plugin';
 import { bottleneckInv } from './plugin';
 /** Every adapter package exports its plugins, so tools and the CLI can discover them. */
 export const plugins: AdapterPlugin<BottleneckInvConfig>[] = [bottleneckInv];
@@ -16,8 +17,7 @@ export {
   TASK_REDUCTION_FACTOR, taskAdapter, taskAdapterRule, taskOwner,
 } from './madx';
 export type { MadxModel, MadxSpec } from './madx';
-export { evaluateTask, languagePolicy, taskPolicy, trainLanguageAdapter, trainTaskAdapter } from './recipe';
-export type { LanguageAdapterTraining, StepTrainOptions, TaskAdapterTraining } from './recipe';
+// Training recipes: the `@adapters/adapter-madx/recipes` entry.
 export { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter, swapLanguageAdapter } from './hub';
 export type { SavedLanguageAdapter, SwapOptions } from './hub';
 export { sentenceIds, UPOS_TAGS, uposExamples } from './data';

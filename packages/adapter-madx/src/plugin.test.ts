@@ -2,8 +2,9 @@
 // schema errors naming the field, and the AdapterHub config round trip.
 import { ConfigError, resolveConfig } from '@adapters/core-graph';
 import { bottleneckConfig } from '@adapters/adapter-bottleneck';
-import { bottleneckInv, bottleneckPart } from './plugin';
-import type { BottleneckInvConfig } from './plugin';
+import { bottleneckPart } from './config';
+import type { BottleneckInvConfig } from './config';
+import { bottleneckInv } from './plugin';
 import { plugins } from './index';
 
 const resolve = (input: Record<string, unknown>) => resolveConfig(bottleneckInv, input, 'lang.config') as unknown as BottleneckInvConfig;

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { EvalResult, Graph, JsonSchema, MultiTaskRecord, RunManifest, TaskSampling, TrainExample } from '@adapters/core-graph';
 import type { CliCommand, CliContext, Columns, CommandSpec, ParsedArgs } from '@adapters/cli';
 import { ConfigError, createRegistry, evaluate, Executor, LabelVocab, loadPretrained, loadRunHead, loadTokenizer, parameterSummary, PlacementError, readRunManifest, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, singleAdapterRun, validateRunManifest, validateSchema, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
-import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, ProgressReporter, readColumns, resolveModel, shortPath, UsageError } from '@adapters/cli';
+import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, poolingArg, ProgressReporter, readColumns, resolveModel, shortPath, trainingLabels, UsageError } from '@adapters/cli';
 import { palsSharedParams, palsWidth } from './config';
 import type { PalsConfig } from './config';
 import { pals } from './plugin';
@@ -111,23 +111,6 @@ export function parseSampling(text: string, command: string): TaskSampling {
   throw new UsageError(`--sampling must be annealed, proportional, uniform, round-robin, all or temperature=T (T > 0), got '${text}'`, command);
 }
 
-function pooling(args: ParsedArgs): 'mean' | 'cls' | 'pooler' {
-  const p = args.string('pooling') ?? 'mean';
-  if (p !== 'mean' && p !== 'cls' && p !== 'pooler') throw new UsageError(`--pooling must be mean, cls or pooler, got '${p}'`, args.command);
-  return p;
-}
-
-function labelsOf(examples: Parameters<typeof LabelVocab.fromExamples>[0], file: string): LabelVocab {
-  let labels: LabelVocab;
-  try {
-    labels = LabelVocab.fromExamples(examples);
-  } catch (e) {
-    throw new UsageError(`${file}: ${(e as Error).message}`);
-  }
-  if (labels.size < 2) throw new UsageError(`${file}: the training data has only one label ('${labels.labels[0]}'); a classifier needs at least two`);
-  return labels;
-}
-
 /** The sites and mode of an adapter's splices (run.json, so core's eval/predict re-place it exactly). */
 const placementOf = (graph: Graph, name: string) => ({ mode: 'parallel' as const, sites: graph.splices.filter((s) => s.adapters.includes(name)).map((s) => s.site) });
 
@@ -139,7 +122,7 @@ export async function palsTrainCommand(args: ParsedArgs, ctx: CliContext): Promi
   const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
   const samplingText = args.string('sampling') ?? 'annealed';
   const sampling = parseSampling(samplingText, args.command);
-  const pool = pooling(args);
+  const pool = poolingArg(args);
   const maxLength = args.number('max-length') ?? 128;
   const epochs = args.number('epochs') ?? 3;
   const batchSize = args.number('batch-size') ?? 16;
@@ -169,7 +152,7 @@ export async function palsTrainCommand(args: ParsedArgs, ctx: CliContext): Promi
     for (const t of tasksGiven) {
       const cols = columns.get(t.name) as { train: Columns; eval?: Columns };
       const trainRaw = await readColumns(t.train, cols.train);
-      const labels = labelsOf(trainRaw, t.train);
+      const labels = trainingLabels(trainRaw, t.train);
       const train = encodeExamples(trainRaw, tokenizer, labels, maxLength, t.train);
       const evalSet = t.eval !== undefined && cols.eval ? encodeExamples(await readColumns(t.eval, cols.eval), tokenizer, labels, maxLength, t.eval) : [];
       tasks.push({

@@ -3,8 +3,7 @@ export { PALS_DEFAULTS, PALS_SCHEMA, PAPER_HIDDEN, PAPER_WIDTH, palsLayerParams,
 export type { PalsConfig, PalsInit } from './config';
 export { PALS_HUB_COLLECTION } from './hub';
 export { pals, palsDefaultPlacement, palsParamCount, palsSharedPrefix, plugins } from './plugin';
-export { palsHeadOf, palsTaskGraph, trainPals } from './train';
-export type { PalsTask, PalsTrainOptions, PalsTrainResult } from './train';
+// Multi-task training: the `@adapters/adapter-pals/recipes` entry.
 import type { PackageDescriptor } from '@adapters/core-graph';
 import { definePackage } from '@adapters/core-graph';
 import { plugins } from './plugin';

@@ -13,8 +13,9 @@ export { attachmentScores, eisner, treeScore } from './decode';
 export type { AttachmentScores } from './decode';
 export { encodeTreebank, makeParseBatch, universalRelation } from './data';
 export type { ParseBatch, ParseExample } from './data';
-export { buildUdapterGraph, trainParser, UDAPTER_NAME, UdapterParser } from './parser';
-export type { ParserSpec, TrainParserOptions } from './parser';
+export { buildUdapterGraph, UDAPTER_NAME, UdapterParser } from './parser';
+export type { ParserSpec } from './parser';
+// Training (trainParser): the `@adapters/adapter-udapter/recipes` entry.
 export { ISO3, iso3, readNpy, readTypology, readZip, TypologyError } from './typology';
 export type { NpyArray, TypologyTable } from './typology';
 export { ensureTypology, LANG2VEC, typologyFile } from './typology-fetch';

@@ -30,7 +30,7 @@ function fromSource() {
     try {
       return resolve.call(this, request, parent, ...rest);
     } catch (e) {
-      const m = /^@adapters\/([a-z0-9-]+)(\/testing|\/cli)?$/.exec(request);
+      const m = /^@adapters\/([a-z0-9-]+)(\/testing|\/cli|\/recipes)?$/.exec(request);
       if (!m) throw e;
       let pkgJson;
       try {
@@ -40,7 +40,7 @@ function fromSource() {
         if (!fs.existsSync(sibling)) throw e;
         pkgJson = sibling;
       }
-      const source = path.join(path.dirname(pkgJson), 'src', ...(m[2] === '/testing' ? ['testing', 'index.ts'] : m[2] === '/cli' ? ['cli.ts'] : ['index.ts']));
+      const source = path.join(path.dirname(pkgJson), 'src', ...(m[2] === '/testing' ? ['testing', 'index.ts'] : m[2] === '/cli' ? ['cli.ts'] : m[2] === '/recipes' ? ['recipes.ts'] : ['index.ts']));
       if (fs.existsSync(source)) return source;
       throw e;
     }

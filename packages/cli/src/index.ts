@@ -6,6 +6,8 @@ export { commandHelp, parseAdapterSpec, parseArgs, ParsedArgs, UsageError } from
 export type { AdapterSpec, CommandSpec, OptionSpec } from './cli/args';
 export { option, SHARED_OPTIONS } from './cli/option-specs';
 export { readRunArg } from './cli/run-arg';
+export { poolingArg, trainingLabels } from './cli/task-args';
+export type { SequencePooling } from './cli/task-args';
 export type { RunArg } from './cli/run-arg';
 export type { OptionOverrides, SharedOptionKey } from './cli/option-specs';
 export { choosePlugin, discoverPlugins, runtimeOf } from './cli/plugins';

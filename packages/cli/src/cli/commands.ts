@@ -47,6 +47,7 @@ import type { LabelsFile } from './data';
 import { detectColumns, encodeExamples, majorityShare, readColumns, readLabelsFile, resolveAdapterDir, resolveModel, sample, shortPath } from './data';
 import type { PluginChoice, PluginPackage } from './plugins';
 import { choosePlugin, discoverPlugins, runtimeOf } from './plugins';
+import { poolingArg, trainingLabels } from './task-args';
 
 /** A stream the CLI writes to; process.stdout / process.stderr fit. */
 export interface OutStream {
@@ -203,8 +204,7 @@ export interface TrainSummary {
 export function jobFromArgs(args: ParsedArgs, cwd: string): TrainJob {
   const fullFinetune = args.flag('full-finetune');
   const spec = args.requireString('adapter', 'e.g. --adapter seq_bn');
-  const pooling = args.string('pooling') ?? 'mean';
-  if (pooling !== 'mean' && pooling !== 'cls' && pooling !== 'pooler') throw new UsageError(`--pooling must be mean, cls or pooler, got '${pooling}'`, 'train');
+  const pooling = poolingArg(args);
   const name = args.string('name') ?? 'task';
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new UsageError(`--name '${name}' may use only letters, digits, _ and -`, 'train');
   const opt = <K extends string, V>(key: K, v: V | undefined): { [P in K]?: V } => (v === undefined ? {} : ({ [key]: v } as { [P in K]?: V }));
@@ -301,13 +301,7 @@ export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliCon
   const trainRaw = sample(await readColumns(job.data, trainColumns), job.trainLimit, job.seed);
   const evalRaw = job.eval !== undefined && evalColumns ? await readColumns(job.eval, evalColumns) : [];
   if (trainRaw.length === 0) throw new DataError(job.data, undefined, 'has no examples (a header row only?)');
-  let labels: LabelVocab;
-  try {
-    labels = LabelVocab.fromExamples(trainRaw);
-  } catch (e) {
-    throw new UsageError(`${job.data}: ${(e as Error).message}`);
-  }
-  if (labels.size < 2) throw new UsageError(`${job.data}: the training data has only one label ('${labels.labels[0]}'); a classifier needs at least two`);
+  const labels = trainingLabels(trainRaw, job.data);
   const trainSet = encodeExamples(trainRaw, tokenizer, labels, job.maxLength, job.data);
   const evalSet = encodeExamples(evalRaw, tokenizer, labels, job.maxLength, job.eval ?? '');
   const evalDuring = sample(evalSet, job.evalSubset, job.seed + 1);

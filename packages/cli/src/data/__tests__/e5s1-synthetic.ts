@@ -1,18 +1,7 @@
 // A tiny E5S1 writer and matching Unigram tokenizer.json for tests: weights are drawn as (fp16 scale, nibble)
 // pairs, so the exact dequantised value is known independently of the reader.
+import { mulberry32 as rng } from '@adapters/core-graph';
 import { E5S1_BLOCK, e5s1Shapes, type E5S1Header } from '../e5s1';
-
-/** A deterministic generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const PIECES: ReadonlyArray<[string, number]> = [
   ['<s>', 0], ['<pad>', 0], ['</s>', 0], ['<unk>', 0],
