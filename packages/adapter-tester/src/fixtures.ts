@@ -101,17 +101,7 @@ export function firstBitDifference(a: Float32Array | Int32Array, b: Float32Array
   return -1;
 }
 
-/** Largest |a - b|; Infinity on a length mismatch or a NaN. */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs((a[i] as number) - (b[i] as number));
-    if (Number.isNaN(d)) return Infinity;
-    m = Math.max(m, d);
-  }
-  return m;
-}
+export { maxAbsDiff } from '@adapters/core-graph/testing';
 
 export const sizeOf = (p: ParamSpec): number => p.shape.reduce((a, b) => a * b, 1);
 

@@ -12,3 +12,6 @@ export { registerReferenceFusedKernels } from './fused-reference';
 export { refConfigOf, storeWithReferenceBase, writeTinyModelDir } from './fixtures';
 export { jsonMutationArb } from './json-mutations';
 export type { Json, JsonMutation } from './json-mutations';
+export { bitEqual, changedKeys, maxAbsDiff, maxRelDiff } from './compare';
+export { randomizeOwned, readWeight, runOutput, runOutputs, setWeight, TOY_FEEDS, TOY_IDS, TOY_MASK, weight64 } from './store-helpers';
+export type { RandomizeOptions } from './store-helpers';

@@ -11,6 +11,8 @@ import type { AdapterRegistry } from '../plugin/registry';
 import { createRegistry } from '../plugin/registry';
 import { toyAdapter, toyZeroAdapter } from './toy-adapter';
 
+export { maxAbsDiff } from './compare';
+
 export const toyRegistry = (): AdapterRegistry => createRegistry([toyAdapter, toyZeroAdapter]);
 
 /**
@@ -35,18 +37,6 @@ export function runValues(graph: Graph, store: WeightStore, feeds: Feeds, option
     t.dispose();
   }
   return values;
-}
-
-/** Largest |a - b|; Infinity on a length mismatch or a NaN. `===` semantics, so +0 and -0 count as equal. */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs((a[i] as number) - (b[i] as number));
-    if (Number.isNaN(d)) return Infinity;
-    m = Math.max(m, d);
-  }
-  return m;
 }
 
 /** Feeds as int32 tensors owned by the caller (dispose them). */
