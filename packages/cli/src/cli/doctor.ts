@@ -56,7 +56,7 @@ export async function doctorCommand(_args: ParsedArgs, ctx: CliContext): Promise
     const line = nativeKernelsOffLine(status);
     if (line !== undefined) fixes.push(`${STOCK_WASM_SLOWDOWN} slower until fixed: ${status.fix}`);
   } else {
-    out('kernels', `native (OpenBLAS) for ${status.kernels.join(', ')}`);
+    out('kernels', `native (${info?.corename === 'MKL' ? 'MKL' : 'OpenBLAS'}) for ${status.kernels.join(', ')}`);
   }
 
   if (info !== undefined) {
@@ -68,7 +68,11 @@ export async function doctorCommand(_args: ParsedArgs, ctx: CliContext): Promise
     if (info.blas.source === 'detected' && best !== undefined && info.corename.toLowerCase() !== best.toLowerCase() && /generic/.test(info.blas.note)) {
       fixes.push(`OpenBLAS runs generic ${info.corename} kernels: install a newer OpenBLAS (BACKEND_NATIVE_BLAS=wheel npm rebuild @adapters/backend-native fetches one with pip), or try OPENBLAS_CORETYPE=${best}`);
     }
-    out('threads', `OpenBLAS ${info.threads}, CPUs ${os.cpus().length}${process.env['OPENBLAS_NUM_THREADS'] ? ` (OPENBLAS_NUM_THREADS=${process.env['OPENBLAS_NUM_THREADS']})` : ''}`);
+    // MKL's GEMMs took ~0.8× OpenBLAS's on an AVX-512 Xeon (packages/backend-native README); optional, fetched.
+    if (cpu?.vendor === 'GenuineIntel' && info.corename !== 'MKL' && process.platform === 'linux' && process.arch === 'x64' && !/MKL/.test(info.blas.note)) {
+      out('option', 'Intel MKL may run the matmuls faster here: npm run fetch:blas -w @adapters/backend-native (pip; verified and raced against OpenBLAS at the next start)');
+    }
+    out('threads', `${info.corename === 'MKL' ? 'MKL' : 'OpenBLAS'} ${info.threads}, CPUs ${os.cpus().length}${process.env['OPENBLAS_NUM_THREADS'] ? ` (OPENBLAS_NUM_THREADS=${process.env['OPENBLAS_NUM_THREADS']})` : ''}`);
   } else {
     out('threads', `CPUs ${os.cpus().length}`);
   }
