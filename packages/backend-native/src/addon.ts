@@ -145,8 +145,9 @@ function pickLibrary(file: string, env: Record<string, string | undefined>, blas
   if (env === process.env) {
     if (lib.spec !== undefined) {
       process.env[BLAS_LIBRARY_ENV] = lib.spec;
-      // Intel OpenMP spins 200 ms after each product by default, on the cores our row-parallel kernels want.
-      if (process.env[KMP_BLOCKTIME_ENV] === undefined) process.env[KMP_BLOCKTIME_ENV] = '1';
+      // Intel OpenMP spins 200 ms after each product by default, on the cores our row-parallel kernels (bottleneck,
+      // attention) want right after an FFN product; 0 = sleep at once (a wake-up costs µs against ms-long products).
+      if (process.env[KMP_BLOCKTIME_ENV] === undefined) process.env[KMP_BLOCKTIME_ENV] = '0';
     } else {
       delete process.env[BLAS_LIBRARY_ENV];
     }
