@@ -44,7 +44,7 @@ static void *find(void *lib, const char *name) {
 }
 
 static void fail(const char *what, const char *detail) {
-  snprintf(error, sizeof error, "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
+  snprintf(error, sizeof error, "%.60s%s%.440s", what, detail ? ": " : "", detail ? detail : "");
 }
 
 void blas_select_init(void) {
@@ -80,7 +80,7 @@ void blas_select_init(void) {
     return;
   }
   blas_sgemm = sgemm;
-  snprintf(library, sizeof library, "%s", last);
+  snprintf(library, sizeof library, "%.1000s", last);
   set_threads = (void (*)(int))find(lib, "openblas_set_num_threads");
   get_threads = (int (*)(void))find(lib, "openblas_get_num_threads");
   get_config = (char *(*)(void))find(lib, "openblas_get_config");
@@ -94,7 +94,7 @@ void blas_select_init(void) {
     version(config, (int)sizeof config);
     corename = "MKL";
   } else {
-    snprintf(config, sizeof config, "CBLAS from %s", last);
+    snprintf(config, sizeof config, "CBLAS from %.200s", last);
     corename = "external";
   }
 }
