@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "backend_native",
-      "sources": ["native/backend_native.c", "native/bottleneck.c", "native/attention.c"],
+      "sources": ["native/backend_native.c", "native/bottleneck.c", "native/attention.c", "native/blas_select.c"],
       "cflags_c": ["-std=c11", "-pthread", "-O3", "-fno-math-errno", "-Wall", "-Wextra"],
-      "libraries": ["-lopenblas", "-lm", "-lpthread"]
+      "libraries": ["-lopenblas", "-lm", "-lpthread", "-ldl"]
     }
   ]
 }

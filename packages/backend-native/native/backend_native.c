@@ -35,11 +35,13 @@
  *     the fused sequential bottleneck adapter at inference (bottleneck.h), rows split over threads
  *   attention(heap, qOff, kOff, vOff, maskOff|-1, pkOff|-1, pvOff|-1, outOff, batch, seq, heads, dh, prefix, scale)
  *     fused multi-head attention at inference (attention.h), (batch, head) pairs split over threads
- *   info() -> { config, corename, threads }
- *   setNumThreads(n)   OpenBLAS's threads and the bottleneck kernel's
+ *   info() -> { config, corename, threads, library, libraryError }
+ *     library: the CBLAS loaded from ADAPTERS_BLAS_LIBRARY ("" = the linked OpenBLAS), libraryError: why not
+ *   setNumThreads(n)   the BLAS's threads and the bottleneck kernel's
  *
- * OpenBLAS's prototypes are declared here rather than included: Debian ships cblas.h under several
- * alternative paths, and the ABI (row-major/trans enums as int, 32-bit blasint) is what we link against.
+ * The BLAS entry points come from blas_select.c (the linked OpenBLAS, or a CBLAS named by ADAPTERS_BLAS_LIBRARY);
+ * its prototypes are declared there rather than included: Debian ships cblas.h under several alternative paths,
+ * and the ABI (row-major/trans enums as int, 32-bit int) is the same for OpenBLAS and MKL's LP64 interface.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -52,23 +54,10 @@
 #include <unistd.h>
 
 #include "attention.h"
+#include "blas_select.h"
 #include "bottleneck.h"
 
 enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
-/* The scipy-openblas32 wheel (build-native.js's fallback when no system OpenBLAS links) prefixes every symbol. */
-#ifdef ADAPTERS_BLAS_SCIPY_PREFIX
-#define cblas_sgemm scipy_cblas_sgemm
-#define openblas_set_num_threads scipy_openblas_set_num_threads
-#define openblas_get_num_threads scipy_openblas_get_num_threads
-#define openblas_get_config scipy_openblas_get_config
-#define openblas_get_corename scipy_openblas_get_corename
-#endif
-extern void cblas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
-                        int lda, const float *b, int ldb, float beta, float *c, int ldc);
-extern void openblas_set_num_threads(int n);
-extern int openblas_get_num_threads(void);
-extern char *openblas_get_config(void);
-extern char *openblas_get_corename(void);
 
 #define MAX_ARGS 14
 #define INT_LIMIT 2147483647LL
@@ -224,7 +213,7 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   for (int64_t i = 0; i < batch; i++) {
     const int64_t ai = a_idx ? a_idx[i] : i * a_stride;
     const int64_t bi = b_idx ? b_idx[i] : i * b_stride;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
+    blas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
                 1.0f, a + ai * a_size, lda > 0 ? lda : 1, b + bi * b_size, ldb > 0 ? ldb : 1, 0.0f, c + i * c_size,
                 ldc > 0 ? ldc : 1);
   }
@@ -938,14 +927,18 @@ static napi_value info_fn(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value obj, v;
   CHECK(env, napi_create_object(env, &obj));
-  const char *config = openblas_get_config();
-  const char *core = openblas_get_corename();
+  const char *config = blas_config();
+  const char *core = blas_corename();
   CHECK(env, napi_create_string_utf8(env, config ? config : "", NAPI_AUTO_LENGTH, &v));
   CHECK(env, napi_set_named_property(env, obj, "config", v));
   CHECK(env, napi_create_string_utf8(env, core ? core : "", NAPI_AUTO_LENGTH, &v));
   CHECK(env, napi_set_named_property(env, obj, "corename", v));
-  CHECK(env, napi_create_int32(env, openblas_get_num_threads(), &v));
+  CHECK(env, napi_create_int32(env, blas_get_num_threads(), &v));
   CHECK(env, napi_set_named_property(env, obj, "threads", v));
+  CHECK(env, napi_create_string_utf8(env, blas_library(), NAPI_AUTO_LENGTH, &v));
+  CHECK(env, napi_set_named_property(env, obj, "library", v));
+  CHECK(env, napi_create_string_utf8(env, blas_select_error(), NAPI_AUTO_LENGTH, &v));
+  CHECK(env, napi_set_named_property(env, obj, "libraryError", v));
   return obj;
 }
 
@@ -955,7 +948,7 @@ static napi_value set_num_threads(napi_env env, napi_callback_info info) {
   int64_t n;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 1 || !get_int(env, argv[0], 1, 1024, &n, "threads")) return NULL;
-  openblas_set_num_threads((int)n);
+  blas_set_num_threads((int)n);
   row_threads = (int)n;
   napi_value undef;
   CHECK(env, napi_get_undefined(env, &undef));
@@ -985,6 +978,7 @@ NAPI_MODULE_INIT() {
       {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   /* The bottleneck kernel's row threads: one per online CPU (setNumThreads changes it along with OpenBLAS's). */
+  blas_select_init();
   const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   row_threads = cpus > 1 ? (int)(cpus < 8 ? cpus : 8) : 1;
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

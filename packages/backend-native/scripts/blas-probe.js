@@ -99,9 +99,16 @@ function timeGemm(addon) {
   return (2 * m * n * k) / best / 1e9;
 }
 
-/** The OpenBLAS shared library mapped into this process (Linux), with what identifies its build on disk. */
-function blasLibrary() {
+/**
+ * The BLAS library in use, with what identifies its build on disk: the one loaded from ADAPTERS_BLAS_LIBRARY
+ * when the addon says so, else the OpenBLAS mapped into this process (Linux).
+ */
+function blasLibrary(selected) {
   try {
+    if (selected) {
+      const st = fs.statSync(selected);
+      return { path: selected, size: st.size, mtimeMs: st.mtimeMs };
+    }
     const line = fs.readFileSync('/proc/self/maps', 'utf8').split('\n').find((l) => /openblas[^/]*\.(so|dylib)/i.test(l));
     if (line === undefined) return undefined;
     const file = line.slice(line.indexOf('/'));
@@ -112,13 +119,41 @@ function blasLibrary() {
   }
 }
 
+/**
+ * GFLOP/s over one MiniLM-size training step's three kinds of product at 16 × 128 (forward [2048,384]·[384,1536],
+ * input gradient [2048,1536]·[384,1536]ᵀ, weight gradient [2048,384]ᵀ·[2048,1536]) plus 24 attention-sized
+ * [128,32]·[128,32]ᵀ products, best of 3 after a warm-up: what chooses between BLAS libraries.
+ */
+function timeStepShapes(addon) {
+  const shapes = [[2048, 1536, 384, false, false, 1], [2048, 384, 1536, false, true, 1], [384, 1536, 2048, true, false, 1], [128, 128, 32, false, true, 24]];
+  const most = Math.max(...shapes.map(([m, n, k, , , b]) => b * (m * k + k * n + m * n)));
+  const heap = new ArrayBuffer(4 * most);
+  fill(new Float32Array(heap), 3);
+  let flops = 0;
+  let best = Infinity;
+  for (let r = 0; r < 4; r++) {
+    const t = process.hrtime.bigint();
+    for (const [m, n, k, ta, tb, b] of shapes) {
+      addon.gemm(heap, 0, 4 * b * m * k, 4 * b * (m * k + k * n), b, m, n, k, ta, tb, 1, 1);
+      if (r === 0) flops += 2 * b * m * n * k;
+    }
+    const s = Number(process.hrtime.bigint() - t) / 1e9;
+    if (r > 0 && s < best) best = s;
+  }
+  return flops / best / 1e9;
+}
+
 function main(addonFile) {
   const mod = { exports: {} };
   process.dlopen(mod, addonFile);
   const info = mod.exports.info();
   const test = selfTest(mod.exports);
   const gflops = test.ok ? timeGemm(mod.exports) : undefined;
-  const result = { corename: info.corename, config: info.config.trim(), threads: info.threads, library: blasLibrary(), selfTest: test, gflops };
+  const stepGflops = test.ok && process.env.ADAPTERS_BLAS_PROBE_STEP === '1' ? timeStepShapes(mod.exports) : undefined;
+  const result = {
+    corename: info.corename, config: info.config.trim(), threads: info.threads, library: blasLibrary(info.library), selfTest: test, gflops, stepGflops,
+    ...(info.libraryError ? { libraryError: info.libraryError } : {}),
+  };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

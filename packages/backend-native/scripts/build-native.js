@@ -22,7 +22,7 @@ const path = require('path');
 
 const installMode = process.argv.includes('--install');
 const pkgDir = path.resolve(__dirname, '..');
-const sources = ['backend_native.c', 'bottleneck.c', 'attention.c'].map((f) => path.join(pkgDir, 'native', f));
+const sources = ['backend_native.c', 'bottleneck.c', 'attention.c', 'blas_select.c'].map((f) => path.join(pkgDir, 'native', f));
 const outDir = process.env.BACKEND_NATIVE_OUT_DIR ? path.resolve(process.env.BACKEND_NATIVE_OUT_DIR) : path.join(pkgDir, 'build', 'Release');
 const statusFile = path.join(outDir, 'build-status.json');
 const blasMode = process.env.BACKEND_NATIVE_BLAS || 'auto';
@@ -129,7 +129,7 @@ function buildWithCc(includeDir, blas = { cflags: split(process.env.BACKEND_NATI
   fs.mkdirSync(outDir, { recursive: true });
   const cc = process.env.CC || 'cc';
   const args = ['-std=c11', '-O3', '-fno-math-errno', '-fPIC', '-shared', '-Wall', '-Wextra', `-I${includeDir}`,
-    ...blas.cflags, ...sources, '-o', output, ...blas.libs, '-lm', '-pthread'];
+    ...blas.cflags, ...sources, '-o', output, ...blas.libs, '-lm', '-ldl', '-pthread'];
   if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');
   return run(cc, args);
 }

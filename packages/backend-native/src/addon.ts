@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { BlasCoreChoice } from './blas-core';
 import { chooseBlasCore, CORETYPE_ENV } from './blas-core';
+import { BLAS_LIBRARY_ENV, KMP_BLOCKTIME_ENV, pickBlasLibrary } from './blas-library';
 
 /** The addon's exports; see native/backend_native.c for the exact contracts. */
 export interface NativeAddon {
@@ -46,7 +47,8 @@ export interface NativeAddon {
     batch: number, seq: number, heads: number, dh: number, prefix: number, scale: number,
   ): void;
   stridedCopy32(heap: ArrayBuffer, srcOff: number, dstOff: number, outer: number, count: number, srcStride: number, dstStride: number): void;
-  info(): { config: string; corename: string; threads: number };
+  /** library: the CBLAS loaded from ADAPTERS_BLAS_LIBRARY ('' = the linked OpenBLAS); libraryError: why it was not. */
+  info(): { config: string; corename: string; threads: number; library?: string; libraryError?: string };
   setNumThreads(threads: number): void;
 }
 
@@ -126,6 +128,33 @@ function pickBlasKernels(file: string, env: Record<string, string | undefined>):
   return choice;
 }
 
+/**
+ * Another BLAS library (MKL fetched by scripts/fetch-blas.js, or the user's ADAPTERS_BLAS_LIBRARY), verified and
+ * raced in child processes (cached); applied by setting ADAPTERS_BLAS_LIBRARY before dlopen, which the addon reads
+ * in its init. A rejected user value is removed from the environment so the addon uses the linked OpenBLAS.
+ */
+function pickLibrary(file: string, env: Record<string, string | undefined>, blas: BlasCoreChoice): string | undefined {
+  const lib = pickBlasLibrary(file, blas.coretype, env);
+  if (lib.spec !== undefined) {
+    blas.library = lib.spec.split(':').pop() ?? lib.spec;
+    blas.note = `${lib.note ?? lib.spec}; fallback ${blas.note}`;
+    if (lib.rejected !== undefined) blas.rejected = [...(blas.rejected ?? []), ...lib.rejected];
+  } else if (lib.note !== undefined) {
+    blas.note = `${blas.note}; ${lib.note}`;
+  }
+  if (env === process.env) {
+    if (lib.spec !== undefined) {
+      process.env[BLAS_LIBRARY_ENV] = lib.spec;
+      // Intel OpenMP spins 200 ms after each product by default, on the cores our row-parallel kernels (bottleneck,
+      // attention) want right after an FFN product; 0 = sleep at once (a wake-up costs µs against ms-long products).
+      if (process.env[KMP_BLOCKTIME_ENV] === undefined) process.env[KMP_BLOCKTIME_ENV] = '0';
+    } else {
+      delete process.env[BLAS_LIBRARY_ENV];
+    }
+  }
+  return lib.spec;
+}
+
 /** Tries to load the addon now (uncached); loadAddon() is the cached entry point. */
 export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   if (env[DISABLE_ENV] === '1') return { reason: `disabled by ${DISABLE_ENV}=1` };
@@ -141,6 +170,7 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   }
   keepBlasThreadsFromSpinning(env);
   const blas = pickBlasKernels(file, env);
+  const spec = blas.broken === undefined ? pickLibrary(file, env, blas) : undefined;
   if (blas.broken !== undefined) return { reason: blas.broken, fix: `set ${CORETYPE_ENV} to a core type that passes, or reinstall OpenBLAS and run ${REBUILD_COMMAND}`, blas };
   // process.dlopen rather than require: works the same under jest's module registry and needs no resolver.
   const mod: { exports: Partial<NativeAddon> } = { exports: {} };
@@ -157,7 +187,15 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   if (required.some((name) => typeof a[name] !== 'function')) {
     return { reason: `native addon at ${file} is stale (missing exports)`, fix: REBUILD_COMMAND, blas };
   }
-  const loaded = (a as NativeAddon).info().corename;
+  const info = (a as NativeAddon).info();
+  if (spec !== undefined && info.library !== spec.split(':').pop()) {
+    // Loud: the verified library did not load in this process (the addon fell back to the linked OpenBLAS).
+    blas.note = `linked OpenBLAS ${info.corename}: ${BLAS_LIBRARY_ENV} was verified but not loaded here (${info.libraryError || 'set too late?'})`;
+    delete blas.library;
+    return { addon: a as NativeAddon, path: file, blas };
+  }
+  if (spec !== undefined) return { addon: a as NativeAddon, path: file, blas };
+  const loaded = info.corename;
   if (blas.coretype !== undefined && loaded.toLowerCase() !== blas.coretype.toLowerCase()) {
     // Either this OpenBLAS does not know the name, or the variable never reached the C environment (under jest,
     // process.env is a copy) or the library was loaded before.

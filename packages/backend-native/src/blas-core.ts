@@ -25,6 +25,10 @@ export interface ProbeReport {
   library?: { path: string; size: number; mtimeMs: number };
   selfTest: { ok: boolean; worst: number; failure?: string };
   gflops?: number;
+  /** GFLOP/s over the MiniLM step's shapes (only when ADAPTERS_BLAS_PROBE_STEP=1). */
+  stepGflops?: number;
+  /** Why ADAPTERS_BLAS_LIBRARY was not loaded (the addon then used the linked OpenBLAS). */
+  libraryError?: string;
 }
 
 export type Probe = (addonFile: string, coretype: string | undefined) => ProbeReport | { error: string };
@@ -66,9 +70,14 @@ const MAX_CANDIDATES = 3;
 const firstLine = (s: string) => s.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
 
 /** Runs scripts/blas-probe.js on `addonFile` with OPENBLAS_CORETYPE = coretype (or unset). */
-export function probeInChild(addonFile: string, coretype: string | undefined, env: Record<string, string | undefined> = process.env): ProbeReport | { error: string } {
+export function probeInChild(
+  addonFile: string, coretype: string | undefined, env: Record<string, string | undefined> = process.env, extra: Record<string, string> = {},
+): ProbeReport | { error: string } {
   const childEnv: Record<string, string | undefined> = { ...env };
   delete childEnv[CORETYPE_ENV];
+  // The core types are probed on the linked OpenBLAS; another library is probed only when `extra` names it.
+  delete childEnv['ADAPTERS_BLAS_LIBRARY'];
+  Object.assign(childEnv, extra);
   if (coretype !== undefined) childEnv[CORETYPE_ENV] = coretype;
   const r = spawnSync(process.execPath, [PROBE_SCRIPT, addonFile], { env: childEnv, encoding: 'utf8', timeout: PROBE_TIMEOUT_MS });
   if (r.error) return { error: firstLine(r.error.message) };

@@ -12,6 +12,8 @@ import { FUSED_FACTORIES, FUSED_KERNEL_NAMES, makeBatchMatMul, makeFusedMatMul, 
 export { ADDON_PATH_ENV, DISABLE_ENV, REBUILD_COMMAND, defaultAddonPath } from './addon';
 export type { BlasCoreChoice } from './blas-core';
 export { AUTO_CORE_ENV, CORETYPE_ENV } from './blas-core';
+export type { BlasLibraryChoice } from './blas-library';
+export { AUTO_LIBRARY_ENV, BLAS_LIBRARY_ENV } from './blas-library';
 export type { CpuFeatures } from './cpu-features';
 export { candidateCores, readCpuFeatures } from './cpu-features';
 
@@ -126,11 +128,15 @@ export function nativeKernelStatus(): NativeKernelStatus {
 }
 
 export interface NativeInfo {
-  /** openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64". */
+  /** openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64", or MKL's version string. */
   config: string;
-  /** The kernel set OpenBLAS runs (openblas_get_corename()). */
+  /** The kernel set OpenBLAS runs (openblas_get_corename()), or "MKL" when MKL was loaded instead. */
   corename: string;
   threads: number;
+  /** The CBLAS library loaded from ADAPTERS_BLAS_LIBRARY ('' = the linked OpenBLAS). */
+  library?: string;
+  /** Why ADAPTERS_BLAS_LIBRARY was not loaded ('' when it was, or was not set). */
+  libraryError?: string;
   /** The addon file. */
   path: string;
   /** How the kernel set was chosen. */

@@ -61,6 +61,7 @@ export { BackendNotReadyError, backendReady, ensureBackend, requireBackend } fro
 export { applyDropout, dropoutMask } from './ops/dropout-mask';
 export { FUSED_KERNELS, hasFusedKernel } from './ops/fused';
 export { disableZeroCopyKernels, enableZeroCopyKernels, zeroCopyKernelsEnabled } from './backend/wasm-zero-copy';
+export { guardWasmAllocations, WasmHeapExhaustedError } from './backend/wasm-heap-guard';
 export type { BackendChoice, BackendName, NativeKernelStatus, SelectBackendOptions } from './backend/select-backend';
 
 // Files

@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'E_FLEET_GRID'
   | 'E_FLEET_STORE'
   | 'E_BACKEND'
-  | 'E_BACKEND_NOT_READY';
+  | 'E_BACKEND_NOT_READY'
+  | 'E_WASM_HEAP';
 
 /** The longest message an AdapterGraphError carries: hostile input must not produce a megabyte-long line. */
 export const MAX_ERROR_MESSAGE = 1000;

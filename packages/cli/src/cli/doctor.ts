@@ -32,8 +32,11 @@ function loadNative(): NativeModule | undefined {
   }
 }
 
-/** tfjs-backend-wasm 4.22 is built with a 2 GiB maximum memory; the module does not expose it at runtime. */
-const WASM_HEAP_LIMIT = 2 * 1024 ** 3;
+/**
+ * tfjs-backend-wasm 4.22's heap grows to wasm32's 4 GiB (npm run capacity reached 3.97 GiB before an allocation
+ * failed); the module does not expose the maximum at runtime.
+ */
+const WASM_HEAP_LIMIT = 4 * 1024 ** 3;
 const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(bytes < 1024 ** 3 ? 2 : 1)} GiB`;
 
 export async function doctorCommand(_args: ParsedArgs, ctx: CliContext): Promise<void> {
@@ -41,7 +44,7 @@ export async function doctorCommand(_args: ParsedArgs, ctx: CliContext): Promise
   const fixes: string[] = [];
   const choice = await selectBackend({ env: ctx.env });
   // The kernel list and the BLAS core get their own lines below.
-  out('backend', describeBackend().replace(/, (OpenBLAS|stock) .*\)$/, ')'));
+  out('backend', describeBackend().replace(/, (OpenBLAS|MKL|stock) .*\)$/, ')'));
   for (const t of choice.tried) out('skipped', `${t.name}: ${t.reason}`);
 
   const status: NativeKernelStatus | undefined = choice.nativeKernels;
@@ -56,7 +59,7 @@ export async function doctorCommand(_args: ParsedArgs, ctx: CliContext): Promise
     const line = nativeKernelsOffLine(status);
     if (line !== undefined) fixes.push(`${STOCK_WASM_SLOWDOWN} slower until fixed: ${status.fix}`);
   } else {
-    out('kernels', `native (OpenBLAS) for ${status.kernels.join(', ')}`);
+    out('kernels', `native (${info?.corename === 'MKL' ? 'MKL' : 'OpenBLAS'}) for ${status.kernels.join(', ')}`);
   }
 
   if (info !== undefined) {
@@ -68,7 +71,11 @@ export async function doctorCommand(_args: ParsedArgs, ctx: CliContext): Promise
     if (info.blas.source === 'detected' && best !== undefined && info.corename.toLowerCase() !== best.toLowerCase() && /generic/.test(info.blas.note)) {
       fixes.push(`OpenBLAS runs generic ${info.corename} kernels: install a newer OpenBLAS (BACKEND_NATIVE_BLAS=wheel npm rebuild @adapters/backend-native fetches one with pip), or try OPENBLAS_CORETYPE=${best}`);
     }
-    out('threads', `OpenBLAS ${info.threads}, CPUs ${os.cpus().length}${process.env['OPENBLAS_NUM_THREADS'] ? ` (OPENBLAS_NUM_THREADS=${process.env['OPENBLAS_NUM_THREADS']})` : ''}`);
+    // MKL's GEMMs took ~0.8× OpenBLAS's on an AVX-512 Xeon (packages/backend-native README); optional, fetched.
+    if (cpu?.vendor === 'GenuineIntel' && info.corename !== 'MKL' && process.platform === 'linux' && process.arch === 'x64' && !/MKL/.test(info.blas.note)) {
+      out('option', 'Intel MKL may run the matmuls faster here: npm run fetch:blas -w @adapters/backend-native (pip; verified and raced against OpenBLAS at the next start)');
+    }
+    out('threads', `${info.corename === 'MKL' ? 'MKL' : 'OpenBLAS'} ${info.threads}, CPUs ${os.cpus().length}${process.env['OPENBLAS_NUM_THREADS'] ? ` (OPENBLAS_NUM_THREADS=${process.env['OPENBLAS_NUM_THREADS']})` : ''}`);
   } else {
     out('threads', `CPUs ${os.cpus().length}`);
   }

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { AdapterGraphError } from '../errors';
 // Importing the wasm package registers the 'wasm' backend as a side effect.
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { guardWasmAllocations } from './wasm-heap-guard';
 import { enableZeroCopyKernels, zeroCopyKernelsEnabled } from './wasm-zero-copy';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -148,6 +149,7 @@ let nativeStatus: NativeKernelStatus | undefined;
 function enableWasmKernels(load: (id: string) => unknown, options: SelectBackendOptions): NativeKernelStatus | undefined {
   const env = options.env ?? process.env;
   if (env['ADAPTERS_ZERO_COPY_DISABLE'] !== '1') enableZeroCopyKernels();
+  guardWasmAllocations();
   if (options.nativeKernels === false || env['ADAPTERS_NATIVE_KERNELS_DISABLE'] === '1') return undefined;
   let mod: { enableNativeKernels?: () => NativeKernelStatus };
   try {
