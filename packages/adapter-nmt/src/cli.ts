@@ -15,6 +15,8 @@ import { isRunDir, loadNmtModel, loadTokenizerFile, readNmtRun, writeNmtRun } fr
 import type { LanguagePair, NmtRecipe } from './recipes';
 import { NMT_RECIPES, pairName, parsePair, recipeGraph, recipePolicy, targetTag } from './recipes';
 import { trainTranslation } from './loop';
+import type { CheckpointSettings } from './checkpoint';
+import { checkpointFile, readTranslationCheckpoint, removeTranslationCheckpoint, writeTranslationCheckpoint } from './checkpoint';
 import { scoreTranslations, sourceIds, targetIds, translate } from './translate';
 
 const out = (ctx: CliContext, line = '') => ctx.stdout.write(`${line}\n`);
@@ -48,7 +50,10 @@ export const NMT_TRAIN_SPEC: CommandSpec = {
     { name: 'ffn', type: 'int', min: 1, metavar: 'N', help: 'base: feed-forward width', defaultText: '4 × d-model' },
     option('maxLength', { help: 'base: positions (tokens per side, EOS included; longer text is cut)', defaultText: '64' }),
     option('limit', { help: 'use the first N lines of each training file', defaultText: 'all' }),
+    { name: 'dropout', type: 'number', min: 0, max: 0.9, metavar: 'P', help: 'base: dropout probability', defaultText: '0.1' },
+    { name: 'warmup', type: 'int', min: 1, metavar: 'N', help: 'learning-rate warm-up steps', defaultText: '5% of steps' },
     option('seed'),
+    { name: 'checkpoint-every', type: 'int', min: 1, metavar: 'N', help: 'save OUT.checkpoint.safetensors (weights, optimizer state) every N steps; a rerun with the same options resumes from it', defaultText: '100' },
     option('out', { help: 'output directory (replaced as a whole when the run succeeds)' }),
   ],
   examples: [
@@ -176,7 +181,7 @@ export async function nmtTrainCommand(args: ParsedArgs, ctx: CliContext): Promis
       graph = buildSeq2Seq({
         family: 'marian', vocabSize: tokenizer.size, dModel: d, encoderLayers: layers, decoderLayers: layers, encoderHeads: heads, decoderHeads: heads,
         encoderFfn: args.number('ffn') ?? 4 * d, decoderFfn: args.number('ffn') ?? 4 * d, maxPositions: args.number('max-length') ?? 64, activation: 'swish',
-        dropout: 0.1, padTokenId: tokenizer.padId, eosTokenId: tokenizer.eosId, decoderStartTokenId: tokenizer.padId,
+        dropout: args.number('dropout') ?? 0.1, padTokenId: tokenizer.padId, eosTokenId: tokenizer.eosId, decoderStartTokenId: tokenizer.padId,
       });
     } catch (e) {
       if (e instanceof ConfigError) throw new UsageError(e.message, args.command);
@@ -210,11 +215,21 @@ export async function nmtTrainCommand(args: ParsedArgs, ctx: CliContext): Promis
     // Adapters placed by several tasks (language adapters) must start from the same weights: one sync per graph, seeded.
     for (const t of tasks) store.sync(t.graph, seed);
     info(ctx, `${recipe}: ${tasks.map((t) => `${t.name} (${t.sources.length} pairs)`).join(', ')}; ${steps} steps of ${batchSize}, lr ${lr}, on ${backend}`);
+    const warmup = args.number('warmup');
+    const ckptFile = checkpointFile(outDir);
+    const settings = checkpointSettings(args, { recipe, pairs, modelDir, steps, batchSize, lr, seed, reductionFactor, warmup });
+    const resumeFrom = await readTranslationCheckpoint(ckptFile, settings).catch((e: unknown) => {
+      throw e instanceof ConfigError ? new UsageError(e.message, args.command) : e;
+    });
+    if (resumeFrom) info(ctx, `resuming from ${shortPath(ctx.cwd, ckptFile)} at step ${resumeFrom.snapshot.step}/${steps}`);
     const result = await writeRunDir(outDir, async (runDir) => {
       const metrics = MetricsWriter.open(path.join(runDir, 'metrics.jsonl'), { fresh: true });
+      for (const r of resumeFrom?.records ?? []) metrics.write({ type: 'step', step: r.step, totalSteps: steps, task: r.task, loss: r.loss, gradNorm: r.gradNorm, lr: r.lr });
       const t0 = Date.now();
       const { losses, trainableKeys } = trainTranslation({
-        store, tasks, policy: recipePolicy(recipe), steps, batchSize, learningRate: lr, seed,
+        store, tasks, policy: recipePolicy(recipe), steps, batchSize, learningRate: lr, seed, ...(warmup !== undefined ? { warmup } : {}),
+        ...(resumeFrom ? { resumeFrom } : {}), checkpointEvery: args.number('checkpoint-every') ?? 100,
+        onCheckpoint: (c) => writeTranslationCheckpoint(ckptFile, c, settings),
         onStep: (r) => {
           metrics.write({ type: 'step', step: r.step, totalSteps: steps, task: r.task, loss: r.loss, gradNorm: r.gradNorm, lr: r.lr });
           if (r.step % 50 === 0 || r.step === steps) info(ctx, `step ${r.step}/${steps} ${r.task} loss ${r.loss.toFixed(4)} (${formatDuration((Date.now() - t0) / 1000)})`);
@@ -223,17 +238,29 @@ export async function nmtTrainCommand(args: ParsedArgs, ctx: CliContext): Promis
       const trainable = trainableKeys.reduce((n, k) => n + store.get(k).size, 0);
       const extras: NmtExtras = {
         recipe, pairs: pairs.map((p) => pairName(p.pair)), ...(domain !== undefined ? { domain } : {}), ...(recipe === 'base' || recipe === 'full' ? {} : { reductionFactor }),
-        steps, batchSize, lr, seed, backend, trainableParams: trainable, firstLoss: losses[0] ?? null, lastLoss: losses.at(-1) ?? null,
+        steps, batchSize, lr, seed, ...(warmup !== undefined ? { warmup } : {}), ...(resumeFrom ? { resumedAtStep: resumeFrom.snapshot.step } : {}), backend, trainableParams: trainable, firstLoss: losses[0] ?? null, lastLoss: losses.at(-1) ?? null,
         trainSeconds: (Date.now() - t0) / 1000, files: Object.fromEntries(pairs.map((p) => [pairName(p.pair), p.file])),
       };
       await writeNmtRun(runDir, { model: modelDir, extras, maxLength: config.maxPositions, store, graphs: tasks.map((t) => t.graph), tokenizer });
       return { trainable, losses };
     });
+    removeTranslationCheckpoint(ckptFile);
     out(ctx, `${recipe}: ${result.trainable} trainable parameters; loss ${result.losses[0]?.toFixed(4)} → ${result.losses.at(-1)?.toFixed(4)}`);
     out(ctx, `wall time: ${formatDuration((Date.now() - started) / 1000)} on ${backend}; saved: ${shortPath(ctx.cwd, outDir)}`);
   } finally {
     store.dispose();
   }
+}
+
+/** What a checkpoint must have been written with to be resumed by this run (every option that changes the result). */
+function checkpointSettings(args: ParsedArgs, run: { recipe: NmtRecipe; pairs: readonly PairFile[]; modelDir: string; steps: number; batchSize: number; lr: number; seed: number; reductionFactor: number; warmup: number | undefined }): CheckpointSettings {
+  const base = ['vocab-size', 'd-model', 'layers', 'heads', 'ffn', 'max-length', 'dropout'];
+  return {
+    recipe: run.recipe, pairs: run.pairs.map((p) => `${pairName(p.pair)}=${p.file}`), model: run.modelDir, domain: args.string('domain') ?? null,
+    steps: run.steps, batchSize: run.batchSize, lr: run.lr, seed: run.seed, warmup: run.warmup ?? null, limit: args.number('limit') ?? null,
+    reductionFactor: run.recipe === 'base' || run.recipe === 'full' ? null : run.reductionFactor,
+    ...Object.fromEntries(base.map((k) => [k, args.has(k) ? (args.number(k) ?? null) : null])),
+  };
 }
 
 export async function nmtEvalCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {

@@ -22,8 +22,10 @@ export {
   bapnaFiratAdapter, domainAdapterName, languageRules, NMT_RECIPES, nmtAdapterRegistry, pairAdapterName, pairName, parsePair, recipeAdapters, recipeGraph,
   recipePolicy, recipeRules, sourceAdapterName, targetAdapterName, targetTag, wholeModelRule,
 } from './recipes';
-export type { TrainTranslationOptions, TranslationTask } from './loop';
+export type { StepRecord, TrainTranslationOptions, TranslationCheckpoint, TranslationTask } from './loop';
 export { batchRows, trainTranslation } from './loop';
+export type { CheckpointSettings } from './checkpoint';
+export { CHECKPOINT_FORMAT, checkpointFile, readTranslationCheckpoint, removeTranslationCheckpoint, writeTranslationCheckpoint } from './checkpoint';
 export type { TranslateOptions, TranslationScore } from './translate';
 export { scoreTranslations, sourceIds, targetIds, translate } from './translate';
 export { hfSeq2SeqConfig, saveSeq2Seq } from './save';

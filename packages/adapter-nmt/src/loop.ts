@@ -1,4 +1,4 @@
-import type { Graph, TrainPolicy, WeightStore } from '@adapters/core-graph';
+import type { Graph, Trainer, TrainerSnapshot, TrainPolicy, WeightStore } from '@adapters/core-graph';
 import { ConfigError, createTrainer, Executor, hashSeed, linearSchedule, mulberry32 } from '@adapters/core-graph';
 import { disposeSeq2SeqBatch, makeSeq2SeqBatch, seq2seqLoss } from './train';
 import { configOf } from './run';
@@ -24,7 +24,31 @@ export interface TrainTranslationOptions {
   readonly seed: number;
   readonly clipNorm?: number;
   readonly weightDecay?: number;
-  readonly onStep?: (r: { step: number; task: string; loss: number; gradNorm: number; lr: number }) => void;
+  readonly onStep?: (r: StepRecord) => void;
+  /** Continue an interrupted run from its last checkpoint (written by `onCheckpoint` with the same options). */
+  readonly resumeFrom?: TranslationCheckpoint;
+  /** Call `onCheckpoint` after every this many steps (not after the last: the caller saves the result then). */
+  readonly checkpointEvery?: number;
+  readonly onCheckpoint?: (checkpoint: TranslationCheckpoint) => void;
+}
+
+/** One optimizer step as `onStep` reports it (and metrics.jsonl records it). */
+export interface StepRecord {
+  readonly step: number;
+  readonly task: string;
+  readonly loss: number;
+  readonly gradNorm: number;
+  readonly lr: number;
+}
+
+/**
+ * Everything a run needs to continue exactly where it stopped: the trainable weights and AdamW's moments and step
+ * (the trainer's snapshot) and the steps' records. Batches and dropout masks are functions of (seed, step), so a
+ * resumed run takes the same steps as an uninterrupted one.
+ */
+export interface TranslationCheckpoint {
+  readonly snapshot: TrainerSnapshot;
+  readonly records: readonly StepRecord[];
 }
 
 /**
@@ -38,6 +62,8 @@ export function trainTranslation(options: TrainTranslationOptions): { losses: nu
   for (const t of tasks) if (t.sources.length === 0 || t.sources.length !== t.targets.length) throw new ConfigError(`tasks.${t.name}`, `needs as many targets as sources (≥ 1), got ${t.sources.length} and ${t.targets.length}`);
   if (!(Number.isInteger(steps) && steps >= 0)) throw new ConfigError('steps', `must be a non-negative integer, got ${steps}`);
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new ConfigError('batchSize', `must be a positive integer, got ${batchSize}`);
+  const every = options.checkpointEvery;
+  if (every !== undefined && !(Number.isInteger(every) && every >= 1)) throw new ConfigError('checkpointEvery', `must be a positive integer, got ${every}`);
   const warmup = options.warmup ?? Math.max(1, Math.round(steps * 0.05));
   const trainer = createTrainer({
     store, graph: tasks.map((t) => t.graph), policy: options.policy, schedule: linearSchedule(options.learningRate, warmup, Math.max(steps, 1)),
@@ -46,24 +72,42 @@ export function trainTranslation(options: TrainTranslationOptions): { losses: nu
   try {
     const executors = tasks.map((t) => new Executor(t.graph, store));
     const keys = tasks.map((t) => trainer.trainableKeys.filter((k) => t.graph.params.has(k)));
-    const losses: number[] = [];
-    for (let s = 0; s < steps; s++) {
+    const records: StepRecord[] = options.resumeFrom ? resume(trainer, options.resumeFrom, steps) : [];
+    for (let s = records.length; s < steps; s++) {
       const ti = s % tasks.length;
       const task = tasks[ti] as TranslationTask;
       const rows = batchRows(task.sources.length, batchSize, options.seed, ti, Math.floor(s / tasks.length));
       const batch = makeSeq2SeqBatch(configOf(executors[ti] as Executor), rows.map((r) => task.sources[r] as number[]), rows.map((r) => task.targets[r] as number[]));
       try {
         const r = trainer.step(() => seq2seqLoss(executors[ti] as Executor, batch, { training: true, seed: hashSeed(options.seed, `step ${s}`) }), { keys: keys[ti] as string[] });
-        losses.push(r.loss);
-        options.onStep?.({ step: r.step, task: task.name, loss: r.loss, gradNorm: r.gradNorm, lr: r.lr });
+        const record = { step: r.step, task: task.name, loss: r.loss, gradNorm: r.gradNorm, lr: r.lr };
+        records.push(record);
+        options.onStep?.(record);
       } finally {
         disposeSeq2SeqBatch(batch);
       }
+      if (every !== undefined && (s + 1) % every === 0 && s + 1 < steps) options.onCheckpoint?.({ snapshot: trainer.snapshot(), records: [...records] });
     }
-    return { losses, trainableKeys: trainer.trainableKeys };
+    return { losses: records.map((r) => r.loss), trainableKeys: trainer.trainableKeys };
   } finally {
     trainer.dispose();
   }
+}
+
+/** Puts a checkpoint's weights and optimizer state back after checking that it fits this trainer; returns its records. */
+function resume(trainer: Trainer, checkpoint: TranslationCheckpoint, steps: number): StepRecord[] {
+  const { snapshot, records } = checkpoint;
+  const field = 'resumeFrom';
+  if (!snapshot.optimizer) throw new ConfigError(field, 'has no optimizer state (take the snapshot with the optimizer)');
+  if (!(snapshot.step === records.length && snapshot.step <= steps)) throw new ConfigError(field, `is at step ${snapshot.step} with ${records.length} step records; expected equal counts ≤ steps (${steps})`);
+  const have = [...snapshot.weights.keys()].sort();
+  const want = [...trainer.trainableKeys].sort();
+  if (have.join('\n') !== want.join('\n')) {
+    const odd = have.find((k) => !want.includes(k)) ?? want.find((k) => !have.includes(k));
+    throw new ConfigError(field, `holds other trainable weights than this run (first difference: '${odd}')`);
+  }
+  trainer.restore(snapshot);
+  return [...records];
 }
 
 /** Rows of a task's k-th batch: epochs of a seeded permutation (the same rows for the same seed, task and k). */

@@ -33,4 +33,18 @@ describe('T5', () => {
     expect(placed.splices.map((s) => s.site).sort()).toEqual(['decoder.block.0.cross_attention', 'decoder.block.0.ffn', 'decoder.block.1.cross_attention', 'decoder.block.1.ffn', 'encoder.block.0.ffn', 'encoder.block.1.ffn']);
     expect(graph.sites.get('decoder.block.1.ffn')).toMatchObject({ module: 'decoder.block.1.layer.2', layer: 3 });
   });
+
+  it("sites are AdapterHub's T5 sublayers: entry = the input before RMSNorm, exit = the output before the residual add, closed by the add (no norm)", () => {
+    const graph = buildT5(parseT5Config(HF));
+    expect(graph.sites.get('encoder.block.1.attention')).toMatchObject({ entry: 'encoder.block.0.layer.1.residual', exit: 'encoder.block.1.layer.0.dropout', residual: { add: 'encoder.block.1.layer.0.residual', norm: 'encoder.block.1.layer.0.residual' } });
+    expect(graph.sites.get('decoder.block.0.cross_attention')).toMatchObject({ entry: 'decoder.block.0.layer.0.residual', residual: { add: 'decoder.block.0.layer.1.residual' } });
+    // seq_bn / double_seq_bn default to mode wrap, par_bn to parallel: both need these sites (AdapterHub 1.3.0 parity: tools/parity/src/t5.test.ts).
+    const registry = createRegistry(bottleneckPlugins);
+    const [plugin] = bottleneckPlugins;
+    for (const [config, mode] of [['double_seq_bn', 'wrap'], ['par_bn', 'parallel']] as const) {
+      const placed = applyPlacements(graph, [{ adapter: adapter(plugin as never, 'a', { config, reduction_factor: 2, cross_adapter: true }) }], registry).graph;
+      expect(new Set(placed.splices.map((s) => s.mode))).toEqual(new Set([mode]));
+      expect(placed.splices).toHaveLength(config === 'par_bn' ? 6 : 10);
+    }
+  });
 });

@@ -76,14 +76,14 @@ export function t5Seq2SeqConfig(c: T5Config): Seq2SeqConfig {
 /**
  * Builds T5ForConditionalGeneration as a graph with the same inputs, outputs and cached nodes as `buildSeq2Seq`
  * (so `encode` / `decodeStep` / `generate` / `seq2seqForward` run it unchanged). Node and parameter names are
- * Hugging Face's (`encoder.block.0.layer.0.SelfAttention.q`), checkpoint keys without a prefix. Pre-LN sites without a
- * residual norm (mode `after`), with AdapterHub's T5 modules: `{side}.block.{i}.attention` → `{side}.block.{i}.layer.0`,
+ * Hugging Face's (`encoder.block.0.layer.0.SelfAttention.q`), checkpoint keys without a prefix. Sites close with the
+ * residual add and no norm (`residualSite`), with AdapterHub's T5 modules: `{side}.block.{i}.attention` → `{side}.block.{i}.layer.0`,
  * `decoder.block.{i}.cross_attention` → `decoder.block.{i}.layer.1`, `{side}.block.{i}.ffn` → `….layer.1|2`.
  */
 export function buildT5(config: T5Config, runtime: Runtime = defaultRuntime): Graph {
   const c = config;
   const s2s = t5Seq2SeqConfig(c);
-  const b = new GraphBuilder({ architecture: 't5', prefix: 'transformer', config: { ...s2s, architecture: 't5', hiddenSize: c.dModel }, seq2seq: s2s }, withOps(withOps(runtime, NMT_OPS), T5_OPS));
+  const b = new GraphBuilder({ architecture: 't5', prefix: '', config: { ...s2s, architecture: 't5', hiddenSize: c.dModel }, seq2seq: s2s }, withOps(withOps(runtime, NMT_OPS), T5_OPS));
   const ids = b.input('input_ids', ['batch', 'seq'], 'int32');
   const mask = b.input('attention_mask', ['batch', 'seq'], 'float32');
   const decIds = b.input('decoder_input_ids', ['batch', 'seq'], 'int32');
@@ -124,8 +124,9 @@ export function buildT5(config: T5Config, runtime: Runtime = defaultRuntime): Gr
     const v = b.add('identity', crossValueNode(i), [sc.dense('layer.1.EncDecAttention.v', encoderOut, c.dModel, { bias: false, init: WEIGHT_INIT })]);
     const ctx = sc.op('t5Attention', 'layer.1.EncDecAttention.context', [q, k, v, mask], { attrs: { heads: c.heads, mask: true, dropout: c.dropout } });
     const crossOut = sc.dropout('layer.1.dropout', sc.dense('layer.1.EncDecAttention.o', ctx, c.dModel, { bias: false, init: WEIGHT_INIT }), c.dropout);
-    b.site({ name: `${prefix}.cross_attention`, kind: 'cross_attention', layer, module: `${prefix}.layer.1`, entry: normed, exit: crossOut });
-    d = feedForward(b, sc, c, prefix, layer, 2, sc.add('layer.1.residual', crossOut, attn.out));
+    const crossResidual = sc.add('layer.1.residual', crossOut, attn.out);
+    residualSite(b, { name: `${prefix}.cross_attention`, kind: 'cross_attention', layer, module: `${prefix}.layer.1` }, attn.out, crossOut, crossResidual);
+    d = feedForward(b, sc, c, prefix, layer, 2, crossResidual);
   }
   d = dec.dropout('final_dropout', dec.op('rmsNorm', 'final_layer_norm', [d], rmsParams(c)), c.dropout);
   b.output('last_hidden_state', d);
@@ -157,8 +158,9 @@ function selfAttention(b: GraphBuilder, sc: Scope, c: T5Config, prefix: string, 
   const inputs = o.mask ? [q, k, v, o.mask, bias] : [q, k, v, bias];
   const ctx = sc.op('t5Attention', 'layer.0.SelfAttention.context', inputs, { attrs: { heads: c.heads, mask: o.mask !== undefined, bias: true, causal: !o.bidirectional, dropout: c.dropout } });
   const out = sc.dropout('layer.0.dropout', sc.dense('layer.0.SelfAttention.o', ctx, c.dModel, { bias: false, init: WEIGHT_INIT }), c.dropout);
-  b.site({ name: `${prefix}.attention`, kind: 'attention', layer, module: `${prefix}.layer.0`, entry: normed, exit: out });
-  return { out: sc.add('layer.0.residual', out, x), bias };
+  const residual = sc.add('layer.0.residual', out, x);
+  residualSite(b, { name: `${prefix}.attention`, kind: 'attention', layer, module: `${prefix}.layer.0` }, x, out, residual);
+  return { out: residual, bias };
 }
 
 /** The feed-forward layer (`layer.{index}`): RMSNorm → DenseReluDense (relu or gated gelu_new) → dropout → + x. */
@@ -174,8 +176,19 @@ function feedForward(b: GraphBuilder, sc: Scope, c: T5Config, prefix: string, la
   }
   const dropped = sc.dropout(`${l}.DenseReluDense.dropout`, hidden, c.dropout);
   const out = sc.dropout(`${l}.dropout`, sc.dense(`${l}.DenseReluDense.wo`, dropped, c.dModel, { bias: false, init: WEIGHT_INIT }), c.dropout);
-  b.site({ name: `${prefix}.ffn`, kind: 'ffn', layer, module: `${prefix}.${l}`, entry: normed, exit: out });
-  return sc.add(`${l}.residual`, out, x);
+  const residual = sc.add(`${l}.residual`, out, x);
+  residualSite(b, { name: `${prefix}.ffn`, kind: 'ffn', layer, module: `${prefix}.${l}` }, x, out, residual);
+  return residual;
+}
+
+/**
+ * A T5 sublayer as AdapterHub sees it (`bottleneck_layer_forward(dropout(out), residual_input=x, layer_norm=None)`):
+ * entry = the sublayer's input x (before its RMSNorm), exit = its output before the residual add, and the add as the
+ * span's close without a norm. So mode `wrap` gives AdapterHub's seq_bn (x + out + f(x + out)) and double_seq_bn
+ * (x + out + f(out)), mode `parallel` its par_bn (x + out + f(x)), mode `after` an adapter on out.
+ */
+function residualSite(b: GraphBuilder, site: { name: string; kind: string; layer: number; module: string }, x: string, out: string, add: string): void {
+  b.site({ ...site, entry: x, exit: out, residual: { add, norm: add } });
 }
 
 /**
