@@ -1,8 +1,7 @@
 // Shared fixtures for this package's tests (excluded from the build).
-import * as tf from '@tensorflow/tfjs';
 import type { EncoderConfig, Graph, PlacementRule, RunOptions, WeightStore } from '@adapters/core-graph';
-import { applyPlacements, buildEncoder, createRegistry, Executor } from '@adapters/core-graph';
-import { createRefRng, refConfigOf, storeWithReferenceBase } from '@adapters/core-graph/testing';
+import { applyPlacements, buildEncoder, createRegistry } from '@adapters/core-graph';
+import { maxRelDiff, randomizeOwned, refConfigOf, runOutput, storeWithReferenceBase, TOY_FEEDS } from '@adapters/core-graph/testing';
 
 /** Base weights from the float64 reference generator (core-graph's shared fixture). */
 export const baseStore = storeWithReferenceBase;
@@ -15,15 +14,7 @@ export const TINY: Partial<EncoderConfig> = { vocabSize: 40, hiddenSize: 32, num
 export const registry = createRegistry([compacter]);
 
 
-export const IDS = [
-  [2, 7, 11, 5, 19, 3],
-  [2, 31, 8, 3, 0, 0],
-];
-export const MASK = [
-  [1, 1, 1, 1, 1, 1],
-  [1, 1, 1, 1, 0, 0],
-];
-export const FEEDS = { input_ids: IDS, attention_mask: MASK };
+export { TOY_IDS as IDS, TOY_MASK as MASK, TOY_FEEDS as FEEDS, bitEqual, maxAbsDiff, setWeight, weight64 } from '@adapters/core-graph/testing';
 
 export const tinyBase = (partial: Partial<EncoderConfig> = {}): Graph => buildEncoder({ ...TINY, ...partial });
 
@@ -34,55 +25,16 @@ export function adapted(base: Graph, rules: readonly PlacementRule[]): Graph {
 
 /** Random, clearly non-zero values for every parameter owned by `adapter:NAME`, shared ones included. */
 export function randomizeAdapter(graph: Graph, store: WeightStore, name: string, seed: number, scale = 0.4): void {
-  const rng = createRefRng(seed);
-  for (const p of graph.params.values()) {
-    if (p.owner !== `adapter:${name}`) continue;
-    const size = p.shape.reduce((a, b) => a * b, 1);
-    const v = new Float32Array(size);
-    for (let i = 0; i < size; i++) {
-      if (p.kind === 'bias') v[i] = 0.1 * rng.normal();
-      else if (p.kind === 'norm') v[i] = p.key.endsWith('.weight') ? 1 + 0.2 * (2 * rng.uniform() - 1) : 0.2 * (2 * rng.uniform() - 1);
-      else if (p.kind === 'scalar') v[i] = 0.5 + rng.uniform();
-      else v[i] = scale * rng.normal();
-    }
-    setWeight(store, p.key, v, p.shape);
-  }
+  randomizeOwned(graph, store, `adapter:${name}`, seed, { scale });
 }
 
-export function setWeight(store: WeightStore, key: string, values: ArrayLike<number>, shape: readonly number[]): void {
-  const t = tf.tensor(Float32Array.from(values), [...shape]);
-  store.assign(key, t);
-  t.dispose();
-}
+export const run = (graph: Graph, store: WeightStore, feeds: Record<string, number[][]> = TOY_FEEDS, output = 'last_hidden_state', options: RunOptions = {}): Float32Array =>
+  runOutput(graph, store, feeds, output, options);
 
-export function run(graph: Graph, store: WeightStore, feeds: Record<string, number[][]> = FEEDS, output = 'last_hidden_state', options: RunOptions = {}): Float32Array {
-  const out = new Executor(graph, store).run(feeds, options);
-  const v = Float32Array.from((out[output] as tf.Tensor).dataSync());
-  for (const x of Object.values(out)) x.dispose();
-  return v;
-}
-
-/** Reads a weight as float64. */
-export function weight64(store: WeightStore, key: string): Float64Array {
-  return Float64Array.from(store.get(key).dataSync());
-}
-
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
-  return m;
-}
 
 /** max_i |got_i - ref_i| / max(1, |ref_i|): relative error, absolute near zero. */
-export function maxRelErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  if (got.length !== ref.length) throw new Error(`length ${got.length} != ${ref.length}`);
-  let m = 0;
-  for (let i = 0; i < got.length; i++) m = Math.max(m, Math.abs((got[i] as number) - (ref[i] as number)) / Math.max(1, Math.abs(ref[i] as number)));
-  return m;
-}
+export const maxRelErr = (got: ArrayLike<number>, ref: ArrayLike<number>): number => maxRelDiff(got, ref, 1);
 
-export const bitEqual = (a: ArrayLike<number>, b: ArrayLike<number>): boolean => a.length === b.length && Array.from(a).every((v, i) => Object.is(v, b[i]));
 
 /** The PHM nodes of `graph` (op `phm`). */
 export const phmNodes = (graph: Graph) => graph.nodes.filter((n) => n.op === 'phm');

@@ -81,12 +81,7 @@ export function toyExamples(count: number, seed: number): TrainExample[] {
   });
 }
 
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
-  return m;
-}
+export { maxAbsDiff } from '@adapters/core-graph/testing';
 
 export function bitEqual(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   if (a.length !== b.length) return false;
