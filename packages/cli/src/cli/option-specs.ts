@@ -16,6 +16,9 @@ export const SHARED_OPTIONS = {
   steps: { name: 'steps', type: 'int', min: 1, metavar: 'N', help: 'training steps' },
   batchSize: { name: 'batch-size', type: 'int', min: 1, metavar: 'N', help: 'examples per step', defaultText: '16' },
   maxLength: { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example, including special tokens', defaultText: '128' },
+  // Multi-task commands (train --task, pals-train, fusion-stage1): `parseTaskArgs` / `parseSampling` in tasks.ts read them.
+  task: { name: 'task', type: 'string', repeat: true, metavar: 'NAME=TRAIN[,EVAL]', help: 'a task: its name (letters, digits, _ -), its training file and optionally a dev file (.tsv, .csv, .jsonl)' },
+  sampling: { name: 'sampling', type: 'string', metavar: 'annealed|proportional|uniform|round-robin|all|temperature=T', help: 'how each multi-task step picks its task', defaultText: 'annealed' },
 } as const satisfies Readonly<Record<string, OptionSpec>>;
 
 export type SharedOptionKey = keyof typeof SHARED_OPTIONS;
