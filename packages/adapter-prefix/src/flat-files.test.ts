@@ -2,7 +2,7 @@
 // parameter `prefix_tuning.prefix_tunings.NAME.self_prefix.control_trans` [P·L·2·hidden] (adapters 1.3,
 // methods/prefix_tuning.py), config `flat: true`; saved → loaded gives the same tensor bit for bit and the same
 // outputs; a file whose vector has the wrong length is refused naming the tensor, leaving the model unchanged.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as fc from 'fast-check';
