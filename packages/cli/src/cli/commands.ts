@@ -47,7 +47,7 @@ import type { LabelsFile } from './data';
 import { detectColumns, encodeExamples, majorityShare, readColumns, readLabelsFile, resolveAdapterDir, resolveModel, sample, shortPath } from './data';
 import type { PluginChoice, PluginPackage } from './plugins';
 import { choosePlugin, discoverPlugins, runtimeOf } from './plugins';
-import { MULTITASK_EXTRAS, trainMultiTaskCommand } from './train-multitask';
+import { MULTITASK_EXTRAS } from './tasks';
 
 /** A stream the CLI writes to; process.stdout / process.stderr fit. */
 export interface OutStream {
@@ -473,8 +473,6 @@ export async function checkMaxLength(modelDir: string, maxLength: number, option
 }
 
 export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
-  // Several --task NAME=TRAIN[,EVAL]: one adapter + head per task, trained jointly (train-multitask.ts).
-  if (args.has('task')) return trainMultiTaskCommand(args, ctx);
   await runTrainJob(jobFromArgs(args, ctx.cwd), args, ctx);
 }
 

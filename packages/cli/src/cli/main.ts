@@ -8,6 +8,7 @@ import { commandHelp, parseArgs, suggest, UsageError } from './args';
 import type { CliContext } from './commands';
 import { COLUMN_OPTIONS } from './data';
 import { option } from './option-specs';
+import { trainMultiTaskCommand } from './train-multitask';
 import type { CliCommand } from './plugins';
 import { discoverPlugins } from './plugins';
 import { DOCTOR_SPEC, doctorCommand } from './doctor';
@@ -134,7 +135,8 @@ export const COMMANDS: readonly CommandSpec[] = [
 ];
 
 const HANDLERS: Readonly<Record<string, (args: ParsedArgs, ctx: CliContext) => Promise<void> | void>> = {
-  train: trainCommand,
+  // Several --task NAME=TRAIN[,EVAL]: one adapter + head per task, trained jointly (train-multitask.ts).
+  train: (args, ctx) => (args.has('task') ? trainMultiTaskCommand(args, ctx) : trainCommand(args, ctx)),
   eval: evalCommand,
   predict: predictCommand,
   inspect: inspectCommand,

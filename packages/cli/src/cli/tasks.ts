@@ -5,6 +5,9 @@ import type { TaskSampling } from '@adapters/core-graph';
 import type { ParsedArgs } from './args';
 import { UsageError } from './args';
 
+/** The key of a multi-task run's extras in its top-level run.json (`adapters train --task`). */
+export const MULTITASK_EXTRAS = 'multitask';
+
 /** A task name: also a folder, an adapter and a head name. */
 export const TASK_NAME_RE = /^[A-Za-z0-9_-]+$/;
 

@@ -15,10 +15,8 @@ import { backendBanner, checkMaxLength, cliPlugins, placedSummary, readPlacement
 import type { Columns } from './data';
 import { detectColumns, encodeExamples, givenColumns, majorityShare, readColumns, resolveModel, sample, shortPath } from './data';
 import { choosePlugin } from './plugins';
-import { parseSampling, parseTaskArgs } from './tasks';
+import { MULTITASK_EXTRAS, parseSampling, parseTaskArgs } from './tasks';
 
-/** The key of a multi-task run's extras in its top-level run.json. */
-export const MULTITASK_EXTRAS = 'multitask';
 
 /** Single-task options that mean nothing with --task. */
 const SINGLE_TASK_ONLY = ['data', 'eval', 'name', 'full-finetune', 'eval-every', 'eval-subset', 'patience'] as const;
