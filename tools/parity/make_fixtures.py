@@ -318,6 +318,52 @@ def union_methods(base: BertModel) -> None:
         "UniPELTConfig: gated PrefixTuningConfig(prefix_length=10, bottleneck_size=24; the preset's 512 shrunk), gated SeqBnConfig(rf 16), gated LoRAConfig(r=8, alpha=2)")
 
 
+def union_composition(base: BertModel) -> None:
+    """ConfigUnion as a child of composition blocks: each method's layer composes the setup restricted to its modules.
+
+    - `union_stack`: Stack(a, b), a = MAMConfig (prefix MLP bottleneck 24) and b = LoRAConfig(r=4): the prefix layer runs
+      a's prefix, the bottleneck layer a's parallel adapter, the LoRA layers b, each alone. (Stack(MAM, ParBnConfig) is
+      left out: BottleneckLayer.compose_stack calls pre_block before every child, and ParallelAdapter.pre_forward
+      restarts from the layer input, so adapters 1.3.0 keeps only the last parallel adapter of a Stack.)
+    - `union_batchsplit`: BatchSplit(a, b, batch_sizes=[1, 1]), a and b each ConfigUnion(LoRAConfig(r=4),
+      ParBnConfig(rf 4)): the LoRA layers and the bottleneck layers each split the batch between a's and b's module.
+      (adapters 1.3.0 fails when a BatchSplit child has no module in a LoRA layer: LoRALayer.pad_and_concat gets
+      None for that child's slice, so both children hold a LoRA here.)
+    """
+    from adapters import ConfigUnion, LoRAConfig, MAMConfig, ParBnConfig, PrefixTuningConfig
+    from adapters.composition import BatchSplit
+
+    def save_union(model: BertAdapterModel, name: str, path: Path) -> list[str]:
+        # As union_methods: the pickle's tensors as adapter.safetensors without the per-layer copies of a prefix pool.
+        model.save_adapter(str(path), name, use_safetensors=False)
+        saved = torch.load(str(path / "pytorch_adapter.bin"), weights_only=True)
+        (path / "pytorch_adapter.bin").unlink()
+        save_file({k: v.contiguous() for k, v in saved.items() if ".prefix_tuning.pool." not in k}, str(path / "adapter.safetensors"), metadata={"format": "pt"})
+        return sorted(saved)
+
+    def hub(method: str, union, other, setup, seed: int, note: str) -> None:
+        d = fresh(method)
+        model = adapter_model(base)
+        model.add_adapter("a", config=union)
+        model.add_adapter("b", config=other)
+        redraw_matching(model, [f"{x}.{n}." for x in [".prefix_tunings", ".adapters", ".loras"] for n in ["a", "b"]], seed)
+        model.set_active_adapters(setup)
+        outputs = run(model, None)
+        assert_changes(method, model, outputs)
+        keys = save_union(model, "a", d / "a")
+        if isinstance(other, ConfigUnion):
+            save_union(model, "b", d / "b")
+        else:
+            model.save_adapter(str(d / "b"), "b", use_safetensors=True)
+        write_expected(d, outputs, {"adapters": ["a", "b"], "active": str(setup), "head": None, "note": note, "saved_keys": keys})
+
+    hub("union_stack", MAMConfig(prefix_tuning=PrefixTuningConfig(bottleneck_size=24)), LoRAConfig(r=4), Stack("a", "b"), 23,
+        "Stack(a, b): a = MAMConfig (prefix MLP bottleneck 24), b = LoRAConfig(r=4)")
+    pair = ConfigUnion(LoRAConfig(r=4), ParBnConfig(reduction_factor=4))
+    hub("union_batchsplit", pair, pair, BatchSplit("a", "b", batch_sizes=[1, 1]), 24,
+        "BatchSplit(a, b, batch_sizes=[1, 1]): a, b = ConfigUnion(LoRAConfig(r=4), ParBnConfig(rf 4))")
+
+
 def main() -> None:
     torch.set_num_threads(1)
     ROOT.mkdir(parents=True, exist_ok=True)
@@ -351,6 +397,7 @@ def main() -> None:
     lora_methods(base)
     prefix_methods(base)
     union_methods(base)
+    union_composition(base)
 
     versions = {
         "python": platform.python_version(),

@@ -3,7 +3,7 @@
 # Pfeiffer (seq_bn) adapter per task (AdapterFusion's ST-A stage 1) with the same total step budget, both through
 # the `adapters` CLI. Training and dev sets are subsampled (seeded) so the whole run stays bounded on a busy 2-core
 # machine. Accuracies are whatever the commands print: nothing is asserted.
-#   bash packages/adapter-pals/scripts/real-run.sh     (env: OUT STEPS TRAIN DEV MAXLEN BATCH LR EPOCHS EVAL=1 GLUE_DIR)
+#   bash packages/adapter-pals/scripts/real-run.sh     (env: OUT STEPS TRAIN DEV MAXLEN BATCH LR EPOCHS SEED EVAL=1 GLUE_DIR)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
@@ -15,15 +15,16 @@ MAXLEN="${MAXLEN:-48}"
 BATCH="${BATCH:-16}"
 LR="${LR:-2e-3}"
 EPOCHS="${EPOCHS:-3}"        # the annealed sampling's E
+SEED="${SEED:-42}"
 DATA="${GLUE_DIR:-$root/../shared/datasets}"
 [ -d "$DATA/glue-rte" ] || DATA=/work/shared/datasets
-adapters() { (cd "$root" && node packages/core-graph/bin/adapters.js "$@"); }
+adapters() { (cd "$root" && node packages/cli/bin/adapters.js "$@"); }
 
 mkdir -p "$OUT"
 node "$here/prepare-glue.js" "$DATA" "$OUT/data" --train "$TRAIN" --dev "$DEV"
 tasks=()
 for t in rte mrpc sst2 cola; do tasks+=(--task "$t=$OUT/data/$t/train.tsv,$OUT/data/$t/dev.tsv"); done
-common=(--model all-MiniLM-L6-v2 --batch-size "$BATCH" --max-length "$MAXLEN" --lr "$LR" --seed 42)
+common=(--model all-MiniLM-L6-v2 --batch-size "$BATCH" --max-length "$MAXLEN" --lr "$LR" --seed "$SEED")
 
 start=$(date +%s)
 adapters pals-train "${common[@]}" "${tasks[@]}" --epochs "$EPOCHS" --max-steps "$STEPS" --out "$OUT/pals" | tee "$OUT/pals-train.txt"

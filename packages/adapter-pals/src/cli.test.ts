@@ -81,11 +81,31 @@ describe('adapters pals-train / pals-eval', () => {
     // The top-level run holds one model per task: core's eval names the commands that evaluate it.
     const top = await cli(['eval', '--run', 'run', '--data', 'sent-dev.tsv']);
     expect(top.code).not.toBe(0);
-    expect(top.err).toMatch(/run\.json: extras\.pals: .*use adapters pals-eval --run run \(every task\), or adapters eval --run run\/TASK/);
+    expect(top.err).toMatch(/run\.json: extras\.pals: .*use adapters pals-eval --run run \(every task\), or adapters eval --run run --task TASK/);
     // One task on another file.
     const one = await ok(['pals-eval', '--run', 'run', '--task', 'topic=topic.tsv']);
     expect(one.out).toMatch(/^topic: accuracy \d\.\d{4} .*\(9 examples of topic\.tsv/m);
     expect(one.out).not.toMatch(/^sent:/m);
+  });
+
+  test("core's `adapters train --task ... --adapter pals` trains the same PALs as pals-train, and eval --run DIR --task NAME reads either", async () => {
+    const common = ['--model', 'tiny-bert', '--task', 'sent=sent.tsv,sent-dev.tsv', '--task', 'topic=topic.tsv,topic-dev.tsv', '--epochs', '2', '--max-steps', '6', '--batch-size', '4', '--lr', '0.01', '--max-length', '8', '--seed', '5'];
+    const viaPals = await ok(['pals-train', ...common, '--d-s', '8', '--heads', '2', '--out', 'same-pals']);
+    const viaCore = await ok(['train', ...common, '--adapter', 'pals:d_s=8,heads=2', '--out', 'same-core']);
+    const accuracies = (text: string) => text.split('\n').filter((l) => /^(sent|topic): accuracy/.test(l)).map((l) => l.split('  (')[0]);
+    expect(accuracies(viaCore.out)).toHaveLength(2);
+    expect(accuracies(viaCore.out)).toEqual(accuracies(viaPals.out));
+    // Same seed, same settings, same trainer: the saved PALs and heads are the same bytes.
+    for (const t of ['sent', 'topic']) {
+      for (const f of ['adapter.safetensors', 'model_head.safetensors']) {
+        const a = path.join(tmp, 'same-pals', t, f);
+        expect(readFileSync(path.join(tmp, 'same-core', t, f)).equals(readFileSync(a))).toBe(true);
+      }
+    }
+    for (const run of ['same-pals', 'same-core']) {
+      const e = await ok(['eval', '--run', run, '--task', 'topic', '--data', 'topic-dev.tsv']);
+      expect(`topic: accuracy ${e.out.match(/^accuracy: (\d\.\d{4})/m)?.[1]}`).toBe(accuracies(viaCore.out)[1]?.split('  F1')[0]);
+    }
   });
 
   test.each([

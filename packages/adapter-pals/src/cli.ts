@@ -24,7 +24,7 @@ export interface PalsExtras {
 
 /** A top-level pals-train run.json holds one model per task: core's eval cannot pick one, so it names these commands. */
 export const runExtrasCommands: Readonly<Record<string, string>> = {
-  [PALS_EXTRAS]: 'adapters pals-eval --run DIR (every task), or adapters eval --run DIR/TASK (one task)',
+  [PALS_EXTRAS]: 'adapters pals-eval --run DIR (every task), or adapters eval --run DIR --task TASK (one task)',
 };
 
 const out = (ctx: CliContext, line = '') => ctx.stdout.write(`${line}\n`);
@@ -42,8 +42,8 @@ export const PALS_TRAIN_SPEC: CommandSpec = {
   usage: '--model DIR|NAME --task NAME=TRAIN[,EVAL] [--task ...] --out DIR [options]',
   options: [
     option('model'),
-    { name: 'task', type: 'string', repeat: true, metavar: 'NAME=TRAIN[,EVAL]', help: 'a task: its name (letters, digits, _ -), its training file and optionally a dev file (.tsv, .csv, .jsonl)' },
-    { name: 'sampling', type: 'string', metavar: 'annealed|proportional|uniform|round-robin|all|temperature=T', help: 'how each step picks its task', defaultText: 'annealed' },
+    option('task'),
+    option('sampling'),
     { name: 'd-s', type: 'int', min: 1, metavar: 'N', help: 'width of the projected attention (d_s)', defaultText: '204·hidden/768 rounded to a multiple of --heads (108 for MiniLM)' },
     { name: 'heads', type: 'int', min: 1, metavar: 'N', help: 'attention heads of each PAL', defaultText: '12' },
     option('epochs', { help: 'epochs (the annealing runs over them)', metavar: 'E' }),

@@ -24,10 +24,11 @@ export function ejectPrefix(graph: Graph, store: WeightStore, name: string): Gra
   const kv = tf.tidy(() => new Executor(graph, store).forward({ input_ids: [[0]] }, { outputs: [], nodes: [mlpOut] })[mlpOut] as tf.Tensor);
   const mlpKeys = graph.nodes.filter((n) => mlpNodes.has(n.id)).flatMap((n) => Object.values(n.params));
   const template = graph.param(mlpKeys[0] as string);
-  const flatSpec: ParamSpec = { ...template, key: flatKey, shape: [...kv.shape], init: { kind: 'normal', std: 1 }, kind: 'embedding' };
+  // 1-D as AdapterHub's ejected FlatPrefixTuning.control_trans; the node reads it as prefix_length rows.
+  const flatSpec: ParamSpec = { ...template, key: flatKey, shape: [kv.size], init: { kind: 'normal', std: 1 }, kind: 'embedding' };
   const nodes: GraphNode[] = [];
   for (const n of graph.nodes) {
-    if (n.id === `${scope}.wte`) nodes.push({ id: flatId, op: PREFIX_TABLE_OP, inputs: [], attrs: {}, params: { weight: flatKey }, type: outNode.type });
+    if (n.id === `${scope}.wte`) nodes.push({ id: flatId, op: PREFIX_TABLE_OP, inputs: [], attrs: { rows: config.prefix_length }, params: { weight: flatKey }, type: outNode.type });
     else if (!mlpNodes.has(n.id)) nodes.push(n.inputs.includes(mlpOut) ? { ...n, inputs: n.inputs.map((i) => (i === mlpOut ? flatId : i)) } : n);
   }
   const params = new Map([...graph.params].filter(([k]) => !mlpKeys.includes(k)));

@@ -2,7 +2,7 @@
 // methods/prefix_tuning.py). One model-level pool per adapter (`shared.adapters.NAME.*`) produces, for the L layers
 // that carry a prefix, a table KV [P, L·2·hidden]:
 //   MLP (flat = false):  KV = dropout(W₂ᵀ·act(W₁ᵀ·E + b₁) + b₂),  E [P, hidden] (wte), W₁ [hidden, bottleneck], W₂ [bottleneck, L·2·hidden]
-//   flat:                KV = dropout(T),  T [P, L·2·hidden]
+//   flat:                KV = dropout(T),  T [P, L·2·hidden] (stored 1-D, [P·L·2·hidden], as AdapterHub stores it)
 // Layer l's prefix keys are columns [2j·hidden, (2j+1)·hidden) and values [(2j+1)·hidden, (2j+2)·hidden), j = its
 // index among the prefixed layers (AdapterHub's view [P, 2L, heads, head_dim]); the layer's attention is rebuilt with
 // them prepended to k and v and the mask extended by P ones (the site `layer.{i}.attention.self`, mode `after`).
@@ -63,7 +63,8 @@ function pool(ctx: BuildContext<PrefixTuningConfig>, hidden: number, layers: num
   const out = layers * 2 * hidden;
   let kv: string;
   if (c.flat) {
-    kv = sc.op(PREFIX_TABLE_OP, 'control_trans', [], { params: { weight: { shape: [c.prefix_length, out], init: STANDARD_NORMAL, kind: 'embedding' } } });
+    // Stored 1-D as AdapterHub's FlatPrefixTuning.control_trans [P·L·2·hidden] (files exchange as they are), read as P rows.
+    kv = sc.op(PREFIX_TABLE_OP, 'control_trans', [], { attrs: { rows: c.prefix_length }, params: { weight: { shape: [c.prefix_length * out], init: STANDARD_NORMAL, kind: 'embedding' } } });
   } else {
     const wte = sc.op(PREFIX_TABLE_OP, 'wte', [], { params: { weight: { shape: [c.prefix_length, hidden], init: STANDARD_NORMAL, kind: 'embedding' } } });
     const h = sc.act(c.non_linearity, 'control_trans.1', sc.dense('control_trans.0', wte, c.bottleneck_size, linearInit(hidden)));

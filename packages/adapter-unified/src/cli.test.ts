@@ -50,6 +50,21 @@ describe('adapters train with the union presets', () => {
     expect(['pos', 'neg']).toContain(line.label);
   }, 240_000);
 
+  // Multi-task: one MAM per task (each the union under the task's name), eval of one task from the run.
+  test('train --task a=... --task b=... --adapter mam, then eval --run DIR --task NAME', async () => {
+    const r = await ok([
+      'train', '--model', 'tiny-bert', '--task', 'a=train.tsv,train.tsv', '--task', 'b=train.tsv,train.tsv', '--adapter', 'mam', '--max-steps', '4', '--batch-size', '8', '--max-length', '8', '--lr', '0.01', '--out', 'run-mt',
+    ]);
+    const run = JSON.parse(readFileSync(path.join(tmp, 'run-mt', 'run.json'), 'utf8')) as { adapters: Array<Record<string, unknown>> };
+    // Unions record no placement, at the top or per task.
+    expect(run.adapters).toEqual([{ name: 'a', dir: 'a' }, { name: 'b', dir: 'b' }]);
+    for (const t of ['a', 'b']) {
+      const printed = r.out.match(new RegExp(`^${t}: accuracy (\\d\\.\\d{4})`, 'm'))?.[1];
+      const e = await ok(['eval', '--run', 'run-mt', '--task', t, '--data', 'train.tsv']);
+      expect(e.out.match(/^accuracy: (\d\.\d{4})/m)?.[1]).toBe(printed);
+    }
+  }, 240_000);
+
   // inspect places the preset through the same discovery.
   test.each(['mam', 'unipelt'])('inspect --adapter %s places the preset found by discovery', async (preset) => {
     const out = (await ok(['inspect', '--model', 'tiny-bert', '--adapter', preset])).out;

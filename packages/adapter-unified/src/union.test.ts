@@ -84,9 +84,9 @@ describe('a union is one adapter', () => {
 
 describe('what a union cannot be', () => {
   const place = (rule: Parameters<typeof applyPlacements>[1][number]) => () => applyPlacements(base(), [rule], registry);
-  test('inside a composition block', () => {
+  test('in a composition block beside an adapter of another mode at its sites (union-composition.test.ts has the rest)', () => {
     expect(place({ adapter: Stack(adapter('union', 'u', { config: 'mam' }), adapter('bottleneck', 'b')) })).toThrow(PlacementError);
-    expect(place({ adapter: Stack(adapter('union', 'u', { config: 'mam' }), adapter('bottleneck', 'b')) })).toThrow(/'u' is a union .*place it alone/);
+    expect(place({ adapter: Stack(adapter('union', 'u', { config: 'mam' }), adapter('bottleneck', 'b')) })).toThrow(/site 'layer.0.ffn' would get u \(parallel\) and b \(wrap\)/);
   });
   test('with a select or mode', () => {
     expect(place({ adapter: adapter('union', 'u', { config: 'mam' }), select: { kinds: ['ffn'] }, mode: 'wrap' })).toThrow(/give the rule no select or mode/);

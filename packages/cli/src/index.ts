@@ -10,6 +10,8 @@ export { poolingArg, trainingLabels } from './cli/task-args';
 export type { SequencePooling } from './cli/task-args';
 export type { RunArg } from './cli/run-arg';
 export type { OptionOverrides, SharedOptionKey } from './cli/option-specs';
+export { MAX_TASKS, MULTITASK_EXTRAS, parseSampling, parseTaskArgs, TASK_NAME_RE } from './cli/tasks';
+export type { TaskArg } from './cli/tasks';
 export { choosePlugin, discoverPlugins, runtimeOf } from './cli/plugins';
 export type { CliCommand, PluginChoice, PluginPackage } from './cli/plugins';
 export { backendBanner } from './cli/commands';

@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'E_FLEET_STORE'
   | 'E_BACKEND'
   | 'E_BACKEND_NOT_READY'
-  | 'E_WASM_HEAP';
+  | 'E_WASM_HEAP'
+  | 'E_UNION_COMPOSITION';
 
 /** The longest message an AdapterGraphError carries: hostile input must not produce a megabyte-long line. */
 export const MAX_ERROR_MESSAGE = 1000;
@@ -57,8 +58,8 @@ export class GraphError extends AdapterGraphError {
 
 /** A placement rule or composition that cannot be applied. */
 export class PlacementError extends AdapterGraphError {
-  constructor(message: string) {
-    super(message, 'E_PLACEMENT');
+  constructor(message: string, code: ErrorCode = 'E_PLACEMENT') {
+    super(message, code);
   }
 }
 

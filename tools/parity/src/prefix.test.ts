@@ -2,13 +2,15 @@
 // save prefix tuning as safetensors (every layer's module shares the pool), so make_fixtures.py writes the pool once
 // (`prefix_pool.safetensors`, AdapterHub's key names) beside its adapter_config.json; this test reads that config
 // through the plugin's fromHubConfig and maps the pool's tensors onto ours (nn.Linear [out, in] → our [in, out];
-// flat's 1-D control_trans → [prefix_length, L·2·hidden], the same row-major order).
-import { readFile } from 'node:fs/promises';
+// flat's 1-D control_trans is ours as it is). The flat pool is also read by loadAdapter straight from AdapterHub's
+// tensors and written back bit for bit by saveAdapter (file exchange; check_ts_saved.py loads ours in AdapterHub).
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { adapter, applyPlacements, createRegistry, loadPretrained, readSafetensorsFile } from '@adapters/core-graph';
+import { adapter, applyPlacements, createRegistry, loadAdapter, loadPretrained, readSafetensorsFile, saveAdapter } from '@adapters/core-graph';
 import { ejectPrefix, poolScope, prefixFromHubConfig, prefixTuning } from '@adapters/adapter-prefix';
-import { BASE_DIR, compare, FIXTURES, maxRelErr, referenceOutputs, run, TOLERANCE, useBackend } from './harness';
+import { BASE_DIR, compare, exportDir, FIXTURES, maxRelErr, referenceOutputs, run, TOLERANCE, useBackend } from './harness';
 
 const errors: Record<string, Record<string, number>> = {};
 beforeAll(useBackend);
@@ -51,6 +53,31 @@ describe('prefix tuning parity with AdapterHub adapters 1.3.0', () => {
       for (const e of Object.values(errors[method])) expect(e).toBeLessThanOrEqual(TOLERANCE);
       const plain = await run(pre.graph, pre.store, ['last_hidden_state']);
       expect(maxRelErr(plain['last_hidden_state'] as Float32Array, ref.get('last_hidden_state')?.values ?? [])).toBeGreaterThan(1e-2);
+      if (method === 'prefix_tuning_flat') {
+        // File exchange: AdapterHub's own flat pool (1-D control_trans) read by loadAdapter as it is, and saveAdapter
+        // writing the same tensor bit for bit under the same name.
+        const dir2 = await mkdtemp(join(tmpdir(), 'parity-flat-'));
+        const out = exportDir('prefix_tuning_flat') ?? (await mkdtemp(join(tmpdir(), 'parity-flat-saved-')));
+        const fresh = await loadPretrained(BASE_DIR);
+        try {
+          await copyFile(join(dir, 'adapter_config.json'), join(dir2, 'adapter_config.json'));
+          await copyFile(join(dir, 'prefix_pool.safetensors'), join(dir2, 'adapter.safetensors'));
+          const loaded = await loadAdapter(dir2, fresh.graph, fresh.store, createRegistry([prefixTuning]));
+          errors[`${method} loadAdapter`] = compare(await run(loaded.graph, fresh.store, ['last_hidden_state']), ref, { last_hidden_state: 'last_hidden_state' });
+          for (const e of Object.values(errors[`${method} loadAdapter`] ?? {})) expect(e).toBeLessThanOrEqual(TOLERANCE);
+          await saveAdapter(out, loaded.graph, fresh.store, 'a', { registry: createRegistry([prefixTuning]) });
+          const saved = (await readSafetensorsFile(join(out, 'adapter.safetensors'))).tensors;
+          expect([...saved.keys()]).toEqual([...pool.tensors.keys()]);
+          for (const [k, t] of pool.tensors) {
+            expect(saved.get(k)?.shape).toEqual(t.shape);
+            expect(Buffer.from((saved.get(k)?.values as Float32Array).buffer).equals(Buffer.from((t.values as Float32Array).buffer))).toBe(true);
+          }
+        } finally {
+          fresh.store.dispose();
+          await rm(dir2, { recursive: true, force: true });
+          if (exportDir('prefix_tuning_flat') === undefined) await rm(out, { recursive: true, force: true });
+        }
+      }
       if (method === 'prefix_tuning') {
         // Ejected to a flat prefix (AdapterHub's eject), the model still reproduces AdapterHub's output.
         const flat = ejectPrefix(graph, pre.store, 'a');

@@ -8,7 +8,7 @@ import { exportToCheckpoint } from '@adapters/core-graph';
 import { loadPretrained, readHfConfig } from '@adapters/core-graph';
 import type { Pretrained } from '@adapters/core-graph';
 import { loadRunHead, readRunManifest, RUN_FILE, singleAdapterRun } from '@adapters/core-graph';
-import type { RunExtraHandler } from '@adapters/core-graph';
+import type { RunExtraHandler, RunManifest } from '@adapters/core-graph';
 import { demoSentimentFiles } from '../data/assets';
 import { LabelVocab } from '@adapters/core-graph';
 import { loadTokenizer } from '@adapters/core-graph';
@@ -48,6 +48,7 @@ import { detectColumns, encodeExamples, majorityShare, readColumns, readLabelsFi
 import type { PluginChoice, PluginPackage } from './plugins';
 import { choosePlugin, discoverPlugins, runtimeOf } from './plugins';
 import { poolingArg, trainingLabels } from './task-args';
+import { MULTITASK_EXTRAS } from './tasks';
 
 /** A stream the CLI writes to; process.stdout / process.stderr fit. */
 export interface OutStream {
@@ -86,6 +87,7 @@ function plugins(ctx: CliContext): { packages: PluginPackage[]; registry: Adapte
   const { runtime } = runtimeOf(packages);
   return { packages, registry: runtime.plugins, runtime };
 }
+export { plugins as cliPlugins };
 
 // ---------------------------------------------------------------------------------------------
 // Placement files
@@ -234,7 +236,7 @@ export function jobFromArgs(args: ParsedArgs, cwd: string): TrainJob {
   };
 }
 
-function placedSummary(report: readonly PlacementEntry[]): { sites: string[]; modes: SpliceMode[] } {
+export function placedSummary(report: readonly PlacementEntry[]): { sites: string[]; modes: SpliceMode[] } {
   return { sites: [...new Set(report.map((r) => r.site))], modes: [...new Set(report.map((r) => r.mode))] };
 }
 
@@ -459,7 +461,7 @@ export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliCon
 }
 
 /** Refuses a --max-length the model's position table cannot hold, before any data is tokenised. */
-async function checkMaxLength(modelDir: string, maxLength: number, option = '--max-length'): Promise<void> {
+export async function checkMaxLength(modelDir: string, maxLength: number, option = '--max-length'): Promise<void> {
   const limit = maxSequenceLength(await readHfConfig(modelDir));
   if (maxLength > limit) throw new UsageError(`${option} ${maxLength} is longer than the model's ${limit} positions (max_position_embeddings in ${path.join(modelDir, 'config.json')})`);
 }
@@ -531,10 +533,34 @@ interface Trained {
   readonly maxLength: number;
 }
 
+/**
+ * `--run DIR [--task NAME]`: with --task, the task's own run in DIR/NAME (a multi-task run of `train --task` or
+ * pals-train: one adapter + head per task folder); without, DIR itself, unless it is a multi-task run.
+ */
+async function runOrTaskRun(runDir: string, args: ParsedArgs): Promise<{ dir: string; manifest: RunManifest }> {
+  const manifest = await readRunManifest(runDir);
+  const tasks = args.strings('task');
+  const multi = manifest.extras?.[MULTITASK_EXTRAS] !== undefined;
+  const names = manifest.adapters.map((a) => a.name);
+  if (tasks.length === 0) {
+    if (multi) throw new UsageError(`${path.join(runDir, RUN_FILE)} is a multi-task run: give --task NAME (tasks: ${names.join(', ')})`, args.command);
+    return { dir: runDir, manifest };
+  }
+  if (tasks.length > 1) throw new UsageError('give --task once (one task of the run)', args.command);
+  const name = tasks[0] as string;
+  const entry = manifest.adapters.find((a) => a.name === name);
+  if (!entry || !manifest.heads.some((h) => h.name === name && h.dir === entry.dir)) {
+    throw new UsageError(`--task ${name}: ${path.join(runDir, RUN_FILE)} has no task '${name}' with its own adapter and head (adapters: ${names.join(', ') || 'none'})`, args.command);
+  }
+  const dir = path.resolve(runDir, entry.dir);
+  const own = await fs.stat(path.join(dir, RUN_FILE)).then(() => true, () => false);
+  if (!own) throw new UsageError(`--task ${name}: ${dir} has no ${RUN_FILE} of its own; this run is not a multi-task run with one folder per task`, args.command);
+  return { dir, manifest: await readRunManifest(dir) };
+}
+
 /** `--run DIR`: any run.json (core's loadRunHead rebuilds the model). */
 async function loadTrainedRun(args: ParsedArgs, ctx: CliContext): Promise<Trained> {
-  const dir = path.resolve(ctx.cwd, args.requireString('run', 'a run directory with run.json'));
-  const manifest = await readRunManifest(dir);
+  const { dir, manifest } = await runOrTaskRun(path.resolve(ctx.cwd, args.requireString('run', 'a run directory with run.json')), args);
   const { packages, runtime } = plugins(ctx);
   const extras = Object.assign({}, ...packages.map((p) => p.runExtras ?? {})) as Record<string, RunExtraHandler>;
   // A run core's eval cannot rebuild (a tagger, a model per task): name the plugin command that evaluates it.
@@ -558,6 +584,7 @@ async function loadTrained(args: ParsedArgs, ctx: CliContext): Promise<Trained> 
     if (args.has('adapter-dir')) throw new UsageError('give --run DIR or --adapter-dir DIR, not both', args.command);
     return loadTrainedRun(args, ctx);
   }
+  if (args.has('task')) throw new UsageError('--task picks one task of a multi-task run: give it with --run DIR', args.command);
   const adapterDir = await resolveAdapterDir(args.requireString('adapter-dir', 'the adapter directory written by adapters train'), ctx.cwd);
   const meta = await readLabelsFile(adapterDir);
   const modelSpec = args.string('model') ?? meta?.model;

@@ -7,6 +7,7 @@ import { commandHelp, parseArgs, suggest, UsageError } from './args';
 import { option } from './option-specs';
 import type { CliContext } from './commands';
 import { COLUMN_OPTIONS } from './data';
+import { trainMultiTaskCommand } from './train-multitask';
 import type { CliCommand } from './plugins';
 import { discoverPlugins } from './plugins';
 import { DOCTOR_SPEC, doctorCommand } from './doctor';
@@ -23,7 +24,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'train',
     brief: 'train an adapter + classification head on a labelled file',
     summary: 'Train an adapter and a classification head on a labelled text file; writes the adapter (AdapterHub layout), metrics.jsonl, curves.svg/png, run.json and summary.json to --out.',
-    usage: '--model DIR|NAME --data FILE [--eval FILE] --adapter SPEC --out DIR [options]',
+    usage: '--model DIR|NAME --data FILE [--eval FILE] --adapter SPEC --out DIR [options]\n       adapters train --model DIR|NAME --task NAME=TRAIN[,EVAL] [--task ...] --adapter SPEC --out DIR [options]   (multi-task)',
     options: [
       MODEL,
       option('data', { help: 'training examples (.tsv, .csv or .jsonl with a header / keys)' }),
@@ -45,9 +46,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'patience', type: 'int', min: 1, metavar: 'N', help: 'stop after N evaluations without improvement' },
       option('seed', { help: 'random seed, 0..2^32-1 (same seed, data and backend = same weights)' }),
       option('out'),
+      option('task', { help: 'multi-task training (instead of --data/--eval/--name): a task NAME=TRAIN[,EVAL]; each task gets its own adapter and head named NAME, saved in OUT/NAME' }),
+      option('sampling', { help: 'with --task: how each step picks its task' }),
     ],
     examples: [
       'adapters train --model minilm --data train.tsv --eval dev.tsv --adapter seq_bn --out runs/sst2',
+      'adapters train --model minilm --task rte=rte/train.tsv,rte/dev.tsv --task mrpc=mrpc/train.tsv,mrpc/dev.tsv --adapter pals --epochs 3 --out runs/pals',
       'adapters train --model ./my-bert --data train.jsonl --adapter seq_bn:reduction_factor=32 --placement top3.json --out runs/x',
     ],
   },
@@ -58,6 +62,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: '(--run DIR | --adapter-dir DIR) --data FILE [--model DIR|NAME] [options]',
     options: [
       RUN,
+      option('task', { metavar: 'NAME', help: 'one task of a multi-task run (train --task, pals-train): its adapter and head, from DIR/NAME' }),
       ADAPTER_DIR,
       MODEL,
       option('data', { help: 'labelled examples (.tsv, .csv or .jsonl)' }),
@@ -73,6 +78,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: '(--run DIR | --adapter-dir DIR) (--text "..." | --data FILE) [--model DIR|NAME] [options]',
     options: [
       RUN,
+      option('task', { metavar: 'NAME', help: 'one task of a multi-task run (train --task, pals-train): its adapter and head, from DIR/NAME' }),
       ADAPTER_DIR,
       MODEL,
       { name: 'text', type: 'string', metavar: 'TEXT', repeat: true, help: 'a text to classify' },
@@ -128,7 +134,8 @@ export const COMMANDS: readonly CommandSpec[] = [
 ];
 
 const HANDLERS: Readonly<Record<string, (args: ParsedArgs, ctx: CliContext) => Promise<void> | void>> = {
-  train: trainCommand,
+  // Several --task NAME=TRAIN[,EVAL]: one adapter + head per task, trained jointly (train-multitask.ts).
+  train: (args, ctx) => (args.has('task') ? trainMultiTaskCommand(args, ctx) : trainCommand(args, ctx)),
   eval: evalCommand,
   predict: predictCommand,
   inspect: inspectCommand,

@@ -23,6 +23,9 @@ export const SHARED_OPTIONS = {
   pooling: { name: 'pooling', type: 'string', metavar: 'mean|cls|pooler', help: 'how the head reads the sequence', defaultText: 'mean' },
   run: { name: 'run', type: 'string', metavar: 'DIR', help: 'a run directory (run.json), written by a training command' },
   limit: { name: 'limit', type: 'int', min: 1, metavar: 'N', help: 'use the first N examples' },
+  // Multi-task commands (train --task, pals-train, fusion-stage1): `parseTaskArgs` / `parseSampling` in tasks.ts read them.
+  task: { name: 'task', type: 'string', repeat: true, metavar: 'NAME=TRAIN[,EVAL]', help: 'a task: its name (letters, digits, _ -), its training file and optionally a dev file (.tsv, .csv, .jsonl)' },
+  sampling: { name: 'sampling', type: 'string', metavar: 'annealed|proportional|uniform|round-robin|all|temperature=T', help: 'how each multi-task step picks its task', defaultText: 'annealed' },
 } as const satisfies Readonly<Record<string, OptionSpec>>;
 
 export type SharedOptionKey = keyof typeof SHARED_OPTIONS;

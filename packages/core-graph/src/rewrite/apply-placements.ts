@@ -15,6 +15,7 @@ import type { SiteSelector } from './selector';
 import { describeSelector, numLayersOf, selectSites } from './selector';
 import type { UnionConfig, UnionParamsMeta } from './union';
 import { configUnion, isUnionPlugin, UNION_PARAMS_META, UNION_PLUGIN } from './union';
+import { checkUnionBlocks, projectTree } from './union-tree';
 
 /** Where and how to splice an adapter (or a composition of adapters) into the graph. */
 export interface PlacementRule {
@@ -81,7 +82,7 @@ function applyRule(graph: Graph, rule: PlacementRule, index: number, given: Runt
   validateTree(rule.adapter, runtime.blocks.find);
   const unions = leaves(rule.adapter).filter((use) => isUnionPlugin(pluginOf(use, registry)));
   if (unions.length > 0) {
-    if (rule.adapter.kind !== 'adapter') throw new PlacementError(`adapter '${unions[0]?.name}' is a union (ConfigUnion): place it alone, not in ${describeTree(rule.adapter)}`);
+    if (rule.adapter.kind !== 'adapter') return applyUnionTree(graph, rule, unions.map((u) => u.name), index, runtime, report);
     return applyUnion(graph, rule, rule.adapter, index, runtime, report);
   }
   const resolved = leaves(rule.adapter).map((use): ResolvedLeaf => {
@@ -120,8 +121,14 @@ function checkName(name: string, index: number): void {
  * The catalog gets one entry (plugin `union`, the resolved components); graph meta `unionParams` the parameter keys
  * each component declared, so files can name each key the way its own plugin does.
  */
-function applyUnion(graph: Graph, rule: PlacementRule, use: AdapterUse, index: number, runtime: Runtime, report: PlacementEntry[]): Graph {
-  const registry = runtime.plugins;
+interface UnionComponentPlacement {
+  readonly plugin: AnyAdapterPlugin;
+  readonly config: Record<string, unknown>;
+  readonly placement: { readonly select: SiteSelector; readonly mode: SpliceMode };
+}
+
+/** A union's components, each resolved by its plugin with its default placement (no two sharing a site), and its catalog entry. */
+function resolveUnion(graph: Graph, rule: PlacementRule, use: AdapterUse, index: number, registry: AdapterRegistry): { components: UnionComponentPlacement[]; entry: AdapterCatalog[string] } {
   checkName(use.name, index);
   const path = `${use.name}.config`;
   const union = resolveConfig(pluginOf(use, registry), use.config ?? {}, path) as unknown as UnionConfig;
@@ -129,7 +136,7 @@ function applyUnion(graph: Graph, rule: PlacementRule, use: AdapterUse, index: n
     throw new PlacementError(`adapter '${use.name}' is a union: each component goes to its own plugin's default sites; give the rule no select or mode`);
   }
   const owner = new Map<string, number>();
-  const components = union.configs.map((comp, i) => {
+  const components = union.configs.map((comp, i): UnionComponentPlacement => {
     const at = `${path}.configs[${i}]`;
     if (!registry.has(comp.plugin)) throw new ConfigError(`${at}.plugin`, `no installed plugin '${comp.plugin}' (installed: ${registry.list().map((p) => p.name).join(', ') || 'none'})`);
     const plugin = registry.get(comp.plugin);
@@ -144,10 +151,35 @@ function applyUnion(graph: Graph, rule: PlacementRule, use: AdapterUse, index: n
     }
     return { plugin, config, placement };
   });
-  const catalog = { ...(graph.meta.adapters ?? {}) };
   const entry = { plugin: UNION_PLUGIN, config: { config: union.config, configs: components.map((c) => ({ plugin: c.plugin.name, config: c.config })) } };
-  const known = Object.hasOwn(catalog, use.name) ? catalog[use.name] : undefined;
+  const known = Object.hasOwn(graph.meta.adapters ?? {}, use.name) ? (graph.meta.adapters ?? {})[use.name] : undefined;
   if (known && JSON.stringify(known) !== JSON.stringify(entry)) throw new PlacementError(`adapter '${use.name}' already exists with a different plugin or config`);
+  return { components, entry };
+}
+
+/** Records the unions' catalog entries and, per union, the parameter keys each component declared (in component order). */
+function recordUnions(graph: Graph, before: Graph, catalog: Record<string, AdapterCatalog[string]>, unions: ReadonlyMap<string, { entry: AdapterCatalog[string]; declared: string[][] }>): Graph {
+  const b = GraphBuilder.from(graph);
+  const params = { ...((before.meta[UNION_PARAMS_META] as UnionParamsMeta | undefined) ?? {}) };
+  const entries: Record<string, AdapterCatalog[string]> = {};
+  for (const [name, u] of unions) {
+    entries[name] = u.entry;
+    params[name] = u.declared;
+  }
+  b.setMeta('adapters', { ...catalog, ...entries });
+  b.setMeta(UNION_PARAMS_META, params);
+  return b.build();
+}
+
+/**
+ * A union: each component resolved by its own plugin and placed at that plugin's default sites and mode, under the
+ * union's name. Components may not share a site (AdapterHub refuses two configs of one architecture at one place).
+ * The catalog gets one entry (plugin `union`, the resolved components); graph meta `unionParams` the parameter keys
+ * each component declared, so files can name each key the way its own plugin does.
+ */
+function applyUnion(graph: Graph, rule: PlacementRule, use: AdapterUse, index: number, runtime: Runtime, report: PlacementEntry[]): Graph {
+  const { components, entry } = resolveUnion(graph, rule, use, index, runtime.plugins);
+  const catalog = { ...(graph.meta.adapters ?? {}) };
   let current = graph;
   const declared: string[][] = [];
   for (const c of components) {
@@ -156,10 +188,73 @@ function applyUnion(graph: Graph, rule: PlacementRule, use: AdapterUse, index: n
     current = placeLeaves(current, { adapter: leaf.use }, [leaf], c.placement.select, c.placement.mode, index, report, catalog, runtime);
     declared.push([...current.params.keys()].filter((k) => !before.has(k)).sort());
   }
-  const b = GraphBuilder.from(current);
-  b.setMeta('adapters', { ...catalog, [use.name]: entry });
-  b.setMeta(UNION_PARAMS_META, { ...((graph.meta[UNION_PARAMS_META] as UnionParamsMeta | undefined) ?? {}), [use.name]: declared });
-  return b.build();
+  return recordUnions(current, graph, catalog, new Map([[use.name, { entry, declared }]]));
+}
+
+/**
+ * Unions inside Stack / Parallel / BatchSplit (union-tree.ts): every leaf — each union component, each other adapter
+ * at its default placement — joins the group of its placement, and the tree projected onto each group is spliced
+ * there. Two groups adapting the same site in different ways (e.g. MAM's parallel FFN adapter and a sequential one,
+ * which AdapterHub composes inside one bottleneck layer) are refused.
+ */
+function applyUnionTree(graph: Graph, rule: PlacementRule, unionNames: readonly string[], index: number, runtime: Runtime, report: PlacementEntry[]): Graph {
+  const registry = runtime.plugins;
+  const tree = rule.adapter;
+  checkUnionBlocks(tree, unionNames);
+  if (rule.select !== undefined || rule.mode !== undefined) {
+    throw new PlacementError(`${describeTree(tree)} holds a union ('${unionNames[0] as string}'): each adapter goes to its own default sites; give the rule no select or mode`, 'E_UNION_COMPOSITION');
+  }
+  const catalog = { ...(graph.meta.adapters ?? {}) };
+  const groups: Array<{ key: string; select: SiteSelector; mode: SpliceMode; leaves: Map<string, ResolvedLeaf & { union?: number }> }> = [];
+  const join = (placement: { select: SiteSelector; mode: SpliceMode }, leaf: ResolvedLeaf, union?: number): void => {
+    const key = `${placement.mode} ${describeSelector(placement.select)}`;
+    let g = groups.find((x) => x.key === key);
+    if (!g) groups.push((g = { key, select: placement.select, mode: placement.mode, leaves: new Map() }));
+    g.leaves.set(leaf.use.name, { ...leaf, ...(union === undefined ? {} : { union }) });
+  };
+  const unions = new Map<string, { entry: AdapterCatalog[string]; declared: string[][] }>();
+  for (const use of leaves(tree)) {
+    if (unionNames.includes(use.name)) {
+      const { components, entry } = resolveUnion(graph, rule, use, index, registry);
+      unions.set(use.name, { entry, declared: components.map(() => []) });
+      components.forEach((c, i) => join(c.placement, { use: adapter(c.plugin, use.name, c.config), plugin: c.plugin, config: c.config }, i));
+      continue;
+    }
+    const plugin = pluginOf(use, registry);
+    checkName(use.name, index);
+    const config = resolveConfig(plugin, use.config ?? {}, `${use.name}.config`);
+    checkLeaveOut(config, graph, `${use.name}.config.leave_out`);
+    const known = Object.hasOwn(catalog, use.name) ? catalog[use.name] : undefined;
+    if (known && (known.plugin !== plugin.name || JSON.stringify(known.config) !== JSON.stringify(config))) throw new PlacementError(`adapter '${use.name}' already exists with a different plugin or config`);
+    catalog[use.name] = { plugin: plugin.name, config };
+    const placement = plugin.defaultPlacement?.(config, graph);
+    if (!placement) throw new PlacementError(`adapter '${use.name}' has no default placement; in a composition with a union every adapter sits at its own default sites`, 'E_UNION_COMPOSITION');
+    join(placement, { use, plugin, config });
+  }
+  // One splice per site and placement: two groups at one site would compose what AdapterHub composes in one layer.
+  const siteGroup = new Map<string, number>();
+  groups.forEach((g, gi) => {
+    for (const site of selectSites(graph, g.select)) {
+      const other = siteGroup.get(site.name);
+      if (other !== undefined) {
+        const names = (i: number) => [...(groups[i] as (typeof groups)[number]).leaves.keys()].join(', ');
+        throw new PlacementError(`${describeTree(tree)}: site '${site.name}' would get ${names(other)} (${(groups[other] as (typeof groups)[number]).mode}) and ${names(gi)} (${g.mode}) in different modes; in a composition with a union the adapters at one site must share its mode`, 'E_UNION_COMPOSITION');
+      }
+      siteGroup.set(site.name, gi);
+    }
+  });
+  let current = graph;
+  for (const g of groups) {
+    const projected = projectTree(tree, (name) => g.leaves.has(name)) as AdapterTree;
+    const before = new Set(current.params.keys());
+    current = placeLeaves(current, { adapter: projected }, [...g.leaves.values()], g.select, g.mode, index, report, catalog, runtime);
+    for (const [name, leaf] of g.leaves) {
+      if (leaf.union === undefined) continue;
+      const added = [...current.params.keys()].filter((k) => !before.has(k) && current.param(k).owner === `adapter:${name}`).sort();
+      ((unions.get(name) as { declared: string[][] }).declared[leaf.union] as string[]).push(...added);
+    }
+  }
+  return recordUnions(current, graph, catalog, unions);
 }
 
 function placeLeaves(
