@@ -27,14 +27,14 @@ for model in "${models[@]}"; do
   if [ "$model" = me5 ]; then
     base="$out/me5-trimmed"
     [ -s "$base/vocab-remap.json" ] || (cd "$here/.." && nice_run env TS_NODE_PROJECT=scripts/tsconfig.json TS_NODE_TRANSPILE_ONLY=1 \
-      node -r ts-node/register -r tsconfig-paths/register scripts/trim-model.ts me5 "$base" "${dev[@]}" "${test[@]}" "$ud/ud-fr-gsd/fr_gsd-ud-dev.conllu" ${TRIM_EXTRA:-})
+      node -r ts-node/register -r tsconfig-paths/register scripts/trim-model.ts multilingual-e5-small "$base" "${dev[@]}" "${test[@]}" "$ud/ud-fr-gsd/fr_gsd-ud-dev.conllu" ${TRIM_EXTRA:-})
   fi
   for variant in generator shared; do
     dir="$out/$model-$variant"
     extra=(--language-dim "$kdim"); [ "$variant" = shared ] && extra=(--no-generator)
     if ! grep -q "\"steps\": *$steps\b" "$dir/udapter_config.json" 2>/dev/null; then
       nice_run node "$cli" udapter-train --model "$base" --treebank "en=${dev[en]},de=${dev[de]},it=${dev[it]}" \
-        --steps "$steps" --batch-size 8 --max-length "$maxlen" --per-language "$per" --lr 3e-3 --save-every 10 --seed 42 \
+        --steps "$steps" --batch-size 8 --max-length "$maxlen" --per-language "$per" --lr 3e-3 --save-every 25 --seed 42 \
         "${extra[@]}" --out "$dir" 2>&1 | tee -a "$dir.log"
     fi
     for lang in en de it fr; do

@@ -2,7 +2,7 @@
 // form tokenised on its own (how udapter-train and MAD-X tagging encode words) and every sentence text (how MAD-X's
 // masked-LM encodes text). The kept texts are segmented exactly as with the full vocabulary (see vocab-trim.ts), so
 // parser and tagger results on these files are those of the full model, at a fraction of its memory.
-// Usage: node -r ts-node/register scripts/trim-model.ts MODEL OUT_DIR FILE.conllu...
+// Usage: node -r ts-node/register scripts/trim-model.ts MODEL_NAME OUT_DIR FILE.conllu...  (MODEL_NAME: multilingual-e5-small)
 import { corpusPieceIds, ensureModel, trimVocabulary } from '@adapters/cli';
 import { readConllu } from '@adapters/core-graph';
 
