@@ -1,6 +1,6 @@
 // End to end through the `adapters` entry point, in-process: a tiny random BERT (WordPiece vocab), tiny CoNLL-U
 // treebanks in three toy "languages", a synthetic typology file in a temporary cache (no network).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeTinyModelDir } from '@adapters/core-graph/testing';
@@ -72,5 +72,35 @@ describe('adapters udapter-* commands', () => {
     const exported = await runCliIn(tmp, ['udapter-export', '--run', 'run', '--lang', 'nl', '--out', 'nl-adapter']);
     expect(exported.code).toBe(0);
     expect(JSON.parse(readFileSync(path.join(tmp, 'nl-adapter', 'adapter_config.json'), 'utf8'))).toMatchObject({ name: 'udapter_nl' });
+  });
+
+  it('sets the generator rank and language MLP width, and takes the same number of sentences per language', async () => {
+    const args = ['udapter-train', '--model', 'tiny-bert', '--treebank', 'en=en.conllu,de=de.conllu,nl=nl.conllu', '--batch-size', '2', '--max-length', '16', '--steps', '1', '--out', 'run-k'];
+    const r = await runCliIn(tmp, [...args, '--language-dim', '3', '--language-hidden', '5', '--per-language', '3']);
+    expect({ code: r.code, err: r.code === 0 ? '' : r.err }).toEqual({ code: 0, err: '' });
+    for (const lang of ['en', 'de', 'nl']) expect(r.err).toContain(`${lang}: 3 sentences (0 longer than 16 pieces skipped)`);
+    expect(JSON.parse(readFileSync(path.join(tmp, 'run-k', 'udapter_config.json'), 'utf8'))).toMatchObject({ spec: { config: { language_dim: 3, language_hidden: 5, generate: true } } });
+    const short = await runCliIn(tmp, [...args.slice(0, -1), 'run-k2', '--per-language', '4']);
+    expect(short.code).not.toBe(0);
+    expect(short.err).toMatch(/--per-language 4: .*nl\.conllu has only 3 sentences of ≤ 16 pieces/);
+  });
+
+  it('udapter-fetch: refuses unknown treebanks, bad splits and --from with several treebanks', async () => {
+    const unknown = await runCliIn(tmp, ['udapter-fetch', '--treebank', 'es-ancora', '--out', 'ud']);
+    expect(unknown.err).toMatch(/--treebank: unknown 'es-ancora'; known: en-ewt, de-gsd, fr-gsd, it-isdt/);
+    const split = await runCliIn(tmp, ['udapter-fetch', '--treebank', 'it-isdt', '--splits', 'dev,valid', '--out', 'ud']);
+    expect(split.err).toMatch(/--splits: 'valid' is not train, dev or test/);
+    const two = await runCliIn(tmp, ['udapter-fetch', '--treebank', 'it-isdt,en-ewt', '--from', 'x', '--out', 'ud']);
+    expect(two.err).toMatch(/--from: give exactly one --treebank/);
+    for (const r of [unknown, split, two]) expect(r.code).not.toBe(0);
+    expect(existsSync(path.join(tmp, 'ud'))).toBe(false);
+  });
+
+  const shared = path.resolve(__dirname, '../../../../shared/datasets/ud-fr-gsd');
+  (existsSync(shared) ? it : it.skip)('udapter-fetch --from a local folder checks the pinned sha256 and notes the licence', async () => {
+    const r = await runCliIn(tmp, ['udapter-fetch', '--treebank', 'fr-gsd', '--from', shared, '--out', 'ud-real']);
+    expect({ code: r.code, err: r.code === 0 ? '' : r.err }).toEqual({ code: 0, err: '' });
+    expect(r.out.trim()).toBe(path.join(tmp, 'ud-real', 'ud-fr-gsd'));
+    expect(readFileSync(path.join(tmp, 'ud-real', 'README.md'), 'utf8')).toMatch(/\| ud-fr-gsd \| .* \| CC BY-SA 4\.0 \|/);
   });
 });

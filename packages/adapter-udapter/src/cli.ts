@@ -18,6 +18,8 @@ import { buildUdapterGraph, trainParser, UdapterParser } from './parser';
 import type { TypologyTable } from './typology';
 import { iso3 } from './typology';
 import { ensureTypology } from './typology-fetch';
+import type { TreebankSplit } from './treebank-fetch';
+import { fetchTreebank, KNOWN_TREEBANKS } from './treebank-fetch';
 
 const out = (ctx: CliContext, line = '') => ctx.stdout.write(`${line}\n`);
 const info = (ctx: CliContext, line = '') => ctx.stderr.write(`${line}\n`);
@@ -43,7 +45,10 @@ export const TRAIN_SPEC: CommandSpec = {
     option('lr', { help: 'Adam learning rate' }),
     option('maxLength', { help: 'subword tokens per sentence (longer sentences are skipped)', defaultText: '64' }),
     { name: 'max-sentences', type: 'int', min: 1, metavar: 'N', help: 'first N sentences of each treebank', defaultText: 'all' },
+    { name: 'per-language', type: 'int', min: 1, metavar: 'N', help: 'first N sentences of each treebank that fit --max-length (the same count for every language)', defaultText: 'all' },
     { name: 'reduction-factor', type: 'number', min: 0, metavar: 'X', help: 'hidden / adapter width', defaultText: String(UDAPTER_DEFAULTS.reduction_factor) },
+    { name: 'language-dim', type: 'int', min: 1, metavar: 'N', help: 'language embedding width k (the generator\'s rank: k times a plain adapter\'s parameters)', defaultText: String(UDAPTER_DEFAULTS.language_dim) },
+    { name: 'language-hidden', type: 'int', min: 1, metavar: 'N', help: 'hidden width of the language MLP', defaultText: String(UDAPTER_DEFAULTS.language_hidden) },
     { name: 'no-generator', type: 'boolean', help: 'one plain adapter for all languages (no typology, no generator)' },
     { name: 'save-every', type: 'int', min: 1, metavar: 'N', help: 'checkpoint interval in steps', defaultText: '50' },
     option('seed'),
@@ -135,13 +140,19 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   const learningRate = args.number('lr') ?? 1e-3;
   const maxLength = args.number('max-length') ?? 64;
   const maxSentences = args.number('max-sentences');
+  const perLanguage = args.number('per-language');
   const seed = args.number('seed') ?? 42;
   const every = args.number('save-every') ?? 50;
   const generate = !args.flag('no-generator');
   const backend = await backendBanner(args, ctx);
 
   const resumed = await readUdapterMeta(outDir).catch(() => undefined);
-  const config: UdapterConfig = resumed?.spec.config ?? { ...UDAPTER_DEFAULTS, generate, reduction_factor: args.number('reduction-factor') ?? UDAPTER_DEFAULTS.reduction_factor };
+  const config: UdapterConfig = resumed?.spec.config ?? {
+    ...UDAPTER_DEFAULTS, generate,
+    reduction_factor: args.number('reduction-factor') ?? UDAPTER_DEFAULTS.reduction_factor,
+    language_dim: args.number('language-dim') ?? UDAPTER_DEFAULTS.language_dim,
+    language_hidden: args.number('language-hidden') ?? UDAPTER_DEFAULTS.language_hidden,
+  };
   const table = config.generate ? await ensureTypology({ log: (l) => info(ctx, l) }) : undefined;
   const { base, tokenizer, store, model } = await loadBase(modelSpec, ctx);
 
@@ -150,8 +161,10 @@ export async function trainCommand(args: ParsedArgs, ctx: CliContext): Promise<v
   for (const [code, file] of treebanks) {
     const sentences = await sentencesOf(path.resolve(ctx.cwd, file), maxSentences);
     const { examples: ex, dropped } = encodeTreebank(sentences, tokenizer, code, typologyOf(table, code, config.typology_dim), labels, { maxLength, growLabels: resumed === undefined });
-    info(ctx, `${code}: ${ex.length} sentences (${dropped} longer than ${maxLength} pieces skipped) from ${file}`);
-    examples.push(...ex);
+    const kept = perLanguage === undefined ? ex : ex.slice(0, perLanguage);
+    if (perLanguage !== undefined && kept.length < perLanguage) throw new UsageError(`--per-language ${perLanguage}: ${file} has only ${kept.length} sentences of ≤ ${maxLength} pieces`);
+    info(ctx, `${code}: ${kept.length} sentences (${dropped} longer than ${maxLength} pieces skipped) from ${file}`);
+    examples.push(...kept);
   }
   const spec = { config, labels: [...labels.keys()], arc: 256, label: 64, padId: tokenizer.padId };
   let parser: UdapterParser;
@@ -214,8 +227,41 @@ export async function exportCommand(args: ParsedArgs, ctx: CliContext): Promise<
   parser.dispose();
 }
 
+export const FETCH_SPEC: CommandSpec = {
+  name: 'udapter-fetch',
+  brief: 'get Universal Dependencies treebanks (pinned commits) into a data folder, with their licences noted',
+  summary:
+    `Downloads the CoNLL-U splits and LICENSE.txt of known UD treebanks (${Object.keys(KNOWN_TREEBANKS).join(', ')}) from raw.githubusercontent.com at a pinned commit, ` +
+    'or reads them from a local clone or bare mirror of the treebank\'s repository (--from), checks their sha256, and writes OUT/ud-NAME/ plus OUT/README.md ' +
+    '(source and licence of each treebank). The data is not part of the project: keep it out of the repository.',
+  usage: '--treebank NAME[,NAME...] --out DIR [--from DIR] [--splits dev,test]',
+  options: [
+    { name: 'treebank', type: 'string', metavar: 'NAME,...', help: `treebanks: ${Object.keys(KNOWN_TREEBANKS).join(', ')}` },
+    { name: 'out', type: 'string', metavar: 'DIR', help: 'data folder' },
+    { name: 'from', type: 'string', metavar: 'DIR', help: 'a local clone or bare git mirror of the (single) treebank repository instead of downloading' },
+    { name: 'splits', type: 'string', metavar: 'LIST', help: 'splits to get (train, dev, test)', defaultText: 'dev,test' },
+  ],
+  examples: ['adapters udapter-fetch --treebank it-isdt,en-ewt --out data/ud', 'adapters udapter-fetch --treebank it-isdt --from mirrors/UD_Italian-ISDT.git --out data/ud'],
+};
+
+export async function fetchCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
+  const names = args.requireString('treebank', 'treebank names').split(',').map((n) => n.trim().toLowerCase()).filter((n) => n !== '');
+  const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the data folder'));
+  const fromArg = args.string('from');
+  const from = fromArg === undefined ? undefined : path.resolve(ctx.cwd, fromArg);
+  if (from !== undefined && names.length !== 1) throw new UsageError('--from: give exactly one --treebank (a clone holds one treebank)');
+  const splits = (args.string('splits') ?? 'dev,test').split(',').map((s) => s.trim());
+  for (const s of splits) if (s !== 'train' && s !== 'dev' && s !== 'test') throw new UsageError(`--splits: '${s}' is not train, dev or test`);
+  for (const n of names) if (KNOWN_TREEBANKS[n] === undefined) throw new UsageError(`--treebank: unknown '${n}'; known: ${Object.keys(KNOWN_TREEBANKS).join(', ')}`);
+  for (const n of names) {
+    const r = await fetchTreebank(n, { outDir, splits: splits as TreebankSplit[], ...(from === undefined ? {} : { from }), log: (l) => info(ctx, l) });
+    out(ctx, r.dir);
+  }
+}
+
 export const commands: CliCommand[] = [
   { spec: TRAIN_SPEC, run: trainCommand },
   { spec: EVAL_SPEC, run: evalCommand },
   { spec: EXPORT_SPEC, run: exportCommand },
+  { spec: FETCH_SPEC, run: fetchCommand },
 ];

@@ -19,6 +19,8 @@ export type { ParserSpec } from './parser';
 export { ISO3, iso3, readNpy, readTypology, readZip, TypologyError } from './typology';
 export type { NpyArray, TypologyTable } from './typology';
 export { ensureTypology, LANG2VEC, typologyFile } from './typology-fetch';
+export { fetchTreebank, KNOWN_TREEBANKS, RAW_BASE, TreebankFetchError } from './treebank-fetch';
+export type { FetchedTreebank, FetchTreebankOptions, KnownTreebank, TreebankSplit } from './treebank-fetch';
 export * from './hub';
 
 /** This package for `createRuntime([...])`: the `udapter` plugin and its generated-bottleneck op. */
