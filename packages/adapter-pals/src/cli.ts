@@ -4,10 +4,10 @@
 // PALs' settings and results under `extras.pals`; pals-eval reads that.
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { EvalResult, Graph, JsonSchema, MultiTaskRecord, RunManifest, TaskSampling, TrainExample } from '@adapters/core-graph';
+import type { EvalResult, Graph, JsonSchema, MultiTaskRecord, RunManifest, TrainExample } from '@adapters/core-graph';
 import type { CliCommand, CliContext, Columns, CommandSpec, ParsedArgs } from '@adapters/cli';
 import { ConfigError, createRegistry, evaluate, Executor, LabelVocab, loadPretrained, loadRunHead, loadTokenizer, parameterSummary, PlacementError, readRunManifest, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, singleAdapterRun, validateRunManifest, validateSchema, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
-import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, poolingArg, ProgressReporter, readColumns, resolveModel, shortPath, trainingLabels, UsageError } from '@adapters/cli';
+import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseSampling, poolingArg, ProgressReporter, readColumns, resolveModel, shortPath, trainingLabels, UsageError } from '@adapters/cli';
 import { palsSharedParams, palsWidth } from './config';
 import type { PalsConfig } from './config';
 import { pals } from './plugin';
@@ -99,16 +99,6 @@ function parseTasks(args: ParsedArgs, cwd: string, maxFiles: 1 | 2): TaskArg[] {
     seen.add(t.name);
   }
   return tasks;
-}
-
-/** `--sampling`: one of core-graph's task samplings. */
-export function parseSampling(text: string, command: string): TaskSampling {
-  if (text === 'annealed' || text === 'proportional' || text === 'uniform' || text === 'all') return text;
-  if (text === 'round-robin') return 'roundRobin';
-  const t = /^temperature=(.+)$/.exec(text);
-  const temperature = t ? Number(t[1]) : NaN;
-  if (Number.isFinite(temperature) && temperature > 0) return { temperature };
-  throw new UsageError(`--sampling must be annealed, proportional, uniform, round-robin, all or temperature=T (T > 0), got '${text}'`, command);
 }
 
 /** The sites and mode of an adapter's splices (run.json, so core's eval/predict re-place it exactly). */
