@@ -59,6 +59,6 @@ for task in rte mrpc cola sst2; do
   for c in none stack fuse; do
     k=(); [ "$c" = none ] || k=(--knowledge "$R/wordnet")
     [ -f "$R/glue/$task-$c/summary.json" ] || $A knowledge-task --model minilm --data "$D/glue/$task/train.tsv" --eval "$D/glue/$task/dev.tsv" \
-      --compose "$c" "${k[@]}" --name "$task" --train-limit 2400 --steps 150 --batch-size 16 --max-length 64 --lr 1e-3 --seed 1 --out "$R/glue/$task-$c"
+      --compose "$c" "${k[@]}" --name "$task" --train-limit 1920 --steps 120 --batch-size 16 --max-length 64 --lr 1e-3 --seed 1 --out "$R/glue/$task-$c"
   done
 done

@@ -209,9 +209,10 @@ describe('adapters kadapter-* commands', () => {
     expect(readJson(path.join(tmp, 'kbase', 'summary.json'))).toMatchObject({ noAdapter: true, adapterParams: 0 });
     for (const dir of ['ka', 'kbase']) {
       const r = await ok(['knowledge-probe', '--run', dir, '--probe', 'kprobe.jsonl']);
-      expect(r.out).toMatch(/^P@1 [01]\.\d{4} {2}P@10 [01]\.\d{4} {2}\(2 items with a single-word-piece answer; 1 skipped\)/);
+      expect(r.out).toMatch(/^P@1 [01]\.\d{4} {2}P@10 [01]\.\d{4} {2}MRR [01]\.\d{4} {2}median rank \d+(\.5)? {2}\(2 items with a single-word-piece answer; 1 skipped\)/);
       const saved = readJson(path.join(tmp, dir, 'probe-kprobe.json'));
       expect(saved).toMatchObject({ items: 2, skipped: 1 });
+      expect((saved['mrr'] as number) > 0 && (saved['medianRank'] as number) >= 1).toBe(true);
       expect((saved['pAt1'] as number) <= (saved['pAt10'] as number)).toBe(true);
     }
     const bad = await run(['knowledge-train', ...common, '--no-adapter', '--reduction-factor', '4', '--out', 'kx']);

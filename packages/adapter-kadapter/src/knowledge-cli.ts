@@ -49,7 +49,7 @@ export const KNOWLEDGE_TRAIN_SPEC: CommandSpec = {
 export const KNOWLEDGE_PROBE_SPEC: CommandSpec = {
   name: 'knowledge-probe',
   brief: 'LAMA-style cloze probe (P@1, P@10) of a knowledge-train output',
-  summary: 'Ranks the vocabulary at [MASK] for each cloze item (knowledge-corpus\'s probe-*.jsonl) with the run\'s masked-LM head (and adapter) and reports precision at 1 and 10 over items with a single-word-piece answer.',
+  summary: 'Ranks the vocabulary at [MASK] for each cloze item (knowledge-corpus\'s probe-*.jsonl) with the run\'s masked-LM head (and adapter) and reports precision at 1 and 10, the mean reciprocal rank and the median rank of the best answer over items with a single-word-piece answer.',
   usage: '--run DIR --probe FILE [--model DIR|NAME]',
   options: [
     { name: 'run', type: 'string', metavar: 'DIR', help: 'directory written by knowledge-train' },
@@ -205,6 +205,6 @@ export async function knowledgeProbeCommand(args: ParsedArgs, ctx: CliContext): 
   const skip = summary.noAdapter === true ? [loaded.name] : [];
   const r = runClozeProbe(new Executor(loaded.graph, pre.store), `${loaded.head ?? MLM_HEAD}.logits`, encoded, { padId: tokenizer.padId, skipAdapters: skip });
   pre.store.dispose();
-  await writeJsonAtomic(path.join(runDir, `probe-${path.basename(probeFile, '.jsonl')}.json`), { probe: probeFile, items: r.count, skipped, pAt1: r.precision[0], pAt10: r.precision[1], backend });
-  out(ctx, `P@1 ${(r.precision[0] as number).toFixed(4)}  P@10 ${(r.precision[1] as number).toFixed(4)}  (${r.count} items with a single-word-piece answer; ${skipped} skipped) — ${summary.noAdapter === true ? 'masked-LM head alone' : `knowledge adapter '${String(summary.adapter)}'`}`);
+  await writeJsonAtomic(path.join(runDir, `probe-${path.basename(probeFile, '.jsonl')}.json`), { probe: probeFile, items: r.count, skipped, pAt1: r.precision[0], pAt10: r.precision[1], mrr: r.mrr, medianRank: r.medianRank, backend });
+  out(ctx, `P@1 ${(r.precision[0] as number).toFixed(4)}  P@10 ${(r.precision[1] as number).toFixed(4)}  MRR ${r.mrr.toFixed(4)}  median rank ${r.medianRank}  (${r.count} items with a single-word-piece answer; ${skipped} skipped) — ${summary.noAdapter === true ? 'masked-LM head alone' : `knowledge adapter '${String(summary.adapter)}'`}`);
 }

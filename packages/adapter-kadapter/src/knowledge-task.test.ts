@@ -83,7 +83,7 @@ describe('knowledge-task variants', () => {
       const first = loss();
       // Same weights again, except the knowledge adapter re-drawn: the first step's loss changes.
       for (const [k, v] of snapshot) {
-        const t = tf.tensor(v, graph.param(k).shape);
+        const t = tf.tensor(v, [...graph.param(k).shape]);
         store.assign(k, t);
         t.dispose();
       }
