@@ -54,11 +54,13 @@ for run in mlm-head wordnet; do
     [ -f "$R/$run/probe-probe-$p.json" ] || $A knowledge-probe --run "$R/$run" --probe "$D/wordnet/probe-$p.jsonl"
   done
 done
-# 4. GLUE: the task adapter alone, Stack(wordnet, task), Fuse(wordnet, task); same steps, batch, lr, seed, data.
-for task in rte mrpc cola sst2; do
+# 4. GLUE: the task adapter alone, Stack(wordnet, task), Fuse(wordnet, task); same steps, batch, lr, seed and data
+#    for the three variants of a task (steps per task as measured: sized to the session's compute).
+for spec in rte:120 mrpc:60 cola:100 sst2:60; do
+  task=${spec%%:*}; steps=${spec##*:}
   for c in none stack fuse; do
     k=(); [ "$c" = none ] || k=(--knowledge "$R/wordnet")
     [ -f "$R/glue/$task-$c/summary.json" ] || $A knowledge-task --model minilm --data "$D/glue/$task/train.tsv" --eval "$D/glue/$task/dev.tsv" \
-      --compose "$c" "${k[@]}" --name "$task" --train-limit 1920 --steps 120 --batch-size 16 --max-length 64 --lr 1e-3 --seed 1 --out "$R/glue/$task-$c"
+      --compose "$c" "${k[@]}" --name "$task" --train-limit 1920 --steps "$steps" --batch-size 16 --max-length 64 --lr 1e-3 --seed 1 --out "$R/glue/$task-$c"
   done
 done
