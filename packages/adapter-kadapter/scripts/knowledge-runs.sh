@@ -56,7 +56,7 @@ for run in mlm-head wordnet; do
 done
 # 4. GLUE: the task adapter alone, Stack(wordnet, task), Fuse(wordnet, task); same steps, batch, lr, seed and data
 #    for the three variants of a task (steps per task as measured: sized to the session's compute).
-for spec in rte:120 mrpc:60 cola:100 sst2:60; do
+for spec in rte:120 mrpc:60 sst2:60 cola:100; do
   task=${spec%%:*}; steps=${spec##*:}
   for c in none stack fuse; do
     k=(); [ "$c" = none ] || k=(--knowledge "$R/wordnet")
