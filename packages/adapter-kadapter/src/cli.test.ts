@@ -209,13 +209,68 @@ describe('adapters kadapter-* commands', () => {
     expect(readJson(path.join(tmp, 'kbase', 'summary.json'))).toMatchObject({ noAdapter: true, adapterParams: 0 });
     for (const dir of ['ka', 'kbase']) {
       const r = await ok(['knowledge-probe', '--run', dir, '--probe', 'kprobe.jsonl']);
-      expect(r.out).toMatch(/^P@1 [01]\.\d{4} {2}P@10 [01]\.\d{4} {2}\(2 items with a single-word-piece answer; 1 skipped\)/);
+      expect(r.out).toMatch(/^P@1 [01]\.\d{4} {2}P@10 [01]\.\d{4} {2}MRR [01]\.\d{4} {2}median rank \d+(\.5)? {2}\(2 items with a single-word-piece answer; 1 skipped\)/);
       const saved = readJson(path.join(tmp, dir, 'probe-kprobe.json'));
       expect(saved).toMatchObject({ items: 2, skipped: 1 });
+      expect((saved['mrr'] as number) > 0 && (saved['medianRank'] as number) >= 1).toBe(true);
       expect((saved['pAt1'] as number) <= (saved['pAt10'] as number)).toBe(true);
     }
     const bad = await run(['knowledge-train', ...common, '--no-adapter', '--reduction-factor', '4', '--out', 'kx']);
     expect([bad.code, /--reduction-factor does not apply with --no-adapter/.test(bad.err)]).toEqual([2, true]);
+  });
+
+  test('knowledge-train --head-from: the saved head is loaded and stays byte-identical; only the adapter trains', async () => {
+    const common = ['--model', 'tiny-bert', '--corpus', 'kcorpus.txt', '--steps', '2', '--batch-size', '2', '--max-length', '16'];
+    await ok(['knowledge-train', ...common, '--no-adapter', '--lr', '0.01', '--out', 'khead']);
+    const r = await ok(['knowledge-train', ...common, '--head-from', 'khead', '--lr', '0.01', '--out', 'kfrozen']);
+    expect(r.err).toMatch(/masked-LM head from khead, frozen/);
+    expect(readJson(path.join(tmp, 'kfrozen', 'summary.json'))).toMatchObject({ headTrained: false, headFrom: path.join(tmp, 'khead'), noAdapter: false });
+    const head = await readSafetensorsFile(path.join(tmp, 'khead', 'model_head.safetensors'));
+    const kept = await readSafetensorsFile(path.join(tmp, 'kfrozen', 'model_head.safetensors'));
+    expect([...kept.tensors.keys()].sort()).toEqual([...head.tensors.keys()].sort());
+    for (const [k, t] of head.tensors) expect({ k, same: Buffer.from((kept.tensors.get(k) as typeof t).values.buffer).equals(Buffer.from(t.values.buffer)) }).toEqual({ k, same: true });
+    // The adapter did train (it moved away from its initial weights, unlike the head).
+    const metrics = readMetrics(path.join(tmp, 'kfrozen', 'metrics.jsonl')).filter((m) => m.type === 'step');
+    expect(metrics).toHaveLength(2);
+    for (const [argv, pattern] of [
+      [['--no-adapter', '--head-from', 'khead'], /--head-from keeps the head frozen: with --no-adapter nothing would train/],
+      [['--head-from', 'nowhere'], /--head-from nowhere: no head_config\.json there/],
+      [['--head-from', 'khead', '--name', 'mlm'], /--name mlm: the head loaded from --head-from has that name/],
+    ] as const) {
+      const bad = await run(['knowledge-train', ...common, ...argv, '--out', 'kx']);
+      expect({ code: bad.code, err: pattern.test(bad.err) ? 'ok' : bad.err }).toEqual({ code: 2, err: 'ok' });
+    }
+  });
+
+  test('knowledge-task: the task adapter alone, Stack(knowledge, task) and Fuse(knowledge, task), knowledge adapter frozen', async () => {
+    const common = ['--model', 'tiny-bert', '--data', 'train.tsv', '--eval', 'dev.tsv', '--steps', '3', '--batch-size', '4', '--lr', '0.01', '--max-length', '16', '--reduction-factor', '4'];
+    const runs: Record<string, Record<string, unknown>> = {};
+    for (const compose of ['none', 'stack', 'fuse']) {
+      const r = await ok(['knowledge-task', ...common, '--compose', compose, ...(compose === 'none' ? [] : ['--knowledge', 'kfrozen']), '--out', `kt-${compose}`]);
+      expect(r.out).toMatch(/^accuracy [01]\.\d{4} {2}F1 \S+ {2}MCC \S+ {2}loss \d+\.\d{4} {2}\(6 eval examples; majority 0\.5000\)/);
+      runs[compose] = readJson(path.join(tmp, `kt-${compose}`, 'summary.json'));
+      expect(readMetrics(path.join(tmp, `kt-${compose}`, 'metrics.jsonl')).filter((m) => m.type === 'step')).toHaveLength(3);
+    }
+    expect(runs['none']).toMatchObject({ compose: 'none', knowledge: null, trainExamples: 12, evalExamples: 6, steps: 3, knowledgeUnchanged: true });
+    expect(runs['stack']).toMatchObject({ compose: 'stack', knowledge: 'wordnet', steps: 3, knowledgeUnchanged: true });
+    expect(runs['fuse']).toMatchObject({ compose: 'fuse', knowledge: 'wordnet', steps: 3, knowledgeUnchanged: true });
+    // Stack trains exactly what the task adapter alone trains; Fuse adds the fusion layers.
+    expect(runs['stack']?.['trainableParams']).toBe(runs['none']?.['trainableParams']);
+    expect(runs['fuse']?.['trainableParams'] as number).toBeGreaterThan(runs['none']?.['trainableParams'] as number);
+    // The frozen knowledge adapter takes part: Stack's first-step loss differs from the task adapter alone's (same seed, data, init).
+    const firstLoss = (c: string) => readMetrics(path.join(tmp, `kt-${c}`, 'metrics.jsonl')).find((m) => m.type === 'step')?.['loss'];
+    expect(firstLoss('stack')).not.toBe(firstLoss('none'));
+    for (const [argv, pattern] of [
+      [['--compose', 'stack'], /missing required option --knowledge .* for --compose stack/],
+      [['--compose', 'none', '--knowledge', 'kfrozen'], /--knowledge does not apply with --compose none/],
+      [['--compose', 'parallel'], /--compose must be none, stack, fuse; got 'parallel'/],
+      [['--compose', 'stack', '--knowledge', 'nowhere'], /--knowledge nowhere: /],
+      [['--compose', 'stack', '--knowledge', 'kfrozen', '--name', 'wordnet'], /--name wordnet: the knowledge adapter has that name/],
+    ] as const) {
+      const bad = await run(['knowledge-task', ...common, ...argv, '--out', 'kt-x']);
+      expect({ code: bad.code, err: pattern.test(bad.err) ? 'ok' : bad.err }).toEqual({ code: 2, err: 'ok' });
+    }
+    expect(existsSync(path.join(tmp, 'kt-x'))).toBe(false);
   });
 
   test.each([

@@ -25,6 +25,7 @@ import type { KnowledgeRelation } from './knowledge/corpus';
 import { buildKnowledgeCorpus, KNOWLEDGE_RELATIONS } from './knowledge/corpus';
 import { installedWordNetDict, readWordNet } from './knowledge/wordnet';
 import { KNOWLEDGE_PROBE_SPEC, KNOWLEDGE_TRAIN_SPEC, knowledgeProbeCommand, knowledgeTrainCommand } from './knowledge-cli';
+import { KNOWLEDGE_TASK_SPEC, knowledgeTaskCommand } from './knowledge-task';
 
 /** kadapter-train's key in run.json's extras: the combination, the knowledge head spec and its labels, the task weights file. */
 export const KADAPTER_EXTRAS = 'kadapter';
@@ -672,4 +673,5 @@ export const commands: CliCommand[] = [
   { spec: CORPUS_SPEC, run: corpusCommand },
   { spec: KNOWLEDGE_TRAIN_SPEC, run: knowledgeTrainCommand },
   { spec: KNOWLEDGE_PROBE_SPEC, run: knowledgeProbeCommand },
+  { spec: KNOWLEDGE_TASK_SPEC, run: knowledgeTaskCommand },
 ];

@@ -3,8 +3,8 @@
 // adapter is MAD-X's language adapter without the invertible block — and a cloze probe of base vs adapter.
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Graph, TrainRecord } from '@adapters/core-graph';
-import { checkpointLookup, ConfigError, Executor, hfKeyOf, loadAdapter, loadPretrained, loadTokenizer, parameterSummary, readSafetensorsFile, saveAdapter, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
+import type { Graph, TrainRecord, WeightStore } from '@adapters/core-graph';
+import { AdapterGraphError, assignStaged, checkpointLookup, ConfigError, graphHeads, HEAD_CONFIG_FILE, hasHead, readHead, Executor, hfKeyOf, loadAdapter, loadPretrained, loadTokenizer, parameterSummary, readSafetensorsFile, saveAdapter, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
 import type { CliContext, CommandSpec, ParsedArgs } from '@adapters/cli';
 import { backendBanner, formatDuration, MetricsWriter, option, ProgressReporter, resolveModel, shortPath, UsageError } from '@adapters/cli';
 import { buildMadx, madxRegistry } from '@adapters/adapter-madx';
@@ -24,6 +24,7 @@ export const KNOWLEDGE_TRAIN_SPEC: CommandSpec = {
     'Trains a bottleneck adapter (seq_bn, reduction factor 2: MAD-X\'s language adapter without the invertible block) with masked LM on a corpus ' +
     '(one sentence per line, e.g. knowledge-corpus\'s corpus.txt); the base stays frozen. A checkpoint without a masked-LM head (sentence-transformers ' +
     'models) gets a fresh head trained with the adapter. --no-adapter trains only that head for the same steps: the base model\'s line for the probe. ' +
+    '--head-from DIR loads a head trained that way (e.g. on generic text) and keeps it frozen, so base and adapter are probed through the same head. ' +
     'Writes the adapter and the head (adapter_config.json, adapter.safetensors, head_config.json, model_head.safetensors), metrics.jsonl and summary.json.',
   usage: '--model DIR|NAME --corpus FILE --out DIR [options]',
   options: [
@@ -31,6 +32,7 @@ export const KNOWLEDGE_TRAIN_SPEC: CommandSpec = {
     { name: 'corpus', type: 'string', metavar: 'FILE', help: 'training text, one sentence per line' },
     { name: 'name', type: 'string', metavar: 'NAME', help: 'adapter name', defaultText: 'wordnet' },
     { name: 'no-adapter', type: 'boolean', help: 'train the masked-LM head alone (the baseline)' },
+    { name: 'head-from', type: 'string', metavar: 'DIR', help: 'load the masked-LM head a --no-adapter run saved and keep it frozen (only the adapter trains)' },
     { name: 'reduction-factor', type: 'int', min: 1, metavar: 'N', help: 'bottleneck reduction factor', defaultText: '2' },
     option('steps', { defaultText: '500' }),
     option('batchSize', { help: 'sentences per step' }),
@@ -39,13 +41,16 @@ export const KNOWLEDGE_TRAIN_SPEC: CommandSpec = {
     option('seed', { help: 'random seed (masks, order, init)', defaultText: '0' }),
     option('out'),
   ],
-  examples: ['adapters knowledge-train --model minilm --corpus data/wordnet/corpus.txt --steps 500 --out runs/wordnet'],
+  examples: [
+    'adapters knowledge-train --model minilm --corpus glue-text.txt --no-adapter --steps 300 --out runs/mlm-head',
+    'adapters knowledge-train --model minilm --corpus data/wordnet/corpus.txt --head-from runs/mlm-head --steps 500 --out runs/wordnet',
+  ],
 };
 
 export const KNOWLEDGE_PROBE_SPEC: CommandSpec = {
   name: 'knowledge-probe',
   brief: 'LAMA-style cloze probe (P@1, P@10) of a knowledge-train output',
-  summary: 'Ranks the vocabulary at [MASK] for each cloze item (knowledge-corpus\'s probe-*.jsonl) with the run\'s masked-LM head (and adapter) and reports precision at 1 and 10 over items with a single-word-piece answer.',
+  summary: 'Ranks the vocabulary at [MASK] for each cloze item (knowledge-corpus\'s probe-*.jsonl) with the run\'s masked-LM head (and adapter) and reports precision at 1 and 10, the mean reciprocal rank and the median rank of the best answer over items with a single-word-piece answer.',
   usage: '--run DIR --probe FILE [--model DIR|NAME]',
   options: [
     option('run', { help: 'directory written by knowledge-train' }),
@@ -61,6 +66,26 @@ async function checkpointHasHead(modelDir: string, prefix: string, graph: Graph,
   const lookup = checkpointLookup(tensors, prefix);
   const keys = [...graph.params.values()].filter((p) => p.owner === `head:${head}`).map((p) => p.key);
   return keys.length > 0 && keys.every((k) => lookup(hfKeyOf(graph, k)) !== undefined);
+}
+
+/** The masked-LM head a knowledge-train run saved (head_config.json + model_head.safetensors), loaded for freezing. */
+async function loadFrozenHead(dir: string, graph: Graph, store: WeightStore, args: ParsedArgs): Promise<{ graph: Graph; name: string }> {
+  const given = `--head-from ${args.string('head-from')}`;
+  if (!(await hasHead(dir))) throw new UsageError(`${given}: no ${HEAD_CONFIG_FILE} there; pass a directory written by knowledge-train`, args.command);
+  const { graph: next, name, staged } = await readHeadChecked(dir, graph, given, args);
+  const spec = graphHeads(next).find((h) => h.name === name);
+  if (spec?.type !== 'maskedLM') throw new UsageError(`${given}: head '${name}' is a ${spec?.type ?? 'unknown'} head, not a masked-LM head`, args.command);
+  assignStaged(next, store, staged);
+  return { graph: next, name };
+}
+
+async function readHeadChecked(dir: string, graph: Graph, given: string, args: ParsedArgs): Promise<Awaited<ReturnType<typeof readHead>>> {
+  try {
+    return await readHead(dir, graph);
+  } catch (e) {
+    if (e instanceof AdapterGraphError) throw new UsageError(`${given}: ${e.message.split('\n')[0]}`, args.command);
+    throw e;
+  }
 }
 
 async function readLines(file: string, option: string): Promise<string[]> {
@@ -91,14 +116,21 @@ export async function knowledgeTrainCommand(args: ParsedArgs, ctx: CliContext): 
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
   const tokenizer = await loadTokenizer(model.dir);
   const texts = lines.map((l) => tokenizer.encode(l, undefined, { maxLength }).inputIds);
-  const pre = await loadPretrained(model.dir, { heads: [{ type: 'maskedLM', name: MLM_HEAD }], seed });
-  const trainHead = !(await checkpointHasHead(model.dir, pre.config.architecture, pre.graph, MLM_HEAD));
+  const headFrom = args.string('head-from');
+  if (noAdapter && headFrom !== undefined) throw new UsageError('--head-from keeps the head frozen: with --no-adapter nothing would train', args.command);
+  const headDir = headFrom === undefined ? undefined : path.resolve(ctx.cwd, headFrom);
+  const pre = await loadPretrained(model.dir, headDir === undefined ? { heads: [{ type: 'maskedLM', name: MLM_HEAD }], seed } : { seed });
+  let base = pre.graph;
+  let head = MLM_HEAD;
+  if (headDir !== undefined) ({ graph: base, name: head } = await loadFrozenHead(headDir, base, pre.store, args));
+  const trainHead = headDir === undefined && !(await checkpointHasHead(model.dir, pre.config.architecture, base, MLM_HEAD));
   if (noAdapter && !trainHead) throw new UsageError(`${model.name} has a pre-trained masked-LM head: the base needs no --no-adapter run (probe the head as it is)`, args.command);
-  const madx = buildMadx(pre.graph, { language: name, invertible: false, ...(args.has('reduction-factor') ? { languageConfig: { reduction_factor: args.number('reduction-factor') } } : {}) });
+  if (head === name) throw new UsageError(`--name ${name}: the head loaded from --head-from has that name; give the adapter another`, args.command);
+  const madx = buildMadx(base, { language: name, invertible: false, ...(args.has('reduction-factor') ? { languageConfig: { reduction_factor: args.number('reduction-factor') } } : {}) });
   pre.store.sync(madx.graph, seed);
   const adapterParams = parameterSummary(madx.graph, (p) => p.owner === `adapter:${name}`).trainable;
   info(ctx, `knowledge-train: ${noAdapter ? 'masked-LM head alone (baseline)' : `knowledge adapter '${name}' (seq_bn, ${adapterParams.toLocaleString('en-US')} parameters)`} on ${model.name}, base frozen; ` +
-    `${texts.length} sentences from ${shortPath(ctx.cwd, corpusFile)}; masked-LM head ${trainHead ? 'fresh, trained' : 'pre-trained, frozen'}`);
+    `${texts.length} sentences from ${shortPath(ctx.cwd, corpusFile)}; masked-LM head ${trainHead ? 'fresh, trained' : headDir !== undefined ? `from ${shortPath(ctx.cwd, headDir)}, frozen` : 'pre-trained, frozen'}`);
   const summary = await writeRunDir(outDir, async (runDir) => {
     const metrics = MetricsWriter.open(path.join(runDir, 'metrics.jsonl'), { fresh: true });
     const progress = new ProgressReporter({ stream: ctx.stderr, every: 20 });
@@ -106,7 +138,7 @@ export async function knowledgeTrainCommand(args: ParsedArgs, ctx: CliContext): 
     let result;
     try {
       result = trainLanguageAdapter({
-        model: madx, store: pre.store, head: MLM_HEAD, texts, trainHead,
+        model: madx, store: pre.store, head, texts, trainHead,
         masking: { maskId: tokenizer.maskId, vocabSize: tokenizer.vocabSize, specialIds: [tokenizer.clsId, tokenizer.sepId, tokenizer.padId] },
         maxSteps: steps, batchSize, learningRate, seed, padId: tokenizer.padId, warmupRatio: 0.1,
         // The baseline bypasses the adapter in every step: only the head learns (the adapter gets no gradient).
@@ -122,10 +154,10 @@ export async function knowledgeTrainCommand(args: ParsedArgs, ctx: CliContext): 
     const losses = result.history.flatMap((r) => (r.type === 'step' ? [r.loss] : []));
     const window = Math.max(1, Math.min(20, Math.floor(losses.length / 2)));
     const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-    await saveAdapter(runDir, madx.graph, pre.store, name, { head: MLM_HEAD, registry: madxRegistry() });
+    await saveAdapter(runDir, madx.graph, pre.store, name, { head, registry: madxRegistry() });
     const s = {
       adapter: name, noAdapter, model: model.dir === path.resolve(ctx.cwd, modelSpec) ? model.dir : model.name, backend, corpus: corpusFile, sentences: texts.length,
-      steps: result.steps, batchSize, learningRate, maxLength, seed, headTrained: trainHead, adapterParams: noAdapter ? 0 : adapterParams,
+      steps: result.steps, batchSize, learningRate, maxLength, seed, headTrained: trainHead, headFrom: headDir ?? null, adapterParams: noAdapter ? 0 : adapterParams,
       firstLoss: mean(losses.slice(0, window)), lastLoss: mean(losses.slice(-window)), lossWindow: window, seconds: (Date.now() - started) / 1000,
     };
     await writeJsonAtomic(path.join(runDir, 'summary.json'), s);
@@ -174,6 +206,6 @@ export async function knowledgeProbeCommand(args: ParsedArgs, ctx: CliContext): 
   const skip = summary.noAdapter === true ? [loaded.name] : [];
   const r = runClozeProbe(new Executor(loaded.graph, pre.store), `${loaded.head ?? MLM_HEAD}.logits`, encoded, { padId: tokenizer.padId, skipAdapters: skip });
   pre.store.dispose();
-  await writeJsonAtomic(path.join(runDir, `probe-${path.basename(probeFile, '.jsonl')}.json`), { probe: probeFile, items: r.count, skipped, pAt1: r.precision[0], pAt10: r.precision[1], backend });
-  out(ctx, `P@1 ${(r.precision[0] as number).toFixed(4)}  P@10 ${(r.precision[1] as number).toFixed(4)}  (${r.count} items with a single-word-piece answer; ${skipped} skipped) — ${summary.noAdapter === true ? 'masked-LM head alone' : `knowledge adapter '${String(summary.adapter)}'`}`);
+  await writeJsonAtomic(path.join(runDir, `probe-${path.basename(probeFile, '.jsonl')}.json`), { probe: probeFile, items: r.count, skipped, pAt1: r.precision[0], pAt10: r.precision[1], mrr: r.mrr, medianRank: r.medianRank, backend });
+  out(ctx, `P@1 ${(r.precision[0] as number).toFixed(4)}  P@10 ${(r.precision[1] as number).toFixed(4)}  MRR ${r.mrr.toFixed(4)}  median rank ${r.medianRank}  (${r.count} items with a single-word-piece answer; ${skipped} skipped) — ${summary.noAdapter === true ? 'masked-LM head alone' : `knowledge adapter '${String(summary.adapter)}'`}`);
 }

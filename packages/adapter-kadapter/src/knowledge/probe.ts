@@ -33,15 +33,12 @@ export function encodeCloze(items: readonly ClozeItem[], tokenizer: TextTokenize
   return { encoded, skipped };
 }
 
-/** Precision at each k: the share of rows whose top-k ids (by score, ties to the lower id) include an answer. */
-export function precisionAtK(scores: readonly (ArrayLike<number>)[], answers: readonly (readonly number[])[], ks: readonly number[]): number[] {
+/** 0-based rank of each row's best answer: how many ids score strictly higher (or equal with a lower id). */
+export function answerRanks(scores: readonly (ArrayLike<number>)[], answers: readonly (readonly number[])[]): number[] {
   if (scores.length !== answers.length) throw new ConfigError('answers', `${answers.length} answer lists for ${scores.length} score rows`);
-  const hits = ks.map(() => 0);
-  scores.forEach((row, r) => {
-    const want = new Set(answers[r]);
-    // Rank of the best answer: how many ids score strictly higher (or equal with a lower id).
+  return scores.map((row, r) => {
     let best = Infinity;
-    for (const a of want) {
+    for (const a of new Set(answers[r])) {
       const s = row[a] as number;
       let rank = 0;
       for (let i = 0; i < row.length; i++) {
@@ -50,15 +47,31 @@ export function precisionAtK(scores: readonly (ArrayLike<number>)[], answers: re
       }
       best = Math.min(best, rank);
     }
-    ks.forEach((k, j) => {
-      if (best < k) hits[j] = (hits[j] as number) + 1;
-    });
+    return best;
   });
-  return hits.map((h) => (scores.length === 0 ? 0 : h / scores.length));
+}
+
+/** Precision at each k: the share of rows whose top-k ids (by score, ties to the lower id) include an answer. */
+export function precisionAtK(scores: readonly (ArrayLike<number>)[], answers: readonly (readonly number[])[], ks: readonly number[]): number[] {
+  return precisionOfRanks(answerRanks(scores, answers), ks);
+}
+
+const precisionOfRanks = (ranks: readonly number[], ks: readonly number[]): number[] =>
+  ks.map((k) => (ranks.length === 0 ? 0 : ranks.filter((r) => r < k).length / ranks.length));
+
+/** Mean reciprocal rank (1-based ranks) and the median 1-based rank: graded where P@k is 0 everywhere. */
+export function rankSummary(ranks: readonly number[]): { mrr: number; medianRank: number } {
+  if (ranks.length === 0) return { mrr: 0, medianRank: 0 };
+  const sorted = [...ranks].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return { mrr: ranks.reduce((t, r) => t + 1 / (r + 1), 0) / ranks.length, medianRank: median + 1 };
 }
 
 /** Runs the masked LM (`output` = `[batch, seq, vocab]` logits) on the items and returns P@k for each k. */
-export function runClozeProbe(executor: Executor, output: string, items: readonly EncodedCloze[], options: { ks?: readonly number[]; batchSize?: number; padId?: number; skipAdapters?: readonly string[] } = {}): { ks: number[]; precision: number[]; count: number } {
+export function runClozeProbe(
+  executor: Executor, output: string, items: readonly EncodedCloze[], options: { ks?: readonly number[]; batchSize?: number; padId?: number; skipAdapters?: readonly string[] } = {},
+): { ks: number[]; precision: number[]; count: number; mrr: number; medianRank: number } {
   const ks = [...(options.ks ?? [1, 10])];
   const batchSize = options.batchSize ?? 32;
   const rows: Float32Array[] = [];
@@ -74,5 +87,6 @@ export function runClozeProbe(executor: Executor, output: string, items: readonl
     slice.forEach((x, b) => rows.push(Float32Array.from(data.subarray((b * seq + x.maskPosition) * vocab, (b * seq + x.maskPosition + 1) * vocab))));
     tf.dispose([...new Set(Object.values(got))]);
   }
-  return { ks, precision: precisionAtK(rows, items.map((x) => x.answerIds), ks), count: items.length };
+  const ranks = answerRanks(rows, items.map((x) => x.answerIds));
+  return { ks, precision: precisionOfRanks(ranks, ks), count: items.length, ...rankSummary(ranks) };
 }
