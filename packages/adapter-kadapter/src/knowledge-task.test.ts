@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Graph, TrainExample, WeightStore } from '@adapters/core-graph';
 import { addHead, applyPlacements, ConfigError, ownersPolicy, PlacementError, train } from '@adapters/core-graph';
 import { languageAdapter, madxRegistry, taskAdapter } from '@adapters/adapter-madx';
-import { fusionRegularization } from '@adapters/adapter-fusion';
+import { fusionRegularization } from '@adapters/adapter-fusion/recipes';
 import type { KnowledgeComposition } from './knowledge-task';
 import { knowledgeFusionName, knowledgeTaskOwners, knowledgeTaskRules } from './knowledge-task';
 import { baseStore, randomizeOwner, tinyBase } from './__tests__/helpers';

@@ -14,7 +14,8 @@ import {
   readColumns, resolveModel, sample, shortPath, UsageError,
 } from '@adapters/cli';
 import { madxRegistry, TASK_REDUCTION_FACTOR, taskAdapter } from '@adapters/adapter-madx';
-import { fusionRegularization, fusionRules } from '@adapters/adapter-fusion';
+import { fusionRules } from '@adapters/adapter-fusion';
+import { fusionRegularization } from '@adapters/adapter-fusion/recipes';
 
 export const KNOWLEDGE_COMPOSITIONS = ['none', 'stack', 'fuse'] as const;
 export type KnowledgeComposition = (typeof KNOWLEDGE_COMPOSITIONS)[number];
