@@ -6,7 +6,7 @@ import { bottleneck } from '@adapters/adapter-bottleneck';
 import type { AdapterRegistry, AnyAdapterPlugin, EvalResult, Graph, HeadSpec, JsonSchema, TaskSampling, TextTokenizer, TrainExample, TrainRecord, WeightStore } from '@adapters/core-graph';
 import { adapter, applyPlacements, ConfigError, createRegistry, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadAdapter, loadPretrained, loadRun as coreLoadRun, loadTokenizer, ownersPolicy, parameterSummary, PlacementError, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, saveHead, singleAdapterRun, stageRunDir, validateRunManifest, validateSchema, writeJsonAtomic } from '@adapters/core-graph';
 import type { AdapterSpec, CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs, PluginPackage } from '@adapters/cli';
-import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, poolingArg, ProgressReporter, readColumns, readRunArg, resolveAdapterDir, resolveModel, shortPath, trainingLabels, UsageError, writeTrainingCurves } from '@adapters/cli';
+import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, parseTaskArgs, poolingArg, ProgressReporter, readColumns, readRunArg, resolveAdapterDir, resolveModel, shortPath, trainingLabels, UsageError, writeTrainingCurves } from '@adapters/cli';
 import type { FusionConfigInput } from './config';
 import { resolveFusionConfig } from './config';
 import { fusionAttention, fusionAttentionTable } from './introspect';
@@ -310,30 +310,9 @@ async function examplesFor(args: ParsedArgs, ctx: CliContext, run: FusionRunFile
 // ---------------------------------------------------------------------------------------------
 // fusion-stage1
 
-interface TaskArg {
-  readonly name: string;
-  readonly train: string;
-  readonly eval?: string;
-}
-
-function parseTasks(args: ParsedArgs, cwd: string): TaskArg[] {
-  const raw = args.strings('task');
-  if (raw.length === 0) throw new UsageError('give at least one --task NAME=TRAIN[,EVAL]', args.command);
-  const tasks = raw.map((t): TaskArg => {
-    const eq = t.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--task ${t}: expected NAME=TRAIN[,EVAL], e.g. --task sst2=train.tsv,dev.tsv`, args.command);
-    const name = t.slice(0, eq);
-    if (!NAME_RE.test(name)) throw new UsageError(`--task ${t}: the name '${name}' may use only letters, digits, _ and -`, args.command);
-    const files = t.slice(eq + 1).split(',');
-    if (files.length > 2 || files.some((f) => f === '')) throw new UsageError(`--task ${t}: expected NAME=TRAIN[,EVAL] (one training file, optionally one eval file)`, args.command);
-    return { name, train: path.resolve(cwd, files[0] as string), ...(files[1] !== undefined ? { eval: path.resolve(cwd, files[1]) } : {}) };
-  });
-  const seen = new Set<string>();
-  for (const t of tasks) {
-    if (seen.has(t.name)) throw new UsageError(`--task ${t.name} is given twice`, args.command);
-    seen.add(t.name);
-  }
-  return tasks;
+function parseTasks(args: ParsedArgs, cwd: string): ReturnType<typeof parseTaskArgs> {
+  if (args.strings('task').length === 0) throw new UsageError('give at least one --task NAME=TRAIN[,EVAL]', args.command);
+  return parseTaskArgs(args, cwd, 2);
 }
 
 export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<void> {

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { EvalResult, Graph, JsonSchema, MultiTaskRecord, RunManifest, TrainExample } from '@adapters/core-graph';
 import type { CliCommand, CliContext, Columns, CommandSpec, ParsedArgs } from '@adapters/cli';
 import { ConfigError, createRegistry, evaluate, Executor, LabelVocab, loadPretrained, loadRunHead, loadTokenizer, parameterSummary, PlacementError, readRunManifest, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, singleAdapterRun, validateRunManifest, validateSchema, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
-import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseSampling, poolingArg, ProgressReporter, readColumns, resolveModel, shortPath, trainingLabels, UsageError } from '@adapters/cli';
+import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseSampling, parseTaskArgs, poolingArg, ProgressReporter, readColumns, resolveModel, shortPath, trainingLabels, UsageError } from '@adapters/cli';
 import { palsSharedParams, palsWidth } from './config';
 import type { PalsConfig } from './config';
 import { pals } from './plugin';
@@ -30,7 +30,6 @@ export const runExtrasCommands: Readonly<Record<string, string>> = {
 const out = (ctx: CliContext, line = '') => ctx.stdout.write(`${line}\n`);
 const info = (ctx: CliContext, line = '') => ctx.stderr.write(`${line}\n`);
 const fmt = (x: number | undefined) => (x === undefined ? 'n/a' : x.toFixed(4));
-const NAME_RE = /^[A-Za-z0-9_-]+$/;
 
 export const PALS_TRAIN_SPEC: CommandSpec = {
   name: 'pals-train',
@@ -76,37 +75,12 @@ export const PALS_EVAL_SPEC: CommandSpec = {
   examples: ['adapters pals-eval --run runs/pals', 'adapters pals-eval --run runs/pals --task rte=rte/test.tsv'],
 };
 
-interface TaskArg {
-  readonly name: string;
-  readonly train: string;
-  readonly eval?: string;
-}
-
-function parseTasks(args: ParsedArgs, cwd: string, maxFiles: 1 | 2): TaskArg[] {
-  const form = maxFiles === 2 ? 'NAME=TRAIN[,EVAL]' : 'NAME=FILE';
-  const tasks = args.strings('task').map((t): TaskArg => {
-    const eq = t.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--task ${t}: expected ${form}, e.g. --task rte=${maxFiles === 2 ? 'train.tsv,dev.tsv' : 'dev.tsv'}`, args.command);
-    const name = t.slice(0, eq);
-    if (!NAME_RE.test(name)) throw new UsageError(`--task ${t}: the name '${name}' may use only letters, digits, _ and -`, args.command);
-    const files = t.slice(eq + 1).split(',');
-    if (files.length > maxFiles || files.some((f) => f === '')) throw new UsageError(`--task ${t}: expected ${form}`, args.command);
-    return { name, train: path.resolve(cwd, files[0] as string), ...(files[1] !== undefined ? { eval: path.resolve(cwd, files[1]) } : {}) };
-  });
-  const seen = new Set<string>();
-  for (const t of tasks) {
-    if (seen.has(t.name)) throw new UsageError(`--task ${t.name} is given twice`, args.command);
-    seen.add(t.name);
-  }
-  return tasks;
-}
-
 /** The sites and mode of an adapter's splices (run.json, so core's eval/predict re-place it exactly). */
 const placementOf = (graph: Graph, name: string) => ({ mode: 'parallel' as const, sites: graph.splices.filter((s) => s.adapters.includes(name)).map((s) => s.site) });
 
 export async function palsTrainCommand(args: ParsedArgs, ctx: CliContext): Promise<void> {
   const started = Date.now();
-  const tasksGiven = parseTasks(args, ctx.cwd, 2);
+  const tasksGiven = parseTaskArgs(args, ctx.cwd, 2);
   if (tasksGiven.length === 0) throw new UsageError('give at least one --task NAME=TRAIN[,EVAL]', args.command);
   const modelSpec = args.requireString('model', 'a model directory or all-MiniLM-L6-v2');
   const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
@@ -259,7 +233,7 @@ export async function palsEvalCommand(args: ParsedArgs, ctx: CliContext): Promis
   const runDir = path.resolve(ctx.cwd, args.requireString('run', 'the directory pals-train wrote'));
   const run = await readPalsRun(runDir);
   const tasks = run.extras.tasks;
-  const given = parseTasks(args, ctx.cwd, 1);
+  const given = parseTaskArgs(args, ctx.cwd, 1);
   for (const g of given) if (!tasks.some((t) => t.name === g.name)) throw new UsageError(`--task ${g.name}: the run has no such task (tasks: ${tasks.map((t) => t.name).join(', ')})`, args.command);
   const chosen = given.length > 0 ? tasks.filter((t) => given.some((g) => g.name === t.name)) : tasks;
   const fileOf = (name: string, recorded: string | null) => given.find((g) => g.name === name)?.train ?? recorded;
