@@ -627,6 +627,19 @@ export function makeBottleneck(addon: NativeAddon): tf.KernelFunc {
   });
 }
 
+/** q, k, v [batch, seq, hidden] of equal shapes and attr heads dividing hidden. */
+function attentionGeometry(kernel: string, q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, attrs: tf.NamedAttrMap) {
+  if (q.shape.length !== 3) throw new Error(`${kernel}: input 'q' has shape [${q.shape.join(',')}], expected [batch, seq, hidden]`);
+  requireShape(kernel, 'k', k, q.shape);
+  requireShape(kernel, 'v', v, q.shape);
+  const [batch, seq, hidden] = q.shape as [number, number, number];
+  const heads = numberAttr(kernel, attrs, 'heads');
+  if (!Number.isInteger(heads) || heads < 1 || hidden % heads !== 0) {
+    throw new Error(`${kernel}: attr 'heads' (${heads}) must be a positive integer dividing hidden size ${hidden}`);
+  }
+  return { batch, seq, heads, hidden };
+}
+
 /**
  * AdaptersAttention: {q, k, v [batch, seq, hidden][, mask [batch, seq]][, prefixK, prefixV [prefix, hidden]]},
  * {heads, scale} → context [batch, seq, hidden] = softmax(scale·q·kᵀ + (1 − mask)·(−1e9))·v per head, the prefix rows
@@ -637,14 +650,7 @@ export function makeAttention(addon: NativeAddon): tf.KernelFunc {
   return asKernelFunc(({ inputs, backend, attrs }) => {
     const ins = inputs as Record<string, tf.TensorInfo | undefined>;
     const { q, k, v } = requireFloat32(kernel, { q: ins['q'], k: ins['k'], v: ins['v'] }) as Record<'q' | 'k' | 'v', tf.TensorInfo>;
-    if (q.shape.length !== 3) throw new Error(`${kernel}: input 'q' has shape [${q.shape.join(',')}], expected [batch, seq, hidden]`);
-    requireShape(kernel, 'k', k, q.shape);
-    requireShape(kernel, 'v', v, q.shape);
-    const [batch, seq, hidden] = q.shape as [number, number, number];
-    const heads = numberAttr(kernel, attrs, 'heads');
-    if (!Number.isInteger(heads) || heads < 1 || hidden % heads !== 0) {
-      throw new Error(`${kernel}: attr 'heads' (${heads}) must be a positive integer dividing hidden size ${hidden}`);
-    }
+    const { batch, seq, heads, hidden } = attentionGeometry(kernel, q, k, v, attrs);
     const scale = numberAttr(kernel, attrs, 'scale');
     const mask = ins['mask'];
     if (mask !== undefined) {
@@ -667,16 +673,9 @@ export function makeAttention(addon: NativeAddon): tf.KernelFunc {
   });
 }
 
-/** q, k, v [batch, seq, hidden] float32 of equal shapes and attrs heads, scale, rate, seed of the training attention kernels. */
+/** Training attention: attentionGeometry plus attrs scale, rate and seed. */
 function trainingAttentionGeometry(kernel: string, q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, attrs: tf.NamedAttrMap) {
-  if (q.shape.length !== 3) throw new Error(`${kernel}: input 'q' has shape [${q.shape.join(',')}], expected [batch, seq, hidden]`);
-  requireShape(kernel, 'k', k, q.shape);
-  requireShape(kernel, 'v', v, q.shape);
-  const [batch, seq, hidden] = q.shape as [number, number, number];
-  const heads = numberAttr(kernel, attrs, 'heads');
-  if (!Number.isInteger(heads) || heads < 1 || hidden % heads !== 0) {
-    throw new Error(`${kernel}: attr 'heads' (${heads}) must be a positive integer dividing hidden size ${hidden}`);
-  }
+  const { batch, seq, heads, hidden } = attentionGeometry(kernel, q, k, v, attrs);
   const rate = numberAttr(kernel, attrs, 'rate');
   if (!(rate >= 0 && rate < 1)) throw new Error(`${kernel}: attr 'rate' must be in [0, 1), got ${rate}`);
   const drop = dropoutKeys(numberAttr(kernel, attrs, 'seed'), rate);
