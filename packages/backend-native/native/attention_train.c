@@ -157,17 +157,23 @@ INLINE void gather_rows(float *restrict dst, int64_t stride, const float *restri
   }
 }
 
+/* Row j of the keys (or values) of batch bi, head columns of hd: prefix rows first, then the sequence's. */
+INLINE const float *key_row(const float *seq_rows, const float *pre_rows, const prefix_rows *pre, int64_t bi, int64_t j,
+                            int64_t seq, int64_t hidden, int64_t col) {
+  return j < pre->prefix ? pre_rows + bi * pre->stride + j * hidden + col : seq_rows + (bi * seq + j - pre->prefix) * hidden + col;
+}
+
 typedef struct {
   float *kt, *vc, *s, *o, *qb, *bias;
 } fwd_scratch;
 
-static size_t fwd_floats(int64_t seq, int64_t dh) {
-  const int64_t tp = round32(seq), dhp = round32(dh);
+static size_t fwd_floats(int64_t keys, int64_t dh) {
+  const int64_t tp = round32(keys), dhp = round32(dh);
   return (size_t)(dh * tp + tp * dhp + QROWS * tp + QROWS * dhp + QROWS * dh + tp);
 }
 
-static void fwd_layout(float *mem, int64_t seq, int64_t dh, fwd_scratch *w) {
-  const int64_t tp = round32(seq), dhp = round32(dh);
+static void fwd_layout(float *mem, int64_t keys, int64_t dh, fwd_scratch *w) {
+  const int64_t tp = round32(keys), dhp = round32(dh);
   w->kt = mem;
   w->vc = w->kt + dh * tp;
   w->s = w->vc + tp * dhp;
@@ -178,17 +184,18 @@ static void fwd_layout(float *mem, int64_t seq, int64_t dh, fwd_scratch *w) {
 
 TASK_FN CONTRACT static void forward_task(const attention_train_args *a, int64_t task, const fwd_scratch *w) {
   const int64_t bi = task / a->heads, hd = task % a->heads;
-  const int64_t dh = a->dh, hidden = a->heads * dh, t = a->seq, tp = round32(t), dhp = round32(dh);
-  const float *kb = a->k + bi * t * hidden + hd * dh, *vb = a->v + bi * t * hidden + hd * dh;
+  const int64_t dh = a->dh, hidden = a->heads * dh, s = a->seq, p = a->pre.prefix, t = p + s;
+  const int64_t tp = round32(t), dhp = round32(dh);
   for (int64_t j = 0; j < t; j++) {
-    for (int64_t d = 0; d < dh; d++) w->kt[d * tp + j] = kb[j * hidden + d];
-    memcpy(w->vc + j * dhp, vb + j * hidden, (size_t)dh * sizeof(float));
+    const float *kr = key_row(a->k, a->pre.pk, &a->pre, bi, j, s, hidden, hd * dh);
+    for (int64_t d = 0; d < dh; d++) w->kt[d * tp + j] = kr[d];
+    memcpy(w->vc + j * dhp, key_row(a->v, a->pre.pv, &a->pre, bi, j, s, hidden, hd * dh), (size_t)dh * sizeof(float));
   }
-  for (int64_t j = 0; j < t; j++) w->bias[j] = a->mask ? (1.0f - a->mask[bi * t + j]) * MASKED_SCORE : 0.0f;
+  for (int64_t j = 0; j < t; j++) w->bias[j] = j < p || !a->mask ? 0.0f : (1.0f - a->mask[bi * s + j - p]) * MASKED_SCORE;
   const int dropout = a->drop.threshold <= 0xffffffffull;
-  for (int64_t i0 = 0; i0 < t; i0 += QROWS) {
-    const int64_t rows = t - i0 < QROWS ? t - i0 : QROWS;
-    const int64_t row0 = bi * t + i0; /* first query row in [batch·seq] */
+  for (int64_t i0 = 0; i0 < s; i0 += QROWS) {
+    const int64_t rows = s - i0 < QROWS ? s - i0 : QROWS;
+    const int64_t row0 = bi * s + i0; /* first query row in [batch·seq] */
     gather_rows(w->qb, dh, a->q + row0 * hidden + hd * dh, hidden, rows, dh);
     for (int64_t r0 = 0; r0 < rows; r0 += SLICE) {
       for (int64_t j0 = 0; j0 < tp; j0 += 32) rows_times_bt(w->qb + r0 * dh, dh, w->kt, w->s + r0 * tp, dh, tp, j0);
@@ -196,7 +203,7 @@ TASK_FN CONTRACT static void forward_task(const attention_train_args *a, int64_t
     for (int64_t r = 0; r < rows; r++) {
       float *row = w->s + r * tp;
       softmax_row(row, w->bias, t, a->scale);
-      const int64_t flat = (task * t + i0 + r) * t; /* index of p[bi, hd, i0 + r, 0] */
+      const int64_t flat = (task * s + i0 + r) * t; /* index of p[bi, hd, i0 + r, 0] */
       memcpy(a->probs + flat, row, (size_t)t * sizeof(float));
       if (dropout) apply_dropout(row, &a->drop, (uint32_t)flat, t);
     }
@@ -213,13 +220,13 @@ typedef struct {
   float *vt, *kc, *dk, *dv, *dpd, *pd, *ds, *o, *dob, *qb;
 } bwd_scratch;
 
-static size_t bwd_floats(int64_t seq, int64_t dh) {
-  const int64_t tp = round32(seq), dhp = round32(dh);
+static size_t bwd_floats(int64_t keys, int64_t dh) {
+  const int64_t tp = round32(keys), dhp = round32(dh);
   return (size_t)(dh * tp + 3 * tp * dhp + 3 * QROWS * tp + 3 * QROWS * dhp);
 }
 
-static void bwd_layout(float *mem, int64_t seq, int64_t dh, bwd_scratch *w) {
-  const int64_t tp = round32(seq), dhp = round32(dh);
+static void bwd_layout(float *mem, int64_t keys, int64_t dh, bwd_scratch *w) {
+  const int64_t tp = round32(keys), dhp = round32(dh);
   w->vt = mem;
   w->kc = w->vt + dh * tp;
   w->dk = w->kc + tp * dhp;
@@ -234,18 +241,19 @@ static void bwd_layout(float *mem, int64_t seq, int64_t dh, bwd_scratch *w) {
 
 TASK_FN CONTRACT static void backward_task(const attention_grad_args *a, int64_t task, const bwd_scratch *w) {
   const int64_t bi = task / a->heads, hd = task % a->heads;
-  const int64_t dh = a->dh, hidden = a->heads * dh, t = a->seq, tp = round32(t), dhp = round32(dh);
-  const float *kb = a->k + bi * t * hidden + hd * dh, *vb = a->v + bi * t * hidden + hd * dh;
+  const int64_t dh = a->dh, hidden = a->heads * dh, s = a->seq, p = a->pre.prefix, t = p + s;
+  const int64_t tp = round32(t), dhp = round32(dh);
   for (int64_t j = 0; j < t; j++) {
-    for (int64_t d = 0; d < dh; d++) w->vt[d * tp + j] = vb[j * hidden + d];
-    memcpy(w->kc + j * dhp, kb + j * hidden, (size_t)dh * sizeof(float));
+    const float *vr = key_row(a->v, a->pre.pv, &a->pre, bi, j, s, hidden, hd * dh);
+    for (int64_t d = 0; d < dh; d++) w->vt[d * tp + j] = vr[d];
+    memcpy(w->kc + j * dhp, key_row(a->k, a->pre.pk, &a->pre, bi, j, s, hidden, hd * dh), (size_t)dh * sizeof(float));
   }
   memset(w->dk, 0, (size_t)(tp * dhp) * sizeof(float));
   memset(w->dv, 0, (size_t)(tp * dhp) * sizeof(float));
   const int dropout = a->drop.threshold <= 0xffffffffull;
-  for (int64_t i0 = 0; i0 < t; i0 += QROWS) {
-    const int64_t rows = t - i0 < QROWS ? t - i0 : QROWS;
-    const int64_t row0 = bi * t + i0;
+  for (int64_t i0 = 0; i0 < s; i0 += QROWS) {
+    const int64_t rows = s - i0 < QROWS ? s - i0 : QROWS;
+    const int64_t row0 = bi * s + i0;
     gather_rows(w->dob, dhp, a->dy + row0 * hidden + hd * dh, hidden, rows, dh);
     gather_rows(w->qb, dhp, a->q + row0 * hidden + hd * dh, hidden, rows, dh);
     for (int64_t r0 = 0; r0 < rows; r0 += SLICE) {
@@ -256,7 +264,7 @@ TASK_FN CONTRACT static void backward_task(const attention_grad_args *a, int64_t
       memset(pd, 0, (size_t)tp * sizeof(float));
       memset(ds, 0, (size_t)tp * sizeof(float));
       if (r >= rows) continue;
-      const int64_t flat = (task * t + i0 + r) * t;
+      const int64_t flat = (task * s + i0 + r) * t;
       const float *p = a->probs + flat;
       memcpy(pd, p, (size_t)t * sizeof(float));
       if (dropout) { /* pd = p·m and dp = dpd·m, the mask drawn once into ds */
@@ -279,28 +287,30 @@ TASK_FN CONTRACT static void backward_task(const attention_grad_args *a, int64_t
     accumulate_transposed(w->dv, w->pd, w->dob, t, tp, dhp);
     accumulate_transposed(w->dk, w->ds, w->qb, t, tp, dhp);
   }
+  /* Prefix rows go to this example's slice of dpk/dpv (per-example sums, reduced by the caller), the rest to dk/dv. */
   for (int64_t j = 0; j < t; j++) {
-    memcpy(a->dv + (bi * t + j) * hidden + hd * dh, w->dv + j * dhp, (size_t)dh * sizeof(float));
-    memcpy(a->dk + (bi * t + j) * hidden + hd * dh, w->dk + j * dhp, (size_t)dh * sizeof(float));
+    const int64_t at = j < p ? (bi * p + j) * hidden + hd * dh : (bi * s + j - p) * hidden + hd * dh;
+    memcpy((j < p ? a->dpv : a->dv) + at, w->dv + j * dhp, (size_t)dh * sizeof(float));
+    memcpy((j < p ? a->dpk : a->dk) + at, w->dk + j * dhp, (size_t)dh * sizeof(float));
   }
 }
 
 typedef struct {
   const void *args;
   int backward;
-  int64_t tasks, seq, dh;
+  int64_t tasks, queries, keys, dh;
   int64_t next; /* accessed with __atomic builtins */
 } shared_tasks;
 
 /* Claims (batch, head) tasks until none are left; a worker without scratch memory claims none. */
 static void *run_job(void *arg) {
   shared_tasks *st = arg;
-  float *mem = calloc(st->backward ? bwd_floats(st->seq, st->dh) : fwd_floats(st->seq, st->dh), sizeof(float));
+  float *mem = calloc(st->backward ? bwd_floats(st->keys, st->dh) : fwd_floats(st->keys, st->dh), sizeof(float));
   if (!mem) return NULL;
   fwd_scratch fw;
   bwd_scratch bw;
-  if (st->backward) bwd_layout(mem, st->seq, st->dh, &bw);
-  else fwd_layout(mem, st->seq, st->dh, &fw);
+  if (st->backward) bwd_layout(mem, st->keys, st->dh, &bw);
+  else fwd_layout(mem, st->keys, st->dh, &fw);
   for (;;) {
     const int64_t task = __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED);
     if (task >= st->tasks) break;
@@ -314,11 +324,11 @@ static void *run_job(void *arg) {
 #define MAX_THREADS 8
 
 static int run_tasks(shared_tasks *st, int threads) {
-  if (st->tasks == 0 || st->seq == 0) return 1;
+  if (st->tasks == 0 || st->queries == 0) return 1;
   int n = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
   if (st->tasks < n) n = (int)st->tasks;
   /* A thread costs ~30 µs to start: below ~64k multiply-adds per thread the caller works alone. */
-  if (st->seq * st->seq * st->dh * st->tasks < 65536LL * n) n = 1;
+  if (st->queries * st->keys * st->dh * st->tasks < 65536LL * n) n = 1;
 #ifdef HAVE_MXCSR
   /* Flush subnormals while the kernel runs; new threads inherit the caller's floating-point environment. */
   const unsigned int mxcsr = _mm_getcsr();
@@ -338,11 +348,11 @@ static int run_tasks(shared_tasks *st, int threads) {
 }
 
 int attention_train_run(const attention_train_args *args, int threads) {
-  shared_tasks st = {args, 0, args->batch * args->heads, args->seq, args->dh, 0};
+  shared_tasks st = {args, 0, args->batch * args->heads, args->seq, args->pre.prefix + args->seq, args->dh, 0};
   return run_tasks(&st, threads);
 }
 
 int attention_grad_run(const attention_grad_args *args, int threads) {
-  shared_tasks st = {args, 1, args->batch * args->heads, args->seq, args->dh, 0};
+  shared_tasks st = {args, 1, args->batch * args->heads, args->seq, args->pre.prefix + args->seq, args->dh, 0};
   return run_tasks(&st, threads);
 }

@@ -8,6 +8,10 @@
  * m is the inverted-dropout mask of @adapters/core-graph's dropout-mask.ts over the [batch, heads, seq, seq] index
  * space (0 or 1/(1 − rate); all ones when rate is 0), recomputed from its keys instead of stored.
  * q, k, v, out, dy, dq, dk, dv: [batch, seq, heads·dh] (head hd is columns [hd·dh, (hd+1)·dh)); mask [batch, seq] or NULL.
+ * Prefix tuning: `prefix` key/value rows pk, pv ([prefix, heads·dh] shared by the batch, prefix_stride 0, or
+ * [batch, prefix, heads·dh], prefix_stride prefix·heads·dh) come before the sequence's keys and are always attended;
+ * the probabilities are then [batch, heads, seq, prefix + seq] and the backward writes their gradients per example
+ * into dpk, dpv [batch, prefix, heads·dh] (the caller sums them over the batch for a shared prefix).
  */
 #ifndef ADAPTERS_ATTENTION_TRAIN_H
 #define ADAPTERS_ATTENTION_TRAIN_H
@@ -21,19 +25,27 @@ typedef struct {
 } dropout_keys;
 
 typedef struct {
+  const float *pk, *pv; /* NULL when prefix == 0 */
+  int64_t prefix, stride;
+} prefix_rows;
+
+typedef struct {
   const float *q, *k, *v, *mask;
   float *out, *probs;
   int64_t batch, seq, heads, dh;
   float scale;
   dropout_keys drop;
+  prefix_rows pre;
 } attention_train_args;
 
 typedef struct {
   const float *dy, *q, *k, *v, *probs;
   float *dq, *dk, *dv;
+  float *dpk, *dpv; /* NULL when prefix == 0 */
   int64_t batch, seq, heads, dh;
   float scale;
   dropout_keys drop;
+  prefix_rows pre;
 } attention_grad_args;
 
 /* Both split the (batch, head) pairs over up to `threads` threads; 0 when scratch memory cannot be had. */

@@ -35,10 +35,12 @@
  *     the fused sequential bottleneck adapter at inference (bottleneck.h), rows split over threads
  *   attention(heap, qOff, kOff, vOff, maskOff|-1, pkOff|-1, pvOff|-1, outOff, batch, seq, heads, dh, prefix, scale)
  *     fused multi-head attention at inference (attention.h), (batch, head) pairs split over threads
- *   attentionTrain(heap, qOff, kOff, vOff, maskOff|-1, outOff, probsOff, batch, seq, heads, dh, scale, k1, k2, threshold, keepScale)
- *   attentionGrad(heap, dyOff, qOff, kOff, vOff, probsOff, dqOff, dkOff, dvOff, batch, seq, heads, dh, scale, k1, k2,
- *                 threshold, keepScale)
- *     attention for training with dropout on the probabilities, and its backward (attention_train.h)
+ *   attentionTrain(heap, qOff, kOff, vOff, maskOff|-1, pkOff|-1, pvOff|-1, outOff, probsOff, batch, seq, heads, dh,
+ *                  prefix, perExample, scale, k1, k2, threshold, keepScale)
+ *   attentionGrad(heap, dyOff, qOff, kOff, vOff, pkOff|-1, pvOff|-1, probsOff, dqOff, dkOff, dvOff, dpkOff|-1, dpvOff|-1,
+ *                 batch, seq, heads, dh, prefix, perExample, scale, k1, k2, threshold, keepScale)
+ *     attention for training with dropout on the probabilities and optional prefix rows, and its backward
+ *     (attention_train.h)
  *   info() -> { config, corename, threads, library, libraryError }
  *     library: the CBLAS loaded from ADAPTERS_BLAS_LIBRARY ("" = the linked OpenBLAS), libraryError: why not
  *   setNumThreads(n)   the BLAS's threads and the bottleneck kernel's
@@ -920,51 +922,79 @@ static int get_dropout(napi_env env, napi_value *argv, dropout_keys *out) {
   return 1;
 }
 
-/* batch, seq, heads, dh from argv[0..3]; checks that q-sized and probability-sized operands index within int32. */
-static int get_attention_dims(napi_env env, napi_value *argv, int64_t dims[4]) {
+/*
+ * batch, seq, heads, dh, prefix, perExample from argv[0..5]; checks that every operand, the probabilities
+ * [batch, heads, seq, prefix + seq] included, indexes within int32.
+ */
+static int get_attention_dims(napi_env env, napi_value *argv, int64_t dims[6]) {
+  int per_example;
   if (!get_int(env, argv[0], 0, INT_LIMIT, &dims[0], "batch") || !get_int(env, argv[1], 0, INT_LIMIT, &dims[1], "seq") ||
-      !get_int(env, argv[2], 1, 65536, &dims[2], "heads") || !get_int(env, argv[3], 1, 65536, &dims[3], "dh")) {
+      !get_int(env, argv[2], 1, 65536, &dims[2], "heads") || !get_int(env, argv[3], 1, 65536, &dims[3], "dh") ||
+      !get_int(env, argv[4], 0, 1 << 20, &dims[4], "prefix") || !get_bool(env, argv[5], &per_example)) {
     return 0;
   }
-  const double tokens = (double)dims[0] * (double)dims[1];
-  if (tokens * (double)(dims[2] * dims[3]) > (double)INT_LIMIT || tokens * (double)dims[1] * (double)dims[2] > (double)INT_LIMIT) {
+  dims[5] = per_example;
+  const double tokens = (double)dims[0] * (double)(dims[1] + dims[4]);
+  if (tokens * (double)(dims[2] * dims[3]) > (double)INT_LIMIT ||
+      (double)dims[0] * (double)dims[1] * (double)(dims[1] + dims[4]) * (double)dims[2] > (double)INT_LIMIT) {
     throw_range(env, "backend-native: attention operands are too large");
     return 0;
   }
   return 1;
 }
 
+/* The prefix rows of an attention call: offsets pkOff, pvOff (-1 without a prefix), checked against the heap. */
+static int get_prefix(napi_env env, napi_value *argv, uint8_t *heap, size_t len, const int64_t dims[6], prefix_rows *out) {
+  int64_t pk_off, pv_off;
+  if (!get_int(env, argv[0], -1, (int64_t)len, &pk_off, "pkOff") || !get_int(env, argv[1], -1, (int64_t)len, &pv_off, "pvOff")) return 0;
+  const int64_t hidden = dims[2] * dims[3], count = dims[4] * hidden * (dims[5] ? dims[0] : 1);
+  if ((dims[4] > 0) != (pk_off >= 0) || (pk_off >= 0) != (pv_off >= 0)) {
+    throw_range(env, "backend-native: attention needs both prefix offsets exactly when prefix > 0");
+    return 0;
+  }
+  if (dims[4] > 0 && (!in_heap(pk_off, count, len) || !in_heap(pv_off, count, len))) {
+    throw_range(env, "backend-native: attention prefix lies outside the wasm heap (or is misaligned)");
+    return 0;
+  }
+  out->pk = dims[4] > 0 ? (const float *)(heap + pk_off) : NULL;
+  out->pv = dims[4] > 0 ? (const float *)(heap + pv_off) : NULL;
+  out->prefix = dims[4];
+  out->stride = dims[5] ? dims[4] * hidden : 0;
+  return 1;
+}
+
 /*
- * attentionTrain(heap, qOff, kOff, vOff, maskOff|-1, outOff, probsOff, batch, seq, heads, dh, scale, k1, k2, threshold,
- * keepScale): the training forward of attention_train.h.
+ * attentionTrain(heap, qOff, kOff, vOff, maskOff|-1, pkOff|-1, pvOff|-1, outOff, probsOff, batch, seq, heads, dh, prefix,
+ * perExample, scale, k1, k2, threshold, keepScale): the training forward of attention_train.h.
  */
 static napi_value attention_train(napi_env env, napi_callback_info info) {
-  size_t argc = 16;
-  napi_value argv[16];
+  size_t argc = 20;
+  napi_value argv[20];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 16) return throw_range(env, "backend-native: attentionTrain expects 16 arguments");
+  if (argc < 20) return throw_range(env, "backend-native: attentionTrain expects 20 arguments");
   static const char *const names[] = {"qOff", "kOff", "vOff"};
   uint8_t *heap;
   size_t len;
-  int64_t off[3], mask_off, out_off, probs_off, dims[4];
+  int64_t off[3], mask_off, out_off, probs_off, dims[6];
   double scale;
   dropout_keys drop;
+  prefix_rows pre;
   if (!get_heap(env, argv[0], &heap, &len) || !get_offsets(env, argv + 1, len, 3, off, names) ||
-      !get_int(env, argv[4], -1, (int64_t)len, &mask_off, "maskOff") || !get_int(env, argv[5], 0, (int64_t)len, &out_off, "outOff") ||
-      !get_int(env, argv[6], 0, (int64_t)len, &probs_off, "probsOff") || !get_attention_dims(env, argv + 7, dims) ||
-      !get_dropout(env, argv + 12, &drop)) {
+      !get_int(env, argv[4], -1, (int64_t)len, &mask_off, "maskOff") || !get_int(env, argv[7], 0, (int64_t)len, &out_off, "outOff") ||
+      !get_int(env, argv[8], 0, (int64_t)len, &probs_off, "probsOff") || !get_attention_dims(env, argv + 9, dims) ||
+      !get_prefix(env, argv + 5, heap, len, dims, &pre) || !get_dropout(env, argv + 16, &drop)) {
     return NULL;
   }
-  CHECK(env, napi_get_value_double(env, argv[11], &scale));
+  CHECK(env, napi_get_value_double(env, argv[15], &scale));
   const int64_t tokens = dims[0] * dims[1], hidden = dims[2] * dims[3];
-  int inside = in_heap(out_off, tokens * hidden, len) && in_heap(probs_off, tokens * dims[1] * dims[2], len) &&
+  int inside = in_heap(out_off, tokens * hidden, len) && in_heap(probs_off, tokens * (dims[1] + dims[4]) * dims[2], len) &&
                (mask_off < 0 || in_heap(mask_off, tokens, len));
   for (int i = 0; i < 3; i++) inside = inside && in_heap(off[i], tokens * hidden, len);
   if (!inside) return throw_range(env, "backend-native: attentionTrain operand lies outside the wasm heap (or is misaligned)");
   const attention_train_args args = {
       (const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
       mask_off < 0 ? NULL : (const float *)(heap + mask_off), (float *)(heap + out_off), (float *)(heap + probs_off),
-      dims[0], dims[1], dims[2], dims[3], (float)scale, drop,
+      dims[0], dims[1], dims[2], dims[3], (float)scale, drop, pre,
   };
   if (!attention_train_run(&args, row_threads)) {
     napi_throw_error(env, NULL, "backend-native: attentionTrain could not allocate its scratch memory");
@@ -974,33 +1004,41 @@ static napi_value attention_train(napi_env env, napi_callback_info info) {
 }
 
 /*
- * attentionGrad(heap, dyOff, qOff, kOff, vOff, probsOff, dqOff, dkOff, dvOff, batch, seq, heads, dh, scale, k1, k2,
- * threshold, keepScale): the backward of attentionTrain.
+ * attentionGrad(heap, dyOff, qOff, kOff, vOff, pkOff|-1, pvOff|-1, probsOff, dqOff, dkOff, dvOff, dpkOff|-1, dpvOff|-1,
+ * batch, seq, heads, dh, prefix, perExample, scale, k1, k2, threshold, keepScale): the backward of attentionTrain; dpk,
+ * dpv [batch, prefix, hidden] get each example's share of the prefix gradients.
  */
 static napi_value attention_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 18;
-  napi_value argv[18];
+  size_t argc = 24;
+  napi_value argv[24];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 18) return throw_range(env, "backend-native: attentionGrad expects 18 arguments");
-  static const char *const names[] = {"dyOff", "qOff", "kOff", "vOff", "probsOff", "dqOff", "dkOff", "dvOff"};
+  if (argc < 24) return throw_range(env, "backend-native: attentionGrad expects 24 arguments");
+  static const char *const names[] = {"dyOff", "qOff", "kOff", "vOff"};
+  static const char *const out_names[] = {"probsOff", "dqOff", "dkOff", "dvOff"};
   uint8_t *heap;
   size_t len;
-  int64_t off[8], dims[4];
+  int64_t off[4], outs[4], dpk_off, dpv_off, dims[6];
   double scale;
   dropout_keys drop;
-  if (!get_heap(env, argv[0], &heap, &len) || !get_offsets(env, argv + 1, len, 8, off, names) ||
-      !get_attention_dims(env, argv + 9, dims) || !get_dropout(env, argv + 14, &drop)) {
+  prefix_rows pre;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_offsets(env, argv + 1, len, 4, off, names) ||
+      !get_offsets(env, argv + 7, len, 4, outs, out_names) || !get_int(env, argv[11], -1, (int64_t)len, &dpk_off, "dpkOff") ||
+      !get_int(env, argv[12], -1, (int64_t)len, &dpv_off, "dpvOff") || !get_attention_dims(env, argv + 13, dims) ||
+      !get_prefix(env, argv + 5, heap, len, dims, &pre) || !get_dropout(env, argv + 20, &drop)) {
     return NULL;
   }
-  CHECK(env, napi_get_value_double(env, argv[13], &scale));
-  const int64_t tokens = dims[0] * dims[1], hidden = dims[2] * dims[3];
-  int inside = in_heap(off[4], tokens * dims[1] * dims[2], len);
-  for (int i = 0; i < 8; i++) inside = inside && (i == 4 || in_heap(off[i], tokens * hidden, len));
+  CHECK(env, napi_get_value_double(env, argv[19], &scale));
+  const int64_t tokens = dims[0] * dims[1], hidden = dims[2] * dims[3], pre_count = dims[0] * dims[4] * hidden;
+  int inside = in_heap(outs[0], tokens * (dims[1] + dims[4]) * dims[2], len) &&
+               (dims[4] == 0 || (dpk_off >= 0 && dpv_off >= 0 && in_heap(dpk_off, pre_count, len) && in_heap(dpv_off, pre_count, len)));
+  for (int i = 0; i < 4; i++) inside = inside && in_heap(off[i], tokens * hidden, len);
+  for (int i = 1; i < 4; i++) inside = inside && in_heap(outs[i], tokens * hidden, len);
   if (!inside) return throw_range(env, "backend-native: attentionGrad operand lies outside the wasm heap (or is misaligned)");
   const attention_grad_args args = {
       (const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
-      (const float *)(heap + off[3]), (const float *)(heap + off[4]), (float *)(heap + off[5]), (float *)(heap + off[6]),
-      (float *)(heap + off[7]), dims[0], dims[1], dims[2], dims[3], (float)scale, drop,
+      (const float *)(heap + off[3]), (const float *)(heap + outs[0]), (float *)(heap + outs[1]), (float *)(heap + outs[2]),
+      (float *)(heap + outs[3]), dims[4] > 0 ? (float *)(heap + dpk_off) : NULL, dims[4] > 0 ? (float *)(heap + dpv_off) : NULL,
+      dims[0], dims[1], dims[2], dims[3], (float)scale, drop, pre,
   };
   if (!attention_grad_run(&args, row_threads)) {
     napi_throw_error(env, NULL, "backend-native: attentionGrad could not allocate its scratch memory");

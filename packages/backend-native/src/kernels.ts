@@ -673,52 +673,86 @@ export function makeAttention(addon: NativeAddon): tf.KernelFunc {
   });
 }
 
-/** Training attention: attentionGeometry plus attrs scale, rate and seed. */
-function trainingAttentionGeometry(kernel: string, q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, attrs: tf.NamedAttrMap) {
+/**
+ * Training attention: attentionGeometry plus attrs scale, rate and seed, and the optional prefix rows (prefixK, prefixV:
+ * [prefix, hidden] shared by the batch or [batch, prefix, hidden] per example).
+ */
+function trainingAttentionGeometry(kernel: string, ins: Record<string, tf.TensorInfo | undefined>, attrs: tf.NamedAttrMap) {
+  const { q, k, v } = requireFloat32(kernel, { q: ins['q'], k: ins['k'], v: ins['v'] }) as Record<'q' | 'k' | 'v', tf.TensorInfo>;
   const { batch, seq, heads, hidden } = attentionGeometry(kernel, q, k, v, attrs);
   const rate = numberAttr(kernel, attrs, 'rate');
   if (!(rate >= 0 && rate < 1)) throw new Error(`${kernel}: attr 'rate' must be in [0, 1), got ${rate}`);
   const drop = dropoutKeys(numberAttr(kernel, attrs, 'seed'), rate);
-  return { batch, seq, heads, dh: hidden / heads, scale: numberAttr(kernel, attrs, 'scale'), drop, probsShape: [batch, heads, seq, seq] };
+  const [pk, pv] = [ins['prefixK'], ins['prefixV']];
+  if ((pk === undefined) !== (pv === undefined)) throw new Error(`${kernel}: give both 'prefixK' and 'prefixV' or neither`);
+  let prefix = 0;
+  const perExample = pk?.shape.length === 3;
+  if (pk && pv) {
+    requireFloat32(kernel, { prefixK: pk, prefixV: pv });
+    prefix = pk.shape.at(-2) ?? 0;
+    const shape = perExample ? [batch, prefix, hidden] : [prefix, hidden];
+    requireShape(kernel, 'prefixK', pk, shape);
+    requireShape(kernel, 'prefixV', pv, shape);
+  }
+  return {
+    q, k, v, pk, pv, batch, seq, heads, dh: hidden / heads, hidden, prefix, perExample, scale: numberAttr(kernel, attrs, 'scale'), drop,
+    probsShape: [batch, heads, seq, prefix + seq],
+  };
 }
 
 /**
- * AdaptersAttentionTrain: {q, k, v [batch, seq, hidden][, mask [batch, seq]]}, {heads, scale, rate, seed} →
- * [context [batch, seq, hidden], probabilities [batch, heads, seq, seq]]: per head softmax(scale·q·kᵀ + (1 − mask)·(−1e9)),
- * then inverted dropout with the AdaptersDropoutMask mask of (that shape, rate, seed), times v. The probabilities are
- * those before dropout (the backward pass needs them; the mask is recomputed).
+ * AdaptersAttentionTrain: {q, k, v [batch, seq, hidden][, mask [batch, seq]][, prefixK, prefixV]}, {heads, scale, rate, seed}
+ * → [context [batch, seq, hidden], probabilities [batch, heads, seq, prefix + seq]]: per head
+ * softmax(scale·q·kᵀ + (1 − mask)·(−1e9)) with the prefix rows prepended to k and v (always attended), then inverted dropout
+ * with the AdaptersDropoutMask mask of (that shape, rate, seed), times v. The probabilities are those before dropout (the
+ * backward pass needs them; the mask is recomputed).
  */
 export function makeAttentionTrain(addon: NativeAddon): tf.KernelFunc {
   const kernel = 'AdaptersAttentionTrain';
   return asKernelFunc(({ inputs, backend, attrs }) => {
     const ins = inputs as Record<string, tf.TensorInfo | undefined>;
-    const { q, k, v } = requireFloat32(kernel, { q: ins['q'], k: ins['k'], v: ins['v'] }) as Record<'q' | 'k' | 'v', tf.TensorInfo>;
-    const g = trainingAttentionGeometry(kernel, q, k, v, attrs);
+    const g = trainingAttentionGeometry(kernel, ins, attrs);
     const mask = ins['mask'];
     if (mask !== undefined) {
       requireFloat32(kernel, { mask });
       requireShape(kernel, 'mask', mask, [g.batch, g.seq]);
     }
     const off = (t: tf.TensorInfo | undefined): number => (t ? offsetOf(backend, t) : -1);
-    return computeInto(kernel, backend, [q.shape, g.probsShape], (heap, [out, probs]) =>
-      addon.attentionTrain(heap, off(q), off(k), off(v), off(mask), out!, probs!, g.batch, g.seq, g.heads, g.dh, g.scale,
-        g.drop.k1, g.drop.k2, g.drop.threshold, g.drop.keepScale));
+    return computeInto(kernel, backend, [g.q.shape, g.probsShape], (heap, [out, probs]) =>
+      addon.attentionTrain(heap, off(g.q), off(g.k), off(g.v), off(mask), off(g.pk), off(g.pv), out!, probs!, g.batch, g.seq, g.heads,
+        g.dh, g.prefix, g.perExample, g.scale, g.drop.k1, g.drop.k2, g.drop.threshold, g.drop.keepScale));
   });
 }
 
-/** AdaptersAttentionGrad: {dy, q, k, v [batch, seq, hidden], probs [batch, heads, seq, seq]}, same attrs → [dq, dk, dv]. */
+/**
+ * AdaptersAttentionGrad: {dy, q, k, v [batch, seq, hidden], probs [batch, heads, seq, prefix + seq][, prefixK, prefixV]},
+ * same attrs → [dq, dk, dv] and, with a prefix, [dPrefixK, dPrefixV] in the prefix's shape (a shared prefix's summed over
+ * the batch in double, in batch order).
+ */
 export function makeAttentionGrad(addon: NativeAddon): tf.KernelFunc {
   const kernel = 'AdaptersAttentionGrad';
   return asKernelFunc(({ inputs, backend, attrs }) => {
     const ins = inputs as Record<string, tf.TensorInfo | undefined>;
-    const t = requireFloat32(kernel, { dy: ins['dy'], q: ins['q'], k: ins['k'], v: ins['v'], probs: ins['probs'] }) as Record<'dy' | 'q' | 'k' | 'v' | 'probs', tf.TensorInfo>;
-    const g = trainingAttentionGeometry(kernel, t.q, t.k, t.v, attrs);
-    requireShape(kernel, 'dy', t.dy, t.q.shape);
-    requireShape(kernel, 'probs', t.probs, g.probsShape);
-    const off = (x: tf.TensorInfo): number => offsetOf(backend, x);
-    return computeInto(kernel, backend, [t.q.shape, t.q.shape, t.q.shape], (heap, [dq, dk, dv]) =>
-      addon.attentionGrad(heap, off(t.dy), off(t.q), off(t.k), off(t.v), off(t.probs), dq!, dk!, dv!, g.batch, g.seq, g.heads, g.dh,
-        g.scale, g.drop.k1, g.drop.k2, g.drop.threshold, g.drop.keepScale));
+    const g = trainingAttentionGeometry(kernel, ins, attrs);
+    const { dy, probs } = requireFloat32(kernel, { dy: ins['dy'], probs: ins['probs'] }) as Record<'dy' | 'probs', tf.TensorInfo>;
+    requireShape(kernel, 'dy', dy, g.q.shape);
+    requireShape(kernel, 'probs', probs, g.probsShape);
+    const off = (x: tf.TensorInfo | undefined): number => (x ? offsetOf(backend, x) : -1);
+    const perExample = [g.batch, g.prefix, g.hidden];
+    const shapes = [g.q.shape, g.q.shape, g.q.shape, ...(g.prefix > 0 ? [perExample, perExample] : [])];
+    const outs = computeInto(kernel, backend, shapes, (heap, [dq, dk, dv, dpk, dpv]) =>
+      addon.attentionGrad(heap, off(dy), off(g.q), off(g.k), off(g.v), off(g.pk), off(g.pv), off(probs), dq!, dk!, dv!, dpk ?? -1,
+        dpv ?? -1, g.batch, g.seq, g.heads, g.dh, g.prefix, g.perExample, g.scale, g.drop.k1, g.drop.k2, g.drop.threshold,
+        g.drop.keepScale));
+    if (g.prefix === 0 || g.perExample) return outs;
+    // A shared prefix: its gradient is the sum of the examples' shares.
+    const summed = outs.slice(3).map((share) => {
+      const [total] = computeInto(kernel, backend, [[g.prefix, g.hidden]], (heap, [out]) =>
+        addon.reduceSum(heap, offsetOf(backend, share), out!, 1, g.batch, g.prefix * g.hidden));
+      backend.disposeData(share.dataId);
+      return total!;
+    });
+    return [...outs.slice(0, 3), ...summed];
   });
 }
 

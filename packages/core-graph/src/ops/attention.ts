@@ -49,22 +49,25 @@ export const attentionOp = defineOp({
   run(inputs, _p, attrs, ctx) {
     const fused = runFused(inputs, attrs, ctx);
     if (fused) return fused;
-    if (inputs.length === 6) return prefixAttention(inputs, attrs, ctx);
-    const [q, k, v, mask] = inputs as tf.Tensor3D[];
+    const [q, k, v, mask, pk, pv] = inputs as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor2D?, tf.Tensor?, tf.Tensor?];
     const heads = numAttr(attrs, 'heads');
-    const [b, s, h] = (q as tf.Tensor3D).shape;
+    const [b, s, h] = q.shape;
     const dh = h / heads;
     const rate = numAttr(attrs, 'dropout', 0);
     // One seed per dropout draw on either path, so the fused and composed paths use the same mask.
     const seed = ctx.training && rate > 0 ? ctx.nextSeed() : undefined;
+    // A per-example prefix ([batch, prefix, hidden]) is repeated like the mask after a Parallel splice.
+    const perBatch = (t: tf.Tensor) => (t.rank === 3 ? (matchBatch(t, b) as tf.Tensor3D) : (t as tf.Tensor2D));
     const fusedTraining = fusedTrainingAttention({
-      q: q as tf.Tensor3D, k: k as tf.Tensor3D, v: v as tf.Tensor3D,
+      q, k, v,
       ...(mask ? { mask: matchBatch(mask, b) as tf.Tensor2D } : {}),
+      ...(pk && pv ? { prefix: { keys: perBatch(pk), values: perBatch(pv) } } : {}),
     }, heads, 1 / Math.sqrt(dh), seed === undefined ? 0 : rate, seed ?? 0);
     if (fusedTraining) return fusedTraining;
+    if (inputs.length === 6) return prefixAttention(inputs, heads, rate, seed);
     const split = (t: tf.Tensor3D) => tf.transpose(tf.reshape(t, [b, s, heads, dh]), [0, 2, 1, 3]);
     // Scaling q rather than the scores touches seq/dh times fewer elements, forward and backward.
-    let scores = tf.matMul(split(tf.mul(q as tf.Tensor3D, 1 / Math.sqrt(dh)) as tf.Tensor3D), split(k as tf.Tensor3D), false, true);
+    let scores = tf.matMul(split(tf.mul(q, 1 / Math.sqrt(dh)) as tf.Tensor3D), split(k), false, true);
     if (mask) {
       // After a Parallel splice the batch holds stacked copies; the mask repeats to match.
       const bias = tf.mul(tf.sub(1, tf.cast(matchBatch(mask, b), 'float32')), MASKED_SCORE);
@@ -72,7 +75,7 @@ export const attentionOp = defineOp({
     }
     let probs = softmaxLastAxis(scores);
     if (seed !== undefined) probs = applyDropout(probs, rate, seed);
-    const context = tf.matMul(probs, split(v as tf.Tensor3D));
+    const context = tf.matMul(probs, split(v));
     return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, s, h]);
   },
 });
@@ -92,9 +95,8 @@ function runFused(inputs: readonly tf.Tensor[], attrs: Attrs, ctx: RunContext): 
 }
 
 /** attentionOp with prefix keys/values: a separate path so graphs without a prefix run exactly as before. */
-function prefixAttention(inputs: readonly tf.Tensor[], attrs: Attrs, ctx: RunContext): tf.Tensor {
+function prefixAttention(inputs: readonly tf.Tensor[], heads: number, rate: number, seed: number | undefined): tf.Tensor {
   const [q, k, v, mask, pk, pv] = inputs as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D, tf.Tensor2D, tf.Tensor, tf.Tensor];
-  const heads = numAttr(attrs, 'heads');
   const [b, s, h] = q.shape;
   const p = pk.shape.at(-2) as number;
   const dh = h / heads;
@@ -106,8 +108,7 @@ function prefixAttention(inputs: readonly tf.Tensor[], attrs: Attrs, ctx: RunCon
   const bias = tf.mul(tf.sub(1, tf.cast(matchBatch(mask, b), 'float32')), MASKED_SCORE);
   scores = tf.add(scores, tf.reshape(tf.concat([tf.zeros([b, p]), bias], 1), [b, 1, 1, p + s]));
   let probs = softmaxLastAxis(scores);
-  const rate = numAttr(attrs, 'dropout', 0);
-  if (ctx.training && rate > 0) probs = applyDropout(probs, rate, ctx.nextSeed());
+  if (seed !== undefined) probs = applyDropout(probs, rate, seed);
   const context = tf.matMul(probs, split(withPrefix(pv, v), p + s));
   return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, s, h]);
 }

@@ -21,11 +21,13 @@
 //                        → [b, s, h]: per head, softmax(scale·q·kᵀ + (1 − mask)·(−1e9))·v with the prefix rows prepended
 //                        to k and v (always attended). Inference only: used when no gradient tape is recording and no
 //                        dropout applies; scores never leave the kernel.
-//   AdaptersAttentionTrain {q, k, v [b, s, h], mask [b, s] float32}, {heads, scale, rate, seed}
-//                        → [context [b, s, h], probs [b, heads, s, s]]: probs = softmax(scale·q·kᵀ + (1 − mask)·(−1e9)) per
-//                        head (before dropout), context = (probs · dropoutMask([b, heads, s, s], rate, seed))·v, the
-//                        mask of dropout-mask.ts bit for bit (rate 0: no dropout). Training, no prefix.
-//   AdaptersAttentionGrad {dy, q, k, v [b, s, h], probs [b, heads, s, s]}, same attrs → [dq, dk, dv]: its backward.
+//   AdaptersAttentionTrain {q, k, v [b, s, h], mask [b, s] float32[, prefixK, prefixV [p, h] or [b, p, h]]},
+//                        {heads, scale, rate, seed} → [context [b, s, h], probs [b, heads, s, p + s]]: probs =
+//                        softmax(scale·q·kᵀ + (1 − mask)·(−1e9)) per head with the prefix rows prepended to k and v
+//                        (always attended), before dropout; context = (probs · dropoutMask([b, heads, s, p + s], rate,
+//                        seed))·v, the mask of dropout-mask.ts bit for bit (rate 0: no dropout). Training.
+//   AdaptersAttentionGrad {dy, q, k, v [b, s, h], probs[, prefixK, prefixV]}, same attrs → [dq, dk, dv[, dPrefixK,
+//                        dPrefixV]] (prefix gradients in the prefix's shape): its backward.
 // `referenceFusedKernels` in ./testing implements the same contract in plain JS for tests.
 import * as tf from '@tensorflow/tfjs';
 
@@ -106,7 +108,8 @@ export interface FusedAttentionInputs {
   readonly k: tf.Tensor3D;
   readonly v: tf.Tensor3D;
   readonly mask?: tf.Tensor2D;
-  readonly prefix?: { readonly keys: tf.Tensor2D; readonly values: tf.Tensor2D };
+  /** Prefix rows prepended to k and v: [prefix, hidden] (the inference kernel takes only these) or [batch, prefix, hidden]. */
+  readonly prefix?: { readonly keys: tf.Tensor2D | tf.Tensor3D; readonly values: tf.Tensor2D | tf.Tensor3D };
 }
 
 /**
@@ -124,28 +127,36 @@ export function fusedAttention(x: FusedAttentionInputs, heads: number, scale: nu
 }
 
 /**
- * Training attention (no prefix) in one forward and one backward kernel when the backend has both
- * AdaptersAttentionTrain and AdaptersAttentionGrad and q is float32; otherwise undefined (the caller composes stock
- * ops). `rate` 0 applies no dropout; `seed` is the dropout seed the composed path would use, so both paths draw
- * the same mask.
+ * Training attention in one forward and one backward kernel when a gradient is being recorded or dropout applies, the
+ * backend has both AdaptersAttentionTrain and AdaptersAttentionGrad and q is float32; otherwise undefined (the caller composes stock ops). `rate` 0 applies no
+ * dropout; `seed` is the dropout seed the composed path would use, so both paths draw the same mask. A prefix may be
+ * shared ([prefix, hidden]) or per example ([batch, prefix, hidden], already matching q's batch).
  */
 export function fusedTrainingAttention(x: FusedAttentionInputs, heads: number, scale: number, rate: number, seed: number): tf.Tensor3D | undefined {
-  if (!hasFusedKernel(FUSED_KERNELS.attentionTrain) || !hasFusedKernel(FUSED_KERNELS.attentionGrad) || x.prefix || x.q.dtype !== 'float32') return undefined;
+  if (!hasFusedKernel(FUSED_KERNELS.attentionTrain) || !hasFusedKernel(FUSED_KERNELS.attentionGrad) || x.q.dtype !== 'float32') return undefined;
+  // Without a gradient or dropout there is nothing to train: the probabilities it stores would be wasted.
+  if (rate === 0 && !inGradient()) return undefined;
   const attrs = { heads, scale, rate, seed: seed >>> 0 };
   const mask = tf.tidy(() => (x.mask ? (x.mask.dtype === 'float32' ? x.mask.clone() : tf.cast(x.mask, 'float32')) : tf.ones([x.q.shape[0], x.q.shape[1]])));
+  const prefix = x.prefix ? [x.prefix.keys, x.prefix.values] : [];
+  const named = (ts: readonly tf.Tensor[]) => ({ q: ts[0]!, k: ts[1]!, v: ts[2]!, ...(ts.length > 4 ? { prefixK: ts[4]!, prefixV: ts[5]! } : {}) });
   try {
-    return tf.customGrad((q, k, v, m, save) => {
-      const [context, probs] = run(FUSED_KERNELS.attentionTrain, { q: q as tf.Tensor, k: k as tf.Tensor, v: v as tf.Tensor, mask: m as tf.Tensor }, attrs) as tf.Tensor[];
-      (save as tf.GradSaveFunc)([q as tf.Tensor, k as tf.Tensor, v as tf.Tensor, m as tf.Tensor, probs as tf.Tensor]);
+    return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args.pop() as tf.GradSaveFunc;
+      const ins = args as tf.Tensor[];
+      const [context, probs] = run(FUSED_KERNELS.attentionTrain, { ...named(ins), mask: ins[3]! }, attrs) as tf.Tensor[];
+      save([...ins, probs as tf.Tensor]);
       return {
         value: context as tf.Tensor,
         gradFunc: (dy, saved) => {
-          const [sq, sk, sv, sm, sp] = saved as tf.Tensor[];
-          const grads = run(FUSED_KERNELS.attentionGrad, { dy: dy as tf.Tensor, q: sq!, k: sk!, v: sv!, probs: sp! }, attrs) as tf.Tensor[];
-          return [...grads, tf.zerosLike(sm!)];
+          // The tape frees `saved` after this call: read it, never change it.
+          const kept = (saved as tf.Tensor[]).slice(0, -1);
+          const probsSaved = (saved as tf.Tensor[]).at(-1)!;
+          const [dq, dk, dv, ...dPrefix] = run(FUSED_KERNELS.attentionGrad, { ...named(kept), dy: dy as tf.Tensor, probs: probsSaved }, attrs) as tf.Tensor[];
+          return [dq!, dk!, dv!, tf.zerosLike(kept[3]!), ...dPrefix];
         },
       };
-    })(x.q, x.k, x.v, mask) as tf.Tensor3D;
+    })(x.q, x.k, x.v, mask, ...prefix) as tf.Tensor3D;
   } finally {
     mask.dispose();
   }

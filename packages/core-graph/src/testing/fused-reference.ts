@@ -189,77 +189,106 @@ function attentionReference(ins: tf.NamedTensorInfoMap, b: Backend, attrs?: tf.N
   return out(b, ins['q']!.shape, res);
 }
 
-/** Geometry and dropout mask (float64 values) of the training attention kernels. */
+/**
+ * Geometry, key/value rows and dropout mask of the training attention kernels: key row j of example bi is a prefix
+ * row for j < prefix ([prefix, hidden] shared or [batch, prefix, hidden] per example), else a sequence row.
+ */
 function trainingAttention(ins: tf.NamedTensorInfoMap, b: Backend, attrs?: tf.NamedAttrMap) {
   const [q, k, v] = ['q', 'k', 'v'].map((n) => read(b, ins[n]!)) as [Float32Array, Float32Array, Float32Array];
   const [batch, seq, hidden] = ins['q']!.shape as [number, number, number];
+  const [pk, pv] = ins['prefixK'] ? [read(b, ins['prefixK']), read(b, ins['prefixV']!)] : [new Float32Array(0), new Float32Array(0)];
+  const perExample = ins['prefixK']?.shape.length === 3;
+  const p = ins['prefixK'] ? ins['prefixK'].shape.at(-2)! : 0;
   const heads = num(attrs, 'heads');
+  const dh = hidden / heads;
+  const t = p + seq;
   const rate = num(attrs, 'rate');
-  const drop = rate > 0 ? dropoutMaskValues(batch * heads * seq * seq, rate, num(attrs, 'seed')) : undefined;
-  return { q, k, v, batch, seq, hidden, heads, dh: hidden / heads, scale: num(attrs, 'scale'), keep: (i: number) => (drop ? drop[i]! : 1) };
+  const drop = rate > 0 ? dropoutMaskValues(batch * heads * seq * t, rate, num(attrs, 'seed')) : undefined;
+  /** [array, offset of element 0 of head hd] of key (or value) row j of example bi. */
+  const row = (seqRows: Float32Array, prefixRows: Float32Array, bi: number, j: number, hd: number): [Float32Array, number] =>
+    j < p ? [prefixRows, ((perExample ? bi * p : 0) + j) * hidden + hd * dh] : [seqRows, (bi * seq + j - p) * hidden + hd * dh];
+  return {
+    q, k, v, pk, pv, batch, seq, hidden, heads, dh, p, t, perExample, scale: num(attrs, 'scale'),
+    keep: (i: number) => (drop ? drop[i]! : 1),
+    keyRow: (bi: number, j: number, hd: number) => row(k, pk, bi, j, hd),
+    valueRow: (bi: number, j: number, hd: number) => row(v, pv, bi, j, hd),
+  };
 }
 
 /** AdaptersAttentionTrain in float64, one (batch, head, query) row at a time (see ops/fused.ts). */
 function attentionTrainReference(ins: tf.NamedTensorInfoMap, b: Backend, attrs?: tf.NamedAttrMap): tf.TensorInfo[] {
-  const { q, k, v, batch, seq, hidden, heads, dh, scale, keep } = trainingAttention(ins, b, attrs);
+  const { q, batch, seq, hidden, heads, dh, p, t, scale, keep, keyRow, valueRow } = trainingAttention(ins, b, attrs);
   const mask = read(b, ins['mask']!);
-  const [ctx, probs] = [new Float32Array(q.length), new Float32Array(batch * heads * seq * seq)];
+  const [ctx, probs] = [new Float32Array(q.length), new Float32Array(batch * heads * seq * t)];
   for (let bi = 0; bi < batch; bi++) {
     for (let hd = 0; hd < heads; hd++) {
       for (let i = 0; i < seq; i++) {
         const qo = (bi * seq + i) * hidden + hd * dh;
-        const scores = new Float64Array(seq).map((_z, j) => {
+        const scores = new Float64Array(t).map((_z, j) => {
+          const [kr, ko] = keyRow(bi, j, hd);
           let dot = 0;
-          for (let d = 0; d < dh; d++) dot += q[qo + d]! * k[(bi * seq + j) * hidden + hd * dh + d]!;
-          return dot * scale + (1 - mask[bi * seq + j]!) * -1e9;
+          for (let d = 0; d < dh; d++) dot += q[qo + d]! * kr[ko + d]!;
+          return dot * scale + (j < p ? 0 : (1 - mask[bi * seq + j - p]!) * -1e9);
         });
         const mx = Math.max(...scores);
         const e = scores.map((x) => Math.exp(x - mx));
         const sum = e.reduce((x, y) => x + y, 0);
-        const row = ((bi * heads + hd) * seq + i) * seq;
-        for (let j = 0; j < seq; j++) probs[row + j] = e[j]! / sum;
+        const row = ((bi * heads + hd) * seq + i) * t;
+        for (let j = 0; j < t; j++) probs[row + j] = e[j]! / sum;
         for (let d = 0; d < dh; d++) {
           let acc = 0;
-          for (let j = 0; j < seq; j++) acc += (e[j]! / sum) * keep(row + j) * v[(bi * seq + j) * hidden + hd * dh + d]!;
+          for (let j = 0; j < t; j++) {
+            const [vr, vo] = valueRow(bi, j, hd);
+            acc += (e[j]! / sum) * keep(row + j) * vr[vo + d]!;
+          }
           ctx[qo + d] = acc;
         }
       }
     }
   }
-  return [out(b, ins['q']!.shape, ctx), out(b, [batch, heads, seq, seq], probs)];
+  return [out(b, ins['q']!.shape, ctx), out(b, [batch, heads, seq, t], probs)];
 }
 
 /** AdaptersAttentionGrad in float64 from the given probabilities (see ops/fused.ts). */
 function attentionGradReference(ins: tf.NamedTensorInfoMap, b: Backend, attrs?: tf.NamedAttrMap): tf.TensorInfo[] {
-  const { q, k, v, batch, seq, hidden, heads, dh, scale, keep } = trainingAttention(ins, b, attrs);
+  const { q, pk, batch, seq, hidden, heads, dh, p, t, perExample, scale, keep, keyRow, valueRow } = trainingAttention(ins, b, attrs);
   const [dy, probs] = [read(b, ins['dy']!), read(b, ins['probs']!)];
   const [dq, dk, dv] = [new Float64Array(q.length), new Float64Array(q.length), new Float64Array(q.length)];
-  const at = (bi: number, j: number, hd: number, d: number) => (bi * seq + j) * hidden + hd * dh + d;
+  const [dpk, dpv] = [new Float64Array(pk.length), new Float64Array(pk.length)];
+  // The gradient arrays mirror the inputs' layout, so keyRow/valueRow's offsets index them too.
+  const gradRow = (seqGrad: Float64Array, prefixGrad: Float64Array, bi: number, j: number, hd: number): [Float64Array, number] =>
+    j < p ? [prefixGrad, ((perExample ? bi * p : 0) + j) * hidden + hd * dh] : [seqGrad, (bi * seq + j - p) * hidden + hd * dh];
   for (let bi = 0; bi < batch; bi++) {
     for (let hd = 0; hd < heads; hd++) {
       for (let i = 0; i < seq; i++) {
-        const row = ((bi * heads + hd) * seq + i) * seq;
+        const row = ((bi * heads + hd) * seq + i) * t;
+        const qo = (bi * seq + i) * hidden + hd * dh;
         // dp_j = (dy_i · v_j)·m_ij: the gradient reaching the probability before dropout.
-        const dp = new Float64Array(seq).map((_z, j) => {
+        const dp = new Float64Array(t).map((_z, j) => {
+          const [vr, vo] = valueRow(bi, j, hd);
           let dot = 0;
-          for (let d = 0; d < dh; d++) dot += dy[at(bi, i, hd, d)]! * v[at(bi, j, hd, d)]!;
+          for (let d = 0; d < dh; d++) dot += dy[qo + d]! * vr[vo + d]!;
           return dot * keep(row + j);
         });
         let rowdot = 0;
-        for (let j = 0; j < seq; j++) rowdot += dp[j]! * probs[row + j]!;
-        for (let j = 0; j < seq; j++) {
-          const p = probs[row + j]!;
-          const ds = scale * p * (dp[j]! - rowdot);
+        for (let j = 0; j < t; j++) rowdot += dp[j]! * probs[row + j]!;
+        for (let j = 0; j < t; j++) {
+          const pj = probs[row + j]!;
+          const ds = scale * pj * (dp[j]! - rowdot);
+          const [kr, ko] = keyRow(bi, j, hd);
+          const [dka, dko] = gradRow(dk, dpk, bi, j, hd);
+          const [dva, dvo] = gradRow(dv, dpv, bi, j, hd);
           for (let d = 0; d < dh; d++) {
-            dv[at(bi, j, hd, d)]! += p * keep(row + j) * dy[at(bi, i, hd, d)]!;
-            dq[at(bi, i, hd, d)]! += ds * k[at(bi, j, hd, d)]!;
-            dk[at(bi, j, hd, d)]! += ds * q[at(bi, i, hd, d)]!;
+            dva[dvo + d]! += pj * keep(row + j) * dy[qo + d]!;
+            dq[qo + d]! += ds * kr[ko + d]!;
+            dka[dko + d]! += ds * q[qo + d]!;
           }
         }
       }
     }
   }
-  return [dq, dk, dv].map((g) => out(b, ins['q']!.shape, Float32Array.from(g)));
+  const grads = [dq, dk, dv].map((g) => out(b, ins['q']!.shape, Float32Array.from(g)));
+  return p > 0 ? [...grads, out(b, ins['prefixK']!.shape, Float32Array.from(dpk)), out(b, ins['prefixK']!.shape, Float32Array.from(dpv))] : grads;
 }
 
 /**
