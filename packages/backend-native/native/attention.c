@@ -242,8 +242,28 @@ INLINE void load_queries(const attention_args *a, int64_t bi, int64_t hd, int64_
   }
 }
 
-/* wide: the AVX-512 block sizes (v16 microkernels, WROWS query rows); otherwise the 8-wide ones (QROWS rows). */
-BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t task, const scratch_t *w, int wide) {
+/*
+ * Asks for the q, k, v rows [i0, i1) of task `next` (this thread's next (batch, head) pair) to be brought into L2.
+ * A task's rows are 3·seq short strided pieces: loaded on demand they cost ~25% of the kernel in cache misses.
+ */
+INLINE void prefetch_rows(const attention_args *a, int64_t next, int64_t i0, int64_t i1) {
+  if (next < 0) return;
+  const int64_t bi = next / a->heads, hd = next % a->heads, dh = a->dh, hidden = a->heads * dh;
+  for (int64_t i = i0; i < i1 && i < a->seq; i++) {
+    const int64_t off = (bi * a->seq + i) * hidden + hd * dh;
+    for (int64_t d = 0; d < dh; d += 16) {
+      __builtin_prefetch(a->q + off + d, 0, 2);
+      __builtin_prefetch(a->k + off + d, 0, 2);
+      __builtin_prefetch(a->v + off + d, 0, 2);
+    }
+  }
+}
+
+/*
+ * wide: the AVX-512 block sizes (v16 microkernels, WROWS query rows); otherwise the 8-wide ones (QROWS rows).
+ * next: the task this thread runs after this one (or -1); its rows are prefetched a few per query block.
+ */
+BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t task, const scratch_t *w, int wide, int64_t next) {
   const int64_t bi = task / a->heads, hd = task % a->heads;
   const int64_t dh = a->dh, hidden = a->heads * dh, p = a->prefix, t = p + a->seq;
   const int64_t tp = round16(t), dhp = round16(dh);
@@ -260,6 +280,7 @@ BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t ta
   const int nb = wide ? WROWS : QROWS;
   for (int64_t i0 = 0; i0 < a->seq; i0 += nb) {
     const int64_t rows = a->seq - i0 < nb ? a->seq - i0 : nb;
+    prefetch_rows(a, next, i0, i0 + nb);
     load_queries(a, bi, hd, i0, rows, nb, w->qb);
     if (wide) {
       int64_t j0 = 0;
@@ -309,10 +330,12 @@ static void *run_job(void *arg) {
   w.o = w.s + WROWS * tp;
   w.qb = w.o + WROWS * dhp;
   w.bias = w.qb + WROWS * a->dh;
-  for (;;) {
-    const int64_t task = __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED);
-    if (task >= st->tasks) break;
-    attention_task(a, task, &w, st->wide);
+  /* Claims one task ahead, so that its rows can be prefetched while this one runs. */
+  int64_t task = __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED);
+  while (task < st->tasks) {
+    const int64_t next = __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED);
+    attention_task(a, task, &w, st->wide, next < st->tasks ? next : -1);
+    task = next;
   }
   free(mem);
   return NULL;
