@@ -27,7 +27,9 @@
 #define INLINE static inline __attribute__((always_inline))
 
 /* The helpers below are always inlined, so the vector-argument ABI that -Wpsabi warns about never applies. */
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 typedef float v16 __attribute__((vector_size(64)));
