@@ -313,7 +313,7 @@ BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t ta
 typedef struct {
   const attention_args *args;
   int64_t tasks;
-  int wide;
+  int wide, threads;
   int64_t next; /* accessed with __atomic builtins */
 } shared_tasks;
 
@@ -332,12 +332,14 @@ static void *run_job(void *arg) {
   w.o = w.s + WROWS * tp;
   w.qb = w.o + WROWS * dhp;
   w.bias = w.qb + WROWS * a->dh;
-  /* Claims one task ahead, so that its rows can be prefetched while this one runs. */
+  /* Claims one task ahead, so that its rows can be prefetched while this one runs; with few tasks per thread a
+   * claimed-ahead task could leave another thread idle, so then one at a time. */
+  const int ahead = st->tasks >= 4 * (int64_t)st->threads;
   int64_t task = __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED);
   while (task < st->tasks) {
-    const int64_t next = __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED);
+    const int64_t next = ahead ? __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED) : -1;
     attention_task(a, task, &w, st->wide, next < st->tasks ? next : -1);
-    task = next;
+    task = ahead ? next : __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED);
   }
   free(mem);
   return NULL;
@@ -365,12 +367,13 @@ static int wide_vectors(void) {
 }
 
 int attention_run(const attention_args *args, int threads) {
-  shared_tasks st = {args, args->batch * args->heads, wide_vectors(), 0};
+  shared_tasks st = {args, args->batch * args->heads, wide_vectors(), 1, 0};
   if (st.tasks == 0 || args->seq == 0) return 1;
   int t = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
   if (st.tasks < t) t = (int)st.tasks;
   /* A thread costs ~30 µs to start: below ~64k multiply-adds per thread the caller works alone. */
   if (args->seq * (args->seq + args->prefix) * args->dh * st.tasks < 65536LL * t) t = 1;
+  st.threads = t;
 #ifdef HAVE_MXCSR
   /* Flush subnormals to zero while the kernel runs (tiny probabilities times values): new threads inherit the
    * caller's floating-point environment, and the caller's is restored before returning to JS. */
