@@ -93,15 +93,18 @@ INLINE void context_block(const float *restrict p, const float *restrict vc, flo
   }
 }
 
-/* The AVX-512 path's score block: s[r][j0 .. j0 + 16·nc) for WROWS rows, nc (1 or 2) v16 accumulators per row. */
-INLINE void score_block16(const float *restrict qb, const float *restrict kt, float *restrict s, int64_t dh, int64_t tp, int64_t j0,
+/*
+ * The AVX-512 path's score block: s[r][j0 .. j0 + 16·nc) for WROWS rows, nc (1 or 2) v16 accumulators per row. The
+ * queries are read in place (qr[r]: row r's head columns, or a zero row past the last query).
+ */
+INLINE void score_block16(const float *const *qr, const float *restrict kt, float *restrict s, int64_t dh, int64_t tp, int64_t j0,
                           const int nc) {
   v16 acc[WROWS][2];
   for (int r = 0; r < WROWS; r++) acc[r][0] = acc[r][1] = (v16){0};
   for (int64_t d = 0; d < dh; d++) {
     const v16 k0 = load16(kt + d * tp + j0), k1 = nc > 1 ? load16(kt + d * tp + j0 + 16) : (v16){0};
     for (int r = 0; r < WROWS; r++) {
-      const float qv = qb[r * dh + d];
+      const float qv = qr[r][d];
       acc[r][0] += qv * k0;
       if (nc > 1) acc[r][1] += qv * k1;
     }
@@ -112,8 +115,11 @@ INLINE void score_block16(const float *restrict qb, const float *restrict kt, fl
   }
 }
 
-/* The AVX-512 path's context block: o[r][c0 .. c0 + 16·nc) = Σ_j p[r][j]·vc[j][c0 ..] over the t real keys. */
-INLINE void context_block16(const float *restrict p, const float *restrict vc, float *restrict o, int64_t t, int64_t tp, int64_t dhp,
+/*
+ * The AVX-512 path's context block: o[r][c0 .. c0 + 16·nc) = Σ_j p[r][j]·vc[j][c0 ..] over the t real keys; o[r] is
+ * the output row itself when dh is a multiple of 16 (no copy), else a scratch row.
+ */
+INLINE void context_block16(const float *restrict p, const float *restrict vc, float *const *o, int64_t t, int64_t tp, int64_t dhp,
                             int64_t c0, const int nc) {
   v16 acc[WROWS][2];
   for (int r = 0; r < WROWS; r++) acc[r][0] = acc[r][1] = (v16){0};
@@ -126,8 +132,8 @@ INLINE void context_block16(const float *restrict p, const float *restrict vc, f
     }
   }
   for (int r = 0; r < WROWS; r++) {
-    store16(o + r * dhp + c0, acc[r][0]);
-    if (nc > 1) store16(o + r * dhp + c0 + 16, acc[r][1]);
+    store16(o[r] + c0, acc[r][0]);
+    if (nc > 1) store16(o[r] + c0 + 16, acc[r][1]);
   }
 }
 
@@ -285,12 +291,20 @@ BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t ta
   for (int64_t i0 = 0; i0 < a->seq; i0 += nb) {
     const int64_t rows = a->seq - i0 < nb ? a->seq - i0 : nb;
     prefetch_rows(a, next, i0, i0 + nb);
-    load_queries(a, bi, hd, i0, rows, nb, w->qb);
+    const float *qr[WROWS];
+    float *orow[WROWS];
     if (wide) {
+      /* qb's first row is zero in the wide path (never written): the queries past the last one. */
+      for (int r = 0; r < WROWS; r++) {
+        const int64_t off = (bi * a->seq + i0 + r) * hidden + hd * dh;
+        qr[r] = r < rows ? a->q + off : w->qb;
+        orow[r] = r < rows && dh == dhp ? a->out + off : w->o + r * dhp;
+      }
       int64_t j0 = 0;
-      for (; j0 + 32 <= tp; j0 += 32) score_block16(w->qb, w->kt, w->s, dh, tp, j0, 2);
-      if (j0 < tp) score_block16(w->qb, w->kt, w->s, dh, tp, j0, 1);
+      for (; j0 + 32 <= tp; j0 += 32) score_block16(qr, w->kt, w->s, dh, tp, j0, 2);
+      if (j0 < tp) score_block16(qr, w->kt, w->s, dh, tp, j0, 1);
     } else {
+      load_queries(a, bi, hd, i0, rows, nb, w->qb);
       for (int64_t j0 = 0; j0 < tp; j0 += 16) score_block(w->qb, w->kt, w->s, dh, tp, j0);
     }
     if (wide) {
@@ -301,8 +315,9 @@ BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t ta
     if (wide) {
       /* Rows past `rows` hold the zero queries' scores; their context is computed and dropped. */
       int64_t c0 = 0;
-      for (; c0 + 32 <= dhp; c0 += 32) context_block16(w->s, w->vc, w->o, t, tp, dhp, c0, 2);
-      if (c0 < dhp) context_block16(w->s, w->vc, w->o, t, tp, dhp, c0, 1);
+      for (; c0 + 32 <= dhp; c0 += 32) context_block16(w->s, w->vc, orow, t, tp, dhp, c0, 2);
+      if (c0 < dhp) context_block16(w->s, w->vc, orow, t, tp, dhp, c0, 1);
+      if (dh == dhp) continue; /* written in place */
     } else {
       for (int64_t c0 = 0; c0 < dhp; c0 += 16) context_block(w->s, w->vc, w->o, t, tp, dhp, c0);
     }
