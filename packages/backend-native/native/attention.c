@@ -1,10 +1,14 @@
 /*
  * AdaptersAttention: see attention.h. Each (batch, head) task packs its keys transposed (Kt [dh, T]) and its values
- * (V [T, dhp]) into per-thread scratch, zero-padded to multiples of 16, then walks the queries in blocks of 4 rows:
- * a [4, T] score block (register-blocked FMAs), the bias and the softmax while it is in L1, and the [4, dh] context
- * block, written straight into the output's head columns. Against the composed kernels (scale, split/transposes,
- * batched matmul, mask add, softmax, batched matmul, merge transpose) this reads q, k, v once, writes the context once
- * and never materialises the [batch, heads, seq, T] scores.
+ * (V [T, dhp]) into per-thread scratch, zero-padded to multiples of 16, then walks the queries in blocks of rows:
+ * a [rows, T] score block (register-blocked FMAs), the bias and the softmax while it is in L1, and the [rows, dh]
+ * context block, written straight into the output's head columns. Against the composed kernels (scale,
+ * split/transposes, batched matmul, mask add, softmax, batched matmul, merge transpose) this reads q, k, v once,
+ * writes the context once and never materialises the [batch, heads, seq, T] scores.
+ *
+ * Two block shapes: on AVX-512 CPUs 8 query rows with 16-wide vectors (16 zmm accumulators) and a 16-wide softmax;
+ * elsewhere 4 rows with 8-wide vectors. At MiniLM size (16 × 128, 12 heads of 32) the wide path took a call from
+ * ~13-17 ms to ~8 ms on one core (gcc; scripts/fused-bench.ts measures it in the engine).
  *
  * Summation order inside a task does not depend on the thread count, so results are the same with 1 or N threads.
  */
@@ -28,14 +32,22 @@
 #endif
 #define INLINE static inline __attribute__((always_inline))
 
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 typedef float v8 __attribute__((vector_size(32)));
+typedef float v16 __attribute__((vector_size(64)));
 INLINE v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
+INLINE v16 load16(const float *p) { v16 v; memcpy(&v, p, sizeof v); return v; }
 #define store8(p, v) memcpy((p), &(v), sizeof(v8))
+#define store16(p, v) memcpy((p), &(v), sizeof(v16))
 
 #define QROWS 4
+/* Query rows per block of the AVX-512 path: 8 rows × 2 v16 = 16 zmm accumulators (of 32), so each key/value load
+ * feeds 8 FMAs and the FMA latency is covered. */
+#define WROWS 8
 #define MASKED_SCORE (-1e9f)
 
 static int64_t round16(int64_t n) { return (n + 15) & ~(int64_t)15; }
@@ -82,6 +94,50 @@ INLINE void context_block(const float *restrict p, const float *restrict vc, flo
 }
 
 /*
+ * The AVX-512 path's score block: s[r][j0 .. j0 + 16·nc) for WROWS rows, nc (1 or 2) v16 accumulators per row. The
+ * queries are read in place (qr[r]: row r's head columns, or a zero row past the last query).
+ */
+INLINE void score_block16(const float *const *qr, const float *restrict kt, float *restrict s, int64_t dh, int64_t tp, int64_t j0,
+                          const int nc) {
+  v16 acc[WROWS][2];
+  for (int r = 0; r < WROWS; r++) acc[r][0] = acc[r][1] = (v16){0};
+  for (int64_t d = 0; d < dh; d++) {
+    const v16 k0 = load16(kt + d * tp + j0), k1 = nc > 1 ? load16(kt + d * tp + j0 + 16) : (v16){0};
+    for (int r = 0; r < WROWS; r++) {
+      const float qv = qr[r][d];
+      acc[r][0] += qv * k0;
+      if (nc > 1) acc[r][1] += qv * k1;
+    }
+  }
+  for (int r = 0; r < WROWS; r++) {
+    store16(s + r * tp + j0, acc[r][0]);
+    if (nc > 1) store16(s + r * tp + j0 + 16, acc[r][1]);
+  }
+}
+
+/*
+ * The AVX-512 path's context block: o[r][c0 .. c0 + 16·nc) = Σ_j p[r][j]·vc[j][c0 ..] over the t real keys; o[r] is
+ * the output row itself when dh is a multiple of 16 (no copy), else a scratch row.
+ */
+INLINE void context_block16(const float *restrict p, const float *restrict vc, float *const *o, int64_t t, int64_t tp, int64_t dhp,
+                            int64_t c0, const int nc) {
+  v16 acc[WROWS][2];
+  for (int r = 0; r < WROWS; r++) acc[r][0] = acc[r][1] = (v16){0};
+  for (int64_t j = 0; j < t; j++) {
+    const v16 v0 = load16(vc + j * dhp + c0), v1 = nc > 1 ? load16(vc + j * dhp + c0 + 16) : (v16){0};
+    for (int r = 0; r < WROWS; r++) {
+      const float pv = p[r * tp + j];
+      acc[r][0] += pv * v0;
+      if (nc > 1) acc[r][1] += pv * v1;
+    }
+  }
+  for (int r = 0; r < WROWS; r++) {
+    store16(o[r] + c0, acc[r][0]);
+    if (nc > 1) store16(o[r] + c0 + 16, acc[r][1]);
+  }
+}
+
+/*
  * In place over t entries: softmax of scale·row + bias (max subtracted; exp of a non-positive argument). Arguments
  * below −87 give exactly 0 (as expf does for masked keys) instead of exp_nonpos's clamped 1.6e-38: normalised, that
  * would be a subnormal probability, and subnormal products made the context pass ~20× slower.
@@ -107,7 +163,117 @@ INLINE void softmax_row(float *restrict row, const float *restrict bias, int64_t
   for (int64_t j = 0; j < t; j++) row[j] *= inv;
 }
 
-BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t task, const scratch_t *w) {
+typedef int32_t v16i __attribute__((vector_size(64)));
+typedef uint32_t v16u __attribute__((vector_size(64)));
+#define splat16(x) ((v16){0} + (x))
+/* m ? a : b per lane (m all ones or zeros): a macro, as vector arguments draw gcc ABI notes. */
+#define select16(m, a, b) ((v16)((((v16i)(a)) & (m)) | (((v16i)(b)) & ~(m))))
+
+/* exp_nonpos (fused_math.h) on 16 lanes, the same operations in the same order (argument by pointer: a vector
+ * argument draws a gcc ABI note). */
+INLINE v16 exp_nonpos16(const v16 *arg) {
+  v16 a = *arg;
+  const v16u lim = (v16u){0} + 0xC2AE0000u;
+  a = select16((v16i)((v16u)a > lim), (v16)lim, a);
+  const v16 magic = splat16(12582912.0f);
+  const v16 n = (a * 1.44269504088896341f + magic) - magic;
+  v16 r = a - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  v16 q = splat16(1.9875691500e-4f);
+  q = q * r + 1.3981999507e-3f;
+  q = q * r + 8.3334519073e-3f;
+  q = q * r + 4.1665795894e-2f;
+  q = q * r + 1.6666665459e-1f;
+  q = q * r + 5.0000001201e-1f;
+  q = q * r * r + r + 1.0f;
+  return q * (v16)((__builtin_convertvector(n, v16i) + 127) << 23);
+}
+
+/*
+ * softmax_row on 16 lanes for rows padded to tp (a multiple of 16): lanes at or past t are left out of the maximum
+ * and the sum and get probability 0. The sum is 16 float lane sums (each over ≤ t/16 terms) added in double.
+ */
+INLINE void softmax_row16(float *restrict row, const float *restrict bias, int64_t t, int64_t tp, float scale) {
+  const v16i iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  const v16 ninf = splat16(-INFINITY);
+  v16 mx = ninf;
+  for (int64_t j = 0; j < tp; j += 16) {
+    v16 x = load16(row + j) * scale + load16(bias + j);
+    x = select16(iota + (int32_t)j < (int32_t)t, x, ninf);
+    store16(row + j, x);
+    mx = select16(x > mx, x, mx);
+  }
+  float m = mx[0];
+  for (int l = 1; l < 16; l++) m = mx[l] > m ? mx[l] : m;
+  const v16 mv = splat16(m);
+  const v16u cut = (v16u){0} + 0xC2AE0000u;
+  v16 sum = {0};
+  for (int64_t j = 0; j < tp; j += 16) {
+    const v16 d = load16(row + j) - mv;
+    /* As in softmax_row: d below −87 gives exactly 0 (the −∞ padding too). */
+    const v16 e = (v16)((v16i)exp_nonpos16(&d) & (v16i)((v16u)d <= cut));
+    store16(row + j, e);
+    sum += e;
+  }
+  double total = 0;
+  for (int l = 0; l < 16; l++) total += (double)sum[l];
+  const v16 inv = splat16((float)(1.0 / total));
+  for (int64_t j = 0; j < tp; j += 16) {
+    const v16 e = load16(row + j) * inv;
+    store16(row + j, e);
+  }
+}
+
+/*
+ * n floats, 16 at a time. The rows here are short (dh floats) and gcc makes a libc memmove call of a memcpy or a
+ * plain copy loop (~20% of the kernel); the empty asm (a compiler barrier) in the body keeps the loop a loop.
+ */
+INLINE void copy_floats(float *restrict dst, const float *restrict src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const v16 x = load16(src + i);
+    store16(dst + i, x);
+    __asm__ __volatile__("" ::: "memory");
+  }
+  for (; i < n; i++) {
+    dst[i] = src[i];
+    __asm__ __volatile__("" ::: "memory");
+  }
+}
+
+/* Queries [rows of block i0 .. i0 + nb) of this task's head, zero rows after `rows`. */
+INLINE void load_queries(const attention_args *a, int64_t bi, int64_t hd, int64_t i0, int64_t rows, int nb, float *restrict qb) {
+  const int64_t dh = a->dh, hidden = a->heads * dh;
+  for (int64_t r = 0; r < nb; r++) {
+    if (r < rows) copy_floats(qb + r * dh, a->q + (bi * a->seq + i0 + r) * hidden + hd * dh, dh);
+    else for (int64_t d = 0; d < dh; d++) qb[r * dh + d] = 0.0f;
+  }
+}
+
+/*
+ * Asks for the q, k, v and output rows [i0, i1) of task `next` (this thread's next (batch, head) pair) to be brought
+ * into L2.
+ * A task's rows are 3·seq short strided pieces: loaded on demand they cost ~25% of the kernel in cache misses.
+ */
+INLINE void prefetch_rows(const attention_args *a, int64_t next, int64_t i0, int64_t i1) {
+  if (next < 0) return;
+  const int64_t bi = next / a->heads, hd = next % a->heads, dh = a->dh, hidden = a->heads * dh;
+  for (int64_t i = i0; i < i1 && i < a->seq; i++) {
+    const int64_t off = (bi * a->seq + i) * hidden + hd * dh;
+    for (int64_t d = 0; d < dh; d += 16) {
+      __builtin_prefetch(a->q + off + d, 0, 2);
+      __builtin_prefetch(a->k + off + d, 0, 2);
+      __builtin_prefetch(a->v + off + d, 0, 2);
+      __builtin_prefetch(a->out + off + d, 1, 2); /* for writing: the output rows' ownership, or their stores stall */
+    }
+  }
+}
+
+/*
+ * wide: the AVX-512 block sizes (v16 microkernels, WROWS query rows); otherwise the 8-wide ones (QROWS rows).
+ * next: the task this thread runs after this one (or -1); its rows are prefetched a few per query block.
+ */
+BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t task, const scratch_t *w, int wide, int64_t next) {
   const int64_t bi = task / a->heads, hd = task % a->heads;
   const int64_t dh = a->dh, hidden = a->heads * dh, p = a->prefix, t = p + a->seq;
   const int64_t tp = round16(t), dhp = round16(dh);
@@ -116,22 +282,47 @@ BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t ta
     const float *kr = j < p ? a->pk + j * hidden + hd * dh : a->k + ((bi * a->seq) + (j - p)) * hidden + hd * dh;
     const float *vr = j < p ? a->pv + j * hidden + hd * dh : a->v + ((bi * a->seq) + (j - p)) * hidden + hd * dh;
     for (int64_t d = 0; d < dh; d++) w->kt[d * tp + j] = kr[d];
-    memcpy(w->vc + j * dhp, vr, (size_t)dh * sizeof(float));
+    copy_floats(w->vc + j * dhp, vr, dh);
   }
   for (int64_t j = 0; j < t; j++) {
     w->bias[j] = j < p || !a->mask ? 0.0f : (1.0f - a->mask[bi * a->seq + (j - p)]) * MASKED_SCORE;
   }
-  for (int64_t i0 = 0; i0 < a->seq; i0 += QROWS) {
-    const int64_t rows = a->seq - i0 < QROWS ? a->seq - i0 : QROWS;
-    for (int64_t r = 0; r < QROWS; r++) {
-      if (r < rows) memcpy(w->qb + r * dh, a->q + (bi * a->seq + i0 + r) * hidden + hd * dh, (size_t)dh * sizeof(float));
-      else memset(w->qb + r * dh, 0, (size_t)dh * sizeof(float));
+  const int nb = wide ? WROWS : QROWS;
+  for (int64_t i0 = 0; i0 < a->seq; i0 += nb) {
+    const int64_t rows = a->seq - i0 < nb ? a->seq - i0 : nb;
+    prefetch_rows(a, next, i0, i0 + nb);
+    const float *qr[WROWS];
+    float *orow[WROWS];
+    if (wide) {
+      /* qb's first row is zero in the wide path (never written): the queries past the last one. */
+      for (int r = 0; r < WROWS; r++) {
+        const int64_t off = (bi * a->seq + i0 + r) * hidden + hd * dh;
+        qr[r] = r < rows ? a->q + off : w->qb;
+        orow[r] = r < rows && dh == dhp ? a->out + off : w->o + r * dhp;
+      }
+      int64_t j0 = 0;
+      for (; j0 + 32 <= tp; j0 += 32) score_block16(qr, w->kt, w->s, dh, tp, j0, 2);
+      if (j0 < tp) score_block16(qr, w->kt, w->s, dh, tp, j0, 1);
+    } else {
+      load_queries(a, bi, hd, i0, rows, nb, w->qb);
+      for (int64_t j0 = 0; j0 < tp; j0 += 16) score_block(w->qb, w->kt, w->s, dh, tp, j0);
     }
-    for (int64_t j0 = 0; j0 < tp; j0 += 16) score_block(w->qb, w->kt, w->s, dh, tp, j0);
-    for (int64_t r = 0; r < rows; r++) softmax_row(w->s + r * tp, w->bias, t, a->scale);
-    for (int64_t c0 = 0; c0 < dhp; c0 += 16) context_block(w->s, w->vc, w->o, t, tp, dhp, c0);
+    if (wide) {
+      for (int64_t r = 0; r < rows; r++) softmax_row16(w->s + r * tp, w->bias, t, tp, a->scale);
+    } else {
+      for (int64_t r = 0; r < rows; r++) softmax_row(w->s + r * tp, w->bias, t, a->scale);
+    }
+    if (wide) {
+      /* Rows past `rows` hold the zero queries' scores; their context is computed and dropped. */
+      int64_t c0 = 0;
+      for (; c0 + 32 <= dhp; c0 += 32) context_block16(w->s, w->vc, orow, t, tp, dhp, c0, 2);
+      if (c0 < dhp) context_block16(w->s, w->vc, orow, t, tp, dhp, c0, 1);
+      if (dh == dhp) continue; /* written in place */
+    } else {
+      for (int64_t c0 = 0; c0 < dhp; c0 += 16) context_block(w->s, w->vc, w->o, t, tp, dhp, c0);
+    }
     for (int64_t r = 0; r < rows; r++) {
-      memcpy(a->out + (bi * a->seq + i0 + r) * hidden + hd * dh, w->o + r * dhp, (size_t)dh * sizeof(float));
+      copy_floats(a->out + (bi * a->seq + i0 + r) * hidden + hd * dh, w->o + r * dhp, dh);
     }
   }
 }
@@ -139,6 +330,7 @@ BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t ta
 typedef struct {
   const attention_args *args;
   int64_t tasks;
+  int wide, threads;
   int64_t next; /* accessed with __atomic builtins */
 } shared_tasks;
 
@@ -147,20 +339,24 @@ static void *run_job(void *arg) {
   shared_tasks *st = arg;
   const attention_args *a = st->args;
   const int64_t tp = round16(a->prefix + a->seq), dhp = round16(a->dh);
-  const size_t floats = (size_t)(a->dh * tp + tp * dhp + QROWS * tp + QROWS * dhp + QROWS * a->dh + tp);
+  const size_t floats = (size_t)(a->dh * tp + tp * dhp + WROWS * tp + WROWS * dhp + WROWS * a->dh + tp);
   float *mem = calloc(floats, sizeof(float));
   if (!mem) return NULL;
   scratch_t w;
   w.kt = mem;
   w.vc = w.kt + a->dh * tp;
   w.s = w.vc + tp * dhp;
-  w.o = w.s + QROWS * tp;
-  w.qb = w.o + QROWS * dhp;
-  w.bias = w.qb + QROWS * a->dh;
-  for (;;) {
-    const int64_t task = __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED);
-    if (task >= st->tasks) break;
-    attention_task(a, task, &w);
+  w.o = w.s + WROWS * tp;
+  w.qb = w.o + WROWS * dhp;
+  w.bias = w.qb + WROWS * a->dh;
+  /* Claims one task ahead, so that its rows can be prefetched while this one runs; with few tasks per thread a
+   * claimed-ahead task could leave another thread idle, so then one at a time. */
+  const int ahead = st->tasks >= 4 * (int64_t)st->threads;
+  int64_t task = __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED);
+  while (task < st->tasks) {
+    const int64_t next = ahead ? __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED) : -1;
+    attention_task(a, task, &w, st->wide, next < st->tasks ? next : -1);
+    task = ahead ? next : __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED);
   }
   free(mem);
   return NULL;
@@ -168,13 +364,33 @@ static void *run_job(void *arg) {
 
 #define MAX_THREADS 8
 
+/*
+ * The v16 microkernels only pay off where gcc's x86-64-v4 clone runs them (the same CPU features as that clone's
+ * resolver checks); elsewhere a v16 is split into narrower registers and the 8-wide blocks are faster.
+ * ADAPTERS_ATTENTION_NARROW=1 forces the 8-wide blocks (tests cover both paths on AVX-512 machines).
+ */
+static int wide_vectors(void) {
+  const char *narrow = getenv("ADAPTERS_ATTENTION_NARROW");
+  if (narrow && narrow[0] && strcmp(narrow, "0") != 0) return 0;
+#if defined(__AVX512F__) && defined(__AVX512VL__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
+  return 1;
+#elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd");
+#else
+  return 0;
+#endif
+}
+
 int attention_run(const attention_args *args, int threads) {
-  shared_tasks st = {args, args->batch * args->heads, 0};
+  shared_tasks st = {args, args->batch * args->heads, wide_vectors(), 1, 0};
   if (st.tasks == 0 || args->seq == 0) return 1;
   int t = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
   if (st.tasks < t) t = (int)st.tasks;
   /* A thread costs ~30 µs to start: below ~64k multiply-adds per thread the caller works alone. */
   if (args->seq * (args->seq + args->prefix) * args->dh * st.tasks < 65536LL * t) t = 1;
+  st.threads = t;
 #ifdef HAVE_MXCSR
   /* Flush subnormals to zero while the kernel runs (tiny probabilities times values): new threads inherit the
    * caller's floating-point environment, and the caller's is restored before returning to JS. */

@@ -27,7 +27,9 @@
 #define INLINE static inline __attribute__((always_inline))
 
 /* The helpers below are always inlined, so the vector-argument ABI that -Wpsabi warns about never applies. */
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 typedef float v16 __attribute__((vector_size(64)));
@@ -40,12 +42,55 @@ INLINE v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
 
 #define BLOCK_ROWS 8
 
-/* In place: y = (y - mean)·rstd·γ + β with the biased variance. */
-INLINE void normalize_row(float *restrict y, const float *restrict gamma, const float *restrict beta, int64_t n, double eps) {
-  const double mu = dot_d(y, NULL, n) / (double)n;
-  const double var = sq_dev_d(y, mu, n) / (double)n;
+typedef double v8d __attribute__((vector_size(64)));
+
+/*
+ * In place: y = (y - mean)·rstd·γ + β with the biased variance, Σ y[j] given (summed by the pass that wrote y, while
+ * in registers). Statistics in double as addLayerNorm's, in explicit 8-double vectors (gcc's auto-vectorised
+ * dot_d/sq_dev_d used 4-wide ones, and the separate sum pass cost another read: together ~25% of the kernel).
+ */
+INLINE void normalize_row_sum(float *restrict y, double sum, const float *restrict gamma, const float *restrict beta, int64_t n,
+                              double eps) {
+  const double mu = sum / (double)n;
+  const v8d mv = (v8d){0} + mu;
+  v8d s0 = {0}, s1 = {0};
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const v8d d0 = __builtin_convertvector(load8(y + j), v8d) - mv, d1 = __builtin_convertvector(load8(y + j + 8), v8d) - mv;
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+  }
+  double sq = 0;
+  for (int l = 0; l < 8; l++) sq += s0[l] + s1[l];
+  for (int64_t t = j; t < n; t++) sq += ((double)y[t] - mu) * ((double)y[t] - mu);
+  const double var = sq / (double)n;
   const float m = (float)mu, rs = (float)(1.0 / sqrt(var + eps));
-  for (int64_t j = 0; j < n; j++) y[j] = (y[j] - m) * rs * gamma[j] + beta[j];
+  for (j = 0; j < n; j++) y[j] = (y[j] - m) * rs * gamma[j] + beta[j];
+}
+
+/*
+ * y[j] = (u[j]·s + h[j]) + x[j] (u may alias y), or h[j] + x[j] when !scaled (u unused), returning Σ y[j] in double,
+ * summed in a fixed order of lanes.
+ */
+INLINE double residual_sum(float *y, const float *u, const float *restrict h, const float *restrict x, float s, int64_t n,
+                           const int scaled) {
+  v8d s0 = {0}, s1 = {0};
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const v8 y0 = scaled ? (load8(u + j) * s + load8(h + j)) + load8(x + j) : load8(h + j) + load8(x + j);
+    const v8 y1 = scaled ? (load8(u + j + 8) * s + load8(h + j + 8)) + load8(x + j + 8) : load8(h + j + 8) + load8(x + j + 8);
+    store8(y + j, y0);
+    store8(y + j + 8, y1);
+    s0 += __builtin_convertvector(y0, v8d);
+    s1 += __builtin_convertvector(y1, v8d);
+  }
+  double sum = 0;
+  for (int l = 0; l < 8; l++) sum += s0[l] + s1[l];
+  for (; j < n; j++) {
+    y[j] = scaled ? (u[j] * s + h[j]) + x[j] : h[j] + x[j];
+    sum += (double)y[j];
+  }
+  return sum;
 }
 
 /*
@@ -78,23 +123,30 @@ INLINE void down_columns(const float *const *a, const float *restrict wd, const 
   }
 }
 
-/* y0/y1[j0 .. j0 + 16·nc) = bu + Σ_k d0/d1[k]·Wu[k][j]: two rows share each Wu load. */
-INLINE void up_columns(const float *restrict d0, const float *restrict d1, const float *restrict wu, const float *restrict bu,
-                       float *restrict y0, float *restrict y1, int64_t w, int64_t m, int64_t j0, int nc) {
-  v16 a0[4], a1[4];
-  for (int c = 0; c < nc; c++) a0[c] = a1[c] = load16(bu + j0 + 16 * c);
+/*
+ * y[r][j0 .. j0 + 16·nc) = bu + Σ_k d[r][k]·Wu[k][j] for all BLOCK_ROWS rows (nc = 1 or 2: up to 16 accumulators),
+ * each Wu load shared by the 8 rows (2-row blocks spent a load on every two FMAs: ~15% slower overall).
+ */
+INLINE void up_rows(const float *restrict d, const float *restrict wu, const float *restrict bu, float *const *y, int64_t w,
+                    int64_t m, int64_t j0, const int nc) {
+  v16 acc[BLOCK_ROWS][2];
+  const v16 b0 = load16(bu + j0), b1 = nc > 1 ? load16(bu + j0 + 16) : (v16){0};
+  for (int r = 0; r < BLOCK_ROWS; r++) {
+    acc[r][0] = b0;
+    acc[r][1] = b1;
+  }
   for (int64_t k = 0; k < m; k++) {
     const float *wk = wu + k * w + j0;
-    const float x0 = d0[k], x1 = d1[k];
-    for (int c = 0; c < nc; c++) {
-      const v16 wv = load16(wk + 16 * c);
-      a0[c] += x0 * wv;
-      a1[c] += x1 * wv;
+    const v16 w0 = load16(wk), w1 = nc > 1 ? load16(wk + 16) : (v16){0};
+    for (int r = 0; r < BLOCK_ROWS; r++) {
+      const float dk = d[r * m + k];
+      acc[r][0] += dk * w0;
+      if (nc > 1) acc[r][1] += dk * w1;
     }
   }
-  for (int c = 0; c < nc; c++) {
-    store16(y0 + j0 + 16 * c, a0[c]);
-    store16(y1 + j0 + 16 * c, a1[c]);
+  for (int r = 0; r < BLOCK_ROWS; r++) {
+    store16(y[r] + j0, acc[r][0]);
+    if (nc > 1) store16(y[r] + j0 + 16, acc[r][1]);
   }
 }
 
@@ -121,7 +173,7 @@ INLINE void activate(float *restrict d, int64_t count, int act) {
   }
 }
 
-/* scratch: BLOCK_ROWS·w (pre-LN rows) + BLOCK_ROWS·m (bottleneck activations) + w (an odd row's partner). */
+/* scratch: BLOCK_ROWS·w (pre-LN rows) + BLOCK_ROWS·m (bottleneck activations) + BLOCK_ROWS·w (a short block's rows). */
 BLOCK_FN CONTRACT static void bottleneck_rows(const bottleneck_args *p, int64_t r0, int64_t r1, float *scratch) {
   const int64_t w = p->w, m = p->m;
   float *pre_rows = scratch, *d = scratch + BLOCK_ROWS * w, *spare = d + BLOCK_ROWS * m;
@@ -140,8 +192,8 @@ BLOCK_FN CONTRACT static void bottleneck_rows(const bottleneck_args *p, int64_t 
         continue;
       }
       float *ar = pre_rows + r * w;
-      for (int64_t j = 0; j < w; j++) ar[j] = hr[j] + xr[j];
-      normalize_row(ar, p->pre_gamma, p->pre_beta, w, p->pre_eps);
+      const double sum = residual_sum(ar, NULL, hr, xr, 1.0f, w, 0);
+      normalize_row_sum(ar, sum, p->pre_gamma, p->pre_beta, w, p->pre_eps);
       a[r] = ar;
     }
     int64_t j0 = 0;
@@ -166,31 +218,30 @@ BLOCK_FN CONTRACT static void bottleneck_rows(const bottleneck_args *p, int64_t 
       }
     }
     activate(d, BLOCK_ROWS * m, p->act);
-    for (int r = 0; r < nr; r += 2) {
-      float *y0 = p->y + (rb + r) * w;
-      float *y1 = r + 1 < nr ? y0 + w : spare;
-      const float *d0 = d + r * m, *d1 = d + (r + 1) * m;
-      int64_t j = 0;
-      for (; j + 64 <= w; j += 64) up_columns(d0, d1, p->wu, p->bu, y0, y1, w, m, j, 4);
-      for (; j + 16 <= w; j += 16) up_columns(d0, d1, p->wu, p->bu, y0, y1, w, m, j, 1);
-      for (; j < w; j++) {
-        float s0 = p->bu[j], s1 = p->bu[j];
-        for (int64_t k = 0; k < m; k++) {
-          s0 += d0[k] * p->wu[k * w + j];
-          s1 += d1[k] * p->wu[k * w + j];
-        }
-        y0[j] = s0;
-        y1[j] = s1;
+    /* The up-projection for the whole block, straight into the output rows (a short block's extra rows into spare). */
+    float *yr[BLOCK_ROWS];
+    for (int r = 0; r < BLOCK_ROWS; r++) yr[r] = r < nr ? p->y + (rb + r) * w : spare + r * w;
+    int64_t j = 0;
+    for (; j + 32 <= w; j += 32) up_rows(d, p->wu, p->bu, yr, w, m, j, 2);
+    if (j + 16 <= w) {
+      up_rows(d, p->wu, p->bu, yr, w, m, j, 1);
+      j += 16;
+    }
+    for (; j < w; j++) {
+      for (int r = 0; r < BLOCK_ROWS; r++) {
+        float acc = p->bu[j];
+        for (int64_t k = 0; k < m; k++) acc += d[r * m + k] * p->wu[k * w + j];
+        yr[r][j] = acc;
       }
-      for (int q = 0; q < 2 && r + q < nr; q++) {
-        const int64_t row = rb + r + q;
-        float *yr = p->y + row * w;
-        const float *hr = p->h + row * w, *xr = p->x + row * w;
-        const float s = p->scale;
-        /* The graph's order: residual = up·s + h, then + x. */
-        for (int64_t jj = 0; jj < w; jj++) yr[jj] = (yr[jj] * s + hr[jj]) + xr[jj];
-        normalize_row(yr, p->gamma, p->beta, w, p->eps);
-      }
+    }
+    for (int r = 0; r < nr; r++) {
+      const int64_t row = rb + r;
+      float *y = yr[r];
+      const float *hr = p->h + row * w, *xr = p->x + row * w;
+      const float s = p->scale;
+      /* The graph's order: residual = up·s + h, then + x. */
+      const double sum = residual_sum(y, y, hr, xr, s, w, 1);
+      normalize_row_sum(y, sum, p->gamma, p->beta, w, p->eps);
     }
   }
 }
@@ -212,7 +263,7 @@ typedef struct {
 static void *run_job(void *arg) {
   shared_rows *rows = arg;
   const bottleneck_args *p = rows->args;
-  float *scratch = malloc(sizeof(float) * (size_t)(BLOCK_ROWS * (p->w + p->m) + p->w));
+  float *scratch = malloc(sizeof(float) * (size_t)(BLOCK_ROWS * (2 * p->w + p->m)));
   if (!scratch) return NULL;
   for (;;) {
     const int64_t b = __atomic_fetch_add(&rows->next_block, CHUNK_BLOCKS, __ATOMIC_RELAXED);

@@ -19,6 +19,8 @@ interface Case {
   composedNative?: boolean;
   /** Threads for the native kernel (default 1). */
   threads?: number;
+  /** Environment set around the native call (e.g. ADAPTERS_ATTENTION_NARROW). */
+  env?: Record<string, string>;
 }
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -65,6 +67,7 @@ function cases(): Case[] {
   return [
     { name: 'attention [16,128,384] 1 thr', ...attention },
     { name: 'attention [16,128,384] 2 thr', ...attention, threads: 2 },
+    { name: 'attention 1 thr, 8-wide', ...attention, env: { ADAPTERS_ATTENTION_NARROW: '1' } },
     { name: 'GELU [1024,1536]', kernel: 'AdaptersGelu', inputs: { x }, attrs: {}, composed: () => tf.mul(x, cdf(x)) },
     {
       name: 'GELU grad [1024,1536]', kernel: 'AdaptersGeluGrad', inputs: { dy, x }, attrs: {},
@@ -134,8 +137,10 @@ async function main(): Promise<void> {
       if (!c.composedNative) disableNativeKernels();
       const s = timeOnce(c.composed);
       enableNativeKernels({ threads: c.threads ?? 1 });
+      Object.assign(process.env, c.env);
       const n = timeOnce(() => tf.engine().runKernel(c.kernel, c.inputs as unknown as tf.NamedTensorMap,
         c.attrs as unknown as tf.NamedAttrMap) as Outs);
+      for (const key of Object.keys(c.env ?? {})) delete process.env[key];
       if (i > 0) {
         stock = Math.min(stock, s);
         native = Math.min(native, n);

@@ -76,8 +76,9 @@ describeNative('AdaptersAttention', () => {
   beforeAll(() => enableNativeKernels());
   afterAll(() => disableNativeKernels());
 
-  // Head sizes below, at and between the 16-wide column blocks (5, 16, 24, 32, 64), sequence lengths that leave
-  // short 4-row query blocks and key counts that are not multiples of 16, with and without padding and a prefix.
+  // Head sizes below, at and between the 16-wide column blocks (5, 16, 24, 32, 40, 64), sequence lengths that leave
+  // short 4- and 8-row query blocks and key counts that are not multiples of 16 or 32, with and without padding and a
+  // prefix.
   const cases: Case[] = [
     { batch: 1, seq: 1, heads: 1, dh: 5, prefix: 0, masked: false, seed: 10 },
     { batch: 2, seq: 7, heads: 3, dh: 16, prefix: 0, masked: true, seed: 20 },
@@ -85,11 +86,23 @@ describeNative('AdaptersAttention', () => {
     { batch: 2, seq: 33, heads: 4, dh: 32, prefix: 0, masked: true, seed: 40 },
     { batch: 2, seq: 40, heads: 2, dh: 64, prefix: 10, masked: false, seed: 50 },
     { batch: 2, seq: 130, heads: 4, dh: 32, prefix: 0, masked: true, seed: 60 },
+    { batch: 1, seq: 21, heads: 2, dh: 40, prefix: 3, masked: true, seed: 70 },
   ];
 
-  it.each(cases)('matches the float64 contract: %j', (c) => {
+  // Both block shapes: the AVX-512 one (8 rows, 16-wide; on CPUs that have it) and the 8-wide one (forced by the env).
+  const paths = [{ path: 'default' }, { path: 'narrow' }];
+  const onPath = <T>(path: string, f: () => T): T => {
+    if (path === 'narrow') process.env['ADAPTERS_ATTENTION_NARROW'] = '1';
+    try {
+      return f();
+    } finally {
+      delete process.env['ADAPTERS_ATTENTION_NARROW'];
+    }
+  };
+
+  it.each(paths.flatMap(({ path }) => cases.map((c) => ({ path, ...c }))))('matches the float64 contract: %j', ({ path, ...c }) => {
     const x = makeInputs(c);
-    const got = runNative(c, x);
+    const got = onPath(path, () => runNative(c, x));
     const want = reference(c, x);
     let worst = 0;
     for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
@@ -101,17 +114,20 @@ describeNative('AdaptersAttention', () => {
     expect(worst).toBeLessThan(tol);
   });
 
-  it('gives bit-identical results however the (batch, head) pairs are split over threads', () => {
+  it.each(paths)('gives bit-identical results however the (batch, head) pairs are split over threads ($path)', ({ path }) => {
     const addon = loadAddon().addon!;
-    const c: Case = { batch: 3, seq: 64, heads: 6, dh: 32, prefix: 2, masked: true, seed: 90 };
+    const c: Case = { batch: 3, seq: 61, heads: 6, dh: 40, prefix: 2, masked: true, seed: 90 };
     const x = makeInputs(c);
     const threads = addon.info().threads;
     try {
       addon.setNumThreads(1);
-      const one = runNative(c, x);
+      const one = onPath(path, () => runNative(c, x));
       addon.setNumThreads(3);
-      const three = runNative(c, x);
+      const three = onPath(path, () => runNative(c, x));
+      addon.setNumThreads(2);
+      const two = onPath(path, () => runNative(c, x));
       expect(Buffer.from(three.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+      expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
     } finally {
       addon.setNumThreads(threads);
     }

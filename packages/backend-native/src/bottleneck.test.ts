@@ -96,6 +96,8 @@ describeNative('AdaptersBottleneck', () => {
     { rows: 300, w: 64, m: 72, activation: 'identity', pre: false, scale: 2, seed: 60 },
     { rows: 520, w: 96, m: 16, activation: 'swish', pre: true, scale: 1, seed: 70 },
     { rows: 130, w: 50, m: 9, activation: 'gelu', pre: false, scale: 1, seed: 80 },
+    // MiniLM's Pfeiffer shape but 16 columns wider (the 8-row up-projection's single-v16 tail) and a short last block.
+    { rows: 45, w: 400, m: 24, activation: 'relu', pre: true, scale: 0.7, seed: 90 },
   ];
 
   it.each(cases)('matches the float64 contract: %j', (c) => {
