@@ -23,32 +23,18 @@
 #define HAVE_MXCSR 1
 #endif
 
-#include "fused_math.h"
+#include "attention_rows.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__AVX512F__)
 #define BLOCK_FN __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define BLOCK_FN
 #endif
-#define INLINE static inline __attribute__((always_inline))
-
-#if defined(__clang__)
-#pragma clang diagnostic ignored "-Wpsabi"
-#elif defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-typedef float v8 __attribute__((vector_size(32)));
-typedef float v16 __attribute__((vector_size(64)));
-INLINE v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
-INLINE v16 load16(const float *p) { v16 v; memcpy(&v, p, sizeof v); return v; }
-#define store8(p, v) memcpy((p), &(v), sizeof(v8))
-#define store16(p, v) memcpy((p), &(v), sizeof(v16))
 
 #define QROWS 4
 /* Query rows per block of the AVX-512 path: 8 rows × 2 v16 = 16 zmm accumulators (of 32), so each key/value load
  * feeds 8 FMAs and the FMA latency is covered. */
 #define WROWS 8
-#define MASKED_SCORE (-1e9f)
 
 static int64_t round16(int64_t n) { return (n + 15) & ~(int64_t)15; }
 
@@ -134,110 +120,6 @@ INLINE void context_block16(const float *restrict p, const float *restrict vc, f
   for (int r = 0; r < WROWS; r++) {
     store16(o[r] + c0, acc[r][0]);
     if (nc > 1) store16(o[r] + c0 + 16, acc[r][1]);
-  }
-}
-
-/*
- * In place over t entries: softmax of scale·row + bias (max subtracted; exp of a non-positive argument). Arguments
- * below −87 give exactly 0 (as expf does for masked keys) instead of exp_nonpos's clamped 1.6e-38: normalised, that
- * would be a subnormal probability, and subnormal products made the context pass ~20× slower.
- */
-INLINE void softmax_row(float *restrict row, const float *restrict bias, int64_t t, float scale) {
-  for (int64_t j = 0; j < t; j++) row[j] = row[j] * scale + bias[j];
-  /* The maximum over 8 independent lanes: one running max is a serial dependency chain (and gcc kept it in memory). */
-  float m8[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-  int64_t j8 = 0;
-  for (; j8 + 8 <= t; j8 += 8) {
-    for (int l = 0; l < 8; l++) m8[l] = row[j8 + l] > m8[l] ? row[j8 + l] : m8[l];
-  }
-  for (; j8 < t; j8++) m8[0] = row[j8] > m8[0] ? row[j8] : m8[0];
-  float mx = m8[0];
-  for (int l = 1; l < 8; l++) mx = m8[l] > mx ? m8[l] : mx;
-  for (int64_t j = 0; j < t; j++) {
-    const float d = row[j] - mx;
-    /* d in [−87, 0] (or NaN) keeps its exp: as unsigned bits, d < −87 exactly when bits(d) > bits(−87). */
-    const uint32_t keep = 0u - (uint32_t)(bits_of(d) <= 0xC2AE0000u);
-    row[j] = float_of(bits_of(exp_nonpos(d)) & keep);
-  }
-  const float inv = (float)(1.0 / dot_d(row, NULL, t));
-  for (int64_t j = 0; j < t; j++) row[j] *= inv;
-}
-
-typedef int32_t v16i __attribute__((vector_size(64)));
-typedef uint32_t v16u __attribute__((vector_size(64)));
-#define splat16(x) ((v16){0} + (x))
-/* m ? a : b per lane (m all ones or zeros): a macro, as vector arguments draw gcc ABI notes. */
-#define select16(m, a, b) ((v16)((((v16i)(a)) & (m)) | (((v16i)(b)) & ~(m))))
-
-/* exp_nonpos (fused_math.h) on 16 lanes, the same operations in the same order (argument by pointer: a vector
- * argument draws a gcc ABI note). */
-INLINE v16 exp_nonpos16(const v16 *arg) {
-  v16 a = *arg;
-  const v16u lim = (v16u){0} + 0xC2AE0000u;
-  a = select16((v16i)((v16u)a > lim), (v16)lim, a);
-  const v16 magic = splat16(12582912.0f);
-  const v16 n = (a * 1.44269504088896341f + magic) - magic;
-  v16 r = a - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  v16 q = splat16(1.9875691500e-4f);
-  q = q * r + 1.3981999507e-3f;
-  q = q * r + 8.3334519073e-3f;
-  q = q * r + 4.1665795894e-2f;
-  q = q * r + 1.6666665459e-1f;
-  q = q * r + 5.0000001201e-1f;
-  q = q * r * r + r + 1.0f;
-  return q * (v16)((__builtin_convertvector(n, v16i) + 127) << 23);
-}
-
-/*
- * softmax_row on 16 lanes for rows padded to tp (a multiple of 16): lanes at or past t are left out of the maximum
- * and the sum and get probability 0. The sum is 16 float lane sums (each over ≤ t/16 terms) added in double.
- */
-INLINE void softmax_row16(float *restrict row, const float *restrict bias, int64_t t, int64_t tp, float scale) {
-  const v16i iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-  const v16 ninf = splat16(-INFINITY);
-  v16 mx = ninf;
-  for (int64_t j = 0; j < tp; j += 16) {
-    v16 x = load16(row + j) * scale + load16(bias + j);
-    x = select16(iota + (int32_t)j < (int32_t)t, x, ninf);
-    store16(row + j, x);
-    mx = select16(x > mx, x, mx);
-  }
-  float m = mx[0];
-  for (int l = 1; l < 16; l++) m = mx[l] > m ? mx[l] : m;
-  const v16 mv = splat16(m);
-  const v16u cut = (v16u){0} + 0xC2AE0000u;
-  v16 sum = {0};
-  for (int64_t j = 0; j < tp; j += 16) {
-    const v16 d = load16(row + j) - mv;
-    /* As in softmax_row: d below −87 gives exactly 0 (the −∞ padding too). */
-    const v16 e = (v16)((v16i)exp_nonpos16(&d) & (v16i)((v16u)d <= cut));
-    store16(row + j, e);
-    sum += e;
-  }
-  double total = 0;
-  for (int l = 0; l < 16; l++) total += (double)sum[l];
-  const v16 inv = splat16((float)(1.0 / total));
-  for (int64_t j = 0; j < tp; j += 16) {
-    const v16 e = load16(row + j) * inv;
-    store16(row + j, e);
-  }
-}
-
-/*
- * n floats, 16 at a time. The rows here are short (dh floats) and gcc makes a libc memmove call of a memcpy or a
- * plain copy loop (~20% of the kernel); the empty asm (a compiler barrier) in the body keeps the loop a loop.
- */
-INLINE void copy_floats(float *restrict dst, const float *restrict src, int64_t n) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const v16 x = load16(src + i);
-    store16(dst + i, x);
-    __asm__ __volatile__("" ::: "memory");
-  }
-  for (; i < n; i++) {
-    dst[i] = src[i];
-    __asm__ __volatile__("" ::: "memory");
   }
 }
 

@@ -19,26 +19,17 @@
 #define HAVE_MXCSR 1
 #endif
 
-#include "fused_math.h"
+#include "attention_rows.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__AVX512F__)
 #define TASK_FN __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define TASK_FN
 #endif
-#define INLINE static inline __attribute__((always_inline))
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-typedef float v16 __attribute__((vector_size(64)));
-INLINE v16 load16(const float *p) { v16 v; memcpy(&v, p, sizeof v); return v; }
-#define store16(p, v) memcpy((p), &(v), sizeof(v16))
 
 /* Query rows per block (scores, probabilities and their gradients stay in L1); products work on 4-row slices. */
 #define QROWS 8
 #define SLICE 4
-#define MASKED_SCORE (-1e9f)
 
 /* Keys and head columns are padded to multiples of 32: every product works on 32-column (2 × 16-float) panels. */
 static int64_t round32(int64_t n) { return (n + 31) & ~(int64_t)31; }
@@ -125,29 +116,6 @@ INLINE void apply_dropout(float *restrict row, const dropout_keys *dk, uint32_t 
   }
 }
 
-/*
- * In place over t entries: softmax of scale·row + bias. Arguments below −87 give exactly 0 (as expf) instead of
- * exp_nonpos's clamped 1.6e-38, which would make subnormal probabilities.
- */
-INLINE void softmax_row(float *restrict row, const float *restrict bias, int64_t t, float scale) {
-  for (int64_t j = 0; j < t; j++) row[j] = row[j] * scale + bias[j];
-  float m8[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-  int64_t j8 = 0;
-  for (; j8 + 8 <= t; j8 += 8) {
-    for (int l = 0; l < 8; l++) m8[l] = row[j8 + l] > m8[l] ? row[j8 + l] : m8[l];
-  }
-  for (; j8 < t; j8++) m8[0] = row[j8] > m8[0] ? row[j8] : m8[0];
-  float mx = m8[0];
-  for (int l = 1; l < 8; l++) mx = m8[l] > mx ? m8[l] : mx;
-  for (int64_t j = 0; j < t; j++) {
-    const float d = row[j] - mx;
-    const uint32_t keep = 0u - (uint32_t)(bits_of(d) <= 0xC2AE0000u); /* d in [−87, 0] or NaN */
-    row[j] = float_of(bits_of(exp_nonpos(d)) & keep);
-  }
-  const float inv = (float)(1.0 / dot_d(row, NULL, t));
-  for (int64_t j = 0; j < t; j++) row[j] *= inv;
-}
-
 /* Copies `rows` rows of dh floats at src (row stride `hidden`) into dst (row stride `stride`); the rest stays zero. */
 INLINE void gather_rows(float *restrict dst, int64_t stride, const float *restrict src, int64_t hidden, int64_t rows,
                         int64_t dh) {
@@ -202,7 +170,7 @@ TASK_FN CONTRACT static void forward_task(const attention_train_args *a, int64_t
     }
     for (int64_t r = 0; r < rows; r++) {
       float *row = w->s + r * tp;
-      softmax_row(row, w->bias, t, a->scale);
+      softmax_row16(row, w->bias, t, tp, a->scale);
       const int64_t flat = (task * s + i0 + r) * t; /* index of p[bi, hd, i0 + r, 0] */
       memcpy(a->probs + flat, row, (size_t)t * sizeof(float));
       if (dropout) apply_dropout(row, &a->drop, (uint32_t)flat, t);
