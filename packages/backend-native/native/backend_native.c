@@ -35,9 +35,16 @@
  *     the fused sequential bottleneck adapter at inference (bottleneck.h), rows split over threads
  *   attention(heap, qOff, kOff, vOff, maskOff|-1, pkOff|-1, pvOff|-1, outOff, batch, seq, heads, dh, prefix, scale)
  *     fused multi-head attention at inference (attention.h), (batch, head) pairs split over threads
+ *   binary32(heap, op, aOff, aKind, bOff, bKind, outOff, rows, n)
+ *     out[rows,n] = a + b / a - b / a * b (op 0/1/2); kind 0 full, 1 one row [n] broadcast, 2 one value
+ *   parallelThreads() -> threads of the element-wise kernels' pool (parallel.h), set along with setNumThreads
  *   info() -> { config, corename, threads, library, libraryError }
  *     library: the CBLAS loaded from ADAPTERS_BLAS_LIBRARY ("" = the linked OpenBLAS), libraryError: why not
- *   setNumThreads(n)   the BLAS's threads and the bottleneck kernel's
+ *   setNumThreads(n)   the BLAS's threads, the bottleneck/attention kernels' and the element-wise pool's
+ *
+ * GELU, GELU grad, softmax grad, LayerNorm (+grad), add+LayerNorm, AdamW, the dropout mask and binary32 split their
+ * rows/elements over the persistent pool of parallel.h, in chunks fixed by the problem size: same bits for any
+ * thread count.
  *
  * The BLAS entry points come from blas_select.c (the linked OpenBLAS, or a CBLAS named by ADAPTERS_BLAS_LIBRARY);
  * its prototypes are declared there rather than included: Debian ships cblas.h under several alternative paths,
@@ -56,6 +63,7 @@
 #include "attention.h"
 #include "blas_select.h"
 #include "bottleneck.h"
+#include "parallel.h"
 
 enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
 
@@ -451,7 +459,6 @@ FUSED_FN static void layer_norm_loop(const float *restrict x, const float *restr
   }
 }
 
-/* Caller-provided scratch: acc_g/acc_b double[n] for dgamma/dbeta, gs/xhs float[n] for one row's g and x̂. */
 /* y = LayerNorm(a + b [+ c]) per row, the sum written into y first and normalised there (inference: no statistics out). */
 FUSED_FN static void add_layer_norm_loop(const float *restrict a, const float *restrict b, const float *restrict c,
                                          const float *restrict gamma, const float *restrict beta, float *restrict y,
@@ -472,9 +479,10 @@ FUSED_FN static void add_layer_norm_loop(const float *restrict a, const float *r
   }
 }
 
+/* Caller-provided scratch: acc_g/acc_b double[n] (this range's Σ dy·x̂ and Σ dy), gs/xhs float[n] for one row's g and x̂. */
 FUSED_FN static void layer_norm_grad_loop(const float *restrict dy, const float *restrict x, const float *restrict gamma,
                                           const float *restrict mean, const float *restrict rstd, float *restrict dx,
-                                          float *restrict dgamma, float *restrict dbeta, double *restrict acc_g,
+                                          double *restrict acc_g,
                                           double *restrict acc_b, float *restrict gs, float *restrict xhs, int64_t rows,
                                           int64_t n) {
   for (int64_t j = 0; j < n; j++) acc_g[j] = acc_b[j] = 0.0;
@@ -491,10 +499,6 @@ FUSED_FN static void layer_norm_grad_loop(const float *restrict dy, const float 
     }
     const float ma = (float)(dot_d(gs, NULL, n) / (double)n), mb = (float)(dot_d(gs, xhs, n) / (double)n);
     for (int64_t j = 0; j < n; j++) dxr[j] = rs * ((gs[j] - ma) - xhs[j] * mb);
-  }
-  for (int64_t j = 0; j < n; j++) {
-    dgamma[j] = (float)acc_g[j];
-    dbeta[j] = (float)acc_b[j];
   }
 }
 
@@ -534,6 +538,36 @@ static napi_value undefined_value(napi_env env) {
   return undef;
 }
 
+/*
+ * Threaded drivers (parallel.h). Grains are in elements (or rows) and were measured with
+ * scripts/parallel-grain.js: the smallest chunk whose 2-thread time beats 1 thread by a clear margin, so
+ * anything up to one grain stays on the calling thread. They depend only on the problem size, never on the
+ * thread count, and every chunk's output is independent of the thread that computes it.
+ */
+#define GRAIN_GELU 16384      /* ~25 µs of GELU */
+#define GRAIN_ROWS_ELEMS 32768 /* row kernels: rows per chunk = this / n (at least 1) */
+#define GRAIN_ADAMW 32768
+#define GRAIN_MASK 65536
+
+static int64_t row_grain(int64_t n) { return n > 0 && n < GRAIN_ROWS_ELEMS ? GRAIN_ROWS_ELEMS / n : 1; }
+
+typedef struct {
+  const float *a, *b;
+  float *c;
+} ew_ctx;
+
+static void gelu_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const ew_ctx *c = p;
+  gelu_loop(c->a + b, (float *)c->b + b, e - b);
+}
+
+static void gelu_grad_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const ew_ctx *c = p;
+  gelu_grad_loop(c->a + b, c->b + b, c->c + b, e - b);
+}
+
 /* geluFwd(heap, xOff, yOff, count) / geluGrad(heap, dyOff, xOff, dxOff, count) */
 static napi_value gelu_common(napi_env env, napi_callback_info info, int grad) {
   size_t argc = 5;
@@ -555,16 +589,57 @@ static napi_value gelu_common(napi_env env, napi_callback_info info, int grad) {
       return throw_range(env, "backend-native: gelu operand lies outside the wasm heap (or is misaligned)");
     }
   }
-  if (grad) {
-    gelu_grad_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (float *)(heap + off[2]), count);
-  } else {
-    gelu_loop((const float *)(heap + off[0]), (float *)(heap + off[1]), count);
-  }
+  const ew_ctx ctx = {(const float *)(heap + off[0]), (const float *)(heap + off[1]), grad ? (float *)(heap + off[2]) : NULL};
+  par_for(count, GRAIN_GELU, 1, grad ? gelu_grad_chunk : gelu_chunk, (void *)&ctx);
   return undefined_value(env);
 }
 
 static napi_value gelu_fwd(napi_env env, napi_callback_info info) { return gelu_common(env, info, 0); }
 static napi_value gelu_grad(napi_env env, napi_callback_info info) { return gelu_common(env, info, 1); }
+
+/* Row kernels: operand pointers of the whole tensors, chunks are row ranges. */
+typedef struct {
+  const float *a, *b, *c, *gamma, *beta, *mean, *rstd;
+  float *y, *mean_out, *rstd_out;
+  int64_t n;
+  double eps;
+  double *partials; /* layerNormGrad: per chunk, dγ then dβ (2n doubles) */
+  int failed;       /* __atomic: a chunk could not allocate its scratch */
+} rows_ctx;
+
+static void softmax_grad_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const rows_ctx *c = p;
+  softmax_grad_loop(c->a + b * c->n, c->b + b * c->n, c->y + b * c->n, e - b, c->n);
+}
+
+static void layer_norm_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const rows_ctx *c = p;
+  layer_norm_loop(c->a + b * c->n, c->gamma, c->beta, c->y + b * c->n, c->mean_out + b, c->rstd_out + b, e - b, c->n, c->eps);
+}
+
+static void add_layer_norm_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const rows_ctx *c = p;
+  add_layer_norm_loop(c->a + b * c->n, c->b + b * c->n, c->c ? c->c + b * c->n : NULL, c->gamma, c->beta, c->y + b * c->n,
+                      e - b, c->n, c->eps);
+}
+
+/* dx for rows [b, e) and this chunk's Σ dy·x̂ and Σ dy into its slot of partials (summed in chunk order later). */
+static void layer_norm_grad_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  rows_ctx *c = p;
+  const int64_t n = c->n;
+  float *rowbuf = malloc((size_t)(n > 0 ? n : 1) * 2 * sizeof(float));
+  if (rowbuf == NULL) {
+    __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  double *acc = c->partials + chunk * 2 * n;
+  layer_norm_grad_loop(c->a + b * n, c->b + b * n, c->gamma, c->mean + b, c->rstd + b, c->y + b * n, acc, acc + n, rowbuf,
+                       rowbuf + n, e - b, n);
+  free(rowbuf);
+}
 
 /* softmaxGrad(heap, dyOff, yOff, dxOff, rows, n): dx = y·(dy - Σ_n dy·y) per row */
 static napi_value softmax_grad(napi_env env, napi_callback_info info) {
@@ -585,7 +660,8 @@ static napi_value softmax_grad(napi_env env, napi_callback_info info) {
       return throw_range(env, "backend-native: softmaxGrad operand lies outside the wasm heap (or is misaligned)");
     }
   }
-  softmax_grad_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (float *)(heap + off[2]), rows, n);
+  const rows_ctx ctx = {.a = (const float *)(heap + off[0]), .b = (const float *)(heap + off[1]), .y = (float *)(heap + off[2]), .n = n};
+  par_for(rows, row_grain(n), 1, softmax_grad_chunk, (void *)&ctx);
   return undefined_value(env);
 }
 
@@ -611,8 +687,10 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
       return throw_range(env, "backend-native: layerNorm operand lies outside the wasm heap (or is misaligned)");
     }
   }
-  layer_norm_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
-                  (float *)(heap + off[3]), (float *)(heap + off[4]), (float *)(heap + off[5]), rows, n, eps);
+  const rows_ctx ctx = {.a = (const float *)(heap + off[0]), .gamma = (const float *)(heap + off[1]),
+                        .beta = (const float *)(heap + off[2]), .y = (float *)(heap + off[3]), .mean_out = (float *)(heap + off[4]),
+                        .rstd_out = (float *)(heap + off[5]), .n = n, .eps = eps};
+  par_for(rows, row_grain(n), 1, layer_norm_chunk, (void *)&ctx);
   return undefined_value(env);
 }
 
@@ -636,17 +714,47 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
       return throw_range(env, "backend-native: layerNormGrad operand lies outside the wasm heap (or is misaligned)");
     }
   }
-  double *scratch = (double *)malloc((size_t)(n > 0 ? n : 1) * 3 * sizeof(double)); /* 2n doubles + 2n floats */
-  if (scratch == NULL) {
+  const int64_t grain = row_grain(n), chunks = par_chunks(rows, grain);
+  double *partials = (double *)calloc((size_t)(chunks > 0 ? chunks : 1) * (size_t)(n > 0 ? n : 1) * 2, sizeof(double));
+  if (partials == NULL) {
     napi_throw_error(env, NULL, "backend-native: layerNormGrad: out of memory");
     return NULL;
   }
-  layer_norm_grad_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
-                       (const float *)(heap + off[3]), (const float *)(heap + off[4]), (float *)(heap + off[5]),
-                       (float *)(heap + off[6]), (float *)(heap + off[7]), scratch, scratch + n, (float *)(scratch + 2 * n),
-                       (float *)(scratch + 2 * n) + n, rows, n);
-  free(scratch);
+  rows_ctx ctx = {.a = (const float *)(heap + off[0]), .b = (const float *)(heap + off[1]), .gamma = (const float *)(heap + off[2]),
+                  .mean = (const float *)(heap + off[3]), .rstd = (const float *)(heap + off[4]), .y = (float *)(heap + off[5]),
+                  .n = n, .partials = partials};
+  par_for(rows, grain, 1, layer_norm_grad_chunk, &ctx);
+  if (ctx.failed) {
+    free(partials);
+    napi_throw_error(env, NULL, "backend-native: layerNormGrad: out of memory");
+    return NULL;
+  }
+  /* dγ, dβ: the chunks' double partials added in chunk order (fixed by rows and n, not by the thread count). */
+  float *dgamma = (float *)(heap + off[6]), *dbeta = (float *)(heap + off[7]);
+  for (int64_t j = 0; j < n; j++) {
+    double g = 0.0, bsum = 0.0;
+    for (int64_t c = 0; c < chunks; c++) {
+      g += partials[c * 2 * n + j];
+      bsum += partials[c * 2 * n + n + j];
+    }
+    dgamma[j] = (float)g;
+    dbeta[j] = (float)bsum;
+  }
+  free(partials);
   return undefined_value(env);
+}
+
+typedef struct {
+  const float *in[4]; /* p, g, m, v */
+  float *out[3];      /* p', m', v' */
+  float h[9];         /* b1, 1-b1, b2, 1-b2, c1, c2, eps, decay, lr */
+} adamw_ctx;
+
+static void adamw_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const adamw_ctx *c = p;
+  adamw_loop(c->in[0] + b, c->in[1] + b, c->in[2] + b, c->in[3] + b, c->out[0] + b, c->out[1] + b, c->out[2] + b, e - b,
+             c->h[0], c->h[1], c->h[2], c->h[3], c->h[4], c->h[5], c->h[6], c->h[7], c->h[8]);
 }
 
 /* adamW(heap, pOff, gOff, mOff, vOff, pOutOff, mOutOff, vOutOff, count, lr, beta1, beta2, epsilon, weightDecay, step) */
@@ -672,10 +780,13 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
   }
   const double lr = h[0], b1 = h[1], b2 = h[2], eps = h[3], wd = h[4], step = h[5];
   const double c1 = 1.0 - pow(b1, step), c2 = 1.0 - pow(b2, step);
-  adamw_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
-             (const float *)(heap + off[3]), (float *)(heap + off[4]), (float *)(heap + off[5]), (float *)(heap + off[6]),
-             count, (float)b1, (float)(1.0 - b1), (float)b2, (float)(1.0 - b2), (float)c1, (float)c2, (float)eps,
-             (float)(1.0 - lr * wd), (float)lr);
+  const adamw_ctx ctx = {{(const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
+                          (const float *)(heap + off[3])},
+                         {(float *)(heap + off[4]), (float *)(heap + off[5]), (float *)(heap + off[6])},
+                         {(float)b1, (float)(1.0 - b1), (float)b2, (float)(1.0 - b2), (float)c1, (float)c2, (float)eps,
+                          (float)(1.0 - lr * wd), (float)lr}};
+  /* No flush: AdamW mirrors tfjs's float32 ops bit for bit, subnormal moments included. */
+  par_for(count, GRAIN_ADAMW, 0, adamw_chunk, (void *)&ctx);
   return undefined_value(env);
 }
 
@@ -693,8 +804,8 @@ static inline uint32_t lowbias32(uint32_t x) {
  * Bit-identical to @adapters/core-graph's JS fallback (same hash, same 32-bit index), and vectorisable because
  * no entry depends on another. The select is done with a mask so the loop has no branch.
  */
-FUSED_FN static void dropout_mask_loop(float *restrict out, int64_t count, uint32_t k1, uint32_t k2, uint64_t threshold,
-                                       float scale) {
+FUSED_FN static void dropout_mask_loop(float *restrict out, int64_t first, int64_t count, uint32_t k1, uint32_t k2,
+                                       uint64_t threshold, float scale) {
   const uint32_t scale_bits = bits_of(scale);
   if (threshold > 0xffffffffull) { /* rate 0: keep everything */
     for (int64_t i = 0; i < count; i++) out[i] = scale;
@@ -702,10 +813,24 @@ FUSED_FN static void dropout_mask_loop(float *restrict out, int64_t count, uint3
   }
   const uint32_t t = (uint32_t)threshold;
   for (int64_t i = 0; i < count; i++) {
-    const uint32_t h = lowbias32(lowbias32((uint32_t)i ^ k1) + k2);
+    const uint32_t h = lowbias32(lowbias32((uint32_t)(first + i) ^ k1) + k2);
     const uint32_t keep = 0u - (uint32_t)(h < t);
     out[i] = float_of(scale_bits & keep);
   }
+}
+
+typedef struct {
+  float *out;
+  uint32_t k1, k2;
+  uint64_t threshold;
+  float scale;
+} mask_ctx;
+
+/* out[b..e) with the global indices b..e-1 hashed: chunking leaves every entry unchanged. */
+static void dropout_mask_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const mask_ctx *c = p;
+  dropout_mask_loop(c->out + b, b, e - b, c->k1, c->k2, c->threshold, c->scale);
 }
 
 /* dropoutMask(heap, outOff, count, k1, k2, threshold, scale) */
@@ -727,7 +852,8 @@ static napi_value dropout_mask(napi_env env, napi_callback_info info) {
   if (!in_heap(out_off, count, len)) {
     return throw_range(env, "backend-native: dropoutMask output lies outside the wasm heap (or is misaligned)");
   }
-  dropout_mask_loop((float *)(heap + out_off), count, (uint32_t)k1, (uint32_t)k2, (uint64_t)threshold, (float)scale);
+  const mask_ctx ctx = {(float *)(heap + out_off), (uint32_t)k1, (uint32_t)k2, (uint64_t)threshold, (float)scale};
+  par_for(count, GRAIN_MASK, 0, dropout_mask_chunk, (void *)&ctx);
   return undefined_value(env);
 }
 
@@ -795,9 +921,91 @@ static napi_value add_layer_norm(napi_env env, napi_callback_info info) {
       !in_heap(tail[0], n, len) || !in_heap(tail[1], n, len) || !in_heap(tail[2], rows * n, len)) {
     return throw_range(env, "backend-native: addLayerNorm operand lies outside the wasm heap (or is misaligned)");
   }
-  add_layer_norm_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]),
-                      c_off >= 0 ? (const float *)(heap + c_off) : NULL, (const float *)(heap + tail[0]),
-                      (const float *)(heap + tail[1]), (float *)(heap + tail[2]), rows, n, eps);
+  const rows_ctx ctx = {.a = (const float *)(heap + off[0]), .b = (const float *)(heap + off[1]),
+                        .c = c_off >= 0 ? (const float *)(heap + c_off) : NULL, .gamma = (const float *)(heap + tail[0]),
+                        .beta = (const float *)(heap + tail[1]), .y = (float *)(heap + tail[2]), .n = n, .eps = eps};
+  par_for(rows, row_grain(n), 1, add_layer_norm_chunk, (void *)&ctx);
+  return undefined_value(env);
+}
+
+/*
+ * binary32(heap, op, aOff, aKind, bOff, bKind, outOff, rows, n): out[r,j] = a ∘ b over a float32 [rows, n] output,
+ * op 0 add, 1 subtract, 2 multiply; each operand's kind says how it is read: 0 full [rows, n], 1 one row [n]
+ * broadcast over the rows (a bias), 2 one value. One IEEE float32 operation per element, as tfjs-wasm's kernels,
+ * so the results are the same bits; no flush (subnormals stay, as in the stock kernels).
+ */
+typedef struct {
+  const float *a, *b;
+  float *out;
+  int64_t n;
+  int op, ak, bk;
+} binary_ctx;
+
+#define BINARY_LOOP(EXPR)                                                                                      \
+  for (int64_t j = 0; j < cnt; j++) o[j] = (EXPR)
+
+FUSED_FN static void binary_range(const binary_ctx *c, int64_t b, int64_t e) {
+  /* Elements [b, e) of the flat output, split at row ends so a row operand is read contiguously. */
+  while (b < e) {
+    const int64_t r = c->n > 0 ? b / c->n : 0, j0 = b - r * c->n;
+    const int64_t row_end = (r + 1) * c->n, stop = row_end < e ? row_end : e, cnt = stop - b;
+    const float *restrict x = c->ak == 0 ? c->a + b : c->ak == 1 ? c->a + j0 : c->a;
+    const float *restrict y = c->bk == 0 ? c->b + b : c->bk == 1 ? c->b + j0 : c->b;
+    float *restrict o = c->out + b;
+    const int xs = c->ak != 2, ys = c->bk != 2; /* 0: one value */
+    if (xs && ys) {
+      if (c->op == 0) BINARY_LOOP(x[j] + y[j]);
+      else if (c->op == 1) BINARY_LOOP(x[j] - y[j]);
+      else BINARY_LOOP(x[j] * y[j]);
+    } else if (xs) {
+      const float v = y[0];
+      if (c->op == 0) BINARY_LOOP(x[j] + v);
+      else if (c->op == 1) BINARY_LOOP(x[j] - v);
+      else BINARY_LOOP(x[j] * v);
+    } else if (ys) {
+      const float v = x[0];
+      if (c->op == 0) BINARY_LOOP(v + y[j]);
+      else if (c->op == 1) BINARY_LOOP(v - y[j]);
+      else BINARY_LOOP(v * y[j]);
+    } else {
+      const float v = c->op == 0 ? x[0] + y[0] : c->op == 1 ? x[0] - y[0] : x[0] * y[0];
+      BINARY_LOOP(v);
+    }
+    b = stop;
+  }
+}
+
+static void binary_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  binary_range(p, b, e);
+}
+
+#define GRAIN_BINARY 65536 /* ~20 µs of a memory-bound add */
+
+static napi_value binary32(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 9) return throw_range(env, "backend-native: binary32 expects 9 arguments");
+  uint8_t *heap;
+  size_t len;
+  int64_t op, a_off, ak, b_off, bk, out_off, rows, n;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_int(env, argv[1], 0, 2, &op, "op") ||
+      !get_int(env, argv[2], 0, (int64_t)len, &a_off, "aOff") || !get_int(env, argv[3], 0, 2, &ak, "aKind") ||
+      !get_int(env, argv[4], 0, (int64_t)len, &b_off, "bOff") || !get_int(env, argv[5], 0, 2, &bk, "bKind") ||
+      !get_int(env, argv[6], 0, (int64_t)len, &out_off, "outOff") || !get_int(env, argv[7], 0, INT_LIMIT, &rows, "rows") ||
+      !get_int(env, argv[8], 0, INT_LIMIT, &n, "n")) {
+    return NULL;
+  }
+  const int64_t total = rows * n;
+  if (total > INT_LIMIT) return throw_range(env, "backend-native: binary32 output is too large");
+  const int64_t a_count = ak == 0 ? total : ak == 1 ? n : 1, b_count = bk == 0 ? total : bk == 1 ? n : 1;
+  if (!in_heap(out_off, total, len) || (total > 0 && (!in_heap(a_off, a_count, len) || !in_heap(b_off, b_count, len)))) {
+    return throw_range(env, "backend-native: binary32 operand lies outside the wasm heap (or is misaligned)");
+  }
+  const binary_ctx ctx = {(const float *)(heap + a_off), (const float *)(heap + b_off), (float *)(heap + out_off), n, (int)op,
+                          (int)ak, (int)bk};
+  par_for(total, GRAIN_BINARY, 0, binary_chunk, (void *)&ctx);
   return undefined_value(env);
 }
 
@@ -942,6 +1150,14 @@ static napi_value info_fn(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/* parallelThreads() -> threads the element-wise kernels use (the caller included). */
+static napi_value parallel_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+  CHECK(env, napi_create_int32(env, par_threads(), &v));
+  return v;
+}
+
 static napi_value set_num_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -950,6 +1166,7 @@ static napi_value set_num_threads(napi_env env, napi_callback_info info) {
   if (argc < 1 || !get_int(env, argv[0], 1, 1024, &n, "threads")) return NULL;
   blas_set_num_threads((int)n);
   row_threads = (int)n;
+  par_set_threads((int)n);
   napi_value undef;
   CHECK(env, napi_get_undefined(env, &undef));
   return undef;
@@ -974,6 +1191,8 @@ NAPI_MODULE_INIT() {
       {"bottleneck", NULL, bottleneck, NULL, NULL, NULL, napi_enumerable, NULL},
       {"attention", NULL, attention, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stridedCopy32", NULL, strided_copy32, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"binary32", NULL, binary32, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"parallelThreads", NULL, parallel_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };
@@ -981,6 +1200,7 @@ NAPI_MODULE_INIT() {
   blas_select_init();
   const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   row_threads = cpus > 1 ? (int)(cpus < 8 ? cpus : 8) : 1;
+  par_set_threads(row_threads);
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;
 }

@@ -47,6 +47,12 @@ export interface NativeAddon {
     batch: number, seq: number, heads: number, dh: number, prefix: number, scale: number,
   ): void;
   stridedCopy32(heap: ArrayBuffer, srcOff: number, dstOff: number, outer: number, count: number, srcStride: number, dstStride: number): void;
+  /** out[rows, n] = a ∘ b, op 0 add, 1 subtract, 2 multiply; kind 0 full [rows, n], 1 one row [n] broadcast, 2 one value. */
+  binary32(
+    heap: ArrayBuffer, op: number, aOff: number, aKind: number, bOff: number, bKind: number, outOff: number, rows: number, n: number,
+  ): void;
+  /** Threads of the element-wise kernels' pool (the caller included), set by setNumThreads. */
+  parallelThreads(): number;
   /** library: the CBLAS loaded from ADAPTERS_BLAS_LIBRARY ('' = the linked OpenBLAS); libraryError: why it was not. */
   info(): { config: string; corename: string; threads: number; library?: string; libraryError?: string };
   setNumThreads(threads: number): void;

@@ -1,13 +1,13 @@
 // Optional native kernels for TensorFlow.js's wasm backend: enableNativeKernels() swaps them in,
 // disableNativeKernels() restores the stock ones. BatchMatMul/_FusedMatMul run OpenBLAS sgemm; Sum,
 // Transpose and GatherV2 are plain C loops for the cases the stock kernels handle slowly (bias gradients,
-// 2-D swaps, embedding lookups). The FUSED_KERNELS (GELU, softmax gradient, LayerNorm, AdamW) are new kernel
+// 2-D swaps, embedding lookups); Add/Sub/Multiply split same-size, scalar and bias-row cases over both cores. The FUSED_KERNELS (GELU, softmax gradient, LayerNorm, AdamW) are new kernel
 // names with no stock counterpart: registered by enableNativeKernels, unregistered by disableNativeKernels.
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from './addon';
 import type { NativeAddon } from './addon';
 import type { BlasCoreChoice } from './blas-core';
-import { FUSED_FACTORIES, FUSED_KERNEL_NAMES, makeBatchMatMul, makeFusedMatMul, makeGatherV2, makePack, makeSum, makeTranspose, makeUnpack } from './kernels';
+import { FUSED_FACTORIES, FUSED_KERNEL_NAMES, makeBatchMatMul, makeBinary, makeFusedMatMul, makeGatherV2, makePack, makeSum, makeTranspose, makeUnpack } from './kernels';
 
 export { ADDON_PATH_ENV, DISABLE_ENV, REBUILD_COMMAND, defaultAddonPath } from './addon';
 export type { BlasCoreChoice } from './blas-core';
@@ -52,6 +52,9 @@ const FACTORIES: ReadonlyArray<[string, (addon: NativeAddon, stock: tf.KernelCon
   ['GatherV2', makeGatherV2],
   ['Pack', makePack],
   ['Unpack', makeUnpack],
+  ['Add', makeBinary],
+  ['Sub', makeBinary],
+  ['Multiply', makeBinary],
 ];
 
 /** Stock kernel configs replaced by enableNativeKernels, by kernel name. */
@@ -69,7 +72,7 @@ function fail(reason: string, log: EnableOptions['log'], fix?: string): NativeKe
 }
 
 /**
- * Replaces the wasm backend's BatchMatMul, _FusedMatMul, Sum, Transpose and GatherV2 with native kernels that compute
+ * Replaces the wasm backend's BatchMatMul, _FusedMatMul, Sum, Transpose, GatherV2, Pack, Unpack, Add, Sub and Multiply with native kernels that compute
  * on the wasm heap in place (each falls back to the stock kernel for inputs it does not cover), and registers the
  * FUSED_KERNELS (float32 only; they throw for other dtypes). Never throws: when the addon is missing or cannot load, the stock kernels stay and
  * the status carries a one-line reason. Idempotent.

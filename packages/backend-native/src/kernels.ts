@@ -254,6 +254,67 @@ export function makeSum(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFu
   return kernel as unknown as tf.KernelFunc;
 }
 
+/** binary32's operation codes for the stock kernel names it replaces. */
+export const BINARY_OPS: Readonly<Record<string, number>> = { Add: 0, Sub: 1, Multiply: 2 };
+
+/** How binary32 reads an operand of an element-wise op: 0 full, 1 one row of n broadcast over the rows, 2 one value. */
+export interface BinaryPlan {
+  rows: number;
+  n: number;
+  aKind: number;
+  bKind: number;
+  outShape: number[];
+}
+
+/**
+ * The binary32 layout of a ∘ b with numpy broadcasting, or undefined when it is none of: same size (shapes equal up
+ * to leading 1s), one value, or a trailing block (e.g. a bias [384] against [2048, 384]). Those are the broadcasts
+ * where a flat loop over the output reads each operand contiguously.
+ */
+export function planBinary(aShape: Shape, bShape: Shape): BinaryPlan | undefined {
+  const outShape = tf.broadcast_util.assertAndGetBroadcastShape([...aShape], [...bShape]);
+  const total = size(outShape);
+  const kindOf = (shape: Shape): { kind: number; n: number } | undefined => {
+    const count = size(shape);
+    if (count === total) return { kind: 0, n: 0 };
+    if (count === 1) return { kind: 2, n: 0 };
+    const dims = shape.slice(shape.findIndex((d) => d !== 1));
+    const tail = outShape.slice(outShape.length - dims.length);
+    return dims.every((d, i) => d === tail[i]) ? { kind: 1, n: count } : undefined;
+  };
+  const a = kindOf(aShape);
+  const b = kindOf(bShape);
+  if (a === undefined || b === undefined || (a.kind === 1 && b.kind === 1 && a.n !== b.n)) return undefined;
+  const n = a.kind === 1 ? a.n : b.kind === 1 ? b.n : Math.max(total, 1);
+  return { rows: total === 0 ? 0 : total / n, n, aKind: a.kind, bKind: b.kind, outShape };
+}
+
+/**
+ * Native Add/Sub/Multiply for float32 operands of the same size, with one value, or with a trailing-block broadcast
+ * (residual sums, gradient accumulation, bias adds): one float32 operation per element as the stock kernel, so the
+ * same bits, split over the element-wise pool. Other dtypes and broadcasts go to the stock kernel.
+ */
+export function makeBinary(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFunc {
+  const op = BINARY_OPS[stock.kernelName];
+  if (op === undefined) throw new Error(`makeBinary: no native kernel for ${stock.kernelName}`);
+  const kernel = (args: KernelArgs): tf.TensorInfo => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || !isArrayBuffer(heapOf(args.backend))) return stock.kernelFunc(args) as tf.TensorInfo;
+    const plan = planBinary(a.shape, b.shape);
+    if (plan === undefined) return stock.kernelFunc(args) as tf.TensorInfo;
+    const out = args.backend.makeOutput(plan.outShape, 'float32');
+    try {
+      addon.binary32(heapOf(args.backend) as ArrayBuffer, op, offsetOf(args.backend, a), plan.aKind, offsetOf(args.backend, b),
+        plan.bKind, offsetOf(args.backend, out), plan.rows, plan.n);
+    } catch (e) {
+      args.backend.disposeData(out.dataId);
+      throw e;
+    }
+    return out;
+  };
+  return kernel as unknown as tf.KernelFunc;
+}
+
 /** Pack/Unpack geometry around `axis` of `shape`: rows before it, the axis length, contiguous elements after it. */
 function axisSplit(shape: Shape, axis: number): { outer: number; n: number; inner: number } {
   return { outer: size(shape.slice(0, axis)), n: shape[axis]!, inner: size(shape.slice(axis + 1)) };
