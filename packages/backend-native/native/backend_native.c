@@ -38,6 +38,7 @@
  *   binary32(heap, op, aOff, aKind, bOff, bKind, outOff, rows, n)
  *     out[rows,n] = a + b / a - b / a * b (op 0/1/2); kind 0 full, 1 one row [n] broadcast, 2 one value
  *   parallelThreads() -> threads of the element-wise kernels' pool (parallel.h), set along with setNumThreads
+ *   setParallelThreads(n)   the pool's threads alone (1..16)
  *   info() -> { config, corename, threads, library, libraryError }
  *     library: the CBLAS loaded from ADAPTERS_BLAS_LIBRARY ("" = the linked OpenBLAS), libraryError: why not
  *   setNumThreads(n)   the BLAS's threads, the bottleneck/attention kernels' and the element-wise pool's
@@ -1150,6 +1151,17 @@ static napi_value info_fn(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/* setParallelThreads(n): the element-wise pool only (setNumThreads sets it along with the BLAS's). */
+static napi_value set_parallel_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t n;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], 1, PAR_MAX_THREADS, &n, "threads")) return NULL;
+  par_set_threads((int)n);
+  return undefined_value(env);
+}
+
 /* parallelThreads() -> threads the element-wise kernels use (the caller included). */
 static napi_value parallel_threads(napi_env env, napi_callback_info info) {
   (void)info;
@@ -1193,6 +1205,7 @@ NAPI_MODULE_INIT() {
       {"stridedCopy32", NULL, strided_copy32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"binary32", NULL, binary32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"parallelThreads", NULL, parallel_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setParallelThreads", NULL, set_parallel_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -53,6 +53,8 @@ export interface NativeAddon {
   ): void;
   /** Threads of the element-wise kernels' pool (the caller included), set by setNumThreads. */
   parallelThreads(): number;
+  /** Sets the pool's threads alone (1..16); setNumThreads sets them along with the BLAS's. */
+  setParallelThreads(threads: number): void;
   /** library: the CBLAS loaded from ADAPTERS_BLAS_LIBRARY ('' = the linked OpenBLAS); libraryError: why it was not. */
   info(): { config: string; corename: string; threads: number; library?: string; libraryError?: string };
   setNumThreads(threads: number): void;

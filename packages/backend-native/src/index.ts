@@ -121,6 +121,26 @@ export function disableNativeKernels(): void {
   saved.clear();
 }
 
+/**
+ * The stock kernel config enableNativeKernels replaced under `name` (e.g. 'Add'), to time a step without the native
+ * kernel; undefined when that kernel is not replaced.
+ */
+export function stockKernel(name: string): tf.KernelConfig | undefined {
+  return saved.get(name);
+}
+
+/**
+ * Threads of the pool that runs the fused element-wise kernels and Add/Sub/Multiply (1..16; default: one per core,
+ * at most 8, and enableNativeKernels' `threads`). Results are the same bits for any count. False when the addon is
+ * not available.
+ */
+export function setElementwiseThreads(threads: number): boolean {
+  const loaded = loadAddon();
+  if (loaded.addon === undefined) return false;
+  loaded.addon.setParallelThreads(threads);
+  return true;
+}
+
 /** What is active now, without changing anything. */
 export function nativeKernelStatus(): NativeKernelStatus {
   const loaded = loadAddon();
