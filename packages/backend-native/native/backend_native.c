@@ -229,29 +229,24 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   return undef;
 }
 
-static napi_value bias_act(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7) return throw_range(env, "backend-native: biasAct expects 7 arguments");
-  uint8_t *heap;
-  size_t len;
-  int64_t c_off, rows, n, bias_off, act;
-  double alpha;
-  if (!get_heap(env, argv[0], &heap, &len)) return NULL;
-  if (!get_int(env, argv[1], 0, (int64_t)len, &c_off, "cOff") || !get_int(env, argv[2], 0, INT_LIMIT, &rows, "rows") ||
-      !get_int(env, argv[3], 0, INT_LIMIT, &n, "n") || !get_int(env, argv[4], -1, (int64_t)len, &bias_off, "biasOff") ||
-      !get_int(env, argv[5], 0, 6, &act, "act")) {
-    return NULL;
-  }
-  CHECK(env, napi_get_value_double(env, argv[6], &alpha));
-  if (!in_heap(c_off, rows * n, len) || (bias_off >= 0 && !in_heap(bias_off, n, len))) {
-    return throw_range(env, "backend-native: biasAct operand lies outside the wasm heap (or is misaligned)");
-  }
-  float *c = (float *)(heap + c_off);
-  const float *bias = bias_off >= 0 ? (const float *)(heap + bias_off) : NULL;
-  const float al = (float)alpha;
-  for (int64_t r = 0; r < rows; r++) {
+/* C += bias, then the activation, on rows [r0, r1) (no flush: the same float ops as the stock kernel's epilogue). */
+typedef struct {
+  float *c;
+  const float *bias;
+  int64_t n;
+  int act;
+  float alpha;
+} bias_act_ctx;
+
+static void bias_act_chunk(void *p, int64_t chunk, int64_t r0, int64_t r1) {
+  (void)chunk;
+  const bias_act_ctx *ctx = p;
+  float *c = ctx->c;
+  const float *bias = ctx->bias;
+  const int64_t n = ctx->n;
+  const int act = ctx->act;
+  const float al = ctx->alpha;
+  for (int64_t r = r0; r < r1; r++) {
     float *row = c + r * n;
     if (bias) {
       for (int64_t j = 0; j < n; j++) row[j] += bias[j];
@@ -276,6 +271,30 @@ static napi_value bias_act(napi_env env, napi_callback_info info) {
         break;
     }
   }
+}
+
+static napi_value bias_act(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) return throw_range(env, "backend-native: biasAct expects 7 arguments");
+  uint8_t *heap;
+  size_t len;
+  int64_t c_off, rows, n, bias_off, act;
+  double alpha;
+  if (!get_heap(env, argv[0], &heap, &len)) return NULL;
+  if (!get_int(env, argv[1], 0, (int64_t)len, &c_off, "cOff") || !get_int(env, argv[2], 0, INT_LIMIT, &rows, "rows") ||
+      !get_int(env, argv[3], 0, INT_LIMIT, &n, "n") || !get_int(env, argv[4], -1, (int64_t)len, &bias_off, "biasOff") ||
+      !get_int(env, argv[5], 0, 6, &act, "act")) {
+    return NULL;
+  }
+  CHECK(env, napi_get_value_double(env, argv[6], &alpha));
+  if (!in_heap(c_off, rows * n, len) || (bias_off >= 0 && !in_heap(bias_off, n, len))) {
+    return throw_range(env, "backend-native: biasAct operand lies outside the wasm heap (or is misaligned)");
+  }
+  const bias_act_ctx ctx = {(float *)(heap + c_off), bias_off >= 0 ? (const float *)(heap + bias_off) : NULL, n, (int)act,
+                            (float)alpha};
+  par_for(rows, n > 0 && n < 32768 ? 32768 / n : 1, 0, bias_act_chunk, (void *)&ctx);
   napi_value undef;
   CHECK(env, napi_get_undefined(env, &undef));
   return undef;
@@ -326,6 +345,44 @@ static napi_value reduce_sum(napi_env env, napi_callback_info info) {
   return undef;
 }
 
+/*
+ * Each tile is read row by row into an L1-resident buffer and written out row by row, so both sides stream
+ * whole cache lines; transposing straight from x to y thrashes when rows*4 is a large power of two. The pool's
+ * items are strips of TILE input rows of one matrix (disjoint outputs: any split gives the same bytes).
+ */
+#define TRANSPOSE_TILE 32
+
+typedef struct {
+  const uint32_t *x;
+  uint32_t *y;
+  int64_t rows, cols, strips; /* strips per matrix */
+} transpose_ctx;
+
+static void transpose_chunk(void *p, int64_t chunk, int64_t s0, int64_t s1) {
+  (void)chunk;
+  const transpose_ctx *t = p;
+  enum { TILE = TRANSPOSE_TILE };
+  uint32_t tile[TILE][TILE + 1];
+  const int64_t rows = t->rows, cols = t->cols;
+  for (int64_t s = s0; s < s1; s++) {
+    const int64_t b = s / t->strips, r0 = (s - b * t->strips) * TILE;
+    const uint32_t *x = t->x + b * rows * cols;
+    uint32_t *y = t->y + b * rows * cols;
+    const int64_t nr = rows - r0 < TILE ? rows - r0 : TILE;
+    for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
+      const int64_t nc = cols - c0 < TILE ? cols - c0 : TILE;
+      for (int64_t r = 0; r < nr; r++) {
+        const uint32_t *src = x + (r0 + r) * cols + c0;
+        for (int64_t c = 0; c < nc; c++) tile[c][r] = src[c];
+      }
+      for (int64_t c = 0; c < nc; c++) {
+        uint32_t *dst = y + (c0 + c) * rows + r0;
+        for (int64_t r = 0; r < nr; r++) dst[r] = tile[c][r];
+      }
+    }
+  }
+}
+
 /* transpose32(heap, xOff, outOff, batch, rows, cols): out[b][c][r] = x[b][r][c] for 4-byte elements, 32×32 tiles. */
 static napi_value transpose32(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -344,28 +401,10 @@ static napi_value transpose32(napi_env env, napi_callback_info info) {
   if (!in_heap(out_off, batch * rows * cols, len) || !in_heap(x_off, batch * rows * cols, len)) {
     return throw_range(env, "backend-native: transpose32 operand lies outside the wasm heap (or is misaligned)");
   }
-  /* Each tile is read row by row into an L1-resident buffer and written out row by row, so both sides stream
-   * whole cache lines; transposing straight from x to y thrashes when rows*4 is a large power of two. */
-  enum { TILE = 32 };
-  uint32_t tile[TILE][TILE + 1];
-  for (int64_t b = 0; b < batch; b++) {
-    const uint32_t *x = (const uint32_t *)(heap + x_off) + b * rows * cols;
-    uint32_t *y = (uint32_t *)(heap + out_off) + b * rows * cols;
-    for (int64_t r0 = 0; r0 < rows; r0 += TILE) {
-      const int64_t nr = rows - r0 < TILE ? rows - r0 : TILE;
-      for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
-        const int64_t nc = cols - c0 < TILE ? cols - c0 : TILE;
-        for (int64_t r = 0; r < nr; r++) {
-          const uint32_t *src = x + (r0 + r) * cols + c0;
-          for (int64_t c = 0; c < nc; c++) tile[c][r] = src[c];
-        }
-        for (int64_t c = 0; c < nc; c++) {
-          uint32_t *dst = y + (c0 + c) * rows + r0;
-          for (int64_t r = 0; r < nr; r++) dst[r] = tile[c][r];
-        }
-      }
-    }
-  }
+  const transpose_ctx ctx = {(const uint32_t *)(heap + x_off), (uint32_t *)(heap + out_off), rows, cols,
+                             (rows + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE};
+  const int64_t strip = TRANSPOSE_TILE * (cols > 0 ? cols : 1);
+  par_for(batch * ctx.strips, strip < 32768 ? 32768 / strip : 1, 0, transpose_chunk, (void *)&ctx);
   napi_value undef;
   CHECK(env, napi_get_undefined(env, &undef));
   return undef;

@@ -18,16 +18,16 @@ describe('planBinary', () => {
   });
 });
 
-/** Runs `f` with the element-wise pool (and BLAS) at `threads`, restoring the previous count. */
+/** Runs `f` with the element-wise pool at `threads` (the BLAS's threads unchanged), restoring the previous count. */
 function withThreads<T>(threads: number, f: () => T): T {
   const addon = loadAddon().addon!;
   const before = addon.parallelThreads();
-  addon.setNumThreads(threads);
+  addon.setParallelThreads(threads);
   try {
     expect(addon.parallelThreads()).toBe(threads);
     return f();
   } finally {
-    addon.setNumThreads(before);
+    addon.setParallelThreads(before);
   }
 }
 
@@ -41,7 +41,7 @@ function kernelValues(name: string, inputs: Record<string, tf.Tensor>, attrs: Re
   return data;
 }
 
-describeNative('element-wise thread pool (parallel.c)', () => {
+describeNative('element-wise thread pool (parallel.c): fused kernels, Add/Sub/Multiply, Transpose, matmul bias', () => {
   beforeAll(() => {
     enableNativeKernels();
   });
@@ -80,6 +80,10 @@ describeNative('element-wise thread pool (parallel.c)', () => {
         tf.tidy(() => tf.add(x, dy).dataSync() as Float32Array),
         tf.tidy(() => tf.mul(big, bigDy).dataSync() as Float32Array),
         tf.tidy(() => tf.sub(x, beta).dataSync() as Float32Array),
+        tf.tidy(() => tf.transpose(big).dataSync() as Float32Array),
+        tf.tidy(() => tf.transpose(tf.reshape(x, [10, 103, 384]), [0, 2, 1]).dataSync() as Float32Array),
+        tf.tidy(() => tf.fused.matMul({ a: x as tf.Tensor2D, b: tf.reshape(tf.reshape(big, [-1]).slice(0, 384 * 700), [384, 700]) as tf.Tensor2D,
+          bias: tf.reshape(bigDy, [-1]).slice(0, 700), activation: 'relu' }).dataSync() as Float32Array),
       ];
       tf.dispose([y, mean, rstd]);
       return bits(outs);

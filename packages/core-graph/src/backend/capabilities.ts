@@ -12,3 +12,16 @@ export function matmulTransposesAreFast(): boolean {
   const kernel = tf.getKernel('BatchMatMul', 'wasm') as unknown as Record<string, unknown> | undefined;
   return kernel?.[FAST_TRANSPOSES] === true;
 }
+
+/**
+ * Whether tf.fused.matMul with a bias gives the same bits as matMul followed by add: on cpu (its _FusedMatMul
+ * composes those kernels) and on wasm with @adapters/backend-native (sgemm, then the bias added to the finished
+ * product). Stock wasm (XNNPACK) starts its sums from the bias, which rounds differently.
+ */
+export function fusedBiasIsExact(): boolean {
+  const backend = tf.getBackend();
+  if (backend === 'cpu') return true;
+  if (backend !== 'wasm') return false;
+  const kernel = tf.getKernel('BatchMatMul', 'wasm') as unknown as Record<string, unknown> | undefined;
+  return kernel?.[FAST_TRANSPOSES] === true;
+}
