@@ -19,6 +19,8 @@
  *     out[o,j] = Σ_r x[o,r,j] over a float32 [outer, reduce, inner] block, accumulated in double.
  *   transpose32(heap, xOff, outOff, batch, rows, cols)
  *     [batch, rows, cols] -> [batch, cols, rows] for 4-byte elements (float32/int32), cache-tiled.
+ *   transposeBlocks32(heap, xOff, outOff, batch, rows, cols, inner)
+ *     [batch, rows, cols, inner] -> [batch, cols, rows, inner] for 4-byte elements (blocks of inner copied whole)
  *   gather32(heap, xOff, idxOff, outOff, outer, n, inner, count)
  *     out[o,i,:] = x[o,idx[i],:] (GatherV2 with batchDims 0) for 4-byte elements; throws on an index outside [0, n).
  *   geluFwd(heap, xOff, yOff, count)                     y = x·Φ(x), Φ(x) = 0.5·(1 + erf(x/√2))
@@ -78,6 +80,8 @@ enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
       return NULL;                                                                                         \
     }                                                                                                      \
   } while (0)
+
+static napi_value undefined_value(napi_env env);
 
 static napi_value throw_range(napi_env env, const char *msg) {
   napi_throw_range_error(env, NULL, msg);
@@ -408,6 +412,57 @@ static napi_value transpose32(napi_env env, napi_callback_info info) {
   napi_value undef;
   CHECK(env, napi_get_undefined(env, &undef));
   return undef;
+}
+
+/*
+ * transposeBlocks32(heap, xOff, outOff, batch, rows, cols, inner): out[b][c][r][:] = x[b][r][c][:], blocks of inner
+ * 4-byte elements (a [0,2,1,3] permutation, e.g. attention's head split and merge). One memcpy per block; the pool's
+ * items are input rows (disjoint outputs).
+ */
+typedef struct {
+  const uint32_t *x;
+  uint32_t *y;
+  int64_t rows, cols, inner;
+} blocks_ctx;
+
+static void transpose_blocks_chunk(void *p, int64_t chunk, int64_t i0, int64_t i1) {
+  (void)chunk;
+  const blocks_ctx *t = p;
+  const int64_t rows = t->rows, cols = t->cols, inner = t->inner;
+  for (int64_t i = i0; i < i1; i++) { /* i = b * rows + r */
+    const int64_t b = i / rows, r = i - b * rows;
+    const uint32_t *src = t->x + i * cols * inner;
+    uint32_t *dst = t->y + (b * cols * rows + r) * inner;
+    for (int64_t c = 0; c < cols; c++) memcpy(dst + c * rows * inner, src + c * inner, (size_t)inner * 4u);
+  }
+}
+
+static napi_value transpose_blocks32(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) return throw_range(env, "backend-native: transposeBlocks32 expects 7 arguments");
+  uint8_t *heap;
+  size_t len;
+  int64_t x_off, out_off, batch, rows, cols, inner;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_int(env, argv[1], 0, (int64_t)len, &x_off, "xOff") ||
+      !get_int(env, argv[2], 0, (int64_t)len, &out_off, "outOff") || !get_int(env, argv[3], 0, INT_LIMIT, &batch, "batch") ||
+      !get_int(env, argv[4], 0, INT_LIMIT, &rows, "rows") || !get_int(env, argv[5], 0, INT_LIMIT, &cols, "cols") ||
+      !get_int(env, argv[6], 0, INT_LIMIT, &inner, "inner")) {
+    return NULL;
+  }
+  if ((double)batch * (double)rows * (double)cols * (double)inner > (double)INT_LIMIT) {
+    return throw_range(env, "backend-native: transposeBlocks32 operand is too large");
+  }
+  const int64_t total = batch * rows * cols * inner;
+  if (!in_heap(out_off, total, len) || !in_heap(x_off, total, len)) {
+    return throw_range(env, "backend-native: transposeBlocks32 operand lies outside the wasm heap (or is misaligned)");
+  }
+  if (total == 0) return undefined_value(env);
+  const blocks_ctx ctx = {(const uint32_t *)(heap + x_off), (uint32_t *)(heap + out_off), rows, cols, inner};
+  const int64_t row = cols * inner;
+  par_for(batch * rows, row < 32768 ? 32768 / row : 1, 0, transpose_blocks_chunk, (void *)&ctx);
+  return undefined_value(env);
 }
 
 /* gather32(heap, xOff, idxOff, outOff, outer, n, inner, count): out[o,i,:] = x[o,idx[i],:], 4-byte elements. */
@@ -1243,6 +1298,7 @@ NAPI_MODULE_INIT() {
       {"attention", NULL, attention, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stridedCopy32", NULL, strided_copy32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"binary32", NULL, binary32, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"transposeBlocks32", NULL, transpose_blocks32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"parallelThreads", NULL, parallel_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setParallelThreads", NULL, set_parallel_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_enumerable, NULL},

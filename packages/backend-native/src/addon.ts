@@ -15,6 +15,8 @@ export interface NativeAddon {
   biasAct(heap: ArrayBuffer, cOff: number, rows: number, n: number, biasOff: number, act: number, alpha: number): void;
   reduceSum(heap: ArrayBuffer, xOff: number, outOff: number, outer: number, reduce: number, inner: number): void;
   transpose32(heap: ArrayBuffer, xOff: number, outOff: number, batch: number, rows: number, cols: number): void;
+  /** out[b][c][r][0..inner) = x[b][r][c][0..inner) for 4-byte elements (e.g. attention's head split, perm [0,2,1,3]). */
+  transposeBlocks32(heap: ArrayBuffer, xOff: number, outOff: number, batch: number, rows: number, cols: number, inner: number): void;
   gather32(
     heap: ArrayBuffer, xOff: number, idxOff: number, outOff: number, outer: number, n: number, inner: number, count: number,
   ): void;
@@ -191,7 +193,7 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   }
   const a = mod.exports;
   const required: Array<keyof NativeAddon> = ['gemm', 'biasAct', 'reduceSum', 'transpose32', 'gather32', 'geluFwd',
-    'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'addLayerNorm', 'bottleneck', 'stridedCopy32', 'info', 'setNumThreads'];
+    'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'addLayerNorm', 'bottleneck', 'stridedCopy32', 'binary32', 'transposeBlocks32', 'parallelThreads', 'setParallelThreads', 'info', 'setNumThreads'];
   if (required.some((name) => typeof a[name] !== 'function')) {
     return { reason: `native addon at ${file} is stale (missing exports)`, fix: REBUILD_COMMAND, blas };
   }

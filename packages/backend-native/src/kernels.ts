@@ -192,7 +192,19 @@ export function collapsePermutation(shape: Shape, perm: readonly number[]): { sh
   };
 }
 
-/** Native Transpose for 4-byte dtypes when the permutation is a (batched) 2-D swap; else the stock kernel. */
+/**
+ * A collapsed permutation that swaps two axes above a contiguous block: [rows, cols, inner] with perm [1,0,2], or
+ * [batch, rows, cols, inner] with [0,2,1,3] (attention's head split and merge). Blocks under 4 elements stay on the
+ * element-wise paths (the per-block copy would dominate).
+ */
+export function blockSwap(c: { shape: number[]; perm: number[] }): { batch: number; rows: number; cols: number; inner: number } | undefined {
+  const [s, p] = [c.shape, c.perm.join(',')];
+  if (p === '1,0,2' && s[2]! >= 4) return { batch: 1, rows: s[0]!, cols: s[1]!, inner: s[2]! };
+  if (p === '0,2,1,3' && s[3]! >= 4) return { batch: s[0]!, rows: s[1]!, cols: s[2]!, inner: s[3]! };
+  return undefined;
+}
+
+/** Native Transpose for 4-byte dtypes when the permutation is a (batched) 2-D swap, of elements or of blocks; else the stock kernel. */
 export function makeTranspose(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFunc {
   const kernel = (args: KernelArgs): tf.TensorInfo => {
     const { x } = args.inputs as { x: tf.TensorInfo };
@@ -200,16 +212,21 @@ export function makeTranspose(addon: NativeAddon, stock: tf.KernelConfig): tf.Ke
     const heap = heapOf(args.backend);
     if ((x.dtype !== 'float32' && x.dtype !== 'int32') || !isArrayBuffer(heap)) return stock.kernelFunc(args) as tf.TensorInfo;
     const c = collapsePermutation(x.shape, perm);
+    // [rows, cols] or [batch, rows, cols] swapped elementwise; [(batch,) rows, cols, inner] swapped in blocks of inner.
+    const blocks = blockSwap(c);
     let batch: number;
-    if (c.shape.length === 2 && c.perm[0] === 1) batch = 1;
+    if (blocks !== undefined) batch = 0;
+    else if (c.shape.length === 2 && c.perm[0] === 1) batch = 1;
     else if (c.shape.length === 3 && c.perm[0] === 0 && c.perm[1] === 2) batch = c.shape[0]!;
     else return stock.kernelFunc(args) as tf.TensorInfo; // identity copies and other permutations
     const rows = c.shape[c.shape.length - 2]!;
     const cols = c.shape[c.shape.length - 1]!;
     const out = args.backend.makeOutput(perm.map((p) => x.shape[p]!), x.dtype);
     try {
-      addon.transpose32(heapOf(args.backend) as ArrayBuffer, offsetOf(args.backend, x),
-        offsetOf(args.backend, out), batch, rows, cols);
+      const heap = heapOf(args.backend) as ArrayBuffer;
+      if (blocks !== undefined) {
+        addon.transposeBlocks32(heap, offsetOf(args.backend, x), offsetOf(args.backend, out), blocks.batch, blocks.rows, blocks.cols, blocks.inner);
+      } else addon.transpose32(heap, offsetOf(args.backend, x), offsetOf(args.backend, out), batch, rows, cols);
     } catch (e) {
       args.backend.disposeData(out.dataId);
       throw e;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { loadAddon } from './addon';
 import { disableNativeKernels, enableNativeKernels } from './index';
-import { planBinary } from './kernels';
+import { blockSwap, collapsePermutation, planBinary } from './kernels';
 import { describeNative, randomArray, wasmBackend, withKernels } from './test-util';
 
 describe('planBinary', () => {
@@ -15,6 +15,15 @@ describe('planBinary', () => {
     expect(planBinary([16, 1, 1, 128], [16, 12, 128, 128])).toBeUndefined(); // the attention mask: not a trailing block
     expect(planBinary([384, 1], [384, 384])).toBeUndefined();
     expect(planBinary([0, 5], [5])).toEqual({ rows: 0, n: 5, aKind: 0, bKind: 1, outShape: [0, 5] });
+  });
+});
+
+describe('blockSwap', () => {
+  it('finds swaps of two axes above a contiguous block of at least 4 elements', () => {
+    expect(blockSwap(collapsePermutation([16, 128, 12, 32], [0, 2, 1, 3]))).toEqual({ batch: 16, rows: 128, cols: 12, inner: 32 });
+    expect(blockSwap(collapsePermutation([128, 12, 32], [1, 0, 2]))).toEqual({ batch: 1, rows: 128, cols: 12, inner: 32 });
+    expect(blockSwap(collapsePermutation([5, 6, 2], [1, 0, 2]))).toBeUndefined(); // blocks of 2: element-wise paths
+    expect(blockSwap(collapsePermutation([4, 5, 6], [0, 2, 1]))).toBeUndefined(); // a batched 2-D swap
   });
 });
 
@@ -81,6 +90,7 @@ describeNative('element-wise thread pool (parallel.c): fused kernels, Add/Sub/Mu
         tf.tidy(() => tf.mul(big, bigDy).dataSync() as Float32Array),
         tf.tidy(() => tf.sub(x, beta).dataSync() as Float32Array),
         tf.tidy(() => tf.transpose(big).dataSync() as Float32Array),
+        tf.tidy(() => tf.transpose(tf.reshape(x, [10, 103, 12, 32]), [0, 2, 1, 3]).dataSync() as Float32Array),
         tf.tidy(() => tf.transpose(tf.reshape(x, [10, 103, 384]), [0, 2, 1]).dataSync() as Float32Array),
         tf.tidy(() => tf.fused.matMul({ a: x as tf.Tensor2D, b: tf.reshape(tf.reshape(big, [-1]).slice(0, 384 * 700), [384, 700]) as tf.Tensor2D,
           bias: tf.reshape(bigDy, [-1]).slice(0, 700), activation: 'relu' }).dataSync() as Float32Array),
@@ -171,6 +181,25 @@ describeNative('element-wise thread pool (parallel.c): fused kernels, Add/Sub/Mu
     for (let i = 0; i < 50; i++) once();
     expect({ tensors: tf.memory().numTensors, ids: wb.numDataIds(), heap: wb.heapBytes() }).toEqual(before);
     tf.dispose([a, bias]);
+  });
+
+  it('block transposes (attention head split/merge) are bit-identical to the stock kernel', () => {
+    const x = tf.tensor(randomArray(16 * 128 * 384, 31), [16, 128, 12, 32]);
+    const cases: [number[], number[]][] = [[[16, 128, 12, 32], [0, 2, 1, 3]], [[16, 12, 128, 32], [0, 2, 1, 3]], [[2048, 12, 32], [1, 0, 2]], [[7, 3, 5, 4], [0, 2, 1, 3]]];
+    for (const [shape, perm] of cases) {
+      const run = (native: boolean) => withKernels(native, () => tf.tidy(() => {
+        const src = tf.reshape(tf.slice(tf.reshape(x, [-1]), 0, shape.reduce((p, d) => p * d, 1)), shape);
+        const y = tf.transpose(src, perm);
+        return { shape: y.shape, data: Buffer.from((y.dataSync() as Float32Array).buffer) };
+      }));
+      const [stock, native] = [run(false), run(true)];
+      expect(native.shape).toEqual(stock.shape);
+      expect(native.data.equals(stock.data)).toBe(true);
+    }
+    tf.dispose(x);
+    const addon = loadAddon().addon!;
+    expect(() => addon.transposeBlocks32(new ArrayBuffer(64), 0, 0, 1, 2, 2, 5)).toThrow(/transposeBlocks32 operand lies outside the wasm heap/);
+    expect(() => addon.transposeBlocks32(new ArrayBuffer(64), 0, 0, 65536, 65536, 2, 1)).toThrow(/too large/);
   });
 
   it('binary32 refuses operands outside the heap, bad kinds and ops, before writing anything', () => {
