@@ -88,7 +88,10 @@ export function enableNativeKernels(options: EnableOptions = {}): NativeKernelSt
     if (stock === undefined) continue; // e.g. the wasm backend package is not loaded in this tfjs copy
     // The marker tells @adapters/core-graph that transposed operands cost nothing here (sgemm flags), so
     // its gradients can skip explicit transposes. (A string, not an import: core-graph depends on us only optionally.)
-    const config = { ...stock, kernelFunc: factory(addon, stock), ...(name === 'BatchMatMul' ? { adaptersFastTransposes: true } : {}) } as tf.KernelConfig;
+    // adaptersExactBias: this _FusedMatMul adds the bias to the finished product, so core-graph may fold a training
+    // bias add into it (same bits as matMul + add).
+    const marker = name === 'BatchMatMul' ? { adaptersFastTransposes: true } : name === '_FusedMatMul' ? { adaptersExactBias: true } : {};
+    const config = { ...stock, kernelFunc: factory(addon, stock), ...marker } as tf.KernelConfig;
     tf.unregisterKernel(name, BACKEND_NAME);
     tf.registerKernel(config);
     saved.set(name, stock);

@@ -202,6 +202,18 @@ describeNative('element-wise thread pool (parallel.c): fused kernels, Add/Sub/Mu
     expect(() => addon.transposeBlocks32(new ArrayBuffer(64), 0, 0, 65536, 65536, 2, 1)).toThrow(/too large/);
   });
 
+  it('marks its _FusedMatMul as adding the bias to the finished product (core-graph folds training bias adds into it)', () => {
+    enableNativeKernels();
+    expect((tf.getKernel('_FusedMatMul', 'wasm') as unknown as Record<string, unknown>)['adaptersExactBias']).toBe(true);
+    const x = tf.tensor(randomArray(300 * 96, 41), [300, 96]);
+    const w = tf.tensor(randomArray(96 * 50, 42), [96, 50]);
+    const b = tf.tensor(randomArray(50, 43));
+    const fused = tf.tidy(() => Buffer.from((tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b }).dataSync() as Float32Array).buffer));
+    const composed = tf.tidy(() => Buffer.from((tf.add(tf.matMul(x, w), b).dataSync() as Float32Array).buffer));
+    expect(fused.equals(composed)).toBe(true);
+    tf.dispose([x, w, b]);
+  });
+
   it('binary32 refuses operands outside the heap, bad kinds and ops, before writing anything', () => {
     const addon = loadAddon().addon!;
     const heap = new ArrayBuffer(64);
