@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #if defined(__SSE__) || defined(__x86_64__)
 #include <xmmintrin.h>
 #define HAVE_MXCSR 1
@@ -31,6 +32,24 @@ static uint64_t generation = 0;
 static int started = 0;   /* workers created so far (they never exit) */
 static int wanted = 1;    /* threads a job may use, the caller included */
 static int in_job = 0;    /* workers inside the current job */
+
+/*
+ * Back-off on an oversubscribed machine: when a worker is descheduled while holding a chunk, the caller finishes
+ * everything else and then waits for it (a scheduler slice, milliseconds), and a woken worker may even be queued
+ * on the caller's own core. After 3 jobs whose tail wait exceeded half the caller's own working time (and 50 µs),
+ * the next 256 jobs run on the caller alone, then the pool is tried again. Only which thread runs a chunk changes,
+ * never the chunks, so results stay the same bits.
+ */
+#define BACKOFF_STRIKES 3
+#define BACKOFF_JOBS 256
+static int strikes = 0;      /* read and written with busy and lock held */
+static int skip_jobs = 0;    /* likewise */
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 int64_t par_chunks(int64_t items, int64_t grain) {
   if (items <= 0) return 0;
@@ -112,7 +131,9 @@ void par_for(int64_t items, int64_t grain, int flush, par_fn fn, void *ctx) {
   int pooled = 0;
   if (job.chunks > 1 && pthread_mutex_trylock(&busy) == 0) {
     pthread_mutex_lock(&lock);
-    if (wanted > 1) {
+    if (skip_jobs > 0) {
+      skip_jobs--;
+    } else if (wanted > 1) {
       grow_pool();
       if (started > 0) {
         current = &job;
@@ -124,11 +145,22 @@ void par_for(int64_t items, int64_t grain, int flush, par_fn fn, void *ctx) {
     pthread_mutex_unlock(&lock);
     if (!pooled) pthread_mutex_unlock(&busy);
   }
+  const int64_t t0 = pooled ? now_ns() : 0;
   run_chunks(&job);
   if (pooled) {
+    const int64_t t1 = now_ns();
     pthread_mutex_lock(&lock);
     current = NULL; /* late wakers see no job; the ones inside finish their chunk and leave */
     while (in_job > 0) pthread_cond_wait(&idle, &lock);
+    const int64_t tail = now_ns() - t1;
+    if (tail > 50000 && 2 * tail > t1 - t0) {
+      if (++strikes >= BACKOFF_STRIKES) {
+        strikes = 0;
+        skip_jobs = BACKOFF_JOBS;
+      }
+    } else if (strikes > 0) {
+      strikes--;
+    }
     pthread_mutex_unlock(&lock);
     pthread_mutex_unlock(&busy);
   }
