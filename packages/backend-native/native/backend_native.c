@@ -465,6 +465,23 @@ static napi_value transpose_blocks32(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
+/* Output slices [s0, s1) of gather32 (slice s = o·count + i), one memcpy each; the pool splits the slices. */
+typedef struct {
+  const uint32_t *x;
+  const int32_t *idx;
+  uint32_t *out;
+  int64_t n, inner, count;
+} gather_ctx;
+
+static void gather_chunk(void *p, int64_t chunk, int64_t s0, int64_t s1) {
+  (void)chunk;
+  const gather_ctx *g = p;
+  for (int64_t s = s0; s < s1; s++) {
+    const int64_t o = s / g->count, i = s - o * g->count;
+    memcpy(g->out + s * g->inner, g->x + (o * g->n + g->idx[i]) * g->inner, (size_t)g->inner * 4u);
+  }
+}
+
 /* gather32(heap, xOff, idxOff, outOff, outer, n, inner, count): out[o,i,:] = x[o,idx[i],:], 4-byte elements. */
 static napi_value gather32(napi_env env, napi_callback_info info) {
   size_t argc = 8;
@@ -494,14 +511,8 @@ static napi_value gather32(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  const uint32_t *x = (const uint32_t *)(heap + x_off);
-  uint32_t *out = (uint32_t *)(heap + out_off);
-  const size_t row_bytes = (size_t)inner * 4u;
-  for (int64_t o = 0; o < outer; o++) {
-    for (int64_t i = 0; i < count; i++) {
-      memcpy(out + (o * count + i) * inner, x + (o * n + idx[i]) * inner, row_bytes);
-    }
-  }
+  const gather_ctx ctx = {(const uint32_t *)(heap + x_off), idx, (uint32_t *)(heap + out_off), n, inner, count};
+  par_for(outer * count, inner > 0 && inner < 32768 ? 32768 / inner : 1, 0, gather_chunk, (void *)&ctx);
   napi_value undef;
   CHECK(env, napi_get_undefined(env, &undef));
   return undef;

@@ -90,6 +90,8 @@ describeNative('element-wise thread pool (parallel.c): fused kernels, Add/Sub/Mu
         tf.tidy(() => tf.mul(big, bigDy).dataSync() as Float32Array),
         tf.tidy(() => tf.sub(x, beta).dataSync() as Float32Array),
         tf.tidy(() => tf.transpose(big).dataSync() as Float32Array),
+        tf.tidy(() => tf.gather(big, tf.tensor1d(Array.from({ length: 700 }, (_, i) => (i * 37) % 300), 'int32')).dataSync() as Float32Array),
+        tf.tidy(() => tf.gather(x, tf.tensor1d([5, 0, 383, 7], 'int32'), 1).dataSync() as Float32Array),
         tf.tidy(() => tf.transpose(tf.reshape(x, [10, 103, 12, 32]), [0, 2, 1, 3]).dataSync() as Float32Array),
         tf.tidy(() => tf.transpose(tf.reshape(x, [10, 103, 384]), [0, 2, 1]).dataSync() as Float32Array),
         tf.tidy(() => tf.fused.matMul({ a: x as tf.Tensor2D, b: tf.reshape(tf.reshape(big, [-1]).slice(0, 384 * 700), [384, 700]) as tf.Tensor2D,
