@@ -177,7 +177,8 @@ async function compareWithout(kernels: readonly string[], run: () => void, title
   }
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
   console.log(`${title}: median of ${reps} alternating runs: with ${kernels.join(', ')} ${median(on).toFixed(0)} ms, ` +
-    `without ${median(off).toFixed(0)} ms (with/without ${(median(on) / median(off)).toFixed(3)})\n`);
+    `without ${median(off).toFixed(0)} ms (with/without ${(median(on) / median(off)).toFixed(3)}); fastest ${Math.min(...on).toFixed(0)} vs ` +
+    `${Math.min(...off).toFixed(0)} ms (${(Math.min(...on) / Math.min(...off)).toFixed(3)}: the least disturbed runs, on a loaded machine)\n`);
   console.log('--- with');
   await profileOnce(run, `with ${kernels.join(', ')}`);
   console.log('\n--- without');
