@@ -37,6 +37,10 @@
  *     the fused sequential bottleneck adapter at inference (bottleneck.h), rows split over threads
  *   attention(heap, qOff, kOff, vOff, maskOff|-1, pkOff|-1, pvOff|-1, outOff, batch, seq, heads, dh, prefix, scale)
  *     fused multi-head attention at inference (attention.h), (batch, head) pairs split over threads
+ *   attentionTrain(heap, qOff, kOff, vOff, maskOff|-1, outOff, probsOff, batch, seq, heads, dh, scale, k1, k2, threshold, keepScale)
+ *   attentionGrad(heap, dyOff, qOff, kOff, vOff, probsOff, dqOff, dkOff, dvOff, batch, seq, heads, dh, scale, k1, k2,
+ *                 threshold, keepScale)
+ *     attention for training with dropout on the probabilities, and its backward (attention_train.h)
  *   binary32(heap, op, aOff, aKind, bOff, bKind, outOff, rows, n)
  *     out[rows,n] = a + b / a - b / a * b (op 0/1/2); kind 0 full, 1 one row [n] broadcast, 2 one value
  *   parallelThreads() -> threads of the element-wise kernels' pool (parallel.h), set along with setNumThreads
@@ -64,6 +68,7 @@
 #include <unistd.h>
 
 #include "attention.h"
+#include "attention_train.h"
 #include "blas_select.h"
 #include "bottleneck.h"
 #include "parallel.h"
@@ -1208,6 +1213,117 @@ static napi_value attention(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * Dropout keys as the JS side derives them (k1, k2, threshold in [0, 2^32]; 2^32 keeps everything) plus the keep
+ * scale, from argv[0..3].
+ */
+static int get_dropout(napi_env env, napi_value *argv, dropout_keys *out) {
+  int64_t k1, k2, threshold;
+  double keep_scale;
+  if (!get_int(env, argv[0], 0, 0xffffffffLL, &k1, "k1") || !get_int(env, argv[1], 0, 0xffffffffLL, &k2, "k2") ||
+      !get_int(env, argv[2], 0, 0x100000000LL, &threshold, "threshold")) {
+    return 0;
+  }
+  if (napi_get_value_double(env, argv[3], &keep_scale) != napi_ok) {
+    napi_throw_type_error(env, NULL, "backend-native: keepScale must be a number");
+    return 0;
+  }
+  out->k1 = (uint32_t)k1;
+  out->k2 = (uint32_t)k2;
+  out->threshold = (uint64_t)threshold;
+  out->keep_scale = (float)keep_scale;
+  return 1;
+}
+
+/* batch, seq, heads, dh from argv[0..3]; checks that q-sized and probability-sized operands index within int32. */
+static int get_attention_dims(napi_env env, napi_value *argv, int64_t dims[4]) {
+  if (!get_int(env, argv[0], 0, INT_LIMIT, &dims[0], "batch") || !get_int(env, argv[1], 0, INT_LIMIT, &dims[1], "seq") ||
+      !get_int(env, argv[2], 1, 65536, &dims[2], "heads") || !get_int(env, argv[3], 1, 65536, &dims[3], "dh")) {
+    return 0;
+  }
+  const double tokens = (double)dims[0] * (double)dims[1];
+  if (tokens * (double)(dims[2] * dims[3]) > (double)INT_LIMIT || tokens * (double)dims[1] * (double)dims[2] > (double)INT_LIMIT) {
+    throw_range(env, "backend-native: attention operands are too large");
+    return 0;
+  }
+  return 1;
+}
+
+/*
+ * attentionTrain(heap, qOff, kOff, vOff, maskOff|-1, outOff, probsOff, batch, seq, heads, dh, scale, k1, k2, threshold,
+ * keepScale): the training forward of attention_train.h.
+ */
+static napi_value attention_train(napi_env env, napi_callback_info info) {
+  size_t argc = 16;
+  napi_value argv[16];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 16) return throw_range(env, "backend-native: attentionTrain expects 16 arguments");
+  static const char *const names[] = {"qOff", "kOff", "vOff"};
+  uint8_t *heap;
+  size_t len;
+  int64_t off[3], mask_off, out_off, probs_off, dims[4];
+  double scale;
+  dropout_keys drop;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_offsets(env, argv + 1, len, 3, off, names) ||
+      !get_int(env, argv[4], -1, (int64_t)len, &mask_off, "maskOff") || !get_int(env, argv[5], 0, (int64_t)len, &out_off, "outOff") ||
+      !get_int(env, argv[6], 0, (int64_t)len, &probs_off, "probsOff") || !get_attention_dims(env, argv + 7, dims) ||
+      !get_dropout(env, argv + 12, &drop)) {
+    return NULL;
+  }
+  CHECK(env, napi_get_value_double(env, argv[11], &scale));
+  const int64_t tokens = dims[0] * dims[1], hidden = dims[2] * dims[3];
+  int inside = in_heap(out_off, tokens * hidden, len) && in_heap(probs_off, tokens * dims[1] * dims[2], len) &&
+               (mask_off < 0 || in_heap(mask_off, tokens, len));
+  for (int i = 0; i < 3; i++) inside = inside && in_heap(off[i], tokens * hidden, len);
+  if (!inside) return throw_range(env, "backend-native: attentionTrain operand lies outside the wasm heap (or is misaligned)");
+  const attention_train_args args = {
+      (const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
+      mask_off < 0 ? NULL : (const float *)(heap + mask_off), (float *)(heap + out_off), (float *)(heap + probs_off),
+      dims[0], dims[1], dims[2], dims[3], (float)scale, drop,
+  };
+  if (!attention_train_run(&args, row_threads)) {
+    napi_throw_error(env, NULL, "backend-native: attentionTrain could not allocate its scratch memory");
+    return NULL;
+  }
+  return undefined_value(env);
+}
+
+/*
+ * attentionGrad(heap, dyOff, qOff, kOff, vOff, probsOff, dqOff, dkOff, dvOff, batch, seq, heads, dh, scale, k1, k2,
+ * threshold, keepScale): the backward of attentionTrain.
+ */
+static napi_value attention_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 18;
+  napi_value argv[18];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 18) return throw_range(env, "backend-native: attentionGrad expects 18 arguments");
+  static const char *const names[] = {"dyOff", "qOff", "kOff", "vOff", "probsOff", "dqOff", "dkOff", "dvOff"};
+  uint8_t *heap;
+  size_t len;
+  int64_t off[8], dims[4];
+  double scale;
+  dropout_keys drop;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_offsets(env, argv + 1, len, 8, off, names) ||
+      !get_attention_dims(env, argv + 9, dims) || !get_dropout(env, argv + 14, &drop)) {
+    return NULL;
+  }
+  CHECK(env, napi_get_value_double(env, argv[13], &scale));
+  const int64_t tokens = dims[0] * dims[1], hidden = dims[2] * dims[3];
+  int inside = in_heap(off[4], tokens * dims[1] * dims[2], len);
+  for (int i = 0; i < 8; i++) inside = inside && (i == 4 || in_heap(off[i], tokens * hidden, len));
+  if (!inside) return throw_range(env, "backend-native: attentionGrad operand lies outside the wasm heap (or is misaligned)");
+  const attention_grad_args args = {
+      (const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
+      (const float *)(heap + off[3]), (const float *)(heap + off[4]), (float *)(heap + off[5]), (float *)(heap + off[6]),
+      (float *)(heap + off[7]), dims[0], dims[1], dims[2], dims[3], (float)scale, drop,
+  };
+  if (!attention_grad_run(&args, row_threads)) {
+    napi_throw_error(env, NULL, "backend-native: attentionGrad could not allocate its scratch memory");
+    return NULL;
+  }
+  return undefined_value(env);
+}
+
+/*
  * stridedCopy32(heap, srcOff, dstOff, outer, count, srcStride, dstStride): for o in [0, outer),
  * dst[o*dstStride .. +count) = src[o*srcStride .. +count), 4-byte elements. Pack and Unpack along a middle axis
  * are one such copy per tensor (the stock kernels go through per-element strided slices).
@@ -1307,6 +1423,8 @@ NAPI_MODULE_INIT() {
       {"addLayerNorm", NULL, add_layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bottleneck", NULL, bottleneck, NULL, NULL, NULL, napi_enumerable, NULL},
       {"attention", NULL, attention, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attentionTrain", NULL, attention_train, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attentionGrad", NULL, attention_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stridedCopy32", NULL, strided_copy32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"binary32", NULL, binary32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"transposeBlocks32", NULL, transpose_blocks32, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -48,6 +48,16 @@ export interface NativeAddon {
     heap: ArrayBuffer, qOff: number, kOff: number, vOff: number, maskOff: number, pkOff: number, pvOff: number, outOff: number,
     batch: number, seq: number, heads: number, dh: number, prefix: number, scale: number,
   ): void;
+  attentionTrain(
+    heap: ArrayBuffer, qOff: number, kOff: number, vOff: number, maskOff: number, outOff: number, probsOff: number,
+    batch: number, seq: number, heads: number, dh: number, scale: number, k1: number, k2: number, threshold: number,
+    keepScale: number,
+  ): void;
+  attentionGrad(
+    heap: ArrayBuffer, dyOff: number, qOff: number, kOff: number, vOff: number, probsOff: number, dqOff: number, dkOff: number,
+    dvOff: number, batch: number, seq: number, heads: number, dh: number, scale: number, k1: number, k2: number,
+    threshold: number, keepScale: number,
+  ): void;
   stridedCopy32(heap: ArrayBuffer, srcOff: number, dstOff: number, outer: number, count: number, srcStride: number, dstStride: number): void;
   /** out[rows, n] = a ∘ b, op 0 add, 1 subtract, 2 multiply; kind 0 full [rows, n], 1 one row [n] broadcast, 2 one value. */
   binary32(

@@ -96,7 +96,7 @@ describeNative('native BatchMatMul', () => {
       enabled: true,
       kernels: ['BatchMatMul', '_FusedMatMul', 'Sum', 'Transpose', 'GatherV2', 'Pack', 'Unpack', 'Add', 'Sub', 'Multiply', 'AdaptersGelu', 'AdaptersGeluGrad',
         'AdaptersSoftmaxGrad', 'AdaptersLayerNorm', 'AdaptersLayerNormGrad', 'AdaptersAdamW', 'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm',
-        'AdaptersBottleneck', 'AdaptersAttention'],
+        'AdaptersBottleneck', 'AdaptersAttention', 'AdaptersAttentionTrain', 'AdaptersAttentionGrad'],
       blas: nativeInfo()!.blas.note,
     });
     expect(status.blas).toMatch(/^OpenBLAS \w+/); // the kernel set, for banners

@@ -353,7 +353,7 @@ describeNative('fused kernels (AdaptersGelu, AdaptersGeluGrad, AdaptersSoftmaxGr
   it('enableNativeKernels registers them, disableNativeKernels removes them', () => {
     expect(FUSED_KERNELS).toEqual(['AdaptersGelu', 'AdaptersGeluGrad', 'AdaptersSoftmaxGrad', 'AdaptersLayerNorm',
       'AdaptersLayerNormGrad', 'AdaptersAdamW', 'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm',
-      'AdaptersBottleneck', 'AdaptersAttention']);
+      'AdaptersBottleneck', 'AdaptersAttention', 'AdaptersAttentionTrain', 'AdaptersAttentionGrad']);
     const on = enableNativeKernels();
     expect(on.enabled).toBe(true);
     expect(on.kernels).toEqual(expect.arrayContaining([...FUSED_KERNELS, 'BatchMatMul']));

@@ -420,6 +420,7 @@ export function makeGatherV2(addon: NativeAddon, stock: tf.KernelConfig): tf.Ker
 export const FUSED_KERNEL_NAMES = [
   'AdaptersGelu', 'AdaptersGeluGrad', 'AdaptersSoftmaxGrad', 'AdaptersLayerNorm', 'AdaptersLayerNormGrad', 'AdaptersAdamW',
   'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm', 'AdaptersBottleneck', 'AdaptersAttention',
+  'AdaptersAttentionTrain', 'AdaptersAttentionGrad',
 ] as const;
 
 export type FusedKernelName = (typeof FUSED_KERNEL_NAMES)[number];
@@ -585,6 +586,12 @@ function splitmix32(x: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
+/** The mask's keys, keep threshold (2³² keeps all) and keep scale for a seed and rate, as dropout-mask.ts derives them. */
+function dropoutKeys(seed: number, rate: number): { k1: number; k2: number; threshold: number; keepScale: number } {
+  const k1 = splitmix32(seed >>> 0);
+  return { k1, k2: splitmix32(k1), threshold: Math.floor((1 - rate) * 4294967296), keepScale: Math.fround(1 / (1 - rate)) };
+}
+
 /**
  * AdaptersDropoutMask: {}, {shape, rate, seed} → float32 mask, entry i = 1/(1 − rate) when
  * lowbias32(lowbias32(i ⊕ k1) + k2) < ⌊(1 − rate)·2³²⌋ else 0, with k1 = splitmix32(seed), k2 = splitmix32(k1).
@@ -600,12 +607,10 @@ export function makeDropoutMask(addon: NativeAddon): tf.KernelFunc {
     const rate = numberAttr(kernel, attrs, 'rate');
     if (!(rate >= 0 && rate < 1)) throw new Error(`${kernel}: attr 'rate' must be in [0, 1), got ${rate}`);
     const seed = numberAttr(kernel, attrs, 'seed') >>> 0;
-    const k1 = splitmix32(seed);
-    const k2 = splitmix32(k1);
-    const threshold = Math.floor((1 - rate) * 4294967296);
+    const { k1, k2, threshold, keepScale } = dropoutKeys(seed, rate);
     const dims = shape as number[];
     return computeInto(kernel, backend, [dims], (heap, [out]) =>
-      addon.dropoutMask(heap, out!, size(dims), k1, k2, threshold, Math.fround(1 / (1 - rate))))[0]!;
+      addon.dropoutMask(heap, out!, size(dims), k1, k2, threshold, keepScale))[0]!;
   });
 }
 
@@ -700,6 +705,19 @@ export function makeBottleneck(addon: NativeAddon): tf.KernelFunc {
   });
 }
 
+/** q, k, v [batch, seq, hidden] of equal shapes and attr heads dividing hidden. */
+function attentionGeometry(kernel: string, q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, attrs: tf.NamedAttrMap) {
+  if (q.shape.length !== 3) throw new Error(`${kernel}: input 'q' has shape [${q.shape.join(',')}], expected [batch, seq, hidden]`);
+  requireShape(kernel, 'k', k, q.shape);
+  requireShape(kernel, 'v', v, q.shape);
+  const [batch, seq, hidden] = q.shape as [number, number, number];
+  const heads = numberAttr(kernel, attrs, 'heads');
+  if (!Number.isInteger(heads) || heads < 1 || hidden % heads !== 0) {
+    throw new Error(`${kernel}: attr 'heads' (${heads}) must be a positive integer dividing hidden size ${hidden}`);
+  }
+  return { batch, seq, heads, hidden };
+}
+
 /**
  * AdaptersAttention: {q, k, v [batch, seq, hidden][, mask [batch, seq]][, prefixK, prefixV [prefix, hidden]]},
  * {heads, scale} → context [batch, seq, hidden] = softmax(scale·q·kᵀ + (1 − mask)·(−1e9))·v per head, the prefix rows
@@ -710,14 +728,7 @@ export function makeAttention(addon: NativeAddon): tf.KernelFunc {
   return asKernelFunc(({ inputs, backend, attrs }) => {
     const ins = inputs as Record<string, tf.TensorInfo | undefined>;
     const { q, k, v } = requireFloat32(kernel, { q: ins['q'], k: ins['k'], v: ins['v'] }) as Record<'q' | 'k' | 'v', tf.TensorInfo>;
-    if (q.shape.length !== 3) throw new Error(`${kernel}: input 'q' has shape [${q.shape.join(',')}], expected [batch, seq, hidden]`);
-    requireShape(kernel, 'k', k, q.shape);
-    requireShape(kernel, 'v', v, q.shape);
-    const [batch, seq, hidden] = q.shape as [number, number, number];
-    const heads = numberAttr(kernel, attrs, 'heads');
-    if (!Number.isInteger(heads) || heads < 1 || hidden % heads !== 0) {
-      throw new Error(`${kernel}: attr 'heads' (${heads}) must be a positive integer dividing hidden size ${hidden}`);
-    }
+    const { batch, seq, heads, hidden } = attentionGeometry(kernel, q, k, v, attrs);
     const scale = numberAttr(kernel, attrs, 'scale');
     const mask = ins['mask'];
     if (mask !== undefined) {
@@ -740,6 +751,55 @@ export function makeAttention(addon: NativeAddon): tf.KernelFunc {
   });
 }
 
+/** Training attention: attentionGeometry plus attrs scale, rate and seed. */
+function trainingAttentionGeometry(kernel: string, q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, attrs: tf.NamedAttrMap) {
+  const { batch, seq, heads, hidden } = attentionGeometry(kernel, q, k, v, attrs);
+  const rate = numberAttr(kernel, attrs, 'rate');
+  if (!(rate >= 0 && rate < 1)) throw new Error(`${kernel}: attr 'rate' must be in [0, 1), got ${rate}`);
+  const drop = dropoutKeys(numberAttr(kernel, attrs, 'seed'), rate);
+  return { batch, seq, heads, dh: hidden / heads, scale: numberAttr(kernel, attrs, 'scale'), drop, probsShape: [batch, heads, seq, seq] };
+}
+
+/**
+ * AdaptersAttentionTrain: {q, k, v [batch, seq, hidden][, mask [batch, seq]]}, {heads, scale, rate, seed} →
+ * [context [batch, seq, hidden], probabilities [batch, heads, seq, seq]]: per head softmax(scale·q·kᵀ + (1 − mask)·(−1e9)),
+ * then inverted dropout with the AdaptersDropoutMask mask of (that shape, rate, seed), times v. The probabilities are
+ * those before dropout (the backward pass needs them; the mask is recomputed).
+ */
+export function makeAttentionTrain(addon: NativeAddon): tf.KernelFunc {
+  const kernel = 'AdaptersAttentionTrain';
+  return asKernelFunc(({ inputs, backend, attrs }) => {
+    const ins = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { q, k, v } = requireFloat32(kernel, { q: ins['q'], k: ins['k'], v: ins['v'] }) as Record<'q' | 'k' | 'v', tf.TensorInfo>;
+    const g = trainingAttentionGeometry(kernel, q, k, v, attrs);
+    const mask = ins['mask'];
+    if (mask !== undefined) {
+      requireFloat32(kernel, { mask });
+      requireShape(kernel, 'mask', mask, [g.batch, g.seq]);
+    }
+    const off = (t: tf.TensorInfo | undefined): number => (t ? offsetOf(backend, t) : -1);
+    return computeInto(kernel, backend, [q.shape, g.probsShape], (heap, [out, probs]) =>
+      addon.attentionTrain(heap, off(q), off(k), off(v), off(mask), out!, probs!, g.batch, g.seq, g.heads, g.dh, g.scale,
+        g.drop.k1, g.drop.k2, g.drop.threshold, g.drop.keepScale));
+  });
+}
+
+/** AdaptersAttentionGrad: {dy, q, k, v [batch, seq, hidden], probs [batch, heads, seq, seq]}, same attrs → [dq, dk, dv]. */
+export function makeAttentionGrad(addon: NativeAddon): tf.KernelFunc {
+  const kernel = 'AdaptersAttentionGrad';
+  return asKernelFunc(({ inputs, backend, attrs }) => {
+    const ins = inputs as Record<string, tf.TensorInfo | undefined>;
+    const t = requireFloat32(kernel, { dy: ins['dy'], q: ins['q'], k: ins['k'], v: ins['v'], probs: ins['probs'] }) as Record<'dy' | 'q' | 'k' | 'v' | 'probs', tf.TensorInfo>;
+    const g = trainingAttentionGeometry(kernel, t.q, t.k, t.v, attrs);
+    requireShape(kernel, 'dy', t.dy, t.q.shape);
+    requireShape(kernel, 'probs', t.probs, g.probsShape);
+    const off = (x: tf.TensorInfo): number => offsetOf(backend, x);
+    return computeInto(kernel, backend, [t.q.shape, t.q.shape, t.q.shape], (heap, [dq, dk, dv]) =>
+      addon.attentionGrad(heap, off(t.dy), off(t.q), off(t.k), off(t.v), off(t.probs), dq!, dk!, dv!, g.batch, g.seq, g.heads, g.dh,
+        g.scale, g.drop.k1, g.drop.k2, g.drop.threshold, g.drop.keepScale));
+  });
+}
+
 /** Factory per fused kernel name. */
 export const FUSED_FACTORIES: Readonly<Record<FusedKernelName, (addon: NativeAddon) => tf.KernelFunc>> = {
   AdaptersGelu: makeGelu,
@@ -753,4 +813,6 @@ export const FUSED_FACTORIES: Readonly<Record<FusedKernelName, (addon: NativeAdd
   AdaptersAddLayerNorm: makeAddLayerNorm,
   AdaptersBottleneck: makeBottleneck,
   AdaptersAttention: makeAttention,
+  AdaptersAttentionTrain: makeAttentionTrain,
+  AdaptersAttentionGrad: makeAttentionGrad,
 };

@@ -389,6 +389,9 @@ export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliCon
     } finally {
       progress.finish();
     }
+    if (result.checkpointedFrom !== undefined) {
+      info(ctx, `step ${result.checkpointedFrom} ran out of wasm heap: it and the rest of the run used gradient checkpointing (one more forward per layer, far less activation memory)`);
+    }
 
     let final: EvalResult | undefined;
     if (evalSet.length > 0) {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { applyDropout } from './dropout-mask';
-import { fusedAttention, softmaxLastAxis } from './fused';
+import { fusedAttention, fusedTrainingAttention, softmaxLastAxis } from './fused';
 import type { Attrs } from '../graph/types';
 import type { RunContext } from './op-def';
 import { defineOp, input, numAttr, shapeError } from './op-def';
@@ -54,6 +54,14 @@ export const attentionOp = defineOp({
     const heads = numAttr(attrs, 'heads');
     const [b, s, h] = (q as tf.Tensor3D).shape;
     const dh = h / heads;
+    const rate = numAttr(attrs, 'dropout', 0);
+    // One seed per dropout draw on either path, so the fused and composed paths use the same mask.
+    const seed = ctx.training && rate > 0 ? ctx.nextSeed() : undefined;
+    const fusedTraining = fusedTrainingAttention({
+      q: q as tf.Tensor3D, k: k as tf.Tensor3D, v: v as tf.Tensor3D,
+      ...(mask ? { mask: matchBatch(mask, b) as tf.Tensor2D } : {}),
+    }, heads, 1 / Math.sqrt(dh), seed === undefined ? 0 : rate, seed ?? 0);
+    if (fusedTraining) return fusedTraining;
     const split = (t: tf.Tensor3D) => tf.transpose(tf.reshape(t, [b, s, heads, dh]), [0, 2, 1, 3]);
     // Scaling q rather than the scores touches seq/dh times fewer elements, forward and backward.
     let scores = tf.matMul(split(tf.mul(q as tf.Tensor3D, 1 / Math.sqrt(dh)) as tf.Tensor3D), split(k as tf.Tensor3D), false, true);
@@ -63,8 +71,7 @@ export const attentionOp = defineOp({
       scores = tf.add(scores, tf.reshape(bias, [b, 1, 1, s]));
     }
     let probs = softmaxLastAxis(scores);
-    const rate = numAttr(attrs, 'dropout', 0);
-    if (ctx.training && rate > 0) probs = applyDropout(probs, rate, ctx.nextSeed());
+    if (seed !== undefined) probs = applyDropout(probs, rate, seed);
     const context = tf.matMul(probs, split(v as tf.Tensor3D));
     return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b, s, h]);
   },

@@ -21,6 +21,11 @@
 //                        → [b, s, h]: per head, softmax(scale·q·kᵀ + (1 − mask)·(−1e9))·v with the prefix rows prepended
 //                        to k and v (always attended). Inference only: used when no gradient tape is recording and no
 //                        dropout applies; scores never leave the kernel.
+//   AdaptersAttentionTrain {q, k, v [b, s, h], mask [b, s] float32}, {heads, scale, rate, seed}
+//                        → [context [b, s, h], probs [b, heads, s, s]]: probs = softmax(scale·q·kᵀ + (1 − mask)·(−1e9)) per
+//                        head (before dropout), context = (probs · dropoutMask([b, heads, s, s], rate, seed))·v, the
+//                        mask of dropout-mask.ts bit for bit (rate 0: no dropout). Training, no prefix.
+//   AdaptersAttentionGrad {dy, q, k, v [b, s, h], probs [b, heads, s, s]}, same attrs → [dq, dk, dv]: its backward.
 // `referenceFusedKernels` in ./testing implements the same contract in plain JS for tests.
 import * as tf from '@tensorflow/tfjs';
 
@@ -36,6 +41,8 @@ export const FUSED_KERNELS = {
   addLayerNorm: 'AdaptersAddLayerNorm',
   bottleneck: 'AdaptersBottleneck',
   attention: 'AdaptersAttention',
+  attentionTrain: 'AdaptersAttentionTrain',
+  attentionGrad: 'AdaptersAttentionGrad',
 } as const;
 
 export const hasFusedKernel = (name: string): boolean => {
@@ -114,6 +121,34 @@ export function fusedAttention(x: FusedAttentionInputs, heads: number, scale: nu
     if (x.mask) inputs['mask'] = x.mask.dtype === 'float32' ? x.mask : tf.cast(x.mask, 'float32');
     return run(FUSED_KERNELS.attention, inputs, { heads, scale }) as tf.Tensor3D;
   });
+}
+
+/**
+ * Training attention (no prefix) in one forward and one backward kernel when the backend has both
+ * AdaptersAttentionTrain and AdaptersAttentionGrad and q is float32; otherwise undefined (the caller composes stock
+ * ops). `rate` 0 applies no dropout; `seed` is the dropout seed the composed path would use, so both paths draw
+ * the same mask.
+ */
+export function fusedTrainingAttention(x: FusedAttentionInputs, heads: number, scale: number, rate: number, seed: number): tf.Tensor3D | undefined {
+  if (!hasFusedKernel(FUSED_KERNELS.attentionTrain) || !hasFusedKernel(FUSED_KERNELS.attentionGrad) || x.prefix || x.q.dtype !== 'float32') return undefined;
+  const attrs = { heads, scale, rate, seed: seed >>> 0 };
+  const mask = tf.tidy(() => (x.mask ? (x.mask.dtype === 'float32' ? x.mask.clone() : tf.cast(x.mask, 'float32')) : tf.ones([x.q.shape[0], x.q.shape[1]])));
+  try {
+    return tf.customGrad((q, k, v, m, save) => {
+      const [context, probs] = run(FUSED_KERNELS.attentionTrain, { q: q as tf.Tensor, k: k as tf.Tensor, v: v as tf.Tensor, mask: m as tf.Tensor }, attrs) as tf.Tensor[];
+      (save as tf.GradSaveFunc)([q as tf.Tensor, k as tf.Tensor, v as tf.Tensor, m as tf.Tensor, probs as tf.Tensor]);
+      return {
+        value: context as tf.Tensor,
+        gradFunc: (dy, saved) => {
+          const [sq, sk, sv, sm, sp] = saved as tf.Tensor[];
+          const grads = run(FUSED_KERNELS.attentionGrad, { dy: dy as tf.Tensor, q: sq!, k: sk!, v: sv!, probs: sp! }, attrs) as tf.Tensor[];
+          return [...grads, tf.zerosLike(sm!)];
+        },
+      };
+    })(x.q, x.k, x.v, mask) as tf.Tensor3D;
+  } finally {
+    mask.dispose();
+  }
 }
 
 export interface AdamWStep {

@@ -95,6 +95,8 @@ const KERNELS: Record<string, (inputs: tf.NamedTensorInfoMap, b: Backend, attrs?
   },
   [FUSED_KERNELS.bottleneck]: (ins, b, attrs) => bottleneckReference(ins, b, attrs),
   [FUSED_KERNELS.attention]: (ins, b, attrs) => attentionReference(ins, b, attrs),
+  [FUSED_KERNELS.attentionTrain]: (ins, b, attrs) => attentionTrainReference(ins, b, attrs),
+  [FUSED_KERNELS.attentionGrad]: (ins, b, attrs) => attentionGradReference(ins, b, attrs),
   [FUSED_KERNELS.adamW]: ({ param, grad, m, v }, b, attrs) => {
     const [p, g, mv, vv] = [read(b, param!), read(b, grad!), read(b, m!), read(b, v!)];
     const [lr, b1, b2, eps, wd, t] = ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'step'].map((k) => num(attrs, k)) as [number, number, number, number, number, number];
@@ -185,6 +187,79 @@ function attentionReference(ins: tf.NamedTensorInfoMap, b: Backend, attrs?: tf.N
     }
   }
   return out(b, ins['q']!.shape, res);
+}
+
+/** Geometry and dropout mask (float64 values) of the training attention kernels. */
+function trainingAttention(ins: tf.NamedTensorInfoMap, b: Backend, attrs?: tf.NamedAttrMap) {
+  const [q, k, v] = ['q', 'k', 'v'].map((n) => read(b, ins[n]!)) as [Float32Array, Float32Array, Float32Array];
+  const [batch, seq, hidden] = ins['q']!.shape as [number, number, number];
+  const heads = num(attrs, 'heads');
+  const rate = num(attrs, 'rate');
+  const drop = rate > 0 ? dropoutMaskValues(batch * heads * seq * seq, rate, num(attrs, 'seed')) : undefined;
+  return { q, k, v, batch, seq, hidden, heads, dh: hidden / heads, scale: num(attrs, 'scale'), keep: (i: number) => (drop ? drop[i]! : 1) };
+}
+
+/** AdaptersAttentionTrain in float64, one (batch, head, query) row at a time (see ops/fused.ts). */
+function attentionTrainReference(ins: tf.NamedTensorInfoMap, b: Backend, attrs?: tf.NamedAttrMap): tf.TensorInfo[] {
+  const { q, k, v, batch, seq, hidden, heads, dh, scale, keep } = trainingAttention(ins, b, attrs);
+  const mask = read(b, ins['mask']!);
+  const [ctx, probs] = [new Float32Array(q.length), new Float32Array(batch * heads * seq * seq)];
+  for (let bi = 0; bi < batch; bi++) {
+    for (let hd = 0; hd < heads; hd++) {
+      for (let i = 0; i < seq; i++) {
+        const qo = (bi * seq + i) * hidden + hd * dh;
+        const scores = new Float64Array(seq).map((_z, j) => {
+          let dot = 0;
+          for (let d = 0; d < dh; d++) dot += q[qo + d]! * k[(bi * seq + j) * hidden + hd * dh + d]!;
+          return dot * scale + (1 - mask[bi * seq + j]!) * -1e9;
+        });
+        const mx = Math.max(...scores);
+        const e = scores.map((x) => Math.exp(x - mx));
+        const sum = e.reduce((x, y) => x + y, 0);
+        const row = ((bi * heads + hd) * seq + i) * seq;
+        for (let j = 0; j < seq; j++) probs[row + j] = e[j]! / sum;
+        for (let d = 0; d < dh; d++) {
+          let acc = 0;
+          for (let j = 0; j < seq; j++) acc += (e[j]! / sum) * keep(row + j) * v[(bi * seq + j) * hidden + hd * dh + d]!;
+          ctx[qo + d] = acc;
+        }
+      }
+    }
+  }
+  return [out(b, ins['q']!.shape, ctx), out(b, [batch, heads, seq, seq], probs)];
+}
+
+/** AdaptersAttentionGrad in float64 from the given probabilities (see ops/fused.ts). */
+function attentionGradReference(ins: tf.NamedTensorInfoMap, b: Backend, attrs?: tf.NamedAttrMap): tf.TensorInfo[] {
+  const { q, k, v, batch, seq, hidden, heads, dh, scale, keep } = trainingAttention(ins, b, attrs);
+  const [dy, probs] = [read(b, ins['dy']!), read(b, ins['probs']!)];
+  const [dq, dk, dv] = [new Float64Array(q.length), new Float64Array(q.length), new Float64Array(q.length)];
+  const at = (bi: number, j: number, hd: number, d: number) => (bi * seq + j) * hidden + hd * dh + d;
+  for (let bi = 0; bi < batch; bi++) {
+    for (let hd = 0; hd < heads; hd++) {
+      for (let i = 0; i < seq; i++) {
+        const row = ((bi * heads + hd) * seq + i) * seq;
+        // dp_j = (dy_i · v_j)·m_ij: the gradient reaching the probability before dropout.
+        const dp = new Float64Array(seq).map((_z, j) => {
+          let dot = 0;
+          for (let d = 0; d < dh; d++) dot += dy[at(bi, i, hd, d)]! * v[at(bi, j, hd, d)]!;
+          return dot * keep(row + j);
+        });
+        let rowdot = 0;
+        for (let j = 0; j < seq; j++) rowdot += dp[j]! * probs[row + j]!;
+        for (let j = 0; j < seq; j++) {
+          const p = probs[row + j]!;
+          const ds = scale * p * (dp[j]! - rowdot);
+          for (let d = 0; d < dh; d++) {
+            dv[at(bi, j, hd, d)]! += p * keep(row + j) * dy[at(bi, i, hd, d)]!;
+            dq[at(bi, i, hd, d)]! += ds * k[at(bi, j, hd, d)]!;
+            dk[at(bi, j, hd, d)]! += ds * q[at(bi, i, hd, d)]!;
+          }
+        }
+      }
+    }
+  }
+  return [dq, dk, dv].map((g) => out(b, ins['q']!.shape, Float32Array.from(g)));
 }
 
 /**

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { WasmHeapExhaustedError } from '../backend/wasm-heap-guard';
 import { Executor } from '../exec/executor';
 import { adapterPolicy, fullFineTunePolicy } from '../exec/policy';
 import { WeightStore } from '../exec/weights';
@@ -89,5 +90,56 @@ describe('gradient checkpointing (train option checkpointLayers)', () => {
     expect(ckpt).toBeLessThan(plain);
     disposeBatch(batch);
     store.dispose();
+  });
+
+  describe("checkpointLayers 'auto' (the default): checkpointing from the step that ran out of wasm heap", () => {
+    // A real out-of-heap needs ~4 GiB; here the plain (non-checkpointed) forward of step 2 runs and then throws the
+    // guard's error, as an allocation late in the forward pass would.
+    const failPlainForwardOnce = (step: number) => {
+      const forward = Executor.prototype.forward;
+      let plainCalls = 0;
+      return jest.spyOn(Executor.prototype, 'forward').mockImplementation(function (this: Executor, feeds, options) {
+        const out = forward.call(this, feeds, options);
+        if (options?.training === true && options.nodes === undefined && options.constants === undefined && ++plainCalls === step) {
+          tf.dispose(Object.values(out));
+          throw new WasmHeapExhaustedError(6 * 2 ** 20, 4096 * 2 ** 20);
+        }
+        return out;
+      });
+    };
+
+    it('retries that step with checkpointing: the same weights as an uninterrupted run, no leaked tensors', () => {
+      const expected = weightsAfter(false);
+      const store = WeightStore.create(graph, 5);
+      const spy = failPlainForwardOnce(2);
+      const before = tf.memory().numTensors;
+      let result: ReturnType<typeof train>;
+      try {
+        result = train({ graph, store, output: 'task.logits', train: examples, policy: fullFineTunePolicy, maxSteps: 3, batchSize: 6, seed: 11 });
+      } finally {
+        spy.mockRestore();
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      expect(result.checkpointedFrom).toBe(2);
+      expect(result.history.filter((r) => r.type === 'step')).toHaveLength(2); // 12 examples, batches of 6, one epoch
+      expectSameWeights(expected, new Map([...graph.params.keys()].map((k) => [k, store.get(k).dataSync() as Float32Array])));
+      store.dispose();
+    });
+
+    it('lets the error through with checkpointLayers false, and when checkpointing already runs', () => {
+      for (const checkpointLayers of [false, true]) {
+        const store = WeightStore.create(graph, 5);
+        const spy = jest.spyOn(Executor.prototype, 'forward').mockImplementation(() => {
+          throw new WasmHeapExhaustedError(6 * 2 ** 20, 4096 * 2 ** 20);
+        });
+        try {
+          expect(() => train({ graph, store, output: 'task.logits', train: examples, policy: fullFineTunePolicy, maxSteps: 2, batchSize: 6, seed: 11, checkpointLayers }))
+            .toThrow(expect.objectContaining({ code: 'E_WASM_HEAP' }) as Error);
+        } finally {
+          spy.mockRestore();
+          store.dispose();
+        }
+      }
+    });
   });
 });

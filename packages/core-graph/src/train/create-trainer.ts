@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { WasmHeapExhaustedError } from '../backend/wasm-heap-guard';
 import { ConfigError } from '../errors';
 import type { TrainPolicy } from '../exec/policy';
 import { adapterPolicy, decays } from '../exec/policy';
@@ -45,6 +46,12 @@ export interface TrainerOptions {
 export interface StepOptions {
   /** Only these trainable keys take part in the step (e.g. the sampled task's adapter and head). Default: all. */
   readonly keys?: readonly string[];
+  /**
+   * Called when computing the step's gradients ran out of wasm heap (WasmHeapExhaustedError), before anything was
+   * updated and after the attempt's tensors were freed: return true to compute them once more (the caller has
+   * switched `lossFn` to something lighter, e.g. gradient checkpointing), false to let the error through.
+   */
+  readonly onHeapExhausted?: () => boolean;
 }
 
 /** What one optimizer step did: everything a divergence monitor or a progress line needs. */
@@ -109,6 +116,17 @@ export function createTrainer(options: TrainerOptions): Trainer {
   const clipNorm = options.clipNorm ?? 1.0;
   let steps = 0;
 
+  /** tf.variableGrads, retried once when the heap ran out and onHeapExhausted says the loss is lighter now. */
+  const gradientsOf = (lossFn: () => tf.Scalar, vars: tf.Variable[], onHeapExhausted: StepOptions['onHeapExhausted']) => {
+    if (!onHeapExhausted) return tf.variableGrads(lossFn, vars);
+    try {
+      return disposingKeptOnThrow(() => tf.variableGrads(lossFn, vars));
+    } catch (e) {
+      if (!(e instanceof WasmHeapExhaustedError) || !onHeapExhausted()) throw e;
+      return tf.variableGrads(lossFn, vars);
+    }
+  };
+
   const step = (lossFn: () => tf.Scalar, stepOptions: StepOptions = {}): StepResult => {
     let params = all;
     if (stepOptions.keys) {
@@ -116,7 +134,7 @@ export function createTrainer(options: TrainerOptions): Trainer {
       if (unknown !== undefined) throw new ConfigError('keys', `'${unknown}' is not trainable in this trainer`);
       params = new Map(stepOptions.keys.map((k) => [k, all.get(k) as tf.Variable]));
     }
-    const { value, grads } = tf.variableGrads(lossFn, [...params.values()]);
+    const { value, grads } = gradientsOf(lossFn, [...params.values()], stepOptions.onHeapExhausted);
     const byKey: Record<string, tf.Tensor> = {};
     for (const [name, g] of Object.entries(grads)) {
       const key = keyByVarName.get(name);
@@ -152,4 +170,27 @@ export function createTrainer(options: TrainerOptions): Trainer {
     },
     dispose: () => optimizer.dispose(),
   };
+}
+
+/**
+ * Runs `f`; if it throws, disposes every tensor tf.keep()-ed meanwhile. tfjs keeps the activations a gradient tape
+ * saves (and customGrad's saved tensors) out of every tidy scope and frees them only after a finished backward
+ * pass, so an attempt that fails halfway would otherwise leak them all.
+ */
+function disposingKeptOnThrow<T>(f: () => T): T {
+  const engine = tf.engine() as unknown as { keep: <S extends tf.Tensor>(t: S) => S };
+  const keep = engine.keep;
+  const kept: tf.Tensor[] = [];
+  engine.keep = function <S extends tf.Tensor>(this: unknown, t: S): S {
+    kept.push(t);
+    return keep.call(this, t) as S;
+  };
+  try {
+    return f();
+  } catch (e) {
+    for (const t of kept) if (!t.isDisposed) t.dispose();
+    throw e;
+  } finally {
+    engine.keep = keep;
+  }
 }

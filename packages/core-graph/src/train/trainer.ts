@@ -62,8 +62,10 @@ export interface TrainOptions extends LoopSettings {
   /**
    * Gradient checkpointing: keep only each layer's input for the backward pass and recompute the layer's forward
    * there (train/checkpoint.ts). Less activation memory for about one more forward pass per step; same gradients.
+   * 'auto' (the default): without it until a step runs out of wasm heap, then that step again and the rest of the
+   * run with it (`TrainResult.checkpointedFrom`). false: never (the heap error goes to the caller).
    */
-  readonly checkpointLayers?: boolean;
+  readonly checkpointLayers?: boolean | 'auto';
 }
 
 /** What a `constants` hook gets: the step's executor, inputs and the options its forward pass will use. */
@@ -88,6 +90,8 @@ export interface TrainResult {
   readonly trainableKeys: readonly string[];
   readonly best?: { readonly step: number; readonly metric: number; readonly eval: EvalResult };
   readonly history: readonly TrainRecord[];
+  /** With checkpointLayers 'auto': the step (1-based) from which layers were checkpointed after the heap ran out. */
+  readonly checkpointedFrom?: number;
 }
 
 const better = (metric: SelectMetric, a: number, b: number) => (metric === 'loss' ? a < b : a > b);
@@ -126,6 +130,8 @@ export function train(options: TrainOptions): TrainResult {
   let bestWeights: TrainerSnapshot | undefined;
   let sinceBest = 0;
   let step = 0;
+  let checkpoint = options.checkpointLayers === true;
+  let checkpointedFrom: number | undefined;
   const divergence = new DivergenceMonitor(options.divergence === false ? { lossFactor: Infinity, gradFactor: Infinity } : options.divergence);
 
   const runEval = (): boolean => {
@@ -153,14 +159,20 @@ export function train(options: TrainOptions): TrainResult {
         const constants = options.constants?.({ executor, feeds: batch.feeds, examples, step, seed: stepSeed, skipLayers: skip });
         let done: StepResult;
         try {
+          // 'auto': the step is computed once more with checkpointing when its gradients ran out of wasm heap.
+          const onHeapExhausted = () => {
+            if (checkpoint || options.checkpointLayers === false) return false;
+            [checkpoint, checkpointedFrom] = [true, step + 1];
+            return true;
+          };
           done = trainer.step(() => {
             const runOptions = { outputs: [output], training: true, seed: stepSeed, ...(skip > 0 ? { skipLayers: skip } : {}), ...(options.skipAdapters?.length ? { skipAdapters: options.skipAdapters } : {}), ...(constants ? { constants } : {}) };
-            const logits = (options.checkpointLayers
+            const logits = (checkpoint
               ? checkpointedForward(executor, batch.feeds, runOptions, (key) => trainable.has(key))
               : executor.forward(batch.feeds, runOptions))[output] as tf.Tensor;
             const loss = crossEntropy(logits, batch.labels);
             return options.extraLoss ? tf.add(loss, options.extraLoss()) : loss;
-          });
+          }, { onHeapExhausted });
         } finally {
           if (constants) tf.dispose([...constants.values()]);
           disposeBatch(batch);
@@ -177,5 +189,5 @@ export function train(options: TrainOptions): TrainResult {
   } finally {
     trainer.dispose();
   }
-  return { steps: step, seconds: (Date.now() - started) / 1000, trainableKeys: trainer.trainableKeys, ...(best ? { best } : {}), history };
+  return { steps: step, seconds: (Date.now() - started) / 1000, trainableKeys: trainer.trainableKeys, ...(best ? { best } : {}), history, ...(checkpointedFrom !== undefined ? { checkpointedFrom } : {}) };
 }
