@@ -650,10 +650,11 @@ static napi_value undefined_value(napi_env env) {
 }
 
 /*
- * Threaded drivers (parallel.h). Grains are in elements (or rows) and were measured with
- * scripts/parallel-grain.js: the smallest chunk whose 2-thread time beats 1 thread by a clear margin, so
- * anything up to one grain stays on the calling thread. They depend only on the problem size, never on the
- * thread count, and every chunk's output is independent of the thread that computes it.
+ * Threaded drivers (parallel.h). Grains are in elements (or rows): ~10–25 µs of work each, about what waking a
+ * parked worker costs, so anything up to one grain stays on the calling thread (scripts/parallel-grain.js times
+ * 1 vs 2 threads around each grain; the gain just above it depends on how busy the other core is). They depend
+ * only on the problem size, never on the thread count, and every chunk's output is independent of the thread that
+ * computes it.
  */
 #define GRAIN_GELU 16384      /* ~25 µs of GELU */
 #define GRAIN_ROWS_ELEMS 32768 /* row kernels: rows per chunk = this / n (at least 1) */
