@@ -3,7 +3,8 @@
 // step's time goes before and after an engine change. Profiling reads every kernel's output back, so the
 // wall time printed is inflated; the kernel shares are what to compare. `--ab` times the step with and without
 // the named fused kernels (unregistered from the active backend in between), alternating in one process, and
-// profiles both ways: a before/after of one kernel in the same window of a shared machine. `--checkpoint` trains
+// profiles both ways: a before/after of one kernel in the same window of a shared machine (a kernel backend-native
+// replaced runs its stock config instead; `--ab pool` runs the native element-wise kernels on 1 thread instead of 2). `--checkpoint` trains
 // with gradient checkpointing (compare the printed peak memory with a run without it).
 import * as tf from '@tensorflow/tfjs';
 import type { TrainExample } from '@adapters/core-graph';
@@ -109,20 +110,50 @@ async function profileOnce(run: () => void, name: string): Promise<{ wall: numbe
 
 const MATMUL_KERNELS = new Set(['BatchMatMul', '_FusedMatMul', 'AdaptersBottleneck']);
 
-/** Median wall times of `run` with the kernels registered and without, alternating, then both profiles. */
+/** @adapters/backend-native's hooks for --ab, when installed (an optional engine, loaded like core-graph does). */
+interface NativeHooks {
+  stockKernel?: (name: string) => tf.KernelConfig | undefined;
+  setElementwiseThreads?: (threads: number) => boolean;
+}
+
+function nativeHooks(): NativeHooks {
+  try {
+    return require('@adapters/backend-native') as NativeHooks; // eslint-disable-line @typescript-eslint/no-require-imports
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Median wall times of `run` with the kernels registered and without, alternating, then both profiles. A kernel
+ * the native package replaced (Add, BatchMatMul, ...) is swapped for its stock config rather than unregistered;
+ * `pool` stands for the native element-wise thread pool (without = 1 thread).
+ */
 async function compareWithout(kernels: readonly string[], run: () => void, title: string): Promise<void> {
   const backend = tf.getBackend();
-  const configs = kernels.map((k) => {
+  const hooks = nativeHooks();
+  const pool = kernels.includes('pool');
+  if (pool && hooks.setElementwiseThreads?.(2) !== true) throw new Error('--ab pool: @adapters/backend-native is not available');
+  const named = kernels.filter((k) => k !== 'pool');
+  const configs = named.map((k) => {
     const c = tf.getKernel(k, backend);
     if (!c) throw new Error(`--ab: no kernel '${k}' is registered on backend '${backend}'`);
-    return c;
+    return { c, stock: hooks.stockKernel?.(k) };
   });
   const without = <T>(f: () => T): T => {
-    for (const k of kernels) tf.unregisterKernel(k, backend);
+    for (const { c, stock } of configs) {
+      tf.unregisterKernel(c.kernelName, backend);
+      if (stock) tf.registerKernel(stock);
+    }
+    if (pool) hooks.setElementwiseThreads?.(1);
     try {
       return f();
     } finally {
-      for (const c of configs) tf.registerKernel(c);
+      if (pool) hooks.setElementwiseThreads?.(2);
+      for (const { c, stock } of configs) {
+        if (stock) tf.unregisterKernel(c.kernelName, backend);
+        tf.registerKernel(c);
+      }
     }
   };
   const reps = Number(flag('--reps') ?? 7);
@@ -146,7 +177,8 @@ async function compareWithout(kernels: readonly string[], run: () => void, title
   }
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
   console.log(`${title}: median of ${reps} alternating runs: with ${kernels.join(', ')} ${median(on).toFixed(0)} ms, ` +
-    `without ${median(off).toFixed(0)} ms (with/without ${(median(on) / median(off)).toFixed(3)})\n`);
+    `without ${median(off).toFixed(0)} ms (with/without ${(median(on) / median(off)).toFixed(3)}); fastest ${Math.min(...on).toFixed(0)} vs ` +
+    `${Math.min(...off).toFixed(0)} ms (${(Math.min(...on) / Math.min(...off)).toFixed(3)}: the least disturbed runs, on a loaded machine)\n`);
   console.log('--- with');
   await profileOnce(run, `with ${kernels.join(', ')}`);
   console.log('\n--- without');

@@ -19,6 +19,8 @@
  *     out[o,j] = Σ_r x[o,r,j] over a float32 [outer, reduce, inner] block, accumulated in double.
  *   transpose32(heap, xOff, outOff, batch, rows, cols)
  *     [batch, rows, cols] -> [batch, cols, rows] for 4-byte elements (float32/int32), cache-tiled.
+ *   transposeBlocks32(heap, xOff, outOff, batch, rows, cols, inner)
+ *     [batch, rows, cols, inner] -> [batch, cols, rows, inner] for 4-byte elements (blocks of inner copied whole)
  *   gather32(heap, xOff, idxOff, outOff, outer, n, inner, count)
  *     out[o,i,:] = x[o,idx[i],:] (GatherV2 with batchDims 0) for 4-byte elements; throws on an index outside [0, n).
  *   geluFwd(heap, xOff, yOff, count)                     y = x·Φ(x), Φ(x) = 0.5·(1 + erf(x/√2))
@@ -41,9 +43,17 @@
  *                 batch, seq, heads, dh, prefix, perExample, scale, k1, k2, threshold, keepScale)
  *     attention for training with dropout on the probabilities and optional prefix rows, and its backward
  *     (attention_train.h)
+ *   binary32(heap, op, aOff, aKind, bOff, bKind, outOff, rows, n)
+ *     out[rows,n] = a + b / a - b / a * b (op 0/1/2); kind 0 full, 1 one row [n] broadcast, 2 one value
+ *   parallelThreads() -> threads of the element-wise kernels' pool (parallel.h), set along with setNumThreads
+ *   setParallelThreads(n)   the pool's threads alone (1..16)
  *   info() -> { config, corename, threads, library, libraryError }
  *     library: the CBLAS loaded from ADAPTERS_BLAS_LIBRARY ("" = the linked OpenBLAS), libraryError: why not
- *   setNumThreads(n)   the BLAS's threads and the bottleneck kernel's
+ *   setNumThreads(n)   the BLAS's threads, the bottleneck/attention kernels' and the element-wise pool's
+ *
+ * GELU, GELU grad, softmax grad, LayerNorm (+grad), add+LayerNorm, AdamW, the dropout mask and binary32 split their
+ * rows/elements over the persistent pool of parallel.h, in chunks fixed by the problem size: same bits for any
+ * thread count.
  *
  * The BLAS entry points come from blas_select.c (the linked OpenBLAS, or a CBLAS named by ADAPTERS_BLAS_LIBRARY);
  * its prototypes are declared there rather than included: Debian ships cblas.h under several alternative paths,
@@ -63,6 +73,7 @@
 #include "attention_train.h"
 #include "blas_select.h"
 #include "bottleneck.h"
+#include "parallel.h"
 
 enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
 
@@ -76,6 +87,8 @@ enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
       return NULL;                                                                                         \
     }                                                                                                      \
   } while (0)
+
+static napi_value undefined_value(napi_env env);
 
 static napi_value throw_range(napi_env env, const char *msg) {
   napi_throw_range_error(env, NULL, msg);
@@ -227,29 +240,24 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   return undef;
 }
 
-static napi_value bias_act(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7) return throw_range(env, "backend-native: biasAct expects 7 arguments");
-  uint8_t *heap;
-  size_t len;
-  int64_t c_off, rows, n, bias_off, act;
-  double alpha;
-  if (!get_heap(env, argv[0], &heap, &len)) return NULL;
-  if (!get_int(env, argv[1], 0, (int64_t)len, &c_off, "cOff") || !get_int(env, argv[2], 0, INT_LIMIT, &rows, "rows") ||
-      !get_int(env, argv[3], 0, INT_LIMIT, &n, "n") || !get_int(env, argv[4], -1, (int64_t)len, &bias_off, "biasOff") ||
-      !get_int(env, argv[5], 0, 6, &act, "act")) {
-    return NULL;
-  }
-  CHECK(env, napi_get_value_double(env, argv[6], &alpha));
-  if (!in_heap(c_off, rows * n, len) || (bias_off >= 0 && !in_heap(bias_off, n, len))) {
-    return throw_range(env, "backend-native: biasAct operand lies outside the wasm heap (or is misaligned)");
-  }
-  float *c = (float *)(heap + c_off);
-  const float *bias = bias_off >= 0 ? (const float *)(heap + bias_off) : NULL;
-  const float al = (float)alpha;
-  for (int64_t r = 0; r < rows; r++) {
+/* C += bias, then the activation, on rows [r0, r1) (no flush: the same float ops as the stock kernel's epilogue). */
+typedef struct {
+  float *c;
+  const float *bias;
+  int64_t n;
+  int act;
+  float alpha;
+} bias_act_ctx;
+
+static void bias_act_chunk(void *p, int64_t chunk, int64_t r0, int64_t r1) {
+  (void)chunk;
+  const bias_act_ctx *ctx = p;
+  float *c = ctx->c;
+  const float *bias = ctx->bias;
+  const int64_t n = ctx->n;
+  const int act = ctx->act;
+  const float al = ctx->alpha;
+  for (int64_t r = r0; r < r1; r++) {
     float *row = c + r * n;
     if (bias) {
       for (int64_t j = 0; j < n; j++) row[j] += bias[j];
@@ -274,6 +282,30 @@ static napi_value bias_act(napi_env env, napi_callback_info info) {
         break;
     }
   }
+}
+
+static napi_value bias_act(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) return throw_range(env, "backend-native: biasAct expects 7 arguments");
+  uint8_t *heap;
+  size_t len;
+  int64_t c_off, rows, n, bias_off, act;
+  double alpha;
+  if (!get_heap(env, argv[0], &heap, &len)) return NULL;
+  if (!get_int(env, argv[1], 0, (int64_t)len, &c_off, "cOff") || !get_int(env, argv[2], 0, INT_LIMIT, &rows, "rows") ||
+      !get_int(env, argv[3], 0, INT_LIMIT, &n, "n") || !get_int(env, argv[4], -1, (int64_t)len, &bias_off, "biasOff") ||
+      !get_int(env, argv[5], 0, 6, &act, "act")) {
+    return NULL;
+  }
+  CHECK(env, napi_get_value_double(env, argv[6], &alpha));
+  if (!in_heap(c_off, rows * n, len) || (bias_off >= 0 && !in_heap(bias_off, n, len))) {
+    return throw_range(env, "backend-native: biasAct operand lies outside the wasm heap (or is misaligned)");
+  }
+  const bias_act_ctx ctx = {(float *)(heap + c_off), bias_off >= 0 ? (const float *)(heap + bias_off) : NULL, n, (int)act,
+                            (float)alpha};
+  par_for(rows, n > 0 && n < 32768 ? 32768 / n : 1, 0, bias_act_chunk, (void *)&ctx);
   napi_value undef;
   CHECK(env, napi_get_undefined(env, &undef));
   return undef;
@@ -324,6 +356,44 @@ static napi_value reduce_sum(napi_env env, napi_callback_info info) {
   return undef;
 }
 
+/*
+ * Each tile is read row by row into an L1-resident buffer and written out row by row, so both sides stream
+ * whole cache lines; transposing straight from x to y thrashes when rows*4 is a large power of two. The pool's
+ * items are strips of TILE input rows of one matrix (disjoint outputs: any split gives the same bytes).
+ */
+#define TRANSPOSE_TILE 32
+
+typedef struct {
+  const uint32_t *x;
+  uint32_t *y;
+  int64_t rows, cols, strips; /* strips per matrix */
+} transpose_ctx;
+
+static void transpose_chunk(void *p, int64_t chunk, int64_t s0, int64_t s1) {
+  (void)chunk;
+  const transpose_ctx *t = p;
+  enum { TILE = TRANSPOSE_TILE };
+  uint32_t tile[TILE][TILE + 1];
+  const int64_t rows = t->rows, cols = t->cols;
+  for (int64_t s = s0; s < s1; s++) {
+    const int64_t b = s / t->strips, r0 = (s - b * t->strips) * TILE;
+    const uint32_t *x = t->x + b * rows * cols;
+    uint32_t *y = t->y + b * rows * cols;
+    const int64_t nr = rows - r0 < TILE ? rows - r0 : TILE;
+    for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
+      const int64_t nc = cols - c0 < TILE ? cols - c0 : TILE;
+      for (int64_t r = 0; r < nr; r++) {
+        const uint32_t *src = x + (r0 + r) * cols + c0;
+        for (int64_t c = 0; c < nc; c++) tile[c][r] = src[c];
+      }
+      for (int64_t c = 0; c < nc; c++) {
+        uint32_t *dst = y + (c0 + c) * rows + r0;
+        for (int64_t r = 0; r < nr; r++) dst[r] = tile[c][r];
+      }
+    }
+  }
+}
+
 /* transpose32(heap, xOff, outOff, batch, rows, cols): out[b][c][r] = x[b][r][c] for 4-byte elements, 32×32 tiles. */
 static napi_value transpose32(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -342,31 +412,81 @@ static napi_value transpose32(napi_env env, napi_callback_info info) {
   if (!in_heap(out_off, batch * rows * cols, len) || !in_heap(x_off, batch * rows * cols, len)) {
     return throw_range(env, "backend-native: transpose32 operand lies outside the wasm heap (or is misaligned)");
   }
-  /* Each tile is read row by row into an L1-resident buffer and written out row by row, so both sides stream
-   * whole cache lines; transposing straight from x to y thrashes when rows*4 is a large power of two. */
-  enum { TILE = 32 };
-  uint32_t tile[TILE][TILE + 1];
-  for (int64_t b = 0; b < batch; b++) {
-    const uint32_t *x = (const uint32_t *)(heap + x_off) + b * rows * cols;
-    uint32_t *y = (uint32_t *)(heap + out_off) + b * rows * cols;
-    for (int64_t r0 = 0; r0 < rows; r0 += TILE) {
-      const int64_t nr = rows - r0 < TILE ? rows - r0 : TILE;
-      for (int64_t c0 = 0; c0 < cols; c0 += TILE) {
-        const int64_t nc = cols - c0 < TILE ? cols - c0 : TILE;
-        for (int64_t r = 0; r < nr; r++) {
-          const uint32_t *src = x + (r0 + r) * cols + c0;
-          for (int64_t c = 0; c < nc; c++) tile[c][r] = src[c];
-        }
-        for (int64_t c = 0; c < nc; c++) {
-          uint32_t *dst = y + (c0 + c) * rows + r0;
-          for (int64_t r = 0; r < nr; r++) dst[r] = tile[c][r];
-        }
-      }
-    }
-  }
+  const transpose_ctx ctx = {(const uint32_t *)(heap + x_off), (uint32_t *)(heap + out_off), rows, cols,
+                             (rows + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE};
+  const int64_t strip = TRANSPOSE_TILE * (cols > 0 ? cols : 1);
+  par_for(batch * ctx.strips, strip < 32768 ? 32768 / strip : 1, 0, transpose_chunk, (void *)&ctx);
   napi_value undef;
   CHECK(env, napi_get_undefined(env, &undef));
   return undef;
+}
+
+/*
+ * transposeBlocks32(heap, xOff, outOff, batch, rows, cols, inner): out[b][c][r][:] = x[b][r][c][:], blocks of inner
+ * 4-byte elements (a [0,2,1,3] permutation, e.g. attention's head split and merge). One memcpy per block; the pool's
+ * items are input rows (disjoint outputs).
+ */
+typedef struct {
+  const uint32_t *x;
+  uint32_t *y;
+  int64_t rows, cols, inner;
+} blocks_ctx;
+
+static void transpose_blocks_chunk(void *p, int64_t chunk, int64_t i0, int64_t i1) {
+  (void)chunk;
+  const blocks_ctx *t = p;
+  const int64_t rows = t->rows, cols = t->cols, inner = t->inner;
+  for (int64_t i = i0; i < i1; i++) { /* i = b * rows + r */
+    const int64_t b = i / rows, r = i - b * rows;
+    const uint32_t *src = t->x + i * cols * inner;
+    uint32_t *dst = t->y + (b * cols * rows + r) * inner;
+    for (int64_t c = 0; c < cols; c++) memcpy(dst + c * rows * inner, src + c * inner, (size_t)inner * 4u);
+  }
+}
+
+static napi_value transpose_blocks32(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) return throw_range(env, "backend-native: transposeBlocks32 expects 7 arguments");
+  uint8_t *heap;
+  size_t len;
+  int64_t x_off, out_off, batch, rows, cols, inner;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_int(env, argv[1], 0, (int64_t)len, &x_off, "xOff") ||
+      !get_int(env, argv[2], 0, (int64_t)len, &out_off, "outOff") || !get_int(env, argv[3], 0, INT_LIMIT, &batch, "batch") ||
+      !get_int(env, argv[4], 0, INT_LIMIT, &rows, "rows") || !get_int(env, argv[5], 0, INT_LIMIT, &cols, "cols") ||
+      !get_int(env, argv[6], 0, INT_LIMIT, &inner, "inner")) {
+    return NULL;
+  }
+  if ((double)batch * (double)rows * (double)cols * (double)inner > (double)INT_LIMIT) {
+    return throw_range(env, "backend-native: transposeBlocks32 operand is too large");
+  }
+  const int64_t total = batch * rows * cols * inner;
+  if (!in_heap(out_off, total, len) || !in_heap(x_off, total, len)) {
+    return throw_range(env, "backend-native: transposeBlocks32 operand lies outside the wasm heap (or is misaligned)");
+  }
+  if (total == 0) return undefined_value(env);
+  const blocks_ctx ctx = {(const uint32_t *)(heap + x_off), (uint32_t *)(heap + out_off), rows, cols, inner};
+  const int64_t row = cols * inner;
+  par_for(batch * rows, row < 32768 ? 32768 / row : 1, 0, transpose_blocks_chunk, (void *)&ctx);
+  return undefined_value(env);
+}
+
+/* Output slices [s0, s1) of gather32 (slice s = o·count + i), one memcpy each; the pool splits the slices. */
+typedef struct {
+  const uint32_t *x;
+  const int32_t *idx;
+  uint32_t *out;
+  int64_t n, inner, count;
+} gather_ctx;
+
+static void gather_chunk(void *p, int64_t chunk, int64_t s0, int64_t s1) {
+  (void)chunk;
+  const gather_ctx *g = p;
+  for (int64_t s = s0; s < s1; s++) {
+    const int64_t o = s / g->count, i = s - o * g->count;
+    memcpy(g->out + s * g->inner, g->x + (o * g->n + g->idx[i]) * g->inner, (size_t)g->inner * 4u);
+  }
 }
 
 /* gather32(heap, xOff, idxOff, outOff, outer, n, inner, count): out[o,i,:] = x[o,idx[i],:], 4-byte elements. */
@@ -398,14 +518,8 @@ static napi_value gather32(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  const uint32_t *x = (const uint32_t *)(heap + x_off);
-  uint32_t *out = (uint32_t *)(heap + out_off);
-  const size_t row_bytes = (size_t)inner * 4u;
-  for (int64_t o = 0; o < outer; o++) {
-    for (int64_t i = 0; i < count; i++) {
-      memcpy(out + (o * count + i) * inner, x + (o * n + idx[i]) * inner, row_bytes);
-    }
-  }
+  const gather_ctx ctx = {(const uint32_t *)(heap + x_off), idx, (uint32_t *)(heap + out_off), n, inner, count};
+  par_for(outer * count, inner > 0 && inner < 32768 ? 32768 / inner : 1, 0, gather_chunk, (void *)&ctx);
   napi_value undef;
   CHECK(env, napi_get_undefined(env, &undef));
   return undef;
@@ -458,7 +572,6 @@ FUSED_FN static void layer_norm_loop(const float *restrict x, const float *restr
   }
 }
 
-/* Caller-provided scratch: acc_g/acc_b double[n] for dgamma/dbeta, gs/xhs float[n] for one row's g and x̂. */
 /* y = LayerNorm(a + b [+ c]) per row, the sum written into y first and normalised there (inference: no statistics out). */
 FUSED_FN static void add_layer_norm_loop(const float *restrict a, const float *restrict b, const float *restrict c,
                                          const float *restrict gamma, const float *restrict beta, float *restrict y,
@@ -479,9 +592,10 @@ FUSED_FN static void add_layer_norm_loop(const float *restrict a, const float *r
   }
 }
 
+/* Caller-provided scratch: acc_g/acc_b double[n] (this range's Σ dy·x̂ and Σ dy), gs/xhs float[n] for one row's g and x̂. */
 FUSED_FN static void layer_norm_grad_loop(const float *restrict dy, const float *restrict x, const float *restrict gamma,
                                           const float *restrict mean, const float *restrict rstd, float *restrict dx,
-                                          float *restrict dgamma, float *restrict dbeta, double *restrict acc_g,
+                                          double *restrict acc_g,
                                           double *restrict acc_b, float *restrict gs, float *restrict xhs, int64_t rows,
                                           int64_t n) {
   for (int64_t j = 0; j < n; j++) acc_g[j] = acc_b[j] = 0.0;
@@ -498,10 +612,6 @@ FUSED_FN static void layer_norm_grad_loop(const float *restrict dy, const float 
     }
     const float ma = (float)(dot_d(gs, NULL, n) / (double)n), mb = (float)(dot_d(gs, xhs, n) / (double)n);
     for (int64_t j = 0; j < n; j++) dxr[j] = rs * ((gs[j] - ma) - xhs[j] * mb);
-  }
-  for (int64_t j = 0; j < n; j++) {
-    dgamma[j] = (float)acc_g[j];
-    dbeta[j] = (float)acc_b[j];
   }
 }
 
@@ -541,6 +651,37 @@ static napi_value undefined_value(napi_env env) {
   return undef;
 }
 
+/*
+ * Threaded drivers (parallel.h). Grains are in elements (or rows): ~10–25 µs of work each, about what waking a
+ * parked worker costs, so anything up to one grain stays on the calling thread (scripts/parallel-grain.js times
+ * 1 vs 2 threads around each grain; the gain just above it depends on how busy the other core is). They depend
+ * only on the problem size, never on the thread count, and every chunk's output is independent of the thread that
+ * computes it.
+ */
+#define GRAIN_GELU 16384      /* ~25 µs of GELU */
+#define GRAIN_ROWS_ELEMS 32768 /* row kernels: rows per chunk = this / n (at least 1) */
+#define GRAIN_ADAMW 32768
+#define GRAIN_MASK 65536
+
+static int64_t row_grain(int64_t n) { return n > 0 && n < GRAIN_ROWS_ELEMS ? GRAIN_ROWS_ELEMS / n : 1; }
+
+typedef struct {
+  const float *a, *b;
+  float *c;
+} ew_ctx;
+
+static void gelu_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const ew_ctx *c = p;
+  gelu_loop(c->a + b, (float *)c->b + b, e - b);
+}
+
+static void gelu_grad_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const ew_ctx *c = p;
+  gelu_grad_loop(c->a + b, c->b + b, c->c + b, e - b);
+}
+
 /* geluFwd(heap, xOff, yOff, count) / geluGrad(heap, dyOff, xOff, dxOff, count) */
 static napi_value gelu_common(napi_env env, napi_callback_info info, int grad) {
   size_t argc = 5;
@@ -562,16 +703,57 @@ static napi_value gelu_common(napi_env env, napi_callback_info info, int grad) {
       return throw_range(env, "backend-native: gelu operand lies outside the wasm heap (or is misaligned)");
     }
   }
-  if (grad) {
-    gelu_grad_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (float *)(heap + off[2]), count);
-  } else {
-    gelu_loop((const float *)(heap + off[0]), (float *)(heap + off[1]), count);
-  }
+  const ew_ctx ctx = {(const float *)(heap + off[0]), (const float *)(heap + off[1]), grad ? (float *)(heap + off[2]) : NULL};
+  par_for(count, GRAIN_GELU, 1, grad ? gelu_grad_chunk : gelu_chunk, (void *)&ctx);
   return undefined_value(env);
 }
 
 static napi_value gelu_fwd(napi_env env, napi_callback_info info) { return gelu_common(env, info, 0); }
 static napi_value gelu_grad(napi_env env, napi_callback_info info) { return gelu_common(env, info, 1); }
+
+/* Row kernels: operand pointers of the whole tensors, chunks are row ranges. */
+typedef struct {
+  const float *a, *b, *c, *gamma, *beta, *mean, *rstd;
+  float *y, *mean_out, *rstd_out;
+  int64_t n;
+  double eps;
+  double *partials; /* layerNormGrad: per chunk, dγ then dβ (2n doubles) */
+  int failed;       /* __atomic: a chunk could not allocate its scratch */
+} rows_ctx;
+
+static void softmax_grad_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const rows_ctx *c = p;
+  softmax_grad_loop(c->a + b * c->n, c->b + b * c->n, c->y + b * c->n, e - b, c->n);
+}
+
+static void layer_norm_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const rows_ctx *c = p;
+  layer_norm_loop(c->a + b * c->n, c->gamma, c->beta, c->y + b * c->n, c->mean_out + b, c->rstd_out + b, e - b, c->n, c->eps);
+}
+
+static void add_layer_norm_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const rows_ctx *c = p;
+  add_layer_norm_loop(c->a + b * c->n, c->b + b * c->n, c->c ? c->c + b * c->n : NULL, c->gamma, c->beta, c->y + b * c->n,
+                      e - b, c->n, c->eps);
+}
+
+/* dx for rows [b, e) and this chunk's Σ dy·x̂ and Σ dy into its slot of partials (summed in chunk order later). */
+static void layer_norm_grad_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  rows_ctx *c = p;
+  const int64_t n = c->n;
+  float *rowbuf = malloc((size_t)(n > 0 ? n : 1) * 2 * sizeof(float));
+  if (rowbuf == NULL) {
+    __atomic_store_n(&c->failed, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  double *acc = c->partials + chunk * 2 * n;
+  layer_norm_grad_loop(c->a + b * n, c->b + b * n, c->gamma, c->mean + b, c->rstd + b, c->y + b * n, acc, acc + n, rowbuf,
+                       rowbuf + n, e - b, n);
+  free(rowbuf);
+}
 
 /* softmaxGrad(heap, dyOff, yOff, dxOff, rows, n): dx = y·(dy - Σ_n dy·y) per row */
 static napi_value softmax_grad(napi_env env, napi_callback_info info) {
@@ -592,7 +774,8 @@ static napi_value softmax_grad(napi_env env, napi_callback_info info) {
       return throw_range(env, "backend-native: softmaxGrad operand lies outside the wasm heap (or is misaligned)");
     }
   }
-  softmax_grad_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (float *)(heap + off[2]), rows, n);
+  const rows_ctx ctx = {.a = (const float *)(heap + off[0]), .b = (const float *)(heap + off[1]), .y = (float *)(heap + off[2]), .n = n};
+  par_for(rows, row_grain(n), 1, softmax_grad_chunk, (void *)&ctx);
   return undefined_value(env);
 }
 
@@ -618,8 +801,10 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
       return throw_range(env, "backend-native: layerNorm operand lies outside the wasm heap (or is misaligned)");
     }
   }
-  layer_norm_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
-                  (float *)(heap + off[3]), (float *)(heap + off[4]), (float *)(heap + off[5]), rows, n, eps);
+  const rows_ctx ctx = {.a = (const float *)(heap + off[0]), .gamma = (const float *)(heap + off[1]),
+                        .beta = (const float *)(heap + off[2]), .y = (float *)(heap + off[3]), .mean_out = (float *)(heap + off[4]),
+                        .rstd_out = (float *)(heap + off[5]), .n = n, .eps = eps};
+  par_for(rows, row_grain(n), 1, layer_norm_chunk, (void *)&ctx);
   return undefined_value(env);
 }
 
@@ -643,17 +828,47 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
       return throw_range(env, "backend-native: layerNormGrad operand lies outside the wasm heap (or is misaligned)");
     }
   }
-  double *scratch = (double *)malloc((size_t)(n > 0 ? n : 1) * 3 * sizeof(double)); /* 2n doubles + 2n floats */
-  if (scratch == NULL) {
+  const int64_t grain = row_grain(n), chunks = par_chunks(rows, grain);
+  double *partials = (double *)calloc((size_t)(chunks > 0 ? chunks : 1) * (size_t)(n > 0 ? n : 1) * 2, sizeof(double));
+  if (partials == NULL) {
     napi_throw_error(env, NULL, "backend-native: layerNormGrad: out of memory");
     return NULL;
   }
-  layer_norm_grad_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
-                       (const float *)(heap + off[3]), (const float *)(heap + off[4]), (float *)(heap + off[5]),
-                       (float *)(heap + off[6]), (float *)(heap + off[7]), scratch, scratch + n, (float *)(scratch + 2 * n),
-                       (float *)(scratch + 2 * n) + n, rows, n);
-  free(scratch);
+  rows_ctx ctx = {.a = (const float *)(heap + off[0]), .b = (const float *)(heap + off[1]), .gamma = (const float *)(heap + off[2]),
+                  .mean = (const float *)(heap + off[3]), .rstd = (const float *)(heap + off[4]), .y = (float *)(heap + off[5]),
+                  .n = n, .partials = partials};
+  par_for(rows, grain, 1, layer_norm_grad_chunk, &ctx);
+  if (ctx.failed) {
+    free(partials);
+    napi_throw_error(env, NULL, "backend-native: layerNormGrad: out of memory");
+    return NULL;
+  }
+  /* dγ, dβ: the chunks' double partials added in chunk order (fixed by rows and n, not by the thread count). */
+  float *dgamma = (float *)(heap + off[6]), *dbeta = (float *)(heap + off[7]);
+  for (int64_t j = 0; j < n; j++) {
+    double g = 0.0, bsum = 0.0;
+    for (int64_t c = 0; c < chunks; c++) {
+      g += partials[c * 2 * n + j];
+      bsum += partials[c * 2 * n + n + j];
+    }
+    dgamma[j] = (float)g;
+    dbeta[j] = (float)bsum;
+  }
+  free(partials);
   return undefined_value(env);
+}
+
+typedef struct {
+  const float *in[4]; /* p, g, m, v */
+  float *out[3];      /* p', m', v' */
+  float h[9];         /* b1, 1-b1, b2, 1-b2, c1, c2, eps, decay, lr */
+} adamw_ctx;
+
+static void adamw_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const adamw_ctx *c = p;
+  adamw_loop(c->in[0] + b, c->in[1] + b, c->in[2] + b, c->in[3] + b, c->out[0] + b, c->out[1] + b, c->out[2] + b, e - b,
+             c->h[0], c->h[1], c->h[2], c->h[3], c->h[4], c->h[5], c->h[6], c->h[7], c->h[8]);
 }
 
 /* adamW(heap, pOff, gOff, mOff, vOff, pOutOff, mOutOff, vOutOff, count, lr, beta1, beta2, epsilon, weightDecay, step) */
@@ -679,10 +894,13 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
   }
   const double lr = h[0], b1 = h[1], b2 = h[2], eps = h[3], wd = h[4], step = h[5];
   const double c1 = 1.0 - pow(b1, step), c2 = 1.0 - pow(b2, step);
-  adamw_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
-             (const float *)(heap + off[3]), (float *)(heap + off[4]), (float *)(heap + off[5]), (float *)(heap + off[6]),
-             count, (float)b1, (float)(1.0 - b1), (float)b2, (float)(1.0 - b2), (float)c1, (float)c2, (float)eps,
-             (float)(1.0 - lr * wd), (float)lr);
+  const adamw_ctx ctx = {{(const float *)(heap + off[0]), (const float *)(heap + off[1]), (const float *)(heap + off[2]),
+                          (const float *)(heap + off[3])},
+                         {(float *)(heap + off[4]), (float *)(heap + off[5]), (float *)(heap + off[6])},
+                         {(float)b1, (float)(1.0 - b1), (float)b2, (float)(1.0 - b2), (float)c1, (float)c2, (float)eps,
+                          (float)(1.0 - lr * wd), (float)lr}};
+  /* No flush: AdamW mirrors tfjs's float32 ops bit for bit, subnormal moments included. */
+  par_for(count, GRAIN_ADAMW, 0, adamw_chunk, (void *)&ctx);
   return undefined_value(env);
 }
 
@@ -700,8 +918,8 @@ static inline uint32_t lowbias32(uint32_t x) {
  * Bit-identical to @adapters/core-graph's JS fallback (same hash, same 32-bit index), and vectorisable because
  * no entry depends on another. The select is done with a mask so the loop has no branch.
  */
-FUSED_FN static void dropout_mask_loop(float *restrict out, int64_t count, uint32_t k1, uint32_t k2, uint64_t threshold,
-                                       float scale) {
+FUSED_FN static void dropout_mask_loop(float *restrict out, int64_t first, int64_t count, uint32_t k1, uint32_t k2,
+                                       uint64_t threshold, float scale) {
   const uint32_t scale_bits = bits_of(scale);
   if (threshold > 0xffffffffull) { /* rate 0: keep everything */
     for (int64_t i = 0; i < count; i++) out[i] = scale;
@@ -709,10 +927,24 @@ FUSED_FN static void dropout_mask_loop(float *restrict out, int64_t count, uint3
   }
   const uint32_t t = (uint32_t)threshold;
   for (int64_t i = 0; i < count; i++) {
-    const uint32_t h = lowbias32(lowbias32((uint32_t)i ^ k1) + k2);
+    const uint32_t h = lowbias32(lowbias32((uint32_t)(first + i) ^ k1) + k2);
     const uint32_t keep = 0u - (uint32_t)(h < t);
     out[i] = float_of(scale_bits & keep);
   }
+}
+
+typedef struct {
+  float *out;
+  uint32_t k1, k2;
+  uint64_t threshold;
+  float scale;
+} mask_ctx;
+
+/* out[b..e) with the global indices b..e-1 hashed: chunking leaves every entry unchanged. */
+static void dropout_mask_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  const mask_ctx *c = p;
+  dropout_mask_loop(c->out + b, b, e - b, c->k1, c->k2, c->threshold, c->scale);
 }
 
 /* dropoutMask(heap, outOff, count, k1, k2, threshold, scale) */
@@ -734,7 +966,8 @@ static napi_value dropout_mask(napi_env env, napi_callback_info info) {
   if (!in_heap(out_off, count, len)) {
     return throw_range(env, "backend-native: dropoutMask output lies outside the wasm heap (or is misaligned)");
   }
-  dropout_mask_loop((float *)(heap + out_off), count, (uint32_t)k1, (uint32_t)k2, (uint64_t)threshold, (float)scale);
+  const mask_ctx ctx = {(float *)(heap + out_off), (uint32_t)k1, (uint32_t)k2, (uint64_t)threshold, (float)scale};
+  par_for(count, GRAIN_MASK, 0, dropout_mask_chunk, (void *)&ctx);
   return undefined_value(env);
 }
 
@@ -802,9 +1035,91 @@ static napi_value add_layer_norm(napi_env env, napi_callback_info info) {
       !in_heap(tail[0], n, len) || !in_heap(tail[1], n, len) || !in_heap(tail[2], rows * n, len)) {
     return throw_range(env, "backend-native: addLayerNorm operand lies outside the wasm heap (or is misaligned)");
   }
-  add_layer_norm_loop((const float *)(heap + off[0]), (const float *)(heap + off[1]),
-                      c_off >= 0 ? (const float *)(heap + c_off) : NULL, (const float *)(heap + tail[0]),
-                      (const float *)(heap + tail[1]), (float *)(heap + tail[2]), rows, n, eps);
+  const rows_ctx ctx = {.a = (const float *)(heap + off[0]), .b = (const float *)(heap + off[1]),
+                        .c = c_off >= 0 ? (const float *)(heap + c_off) : NULL, .gamma = (const float *)(heap + tail[0]),
+                        .beta = (const float *)(heap + tail[1]), .y = (float *)(heap + tail[2]), .n = n, .eps = eps};
+  par_for(rows, row_grain(n), 1, add_layer_norm_chunk, (void *)&ctx);
+  return undefined_value(env);
+}
+
+/*
+ * binary32(heap, op, aOff, aKind, bOff, bKind, outOff, rows, n): out[r,j] = a ∘ b over a float32 [rows, n] output,
+ * op 0 add, 1 subtract, 2 multiply; each operand's kind says how it is read: 0 full [rows, n], 1 one row [n]
+ * broadcast over the rows (a bias), 2 one value. One IEEE float32 operation per element, as tfjs-wasm's kernels,
+ * so the results are the same bits; no flush (subnormals stay, as in the stock kernels).
+ */
+typedef struct {
+  const float *a, *b;
+  float *out;
+  int64_t n;
+  int op, ak, bk;
+} binary_ctx;
+
+#define BINARY_LOOP(EXPR)                                                                                      \
+  for (int64_t j = 0; j < cnt; j++) o[j] = (EXPR)
+
+FUSED_FN static void binary_range(const binary_ctx *c, int64_t b, int64_t e) {
+  /* Elements [b, e) of the flat output, split at row ends so a row operand is read contiguously. */
+  while (b < e) {
+    const int64_t r = c->n > 0 ? b / c->n : 0, j0 = b - r * c->n;
+    const int64_t row_end = (r + 1) * c->n, stop = row_end < e ? row_end : e, cnt = stop - b;
+    const float *restrict x = c->ak == 0 ? c->a + b : c->ak == 1 ? c->a + j0 : c->a;
+    const float *restrict y = c->bk == 0 ? c->b + b : c->bk == 1 ? c->b + j0 : c->b;
+    float *restrict o = c->out + b;
+    const int xs = c->ak != 2, ys = c->bk != 2; /* 0: one value */
+    if (xs && ys) {
+      if (c->op == 0) BINARY_LOOP(x[j] + y[j]);
+      else if (c->op == 1) BINARY_LOOP(x[j] - y[j]);
+      else BINARY_LOOP(x[j] * y[j]);
+    } else if (xs) {
+      const float v = y[0];
+      if (c->op == 0) BINARY_LOOP(x[j] + v);
+      else if (c->op == 1) BINARY_LOOP(x[j] - v);
+      else BINARY_LOOP(x[j] * v);
+    } else if (ys) {
+      const float v = x[0];
+      if (c->op == 0) BINARY_LOOP(v + y[j]);
+      else if (c->op == 1) BINARY_LOOP(v - y[j]);
+      else BINARY_LOOP(v * y[j]);
+    } else {
+      const float v = c->op == 0 ? x[0] + y[0] : c->op == 1 ? x[0] - y[0] : x[0] * y[0];
+      BINARY_LOOP(v);
+    }
+    b = stop;
+  }
+}
+
+static void binary_chunk(void *p, int64_t chunk, int64_t b, int64_t e) {
+  (void)chunk;
+  binary_range(p, b, e);
+}
+
+#define GRAIN_BINARY 65536 /* ~20 µs of a memory-bound add */
+
+static napi_value binary32(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 9) return throw_range(env, "backend-native: binary32 expects 9 arguments");
+  uint8_t *heap;
+  size_t len;
+  int64_t op, a_off, ak, b_off, bk, out_off, rows, n;
+  if (!get_heap(env, argv[0], &heap, &len) || !get_int(env, argv[1], 0, 2, &op, "op") ||
+      !get_int(env, argv[2], 0, (int64_t)len, &a_off, "aOff") || !get_int(env, argv[3], 0, 2, &ak, "aKind") ||
+      !get_int(env, argv[4], 0, (int64_t)len, &b_off, "bOff") || !get_int(env, argv[5], 0, 2, &bk, "bKind") ||
+      !get_int(env, argv[6], 0, (int64_t)len, &out_off, "outOff") || !get_int(env, argv[7], 0, INT_LIMIT, &rows, "rows") ||
+      !get_int(env, argv[8], 0, INT_LIMIT, &n, "n")) {
+    return NULL;
+  }
+  const int64_t total = rows * n;
+  if (total > INT_LIMIT) return throw_range(env, "backend-native: binary32 output is too large");
+  const int64_t a_count = ak == 0 ? total : ak == 1 ? n : 1, b_count = bk == 0 ? total : bk == 1 ? n : 1;
+  if (!in_heap(out_off, total, len) || (total > 0 && (!in_heap(a_off, a_count, len) || !in_heap(b_off, b_count, len)))) {
+    return throw_range(env, "backend-native: binary32 operand lies outside the wasm heap (or is misaligned)");
+  }
+  const binary_ctx ctx = {(const float *)(heap + a_off), (const float *)(heap + b_off), (float *)(heap + out_off), n, (int)op,
+                          (int)ak, (int)bk};
+  par_for(total, GRAIN_BINARY, 0, binary_chunk, (void *)&ctx);
   return undefined_value(env);
 }
 
@@ -1096,6 +1411,25 @@ static napi_value info_fn(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/* setParallelThreads(n): the element-wise pool only (setNumThreads sets it along with the BLAS's). */
+static napi_value set_parallel_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t n;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], 1, PAR_MAX_THREADS, &n, "threads")) return NULL;
+  par_set_threads((int)n);
+  return undefined_value(env);
+}
+
+/* parallelThreads() -> threads the element-wise kernels use (the caller included). */
+static napi_value parallel_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value v;
+  CHECK(env, napi_create_int32(env, par_threads(), &v));
+  return v;
+}
+
 static napi_value set_num_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -1104,6 +1438,7 @@ static napi_value set_num_threads(napi_env env, napi_callback_info info) {
   if (argc < 1 || !get_int(env, argv[0], 1, 1024, &n, "threads")) return NULL;
   blas_set_num_threads((int)n);
   row_threads = (int)n;
+  par_set_threads((int)n);
   napi_value undef;
   CHECK(env, napi_get_undefined(env, &undef));
   return undef;
@@ -1130,6 +1465,10 @@ NAPI_MODULE_INIT() {
       {"attentionTrain", NULL, attention_train, NULL, NULL, NULL, napi_enumerable, NULL},
       {"attentionGrad", NULL, attention_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stridedCopy32", NULL, strided_copy32, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"binary32", NULL, binary32, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"transposeBlocks32", NULL, transpose_blocks32, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"parallelThreads", NULL, parallel_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setParallelThreads", NULL, set_parallel_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };
@@ -1137,6 +1476,7 @@ NAPI_MODULE_INIT() {
   blas_select_init();
   const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   row_threads = cpus > 1 ? (int)(cpus < 8 ? cpus : 8) : 1;
+  par_set_threads(row_threads);
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;
 }

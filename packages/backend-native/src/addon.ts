@@ -15,6 +15,8 @@ export interface NativeAddon {
   biasAct(heap: ArrayBuffer, cOff: number, rows: number, n: number, biasOff: number, act: number, alpha: number): void;
   reduceSum(heap: ArrayBuffer, xOff: number, outOff: number, outer: number, reduce: number, inner: number): void;
   transpose32(heap: ArrayBuffer, xOff: number, outOff: number, batch: number, rows: number, cols: number): void;
+  /** out[b][c][r][0..inner) = x[b][r][c][0..inner) for 4-byte elements (e.g. attention's head split, perm [0,2,1,3]). */
+  transposeBlocks32(heap: ArrayBuffer, xOff: number, outOff: number, batch: number, rows: number, cols: number, inner: number): void;
   gather32(
     heap: ArrayBuffer, xOff: number, idxOff: number, outOff: number, outer: number, n: number, inner: number, count: number,
   ): void;
@@ -57,6 +59,14 @@ export interface NativeAddon {
     dh: number, prefix: number, perExample: boolean, scale: number, k1: number, k2: number, threshold: number, keepScale: number,
   ): void;
   stridedCopy32(heap: ArrayBuffer, srcOff: number, dstOff: number, outer: number, count: number, srcStride: number, dstStride: number): void;
+  /** out[rows, n] = a ∘ b, op 0 add, 1 subtract, 2 multiply; kind 0 full [rows, n], 1 one row [n] broadcast, 2 one value. */
+  binary32(
+    heap: ArrayBuffer, op: number, aOff: number, aKind: number, bOff: number, bKind: number, outOff: number, rows: number, n: number,
+  ): void;
+  /** Threads of the element-wise kernels' pool (the caller included), set by setNumThreads. */
+  parallelThreads(): number;
+  /** Sets the pool's threads alone (1..16); setNumThreads sets them along with the BLAS's. */
+  setParallelThreads(threads: number): void;
   /** library: the CBLAS loaded from ADAPTERS_BLAS_LIBRARY ('' = the linked OpenBLAS); libraryError: why it was not. */
   info(): { config: string; corename: string; threads: number; library?: string; libraryError?: string };
   setNumThreads(threads: number): void;
@@ -193,7 +203,7 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   }
   const a = mod.exports;
   const required: Array<keyof NativeAddon> = ['gemm', 'biasAct', 'reduceSum', 'transpose32', 'gather32', 'geluFwd',
-    'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'addLayerNorm', 'bottleneck', 'stridedCopy32', 'info', 'setNumThreads'];
+    'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'addLayerNorm', 'bottleneck', 'attention', 'attentionTrain', 'attentionGrad', 'stridedCopy32', 'binary32', 'transposeBlocks32', 'parallelThreads', 'setParallelThreads', 'info', 'setNumThreads'];
   if (required.some((name) => typeof a[name] !== 'function')) {
     return { reason: `native addon at ${file} is stale (missing exports)`, fix: REBUILD_COMMAND, blas };
   }

@@ -94,7 +94,7 @@ describeNative('native BatchMatMul', () => {
     expect(enableNativeKernels()).toEqual(status); // idempotent
     expect(status).toEqual({
       enabled: true,
-      kernels: ['BatchMatMul', '_FusedMatMul', 'Sum', 'Transpose', 'GatherV2', 'Pack', 'Unpack', 'AdaptersGelu', 'AdaptersGeluGrad',
+      kernels: ['BatchMatMul', '_FusedMatMul', 'Sum', 'Transpose', 'GatherV2', 'Pack', 'Unpack', 'Add', 'Sub', 'Multiply', 'AdaptersGelu', 'AdaptersGeluGrad',
         'AdaptersSoftmaxGrad', 'AdaptersLayerNorm', 'AdaptersLayerNormGrad', 'AdaptersAdamW', 'AdaptersDropoutMask', 'AdaptersScatterAddRows', 'AdaptersAddLayerNorm',
         'AdaptersBottleneck', 'AdaptersAttention', 'AdaptersAttentionTrain', 'AdaptersAttentionGrad'],
       blas: nativeInfo()!.blas.note,

@@ -1,13 +1,13 @@
 // Optional native kernels for TensorFlow.js's wasm backend: enableNativeKernels() swaps them in,
 // disableNativeKernels() restores the stock ones. BatchMatMul/_FusedMatMul run OpenBLAS sgemm; Sum,
 // Transpose and GatherV2 are plain C loops for the cases the stock kernels handle slowly (bias gradients,
-// 2-D swaps, embedding lookups). The FUSED_KERNELS (GELU, softmax gradient, LayerNorm, AdamW) are new kernel
+// 2-D swaps, embedding lookups); Add/Sub/Multiply split same-size, scalar and bias-row cases over both cores. The FUSED_KERNELS (GELU, softmax gradient, LayerNorm, AdamW) are new kernel
 // names with no stock counterpart: registered by enableNativeKernels, unregistered by disableNativeKernels.
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from './addon';
 import type { NativeAddon } from './addon';
 import type { BlasCoreChoice } from './blas-core';
-import { FUSED_FACTORIES, FUSED_KERNEL_NAMES, makeBatchMatMul, makeFusedMatMul, makeGatherV2, makePack, makeSum, makeTranspose, makeUnpack } from './kernels';
+import { FUSED_FACTORIES, FUSED_KERNEL_NAMES, makeBatchMatMul, makeBinary, makeFusedMatMul, makeGatherV2, makePack, makeSum, makeTranspose, makeUnpack } from './kernels';
 
 export { ADDON_PATH_ENV, DISABLE_ENV, REBUILD_COMMAND, defaultAddonPath } from './addon';
 export type { BlasCoreChoice } from './blas-core';
@@ -52,6 +52,9 @@ const FACTORIES: ReadonlyArray<[string, (addon: NativeAddon, stock: tf.KernelCon
   ['GatherV2', makeGatherV2],
   ['Pack', makePack],
   ['Unpack', makeUnpack],
+  ['Add', makeBinary],
+  ['Sub', makeBinary],
+  ['Multiply', makeBinary],
 ];
 
 /** Stock kernel configs replaced by enableNativeKernels, by kernel name. */
@@ -69,7 +72,7 @@ function fail(reason: string, log: EnableOptions['log'], fix?: string): NativeKe
 }
 
 /**
- * Replaces the wasm backend's BatchMatMul, _FusedMatMul, Sum, Transpose and GatherV2 with native kernels that compute
+ * Replaces the wasm backend's BatchMatMul, _FusedMatMul, Sum, Transpose, GatherV2, Pack, Unpack, Add, Sub and Multiply with native kernels that compute
  * on the wasm heap in place (each falls back to the stock kernel for inputs it does not cover), and registers the
  * FUSED_KERNELS (float32 only; they throw for other dtypes). Never throws: when the addon is missing or cannot load, the stock kernels stay and
  * the status carries a one-line reason. Idempotent.
@@ -85,7 +88,10 @@ export function enableNativeKernels(options: EnableOptions = {}): NativeKernelSt
     if (stock === undefined) continue; // e.g. the wasm backend package is not loaded in this tfjs copy
     // The marker tells @adapters/core-graph that transposed operands cost nothing here (sgemm flags), so
     // its gradients can skip explicit transposes. (A string, not an import: core-graph depends on us only optionally.)
-    const config = { ...stock, kernelFunc: factory(addon, stock), ...(name === 'BatchMatMul' ? { adaptersFastTransposes: true } : {}) } as tf.KernelConfig;
+    // adaptersExactBias: this _FusedMatMul adds the bias to the finished product, so core-graph may fold a training
+    // bias add into it (same bits as matMul + add).
+    const marker = name === 'BatchMatMul' ? { adaptersFastTransposes: true } : name === '_FusedMatMul' ? { adaptersExactBias: true } : {};
+    const config = { ...stock, kernelFunc: factory(addon, stock), ...marker } as tf.KernelConfig;
     tf.unregisterKernel(name, BACKEND_NAME);
     tf.registerKernel(config);
     saved.set(name, stock);
@@ -116,6 +122,26 @@ export function disableNativeKernels(): void {
     tf.registerKernel(stock);
   }
   saved.clear();
+}
+
+/**
+ * The stock kernel config enableNativeKernels replaced under `name` (e.g. 'Add'), to time a step without the native
+ * kernel; undefined when that kernel is not replaced.
+ */
+export function stockKernel(name: string): tf.KernelConfig | undefined {
+  return saved.get(name);
+}
+
+/**
+ * Threads of the pool that runs the fused element-wise kernels and Add/Sub/Multiply (1..16; default: one per core,
+ * at most 8, and enableNativeKernels' `threads`). Results are the same bits for any count. False when the addon is
+ * not available.
+ */
+export function setElementwiseThreads(threads: number): boolean {
+  const loaded = loadAddon();
+  if (loaded.addon === undefined) return false;
+  loaded.addon.setParallelThreads(threads);
+  return true;
 }
 
 /** What is active now, without changing anything. */

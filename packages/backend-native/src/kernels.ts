@@ -192,7 +192,19 @@ export function collapsePermutation(shape: Shape, perm: readonly number[]): { sh
   };
 }
 
-/** Native Transpose for 4-byte dtypes when the permutation is a (batched) 2-D swap; else the stock kernel. */
+/**
+ * A collapsed permutation that swaps two axes above a contiguous block: [rows, cols, inner] with perm [1,0,2], or
+ * [batch, rows, cols, inner] with [0,2,1,3] (attention's head split and merge). Blocks under 4 elements stay on the
+ * element-wise paths (the per-block copy would dominate).
+ */
+export function blockSwap(c: { shape: number[]; perm: number[] }): { batch: number; rows: number; cols: number; inner: number } | undefined {
+  const [s, p] = [c.shape, c.perm.join(',')];
+  if (p === '1,0,2' && s[2]! >= 4) return { batch: 1, rows: s[0]!, cols: s[1]!, inner: s[2]! };
+  if (p === '0,2,1,3' && s[3]! >= 4) return { batch: s[0]!, rows: s[1]!, cols: s[2]!, inner: s[3]! };
+  return undefined;
+}
+
+/** Native Transpose for 4-byte dtypes when the permutation is a (batched) 2-D swap, of elements or of blocks; else the stock kernel. */
 export function makeTranspose(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFunc {
   const kernel = (args: KernelArgs): tf.TensorInfo => {
     const { x } = args.inputs as { x: tf.TensorInfo };
@@ -200,16 +212,21 @@ export function makeTranspose(addon: NativeAddon, stock: tf.KernelConfig): tf.Ke
     const heap = heapOf(args.backend);
     if ((x.dtype !== 'float32' && x.dtype !== 'int32') || !isArrayBuffer(heap)) return stock.kernelFunc(args) as tf.TensorInfo;
     const c = collapsePermutation(x.shape, perm);
+    // [rows, cols] or [batch, rows, cols] swapped elementwise; [(batch,) rows, cols, inner] swapped in blocks of inner.
+    const blocks = blockSwap(c);
     let batch: number;
-    if (c.shape.length === 2 && c.perm[0] === 1) batch = 1;
+    if (blocks !== undefined) batch = 0;
+    else if (c.shape.length === 2 && c.perm[0] === 1) batch = 1;
     else if (c.shape.length === 3 && c.perm[0] === 0 && c.perm[1] === 2) batch = c.shape[0]!;
     else return stock.kernelFunc(args) as tf.TensorInfo; // identity copies and other permutations
     const rows = c.shape[c.shape.length - 2]!;
     const cols = c.shape[c.shape.length - 1]!;
     const out = args.backend.makeOutput(perm.map((p) => x.shape[p]!), x.dtype);
     try {
-      addon.transpose32(heapOf(args.backend) as ArrayBuffer, offsetOf(args.backend, x),
-        offsetOf(args.backend, out), batch, rows, cols);
+      const heap = heapOf(args.backend) as ArrayBuffer;
+      if (blocks !== undefined) {
+        addon.transposeBlocks32(heap, offsetOf(args.backend, x), offsetOf(args.backend, out), blocks.batch, blocks.rows, blocks.cols, blocks.inner);
+      } else addon.transpose32(heap, offsetOf(args.backend, x), offsetOf(args.backend, out), batch, rows, cols);
     } catch (e) {
       args.backend.disposeData(out.dataId);
       throw e;
@@ -245,6 +262,67 @@ export function makeSum(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFu
     try {
       addon.reduceSum(heapOf(args.backend) as ArrayBuffer, offsetOf(args.backend, x),
         offsetOf(args.backend, out), outer, reduce, inner);
+    } catch (e) {
+      args.backend.disposeData(out.dataId);
+      throw e;
+    }
+    return out;
+  };
+  return kernel as unknown as tf.KernelFunc;
+}
+
+/** binary32's operation codes for the stock kernel names it replaces. */
+export const BINARY_OPS: Readonly<Record<string, number>> = { Add: 0, Sub: 1, Multiply: 2 };
+
+/** How binary32 reads an operand of an element-wise op: 0 full, 1 one row of n broadcast over the rows, 2 one value. */
+export interface BinaryPlan {
+  rows: number;
+  n: number;
+  aKind: number;
+  bKind: number;
+  outShape: number[];
+}
+
+/**
+ * The binary32 layout of a ∘ b with numpy broadcasting, or undefined when it is none of: same size (shapes equal up
+ * to leading 1s), one value, or a trailing block (e.g. a bias [384] against [2048, 384]). Those are the broadcasts
+ * where a flat loop over the output reads each operand contiguously.
+ */
+export function planBinary(aShape: Shape, bShape: Shape): BinaryPlan | undefined {
+  const outShape = tf.broadcast_util.assertAndGetBroadcastShape([...aShape], [...bShape]);
+  const total = size(outShape);
+  const kindOf = (shape: Shape): { kind: number; n: number } | undefined => {
+    const count = size(shape);
+    if (count === total) return { kind: 0, n: 0 };
+    if (count === 1) return { kind: 2, n: 0 };
+    const dims = shape.slice(shape.findIndex((d) => d !== 1));
+    const tail = outShape.slice(outShape.length - dims.length);
+    return dims.every((d, i) => d === tail[i]) ? { kind: 1, n: count } : undefined;
+  };
+  const a = kindOf(aShape);
+  const b = kindOf(bShape);
+  if (a === undefined || b === undefined || (a.kind === 1 && b.kind === 1 && a.n !== b.n)) return undefined;
+  const n = a.kind === 1 ? a.n : b.kind === 1 ? b.n : Math.max(total, 1);
+  return { rows: total === 0 ? 0 : total / n, n, aKind: a.kind, bKind: b.kind, outShape };
+}
+
+/**
+ * Native Add/Sub/Multiply for float32 operands of the same size, with one value, or with a trailing-block broadcast
+ * (residual sums, gradient accumulation, bias adds): one float32 operation per element as the stock kernel, so the
+ * same bits, split over the element-wise pool. Other dtypes and broadcasts go to the stock kernel.
+ */
+export function makeBinary(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFunc {
+  const op = BINARY_OPS[stock.kernelName];
+  if (op === undefined) throw new Error(`makeBinary: no native kernel for ${stock.kernelName}`);
+  const kernel = (args: KernelArgs): tf.TensorInfo => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || !isArrayBuffer(heapOf(args.backend))) return stock.kernelFunc(args) as tf.TensorInfo;
+    const plan = planBinary(a.shape, b.shape);
+    if (plan === undefined) return stock.kernelFunc(args) as tf.TensorInfo;
+    const out = args.backend.makeOutput(plan.outShape, 'float32');
+    try {
+      addon.binary32(heapOf(args.backend) as ArrayBuffer, op, offsetOf(args.backend, a), plan.aKind, offsetOf(args.backend, b),
+        plan.bKind, offsetOf(args.backend, out), plan.rows, plan.n);
     } catch (e) {
       args.backend.disposeData(out.dataId);
       throw e;

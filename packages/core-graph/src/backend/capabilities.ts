@@ -12,3 +12,19 @@ export function matmulTransposesAreFast(): boolean {
   const kernel = tf.getKernel('BatchMatMul', 'wasm') as unknown as Record<string, unknown> | undefined;
   return kernel?.[FAST_TRANSPOSES] === true;
 }
+
+/** Property of a _FusedMatMul config that adds the bias to the finished product (set by @adapters/backend-native). */
+export const EXACT_BIAS = 'adaptersExactBias';
+
+/**
+ * Whether tf.fused.matMul with a bias gives the same bits as matMul followed by add: on cpu (its _FusedMatMul
+ * composes those kernels) and on wasm with @adapters/backend-native (sgemm, then the bias added to the finished
+ * product). Stock wasm (XNNPACK) starts its sums from the bias, which rounds differently.
+ */
+export function fusedBiasIsExact(): boolean {
+  const backend = tf.getBackend();
+  if (backend === 'cpu') return true;
+  if (backend !== 'wasm') return false;
+  const kernel = tf.getKernel('_FusedMatMul', 'wasm') as unknown as Record<string, unknown> | undefined;
+  return kernel?.[EXACT_BIAS] === true;
+}

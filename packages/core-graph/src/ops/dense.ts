@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { matmulTransposesAreFast } from '../backend/capabilities';
+import { fusedBiasIsExact, matmulTransposesAreFast } from '../backend/capabilities';
 import { FUSED_KERNELS, hasFusedKernel } from './fused';
 import { defineOp, input, lastDim, param, shapeError } from './op-def';
 
@@ -41,6 +41,7 @@ export const denseOp = defineOp({
     // cache. Under a tape, the hand-written gradients of linear() (no weight gradient for frozen weights, no slow
     // transposes). Not for a transposed weight: stock tfjs-wasm 4.22's _FusedMatMul is wrong with transposeB.
     if ((ctx.gradientFree === true || !ctx.training) && b && !transposed) y = tf.fused.matMul({ a: flat, b: w, bias: b });
+    else if (b && !transposed && fusedBiasIsExact()) y = linearWithBias(flat, w, b as tf.Tensor1D);
     else {
       y = linear(flat, w, transposed);
       if (b) y = tf.add(y, b);
@@ -81,6 +82,37 @@ function linear(x: tf.Tensor2D, w: tf.Tensor2D, transposed: boolean): tf.Tensor2
       },
     };
   })(x, w) as tf.Tensor2D;
+}
+
+/**
+ * x·W + b as one fused product (the bias added while the product is in cache; one kernel instead of two) with the
+ * gradients of matMul + add: dx = dy·Wᵀ, dW = xᵀ·dy, db = Σ_rows dy, each only for a trainable input. Used only
+ * where the fused kernel gives the same bits as matMul then add (fusedBiasIsExact), so training is unchanged.
+ */
+function linearWithBias(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  const fast = matmulTransposesAreFast();
+  const [trainW, trainB] = [isTrainable(w), isTrainable(b)];
+  const inputs: tf.Tensor[] = [x, ...(trainW ? [w] : []), ...(trainB ? [b] : [])];
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[inputs.length] as tf.GradSaveFunc;
+    const xs = args[0] as tf.Tensor;
+    const ws = trainW ? (args[1] as tf.Tensor) : w;
+    const bs = trainB ? (args[inputs.length - 1] as tf.Tensor) : b;
+    if (trainW) save([xs]); // the weight gradient needs x after the forward's tidy
+    return {
+      value: tf.fused.matMul({ a: xs as tf.Tensor2D, b: ws as tf.Tensor2D, bias: bs }),
+      gradFunc: (dy, saved) => {
+        const g = dy as tf.Tensor2D;
+        const grads: tf.Tensor[] = [fast ? tf.matMul(g, w, false, true) : tf.matMul(g, tf.transpose(w))];
+        if (trainW) {
+          const xSaved = saved[0] as tf.Tensor2D;
+          grads.push(fast ? tf.matMul(xSaved, g, true, false) : tf.matMul(tf.transpose(xSaved), g));
+        }
+        if (trainB) grads.push(tf.sum(g, 0));
+        return grads;
+      },
+    };
+  })(...inputs) as tf.Tensor2D;
 }
 
 /** The embedding table's gradient: row i of dy added into row ids[i] (see embeddingOp). */

@@ -160,3 +160,47 @@ describe('dense at inference (fused bias) vs training path', () => {
     tf.dispose([x, w, wt, b]);
   });
 });
+
+describe('dense under a tape with the bias folded into the product (cpu: fused matMul = matMul + add)', () => {
+  // On cpu fusedBiasIsExact() holds, so the training path runs linearWithBias; the reference is tfjs's own
+  // matMul + add and their registered gradients. Same kernels in the same order: equal bit for bit.
+  let previous = '';
+  beforeAll(async () => {
+    previous = tf.getBackend();
+    await tf.setBackend('cpu');
+  });
+  afterAll(async () => {
+    await tf.setBackend(previous);
+  });
+
+  it.each([[true, true], [true, false], [false, true], [false, false]])('trainable weight %s, bias %s: value and gradients', async (trainW, trainB) => {
+    const x = rand([2, 5, 8], 60);
+    const w0 = rand([8, 6], 61);
+    const b0 = rand([6], 62);
+    const dy = rand([2, 5, 6], 63);
+    const w = trainW ? tf.variable(w0) : w0;
+    const b = trainB ? tf.variable(b0) : b0;
+    const vars = [w, b].filter((t): t is tf.Variable => t instanceof tf.Variable);
+    const loss = (f: (xs: tf.Tensor) => tf.Tensor) => (xs: tf.Tensor) => tf.sum(tf.mul(f(xs), dy));
+    const viaOp = (xs: tf.Tensor) => denseOp.run([xs], { weight: w, bias: b }, {}, { training: true, nextSeed: () => 0 }) as tf.Tensor;
+    const composed = (xs: tf.Tensor) => tf.reshape(tf.add(tf.matMul(tf.reshape(xs, [-1, 8]), w), b), [2, 5, 6]);
+    const run = (f: (xs: tf.Tensor) => tf.Tensor) => {
+      const dx = tf.grad(loss(f))(x);
+      const vg = vars.length > 0 ? tf.variableGrads(() => loss(f)(x) as tf.Scalar, vars).grads : {};
+      return [f(x), dx, ...vars.map((v) => vg[v.name]!)].map((t) => Array.from(t.dataSync()));
+    };
+    expect(run(viaOp)).toEqual(run(composed));
+    const names = (await tf.profile(() => tf.dispose(viaOp(x)))).kernels.map((k) => k.name);
+    expect(names).toContain('_FusedMatMul');
+    expect(names).not.toContain('Add');
+    // Nothing leaks from the forward or the backward.
+    const before = tf.memory().numTensors;
+    tf.dispose(tf.grad(loss(viaOp))(x));
+    if (vars.length > 0) {
+      const { value, grads } = tf.variableGrads(() => loss(viaOp)(x) as tf.Scalar, vars);
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, w0, b0, dy, ...vars]);
+  });
+});
