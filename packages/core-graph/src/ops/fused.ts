@@ -128,16 +128,19 @@ export function fusedAttention(x: FusedAttentionInputs, heads: number, scale: nu
 
 /**
  * Training attention in one forward and one backward kernel when a gradient is being recorded or dropout applies, the
- * backend has both AdaptersAttentionTrain and AdaptersAttentionGrad and q is float32; otherwise undefined (the caller composes stock ops). `rate` 0 applies no
- * dropout; `seed` is the dropout seed the composed path would use, so both paths draw the same mask. A prefix may be
- * shared ([prefix, hidden]) or per example ([batch, prefix, hidden], already matching q's batch).
+ * backend has both AdaptersAttentionTrain and AdaptersAttentionGrad and q is float32; otherwise undefined (the caller
+ * composes stock ops). `rate` 0 applies no dropout; `seed` is the dropout seed the composed path would use, so both
+ * paths draw the same mask. A prefix may be shared ([prefix, hidden]) or per example ([batch, prefix, hidden], already
+ * matching q's batch).
  */
 export function fusedTrainingAttention(x: FusedAttentionInputs, heads: number, scale: number, rate: number, seed: number): tf.Tensor3D | undefined {
   if (!hasFusedKernel(FUSED_KERNELS.attentionTrain) || !hasFusedKernel(FUSED_KERNELS.attentionGrad) || x.q.dtype !== 'float32') return undefined;
   // Without a gradient or dropout there is nothing to train: the probabilities it stores would be wasted.
   if (rate === 0 && !inGradient()) return undefined;
   const attrs = { heads, scale, rate, seed: seed >>> 0 };
-  const mask = tf.tidy(() => (x.mask ? (x.mask.dtype === 'float32' ? x.mask.clone() : tf.cast(x.mask, 'float32')) : tf.ones([x.q.shape[0], x.q.shape[1]])));
+  // The kernel always takes a float32 mask; one made here is freed below.
+  const given = x.mask?.dtype === 'float32' ? x.mask : undefined;
+  const mask = given ?? (x.mask ? tf.cast(x.mask, 'float32') : tf.ones([x.q.shape[0], x.q.shape[1]]));
   const prefix = x.prefix ? [x.prefix.keys, x.prefix.values] : [];
   const named = (ts: readonly tf.Tensor[]) => ({ q: ts[0]!, k: ts[1]!, v: ts[2]!, ...(ts.length > 4 ? { prefixK: ts[4]!, prefixV: ts[5]! } : {}) });
   try {
@@ -158,7 +161,7 @@ export function fusedTrainingAttention(x: FusedAttentionInputs, heads: number, s
       };
     })(x.q, x.k, x.v, mask, ...prefix) as tf.Tensor3D;
   } finally {
-    mask.dispose();
+    if (mask !== given) mask.dispose();
   }
 }
 

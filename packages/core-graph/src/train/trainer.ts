@@ -130,8 +130,14 @@ export function train(options: TrainOptions): TrainResult {
   let bestWeights: TrainerSnapshot | undefined;
   let sinceBest = 0;
   let step = 0;
-  let checkpoint = options.checkpointLayers === true;
   let checkpointedFrom: number | undefined;
+  const checkpointing = () => options.checkpointLayers === true || checkpointedFrom !== undefined;
+  // 'auto': a step whose gradients ran out of wasm heap is computed once more with checkpointing, and so is the rest.
+  const onHeapExhausted = (): boolean => {
+    if (checkpointing() || options.checkpointLayers === false) return false;
+    checkpointedFrom = step + 1;
+    return true;
+  };
   const divergence = new DivergenceMonitor(options.divergence === false ? { lossFactor: Infinity, gradFactor: Infinity } : options.divergence);
 
   const runEval = (): boolean => {
@@ -159,15 +165,9 @@ export function train(options: TrainOptions): TrainResult {
         const constants = options.constants?.({ executor, feeds: batch.feeds, examples, step, seed: stepSeed, skipLayers: skip });
         let done: StepResult;
         try {
-          // 'auto': the step is computed once more with checkpointing when its gradients ran out of wasm heap.
-          const onHeapExhausted = () => {
-            if (checkpoint || options.checkpointLayers === false) return false;
-            [checkpoint, checkpointedFrom] = [true, step + 1];
-            return true;
-          };
           done = trainer.step(() => {
             const runOptions = { outputs: [output], training: true, seed: stepSeed, ...(skip > 0 ? { skipLayers: skip } : {}), ...(options.skipAdapters?.length ? { skipAdapters: options.skipAdapters } : {}), ...(constants ? { constants } : {}) };
-            const logits = (checkpoint
+            const logits = (checkpointing()
               ? checkpointedForward(executor, batch.feeds, runOptions, (key) => trainable.has(key))
               : executor.forward(batch.feeds, runOptions))[output] as tf.Tensor;
             const loss = crossEntropy(logits, batch.labels);
