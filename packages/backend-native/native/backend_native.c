@@ -73,6 +73,7 @@
 #include "attention_train.h"
 #include "blas_select.h"
 #include "bottleneck.h"
+#include "external.h"
 #include "parallel.h"
 
 enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
@@ -200,7 +201,7 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   int ta, tb;
   const int32_t *a_idx, *b_idx;
   if (!get_heap(env, argv[0], &heap, &len)) return NULL;
-  if (!get_int(env, argv[1], 0, (int64_t)len, &a_off, "aOff") || !get_int(env, argv[2], 0, (int64_t)len, &b_off, "bOff") ||
+  if (!get_int(env, argv[1], 0, EXTERNAL_OFFSET_LIMIT, &a_off, "aOff") || !get_int(env, argv[2], 0, EXTERNAL_OFFSET_LIMIT, &b_off, "bOff") ||
       !get_int(env, argv[3], 0, (int64_t)len, &c_off, "cOff") || !get_int(env, argv[4], 0, INT_LIMIT, &batch, "batch") ||
       !get_int(env, argv[5], 0, INT_LIMIT, &m, "m") || !get_int(env, argv[6], 0, INT_LIMIT, &n, "n") ||
       !get_int(env, argv[7], 0, INT_LIMIT, &k, "k") || !get_bool(env, argv[8], &ta) || !get_bool(env, argv[9], &tb) ||
@@ -217,9 +218,11 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
     return throw_range(env, "backend-native: negative matrix index");
   }
   /* Offsets are below 4 GiB and sizes below 2^31 elements, so these products fit easily in int64. */
-  if (!in_heap(c_off, batch * c_size, len) || !in_heap(a_off, (a_max + 1) * a_size, len) ||
-      !in_heap(b_off, (b_max + 1) * b_size, len)) {
-    return throw_range(env, "backend-native: gemm operand lies outside the wasm heap (or is misaligned)");
+  /* A and B may also lie in an external region (frozen weights mapped from a file, external.h). */
+  const float *a = external_or_heap(heap, len, a_off, (a_max + 1) * a_size);
+  const float *b = external_or_heap(heap, len, b_off, (b_max + 1) * b_size);
+  if (!in_heap(c_off, batch * c_size, len) || a == NULL || b == NULL) {
+    return throw_range(env, "backend-native: gemm operand lies outside the wasm heap and external regions (or is misaligned)");
   }
 
   float *c = (float *)(heap + c_off);
@@ -227,8 +230,6 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
     memset(c, 0, (size_t)(batch * c_size) * sizeof(float));
     return undef;
   }
-  const float *a = (const float *)(heap + a_off);
-  const float *b = (const float *)(heap + b_off);
   const int lda = (int)(ta ? m : k), ldb = (int)(tb ? k : n), ldc = (int)n;
   for (int64_t i = 0; i < batch; i++) {
     const int64_t ai = a_idx ? a_idx[i] : i * a_stride;
@@ -404,15 +405,16 @@ static napi_value transpose32(napi_env env, napi_callback_info info) {
   size_t len;
   int64_t x_off, out_off, batch, rows, cols;
   if (!get_heap(env, argv[0], &heap, &len)) return NULL;
-  if (!get_int(env, argv[1], 0, (int64_t)len, &x_off, "xOff") || !get_int(env, argv[2], 0, (int64_t)len, &out_off, "outOff") ||
+  if (!get_int(env, argv[1], 0, EXTERNAL_OFFSET_LIMIT, &x_off, "xOff") || !get_int(env, argv[2], 0, (int64_t)len, &out_off, "outOff") ||
       !get_int(env, argv[3], 0, INT_LIMIT, &batch, "batch") || !get_int(env, argv[4], 0, INT_LIMIT, &rows, "rows") ||
       !get_int(env, argv[5], 0, INT_LIMIT, &cols, "cols")) {
     return NULL;
   }
-  if (!in_heap(out_off, batch * rows * cols, len) || !in_heap(x_off, batch * rows * cols, len)) {
-    return throw_range(env, "backend-native: transpose32 operand lies outside the wasm heap (or is misaligned)");
+  const float *x = external_or_heap(heap, len, x_off, batch * rows * cols); /* external: a mapped weight stored transposed */
+  if (!in_heap(out_off, batch * rows * cols, len) || x == NULL) {
+    return throw_range(env, "backend-native: transpose32 operand lies outside the wasm heap and external regions (or is misaligned)");
   }
-  const transpose_ctx ctx = {(const uint32_t *)(heap + x_off), (uint32_t *)(heap + out_off), rows, cols,
+  const transpose_ctx ctx = {(const uint32_t *)x, (uint32_t *)(heap + out_off), rows, cols,
                              (rows + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE};
   const int64_t strip = TRANSPOSE_TILE * (cols > 0 ? cols : 1);
   par_for(batch * ctx.strips, strip < 32768 ? 32768 / strip : 1, 0, transpose_chunk, (void *)&ctx);
@@ -499,15 +501,15 @@ static napi_value gather32(napi_env env, napi_callback_info info) {
   size_t len;
   int64_t x_off, idx_off, out_off, outer, n, inner, count;
   if (!get_heap(env, argv[0], &heap, &len)) return NULL;
-  if (!get_int(env, argv[1], 0, (int64_t)len, &x_off, "xOff") || !get_int(env, argv[2], 0, (int64_t)len, &idx_off, "idxOff") ||
+  if (!get_int(env, argv[1], 0, EXTERNAL_OFFSET_LIMIT, &x_off, "xOff") || !get_int(env, argv[2], 0, (int64_t)len, &idx_off, "idxOff") ||
       !get_int(env, argv[3], 0, (int64_t)len, &out_off, "outOff") || !get_int(env, argv[4], 0, INT_LIMIT, &outer, "outer") ||
       !get_int(env, argv[5], 0, INT_LIMIT, &n, "n") || !get_int(env, argv[6], 0, INT_LIMIT, &inner, "inner") ||
       !get_int(env, argv[7], 0, INT_LIMIT, &count, "count")) {
     return NULL;
   }
-  if (!in_heap(x_off, outer * n * inner, len) || !in_heap(idx_off, count, len) ||
-      !in_heap(out_off, outer * count * inner, len)) {
-    return throw_range(env, "backend-native: gather32 operand lies outside the wasm heap (or is misaligned)");
+  const float *x = external_or_heap(heap, len, x_off, outer * n * inner); /* an embedding table may be external */
+  if (x == NULL || !in_heap(idx_off, count, len) || !in_heap(out_off, outer * count * inner, len)) {
+    return throw_range(env, "backend-native: gather32 operand lies outside the wasm heap and external regions (or is misaligned)");
   }
   const int32_t *idx = (const int32_t *)(heap + idx_off);
   for (int64_t i = 0; i < count; i++) {
@@ -518,7 +520,7 @@ static napi_value gather32(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  const gather_ctx ctx = {(const uint32_t *)(heap + x_off), idx, (uint32_t *)(heap + out_off), n, inner, count};
+  const gather_ctx ctx = {(const uint32_t *)x, idx, (uint32_t *)(heap + out_off), n, inner, count};
   par_for(outer * count, inner > 0 && inner < 32768 ? 32768 / inner : 1, 0, gather_chunk, (void *)&ctx);
   napi_value undef;
   CHECK(env, napi_get_undefined(env, &undef));
@@ -1469,6 +1471,9 @@ NAPI_MODULE_INIT() {
       {"transposeBlocks32", NULL, transpose_blocks32, NULL, NULL, NULL, napi_enumerable, NULL},
       {"parallelThreads", NULL, parallel_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setParallelThreads", NULL, set_parallel_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mapFile", NULL, external_map_file, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"allocRegion", NULL, external_alloc_region, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"externalRegions", NULL, external_regions, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

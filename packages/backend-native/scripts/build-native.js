@@ -22,7 +22,7 @@ const path = require('path');
 
 const installMode = process.argv.includes('--install');
 const pkgDir = path.resolve(__dirname, '..');
-const sources = ['backend_native.c', 'bottleneck.c', 'attention.c', 'attention_train.c', 'blas_select.c', 'parallel.c'].map((f) => path.join(pkgDir, 'native', f));
+const sources = ['backend_native.c', 'bottleneck.c', 'attention.c', 'attention_train.c', 'blas_select.c', 'parallel.c', 'external.c'].map((f) => path.join(pkgDir, 'native', f));
 const outDir = process.env.BACKEND_NATIVE_OUT_DIR ? path.resolve(process.env.BACKEND_NATIVE_OUT_DIR) : path.join(pkgDir, 'build', 'Release');
 const statusFile = path.join(outDir, 'build-status.json');
 const blasMode = process.env.BACKEND_NATIVE_BLAS || 'auto';

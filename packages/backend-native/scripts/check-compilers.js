@@ -14,7 +14,7 @@ const os = require('os');
 const path = require('path');
 
 const pkgDir = path.resolve(__dirname, '..');
-const sources = ['backend_native.c', 'bottleneck.c', 'attention.c', 'attention_train.c', 'blas_select.c', 'parallel.c'].map((f) => path.join(pkgDir, 'native', f));
+const sources = ['backend_native.c', 'bottleneck.c', 'attention.c', 'attention_train.c', 'blas_select.c', 'parallel.c', 'external.c'].map((f) => path.join(pkgDir, 'native', f));
 const flagSets = [[], ['-march=native']];
 // The same flags build-native.js uses, plus -Werror=implicit-function-declaration so a missing prototype is an
 // error on every compiler (clang already treats it as one).

@@ -63,6 +63,12 @@ export interface NativeAddon {
   binary32(
     heap: ArrayBuffer, op: number, aOff: number, aKind: number, bOff: number, bKind: number, outOff: number, rows: number, n: number,
   ): void;
+  /** Maps a file read-only outside the wasm heap (external.h): kernels address it as region·2^40 + byte offset. */
+  mapFile(path: string): { region: number; buffer: ArrayBuffer; bytes: number };
+  /** Zeroed memory outside the wasm heap, addressed like a mapped file. */
+  allocRegion(bytes: number): { region: number; buffer: ArrayBuffer; bytes: number };
+  /** Live external regions (mapped files and allocations not yet collected). */
+  externalRegions(): number;
   /** Threads of the element-wise kernels' pool (the caller included), set by setNumThreads. */
   parallelThreads(): number;
   /** Sets the pool's threads alone (1..16); setNumThreads sets them along with the BLAS's. */
@@ -203,7 +209,7 @@ export function probeAddon(env: Record<string, string | undefined>): AddonLoad {
   }
   const a = mod.exports;
   const required: Array<keyof NativeAddon> = ['gemm', 'biasAct', 'reduceSum', 'transpose32', 'gather32', 'geluFwd',
-    'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'addLayerNorm', 'bottleneck', 'attention', 'attentionTrain', 'attentionGrad', 'stridedCopy32', 'binary32', 'transposeBlocks32', 'parallelThreads', 'setParallelThreads', 'info', 'setNumThreads'];
+    'geluGrad', 'softmaxGrad', 'layerNorm', 'layerNormGrad', 'adamW', 'dropoutMask', 'scatterAddRows', 'addLayerNorm', 'bottleneck', 'attention', 'attentionTrain', 'attentionGrad', 'stridedCopy32', 'binary32', 'transposeBlocks32', 'parallelThreads', 'setParallelThreads', 'info', 'setNumThreads', 'mapFile', 'allocRegion', 'externalRegions'];
   if (required.some((name) => typeof a[name] !== 'function')) {
     return { reason: `native addon at ${file} is stale (missing exports)`, fix: REBUILD_COMMAND, blas };
   }

@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from './addon';
 import type { NativeAddon } from './addon';
 import type { BlasCoreChoice } from './blas-core';
+import type { MappedFile } from './external';
+import { hasExternalTensors, installGuard, mapFile } from './external';
 import { FUSED_FACTORIES, FUSED_KERNEL_NAMES, makeBatchMatMul, makeBinary, makeFusedMatMul, makeGatherV2, makePack, makeSum, makeTranspose, makeUnpack } from './kernels';
 
 export { ADDON_PATH_ENV, DISABLE_ENV, REBUILD_COMMAND, defaultAddonPath } from './addon';
@@ -16,6 +18,8 @@ export type { BlasLibraryChoice } from './blas-library';
 export { AUTO_LIBRARY_ENV, BLAS_LIBRARY_ENV } from './blas-library';
 export type { CpuFeatures } from './cpu-features';
 export { candidateCores, readCpuFeatures } from './cpu-features';
+export type { ExternalStats, MappedFile } from './external';
+export { externalStats } from './external';
 
 export interface NativeKernelStatus {
   enabled: boolean;
@@ -105,6 +109,7 @@ export function enableNativeKernels(options: EnableOptions = {}): NativeKernelSt
     tf.registerKernel({ kernelName: name, backendName: BACKEND_NAME, kernelFunc: FUSED_FACTORIES[name](addon) });
     added.push(name);
   }
+  if (hasExternalTensors()) installGuard(addon);
   return nativeKernelStatus();
 }
 
@@ -122,7 +127,25 @@ export function disableNativeKernels(): void {
     tf.registerKernel(stock);
   }
   saved.clear();
+  // Mapped tensors may outlive the native kernels: the stock kernels must copy them into the heap.
+  const loaded = loadAddon();
+  if (hasExternalTensors() && loaded.addon !== undefined) installGuard(loaded.addon);
 }
+
+/**
+ * Maps a file read-only outside the wasm heap, for tensors over its bytes (frozen weights; see MappedFile). Needs the
+ * addon and the active wasm backend with the native kernels enabled (the stock kernels read mapped tensors only
+ * through heap copies). Throws naming the file when it cannot be mapped.
+ */
+export function mapWeightsFile(path: string): MappedFile {
+  const loaded = loadAddon();
+  if (loaded.addon === undefined) throw new Error(`backend-native: cannot map ${path}: ${loaded.reason}`);
+  if (saved.size === 0) throw new Error(`backend-native: cannot map ${path}: the native kernels are not enabled (call enableNativeKernels first)`);
+  return mapFile(loaded.addon, path);
+}
+
+/** What @adapters/core-graph's loaders use to map frozen base weights (see its WeightMapper). */
+export const weightMapper = { map: mapWeightsFile };
 
 /**
  * The stock kernel config enableNativeKernels replaced under `name` (e.g. 'Add'), to time a step without the native

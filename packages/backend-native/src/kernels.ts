@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { NativeAddon } from './addon';
+import { externalOf, guarded, markExternalAware, operandOf } from './external';
 
 type Shape = readonly number[];
 
@@ -115,9 +116,12 @@ function gemmInto(
     m *= batch;
     batch = 1;
   }
+  // A mapped weight (external.ts) is read in place; one stored transposed is the same product with the flag flipped.
+  const ea = operandOf(backend, a);
+  const eb = operandOf(backend, b);
   try {
-    addon.gemm(heap, offsetOf(backend, a), offsetOf(backend, b), offsetOf(backend, out), batch, m, g.n, g.k,
-      transposeA, transposeB, p.aStride, p.bStride, p.aIndex, p.bIndex);
+    addon.gemm(heap, ea.offset, eb.offset, offsetOf(backend, out), batch, m, g.n, g.k,
+      transposeA !== ea.transposed, transposeB !== eb.transposed, p.aStride, p.bStride, p.aIndex, p.bIndex);
   } catch (e) {
     backend.disposeData(out.dataId);
     throw e;
@@ -131,14 +135,18 @@ interface KernelArgs {
   attrs: tf.NamedAttrMap;
 }
 
+/** The stock kernel behind the external-weights guard (it cannot read mapped operands itself). */
+const guardedStock = (addon: NativeAddon, stock: tf.KernelConfig, args: KernelArgs): tf.TensorInfo =>
+  guarded(addon, stock.kernelName, stock.kernelFunc as never)(args) as tf.TensorInfo;
+
 export function makeBatchMatMul(addon: NativeAddon, stock: tf.KernelConfig): tf.KernelFunc {
   const kernel = (args: KernelArgs): tf.TensorInfo => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-    if (a.dtype !== 'float32' || b.dtype !== 'float32') return stock.kernelFunc(args) as tf.TensorInfo;
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') return guardedStock(addon, stock, args);
     const r = gemmInto(addon, args.backend, a, b, args.attrs['transposeA'] === true, args.attrs['transposeB'] === true);
-    return r === undefined ? (stock.kernelFunc(args) as tf.TensorInfo) : r.out;
+    return r === undefined ? guardedStock(addon, stock, args) : r.out;
   };
-  return kernel as unknown as tf.KernelFunc;
+  return markExternalAware(kernel) as unknown as tf.KernelFunc;
 }
 
 /** tfjs-wasm's FusableActivation codes; prelu (3) needs a weights tensor and stays on the stock kernel. */
@@ -151,12 +159,12 @@ export function makeFusedMatMul(addon: NativeAddon, stock: tf.KernelConfig): tf.
     const act = ACTIVATIONS[activation];
     const useStock = a === undefined || b === undefined || a.dtype !== 'float32' || b.dtype !== 'float32' ||
       act === undefined || preluActivationWeights != null ||
-      (bias != null && (bias.dtype !== 'float32' || bias.shape.length !== 1));
-    if (useStock) return stock.kernelFunc(args) as tf.TensorInfo;
+      (bias != null && (bias.dtype !== 'float32' || bias.shape.length !== 1 || externalOf(bias) !== undefined));
+    if (useStock) return guardedStock(addon, stock, args);
     const n = (args.attrs['transposeB'] === true ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1])!;
-    if (bias != null && bias.shape[0] !== n) return stock.kernelFunc(args) as tf.TensorInfo;
+    if (bias != null && bias.shape[0] !== n) return guardedStock(addon, stock, args);
     const r = gemmInto(addon, args.backend, a, b, args.attrs['transposeA'] === true, args.attrs['transposeB'] === true);
-    if (r === undefined) return stock.kernelFunc(args) as tf.TensorInfo;
+    if (r === undefined) return guardedStock(addon, stock, args);
     if (bias != null || act !== 0) {
       const alpha = Number(args.attrs['leakyreluAlpha'] || 0); // as the stock wasm kernel reads it
       try {
@@ -169,7 +177,7 @@ export function makeFusedMatMul(addon: NativeAddon, stock: tf.KernelConfig): tf.
     }
     return r.out;
   };
-  return kernel as unknown as tf.KernelFunc;
+  return markExternalAware(kernel) as unknown as tf.KernelFunc;
 }
 
 /**
@@ -394,9 +402,11 @@ export function makeGatherV2(addon: NativeAddon, stock: tf.KernelConfig): tf.Ker
     const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
     const batchDims = Number(args.attrs['batchDims'] ?? 0);
     if ((x.dtype !== 'float32' && x.dtype !== 'int32') || indices.dtype !== 'int32' || batchDims !== 0 ||
-      size(x.shape) === 0 || !isArrayBuffer(heapOf(args.backend))) {
-      return stock.kernelFunc(args) as tf.TensorInfo;
+      size(x.shape) === 0 || !isArrayBuffer(heapOf(args.backend)) || externalOf(indices) !== undefined) {
+      return guardedStock(addon, stock, args);
     }
+    // A mapped embedding table is read in place; one stored transposed gets a heap copy (guarded calls back here).
+    if (externalOf(x)?.transposed === true) return guarded(addon, 'GatherV2', kernel as never)(args) as tf.TensorInfo;
     const axis = tf.util.parseAxisParam(args.attrs['axis'] as number, x.shape)[0]!;
     const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
     const out = args.backend.makeOutput(outShape, x.dtype);
@@ -410,7 +420,7 @@ export function makeGatherV2(addon: NativeAddon, stock: tf.KernelConfig): tf.Ker
     }
     return out;
   };
-  return kernel as unknown as tf.KernelFunc;
+  return markExternalAware(kernel) as unknown as tf.KernelFunc;
 }
 
 // ---------------------------------------------------------------------------------------------------------

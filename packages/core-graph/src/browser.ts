@@ -24,6 +24,8 @@ export { MASKED_SCORE } from './ops/attention';
 
 // Models
 export { BERT_BASE, MINILM_L6, encoderConfig, maxSequenceLength } from './model/config';
+export type { MappedWeights, WeightMapper } from './backend/weight-mapper';
+export { MAP_WEIGHTS_ENV, MIN_MAPPED_BYTES, setWeightMapper, weightMapper } from './backend/weight-mapper';
 export type { Architecture, EncoderConfig } from './model/config';
 export { buildEncoder, encoderBuilder } from './model/encoder';
 export type { EncoderOptions } from './model/encoder';

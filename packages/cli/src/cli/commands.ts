@@ -51,6 +51,11 @@ import { poolingArg, trainingLabels } from './task-args';
 import { MULTITASK_EXTRAS } from './tasks';
 
 /** A stream the CLI writes to; process.stdout / process.stderr fit. */
+
+/** ", base: N MiB mapped …" when loadPretrained mapped the base's matrices instead of copying them into the heap. */
+const mappedNote = (pre: Pretrained): string =>
+  pre.mapped !== undefined ? `, base: ${Math.round(pre.mapped.bytes / 2 ** 20)} MiB of ${pre.mapped.tensors} matrices mapped from model.safetensors (outside the wasm heap)` : '';
+
 export interface OutStream {
   write(chunk: string): unknown;
   readonly isTTY?: boolean;
@@ -342,7 +347,7 @@ export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliCon
   const totalSteps = Math.min(job.maxSteps ?? Infinity, job.epochs * stepsPerEpoch);
   const evalEvery = job.evalEvery ?? Math.max(1, Math.ceil(totalSteps / 4));
 
-  info(ctx, `model: ${model.name} (${model.dir}), tokenizer: ${tokenizer.kind}`);
+  info(ctx, `model: ${model.name} (${model.dir}), tokenizer: ${tokenizer.kind}${mappedNote(pre)}`);
   info(ctx, `data: ${trainSet.length} training examples from ${path.basename(job.data)}${evalSet.length > 0 ? `, ${evalSet.length} eval examples from ${path.basename(job.eval ?? '')}${evalDuring.length < evalSet.length ? ` (${evalDuring.length} during training)` : ''}` : ''}; labels: ${labels.labels.join(', ')}`);
   info(ctx, `adapter: '${job.name}' = ${choice.plugin.name}${choice.via === 'preset' ? ` preset ${spec.name}` : ''} at ${placed.sites.length} sites (${placed.modes.join(', ')}): ${sitesText(placed.sites)}`);
   info(ctx, `trainable: ${fmtInt(params.trainable)} parameters (${pct(params.trainablePercentOfBase)} of the base's ${fmtInt(params.base)}; adapter ${fmtInt(adapterParams)})${job.fullFinetune ? ' [full fine-tuning]' : ''}`);

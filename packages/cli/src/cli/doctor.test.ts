@@ -29,7 +29,8 @@ it('reports backend, kernels, threads and heap, and the one command that turns t
   expect(field('backend')[0]).toMatch(/^wasm \((no )?SIMD, \d+ threads?/);
   expect(field('kernels')).toEqual([expect.stringMatching(/^stock wasm: native addon not built \(.*backend_native\.node is missing\)$/)]);
   expect(field('threads')[0]).toMatch(/^CPUs \d+$/);
-  expect(field('heap')[0]).toMatch(/^wasm [\d.]+ GiB in use of 4\.0 GiB .*; JS [\d.]+ GiB limit$/);
+  expect(field('heap')[0]).toMatch(/^wasm [\d.]+ GiB in use of 4\.0 GiB .*model weights \+ activations must fit\); JS [\d.]+ GiB limit$/);
+  expect(field('weights')).toEqual(['copied into the wasm heap (mapping needs the native kernels)']);
   expect(field('fix')).toEqual([`${STOCK_WASM_SLOWDOWN} slower until fixed: npm rebuild @adapters/backend-native`]);
   expect(field('BLAS')).toEqual([]); // nothing loaded, nothing claimed
 });

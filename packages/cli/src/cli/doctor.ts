@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { CommandSpec, ParsedArgs } from './args';
 import type { CliContext } from './commands';
 import type { NativeKernelStatus } from '@adapters/core-graph';
-import { describeBackend, nativeKernelsOffLine, selectBackend, STOCK_WASM_SLOWDOWN } from '@adapters/core-graph';
+import { describeBackend, MAP_WEIGHTS_ENV, nativeKernelsOffLine, selectBackend, STOCK_WASM_SLOWDOWN, weightMapper } from '@adapters/core-graph';
 
 export const DOCTOR_SPEC: CommandSpec = {
   name: 'doctor',
@@ -82,7 +82,11 @@ export async function doctorCommand(_args: ParsedArgs, ctx: CliContext): Promise
 
   if (tf.getBackend() === 'wasm') {
     const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.buffer.byteLength ?? 0;
-    out('heap', `wasm ${gib(heap)} in use of ${gib(WASM_HEAP_LIMIT)} (tfjs-backend-wasm's limit: model weights + activations must fit); JS ${gib(getHeapStatistics().heap_size_limit)} limit`);
+    const mapped = weightMapper() !== undefined && ctx.env[MAP_WEIGHTS_ENV] !== '0';
+    out('heap', `wasm ${gib(heap)} in use of ${gib(WASM_HEAP_LIMIT)} (tfjs-backend-wasm's limit: ${mapped ? 'activations and trained weights' : 'model weights + activations'} must fit); JS ${gib(getHeapStatistics().heap_size_limit)} limit`);
+    out('weights', mapped
+      ? 'base models\' float32 matrices are mapped from model.safetensors, outside the wasm heap (shared by processes; ADAPTERS_MAP_WEIGHTS=0 copies them in)'
+      : `copied into the wasm heap (${ctx.env[MAP_WEIGHTS_ENV] === '0' ? 'ADAPTERS_MAP_WEIGHTS=0' : 'mapping needs the native kernels'})`);
   } else {
     out('heap', `JS ${gib(getHeapStatistics().heap_size_limit)} limit`);
   }

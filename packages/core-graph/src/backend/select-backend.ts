@@ -4,6 +4,8 @@ import { AdapterGraphError } from '../errors';
 // Importing the wasm package registers the 'wasm' backend as a side effect.
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { guardWasmAllocations } from './wasm-heap-guard';
+import type { WeightMapper } from './weight-mapper';
+import { setWeightMapper } from './weight-mapper';
 import { enableZeroCopyKernels, zeroCopyKernelsEnabled } from './wasm-zero-copy';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -151,7 +153,7 @@ function enableWasmKernels(load: (id: string) => unknown, options: SelectBackend
   if (env['ADAPTERS_ZERO_COPY_DISABLE'] !== '1') enableZeroCopyKernels();
   guardWasmAllocations();
   if (options.nativeKernels === false || env['ADAPTERS_NATIVE_KERNELS_DISABLE'] === '1') return undefined;
-  let mod: { enableNativeKernels?: () => NativeKernelStatus };
+  let mod: { enableNativeKernels?: () => NativeKernelStatus; weightMapper?: WeightMapper };
   try {
     mod = load(NATIVE_PACKAGE) as typeof mod;
   } catch (e) {
@@ -161,6 +163,8 @@ function enableWasmKernels(load: (id: string) => unknown, options: SelectBackend
     return nativeStatus;
   }
   nativeStatus = mod.enableNativeKernels?.() ?? { enabled: false, reason: `${NATIVE_PACKAGE} has no enableNativeKernels()`, kernels: [] };
+  // Its kernels read mapped weights in place, so the loaders may map the base instead of copying it into the heap.
+  setWeightMapper(nativeStatus.enabled ? mod.weightMapper : undefined);
   return nativeStatus;
 }
 

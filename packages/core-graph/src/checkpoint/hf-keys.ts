@@ -64,24 +64,27 @@ export function assignFromCheckpoint(graph: Graph, store: WeightStore, lookup: (
 
 /** Reads and checks every requested tensor (key present, shape right) and converts it to our layout. */
 export function stageFromCheckpoint(graph: Graph, lookup: (hfKey: string) => CheckpointTensor | undefined, options: AssignOptions = {}): Map<string, { shape: number[]; values: Float32Array }> {
-  const source = options.source ?? 'checkpoint';
   const staged = new Map<string, { shape: number[]; values: Float32Array }>();
-  for (const key of options.keys ?? graph.params.keys()) {
-    const spec = graph.param(key);
-    const hf = options.keyOf ? options.keyOf(key) : hfKeyOf(graph, key);
-    const t = lookup(hf);
-    if (!t) throw new GraphError(`${source}: missing tensor '${hf}' for parameter '${key}' [${spec.shape.join(', ')}]`);
-    const expected = isTransposedInCheckpoint(spec) ? [...spec.shape].reverse() : spec.shape;
-    if (t.shape.join() !== expected.join()) {
-      throw new GraphError(`${source}: tensor '${hf}' has shape [${t.shape.join(', ')}], the model expects [${expected.join(', ')}]`);
-    }
-    if (options.allowNonFinite !== true) {
-      const bad = firstNonFinite(t.values);
-      if (bad >= 0) throw new GraphError(`${source}: tensor '${hf}' holds ${t.values[bad]} at index ${bad}; non-finite weights are refused (pass allowNonFinite to load them anyway)`, 'E_NON_FINITE_WEIGHTS');
-    }
-    staged.set(key, toLayout(spec, t));
-  }
+  for (const key of options.keys ?? graph.params.keys()) staged.set(key, toLayout(graph.param(key), checkedTensor(graph, key, lookup, options)));
   return staged;
+}
+
+/** The checkpoint tensor of parameter `key`, checked (present, shape in checkpoint layout, finite values). */
+export function checkedTensor(graph: Graph, key: string, lookup: (hfKey: string) => CheckpointTensor | undefined, options: AssignOptions = {}): CheckpointTensor {
+  const source = options.source ?? 'checkpoint';
+  const spec = graph.param(key);
+  const hf = options.keyOf ? options.keyOf(key) : hfKeyOf(graph, key);
+  const t = lookup(hf);
+  if (!t) throw new GraphError(`${source}: missing tensor '${hf}' for parameter '${key}' [${spec.shape.join(', ')}]`);
+  const expected = isTransposedInCheckpoint(spec) ? [...spec.shape].reverse() : spec.shape;
+  if (t.shape.join() !== expected.join()) {
+    throw new GraphError(`${source}: tensor '${hf}' has shape [${t.shape.join(', ')}], the model expects [${expected.join(', ')}]`);
+  }
+  if (options.allowNonFinite !== true) {
+    const bad = firstNonFinite(t.values);
+    if (bad >= 0) throw new GraphError(`${source}: tensor '${hf}' holds ${t.values[bad]} at index ${bad}; non-finite weights are refused (pass allowNonFinite to load them anyway)`, 'E_NON_FINITE_WEIGHTS');
+  }
+  return t;
 }
 
 /** One parameter's values in checkpoint layout (kernels [out, in], as nn.Linear), as a safetensors F32 entry. */

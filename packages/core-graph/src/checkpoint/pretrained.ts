@@ -13,7 +13,8 @@ import type { DecodedTensor } from '../io/safetensors';
 import type { FileSource } from '../io/file-source';
 import { readJsonFrom, readSafetensorsFrom } from '../io/file-source';
 import type { CheckpointTensor } from './hf-keys';
-import { hfKeyOf, stageFromCheckpoint } from './hf-keys';
+import { checkedTensor, hfKeyOf, isTransposedInCheckpoint, stageFromCheckpoint } from './hf-keys';
+import { mappingWanted, openMappedCheckpoint } from './mapped-checkpoint';
 
 const ACTIVATIONS: Record<string, EncoderConfig['hiddenAct']> = { gelu: 'gelu', gelu_new: 'gelu_new', gelu_pytorch_tanh: 'gelu_new', relu: 'relu' };
 
@@ -65,6 +66,8 @@ export interface Pretrained {
   readonly store: WeightStore;
   readonly config: EncoderConfig;
   readonly dir: string;
+  /** When base weights were mapped from the file instead of copied into the heap: how many, and their bytes. */
+  readonly mapped?: { readonly file: string; readonly tensors: number; readonly bytes: number };
 }
 
 /** A lookup over checkpoint tensors that accepts keys with or without the model prefix. */
@@ -117,6 +120,12 @@ export interface LoadPretrainedOptions {
   readonly heads?: readonly HeadSpec[];
   readonly seed?: number;
   readonly allowNonFinite?: boolean;
+  /**
+   * Map the base's float32 matrices from model.safetensors instead of copying them into the tensor heap (default
+   * true; ADAPTERS_MAP_WEIGHTS=0 turns it off). Takes effect only where a WeightMapper is registered (Node with
+   * @adapters/backend-native's kernels) and the model is a local folder; elsewhere weights are copied as before.
+   */
+  readonly mapWeights?: boolean;
 }
 
 /**
@@ -129,7 +138,8 @@ export async function loadPretrainedFrom(source: FileSource, options: LoadPretra
   await ensureBackend();
   const config = await readHfConfigFrom(source);
   const file = source.path('model.safetensors');
-  const { tensors } = await readSafetensorsFrom(source, 'model.safetensors');
+  const mapped = mappingWanted(options.mapWeights) ? openMappedCheckpoint(source, 'model.safetensors') : undefined;
+  const { tensors } = mapped ?? (await readSafetensorsFrom(source, 'model.safetensors'));
   checkConfigAgainstCheckpoint(config, tensors, source.path('config.json'), file);
   const lookup = checkpointLookup(tensors, config.architecture);
   // Build the pooler only when the checkpoint has one (MLM-only checkpoints often don't).
@@ -137,13 +147,26 @@ export async function loadPretrainedFrom(source: FileSource, options: LoadPretra
   for (const h of options.heads ?? []) graph = addHead(graph, h);
   const base = [...graph.params.values()].filter((p) => p.owner === 'base').map((p) => p.key);
   const nonFinite = options.allowNonFinite === true ? { allowNonFinite: true } : {};
-  const staged = stageFromCheckpoint(graph, lookup, { keys: base, source: file, ...nonFinite });
+  // Every tensor is checked before any is made, so a bad file leaves nothing behind.
+  const inPlace = new Map<string, number>();
+  for (const key of mapped === undefined ? [] : base) {
+    const at = mapped!.offsets.get(checkedTensor(graph, key, lookup, { source: file, ...nonFinite }).values as Float32Array);
+    if (at !== undefined) inPlace.set(key, at);
+  }
+  const staged = stageFromCheckpoint(graph, lookup, { keys: base.filter((k) => !inPlace.has(k)), source: file, ...nonFinite });
   // Heads come from the checkpoint only when it has all of their tensors (e.g. a fine-tuned classifier).
   const headKeys = [...graph.params.values()].filter((p) => p.owner.startsWith('head:')).map((p) => p.key);
   if (headKeys.length > 0 && headKeys.every((k) => lookup(hfKeyOf(graph, k)) !== undefined)) {
     for (const [k, v] of stageFromCheckpoint(graph, lookup, { keys: headKeys, source: file, ...nonFinite })) staged.set(k, v);
   }
   const store = new WeightStore();
-  store.sync(graph, options.seed ?? 0, (spec) => staged.get(spec.key)?.values);
-  return { graph, store, config, dir: source.location };
+  let bytes = 0;
+  store.sync(graph, options.seed ?? 0, (spec) => {
+    const at = inPlace.get(spec.key);
+    if (at === undefined) return staged.get(spec.key)?.values;
+    bytes += spec.shape.reduce((p, d) => p * d, 4);
+    return mapped!.file.tensor(at, spec.shape, isTransposedInCheckpoint(spec));
+  });
+  const info = mapped !== undefined && inPlace.size > 0 ? { mapped: { file, tensors: inPlace.size, bytes } } : {};
+  return { graph, store, config, dir: source.location, ...info };
 }

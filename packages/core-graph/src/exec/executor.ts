@@ -281,7 +281,12 @@ export class Executor {
     const inputs = node.inputs.map((i) => this.evaluate(g, i, values, ctx, skip, release));
     let result: tf.Tensor;
     try {
-      result = this.runtime.ops.get(node.op, node.id).run(inputs, this.paramsOf(node), node.attrs, ctx(node.id));
+      const op = this.runtime.ops.get(node.op, node.id);
+      // Forward-only runs free an op's intermediates as soon as it returns (its inputs go by use counts below):
+      // otherwise every layer's temporaries lived until the run's tidy ended, and inference memory grew with depth.
+      result = release
+        ? tf.tidy(() => op.run(inputs, this.paramsOf(node), node.attrs, ctx(node.id)))
+        : op.run(inputs, this.paramsOf(node), node.attrs, ctx(node.id));
     } catch (e) {
       if (e instanceof GraphError) throw e;
       throw new GraphError(`node '${node.id}' (${node.op}) failed: ${(e as Error).message}`);

@@ -25,7 +25,7 @@ export class WeightStore {
    * checking the shapes of those it has. `provided` may supply values (e.g. from a checkpoint) instead of
    * the parameter's init. Returns the keys it created.
    */
-  sync(graph: Graph, seed = 0, provided?: (spec: ParamSpec) => Float32Array | undefined): string[] {
+  sync(graph: Graph, seed = 0, provided?: (spec: ParamSpec) => Float32Array | tf.Tensor | undefined): string[] {
     const created: string[] = [];
     for (const spec of graph.params.values()) {
       const v = this.vars.get(spec.key);
@@ -35,7 +35,12 @@ export class WeightStore {
       }
       const values = provided?.(spec) ?? initialValues(spec, seed);
       // The variable shares the initial tensor's data (ref-counted); dispose our handle or it outlives the store.
-      const initial = tf.tensor(values, [...spec.shape], spec.dtype);
+      // A provided tensor (e.g. over a mapped file) is taken over the same way.
+      if (values instanceof tf.Tensor && values.shape.join() !== spec.shape.join()) {
+        values.dispose();
+        assertShape(spec, values.shape);
+      }
+      const initial = values instanceof tf.Tensor ? values : tf.tensor(values, [...spec.shape], spec.dtype);
       this.vars.set(spec.key, tf.variable(initial, false, uniqueVarName(spec.key)));
       initial.dispose();
       created.push(spec.key);

@@ -7,6 +7,7 @@ export function dirSource(dir: string): FileSource {
   return {
     location: dir,
     path: (file) => join(dir, file),
+    localPath: (file) => join(dir, file),
     read: async (file) => {
       try {
         return new Uint8Array(await readFile(join(dir, file)));

@@ -12,6 +12,8 @@ export interface FileSource {
   path(file: string): string;
   /** The bytes of `file`, or undefined when the source has no such file (other failures throw). */
   read(file: string): Promise<Uint8Array | undefined>;
+  /** The file's path on the local filesystem, when the source is a folder on disk (what mapping needs). */
+  localPath?(file: string): string | undefined;
 }
 
 export type FileBytes = Uint8Array | ArrayBuffer | string;

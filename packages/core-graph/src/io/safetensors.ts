@@ -56,7 +56,7 @@ export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 const METADATA_KEY = '__metadata__';
 const BUFFER_SOURCE = '<buffer>';
-const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+export const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function isDtype(v: unknown): v is SafetensorsDtype {
   return typeof v === 'string' && Object.prototype.hasOwnProperty.call(ITEM_SIZE, v);
