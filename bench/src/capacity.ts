@@ -10,23 +10,14 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { EncoderConfig, TrainExample } from '@adapters/core-graph';
-import { addHead, BERT_BASE, buildEncoder, Executor, fullFineTunePolicy, loadPretrained, MINILM_L6, selectBackend, train, WeightStore } from '@adapters/core-graph';
+import type { TrainExample } from '@adapters/core-graph';
+import { addHead, buildEncoder, Executor, fullFineTunePolicy, loadPretrained, selectBackend, train, WeightStore } from '@adapters/core-graph';
 import { METHODS } from './methods';
-import { randomModelDir } from './random-model-dir';
+import { argFlag, randomModelDir, SIZED_MODELS } from './random-model-dir';
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
+const flag = argFlag;
 
-const MODELS: Readonly<Record<string, EncoderConfig>> = {
-  minilm: MINILM_L6,
-  'bert-base': BERT_BASE,
-  // XLM-RoBERTa-base's sizes: BERT-base with a 250,002-token vocabulary (278 M parameters, 1.1 GB in float32).
-  'xlmr-base': { ...BERT_BASE, architecture: 'roberta', vocabSize: 250002, maxPositions: 514, typeVocabSize: 1, padTokenId: 1, layerNormEps: 1e-5 },
-};
+const MODELS = SIZED_MODELS;
 const ATTEMPTS = ['inference', 'pfeiffer', 'pfeiffer+checkpoint', 'pfeiffer+auto', 'full+checkpoint'] as const;
 type Attempt = (typeof ATTEMPTS)[number];
 

@@ -4,7 +4,22 @@ import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EncoderConfig } from '@adapters/core-graph';
-import { buildEncoder, hfKeyOf, isTransposedInCheckpoint } from '@adapters/core-graph';
+import { BERT_BASE, buildEncoder, hfKeyOf, isTransposedInCheckpoint, MINILM_L6 } from '@adapters/core-graph';
+
+/** The model sizes capacity and shared-weights try (random weights: memory and time only). */
+export const SIZED_MODELS: Readonly<Record<string, EncoderConfig>> = {
+  minilm: MINILM_L6,
+  'bert-base': BERT_BASE,
+  // XLM-RoBERTa-base's sizes: BERT-base with a 250,002-token vocabulary (278 M parameters, 1.1 GB in float32).
+  'xlmr-base': { ...BERT_BASE, architecture: 'roberta', vocabSize: 250002, maxPositions: 514, typeVocabSize: 1, padTokenId: 1, layerNormEps: 1e-5 },
+};
+
+/** The value after `--name` in this process's arguments. */
+export function argFlag(name: string): string | undefined {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
 
 /** config.json of `config` as Hugging Face writes it. */
 function hfConfig(c: EncoderConfig): Record<string, unknown> {

@@ -7,20 +7,12 @@
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import type { EncoderConfig } from '@adapters/core-graph';
-import { BERT_BASE, Executor, loadPretrained, MINILM_L6, selectBackend } from '@adapters/core-graph';
-import { randomModelDir } from './random-model-dir';
+import { Executor, loadPretrained, selectBackend } from '@adapters/core-graph';
+import { argFlag, randomModelDir, SIZED_MODELS } from './random-model-dir';
 
 const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const MODELS: Readonly<Record<string, EncoderConfig>> = {
-  minilm: MINILM_L6,
-  'bert-base': BERT_BASE,
-  'xlmr-base': { ...BERT_BASE, architecture: 'roberta', vocabSize: 250002, maxPositions: 514, typeVocabSize: 1, padTokenId: 1, layerNormEps: 1e-5 },
-};
+const flag = argFlag;
+const MODELS = SIZED_MODELS;
 
 async function child(model: string, mapWeights: boolean): Promise<void> {
   await selectBackend();

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Graph, WeightStore } from '@adapters/core-graph';
-import { checkpointTensor, Executor, writeSafetensorsFile } from '@adapters/core-graph';
+import { checkpointTensor, Executor, selectBackend, weightMapper, writeSafetensorsFile } from '@adapters/core-graph';
 import type { Seq2SeqConfig } from './config';
 import { loadSeq2Seq, seq2seqCheckpointKey } from './load';
 import { seq2seqForward } from './run';
@@ -68,5 +68,30 @@ describe('loadSeq2Seq', () => {
     expect(Array.from(loaded.store.get('lm_head.bias').dataSync()).every((v) => v === 0)).toBe(true);
     store.dispose();
     loaded.store.dispose();
+  });
+});
+
+describe('loadSeq2Seq with mapped weights (the native kernels read the file in place)', () => {
+  it.each(['marian', 'mbart'] as const)('%s: the mapped model gives the copied model\'s logits within float32 reordering', async (family) => {
+    await selectBackend({ prefer: 'wasm', env: {} });
+    if (weightMapper() === undefined) return console.log('skipping: @adapters/backend-native kernels are not enabled here');
+    const dir = await mkdtemp(join(tmpdir(), 'nmt-mapped-'));
+    // Sizes where the embeddings (300 × 64) and FFN matrices (64 × 256) reach the 64 KiB mapping threshold.
+    const { graph, store } = tinyModel(family, { vocabSize: 300, dModel: 64, encoderFfn: 256, decoderFfn: 256, encoderHeads: 4, decoderHeads: 4 });
+    await saveHf(dir, graph, store, hfConfig(graph.meta.seq2seq!));
+    const copied = await loadSeq2Seq(dir, { mapWeights: false });
+    const mapped = await loadSeq2Seq(dir, { mapWeights: true });
+    expect(copied.mapped).toBeUndefined();
+    expect(mapped.mapped?.tensors).toBeGreaterThanOrEqual(1 + 2 * 2 + 2 * 2); // shared embeddings, fc1/fc2 per layer
+    const inputs = { inputIds: tf.tensor2d(randomIds(2, 5, 300, 3), [2, 5], 'int32'), attentionMask: tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]) as tf.Tensor2D, decoderInputIds: tf.tensor2d(randomIds(2, 4, 300, 4), [2, 4], 'int32') };
+    const run = (g: Graph, s: WeightStore) => tf.tidy(() => seq2seqForward(new Executor(g, s), inputs)['logits'] as tf.Tensor).dataSync();
+    const a = run(copied.graph, copied.store);
+    const b = run(mapped.graph, mapped.store);
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+    expect(worst).toBeLessThan(1e-4); // |logits| ~ 10: float32 reordering of sums over 64–256 terms
+    tf.dispose(Object.values(inputs));
+    for (const s of [store, copied.store, mapped.store]) s.dispose();
+    await rm(dir, { recursive: true, force: true });
   });
 });

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Graph } from '@adapters/core-graph';
-import { ConfigError, ensureBackend, readJsonObject, readSafetensorsFile, stageFromCheckpoint, WeightStore } from '@adapters/core-graph';
+import { ConfigError, dirSource, ensureBackend, mappingWanted, openMappedCheckpoint, readJsonObject, readSafetensorsFile, stageWithMapping, WeightStore } from '@adapters/core-graph';
 import type { Seq2SeqConfig } from './config';
 import { parseSeq2SeqConfig } from './config';
 import { buildSeq2Seq, FINAL_LOGITS_BIAS } from './model';
@@ -10,6 +10,8 @@ export interface PretrainedSeq2Seq {
   readonly store: WeightStore;
   readonly config: Seq2SeqConfig;
   readonly dir: string;
+  /** When large float32 matrices were mapped from model.safetensors instead of copied into the heap. */
+  readonly mapped?: { readonly file: string; readonly tensors: number; readonly bytes: number };
 }
 
 interface RawTensor {
@@ -65,16 +67,20 @@ export function checkSeq2SeqCheckpoint(config: Seq2SeqConfig, tensors: ReadonlyM
  * Loads a Hugging Face Marian/BART/mBART folder (config.json + model.safetensors) into a new graph and store.
  * Every parameter is checked (key present, shape right, finite) before the store is filled.
  */
-export async function loadSeq2Seq(dir: string, options: { readonly seed?: number } = {}): Promise<PretrainedSeq2Seq> {
+export async function loadSeq2Seq(dir: string, options: { readonly seed?: number; readonly mapWeights?: boolean } = {}): Promise<PretrainedSeq2Seq> {
   await ensureBackend();
   const configFile = join(dir, 'config.json');
   const config = parseSeq2SeqConfig(await readJsonObject(configFile), configFile);
   const file = join(dir, 'model.safetensors');
-  const { tensors } = await readSafetensorsFile(file);
+  // As core-graph's loadPretrained: with the native kernels the large float32 matrices stay in the mapped file.
+  const mapped = mappingWanted(options.mapWeights) ? openMappedCheckpoint(dirSource(dir), 'model.safetensors') : undefined;
+  const { tensors } = mapped ?? (await readSafetensorsFile(file));
   checkSeq2SeqCheckpoint(config, tensors, configFile, file);
   const graph = buildSeq2Seq(config);
-  const staged = stageFromCheckpoint(graph, seq2seqLookup(tensors, config.vocabSize), { source: file, keyOf: seq2seqCheckpointKey });
+  const keys = [...graph.params.keys()];
+  const weights = stageWithMapping(graph, seq2seqLookup(tensors, config.vocabSize), keys, mapped, { source: file, keyOf: seq2seqCheckpointKey });
   const store = new WeightStore();
-  store.sync(graph, options.seed ?? 0, (spec) => staged.get(spec.key)?.values);
-  return { graph, store, config, dir };
+  store.sync(graph, options.seed ?? 0, (spec) => weights.provided(spec));
+  const used = weights.mapped(file);
+  return { graph, store, config, dir, ...(used !== undefined ? { mapped: used } : {}) };
 }

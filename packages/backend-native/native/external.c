@@ -39,10 +39,12 @@ static void release_region(napi_env env, void *data, void *hint) {
   regions[r].len = 0;
 }
 
-static int free_slot(void) {
+/* A free region slot, or 0 after throwing (every slot is live). */
+static int claim_slot(napi_env env) {
   for (int r = 1; r <= EXTERNAL_MAX_REGIONS; r++) {
     if (regions[r].base == NULL) return r;
   }
+  napi_throw_range_error(env, NULL, "backend-native: too many mapped files or external regions (8191 live)");
   return 0;
 }
 
@@ -79,11 +81,8 @@ napi_value external_map_file(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "backend-native: mapFile's path must be a non-empty string shorter than 4095 bytes");
     return NULL;
   }
-  const int r = free_slot();
-  if (r == 0) {
-    napi_throw_range_error(env, NULL, "backend-native: too many mapped files (8191 live)");
-    return NULL;
-  }
+  const int r = claim_slot(env);
+  if (r == 0) return NULL;
   const int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
   char msg[4200];
@@ -114,11 +113,8 @@ napi_value external_alloc_region(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "backend-native: allocRegion's bytes must be an integer in [1, 2^40)");
     return NULL;
   }
-  const int r = free_slot();
-  if (r == 0) {
-    napi_throw_range_error(env, NULL, "backend-native: too many external regions (8191 live)");
-    return NULL;
-  }
+  const int r = claim_slot(env);
+  if (r == 0) return NULL;
   void *p = mmap(NULL, (size_t)d, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     napi_throw_error(env, NULL, "backend-native: cannot allocate an external region (out of memory)");

@@ -26,6 +26,8 @@ export { MASKED_SCORE } from './ops/attention';
 export { BERT_BASE, MINILM_L6, encoderConfig, maxSequenceLength } from './model/config';
 export type { MappedWeights, WeightMapper } from './backend/weight-mapper';
 export { MAP_WEIGHTS_ENV, MIN_MAPPED_BYTES, setWeightMapper, weightMapper } from './backend/weight-mapper';
+export type { MappedCheckpoint, StagedWeights } from './checkpoint/mapped-checkpoint';
+export { mappingWanted, openMappedCheckpoint, stageWithMapping } from './checkpoint/mapped-checkpoint';
 export type { Architecture, EncoderConfig } from './model/config';
 export { buildEncoder, encoderBuilder } from './model/encoder';
 export type { EncoderOptions } from './model/encoder';

@@ -1,10 +1,15 @@
 // model.safetensors opened by mapping it (a local folder, a registered WeightMapper, a little-endian host): the base's
 // float32 matrices become zero-copy views, and later tensors over the mapped file, instead of heap copies.
+import type * as tf from '@tensorflow/tfjs';
 import type { MappedWeights } from '../backend/weight-mapper';
 import { MAP_WEIGHTS_ENV, MIN_MAPPED_BYTES, weightMapper } from '../backend/weight-mapper';
 import type { FileSource } from '../io/file-source';
 import type { DecodedTensor } from '../io/safetensors';
 import { decodeSafetensorsRaw, decodeTensorValues, HOST_IS_LITTLE_ENDIAN } from '../io/safetensors';
+import type { Graph } from '../graph/graph';
+import type { ParamSpec } from '../graph/types';
+import type { AssignOptions, CheckpointTensor } from './hf-keys';
+import { checkedTensor, isTransposedInCheckpoint, stageFromCheckpoint } from './hf-keys';
 
 export interface MappedCheckpoint {
   readonly file: MappedWeights;
@@ -44,4 +49,34 @@ export function openMappedCheckpoint(source: FileSource, file: string): MappedCh
     }
   }
   return { file: mapped, tensors, offsets };
+}
+
+export interface StagedWeights {
+  /** For WeightStore.sync: a tensor over the mapping for mapped keys, staged values for the others. */
+  provided(spec: ParamSpec): Float32Array | tf.Tensor | undefined;
+  /** What was mapped (after sync), for reporting; undefined when nothing was. */
+  mapped(file: string): { file: string; tensors: number; bytes: number } | undefined;
+}
+
+/**
+ * Checks every key's checkpoint tensor (all of them before anything is made, so a bad file leaves nothing behind);
+ * keys whose tensor is a view over `mapped` stay in the file, the rest are staged (copied into our layout).
+ */
+export function stageWithMapping(graph: Graph, lookup: (hfKey: string) => CheckpointTensor | undefined, keys: readonly string[], mapped: MappedCheckpoint | undefined, options: AssignOptions): StagedWeights {
+  const inPlace = new Map<string, number>();
+  for (const key of mapped === undefined ? [] : keys) {
+    const at = mapped!.offsets.get(checkedTensor(graph, key, lookup, options).values as Float32Array);
+    if (at !== undefined) inPlace.set(key, at);
+  }
+  const staged = stageFromCheckpoint(graph, lookup, { ...options, keys: keys.filter((k) => !inPlace.has(k)) });
+  let bytes = 0;
+  return {
+    provided(spec) {
+      const at = inPlace.get(spec.key);
+      if (at === undefined) return staged.get(spec.key)?.values;
+      bytes += spec.shape.reduce((p, d) => p * d, 4);
+      return mapped!.file.tensor(at, spec.shape, isTransposedInCheckpoint(spec));
+    },
+    mapped: (file) => (inPlace.size > 0 ? { file, tensors: inPlace.size, bytes } : undefined),
+  };
 }

@@ -13,8 +13,8 @@ import type { DecodedTensor } from '../io/safetensors';
 import type { FileSource } from '../io/file-source';
 import { readJsonFrom, readSafetensorsFrom } from '../io/file-source';
 import type { CheckpointTensor } from './hf-keys';
-import { checkedTensor, hfKeyOf, isTransposedInCheckpoint, stageFromCheckpoint } from './hf-keys';
-import { mappingWanted, openMappedCheckpoint } from './mapped-checkpoint';
+import { hfKeyOf, stageFromCheckpoint } from './hf-keys';
+import { mappingWanted, openMappedCheckpoint, stageWithMapping } from './mapped-checkpoint';
 
 const ACTIVATIONS: Record<string, EncoderConfig['hiddenAct']> = { gelu: 'gelu', gelu_new: 'gelu_new', gelu_pytorch_tanh: 'gelu_new', relu: 'relu' };
 
@@ -147,26 +147,15 @@ export async function loadPretrainedFrom(source: FileSource, options: LoadPretra
   for (const h of options.heads ?? []) graph = addHead(graph, h);
   const base = [...graph.params.values()].filter((p) => p.owner === 'base').map((p) => p.key);
   const nonFinite = options.allowNonFinite === true ? { allowNonFinite: true } : {};
-  // Every tensor is checked before any is made, so a bad file leaves nothing behind.
-  const inPlace = new Map<string, number>();
-  for (const key of mapped === undefined ? [] : base) {
-    const at = mapped!.offsets.get(checkedTensor(graph, key, lookup, { source: file, ...nonFinite }).values as Float32Array);
-    if (at !== undefined) inPlace.set(key, at);
-  }
-  const staged = stageFromCheckpoint(graph, lookup, { keys: base.filter((k) => !inPlace.has(k)), source: file, ...nonFinite });
+  const weights = stageWithMapping(graph, lookup, base, mapped, { source: file, ...nonFinite });
   // Heads come from the checkpoint only when it has all of their tensors (e.g. a fine-tuned classifier).
   const headKeys = [...graph.params.values()].filter((p) => p.owner.startsWith('head:')).map((p) => p.key);
-  if (headKeys.length > 0 && headKeys.every((k) => lookup(hfKeyOf(graph, k)) !== undefined)) {
-    for (const [k, v] of stageFromCheckpoint(graph, lookup, { keys: headKeys, source: file, ...nonFinite })) staged.set(k, v);
-  }
+  const heads = headKeys.length > 0 && headKeys.every((k) => lookup(hfKeyOf(graph, k)) !== undefined)
+    ? stageFromCheckpoint(graph, lookup, { keys: headKeys, source: file, ...nonFinite })
+    : new Map<string, { values: Float32Array }>();
   const store = new WeightStore();
-  let bytes = 0;
-  store.sync(graph, options.seed ?? 0, (spec) => {
-    const at = inPlace.get(spec.key);
-    if (at === undefined) return staged.get(spec.key)?.values;
-    bytes += spec.shape.reduce((p, d) => p * d, 4);
-    return mapped!.file.tensor(at, spec.shape, isTransposedInCheckpoint(spec));
-  });
-  const info = mapped !== undefined && inPlace.size > 0 ? { mapped: { file, tensors: inPlace.size, bytes } } : {};
+  store.sync(graph, options.seed ?? 0, (spec) => heads.get(spec.key)?.values ?? weights.provided(spec));
+  const used = weights.mapped(file);
+  const info = used !== undefined ? { mapped: used } : {};
   return { graph, store, config, dir: source.location, ...info };
 }
