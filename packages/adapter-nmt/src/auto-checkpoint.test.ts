@@ -8,6 +8,7 @@ import { failForwardOnce, maxRelDiff } from '@adapters/core-graph/testing';
 import type { Seq2SeqFamily } from './config';
 import type { TrainTranslationOptions, TranslationCheckpoint, TranslationResult } from './loop';
 import { trainTranslation } from './loop';
+import { parsePair, recipeGraph, recipePolicy } from './recipes';
 import { buildT5, parseT5Config } from './t5';
 import { disposeSeq2SeqBatch, makeSeq2SeqBatch, seq2seqLoss } from './train';
 import { randomIds, tinyModel } from './__tests__/helpers';
@@ -15,10 +16,16 @@ import { randomIds, tinyModel } from './__tests__/helpers';
 const src = randomIds(6, 5, 24, 7);
 const tgt = src.map((r) => [...r].reverse());
 
-/** Parameter gradients of one teacher-forced batch, plain or checkpointed (dropout on: the masks must match). */
-function gradients(family: Seq2SeqFamily, checkpoint: boolean): Map<string, Float32Array> {
-  const { graph, store } = tinyModel(family, { dropout: 0.1, attentionDropout: 0.1, encoderLayers: 3, decoderLayers: 3 });
-  const keys = store.applyPolicy(graph, fullFineTunePolicy);
+/**
+ * Parameter gradients of one teacher-forced batch, plain or checkpointed (dropout on: the masks must match): every
+ * weight, or (`pair`) Bapna & Firat adapters after every layer, on the boundaries themselves, base frozen.
+ */
+function gradients(family: Seq2SeqFamily, checkpoint: boolean, pair = false): Map<string, Float32Array> {
+  const tiny = tinyModel(family, { dropout: 0.1, attentionDropout: 0.1, encoderLayers: 3, decoderLayers: 3 });
+  const { store } = tiny;
+  const graph = pair ? recipeGraph(tiny.graph, 'pair', parsePair('en-fr'), 2) : tiny.graph;
+  if (pair) store.sync(graph, 2);
+  const keys = store.applyPolicy(graph, pair ? recipePolicy('pair') : fullFineTunePolicy);
   const executor = new Executor(graph, store);
   const batch = makeSeq2SeqBatch(graph.meta.seq2seq!, src, tgt);
   const { value, grads } = tf.variableGrads(() => seq2seqLoss(executor, batch, { training: true, seed: 5 }, checkpoint ? () => true : undefined), keys.map((k) => store.get(k)));
@@ -38,9 +45,10 @@ describe('gradient checkpointing of an encoder-decoder', () => {
     expect(canCheckpoint(buildT5(parseT5Config({ model_type: 't5', vocab_size: 32, d_model: 8, d_kv: 2, d_ff: 16, num_layers: 2, num_heads: 4 })))).toBe(false);
   });
 
-  it.each(['marian', 'mbart'] as const)('%s: the gradients of every parameter equal the plain ones (to float32 rounding)', (family) => {
-    const plain = gradients(family, false);
-    const checkpointed = gradients(family, true);
+  it.each([['marian', false], ['mbart', false], ['marian', true]] as const)('%s (pair adapters: %s): the gradients of every trained parameter equal the plain ones (to float32 rounding)', (family, pair) => {
+    const plain = gradients(family, false, pair);
+    const checkpointed = gradients(family, true, pair);
+    expect(plain.size).toBeGreaterThan(0);
     expect([...checkpointed.keys()]).toEqual([...plain.keys()]);
     // The encoder's output gets its gradient summed over the decoder layers in another order: rounding, not bits.
     for (const [k, g] of plain) expect([k, maxRelDiff(checkpointed.get(k)!, g) < 1e-4]).toEqual([k, true]);
