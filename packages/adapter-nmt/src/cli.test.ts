@@ -5,6 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { linkAdapterPackages, runCliIn } from '@adapters/cli/testing';
+import type { RunOptions } from '@adapters/core-graph';
+import { failForwardOnce } from '@adapters/core-graph/testing';
 
 const EN = ['the house', 'a dog', 'the big dog', 'a small house', 'the cat', 'a big cat'];
 const FR = ['la maison', 'un chien', 'le grand chien', 'une petite maison', 'le chat', 'un grand chat'];
@@ -53,6 +55,20 @@ describe('adapters nmt-train / nmt-eval / translate', () => {
 
     const tr = await ok(['translate', '--run', 'lang', '--src', 'fr', '--tgt', 'de', '--input', 'input.txt', '--beams', '2']);
     expect(tr.out.trimEnd().split('\n')).toHaveLength(2);
+  }, 120_000);
+
+  test('a step that runs out of wasm heap: nmt-train goes on checkpointed and says so in one line', async () => {
+    // Whole-model forward passes are fed only the inputs (`inputs.*`); checkpointed ones ask for a node or are fed layer outputs.
+    const plain = (o: RunOptions) => o.training === true && o.nodes === undefined && [...(o.constants?.keys() ?? [])].every((k) => k.startsWith('inputs.'));
+    const undo = failForwardOnce(2, plain);
+    let r;
+    try {
+      r = await ok(['nmt-train', '--recipe', 'base', '--pair', 'en-fr=en-fr.tsv', ...TINY, '--steps', '3', '--out', 'heap']);
+    } finally {
+      undo();
+    }
+    expect(r.err.split('\n').filter((l) => l.includes('wasm heap'))).toEqual(['step 2 ran out of wasm heap: it and the rest of the run used gradient checkpointing (one more forward per layer, far less activation memory)']);
+    expect(JSON.parse(readFileSync(path.join(tmp, 'heap', 'run.json'), 'utf8'))).toMatchObject({ extras: { nmt: { steps: 3 } } });
   }, 120_000);
 
   test('bad input: one clear error, nothing written', async () => {

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Graph } from '@adapters/core-graph';
 import { ConfigError, Executor, WeightStore, writeRunDir, writeJsonAtomic } from '@adapters/core-graph';
 import type { CliCommand, CliContext, CommandSpec, ParsedArgs } from '@adapters/cli';
-import { backendBanner, formatDuration, MetricsWriter, option, shortPath, UsageError } from '@adapters/cli';
+import { backendBanner, checkpointedLine, formatDuration, MetricsWriter, option, shortPath, UsageError } from '@adapters/cli';
 import { BpeTokenizer, DEFAULT_SPECIALS } from './bpe';
 import { loadSeq2Seq } from './load';
 import { buildSeq2Seq } from './model';
@@ -226,7 +226,7 @@ export async function nmtTrainCommand(args: ParsedArgs, ctx: CliContext): Promis
       const metrics = MetricsWriter.open(path.join(runDir, 'metrics.jsonl'), { fresh: true });
       for (const r of resumeFrom?.records ?? []) metrics.write({ type: 'step', step: r.step, totalSteps: steps, task: r.task, loss: r.loss, gradNorm: r.gradNorm, lr: r.lr });
       const t0 = Date.now();
-      const { losses, trainableKeys } = trainTranslation({
+      const { losses, trainableKeys, checkpointedFrom } = trainTranslation({
         store, tasks, policy: recipePolicy(recipe), steps, batchSize, learningRate: lr, seed, ...(warmup !== undefined ? { warmup } : {}),
         ...(resumeFrom ? { resumeFrom } : {}), checkpointEvery: args.number('checkpoint-every') ?? 100,
         onCheckpoint: (c) => writeTranslationCheckpoint(ckptFile, c, settings),
@@ -235,6 +235,7 @@ export async function nmtTrainCommand(args: ParsedArgs, ctx: CliContext): Promis
           if (r.step % 50 === 0 || r.step === steps) info(ctx, `step ${r.step}/${steps} ${r.task} loss ${r.loss.toFixed(4)} (${formatDuration((Date.now() - t0) / 1000)})`);
         },
       });
+      if (checkpointedFrom !== undefined) info(ctx, checkpointedLine(checkpointedFrom));
       const trainable = trainableKeys.reduce((n, k) => n + store.get(k).size, 0);
       const extras: NmtExtras = {
         recipe, pairs: pairs.map((p) => pairName(p.pair)), ...(domain !== undefined ? { domain } : {}), ...(recipe === 'base' || recipe === 'full' ? {} : { reductionFactor }),

@@ -22,7 +22,7 @@ export {
   bapnaFiratAdapter, domainAdapterName, languageRules, NMT_RECIPES, nmtAdapterRegistry, pairAdapterName, pairName, parsePair, recipeAdapters, recipeGraph,
   recipePolicy, recipeRules, sourceAdapterName, targetAdapterName, targetTag, wholeModelRule,
 } from './recipes';
-export type { StepRecord, TrainTranslationOptions, TranslationCheckpoint, TranslationTask } from './loop';
+export type { StepRecord, TrainTranslationOptions, TranslationCheckpoint, TranslationResult, TranslationTask } from './loop';
 export { batchRows, trainTranslation } from './loop';
 export type { CheckpointSettings } from './checkpoint';
 export { CHECKPOINT_FORMAT, checkpointFile, readTranslationCheckpoint, removeTranslationCheckpoint, writeTranslationCheckpoint } from './checkpoint';

@@ -1,5 +1,5 @@
-import type { Graph, Trainer, TrainerSnapshot, TrainPolicy, WeightStore } from '@adapters/core-graph';
-import { ConfigError, createTrainer, Executor, hashSeed, linearSchedule, mulberry32 } from '@adapters/core-graph';
+import type { CheckpointLayers, Graph, Trainer, TrainerSnapshot, TrainPolicy, WeightStore } from '@adapters/core-graph';
+import { canCheckpoint, checkpointSwitch, ConfigError, createTrainer, Executor, hashSeed, linearSchedule, mulberry32 } from '@adapters/core-graph';
 import { disposeSeq2SeqBatch, makeSeq2SeqBatch, seq2seqLoss } from './train';
 import { configOf } from './run';
 
@@ -30,6 +30,20 @@ export interface TrainTranslationOptions {
   /** Call `onCheckpoint` after every this many steps (not after the last: the caller saves the result then). */
   readonly checkpointEvery?: number;
   readonly onCheckpoint?: (checkpoint: TranslationCheckpoint) => void;
+  /**
+   * Gradient checkpointing of the encoder and decoder layers, as core-graph's `train`: 'auto' (the default) from the
+   * first step that runs out of wasm heap (that step is computed again), true always, false never. A resumed run
+   * starts without it again. Graphs without layer sites (T5) cannot checkpoint: 'auto' lets the error through.
+   */
+  readonly checkpointLayers?: CheckpointLayers;
+}
+
+/** What a translation run did: the per-step losses (resumed ones included) and which keys trained. */
+export interface TranslationResult {
+  readonly losses: number[];
+  readonly trainableKeys: readonly string[];
+  /** With checkpointLayers 'auto': the step (1-based) from which layers were checkpointed after the heap ran out. */
+  readonly checkpointedFrom?: number;
 }
 
 /** One optimizer step as `onStep` reports it (and metrics.jsonl records it). */
@@ -56,7 +70,7 @@ export interface TranslationCheckpoint {
  * task's trainable keys: a language adapter never gets gradients from a pair it is not in). Each task's examples are
  * drawn without replacement in an order reshuffled per epoch from `seed`. Returns the per-step losses.
  */
-export function trainTranslation(options: TrainTranslationOptions): { losses: number[]; trainableKeys: readonly string[] } {
+export function trainTranslation(options: TrainTranslationOptions): TranslationResult {
   const { store, tasks, steps, batchSize } = options;
   if (tasks.length === 0) throw new ConfigError('tasks', 'needs at least one translation task');
   for (const t of tasks) if (t.sources.length === 0 || t.sources.length !== t.targets.length) throw new ConfigError(`tasks.${t.name}`, `needs as many targets as sources (≥ 1), got ${t.sources.length} and ${t.targets.length}`);
@@ -65,6 +79,7 @@ export function trainTranslation(options: TrainTranslationOptions): { losses: nu
   const every = options.checkpointEvery;
   if (every !== undefined && !(Number.isInteger(every) && every >= 1)) throw new ConfigError('checkpointEvery', `must be a positive integer, got ${every}`);
   const warmup = options.warmup ?? Math.max(1, Math.round(steps * 0.05));
+  const checkpoint = checkpointSwitch(options.checkpointLayers, () => trainer.steps, tasks.some((t) => canCheckpoint(t.graph)));
   const trainer = createTrainer({
     store, graph: tasks.map((t) => t.graph), policy: options.policy, schedule: linearSchedule(options.learningRate, warmup, Math.max(steps, 1)),
     clipNorm: options.clipNorm ?? 1, optimizer: { weightDecay: options.weightDecay ?? 0 },
@@ -72,6 +87,7 @@ export function trainTranslation(options: TrainTranslationOptions): { losses: nu
   try {
     const executors = tasks.map((t) => new Executor(t.graph, store));
     const keys = tasks.map((t) => trainer.trainableKeys.filter((k) => t.graph.params.has(k)));
+    const trainsIn = keys.map((ks) => new Set(ks)).map((set) => (key: string) => set.has(key));
     const records: StepRecord[] = options.resumeFrom ? resume(trainer, options.resumeFrom, steps) : [];
     for (let s = records.length; s < steps; s++) {
       const ti = s % tasks.length;
@@ -79,7 +95,8 @@ export function trainTranslation(options: TrainTranslationOptions): { losses: nu
       const rows = batchRows(task.sources.length, batchSize, options.seed, ti, Math.floor(s / tasks.length));
       const batch = makeSeq2SeqBatch(configOf(executors[ti] as Executor), rows.map((r) => task.sources[r] as number[]), rows.map((r) => task.targets[r] as number[]));
       try {
-        const r = trainer.step(() => seq2seqLoss(executors[ti] as Executor, batch, { training: true, seed: hashSeed(options.seed, `step ${s}`) }), { keys: keys[ti] as string[] });
+        const run = { training: true, seed: hashSeed(options.seed, `step ${s}`) };
+        const r = trainer.step(() => seq2seqLoss(executors[ti] as Executor, batch, run, checkpoint.on ? trainsIn[ti] : undefined), { keys: keys[ti] as string[], ...checkpoint.stepOptions });
         const record = { step: r.step, task: task.name, loss: r.loss, gradNorm: r.gradNorm, lr: r.lr };
         records.push(record);
         options.onStep?.(record);
@@ -88,7 +105,7 @@ export function trainTranslation(options: TrainTranslationOptions): { losses: nu
       }
       if (every !== undefined && (s + 1) % every === 0 && s + 1 < steps) options.onCheckpoint?.({ snapshot: trainer.snapshot(), records: [...records] });
     }
-    return { losses: records.map((r) => r.loss), trainableKeys: trainer.trainableKeys };
+    return { losses: records.map((r) => r.loss), trainableKeys: trainer.trainableKeys, ...(checkpoint.from !== undefined ? { checkpointedFrom: checkpoint.from } : {}) };
   } finally {
     trainer.dispose();
   }

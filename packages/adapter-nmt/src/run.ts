@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Executor, RunOptions } from '@adapters/core-graph';
+import { checkpointedForward } from '@adapters/core-graph';
 import type { Seq2SeqConfig } from './config';
 import { crossKeyNode, crossValueNode, ENCODER_OUTPUT_NODE, pastKeyInput, pastValueInput, presentKeyOutput, presentValueOutput } from './model';
 
@@ -45,14 +46,18 @@ function emptyCaches(config: Seq2SeqConfig, batch: number): Map<string, tf.Tenso
 /**
  * Teacher-forced forward pass (training, evaluation, parity): the whole encoder and decoder, no cache.
  * Returns the requested outputs (default `logits`). Use inside a tidy or gradient function (it calls `forward`).
+ * `checkpoint`: run it under core-graph's gradient checkpointing (each encoder and decoder layer but the first
+ * recomputed in the backward pass), the predicate saying which parameters take gradients.
  */
-export function seq2seqForward(executor: Executor, inputs: Seq2SeqInputs, options: RunOptions = {}): Record<string, tf.Tensor> {
+export function seq2seqForward(executor: Executor, inputs: Seq2SeqInputs, options: RunOptions = {}, checkpoint?: (key: string) => boolean): Record<string, tf.Tensor> {
   const config = configOf(executor);
   const batch = inputs.decoderInputIds.shape[0];
   const constants = new Map<string, tf.Tensor>([...(options.constants ?? []), ...emptyCaches(config, batch)]);
   constants.set(inputNode('input_ids'), inputs.inputIds);
   constants.set(inputNode('attention_mask'), inputs.attentionMask);
-  return executor.forward({ decoder_input_ids: inputs.decoderInputIds }, { outputs: ['logits'], ...options, constants });
+  const feeds = { decoder_input_ids: inputs.decoderInputIds };
+  const run = { outputs: ['logits'], ...options, constants };
+  return checkpoint ? checkpointedForward(executor, feeds, run, checkpoint) : executor.forward(feeds, run);
 }
 
 /** Runs the encoder once and computes each decoder layer's cross-attention keys and values (cached for every step). */

@@ -44,8 +44,11 @@ export function disposeSeq2SeqBatch(batch: Seq2SeqBatch): void {
   tf.dispose([batch.inputIds, batch.attentionMask, batch.decoderInputIds, batch.labels]);
 }
 
-/** Mean token cross-entropy of the labels under teacher forcing (for a trainer's `step(() => seq2seqLoss(...))`). */
-export function seq2seqLoss(executor: Executor, batch: Seq2SeqBatch, options: RunOptions = {}): tf.Scalar {
+/**
+ * Mean token cross-entropy of the labels under teacher forcing (for a trainer's `step(() => seq2seqLoss(...))`);
+ * `checkpoint` as in seq2seqForward.
+ */
+export function seq2seqLoss(executor: Executor, batch: Seq2SeqBatch, options: RunOptions = {}, checkpoint?: (key: string) => boolean): tf.Scalar {
   configOf(executor);
-  return tf.tidy(() => crossEntropy(seq2seqForward(executor, batch, options)['logits'] as tf.Tensor, batch.labels));
+  return tf.tidy(() => crossEntropy(seq2seqForward(executor, batch, options, checkpoint)['logits'] as tf.Tensor, batch.labels));
 }

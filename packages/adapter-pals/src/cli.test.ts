@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { writeTinyModelDir } from '@adapters/core-graph/testing';
+import { failForwardOnce, writeTinyModelDir } from '@adapters/core-graph/testing';
 import { linkAdapterPackages, runCliIn } from '@adapters/cli/testing';
 
 const POS = ['good', 'great', 'fine', 'nice'];
@@ -32,6 +32,17 @@ describe('adapters pals-train / pals-eval', () => {
     linkAdapterPackages(tmp, [path.resolve(__dirname, '..')]);
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  test('a step that runs out of wasm heap: pals-train goes on checkpointed and says so in one line', async () => {
+    const undo = failForwardOnce(1);
+    let r;
+    try {
+      r = await ok(['pals-train', '--model', 'tiny-bert', '--task', 'sent=sent.tsv', '--task', 'topic=topic.tsv', '--max-steps', '2', '--batch-size', '4', '--max-length', '8', '--d-s', '8', '--heads', '2', '--out', 'heap']);
+    } finally {
+      undo();
+    }
+    expect(r.err.split('\n').filter((l) => l.includes('wasm heap'))).toEqual(['step 1 ran out of wasm heap: it and the rest of the run used gradient checkpointing (one more forward per layer, far less activation memory)']);
+  });
 
   test('trains two tasks, reports per-task dev metrics, and pals-eval / core eval reproduce them', async () => {
     const r = await ok([

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { EvalResult, Graph, JsonSchema, MultiTaskRecord, RunManifest, TrainExample } from '@adapters/core-graph';
 import type { CliCommand, CliContext, Columns, CommandSpec, ParsedArgs } from '@adapters/cli';
 import { ConfigError, createRegistry, evaluate, Executor, LabelVocab, loadPretrained, loadRunHead, loadTokenizer, parameterSummary, PlacementError, readRunManifest, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, singleAdapterRun, validateRunManifest, validateSchema, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
-import { backendBanner, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseSampling, parseTaskArgs, poolingArg, ProgressReporter, readColumns, resolveModel, shortPath, trainingLabels, UsageError } from '@adapters/cli';
+import { backendBanner, checkpointedLine, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseSampling, parseTaskArgs, poolingArg, ProgressReporter, readColumns, resolveModel, shortPath, trainingLabels, UsageError } from '@adapters/cli';
 import { palsSharedParams, palsWidth } from './config';
 import type { PalsConfig } from './config';
 import { pals } from './plugin';
@@ -153,6 +153,7 @@ export async function palsTrainCommand(args: ParsedArgs, ctx: CliContext): Promi
       } finally {
         progress.finish();
       }
+      if (result.checkpointedFrom !== undefined) info(ctx, checkpointedLine(result.checkpointedFrom));
 
       const registry = createRegistry([pals]);
       const modelRecord = model.dir === path.resolve(ctx.cwd, modelSpec) ? model.dir : model.name;

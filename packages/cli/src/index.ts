@@ -20,7 +20,7 @@ export { COLUMN_OPTIONS, detectColumns, encodeExamples, givenColumns, majoritySh
 export type { Columns, GivenColumns } from './cli/data';
 export { curvesSpec, renderCurvesSvg, renderVegaLiteSvg, svgToPng, writeTrainingCurves } from './report/plot';
 export type { CurveFiles, CurveRecord, PlotOptions } from './report/plot';
-export { formatDuration, MetricsWriter, ProgressReporter, readMetrics } from './report/progress';
+export { checkpointedLine, formatDuration, MetricsWriter, ProgressReporter, readMetrics } from './report/progress';
 export type { ProgressOptions, ProgressRecord, ProgressStream } from './report/progress';
 export { ensureModel, ModelFetchError, sha256File } from './data/model-cache';
 export type { EnsureModelOptions, ModelFetchStage } from './data/model-cache';

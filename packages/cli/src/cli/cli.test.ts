@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import * as os from 'os';
 import * as path from 'path';
 import { readMetrics } from '../report/progress';
-import { writeTinyModelDir } from '@adapters/core-graph/testing';
+import { failForwardOnce, writeTinyModelDir } from '@adapters/core-graph/testing';
 import { main } from './main';
 import { discoverPlugins } from './plugins';
 
@@ -354,6 +354,19 @@ describe('adapters CLI', () => {
     expect(s.out()).toContain('accuracy: n/a');
     const summary = JSON.parse(readFileSync(path.join(tmp, 'run-top', 'summary.json'), 'utf8')) as Record<string, unknown>;
     expect(summary).toMatchObject({ steps: 2, sites: 1, adapterParams: 16 * 4 + 4 + 4 * 16 + 16, accuracy: null });
+  });
+
+  test('a step that runs out of wasm heap: train goes on checkpointed and says so in one line', async () => {
+    const s = streams(tmp, tmp);
+    const undo = failForwardOnce(2);
+    let code;
+    try {
+      code = await main(['train', '--model', 'tiny-bert', '--data', 'train.tsv', '--adapter', 'toyjs', '--max-steps', '3', '--batch-size', '8', '--out', 'run-heap'], s.ctx);
+    } finally {
+      undo();
+    }
+    expect({ code, err: code === 0 ? '' : s.err() }).toEqual({ code: 0, err: '' });
+    expect(s.err().split('\n').filter((l) => l.includes('wasm heap'))).toEqual(['step 2 ran out of wasm heap: it and the rest of the run used gradient checkpointing (one more forward per layer, far less activation memory)']);
   });
 
   test('--full-finetune also saves the changed base model, and eval with it reproduces the final accuracy', async () => {

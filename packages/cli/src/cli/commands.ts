@@ -30,7 +30,7 @@ import { SPLICE_MODES } from '@adapters/core-graph';
 import type { AdapterRegistry, Runtime } from '@adapters/core-graph';
 import { resolveConfig } from '@adapters/core-graph';
 import { writeTrainingCurves } from '../report/plot';
-import { formatDuration, MetricsWriter, ProgressReporter } from '../report/progress';
+import { checkpointedLine, formatDuration, MetricsWriter, ProgressReporter } from '../report/progress';
 import type { PlacementEntry, PlacementRule } from '@adapters/core-graph';
 import { applyPlacements, isUnionPlugin } from '@adapters/core-graph';
 import { adapter } from '@adapters/core-graph';
@@ -395,7 +395,7 @@ export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliCon
       progress.finish();
     }
     if (result.checkpointedFrom !== undefined) {
-      info(ctx, `step ${result.checkpointedFrom} ran out of wasm heap: it and the rest of the run used gradient checkpointing (one more forward per layer, far less activation memory)`);
+      info(ctx, checkpointedLine(result.checkpointedFrom));
     }
 
     let final: EvalResult | undefined;

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { writeTinyModelDir } from '@adapters/core-graph/testing';
+import { failForwardOnce, writeTinyModelDir } from '@adapters/core-graph/testing';
 import { parseArgs } from './args';
 import { option } from './option-specs';
 import { main } from './main';
@@ -102,6 +102,19 @@ describe('adapters train --task (multi-task)', () => {
     // Same seed, same data → same numbers (a second run replaces the first as a whole).
     const again = await ok([...TRAIN, ...TASKS, '--sampling', 'round-robin', '--out', 'mt']);
     expect(again.out.split('\n').filter((l) => /^(sent|topic): /.test(l))).toEqual(r.out.split('\n').filter((l) => /^(sent|topic): /.test(l)));
+  });
+
+  test('a step that runs out of wasm heap: the run goes on checkpointed and says so in one line', async () => {
+    // Round-robin: one task, so one plain forward pass, per step; the second fails as an out-of-heap allocation would.
+    const undo = failForwardOnce(2);
+    let r;
+    try {
+      r = await ok([...TRAIN, ...TASKS, '--sampling', 'round-robin', '--out', 'mt-heap']);
+    } finally {
+      undo();
+    }
+    expect(r.err.split('\n').filter((l) => l.includes('wasm heap'))).toEqual(['step 2 ran out of wasm heap: it and the rest of the run used gradient checkpointing (one more forward per layer, far less activation memory)']);
+    expect((await ok([...TRAIN, ...TASKS, '--sampling', 'round-robin', '--out', 'mt-quiet'])).err).not.toMatch(/wasm heap/);
   });
 
   test('eval of a multi-task run needs --task; a wrong --task, or --task without --run, is one clear line', async () => {

@@ -7,7 +7,7 @@
 import * as path from 'path';
 import type { EvalResult, Graph, HeadSpec, MultiTaskRecord, PlacementRule, SavedPlacement, SpliceMode, TrainExample } from '@adapters/core-graph';
 import { adapter, addHead, applyPlacements, ConfigError, isUnionPlugin, LabelVocab, loadPretrained, loadTokenizer, maxSequenceLength, ownersPolicy, parameterSummary, PlacementError, readHfConfig, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, singleAdapterRun, trainMultiTask, validateRunManifest, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
-import { formatDuration, MetricsWriter, ProgressReporter } from '../report/progress';
+import { checkpointedLine, formatDuration, MetricsWriter, ProgressReporter } from '../report/progress';
 import type { ParsedArgs } from './args';
 import { parseAdapterSpec, UsageError } from './args';
 import type { CliContext } from './commands';
@@ -141,6 +141,7 @@ export async function trainMultiTaskCommand(args: ParsedArgs, ctx: CliContext): 
       } finally {
         progress.finish();
       }
+      if (result.checkpointedFrom !== undefined) info(ctx, checkpointedLine(result.checkpointedFrom));
       const modelRecord = model.dir === path.resolve(ctx.cwd, modelSpec) ? model.dir : model.name;
       const perTask = [];
       const lines: string[] = [];

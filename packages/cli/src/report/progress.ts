@@ -36,6 +36,11 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** The line a training command prints when checkpointLayers 'auto' turned checkpointing on (`checkpointedFrom`). */
+export function checkpointedLine(step: number): string {
+  return `step ${step} ran out of wasm heap: it and the rest of the run used gradient checkpointing (one more forward per layer, far less activation memory)`;
+}
+
 function formatRate(stepsPerSecond: number): string {
   if (!Number.isFinite(stepsPerSecond) || stepsPerSecond <= 0) return '? steps/s';
   return stepsPerSecond >= 1 ? `${stepsPerSecond.toFixed(2)} steps/s` : `${(1 / stepsPerSecond).toFixed(1)} s/step`;

@@ -190,6 +190,20 @@ export class Executor {
     return keys;
   }
 
+  /**
+   * Which of `options.constants` the nodes a run with these options evaluates for `targets` read (e.g. which
+   * earlier layers' outputs a checkpointed layer needs as its inputs).
+   */
+  constantsRead(targets: readonly string[], options: RunOptions = {}): Set<string> {
+    const known = this.constantsOf(options);
+    const ids = targets.map((t) => this.resolve(t));
+    const read = new Set(ids.filter((id) => known.has(id)));
+    this.walk(this.source, ids, known, this.skipPredicate(options), (_id, reads) => {
+      for (const input of reads) if (known.has(input)) read.add(input);
+    });
+    return new Set([...(options.constants?.keys() ?? [])].filter((id) => read.has(this.resolve(id))));
+  }
+
   /** The inputs a node reads in this run: a switch reads only its chosen branch. */
   private readsOf(g: Graph, id: string, skip: (s: SpliceRecord) => boolean): readonly string[] {
     const node = g.node(id);

@@ -15,3 +15,5 @@ export type { Json, JsonMutation } from './json-mutations';
 export { bitEqual, changedKeys, maxAbsDiff, maxRelDiff } from './compare';
 export { randomizeOwned, readWeight, runOutput, runOutputs, setWeight, TOY_FEEDS, TOY_IDS, TOY_MASK, weight64 } from './store-helpers';
 export type { RandomizeOptions } from './store-helpers';
+export { failForwardOnce } from './heap-exhaustion';
+export type { ForwardFilter } from './heap-exhaustion';

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { WasmHeapExhaustedError } from '../backend/wasm-heap-guard';
 import { Executor } from '../exec/executor';
 import { adapterPolicy, fullFineTunePolicy } from '../exec/policy';
 import { WeightStore } from '../exec/weights';
 import { buildEncoder } from '../model/encoder';
 import { addHead } from '../model/heads';
 import { registerReferenceFusedKernels } from '../testing/fused-reference';
+import { failForwardOnce } from '../testing/heap-exhaustion';
 import { makeBatch, disposeBatch } from './batches';
 import type { TrainExample } from './batches';
 import { checkpointedForward, layerBoundaries } from './checkpoint';
@@ -43,8 +43,24 @@ function expectSameWeights(a: Map<string, Float32Array>, b: Map<string, Float32A
 }
 
 describe('gradient checkpointing (train option checkpointLayers)', () => {
-  it('finds one boundary per layer', () => {
-    expect(layerBoundaries(graph)).toHaveLength(3);
+  it('finds one boundary per layer; Executor.constantsRead names the given values a node needs', () => {
+    const bounds = layerBoundaries(graph);
+    expect(bounds).toEqual([0, 1, 2].map((i) => graph.site(`layer.${i}.output`).exit));
+    const store = WeightStore.create(graph, 5);
+    const executor = new Executor(graph, store);
+    const given = (ids: readonly string[]) => ({ constants: new Map(ids.map((id) => [id, tf.zeros([1])] as const)) });
+    const read = (target: string, ids: readonly string[]) => {
+      const options = given(ids);
+      const out = [...executor.constantsRead([target], options)];
+      tf.dispose([...options.constants.values()]);
+      return out;
+    };
+    // Layer 2 reads layer 1's output only (not layer 0's, which is behind it); a given target reads itself.
+    expect(read(bounds[2]!, [bounds[0]!, bounds[1]!])).toEqual([bounds[1]]);
+    expect(read(bounds[1]!, [bounds[0]!])).toEqual([bounds[0]]);
+    expect(read(bounds[0]!, [bounds[0]!, bounds[2]!])).toEqual([bounds[0]]);
+    expect(read(bounds[0]!, [bounds[2]!])).toEqual([]);
+    store.dispose();
   });
 
   it.each([
@@ -93,31 +109,16 @@ describe('gradient checkpointing (train option checkpointLayers)', () => {
   });
 
   describe("checkpointLayers 'auto' (the default): checkpointing from the step that ran out of wasm heap", () => {
-    // A real out-of-heap needs ~4 GiB; here the plain (non-checkpointed) forward of step 2 runs and then throws the
-    // guard's error, as an allocation late in the forward pass would.
-    const failPlainForwardOnce = (step: number) => {
-      const forward = Executor.prototype.forward;
-      let plainCalls = 0;
-      return jest.spyOn(Executor.prototype, 'forward').mockImplementation(function (this: Executor, feeds, options) {
-        const out = forward.call(this, feeds, options);
-        if (options?.training === true && options.nodes === undefined && options.constants === undefined && ++plainCalls === step) {
-          tf.dispose(Object.values(out));
-          throw new WasmHeapExhaustedError(6 * 2 ** 20, 4096 * 2 ** 20);
-        }
-        return out;
-      });
-    };
-
     it('retries that step with checkpointing: the same weights as an uninterrupted run, no leaked tensors', () => {
       const expected = weightsAfter(false);
       const store = WeightStore.create(graph, 5);
-      const spy = failPlainForwardOnce(2);
+      const undo = failForwardOnce(2);
       const before = tf.memory().numTensors;
       let result: ReturnType<typeof train>;
       try {
         result = train({ graph, store, output: 'task.logits', train: examples, policy: fullFineTunePolicy, maxSteps: 3, batchSize: 6, seed: 11 });
       } finally {
-        spy.mockRestore();
+        undo();
       }
       expect(tf.memory().numTensors).toBe(before);
       expect(result.checkpointedFrom).toBe(2);
@@ -129,17 +130,36 @@ describe('gradient checkpointing (train option checkpointLayers)', () => {
     it('lets the error through with checkpointLayers false, and when checkpointing already runs', () => {
       for (const checkpointLayers of [false, true]) {
         const store = WeightStore.create(graph, 5);
-        const spy = jest.spyOn(Executor.prototype, 'forward').mockImplementation(() => {
-          throw new WasmHeapExhaustedError(6 * 2 ** 20, 4096 * 2 ** 20);
-        });
+        const undo = failForwardOnce(Infinity, () => true);
         try {
           expect(() => train({ graph, store, output: 'task.logits', train: examples, policy: fullFineTunePolicy, maxSteps: 2, batchSize: 6, seed: 11, checkpointLayers }))
             .toThrow(expect.objectContaining({ code: 'E_WASM_HEAP' }) as Error);
         } finally {
-          spy.mockRestore();
+          undo();
           store.dispose();
         }
       }
+    });
+
+    it("lets the error through at once when the graph has nothing to checkpoint (one layer): a retry would compute the same", () => {
+      const one = addHead(buildEncoder({ ...config, numLayers: 1 }), { type: 'classification', name: 'task', numLabels: 2, pooling: 'cls' });
+      const store = WeightStore.create(one, 5);
+      const undo = failForwardOnce(Infinity);
+      const forward = jest.spyOn(Executor.prototype, 'forward');
+      try {
+        expect(() => train({ graph: one, store, output: 'task.logits', train: examples, maxSteps: 1, batchSize: 6 })).toThrow(expect.objectContaining({ code: 'E_WASM_HEAP' }) as Error);
+        expect(forward).toHaveBeenCalledTimes(1);
+      } finally {
+        forward.mockRestore();
+        undo();
+        store.dispose();
+      }
+    });
+
+    it("rejects a value other than true, false or 'auto', naming the option", () => {
+      const store = WeightStore.create(graph, 5);
+      expect(() => train({ graph, store, output: 'task.logits', train: examples, maxSteps: 1, checkpointLayers: 'on' as unknown as boolean })).toThrow(/checkpointLayers.*'auto', got "on"/);
+      store.dispose();
     });
   });
 });

@@ -9,6 +9,9 @@ import type { Graph } from '../graph/graph';
 import { linearSchedule } from './adamw';
 import type { Batch, TrainExample } from './batches';
 import { disposeBatch, epochBatches, makeBatch } from './batches';
+import type { CheckpointLayers } from './auto-checkpoint';
+import { checkpointSwitch } from './auto-checkpoint';
+import { canCheckpoint, checkpointedForward } from './checkpoint';
 import type { LoopSettings } from './create-trainer';
 import { createTrainer } from './create-trainer';
 import type { EvalResult } from './evaluate';
@@ -56,6 +59,11 @@ export interface MultiTaskTrainOptions extends LoopSettings {
   /** Epochs the steps span (the annealed schedule's E); default 1. */
   readonly epochs?: number;
   readonly onRecord?: (record: MultiTaskRecord) => void;
+  /**
+   * Gradient checkpointing of each task's layers, as `train`'s option: 'auto' (the default) turns it on from the
+   * first step that runs out of wasm heap (that step is computed again), true always, false never.
+   */
+  readonly checkpointLayers?: CheckpointLayers;
 }
 
 export interface MultiTaskTrainResult {
@@ -64,6 +72,8 @@ export interface MultiTaskTrainResult {
   /** Final evaluation per task (tasks with eval data). */
   readonly evals: Readonly<Record<string, EvalResult>>;
   readonly history: readonly MultiTaskRecord[];
+  /** With checkpointLayers 'auto': the step (1-based) from which layers were checkpointed after the heap ran out. */
+  readonly checkpointedFrom?: number;
 }
 
 /**
@@ -89,6 +99,7 @@ export function trainMultiTask(o: MultiTaskTrainOptions): MultiTaskTrainResult {
   const steps = o.steps ?? epochs * Math.ceil(sizes.reduce((a, b) => a + b, 0) / batchSize);
   const schedule = taskSchedule({ sizes, sampling: o.sampling ?? 'proportional', steps, epochs, seed });
   const policy = o.policy ?? adaptersOnlyPolicy;
+  const checkpoint = checkpointSwitch(o.checkpointLayers, () => trainer.steps, o.tasks.some((t) => canCheckpoint(t.graph)));
   const trainer = createTrainer({
     store: o.store, graph: o.tasks.map((t) => t.graph), policy, optimizer: { weightDecay: o.weightDecay ?? 0.01 },
     schedule: linearSchedule(o.learningRate ?? 1e-4, Math.round((o.warmupRatio ?? 0.1) * steps), steps),
@@ -112,18 +123,24 @@ export function trainMultiTask(o: MultiTaskTrainOptions): MultiTaskTrainResult {
       const active = schedule[step] as number[];
       const batches = active.map(nextBatch);
       const losses: number[] = [];
+      const keys = [...new Set(active.flatMap((t) => keysOf[t] as string[]))];
+      const stepKeys = new Set(keys);
       let done;
       try {
         done = trainer.step(() => {
+          // A step retried after running out of heap computes its losses anew.
+          losses.length = 0;
           const parts = active.map((t, k) => {
             const task = o.tasks[t] as TrainTask;
             const b = batches[k] as Batch;
-            const logits = (executors[t] as Executor).forward(b.feeds, { outputs: [task.output], training: true, seed: hashSeed(seed, `${task.name}@${step}`) })[task.output] as tf.Tensor;
-            return crossEntropy(logits, b.labels);
+            const executor = executors[t] as Executor;
+            const runOptions = { outputs: [task.output], training: true, seed: hashSeed(seed, `${task.name}@${step}`) };
+            const out = checkpoint.on ? checkpointedForward(executor, b.feeds, runOptions, (key) => stepKeys.has(key)) : executor.forward(b.feeds, runOptions);
+            return crossEntropy(out[task.output] as tf.Tensor, b.labels);
           });
           parts.forEach((p) => losses.push(p.dataSync()[0] as number));
           return (parts.length === 1 ? parts[0] : tf.addN(parts)) as tf.Scalar;
-        }, { keys: [...new Set(active.flatMap((t) => keysOf[t] as string[]))] });
+        }, { keys, ...checkpoint.stepOptions });
       } finally {
         batches.forEach(disposeBatch);
       }
@@ -142,5 +159,5 @@ export function trainMultiTask(o: MultiTaskTrainOptions): MultiTaskTrainResult {
   o.tasks.forEach((t, i) => {
     if (t.eval && t.eval.length > 0) evals[t.name] = evaluate(executors[i] as Executor, t.output, t.eval, { batchSize: Math.max(batchSize, 32), padId });
   });
-  return { steps, trainableKeys: trainer.trainableKeys, evals, history };
+  return { steps, trainableKeys: trainer.trainableKeys, evals, history, ...(checkpoint.from !== undefined ? { checkpointedFrom: checkpoint.from } : {}) };
 }

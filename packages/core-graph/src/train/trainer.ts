@@ -16,7 +16,9 @@ import type { LoopSettings, StepResult, TrainerSnapshot } from './create-trainer
 import { createTrainer } from './create-trainer';
 import type { EvalConstants, EvalResult } from './evaluate';
 import { evaluate } from './evaluate';
-import { checkpointedForward } from './checkpoint';
+import type { CheckpointLayers } from './auto-checkpoint';
+import { checkpointSwitch } from './auto-checkpoint';
+import { canCheckpoint, checkpointedForward } from './checkpoint';
 import { crossEntropy } from './loss';
 
 export type SelectMetric = 'accuracy' | 'f1' | 'mcc' | 'loss';
@@ -65,7 +67,7 @@ export interface TrainOptions extends LoopSettings {
    * 'auto' (the default): without it until a step runs out of wasm heap, then that step again and the rest of the
    * run with it (`TrainResult.checkpointedFrom`). false: never (the heap error goes to the caller).
    */
-  readonly checkpointLayers?: boolean | 'auto';
+  readonly checkpointLayers?: CheckpointLayers;
 }
 
 /** What a `constants` hook gets: the step's executor, inputs and the options its forward pass will use. */
@@ -113,6 +115,8 @@ export function train(options: TrainOptions): TrainResult {
   const stepsPerEpoch = Math.ceil(options.train.length / batchSize);
   const totalSteps = Math.min(options.maxSteps ?? Infinity, epochs * stepsPerEpoch);
   const executor = new Executor(graph, store);
+  // The trainer is created next; the switch reads its steps only when a step runs out of heap.
+  const checkpoint = checkpointSwitch(options.checkpointLayers, () => trainer.steps, canCheckpoint(graph));
   const trainer = createTrainer({
     store, graph, policy: options.policy ?? adapterPolicy, optimizer: { weightDecay: options.weightDecay ?? 0.01 },
     schedule: linearSchedule(options.learningRate ?? 1e-4, Math.round((options.warmupRatio ?? 0.1) * totalSteps), totalSteps),
@@ -130,14 +134,6 @@ export function train(options: TrainOptions): TrainResult {
   let bestWeights: TrainerSnapshot | undefined;
   let sinceBest = 0;
   let step = 0;
-  let checkpointedFrom: number | undefined;
-  const checkpointing = () => options.checkpointLayers === true || checkpointedFrom !== undefined;
-  // 'auto': a step whose gradients ran out of wasm heap is computed once more with checkpointing, and so is the rest.
-  const onHeapExhausted = (): boolean => {
-    if (checkpointing() || options.checkpointLayers === false) return false;
-    checkpointedFrom = step + 1;
-    return true;
-  };
   const divergence = new DivergenceMonitor(options.divergence === false ? { lossFactor: Infinity, gradFactor: Infinity } : options.divergence);
 
   const runEval = (): boolean => {
@@ -167,12 +163,12 @@ export function train(options: TrainOptions): TrainResult {
         try {
           done = trainer.step(() => {
             const runOptions = { outputs: [output], training: true, seed: stepSeed, ...(skip > 0 ? { skipLayers: skip } : {}), ...(options.skipAdapters?.length ? { skipAdapters: options.skipAdapters } : {}), ...(constants ? { constants } : {}) };
-            const logits = (checkpointing()
+            const logits = (checkpoint.on
               ? checkpointedForward(executor, batch.feeds, runOptions, (key) => trainable.has(key))
               : executor.forward(batch.feeds, runOptions))[output] as tf.Tensor;
             const loss = crossEntropy(logits, batch.labels);
             return options.extraLoss ? tf.add(loss, options.extraLoss()) : loss;
-          }, { onHeapExhausted });
+          }, checkpoint.stepOptions);
         } finally {
           if (constants) tf.dispose([...constants.values()]);
           disposeBatch(batch);
@@ -189,5 +185,5 @@ export function train(options: TrainOptions): TrainResult {
   } finally {
     trainer.dispose();
   }
-  return { steps: step, seconds: (Date.now() - started) / 1000, trainableKeys: trainer.trainableKeys, ...(best ? { best } : {}), history, ...(checkpointedFrom !== undefined ? { checkpointedFrom } : {}) };
+  return { steps: step, seconds: (Date.now() - started) / 1000, trainableKeys: trainer.trainableKeys, ...(best ? { best } : {}), history, ...(checkpoint.from !== undefined ? { checkpointedFrom: checkpoint.from } : {}) };
 }
