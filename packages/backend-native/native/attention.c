@@ -249,9 +249,10 @@ static void *run_job(void *arg) {
 /*
  * The v16 microkernels only pay off where gcc's x86-64-v4 clone runs them (the same CPU features as that clone's
  * resolver checks); elsewhere a v16 is split into narrower registers and the 8-wide blocks are faster.
- * ADAPTERS_ATTENTION_NARROW=1 forces the 8-wide blocks (tests cover both paths on AVX-512 machines).
+ * ADAPTERS_ATTENTION_NARROW=1 forces the 8-wide blocks (tests cover both paths on AVX-512 machines). The training
+ * attention and the bottleneck kernel choose their panel widths by the same test (attention.h).
  */
-static int wide_vectors(void) {
+int attention_wide_vectors(void) {
   const char *narrow = getenv("ADAPTERS_ATTENTION_NARROW");
   if (narrow && narrow[0] && strcmp(narrow, "0") != 0) return 0;
 #if defined(__AVX512F__) && defined(__AVX512VL__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
@@ -266,7 +267,7 @@ static int wide_vectors(void) {
 }
 
 int attention_run(const attention_args *args, int threads) {
-  shared_tasks st = {args, args->batch * args->heads, wide_vectors(), 1, 0};
+  shared_tasks st = {args, args->batch * args->heads, attention_wide_vectors(), 1, 0};
   if (st.tasks == 0 || args->seq == 0) return 1;
   int t = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
   if (st.tasks < t) t = (int)st.tasks;

@@ -19,6 +19,7 @@
 #define HAVE_MXCSR 1
 #endif
 
+#include "attention.h"
 #include "attention_rows.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__AVX512F__)
@@ -98,6 +99,50 @@ INLINE void accumulate_transposed(float *restrict acc, const float *restrict p, 
   }
 }
 
+/*
+ * The same three products on 16-column panels with a single v16 per row, for CPUs without AVX-512: there a v16 is two
+ * 256-bit registers, and the 32-column panels' accumulators (plus accumulate_transposed's 8-row panel) no longer fit
+ * in 16 of them. Each output element is summed in the same order as by the wide versions, so the bits are the same.
+ */
+INLINE void rows_times_bt16(const float *restrict rows, int64_t stride, const float *restrict bt, float *restrict s, int64_t len,
+                            int64_t tp, int64_t j0) {
+  v16 acc[SLICE];
+  for (int r = 0; r < SLICE; r++) acc[r] = (v16){0};
+  for (int64_t d = 0; d < len; d++) {
+    const v16 b0 = load16(bt + d * tp + j0);
+    for (int r = 0; r < SLICE; r++) acc[r] += rows[r * stride + d] * b0;
+  }
+  for (int r = 0; r < SLICE; r++) store16(s + r * tp + j0, acc[r]);
+}
+
+INLINE void block_times_rows16(const float *restrict p, const float *restrict m, float *restrict o, int64_t t, int64_t tp,
+                               int64_t dhp, int64_t c0) {
+  v16 acc[SLICE];
+  for (int r = 0; r < SLICE; r++) acc[r] = (v16){0};
+  for (int64_t j = 0; j < t; j++) {
+    const v16 m0 = load16(m + j * dhp + c0);
+    for (int r = 0; r < SLICE; r++) acc[r] += p[r * tp + j] * m0;
+  }
+  for (int r = 0; r < SLICE; r++) store16(o + r * dhp + c0, acc[r]);
+}
+
+/* accumulate_transposed on [SLICE, 16] panels: acc rows are reloaded per slice, so the sum over r keeps its order. */
+INLINE void accumulate_transposed16(float *restrict acc, const float *restrict p, const float *restrict x, int64_t t, int64_t tp,
+                                    int64_t dhp) {
+  for (int64_t c0 = 0; c0 < dhp; c0 += 16) {
+    for (int r0 = 0; r0 < QROWS; r0 += SLICE) {
+      v16 xr[SLICE];
+      for (int r = 0; r < SLICE; r++) xr[r] = load16(x + (r0 + r) * dhp + c0);
+      for (int64_t j = 0; j < t; j++) {
+        float *row = acc + j * dhp + c0;
+        v16 a0 = load16(row);
+        for (int r = 0; r < SLICE; r++) a0 += p[(r0 + r) * tp + j] * xr[r];
+        store16(row, a0);
+      }
+    }
+  }
+}
+
 /* lowbias32 (Wellons), as dropout-mask.ts and the AdaptersDropoutMask kernel. */
 INLINE uint32_t lowbias32(uint32_t x) {
   x ^= x >> 16;
@@ -150,7 +195,7 @@ static void fwd_layout(float *mem, int64_t keys, int64_t dh, fwd_scratch *w) {
   w->bias = w->qb + QROWS * dh;
 }
 
-TASK_FN CONTRACT static void forward_task(const attention_train_args *a, int64_t task, const fwd_scratch *w) {
+TASK_FN CONTRACT static void forward_task(const attention_train_args *a, int64_t task, const fwd_scratch *w, int wide) {
   const int64_t bi = task / a->heads, hd = task % a->heads;
   const int64_t dh = a->dh, hidden = a->heads * dh, s = a->seq, p = a->pre.prefix, t = p + s;
   const int64_t tp = round32(t), dhp = round32(dh);
@@ -166,7 +211,11 @@ TASK_FN CONTRACT static void forward_task(const attention_train_args *a, int64_t
     const int64_t row0 = bi * s + i0; /* first query row in [batch·seq] */
     gather_rows(w->qb, dh, a->q + row0 * hidden + hd * dh, hidden, rows, dh);
     for (int64_t r0 = 0; r0 < rows; r0 += SLICE) {
-      for (int64_t j0 = 0; j0 < tp; j0 += 32) rows_times_bt(w->qb + r0 * dh, dh, w->kt, w->s + r0 * tp, dh, tp, j0);
+      if (wide) {
+        for (int64_t j0 = 0; j0 < tp; j0 += 32) rows_times_bt(w->qb + r0 * dh, dh, w->kt, w->s + r0 * tp, dh, tp, j0);
+      } else {
+        for (int64_t j0 = 0; j0 < tp; j0 += 16) rows_times_bt16(w->qb + r0 * dh, dh, w->kt, w->s + r0 * tp, dh, tp, j0);
+      }
     }
     for (int64_t r = 0; r < rows; r++) {
       float *row = w->s + r * tp;
@@ -176,7 +225,11 @@ TASK_FN CONTRACT static void forward_task(const attention_train_args *a, int64_t
       if (dropout) apply_dropout(row, &a->drop, (uint32_t)flat, t);
     }
     for (int64_t r0 = 0; r0 < rows; r0 += SLICE) {
-      for (int64_t c0 = 0; c0 < dhp; c0 += 32) block_times_rows(w->s + r0 * tp, w->vc, w->o + r0 * dhp, t, tp, dhp, c0);
+      if (wide) {
+        for (int64_t c0 = 0; c0 < dhp; c0 += 32) block_times_rows(w->s + r0 * tp, w->vc, w->o + r0 * dhp, t, tp, dhp, c0);
+      } else {
+        for (int64_t c0 = 0; c0 < dhp; c0 += 16) block_times_rows16(w->s + r0 * tp, w->vc, w->o + r0 * dhp, t, tp, dhp, c0);
+      }
     }
     for (int64_t r = 0; r < rows; r++) {
       memcpy(a->out + (row0 + r) * hidden + hd * dh, w->o + r * dhp, (size_t)dh * sizeof(float));
@@ -207,7 +260,7 @@ static void bwd_layout(float *mem, int64_t keys, int64_t dh, bwd_scratch *w) {
   w->qb = w->dob + QROWS * dhp;
 }
 
-TASK_FN CONTRACT static void backward_task(const attention_grad_args *a, int64_t task, const bwd_scratch *w) {
+TASK_FN CONTRACT static void backward_task(const attention_grad_args *a, int64_t task, const bwd_scratch *w, int wide) {
   const int64_t bi = task / a->heads, hd = task % a->heads;
   const int64_t dh = a->dh, hidden = a->heads * dh, s = a->seq, p = a->pre.prefix, t = p + s;
   const int64_t tp = round32(t), dhp = round32(dh);
@@ -225,7 +278,11 @@ TASK_FN CONTRACT static void backward_task(const attention_grad_args *a, int64_t
     gather_rows(w->dob, dhp, a->dy + row0 * hidden + hd * dh, hidden, rows, dh);
     gather_rows(w->qb, dhp, a->q + row0 * hidden + hd * dh, hidden, rows, dh);
     for (int64_t r0 = 0; r0 < rows; r0 += SLICE) {
-      for (int64_t j0 = 0; j0 < tp; j0 += 32) rows_times_bt(w->dob + r0 * dhp, dhp, w->vt, w->dpd + r0 * tp, dh, tp, j0);
+      if (wide) {
+        for (int64_t j0 = 0; j0 < tp; j0 += 32) rows_times_bt(w->dob + r0 * dhp, dhp, w->vt, w->dpd + r0 * tp, dh, tp, j0);
+      } else {
+        for (int64_t j0 = 0; j0 < tp; j0 += 16) rows_times_bt16(w->dob + r0 * dhp, dhp, w->vt, w->dpd + r0 * tp, dh, tp, j0);
+      }
     }
     for (int64_t r = 0; r < QROWS; r++) {
       float *pd = w->pd + r * tp, *ds = w->ds + r * tp, *dp = w->dpd + r * tp;
@@ -247,13 +304,22 @@ TASK_FN CONTRACT static void backward_task(const attention_grad_args *a, int64_t
       for (int64_t j = 0; j < t; j++) ds[j] = a->scale * (p[j] * (dp[j] - rowdot));
     }
     for (int64_t r0 = 0; r0 < rows; r0 += SLICE) {
-      for (int64_t c0 = 0; c0 < dhp; c0 += 32) block_times_rows(w->ds + r0 * tp, w->kc, w->o + r0 * dhp, t, tp, dhp, c0);
+      if (wide) {
+        for (int64_t c0 = 0; c0 < dhp; c0 += 32) block_times_rows(w->ds + r0 * tp, w->kc, w->o + r0 * dhp, t, tp, dhp, c0);
+      } else {
+        for (int64_t c0 = 0; c0 < dhp; c0 += 16) block_times_rows16(w->ds + r0 * tp, w->kc, w->o + r0 * dhp, t, tp, dhp, c0);
+      }
     }
     for (int64_t r = 0; r < rows; r++) {
       memcpy(a->dq + (row0 + r) * hidden + hd * dh, w->o + r * dhp, (size_t)dh * sizeof(float));
     }
-    accumulate_transposed(w->dv, w->pd, w->dob, t, tp, dhp);
-    accumulate_transposed(w->dk, w->ds, w->qb, t, tp, dhp);
+    if (wide) {
+      accumulate_transposed(w->dv, w->pd, w->dob, t, tp, dhp);
+      accumulate_transposed(w->dk, w->ds, w->qb, t, tp, dhp);
+    } else {
+      accumulate_transposed16(w->dv, w->pd, w->dob, t, tp, dhp);
+      accumulate_transposed16(w->dk, w->ds, w->qb, t, tp, dhp);
+    }
   }
   /* Prefix rows go to this example's slice of dpk/dpv (per-example sums, reduced by the caller), the rest to dk/dv. */
   for (int64_t j = 0; j < t; j++) {
@@ -265,7 +331,7 @@ TASK_FN CONTRACT static void backward_task(const attention_grad_args *a, int64_t
 
 typedef struct {
   const void *args;
-  int backward;
+  int backward, wide;
   int64_t tasks, queries, keys, dh;
   int64_t next; /* accessed with __atomic builtins */
 } shared_tasks;
@@ -282,8 +348,8 @@ static void *run_job(void *arg) {
   for (;;) {
     const int64_t task = __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED);
     if (task >= st->tasks) break;
-    if (st->backward) backward_task(st->args, task, &bw);
-    else forward_task(st->args, task, &fw);
+    if (st->backward) backward_task(st->args, task, &bw, st->wide);
+    else forward_task(st->args, task, &fw, st->wide);
   }
   free(mem);
   return NULL;
@@ -316,11 +382,11 @@ static int run_tasks(shared_tasks *st, int threads) {
 }
 
 int attention_train_run(const attention_train_args *args, int threads) {
-  shared_tasks st = {args, 0, args->batch * args->heads, args->seq, args->pre.prefix + args->seq, args->dh, 0};
+  shared_tasks st = {args, 0, attention_wide_vectors(), args->batch * args->heads, args->seq, args->pre.prefix + args->seq, args->dh, 0};
   return run_tasks(&st, threads);
 }
 
 int attention_grad_run(const attention_grad_args *args, int threads) {
-  shared_tasks st = {args, 1, args->batch * args->heads, args->seq, args->pre.prefix + args->seq, args->dh, 0};
+  shared_tasks st = {args, 1, attention_wide_vectors(), args->batch * args->heads, args->seq, args->pre.prefix + args->seq, args->dh, 0};
   return run_tasks(&st, threads);
 }

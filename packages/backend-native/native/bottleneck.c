@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention.h"
 #include "fused_math.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__AVX512F__)
@@ -150,6 +151,21 @@ INLINE void up_rows(const float *restrict d, const float *restrict wu, const flo
   }
 }
 
+/*
+ * up_rows on 8-column panels (8 accumulators) for CPUs without AVX-512, where up_rows' 16 v16 accumulators are 32
+ * 256-bit registers and spill. Each output is summed in the same order from the same bias, so the bits are the same.
+ */
+INLINE void up_rows8(const float *restrict d, const float *restrict wu, const float *restrict bu, float *const *y, int64_t w,
+                     int64_t m, int64_t j0) {
+  v8 acc[BLOCK_ROWS];
+  for (int r = 0; r < BLOCK_ROWS; r++) acc[r] = load8(bu + j0);
+  for (int64_t k = 0; k < m; k++) {
+    const v8 w0 = load8(wu + k * w + j0);
+    for (int r = 0; r < BLOCK_ROWS; r++) acc[r] += d[r * m + k] * w0;
+  }
+  for (int r = 0; r < BLOCK_ROWS; r++) store8(y[r] + j0, acc[r]);
+}
+
 /* x·σ(x) with σ from exp(-|x|) (no overflow): σ = 1/(1+e) for x >= 0, e/(1+e) below. */
 INLINE float swish(float v) {
   const float e = exp_nonpos(-fabsf(v));
@@ -174,7 +190,7 @@ INLINE void activate(float *restrict d, int64_t count, int act) {
 }
 
 /* scratch: BLOCK_ROWS·w (pre-LN rows) + BLOCK_ROWS·m (bottleneck activations) + BLOCK_ROWS·w (a short block's rows). */
-BLOCK_FN CONTRACT static void bottleneck_rows(const bottleneck_args *p, int64_t r0, int64_t r1, float *scratch) {
+BLOCK_FN CONTRACT static void bottleneck_rows(const bottleneck_args *p, int64_t r0, int64_t r1, float *scratch, int wide) {
   const int64_t w = p->w, m = p->m;
   float *pre_rows = scratch, *d = scratch + BLOCK_ROWS * w, *spare = d + BLOCK_ROWS * m;
   const int pre = p->pre_gamma != NULL;
@@ -197,6 +213,9 @@ BLOCK_FN CONTRACT static void bottleneck_rows(const bottleneck_args *p, int64_t 
       a[r] = ar;
     }
     int64_t j0 = 0;
+    if (!wide) { /* 8-column panels: 8 accumulators fit AVX2's 16 registers (same sums, same bits) */
+      for (; j0 + 8 <= m; j0 += 8) down_columns(a, p->wd, p->bd, d, w, m, j0, 0, 1);
+    }
     for (; j0 + 32 <= m; j0 += 32) down_columns(a, p->wd, p->bd, d, w, m, j0, 2, 0);
     const int64_t left = m - j0;
     if (left >= 24) {
@@ -222,6 +241,9 @@ BLOCK_FN CONTRACT static void bottleneck_rows(const bottleneck_args *p, int64_t 
     float *yr[BLOCK_ROWS];
     for (int r = 0; r < BLOCK_ROWS; r++) yr[r] = r < nr ? p->y + (rb + r) * w : spare + r * w;
     int64_t j = 0;
+    if (!wide) {
+      for (; j + 8 <= w; j += 8) up_rows8(d, p->wu, p->bu, yr, w, m, j);
+    }
     for (; j + 32 <= w; j += 32) up_rows(d, p->wu, p->bu, yr, w, m, j, 2);
     if (j + 16 <= w) {
       up_rows(d, p->wu, p->bu, yr, w, m, j, 1);
@@ -265,11 +287,12 @@ static void *run_job(void *arg) {
   const bottleneck_args *p = rows->args;
   float *scratch = malloc(sizeof(float) * (size_t)(BLOCK_ROWS * (2 * p->w + p->m)));
   if (!scratch) return NULL;
+  const int wide = attention_wide_vectors(); /* the v16 panels pay off only where the AVX-512 clone runs */
   for (;;) {
     const int64_t b = __atomic_fetch_add(&rows->next_block, CHUNK_BLOCKS, __ATOMIC_RELAXED);
     if (b >= rows->blocks) break;
     const int64_t r0 = b * BLOCK_ROWS, r1 = (b + CHUNK_BLOCKS) * BLOCK_ROWS;
-    bottleneck_rows(p, r0, r1 < p->rows ? r1 : p->rows, scratch);
+    bottleneck_rows(p, r0, r1 < p->rows ? r1 : p->rows, scratch, wide);
   }
   free(scratch);
   return NULL;

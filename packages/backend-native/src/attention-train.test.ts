@@ -184,6 +184,20 @@ describeNative('AdaptersAttentionTrain / AdaptersAttentionGrad', () => {
     }
   });
 
+  it('the narrow panels (ADAPTERS_ATTENTION_NARROW=1, what CPUs without AVX-512 run) give the default path\'s bits', () => {
+    // On an AVX-512 machine this compares the 32- and 16-column panels; elsewhere both runs take the narrow ones.
+    const c: Case = { batch: 2, seq: 45, heads: 3, dh: 40, masked: true, rate: 0.2, seed: 17, prefix: { rows: 3, perExample: true } };
+    const x = makeInputs(c);
+    const wide = runNative(c, x);
+    process.env['ADAPTERS_ATTENTION_NARROW'] = '1';
+    try {
+      const narrow = runNative(c, x);
+      for (let i = 0; i < wide.length; i++) expect(Buffer.from(narrow[i]!.buffer).equals(Buffer.from(wide[i]!.buffer))).toBe(true);
+    } finally {
+      delete process.env['ADAPTERS_ATTENTION_NARROW'];
+    }
+  });
+
   it('names the offending input or attr, refuses operands outside the heap, and leaks nothing', () => {
     const q = tf.zeros([2, 3, 8]);
     const probs = tf.zeros([2, 2, 3, 3]);

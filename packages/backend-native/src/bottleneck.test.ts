@@ -128,6 +128,19 @@ describeNative('AdaptersBottleneck', () => {
     }
   });
 
+  it('the narrow panels (ADAPTERS_ATTENTION_NARROW=1, what CPUs without AVX-512 run) give the default path\'s bits', () => {
+    for (const c of [{ rows: 77, w: 104, m: 24, activation: 'relu', pre: true, scale: 1, seed: 5 }, { rows: 9, w: 40, m: 19, activation: 'swish', pre: false, scale: 0.5, seed: 6 }] as Case[]) {
+      const { v, shapes } = makeInputs(c);
+      const wide = runNative(c, v, shapes);
+      process.env['ADAPTERS_ATTENTION_NARROW'] = '1';
+      try {
+        expect(Buffer.from(runNative(c, v, shapes).buffer).equals(Buffer.from(wide.buffer))).toBe(true);
+      } finally {
+        delete process.env['ADAPTERS_ATTENTION_NARROW'];
+      }
+    }
+  });
+
   it('names the offending input or attr, and leaks nothing', () => {
     const { v, shapes } = makeInputs({ rows: 4, w: 8, m: 2, activation: 'relu', pre: false, scale: 1, seed: 1 });
     const t = Object.fromEntries(Object.entries(v).map(([k, a]) => [k, tf.tensor(a, shapes[k as keyof typeof shapes])])) as Record<string, tf.Tensor>;
