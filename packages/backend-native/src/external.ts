@@ -158,7 +158,7 @@ function sharesData(name: string, x: tf.TensorInfo, e: ExternalData, attrs: tf.N
 
 /**
  * Puts every wasm kernel that cannot read external operands behind `guarded` (a guard counts as aware, so this is
- * idempotent). Runs whenever a mapped tensor is made and after enable/disableNativeKernels re-register kernels.
+ * idempotent). Runs whenever a file is mapped and after enable/disableNativeKernels re-register kernels.
  */
 export function installGuard(addon: NativeAddon): void {
   for (const config of tf.getKernelsForBackend(BACKEND)) {
@@ -209,6 +209,9 @@ function activeWasm(): BackendWasm {
 export function mapFile(addon: NativeAddon, path: string): MappedFile {
   const backend = activeWasm();
   const { region, buffer } = addon.mapFile(path);
+  // Once per file: kernels re-registered later by enable/disableNativeKernels get the guard from there.
+  patchBackend(backend);
+  installGuard(addon);
   const file: MappedRegion = { region, buffer };
   const bytes = new Uint8Array(buffer);
   return {
@@ -220,8 +223,6 @@ export function mapFile(addon: NativeAddon, path: string): MappedFile {
         throw new RangeError(`${path}: float32 data at byte ${byteOffset} (${count} values) is outside the file or not 4-byte aligned`);
       }
       if (storedTransposed && shape.length !== 2) throw new RangeError(`${path}: only a 2-D tensor can be stored transposed, got [${shape.join(', ')}]`);
-      patchBackend(backend);
-      installGuard(addon);
       // Ids come from the backend's own counter (private in the typings) so they never collide with its tensors'.
       const counter = backend as unknown as { dataIdNextNumber: number };
       const dataId = { id: counter.dataIdNextNumber++ };

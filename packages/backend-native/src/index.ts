@@ -128,8 +128,10 @@ export function disableNativeKernels(): void {
   }
   saved.clear();
   // Mapped tensors may outlive the native kernels: the stock kernels must copy them into the heap.
-  const loaded = loadAddon();
-  if (hasExternalTensors() && loaded.addon !== undefined) installGuard(loaded.addon);
+  if (hasExternalTensors()) {
+    const loaded = loadAddon();
+    if (loaded.addon !== undefined) installGuard(loaded.addon);
+  }
 }
 
 /**

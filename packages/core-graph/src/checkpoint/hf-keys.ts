@@ -69,11 +69,14 @@ export function stageFromCheckpoint(graph: Graph, lookup: (hfKey: string) => Che
   return staged;
 }
 
+/** The checkpoint key of parameter `key` under `options.keyOf` (Hugging Face naming by default). */
+export const checkpointKeyOf = (graph: Graph, key: string, options: AssignOptions = {}): string => (options.keyOf ? options.keyOf(key) : hfKeyOf(graph, key));
+
 /** The checkpoint tensor of parameter `key`, checked (present, shape in checkpoint layout, finite values). */
 export function checkedTensor(graph: Graph, key: string, lookup: (hfKey: string) => CheckpointTensor | undefined, options: AssignOptions = {}): CheckpointTensor {
   const source = options.source ?? 'checkpoint';
   const spec = graph.param(key);
-  const hf = options.keyOf ? options.keyOf(key) : hfKeyOf(graph, key);
+  const hf = checkpointKeyOf(graph, key, options);
   const t = lookup(hf);
   if (!t) throw new GraphError(`${source}: missing tensor '${hf}' for parameter '${key}' [${spec.shape.join(', ')}]`);
   const expected = isTransposedInCheckpoint(spec) ? [...spec.shape].reverse() : spec.shape;

@@ -9,7 +9,7 @@ import { decodeSafetensorsRaw, decodeTensorValues, HOST_IS_LITTLE_ENDIAN } from 
 import type { Graph } from '../graph/graph';
 import type { ParamSpec } from '../graph/types';
 import type { AssignOptions, CheckpointTensor } from './hf-keys';
-import { checkedTensor, isTransposedInCheckpoint, stageFromCheckpoint } from './hf-keys';
+import { checkedTensor, checkpointKeyOf, isTransposedInCheckpoint, stageFromCheckpoint } from './hf-keys';
 
 export interface MappedCheckpoint {
   readonly file: MappedWeights;
@@ -65,8 +65,11 @@ export interface StagedWeights {
 export function stageWithMapping(graph: Graph, lookup: (hfKey: string) => CheckpointTensor | undefined, keys: readonly string[], mapped: MappedCheckpoint | undefined, options: AssignOptions): StagedWeights {
   const inPlace = new Map<string, number>();
   for (const key of mapped === undefined ? [] : keys) {
-    const at = mapped!.offsets.get(checkedTensor(graph, key, lookup, options).values as Float32Array);
-    if (at !== undefined) inPlace.set(key, at);
+    // Only views over the mapping are checked here; stageFromCheckpoint checks (and reports) the rest once.
+    const at = mapped!.offsets.get(lookup(checkpointKeyOf(graph, key, options))?.values as Float32Array);
+    if (at === undefined) continue;
+    checkedTensor(graph, key, lookup, options);
+    inPlace.set(key, at);
   }
   const staged = stageFromCheckpoint(graph, lookup, { ...options, keys: keys.filter((k) => !inPlace.has(k)) });
   let bytes = 0;
