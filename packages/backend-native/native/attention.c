@@ -249,12 +249,21 @@ static void *run_job(void *arg) {
 /*
  * The v16 microkernels only pay off where gcc's x86-64-v4 clone runs them (the same CPU features as that clone's
  * resolver checks); elsewhere a v16 is split into narrower registers and the 8-wide blocks are faster.
- * ADAPTERS_ATTENTION_NARROW=1 forces the 8-wide blocks (tests cover both paths on AVX-512 machines). The training
+ * ADAPTERS_ATTENTION_NARROW=1 forces the 8-wide blocks, ADAPTERS_ATTENTION_WIDE=1 the v16 ones (tests cover both paths). The training
  * attention and the bottleneck kernel choose their panel widths by the same test (attention.h).
  */
+static int forced_width = -1; /* attention_force_width */
+
+void attention_force_width(int wide) { __atomic_store_n(&forced_width, wide < 0 ? -1 : wide ? 1 : 0, __ATOMIC_RELAXED); }
+
 int attention_wide_vectors(void) {
+  const int forced = __atomic_load_n(&forced_width, __ATOMIC_RELAXED);
+  if (forced >= 0) return forced;
   const char *narrow = getenv("ADAPTERS_ATTENTION_NARROW");
   if (narrow && narrow[0] && strcmp(narrow, "0") != 0) return 0;
+  /* Forces the v16 panels anywhere (slow without AVX-512): tests compare both widths on every CPU. */
+  const char *wide = getenv("ADAPTERS_ATTENTION_WIDE");
+  if (wide && wide[0] && strcmp(wide, "0") != 0) return 1;
 #if defined(__AVX512F__) && defined(__AVX512VL__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
   return 1;
 #elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)

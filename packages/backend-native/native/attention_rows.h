@@ -113,6 +113,70 @@ INLINE void softmax_row16(float *restrict row, const float *restrict bias, int64
   }
 }
 
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef uint32_t v8u __attribute__((vector_size(32)));
+#define splat8(x) ((v8){0} + (x))
+#define select8(m, a, b) ((v8)((((v8i)(a)) & (m)) | (((v8i)(b)) & ~(m))))
+
+/* exp_nonpos16 on 8 lanes: the same operations in the same order, so each lane gets the same bits. */
+INLINE v8 exp_nonpos8(const v8 *arg) {
+  v8 a = *arg;
+  const v8u lim = (v8u){0} + 0xC2AE0000u;
+  a = select8((v8i)((v8u)a > lim), (v8)lim, a);
+  const v8 magic = splat8(12582912.0f);
+  const v8 n = (a * 1.44269504088896341f + magic) - magic;
+  v8 r = a - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  v8 q = splat8(1.9875691500e-4f);
+  q = q * r + 1.3981999507e-3f;
+  q = q * r + 8.3334519073e-3f;
+  q = q * r + 4.1665795894e-2f;
+  q = q * r + 1.6666665459e-1f;
+  q = q * r + 5.0000001201e-1f;
+  q = q * r * r + r + 1.0f;
+  return q * (v8)((__builtin_convertvector(n, v8i) + 127) << 23);
+}
+
+/*
+ * softmax_row16 with each 16-lane vector held as two 8-lane halves, for CPUs without AVX-512: gcc splits a v16 there
+ * but moves the halves through the stack. Lane l of the halves is lane l (or 8 + l) of softmax_row16's vectors, the
+ * maximum and the sum visit the lanes in the same order, so the result has the same bits.
+ */
+INLINE void softmax_row8x2(float *restrict row, const float *restrict bias, int64_t t, int64_t tp, float scale) {
+  const v8i iota = {0, 1, 2, 3, 4, 5, 6, 7};
+  const v8 ninf = splat8(-INFINITY);
+  v8 mx[2] = {ninf, ninf};
+  for (int64_t j = 0; j < tp; j += 16) {
+    for (int h = 0; h < 2; h++) {
+      const int64_t at = j + 8 * h;
+      v8 x = load8(row + at) * scale + load8(bias + at);
+      x = select8(iota + (int32_t)at < (int32_t)t, x, ninf);
+      store8(row + at, x);
+      mx[h] = select8(x > mx[h], x, mx[h]);
+    }
+  }
+  float m = mx[0][0];
+  for (int l = 1; l < 16; l++) m = mx[l / 8][l % 8] > m ? mx[l / 8][l % 8] : m;
+  const v8 mv = splat8(m);
+  const v8u cut = (v8u){0} + 0xC2AE0000u;
+  v8 sum[2] = {{0}, {0}};
+  for (int64_t j = 0; j < tp; j += 16) {
+    for (int h = 0; h < 2; h++) {
+      const v8 d = load8(row + j + 8 * h) - mv;
+      const v8 e = (v8)((v8i)exp_nonpos8(&d) & (v8i)((v8u)d <= cut));
+      store8(row + j + 8 * h, e);
+      sum[h] += e;
+    }
+  }
+  double total = 0;
+  for (int l = 0; l < 16; l++) total += (double)sum[l / 8][l % 8];
+  const v8 inv = splat8((float)(1.0 / total));
+  for (int64_t j = 0; j < tp; j += 8) {
+    const v8 e = load8(row + j) * inv;
+    store8(row + j, e);
+  }
+}
+
 /*
  * n floats, 16 at a time. The rows here are short (dh floats) and gcc makes a libc memmove call of a memcpy or a
  * plain copy loop (~20% of the kernel); the empty asm (a compiler barrier) in the body keeps the loop a loop.

@@ -100,30 +100,45 @@ INLINE void accumulate_transposed(float *restrict acc, const float *restrict p, 
 }
 
 /*
- * The same three products on 16-column panels with a single v16 per row, for CPUs without AVX-512: there a v16 is two
- * 256-bit registers, and the 32-column panels' accumulators (plus accumulate_transposed's 8-row panel) no longer fit
- * in 16 of them. Each output element is summed in the same order as by the wide versions, so the bits are the same.
+ * The same three products on 16-column panels held as two v8 per row, for CPUs without AVX-512: there gcc splits a v16
+ * into two 256-bit halves and moves them through the stack, and the 32-column panels' accumulators no longer fit in 16
+ * registers; 4 rows × 2 v8 do. Each output element is summed in the same order as by the wide versions, so the bits
+ * are the same.
  */
 INLINE void rows_times_bt16(const float *restrict rows, int64_t stride, const float *restrict bt, float *restrict s, int64_t len,
                             int64_t tp, int64_t j0) {
-  v16 acc[SLICE];
-  for (int r = 0; r < SLICE; r++) acc[r] = (v16){0};
+  v8 acc[SLICE][2];
+  for (int r = 0; r < SLICE; r++) acc[r][0] = acc[r][1] = (v8){0};
   for (int64_t d = 0; d < len; d++) {
-    const v16 b0 = load16(bt + d * tp + j0);
-    for (int r = 0; r < SLICE; r++) acc[r] += rows[r * stride + d] * b0;
+    const v8 b0 = load8(bt + d * tp + j0), b1 = load8(bt + d * tp + j0 + 8);
+    for (int r = 0; r < SLICE; r++) {
+      const float x = rows[r * stride + d];
+      acc[r][0] += x * b0;
+      acc[r][1] += x * b1;
+    }
   }
-  for (int r = 0; r < SLICE; r++) store16(s + r * tp + j0, acc[r]);
+  for (int r = 0; r < SLICE; r++) {
+    store8(s + r * tp + j0, acc[r][0]);
+    store8(s + r * tp + j0 + 8, acc[r][1]);
+  }
 }
 
 INLINE void block_times_rows16(const float *restrict p, const float *restrict m, float *restrict o, int64_t t, int64_t tp,
                                int64_t dhp, int64_t c0) {
-  v16 acc[SLICE];
-  for (int r = 0; r < SLICE; r++) acc[r] = (v16){0};
+  v8 acc[SLICE][2];
+  for (int r = 0; r < SLICE; r++) acc[r][0] = acc[r][1] = (v8){0};
   for (int64_t j = 0; j < t; j++) {
-    const v16 m0 = load16(m + j * dhp + c0);
-    for (int r = 0; r < SLICE; r++) acc[r] += p[r * tp + j] * m0;
+    const v8 m0 = load8(m + j * dhp + c0), m1 = load8(m + j * dhp + c0 + 8);
+    for (int r = 0; r < SLICE; r++) {
+      const float x = p[r * tp + j];
+      acc[r][0] += x * m0;
+      acc[r][1] += x * m1;
+    }
   }
-  for (int r = 0; r < SLICE; r++) store16(o + r * dhp + c0, acc[r]);
+  for (int r = 0; r < SLICE; r++) {
+    store8(o + r * dhp + c0, acc[r][0]);
+    store8(o + r * dhp + c0 + 8, acc[r][1]);
+  }
 }
 
 /* accumulate_transposed on [SLICE, 16] panels: acc rows are reloaded per slice, so the sum over r keeps its order. */
@@ -131,13 +146,21 @@ INLINE void accumulate_transposed16(float *restrict acc, const float *restrict p
                                     int64_t dhp) {
   for (int64_t c0 = 0; c0 < dhp; c0 += 16) {
     for (int r0 = 0; r0 < QROWS; r0 += SLICE) {
-      v16 xr[SLICE];
-      for (int r = 0; r < SLICE; r++) xr[r] = load16(x + (r0 + r) * dhp + c0);
+      v8 xr[SLICE][2];
+      for (int r = 0; r < SLICE; r++) {
+        xr[r][0] = load8(x + (r0 + r) * dhp + c0);
+        xr[r][1] = load8(x + (r0 + r) * dhp + c0 + 8);
+      }
       for (int64_t j = 0; j < t; j++) {
         float *row = acc + j * dhp + c0;
-        v16 a0 = load16(row);
-        for (int r = 0; r < SLICE; r++) a0 += p[(r0 + r) * tp + j] * xr[r];
-        store16(row, a0);
+        v8 a0 = load8(row), a1 = load8(row + 8);
+        for (int r = 0; r < SLICE; r++) {
+          const float w = p[(r0 + r) * tp + j];
+          a0 += w * xr[r][0];
+          a1 += w * xr[r][1];
+        }
+        store8(row, a0);
+        store8(row + 8, a1);
       }
     }
   }
@@ -219,7 +242,8 @@ TASK_FN CONTRACT static void forward_task(const attention_train_args *a, int64_t
     }
     for (int64_t r = 0; r < rows; r++) {
       float *row = w->s + r * tp;
-      softmax_row16(row, w->bias, t, tp, a->scale);
+      if (wide) softmax_row16(row, w->bias, t, tp, a->scale);
+      else softmax_row8x2(row, w->bias, t, tp, a->scale);
       const int64_t flat = (task * s + i0 + r) * t; /* index of p[bi, hd, i0 + r, 0] */
       memcpy(a->probs + flat, row, (size_t)t * sizeof(float));
       if (dropout) apply_dropout(row, &a->drop, (uint32_t)flat, t);

@@ -50,6 +50,7 @@
  *   info() -> { config, corename, threads, library, libraryError }
  *     library: the CBLAS loaded from ADAPTERS_BLAS_LIBRARY ("" = the linked OpenBLAS), libraryError: why not
  *   setNumThreads(n)   the BLAS's threads, the bottleneck/attention kernels' and the element-wise pool's
+ *   setPanelWidth(w)   the attention/bottleneck kernels' panels: 1 v16, 0 v8, -1 the CPU's choice (attention.h)
  *
  * GELU, GELU grad, softmax grad, LayerNorm (+grad), add+LayerNorm, AdamW, the dropout mask and binary32 split their
  * rows/elements over the persistent pool of parallel.h, in chunks fixed by the problem size: same bits for any
@@ -1432,6 +1433,17 @@ static napi_value parallel_threads(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/* setPanelWidth(w): the attention and bottleneck kernels' panels, 1 wide (v16), 0 narrow (v8), -1 the CPU's choice. */
+static napi_value set_panel_width(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t w;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], -1, 1, &w, "width")) return NULL;
+  attention_force_width((int)w);
+  return undefined_value(env);
+}
+
 static napi_value set_num_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -1476,6 +1488,7 @@ NAPI_MODULE_INIT() {
       {"externalRegions", NULL, external_regions, NULL, NULL, NULL, napi_enumerable, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setNumThreads", NULL, set_num_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setPanelWidth", NULL, set_panel_width, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   /* The bottleneck kernel's row threads: one per online CPU (setNumThreads changes it along with OpenBLAS's). */
   blas_select_init();

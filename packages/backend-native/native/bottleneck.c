@@ -43,7 +43,14 @@ INLINE v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
 
 #define BLOCK_ROWS 8
 
-typedef double v8d __attribute__((vector_size(64)));
+/* Statistics lanes as 4-double vectors (one ymm each): gcc lowers 8-double vectors on AVX2 through the stack. */
+typedef double v4d __attribute__((vector_size(32)));
+typedef float v4 __attribute__((vector_size(16)));
+INLINE v4d load4d(const float *p) {
+  v4 v;
+  memcpy(&v, p, sizeof v);
+  return __builtin_convertvector(v, v4d);
+}
 
 /*
  * In place: y = (y - mean)·rstd·γ + β with the biased variance, Σ y[j] given (summed by the pass that wrote y, while
@@ -53,16 +60,18 @@ typedef double v8d __attribute__((vector_size(64)));
 INLINE void normalize_row_sum(float *restrict y, double sum, const float *restrict gamma, const float *restrict beta, int64_t n,
                               double eps) {
   const double mu = sum / (double)n;
-  const v8d mv = (v8d){0} + mu;
-  v8d s0 = {0}, s1 = {0};
+  const v4d mv = (v4d){0} + mu;
+  /* 16 lanes: s[0], s[1] are lanes 0-3, 4-7 of the first 8-float half, s[2], s[3] of the second. */
+  v4d s[4] = {{0}, {0}, {0}, {0}};
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
-    const v8d d0 = __builtin_convertvector(load8(y + j), v8d) - mv, d1 = __builtin_convertvector(load8(y + j + 8), v8d) - mv;
-    s0 += d0 * d0;
-    s1 += d1 * d1;
+    for (int q = 0; q < 4; q++) {
+      const v4d dq = load4d(y + j + 4 * q) - mv;
+      s[q] += dq * dq;
+    }
   }
   double sq = 0;
-  for (int l = 0; l < 8; l++) sq += s0[l] + s1[l];
+  for (int l = 0; l < 8; l++) sq += s[l / 4][l % 4] + s[2 + l / 4][l % 4];
   for (int64_t t = j; t < n; t++) sq += ((double)y[t] - mu) * ((double)y[t] - mu);
   const double var = sq / (double)n;
   const float m = (float)mu, rs = (float)(1.0 / sqrt(var + eps));
@@ -75,18 +84,17 @@ INLINE void normalize_row_sum(float *restrict y, double sum, const float *restri
  */
 INLINE double residual_sum(float *y, const float *u, const float *restrict h, const float *restrict x, float s, int64_t n,
                            const int scaled) {
-  v8d s0 = {0}, s1 = {0};
+  v4d lanes[4] = {{0}, {0}, {0}, {0}}; /* as in normalize_row_sum */
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
     const v8 y0 = scaled ? (load8(u + j) * s + load8(h + j)) + load8(x + j) : load8(h + j) + load8(x + j);
     const v8 y1 = scaled ? (load8(u + j + 8) * s + load8(h + j + 8)) + load8(x + j + 8) : load8(h + j + 8) + load8(x + j + 8);
     store8(y + j, y0);
     store8(y + j + 8, y1);
-    s0 += __builtin_convertvector(y0, v8d);
-    s1 += __builtin_convertvector(y1, v8d);
+    for (int q = 0; q < 4; q++) lanes[q] += load4d(y + j + 4 * q);
   }
   double sum = 0;
-  for (int l = 0; l < 8; l++) sum += s0[l] + s1[l];
+  for (int l = 0; l < 8; l++) sum += lanes[l / 4][l % 4] + lanes[2 + l / 4][l % 4];
   for (; j < n; j++) {
     y[j] = scaled ? (u[j] * s + h[j]) + x[j] : h[j] + x[j];
     sum += (double)y[j];
@@ -166,6 +174,51 @@ INLINE void up_rows8(const float *restrict d, const float *restrict wu, const fl
   for (int r = 0; r < BLOCK_ROWS; r++) store8(y[r] + j0, acc[r]);
 }
 
+/*
+ * The narrow path's panels: 4 rows × nv (1..3) v8 columns, 12 accumulators at most, so each k costs nv weight loads
+ * and 4 broadcasts for 4·nv FMAs (the 8 × 8 panels spent 9 loads on 8 FMAs). Every output is still the bias plus the
+ * products over k in order, so the bits are those of the wide panels.
+ */
+INLINE void down_rows4(const float *const *a, const float *restrict wd, const float *restrict bd, float *restrict d, int64_t w,
+                       int64_t m, int64_t j0, const int nv) {
+  v8 acc[4][3];
+  for (int r = 0; r < 4; r++) {
+    for (int c = 0; c < nv; c++) acc[r][c] = load8(bd + j0 + 8 * c);
+  }
+  for (int64_t k = 0; k < w; k++) {
+    const float *wk = wd + k * m + j0;
+    v8 wv[3];
+    for (int c = 0; c < nv; c++) wv[c] = load8(wk + 8 * c);
+    for (int r = 0; r < 4; r++) {
+      const float ak = a[r][k];
+      for (int c = 0; c < nv; c++) acc[r][c] += ak * wv[c];
+    }
+  }
+  for (int r = 0; r < 4; r++) {
+    for (int c = 0; c < nv; c++) store8(d + r * m + j0 + 8 * c, acc[r][c]);
+  }
+}
+
+INLINE void up_rows4(const float *restrict d, const float *restrict wu, const float *restrict bu, float *const *y, int64_t w,
+                     int64_t m, int64_t j0, const int nv) {
+  v8 acc[4][3];
+  for (int r = 0; r < 4; r++) {
+    for (int c = 0; c < nv; c++) acc[r][c] = load8(bu + j0 + 8 * c);
+  }
+  for (int64_t k = 0; k < m; k++) {
+    const float *wk = wu + k * w + j0;
+    v8 wv[3];
+    for (int c = 0; c < nv; c++) wv[c] = load8(wk + 8 * c);
+    for (int r = 0; r < 4; r++) {
+      const float dk = d[r * m + k];
+      for (int c = 0; c < nv; c++) acc[r][c] += dk * wv[c];
+    }
+  }
+  for (int r = 0; r < 4; r++) {
+    for (int c = 0; c < nv; c++) store8(y[r] + j0 + 8 * c, acc[r][c]);
+  }
+}
+
 /* x·σ(x) with σ from exp(-|x|) (no overflow): σ = 1/(1+e) for x >= 0, e/(1+e) below. */
 INLINE float swish(float v) {
   const float e = exp_nonpos(-fabsf(v));
@@ -213,8 +266,19 @@ BLOCK_FN CONTRACT static void bottleneck_rows(const bottleneck_args *p, int64_t 
       a[r] = ar;
     }
     int64_t j0 = 0;
-    if (!wide) { /* 8-column panels: 8 accumulators fit AVX2's 16 registers (same sums, same bits) */
-      for (; j0 + 8 <= m; j0 += 8) down_columns(a, p->wd, p->bd, d, w, m, j0, 0, 1);
+    if (!wide) { /* 4-row panels of up to 24 columns: 12 accumulators fit AVX2's 16 registers (same sums, same bits) */
+      /* nv is a constant at each call, so the panel stays in registers. */
+      for (; j0 + 24 <= m; j0 += 24) {
+        for (int h = 0; h < BLOCK_ROWS; h += 4) down_rows4(a + h, p->wd, p->bd, d + h * m, w, m, j0, 3);
+      }
+      if (j0 + 16 <= m) {
+        for (int h = 0; h < BLOCK_ROWS; h += 4) down_rows4(a + h, p->wd, p->bd, d + h * m, w, m, j0, 2);
+        j0 += 16;
+      }
+      if (j0 + 8 <= m) {
+        for (int h = 0; h < BLOCK_ROWS; h += 4) down_rows4(a + h, p->wd, p->bd, d + h * m, w, m, j0, 1);
+        j0 += 8;
+      }
     }
     for (; j0 + 32 <= m; j0 += 32) down_columns(a, p->wd, p->bd, d, w, m, j0, 2, 0);
     const int64_t left = m - j0;
@@ -242,12 +306,27 @@ BLOCK_FN CONTRACT static void bottleneck_rows(const bottleneck_args *p, int64_t 
     for (int r = 0; r < BLOCK_ROWS; r++) yr[r] = r < nr ? p->y + (rb + r) * w : spare + r * w;
     int64_t j = 0;
     if (!wide) {
-      for (; j + 8 <= w; j += 8) up_rows8(d, p->wu, p->bu, yr, w, m, j);
+      for (; j + 24 <= w; j += 24) {
+        for (int h = 0; h < BLOCK_ROWS; h += 4) up_rows4(d + h * m, p->wu, p->bu, yr + h, w, m, j, 3);
+      }
+      if (j + 16 <= w) {
+        for (int h = 0; h < BLOCK_ROWS; h += 4) up_rows4(d + h * m, p->wu, p->bu, yr + h, w, m, j, 2);
+        j += 16;
+      }
+      if (j + 8 <= w) {
+        for (int h = 0; h < BLOCK_ROWS; h += 4) up_rows4(d + h * m, p->wu, p->bu, yr + h, w, m, j, 1);
+        j += 8;
+      }
     }
     for (; j + 32 <= w; j += 32) up_rows(d, p->wu, p->bu, yr, w, m, j, 2);
     if (j + 16 <= w) {
       up_rows(d, p->wu, p->bu, yr, w, m, j, 1);
       j += 16;
+    }
+    /* An 8-column rest on the narrow path's panel: the scalar loop below may round differently (found by the width test). */
+    if (j + 8 <= w) {
+      up_rows8(d, p->wu, p->bu, yr, w, m, j);
+      j += 8;
     }
     for (; j < w; j++) {
       for (int r = 0; r < BLOCK_ROWS; r++) {

@@ -76,6 +76,8 @@ export interface NativeAddon {
   /** library: the CBLAS loaded from ADAPTERS_BLAS_LIBRARY ('' = the linked OpenBLAS); libraryError: why it was not. */
   info(): { config: string; corename: string; threads: number; library?: string; libraryError?: string };
   setNumThreads(threads: number): void;
+  /** The attention and bottleneck kernels' panels: 1 v16 (AVX-512's), 0 v8, -1 the CPU's choice (the default). */
+  setPanelWidth(width: -1 | 0 | 1): void;
 }
 
 export type AddonLoad =

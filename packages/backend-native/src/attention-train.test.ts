@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from './addon';
 import { disableNativeKernels, enableNativeKernels } from './index';
-import { describeNative, randomArray } from './test-util';
+import { describeNative, randomArray, withPanels } from './test-util';
 
 // AdaptersAttentionTrain / AdaptersAttentionGrad against a float64 recomputation of their contract (ops/fused.ts in
 // core-graph), written out here independently of the C, dropout mask included.
@@ -184,17 +184,19 @@ describeNative('AdaptersAttentionTrain / AdaptersAttentionGrad', () => {
     }
   });
 
-  it('the narrow panels (ADAPTERS_ATTENTION_NARROW=1, what CPUs without AVX-512 run) give the default path\'s bits', () => {
-    // On an AVX-512 machine this compares the 32- and 16-column panels; elsewhere both runs take the narrow ones.
-    const c: Case = { batch: 2, seq: 45, heads: 3, dh: 40, masked: true, rate: 0.2, seed: 17, prefix: { rows: 3, perExample: true } };
-    const x = makeInputs(c);
-    const wide = runNative(c, x);
-    process.env['ADAPTERS_ATTENTION_NARROW'] = '1';
-    try {
-      const narrow = runNative(c, x);
+  it('the narrow panels (ADAPTERS_ATTENTION_NARROW=1, what CPUs without AVX-512 run) give the wide panels\' bits', () => {
+    // The 32-column v16 panels are forced on any CPU, so both widths are compared everywhere.
+    const cases: Case[] = [
+      { batch: 2, seq: 45, heads: 3, dh: 40, masked: true, rate: 0.2, seed: 17, prefix: { rows: 3, perExample: true } },
+      { batch: 3, seq: 128, heads: 2, dh: 32, masked: true, rate: 0.1, seed: 18 },
+      { batch: 1, seq: 19, heads: 2, dh: 8, masked: false, rate: 0, seed: 19, prefix: { rows: 5, perExample: false } },
+    ];
+    for (const c of cases) {
+      const x = makeInputs(c);
+      const wide = withPanels('wide', () => runNative(c, x));
+      const narrow = withPanels('narrow', () => runNative(c, x));
+      expect(wide.length).toBe(narrow.length);
       for (let i = 0; i < wide.length; i++) expect(Buffer.from(narrow[i]!.buffer).equals(Buffer.from(wide[i]!.buffer))).toBe(true);
-    } finally {
-      delete process.env['ADAPTERS_ATTENTION_NARROW'];
     }
   });
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadAddon } from './addon';
 import { disableNativeKernels, enableNativeKernels } from './index';
-import { describeNative, randomArray } from './test-util';
+import { describeNative, randomArray, withPanels } from './test-util';
 
 // AdaptersAttention against a float64 recomputation of its contract (ops/fused.ts in core-graph), written out
 // here independently of the C.
@@ -89,16 +89,9 @@ describeNative('AdaptersAttention', () => {
     { batch: 1, seq: 21, heads: 2, dh: 40, prefix: 3, masked: true, seed: 70 },
   ];
 
-  // Both block shapes: the AVX-512 one (8 rows, 16-wide; on CPUs that have it) and the 8-wide one (forced by the env).
-  const paths = [{ path: 'default' }, { path: 'narrow' }];
-  const onPath = <T>(path: string, f: () => T): T => {
-    if (path === 'narrow') process.env['ADAPTERS_ATTENTION_NARROW'] = '1';
-    try {
-      return f();
-    } finally {
-      delete process.env['ADAPTERS_ATTENTION_NARROW'];
-    }
-  };
+  // Both block shapes, forced on any CPU: the AVX-512 one (8 rows, 16-wide) and the 8-wide one.
+  const paths = [{ path: 'wide' as const }, { path: 'narrow' as const }];
+  const onPath = <T>(path: 'wide' | 'narrow', f: () => T): T => withPanels(path, f);
 
   it.each(paths.flatMap(({ path }) => cases.map((c) => ({ path, ...c }))))('matches the float64 contract: %j', ({ path, ...c }) => {
     const x = makeInputs(c);

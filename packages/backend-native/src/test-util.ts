@@ -121,3 +121,17 @@ export function withKernels<T>(native: boolean, f: () => T): T {
   else disableNativeKernels();
   return f();
 }
+
+/**
+ * Runs f with the attention/bottleneck kernels' panels forced wide (v16) or narrow (v8), then back to the CPU's choice.
+ * Through the addon, not ADAPTERS_ATTENTION_NARROW/WIDE: under Jest, process.env is a copy that never reaches getenv.
+ */
+export function withPanels<T>(width: 'wide' | 'narrow', f: () => T): T {
+  const addon = loadAddon().addon!;
+  addon.setPanelWidth(width === 'wide' ? 1 : 0);
+  try {
+    return f();
+  } finally {
+    addon.setPanelWidth(-1);
+  }
+}
