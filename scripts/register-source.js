@@ -1,5 +1,5 @@
 // `node -r ./scripts/register-source.js file.ts`: runs workspace TypeScript without a build. Compiles with
-// ts-node (transpile-only) and resolves `@adapters/<pkg>` (and `/testing`, `/cli`, `/recipes`) to packages/<pkg>/src/index.ts
+// packages/cli/bin/transpile.js (transpileModule, cached on disk) and resolves `@adapters/<pkg>` (and `/testing`, `/cli`, `/recipes`) to packages/<pkg>/src/index.ts
 // (src/testing/index.ts, src/cli.ts, src/recipes.ts).
 'use strict';
 const fs = require('fs');
@@ -7,10 +7,9 @@ const path = require('path');
 const Module = require('module');
 
 const repo = path.resolve(__dirname, '..');
-require('ts-node').register({
-  transpileOnly: true,
-  project: path.join(repo, 'tsconfig.base.json'),
-  compilerOptions: { rootDir: repo, sourceMap: true },
+// The CLI's transpiler (transpileModule, cached on disk by content): a warm start compiles nothing.
+require(path.join(repo, 'packages', 'cli', 'bin', 'transpile.js')).registerTypeScript({
+  compilerOptions: { target: 'ES2022', esModuleInterop: true, isolatedModules: true },
 });
 
 const resolve = Module._resolveFilename;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `adapters` command. Runs the compiled CLI (dist/) when the package is built; in a fresh clone
-// without a build it compiles the TypeScript sources on the fly with ts-node (transpile-only), and maps
+// without a build it compiles the TypeScript sources on the fly (bin/transpile.js, cached on disk), and maps
 // `@adapters/*` packages that are not built to their src/index.ts so plugins load from source too.
 'use strict';
 const fs = require('fs');
@@ -10,19 +10,14 @@ const root = path.resolve(__dirname, '..');
 const built = path.join(root, 'dist', 'cli', 'main.js');
 
 function fromSource() {
-  let tsNode;
   try {
-    tsNode = require('ts-node');
+    require.resolve('typescript');
   } catch {
-    process.stderr.write("adapters: error: the CLI is not built and ts-node is not installed; run 'npm install' then 'npm run build' in the repository\n");
+    process.stderr.write("adapters: error: the CLI is not built and TypeScript is not installed; run 'npm install' then 'npm run build' in the repository\n");
     process.exit(1);
   }
-  tsNode.register({
-    transpileOnly: true,
-    project: path.join(root, 'tsconfig.json'),
-    // Sources of several workspace packages are compiled together; this keeps TypeScript from objecting.
-    compilerOptions: { rootDir: path.parse(root).root, sourceMap: true },
-  });
+  // Transpiles the sources (no type check), cached on disk: only changed files are compiled again.
+  require('./transpile').registerTypeScript({ compilerOptions: { target: 'ES2022', esModuleInterop: true, isolatedModules: true } });
   // `@adapters/<pkg>` resolves to dist/ through the package's exports; without a build, use its sources.
   const Module = require('module');
   const resolve = Module._resolveFilename;
