@@ -32,6 +32,7 @@
 #endif
 
 #define QROWS 4
+_Static_assert(QROWS == 4, "the narrow blocks use the 4-row panels of attention_rows.h");
 /* Query rows per block of the AVX-512 path: 8 rows × 2 v16 = 16 zmm accumulators (of 32), so each key/value load
  * feeds 8 FMAs and the FMA latency is covered. */
 #define WROWS 8
@@ -41,43 +42,6 @@ static int64_t round16(int64_t n) { return (n + 15) & ~(int64_t)15; }
 typedef struct {
   float *kt, *vc, *s, *o, *qb, *bias;
 } scratch_t;
-
-/* s[r][j0 .. j0+16) = Σ_d qb[r][d]·kt[d][j0 ..], for the QROWS rows, two 8-wide accumulators per row. */
-INLINE void score_block(const float *restrict qb, const float *restrict kt, float *restrict s, int64_t dh, int64_t tp, int64_t j0) {
-  v8 acc[QROWS][2];
-  for (int r = 0; r < QROWS; r++) acc[r][0] = acc[r][1] = (v8){0};
-  for (int64_t d = 0; d < dh; d++) {
-    const v8 k0 = load8(kt + d * tp + j0), k1 = load8(kt + d * tp + j0 + 8);
-    for (int r = 0; r < QROWS; r++) {
-      const float qv = qb[r * dh + d];
-      acc[r][0] += qv * k0;
-      acc[r][1] += qv * k1;
-    }
-  }
-  for (int r = 0; r < QROWS; r++) {
-    store8(s + r * tp + j0, acc[r][0]);
-    store8(s + r * tp + j0 + 8, acc[r][1]);
-  }
-}
-
-/* o[r][c0 .. c0+16) = Σ_j p[r][j]·vc[j][c0 ..] over the t real keys. */
-INLINE void context_block(const float *restrict p, const float *restrict vc, float *restrict o, int64_t t, int64_t tp, int64_t dhp,
-                          int64_t c0) {
-  v8 acc[QROWS][2];
-  for (int r = 0; r < QROWS; r++) acc[r][0] = acc[r][1] = (v8){0};
-  for (int64_t j = 0; j < t; j++) {
-    const v8 v0 = load8(vc + j * dhp + c0), v1 = load8(vc + j * dhp + c0 + 8);
-    for (int r = 0; r < QROWS; r++) {
-      const float pv = p[r * tp + j];
-      acc[r][0] += pv * v0;
-      acc[r][1] += pv * v1;
-    }
-  }
-  for (int r = 0; r < QROWS; r++) {
-    store8(o + r * dhp + c0, acc[r][0]);
-    store8(o + r * dhp + c0 + 8, acc[r][1]);
-  }
-}
 
 /*
  * The AVX-512 path's score block: s[r][j0 .. j0 + 16·nc) for WROWS rows, nc (1 or 2) v16 accumulators per row. The
@@ -187,7 +151,7 @@ BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t ta
       if (j0 < tp) score_block16(qr, w->kt, w->s, dh, tp, j0, 1);
     } else {
       load_queries(a, bi, hd, i0, rows, nb, w->qb);
-      for (int64_t j0 = 0; j0 < tp; j0 += 16) score_block(w->qb, w->kt, w->s, dh, tp, j0);
+      for (int64_t j0 = 0; j0 < tp; j0 += 16) rows4_times_cols16(w->qb, dh, w->kt, w->s, dh, tp, j0);
     }
     if (wide) {
       for (int64_t r = 0; r < rows; r++) softmax_row16(w->s + r * tp, w->bias, t, tp, a->scale);
@@ -201,7 +165,7 @@ BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t ta
       if (c0 < dhp) context_block16(w->s, w->vc, orow, t, tp, dhp, c0, 1);
       if (dh == dhp) continue; /* written in place */
     } else {
-      for (int64_t c0 = 0; c0 < dhp; c0 += 16) context_block(w->s, w->vc, w->o, t, tp, dhp, c0);
+      for (int64_t c0 = 0; c0 < dhp; c0 += 16) block4_times_rows16(w->s, w->vc, w->o, t, tp, dhp, c0);
     }
     for (int64_t r = 0; r < rows; r++) {
       copy_floats(a->out + (bi * a->seq + i0 + r) * hidden + hd * dh, w->o + r * dhp, dh);

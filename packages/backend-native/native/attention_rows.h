@@ -58,25 +58,32 @@ typedef uint32_t v16u __attribute__((vector_size(64)));
 /* m ? a : b per lane (m all ones or zeros): a macro, as vector arguments draw gcc ABI notes. */
 #define select16(m, a, b) ((v16)((((v16i)(a)) & (m)) | (((v16i)(b)) & ~(m))))
 
-/* exp_nonpos (fused_math.h) on 16 lanes, the same operations in the same order (argument by pointer: a vector
- * argument draws a gcc ABI note). */
-INLINE v16 exp_nonpos16(const v16 *arg) {
-  v16 a = *arg;
-  const v16u lim = (v16u){0} + 0xC2AE0000u;
-  a = select16((v16i)((v16u)a > lim), (v16)lim, a);
-  const v16 magic = splat16(12582912.0f);
-  const v16 n = (a * 1.44269504088896341f + magic) - magic;
-  v16 r = a - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  v16 q = splat16(1.9875691500e-4f);
-  q = q * r + 1.3981999507e-3f;
-  q = q * r + 8.3334519073e-3f;
-  q = q * r + 4.1665795894e-2f;
-  q = q * r + 1.6666665459e-1f;
-  q = q * r + 5.0000001201e-1f;
-  q = q * r * r + r + 1.0f;
-  return q * (v16)((__builtin_convertvector(n, v16i) + 127) << 23);
-}
+/*
+ * exp_nonpos (fused_math.h) on a vector of floats: the same operations in the same order, so each lane gets the bits
+ * of the 16-lane and of the 8-lane form alike (one body for both; argument by pointer: a vector argument draws a gcc
+ * ABI note).
+ */
+#define DEFINE_EXP_NONPOS(NAME, VF, VI, VU)                                         \
+  INLINE VF NAME(const VF *arg) {                                                 \
+    VF a = *arg;                                                                  \
+    const VU lim = (VU){0} + 0xC2AE0000u;                                         \
+    const VI above = (VI)((VU)a > lim);                                           \
+    a = (VF)((((VI)lim) & above) | (((VI)a) & ~above));                           \
+    const VF magic = (VF){0} + 12582912.0f;                                       \
+    const VF n = (a * 1.44269504088896341f + magic) - magic;                      \
+    VF r = a - n * 0.693359375f;                                                  \
+    r = r - n * -2.12194440e-4f;                                                  \
+    VF q = (VF){0} + 1.9875691500e-4f;                                            \
+    q = q * r + 1.3981999507e-3f;                                                 \
+    q = q * r + 8.3334519073e-3f;                                                 \
+    q = q * r + 4.1665795894e-2f;                                                 \
+    q = q * r + 1.6666665459e-1f;                                                 \
+    q = q * r + 5.0000001201e-1f;                                                 \
+    q = q * r * r + r + 1.0f;                                                     \
+    return q * (VF)((__builtin_convertvector(n, VI) + 127) << 23);                \
+  }
+
+DEFINE_EXP_NONPOS(exp_nonpos16, v16, v16i, v16u)
 
 /*
  * softmax_row on 16 lanes for rows padded to tp (a multiple of 16): lanes at or past t are left out of the maximum
@@ -118,24 +125,7 @@ typedef uint32_t v8u __attribute__((vector_size(32)));
 #define splat8(x) ((v8){0} + (x))
 #define select8(m, a, b) ((v8)((((v8i)(a)) & (m)) | (((v8i)(b)) & ~(m))))
 
-/* exp_nonpos16 on 8 lanes: the same operations in the same order, so each lane gets the same bits. */
-INLINE v8 exp_nonpos8(const v8 *arg) {
-  v8 a = *arg;
-  const v8u lim = (v8u){0} + 0xC2AE0000u;
-  a = select8((v8i)((v8u)a > lim), (v8)lim, a);
-  const v8 magic = splat8(12582912.0f);
-  const v8 n = (a * 1.44269504088896341f + magic) - magic;
-  v8 r = a - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  v8 q = splat8(1.9875691500e-4f);
-  q = q * r + 1.3981999507e-3f;
-  q = q * r + 8.3334519073e-3f;
-  q = q * r + 4.1665795894e-2f;
-  q = q * r + 1.6666665459e-1f;
-  q = q * r + 5.0000001201e-1f;
-  q = q * r * r + r + 1.0f;
-  return q * (v8)((__builtin_convertvector(n, v8i) + 127) << 23);
-}
+DEFINE_EXP_NONPOS(exp_nonpos8, v8, v8i, v8u)
 
 /*
  * softmax_row16 with each 16-lane vector held as two 8-lane halves, for CPUs without AVX-512: gcc splits a v16 there
@@ -174,6 +164,48 @@ INLINE void softmax_row8x2(float *restrict row, const float *restrict bias, int6
   for (int64_t j = 0; j < tp; j += 8) {
     const v8 e = load8(row + j) * inv;
     store8(row + j, e);
+  }
+}
+
+/*
+ * The 4-row, 16-column products on two v8 per row (8 ymm accumulators: CPUs without AVX-512), shared by the inference
+ * and training attention. s[r][j0 .. j0+16) = Σ_{d<len} rows[r·stride + d]·bt[d·tp + j0 ..]: scores from query rows
+ * and transposed keys (or dp from dy rows and transposed values).
+ */
+INLINE void rows4_times_cols16(const float *restrict rows, int64_t stride, const float *restrict bt, float *restrict s, int64_t len,
+                               int64_t tp, int64_t j0) {
+  v8 acc[4][2];
+  for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = (v8){0};
+  for (int64_t d = 0; d < len; d++) {
+    const v8 b0 = load8(bt + d * tp + j0), b1 = load8(bt + d * tp + j0 + 8);
+    for (int r = 0; r < 4; r++) {
+      const float x = rows[r * stride + d];
+      acc[r][0] += x * b0;
+      acc[r][1] += x * b1;
+    }
+  }
+  for (int r = 0; r < 4; r++) {
+    store8(s + r * tp + j0, acc[r][0]);
+    store8(s + r * tp + j0 + 8, acc[r][1]);
+  }
+}
+
+/* o[r][c0 .. c0+16) = Σ_{j<t} p[r·tp + j]·m[j·dhp + c0 ..] for 4 rows: context from probabilities and values. */
+INLINE void block4_times_rows16(const float *restrict p, const float *restrict m, float *restrict o, int64_t t, int64_t tp,
+                                int64_t dhp, int64_t c0) {
+  v8 acc[4][2];
+  for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = (v8){0};
+  for (int64_t j = 0; j < t; j++) {
+    const v8 m0 = load8(m + j * dhp + c0), m1 = load8(m + j * dhp + c0 + 8);
+    for (int r = 0; r < 4; r++) {
+      const float x = p[r * tp + j];
+      acc[r][0] += x * m0;
+      acc[r][1] += x * m1;
+    }
+  }
+  for (int r = 0; r < 4; r++) {
+    store8(o + r * dhp + c0, acc[r][0]);
+    store8(o + r * dhp + c0 + 8, acc[r][1]);
   }
 }
 

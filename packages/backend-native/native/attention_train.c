@@ -31,6 +31,7 @@
 /* Query rows per block (scores, probabilities and their gradients stay in L1); products work on 4-row slices. */
 #define QROWS 8
 #define SLICE 4
+_Static_assert(SLICE == 4, "the narrow panels are the 4-row ones of attention_rows.h");
 
 /* Keys and head columns are padded to multiples of 32: every product works on 32-column (2 × 16-float) panels. */
 static int64_t round32(int64_t n) { return (n + 31) & ~(int64_t)31; }
@@ -100,47 +101,11 @@ INLINE void accumulate_transposed(float *restrict acc, const float *restrict p, 
 }
 
 /*
- * The same three products on 16-column panels held as two v8 per row, for CPUs without AVX-512: there gcc splits a v16
- * into two 256-bit halves and moves them through the stack, and the 32-column panels' accumulators no longer fit in 16
- * registers; 4 rows × 2 v8 do. Each output element is summed in the same order as by the wide versions, so the bits
- * are the same.
+ * The narrow path (CPUs without AVX-512): the same three products on 4-row, 16-column panels held as two v8 per row
+ * (rows4_times_cols16 and block4_times_rows16 of attention_rows.h, and accumulate_transposed16 below). There gcc
+ * moves a v16's two halves through the stack, and the 32-column panels' accumulators do not fit in 16 registers.
+ * Each output element is summed in the same order as by the wide versions, so the bits are the same.
  */
-INLINE void rows_times_bt16(const float *restrict rows, int64_t stride, const float *restrict bt, float *restrict s, int64_t len,
-                            int64_t tp, int64_t j0) {
-  v8 acc[SLICE][2];
-  for (int r = 0; r < SLICE; r++) acc[r][0] = acc[r][1] = (v8){0};
-  for (int64_t d = 0; d < len; d++) {
-    const v8 b0 = load8(bt + d * tp + j0), b1 = load8(bt + d * tp + j0 + 8);
-    for (int r = 0; r < SLICE; r++) {
-      const float x = rows[r * stride + d];
-      acc[r][0] += x * b0;
-      acc[r][1] += x * b1;
-    }
-  }
-  for (int r = 0; r < SLICE; r++) {
-    store8(s + r * tp + j0, acc[r][0]);
-    store8(s + r * tp + j0 + 8, acc[r][1]);
-  }
-}
-
-INLINE void block_times_rows16(const float *restrict p, const float *restrict m, float *restrict o, int64_t t, int64_t tp,
-                               int64_t dhp, int64_t c0) {
-  v8 acc[SLICE][2];
-  for (int r = 0; r < SLICE; r++) acc[r][0] = acc[r][1] = (v8){0};
-  for (int64_t j = 0; j < t; j++) {
-    const v8 m0 = load8(m + j * dhp + c0), m1 = load8(m + j * dhp + c0 + 8);
-    for (int r = 0; r < SLICE; r++) {
-      const float x = p[r * tp + j];
-      acc[r][0] += x * m0;
-      acc[r][1] += x * m1;
-    }
-  }
-  for (int r = 0; r < SLICE; r++) {
-    store8(o + r * dhp + c0, acc[r][0]);
-    store8(o + r * dhp + c0 + 8, acc[r][1]);
-  }
-}
-
 /* accumulate_transposed on [SLICE, 16] panels: acc rows are reloaded per slice, so the sum over r keeps its order. */
 INLINE void accumulate_transposed16(float *restrict acc, const float *restrict p, const float *restrict x, int64_t t, int64_t tp,
                                     int64_t dhp) {
@@ -237,7 +202,7 @@ TASK_FN CONTRACT static void forward_task(const attention_train_args *a, int64_t
       if (wide) {
         for (int64_t j0 = 0; j0 < tp; j0 += 32) rows_times_bt(w->qb + r0 * dh, dh, w->kt, w->s + r0 * tp, dh, tp, j0);
       } else {
-        for (int64_t j0 = 0; j0 < tp; j0 += 16) rows_times_bt16(w->qb + r0 * dh, dh, w->kt, w->s + r0 * tp, dh, tp, j0);
+        for (int64_t j0 = 0; j0 < tp; j0 += 16) rows4_times_cols16(w->qb + r0 * dh, dh, w->kt, w->s + r0 * tp, dh, tp, j0);
       }
     }
     for (int64_t r = 0; r < rows; r++) {
@@ -252,7 +217,7 @@ TASK_FN CONTRACT static void forward_task(const attention_train_args *a, int64_t
       if (wide) {
         for (int64_t c0 = 0; c0 < dhp; c0 += 32) block_times_rows(w->s + r0 * tp, w->vc, w->o + r0 * dhp, t, tp, dhp, c0);
       } else {
-        for (int64_t c0 = 0; c0 < dhp; c0 += 16) block_times_rows16(w->s + r0 * tp, w->vc, w->o + r0 * dhp, t, tp, dhp, c0);
+        for (int64_t c0 = 0; c0 < dhp; c0 += 16) block4_times_rows16(w->s + r0 * tp, w->vc, w->o + r0 * dhp, t, tp, dhp, c0);
       }
     }
     for (int64_t r = 0; r < rows; r++) {
@@ -305,7 +270,7 @@ TASK_FN CONTRACT static void backward_task(const attention_grad_args *a, int64_t
       if (wide) {
         for (int64_t j0 = 0; j0 < tp; j0 += 32) rows_times_bt(w->dob + r0 * dhp, dhp, w->vt, w->dpd + r0 * tp, dh, tp, j0);
       } else {
-        for (int64_t j0 = 0; j0 < tp; j0 += 16) rows_times_bt16(w->dob + r0 * dhp, dhp, w->vt, w->dpd + r0 * tp, dh, tp, j0);
+        for (int64_t j0 = 0; j0 < tp; j0 += 16) rows4_times_cols16(w->dob + r0 * dhp, dhp, w->vt, w->dpd + r0 * tp, dh, tp, j0);
       }
     }
     for (int64_t r = 0; r < QROWS; r++) {
@@ -331,7 +296,7 @@ TASK_FN CONTRACT static void backward_task(const attention_grad_args *a, int64_t
       if (wide) {
         for (int64_t c0 = 0; c0 < dhp; c0 += 32) block_times_rows(w->ds + r0 * tp, w->kc, w->o + r0 * dhp, t, tp, dhp, c0);
       } else {
-        for (int64_t c0 = 0; c0 < dhp; c0 += 16) block_times_rows16(w->ds + r0 * tp, w->kc, w->o + r0 * dhp, t, tp, dhp, c0);
+        for (int64_t c0 = 0; c0 < dhp; c0 += 16) block4_times_rows16(w->ds + r0 * tp, w->kc, w->o + r0 * dhp, t, tp, dhp, c0);
       }
     }
     for (int64_t r = 0; r < rows; r++) {
