@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readSafetensorsFile } from '@adapters/core-graph';
 import { readMetrics } from '@adapters/cli';
-import { writeTinyModelDir } from '@adapters/core-graph/testing';
+import { failForwardOnce, writeTinyModelDir } from '@adapters/core-graph/testing';
 import { linkAdapterPackages, runCliIn } from '@adapters/cli/testing';
 
 const POSITIVE = ['good', 'great', 'fun', 'lovely'];
@@ -126,6 +126,25 @@ describe('adapters fusion-* commands', () => {
     for (const f of ['a/adapter.safetensors', 'b/model_head.safetensors', 'metrics.jsonl']) expect(existsSync(path.join(tmp, 'stage1-mta', f))).toBe(true);
     const steps = readMetrics(path.join(tmp, 'stage1-mta', 'metrics.jsonl')).filter((x) => x['type'] === 'step');
     expect(steps.map((x) => Object.keys(x['losses'] as object))).toEqual([['a'], ['b']]);
+  });
+
+  test('stage 1 MT-A: a step that runs out of heap goes on checkpointed and says so; --gradient-checkpointing off ends the run', async () => {
+    const mta = ['fusion-stage1', '--model', 'tiny-bert', '--task', 'a=a.tsv', '--task', 'b=b.tsv', '--mta', '--adapter', 'seq_bn:reduction_factor=4', ...TRAIN];
+    let undo = failForwardOnce(3); // MT-A's default mix runs a forward per task in every step: the third is step 2's first
+    try {
+      const r = await ok([...mta, '--out', 'stage1-heap']);
+      expect(r.err.split('\n').filter((l) => l.includes('wasm heap'))).toEqual(['step 2 ran out of wasm heap: it and the rest of the run used gradient checkpointing (one more forward per layer, far less activation memory)']);
+    } finally {
+      undo();
+    }
+    undo = failForwardOnce(Infinity);
+    try {
+      const off = await run([...mta, '--gradient-checkpointing', 'off', '--out', 'stage1-off']);
+      expect(off.code).not.toBe(0);
+      expect(off.err).toMatch(/wasm heap/);
+    } finally {
+      undo();
+    }
   });
 
   test.each([

@@ -6,7 +6,7 @@ import { bottleneck } from '@adapters/adapter-bottleneck';
 import type { AdapterRegistry, AnyAdapterPlugin, EvalResult, Graph, HeadSpec, JsonSchema, TaskSampling, TextTokenizer, TrainExample, TrainRecord, WeightStore } from '@adapters/core-graph';
 import { adapter, applyPlacements, ConfigError, createRegistry, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadAdapter, loadPretrained, loadRun as coreLoadRun, loadTokenizer, ownersPolicy, parameterSummary, PlacementError, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, saveHead, singleAdapterRun, stageRunDir, validateRunManifest, validateSchema, writeJsonAtomic } from '@adapters/core-graph';
 import type { AdapterSpec, CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs, PluginPackage } from '@adapters/cli';
-import { backendBanner, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, parseTaskArgs, poolingArg, ProgressReporter, readColumns, readRunArg, resolveAdapterDir, resolveModel, shortPath, trainingLabels, UsageError, writeTrainingCurves } from '@adapters/cli';
+import { backendBanner, checkpointedLine, checkpointingArg, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, parseTaskArgs, poolingArg, ProgressReporter, readColumns, readRunArg, resolveAdapterDir, resolveModel, shortPath, trainingLabels, UsageError, writeTrainingCurves } from '@adapters/cli';
 import type { FusionConfigInput } from './config';
 import { resolveFusionConfig } from './config';
 import { fusionAttention, fusionAttentionTable } from './introspect';
@@ -48,6 +48,7 @@ const TRAINING: readonly OptionSpec[] = [
   option('batchSize'),
   option('maxLength'),
   option('pooling', { help: 'how the classification heads read the sequence' }),
+  option('gradientCheckpointing'),
   option('evalEvery', { help: 'evaluate every N steps (best weights are kept)', defaultText: 'at the end' }),
   option('seed'),
 ];
@@ -167,6 +168,7 @@ function settingsOf(args: ParsedArgs, defaultLr: number, padId: number, hasEval:
     learningRate: args.number('lr') ?? defaultLr,
     seed: args.number('seed') ?? 42,
     padId,
+    checkpointLayers: checkpointingArg(args),
     ...(hasEval && evalEvery !== undefined ? { evalEvery } : {}),
   };
 }
@@ -389,6 +391,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
       const graph = result.graphs[task.name] as Graph;
       graphs[task.name] = graph;
       const r = result.results[task.name];
+      if (r?.checkpointedFrom !== undefined) info(ctx, checkpointedLine(r.checkpointedFrom));
       const final = task.eval ? (r?.best?.eval ?? evaluate(new Executor(graph, pre.store), `${task.name}.logits`, task.eval, { batchSize: 32, padId: tokenizer.padId })) : undefined;
       if (final) metrics.write({ type: 'final', step: r?.best?.step ?? r?.steps ?? 0, ...final });
       finals[task.name] = { ...(final ? { eval: final } : {}), steps: r?.steps ?? 0 };
@@ -403,7 +406,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
     let result;
     try {
       result = trainMultiTaskAdapters({
-        base: pre.graph, store: pre.store, registry, tasks, ...mixing, epochs: settings.epochs, steps, batchSize, learningRate: settings.learningRate, seed, padId: tokenizer.padId,
+        base: pre.graph, store: pre.store, registry, tasks, ...mixing, epochs: settings.epochs, steps, batchSize, learningRate: settings.learningRate, seed, padId: tokenizer.padId, checkpointLayers: settings.checkpointLayers,
         onRecord: (r) => {
           const loss = r.losses.reduce((a, b) => a + b, 0);
           metrics.write({ type: 'step', step: r.step, totalSteps: steps, loss, losses: Object.fromEntries(r.tasks.map((t, i) => [t, r.losses[i]])), lr: r.lr, gradNorm: r.gradNorm });
@@ -413,6 +416,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
     } finally {
       progress.finish();
     }
+    if (result.checkpointedFrom !== undefined) info(ctx, checkpointedLine(result.checkpointedFrom));
     for (const task of tasks) {
       graphs[task.name] = result.graphs[task.name] as Graph;
       const e = result.evals[task.name];
@@ -538,6 +542,7 @@ export async function stage2Command(args: ParsedArgs, ctx: CliContext): Promise<
   } finally {
     progress.finish();
   }
+  if (result.checkpointedFrom !== undefined) info(ctx, checkpointedLine(result.checkpointedFrom));
   const final = evalSet.length > 0 ? (result.best?.eval ?? evaluate(new Executor(graph, pre.store), output, evalSet, { batchSize: 32, padId: tokenizer.padId })) : undefined;
   if (final) metrics.write({ type: 'final', step: result.best?.step ?? result.steps, ...final });
   const after = pre.store.snapshot(adapterKeys);

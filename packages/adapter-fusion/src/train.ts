@@ -31,7 +31,7 @@ export interface FusionTask {
 
 /** Trainer settings shared by the stages (see core-graph's TrainOptions). */
 export type StageTrainSettings = Partial<Pick<TrainOptions,
-  'epochs' | 'maxSteps' | 'batchSize' | 'learningRate' | 'warmupRatio' | 'weightDecay' | 'clipNorm' | 'evalEvery' | 'patience' | 'selectMetric' | 'restoreBest' | 'seed' | 'padId' | 'onRecord'>>;
+  'epochs' | 'maxSteps' | 'batchSize' | 'learningRate' | 'warmupRatio' | 'weightDecay' | 'clipNorm' | 'evalEvery' | 'patience' | 'selectMetric' | 'restoreBest' | 'seed' | 'padId' | 'onRecord' | 'checkpointLayers'>>;
 
 export const headOf = (task: FusionTask): HeadSpec => task.head ?? { type: 'classification', name: task.name, numLabels: task.numLabels };
 export const adapterOf = (task: FusionTask): AdapterUse => task.adapter ?? { kind: 'adapter', plugin: 'bottleneck', name: task.name, config: { config: 'seq_bn' } };
@@ -77,7 +77,7 @@ export function trainSingleTaskAdapters(options: { base: Graph; store: WeightSto
   return { graphs, results, adapters: options.tasks.map(adapterOf) };
 }
 
-export interface MultiTaskOptions extends LoopSettings, Pick<MultiTaskTrainOptions, 'sampling' | 'epochs' | 'onRecord'> {
+export interface MultiTaskOptions extends LoopSettings, Pick<MultiTaskTrainOptions, 'sampling' | 'epochs' | 'onRecord' | 'checkpointLayers'> {
   readonly base: Graph;
   readonly store: WeightStore;
   readonly registry: AdapterRegistry;
@@ -92,6 +92,8 @@ export interface MultiTaskResult extends StageOneResult {
   readonly steps: number;
   /** Final evaluation per task (tasks with eval data). */
   readonly evals: Readonly<Record<string, EvalResult>>;
+  /** With checkpointLayers 'auto': the step (1-based) from which layers were checkpointed after the heap ran out. */
+  readonly checkpointedFrom?: number;
 }
 
 /**
@@ -114,14 +116,14 @@ export function trainMultiTaskAdapters(o: MultiTaskOptions): MultiTaskResult {
   }
   const steps = o.steps ?? Math.max(...o.tasks.map((t) => Math.ceil(t.train.length / batchSize)));
   const { base: _base, registry: _registry, tasks, mix, sampling, ...settings } = o;
-  const { evals } = trainMultiTask({
+  const { evals, checkpointedFrom } = trainMultiTask({
     ...settings,
     tasks: tasks.map((t) => ({ name: t.name, graph: graphs[t.name] as Graph, output: `${headOf(t).name}.logits`, train: t.train, ...(t.eval ? { eval: t.eval } : {}) })),
     policy: ownersPolicy(owners),
     sampling: sampling ?? ((mix ?? 'sum') === 'sum' ? 'all' : 'roundRobin'),
     steps,
   });
-  return { graphs, results: {}, adapters: o.tasks.map(adapterOf), steps, evals };
+  return { graphs, results: {}, adapters: o.tasks.map(adapterOf), steps, evals, ...(checkpointedFrom !== undefined ? { checkpointedFrom } : {}) };
 }
 
 /** The keys of the value matrices V of a fusion, one per site. */

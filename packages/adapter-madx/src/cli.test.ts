@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readSafetensorsFile } from '@adapters/core-graph';
 import { readMetrics } from '@adapters/cli';
-import { writeTinyModelDir } from '@adapters/core-graph/testing';
+import { failForwardOnce, writeTinyModelDir } from '@adapters/core-graph/testing';
 import { linkAdapterPackages, runCliIn } from '@adapters/cli/testing';
 
 // Two toy languages sharing one tag set: [word, UPOS] pairs.
@@ -64,6 +64,19 @@ describe('adapters madx-* commands', () => {
     const r = await ok(['--help']);
     for (const c of ['madx-lang', 'madx-task', 'madx-eval']) expect(r.out).toContain(`  ${c} `);
     expect((await ok(['madx-lang', '--help'])).out).toContain('usage: adapters madx-lang --model DIR|NAME --text FILE --lang NAME --out DIR');
+  });
+
+  test('--gradient-checkpointing: on checkpoints from the first step, off lets a heap error end the run', async () => {
+    const undo = failForwardOnce(Infinity);
+    try {
+      const on = await ok(['madx-lang', '--model', 'tiny-bert', '--text', 'en.txt', '--lang', 'en', ...TRAIN, '--gradient-checkpointing', 'on', '--out', 'lang-ckpt-on']);
+      expect(on.err).not.toContain('wasm heap');
+      const off = await run(['madx-lang', '--model', 'tiny-bert', '--text', 'en.txt', '--lang', 'en', ...TRAIN, '--gradient-checkpointing', 'off', '--out', 'lang-ckpt-off']);
+      expect(off.code).not.toBe(0);
+      expect(off.err).toMatch(/wasm heap/);
+    } finally {
+      undo();
+    }
   });
 
   test('language adapters → task adapter on the source language → zero-shot evaluation with either language adapter', async () => {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { EvalResult, Graph, HeadSpec, Sentence, TextTokenizer, TrainExample, TrainRecord } from '@adapters/core-graph';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, addHead, checkpointLookup, ConfigError, evaluate, Executor, GraphError, HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, hfKeyOf, IGNORE_LABEL, loadAdapter, loadPretrained, loadTokenizer, ownersPolicy, parameterSummary, parseConllu, readSafetensorsFile, RUN_FILE, saveAdapter, singleAdapterRun, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
 import type { CliCommand, CliContext, CommandSpec, OptionSpec, ParsedArgs } from '@adapters/cli';
-import { backendBanner, formatDuration, MetricsWriter, option, ProgressReporter, readRunArg, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
+import { backendBanner, checkpointedLine, checkpointingArg, formatDuration, MetricsWriter, option, ProgressReporter, readRunArg, resolveModel, shortPath, UsageError, writeTrainingCurves } from '@adapters/cli';
 import { sentenceIds, UPOS_TAGS, uposExamples } from './data';
 import { loadLanguageAdapter, readLanguageAdapter, saveLanguageAdapter } from './hub';
 import type { MadxModel } from './madx';
@@ -36,6 +36,7 @@ const TRAINING = (steps: string): readonly OptionSpec[] => [
   option('batchSize', { help: 'sentences per step' }),
   option('lr', { help: 'peak learning rate (10% linear warm-up, then linear decay)' }),
   option('seed', { help: 'random seed (initialisation, masking, batch order)' }),
+  option('gradientCheckpointing'),
 ];
 
 export const LANG_SPEC: CommandSpec = {
@@ -252,10 +253,12 @@ export async function langCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
         model: madx, store: pre.store, head: MLM_HEAD, texts, trainHead,
         masking: { maskId: tokenizer.maskId, vocabSize: tokenizer.vocabSize, specialIds: [tokenizer.clsId, tokenizer.sepId, tokenizer.padId] },
         maxSteps: steps, batchSize, learningRate, seed, padId: tokenizer.padId, warmupRatio: 0.1, clipNorm: 1.0, onRecord: rec.onRecord,
+        checkpointLayers: checkpointingArg(args),
       });
     } finally {
       rec.finish();
     }
+    if (trained.checkpointedFrom !== undefined) info(ctx, checkpointedLine(trained.checkpointedFrom));
     const losses = trained.history.flatMap((r) => (r.type === 'step' ? [r.loss] : []));
     // Loss windows: up to 20 steps each, at most half the run so that first and last do not overlap.
     const window = Math.max(1, Math.min(20, Math.floor(losses.length / 2)));
@@ -332,10 +335,12 @@ export async function taskCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
       trained = trainTaskAdapter({
         model: madx, store: pre.store, head, train: trainSet, ...(evalSet.length > 0 ? { eval: evalSet } : {}),
         maxSteps: steps, batchSize, learningRate, seed, padId: tokenizer.padId, warmupRatio: 0.1, clipNorm: 1.0, onRecord: rec.onRecord,
+        checkpointLayers: checkpointingArg(args),
       });
     } finally {
       rec.finish();
     }
+    if (trained.checkpointedFrom !== undefined) info(ctx, checkpointedLine(trained.checkpointedFrom));
     const scored: EvalResult | undefined = evalSet.length > 0 ? (trained.best?.eval ?? evaluateTask(madx, pre.store, head, evalSet, { batchSize: 32, padId: tokenizer.padId })) : undefined;
     if (scored) rec.metrics.write({ type: 'final', step: trained.best?.step ?? trained.steps, ...scored });
     const after = pre.store.snapshot(langKeys);

@@ -71,6 +71,21 @@ describe('adapters nmt-train / nmt-eval / translate', () => {
     expect(JSON.parse(readFileSync(path.join(tmp, 'heap', 'run.json'), 'utf8'))).toMatchObject({ extras: { nmt: { steps: 3 } } });
   }, 120_000);
 
+  test('--gradient-checkpointing on checkpoints from the first step; off lets the heap error end the run', async () => {
+    const plain = (o: RunOptions) => o.training === true && o.nodes === undefined && [...(o.constants?.keys() ?? [])].every((k) => k.startsWith('inputs.'));
+    const undo = failForwardOnce(Infinity, plain);
+    try {
+      const on = await ok(['nmt-train', '--recipe', 'base', '--pair', 'en-fr=en-fr.tsv', ...TINY, '--steps', '2', '--gradient-checkpointing', 'on', '--out', 'ckpt-on']);
+      expect(on.err).not.toContain('wasm heap');
+      const off = await cli(['nmt-train', '--recipe', 'base', '--pair', 'en-fr=en-fr.tsv', ...TINY, '--steps', '2', '--gradient-checkpointing', 'off', '--out', 'ckpt-off']);
+      expect(off.code).not.toBe(0);
+      expect(off.err).toMatch(/wasm heap/);
+      expect(existsSync(path.join(tmp, 'ckpt-off'))).toBe(false);
+    } finally {
+      undo();
+    }
+  }, 120_000);
+
   test('bad input: one clear error, nothing written', async () => {
     const bad = await cli(['nmt-train', '--recipe', 'base', '--pair', 'en-fr=bad.tsv', ...TINY, '--steps', '1', '--out', 'never']);
     expect(bad.code).not.toBe(0);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Graph } from '@adapters/core-graph';
 import { ConfigError, Executor, WeightStore, writeRunDir, writeJsonAtomic } from '@adapters/core-graph';
 import type { CliCommand, CliContext, CommandSpec, ParsedArgs } from '@adapters/cli';
-import { backendBanner, checkpointedLine, formatDuration, MetricsWriter, option, shortPath, UsageError } from '@adapters/cli';
+import { backendBanner, checkpointedLine, checkpointingArg, formatDuration, MetricsWriter, option, shortPath, UsageError } from '@adapters/cli';
 import { BpeTokenizer, DEFAULT_SPECIALS } from './bpe';
 import { loadSeq2Seq } from './load';
 import { buildSeq2Seq } from './model';
@@ -42,6 +42,7 @@ export const NMT_TRAIN_SPEC: CommandSpec = {
     option('steps', { help: 'optimizer steps (round-robin over the directions)', defaultText: '1000' }),
     option('batchSize', { help: 'sentence pairs per step', defaultText: '32' }),
     option('lr', { help: 'peak learning rate (warm-up 5%, linear decay)', defaultText: '1e-3 (adapters), 5e-4 (base), 1e-4 (full)' }),
+    option('gradientCheckpointing'),
     { name: 'reduction-factor', type: 'int', min: 1, metavar: 'R', help: 'adapter bottleneck = d_model / R', defaultText: '4' },
     { name: 'vocab-size', type: 'int', min: 16, metavar: 'N', help: 'base: BPE vocabulary size', defaultText: '4000' },
     { name: 'd-model', type: 'int', min: 8, metavar: 'N', help: 'base: model width', defaultText: '128' },
@@ -164,6 +165,7 @@ export async function nmtTrainCommand(args: ParsedArgs, ctx: CliContext): Promis
   const seed = args.number('seed') ?? 42;
   const reductionFactor = args.number('reduction-factor') ?? 4;
   const lr = args.number('lr') ?? (recipe === 'base' ? 5e-4 : recipe === 'full' ? 1e-4 : 1e-3);
+  const checkpointLayers = checkpointingArg(args);
   const backend = await backendBanner(args, ctx);
   const data = await Promise.all(pairs.map(async (p) => ({ ...p, ...(await readPairFile(p.file, args.number('limit'))) })));
 
@@ -228,7 +230,7 @@ export async function nmtTrainCommand(args: ParsedArgs, ctx: CliContext): Promis
       const t0 = Date.now();
       const { losses, trainableKeys, checkpointedFrom } = trainTranslation({
         store, tasks, policy: recipePolicy(recipe), steps, batchSize, learningRate: lr, seed, ...(warmup !== undefined ? { warmup } : {}),
-        ...(resumeFrom ? { resumeFrom } : {}), checkpointEvery: args.number('checkpoint-every') ?? 100,
+        ...(resumeFrom ? { resumeFrom } : {}), checkpointEvery: args.number('checkpoint-every') ?? 100, checkpointLayers,
         onCheckpoint: (c) => writeTranslationCheckpoint(ckptFile, c, settings),
         onStep: (r) => {
           metrics.write({ type: 'step', step: r.step, totalSteps: steps, task: r.task, loss: r.loss, gradNorm: r.gradNorm, lr: r.lr });

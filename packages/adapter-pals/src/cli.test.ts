@@ -44,6 +44,20 @@ describe('adapters pals-train / pals-eval', () => {
     expect(r.err.split('\n').filter((l) => l.includes('wasm heap'))).toEqual(['step 1 ran out of wasm heap: it and the rest of the run used gradient checkpointing (one more forward per layer, far less activation memory)']);
   });
 
+  test('--gradient-checkpointing on checkpoints from the first step; off lets the heap error end the run', async () => {
+    const undo = failForwardOnce(Infinity);
+    const args = ['pals-train', '--model', 'tiny-bert', '--task', 'sent=sent.tsv', '--task', 'topic=topic.tsv', '--max-steps', '2', '--batch-size', '4', '--max-length', '8', '--d-s', '8', '--heads', '2'];
+    try {
+      const on = await ok([...args, '--gradient-checkpointing', 'on', '--out', 'ckpt-on']);
+      expect(on.err).not.toContain('wasm heap');
+      const off = await cli([...args, '--gradient-checkpointing', 'off', '--out', 'ckpt-off']);
+      expect(off.code).not.toBe(0);
+      expect(off.err).toMatch(/wasm heap/);
+    } finally {
+      undo();
+    }
+  });
+
   test('trains two tasks, reports per-task dev metrics, and pals-eval / core eval reproduce them', async () => {
     const r = await ok([
       'pals-train', '--model', 'tiny-bert', '--task', 'sent=sent.tsv,sent-dev.tsv', '--task', 'topic=topic.tsv,topic-dev.tsv',

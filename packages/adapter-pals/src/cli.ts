@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { EvalResult, Graph, JsonSchema, MultiTaskRecord, RunManifest, TrainExample } from '@adapters/core-graph';
 import type { CliCommand, CliContext, Columns, CommandSpec, ParsedArgs } from '@adapters/cli';
 import { ConfigError, createRegistry, evaluate, Executor, LabelVocab, loadPretrained, loadRunHead, loadTokenizer, parameterSummary, PlacementError, readRunManifest, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, singleAdapterRun, validateRunManifest, validateSchema, writeJsonAtomic, writeRunDir } from '@adapters/core-graph';
-import { backendBanner, checkpointedLine, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseSampling, parseTaskArgs, poolingArg, ProgressReporter, readColumns, resolveModel, shortPath, trainingLabels, UsageError } from '@adapters/cli';
+import { backendBanner, checkpointedLine, checkpointingArg, COLUMN_OPTIONS, detectColumns, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseSampling, parseTaskArgs, poolingArg, ProgressReporter, readColumns, resolveModel, shortPath, trainingLabels, UsageError } from '@adapters/cli';
 import { palsSharedParams, palsWidth } from './config';
 import type { PalsConfig } from './config';
 import { pals } from './plugin';
@@ -50,6 +50,7 @@ export const PALS_TRAIN_SPEC: CommandSpec = {
     option('batchSize'),
     option('maxLength'),
     option('pooling', { help: 'how the classification heads read the sequence' }),
+    option('gradientCheckpointing'),
     option('lr'),
     option('seed'),
     ...COLUMN_OPTIONS,
@@ -86,6 +87,7 @@ export async function palsTrainCommand(args: ParsedArgs, ctx: CliContext): Promi
   const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
   const samplingText = args.string('sampling') ?? 'annealed';
   const sampling = parseSampling(samplingText, args.command);
+  const checkpointLayers = checkpointingArg(args);
   const pool = poolingArg(args);
   const maxLength = args.number('max-length') ?? 128;
   const epochs = args.number('epochs') ?? 3;
@@ -140,7 +142,7 @@ export async function palsTrainCommand(args: ParsedArgs, ctx: CliContext): Promi
       let result;
       try {
         result = trainPals({
-          base: pre.graph, store: pre.store, tasks, config: configInput, sampling, epochs, steps, batchSize, learningRate: args.number('lr') ?? 1e-3, seed, padId: tokenizer.padId,
+          base: pre.graph, store: pre.store, tasks, config: configInput, sampling, epochs, steps, batchSize, learningRate: args.number('lr') ?? 1e-3, seed, padId: tokenizer.padId, checkpointLayers,
           onRecord: (r: MultiTaskRecord) => {
             for (const t of r.tasks) drawn[t] = (drawn[t] ?? 0) + 1;
             metrics.write({ type: 'step', step: r.step, totalSteps: steps, epoch: r.epoch, loss: r.loss, losses: Object.fromEntries(r.tasks.map((t, i) => [t, r.losses[i]])), lr: r.lr, gradNorm: r.gradNorm });

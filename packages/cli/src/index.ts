@@ -6,8 +6,8 @@ export { commandHelp, parseAdapterSpec, parseArgs, ParsedArgs, UsageError } from
 export type { AdapterSpec, CommandSpec, OptionSpec } from './cli/args';
 export { option, SHARED_OPTIONS } from './cli/option-specs';
 export { readRunArg } from './cli/run-arg';
-export { poolingArg, trainingLabels } from './cli/task-args';
-export type { SequencePooling } from './cli/task-args';
+export { checkpointingArg, poolingArg, trainingLabels } from './cli/task-args';
+export type { GradientCheckpointing, SequencePooling } from './cli/task-args';
 export type { RunArg } from './cli/run-arg';
 export type { OptionOverrides, SharedOptionKey } from './cli/option-specs';
 export { MAX_TASKS, MULTITASK_EXTRAS, parseSampling, parseTaskArgs, TASK_NAME_RE } from './cli/tasks';

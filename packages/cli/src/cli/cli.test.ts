@@ -369,6 +369,25 @@ describe('adapters CLI', () => {
     expect(s.err().split('\n').filter((l) => l.includes('wasm heap'))).toEqual(['step 2 ran out of wasm heap: it and the rest of the run used gradient checkpointing (one more forward per layer, far less activation memory)']);
   });
 
+  test('--gradient-checkpointing on checkpoints every step from the start; off lets the heap error end the run', async () => {
+    // Every plain (non-checkpointed) training forward runs out of heap.
+    const undo = failForwardOnce(Infinity);
+    try {
+      const on = streams(tmp, tmp);
+      const onCode = await main(['train', '--model', 'tiny-bert', '--data', 'train.tsv', '--adapter', 'toyjs', '--max-steps', '3', '--batch-size', '8', '--gradient-checkpointing', 'on', '--out', 'run-ckpt-on'], on.ctx);
+      expect({ code: onCode, err: onCode === 0 ? '' : on.err() }).toEqual({ code: 0, err: '' });
+      expect(on.err()).not.toContain('wasm heap');
+      const summary = JSON.parse(readFileSync(path.join(tmp, 'run-ckpt-on', 'summary.json'), 'utf8')) as Record<string, unknown>;
+      expect(summary['steps']).toBe(3);
+      const off = streams(tmp, tmp);
+      expect(await main(['train', '--model', 'tiny-bert', '--data', 'train.tsv', '--adapter', 'toyjs', '--max-steps', '3', '--batch-size', '8', '--gradient-checkpointing', 'off', '--out', 'run-ckpt-off'], off.ctx)).not.toBe(0);
+      expect(off.err()).toMatch(/wasm heap/);
+      expect(existsSync(path.join(tmp, 'run-ckpt-off', 'summary.json'))).toBe(false);
+    } finally {
+      undo();
+    }
+  });
+
   test('--full-finetune also saves the changed base model, and eval with it reproduces the final accuracy', async () => {
     const s = streams(tmp, tmp);
     const code = await main(['train', '--model', 'tiny-bert', '--data', 'train.tsv', '--eval', 'dev.tsv', '--adapter', 'toy_bn', '--full-finetune', '--lr', '0.01', '--max-steps', '3', '--batch-size', '8', '--out', 'run-full'], s.ctx);
@@ -387,6 +406,7 @@ describe('adapters CLI', () => {
     [['--adapter', 'toy_bn:size=0'], 2, /^adapters: error: --adapter toy_bn:size=0: config\.size: .*\(see 'adapters train --help'\)$/],
     [['--adapter', 'toy_bn', '--placement', 'bad.json'], 2, /^adapters: error: --placement .*bad\.json: rules\[0\]\.select\.kind is not a selector field \(fields: names, suffix, glob, regex, kinds, layers, exclude\) \(see 'adapters train --help'\)$/],
     [['--adapter', 'toy_bn', '--placement', 'none.json'], 2, /^adapters: error: --placement .*none\.json: .*matches no site.*$/],
+    [['--adapter', 'toy_bn', '--gradient-checkpointing', 'maybe'], 2, /^adapters: error: --gradient-checkpointing must be auto, on or off, got 'maybe' \(see 'adapters train --help'\)$/],
     [['--adapter', 'toy_bn', '--text-column', 'review'], 2, /^adapters: error: .*train\.tsv: no column 'review' \(columns: 'sentence', 'label'\) \(see 'adapters train --help'\)$/],
   ])('train usage error %j → exit %d, one line', async (extra, exit, pattern) => {
     writeFileSync(path.join(tmp, 'bad.json'), JSON.stringify([{ select: { kind: ['ffn'] } }]));

@@ -47,7 +47,8 @@ import type { LabelsFile } from './data';
 import { detectColumns, encodeExamples, majorityShare, readColumns, readLabelsFile, resolveAdapterDir, resolveModel, sample, shortPath } from './data';
 import type { PluginChoice, PluginPackage } from './plugins';
 import { choosePlugin, discoverPlugins, runtimeOf } from './plugins';
-import { poolingArg, trainingLabels } from './task-args';
+import type { GradientCheckpointing } from './task-args';
+import { checkpointingArg, poolingArg, trainingLabels } from './task-args';
 import { MULTITASK_EXTRAS } from './tasks';
 
 /** A stream the CLI writes to; process.stdout / process.stderr fit. */
@@ -162,6 +163,8 @@ export interface TrainJob {
   readonly maxLengthGiven?: boolean;
   readonly columns: { text?: string; pair?: string; label?: string };
   readonly pooling: 'mean' | 'cls' | 'pooler';
+  /** `--gradient-checkpointing`: the loop's checkpointLayers (default 'auto'). */
+  readonly gradientCheckpointing?: GradientCheckpointing;
   readonly seed: number;
   readonly out: string;
   /** Use this many training examples (a seeded sample). */
@@ -232,6 +235,7 @@ export function jobFromArgs(args: ParsedArgs, cwd: string): TrainJob {
     maxLengthGiven: args.has('max-length'),
     columns: { ...opt('text', args.string('text-column')), ...opt('pair', args.string('pair-column')), ...opt('label', args.string('label-column')) },
     pooling,
+    gradientCheckpointing: checkpointingArg(args),
     seed: args.number('seed') ?? 42,
     out: path.resolve(cwd, args.requireString('out', 'the output directory')),
     ...opt('trainLimit', args.number('train-limit')),
@@ -386,6 +390,7 @@ export async function runTrainJob(given: TrainJob, args: ParsedArgs, ctx: CliCon
         learningRate: job.learningRate,
         seed: job.seed,
         padId: tokenizer.padId,
+        ...(job.gradientCheckpointing !== undefined ? { checkpointLayers: job.gradientCheckpointing } : {}),
         onRecord: (r: TrainRecord) => {
           metrics.write(r);
           progress.onRecord(r);

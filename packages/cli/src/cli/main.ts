@@ -39,6 +39,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       option('lr', { defaultText: '1e-3; 2e-5 with --full-finetune' }),
       option('maxLength'),
       option('pooling'),
+      option('gradientCheckpointing'),
       ...COLUMNS,
       { name: 'train-limit', type: 'int', min: 1, metavar: 'N', help: 'use a seeded sample of N training examples' },
       option('evalEvery', { defaultText: 'about 4 times per run' }),

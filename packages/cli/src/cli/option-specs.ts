@@ -22,6 +22,10 @@ export const SHARED_OPTIONS = {
   maxLength: { name: 'max-length', type: 'int', min: 4, metavar: 'N', help: 'tokens per example, including special tokens', defaultText: '128' },
   pooling: { name: 'pooling', type: 'string', metavar: 'mean|cls|pooler', help: 'how the head reads the sequence', defaultText: 'mean' },
   run: { name: 'run', type: 'string', metavar: 'DIR', help: 'a run directory (run.json), written by a training command' },
+  gradientCheckpointing: {
+    name: 'gradient-checkpointing', type: 'string', metavar: 'auto|on|off', defaultText: 'auto',
+    help: 'recompute each layer in the backward pass instead of keeping its activations (less memory, ~1/3 more compute); auto: from the first step that runs out of wasm heap',
+  },
   limit: { name: 'limit', type: 'int', min: 1, metavar: 'N', help: 'use the first N examples' },
   // Multi-task commands (train --task, pals-train, fusion-stage1): `parseTaskArgs` / `parseSampling` in tasks.ts read them.
   task: { name: 'task', type: 'string', repeat: true, metavar: 'NAME=TRAIN[,EVAL]', help: 'a task: its name (letters, digits, _ -), its training file and optionally a dev file (.tsv, .csv, .jsonl)' },

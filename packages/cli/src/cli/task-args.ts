@@ -1,5 +1,6 @@
 // Argument checks every classification-training command shares (`adapters train`, fusion-stage1/2, pals-train,
 // kadapter-train), so a mistake reads the same in each.
+import type { TrainOptions } from '@adapters/core-graph';
 import { LabelVocab } from '@adapters/core-graph';
 import type { ParsedArgs } from './args';
 import { UsageError } from './args';
@@ -11,6 +12,22 @@ export function poolingArg(args: ParsedArgs): SequencePooling {
   const p = args.string('pooling') ?? 'mean';
   if (p !== 'mean' && p !== 'cls' && p !== 'pooler') throw new UsageError(`--pooling must be mean, cls or pooler, got '${p}'`, args.command);
   return p;
+}
+
+/** What `checkpointLayers` takes: true, false or 'auto'. */
+export type GradientCheckpointing = NonNullable<TrainOptions['checkpointLayers']>;
+
+/**
+ * `--gradient-checkpointing auto|on|off` (default auto) as a training loop's `checkpointLayers`: on recomputes each
+ * layer in the backward pass instead of keeping its activations (less memory, about a third more compute), auto does
+ * so from the first step that runs out of wasm heap. Anything else is a UsageError for the command.
+ */
+export function checkpointingArg(args: ParsedArgs): GradientCheckpointing {
+  const v = args.string('gradient-checkpointing') ?? 'auto';
+  if (v === 'auto') return 'auto';
+  if (v === 'on') return true;
+  if (v === 'off') return false;
+  throw new UsageError(`--gradient-checkpointing must be auto, on or off, got '${v}'`, args.command);
 }
 
 /** The labels of a classifier's training examples; a bad label or a single label is one UsageError naming `file`. */

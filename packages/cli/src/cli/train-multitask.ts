@@ -16,6 +16,7 @@ import type { Columns } from './data';
 import { detectColumns, encodeExamples, givenColumns, majorityShare, readColumns, resolveModel, sample, shortPath } from './data';
 import { choosePlugin } from './plugins';
 import { MULTITASK_EXTRAS, parseSampling, parseTaskArgs } from './tasks';
+import { checkpointingArg } from './task-args';
 
 
 /** Single-task options that mean nothing with --task. */
@@ -47,6 +48,7 @@ export async function trainMultiTaskCommand(args: ParsedArgs, ctx: CliContext): 
   const outDir = path.resolve(ctx.cwd, args.requireString('out', 'the output directory'));
   const samplingText = args.string('sampling') ?? 'annealed';
   const sampling = parseSampling(samplingText, 'train');
+  const checkpointLayers = checkpointingArg(args);
   const pooling = args.string('pooling') ?? 'mean';
   if (pooling !== 'mean' && pooling !== 'cls' && pooling !== 'pooler') throw new UsageError(`--pooling must be mean, cls or pooler, got '${pooling}'`, 'train');
   const epochs = args.number('epochs') ?? 3;
@@ -130,7 +132,7 @@ export async function trainMultiTaskCommand(args: ParsedArgs, ctx: CliContext): 
       let result;
       try {
         result = trainMultiTask({
-          store: pre.store, policy: ownersPolicy(owners), sampling, steps, epochs, batchSize, learningRate, seed, padId: tokenizer.padId,
+          store: pre.store, policy: ownersPolicy(owners), sampling, steps, epochs, batchSize, learningRate, seed, padId: tokenizer.padId, checkpointLayers,
           tasks: tasks.map((t) => ({ name: t.name, graph: t.graph, output: `${t.name}.logits`, train: t.train, ...(t.eval.length > 0 ? { eval: t.eval } : {}) })),
           onRecord: (r: MultiTaskRecord) => {
             for (const name of r.tasks) drawn[name] = (drawn[name] ?? 0) + 1;
