@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { bottleneck } from '@adapters/adapter-bottleneck';
 import type { AdapterRegistry, AnyAdapterPlugin, EvalResult, Graph, HeadSpec, JsonSchema, TaskSampling, TextTokenizer, TrainExample, TrainRecord, WeightStore } from '@adapters/core-graph';
 import { adapter, applyPlacements, ConfigError, createRegistry, evaluate, Executor, HEAD_CONFIG_FILE, LabelVocab, loadAdapter, loadPretrained, loadRun as coreLoadRun, loadTokenizer, ownersPolicy, parameterSummary, PlacementError, resolveConfig, RUN_FILE, RUN_FORMAT, saveAdapter, saveHead, singleAdapterRun, stageRunDir, validateRunManifest, validateSchema, writeJsonAtomic } from '@adapters/core-graph';
-import type { AdapterSpec, CliCommand, CliContext, Columns, CommandSpec, OptionSpec, ParsedArgs, PluginPackage } from '@adapters/cli';
+import type { AdapterSpec, CliCommand, CliContext, Columns, CommandSpec, GradientCheckpointing, OptionSpec, ParsedArgs, PluginPackage } from '@adapters/cli';
 import { backendBanner, checkpointedLine, checkpointingArg, choosePlugin, COLUMN_OPTIONS, detectColumns, discoverPlugins, encodeExamples, formatDuration, givenColumns, majorityShare, MetricsWriter, option, parseAdapterSpec, parseTaskArgs, poolingArg, ProgressReporter, readColumns, readRunArg, resolveAdapterDir, resolveModel, shortPath, trainingLabels, UsageError, writeTrainingCurves } from '@adapters/cli';
 import type { FusionConfigInput } from './config';
 import { resolveFusionConfig } from './config';
@@ -158,7 +158,7 @@ function plugins(ctx: CliContext): { packages: PluginPackage[]; registry: Adapte
   return { packages, registry: createRegistry([...byName.values()]) };
 }
 
-function settingsOf(args: ParsedArgs, defaultLr: number, padId: number, hasEval: boolean) {
+function settingsOf(args: ParsedArgs, defaultLr: number, padId: number, hasEval: boolean, checkpointLayers: GradientCheckpointing) {
   const maxSteps = args.number('max-steps');
   const evalEvery = args.number('eval-every');
   return {
@@ -168,7 +168,7 @@ function settingsOf(args: ParsedArgs, defaultLr: number, padId: number, hasEval:
     learningRate: args.number('lr') ?? defaultLr,
     seed: args.number('seed') ?? 42,
     padId,
-    checkpointLayers: checkpointingArg(args),
+    checkpointLayers,
     ...(hasEval && evalEvery !== undefined ? { evalEvery } : {}),
   };
 }
@@ -329,6 +329,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
   const mixing = parseMix(mix, args.command);
   if (args.has('mix') && !mta) throw new UsageError('--mix applies to MT-A only: add --mta', args.command);
   const pool = poolingArg(args);
+  const checkpointLayers = checkpointingArg(args);
   const maxLength = args.number('max-length') ?? 128;
   const backend = await backendBanner(args, ctx);
 
@@ -370,7 +371,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
   }
   info(ctx, `adapter: ${choice.plugin.name}${choice.via === 'preset' ? ` preset ${spec.name}` : ''} per task; ${mta ? `MT-A (joint, ${mix})` : 'ST-A (one task at a time)'}; base frozen`);
 
-  const settings = settingsOf(args, 1e-3, tokenizer.padId, true);
+  const settings = settingsOf(args, 1e-3, tokenizer.padId, true, checkpointLayers);
   const graphs: Record<string, Graph> = {};
   const finals: Record<string, { eval?: EvalResult; steps: number }> = {};
   if (!mta) {
@@ -406,7 +407,7 @@ export async function stage1Command(args: ParsedArgs, ctx: CliContext): Promise<
     let result;
     try {
       result = trainMultiTaskAdapters({
-        base: pre.graph, store: pre.store, registry, tasks, ...mixing, epochs: settings.epochs, steps, batchSize, learningRate: settings.learningRate, seed, padId: tokenizer.padId, checkpointLayers: settings.checkpointLayers,
+        base: pre.graph, store: pre.store, registry, tasks, ...mixing, epochs: settings.epochs, steps, batchSize, learningRate: settings.learningRate, seed, padId: tokenizer.padId, checkpointLayers,
         onRecord: (r) => {
           const loss = r.losses.reduce((a, b) => a + b, 0);
           metrics.write({ type: 'step', step: r.step, totalSteps: steps, loss, losses: Object.fromEntries(r.tasks.map((t, i) => [t, r.losses[i]])), lr: r.lr, gradNorm: r.gradNorm });
@@ -479,6 +480,7 @@ export async function stage2Command(args: ParsedArgs, ctx: CliContext): Promise<
   if (!NAME_RE.test(head)) throw new UsageError(`--name '${head}' may use only letters, digits, _ and -`, args.command);
   const fusionConfig = fusionConfigOf(args);
   const pool = poolingArg(args);
+  const checkpointLayers = checkpointingArg(args);
   const maxLength = args.number('max-length') ?? 128;
   const adapterDirs: string[] = [];
   for (const d of dirsGiven) adapterDirs.push(await resolveAdapterDir(d, ctx.cwd, '--adapters'));
@@ -522,7 +524,7 @@ export async function stage2Command(args: ParsedArgs, ctx: CliContext): Promise<
   const before = pre.store.snapshot(adapterKeys);
   const params = parameterSummary(graph, ownersPolicy([`fusion:${fusionName}`, `head:${head}`]));
   const fusionParams = params.owners.find((o) => o.owner === `fusion:${fusionName}`)?.params ?? 0;
-  const settings = settingsOf(args, 5e-5, tokenizer.padId, evalSet.length > 0);
+  const settings = settingsOf(args, 5e-5, tokenizer.padId, evalSet.length > 0, checkpointLayers);
   info(ctx, `model: ${model.name} (${model.dir}), tokenizer: ${tokenizer.kind}`);
   info(ctx, `data: ${trainSet.length} training examples${evalSet.length > 0 ? `, ${evalSet.length} eval examples` : ''}; labels: ${labels.labels.join(', ')}`);
   info(ctx, `stage 2: fusion '${fusionName}' of ${names.join(', ')}; base and adapters frozen; training fusion (${fusionParams} parameters) + head '${head}' (${params.trainable} trainable in all)`);

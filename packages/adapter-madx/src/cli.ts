@@ -228,6 +228,7 @@ export async function langCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
   const batchSize = args.number('batch-size') ?? 16;
   const learningRate = args.number('lr') ?? 1e-3;
   const seed = args.number('seed') ?? 42;
+  const checkpointLayers = checkpointingArg(args);
   const sentences = await readSentences(textFile, textGiven, '--text', 'auto');
   const backend = await backendBanner(args, ctx);
   const model = await resolveModel(modelSpec, ctx.cwd, (line) => info(ctx, line));
@@ -252,8 +253,7 @@ export async function langCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
       trained = trainLanguageAdapter({
         model: madx, store: pre.store, head: MLM_HEAD, texts, trainHead,
         masking: { maskId: tokenizer.maskId, vocabSize: tokenizer.vocabSize, specialIds: [tokenizer.clsId, tokenizer.sepId, tokenizer.padId] },
-        maxSteps: steps, batchSize, learningRate, seed, padId: tokenizer.padId, warmupRatio: 0.1, clipNorm: 1.0, onRecord: rec.onRecord,
-        checkpointLayers: checkpointingArg(args),
+        maxSteps: steps, batchSize, learningRate, seed, padId: tokenizer.padId, warmupRatio: 0.1, clipNorm: 1.0, onRecord: rec.onRecord, checkpointLayers,
       });
     } finally {
       rec.finish();
@@ -300,6 +300,7 @@ export async function taskCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
   const batchSize = args.number('batch-size') ?? 16;
   const learningRate = args.number('lr') ?? 1e-3;
   const seed = args.number('seed') ?? 42;
+  const checkpointLayers = checkpointingArg(args);
   const trainSentences = await readSentences(dataFile, dataGiven, '--data', 'required');
   const evalSentences = evalFile !== undefined && evalGiven !== undefined ? await readSentences(evalFile, evalGiven, '--eval', 'required') : [];
   const backend = await backendBanner(args, ctx);
@@ -334,8 +335,7 @@ export async function taskCommand(args: ParsedArgs, ctx: CliContext): Promise<vo
     try {
       trained = trainTaskAdapter({
         model: madx, store: pre.store, head, train: trainSet, ...(evalSet.length > 0 ? { eval: evalSet } : {}),
-        maxSteps: steps, batchSize, learningRate, seed, padId: tokenizer.padId, warmupRatio: 0.1, clipNorm: 1.0, onRecord: rec.onRecord,
-        checkpointLayers: checkpointingArg(args),
+        maxSteps: steps, batchSize, learningRate, seed, padId: tokenizer.padId, warmupRatio: 0.1, clipNorm: 1.0, onRecord: rec.onRecord, checkpointLayers,
       });
     } finally {
       rec.finish();

@@ -21,6 +21,8 @@ describe('adapters nmt-train / nmt-eval / translate', () => {
     expect({ code: r.code, err: r.code === 0 ? '' : r.err }).toEqual({ code: 0, err: '' });
     return r;
   };
+  // Whole-model forward passes are fed only the inputs (`inputs.*`); checkpointed ones ask for a node or are fed layer outputs.
+  const plain = (o: RunOptions) => o.training === true && o.nodes === undefined && [...(o.constants?.keys() ?? [])].every((k) => k.startsWith('inputs.'));
   const TINY = ['--d-model', '16', '--layers', '1', '--heads', '2', '--ffn', '32', '--max-length', '16', '--vocab-size', '60', '--batch-size', '4'];
   beforeAll(() => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'nmt-cli-'));
@@ -58,8 +60,6 @@ describe('adapters nmt-train / nmt-eval / translate', () => {
   }, 120_000);
 
   test('a step that runs out of wasm heap: nmt-train goes on checkpointed and says so in one line', async () => {
-    // Whole-model forward passes are fed only the inputs (`inputs.*`); checkpointed ones ask for a node or are fed layer outputs.
-    const plain = (o: RunOptions) => o.training === true && o.nodes === undefined && [...(o.constants?.keys() ?? [])].every((k) => k.startsWith('inputs.'));
     const undo = failForwardOnce(2, plain);
     let r;
     try {
@@ -72,7 +72,6 @@ describe('adapters nmt-train / nmt-eval / translate', () => {
   }, 120_000);
 
   test('--gradient-checkpointing on checkpoints from the first step; off lets the heap error end the run', async () => {
-    const plain = (o: RunOptions) => o.training === true && o.nodes === undefined && [...(o.constants?.keys() ?? [])].every((k) => k.startsWith('inputs.'));
     const undo = failForwardOnce(Infinity, plain);
     try {
       const on = await ok(['nmt-train', '--recipe', 'base', '--pair', 'en-fr=en-fr.tsv', ...TINY, '--steps', '2', '--gradient-checkpointing', 'on', '--out', 'ckpt-on']);

@@ -151,7 +151,7 @@ BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t ta
       if (j0 < tp) score_block16(qr, w->kt, w->s, dh, tp, j0, 1);
     } else {
       load_queries(a, bi, hd, i0, rows, nb, w->qb);
-      for (int64_t j0 = 0; j0 < tp; j0 += 16) rows4_times_cols16(w->qb, dh, w->kt, w->s, dh, tp, j0);
+      for (int64_t j0 = 0; j0 < tp; j0 += 16) rows4_times_panel16(w->qb, dh, w->kt + j0, tp, w->s + j0, tp, dh);
     }
     if (wide) {
       for (int64_t r = 0; r < rows; r++) softmax_row16(w->s + r * tp, w->bias, t, tp, a->scale);
@@ -165,7 +165,7 @@ BLOCK_FN CONTRACT static void attention_task(const attention_args *a, int64_t ta
       if (c0 < dhp) context_block16(w->s, w->vc, orow, t, tp, dhp, c0, 1);
       if (dh == dhp) continue; /* written in place */
     } else {
-      for (int64_t c0 = 0; c0 < dhp; c0 += 16) block4_times_rows16(w->s, w->vc, w->o, t, tp, dhp, c0);
+      for (int64_t c0 = 0; c0 < dhp; c0 += 16) rows4_times_panel16(w->s, tp, w->vc + c0, dhp, w->o + c0, dhp, t);
     }
     for (int64_t r = 0; r < rows; r++) {
       copy_floats(a->out + (bi * a->seq + i0 + r) * hidden + hd * dh, w->o + r * dhp, dh);
@@ -213,8 +213,8 @@ static void *run_job(void *arg) {
 /*
  * The v16 microkernels only pay off where gcc's x86-64-v4 clone runs them (the same CPU features as that clone's
  * resolver checks); elsewhere a v16 is split into narrower registers and the 8-wide blocks are faster.
- * ADAPTERS_ATTENTION_NARROW=1 forces the 8-wide blocks, ADAPTERS_ATTENTION_WIDE=1 the v16 ones (tests cover both paths). The training
- * attention and the bottleneck kernel choose their panel widths by the same test (attention.h).
+ * ADAPTERS_ATTENTION_NARROW=1 forces the 8-wide blocks; the addon's setPanelWidth forces either (tests compare both
+ * on every CPU). The training attention and the bottleneck kernel choose their panel widths by the same test.
  */
 static int forced_width = -1; /* attention_force_width */
 
@@ -225,9 +225,6 @@ int attention_wide_vectors(void) {
   if (forced >= 0) return forced;
   const char *narrow = getenv("ADAPTERS_ATTENTION_NARROW");
   if (narrow && narrow[0] && strcmp(narrow, "0") != 0) return 0;
-  /* Forces the v16 panels anywhere (slow without AVX-512): tests compare both widths on every CPU. */
-  const char *wide = getenv("ADAPTERS_ATTENTION_WIDE");
-  if (wide && wide[0] && strcmp(wide, "0") != 0) return 1;
 #if defined(__AVX512F__) && defined(__AVX512VL__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
   return 1;
 #elif defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)

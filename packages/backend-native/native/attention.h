@@ -22,8 +22,7 @@ typedef struct {
 /* Splits the (batch, head) pairs over up to `threads` threads. Returns 0 when scratch memory cannot be had. */
 int attention_run(const attention_args *args, int threads);
 
-/* Whether the v16 (AVX-512) block shapes run here; ADAPTERS_ATTENTION_NARROW=1 forces the narrower ones,
- * ADAPTERS_ATTENTION_WIDE=1 the v16 ones. */
+/* Whether the v16 (AVX-512) block shapes run here; ADAPTERS_ATTENTION_NARROW=1 forces the narrower ones. */
 int attention_wide_vectors(void);
 
 /* Overrides the choice for this process: 1 wide, 0 narrow, -1 back to the CPU/env choice (the addon's setPanelWidth;

@@ -168,44 +168,25 @@ INLINE void softmax_row8x2(float *restrict row, const float *restrict bias, int6
 }
 
 /*
- * The 4-row, 16-column products on two v8 per row (8 ymm accumulators: CPUs without AVX-512), shared by the inference
- * and training attention. s[r][j0 .. j0+16) = Σ_{d<len} rows[r·stride + d]·bt[d·tp + j0 ..]: scores from query rows
- * and transposed keys (or dp from dy rows and transposed values).
+ * out[r·ldo + 0 .. 16) = Σ_{k<len} x[r·ldx + k]·b[k·ldb + 0 .. 16) for 4 rows, on two v8 per row (8 ymm accumulators:
+ * CPUs without AVX-512). Shared by the inference and training attention: scores (query rows × transposed keys),
+ * contexts (probabilities × values) and the backward's dp and dq.
  */
-INLINE void rows4_times_cols16(const float *restrict rows, int64_t stride, const float *restrict bt, float *restrict s, int64_t len,
-                               int64_t tp, int64_t j0) {
+INLINE void rows4_times_panel16(const float *restrict x, int64_t ldx, const float *restrict b, int64_t ldb, float *restrict out,
+                                int64_t ldo, int64_t len) {
   v8 acc[4][2];
   for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = (v8){0};
-  for (int64_t d = 0; d < len; d++) {
-    const v8 b0 = load8(bt + d * tp + j0), b1 = load8(bt + d * tp + j0 + 8);
+  for (int64_t k = 0; k < len; k++) {
+    const v8 b0 = load8(b + k * ldb), b1 = load8(b + k * ldb + 8);
     for (int r = 0; r < 4; r++) {
-      const float x = rows[r * stride + d];
-      acc[r][0] += x * b0;
-      acc[r][1] += x * b1;
+      const float xv = x[r * ldx + k];
+      acc[r][0] += xv * b0;
+      acc[r][1] += xv * b1;
     }
   }
   for (int r = 0; r < 4; r++) {
-    store8(s + r * tp + j0, acc[r][0]);
-    store8(s + r * tp + j0 + 8, acc[r][1]);
-  }
-}
-
-/* o[r][c0 .. c0+16) = Σ_{j<t} p[r·tp + j]·m[j·dhp + c0 ..] for 4 rows: context from probabilities and values. */
-INLINE void block4_times_rows16(const float *restrict p, const float *restrict m, float *restrict o, int64_t t, int64_t tp,
-                                int64_t dhp, int64_t c0) {
-  v8 acc[4][2];
-  for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = (v8){0};
-  for (int64_t j = 0; j < t; j++) {
-    const v8 m0 = load8(m + j * dhp + c0), m1 = load8(m + j * dhp + c0 + 8);
-    for (int r = 0; r < 4; r++) {
-      const float x = p[r * tp + j];
-      acc[r][0] += x * m0;
-      acc[r][1] += x * m1;
-    }
-  }
-  for (int r = 0; r < 4; r++) {
-    store8(o + r * dhp + c0, acc[r][0]);
-    store8(o + r * dhp + c0 + 8, acc[r][1]);
+    store8(out + r * ldo, acc[r][0]);
+    store8(out + r * ldo + 8, acc[r][1]);
   }
 }
 

@@ -102,7 +102,7 @@ INLINE void accumulate_transposed(float *restrict acc, const float *restrict p, 
 
 /*
  * The narrow path (CPUs without AVX-512): the same three products on 4-row, 16-column panels held as two v8 per row
- * (rows4_times_cols16 and block4_times_rows16 of attention_rows.h, and accumulate_transposed16 below). There gcc
+ * (rows4_times_panel16 of attention_rows.h for two of them, accumulate_transposed16 below). There gcc
  * moves a v16's two halves through the stack, and the 32-column panels' accumulators do not fit in 16 registers.
  * Each output element is summed in the same order as by the wide versions, so the bits are the same.
  */
@@ -202,7 +202,7 @@ TASK_FN CONTRACT static void forward_task(const attention_train_args *a, int64_t
       if (wide) {
         for (int64_t j0 = 0; j0 < tp; j0 += 32) rows_times_bt(w->qb + r0 * dh, dh, w->kt, w->s + r0 * tp, dh, tp, j0);
       } else {
-        for (int64_t j0 = 0; j0 < tp; j0 += 16) rows4_times_cols16(w->qb + r0 * dh, dh, w->kt, w->s + r0 * tp, dh, tp, j0);
+        for (int64_t j0 = 0; j0 < tp; j0 += 16) rows4_times_panel16(w->qb + r0 * dh, dh, w->kt + j0, tp, w->s + r0 * tp + j0, tp, dh);
       }
     }
     for (int64_t r = 0; r < rows; r++) {
@@ -217,7 +217,7 @@ TASK_FN CONTRACT static void forward_task(const attention_train_args *a, int64_t
       if (wide) {
         for (int64_t c0 = 0; c0 < dhp; c0 += 32) block_times_rows(w->s + r0 * tp, w->vc, w->o + r0 * dhp, t, tp, dhp, c0);
       } else {
-        for (int64_t c0 = 0; c0 < dhp; c0 += 16) block4_times_rows16(w->s + r0 * tp, w->vc, w->o + r0 * dhp, t, tp, dhp, c0);
+        for (int64_t c0 = 0; c0 < dhp; c0 += 16) rows4_times_panel16(w->s + r0 * tp, tp, w->vc + c0, dhp, w->o + r0 * dhp + c0, dhp, t);
       }
     }
     for (int64_t r = 0; r < rows; r++) {
@@ -270,7 +270,7 @@ TASK_FN CONTRACT static void backward_task(const attention_grad_args *a, int64_t
       if (wide) {
         for (int64_t j0 = 0; j0 < tp; j0 += 32) rows_times_bt(w->dob + r0 * dhp, dhp, w->vt, w->dpd + r0 * tp, dh, tp, j0);
       } else {
-        for (int64_t j0 = 0; j0 < tp; j0 += 16) rows4_times_cols16(w->dob + r0 * dhp, dhp, w->vt, w->dpd + r0 * tp, dh, tp, j0);
+        for (int64_t j0 = 0; j0 < tp; j0 += 16) rows4_times_panel16(w->dob + r0 * dhp, dhp, w->vt + j0, tp, w->dpd + r0 * tp + j0, tp, dh);
       }
     }
     for (int64_t r = 0; r < QROWS; r++) {
@@ -296,7 +296,7 @@ TASK_FN CONTRACT static void backward_task(const attention_grad_args *a, int64_t
       if (wide) {
         for (int64_t c0 = 0; c0 < dhp; c0 += 32) block_times_rows(w->ds + r0 * tp, w->kc, w->o + r0 * dhp, t, tp, dhp, c0);
       } else {
-        for (int64_t c0 = 0; c0 < dhp; c0 += 16) block4_times_rows16(w->ds + r0 * tp, w->kc, w->o + r0 * dhp, t, tp, dhp, c0);
+        for (int64_t c0 = 0; c0 < dhp; c0 += 16) rows4_times_panel16(w->ds + r0 * tp, tp, w->kc + c0, dhp, w->o + r0 * dhp + c0, dhp, t);
       }
     }
     for (int64_t r = 0; r < rows; r++) {

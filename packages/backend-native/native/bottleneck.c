@@ -160,63 +160,49 @@ INLINE void up_rows(const float *restrict d, const float *restrict wu, const flo
 }
 
 /*
- * up_rows on 8-column panels (8 accumulators) for CPUs without AVX-512, where up_rows' 16 v16 accumulators are 32
- * 256-bit registers and spill. Each output is summed in the same order from the same bias, so the bits are the same.
+ * out[r][j0 .. j0 + 8·nv) = bias + Σ_{k<len} x[r][k]·wt[k·ldw + j0 ..] for 4 rows × nv (1..3) v8 columns: the narrow
+ * path's panels (and the wide path's 8-column rest). 12 accumulators at most, so each k costs nv weight loads and 4
+ * broadcasts for 4·nv FMAs (8 × 8 panels spent 9 loads on 8 FMAs). Every output is the bias plus the products over k
+ * in order, so the bits are those of the wide panels.
  */
-INLINE void up_rows8(const float *restrict d, const float *restrict wu, const float *restrict bu, float *const *y, int64_t w,
-                     int64_t m, int64_t j0) {
-  v8 acc[BLOCK_ROWS];
-  for (int r = 0; r < BLOCK_ROWS; r++) acc[r] = load8(bu + j0);
-  for (int64_t k = 0; k < m; k++) {
-    const v8 w0 = load8(wu + k * w + j0);
-    for (int r = 0; r < BLOCK_ROWS; r++) acc[r] += d[r * m + k] * w0;
+INLINE void rows4_panel(const float *const *x, const float *restrict wt, int64_t ldw, const float *restrict bias, float *const *out,
+                        int64_t len, int64_t j0, const int nv) {
+  v8 acc[4][3];
+  for (int r = 0; r < 4; r++) {
+    for (int c = 0; c < nv; c++) acc[r][c] = load8(bias + j0 + 8 * c);
   }
-  for (int r = 0; r < BLOCK_ROWS; r++) store8(y[r] + j0, acc[r]);
+  for (int64_t k = 0; k < len; k++) {
+    const float *wk = wt + k * ldw + j0;
+    v8 wv[3];
+    for (int c = 0; c < nv; c++) wv[c] = load8(wk + 8 * c);
+    for (int r = 0; r < 4; r++) {
+      const float xk = x[r][k];
+      for (int c = 0; c < nv; c++) acc[r][c] += xk * wv[c];
+    }
+  }
+  for (int r = 0; r < 4; r++) {
+    for (int c = 0; c < nv; c++) store8(out[r] + j0 + 8 * c, acc[r][c]);
+  }
 }
 
 /*
- * The narrow path's panels: 4 rows × nv (1..3) v8 columns, 12 accumulators at most, so each k costs nv weight loads
- * and 4 broadcasts for 4·nv FMAs (the 8 × 8 panels spent 9 loads on 8 FMAs). Every output is still the bias plus the
- * products over k in order, so the bits are those of the wide panels.
+ * Columns j0 .. n, as many as fit whole v8 panels, for all BLOCK_ROWS rows (rows4_panel; nv is a constant at each
+ * call, so the panel stays in registers). Returns the first column left (fewer than 8 remain).
  */
-INLINE void down_rows4(const float *const *a, const float *restrict wd, const float *restrict bd, float *restrict d, int64_t w,
-                       int64_t m, int64_t j0, const int nv) {
-  v8 acc[4][3];
-  for (int r = 0; r < 4; r++) {
-    for (int c = 0; c < nv; c++) acc[r][c] = load8(bd + j0 + 8 * c);
+INLINE int64_t rows_panels8(const float *const *x, const float *restrict wt, int64_t ldw, const float *restrict bias, float *const *out,
+                            int64_t len, int64_t j0, int64_t n) {
+  for (; j0 + 24 <= n; j0 += 24) {
+    for (int h = 0; h < BLOCK_ROWS; h += 4) rows4_panel(x + h, wt, ldw, bias, out + h, len, j0, 3);
   }
-  for (int64_t k = 0; k < w; k++) {
-    const float *wk = wd + k * m + j0;
-    v8 wv[3];
-    for (int c = 0; c < nv; c++) wv[c] = load8(wk + 8 * c);
-    for (int r = 0; r < 4; r++) {
-      const float ak = a[r][k];
-      for (int c = 0; c < nv; c++) acc[r][c] += ak * wv[c];
-    }
+  if (j0 + 16 <= n) {
+    for (int h = 0; h < BLOCK_ROWS; h += 4) rows4_panel(x + h, wt, ldw, bias, out + h, len, j0, 2);
+    j0 += 16;
   }
-  for (int r = 0; r < 4; r++) {
-    for (int c = 0; c < nv; c++) store8(d + r * m + j0 + 8 * c, acc[r][c]);
+  if (j0 + 8 <= n) {
+    for (int h = 0; h < BLOCK_ROWS; h += 4) rows4_panel(x + h, wt, ldw, bias, out + h, len, j0, 1);
+    j0 += 8;
   }
-}
-
-INLINE void up_rows4(const float *restrict d, const float *restrict wu, const float *restrict bu, float *const *y, int64_t w,
-                     int64_t m, int64_t j0, const int nv) {
-  v8 acc[4][3];
-  for (int r = 0; r < 4; r++) {
-    for (int c = 0; c < nv; c++) acc[r][c] = load8(bu + j0 + 8 * c);
-  }
-  for (int64_t k = 0; k < m; k++) {
-    const float *wk = wu + k * w + j0;
-    v8 wv[3];
-    for (int c = 0; c < nv; c++) wv[c] = load8(wk + 8 * c);
-    for (int r = 0; r < 4; r++) {
-      const float dk = d[r * m + k];
-      for (int c = 0; c < nv; c++) acc[r][c] += dk * wv[c];
-    }
-  }
-  for (int r = 0; r < 4; r++) {
-    for (int c = 0; c < nv; c++) store8(y[r] + j0 + 8 * c, acc[r][c]);
-  }
+  return j0;
 }
 
 /* x·σ(x) with σ from exp(-|x|) (no overflow): σ = 1/(1+e) for x >= 0, e/(1+e) below. */
@@ -265,21 +251,12 @@ BLOCK_FN CONTRACT static void bottleneck_rows(const bottleneck_args *p, int64_t 
       normalize_row_sum(ar, sum, p->pre_gamma, p->pre_beta, w, p->pre_eps);
       a[r] = ar;
     }
-    int64_t j0 = 0;
-    if (!wide) { /* 4-row panels of up to 24 columns: 12 accumulators fit AVX2's 16 registers (same sums, same bits) */
-      /* nv is a constant at each call, so the panel stays in registers. */
-      for (; j0 + 24 <= m; j0 += 24) {
-        for (int h = 0; h < BLOCK_ROWS; h += 4) down_rows4(a + h, p->wd, p->bd, d + h * m, w, m, j0, 3);
-      }
-      if (j0 + 16 <= m) {
-        for (int h = 0; h < BLOCK_ROWS; h += 4) down_rows4(a + h, p->wd, p->bd, d + h * m, w, m, j0, 2);
-        j0 += 16;
-      }
-      if (j0 + 8 <= m) {
-        for (int h = 0; h < BLOCK_ROWS; h += 4) down_rows4(a + h, p->wd, p->bd, d + h * m, w, m, j0, 1);
-        j0 += 8;
-      }
-    }
+    /* d's rows, to write (down-projection) and then to read (up-projection). */
+    float *dw[BLOCK_ROWS];
+    const float *dr[BLOCK_ROWS];
+    for (int r = 0; r < BLOCK_ROWS; r++) dr[r] = dw[r] = d + r * m;
+    /* Narrow: 4-row panels of up to 24 columns, 12 accumulators in AVX2's 16 registers (same sums, same bits). */
+    int64_t j0 = wide ? 0 : rows_panels8(a, p->wd, m, p->bd, dw, w, 0, m);
     for (; j0 + 32 <= m; j0 += 32) down_columns(a, p->wd, p->bd, d, w, m, j0, 2, 0);
     const int64_t left = m - j0;
     if (left >= 24) {
@@ -305,29 +282,15 @@ BLOCK_FN CONTRACT static void bottleneck_rows(const bottleneck_args *p, int64_t 
     float *yr[BLOCK_ROWS];
     for (int r = 0; r < BLOCK_ROWS; r++) yr[r] = r < nr ? p->y + (rb + r) * w : spare + r * w;
     int64_t j = 0;
-    if (!wide) {
-      for (; j + 24 <= w; j += 24) {
-        for (int h = 0; h < BLOCK_ROWS; h += 4) up_rows4(d + h * m, p->wu, p->bu, yr + h, w, m, j, 3);
-      }
+    if (wide) {
+      for (; j + 32 <= w; j += 32) up_rows(d, p->wu, p->bu, yr, w, m, j, 2);
       if (j + 16 <= w) {
-        for (int h = 0; h < BLOCK_ROWS; h += 4) up_rows4(d + h * m, p->wu, p->bu, yr + h, w, m, j, 2);
+        up_rows(d, p->wu, p->bu, yr, w, m, j, 1);
         j += 16;
       }
-      if (j + 8 <= w) {
-        for (int h = 0; h < BLOCK_ROWS; h += 4) up_rows4(d + h * m, p->wu, p->bu, yr + h, w, m, j, 1);
-        j += 8;
-      }
     }
-    for (; j + 32 <= w; j += 32) up_rows(d, p->wu, p->bu, yr, w, m, j, 2);
-    if (j + 16 <= w) {
-      up_rows(d, p->wu, p->bu, yr, w, m, j, 1);
-      j += 16;
-    }
-    /* An 8-column rest on the narrow path's panel: the scalar loop below may round differently (found by the width test). */
-    if (j + 8 <= w) {
-      up_rows8(d, p->wu, p->bu, yr, w, m, j);
-      j += 8;
-    }
+    /* The narrow path's panels, or the wide path's 8-column rest (the scalar loop below may round differently). */
+    j = rows_panels8(dr, p->wu, w, p->bu, yr, m, j, w);
     for (; j < w; j++) {
       for (int r = 0; r < BLOCK_ROWS; r++) {
         float acc = p->bu[j];
